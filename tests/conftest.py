@@ -1,0 +1,54 @@
+"""Shared fixtures: every test runs with an isolated Git and Workbench configuration."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PROMPTS = PROJECT_ROOT / "prompts"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user/system git config, a fixed identity and dates, no API keys, no discovered config."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "WORKBENCH_REPO", "WORKBENCH_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TERM", "dumb")
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run real git in `cwd` and return its stdout (tests never mock git)."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def prompt_repo(tmp_path: Path) -> Path:
+    """A real Git repository holding a copy of the sample prompts, one commit on `main`."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    if SAMPLE_PROMPTS.is_dir():
+        shutil.copytree(SAMPLE_PROMPTS, root / "prompts")
+    else:
+        (root / "prompts").mkdir()
+    (root / ".gitignore").write_text(".workbench/\n")
+    git(root, "add", "-A")
+    env = dict(os.environ, GIT_AUTHOR_DATE="2026-01-01T12:00:00Z", GIT_COMMITTER_DATE="2026-01-01T12:00:00Z")
+    subprocess.run(["git", "commit", "-q", "-m", "Initial prompts"], cwd=root, check=True, env=env)
+    return root

@@ -1,0 +1,119 @@
+"""Shared CLI plumbing: the Typer app, global options, output and error handling.
+
+Exit codes: 0 ok, 1 findings or failures, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from workbench import __version__
+from workbench.errors import WorkbenchError
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    name="workbench",
+    help="Prompt Workbench: prompts as code: validate, version, test, promote, roll back.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class CliState:
+    repo: Path | None = None
+    debug: bool = False
+
+    def repo_root(self) -> Path:
+        """The prompt repository: --repo, else WORKBENCH_REPO, else the current directory."""
+        if self.repo is not None:
+            return self.repo
+        env = os.environ.get("WORKBENCH_REPO")
+        return Path(env) if env else Path.cwd()
+
+
+state = CliState()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"workbench {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback(invoke_without_command=True)
+def _global_options(
+    ctx: typer.Context,
+    repo: Annotated[
+        Path | None, typer.Option("--repo", "-C", help="Path of the prompt repository (default: current directory).")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    state.repo = repo
+    state.debug = debug
+    if ctx.invoked_subcommand is None:
+        # `workbench` with no arguments opens the app (registered by ui_cmds).
+        from workbench.cli.ui_cmds import open_app
+
+        open_app(state.repo_root())
+
+
+def emit_json(data: Any) -> None:
+    """Print machine-readable output on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def fail(message: str, *, hint: str | None = None) -> NoReturn:
+    """Report a usage or input error: printed on stderr by `run_app`, exit code 2."""
+    raise WorkbenchError(message, hint=hint)
+
+
+def run_app(argv: list[str]) -> int:
+    """Run the CLI, mapping WorkbenchError to a clean message and exit code 2."""
+    try:
+        app(args=argv, prog_name="workbench", standalone_mode=False)
+    except WorkbenchError as err:
+        if state.debug:
+            raise
+        sys.stderr.write(f"workbench: {err.title.lower()}: {err.message}\n")
+        if err.hint:
+            sys.stderr.write(f"  hint: {err.hint}\n")
+        return EXIT_USAGE
+    except typer.Exit as exit_:
+        return int(exit_.exit_code or 0)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if isinstance(exit_.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("workbench: interrupted\n")
+        return 130
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.stderr.write("workbench: aborted\n")
+            return EXIT_USAGE
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return EXIT_USAGE
+        if state.debug:
+            raise
+        sys.stderr.write(f"workbench: unexpected error: {type(exc).__name__}: {exc}\n  (run with --debug for the traceback)\n")
+        return EXIT_USAGE
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Pure domain: prompt model, parsing and validation with positions, rendering, diffs, statistics."""

@@ -1,0 +1,177 @@
+"""The prompt domain model: what a prompt file means once parsed and validated.
+
+These are plain frozen dataclasses so that every layer (Git, evals, TUI) can pass them
+around, hash them and compare them without caring where they came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+PROMPTS_DIR = "prompts"
+PROMPT_SUFFIXES = (".yaml", ".yml")
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a file, reported as `path:line:col: message`.
+
+    `line` and `col` are 1-based; 0 means "the whole file" (e.g. unreadable file).
+    """
+
+    path: str
+    line: int
+    col: int
+    message: str
+    severity: Severity = Severity.ERROR
+    hint: str | None = None
+
+    def format(self) -> str:
+        text = f"{self.path}:{self.line}:{self.col}: {self.severity.value}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "severity": self.severity.value,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    provider: str = "echo"
+    name: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    type: str = "string"  # string | number | integer | boolean | array | object
+    required: bool = False
+    default: Any = None
+    has_default: bool = False
+    description: str | None = None
+    enum: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """One promptfoo-style assertion. `type` keeps a `not-` prefix if present."""
+
+    type: str
+    value: Any = None
+    threshold: float | None = None
+    weight: float = 1.0
+    metric: str | None = None
+    provider: Any = None  # grader/embedding provider for model-graded assertions
+    line: int = 0
+
+    @property
+    def negated(self) -> bool:
+        return self.type.startswith("not-")
+
+    @property
+    def base_type(self) -> str:
+        return self.type[4:] if self.negated else self.type
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One test case: variables plus assertions (defaultTest already merged in)."""
+
+    __test__ = False  # not a pytest class
+
+    description: str
+    vars: dict[str, Any] = field(default_factory=dict)
+    asserts: tuple[Assertion, ...] = ()
+    threshold: float | None = None
+    index: int = 0
+    line: int = 0
+
+    @property
+    def case_id(self) -> str:
+        """Stable identifier used to pair cases across versions (A/B) and shards."""
+        return self.description or f"case-{self.index + 1}"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A parsed, valid prompt file.
+
+    `name` is the path under `prompts/` without extension unless the file overrides it.
+    Exactly one of `messages` (chat) and `template` (completion) is set.
+    """
+
+    name: str
+    path: str  # repo-relative path, e.g. prompts/support/summarize.yaml
+    description: str | None = None
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+    model: ModelSpec = field(default_factory=ModelSpec)
+    inputs: tuple[InputSpec, ...] = ()
+    messages: tuple[Message, ...] = ()
+    template: str | None = None
+    tests: tuple[TestCase, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    source: str = field(default="", compare=False, hash=False)  # the file text
+
+    @property
+    def is_chat(self) -> bool:
+        return self.template is None
+
+    def input(self, name: str) -> InputSpec | None:
+        return next((spec for spec in self.inputs if spec.name == name), None)
+
+
+def prompt_name_from_path(path: str) -> str:
+    """`prompts/support/summarize.yaml` -> `support/summarize`."""
+    rel = path.replace("\\", "/")
+    prefix = PROMPTS_DIR + "/"
+    if rel.startswith(prefix):
+        rel = rel[len(prefix) :]
+    for suffix in PROMPT_SUFFIXES:
+        if rel.endswith(suffix):
+            return rel[: -len(suffix)]
+    return rel
+
+
+def is_prompt_path(path: str) -> bool:
+    rel = path.replace("\\", "/")
+    return rel.startswith(PROMPTS_DIR + "/") and rel.endswith(PROMPT_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The outcome of loading one file: a prompt when it is valid, and every problem found."""
+
+    path: str
+    prompt: Prompt | None
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.prompt is not None and not any(p.severity is Severity.ERROR for p in self.problems)
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)

@@ -1,0 +1,1 @@
+"""Evaluation engine: providers, assertions, runner, cache, results store, reports."""

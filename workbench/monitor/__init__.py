@@ -1,0 +1,1 @@
+"""Production feedback: stamping, recording, ingest and per-version metrics."""

@@ -1,0 +1,1 @@
+"""The Git adapter: the only package that imports GitPython."""
