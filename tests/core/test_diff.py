@@ -1,0 +1,105 @@
+"""The pure diff model: line pairs, intraline spans, folding, field-aware sections."""
+
+from __future__ import annotations
+
+from workbench.core.diff import FoldedLines, LineKind, diff_lines, diff_prompt_texts, unified_diff, word_spans
+
+BASE = """\
+name: support/summarize
+description: Summarise a ticket
+model:
+  provider: echo
+  parameters: {temperature: 0.2}
+messages:
+  - role: system
+    content: You summarise tickets in a neutral tone.
+  - role: user
+    content: "Ticket: {{ ticket }}"
+tests:
+  - description: refund request is flagged
+    vars: {ticket: I want my money back}
+    assert:
+      - type: icontains
+        value: refund
+  - description: short
+    vars: {ticket: hi}
+"""
+
+
+def test_line_pairs_number_both_sides_and_mark_kinds() -> None:
+    diff = diff_lines("a\nb\nc\n", "a\nB\nc\nd\n")
+    kinds = [(p.kind, p.left_no, p.right_no) for p in diff.pairs]
+    assert kinds == [
+        (LineKind.EQUAL, 1, 1),
+        (LineKind.REPLACE, 2, 2),
+        (LineKind.EQUAL, 3, 3),
+        (LineKind.INSERT, None, 4),
+    ]
+    assert diff.added == 2 and diff.removed == 1
+    assert diff.change_indexes() == [1, 3]
+
+
+def test_intraline_spans_cover_only_the_changed_words() -> None:
+    left_spans, right_spans = word_spans("the quick brown fox", "the slow brown fox")
+    assert [("the quick brown fox"[a:b]) for a, b in left_spans] == ["quick"]
+    assert [("the slow brown fox"[a:b]) for a, b in right_spans] == ["slow"]
+
+
+def test_unchanged_stretches_fold_to_context() -> None:
+    left = "".join(f"line {i}\n" for i in range(30))
+    right = left.replace("line 15\n", "line fifteen\n")
+    rows = diff_lines(left, right).folded(context=2)
+    folds = [r for r in rows if isinstance(r, FoldedLines)]
+    assert [f.count for f in folds] == [13, 12]
+    assert folds[1].left_start == 19  # "line 15" is line 16; lines 17-18 stay as context
+    shown = [r for r in rows if not isinstance(r, FoldedLines)]
+    assert len(shown) == 2 + 1 + 2
+
+
+def test_unified_text_is_a_real_patch() -> None:
+    text = unified_diff("a\nb\n", "a\nc\n", "HEAD", "working copy")
+    assert text.splitlines()[:2] == ["--- HEAD", "+++ working copy"]
+    assert "-b" in text.splitlines() and "+c" in text.splitlines()
+    assert unified_diff("same\n", "same\n", "x", "y") == ""
+
+
+def test_field_sections_name_what_changed() -> None:
+    changed = BASE.replace("neutral tone", "friendly tone").replace("temperature: 0.2", "temperature: 0.5")
+    changed = changed.replace("value: refund", "value: money")
+    diff = diff_prompt_texts(BASE, changed, name="support/summarize", left_label="HEAD", right_label="work")
+    assert diff.field_aware
+    changed_titles = [s.title for s in diff.changed_sections]
+    assert changed_titles == ["model settings", "message 1 (system)", 'test "refund request is flagged"']
+    message = next(s for s in diff.sections if s.title == "message 1 (system)")
+    pair = next(p for p in message.diff.pairs if p.kind is LineKind.REPLACE)
+    assert [pair.right[a:b] for a, b in pair.right_spans] == ["friendly"]
+    assert {s.title: s.status for s in diff.sections}['test "short"'] == "unchanged"
+
+
+def test_inserted_message_does_not_mark_later_messages_changed() -> None:
+    inserted = BASE.replace(
+        "  - role: user\n", "  - role: assistant\n    content: Sure.\n  - role: user\n", 1
+    )
+    diff = diff_prompt_texts(BASE, inserted, name="p")
+    statuses = {s.title: s.status for s in diff.sections if s.key.startswith("message")}
+    assert statuses == {"message 1 (system)": "unchanged", "message 2 (assistant)": "added", "message 3 (user)": "unchanged"}
+
+
+def test_added_and_removed_tests_and_whole_file_added() -> None:
+    fewer = BASE.split("  - description: short")[0]
+    diff = diff_prompt_texts(BASE, fewer, name="p")
+    assert {s.title: s.status for s in diff.changed_sections} == {'test "short"': "removed"}
+    created = diff_prompt_texts(None, BASE, name="p", left_label="HEAD")
+    assert all(s.status == "added" for s in created.sections)
+    assert created.notes == ("p does not exist at HEAD",)
+
+
+def test_unparseable_side_falls_back_to_whole_file() -> None:
+    broken = BASE.replace("messages:", "messages: [unclosed")
+    diff = diff_prompt_texts(BASE, broken, name="p", right_label="work")
+    assert not diff.field_aware
+    assert [s.title for s in diff.sections] == ["file"]
+    assert diff.sections[0].status == "changed"
+    assert "not a YAML mapping" in diff.notes[0]
+    as_json = diff.to_dict()
+    assert as_json["sections"][0]["lines"]
