@@ -465,7 +465,14 @@ class Workspace:
         path = self._path_at(name, None) or self._path_at(name, self.store.try_resolve(rev))
         if path is None:
             path = self._history_path(name, rev)
-        raw = self.store.log_path(path, limit=limit, offset=offset, rev=rev)
+        # `git log --follow` also follows copies (it finds copies harder), so a prompt created
+        # as a copy of another would inherit that one's history: stop at the copy instead.
+        raw = self.store.log_path(path, limit=offset + limit, offset=0, rev=rev)
+        for index, (info, change, entry_path, _old) in enumerate(raw):
+            if change == "C":
+                raw = [*raw[:index], (info, "A", entry_path, None)]
+                break
+        raw = raw[offset : offset + limit]
         if not raw:
             return []
         names = {name} | {prompt_name_from_path(p) for _, _, p, _ in raw if p}

@@ -216,7 +216,7 @@ class GitStore:
                 sha, kind, _size, data = self._git.get_object_data(spec)
             except ValueError:
                 return None
-        return sha, kind, data
+        return _text(sha), _text(kind), data
 
     def read_text(self, rev: str, path: str) -> str | None:
         """The text of `path` at commit `rev`, None if the file does not exist there."""
@@ -237,7 +237,7 @@ class GitStore:
                 sha, kind, _size = self._git.get_object_header(f"{rev}:{path}")
             except ValueError:
                 return None
-        return sha if kind == "blob" else None
+        return _text(sha) if _text(kind) == "blob" else None
 
     def list_prompt_files(self, commit: str) -> list[PromptRef]:
         """Every prompt file at a commit, from one `ls-tree -r -z`."""
@@ -486,6 +486,11 @@ class GitStore:
                 if text is not None:
                     result[annotated] = text
         return result
+
+
+def _text(value: str | bytes) -> str:
+    """GitPython's cat-file helpers return bytes for sha and type despite their annotations."""
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
 
 
 def _state_from_xy(xy: str) -> WorkingState:

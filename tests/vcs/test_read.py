@@ -1,0 +1,128 @@
+"""Reading prompts at any revision without a checkout, working-copy states, history, diffs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from vcs_helpers import GREETING, INVALID, SUMMARIZE, commit_all, run_git, write
+
+from workbench.core.versions import WorkingState
+from workbench.errors import RepoError
+from workbench.services.workspace import Workspace
+
+
+def test_list_and_read_at_any_revision_without_checkout(repo: Path, ws: Workspace) -> None:
+    first = run_git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert [r.name for r in ws.list_prompts("HEAD")] == ["greeting", "support/summarize"]
+    assert [r.name for r in ws.list_prompts(None)] == ["greeting", "support/summarize"]
+    old = ws.prompt_at("support/summarize", first)
+    assert old.ok, old.problems
+    assert old.prompt is not None and "neutral" in old.prompt.source
+    assert "calm" in (ws.read_text("support/summarize", "main") or "")
+    assert "friendly" in (ws.read_text("support/summarize", "HEAD~1") or "")
+    assert (repo / "prompts/support/summarize.yaml").read_text().count("calm") == 1  # nothing checked out
+    missing = ws.prompt_at("nope", "HEAD")
+    assert not missing.ok and "does not exist" in missing.problems[0].message
+
+
+def test_unknown_revision_is_a_clear_error(ws: Workspace) -> None:
+    with pytest.raises(RepoError, match="unknown revision"):
+        ws.prompt_at("greeting", "no-such-branch")
+    with pytest.raises(RepoError, match="no release"):
+        ws.prompt_at("greeting", "greeting@v9")
+
+
+def test_working_states(repo: Path, ws: Workspace) -> None:
+    write(repo, "prompts/greeting.yaml", GREETING + "# edited\n")
+    write(repo, "prompts/new one.yaml", GREETING)
+    write(repo, "prompts/broken.yaml", INVALID)
+    (repo / "prompts/support/summarize.yaml").unlink()
+    states = ws.working_states()
+    assert states == {
+        "broken": WorkingState.INVALID,
+        "greeting": WorkingState.MODIFIED,
+        "new one": WorkingState.NEW,
+        "support/summarize": WorkingState.DELETED,
+    }
+
+
+def test_history_newest_first_paged_with_authors(repo: Path, ws: Workspace) -> None:
+    entries = ws.history("support/summarize")
+    assert [e.commit.subject for e in entries] == ["Calm summaries", "Friendlier summaries", "Add prompts"]
+    assert entries[0].commit.author_name == "Test User"
+    assert entries[-1].change == "A"
+    page = ws.history("support/summarize", limit=1, offset=1)
+    assert [e.commit.subject for e in page] == ["Friendlier summaries"]
+    assert ws.branches_containing(entries[0].commit.sha) == ["main"]
+
+
+def test_history_follows_a_rename_and_reads_old_paths(repo: Path, ws: Workspace) -> None:
+    run_git(repo, "mv", "prompts/support/summarize.yaml", "prompts/support/digest.yaml")
+    commit_all(repo, "Rename summarize to digest")
+    entries = ws.history("support/digest")
+    assert [e.commit.subject for e in entries] == [
+        "Rename summarize to digest",
+        "Calm summaries",
+        "Friendlier summaries",
+        "Add prompts",
+    ]
+    assert entries[0].change == "R" and entries[0].old_path == "prompts/support/summarize.yaml"
+    assert entries[1].path == "prompts/support/summarize.yaml"
+    # The renamed prompt can be read and diffed at a commit from before the rename.
+    old = ws.prompt_at("support/digest", entries[2].commit.sha)
+    assert old.ok and old.prompt is not None and "friendly" in old.prompt.source
+    diff = ws.diff("support/digest", entries[2].commit.sha, "HEAD")
+    assert [s.title for s in diff.changed_sections] == ["message 1 (system)"]
+
+
+def test_deleted_and_readded_prompt_keeps_its_whole_history(repo: Path, ws: Workspace) -> None:
+    (repo / "prompts/greeting.yaml").unlink()
+    commit_all(repo, "Remove greeting")
+    assert ws.history("greeting")[0].change == "D"
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "hi"))
+    commit_all(repo, "Bring greeting back")
+    entries = ws.history("greeting")
+    assert [(e.commit.subject, e.change) for e in entries] == [
+        ("Bring greeting back", "A"),
+        ("Remove greeting", "D"),
+        ("Add prompts", "A"),
+    ]
+    diff = ws.diff("greeting", "HEAD~1", "HEAD")
+    assert diff.left_text is None and diff.right_text is not None
+
+
+def test_unicode_and_spaces_in_names(repo: Path, ws: Workspace) -> None:
+    name = "équipe/résumé du ticket 日本"
+    write(repo, f"prompts/{name}.yaml", SUMMARIZE)
+    commit_all(repo, "Unicode prompt")
+    write(repo, f"prompts/{name}.yaml", SUMMARIZE.replace("neutral", "brief"))
+    assert name in [r.name for r in ws.list_prompts("HEAD")]
+    assert ws.working_states()[name] is WorkingState.MODIFIED
+    assert [e.commit.subject for e in ws.history(name)] == ["Unicode prompt"]
+    assert ws.diff(name).changed_sections[0].title == "message 1 (system)"
+    release = ws.tag_release(name)
+    assert release.tag.label == f"{name}@v1"
+    assert ws.prompt_at(name, f"{name}@v1").ok
+    assert ws.history(name)[0].releases[0].label == f"{name}@v1"
+
+
+def test_diff_defaults_working_copy_vs_head_and_one_arg(repo: Path, ws: Workspace) -> None:
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "good morning"))
+    diff = ws.diff("greeting")
+    assert diff.left_label == "HEAD" and diff.right_label == "working copy"
+    assert [s.title for s in diff.changed_sections] == ["message 1 (user)"]
+    assert "+    content: \"Say good morning to {{ user }}\"" in diff.unified
+    same = ws.diff("support/summarize", "HEAD", "main")
+    assert not same.changed
+
+
+def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:
+    with pytest.raises(RepoError, match="not inside a Git repository"):
+        Workspace.open(tmp_path)
+    run_git(tmp_path, "init", "-q", "-b", "main")
+    with Workspace.open(tmp_path) as ws:
+        assert ws.history("anything") == []
+        with pytest.raises(RepoError, match="no commits yet"):
+            ws.prompt_at("greeting", "HEAD")
+        assert ws.list_prompts(None) == []

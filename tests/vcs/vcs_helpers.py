@@ -1,0 +1,57 @@
+"""Helpers for the Git-layer tests: prompt texts and real git calls (never mocked)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+SUMMARIZE = """\
+description: Summarise a support ticket
+model:
+  provider: echo
+inputs:
+  ticket: {type: string, required: true}
+messages:
+  - role: system
+    content: You summarise support tickets in a neutral tone.
+  - role: user
+    content: "Ticket: {{ ticket }}"
+tests:
+  - description: refund request is flagged
+    vars: {ticket: I want my money back}
+    assert:
+      - type: icontains
+        value: money
+"""
+
+GREETING = """\
+description: Greet a user
+model:
+  provider: echo
+inputs:
+  user: {type: string, required: true}
+messages:
+  - role: user
+    content: "Say hello to {{ user }}"
+"""
+
+INVALID = "description: broken\nmessages: [unclosed\n"
+
+
+def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=full_env).stdout
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def commit_all(root: Path, message: str) -> str:
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-q", "-m", message)
+    return run_git(root, "rev-parse", "HEAD").strip()
