@@ -590,7 +590,7 @@ class Workspace:
         return next(b for b in self.store.branches() if b.name == name)
 
     def has_uncommitted_changes(self) -> list[str]:
-        return [c.path for c in self.store.status()]
+        return sorted({c.path for c in self.store.status()})
 
     def switch_branch(self, name: str, *, stash: bool = False) -> SwitchResult:
         """Switch to branch `name`; never loses work.
@@ -1152,7 +1152,14 @@ def _explain_rejection(update: RefUpdate, remote: str) -> str:
             f"Run `workbench fetch`, then `workbench merge {remote}/{branch}`, then push again."
         )
     if ref.startswith("refs/tags/"):
-        return f"{ref[len('refs/tags/'):]}: {update.summary}: the remote has a different tag with this name; tags never move."
+        tag = ref[len("refs/tags/") :]
+        text = f"{tag}: {update.summary}: the remote has a different tag with this name; tags never move."
+        if parse_release_tag(tag) is not None:
+            text += (
+                f" Another clone released this number first. If your {tag} was never pushed, drop it"
+                f" (`git tag -d {tag}`), run `workbench fetch`, and release again (`workbench tag`)."
+            )
+        return text
     if ref.startswith("refs/notes/"):
         return f"notes: {update.summary}: run `workbench fetch` (it merges notes), then push again."
     return f"{ref}: {update.summary}"

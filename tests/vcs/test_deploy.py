@@ -1,0 +1,167 @@
+"""Release tags, append-only deployment events, status, rollback, splits and export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from vcs_helpers import GREETING, INVALID, SUMMARIZE, commit_all, run_git, write
+
+from workbench.errors import RepoError, WorkbenchError
+from workbench.services.workspace import Workspace
+
+
+def _tag_targets(repo: Path) -> dict[str, str]:
+    out = run_git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/tags/")
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+def test_release_tags_count_up_per_prompt_and_reuse(repo: Path, ws: Workspace) -> None:
+    first = ws.tag_release("support/summarize", "HEAD~2", note="first cut")
+    assert first.created and first.tag.label == "support/summarize@v1"
+    second = ws.tag_release("support/summarize")
+    assert second.tag.label == "support/summarize@v2"
+    again = ws.tag_release("support/summarize", "HEAD")
+    assert not again.created and again.tag.label == "support/summarize@v2" and "already released" in again.message
+    assert ws.tag_release("greeting").tag.label == "greeting@v1"
+    assert run_git(repo, "cat-file", "-t", "refs/tags/support/summarize@v1").strip() == "tag"
+    assert "first cut" in run_git(repo, "tag", "-l", "--format=%(contents)", "support/summarize@v1")
+    assert ws.prompt_at("support/summarize", "support/summarize@v1").prompt is not None
+
+
+def test_release_refuses_an_invalid_file(repo: Path, ws: Workspace) -> None:
+    write(repo, "prompts/greeting.yaml", INVALID)
+    commit_all(repo, "Break greeting")
+    with pytest.raises(WorkbenchError, match="invalid"):
+        ws.tag_release("greeting")
+    with pytest.raises(WorkbenchError, match="invalid"):
+        ws.promote("greeting", "dev", reason="try")
+
+
+def test_promote_rollback_from_and_status(repo: Path, ws: Workspace) -> None:
+    v1 = run_git(repo, "rev-parse", "HEAD~2").strip()
+    head = run_git(repo, "rev-parse", "HEAD").strip()
+    e1 = ws.promote("support/summarize", "staging", rev="HEAD~2", reason="first")
+    assert e1.version == "support/summarize@v1" and e1.commit == v1 and e1.previous_version is None
+    ws.promote("support/summarize", "prod", from_env="staging", reason="ship it")
+    ws.promote("support/summarize", "staging", rev="HEAD~1", reason="second")
+    e3 = ws.promote("support/summarize", "staging", reason="third")
+    assert e3.version == "support/summarize@v3" and e3.previous_version == "support/summarize@v2"
+    assert e3.who == "Test User <test@example.com>" and e3.when.endswith("Z")
+    assert ws.prompt_at("support/summarize", "staging").prompt is not None
+    assert ws.resolve("prod", "support/summarize") == v1
+    assert ws.resolve("staging", "support/summarize") == head
+
+    status = ws.status()
+    row = next(r for r in status.rows if r.name == "support/summarize")
+    prod = row.cell("prod")
+    assert prod is not None and prod.version == "support/summarize@v1" and prod.lag == 2
+    assert row.cell("dev") is not None and row.cell("dev").event is None  # type: ignore[union-attr]
+    assert next(r for r in status.rows if r.name == "greeting").cells[0].event is None
+
+    with pytest.raises(RepoError, match="already runs"):
+        ws.promote("support/summarize", "staging", reason="again")
+    back = ws.rollback("support/summarize", "staging", reason="v3 is too calm")
+    assert back.action == "rollback" and back.version == "support/summarize@v2"
+    assert ws.rollback("support/summarize", "staging", reason="further").version == "support/summarize@v1"
+    to = ws.rollback("support/summarize", "staging", to="support/summarize@v3", reason="it was fine")
+    assert to.commit == head
+    with pytest.raises(WorkbenchError, match="needs a reason"):
+        ws.rollback("support/summarize", "staging", reason=" ")
+    with pytest.raises(WorkbenchError, match="unknown environment"):
+        ws.promote("support/summarize", "qa", reason="x")
+
+    history = ws.deployments("support/summarize", "staging")
+    assert [e.action for e in history] == ["rollback", "rollback", "rollback", "promote", "promote", "promote"]
+    assert history[0].reason == "it was fine"
+    prod_listing = ws.list_prompts("prod")
+    assert [(r.name, r.commit) for r in prod_listing] == [("support/summarize", v1)]
+
+
+def test_status_marks_versions_no_branch_contains(repo: Path, ws: Workspace) -> None:
+    ws.create_branch("experiment")
+    ws.switch_branch("experiment")
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "ahoy"))
+    ws.commit(["greeting"], "Ahoy")
+    ws.promote("greeting", "dev", reason="try the experiment")
+    ws.switch_branch("main")
+    cell = next(r for r in ws.status().rows if r.name == "greeting").cell("dev")
+    assert cell is not None and not cell.orphaned
+    run_git(repo, "branch", "-D", "experiment")
+    cell = next(r for r in ws.status().rows if r.name == "greeting").cell("dev")
+    assert cell is not None and cell.orphaned
+    assert ws.prompt_at("greeting", "dev").prompt is not None  # the tag keeps it reachable
+
+
+def test_split_then_finish_or_rollback(repo: Path, ws: Workspace) -> None:
+    ws.promote("support/summarize", "prod", rev="HEAD~1", reason="base")
+    split = ws.promote("support/summarize", "prod", rev="HEAD", reason="canary", split_percent=10)
+    assert split.action == "split" and split.canary is not None and split.canary.percent == 10
+    assert split.version == "support/summarize@v1"  # the stable arm stays
+    assert ws.resolve("prod", "support/summarize") == split.commit
+    finished = ws.promote_finish("support/summarize", "prod", reason="looks good")
+    assert finished.action == "finish" and finished.version == "support/summarize@v2" and finished.canary is None
+    with pytest.raises(RepoError, match="no split is running"):
+        ws.promote_finish("support/summarize", "prod")
+    ws.promote("support/summarize", "prod", rev="HEAD~2", reason="older canary", split_percent=50)
+    ended = ws.rollback("support/summarize", "prod", reason="canary is worse")
+    assert ended.version == "support/summarize@v2" and ended.canary is None
+
+
+def test_export_writes_deployed_files_and_manifest(repo: Path, ws: Workspace, tmp_path: Path) -> None:
+    ws.promote("support/summarize", "prod", rev="HEAD~2", reason="x")
+    ws.promote("greeting", "prod", reason="y")
+    write(repo, "prompts/greeting.yaml", "edited in the working copy\n")
+    out = tmp_path / "export"
+    exported = ws.export("prod", out)
+    assert [e.name for e in exported] == ["greeting", "support/summarize"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["env"] == "prod"
+    import hashlib
+
+    for entry in manifest["prompts"]:
+        data = (out / entry["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert (out / "prompts/greeting.yaml").read_text() == GREETING
+    assert "neutral" in (out / "prompts/support/summarize.yaml").read_text()
+
+
+_ACTIONS = st.lists(
+    st.tuples(st.sampled_from(["promote", "rollback"]), st.sampled_from(["dev", "prod"]), st.integers(0, 2)),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actions=_ACTIONS)
+def test_events_are_append_only_and_status_is_the_latest_event(tmp_path_factory: pytest.TempPathFactory, actions: list) -> None:
+    root = tmp_path_factory.mktemp("prop")
+    run_git(root, "init", "-q", "-b", "main")
+    for text in ("neutral", "warm", "calm"):
+        write(root, "prompts/p.yaml", SUMMARIZE.replace("neutral", text))
+        commit_all(root, text)
+    seen: dict[str, str] = {}
+    with Workspace.open(root) as ws:
+        for action, env, back in actions:
+            try:
+                if action == "promote":
+                    ws.promote("p", env, rev=f"HEAD~{back}", reason="p")
+                else:
+                    ws.rollback("p", env, reason="r")
+            except RepoError:
+                pass  # nothing to roll back / already deployed: refused without writing
+            tags = _tag_targets(root)
+            for name, target in seen.items():
+                assert tags[name] == target  # no earlier tag moved or vanished
+            seen = tags
+            for env_name in ("dev", "prod"):
+                events = ws.deployments("p", env_name)
+                cell = next((r for r in ws.status().rows if r.name == "p"), None)
+                current = cell.cell(env_name) if cell else None
+                if events:
+                    assert current is not None and current.event == events[0]
+                    assert ws.resolve(env_name, "p") == events[0].commit

@@ -1,0 +1,159 @@
+"""Branches, switching without losing work, commits, merges and broken repository states."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
+
+from workbench.errors import RepoError
+from workbench.services.workspace import Workspace
+
+
+def test_create_list_and_switch_branches(repo: Path, ws: Workspace) -> None:
+    created = ws.create_branch("feature/tone")
+    assert created.name == "feature/tone" and not created.is_current
+    assert [b.name for b in ws.branches()] == ["feature/tone", "main"]
+    result = ws.switch_branch("feature/tone")
+    assert result.previous == "main" and ws.current_branch() == "feature/tone"
+    with pytest.raises(RepoError, match="already exists"):
+        ws.create_branch("main")
+    with pytest.raises(RepoError, match="not a valid branch name"):
+        ws.create_branch("bad name..x")
+    with pytest.raises(RepoError, match="no branch named"):
+        ws.switch_branch("missing")
+
+
+def test_switch_refuses_with_changes_and_stash_keeps_them(repo: Path, ws: Workspace) -> None:
+    ws.create_branch("other")
+    edited = GREETING + "# my unsaved idea\n"
+    write(repo, "prompts/greeting.yaml", edited)
+    write(repo, "prompts/draft.yaml", SUMMARIZE)
+    with pytest.raises(RepoError, match=re.escape("uncommitted changes in prompts/draft.yaml, prompts/greeting.yaml")):
+        ws.switch_branch("other")
+    assert ws.current_branch() == "main"
+    assert (repo / "prompts/greeting.yaml").read_text() == edited
+    result = ws.switch_branch("other", stash=True)
+    assert result.stash and "git stash pop" in result.message
+    assert ws.current_branch() == "other"
+    assert not (repo / "prompts/draft.yaml").exists()
+    ws.switch_branch("main")
+    run_git(repo, "stash", "pop")
+    assert (repo / "prompts/greeting.yaml").read_text() == edited
+    assert (repo / "prompts/draft.yaml").read_text() == SUMMARIZE
+
+
+def test_commit_only_the_named_prompts(repo: Path, ws: Workspace) -> None:
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "hi"))
+    write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "terse"))
+    write(repo, "prompts/fresh.yaml", GREETING)
+    info = ws.commit(["greeting", "prompts/fresh.yaml"], "Shorter greeting\n\nBecause users asked.")
+    assert info.subject == "Shorter greeting" and info.body == "Because users asked."
+    changed = run_git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert changed == ["prompts/fresh.yaml", "prompts/greeting.yaml"]
+    assert run_git(repo, "status", "--porcelain").strip() == "M prompts/support/summarize.yaml"
+    with pytest.raises(RepoError, match="nothing to commit"):
+        ws.commit(["greeting"], "again")
+    with pytest.raises(RepoError, match="needs a message"):
+        ws.commit(["support/summarize"], "  ")
+
+
+def test_commit_deleted_prompt(repo: Path, ws: Workspace) -> None:
+    (repo / "prompts/greeting.yaml").unlink()
+    ws.commit(["prompts/greeting.yaml"], "Drop greeting")
+    assert "prompts/greeting.yaml" not in run_git(repo, "ls-files")
+
+
+def test_commit_without_identity_is_a_clear_error(
+    repo: Path, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    for var in ("EMAIL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    write(repo, "prompts/greeting.yaml", GREETING + "# x\n")
+    with pytest.raises(RepoError, match="does not know who you are") as err:
+        ws.commit(["greeting"], "Edit")
+    assert "git config --global user.name" in (err.value.hint or "")
+
+
+def test_merge_fast_forward_and_merge_commit(repo: Path, ws: Workspace) -> None:
+    ws.create_branch("ff")
+    ws.switch_branch("ff")
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "hey"))
+    ws.commit(["greeting"], "Hey")
+    ws.switch_branch("main")
+    result = ws.merge("ff")
+    assert result.status == "fast-forward"
+    assert ws.merge("ff").status == "up-to-date"
+    ws.create_branch("side")
+    write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "warm"))
+    ws.commit(["support/summarize"], "Warm on main")
+    ws.switch_branch("side")
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "howdy"))
+    ws.commit(["greeting"], "Howdy on side")
+    ws.switch_branch("main")
+    merged = ws.merge("side")
+    assert merged.status == "merged"
+    assert len(ws.commit_info("HEAD").parents) == 2
+
+
+def test_merge_conflict_is_reported_and_left_for_the_user(repo: Path, ws: Workspace) -> None:
+    ws.create_branch("rival")
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "good day"))
+    ws.commit(["greeting"], "Good day")
+    ws.switch_branch("rival")
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "yo"))
+    ws.commit(["greeting"], "Yo")
+    ws.switch_branch("main")
+    result = ws.merge("rival")
+    assert result.status == "conflicts"
+    assert result.conflicts == ("prompts/greeting.yaml",)
+    assert "mid-merge" in result.message
+    assert "<<<<<<<" in (repo / "prompts/greeting.yaml").read_text()  # not resolved silently
+    assert (repo / ".git/MERGE_HEAD").exists()
+    from workbench.core.versions import WorkingState
+
+    assert ws.working_states()["greeting"] is WorkingState.CONFLICTED
+    with pytest.raises(RepoError, match=re.escape("a merge is in progress (1 conflicted: prompts/greeting.yaml)")):
+        ws.switch_branch("rival")
+    with pytest.raises(RepoError, match="merge is in progress"):
+        ws.commit(["greeting"], "try")
+
+
+def test_detached_head_and_stale_lock(repo: Path, ws: Workspace) -> None:
+    run_git(repo, "switch", "-q", "--detach", "HEAD~1")
+    assert ws.current_branch() is None
+    write(repo, "prompts/greeting.yaml", GREETING + "# x\n")
+    with pytest.raises(RepoError, match="HEAD is detached"):
+        ws.commit(["greeting"], "Edit")
+    with pytest.raises(RepoError, match="HEAD is detached"):
+        ws.merge("main")
+    run_git(repo, "checkout", "-q", "--", "prompts/greeting.yaml")
+    run_git(repo, "switch", "-q", "main")
+    (repo / ".git/index.lock").write_text("")
+    write(repo, "prompts/greeting.yaml", GREETING + "# y\n")
+    with pytest.raises(RepoError, match=re.escape("index.lock")) as err:
+        ws.commit(["greeting"], "Edit")
+    assert "stale" in (err.value.hint or "")
+
+
+def test_review_lists_changed_prompts_with_diffs_and_commits(repo: Path, ws: Workspace) -> None:
+    ws.create_branch("feature")
+    ws.switch_branch("feature")
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "hi there"))
+    ws.commit(["greeting"], "Warmer greeting")
+    write(repo, "prompts/added.yaml", SUMMARIZE)
+    ws.commit(["added"], "New prompt")
+    ws.switch_branch("main")
+    write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "main-only"))
+    commit_all(repo, "Main moves on")
+    review = ws.review("feature")
+    assert [(i.name, i.change) for i in review.items] == [("added", "added"), ("greeting", "modified")]
+    greeting = review.items[1]
+    assert [c.subject for c in greeting.commits] == ["Warmer greeting"]
+    assert [s.title for s in greeting.diff.changed_sections] == ["message 1 (user)"]
+    assert [c.subject for c in review.commits] == ["New prompt", "Warmer greeting"]
