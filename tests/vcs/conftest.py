@@ -48,6 +48,7 @@ def _foundation_standin(monkeypatch: pytest.MonkeyPatch) -> None:
 
     try:
         importlib.import_module("workbench.core.loader")
+        importlib.import_module("workbench.core.render")
         importlib.import_module("workbench.services.prompts")
         return
     except ImportError:
@@ -69,5 +70,18 @@ def _foundation_standin(monkeypatch: pytest.MonkeyPatch) -> None:
     prompts.load_config = lambda root: types.SimpleNamespace(  # type: ignore[attr-defined]
         environments=("dev", "staging", "prod"), main_branch="main"
     )
+    def render_prompt(prompt: Prompt, variables: dict) -> object:
+        messages = []
+        for message in prompt.messages:
+            content = message.content
+            for key, value in variables.items():
+                content = content.replace("{{ " + key + " }}", str(value))
+            messages.append({"role": message.role, "content": content})
+        text = "\n".join(m["content"] for m in messages)
+        return types.SimpleNamespace(messages=messages, text=None, as_text=lambda: text)
+
+    render = types.ModuleType("workbench.core.render")
+    render.render_prompt = render_prompt  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "workbench.core.render", render)
     monkeypatch.setitem(sys.modules, "workbench.core.loader", loader)
     monkeypatch.setitem(sys.modules, "workbench.services.prompts", prompts)

@@ -1,0 +1,97 @@
+"""The runtime loader: deployed versions straight from Git objects, splits, refresh, fallback."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from vcs_helpers import INVALID, SUMMARIZE, commit_all, run_git, write
+
+from workbench.core.split import choose_arm
+from workbench.errors import RepoError
+from workbench.services.runtime import PromptRepo
+from workbench.services.workspace import Workspace
+
+
+def test_get_env_version_rev_and_render_keeps_identity(repo: Path, ws: Workspace) -> None:
+    ws.promote("support/summarize", "prod", rev="HEAD~2", reason="launch")
+    ws.tag_release("support/summarize", "HEAD")
+    write(repo, "prompts/support/summarize.yaml", "not even yaml: [")  # the working copy is never read
+    with PromptRepo(repo) as prompts:
+        prod = prompts.get("support/summarize", env="prod")
+        assert prod.version == "support/summarize@v1" and prod.env == "prod" and prod.arm is None
+        assert prod.commit == run_git(repo, "rev-parse", "HEAD~2").strip()
+        messages = prod.render(ticket="my order is late")
+        assert messages[0] == {"role": "system", "content": "You summarise support tickets in a neutral tone."}
+        assert messages[1]["content"] == "Ticket: my order is late"
+        assert messages.identity == prod.identity
+        assert "calm" in prompts.get("support/summarize", version="v2").prompt.source
+        assert "friendly" in prompts.get("support/summarize", rev="HEAD~1").prompt.source
+        assert prompts.get("support/summarize", version=2).version == "support/summarize@v2"
+        with pytest.raises(RepoError, match="not deployed to staging"):
+            prompts.get("support/summarize", env="staging")
+
+
+def test_split_assigns_keys_stably(repo: Path, ws: Workspace) -> None:
+    ws.promote("support/summarize", "prod", rev="HEAD~1", reason="base")
+    split = ws.promote("support/summarize", "prod", reason="canary", split_percent=30)
+    with PromptRepo(repo) as prompts:
+        arms = {key: prompts.get("support/summarize", env="prod", key=key).arm for key in map(str, range(400))}
+        assert set(arms.values()) == {"stable", "canary"}
+        assert 0.2 < sum(a == "canary" for a in arms.values()) / len(arms) < 0.4
+        for key, arm in list(arms.items())[:20]:
+            assert (arm == "canary") == choose_arm(key, 30, split.tag)
+            assert prompts.get("support/summarize", env="prod", key=key).arm == arm
+        canary = next(k for k, a in arms.items() if a == "canary")
+        assert prompts.get("support/summarize", env="prod", key=canary).version == "support/summarize@v2"
+        assert prompts.get("support/summarize", env="prod").arm == "stable"
+
+
+def test_refresh_from_remote_and_last_good_fallback(
+    repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bare = tmp_path / "origin.git"
+    run_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    run_git(repo, "remote", "add", "origin", str(bare))
+    with Workspace.open(repo) as ws:
+        ws.promote("support/summarize", "prod", reason="v1")
+        assert ws.push().ok
+    server = tmp_path / "server.git"
+    run_git(tmp_path, "clone", "-q", "--bare", str(bare), str(server))  # a bare clone: no checkout at all
+    with PromptRepo(server) as prompts:
+        assert prompts.get("support/summarize", env="prod").version == "support/summarize@v1"
+        with Workspace.open(repo) as ws:
+            write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "sunny"))
+            commit_all(repo, "Sunny")
+            ws.promote("support/summarize", "prod", reason="v2")
+            assert ws.push().ok
+        assert prompts.get("support/summarize", env="prod").version == "support/summarize@v1"  # not refreshed yet
+        assert prompts.refresh()
+        assert "sunny" in prompts.get("support/summarize", env="prod").prompt.source
+        # A deployed file that is broken: keep serving the last good version, log once.
+        with Workspace.open(repo) as ws:
+            write(repo, "prompts/support/summarize.yaml", INVALID)
+            commit_all(repo, "Broken")
+            run_git(repo, "tag", "-a", "-m", "forced", "deploy/prod/support/summarize/29990101000000000-ffffffff")
+            assert ws.push().ok
+        assert prompts.refresh()
+        with caplog.at_level(logging.WARNING, logger="workbench.runtime"):
+            for _ in range(3):
+                assert "sunny" in prompts.get("support/summarize", env="prod").prompt.source
+        assert len([r for r in caplog.records if "broken" in r.getMessage()]) == 1
+        # A remote that went away: refresh fails, logs once, serving continues.
+        run_git(server, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="workbench.runtime"):
+            assert not prompts.refresh()
+            assert not prompts.refresh()
+        assert len(caplog.records) == 1
+        assert "sunny" in prompts.get("support/summarize", env="prod").prompt.source
+
+
+def test_background_refresh_thread_stops_on_close(repo: Path) -> None:
+    prompts = PromptRepo(repo, refresh_s=0.05)
+    assert prompts.get("greeting").commit == run_git(repo, "rev-parse", "HEAD").strip()
+    prompts.close()
+    assert prompts._thread is not None and not prompts._thread.is_alive()

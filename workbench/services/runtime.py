@@ -1,0 +1,249 @@
+"""The runtime loader used by serving applications: `PromptRepo(path).get(name, env="prod")`.
+
+It reads Git objects directly (no checkout, works on a bare clone), caches parsed prompts by
+(commit, path), and can refresh deployment state from the remote on an interval in a
+background thread. A broken remote or a broken deployed file never raises into the request
+path once a good version has been served: the last good version keeps being served and the
+problem is logged once.
+
+    from workbench import PromptRepo
+    repo = PromptRepo("/srv/prompts", refresh_s=30)
+    prompt = repo.get("support/summarize", env="prod", key=user_id)
+    messages = prompt.render(ticket=text)      # a list of {"role", "content"} dicts
+    messages.identity.version                  # "support/summarize@v3": report it with metrics
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, Prompt
+from workbench.core.split import choose_arm
+from workbench.core.versions import DeploymentEvent, parse_release_label, release_tag_name
+from workbench.errors import PromptError, RepoError
+from workbench.vcs.store import GitStore
+
+log = logging.getLogger("workbench.runtime")
+
+
+@dataclass(frozen=True)
+class PromptIdentity:
+    """Which version answered: report it with every metric and log line."""
+
+    name: str
+    version: str | None  # release label, e.g. support/summarize@v3 (None for an unreleased commit)
+    commit: str
+    env: str | None = None
+    arm: str | None = None  # "stable" or "canary" during a split, else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "commit": self.commit, "env": self.env, "arm": self.arm}
+
+
+class RenderedMessages(list[dict[str, str]]):
+    """Rendered chat messages that remember which prompt version produced them."""
+
+    def __init__(self, messages: list[dict[str, str]], identity: PromptIdentity, text: str) -> None:
+        super().__init__(messages)
+        self.identity = identity
+        self.text = text
+
+
+@dataclass(frozen=True)
+class LoadedPrompt:
+    prompt: Prompt
+    identity: PromptIdentity
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def version(self) -> str | None:
+        return self.identity.version
+
+    @property
+    def commit(self) -> str:
+        return self.identity.commit
+
+    @property
+    def env(self) -> str | None:
+        return self.identity.env
+
+    @property
+    def arm(self) -> str | None:
+        return self.identity.arm
+
+    def render(self, **variables: Any) -> RenderedMessages:
+        """Render with variables -> messages (a completion template becomes one user message).
+
+        Raises:
+            RenderError: a missing or invalid variable.
+        """
+        from workbench.core.render import render_prompt
+
+        rendered = render_prompt(self.prompt, variables)
+        messages = rendered.messages
+        if messages is None:
+            messages = [{"role": "user", "content": rendered.text or ""}]
+        return RenderedMessages([dict(m) for m in messages], self.identity, rendered.as_text())
+
+
+class PromptRepo:
+    """Serve prompt versions straight from a Git repository (working clone or bare)."""
+
+    def __init__(self, path: Path | str, refresh_s: float | None = None, *, remote: str = "origin") -> None:
+        self._store = GitStore.open(path, allow_bare=True)
+        self._remote = remote
+        self._lock = threading.RLock()
+        self._parsed: dict[tuple[str, str], Prompt] = {}
+        self._last_good: dict[tuple[str, str | None], LoadedPrompt] = {}
+        self._logged: set[str] = set()
+        self._deployed: dict[tuple[str, str], DeploymentEvent] = {}
+        self._load_deployments()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if refresh_s is not None and refresh_s > 0:
+            self._thread = threading.Thread(target=self._refresh_loop, args=(refresh_s,), daemon=True, name="prompt-refresh")
+            self._thread.start()
+
+    # ----------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._store.close()
+
+    def __enter__(self) -> PromptRepo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- refresh
+    def _load_deployments(self) -> None:
+        latest: dict[tuple[str, str], DeploymentEvent] = {}
+        for event in self._store.deployment_events():
+            latest[(event.prompt, event.env)] = event  # sorted by seq within each group
+        with self._lock:
+            self._deployed = latest
+
+    def refresh(self) -> bool:
+        """Fetch tags from the remote (if any) and reload deployment state.
+
+        Returns False (and logs once) when it failed; the previous state stays in use.
+        """
+        try:
+            if self._store.remote_url(self._remote) is not None:
+                self._store.run(
+                    "fetch", "--quiet", "--no-write-fetch-head", self._remote, "refs/tags/*:refs/tags/*",
+                    f"+refs/heads/*:refs/remotes/{self._remote}/*",
+                )
+            self._load_deployments()
+            return True
+        except Exception as err:  # never let a refresh failure reach the request path
+            self._log_once(f"refresh from {self._remote} failed: {err}")
+            return False
+
+    def _refresh_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.refresh()
+
+    def _log_once(self, message: str) -> None:
+        if message not in self._logged:
+            self._logged.add(message)
+            log.warning("%s", message)
+
+    # ----------------------------------------------------------------- reading
+    def deployed(self, name: str, env: str) -> DeploymentEvent | None:
+        with self._lock:
+            return self._deployed.get((name, env))
+
+    def get(
+        self,
+        name: str,
+        env: str | None = None,
+        rev: str | None = None,
+        version: str | int | None = None,
+        key: str | None = None,
+    ) -> LoadedPrompt:
+        """The parsed prompt `name` at an environment, a revision or a release version.
+
+        Args:
+            env: the version this environment runs (during a split, `key` picks the arm).
+            rev: any Git revision. version: `name@v3`, `v3` or `3`. Default: HEAD.
+            key: a stable id (user, session) for canary splits; without it, the stable arm.
+
+        Raises:
+            PromptError / RepoError: unknown prompt, not deployed, or invalid with no last good
+                version to fall back to.
+        """
+        identity = self._identity(name, env, rev, version, key)
+        try:
+            prompt = self._parse(name, identity.commit)
+        except (PromptError, RepoError) as err:
+            fallback = self._last_good.get((name, env))
+            if env is not None and fallback is not None:
+                self._log_once(f"{name} in {env} at {identity.commit[:10]} is broken ({err.message}); serving {fallback.version}")
+                return fallback
+            raise
+        loaded = LoadedPrompt(prompt, identity)
+        if env is not None:
+            self._last_good[(name, env)] = loaded
+        return loaded
+
+    def _identity(self, name: str, env: str | None, rev: str | None, version: str | int | None, key: str | None) -> PromptIdentity:
+        if env is not None:
+            event = self.deployed(name, env)
+            if event is None:
+                raise RepoError(f"{name} is not deployed to {env}", hint=f"promote it: workbench promote {name} --env {env}")
+            if event.canary is not None:
+                canary = key is not None and choose_arm(key, event.canary.percent, event.tag)
+                if canary:
+                    return PromptIdentity(name, event.canary.version, event.canary.commit, env, "canary")
+                return PromptIdentity(name, event.version, event.commit, env, "stable")
+            return PromptIdentity(name, event.version, event.commit, env, None)
+        if version is not None:
+            text = str(version)
+            parsed = parse_release_label(text)
+            number = parsed[1] if parsed else int(text.lstrip("v")) if text.lstrip("v").isdigit() else None
+            if number is None:
+                raise RepoError(f"not a version: {text!r}", hint="use name@v3, v3 or 3")
+            commit = self._store.try_resolve(f"refs/tags/{release_tag_name(name, number)}")
+            if commit is None:
+                raise RepoError(f"no release {name}@v{number}")
+            return PromptIdentity(name, f"{name}@v{number}", commit)
+        commit = self._store.resolve(rev or "HEAD")
+        return PromptIdentity(name, None, commit)
+
+    def _parse(self, name: str, commit: str) -> Prompt:
+        from workbench.core.loader import load_prompt
+
+        for suffix in PROMPT_SUFFIXES:
+            path = f"{PROMPTS_DIR}/{name}{suffix}"
+            with self._lock:
+                cached = self._parsed.get((commit, path))
+            if cached is not None:
+                return cached
+            text = self._store.read_text(commit, path)
+            if text is None:
+                continue
+
+            def read_file(rel: str, commit: str = commit) -> str:
+                found = self._store.read_text(commit, rel.lstrip("/"))
+                if found is None:
+                    raise FileNotFoundError(rel)
+                return found
+
+            result = load_prompt(text, path, read_file=read_file)
+            if not result.ok or result.prompt is None:
+                first = result.errors[0].format() if result.errors else "invalid prompt"
+                raise PromptError(f"{name} at {commit[:10]} is invalid: {first}")
+            with self._lock:
+                self._parsed[(commit, path)] = result.prompt
+            return result.prompt
+        raise PromptError(f"{name} does not exist at {commit[:10]}")
