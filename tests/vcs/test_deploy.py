@@ -74,6 +74,9 @@ def test_promote_rollback_from_and_status(repo: Path, ws: Workspace) -> None:
     with pytest.raises(WorkbenchError, match="unknown environment"):
         ws.promote("support/summarize", "qa", reason="x")
 
+    entry = ws.history("support/summarize")[0]
+    assert [r.label for r in entry.releases] == ["support/summarize@v3"]
+    assert {(e.env, e.action) for e in entry.deployments} == {("staging", "promote"), ("staging", "rollback")}
     history = ws.deployments("support/summarize", "staging")
     assert [e.action for e in history] == ["rollback", "rollback", "rollback", "promote", "promote", "promote"]
     assert history[0].reason == "it was fine"

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 RELEASE_TAG_RE = re.compile(r"^(?P<name>.+)@v(?P<number>[1-9][0-9]*)$")
 DEPLOY_PREFIX = "deploy/"
@@ -166,9 +166,11 @@ class WorkingState(StrEnum):
     CONFLICTED = "conflicted"  # unmerged paths during a merge
 
 
-@dataclass(frozen=True)
-class PromptRef:
-    """A prompt file at a revision: its name, repo path and blob id (empty for the working copy)."""
+class PromptRef(NamedTuple):
+    """A prompt file at a revision: its name, repo path and blob id (empty for the working copy).
+
+    A NamedTuple rather than a dataclass: listings build thousands of these at once.
+    """
 
     name: str
     path: str
@@ -309,13 +311,7 @@ def parse_event_message(tag: str, commit: str, message: str) -> DeploymentEvent 
             if line.endswith(":"):
                 values[line[:-1]] = None
             continue
-        if raw.startswith(('"', "{", "[")) or raw in ("null", "true", "false") or raw[:1].isdigit():
-            try:
-                values[key] = json.loads(raw)
-                continue
-            except ValueError:
-                pass
-        values[key] = raw
+        values[key] = _scalar(raw)
     canary_raw = values.get("canary")
     canary = None
     if isinstance(canary_raw, dict) and canary_raw.get("commit"):
@@ -341,6 +337,20 @@ def parse_event_message(tag: str, commit: str, message: str) -> DeploymentEvent 
         tests=_opt_str(values.get("tests")),
         canary=canary,
     )
+
+
+def _scalar(raw: str) -> Any:
+    """One JSON value as written by `format_event_message`; a fast path for plain strings."""
+    if raw == "null":
+        return None
+    if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"' and "\\" not in raw and '"' not in raw[1:-1]:
+        return raw[1:-1]
+    if raw[:1] in ('"', "{", "[", "-") or raw in ("true", "false") or raw[:1].isdigit():
+        try:
+            return json.loads(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 def _opt_str(value: Any) -> str | None:

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 WORKTREE = "WORKTREE"
 NOTES_REF = "workbench"
 _CACHE_LIMIT = 1024
+_BULK_THRESHOLD = 32  # above this many unread events, one for-each-ref beats cat-file reads
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,10 @@ class Workspace:
         self.config = config
         self.root = root
         self._load_cache: dict[tuple[str, str], LoadResult] = {}
+        self._events_by_tag: dict[str, DeploymentEvent | None] = {}
+        self._tag_targets: dict[str, str] = {}
+        self._prompt_names_at: dict[str, list[str]] = {}
+        self._orphans: tuple[frozenset[str], frozenset[str], set[str]] | None = None
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -465,6 +470,9 @@ class Workspace:
         path = self._path_at(name, None) or self._path_at(name, self.store.try_resolve(rev))
         if path is None:
             path = self._history_path(name, rev)
+        # The prompt's tag names are listed by a second git process running alongside `git log`;
+        # their target commits are cached for the session (tags never move).
+        pending = self.store.start("for-each-ref", "--format=%(refname)", *_tag_patterns(name))
         # `git log --follow` also follows copies (it finds copies harder), so a prompt created
         # as a copy of another would inherit that one's history: stop at the copy instead.
         raw = self.store.log_path(path, limit=offset + limit, offset=0, rev=rev)
@@ -473,22 +481,39 @@ class Workspace:
                 raw = [*raw[:index], (info, "A", entry_path, None)]
                 break
         raw = raw[offset : offset + limit]
-        if not raw:
-            return []
-        names = {name} | {prompt_name_from_path(p) for _, _, p, _ in raw if p}
-        releases, events = self._attachments(names)
+        _status, tag_out, _err = self.store.finish(pending)
+        patterns = _tag_patterns(name)
+        names = {prompt_name_from_path(p) for _, _, p, _ in raw if p} - {name}
+        if names:  # renamed: the older names' tags too
+            patterns = _tag_patterns(name, *names)
+            tag_out += self.store.run("for-each-ref", "--format=%(refname)", *_tag_patterns(*names))
+        tags = [line[len("refs/tags/") :] for line in tag_out.splitlines() if line]
+        tags_by_commit: dict[str, list[str]] = {}
+        for tag, target in zip(tags, self._tag_commits(tags, patterns), strict=True):
+            tags_by_commit.setdefault(target, []).append(tag)
         entries = []
         for info, change, entry_path, old in raw:
             entry_name = prompt_name_from_path(entry_path) if entry_path else name
+            owners = (name, entry_name)
+            releases = []
+            event_tags = []
+            for tag in tags_by_commit.get(info.sha, ()):
+                release = parse_release_tag(tag)
+                if release is not None:
+                    if release[0] in owners:
+                        releases.append(ReleaseTag(release[0], release[1], tag, info.sha))
+                    continue
+                parsed = parse_deploy_tag(tag)
+                if parsed is not None and parsed[1] in owners:
+                    event_tags.append(tag)
+            events = sorted(self._events_for_tags(event_tags), key=lambda e: (e.seq, e.env))
             entries.append(
                 HistoryEntry(
                     commit=info,
                     path=entry_path or path,
                     change=change,
-                    releases=tuple(
-                        r for r in releases if r.commit == info.sha and r.prompt in (name, entry_name)
-                    ),
-                    deployments=tuple(e for e in events if e.commit == info.sha and e.prompt in (name, entry_name)),
+                    releases=tuple(sorted(releases, key=lambda r: r.number)),
+                    deployments=tuple(events),
                     branches=None,
                     old_path=old,
                 )
@@ -503,34 +528,59 @@ class Workspace:
                 return path
         raise RepoError(f"no prompt named {name!r} in this repository's history", hint="see `workbench list`")
 
-    def _attachments(self, names: Iterable[str]) -> tuple[list[ReleaseTag], list[DeploymentEvent]]:
-        """Release tags and deployment events of some prompts, in one for-each-ref call."""
-        patterns = []
-        for prompt in sorted(set(names)):
-            encoded = encode_ref_component(prompt)
-            patterns.append(f"refs/tags/{encoded}@v*")
-            patterns.append(f"refs/tags/deploy/*/{encoded}/*")
-        fmt = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%00%1e%1f"
-        out = self.store.run("for-each-ref", f"--format={fmt}", *patterns)
-        releases: list[ReleaseTag] = []
-        events: list[DeploymentEvent] = []
-        for record in out.split("\x1e\x1f"):
-            fields = record.lstrip("\n").split("\0")
-            if len(fields) < 4:
+    def _tag_commits(self, tags: Sequence[str], patterns: Sequence[str]) -> list[str]:
+        """The commit each tag points at; cached per session (tags never move)."""
+        cache = self._tag_targets
+        missing = [t for t in tags if t not in cache]
+        if len(missing) > _BULK_THRESHOLD:
+            out = self.store.run("for-each-ref", f"--format={_TAG_TARGET_FORMAT}", *patterns)
+            for line in out.splitlines():
+                refname, peeled, objectname = [*line.split("\0"), "", ""][:3]
+                cache[refname[len("refs/tags/") :]] = peeled or objectname
+        for tag in missing:
+            if tag not in cache:
+                cache[tag] = self.store.try_resolve(f"refs/tags/{tag}") or ""
+        return [cache[t] for t in tags]
+
+    def _events_for_tags(self, tags: Sequence[str], bulk_pattern: str | None = None) -> list[DeploymentEvent]:
+        """Deployment events for tag names, parsed once per session (tags never move).
+
+        Many unknown tags are read with one for-each-ref call over `bulk_pattern`; a few are
+        read through the persistent cat-file process.
+        """
+        cache = self._events_by_tag
+        missing = [t for t in tags if t not in cache]
+        if bulk_pattern is not None and len(missing) > _BULK_THRESHOLD:
+            wanted = set(missing)
+            for event in self.store.deployment_events_bulk(bulk_pattern, wanted):
+                cache[event.tag] = event
+        for tag in missing:
+            if tag in cache:
                 continue
-            refname, objectname, peeled, contents = fields[:4]
-            tag = refname[len("refs/tags/") :]
-            commit = peeled or objectname
-            release = parse_release_tag(tag)
-            if release is not None:
-                subject = contents.split("\n", 1)[0]
-                releases.append(ReleaseTag(release[0], release[1], tag, commit, subject))
-                continue
-            event = parse_event_message(tag, commit, contents)
-            if event is not None:
-                events.append(event)
-        events.sort(key=lambda e: (e.env, e.seq))
-        return releases, events
+            found = self.store.read_tag(tag)
+            cache[tag] = parse_event_message(tag, found[0], found[1]) if found else None
+        return [event for event in (cache.get(t) for t in tags) if event is not None]
+
+    def _event_tags(self, env: str | None = None, name: str | None = None) -> tuple[list[str], str]:
+        """Deployment tag names (one cheap for-each-ref) and the pattern that lists them."""
+        if env is not None:
+            pattern = "refs/tags/" + deploy_tag_prefix(env, name)
+        elif name is not None:
+            pattern = f"refs/tags/deploy/*/{encode_ref_component(name)}/*"
+        else:
+            pattern = "refs/tags/deploy/"
+        tags = []
+        for ref in self.store.ref_names(pattern):
+            tag = ref[len("refs/tags/") :]
+            parsed = parse_deploy_tag(tag)
+            if parsed is not None and (name is None or parsed[1] == name) and (env is None or parsed[0] == env):
+                tags.append(tag)
+        return tags, pattern
+
+    def _events(self, env: str | None = None, name: str | None = None) -> list[DeploymentEvent]:
+        """Events sorted by (prompt, env, seq): the last of each group is what runs now."""
+        tags, pattern = self._event_tags(env, name)
+        return sorted(self._events_for_tags(tags, pattern), key=lambda e: (e.prompt, e.env, e.seq))
 
     def branches_containing(self, commit: str) -> list[str]:
         return self.store.branches_containing(commit)
@@ -758,20 +808,20 @@ class Workspace:
 
     def deployments(self, name: str, env: str | None = None) -> list[DeploymentEvent]:
         """Deployment events of a prompt (one env or all), newest first."""
-        if env is not None:
-            events = self.store.deployment_events(env, name)
-        else:
-            events = [e for e in self._attachments([name])[1] if e.prompt == name]
-        return sorted(events, key=lambda e: (e.seq, e.env), reverse=True)
+        return sorted(self._events(env, name), key=lambda e: (e.seq, e.env), reverse=True)
 
     def current_event(self, name: str, env: str) -> DeploymentEvent | None:
-        events = self.store.deployment_events(env, name)
-        return events[-1] if events else None
+        tags, pattern = self._event_tags(env, name)
+        if not tags:
+            return None
+        latest = max(tags, key=lambda t: t.rsplit("/", 1)[1])
+        events = self._events_for_tags([latest], pattern)
+        return events[0] if events else None
 
     def current_events(self, env: str | None = None) -> dict[str, DeploymentEvent]:
         """Latest event per prompt for one env, keyed by prompt name (or `prompt\\0env` for all)."""
         latest: dict[str, DeploymentEvent] = {}
-        for event in self.store.deployment_events(env):
+        for event in self._events(env):
             key = event.prompt if env is not None else f"{event.prompt}\0{event.env}"
             latest[key] = event  # events are sorted by seq within each group
         return latest
@@ -859,7 +909,7 @@ class Workspace:
         elif current.canary is not None:
             commit = current.commit
         else:
-            stack = self._deployed_stack(self.store.deployment_events(env, name))
+            stack = self._deployed_stack(self._events(env, name))
             if len(stack) < 2:
                 raise RepoError(f"{env} has no earlier version of {name} to roll back to", hint="name one with --to")
             commit = stack[-2]
@@ -939,26 +989,46 @@ class Workspace:
     def status(self) -> EnvStatus:
         """Every prompt × environment: deployed version, lag and orphaned versions.
 
-        All deployment state comes from one for-each-ref call; orphaned commits from one
-        rev-list; prompt names from one ls-tree.
+        One for-each-ref lists every branch tip and deployment tag by name; only the latest
+        event of each prompt × environment is read (all at once, cached for the session, since
+        tags never move); orphaned commits come from one rev-list, cached while no branch moves.
         """
         envs = self.environments
-        latest = self.current_events()
-        deployed_commits = set()
-        for latest_event in latest.values():
-            deployed_commits.add(latest_event.commit)
-            if latest_event.canary:
-                deployed_commits.add(latest_event.canary.commit)
-        orphaned = self.store.unreachable_from_branches(deployed_commits)
-        names = {e.prompt for e in latest.values()}
-        if self.store.has_commits():
-            names |= {ref.name for ref in self.store.list_prompt_files("HEAD")}
+        head = None
+        tips = set()
+        latest_tag: dict[tuple[str, str], tuple[str, str]] = {}
+        for refname, objectname, is_head in self.store.refs_with_targets("refs/heads/", "refs/tags/deploy/"):
+            if refname.startswith("refs/heads/"):
+                tips.add(objectname)
+                if is_head:
+                    head = objectname
+                continue
+            tag = refname[len("refs/tags/") :]
+            parsed = parse_deploy_tag(tag)
+            if parsed is None:
+                continue
+            env, prompt, seq = parsed
+            known = latest_tag.get((prompt, env))
+            if known is None or seq > known[0]:
+                latest_tag[(prompt, env)] = (seq, tag)
+        events = self._events_for_tags([tag for _, tag in latest_tag.values()], "refs/tags/deploy/")
+        latest = {(e.prompt, e.env): e for e in events}
+        deployed = frozenset(
+            c for e in events for c in (e.commit, e.canary.commit if e.canary else None) if c
+        )
+        orphaned = self._orphaned(frozenset(tips), deployed)
+        names = {prompt for prompt, _ in latest}
+        head = head or self.store.try_resolve("HEAD")
+        if head is not None:
+            if head not in self._prompt_names_at:
+                self._prompt_names_at = {head: [ref.name for ref in self.store.list_prompt_files(head)]}
+            names.update(self._prompt_names_at[head])
         rows = []
         for name in sorted(names):
             cells = []
             previous: DeploymentEvent | None = None
             for index, env in enumerate(envs):
-                event = latest.get(f"{name}\0{env}")
+                event = latest.get((name, env))
                 lag = None
                 differs = False
                 if index > 0 and event is not None and previous is not None:
@@ -974,6 +1044,14 @@ class Workspace:
                 previous = event
             rows.append(StatusRow(name, tuple(cells)))
         return EnvStatus(envs, tuple(rows))
+
+    def _orphaned(self, tips: frozenset[str], commits: frozenset[str]) -> set[str]:
+        """Deployed commits no branch contains; recomputed only when a branch or event moved."""
+        if self._orphans is not None and self._orphans[0] == tips and self._orphans[1] == commits:
+            return self._orphans[2]
+        result = self.store.unreachable_from_branches(commits)
+        self._orphans = (tips, commits, result)
+        return result
 
     # ----------------------------------------------------------------- review
     def review(self, branch: str | None = None) -> Review:
@@ -1124,6 +1202,18 @@ class Workspace:
         target.mkdir(parents=True, exist_ok=True)
         (target / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return exported
+
+
+_TAG_TARGET_FORMAT = "%(refname)%00%(*objectname)%00%(objectname)"
+
+
+def _tag_patterns(*names: str) -> list[str]:
+    """for-each-ref patterns for the release and deployment tags of some prompts."""
+    patterns = []
+    for name in sorted(names):
+        encoded = encode_ref_component(name)
+        patterns += [f"refs/tags/{encoded}@v*", f"refs/tags/deploy/*/{encoded}/*"]
+    return patterns
 
 
 def _version_number(version: str | None) -> int | None:

@@ -18,10 +18,11 @@ import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import git
 
-from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
+from workbench.core.model import PROMPTS_DIR
 from workbench.core.versions import (
     BranchInfo,
     CommitInfo,
@@ -39,6 +40,7 @@ _REC = "\x1e\x1f"  # record separator for log/for-each-ref output (never in comm
 _LOG_FIELDS = ("%H", "%P", "%an", "%ae", "%at", "%ct", "%s", "%b")
 LOG_FORMAT = _REC + "%x00".join(_LOG_FIELDS) + "%x00"
 _EVENT_FORMAT = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%00" + "%1e%1f"
+_PREFIX_LEN = len(PROMPTS_DIR) + 1
 _RELEASE_FORMAT = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents:subject)%00" + "%1e%1f"
 
 
@@ -141,6 +143,16 @@ class GitStore:
         err_text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
         return int(status or 0), out_text, err_text
 
+    def start(self, *args: str) -> Any:
+        """Start `git <args>` without waiting, so two git processes can run at once (2 cores)."""
+        return self._git.execute(["git", *args], as_process=True)
+
+    @staticmethod
+    def finish(handle: Any) -> tuple[int, str, str]:
+        """Wait for a process from `start`: (status, stdout, stderr)."""
+        out, err = handle.proc.communicate()
+        return int(handle.proc.returncode or 0), out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
     def _error(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> RepoError:
         if "index.lock" in stderr:
             return self._lock_error()
@@ -161,8 +173,18 @@ class GitStore:
 
     # ----------------------------------------------------------------- revisions
     def has_commits(self) -> bool:
-        status, _, _ = self.run_full("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-        return status == 0
+        return self._peel("HEAD^{commit}") is not None
+
+    def _peel(self, spec: str) -> str | None:
+        """Resolve an object name through the persistent `cat-file --batch-check` (no process)."""
+        if not spec or "\n" in spec:
+            return None
+        with self._lock:
+            try:
+                sha, _kind, _size = self._git.get_object_header(spec)
+            except ValueError:
+                return None
+        return _text(sha)
 
     def require_commits(self) -> None:
         if not self.has_commits():
@@ -177,14 +199,12 @@ class GitStore:
         Raises:
             RepoError: unknown revision, or HEAD in an empty repository.
         """
-        if rev.startswith("-"):
-            raise RepoError(f"unknown revision {rev!r}")
-        status, out, _ = self.run_full("rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}")
-        if status != 0:
+        sha = None if rev.startswith("-") else self._peel(rev + "^{commit}")
+        if sha is None:
             if rev in ("HEAD", "@") and not self.has_commits():
                 self.require_commits()
             raise RepoError(f"unknown revision {rev!r}", hint="use a commit, branch, tag, <name>@v<N> or environment")
-        return out.strip()
+        return sha
 
     def try_resolve(self, rev: str) -> str | None:
         try:
@@ -242,15 +262,17 @@ class GitStore:
     def list_prompt_files(self, commit: str) -> list[PromptRef]:
         """Every prompt file at a commit, from one `ls-tree -r -z`."""
         out = self.run("ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
-        refs: list[PromptRef] = []
+        # Records are "<mode> blob <sha>\t<path>": fixed offsets parse 2,000 entries in ~1 ms.
+        refs = []
         for record in out.split("\0"):
-            if not record:
+            if record[7:12] != "blob ":
                 continue
-            meta, _, path = record.partition("\t")
-            parts = meta.split(" ")
-            if len(parts) < 3 or parts[1] != "blob" or not is_prompt_path(path):
-                continue
-            refs.append(PromptRef(name=prompt_name_from_path(path), path=path, blob=parts[2], commit=commit))
+            tab = record.find("\t")
+            path = record[tab + 1 :]
+            if path.endswith(".yaml"):
+                refs.append(PromptRef(path[_PREFIX_LEN:-5], path, record[12:tab], commit))
+            elif path.endswith(".yml"):
+                refs.append(PromptRef(path[_PREFIX_LEN:-4], path, record[12:tab], commit))
         return refs
 
     def list_files(self, commit: str, prefix: str = "") -> list[str]:
@@ -262,7 +284,7 @@ class GitStore:
     # ----------------------------------------------------------------- history
     def log_path(
         self, path: str, *, limit: int = 50, offset: int = 0, rev: str = "HEAD", follow: bool = True
-    ) -> list[tuple[CommitInfo, str, str, str | None]]:
+    ) -> list[LogEntry]:
         """Commits that touched `path`, newest first: (commit, change, path then, old path).
 
         One `git log -z --name-status [--follow]` call, paged with --skip/-n.
@@ -341,6 +363,52 @@ class GitStore:
                 continue
             events.append(event)
         events.sort(key=lambda e: (e.prompt, e.env, e.seq))
+        return events
+
+    def ref_names(self, *patterns: str) -> list[str]:
+        """Ref names only: the cheapest listing (no object is read)."""
+        return self.run("for-each-ref", "--format=%(refname)", *patterns).splitlines()
+
+    def refs_with_targets(self, *patterns: str) -> list[tuple[str, str, bool]]:
+        """(refname, objectname, is HEAD) for refs matching the patterns, in one call."""
+        out = self.run("for-each-ref", "--format=%(refname)%00%(objectname)%00%(HEAD)", *patterns)
+        rows = []
+        for line in out.splitlines():
+            fields = line.split("\0")
+            if len(fields) == 3:
+                rows.append((fields[0], fields[1], fields[2] == "*"))
+        return rows
+
+    def read_tag(self, tag: str) -> tuple[str, str] | None:
+        """(target sha, message) of an annotated tag, through the persistent cat-file process."""
+        found = self.read_object(f"refs/tags/{tag}")
+        if found is None:
+            return None
+        sha, kind, data = found
+        if kind != "tag":
+            return (sha, "")  # a lightweight tag points at the commit itself
+        text = data.decode("utf-8", "replace")
+        header, _, message = text.partition("\n\n")
+        target = header.split("\n", 1)[0].partition(" ")[2]
+        return target, message
+
+    def deployment_events_bulk(self, pattern: str, wanted: set[str] | None = None) -> list[DeploymentEvent]:
+        """Events under a ref pattern with their messages, in one for-each-ref call.
+
+        Only tags in `wanted` (names without refs/tags/) are parsed when it is given.
+        """
+        out = self.run("for-each-ref", f"--format={_EVENT_FORMAT}", pattern)
+        events: list[DeploymentEvent] = []
+        for record in out.split("\x1e\x1f"):
+            fields = record.lstrip("\n").split("\0")
+            if len(fields) < 4:
+                continue
+            tag = fields[0][len("refs/tags/") :]
+            if wanted is not None and tag not in wanted:
+                continue
+            event = parse_event_message(tag, fields[2] or fields[1], fields[3])
+            if event is not None:
+                events.append(event)
         return events
 
     def tag_exists(self, name: str) -> bool:
@@ -525,9 +593,12 @@ def _parse_name_status(items: list[str]) -> list[tuple[str, str, str | None]]:
     return result
 
 
-def parse_log(out: str, *, with_names: bool) -> list[tuple[CommitInfo, str, str, str | None]]:
+LogEntry = tuple[CommitInfo, str, str, "str | None"]
+
+
+def parse_log(out: str, *, with_names: bool) -> list[LogEntry]:
     """Parse `git log -z --format=LOG_FORMAT [--name-status]` output."""
-    entries: list[tuple[CommitInfo, str, str, str | None]] = []
+    entries: list[LogEntry] = []
     for record in out.split(_REC):
         if not record.strip("\0\n"):
             continue

@@ -1,0 +1,108 @@
+"""Benchmark the Git layer on the synthetic repository against plain `git` doing the same job.
+
+For each operation: the median of several runs through the `Workspace` service (one
+session, as the app and CLI use it) and of the equivalent plain `git` command run as a
+process in the same run, then the ratio (target: within 1.5x of plain git) and, for the
+history page, the absolute target (under 100 ms).
+
+    python benchmarks/git_ops.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.gen_synthetic_repo import HOT_PROMPT, ensure_synthetic_repo, prompt_name, prompt_path
+from workbench.services.workspace import Workspace
+
+RATIO_TARGET = 1.5
+HISTORY_TARGET_MS = 100.0
+
+
+def median_ms(fn: Callable[[], object], runs: int) -> float:
+    fn()  # warm-up: page cache, persistent cat-file process
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def git(root: Path, *args: str) -> Callable[[], object]:
+    return lambda: subprocess.run(["git", *args], cwd=root, capture_output=True, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    root = ensure_synthetic_repo()
+    name = prompt_name(HOT_PROMPT)
+    path = prompt_path(HOT_PROMPT)
+    ws = Workspace.open(root)
+    try:
+        history = ws.history(name, limit=50)
+        old, older = history[-1].commit.sha, history[-2].commit.sha
+        log_format = "--format=%x1e%x1f%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%s%x00%b%x00"
+        deploy_format = "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%00%1e%1f"
+
+        def cold(op: Callable[[Workspace], object]) -> object:
+            """Run `op` on a fresh session: no parsed events or tag targets cached yet."""
+            fresh = Workspace(ws.store, ws.config, ws.root)
+            return op(fresh)
+
+        def read_at_old_rev() -> object:
+            ws._load_cache.clear()  # measure a cold read + parse, not the cache
+            return ws.prompt_at(name, old)
+
+        rows = [
+            (
+                "list prompts at a revision (2,000)",
+                lambda: ws.list_prompts("main~500"),
+                git(root, "ls-tree", "-r", "-z", "--full-tree", "main~500", "--", "prompts/"),
+            ),
+            (
+                "history of one prompt, first page (50 of ~1,800)",
+                lambda: ws.history(name, limit=50),
+                git(root, "log", "-z", log_format, "--name-status", "-n50", "--follow", "HEAD", "--", path),
+            ),
+            ("read + parse a prompt at an old revision", read_at_old_rev, git(root, "cat-file", "-p", f"{old}:{path}")),
+            ("read a prompt's text at an old revision", lambda: ws.read_text(name, old), git(root, "cat-file", "-p", f"{old}:{path}")),
+            ("diff two versions (field-aware model)", lambda: ws.diff(name, older, old), git(root, "diff", older, old, "--", path)),
+            ("status: all prompts x environments", ws.status, git(root, "for-each-ref", deploy_format, "refs/tags/deploy/")),
+            (
+                "history, first page, cold session",
+                lambda: cold(lambda fresh: fresh.history(name, limit=50)),
+                git(root, "log", "-z", log_format, "--name-status", "-n50", "--follow", "HEAD", "--", path),
+            ),
+            (
+                "status, cold session",
+                lambda: cold(lambda fresh: fresh.status()),
+                git(root, "for-each-ref", deploy_format, "refs/tags/deploy/"),
+            ),
+        ]
+        print(f"synthetic repo: {root}")
+        print(f"{'operation':<48} {'workbench':>10} {'plain git':>10} {'ratio':>7}  target")
+        for label, ours, plain in rows:
+            ours_ms = median_ms(ours, args.runs)
+            git_ms = median_ms(plain, args.runs)
+            ratio = ours_ms / git_ms
+            target = f"<= {RATIO_TARGET}x " + ("ok" if ratio <= RATIO_TARGET else "MISSED")
+            if label.startswith("history"):
+                target += f"; < {HISTORY_TARGET_MS:.0f} ms " + ("ok" if ours_ms < HISTORY_TARGET_MS else "MISSED")
+            print(f"{label:<48} {ours_ms:>8.1f}ms {git_ms:>8.1f}ms {ratio:>6.2f}x  {target}")
+    finally:
+        ws.close()
+
+
+if __name__ == "__main__":
+    main()
