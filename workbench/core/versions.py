@@ -77,6 +77,8 @@ _PCT_RE = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 
 def decode_ref_component(text: str) -> str:
     """Inverse of `encode_ref_component`."""
+    if "%" not in text:
+        return text
     return _PCT_RE.sub(lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8", "replace"), text)
 
 
@@ -297,21 +299,34 @@ def format_event_message(event: DeploymentEvent) -> str:
     return title.replace("\n", " ") + "\n\n" + "\n".join(lines) + "\n"
 
 
-def parse_event_message(tag: str, commit: str, message: str) -> DeploymentEvent | None:
-    """Read a deployment event from its tag name, target commit and message; None if not one."""
-    parsed_tag = parse_deploy_tag(tag)
+_BODY_RE = re.compile("".join(f"\n{key}: (.*)" for key in EVENT_FIELDS))
+
+
+def parse_event_message(
+    tag: str, commit: str, message: str, parsed_tag: tuple[str, str, str] | None = None
+) -> DeploymentEvent | None:
+    """Read a deployment event from its tag name, target commit and message; None if not one.
+
+    `parsed_tag` saves re-parsing the tag name when the caller already did.
+    """
+    parsed_tag = parsed_tag or parse_deploy_tag(tag)
     if parsed_tag is None:
         return None
     env, prompt, seq = parsed_tag
-    values: dict[str, Any] = {}
-    _, _, body = message.partition("\n\n")
-    for line in body.splitlines():
-        key, sep, raw = line.partition(": ")
-        if not sep:
-            if line.endswith(":"):
-                values[line[:-1]] = None
-            continue
-        values[key] = _scalar(raw)
+    values: dict[str, Any]
+    match = _BODY_RE.search(message)
+    if match is not None:  # the layout `format_event_message` writes: one regex match
+        values = {key: _scalar(raw) for key, raw in zip(EVENT_FIELDS, match.groups(), strict=True)}
+    else:  # hand-written or reordered: line by line
+        values = {}
+        _, _, body = message.partition("\n\n")
+        for line in body.splitlines():
+            key, sep, raw = line.partition(": ")
+            if not sep:
+                if line.endswith(":"):
+                    values[line[:-1]] = None
+                continue
+            values[key] = _scalar(raw)
     canary_raw = values.get("canary")
     canary = None
     if isinstance(canary_raw, dict) and canary_raw.get("commit"):

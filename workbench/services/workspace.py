@@ -58,7 +58,7 @@ from workbench.core.versions import (
     utc_now_iso,
 )
 from workbench.errors import RepoError, WorkbenchError
-from workbench.vcs.store import GitFailed, GitStore
+from workbench.vcs.store import GitFailed, GitStore, parse_ls_tree
 
 if TYPE_CHECKING:
     from workbench.core.config import WorkbenchConfig
@@ -989,18 +989,33 @@ class Workspace:
     def status(self) -> EnvStatus:
         """Every prompt × environment: deployed version, lag and orphaned versions.
 
-        One for-each-ref lists every branch tip and deployment tag by name; only the latest
-        event of each prompt × environment is read (all at once, cached for the session, since
-        tags never move); orphaned commits come from one rev-list, cached while no branch moves.
+        One for-each-ref lists every branch tip and deployment tag (in a cold session it also
+        reads every tag message in the same call); only the latest event of each prompt ×
+        environment is parsed, and cached for the session since tags never move. Meanwhile
+        `ls-tree` (prompt names) and `rev-list` (deployed commits no branch contains) run as
+        parallel git processes.
         """
         envs = self.environments
+        cold = not self._events_by_tag
+        head_guess = self.store.try_resolve("HEAD")
+        listing = None
+        if head_guess is not None and head_guess not in self._prompt_names_at:
+            listing = self.store.start("ls-tree", "-r", "-z", "--full-tree", head_guess, "--", PROMPTS_DIR + "/")
+        # Peeling and messages cost a read of every tag object: only a cold session pays it.
+        peel = "%(*objectname)" if cold else ""
+        fmt = f"%(refname)%00%(objectname)%00{peel}%00%(HEAD)%00" + ("%(contents)" if cold else "") + "%00%1e%1f"
+        out = self.store.run("for-each-ref", f"--format={fmt}", "refs/heads/", "refs/tags/deploy/")
         head = None
         tips = set()
-        latest_tag: dict[tuple[str, str], tuple[str, str]] = {}
-        for refname, objectname, is_head in self.store.refs_with_targets("refs/heads/", "refs/tags/deploy/"):
+        latest_tag: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+        for record in out.split("\x1e\x1f"):
+            fields = record.lstrip("\n").split("\0")
+            if len(fields) < 5:
+                continue
+            refname, objectname, peeled, is_head, contents = fields[:5]
             if refname.startswith("refs/heads/"):
                 tips.add(objectname)
-                if is_head:
+                if is_head == "*":
                     head = objectname
                 continue
             tag = refname[len("refs/tags/") :]
@@ -1010,15 +1025,32 @@ class Workspace:
             env, prompt, seq = parsed
             known = latest_tag.get((prompt, env))
             if known is None or seq > known[0]:
-                latest_tag[(prompt, env)] = (seq, tag)
-        events = self._events_for_tags([tag for _, tag in latest_tag.values()], "refs/tags/deploy/")
+                latest_tag[(prompt, env)] = (seq, tag, peeled or objectname, contents)
+        orphan_check = None
+        if cold:
+            commits = frozenset(commit for _, _, commit, _ in latest_tag.values())
+            if not (self._orphans and self._orphans[:2] == (frozenset(tips), commits)):
+                orphan_check = (commits, self.store.start_with_input(
+                    "rev-list --stdin --not --branches", "\n".join(sorted(commits)) + "\n"
+                ))
+            for (prompt, env), (seq, tag, commit, contents) in latest_tag.items():
+                if tag not in self._events_by_tag:
+                    self._events_by_tag[tag] = parse_event_message(tag, commit, contents, (env, prompt, seq))
+        events = self._events_for_tags([tag for _, tag, _, _ in latest_tag.values()], "refs/tags/deploy/")
         latest = {(e.prompt, e.env): e for e in events}
         deployed = frozenset(
             c for e in events for c in (e.commit, e.canary.commit if e.canary else None) if c
         )
+        if orphan_check is not None:
+            _status, rev_out, _err = self.store.finish(orphan_check[1])
+            if deployed == orphan_check[0]:
+                self._orphans = (frozenset(tips), deployed, set(deployed & set(rev_out.split())))
         orphaned = self._orphaned(frozenset(tips), deployed)
         names = {prompt for prompt, _ in latest}
-        head = head or self.store.try_resolve("HEAD")
+        head = head or head_guess
+        if listing is not None and head_guess is not None:
+            _status, tree_out, _err = self.store.finish(listing)
+            self._prompt_names_at = {head_guess: [r.name for r in parse_ls_tree(tree_out, head_guess)]}
         if head is not None:
             if head not in self._prompt_names_at:
                 self._prompt_names_at = {head: [ref.name for ref in self.store.list_prompt_files(head)]}

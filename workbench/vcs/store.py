@@ -40,7 +40,8 @@ _REC = "\x1e\x1f"  # record separator for log/for-each-ref output (never in comm
 _LOG_FIELDS = ("%H", "%P", "%an", "%ae", "%at", "%ct", "%s", "%b")
 LOG_FORMAT = _REC + "%x00".join(_LOG_FIELDS) + "%x00"
 _EVENT_FORMAT = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%00" + "%1e%1f"
-_PREFIX_LEN = len(PROMPTS_DIR) + 1
+_PROMPTS_PREFIX = PROMPTS_DIR + "/"
+_PREFIX_LEN = len(_PROMPTS_PREFIX)
 _RELEASE_FORMAT = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents:subject)%00" + "%1e%1f"
 
 
@@ -146,6 +147,13 @@ class GitStore:
     def start(self, *args: str) -> Any:
         """Start `git <args>` without waiting, so two git processes can run at once (2 cores)."""
         return self._git.execute(["git", *args], as_process=True)
+
+    def start_with_input(self, command: str, stdin: str) -> Any:
+        """Like `start`, feeding `stdin` (a temp file, so a large input cannot block the pipe)."""
+        with tempfile.TemporaryFile() as istream:
+            istream.write(stdin.encode("utf-8"))
+            istream.seek(0)
+            return self._git.execute(["git", *command.split()], as_process=True, istream=istream)
 
     @staticmethod
     def finish(handle: Any) -> tuple[int, str, str]:
@@ -262,18 +270,7 @@ class GitStore:
     def list_prompt_files(self, commit: str) -> list[PromptRef]:
         """Every prompt file at a commit, from one `ls-tree -r -z`."""
         out = self.run("ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
-        # Records are "<mode> blob <sha>\t<path>": fixed offsets parse 2,000 entries in ~1 ms.
-        refs = []
-        for record in out.split("\0"):
-            if record[7:12] != "blob ":
-                continue
-            tab = record.find("\t")
-            path = record[tab + 1 :]
-            if path.endswith(".yaml"):
-                refs.append(PromptRef(path[_PREFIX_LEN:-5], path, record[12:tab], commit))
-            elif path.endswith(".yml"):
-                refs.append(PromptRef(path[_PREFIX_LEN:-4], path, record[12:tab], commit))
-        return refs
+        return parse_ls_tree(out, commit)
 
     def list_files(self, commit: str, prefix: str = "") -> list[str]:
         args = ["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit]
@@ -554,6 +551,26 @@ class GitStore:
                 if text is not None:
                     result[annotated] = text
         return result
+
+
+def parse_ls_tree(out: str, commit: str) -> list[PromptRef]:
+    """Prompt files from `ls-tree -r -z` output.
+
+    Records are "<mode> blob <sha>\\t<path>": fixed offsets parse 2,000 entries in ~1 ms.
+    """
+    refs = []
+    for record in out.split("\0"):
+        if record[7:12] != "blob ":
+            continue
+        tab = record.find("\t")
+        path = record[tab + 1 :]
+        if not path.startswith(_PROMPTS_PREFIX):
+            continue
+        if path.endswith(".yaml"):
+            refs.append(PromptRef(path[_PREFIX_LEN:-5], path, record[12:tab], commit))
+        elif path.endswith(".yml"):
+            refs.append(PromptRef(path[_PREFIX_LEN:-4], path, record[12:tab], commit))
+    return refs
 
 
 def _text(value: str | bytes) -> str:
