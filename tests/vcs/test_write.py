@@ -157,3 +157,17 @@ def test_review_lists_changed_prompts_with_diffs_and_commits(repo: Path, ws: Wor
     assert [c.subject for c in greeting.commits] == ["Warmer greeting"]
     assert [s.title for s in greeting.diff.changed_sections] == ["message 1 (user)"]
     assert [c.subject for c in review.commits] == ["New prompt", "Warmer greeting"]
+
+
+def test_first_commit_in_an_empty_repository(tmp_path: Path) -> None:
+    run_git(tmp_path, "init", "-q", "-b", "main")
+    write(tmp_path, "prompts/greeting.yaml", GREETING)
+    with Workspace.open(tmp_path) as ws:
+        assert ws.current_branch() == "main"
+        with pytest.raises(RepoError, match="no commits yet"):
+            ws.promote("greeting", "dev", reason="too early")
+        with pytest.raises(RepoError, match="no commits yet"):
+            ws.create_branch("feature")
+        info = ws.commit(["greeting"], "First prompt")
+        assert info.parents == ()
+        assert [e.commit.subject for e in ws.history("greeting")] == ["First prompt"]
