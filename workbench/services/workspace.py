@@ -418,21 +418,34 @@ class Workspace:
         For an environment, each deployed prompt at the commit that environment runs.
         """
         if rev is None or rev == WORKTREE:
-            base = self.root / PROMPTS_DIR
             refs = []
-            if base.is_dir():
-                for file in base.rglob("*"):
-                    rel = file.relative_to(self.root).as_posix()
-                    if file.is_file() and is_prompt_path(rel):
+            base = os.path.join(self.root, PROMPTS_DIR)
+            skip = len(str(self.root)) + 1
+            for folder, dirs, files in os.walk(base):
+                dirs.sort()
+                rel_folder = folder[skip:].replace(os.sep, "/")
+                for file in files:
+                    if file.endswith(PROMPT_SUFFIXES):
+                        rel = f"{rel_folder}/{file}"
                         refs.append(PromptRef(prompt_name_from_path(rel), rel))
             return sorted(refs, key=lambda r: r.name)
         if rev in self.environments:
             refs = []
-            for event in self.current_events(env=rev).values():
-                path = self._path_at(event.prompt, event.commit)
-                if path is None:
-                    continue
-                refs.append(PromptRef(event.prompt, path, self.store.blob_sha(event.commit, path) or "", event.commit))
+            events = list(self.current_events(env=rev).values())
+            found: set[str] = set()
+            for event in events:
+                for path in self._candidate_paths(event.prompt):
+                    blob = self.store.blob_sha(event.commit, path)  # persistent cat-file: no process
+                    if blob is not None:
+                        found.add(event.prompt)
+                        refs.append(PromptRef(event.prompt, path, blob, event.commit))
+                        break
+            for event in events:
+                if event.prompt not in found:  # renamed since: its path at that commit
+                    path_then = self._renamed_path_at(event.prompt, event.commit)
+                    if path_then is not None:
+                        blob = self.store.blob_sha(event.commit, path_then) or ""
+                        refs.append(PromptRef(event.prompt, path_then, blob, event.commit))
             return sorted(refs, key=lambda r: r.name)
         commit = self._target(None, rev).commit
         assert commit is not None
