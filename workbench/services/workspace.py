@@ -1168,7 +1168,8 @@ class Workspace:
             remote,
             f"+refs/heads/*:refs/remotes/{remote}/*",
             "refs/tags/*:refs/tags/*",
-            f"+refs/notes/*:refs/notes/remotes/{remote}/*",
+            # a glob, so a remote without notes is not an error
+            f"+refs/notes/{NOTES_REF}*:refs/notes/remotes/{remote}/{NOTES_REF}*",
         )
         details = []
         ok = status == 0
