@@ -112,3 +112,37 @@ def test_concurrent_promotions_from_two_clones_converge(clones: tuple[Path, Path
 def test_push_without_remote_is_clear(ws: Workspace) -> None:
     with pytest.raises(RepoError, match="no remote named 'origin'"):
         ws.push()
+
+
+def test_concurrent_promotions_of_unreleased_versions_renumber_the_later_release(
+    clones: tuple[Path, Path, Path],
+) -> None:
+    repo, other, _bare = clones
+    with Workspace.open(other) as ws2:
+        write(other, "prompts/greeting.yaml", GREETING.replace("hello", "hi"))
+        ws2.commit(["greeting"], "Other clone's greeting")
+        b = ws2.promote("greeting", "prod", reason="from B")  # releases greeting@v1 on clone B
+        assert b.version == "greeting@v1"
+    with Workspace.open(repo) as ws:
+        a = ws.promote("greeting", "staging", reason="from A")  # greeting@v1 on clone A, another commit
+        assert a.version == "greeting@v1" and a.commit != b.commit
+        assert ws.push().ok
+    with Workspace.open(other) as ws2:
+        rejected = ws2.push()
+        assert not rejected.ok
+        assert [u.ref for u in rejected.updates if u.rejected] == ["refs/tags/greeting@v1"]
+        fetched = ws2.fetch()
+        assert any("your unpushed release is now greeting@v2" in d for d in fetched.details)
+        assert ws2.push().ok
+        releases = {r.label: r.commit for r in ws2.releases("greeting")}
+        assert releases == {"greeting@v1": a.commit, "greeting@v2": b.commit}
+        cold = ws2.status()
+        row = next(r for r in cold.rows if r.name == "greeting")
+        assert row.cell("prod").version == "greeting@v2"  # type: ignore[union-attr]
+        assert row.cell("staging").version == "greeting@v1"  # type: ignore[union-attr]
+        assert ws2.status() == cold  # the cached (warm) path agrees with the cold one
+    with Workspace.open(repo) as ws:
+        ws.fetch()
+        row = next(r for r in ws.status().rows if r.name == "greeting")
+        assert row.cell("prod").version == "greeting@v2"  # type: ignore[union-attr]
+        assert row.cell("prod").commit == b.commit  # type: ignore[union-attr]

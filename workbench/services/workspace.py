@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1017,10 +1017,20 @@ class Workspace:
         # Peeling and messages cost a read of every tag object: only a cold session pays it.
         peel = "%(*objectname)" if cold else ""
         fmt = f"%(refname)%00%(objectname)%00{peel}%00%(HEAD)%00" + ("%(contents)" if cold else "") + "%00%1e%1f"
-        out = self.store.run("for-each-ref", f"--format={fmt}", "refs/heads/", "refs/tags/deploy/")
+        patterns = ["refs/heads/", "refs/tags/deploy/", "refs/tags/*@v*"]
+        releases_listing = None
+        if cold:  # release tags: peeled but without messages, in a parallel process
+            releases_listing = self.store.start("for-each-ref", f"--format={_TAG_TARGET_FORMAT}", patterns.pop())
+        out = self.store.run("for-each-ref", f"--format={fmt}", *patterns)
+        if releases_listing is not None:
+            _status, release_out, _err = self.store.finish(releases_listing)
+            for line in release_out.splitlines():  # re-shaped into the main listing's records
+                refname, peeled_commit, tag_object = [*line.split("\0"), "", ""][:3]
+                out += f"{refname}\0{tag_object}\0{peeled_commit}\0\0\0\x1e\x1f"
         head = None
         tips = set()
         latest_tag: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+        release_tags: list[tuple[str, str, int]] = []
         for record in out.split("\x1e\x1f"):
             fields = record.lstrip("\n").split("\0")
             if len(fields) < 5:
@@ -1034,6 +1044,11 @@ class Workspace:
             tag = refname[len("refs/tags/") :]
             parsed = parse_deploy_tag(tag)
             if parsed is None:
+                release = parse_release_tag(tag)
+                if release is not None:
+                    release_tags.append((tag, release[0], release[1]))
+                    if cold:
+                        self._tag_targets[tag] = peeled or objectname
                 continue
             env, prompt, seq = parsed
             known = latest_tag.get((prompt, env))
@@ -1050,7 +1065,19 @@ class Workspace:
                 if tag not in self._events_by_tag:
                     self._events_by_tag[tag] = parse_event_message(tag, commit, contents, (env, prompt, seq))
         events = self._events_for_tags([tag for _, tag, _, _ in latest_tag.values()], "refs/tags/deploy/")
-        latest = {(e.prompt, e.env): e for e in events}
+        # The version label comes from the release tags themselves: an event's message keeps
+        # the label it had when written, which a renumbered unpushed release may have changed.
+        commits_of = self._tag_commits([t for t, _, _ in release_tags], ["refs/tags/"])
+        labels: dict[tuple[str, str], int] = {}
+        for (_tag, prompt, number), commit in zip(release_tags, commits_of, strict=True):
+            if number > labels.get((prompt, commit), 0):
+                labels[(prompt, commit)] = number
+        latest: dict[tuple[str, str], DeploymentEvent] = {}
+        for found in events:
+            released = labels.get((found.prompt, found.commit))
+            if released is not None and found.version != release_label(found.prompt, released):
+                found = replace(found, version=release_label(found.prompt, released))
+            latest[(found.prompt, found.env)] = found
         deployed = frozenset(
             c for e in events for c in (e.commit, e.canary.commit if e.canary else None) if c
         )
@@ -1159,8 +1186,14 @@ class Workspace:
         return SyncResult(True, tuple(updates), f"pushed {len(changed)} ref(s) to {remote}" if changed else "everything up to date")
 
     def fetch(self, remote: str = "origin") -> SyncResult:
-        """Fetch branches (as origin/*), tags and notes; merge the notes (cat_sort_uniq)."""
+        """Fetch branches (as origin/*), tags and notes; merge the notes (cat_sort_uniq).
+
+        A release number taken on the remote by another clone for a different commit, while
+        ours was never pushed, is renumbered here (ours becomes the next free number) so the
+        remote's tag can be fetched; nothing published ever moves.
+        """
         self._require_remote(remote)
+        renumbered = self._renumber_release_collisions(remote)
         before = self._ref_snapshot()
         status, _out, err = self.store.run_full(
             "fetch",
@@ -1195,7 +1228,47 @@ class Workspace:
             if before.get(ref) != sha
         )
         message = f"fetched {len(updates)} new or updated ref(s) from {remote}" if updates else "already up to date"
+        for old_tag, new_tag in renumbered:
+            details.append(
+                f"{_label_of(old_tag)} was released on {remote} for another commit first: "
+                f"your unpushed release is now {_label_of(new_tag)}"
+            )
         return SyncResult(ok, updates, message, notes_merged, details)
+
+    def _renumber_release_collisions(self, remote: str) -> list[tuple[str, str]]:
+        """Give our unpushed releases whose number the remote took the next free numbers."""
+        status, out, _err = self.store.run_full("ls-remote", "--tags", remote)
+        if status != 0:
+            return []  # the fetch itself reports an unreachable remote
+        remote_tags: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if not ref.startswith("refs/tags/"):
+                continue
+            tag = ref[len("refs/tags/") :]
+            if tag.endswith("^{}"):
+                remote_tags[tag[:-3]] = sha  # the peeled commit wins over the tag object
+            else:
+                remote_tags.setdefault(tag, sha)
+        local = self.store.release_tags()
+        clashes = [t for t in local if t.tag in remote_tags and remote_tags[t.tag] != t.commit]
+        renumbered = []
+        for clash in clashes:
+            taken = {t.number for t in self.store.release_tags() if t.prompt == clash.prompt}
+            taken |= {
+                parsed[1]
+                for parsed in (parse_release_tag(name) for name in remote_tags)
+                if parsed is not None and parsed[0] == clash.prompt
+            }
+            number = max(taken) + 1
+            new_tag = release_tag_name(clash.prompt, number)
+            found = self.store.read_tag(clash.tag)
+            message = found[1] if found and found[1].strip() else f"Release {release_label(clash.prompt, number)}\n"
+            self.store.create_annotated_tag(new_tag, clash.commit, message)
+            self.store.run("tag", "-d", clash.tag)  # never pushed: the remote holds another tag of this name
+            self._tag_targets.pop(clash.tag, None)
+            renumbered.append((clash.tag, new_tag))
+        return renumbered
 
     def _ref_exists(self, ref: str) -> bool:
         status, _, _ = self.store.run_full("show-ref", "--verify", "--quiet", ref)
@@ -1262,6 +1335,11 @@ def _tag_patterns(*names: str) -> list[str]:
     return patterns
 
 
+def _label_of(tag: str) -> str:
+    parsed = parse_release_tag(tag)
+    return release_label(*parsed) if parsed else tag
+
+
 def _version_number(version: str | None) -> int | None:
     if not version:
         return None
@@ -1292,8 +1370,8 @@ def _explain_rejection(update: RefUpdate, remote: str) -> str:
         text = f"{tag}: {update.summary}: the remote has a different tag with this name; tags never move."
         if parse_release_tag(tag) is not None:
             text += (
-                f" Another clone released this number first. If your {tag} was never pushed, drop it"
-                f" (`git tag -d {tag}`), run `workbench fetch`, and release again (`workbench tag`)."
+                " Another clone released this number first: run `workbench fetch` (it gives your"
+                " unpushed release the next free number), then push again."
             )
         return text
     if ref.startswith("refs/notes/"):
