@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, Prompt
 from workbench.core.split import choose_arm
-from workbench.core.versions import DeploymentEvent, parse_release_label, release_tag_name
+from workbench.core.versions import DeploymentEvent, parse_release_label, release_label, release_tag_name
 from workbench.errors import PromptError, RepoError
 from workbench.vcs.store import GitStore
 
@@ -129,6 +129,15 @@ class PromptRepo:
         latest: dict[tuple[str, str], DeploymentEvent] = {}
         for event in self._store.deployment_events():
             latest[(event.prompt, event.env)] = event  # sorted by seq within each group
+        # Label versions from the release tags (a renumbered release updates them, not messages).
+        labels: dict[tuple[str, str], int] = {}
+        for release in self._store.release_tags():
+            key = (release.prompt, release.commit)
+            labels[key] = max(labels.get(key, 0), release.number)
+        for key, event in latest.items():
+            number = labels.get((event.prompt, event.commit))
+            if number is not None and event.version != release_label(event.prompt, number):
+                latest[key] = replace(event, version=release_label(event.prompt, number))
         with self._lock:
             self._deployed = latest
 
