@@ -316,7 +316,7 @@ def parse_event_message(
     values: dict[str, Any]
     match = _BODY_RE.search(message)
     if match is not None:  # the layout `format_event_message` writes: one regex match
-        values = {key: _scalar(raw) for key, raw in zip(EVENT_FIELDS, match.groups(), strict=True)}
+        values = dict(zip(EVENT_FIELDS, map(_scalar, match.groups()), strict=True))
     else:  # hand-written or reordered: line by line
         values = {}
         _, _, body = message.partition("\n\n")
@@ -356,10 +356,10 @@ def parse_event_message(
 
 def _scalar(raw: str) -> Any:
     """One JSON value as written by `format_event_message`; a fast path for plain strings."""
+    if raw[:1] == '"' and raw[-1:] == '"' and raw.count('"') == 2 and "\\" not in raw:
+        return raw[1:-1]
     if raw == "null":
         return None
-    if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"' and "\\" not in raw and '"' not in raw[1:-1]:
-        return raw[1:-1]
     if raw[:1] in ('"', "{", "[", "-") or raw in ("true", "false") or raw[:1].isdigit():
         try:
             return json.loads(raw)
