@@ -272,13 +272,6 @@ class GitStore:
         out = self.run("ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
         return parse_ls_tree(out, commit)
 
-    def list_files(self, commit: str, prefix: str = "") -> list[str]:
-        args = ["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit]
-        if prefix:
-            args += ["--", prefix]
-        return [p for p in self.run(*args).split("\0") if p]
-
-    # ----------------------------------------------------------------- history
     def log_path(
         self, path: str, *, limit: int = 50, offset: int = 0, rev: str = "HEAD", follow: bool = True
     ) -> list[LogEntry]:
@@ -365,16 +358,6 @@ class GitStore:
     def ref_names(self, *patterns: str) -> list[str]:
         """Ref names only: the cheapest listing (no object is read)."""
         return self.run("for-each-ref", "--format=%(refname)", *patterns).splitlines()
-
-    def refs_with_targets(self, *patterns: str) -> list[tuple[str, str, bool]]:
-        """(refname, objectname, is HEAD) for refs matching the patterns, in one call."""
-        out = self.run("for-each-ref", "--format=%(refname)%00%(objectname)%00%(HEAD)", *patterns)
-        rows = []
-        for line in out.splitlines():
-            fields = line.split("\0")
-            if len(fields) == 3:
-                rows.append((fields[0], fields[1], fields[2] == "*"))
-        return rows
 
     def read_tag(self, tag: str) -> tuple[str, str] | None:
         """(target sha, message) of an annotated tag, through the persistent cat-file process."""
