@@ -157,6 +157,8 @@ def test_review_lists_changed_prompts_with_diffs_and_commits(repo: Path, ws: Wor
     assert [c.subject for c in greeting.commits] == ["Warmer greeting"]
     assert [s.title for s in greeting.diff.changed_sections] == ["message 1 (user)"]
     assert [c.subject for c in review.commits] == ["New prompt", "Warmer greeting"]
+    with pytest.raises(RepoError, match="you are on main"):
+        ws.review()
 
 
 def test_first_commit_in_an_empty_repository(tmp_path: Path) -> None:

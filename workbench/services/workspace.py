@@ -1128,8 +1128,14 @@ class Workspace:
     # ----------------------------------------------------------------- review
     def review(self, branch: str | None = None) -> Review:
         """The prompts `branch` (default: current) changed since its merge-base with main."""
-        branch = branch or self._require_branch("review")
         base = self.main_branch
+        if branch is None:
+            branch = self._require_branch("review")
+            if branch == base:
+                raise RepoError(
+                    f"you are on {base}, the main branch: there is nothing to review against it",
+                    hint="name a branch: workbench review BRANCH",
+                )
         base_commit = self.store.try_resolve(base)
         if base_commit is None:
             raise RepoError(f"the main branch {base!r} does not exist", hint="set main_branch in workbench.yaml")
