@@ -1,0 +1,223 @@
+"""Diff pane: base vs selected, side by side or unified, with field-aware section headers.
+
+Rows are wrapped here (not by the terminal) so that each change's screen offset is known
+and `n` / `N` can jump between changes; long lines wrap, never clip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from workbench.core.diff import FoldedLines, LineKind, LinePair, PromptDiff, TextDiff
+from workbench.core.model import Problem
+from workbench.tui.actions import MOVE_BINDINGS, bindings
+from workbench.tui.text import clean
+
+NUM_WIDTH = 4
+DEL_STYLE = "red"
+INS_STYLE = "green"
+SPAN_STYLE = "reverse"
+
+
+def _chunks(text: Text, width: int) -> list[Text]:
+    width = max(4, width)
+    if not text.plain:
+        return [Text("")]
+    return [text[i : i + width] for i in range(0, len(text.plain), width)]
+
+
+def _styled(line: str | None, spans: Sequence[tuple[int, int]], style: str) -> Text:
+    text = Text(clean(line or "").expandtabs(4), style=style)
+    for start, end in spans:
+        text.stylize(SPAN_STYLE, start, end)
+    return text
+
+
+def _cell(number: int | None, sign: str, body: Text, width: int, style: str) -> list[Text]:
+    body_width = width - NUM_WIDTH - 3
+    pieces = _chunks(body, body_width)
+    cells = []
+    for i, piece in enumerate(pieces):
+        cell = Text(f"{number if number is not None and i == 0 else '':>{NUM_WIDTH}} ", style="dim")
+        cell.append(sign if i == 0 else " ", style=style)
+        cell.append(" ")
+        cell.append_text(piece)
+        cell.pad_right(width - cell.cell_len)
+        cells.append(cell)
+    return cells
+
+
+def render_pairs_split(rows: Sequence[LinePair | FoldedLines], width: int) -> tuple[list[Text], list[int]]:
+    """Side-by-side lines and the index of the first line of each change block."""
+    half = max(16, (width - 1) // 2)
+    lines: list[Text] = []
+    changes: list[int] = []
+    previous_equal = True
+    for row in rows:
+        if isinstance(row, FoldedLines):
+            lines.append(Text(f"{'':>{NUM_WIDTH}}  ⋯ {row.count} unchanged lines ⋯", style="dim italic"))
+            previous_equal = True
+            continue
+        if row.kind is not LineKind.EQUAL and previous_equal:
+            changes.append(len(lines))
+        previous_equal = row.kind is LineKind.EQUAL
+        left_sign = " " if row.kind is LineKind.EQUAL or row.left is None else "-"
+        right_sign = " " if row.kind is LineKind.EQUAL or row.right is None else "+"
+        left_style = "" if left_sign == " " else DEL_STYLE
+        right_style = "" if right_sign == " " else INS_STYLE
+        left = _cell(row.left_no, left_sign, _styled(row.left, row.left_spans, left_style), half, left_style) if row.left is not None else []
+        right = _cell(row.right_no, right_sign, _styled(row.right, row.right_spans, right_style), half, right_style) if row.right is not None else []
+        for i in range(max(len(left), len(right))):
+            line = left[i] if i < len(left) else Text(" " * half)
+            line = line.copy()
+            line.append("│", style="dim")
+            if i < len(right):
+                line.append_text(right[i])
+            lines.append(line)
+    return lines, changes
+
+
+def render_pairs_unified(rows: Sequence[LinePair | FoldedLines], width: int) -> tuple[list[Text], list[int]]:
+    lines: list[Text] = []
+    changes: list[int] = []
+    previous_equal = True
+    for row in rows:
+        if isinstance(row, FoldedLines):
+            lines.append(Text(f"{'':>{NUM_WIDTH}}  ⋯ {row.count} unchanged lines ⋯", style="dim italic"))
+            previous_equal = True
+            continue
+        if row.kind is not LineKind.EQUAL and previous_equal:
+            changes.append(len(lines))
+        previous_equal = row.kind is LineKind.EQUAL
+        if row.kind is LineKind.EQUAL:
+            lines.extend(_cell(row.right_no, " ", _styled(row.right, (), ""), width, ""))
+            continue
+        if row.left is not None:
+            lines.extend(_cell(row.left_no, "-", _styled(row.left, row.left_spans, DEL_STYLE), width, DEL_STYLE))
+        if row.right is not None:
+            lines.extend(_cell(row.right_no, "+", _styled(row.right, row.right_spans, INS_STYLE), width, INS_STYLE))
+    return lines, changes
+
+
+def render_diff(diff: PromptDiff, width: int, unified: bool, context: int = 3) -> tuple[list[Text], list[int]]:
+    """Every line of the diff pane for `diff`, plus change offsets for n/N."""
+    render = render_pairs_unified if unified else render_pairs_split
+    head = Text()
+    head.append("--- ", style=DEL_STYLE)
+    head.append(clean(diff.left_label))
+    head.append("   +++ ", style=INS_STYLE)
+    head.append(clean(diff.right_label))
+    lines: list[Text] = [head]
+    changes: list[int] = []
+    if not diff.changed:
+        lines.append(Text("no differences", style="dim"))
+        return lines, changes
+    for note in diff.notes:
+        lines.append(Text(clean(note), style="italic"))
+    sections: list[tuple[str, str, TextDiff]]
+    if diff.field_aware and diff.sections:
+        sections = [(s.title, s.status, s.diff) for s in diff.changed_sections]
+        unchanged = [s.title for s in diff.sections if s.status == "unchanged"]
+    else:
+        sections = [("whole file", "changed", diff.text)]
+        unchanged = []
+    for title, status, text_diff in sections:
+        header = Text("── ", style="bold")
+        header.append(clean(title), style="bold")
+        header.append(f" · {status} ", style="bold")
+        header.append("─" * max(0, width - header.cell_len), style="dim")
+        lines.append(header)
+        body, offsets = render(text_diff.folded(context), width)
+        changes.extend(len(lines) + o for o in offsets)
+        lines.extend(body)
+    if unchanged:
+        lines.append(Text("unchanged: " + ", ".join(clean(t) for t in unchanged), style="dim"))
+    return lines, changes
+
+
+def render_problems(title: str, problems: Sequence[Problem]) -> list[Text]:
+    lines = [Text(f"✗ {clean(title)} is invalid: fix these and the diff comes back", style="bold red")]
+    for problem in problems:
+        lines.append(Text(clean(problem.format())))
+    return lines
+
+
+class DiffPane(VerticalScroll):
+    BINDINGS = [*MOVE_BINDINGS, *bindings("diff")]
+
+    def __init__(self) -> None:
+        super().__init__(id="diff-pane")
+        self.border_title = "3 Diff"
+        self.can_focus = True
+        self.unified = False
+        self._diff: PromptDiff | None = None
+        self._problems: tuple[str, Sequence[Problem]] | None = None
+        self._message: Text | None = None
+        self._changes: list[int] = []
+        self._change_index = -1
+        self._body = Static("", id="diff-body", markup=False)
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._body
+
+    def show_diff(self, diff: PromptDiff) -> None:
+        self._diff, self._problems, self._message = diff, None, None
+        self._change_index = -1
+        self._redraw()
+
+    def show_problems(self, title: str, problems: Sequence[Problem]) -> None:
+        self._diff, self._problems, self._message = None, (title, problems), None
+        self._redraw()
+
+    def show_message(self, message: str | Text) -> None:
+        self._diff, self._problems = None, None
+        self._message = message if isinstance(message, Text) else Text(message)
+        self._redraw()
+
+    @property
+    def diff(self) -> PromptDiff | None:
+        return self._diff
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        width = max(20, self.scrollable_content_region.width or self.size.width or 80)
+        self._changes = []
+        if self._diff is not None:
+            lines, self._changes = render_diff(self._diff, width, self.unified)
+            self.border_subtitle = f"{'unified' if self.unified else 'split'} · {len(self._changes)} changes · u n N"
+        elif self._problems is not None:
+            lines = render_problems(*self._problems)
+            self.border_subtitle = "invalid"
+        else:
+            lines = [self._message or Text("")]
+            self.border_subtitle = ""
+        self._body.update(Text("\n").join(lines))
+
+    def action_toggle_layout(self) -> None:
+        self.unified = not self.unified
+        self._redraw()
+
+    def _jump(self, step: int) -> None:
+        if not self._changes:
+            self.app.bell()
+            return
+        self._change_index = (self._change_index + step) % len(self._changes)
+        self.scroll_to(y=self._changes[self._change_index], animate=False)
+
+    def action_next_change(self) -> None:
+        self._jump(1)
+
+    def action_previous_change(self) -> None:
+        self._jump(-1)
+
+    def action_cursor_down(self) -> None:
+        self.scroll_down(animate=False)
+
+    def action_cursor_up(self) -> None:
+        self.scroll_up(animate=False)

@@ -1,0 +1,154 @@
+"""Prompts pane: the tree of prompts/ with working-copy markers and environment badges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from workbench.tui.actions import MOVE_BINDINGS, bindings
+from workbench.tui.messages import PromptSelected
+from workbench.tui.text import clean
+
+STATE_MARKERS = {
+    "clean": (" ", ""),
+    "modified": ("M", "marker-modified"),
+    "new": ("+", "marker-new"),
+    "deleted": ("-", "marker-deleted"),
+    "invalid": ("!", "marker-invalid"),
+    "conflicted": ("U", "marker-invalid"),
+}
+ENV_SHORT = {"production": "prod", "staging": "stg", "development": "dev"}
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    name: str
+    state: str = "clean"
+    envs: tuple[str, ...] = ()
+
+
+def prompt_label(row: PromptRow, leaf: str) -> Text:
+    marker, _ = STATE_MARKERS.get(row.state, ("?", ""))
+    label = Text()
+    label.append(marker, style="bold red" if marker == "!" else "bold yellow" if marker.strip() else "")
+    label.append(" ")
+    label.append(clean(leaf))
+    for env in row.envs:
+        label.append(" ")
+        label.append(f"[{ENV_SHORT.get(env, env)}]", style="reverse" if env == "prod" else "dim")
+    return label
+
+
+class PromptTree(Tree[str]):
+    BINDINGS = MOVE_BINDINGS[:2]  # j/k; g/G/C-d/C-u come from Tree's own scrolling
+
+
+class PromptsPane(Vertical):
+    """Tree of prompts; `/` filters by substring."""
+
+    BINDINGS = bindings("prompts")
+    can_focus = False
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(id="prompts-pane", **kwargs)  # type: ignore[arg-type]
+        self.border_title = "1 Prompts"
+        self._rows: list[PromptRow] = []
+        self._filter = ""
+
+    def compose(self) -> ComposeResult:
+        # Disabled while hidden so that it never takes the focus by accident.
+        yield Input(placeholder="filter prompts… (enter: keep, esc: clear)", id="prompt-filter", classes="hidden", disabled=True)
+        tree: PromptTree = PromptTree("prompts", id="prompt-tree")
+        tree.show_root = False
+        tree.guide_depth = 2
+        yield tree
+        yield Static("", id="prompts-empty", classes="hidden")
+
+    @property
+    def prompt_tree(self) -> PromptTree:
+        return self.query_one(PromptTree)
+
+    def set_rows(self, rows: list[PromptRow], select: str | None) -> None:
+        self._rows = rows
+        self._rebuild(select)
+
+    def _rebuild(self, select: str | None) -> None:
+        tree = self.prompt_tree
+        tree.clear()
+        folders: dict[str, TreeNode[str]] = {}
+        target: TreeNode[str] | None = None
+        visible = [r for r in self._rows if self._filter.lower() in r.name.lower()]
+        for row in visible:
+            parts = row.name.split("/")
+            parent = tree.root
+            for depth in range(len(parts) - 1):
+                key = "/".join(parts[: depth + 1])
+                if key not in folders:
+                    folders[key] = parent.add(Text(clean(parts[depth]) + "/", style="bold"), expand=True)
+                parent = folders[key]
+            node = parent.add_leaf(prompt_label(row, parts[-1]), data=row.name)
+            if row.name == select:
+                target = node
+        empty = self.query_one("#prompts-empty", Static)
+        empty.set_class(bool(visible), "hidden")
+        if not visible:
+            empty.update(Text("no prompts match" if self._rows else "no prompts under prompts/ — `workbench init` makes one"))
+        if target is None:
+            target = next((n for n in _leaves(tree.root)), None)
+        if target is not None:
+            # Line numbers exist only after the tree has laid out its new nodes.
+            self.call_after_refresh(tree.move_cursor, target)
+
+    def action_start_filter(self) -> None:
+        box = self.query_one("#prompt-filter", Input)
+        box.disabled = False
+        box.remove_class("hidden")
+        box.focus()
+
+    def close_filter(self, clear: bool) -> None:
+        box = self.query_one("#prompt-filter", Input)
+        if clear:
+            box.value = ""
+        if not box.value:
+            box.add_class("hidden")
+            box.disabled = True
+        self.prompt_tree.focus()
+
+    @on(Input.Changed, "#prompt-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._filter = event.value
+        self._rebuild(self.selected)
+
+    @on(Input.Submitted, "#prompt-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.close_filter(clear=False)
+
+    def key_escape(self) -> None:
+        if self.query_one("#prompt-filter", Input).has_focus:
+            self.close_filter(clear=True)
+
+    @property
+    def selected(self) -> str | None:
+        node = self.prompt_tree.cursor_node
+        return node.data if node is not None else None
+
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(PromptSelected(event.node.data))
+
+
+def _leaves(node: TreeNode[str]) -> list[TreeNode[str]]:
+    found: list[TreeNode[str]] = []
+    for child in node.children:
+        if child.data is not None:
+            found.append(child)
+        found.extend(_leaves(child))
+    return found

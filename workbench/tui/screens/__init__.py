@@ -1,0 +1,1 @@
+"""Modal screens and dialogs."""
