@@ -8,10 +8,10 @@ widgets: they post messages or hop back with `call_from_thread`.
 from __future__ import annotations
 
 import threading
-from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
