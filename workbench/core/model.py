@@ -50,7 +50,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    provider: str = "echo"
+    provider: str | None = None  # None: the repository default (workbench.yaml), else echo
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None

@@ -1,0 +1,65 @@
+"""`workbench.yaml`: the repository's settings, all optional, validated like a prompt file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.core.model import Problem, Severity
+from workbench.core.schema import schema_problems
+from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
+
+CONFIG_FILE = "workbench.yaml"
+DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+@dataclass(frozen=True)
+class WorkbenchConfig:
+    environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
+    """Deployment stages in promotion order: each one is compared with the one before it."""
+    main_branch: str = "main"
+    provider: str | None = None
+    """Default provider for prompts whose file leaves `model.provider` unset (else `echo`)."""
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    max_attempts: int = 8
+    keymap: dict[str, str] = field(default_factory=dict)
+
+
+def parse_config(text: str, path: str = CONFIG_FILE) -> tuple[WorkbenchConfig, list[Problem]]:
+    """The configuration in `text` and every problem found; defaults where it is invalid."""
+    try:
+        doc = parse_yaml(text)
+    except YamlSyntaxError as err:
+        return WorkbenchConfig(), [Problem(path, err.line, err.col, err.message)]
+    problems = [
+        Problem(path, pos.line, pos.col, f"duplicate key '{dup[-1]}' (first defined at line {first.line})")
+        for dup, pos, first in doc.duplicates
+    ]
+    if doc.value is None:
+        return WorkbenchConfig(), problems
+    if not isinstance(doc.value, dict):
+        return WorkbenchConfig(), [*problems, Problem(path, 1, 1, "workbench.yaml must be a YAML mapping")]
+    problems.extend(schema_problems(doc, path, "workbench"))
+    if any(p.severity is Severity.ERROR for p in problems):
+        return WorkbenchConfig(), problems
+    data = doc.value
+    model = data.get("model") or {}
+    config = WorkbenchConfig(
+        environments=tuple(data.get("environments") or DEFAULT_ENVIRONMENTS),
+        main_branch=data.get("main_branch", "main"),
+        provider=model.get("provider"),
+        model=model.get("name"),
+        base_url=model.get("base_url"),
+        api_key_env=model.get("api_key_env"),
+        parameters=dict(model.get("parameters") or {}),
+        concurrency=int(data.get("concurrency", 8)),
+        timeout_s=float(data.get("timeout_s", 60.0)),
+        max_attempts=int(data.get("max_attempts", 8)),
+        keymap=dict(data.get("keymap") or {}),
+    )
+    return config, problems

@@ -1,0 +1,269 @@
+"""Load a prompt file: YAML with positions, the JSON Schema, then the checks a schema cannot do.
+
+`load_prompt` never raises: malformed input of any kind becomes `Problem`s, all of them at
+once, each at the exact line and column of the node concerned. It reads nothing itself;
+a `read_file` callback fetches referenced test files, so the same code loads a prompt from
+the working copy or from any Git revision.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from workbench.core.model import (
+    Assertion,
+    InputSpec,
+    LoadResult,
+    Message,
+    ModelSpec,
+    Problem,
+    Prompt,
+    Severity,
+    TestCase,
+    prompt_name_from_path,
+)
+from workbench.core.schema import schema_problems
+from workbench.core.templates import template_problems
+from workbench.core.yamlpos import Path, Position, YamlDocument, YamlSyntaxError, parse_yaml
+
+ReadFile = Callable[[str], str]
+INPUT_TYPES = ("string", "number", "integer", "boolean", "array", "object")
+
+
+def value_matches_type(value: Any, type_name: str) -> bool:
+    """Whether `value` fits a declared input type (a bool is not a number)."""
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if type_name == "boolean":
+        return isinstance(value, bool)
+    if type_name == "array":
+        return isinstance(value, list)
+    if type_name == "object":
+        return isinstance(value, dict)
+    return True
+
+
+def load_prompt(text: str, path: str, *, read_file: ReadFile | None = None) -> LoadResult:
+    """Parse and validate one prompt file. Never raises.
+
+    Args:
+        text: the file's content.
+        path: its repository-relative path (`prompts/support/summarize.yaml`), used in
+            problems and to derive the prompt's name.
+        read_file: reads another repository file by relative path (tests files).
+    """
+    try:
+        return _load(text, path, read_file)
+    except RecursionError:
+        return LoadResult(path, None, (Problem(path, 1, 1, "file is nested too deeply to load"),))
+    except Exception as err:  # a bug must not take the caller down: report it as a problem
+        return LoadResult(path, None, (Problem(path, 1, 1, f"internal error while loading: {type(err).__name__}: {err}"),))
+
+
+def _load(text: str, path: str, read_file: ReadFile | None) -> LoadResult:
+    problems: list[Problem] = []
+    try:
+        doc = parse_yaml(text)
+    except YamlSyntaxError as err:
+        return LoadResult(path, None, (Problem(path, err.line, err.col, err.message),))
+    for dup_path, pos, first in doc.duplicates:
+        problems.append(Problem(path, pos.line, pos.col, f"duplicate key '{dup_path[-1]}' (first defined at line {first.line})", Severity.ERROR, "remove one of them: YAML would silently keep the last"))
+    if doc.value is None:
+        return LoadResult(path, None, (*problems, Problem(path, 1, 1, "file is empty", Severity.ERROR, "a prompt needs at least `messages:` or `template:`")))
+    if not isinstance(doc.value, dict):
+        return LoadResult(path, None, (*problems, Problem(path, 1, 1, "a prompt file must be a YAML mapping (key: value)")))
+    problems.extend(schema_problems(doc, path, "prompt"))
+    data: dict[str, Any] = doc.value
+    name = prompt_name_from_path(path)
+    declared_name = data.get("name")
+    if isinstance(declared_name, str) and declared_name != name:
+        pos = doc.where(("name",))
+        problems.append(Problem(path, pos.line, pos.col, f"name '{declared_name}' does not match the file's path ('{name}')", Severity.ERROR, "prompts are addressed by their path: remove `name` or move the file"))
+    has_messages, has_template = "messages" in data, "template" in data
+    if has_messages and has_template:
+        pos = doc.where(("template",), key=True)
+        problems.append(Problem(path, pos.line, pos.col, "a prompt has either `messages` (chat) or `template` (completion), not both"))
+    elif not has_messages and not has_template:
+        problems.append(Problem(path, 1, 1, "missing `messages` (chat) or `template` (completion)", Severity.ERROR, "add messages: [{role: user, content: ...}]"))
+    inputs = _inputs(data.get("inputs"), doc, path, problems)
+    problems.extend(template_problems(data, doc, path, inputs))
+    tests = _tests(data, doc, path, inputs, read_file, problems)
+    problems.sort(key=lambda p: (p.path != path, p.path, p.line, p.col))
+    if any(p.severity is Severity.ERROR for p in problems):
+        return LoadResult(path, None, tuple(problems))
+    model = data.get("model") or {}
+    prompt = Prompt(
+        name=name,
+        path=path,
+        description=data.get("description"),
+        owner=data.get("owner"),
+        tags=tuple(data.get("tags") or ()),
+        model=ModelSpec(
+            provider=model.get("provider"),
+            name=model.get("name"),
+            base_url=model.get("base_url"),
+            api_key_env=model.get("api_key_env"),
+            parameters=dict(model.get("parameters") or {}),
+        ),
+        inputs=tuple(inputs.values()),
+        messages=tuple(Message(m["role"], m["content"]) for m in data.get("messages") or ()),
+        template=data.get("template"),
+        tests=tuple(tests),
+        raw=data,
+        source=text,
+    )
+    return LoadResult(path, prompt, tuple(problems))
+
+
+def _inputs(raw: Any, doc: YamlDocument, path: str, problems: list[Problem]) -> dict[str, InputSpec]:
+    specs: dict[str, InputSpec] = {}
+    if not isinstance(raw, dict):
+        return specs
+    for key, spec in raw.items():
+        if not isinstance(spec, dict):
+            spec = {}
+        type_name = spec.get("type", "string")
+        if type_name not in INPUT_TYPES:
+            type_name = "string"
+        enum = spec.get("enum")
+        has_default = "default" in spec
+        default = spec.get("default")
+        if has_default and default is not None and not value_matches_type(default, type_name):
+            pos = doc.where(("inputs", key, "default"))
+            problems.append(Problem(path, pos.line, pos.col, f"default of input '{key}' is not a {type_name}"))
+        if has_default and isinstance(enum, list) and default not in enum:
+            pos = doc.where(("inputs", key, "default"))
+            problems.append(Problem(path, pos.line, pos.col, f"default of input '{key}' is not one of its enum values"))
+        specs[str(key)] = InputSpec(
+            name=str(key),
+            type=type_name,
+            required=bool(spec.get("required", False)) and not has_default,
+            default=default,
+            has_default=has_default,
+            description=spec.get("description"),
+            enum=tuple(enum) if isinstance(enum, list) else None,
+        )
+    return specs
+
+
+def _assertions(raw: Any, base: Path, doc: YamlDocument) -> list[Assertion]:
+    out = []
+    for index, item in enumerate(raw if isinstance(raw, list) else ()):
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            continue
+        weight = item.get("weight", 1.0)
+        threshold = item.get("threshold")
+        out.append(
+            Assertion(
+                type=item["type"],
+                value=item.get("value"),
+                threshold=float(threshold) if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None,
+                weight=float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) else 1.0,
+                metric=item.get("metric"),
+                provider=item.get("provider"),
+                line=doc.where((*base, index)).line,
+            )
+        )
+    return out
+
+
+def _tests(
+    data: Mapping[str, Any],
+    doc: YamlDocument,
+    path: str,
+    inputs: Mapping[str, InputSpec],
+    read_file: ReadFile | None,
+    problems: list[Problem],
+) -> list[TestCase]:
+    """Test cases with `defaultTest` merged in (promptfoo: its asserts first, test vars win)."""
+    default = data.get("defaultTest") if isinstance(data.get("defaultTest"), dict) else {}
+    default_vars = default.get("vars") if isinstance(default.get("vars"), dict) else {}
+    default_asserts = _assertions(default.get("assert"), ("defaultTest", "assert"), doc)
+    default_threshold = default.get("threshold")
+    # (case dict, its document, its file, its path in that document)
+    raw_cases: list[tuple[dict[str, Any], YamlDocument, str, Path]] = []
+    raw = data.get("tests")
+    entries: list[tuple[Any, Path]] = [(raw, ("tests",))] if isinstance(raw, str) else [(item, ("tests", i)) for i, item in enumerate(raw or []) if isinstance(raw, list)]
+    for entry, entry_path in entries:
+        if isinstance(entry, dict):
+            raw_cases.append((entry, doc, path, entry_path))
+        elif isinstance(entry, str) and entry.startswith("file://"):
+            raw_cases.extend(_external_tests(entry, entry_path, doc, path, read_file, problems))
+    cases = []
+    for index, (case, case_doc, case_file, case_path) in enumerate(raw_cases):
+        variables = {**default_vars, **(case.get("vars") if isinstance(case.get("vars"), dict) else {})}
+        pos = case_doc.where(case_path)
+        description = case.get("description") if isinstance(case.get("description"), str) else f"case {index + 1}"
+        for spec in inputs.values():
+            if spec.required and spec.name not in variables:
+                problems.append(Problem(case_file, pos.line, pos.col, f"test '{description}' does not set required input '{spec.name}'", Severity.ERROR, f"add it under vars: or give '{spec.name}' a default"))
+        for var in variables:
+            if inputs and var not in inputs:
+                var_pos = case_doc.where((*case_path, "vars", var), key=True)
+                problems.append(Problem(case_file, var_pos.line, var_pos.col, f"test '{description}' sets '{var}', which is not an input of this prompt", Severity.WARNING))
+        threshold = case.get("threshold", default_threshold)
+        cases.append(
+            TestCase(
+                description=description,
+                vars=variables,
+                asserts=(*default_asserts, *_assertions(case.get("assert"), (*case_path, "assert"), case_doc)),
+                threshold=float(threshold) if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None,
+                index=index,
+                line=pos.line,
+            )
+        )
+    seen: dict[str, int] = {}
+    for case in cases:
+        if case.description in seen:
+            problems.append(Problem(path, case.line, 1, f"two tests are named '{case.description}' (first at line {seen[case.description]})", Severity.WARNING, "results are paired across versions by description: make them unique"))
+        seen.setdefault(case.description, case.line)
+    return cases
+
+
+def _external_tests(
+    ref: str, ref_path: Path, doc: YamlDocument, path: str, read_file: ReadFile | None, problems: list[Problem]
+) -> list[tuple[dict[str, Any], YamlDocument, str, Path]]:
+    pos: Position = doc.where(ref_path)
+    relative = ref[len("file://") :]
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(path), relative))
+    if read_file is None:
+        problems.append(Problem(path, pos.line, pos.col, f"cannot read tests file {relative} here"))
+        return []
+    try:
+        text = read_file(target)
+    except (OSError, KeyError, LookupError, ValueError) as err:
+        problems.append(Problem(path, pos.line, pos.col, f"tests file {relative} not found ({target})", Severity.ERROR, str(err) if str(err) else None))
+        return []
+    except Exception as err:
+        problems.append(Problem(path, pos.line, pos.col, f"cannot read tests file {relative}: {err}"))
+        return []
+    try:
+        tests_doc = parse_yaml(text)
+    except YamlSyntaxError as err:
+        problems.append(Problem(target, err.line, err.col, err.message))
+        return []
+    if not isinstance(tests_doc.value, list):
+        problems.append(Problem(target, 1, 1, "a tests file must be a YAML list of test cases"))
+        return []
+    wrapper = YamlDocument({"tests": tests_doc.value})
+    wrapper.positions = {("tests", *k): v for k, v in tests_doc.positions.items()}
+    wrapper.key_positions = {("tests", *k): v for k, v in tests_doc.key_positions.items()}
+    for dup_path, dup_pos, first in tests_doc.duplicates:
+        problems.append(Problem(target, dup_pos.line, dup_pos.col, f"duplicate key '{dup_path[-1]}' (first defined at line {first.line})"))
+    # The prompt schema judges the list as if it were this file's `tests:` value.
+    problems.extend(schema_problems(_as_tests_document(wrapper), target, "prompt"))
+    return [(case, wrapper, target, ("tests", i)) for i, case in enumerate(tests_doc.value) if isinstance(case, dict)]
+
+
+def _as_tests_document(wrapper: YamlDocument) -> YamlDocument:
+    """The wrapper plus a dummy template, so only the tests are judged by the schema."""
+    doc = YamlDocument({"template": "", "tests": wrapper.value["tests"]})
+    doc.positions = wrapper.positions
+    doc.key_positions = wrapper.key_positions
+    return doc

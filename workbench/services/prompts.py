@@ -1,0 +1,136 @@
+"""Prompt files in the working copy: discover, load, validate, read the configuration.
+
+Only the file system, never Git: `workbench validate` and `list` must start fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from workbench.core.config import CONFIG_FILE, WorkbenchConfig, parse_config
+from workbench.core.loader import load_prompt
+from workbench.core.model import (
+    PROMPT_SUFFIXES,
+    PROMPTS_DIR,
+    LoadResult,
+    Problem,
+    Severity,
+    prompt_name_from_path,
+)
+from workbench.errors import ConfigError, PromptError
+
+
+def find_root(start: Path) -> Path:
+    """The prompt repository containing `start`: the nearest folder with prompts/, workbench.yaml or .git."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / PROMPTS_DIR).is_dir() or (candidate / CONFIG_FILE).is_file() or (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def load_config(root: Path) -> WorkbenchConfig:
+    """`workbench.yaml` of the repository, or the defaults when there is none.
+
+    Raises:
+        ConfigError: the file is invalid (every problem in the message).
+    """
+    path = Path(root) / CONFIG_FILE
+    if not path.is_file():
+        return WorkbenchConfig()
+    config, problems = parse_config(_read(path), CONFIG_FILE)
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise ConfigError("\n".join(p.format() for p in errors), hint="fix workbench.yaml (see `workbench validate`)")
+    return config
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PromptError(f"{path}: not UTF-8 text") from None
+
+
+def discover_prompt_files(root: Path) -> list[Path]:
+    """Every prompts/**/*.yaml|yml under `root`, sorted, hidden folders skipped."""
+    base = Path(root) / PROMPTS_DIR
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(folder) / f for f in sorted(files) if f.endswith(PROMPT_SUFFIXES) and not f.startswith("."))
+    return found
+
+
+def _reader(root: Path):  # type: ignore[no-untyped-def]
+    def read_file(relpath: str) -> str:
+        target = (root / relpath).resolve()
+        if root.resolve() not in target.parents:
+            raise ValueError(f"{relpath} is outside the repository")
+        return target.read_text(encoding="utf-8")
+
+    return read_file
+
+
+def relative(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_file(root: Path, path: Path) -> LoadResult:
+    """Load one prompt file of the working copy; unreadable files become problems."""
+    rel = relative(root, path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return LoadResult(rel, None, (Problem(rel, 0, 0, "not UTF-8 text"),))
+    except OSError as err:
+        return LoadResult(rel, None, (Problem(rel, 0, 0, f"cannot read: {err.strerror or err}"),))
+    return load_prompt(text, rel, read_file=_reader(Path(root)))
+
+
+def load_workspace_prompt(root: Path, name: str) -> LoadResult:
+    """Prompt `name` from the working copy.
+
+    Raises:
+        PromptError: there is no such prompt.
+    """
+    for suffix in PROMPT_SUFFIXES:
+        path = Path(root) / PROMPTS_DIR / f"{name}{suffix}"
+        if path.is_file():
+            return load_file(root, path)
+    names = [prompt_name_from_path(relative(root, p)) for p in discover_prompt_files(root)]
+    from workbench.core.schema import did_you_mean
+
+    guess = did_you_mean(name, names)
+    raise PromptError(f"no prompt named '{name}'", hint=f"did you mean '{guess}'?" if guess else "see `workbench list`")
+
+
+def validate_paths(root: Path, paths: Iterable[Path] = ()) -> list[LoadResult]:
+    """Load every prompt file under `paths` (default: prompts/) and check names do not clash."""
+    files: list[Path] = []
+    targets = list(paths) or [Path(root) / PROMPTS_DIR]
+    for target in targets:
+        if target.is_dir():
+            files.extend(p for p in sorted(target.rglob("*")) if p.suffix in PROMPT_SUFFIXES and p.is_file())
+        elif target.exists():
+            files.append(target)
+        else:
+            rel = relative(root, target)
+            return [LoadResult(rel, None, (Problem(rel, 0, 0, "no such file or folder"),))]
+    results = [load_file(root, f) for f in files]
+    by_name: dict[str, str] = {}
+    clashed: list[LoadResult] = []
+    for result in results:
+        name = prompt_name_from_path(result.path)
+        if name in by_name:
+            clash = Problem(result.path, 1, 1, f"prompt name '{name}' clashes with {by_name[name]}", Severity.ERROR, "keep one of .yaml / .yml")
+            clashed.append(LoadResult(result.path, None, (*result.problems, clash)))
+        else:
+            by_name[name] = result.path
+            clashed.append(result)
+    return clashed
