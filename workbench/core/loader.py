@@ -182,8 +182,8 @@ def _tests(
     problems: list[Problem],
 ) -> list[TestCase]:
     """Test cases with `defaultTest` merged in (promptfoo: its asserts first, test vars win)."""
-    default = data.get("defaultTest") if isinstance(data.get("defaultTest"), dict) else {}
-    default_vars = default.get("vars") if isinstance(default.get("vars"), dict) else {}
+    default: dict[str, Any] = data["defaultTest"] if isinstance(data.get("defaultTest"), dict) else {}
+    default_vars: dict[str, Any] = default["vars"] if isinstance(default.get("vars"), dict) else {}
     default_asserts = _assertions(default.get("assert"), ("defaultTest", "assert"), doc)
     default_threshold = default.get("threshold")
     # (case dict, its document, its file, its path in that document)
@@ -197,9 +197,10 @@ def _tests(
             raw_cases.extend(_external_tests(entry, entry_path, doc, path, read_file, problems))
     cases = []
     for index, (case, case_doc, case_file, case_path) in enumerate(raw_cases):
-        variables = {**default_vars, **(case.get("vars") if isinstance(case.get("vars"), dict) else {})}
+        case_vars: dict[str, Any] = case["vars"] if isinstance(case.get("vars"), dict) else {}
+        variables = {**default_vars, **case_vars}
         pos = case_doc.where(case_path)
-        description = case.get("description") if isinstance(case.get("description"), str) else f"case {index + 1}"
+        description = str(case["description"]) if isinstance(case.get("description"), str) else f"case {index + 1}"
         for spec in inputs.values():
             if spec.required and spec.name not in variables:
                 problems.append(Problem(case_file, pos.line, pos.col, f"test '{description}' does not set required input '{spec.name}'", Severity.ERROR, f"add it under vars: or give '{spec.name}' a default"))
@@ -219,10 +220,10 @@ def _tests(
             )
         )
     seen: dict[str, int] = {}
-    for case in cases:
-        if case.description in seen:
-            problems.append(Problem(path, case.line, 1, f"two tests are named '{case.description}' (first at line {seen[case.description]})", Severity.WARNING, "results are paired across versions by description: make them unique"))
-        seen.setdefault(case.description, case.line)
+    for test in cases:
+        if test.description in seen:
+            problems.append(Problem(path, test.line, 1, f"two tests are named '{test.description}' (first at line {seen[test.description]})", Severity.WARNING, "results are paired across versions by description: make them unique"))
+        seen.setdefault(test.description, test.line)
     return cases
 
 

@@ -7,14 +7,14 @@ around, hash them and compare them without caring where they came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 PROMPTS_DIR = "prompts"
 PROMPT_SUFFIXES = (".yaml", ".yml")
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
