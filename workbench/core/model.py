@@ -12,6 +12,7 @@ from typing import Any
 
 PROMPTS_DIR = "prompts"
 PROMPT_SUFFIXES = (".yaml", ".yml")
+TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")  # test files referenced with file://, not prompts
 
 
 class Severity(StrEnum):
@@ -157,7 +158,7 @@ def prompt_name_from_path(path: str) -> str:
 
 def is_prompt_path(path: str) -> bool:
     rel = path.replace("\\", "/")
-    return rel.startswith(PROMPTS_DIR + "/") and rel.endswith(PROMPT_SUFFIXES)
+    return rel.startswith(PROMPTS_DIR + "/") and rel.endswith(PROMPT_SUFFIXES) and not rel.endswith(TESTS_SUFFIXES)
 
 
 @dataclass(frozen=True)

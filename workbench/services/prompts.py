@@ -14,6 +14,7 @@ from workbench.core.loader import load_prompt
 from workbench.core.model import (
     PROMPT_SUFFIXES,
     PROMPTS_DIR,
+    TESTS_SUFFIXES,
     LoadResult,
     Problem,
     Severity,
@@ -60,8 +61,12 @@ def discover_prompt_files(root: Path) -> list[Path]:
     found: list[Path] = []
     for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(folder) / f for f in sorted(files) if f.endswith(PROMPT_SUFFIXES) and not f.startswith("."))
+        found.extend(Path(folder) / f for f in sorted(files) if _is_prompt_file(f))
     return found
+
+
+def _is_prompt_file(filename: str) -> bool:
+    return filename.endswith(PROMPT_SUFFIXES) and not filename.endswith(TESTS_SUFFIXES) and not filename.startswith(".")
 
 
 def _reader(root: Path):  # type: ignore[no-untyped-def]
@@ -116,7 +121,7 @@ def validate_paths(root: Path, paths: Iterable[Path] = ()) -> list[LoadResult]:
     targets = list(paths) or [Path(root) / PROMPTS_DIR]
     for target in targets:
         if target.is_dir():
-            files.extend(p for p in sorted(target.rglob("*")) if p.suffix in PROMPT_SUFFIXES and p.is_file())
+            files.extend(p for p in sorted(target.rglob("*")) if _is_prompt_file(p.name) and p.is_file())
         elif target.exists():
             files.append(target)
         else:

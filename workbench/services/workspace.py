@@ -27,6 +27,7 @@ from workbench.core.diff import PromptDiff, diff_prompt_texts
 from workbench.core.model import (
     PROMPT_SUFFIXES,
     PROMPTS_DIR,
+    TESTS_SUFFIXES,
     LoadResult,
     Problem,
     is_prompt_path,
@@ -425,7 +426,7 @@ class Workspace:
                 dirs.sort()
                 rel_folder = folder[skip:].replace(os.sep, "/")
                 for file in files:
-                    if file.endswith(PROMPT_SUFFIXES):
+                    if file.endswith(PROMPT_SUFFIXES) and not file.endswith(TESTS_SUFFIXES):
                         rel = f"{rel_folder}/{file}"
                         refs.append(PromptRef(prompt_name_from_path(rel), rel))
             return sorted(refs, key=lambda r: r.name)
