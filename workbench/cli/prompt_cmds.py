@@ -1,3 +1,178 @@
-"""CLI commands (placeholder until this area lands)."""
+"""Prompt-file commands: init, validate, list, render, demo.
+
+`validate` and `list` read only the file system (no Git, no evaluation engine) so that they
+start fast enough for a pre-commit hook.
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, emit_json, fail, state
+
+
+def _root() -> Path:
+    from workbench.services.prompts import find_root
+
+    return find_root(state.repo_root())
+
+
+@app.command("validate")
+def validate_command(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Prompt files or folders (default: prompts/ and workbench.yaml).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check prompt files: one `path:line:col: message` per problem; exit 1 on errors."""
+    from workbench.core.config import CONFIG_FILE, parse_config
+    from workbench.core.model import Severity
+    from workbench.services.prompts import validate_paths
+
+    root = _root()
+    given = [p for p in paths or [] if p.name != CONFIG_FILE]
+    results = validate_paths(root, given) if (given or not paths) else []
+    problems = [p for r in results for p in r.problems]
+    config_path = root / CONFIG_FILE
+    if (not paths and config_path.is_file()) or any(p.name == CONFIG_FILE for p in paths or []):
+        target = next((p for p in paths or [] if p.name == CONFIG_FILE), config_path)
+        problems.extend(parse_config(target.read_text(encoding="utf-8"), CONFIG_FILE)[1] if target.is_file() else [])
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    warnings = [p for p in problems if p.severity is Severity.WARNING]
+    if as_json:
+        emit_json({"files": len(results), "errors": len(errors), "warnings": len(warnings), "problems": [p.to_dict() for p in problems]})
+    else:
+        for problem in problems:
+            print(problem.format())
+        verdict = "ok" if not errors else "failed"
+        print(f"{len(results)} prompt files: {len(errors)} errors, {len(warnings)} warnings — {verdict}", file=sys.stderr)
+    failed = bool(errors) or (strict and bool(warnings))
+    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+@app.command("list")
+def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List the prompts of the working copy."""
+    from workbench.core.model import prompt_name_from_path
+    from workbench.services.prompts import discover_prompt_files, load_file, relative
+
+    root = _root()
+    rows: list[dict[str, Any]] = []
+    for path in discover_prompt_files(root):
+        result = load_file(root, path)
+        prompt = result.prompt
+        rows.append(
+            {
+                "name": prompt_name_from_path(relative(root, path)),
+                "path": result.path,
+                "valid": result.ok,
+                "description": prompt.description if prompt else None,
+                "provider": prompt.model.provider if prompt else None,
+                "model": prompt.model.name if prompt else None,
+                "tests": len(prompt.tests) if prompt else None,
+                "errors": len(result.errors),
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        print("no prompts under prompts/ (create prompts/<name>.yaml or run `workbench init`)", file=sys.stderr)
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "tests", "description"):
+        table.add_column(column)
+    for row in rows:
+        name = Text(row["name"]) if row["valid"] else Text(f"✗ {row['name']} ({row['errors']} errors)")
+        table.add_row(name, Text(str(row["tests"] if row["tests"] is not None else "-")), Text(row["description"] or ""))
+    Console().print(table)
+
+
+def _parse_var(item: str) -> tuple[str, Any]:
+    import yaml
+
+    if "=" not in item:
+        fail(f"--var {item!r} is not NAME=VALUE")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    # Keep text that merely looks like a date or null as the user typed it.
+    if value is None or not isinstance(value, (str, int, float, bool, list, dict)):
+        value = raw
+    return key.strip(), value
+
+
+@app.command("render")
+def render_command(
+    name: Annotated[str, typer.Argument(help="Prompt name, e.g. support/summarize.")],
+    var: Annotated[list[str] | None, typer.Option("--var", "-v", help="NAME=VALUE (YAML scalars: numbers and booleans are typed).")] = None,
+    vars_file: Annotated[Path | None, typer.Option("--vars-file", help="YAML or JSON file with variables.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Render a prompt with variables: exactly what would be sent to the model."""
+    import yaml
+
+    from workbench.core.render import render_prompt
+    from workbench.services.prompts import load_workspace_prompt
+
+    root = _root()
+    variables: dict[str, Any] = {}
+    if vars_file is not None:
+        try:
+            loaded = yaml.safe_load(vars_file.read_text(encoding="utf-8"))
+        except OSError as err:
+            fail(f"cannot read {vars_file}: {err.strerror or err}")
+        except yaml.YAMLError as err:
+            fail(f"{vars_file} is not valid YAML/JSON: {err}")
+        if not isinstance(loaded, dict):
+            fail(f"{vars_file} must hold a mapping of variable names to values")
+        variables.update(loaded)
+    variables.update(dict(_parse_var(item) for item in var or []))
+    result = load_workspace_prompt(root, name)
+    if result.prompt is None or not result.ok:
+        for problem in result.errors:
+            print(problem.format(), file=sys.stderr)
+        fail(f"{name} is invalid", hint=f"workbench validate {result.path}")
+    rendered = render_prompt(result.prompt, variables)
+    if as_json:
+        emit_json(rendered.to_dict())
+    else:
+        print(rendered.as_text())
+
+
+@app.command("init")
+def init_command(directory: Annotated[Path, typer.Argument(help="Where to create the repository.")] = Path(".")) -> None:
+    """Create a new prompt repository: prompts/, workbench.yaml, .gitignore, one example, a first commit."""
+    from workbench.services.setup import init_repository
+
+    created = init_repository(directory)
+    print(f"created a prompt repository in {created}")
+    print("next: edit prompts/example/greeting.yaml, then `workbench validate` and `workbench`")
+
+
+@app.command("demo")
+def demo_command(
+    directory: Annotated[Path | None, typer.Argument(help="Where to create the demo repository (default: a new temporary folder).")] = None,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Create it and print where; do not open the app.")] = False,
+) -> None:
+    """Create a sample repository with history, releases, deployments and results, and open the app."""
+    from workbench.services.demo import create_demo_repo
+
+    root = create_demo_repo(directory)
+    print(f"demo repository: {root}")
+    print(f"  workbench -C {root}            # open the app")
+    print(f"  workbench -C {root} status     # what runs where")
+    print(f"  workbench -C {root} test support/summarize")
+    if not no_open and sys.stdout.isatty():
+        from workbench.cli.ui_cmds import open_app
+
+        open_app(root)

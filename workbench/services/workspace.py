@@ -222,6 +222,8 @@ class Workspace:
         self.config = config
         self.root = root
         self._load_cache: dict[tuple[str, str], LoadResult] = {}
+        # When deployment events say they happened; the demo builder back-dates its history.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._events_by_tag: dict[str, DeploymentEvent | None] = {}
         self._tag_targets: dict[str, str] = {}
         self._prompt_names_at: dict[str, list[str]] = {}
@@ -977,7 +979,7 @@ class Workspace:
     ) -> DeploymentEvent:
         who_name, who_email = self.store.identity()
         who = f"{who_name} <{who_email}>"
-        now = datetime.now(UTC)
+        now = self.clock()
         suffix = hashlib.sha256(f"{who}\0{commit}\0{env}\0{name}\0".encode() + os.urandom(16)).hexdigest()
         seq = make_seq(now, suffix, after=previous.seq if previous else None)
         tag = deploy_tag_name(env, name, seq)

@@ -547,7 +547,7 @@ def parse_ls_tree(out: str, commit: str) -> list[PromptRef]:
             continue
         tab = record.find("\t")
         path = record[tab + 1 :]
-        if not path.startswith(_PROMPTS_PREFIX):
+        if not path.startswith(_PROMPTS_PREFIX) or path.endswith((".tests.yaml", ".tests.yml")):
             continue
         if path.endswith(".yaml"):
             refs.append(PromptRef(path[_PREFIX_LEN:-5], path, record[12:tab], commit))

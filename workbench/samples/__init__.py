@@ -1,0 +1,1 @@
+"""Sample prompts shipped with the package (the demo and the tests use them)."""

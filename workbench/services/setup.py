@@ -1,0 +1,61 @@
+"""`workbench init`: a new prompt repository that validates, with one example prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.vcs.init_repo import init_repository as git_init
+
+EXAMPLE_PROMPT = """\
+# yaml-language-server: $schema=https://prompt-workbench.dev/schema/prompt.schema.json
+description: Greet a new user by name
+owner: you
+inputs:
+  user_name: {type: string, required: true}
+messages:
+  - role: system
+    content: You write one short, friendly greeting.
+  - role: user
+    content: "Greet {{ user_name }}, who just signed up."
+tests:
+  - description: uses the name
+    vars: {user_name: Ada}
+    assert:
+      - type: contains
+        value: Ada
+"""
+
+CONFIG = """\
+# Prompt Workbench settings (all optional).
+environments: [dev, staging, prod]
+main_branch: main
+model:
+  provider: echo            # openai | local | echo | python:module:function
+  # name: gpt-4o-mini
+  # api_key_env: OPENAI_API_KEY
+concurrency: 8
+"""
+
+GITIGNORE = ".workbench/\n"
+
+
+def init_repository(directory: Path) -> Path:
+    """Create prompts/, workbench.yaml, .gitignore and an example prompt, then commit.
+
+    Raises:
+        WorkbenchError: the folder already holds a prompt repository.
+        RepoError: Git could not commit.
+    """
+    root = Path(directory).resolve()
+    if (root / "prompts").exists() or (root / "workbench.yaml").exists():
+        raise WorkbenchError(f"{root} already holds a prompt repository", hint="open it with `workbench -C PATH`")
+    (root / "prompts" / "example").mkdir(parents=True)
+    (root / "prompts" / "example" / "greeting.yaml").write_text(EXAMPLE_PROMPT, encoding="utf-8")
+    (root / "workbench.yaml").write_text(CONFIG, encoding="utf-8")
+    gitignore = root / ".gitignore"
+    if not gitignore.exists() or ".workbench/" not in gitignore.read_text(encoding="utf-8"):
+        with gitignore.open("a", encoding="utf-8") as handle:
+            handle.write(GITIGNORE)
+    git_init(root, "Initial prompt repository")
+    return root
