@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -257,18 +257,16 @@ class WorkbenchApp(FlowsMixin, App[None]):
         ws = self.workspace
         try:
             entries = self.git(lambda: ws.history(name, limit=HISTORY_PAGE))
+            releases = self.git(lambda: ws.releases(name))
             status_row = self._status.get(name)
             states = self.git(ws.working_states)
+            # A tag points at whatever commit was HEAD; the version it names is the file's
+            # content there, i.e. the newest history entry with the same blob.
+            attach = self.git(lambda: _attach_by_content(ws, name, entries, releases, status_row))
         except Exception as err:
             self.post_message(WorkerFailed(err))
             return
-        deployed: dict[str, str] = {}
-        deployed_commits: dict[str, list[str]] = {}
-        if status_row is not None:
-            for cell in status_row.cells:
-                if cell.event is not None:
-                    deployed[cell.env] = cell.event.version or cell.event.commit[:10]
-                    deployed_commits.setdefault(cell.event.commit, []).append(cell.env)
+        release_at, deployed_at, deployed = attach
         rows: list[HistoryRow] = []
         state = states.get(name)
         if (state is not None and str(state.value) != "clean") or not entries:
@@ -282,8 +280,8 @@ class WorkbenchApp(FlowsMixin, App[None]):
                     timestamp=float(info.author_time),
                     author=info.author_name,
                     subject=info.subject,
-                    releases=tuple(tag.label for tag in entry.releases),
-                    deployments=tuple(deployed_commits.get(info.sha, ())),
+                    releases=tuple(release_at.get(info.sha, ())),
+                    deployments=tuple(deployed_at.get(info.sha, ())),
                 )
             )
         self.post_message(HistoryLoaded(name, rows, deployed))
@@ -362,7 +360,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
         except Exception as err:
             self.post_message(DiffLoaded(name, message=f"✗ {err}"))
             return
-        self.post_message(DiffLoaded(name, diff=diff))
+        self.post_message(DiffLoaded(name, diff=replace(diff, left_label=self.version_label(left), right_label=self.version_label(right))))
 
     @on(DiffLoaded)
     def _diff_loaded(self, event: DiffLoaded) -> None:
@@ -375,6 +373,16 @@ class WorkbenchApp(FlowsMixin, App[None]):
             pane.show_diff(event.diff)
         else:
             pane.show_message(Text(clean(event.message or "")))
+
+    def version_label(self, rev: str | None) -> str:
+        """`v2 · 07c6d38` for a released commit in the history, else the short commit."""
+        if rev is None:
+            return "working copy"
+        row = next((r for r in self._history_rows if r.rev == rev), None)
+        if row is None:
+            return rev[:10]
+        release = row.releases[0].split("@")[-1] if row.releases else None
+        return f"{release} · {row.short}" if release else row.short
 
     # ------------------------------------------------------------------ status bar
     def provider_label(self) -> str:
@@ -517,6 +525,41 @@ class WorkbenchApp(FlowsMixin, App[None]):
     async def action_quit(self) -> None:
         self.runs.cancel()
         await super().action_quit()
+
+
+def _attach_by_content(
+    ws: Any, name: str, entries: list[Any], releases: list[Any], status_row: Any
+) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
+    """Release labels and current deployments per history entry, matched by file content."""
+    entry_blobs: dict[str, str | None] = {}
+
+    def entry_for(commit: str) -> str | None:
+        target = ws.blob_sha(name, commit)
+        if target is None:
+            return None
+        for entry in entries:
+            sha = entry.commit.sha
+            if sha not in entry_blobs:
+                entry_blobs[sha] = ws.blob_sha(name, sha)
+            if entry_blobs[sha] == target:
+                return str(sha)
+        return None
+
+    release_at: dict[str, list[str]] = {}
+    for tag in releases:
+        sha = entry_for(tag.commit)
+        if sha:
+            release_at.setdefault(sha, []).append(tag.label)
+    deployed_at: dict[str, list[str]] = {}
+    deployed: dict[str, str] = {}
+    for cell in status_row.cells if status_row is not None else ():
+        if cell.event is None:
+            continue
+        deployed[cell.env] = cell.event.version or cell.event.commit[:10]
+        sha = entry_for(cell.event.commit)
+        if sha:
+            deployed_at.setdefault(sha, []).append(cell.env)
+    return release_at, deployed_at, deployed
 
 
 def _first_version_diff(name: str, text: str, rev: str | None) -> Any:

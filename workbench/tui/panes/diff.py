@@ -24,10 +24,20 @@ SPAN_STYLE = "reverse"
 
 
 def _chunks(text: Text, width: int) -> list[Text]:
+    """Wrap to `width` cells, at a space when one is near the end, else mid-word."""
     width = max(4, width)
-    if not text.plain:
+    plain = text.plain
+    if not plain:
         return [Text("")]
-    return [text[i : i + width] for i in range(0, len(text.plain), width)]
+    pieces: list[Text] = []
+    start = 0
+    while len(plain) - start > width:
+        cut = plain.rfind(" ", start + width // 2, start + width)
+        end = cut + 1 if cut != -1 else start + width
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return pieces
 
 
 def _styled(line: str | None, spans: Sequence[tuple[int, int]], style: str) -> Text:
@@ -186,7 +196,8 @@ class DiffPane(VerticalScroll):
         self._redraw()
 
     def _redraw(self) -> None:
-        width = max(20, self.scrollable_content_region.width or self.size.width or 80)
+        # The gutter for the vertical scrollbar is always reserved (app.tcss), so lines never re-wrap.
+        width = max(20, (self.scrollable_content_region.width or 80) - 1)
         self._changes = []
         if self._diff is not None:
             lines, self._changes = render_diff(self._diff, width, self.unified)

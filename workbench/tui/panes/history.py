@@ -44,7 +44,7 @@ class HistoryPane(DataTable[Text]):
         self.add_column(" ", key="mark", width=1)
         self.add_column("commit", key="commit", width=8)
         self.add_column("when", key="when", width=8)
-        self.add_column("author", key="author", width=12)
+        self.add_column("author", key="author", width=10)
         self.add_column("message", key="message")
         self.add_column("tests", key="tests", width=8)
 
@@ -80,15 +80,16 @@ class HistoryPane(DataTable[Text]):
     def _cells(self, row: HistoryRow) -> list[Text]:
         now = self._clock() if self._clock else None
         when = relative_time(row.timestamp, now) if row.timestamp is not None else ""
-        message = Text(one_line(row.subject, 120))
+        # Badges first: they are what a reader scans for, and the message may be cut.
+        message = Text()
         for label in row.releases:
-            message.append(" ")
-            message.append(f"‹{clean(label.split('@')[-1])}›", style="bold cyan")
+            message.append(f"‹{clean(label.split('@')[-1])}› ", style="bold cyan")
         for env in row.deployments:
-            message.append(" ")
             message.append(f"[{clean(env)}]", style="reverse" if env == "prod" else "bold")
+            message.append(" ")
+        message.append(one_line(row.subject, 120))
         commit = Text(row.short, style="italic" if row.rev is None else "")
-        return [self._mark(row), commit, Text(when), Text(one_line(row.author, 12)), message, _tests_cell(row.tests)]
+        return [self._mark(row), commit, Text(when), Text(one_line(row.author, 10)), message, _tests_cell(row.tests)]
 
     @property
     def selected_rev(self) -> str | None:
