@@ -88,7 +88,10 @@ def fail(message: str, *, hint: str | None = None) -> NoReturn:
 def run_app(argv: list[str]) -> int:
     """Run the CLI, mapping WorkbenchError to a clean message and exit code 2."""
     try:
-        app(args=argv, prog_name="workbench", standalone_mode=False)
+        # Non-standalone click swallows `typer.Exit(code)` and returns the code instead.
+        result = app(args=argv, prog_name="workbench", standalone_mode=False)
+        if isinstance(result, int):
+            return result
     except WorkbenchError as err:
         if state.debug:
             raise

@@ -136,7 +136,7 @@ def _inputs(raw: Any, doc: YamlDocument, path: str, problems: list[Problem]) -> 
         default = spec.get("default")
         if has_default and default is not None and not value_matches_type(default, type_name):
             pos = doc.where(("inputs", key, "default"))
-            problems.append(Problem(path, pos.line, pos.col, f"default of input '{key}' is not a {type_name}"))
+            problems.append(Problem(path, pos.line, pos.col, f"default of input '{key}' is not {'an' if type_name[0] in 'aeiou' else 'a'} {type_name}"))
         if has_default and isinstance(enum, list) and default not in enum:
             pos = doc.where(("inputs", key, "default"))
             problems.append(Problem(path, pos.line, pos.col, f"default of input '{key}' is not one of its enum values"))
