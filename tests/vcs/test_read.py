@@ -126,3 +126,20 @@ def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:
         with pytest.raises(RepoError, match="no commits yet"):
             ws.prompt_at("greeting", "HEAD")
         assert ws.list_prompts(None) == []
+
+
+def test_history_includes_commits_to_the_prompts_tests_file(repo: Path, ws: Workspace) -> None:
+    external = SUMMARIZE.split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
+    cases = "- description: refund request is flagged\n  vars: {ticket: I want my money back}\n"
+    write(repo, "prompts/support/summarize.yaml", external)
+    write(repo, "prompts/support/summarize.tests.yaml", cases)
+    commit_all(repo, "Move tests to a file")
+    write(repo, "prompts/support/summarize.tests.yaml", cases + "- description: short\n  vars: {ticket: hi}\n")
+    commit_all(repo, "One more test case")
+    entries = ws.history("support/summarize")
+    assert [e.commit.subject for e in entries][:3] == ["One more test case", "Move tests to a file", "Calm summaries"]
+    assert entries[0].path == "prompts/support/summarize.yaml"
+    loaded = ws.prompt_at("support/summarize", entries[1].commit.sha)
+    assert loaded.ok, loaded.problems
+    assert loaded.prompt is not None and [t.description for t in loaded.prompt.tests] == ["refund request is flagged"]
+    assert len(ws.prompt_at("support/summarize", "HEAD").prompt.tests) == 2  # type: ignore[union-attr]

@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -496,6 +498,14 @@ class Workspace:
             if change == "C":
                 raw = [*raw[:index], (info, "A", entry_path, None)]
                 break
+        tests_files = self._referenced_files(path, rev)
+        if tests_files:  # a commit that only changed the prompt's tests file is a new version too
+            # git orders the union of both files; commits from before a rename follow it.
+            followed = {entry[0].sha: entry for entry in raw}
+            union = self.store.log(rev, limit=offset + limit, paths=[path, *tests_files])
+            merged = [followed.get(info.sha, (info, "M", path, None)) for info in union]
+            in_union = {info.sha for info in union}
+            raw = merged + [entry for entry in raw if entry[0].sha not in in_union]
         raw = raw[offset : offset + limit]
         _status, tag_out, _err = self.store.finish(pending)
         patterns = _tag_patterns(name)
@@ -535,6 +545,24 @@ class Workspace:
                 )
             )
         return entries
+
+    def _referenced_files(self, path: str, rev: str) -> list[str]:
+        """Repo paths of the tests files a prompt references (`tests: file://...`)."""
+        text = None
+        if (self.root / path).is_file():
+            try:
+                text = (self.root / path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = None
+        if text is None:
+            commit = self.store.try_resolve(rev)
+            text = self.store.read_text(commit, path) if commit else None
+        if not text or "file://" not in text:
+            return []
+        folder = posixpath.dirname(path)
+        return sorted(
+            {posixpath.normpath(posixpath.join(folder, ref)) for ref in _FILE_REF_RE.findall(text)}
+        )
 
     def _history_path(self, name: str, rev: str) -> str:
         """The path of a prompt that exists neither in the working copy nor at `rev` (deleted)."""
@@ -1333,6 +1361,7 @@ class Workspace:
 
 
 _TAG_TARGET_FORMAT = "%(refname)%00%(*objectname)%00%(objectname)"
+_FILE_REF_RE = re.compile(r"""file://([^\s"'#]+)""")
 
 
 def _tag_patterns(*names: str) -> list[str]:
