@@ -1,0 +1,108 @@
+"""A/B comparison of two versions on the same cases: per case, pass rates, significance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.core.stats import BootstrapResult, mcnemar_exact, paired_bootstrap
+from workbench.evals.runner import CaseResult, RunSummary, summarize
+
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class CasePair:
+    case_id: str
+    description: str
+    repeat: int
+    a: CaseResult | None
+    b: CaseResult | None
+
+    @property
+    def change(self) -> str:
+        """fixed | regressed | unchanged-pass | unchanged-fail | error | missing."""
+        if self.a is None or self.b is None:
+            return "missing"
+        if self.a.passed is None or self.b.passed is None:
+            return "error"
+        if self.a.passed == self.b.passed:
+            return "unchanged-pass" if self.a.passed else "unchanged-fail"
+        return "fixed" if self.b.passed else "regressed"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    prompt: str
+    label_a: str
+    label_b: str
+    pairs: tuple[CasePair, ...]
+    summary_a: RunSummary
+    summary_b: RunSummary
+    fixed: int
+    regressed: int
+    p_value: float
+    score_diff: BootstrapResult
+
+    @property
+    def verdict(self) -> str:
+        """Plain language: better, worse, or within noise."""
+        if self.fixed == 0 and self.regressed == 0:
+            if self.score_diff.excludes_zero:
+                word = "higher" if self.score_diff.mean_difference > 0 else "lower"
+                return f"B scores {word} (mean score {self.score_diff.mean_difference:+.2f}, 95% CI {self.score_diff.low:+.2f}..{self.score_diff.high:+.2f}); pass/fail unchanged"
+            return "no difference: every case has the same pass/fail result"
+        direction = "better" if self.fixed > self.regressed else "worse" if self.regressed > self.fixed else "mixed"
+        if self.p_value < ALPHA:
+            return f"B is {direction}: {self.fixed} fixed, {self.regressed} regressed (McNemar exact p={self.p_value:.3g})"
+        return f"within noise: {self.fixed} fixed, {self.regressed} regressed (p={self.p_value:.2f}; not significant at {ALPHA:g})"
+
+    @property
+    def regression(self) -> bool:
+        """What fails a CI build: any case that passed on A fails on B."""
+        return self.regressed > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "a": self.label_a,
+            "b": self.label_b,
+            "summary_a": self.summary_a.to_dict(),
+            "summary_b": self.summary_b.to_dict(),
+            "fixed": self.fixed,
+            "regressed": self.regressed,
+            "mcnemar_p": self.p_value,
+            "score_difference": {"mean": self.score_diff.mean_difference, "low": self.score_diff.low, "high": self.score_diff.high},
+            "verdict": self.verdict,
+            "cases": [
+                {
+                    "case_id": p.case_id,
+                    "description": p.description,
+                    "repeat": p.repeat,
+                    "change": p.change,
+                    "a": p.a.to_dict() if p.a else None,
+                    "b": p.b.to_dict() if p.b else None,
+                }
+                for p in self.pairs
+            ],
+        }
+
+
+def compare_results(prompt: str, label_a: str, a: Sequence[CaseResult], label_b: str, b: Sequence[CaseResult]) -> Comparison:
+    """Pair results by (case, repeat) and test the difference."""
+    by_key_a = {(r.case_id, r.repeat): r for r in a}
+    by_key_b = {(r.case_id, r.repeat): r for r in b}
+    keys = list(dict.fromkeys([*by_key_a, *by_key_b]))
+    pairs = []
+    for key in keys:
+        ra, rb = by_key_a.get(key), by_key_b.get(key)
+        description = (ra or rb).description if (ra or rb) else key[0]  # type: ignore[union-attr]
+        pairs.append(CasePair(key[0], description, key[1], ra, rb))
+    order = {"regressed": 0, "error": 1, "fixed": 2, "missing": 3, "unchanged-fail": 4, "unchanged-pass": 5}
+    pairs.sort(key=lambda p: order[p.change])
+    fixed = sum(1 for p in pairs if p.change == "fixed")
+    regressed = sum(1 for p in pairs if p.change == "regressed")
+    both = [p for p in pairs if p.a is not None and p.b is not None]
+    diff = paired_bootstrap([p.a.score for p in both], [p.b.score for p in both])  # type: ignore[union-attr]
+    return Comparison(prompt, label_a, label_b, tuple(pairs), summarize(a), summarize(b), fixed, regressed, mcnemar_exact(fixed, regressed), diff)

@@ -1,0 +1,243 @@
+"""Test and compare prompt versions: the use cases behind `workbench test`, `compare` and the app.
+
+A version is any revision the Workspace understands (commit, branch, `<name>@vN`, an
+environment) or the working copy (None). Results go to the results store; a run of a
+committed version also leaves a one-line git note so the result travels with the repo.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.core.model import Prompt, TestCase
+from workbench.errors import EvalError, WorkbenchError
+from workbench.evals.cache import ResponseCache
+from workbench.evals.compare import Comparison, compare_results
+from workbench.evals.providers import Provider, make_provider, resolve_model
+from workbench.evals.reports import SuiteReport
+from workbench.evals.runner import (
+    CaseFinished,
+    CaseResult,
+    EventHandler,
+    RunFinished,
+    RunOptions,
+    RunStarted,
+    SuiteRun,
+    shard_of,
+    summarize,
+)
+from workbench.evals.store import ResultsStore
+from workbench.services.workspace import Workspace
+
+__all__ = [
+    "CaseFinished",
+    "EvalSettings",
+    "RunFinished",
+    "RunStarted",
+    "SuiteOutcome",
+    "compare_versions",
+    "latest_summary",
+    "run_tests",
+]
+
+STATE_DIR = ".workbench"
+NOTE_PREFIX = "workbench:"
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What the user chose for a run (command-line flags or the app)."""
+
+    provider: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    concurrency: int | None = None
+    repeat: int = 1
+    use_cache: bool = True
+    rerun_failed: bool = False
+    shard: tuple[int, int] | None = None  # (index 1-based, count)
+    timeout_s: float | None = None
+    max_attempts: int | None = None
+    stream: bool = False
+    retry_overrides: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SuiteOutcome:
+    prompt: str
+    revision: str  # what the user asked for, e.g. "working copy", "main", "support/summarize@v2"
+    commit: str | None
+    blob: str | None
+    provider_label: str
+    provider_id: str
+    results: list[CaseResult]
+    cancelled: bool = False
+    warnings: list[str] = field(default_factory=list)
+    run_id: int | None = None
+
+    @property
+    def summary(self):  # type: ignore[no-untyped-def]
+        return summarize(self.results)
+
+    def report(self) -> SuiteReport:
+        return SuiteReport(self.prompt, self.revision, self.provider_id, list(self.results), self.cancelled)
+
+
+def state_dir(ws: Workspace) -> Path:
+    return Path(ws.root) / STATE_DIR
+
+
+def open_store(ws: Workspace) -> ResultsStore:
+    return ResultsStore(state_dir(ws) / "results.sqlite")
+
+
+def _options(ws: Workspace, settings: EvalSettings) -> RunOptions:
+    config = ws.config
+    return RunOptions(
+        concurrency=settings.concurrency or config.concurrency,
+        max_attempts=settings.max_attempts or config.max_attempts,
+        timeout_s=settings.timeout_s or config.timeout_s,
+        repeat=max(1, settings.repeat),
+        use_cache=settings.use_cache,
+        **settings.retry_overrides,
+    )
+
+
+def _load(ws: Workspace, name: str, rev: str | None) -> tuple[Prompt, str | None, str | None, str]:
+    result = ws.prompt_at(name, rev)
+    if result.prompt is None or not result.ok:
+        detail = "\n".join(p.format() for p in result.errors[:10])
+        raise EvalError(f"{name} at {ws.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")
+    commit = ws.resolve(rev, name) if rev is not None else None
+    blob = ws.blob_sha(name, rev)
+    return result.prompt, commit, blob, ws.describe(rev)
+
+
+def select_cases(prompt: Prompt, settings: EvalSettings, failed: set[str] | None) -> list[TestCase]:
+    cases = list(prompt.tests)
+    if settings.shard is not None:
+        index, count = settings.shard
+        cases = [c for c in cases if shard_of(prompt.name, c.case_id, count) == index - 1]
+    if settings.rerun_failed and failed is not None:
+        cases = [c for c in cases if c.case_id in failed]
+    return cases
+
+
+def make_run_provider(ws: Workspace, prompt: Prompt, settings: EvalSettings) -> Provider:
+    spec = resolve_model(prompt.model, ws.config, provider=settings.provider, model=settings.model, base_url=settings.base_url)
+    return make_provider(spec, root=Path(ws.root), timeout_s=settings.timeout_s or ws.config.timeout_s, stream=settings.stream)
+
+
+async def run_tests(
+    ws: Workspace,
+    name: str,
+    rev: str | None = None,
+    settings: EvalSettings | None = None,
+    on_event: EventHandler | None = None,
+    *,
+    arm: int = 0,
+    git_lock: Callable[[Callable[[], Any]], Any] | None = None,
+) -> SuiteOutcome:
+    """Run the test suite of `name` at `rev` (None = working copy) and store the results.
+
+    Cancellation (task cancel) keeps the results so far: they are stored and re-raised as
+    cancelled; the caller's events have already shown them.
+
+    Raises:
+        EvalError: the prompt is invalid; ProviderError: the provider cannot start.
+    """
+    settings = settings or EvalSettings()
+    git = git_lock or (lambda fn: fn())
+    prompt, commit, blob, label = git(lambda: _load(ws, name, rev))
+    store = open_store(ws)
+    try:
+        cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
+        provider = make_run_provider(ws, prompt, settings)
+        cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
+        run = SuiteRun(prompt, provider, cases, _options(ws, settings), arm=arm, label=f"{name} @ {label}", cache=cache, on_event=on_event, root=Path(ws.root))
+        started = time.time()
+        cancelled = False
+        try:
+            await run.run()
+        except BaseException:
+            cancelled = True
+            raise
+        finally:
+            outcome = SuiteOutcome(name, label, commit, blob, provider.label, provider.id, list(run.results), cancelled, [*store.warnings, *(cache.warnings if cache else [])])
+            if run.results:
+                outcome.run_id = store.record(
+                    prompt=name, revision=label, commit=commit, blob=blob, provider=provider.id, model=prompt.model.name,
+                    parameters=dict(prompt.model.parameters), results=run.results, started=started, cancelled=cancelled,
+                )
+            if commit is not None and not cancelled and run.results and settings.shard is None and not settings.rerun_failed:
+                note = f"{NOTE_PREFIX} {name} {outcome.summary.short} {provider.id} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+                try:
+                    git(lambda: ws.add_note(commit, note))
+                except WorkbenchError as err:
+                    outcome.warnings.append(f"could not write the git note: {err}")
+            if cache is not None:
+                cache.close()
+            await provider.aclose()
+        return outcome
+    finally:
+        store.close()
+
+
+async def compare_versions(
+    ws: Workspace,
+    name: str,
+    a: str | None,
+    b: str | None,
+    settings: EvalSettings | None = None,
+    on_event: EventHandler | None = None,
+    *,
+    git_lock: Callable[[Callable[[], Any]], Any] | None = None,
+) -> tuple[Comparison, SuiteOutcome, SuiteOutcome]:
+    """Run versions A and B on the same cases (B's suite decides which cases) and compare."""
+    outcome_a = await run_tests(ws, name, a, settings, on_event, arm=0, git_lock=git_lock)
+    outcome_b = await run_tests(ws, name, b, settings, on_event, arm=1, git_lock=git_lock)
+    comparison = compare_results(name, outcome_a.revision, outcome_a.results, outcome_b.revision, outcome_b.results)
+    return comparison, outcome_a, outcome_b
+
+
+def merge_base_with(ws: Workspace, base_branch: str) -> str:
+    """The commit where the current branch left `base_branch` (the PR's base)."""
+    review = ws.review(None) if ws.current_branch() != base_branch else None
+    if review is None:
+        return ws.resolve(base_branch)
+    return str(review.merge_base)
+
+
+def latest_summary(ws: Workspace, name: str, commit: str) -> str | None:
+    """`✓ 12/12` for the newest stored run of that version, else from its git note."""
+    path = state_dir(ws) / "results.sqlite"
+    if path.is_file():
+        store = ResultsStore(path)
+        try:
+            run = store.latest(name, blob=ws.blob_sha(name, commit), commit=commit)
+        finally:
+            store.close()
+        if run is not None:
+            return str(run.summary.short)
+    note = ws.read_notes([commit]).get(commit, "")
+    for line in reversed(note.splitlines()):
+        parts = line.split()
+        if len(parts) >= 4 and parts[0] == NOTE_PREFIX and parts[1] == name:
+            return f"{parts[2]} {parts[3]}"
+    return None
+
+
+def record_results(ws: Workspace, name: str, commit: str, provider: str, results: list[CaseResult], *, started: float) -> int:
+    """Store a run directly (the demo builds its past results this way, without a model)."""
+    store = open_store(ws)
+    try:
+        return store.record(
+            prompt=name, revision=commit[:10], commit=commit, blob=ws.blob_sha(name, commit), provider=provider, model=None,
+            parameters={}, results=results, started=started, finished=started + 30,
+        )
+    finally:
+        store.close()
