@@ -343,7 +343,7 @@ def _load_local_runner() -> Any:
             from mistralrs import Runner, Which
 
             _local_runner = Runner(
-                which=Which.GGUF(  # type: ignore[arg-type]quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),
+                which=Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),  # type: ignore[arg-type]
                 token_source="none",
             )
         return _local_runner
