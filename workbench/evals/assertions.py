@@ -267,10 +267,11 @@ async def _check(assertion: Assertion, output: str, ctx: GradingContext) -> tupl
     if kind == "latency":
         if assertion.threshold is None:
             return verdict(False, "latency needs a threshold in milliseconds")
-        if ctx.cached:
-            return verdict(False, "latency cannot be judged on a cached response (run with --no-cache)")
+        # A cached answer keeps the latency measured when it was first fetched (promptfoo refuses
+        # cached latency instead; judging the original measurement keeps cached re-runs useful).
         latency = ctx.latency_ms or 0.0
-        return verdict(latency <= assertion.threshold, f"latency {latency:.0f} ms (at most {assertion.threshold:g} ms)")
+        note = " (cached: measured on the original call)" if ctx.cached else ""
+        return verdict(latency <= assertion.threshold, f"latency {latency:.0f} ms (at most {assertion.threshold:g} ms){note}")
     if kind == "cost":
         if assertion.threshold is None:
             return verdict(False, "cost needs a threshold")
