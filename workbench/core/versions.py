@@ -300,6 +300,9 @@ def format_event_message(event: DeploymentEvent) -> str:
 
 
 _BODY_RE = re.compile("".join(f"\n{key}: (.*)" for key in EVENT_FIELDS))
+# prompt, env and seq come from the tag name and the commit from git: not decoded again.
+_DECODED_FIELDS = tuple(k for k in EVENT_FIELDS if k not in ("prompt", "env", "seq", "commit"))
+_DECODED_INDEXES = tuple(EVENT_FIELDS.index(k) + 1 for k in _DECODED_FIELDS)
 
 
 def parse_event_message(
@@ -316,7 +319,9 @@ def parse_event_message(
     values: dict[str, Any]
     match = _BODY_RE.search(message)
     if match is not None:  # the layout `format_event_message` writes: one regex match
-        values = dict(zip(EVENT_FIELDS, map(_scalar, match.groups()), strict=True))
+        values = dict(zip(_DECODED_FIELDS, map(_scalar, match.group(*_DECODED_INDEXES)), strict=True))
+        if not commit:
+            values["commit"] = _scalar(match.group(EVENT_FIELDS.index("commit") + 1))
     else:  # hand-written or reordered: line by line
         values = {}
         _, _, body = message.partition("\n\n")

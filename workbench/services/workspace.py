@@ -92,9 +92,9 @@ class ReleaseResult:
         return f"{self.tag.commit[:10]} is already released as {self.tag.label}; reusing it"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StatusCell:
-    """What one environment runs for one prompt."""
+    """What one environment runs for one prompt (not frozen: status builds thousands at once)."""
 
     env: str
     event: DeploymentEvent | None
@@ -127,7 +127,7 @@ class StatusCell:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StatusRow:
     name: str
     cells: tuple[StatusCell, ...]
