@@ -173,3 +173,22 @@ def test_first_commit_in_an_empty_repository(tmp_path: Path) -> None:
         info = ws.commit(["greeting"], "First prompt")
         assert info.parents == ()
         assert [e.commit.subject for e in ws.history("greeting")] == ["First prompt"]
+
+
+def test_tests_file_changes_mark_and_travel_with_their_prompt(repo: Path, ws: Workspace) -> None:
+    from workbench.core.versions import WorkingState
+
+    external = SUMMARIZE.split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
+    cases = "- description: refund request is flagged\n  vars: {ticket: I want my money back}\n"
+    write(repo, "prompts/support/summarize.yaml", external)
+    write(repo, "prompts/support/summarize.tests.yaml", cases)
+    commit_all(repo, "Tests in a file")
+    write(repo, "prompts/support/summarize.tests.yaml", cases + "- description: short\n  vars: {ticket: hi}\n")
+    assert ws.working_states()["support/summarize"] is WorkingState.MODIFIED
+    assert "support/summarize.tests" not in ws.working_states()
+    write(repo, "prompts/support/summarize.tests.yaml", "- description: [broken\n")
+    assert ws.working_states()["support/summarize"] is WorkingState.INVALID
+    write(repo, "prompts/support/summarize.tests.yaml", cases + "- description: short\n  vars: {ticket: hi}\n")
+    ws.commit(["support/summarize"], "One more case")
+    assert run_git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["prompts/support/summarize.tests.yaml"]
+    assert run_git(repo, "status", "--porcelain").strip() == ""

@@ -466,6 +466,13 @@ class Workspace:
         for ref in self.list_prompts(None):
             states[ref.name] = WorkingState.CLEAN
         for change in self.store.status([PROMPTS_DIR + "/"]):
+            if change.path.endswith(TESTS_SUFFIXES):
+                # `name.tests.yaml` belongs to `name`: a changed tests file changes that prompt.
+                stem = change.path[: change.path.rindex(".tests.")]
+                owner = prompt_name_from_path(stem + ".yaml")
+                if states.get(owner) is WorkingState.CLEAN:
+                    states[owner] = WorkingState.MODIFIED
+                continue
             if not is_prompt_path(change.path):
                 continue
             states[prompt_name_from_path(change.path)] = change.state
@@ -744,7 +751,11 @@ class Workspace:
             if found is None:
                 raise RepoError(f"no prompt or file named {item!r}", hint="name a prompt (support/summarize) or a path")
             paths.append(found)
-        return paths
+            # A prompt named by its name brings its referenced tests files along.
+            paths.extend(
+                ref for ref in self._referenced_files(found, "HEAD") if (self.root / ref).exists() or self._tracked(ref)
+            )
+        return list(dict.fromkeys(paths))
 
     def _tracked(self, path: str) -> bool:
         if not self.store.has_commits():
