@@ -192,3 +192,23 @@ def test_tests_file_changes_mark_and_travel_with_their_prompt(repo: Path, ws: Wo
     ws.commit(["support/summarize"], "One more case")
     assert run_git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["prompts/support/summarize.tests.yaml"]
     assert run_git(repo, "status", "--porcelain").strip() == ""
+
+
+def test_diff_and_review_see_changes_to_a_referenced_tests_file(repo: Path, ws: Workspace) -> None:
+    external = SUMMARIZE.split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
+    cases = "- description: refund request is flagged\n  vars: {ticket: I want my money back}\n"
+    write(repo, "prompts/support/summarize.yaml", external)
+    write(repo, "prompts/support/summarize.tests.yaml", cases)
+    commit_all(repo, "Tests in a file")
+    ws.create_branch("more-tests")
+    ws.switch_branch("more-tests")
+    write(repo, "prompts/support/summarize.tests.yaml", cases + "- description: short\n  vars: {ticket: hi}\n")
+    diff = ws.diff("support/summarize")
+    assert diff.changed
+    assert {s.title: s.status for s in diff.changed_sections} == {'test "short"': "added"}
+    assert "(tests file)" in diff.unified and "+- description: short" in diff.unified
+    ws.commit(["support/summarize"], "Short case")
+    review = ws.review()
+    assert [(i.name, i.change) for i in review.items] == [("support/summarize", "modified")]
+    assert [c.subject for c in review.items[0].commits] == ["Short case"]
+    assert [s.title for s in review.items[0].diff.changed_sections] == ['test "short"']

@@ -229,10 +229,13 @@ class PromptDiff:
     unified: str
     field_aware: bool = True
     notes: tuple[str, ...] = field(default=())
+    # Texts of the tests file the prompt references (`tests: file://...`), when it does.
+    left_tests_text: str | None = None
+    right_tests_text: str | None = None
 
     @property
     def changed(self) -> bool:
-        return self.left_text != self.right_text
+        return self.left_text != self.right_text or self.left_tests_text != self.right_tests_text
 
     @property
     def changed_sections(self) -> tuple[DiffSection, ...]:
@@ -263,14 +266,24 @@ def diff_prompt_texts(
     name: str,
     left_label: str = "a",
     right_label: str = "b",
+    left_tests_text: str | None = None,
+    right_tests_text: str | None = None,
 ) -> PromptDiff:
-    """Diff two versions of a prompt file; `None` means the file does not exist on that side."""
+    """Diff two versions of a prompt file; `None` means the file does not exist on that side.
+
+    `left_tests_text` / `right_tests_text`: the tests file a side references with
+    `tests: file://...`; its cases then appear as test sections, and its patch is appended.
+    """
     left = left_text or ""
     right = right_text or ""
     whole = diff_lines(left, right)
     unified = unified_diff(left, right, left_label, right_label)
-    left_doc = _parse_mapping(left_text)
-    right_doc = _parse_mapping(right_text)
+    if left_tests_text is not None or right_tests_text is not None:
+        unified += unified_diff(
+            left_tests_text or "", right_tests_text or "", f"{left_label} (tests file)", f"{right_label} (tests file)"
+        )
+    left_doc = _with_external_tests(_parse_mapping(left_text), left_tests_text)
+    right_doc = _with_external_tests(_parse_mapping(right_text), right_tests_text)
     notes: list[str] = []
     if left_text is None:
         notes.append(f"{name} does not exist at {left_label}")
@@ -280,9 +293,26 @@ def diff_prompt_texts(
         side = left_label if left_text is not None and left_doc is None else right_label
         notes.append(f"the file at {side} is not a YAML mapping; showing a whole-file diff")
         section = DiffSection("file", "file", _status(left_text, right_text, whole), whole)
-        return PromptDiff(name, left_label, right_label, left_text, right_text, (section,), whole, unified, False, tuple(notes))
+        return PromptDiff(
+            name, left_label, right_label, left_text, right_text, (section,), whole, unified, False, tuple(notes),
+            left_tests_text, right_tests_text,
+        )
     sections = _field_sections(left_doc, right_doc, left_text is not None, right_text is not None)
-    return PromptDiff(name, left_label, right_label, left_text, right_text, tuple(sections), whole, unified, True, tuple(notes))
+    return PromptDiff(
+        name, left_label, right_label, left_text, right_text, tuple(sections), whole, unified, True, tuple(notes),
+        left_tests_text, right_tests_text,
+    )
+
+
+def _with_external_tests(doc: dict[str, Any] | None, tests_text: str | None) -> dict[str, Any] | None:
+    """Replace a `tests: file://...` reference by the cases of the referenced file."""
+    if doc is None or tests_text is None or not str(doc.get("tests", "")).startswith("file://"):
+        return doc
+    try:
+        cases = yaml.load(tests_text, Loader=_Loader)
+    except yaml.YAMLError:
+        return doc
+    return {**doc, "tests": cases} if isinstance(cases, list) else doc
 
 
 def _parse_mapping(text: str | None) -> dict[str, Any] | None:

@@ -647,11 +647,34 @@ class Workspace:
         """
         left = self._target(name, a)
         right = self._target(name, b)
-        left_text = self._read_target(name, left)[1]
-        right_text = self._read_target(name, right)[1]
+        left_path, left_text = self._read_target(name, left)
+        right_path, right_text = self._read_target(name, right)
         if left_text is None and right_text is None:
             raise RepoError(f"{name} exists neither at {left.label} nor at {right.label}")
-        return diff_prompt_texts(left_text, right_text, name=name, left_label=left.label, right_label=right.label)
+        return diff_prompt_texts(
+            left_text,
+            right_text,
+            name=name,
+            left_label=left.label,
+            right_label=right.label,
+            left_tests_text=self._tests_text(left_path, left_text, left.commit),
+            right_tests_text=self._tests_text(right_path, right_text, right.commit),
+        )
+
+    def _tests_text(self, path: str | None, text: str | None, commit: str | None) -> str | None:
+        """The text of the tests file a prompt version references, at that version."""
+        if path is None or not text or "file://" not in text:
+            return None
+        refs = _FILE_REF_RE.findall(text)
+        if not refs:
+            return None
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(path), refs[0]))
+        if commit is None:
+            try:
+                return (self.root / target).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return None
+        return self.store.read_text(commit, target)
 
     # ----------------------------------------------------------------- branches and commits
     def branches(self) -> list[BranchInfo]:
@@ -1186,7 +1209,15 @@ class Workspace:
         if merge_base is None:
             raise RepoError(f"{branch} and {base} share no history")
         items = []
-        for status, path, old in self.store.changed_files(merge_base, head):
+        changes = self.store.changed_files(merge_base, head)
+        changed_paths = {path for _, path, _ in changes}
+        for _status, path, _old in list(changes):
+            if path.endswith(TESTS_SUFFIXES):  # only the tests file changed: review its prompt
+                owner = path[: path.rindex(".tests.")] + ".yaml"
+                if owner not in changed_paths and self.store.blob_sha(head, owner) is not None:
+                    changes.append(("M", owner, None))
+                    changed_paths.add(owner)
+        for status, path, old in changes:
             if not is_prompt_path(path) and not (old and is_prompt_path(old)):
                 continue
             name = prompt_name_from_path(path)
@@ -1194,9 +1225,16 @@ class Workspace:
             left_text = self.store.read_text(merge_base, old or path)
             right_text = self.store.read_text(head, path) if status != "D" else None
             diff = diff_prompt_texts(
-                left_text, right_text, name=name, left_label=f"{base} ({merge_base[:10]})", right_label=branch
+                left_text,
+                right_text,
+                name=name,
+                left_label=f"{base} ({merge_base[:10]})",
+                right_label=branch,
+                left_tests_text=self._tests_text(old or path, left_text, merge_base),
+                right_tests_text=self._tests_text(path, right_text, head),
             )
-            commits = self.store.log(f"{merge_base}..{head}", paths=[p for p in (path, old) if p])
+            touched = [p for p in (path, old) if p] + self._referenced_files(path, head)
+            commits = self.store.log(f"{merge_base}..{head}", paths=touched)
             change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")
             items.append(ReviewItem(name, change, diff, tuple(commits), old_name))
         all_commits = self.store.log(f"{merge_base}..{head}")
