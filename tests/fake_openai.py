@@ -1,0 +1,171 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol.
+
+Tests and benchmarks point the real SDK at it and script its behaviour per request:
+latency, 429 with or without Retry-After, 5xx, malformed JSON, a connection dropped
+mid-response, 401, quota exhausted; plain and streamed (SSE) answers with `usage`; and
+/v1/embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Behaviour = str  # "ok" | "429" | "429:<seconds>" | "500" | "503" | "malformed" | "drop" | "401" | "quota" | "slow:<seconds>"
+
+
+@dataclass
+class FakeOpenAI:
+    """Behaviour per request: `script` is consumed first, then `fault_rate` picks from `faults`."""
+
+    reply: Callable[[dict[str, Any]], str] = lambda body: "OK: " + str(body["messages"][-1]["content"])[:200]
+    latency_s: float = 0.0
+    script: list[Behaviour] = field(default_factory=list)
+    fault_rate: float = 0.0
+    faults: tuple[Behaviour, ...] = ("500",)
+    seed: int = 1
+    requests: int = 0
+    completed: int = 0
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.seed)
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def next_behaviour(self) -> Behaviour:
+        with self._lock:
+            self.requests += 1
+            if self.script:
+                return self.script.pop(0)
+            if self.fault_rate and self._rng.random() < self.fault_rate:
+                return self._rng.choice(self.faults)
+            return "ok"
+
+    def __enter__(self) -> FakeOpenAI:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _error(self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None) -> None:
+                body = {"error": {"message": message, "type": "error", "code": code}}
+                self._send(status, json.dumps(body).encode(), headers)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with fake._lock:
+                    fake.bodies.append(body)
+                behaviour = fake.next_behaviour()
+                if fake.latency_s:
+                    time.sleep(fake.latency_s)
+                if behaviour.startswith("slow:"):
+                    time.sleep(float(behaviour.split(":", 1)[1]))
+                    behaviour = "ok"
+                if behaviour == "429":
+                    return self._error(429, "Rate limit reached", "rate_limit_exceeded")
+                if behaviour.startswith("429:"):
+                    return self._error(429, "Rate limit reached", "rate_limit_exceeded", {"Retry-After": behaviour.split(":", 1)[1]})
+                if behaviour in ("500", "502", "503"):
+                    return self._error(int(behaviour), "The server had an error")
+                if behaviour == "401":
+                    return self._error(401, "Incorrect API key provided", "invalid_api_key")
+                if behaviour == "quota":
+                    return self._error(429, "You exceeded your current quota", "insufficient_quota")
+                if behaviour == "malformed":
+                    return self._send(200, b'{"id": "x", "choices": [ {"message": ')
+                if behaviour == "drop":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "500")
+                    self.end_headers()
+                    self.wfile.write(b'{"id": "chatcmpl-1", "object": "chat.com')
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return None
+                if self.path.endswith("/embeddings"):
+                    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    data = [{"object": "embedding", "index": i, "embedding": _embed(text)} for i, text in enumerate(inputs)]
+                    payload = {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+                    with fake._lock:
+                        fake.completed += 1
+                    return self._send(200, json.dumps(payload).encode())
+                text = fake.reply(body)
+                prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+                usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()), "total_tokens": prompt_tokens + len(text.split())}
+                with fake._lock:
+                    fake.completed += 1
+                if body.get("stream"):
+                    return self._stream(body, text, usage)
+                payload = {
+                    "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": usage,
+                }
+                return self._send(200, json.dumps(payload).encode())
+
+            def _stream(self, body: dict[str, Any], text: str, usage: dict[str, int]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+
+                def chunk(data: dict[str, Any] | str) -> None:
+                    raw = ("data: " + (data if isinstance(data, str) else json.dumps(data)) + "\n\n").encode()
+                    self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+                    self.wfile.flush()
+
+                base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": body.get("model")}
+                for word in text.split(" "):
+                    chunk({**base, "choices": [{"index": 0, "delta": {"content": word + " " if word != text.split(" ")[-1] else word}, "finish_reason": None}]})
+                chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    chunk({**base, "choices": [], "usage": usage})
+                chunk("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _embed(text: str, dims: int = 32) -> list[float]:
+    vector = [0.0] * dims
+    for word in str(text).lower().split():
+        vector[sum(map(ord, word)) % dims] += 1.0
+    return vector
