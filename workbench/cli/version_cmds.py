@@ -271,7 +271,7 @@ def merge_cmd(
         for path in result.conflicts:
             console.print(Text(f"  conflict: {clean(path)}", style="red"))
     if result.status == "conflicts":
-        raise SystemExit(EXIT_FINDINGS)  # typer.Exit is swallowed by click in non-standalone mode
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 # --------------------------------------------------------------------------- releases and environments
@@ -466,7 +466,7 @@ def _print_sync(result: Any, json_out: bool) -> None:
         for detail in result.details:
             console.print(Text(f"  {clean(detail)}", style="yellow"))
     if not result.ok:
-        raise SystemExit(EXIT_FINDINGS)  # typer.Exit is swallowed by click in non-standalone mode
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command("push")
