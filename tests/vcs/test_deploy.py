@@ -168,3 +168,17 @@ def test_events_are_append_only_and_status_is_the_latest_event(tmp_path_factory:
                 if events:
                     assert current is not None and current.event == events[0]
                     assert ws.resolve(env_name, "p") == events[0].commit
+
+
+def test_export_brings_referenced_tests_files(repo: Path, ws: Workspace, tmp_path: Path) -> None:
+    external = SUMMARIZE.split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
+    cases = "- description: refund request is flagged\n  vars: {ticket: I want my money back}\n"
+    write(repo, "prompts/support/summarize.yaml", external)
+    write(repo, "prompts/support/summarize.tests.yaml", cases)
+    commit_all(repo, "Tests in a file")
+    ws.promote("support/summarize", "prod", reason="x")
+    exported = ws.export("prod", tmp_path / "out")
+    assert exported[0].files[0][0] == "prompts/support/summarize.tests.yaml"
+    assert (tmp_path / "out/prompts/support/summarize.tests.yaml").read_text() == cases
+    manifest = json.loads((tmp_path / "out/manifest.json").read_text())
+    assert manifest["prompts"][0]["files"][0]["path"] == "prompts/support/summarize.tests.yaml"

@@ -194,6 +194,7 @@ class ExportedPrompt:
     path: str
     sha256: str
     canary: dict[str, Any] | None = None
+    files: tuple[tuple[str, str], ...] = ()  # referenced files written alongside: (path, sha256)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,6 +204,7 @@ class ExportedPrompt:
             "path": self.path,
             "sha256": self.sha256,
             "canary": self.canary,
+            "files": [{"path": path, "sha256": digest} for path, digest in self.files],
         }
 
 
@@ -564,12 +566,15 @@ class Workspace:
         if text is None:
             commit = self.store.try_resolve(rev)
             text = self.store.read_text(commit, path) if commit else None
+        return self._referenced_files_in(path, text)
+
+    @staticmethod
+    def _referenced_files_in(path: str, text: str | None) -> list[str]:
+        """Repo paths of the files `text` (the prompt at `path`) references with file://."""
         if not text or "file://" not in text:
             return []
         folder = posixpath.dirname(path)
-        return sorted(
-            {posixpath.normpath(posixpath.join(folder, ref)) for ref in _FILE_REF_RE.findall(text)}
-        )
+        return sorted({posixpath.normpath(posixpath.join(folder, ref)) for ref in _FILE_REF_RE.findall(text)})
 
     def _history_path(self, name: str, rev: str) -> str:
         """The path of a prompt that exists neither in the working copy nor at `rev` (deleted)."""
@@ -1388,11 +1393,13 @@ class Workspace:
             if text is None:
                 continue
             data = text[2]
-            out = target / path
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(out)
+            _write_atomically(target / path, data)
+            files = []
+            for ref in self._referenced_files_in(path, data.decode("utf-8", "replace")):
+                found = self.store.read_object(f"{event.commit}:{ref}")
+                if found is not None and found[1] == "blob":
+                    _write_atomically(target / ref, found[2])
+                    files.append((ref, hashlib.sha256(found[2]).hexdigest()))
             exported.append(
                 ExportedPrompt(
                     name,
@@ -1401,12 +1408,20 @@ class Workspace:
                     path,
                     hashlib.sha256(data).hexdigest(),
                     event.canary.to_dict() if event.canary else None,
+                    tuple(files),
                 )
             )
         manifest = {"env": env, "prompts": [e.to_dict() for e in exported]}
         target.mkdir(parents=True, exist_ok=True)
         (target / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return exported
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 _TAG_TARGET_FORMAT = "%(refname)%00%(*objectname)%00%(objectname)"
