@@ -62,8 +62,9 @@ def parse_yaml(text: str) -> YamlDocument:
     Raises:
         YamlSyntaxError: the text is not YAML (with the position of the problem).
     """
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         document = YamlDocument(None)
         if node is not None:
@@ -77,12 +78,17 @@ def parse_yaml(text: str) -> YamlDocument:
         if err.context and err.problem:
             return_msg = f"invalid YAML: {problem} ({err.context})"
         raise YamlSyntaxError(return_msg, line, col) from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        col = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        raise YamlSyntaxError(f"invalid YAML: character {err.character!r} is not allowed (control characters must be escaped in a double-quoted string)", line, col) from None
     except yaml.YAMLError as err:
         raise YamlSyntaxError(f"invalid YAML: {err}", 1, 1) from None
     except RecursionError:
         raise YamlSyntaxError("invalid YAML: nested too deeply", 1, 1) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 _MAX_DEPTH = 200

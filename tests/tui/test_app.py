@@ -1,0 +1,191 @@
+"""The main screen, driven with Textual's Pilot on real repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import clock, commit
+from textual.widgets import Static
+
+from workbench.tui.app import make_app
+from workbench.tui.panes.diff import DiffPane
+from workbench.tui.panes.history import HistoryPane
+from workbench.tui.panes.prompts import PromptsPane
+from workbench.tui.panes.tests import TestsPane
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(6):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def diff_text(app) -> str:  # type: ignore[no-untyped-def]
+    return str(app.query_one("#diff-body", Static).render())
+
+
+async def select(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
+    pane = pilot.app.query_one(PromptsPane)
+    target = next(node for node in _walk(pane.prompt_tree.root) if node.data == name)
+    pane.prompt_tree.move_cursor(target)
+    await settle(pilot)
+
+
+def _walk(node):  # type: ignore[no-untyped-def]
+    for child in node.children:
+        yield child
+        yield from _walk(child)
+
+
+async def test_opens_on_the_first_prompt_with_history_and_diff(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.selected_prompt == "analytics/sql_generator"
+        assert app.query_one(HistoryPane).row_count == 1
+        assert "sql_generator" in diff_text(app) or "added" in diff_text(app)
+        status = str(app.query_one("#status-bar", Static).render())
+        assert "main" in status and "echo" in status
+
+
+async def test_history_and_diff_of_a_changed_prompt(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        history = app.query_one(HistoryPane)
+        assert [r.subject for r in history.entries] == ["Shorter summaries [bold]now[/]", "Initial prompts"]
+        text = diff_text(app)
+        assert "message 1 (system) · changed" in text
+        assert "- " in text and "+ " in text and "two short" in text
+        await pilot.press("2", "j")
+        await settle(pilot)
+        assert app.selected_rev == history.entries[1].rev
+        assert "(none)" in diff_text(app) or "added" in diff_text(app)
+
+
+async def test_mark_base_then_diff_and_unified_toggle(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("2", "j", "m")
+        await settle(pilot)
+        assert app.base_marked and app.base_rev == app.query_one(HistoryPane).entries[1].rev
+        await pilot.press("k", "d")
+        await settle(pilot)
+        assert app.comparison_pair() == (app.base_rev, app.selected_rev)
+        pane = app.query_one(DiffPane)
+        await pilot.press("3", "u")
+        assert pane.unified and "unified" in str(pane.border_subtitle)
+        await pilot.press("n")  # jumps without error
+
+
+async def test_run_tests_streams_rows_with_the_echo_provider(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/escalation_check")
+        await pilot.press("t")
+        await settle(pilot)
+        pane = app.query_one(TestsPane)
+        assert len(pane.lines) == 6
+        assert all(line.results for line in pane.lines.values())
+        summary = str(app.query_one("#tests-summary", Static).render())
+        assert "/6" in summary and "95% CI" in summary
+
+
+async def test_ab_run_reports_a_verdict(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("2", "j", "m", "k")
+        await settle(pilot)
+        await pilot.press("T")
+        await settle(pilot)
+        summary = str(app.query_one("#tests-summary", Static).render())
+        assert summary.count("/6") == 2
+        assert "fixed" in summary or "no difference" in summary or "scores" in summary
+        await pilot.press("4", "enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "CaseScreen"
+        await pilot.press("escape")
+
+
+async def test_invalid_prompt_shows_its_problems_and_the_app_stays_usable(app_repo: Path) -> None:
+    (app_repo / "prompts" / "broken.yaml").write_text("messages:\n  - role: user\n    content: '{{ x'\n")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "broken")
+        text = diff_text(app)
+        assert "is invalid" in text and "prompts/broken.yaml:3:" in text
+        await select(pilot, "support/summarize")
+        assert "message 1 (system)" in diff_text(app)
+
+
+async def test_markup_and_escapes_are_shown_literally(app_repo: Path) -> None:
+    path = app_repo / "prompts" / "support" / "summarize.yaml"
+    path.write_text(path.read_text().replace("You summarise", "You [red]summarise[/] [/]"))
+    commit(app_repo, "[link=http://x]click[/link] \x1b[2J", "2026-01-12T10:00:00Z")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        history = app.query_one(HistoryPane)
+        assert history.entries[0].subject.startswith("[link=http://x]click[/link]")
+        text = diff_text(app)
+        assert "[red]summarise[/] [/]" in text
+        message_cell = history.get_row_at(0)[4]
+        assert "[link=http://x]click[/link] ␛[2J" in message_cell.plain
+
+
+async def test_filter_narrows_the_tree(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"sql")
+        await pilot.press("enter")
+        await settle(pilot)
+        tree = app.query_one(PromptsPane).prompt_tree
+        leaves = [n.data for n in _walk(tree.root) if n.data]
+        assert leaves == ["analytics/sql_generator"]
+
+
+async def test_external_commit_is_picked_up_on_refresh(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        path = app_repo / "prompts" / "support" / "summarize.yaml"
+        path.write_text(path.read_text() + "\n")
+        commit(app_repo, "Trailing newline", "2026-01-20T10:00:00Z")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert app.query_one(HistoryPane).entries[0].subject == "Trailing newline"
+
+
+async def test_small_terminal_shows_one_pane_and_switches_by_number(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.has_class("-narrow")
+        assert not app.query_one(DiffPane).display or app.query_one(DiffPane).has_class("-hidden-narrow")
+        await pilot.press("3")
+        await pilot.pause()
+        assert not app.query_one(DiffPane).has_class("-hidden-narrow")
+        assert app.query_one(PromptsPane).has_class("-hidden-narrow")
+
+
+async def test_not_a_repository_is_reported_and_the_app_stays_alive(tmp_path: Path) -> None:
+    app = make_app(tmp_path, clock=clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert "not inside a Git repository" in diff_text(app)
+        if app.screen.__class__.__name__ == "ErrorScreen":
+            await pilot.press("escape")
+        await pilot.press("?")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "HelpScreen"
