@@ -1,0 +1,223 @@
+"""Every flow from the keyboard, asserting the repository afterwards."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import clock
+from test_app import select, settle
+
+from workbench.tui.app import make_app
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def summarize_path(root: Path) -> Path:
+    return root / "prompts" / "support" / "summarize.yaml"
+
+
+async def test_commit_flow_creates_the_commit(app_repo: Path) -> None:
+    path = summarize_path(app_repo)
+    path.write_text(path.read_text().replace("two short sentences", "two sentences"))
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "CommitScreen"
+        await pilot.press(*"Trim the summary rule", "enter")
+        await settle(pilot)
+    assert git(app_repo, "log", "-1", "--format=%s").strip() == "Trim the summary rule"
+    assert "two sentences" in git(app_repo, "show", "HEAD:prompts/support/summarize.yaml")
+    assert git(app_repo, "status", "--porcelain").strip() == ""
+
+
+async def test_release_tag_flow(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press(*"first cut", "enter")
+        await settle(pilot)
+    assert "support/summarize@v1" in git(app_repo, "tag", "--list")
+    assert "first cut" in git(app_repo, "tag", "-n5", "--list", "support/summarize@v1")
+
+
+async def test_promote_then_rollback_in_four_keys_plus_reason(app_repo: Path) -> None:
+    first = git(app_repo, "rev-list", "--max-count=1", "HEAD~2").strip()
+    head = git(app_repo, "rev-parse", "HEAD").strip()
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        # Promote the first version to prod, then the current one.
+        for rev in (first, head):
+            app.selected_rev = rev
+            await pilot.press("p")
+            await pilot.pause()
+            await pilot.press("3")  # prod is the third environment
+            await settle(pilot)
+            await pilot.press(*"ship it", "enter")
+            await pilot.pause()
+            await pilot.press("y")
+            await settle(pilot)
+        events = git(app_repo, "tag", "--list", "deploy/prod/support/summarize/*").split()
+        assert len(events) == 2
+        # The on-call path: R, enter (prod is the default), reason, enter, y.
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "TextPromptScreen"
+        await pilot.press("enter")  # an empty reason is refused
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "TextPromptScreen"
+        await pilot.press(*"summaries too short", "enter")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+    events = sorted(git(app_repo, "tag", "--list", "deploy/prod/support/summarize/*").split())
+    assert len(events) == 3
+    latest = events[-1]
+    message = git(app_repo, "tag", "-l", "--format=%(contents)", latest)
+    assert "rollback" in message and "summaries too short" in message
+    assert git(app_repo, "rev-parse", f"{latest}^{{commit}}").strip() == first
+
+
+async def test_cancelled_branch_switch_keeps_uncommitted_edits(app_repo: Path) -> None:
+    git(app_repo, "branch", "other")
+    path = summarize_path(app_repo)
+    edited = path.read_text() + "# my unsaved idea\n"
+    path.write_text(edited)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        await pilot.press(*"other", "enter")
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "ChoiceScreen"
+        await pilot.press("2")  # cancel
+        await settle(pilot)
+    assert git(app_repo, "branch", "--show-current").strip() == "main"
+    assert path.read_text() == edited
+
+
+async def test_branch_switch_with_stash_and_create(app_repo: Path) -> None:
+    git(app_repo, "branch", "other")
+    path = summarize_path(app_repo)
+    path.write_text(path.read_text() + "# idea\n")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        await pilot.press(*"other", "enter")
+        await settle(pilot)
+        await pilot.press("1")  # stash, then switch
+        await settle(pilot)
+        assert git(app_repo, "branch", "--show-current").strip() == "other"
+        assert "idea" in git(app_repo, "stash", "show", "-p")
+        await pilot.press("b")
+        await settle(pilot)
+        await pilot.press(*"feature/new-tone", "enter")
+        await settle(pilot)
+    assert git(app_repo, "branch", "--show-current").strip() == "feature/new-tone"
+
+
+async def test_inline_editor_refuses_invalid_yaml_unless_confirmed(app_repo: Path) -> None:
+    path = summarize_path(app_repo)
+    before = path.read_text()
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("E")
+        await pilot.pause()
+        editor = app.screen
+        assert editor.__class__.__name__ == "EditorScreen"
+        editor.query_one("TextArea").text = "messages: [\n"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.press("n")
+        await pilot.pause()
+        assert path.read_text() == before
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert path.read_text() == "messages: [\n"
+        await pilot.press("escape")
+        await settle(pilot)
+
+
+async def test_environments_view_promotes_staging_to_prod(app_repo: Path) -> None:
+    from workbench.services.workspace import Workspace
+
+    with Workspace.open(app_repo) as ws:
+        ws.promote("support/summarize", "staging", rev="HEAD~2", reason="old")
+        ws.promote("support/summarize", "prod", rev="HEAD~2", reason="old")
+        ws.promote("support/summarize", "staging", rev="HEAD", reason="new")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.__class__.__name__ == "EnvironmentsScreen"
+        table = screen.query_one("DataTable")
+        row = [r.name for r in screen.status.rows].index("support/summarize")  # type: ignore[attr-defined]
+        table.move_cursor(row=row)  # type: ignore[attr-defined]
+        await pilot.press("p")
+        await pilot.pause()
+        await pilot.press(*"staging is good", "enter")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+    with Workspace.open(app_repo) as ws:
+        event = ws.current_event("support/summarize", "prod")
+        assert event is not None and event.commit == git(app_repo, "rev-parse", "HEAD").strip()
+        assert event.reason == "staging is good"
+
+
+@pytest.mark.parametrize("key", ["P", "f"])
+async def test_push_and_fetch_without_a_remote_explain_themselves(app_repo: Path, key: str) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        await pilot.pause()
+        if key == "P":
+            await pilot.press("y")
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_review_screen_lists_branch_changes(app_repo: Path) -> None:
+    git(app_repo, "switch", "-qc", "feature/x")
+    path = summarize_path(app_repo)
+    path.write_text(path.read_text().replace("two short", "three short"))
+    git(app_repo, "commit", "-qam", "Back to three")
+    git(app_repo, "switch", "-q", "main")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "ReviewScreen"
+        assert [i.name for i in app.screen.review.items] == ["support/summarize"]  # type: ignore[attr-defined]
+        await pilot.press("M")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+    assert "three short" in summarize_path(app_repo).read_text()

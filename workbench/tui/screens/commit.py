@@ -1,0 +1,61 @@
+"""`c`: choose the changed prompts to commit, see the diff, write the message."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, SelectionList, Static
+
+from workbench.tui.text import clean
+
+
+class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, changed: list[str], states: dict[str, str], diff: Any, selected: str | None) -> None:
+        super().__init__()
+        self.changed = changed
+        self.states = states
+        self.diff = diff
+        self.selected = selected
+
+    def compose(self) -> ComposeResult:
+        from workbench.tui.flows import _diff_lines
+
+        with Vertical(classes="dialog", id="commit-dialog"):
+            yield Static(Text("Commit prompts", style="bold"), classes="dialog-title")
+            yield Static(Text("space toggles a file · tab to the message · enter commits · esc cancels", style="dim"))
+            yield SelectionList[str](*[(f"{self.states[n]:<9} {n}", n, True) for n in self.changed], id="commit-files")
+            if self.diff is not None:
+                with VerticalScroll(id="commit-diff"):
+                    yield Static(_diff_lines(self.diff, 100, 30))
+            yield Input(placeholder="commit message (what changed and why)", id="commit-message")
+            yield Static("", id="commit-status")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        files = list(self.query_one(SelectionList).selected)
+        message = event.value.strip()
+        status = self.query_one("#commit-status", Static)
+        if not files:
+            status.update(Text("select at least one file", style="bold red"))
+            return
+        if not message:
+            status.update(Text("write a commit message", style="bold red"))
+            return
+        self.dismiss((files, message))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+__all__ = ["CommitScreen", "clean"]

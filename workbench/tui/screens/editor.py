@@ -1,0 +1,87 @@
+"""`E`: edit a prompt file in the app, YAML highlighted; invalid files are saved only when confirmed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static, TextArea
+
+from workbench.core.loader import load_prompt
+from workbench.tui.screens.dialogs import ConfirmScreen
+from workbench.tui.text import clean
+
+
+class EditorScreen(ModalScreen[bool]):
+    """ctrl+s saves (validated), escape closes (asks when there are unsaved edits)."""
+
+    BINDINGS: ClassVar = [
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("escape", "close", "Close", priority=True),
+    ]
+
+    def __init__(self, path: Path, relpath: str) -> None:
+        super().__init__()
+        self.path = path
+        self.relpath = relpath
+        self.original = path.read_text(encoding="utf-8")
+        self.saved = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="editor-dialog"):
+            yield Static(Text(f"{clean(self.relpath)} — ctrl+s save · esc close", style="bold"), id="editor-title")
+            try:
+                area = TextArea.code_editor(self.original, language="yaml", id="editor-area")
+            except Exception:  # YAML highlighting needs tree-sitter; plain text still edits
+                area = TextArea.code_editor(self.original, id="editor-area")
+            yield area
+            yield Static("", id="editor-status")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    @property
+    def text(self) -> str:
+        return self.query_one(TextArea).text
+
+    def action_save(self) -> None:
+        from workbench.tui.flows import write_atomically
+
+        text = self.text
+        result = load_prompt(text, self.relpath)
+        if result.errors:
+            body = Text("This file has problems:\n", style="bold")
+            for problem in result.errors[:8]:
+                body.append(clean(problem.format()) + "\n")
+            body.append("\nSave it anyway? (the app and `workbench validate` will keep reporting them)")
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    write_atomically(self.path, text)
+                    self._saved(f"saved with {len(result.errors)} problem(s)")
+
+            self.app.push_screen(ConfirmScreen("Save an invalid prompt?", body, yes="save anyway"), answer)
+            return
+        write_atomically(self.path, text)
+        self._saved("saved — valid")
+
+    def _saved(self, message: str) -> None:
+        self.original = self.text
+        self.saved = True
+        self.query_one("#editor-status", Static).update(Text(message, style="bold"))
+
+    def action_close(self) -> None:
+        if self.text == self.original:
+            self.dismiss(self.saved)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(self.saved)
+
+        self.app.push_screen(ConfirmScreen("Discard unsaved edits?", "Your edits since the last save will be lost.", yes="discard"), answer)
