@@ -12,11 +12,11 @@ import sys
 from workbench.cli.common import app, run_app
 
 # Registration side effects: each module adds its commands to `app`.
-from workbench.cli import prompt_cmds as _prompt_cmds  # noqa: F401, E402  isort: skip
-from workbench.cli import version_cmds as _version_cmds  # noqa: F401, E402  isort: skip
-from workbench.cli import eval_cmds as _eval_cmds  # noqa: F401, E402  isort: skip
-from workbench.cli import monitor_cmds as _monitor_cmds  # noqa: F401, E402  isort: skip
-from workbench.cli import ui_cmds as _ui_cmds  # noqa: F401, E402  isort: skip
+from workbench.cli import prompt_cmds as _prompt_cmds  # noqa: F401  isort: skip
+from workbench.cli import version_cmds as _version_cmds  # noqa: F401  isort: skip
+from workbench.cli import eval_cmds as _eval_cmds  # noqa: F401  isort: skip
+from workbench.cli import monitor_cmds as _monitor_cmds  # noqa: F401  isort: skip
+from workbench.cli import ui_cmds as _ui_cmds  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

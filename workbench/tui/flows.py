@@ -25,8 +25,15 @@ T = TypeVar("T")
 
 
 def _diff_lines(diff: Any, width: int = 100, limit: int = 40) -> Text:
+    """A unified rendering of `diff` for dialogs, with short commit labels."""
+    from dataclasses import replace
+
     from workbench.tui.panes.diff import render_diff
 
+    def short(label: str) -> str:
+        return label[:7] if len(label) == 40 and all(c in "0123456789abcdef" for c in label) else label
+
+    diff = replace(diff, left_label=short(diff.left_label), right_label=short(diff.right_label))
     lines, _ = render_diff(diff, width, unified=True)
     shown = lines[:limit]
     if len(lines) > limit:
@@ -68,6 +75,9 @@ class FlowsMixin:
             app.call_from_thread(done, result)
 
         app.run_worker(work, thread=True, group=name, exit_on_error=False)
+
+    def _dialog_width(self) -> int:
+        return max(40, min(106, self._app().size.width - 14))
 
     def _need_prompt(self) -> str | None:
         app = self._app()
@@ -304,7 +314,7 @@ class FlowsMixin:
             target.append("  no test results for this version (press t first to run them)", style="yellow")
         body.append_text(target)
         body.append("\n\nWhat changes:\n", style="bold")
-        body.append_text(_diff_lines(ctx["diff"]))
+        body.append_text(_diff_lines(ctx["diff"], self._dialog_width()))
 
         def reasoned(reason: str | None) -> None:
             if reason is None:
@@ -375,7 +385,7 @@ class FlowsMixin:
         body.append("\n")
         body.append_text(_event_line("back to", previous, ctx["previous_tests"]))
         body.append("\n\nWhat the rollback changes:\n", style="bold")
-        body.append_text(_diff_lines(ctx["diff"]))
+        body.append_text(_diff_lines(ctx["diff"], self._dialog_width()))
         target = previous.version or previous.commit[:7]
 
         def reasoned(reason: str | None) -> None:

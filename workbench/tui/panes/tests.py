@@ -105,7 +105,7 @@ class TestsPane(Vertical):
             line = self.lines[case_id] = CaseLine(case_id, case_id)
             self.table.add_row(Text(one_line(case_id, 60)), *[result_cell(None) for _ in self.arms], key=case_id)
         line.results[self.arms[arm_index]] = result
-        self.table.update_cell(case_id, f"arm{arm_index}", result_cell(result))
+        self.table.update_cell(case_id, f"arm{arm_index}", result_cell(result), update_width=True)
         self.query_one(ProgressBar).advance(1)
 
     def finish(self, summary: Text | str, cancelled: bool = False) -> None:
