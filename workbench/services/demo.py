@@ -230,6 +230,42 @@ class _DemoBuilder:
         self.commit("chen", 35, "SQL generator: dialect-specific date hints", {sql: hinted})
         with _as("chen", self.at(36)):
             ws.switch_branch("main")
+        self._stored_results(names)
+
+    def _stored_results(self, names: list[str]) -> None:
+        """Past test runs of every release, as a real endpoint would have produced them.
+
+        The bad summaries release (v3) failed two cases; the first intent classifier missed one.
+        """
+        from workbench.evals.runner import CaseResult
+        from workbench.services.evals import record_results
+
+        ws = self.ws
+        assert ws is not None
+        failing = {("support/summarize", 3): {0, 4}, ("support/classify_intent", 1): {1}}
+        for name in names:
+            for index, tag in enumerate(ws.releases(name)):
+                prompt = ws.prompt_at(name, tag.commit).prompt
+                if prompt is None:
+                    continue
+                bad = failing.get((name, tag.number), set())
+                results = [
+                    CaseResult(
+                        case_id=case.case_id,
+                        description=case.description,
+                        repeat=0,
+                        passed=i not in bad,
+                        score=0.0 if i in bad else 1.0,
+                        output="(recorded demo output)",
+                        latency_ms=420.0 + 37 * i + 90 * tag.number,
+                        input_tokens=180 + 11 * i,
+                        output_tokens=60 + 7 * i,
+                        cost=0.00006,
+                    )
+                    for i, case in enumerate(prompt.tests)
+                ]
+                started = self.at(6 + index * 8).timestamp()
+                record_results(ws, name, tag.commit, "openai:gpt-4o-mini@api.openai.com", results, started=started)
 
 
 def create_demo_repo(directory: Path | None = None, *, now: Callable[[], datetime] | None = None) -> Path:

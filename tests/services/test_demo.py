@@ -1,0 +1,42 @@
+"""`workbench demo` builds a believable repository offline, quickly."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from workbench.cli.common import run_app
+from workbench.services.evals import latest_summary
+from workbench.services.workspace import Workspace
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def test_demo_repository_has_history_releases_deployments_and_results(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    assert run_app(["demo", str(root), "--no-open"]) == 0
+    authors = set(git(root, "log", "--format=%an").split("\n")) - {""}
+    assert {"Ana Lopez", "Ben Okafor", "Chen Wei"} <= authors
+    assert int(git(root, "rev-list", "--count", "HEAD")) >= 10
+    assert "feature/sql-dialect-hints" in git(root, "branch")
+    assert git(root, "branch", "--show-current").strip() == "main"
+    assert git(root, "status", "--porcelain").strip() == ""
+    with Workspace.open(root) as ws:
+        events = ws.deployments("support/summarize", "prod")
+        assert "rollback" in {e.action for e in events}
+        status = {row.name: row for row in ws.status().rows}
+        prod, staging = status["support/summarize"].cell("prod"), status["support/summarize"].cell("staging")
+        assert prod is not None and staging is not None and prod.lag and prod.lag >= 1
+        releases = ws.releases("support/summarize")
+        assert len(releases) >= 3
+        summaries = [latest_summary(ws, "support/summarize", r.commit) for r in releases]
+        assert all(summaries) and any(s.startswith("✗") for s in summaries if s)
+    assert run_app(["-C", str(root), "validate"]) == 0
+
+
+def test_demo_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("keep me")
+    assert run_app(["demo", str(tmp_path), "--no-open"]) == 2
+    assert (tmp_path / "x").read_text() == "keep me"
