@@ -137,7 +137,7 @@ async def test_markup_and_escapes_are_shown_literally(app_repo: Path) -> None:
         assert history.entries[0].subject.startswith("[link=http://x]click[/link]")
         text = diff_text(app)
         assert "[red]summarise[/] [/]" in text
-        message_cell = history.get_row_at(0)[4]
+        message_cell = history.get_row_at(0)[5]
         assert "[link=http://x]click[/link] ␛[2J" in message_cell.plain
 
 

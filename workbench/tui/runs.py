@@ -103,9 +103,11 @@ class RunController:
         app.refresh_scopes("history")
 
     def _on_event(self, event: Any) -> None:
-        from workbench.evals.runner import CaseFinished
+        from workbench.evals.runner import CaseFinished, RunFinished
 
-        if isinstance(event, CaseFinished):
+        if isinstance(event, RunFinished) and not event.cancelled:
+            self.pane.arm_finished(event.arm)
+        elif isinstance(event, CaseFinished):
             result = event.result
             self.results[event.arm][result.case_id] = result
             row = RowResult(result.passed, result.score, result.latency_ms, result.tokens, result.error, result.cached)

@@ -45,8 +45,8 @@ class HistoryPane(DataTable[Text]):
         self.add_column("commit", key="commit", width=8)
         self.add_column("when", key="when", width=8)
         self.add_column("author", key="author", width=10)
+        self.add_column("tests", key="tests", width=7)
         self.add_column("message", key="message")
-        self.add_column("tests", key="tests", width=8)
 
     def set_rows(self, rows: list[HistoryRow], select: str | None, base: str | None, base_marked: bool) -> None:
         self._entries = rows
@@ -89,7 +89,7 @@ class HistoryPane(DataTable[Text]):
             message.append(" ")
         message.append(one_line(row.subject, 120))
         commit = Text(row.short, style="italic" if row.rev is None else "")
-        return [self._mark(row), commit, Text(when), Text(one_line(row.author, 10)), message, _tests_cell(row.tests)]
+        return [self._mark(row), commit, Text(when), Text(one_line(row.author, 10)), _tests_cell(row.tests), message]
 
     @property
     def selected_rev(self) -> str | None:

@@ -108,6 +108,16 @@ class TestsPane(Vertical):
         self.table.update_cell(case_id, f"arm{arm_index}", result_cell(result), update_width=True)
         self.query_one(ProgressBar).advance(1)
 
+    def arm_finished(self, arm_index: int) -> None:
+        """Cases this version does not have (an older suite) are marked as absent, not pending."""
+        for line in self.lines.values():
+            if self.arms[arm_index] not in line.results:
+                self.table.update_cell(line.case_id, f"arm{arm_index}", Text("— not in this version", style="dim"), update_width=True)
+        bar = self.query_one(ProgressBar)
+        done = sum(len(line.results) for line in self.lines.values())
+        remaining = sum(1 for line in self.lines.values() for arm in self.arms[arm_index + 1 :] if arm not in line.results)
+        bar.update(total=max(1, done + remaining), progress=done)
+
     def finish(self, summary: Text | str, cancelled: bool = False) -> None:
         self.running = False
         self.set_class(False, "-running")
