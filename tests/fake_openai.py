@@ -18,6 +18,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 drops bursts of new connections (1 s SYN retry)
+    daemon_threads = True
+
+
 Behaviour = str  # "ok" | "429" | "429:<seconds>" | "500" | "503" | "malformed" | "drop" | "401" | "quota" | "slow:<seconds>"
 
 
@@ -60,6 +66,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args: Any) -> None:
                 return
@@ -76,6 +83,11 @@ class FakeOpenAI:
             def _error(self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None) -> None:
                 body = {"error": {"message": message, "type": "error", "code": code}}
                 self._send(status, json.dumps(body).encode(), headers)
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/stats"):
+                    return self._send(200, json.dumps({"requests": fake.requests, "completed": fake.completed}).encode())
+                return self._error(404, "not found")
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
@@ -152,7 +164,7 @@ class FakeOpenAI:
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -162,6 +174,15 @@ class FakeOpenAI:
         assert self._server is not None
         self._server.shutdown()
         self._server.server_close()
+
+
+def serve_forever_in_this_process(latency_s: float, fault_rate: float, faults: tuple[str, ...], seed: int) -> None:
+    """Entry point for benchmarks: run the server in its own process (no shared GIL) and print its URL."""
+    import sys
+
+    with FakeOpenAI(latency_s=latency_s, fault_rate=fault_rate, faults=faults, seed=seed) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
 
 
 def _embed(text: str, dims: int = 32) -> list[float]:
