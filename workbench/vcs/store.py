@@ -313,9 +313,9 @@ class GitStore:
         return out.strip() if status == 0 else None
 
     # ----------------------------------------------------------------- refs: tags
-    def release_tags(self) -> list[ReleaseTag]:
-        """All release tags `<name>@v<N>`, from one for-each-ref."""
-        out = self.run("for-each-ref", f"--format={_RELEASE_FORMAT}", "refs/tags/")
+    def release_tags(self, pattern: str = "refs/tags/") -> list[ReleaseTag]:
+        """Release tags `<name>@v<N>` (all, or those matching a for-each-ref pattern), from one for-each-ref."""
+        out = self.run("for-each-ref", f"--format={_RELEASE_FORMAT}", pattern)
         tags: list[ReleaseTag] = []
         for record in out.split("\x1e\x1f"):
             fields = record.lstrip("\n").split("\0")
