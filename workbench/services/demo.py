@@ -231,6 +231,29 @@ class _DemoBuilder:
         with _as("chen", self.at(36)):
             ws.switch_branch("main")
         self._stored_results(names)
+        self._production_events(names)
+
+    def _production_events(self, names: list[str]) -> None:
+        """Six weeks of prod traffic. Two releases regressed: the summaries v3, already rolled back,
+        and the intent classifier v2, still in prod, so the app's regression banner and the
+        rollback flow can be tried."""
+        from workbench.monitor.demo_events import Period, generate_demo_events
+        from workbench.services.monitor import ingest
+
+        ws = self.ws
+        assert ws is not None
+        end = self.at(42).timestamp()
+        periods = []
+        for name in names:
+            events = list(reversed(ws.deployments(name, "prod")))
+            for index, event in enumerate(events):
+                start = _epoch(event.when)
+                stop = _epoch(events[index + 1].when) if index + 1 < len(events) else end
+                bad = (name, (event.version or "").rsplit("@", 1)[-1]) in {("support/summarize", "v3"), ("support/classify_intent", "v2")}
+                periods.append(Period(name, event.version or event.commit[:10], event.commit, start, stop, bad))
+        log = self.root / ".workbench" / "events" / "prod.jsonl"
+        generate_demo_events(log, periods)
+        ingest(self.root, [log])
 
     def _stored_results(self, names: list[str]) -> None:
         """Past test runs of every release, as a real endpoint would have produced them.
@@ -266,6 +289,10 @@ class _DemoBuilder:
                 ]
                 started = self.at(6 + index * 8).timestamp()
                 record_results(ws, name, tag.commit, "openai:gpt-4o-mini@api.openai.com", results, started=started)
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def create_demo_repo(directory: Path | None = None, *, now: Callable[[], datetime] | None = None) -> Path:
