@@ -14,6 +14,7 @@ _LAZY_ATTRS = {
     "PromptRepo": ("workbench.services.runtime", "PromptRepo"),
     "WorkbenchError": ("workbench.errors", "WorkbenchError"),
 }
+_LAZY_MODULES = {"monitor"}
 
 if TYPE_CHECKING:
     from workbench.errors import WorkbenchError
@@ -23,10 +24,12 @@ __all__ = ["PromptRepo", "WorkbenchError", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"workbench.{name}")
     try:
         module_name, attr = _LAZY_ATTRS[name]
     except KeyError:
         raise AttributeError(f"module 'workbench' has no attribute {name!r}") from None
-    import importlib
-
     return getattr(importlib.import_module(module_name), attr)

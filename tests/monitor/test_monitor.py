@@ -15,7 +15,7 @@ import pytest
 from workbench.cli.common import run_app
 from workbench.core.split import choose_arm
 from workbench.monitor.metrics import compare_versions, version_metrics
-from workbench.monitor.record import Recorder
+from workbench.monitor.recorder import Recorder
 from workbench.monitor.store import MonitorStore
 
 PROMPT = SimpleNamespace(name="support/summarize", version="support/summarize@v2", commit="abc", env="prod", arm=None)
