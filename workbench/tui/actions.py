@@ -53,7 +53,7 @@ ACTIONS: tuple[Act, ...] = (
     Act("focus-history", "2", "focus_pane('history')", "History pane", show=False),
     Act("focus-diff", "3", "focus_pane('diff')", "Diff pane", show=False),
     Act("focus-tests", "4", "focus_pane('tests')", "Tests pane", show=False),
-    Act("focus-monitor", "5", "focus_pane('monitor')", "Monitor pane", show=False),
+    Act("monitor", "5", "monitor", "Production metrics of the selected prompt", show=False),
     Act("next-pane", "tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
     Act("previous-pane", "shift+tab", "cycle_pane(-1)", "Previous pane", show=False, priority=True),
     Act("next-pane-vim", "l", "cycle_pane(1)", "Next pane", show=False, palette=False),

@@ -497,6 +497,35 @@ class WorkbenchApp(FlowsMixin, App[None]):
             self._load_diff(self.selected_prompt, self.selected_rev)
             self.action_focus_pane("diff")
 
+    # ------------------------------------------------------------------ production
+    def action_monitor(self) -> None:
+        name = self.selected_prompt
+        if self.workspace is None or not name:
+            self.notify("select a prompt first", severity="warning")
+            return
+        env = "prod" if "prod" in self.workspace.environments else self.workspace.environments[-1]
+
+        def load() -> None:
+            from workbench.services.monitor import report
+
+            try:
+                result = self.git(lambda: report(self.workspace, name, env, series=True))
+            except Exception as err:
+                self.post_message(WorkerFailed(err))
+                return
+            self.call_from_thread(self._show_monitor, result)
+
+        self.run_worker(load, thread=True, group="monitor", exit_on_error=False)
+
+    def _show_monitor(self, report: Any) -> None:
+        from workbench.tui.screens.monitor import MonitorScreen
+
+        def closed(choice: str | None) -> None:
+            if choice == "rollback":
+                self.action_rollback()
+
+        self.push_screen(MonitorScreen(report), closed)
+
     # ------------------------------------------------------------------ tests
     def action_run_tests(self) -> None:
         self.runs.run_single()

@@ -1,0 +1,34 @@
+"""`5` on the demo: the intent classifier's v2 regressed in prod; the banner leads to the rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_app import select, settle
+from textual.widgets import Static
+
+from workbench.services.demo import create_demo_repo
+from workbench.tui.app import make_app
+
+
+async def test_monitor_banner_and_rollback_key(tmp_path: Path) -> None:
+    root = create_demo_repo(tmp_path / "demo")
+    app = make_app(root)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/classify_intent")
+        await pilot.press("5")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.__class__.__name__ == "MonitorScreen"
+        text = "\n".join(str(s.render()) for s in screen.query(Static))
+        assert "REGRESSED in prod" in text and "press R to roll back" in text and "▲" in text
+        await pilot.press("R")
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "ChoiceScreen"  # the rollback flow, environment first
+        await pilot.press("escape")
+        await select(pilot, "support/escalation_check")
+        await pilot.press("5")
+        await settle(pilot)
+        text = "\n".join(str(s.render()) for s in app.screen.query(Static))
+        assert "REGRESSED" not in text
