@@ -20,8 +20,13 @@ CREATE TABLE IF NOT EXISTS events (
   env TEXT, arm TEXT, latency_ms REAL, input_tokens INTEGER, output_tokens INTEGER, cost REAL,
   error TEXT, score REAL, feedback TEXT
 );
-CREATE INDEX IF NOT EXISTS events_prompt ON events (prompt, env, ts);
-CREATE INDEX IF NOT EXISTS events_version_latency ON events (prompt, version, latency_ms);
+CREATE INDEX IF NOT EXISTS events_latency ON events (prompt, env, version, arm, latency_ms);
+CREATE TABLE IF NOT EXISTS rollup (
+  prompt TEXT NOT NULL, env TEXT NOT NULL, version TEXT NOT NULL, arm TEXT NOT NULL, hour INTEGER NOT NULL,
+  calls INTEGER, errors INTEGER, lat_sum REAL, lat_sq REAL, lat_n INTEGER, tokens INTEGER, cost REAL,
+  score_sum REAL, score_sq REAL, score_n INTEGER, feedback INTEGER, first_ts REAL, last_ts REAL,
+  PRIMARY KEY (prompt, env, version, arm, hour)
+);
 CREATE TABLE IF NOT EXISTS feedback (call_id TEXT PRIMARY KEY, ts REAL, feedback TEXT, score REAL);
 """
 
@@ -46,7 +51,7 @@ def _row(event: dict[str, Any]) -> tuple[Any, ...]:
         str(event["call_id"]),
         float(event["ts"]),
         str(event["name"]),
-        event.get("version"),
+        event.get("version") or "(unknown)",
         event.get("commit"),
         event.get("env"),
         event.get("arm"),
@@ -87,6 +92,7 @@ class MonitorStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=OFF")
         before = self.count()
+        last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
         for path in paths:
             report.files += 1
             rows: list[tuple[Any, ...]] = []
@@ -107,10 +113,31 @@ class MonitorStore:
             if feedback:
                 with self.db:
                     self.db.executemany("INSERT OR REPLACE INTO feedback VALUES (?,?,?,?)", feedback)
+        self._roll_up(last_rowid)
         self.db.execute("PRAGMA synchronous=FULL")
         report.added = self.count() - before
         report.duplicates = max(0, report.lines - report.added - len(report.problems))
         return report
+
+    def _roll_up(self, after_rowid: int) -> None:
+        """Hourly aggregates of the events just added: reports read these, not a million rows."""
+        with self.db:
+            self.db.execute(
+                """INSERT INTO rollup
+                   SELECT prompt, coalesce(env, ''), version, coalesce(arm, ''), cast(ts / 3600 AS INTEGER),
+                          count(*), sum(error IS NOT NULL), sum(latency_ms), sum(latency_ms * latency_ms), count(latency_ms),
+                          sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), sum(coalesce(cost, 0)),
+                          sum(score), sum(score * score), count(score), count(feedback), min(ts), max(ts)
+                   FROM events WHERE rowid > ? GROUP BY 1, 2, 3, 4, 5
+                   ON CONFLICT (prompt, env, version, arm, hour) DO UPDATE SET
+                     calls = calls + excluded.calls, errors = errors + excluded.errors,
+                     lat_sum = coalesce(lat_sum, 0) + coalesce(excluded.lat_sum, 0), lat_sq = coalesce(lat_sq, 0) + coalesce(excluded.lat_sq, 0),
+                     lat_n = lat_n + excluded.lat_n, tokens = tokens + excluded.tokens, cost = cost + excluded.cost,
+                     score_sum = coalesce(score_sum, 0) + coalesce(excluded.score_sum, 0), score_sq = coalesce(score_sq, 0) + coalesce(excluded.score_sq, 0),
+                     score_n = score_n + excluded.score_n, feedback = feedback + excluded.feedback,
+                     first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)""",
+                (after_rowid,),
+            )
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:

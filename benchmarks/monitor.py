@@ -1,0 +1,107 @@
+"""Monitoring speed: record() overhead, ingest of 1,000,000 events, `monitor NAME` over them,
+and `PromptRepo.get()` with a canary split after the first call.
+
+Targets (issue 7): 20 µs per record(), 10 s for the ingest, 300 ms for the report, 5 µs per get().
+Run: python benchmarks/monitor.py [EVENTS]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from workbench.monitor.metrics import compare_versions, version_metrics  # noqa: E402
+from workbench.monitor.recorder import Recorder  # noqa: E402
+from workbench.monitor.store import MonitorStore  # noqa: E402
+
+EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+
+
+def bench_record(tmp: Path) -> None:
+    prompt = SimpleNamespace(name="support/summarize", version="support/summarize@v3", commit="c" * 40, env="prod", arm=None)
+    recorder = Recorder(tmp / "record.jsonl", otel=False)
+    recorder.record(prompt, latency_ms=1.0)
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(20_000):
+            recorder.record(prompt, latency_ms=812.5, input_tokens=200, output_tokens=80, cost=0.0001)
+        runs.append((time.perf_counter() - t0) / 20_000)
+        recorder.flush()
+    median = statistics.median(runs) * 1e6
+    print(f"record() per call            {median:8.2f} µs   target 20 µs   ratio {median / 20:.2f}")
+
+
+def write_events(path: Path) -> None:
+    rng = random.Random(1)
+    with path.open("w") as handle:
+        for i in range(EVENTS):
+            version = "support/summarize@v2" if i < EVENTS * 0.7 else "support/summarize@v3"
+            bad = version.endswith("v3")
+            handle.write(json.dumps({
+                "call_id": f"{i:012x}", "ts": 1_760_000_000 + i * 2.5, "name": "support/summarize", "version": version,
+                "commit": "c" * 40, "env": "prod", "arm": None, "latency_ms": round(rng.lognormvariate(6.7 + 0.3 * bad, 0.35), 1),
+                "input_tokens": 200, "output_tokens": 80, "cost": 0.0001, "error": "timeout" if rng.random() < (0.05 if bad else 0.01) else None,
+                "score": round(rng.random(), 3), "feedback": None,
+            }, separators=(",", ":")) + "\n")
+
+
+def bench_ingest_and_report(tmp: Path) -> None:
+    log = tmp / "events.jsonl"
+    write_events(log)
+    store = MonitorStore(tmp / "monitor.sqlite")
+    t0 = time.perf_counter()
+    report = store.ingest([log])
+    ingest = time.perf_counter() - t0
+    print(f"ingest {report.added:,} events      {ingest:8.2f} s    target 10 s    ratio {ingest / 10:.2f}")
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        rows = version_metrics(store.db, "support/summarize", "prod")
+        compare_versions(rows[0], rows[-1])
+        runs.append(time.perf_counter() - t0)
+    median = statistics.median(runs)
+    print(f"monitor NAME over them       {median * 1000:8.0f} ms   target 300 ms  ratio {median / 0.3:.2f}")
+    store.close()
+
+
+def bench_get(tmp: Path) -> None:
+    from workbench import PromptRepo
+    from workbench.services.demo import create_demo_repo
+    from workbench.services.workspace import Workspace
+
+    root = create_demo_repo(tmp / "demo")
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "x"], cwd=root, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x"})
+    with Workspace.open(root) as ws:
+        ws.promote("support/summarize", "prod", rev="HEAD", reason="bench canary", split_percent=10)
+    repo = PromptRepo(root)
+    repo.get("support/summarize", env="prod", key="warm")
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for i in range(20_000):
+            repo.get("support/summarize", env="prod", key=f"user-{i}")
+        runs.append((time.perf_counter() - t0) / 20_000)
+    median = statistics.median(runs) * 1e6
+    print(f"get() with a split           {median:8.2f} µs   target 5 µs    ratio {median / 5:.2f}")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_record(Path(tmp))
+        bench_ingest_and_report(Path(tmp))
+        bench_get(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
