@@ -20,9 +20,9 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench.monitor.metrics import compare_versions, version_metrics  # noqa: E402
-from workbench.monitor.recorder import Recorder  # noqa: E402
-from workbench.monitor.store import MonitorStore  # noqa: E402
+from workbench.monitor.metrics import compare_versions, version_metrics
+from workbench.monitor.recorder import Recorder
+from workbench.monitor.store import MonitorStore
 
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 
