@@ -26,8 +26,7 @@ ASSERTION_TYPES: tuple[str, ...] = (
     "llm-rubric",
 )
 
-NEGATABLE = ASSERTION_TYPES
-ALL_ASSERTION_TYPES: tuple[str, ...] = ASSERTION_TYPES + tuple(f"not-{t}" for t in NEGATABLE)
+ALL_ASSERTION_TYPES: tuple[str, ...] = ASSERTION_TYPES + tuple(f"not-{t}" for t in ASSERTION_TYPES)
 
 # promptfoo types we recognise but do not run, so the message can say so.
 UNSUPPORTED_PROMPTFOO_TYPES: tuple[str, ...] = (
@@ -44,23 +43,4 @@ UNSUPPORTED_PROMPTFOO_TYPES: tuple[str, ...] = (
     "moderation",
     "is-valid-openai-tools-call",
     "is-sql",
-)
-
-# Assertions whose `value` is required.
-VALUE_REQUIRED: frozenset[str] = frozenset(
-    {
-        "equals",
-        "contains",
-        "icontains",
-        "contains-any",
-        "contains-all",
-        "icontains-any",
-        "icontains-all",
-        "starts-with",
-        "regex",
-        "levenshtein",
-        "python",
-        "similar",
-        "llm-rubric",
-    }
 )

@@ -117,8 +117,7 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
     return (now or time.time()) - seconds
 
 
-def version_metrics(db: sqlite3.Connection, prompt: str, env: str | None = None, since: float | None = None) -> list[VersionMetrics]:
-    """One row per (version, arm) that served traffic, oldest first (from the hourly rollup)."""
+def _rollup_filter(prompt: str, env: str | None, since: float | None) -> tuple[str, list[Any]]:
     where, args = ["prompt = ?"], list[Any]([prompt])
     if env:
         where.append("env = ?")
@@ -126,7 +125,12 @@ def version_metrics(db: sqlite3.Connection, prompt: str, env: str | None = None,
     if since:
         where.append("hour >= ?")
         args.append(int(since // 3600))
-    clause = " AND ".join(where)
+    return " AND ".join(where), args
+
+
+def version_metrics(db: sqlite3.Connection, prompt: str, env: str | None = None, since: float | None = None) -> list[VersionMetrics]:
+    """One row per (version, arm) that served traffic, oldest first (from the hourly rollup)."""
+    clause, args = _rollup_filter(prompt, env, since)
     rows = db.execute(
         f"""SELECT version, arm, sum(calls), sum(errors), min(first_ts), max(last_ts), sum(lat_sum), sum(lat_sq), sum(lat_n),
                   sum(tokens), sum(cost), sum(score_sum), sum(score_sq), sum(score_n), sum(feedback)
@@ -220,17 +224,11 @@ def compare_versions(previous: VersionMetrics, current: VersionMetrics) -> Verdi
 
 def daily_series(db: sqlite3.Connection, prompt: str, env: str | None, since: float | None = None) -> list[tuple[float, int, float, float | None, float | None]]:
     """(day start, calls, error rate, mean latency, mean score) per day, for the charts."""
-    where, args = ["prompt = ?"], list[Any]([prompt])
-    if env:
-        where.append("env = ?")
-        args.append(env)
-    if since:
-        where.append("hour >= ?")
-        args.append(int(since // 3600))
+    clause, args = _rollup_filter(prompt, env, since)
     rows = db.execute(
         f"""SELECT (hour / 24) * 86400, sum(calls), 1.0 * sum(errors) / sum(calls), sum(lat_sum) / nullif(sum(lat_n), 0),
                    sum(score_sum) / nullif(sum(score_n), 0)
-            FROM rollup WHERE {' AND '.join(where)} GROUP BY hour / 24 ORDER BY 1""",
+            FROM rollup WHERE {clause} GROUP BY hour / 24 ORDER BY 1""",
         args,
     ).fetchall()
     return [(float(r[0]), int(r[1]), float(r[2]), r[3], r[4]) for r in rows]
