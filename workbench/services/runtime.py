@@ -16,6 +16,7 @@ problem is logged once.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -211,7 +212,12 @@ class PromptRepo:
             if event is None:
                 raise RepoError(f"{name} is not deployed to {env}", hint=f"promote it: workbench promote {name} --env {env}")
             if event.canary is not None:
-                canary = key is not None and choose_arm(key, event.canary.percent, event.tag)
+                if key is None:
+                    # No stable key: each call is its own coin toss, weighted by the split.
+                    self._log_once(f"{name} in {env} is split {event.canary.percent:g}% canary: get() without key= picks an arm at random per call")
+                    canary = random.random() * 100 < event.canary.percent
+                else:
+                    canary = choose_arm(key, event.canary.percent, event.tag)
                 if canary:
                     return PromptIdentity(name, event.canary.version, event.canary.commit, env, "canary")
                 return PromptIdentity(name, event.version, event.commit, env, "stable")
