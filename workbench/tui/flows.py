@@ -90,19 +90,28 @@ class FlowsMixin:
         return app.selected_prompt
 
     # ------------------------------------------------------------------ edit
-    def action_edit(self) -> None:
+    def _working_file(self) -> tuple[str, Path] | None:
+        """The selected prompt and its file in the working copy (None, with a notice, if absent)."""
         name = self._need_prompt()
         if name is None:
-            return
+            return None
         app = self._app()
         path = app.workspace.prompt_path(name, None)
         if path is None:
             app.notify(f"{name} is not in the working copy", severity="warning")
+            return None
+        return name, Path(app.root) / path
+
+    def action_edit(self) -> None:
+        target = self._working_file()
+        if target is None:
             return
+        name, full = target
+        app = self._app()
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         try:
             with app.suspend():
-                subprocess.run([*editor.split(), str(Path(app.root) / path)], check=False)
+                subprocess.run([*editor.split(), str(full)], check=False)
         except Exception as err:  # no terminal to hand over (e.g. under test)
             app.show_error(err)
             return
@@ -121,17 +130,14 @@ class FlowsMixin:
         self._job(lambda: app.workspace.prompt_at(name, None), done)
 
     def action_edit_inline(self) -> None:
-        name = self._need_prompt()
-        if name is None:
+        target = self._working_file()
+        if target is None:
             return
         from workbench.tui.screens.editor import EditorScreen
 
+        name, full = target
         app = self._app()
-        path = app.workspace.prompt_path(name, None)
-        if path is None:
-            app.notify(f"{name} is not in the working copy", severity="warning")
-            return
-        full = Path(app.root) / path
+        path = full.relative_to(app.root).as_posix()
 
         def closed(saved: bool | None) -> None:
             if saved:

@@ -6,7 +6,7 @@ and `n` / `N` can jump between changes; long lines wrap, never clip.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -61,9 +61,37 @@ def _cell(number: int | None, sign: str, body: Text, width: int, style: str) -> 
     return cells
 
 
-def render_pairs_split(rows: Sequence[LinePair | FoldedLines], width: int) -> tuple[list[Text], list[int]]:
-    """Side-by-side lines and the index of the first line of each change block."""
+def _split_row(row: LinePair, width: int) -> list[Text]:
     half = max(16, (width - 1) // 2)
+    left_sign = " " if row.kind is LineKind.EQUAL or row.left is None else "-"
+    right_sign = " " if row.kind is LineKind.EQUAL or row.right is None else "+"
+    left_style = "" if left_sign == " " else DEL_STYLE
+    right_style = "" if right_sign == " " else INS_STYLE
+    left = _cell(row.left_no, left_sign, _styled(row.left, row.left_spans, left_style), half, left_style) if row.left is not None else []
+    right = _cell(row.right_no, right_sign, _styled(row.right, row.right_spans, right_style), half, right_style) if row.right is not None else []
+    lines = []
+    for i in range(max(len(left), len(right))):
+        line = (left[i] if i < len(left) else Text(" " * half)).copy()
+        line.append("│", style="dim")
+        if i < len(right):
+            line.append_text(right[i])
+        lines.append(line)
+    return lines
+
+
+def _unified_row(row: LinePair, width: int) -> list[Text]:
+    if row.kind is LineKind.EQUAL:
+        return _cell(row.right_no, " ", _styled(row.right, (), ""), width, "")
+    lines = []
+    if row.left is not None:
+        lines.extend(_cell(row.left_no, "-", _styled(row.left, row.left_spans, DEL_STYLE), width, DEL_STYLE))
+    if row.right is not None:
+        lines.extend(_cell(row.right_no, "+", _styled(row.right, row.right_spans, INS_STYLE), width, INS_STYLE))
+    return lines
+
+
+def _render_rows(rows: Sequence[LinePair | FoldedLines], width: int, render_row: Callable[[LinePair, int], list[Text]]) -> tuple[list[Text], list[int]]:
+    """Screen lines for `rows`, and the index of the first line of each block of changes."""
     lines: list[Text] = []
     changes: list[int] = []
     previous_equal = True
@@ -75,42 +103,17 @@ def render_pairs_split(rows: Sequence[LinePair | FoldedLines], width: int) -> tu
         if row.kind is not LineKind.EQUAL and previous_equal:
             changes.append(len(lines))
         previous_equal = row.kind is LineKind.EQUAL
-        left_sign = " " if row.kind is LineKind.EQUAL or row.left is None else "-"
-        right_sign = " " if row.kind is LineKind.EQUAL or row.right is None else "+"
-        left_style = "" if left_sign == " " else DEL_STYLE
-        right_style = "" if right_sign == " " else INS_STYLE
-        left = _cell(row.left_no, left_sign, _styled(row.left, row.left_spans, left_style), half, left_style) if row.left is not None else []
-        right = _cell(row.right_no, right_sign, _styled(row.right, row.right_spans, right_style), half, right_style) if row.right is not None else []
-        for i in range(max(len(left), len(right))):
-            line = left[i] if i < len(left) else Text(" " * half)
-            line = line.copy()
-            line.append("│", style="dim")
-            if i < len(right):
-                line.append_text(right[i])
-            lines.append(line)
+        lines.extend(render_row(row, width))
     return lines, changes
+
+
+def render_pairs_split(rows: Sequence[LinePair | FoldedLines], width: int) -> tuple[list[Text], list[int]]:
+    """Side by side: old on the left, new on the right."""
+    return _render_rows(rows, width, _split_row)
 
 
 def render_pairs_unified(rows: Sequence[LinePair | FoldedLines], width: int) -> tuple[list[Text], list[int]]:
-    lines: list[Text] = []
-    changes: list[int] = []
-    previous_equal = True
-    for row in rows:
-        if isinstance(row, FoldedLines):
-            lines.append(Text(f"{'':>{NUM_WIDTH}}  ⋯ {row.count} unchanged lines ⋯", style="dim italic"))
-            previous_equal = True
-            continue
-        if row.kind is not LineKind.EQUAL and previous_equal:
-            changes.append(len(lines))
-        previous_equal = row.kind is LineKind.EQUAL
-        if row.kind is LineKind.EQUAL:
-            lines.extend(_cell(row.right_no, " ", _styled(row.right, (), ""), width, ""))
-            continue
-        if row.left is not None:
-            lines.extend(_cell(row.left_no, "-", _styled(row.left, row.left_spans, DEL_STYLE), width, DEL_STYLE))
-        if row.right is not None:
-            lines.extend(_cell(row.right_no, "+", _styled(row.right, row.right_spans, INS_STYLE), width, INS_STYLE))
-    return lines, changes
+    return _render_rows(rows, width, _unified_row)
 
 
 def render_diff(diff: PromptDiff, width: int, unified: bool, context: int = 3) -> tuple[list[Text], list[int]]:
