@@ -197,9 +197,17 @@ async def compare_versions(
     *,
     git_lock: Callable[[Callable[[], Any]], Any] | None = None,
 ) -> tuple[Comparison, SuiteOutcome, SuiteOutcome]:
-    """Run versions A and B on the same cases (B's suite decides which cases) and compare."""
-    outcome_a = await run_tests(ws, name, a, settings, on_event, arm=0, git_lock=git_lock)
-    outcome_b = await run_tests(ws, name, b, settings, on_event, arm=1, git_lock=git_lock)
+    """Run versions A and B at the same time (each with half the concurrency) and compare them."""
+    import asyncio
+    from dataclasses import replace
+
+    settings = settings or EvalSettings()
+    concurrency = settings.concurrency or ws.config.concurrency
+    half = replace(settings, concurrency=max(1, concurrency // 2))
+    outcome_a, outcome_b = await asyncio.gather(
+        run_tests(ws, name, a, half, on_event, arm=0, git_lock=git_lock),
+        run_tests(ws, name, b, half, on_event, arm=1, git_lock=git_lock),
+    )
     comparison = compare_results(name, outcome_a.revision, outcome_a.results, outcome_b.revision, outcome_b.results)
     return comparison, outcome_a, outcome_b
 

@@ -75,8 +75,7 @@ class RunController:
         return EvalSettings(provider=app.provider_override, model=app.model_override, base_url=app.base_url_override)
 
     async def _run(self, revs: list[str | None]) -> None:
-        from workbench.evals.compare import compare_results
-        from workbench.services.evals import run_tests
+        from workbench.services.evals import compare_versions, run_tests
 
         app = self.app
         name = app.selected_prompt
@@ -86,19 +85,18 @@ class RunController:
         prompt = app.workspace.prompt_at(name, revs[-1]).prompt
         cases = [(c.case_id, c.description) for c in prompt.tests] if prompt else []
         self.pane.start(f"{name}: {' vs '.join(self.labels)} · {app.provider_label()}", self.labels, cases)
-        outcomes = []
         try:
-            for arm, rev in enumerate(revs):
-                outcome = await run_tests(app.workspace, name, rev, self.settings(), self._on_event, arm=arm, git_lock=app.git)
-                outcomes.append(outcome)
-                for warning in outcome.warnings:
-                    app.notify(warning, severity="warning", markup=False)
+            if len(revs) == 2:
+                self.comparison, *outcomes = await compare_versions(app.workspace, name, revs[0], revs[1], self.settings(), self._on_event, git_lock=app.git)
+            else:
+                outcomes = [await run_tests(app.workspace, name, revs[0], self.settings(), self._on_event, git_lock=app.git)]
         except Exception as err:
             self.pane.finish(Text(f"✗ {clean(err)}", style="bold red"))
             app.show_error(err)
             return
-        if len(outcomes) == 2:
-            self.comparison = compare_results(name, self.labels[0], outcomes[0].results, self.labels[1], outcomes[1].results)
+        for outcome in outcomes:
+            for warning in outcome.warnings:
+                app.notify(warning, severity="warning", markup=False)
         self.pane.finish(self._summary_text())
         app.refresh_scopes("history")
 
