@@ -145,3 +145,32 @@ def test_local_demo_model_answers_offline(prompt_repo: Path, capsys: pytest.Capt
     case = data["suites"][0]["cases"][0]
     assert case["output"] and case["output_tokens"] > 0, case
     assert code in (0, 1)
+
+
+def test_repeat_reports_per_case_pass_rate_and_pass_hat_k(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = {"n": 0}
+
+    def reply(body: dict) -> str:
+        calls["n"] += 1
+        return body["messages"][-1]["content"] if calls["n"] % 2 else "nothing"
+
+    with FakeOpenAI(reply=reply) as server:
+        code = run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url, "--repeat", "4", "-j", "1", "--json"])
+        assert server.requests == 12  # each repeat is its own sample (the cache keys on the repeat index)
+    data = json.loads(capsys.readouterr().out)
+    suite = data["suites"][0]
+    assert code == 1 and len(suite["cases"]) == 12
+    repeats = {row["case_id"]: row for row in suite["repeats"]}
+    assert set(repeats) == {"alpha", "beta", "gamma"}
+    assert all(row["trials"] == 4 and row["passes"] == 2 and row["pass_rate"] == 0.5 and row["pass_hat_k"] == 0 for row in repeats.values())
+
+
+def test_compare_base_accepts_a_remote_style_branch_name(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    git(repo, "branch", "upstream-main")
+    git(repo, "switch", "-qc", "feature")
+    (repo / "prompts" / "q.yaml").write_text(PROMPT.replace("{{ q }}", "Please: {{ q }}"))
+    git(repo, "commit", "-qam", "Tweak")
+    with FakeOpenAI() as server:
+        assert run_app(["-C", str(repo), "compare", "q", "--base", "upstream-main", "--base-url", server.base_url, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["comparisons"][0]["a"] == git(repo, "rev-parse", "upstream-main").strip()

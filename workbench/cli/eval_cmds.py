@@ -113,6 +113,11 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
         if show_outputs and result.output:
             line.append("\n      output: " + result.output.replace("\n", "\n              "), style="dim")
         console.print(line)
+    if any(r.repeat for r in outcome.results):
+        from workbench.evals.runner import repeat_stats
+
+        for row in repeat_stats(outcome.results):
+            console.print(Text(f"  {row['case_id']}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
     for warning in outcome.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"), highlight=False)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from workbench.evals.runner import CaseResult, summarize
+from workbench.evals.runner import CaseResult, repeat_stats, summarize
 
 REPORT_VERSION = 1
 
@@ -30,6 +30,7 @@ class SuiteReport:
             "cancelled": self.cancelled,
             "summary": summarize(self.results).to_dict(),
             "cases": [r.to_dict() for r in self.results],
+            **({"repeats": repeat_stats(self.results)} if any(r.repeat for r in self.results) else {}),
         }
 
     @classmethod

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from workbench.core.model import Prompt, TestCase
 from workbench.core.render import RenderedPrompt, render_prompt
-from workbench.core.stats import percentile, wilson_interval
+from workbench.core.stats import pass_hat_k, percentile, wilson_interval
 from workbench.errors import WorkbenchError
 from workbench.evals.assertions import AssertionResult, GradingContext, check, grade_case
 from workbench.evals.cache import ResponseCache, cache_key
@@ -156,6 +155,26 @@ class RunSummary:
             "tokens": self.tokens,
             "cost": self.cost,
         }
+
+
+def repeat_stats(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    """With --repeat K: per case, its pass rate over the K samples and pass^K (all K passed)."""
+    by_case: dict[str, list[CaseResult]] = {}
+    for result in results:
+        by_case.setdefault(result.case_id, []).append(result)
+    rows = []
+    for case_id, samples in by_case.items():
+        passes = sum(1 for r in samples if r.passed)
+        rows.append(
+            {
+                "case_id": case_id,
+                "trials": len(samples),
+                "passes": passes,
+                "pass_rate": passes / len(samples),
+                "pass_hat_k": pass_hat_k(passes, len(samples), len(samples)),
+            }
+        )
+    return rows
 
 
 def summarize(results: Sequence[CaseResult]) -> RunSummary:
@@ -372,6 +391,3 @@ def shard_of(prompt: str, case_id: str, shards: int) -> int:
     digest = hashlib.sha256(f"{prompt}\0{case_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % shards
 
-
-def elapsed_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

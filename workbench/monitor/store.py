@@ -166,9 +166,7 @@ class MonitorStore:
             if head == b"{" and _looks_like_otlp(path):
                 yield from _otlp_events(path, report)
                 return
-            last_index = -1
             for index, raw in enumerate(handle):
-                last_index = index
                 line = raw.strip()
                 if not line:
                     continue
@@ -185,7 +183,6 @@ class MonitorStore:
                     continue
                 event["_line"] = index + 1
                 yield event
-            del last_index
 
 
 def _looks_like_otlp(path: Path) -> bool:

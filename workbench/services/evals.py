@@ -26,6 +26,7 @@ from workbench.evals.runner import (
     RunFinished,
     RunOptions,
     RunStarted,
+    RunSummary,
     SuiteRun,
     shard_of,
     summarize,
@@ -63,7 +64,6 @@ class EvalSettings:
     timeout_s: float | None = None
     max_attempts: int | None = None
     stream: bool = False
-    retry_overrides: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,7 +80,7 @@ class SuiteOutcome:
     run_id: int | None = None
 
     @property
-    def summary(self):  # type: ignore[no-untyped-def]
+    def summary(self) -> RunSummary:
         return summarize(self.results)
 
     def report(self) -> SuiteReport:
@@ -103,7 +103,6 @@ def _options(ws: Workspace, settings: EvalSettings) -> RunOptions:
         timeout_s=settings.timeout_s or config.timeout_s,
         repeat=max(1, settings.repeat),
         use_cache=settings.use_cache,
-        **settings.retry_overrides,
     )
 
 
@@ -213,11 +212,8 @@ async def compare_versions(
 
 
 def merge_base_with(ws: Workspace, base_branch: str) -> str:
-    """The commit where the current branch left `base_branch` (the PR's base)."""
-    review = ws.review(None) if ws.current_branch() != base_branch else None
-    if review is None:
-        return ws.resolve(base_branch)
-    return str(review.merge_base)
+    """The commit where HEAD left `base_branch` (the PR's base), e.g. `main` or `origin/main`."""
+    return ws.merge_base(base_branch) or ws.resolve(base_branch)
 
 
 def latest_summary(ws: Workspace, name: str, commit: str) -> str | None:

@@ -1197,6 +1197,10 @@ class Workspace:
         return result
 
     # ----------------------------------------------------------------- review
+    def merge_base(self, a: str, b: str = "HEAD") -> str | None:
+        """The best common ancestor of two revisions (None when they share no history)."""
+        return self.store.merge_base(self.resolve(a), self.resolve(b))
+
     def review(self, branch: str | None = None) -> Review:
         """The prompts `branch` (default: current) changed since its merge-base with main."""
         base = self.main_branch

@@ -109,6 +109,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
         self._history_rows: list[HistoryRow] = []
         self._deployed: dict[str, str] = {}
         self._status: dict[str, Any] = {}
+        self._states: dict[str, str] = {}
         self._current_pane = "prompts"
         self.mouse_enabled = True
         self.runs = RunController(self)
@@ -232,6 +233,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
     @on(TreeLoaded)
     def _tree_loaded(self, event: TreeLoaded) -> None:
         self._branch_info = (event.branch, event.ahead, event.behind, event.dirty)
+        self._states = {row.name: row.state for row in event.rows}
         pane = self.query_one(PromptsPane)
         pane.set_rows(event.rows, self.selected_prompt)
         if not event.rows:
@@ -259,7 +261,6 @@ class WorkbenchApp(FlowsMixin, App[None]):
             entries = self.git(lambda: ws.history(name, limit=HISTORY_PAGE))
             releases = self.git(lambda: ws.releases(name))
             status_row = self._status.get(name)
-            states = self.git(ws.working_states)
             # A tag points at whatever commit was HEAD; the version it names is the file's
             # content there, i.e. the newest history entry with the same blob.
             attach = self.git(lambda: _attach_by_content(ws, name, entries, releases, status_row))
@@ -268,9 +269,9 @@ class WorkbenchApp(FlowsMixin, App[None]):
             return
         release_at, deployed_at, deployed = attach
         rows: list[HistoryRow] = []
-        state = states.get(name)
-        if (state is not None and str(state.value) != "clean") or not entries:
-            rows.append(HistoryRow(None, "working", None, "you", f"working copy ({state.value if state else 'new'})"))
+        state = self._states.get(name)  # from the tree load that triggered this one: no second `git status`
+        if (state is not None and state != "clean") or not entries:
+            rows.append(HistoryRow(None, "working", None, "you", f"working copy ({state or 'new'})"))
         for entry in entries:
             info = entry.commit
             rows.append(

@@ -303,7 +303,6 @@ class FlowsMixin:
             "current_tests": latest_summary(ws, name, current.commit) if current else None,
             "target_commit": target_commit,
             "target_tests": latest_summary(ws, name, target_commit),
-            "target_version": ws.version_label(name, target_commit) if hasattr(ws, "version_label") else None,
             "diff": diff,
         }
 
@@ -313,7 +312,7 @@ class FlowsMixin:
         body.append_text(_event_line("now", ctx["current"], ctx["current_tests"]))
         body.append("\n")
         target = Text(f"{'deploy':<9}", style="bold")
-        target.append(f"{clean(ctx['target_version'] or app.version_label(rev if rev != 'HEAD' else None))}  {ctx['target_commit'][:7]}")
+        target.append(clean(app.version_label(ctx['target_commit'])))
         if ctx["target_tests"]:
             target.append(f"  tests {clean(ctx['target_tests'])}")
         else:

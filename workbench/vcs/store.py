@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -313,21 +313,25 @@ class GitStore:
         return out.strip() if status == 0 else None
 
     # ----------------------------------------------------------------- refs: tags
-    def release_tags(self, pattern: str = "refs/tags/") -> list[ReleaseTag]:
-        """Release tags `<name>@v<N>` (all, or those matching a for-each-ref pattern), from one for-each-ref."""
-        out = self.run("for-each-ref", f"--format={_RELEASE_FORMAT}", pattern)
-        tags: list[ReleaseTag] = []
+    def _tag_records(self, fmt: str, pattern: str) -> Iterator[tuple[str, str, str]]:
+        """(tag name, target commit, text) per tag from one `for-each-ref` with a record format."""
+        out = self.run("for-each-ref", f"--format={fmt}", pattern)
         for record in out.split("\x1e\x1f"):
             fields = record.lstrip("\n").split("\0")
             if len(fields) < 4:
                 continue
-            refname, objectname, peeled, subject = fields[:4]
-            name = refname[len("refs/tags/") :]
+            refname, objectname, peeled, text = fields[:4]
+            yield refname[len("refs/tags/") :], peeled or objectname, text
+
+    def release_tags(self, pattern: str = "refs/tags/") -> list[ReleaseTag]:
+        """Release tags `<name>@v<N>` (all, or those matching a for-each-ref pattern), from one for-each-ref."""
+        tags: list[ReleaseTag] = []
+        for name, commit, subject in self._tag_records(_RELEASE_FORMAT, pattern):
             parsed = parse_release_tag(name)
             if parsed is None:
                 continue
             tags.append(
-                ReleaseTag(prompt=parsed[0], number=parsed[1], tag=name, commit=peeled or objectname, note=subject)
+                ReleaseTag(prompt=parsed[0], number=parsed[1], tag=name, commit=commit, note=subject)
             )
         return tags
 
@@ -341,14 +345,9 @@ class GitStore:
         pattern = "refs/tags/deploy/"
         if env is not None:
             pattern = "refs/tags/" + deploy_tag_prefix(env, prompt)
-        out = self.run("for-each-ref", f"--format={_EVENT_FORMAT}", pattern)
         events: list[DeploymentEvent] = []
-        for record in out.split("\x1e\x1f"):
-            fields = record.lstrip("\n").split("\0")
-            if len(fields) < 4:
-                continue
-            refname, objectname, peeled, contents = fields[:4]
-            event = parse_event_message(refname[len("refs/tags/") :], peeled or objectname, contents)
+        for name, commit, contents in self._tag_records(_EVENT_FORMAT, pattern):
+            event = parse_event_message(name, commit, contents)
             if event is None or (prompt is not None and event.prompt != prompt):
                 continue
             events.append(event)

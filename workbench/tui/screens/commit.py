@@ -12,8 +12,6 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 
-from workbench.tui.text import clean
-
 
 class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
@@ -57,5 +55,3 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-
-__all__ = ["CommitScreen", "clean"]
