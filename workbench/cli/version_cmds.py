@@ -8,7 +8,6 @@ Untrusted text (commit messages, file contents, names) is printed as `rich.text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,20 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from workbench.cli.common import EXIT_FINDINGS, app, emit_json, state
+from workbench.core.safe_text import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from workbench.core.diff import PromptDiff
     from workbench.services.workspace import Workspace
-
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
-
-
-def clean(text: object) -> str:
-    """Neutralise terminal control characters in untrusted text (tabs kept, newlines kept)."""
-    return _CONTROL_RE.sub("\ufffd", str(text))
-
 
 @contextmanager
 def _workspace() -> Iterator[Workspace]:

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, Tree
 
+from workbench.core.safe_text import clean
 from workbench.errors import WorkbenchError
 from workbench.tui.actions import ACTIONS
 from workbench.tui.commands import WorkbenchCommands
@@ -35,7 +36,6 @@ from workbench.tui.panes.tests import TestsPane
 from workbench.tui.runs import RunController
 from workbench.tui.screens.error import ErrorScreen
 from workbench.tui.screens.help import HelpScreen
-from workbench.tui.text import clean
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
 
+from workbench.core.safe_text import clean
 from workbench.tui.screens.dialogs import ChoiceScreen, ConfirmScreen, TextPromptScreen
-from workbench.tui.text import clean
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp

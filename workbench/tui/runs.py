@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from workbench.core.safe_text import clean
 from workbench.tui.panes.tests import CaseResult as RowResult
 from workbench.tui.panes.tests import TestsPane
 from workbench.tui.screens.case import CaseScreen
-from workbench.tui.text import clean
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp

@@ -14,8 +14,8 @@ from textual.widgets import Static
 
 from workbench.core.diff import FoldedLines, LineKind, LinePair, PromptDiff, TextDiff
 from workbench.core.model import Problem
+from workbench.core.safe_text import clean
 from workbench.tui.actions import MOVE_BINDINGS, bindings
-from workbench.tui.text import clean
 
 NUM_WIDTH = 4
 DEL_STYLE = "red"

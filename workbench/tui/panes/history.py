@@ -10,9 +10,10 @@ from rich.text import Text
 from textual import on
 from textual.widgets import DataTable
 
+from workbench.core.safe_text import clean, one_line
 from workbench.tui.actions import MOVE_BINDINGS
 from workbench.tui.messages import VersionSelected
-from workbench.tui.text import clean, one_line, relative_time
+from workbench.tui.text import relative_time
 
 WORKING_COPY_KEY = "__worktree__"
 

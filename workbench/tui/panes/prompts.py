@@ -11,9 +11,9 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from workbench.core.safe_text import clean
 from workbench.tui.actions import MOVE_BINDINGS, bindings
 from workbench.tui.messages import PromptSelected
-from workbench.tui.text import clean
 
 STATE_MARKERS = {
     "clean": (" ", ""),

@@ -10,9 +10,9 @@ from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar, Static
 
+from workbench.core.safe_text import clean, one_line
 from workbench.tui.actions import MOVE_BINDINGS, bindings
 from workbench.tui.messages import CaseOpened
-from workbench.tui.text import clean, one_line
 
 
 @dataclass

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from workbench.tui.text import clean
+from workbench.core.safe_text import clean
 
 
 class BranchScreen(ModalScreen[tuple[str, bool] | None]):

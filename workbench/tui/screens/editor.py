@@ -13,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
 from workbench.core.loader import load_prompt
+from workbench.core.safe_text import clean
 from workbench.tui.screens.dialogs import ConfirmScreen
-from workbench.tui.text import clean
 
 
 class EditorScreen(ModalScreen[bool]):

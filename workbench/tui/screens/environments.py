@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from workbench.tui.text import clean
+from workbench.core.safe_text import clean
 
 
 class EnvironmentsScreen(ModalScreen[tuple[str, str, str] | None]):

@@ -14,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from workbench.tui.text import clean
+from workbench.core.safe_text import clean
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from workbench.tui.text import clean
+from workbench.core.safe_text import clean
 
 
 class ReviewScreen(ModalScreen[tuple[str, str] | None]):
