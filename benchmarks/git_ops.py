@@ -1,6 +1,6 @@
 """Benchmark the Git layer on the synthetic repository against plain `git` doing the same job.
 
-For each operation: the median of several runs through the `Workspace` service (one
+For each operation: the median of several runs through the `RepoSession` service (one
 session, as the app and CLI use it) and of the equivalent plain `git` command run as a
 process in the same run, then the ratio (target: within 1.5x of plain git) and, for the
 history page, the absolute target (under 100 ms).
@@ -21,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.gen_synthetic_repo import HOT_PROMPT, ensure_synthetic_repo, prompt_name, prompt_path
-from workbench.services.workspace import Workspace
+from workbench.services import deployment_events, diffing, env_status, history, prompt_files
+from workbench.services.session import RepoSession
 
 RATIO_TARGET = 1.5
 HISTORY_TARGET_MS = 100.0
@@ -48,23 +49,23 @@ def main() -> None:
     root = ensure_synthetic_repo()
     name = prompt_name(HOT_PROMPT)
     path = prompt_path(HOT_PROMPT)
-    ws = Workspace.open(root)
+    ws = RepoSession.open(root)
     try:
-        history = ws.history(name, limit=50)
-        old, older = history[-1].commit.sha, history[-2].commit.sha
+        entries = history.history(ws, name, limit=50)
+        old, older = entries[-1].commit.sha, entries[-2].commit.sha
         log_format = "--format=%x1e%x1f%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%s%x00%b%x00"
         deploy_format = "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%00%1e%1f"
 
-        def cold(op: Callable[[Workspace], object]) -> object:
+        def cold(op: Callable[[RepoSession], object]) -> object:
             """Run `op` on a fresh session: no parsed events or tag targets cached yet."""
-            fresh = Workspace(ws.store, ws.config, ws.root)
+            fresh = RepoSession(ws.store, ws.config, ws.root)
             return op(fresh)
 
         def read_at_old_rev() -> object:
-            ws._load_cache.clear()  # measure a cold read + parse, not the cache
-            return ws.prompt_at(name, old)
+            ws.cache.parsed.clear()  # measure a cold read + parse, not the cache
+            return prompt_files.prompt_at(ws, name, old)
 
-        deployed = "\n".join(sorted({e.commit for e in ws.current_events().values()})) + "\n"
+        deployed = "\n".join(sorted({e.commit for e in deployment_events.current_events(ws).values()})) + "\n"
         tag_format = "--format=%(refname)%00%(*objectname)%00%(objectname)"
         encoded = name  # synthetic names need no encoding
         log_cmd = git(root, "log", "-z", log_format, "--name-status", "-n50", "--follow", "HEAD", "--", path)
@@ -79,36 +80,36 @@ def main() -> None:
             """What git must do for the same table: events with messages, release targets,
             branch tips, deployed commits no branch contains, prompt names at HEAD."""
             git(root, "for-each-ref", deploy_format, "refs/heads/", "refs/tags/deploy/")()
-            git(root, "for-each-ref", tag_format, "refs/tags/*@v*")()
+            git(root, "for-each-ref", tag_format, "refs/tags/**/*@v*")()
             subprocess.run(
                 ["git", "rev-list", "--stdin", "--not", "--branches"], cwd=root, input=deployed.encode(), capture_output=True
             )
             git(root, "ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", "prompts/")()
 
         def history_warm() -> object:
-            return ws.history(name, limit=50)
+            return history.history(ws, name, limit=50)
 
         def history_cold() -> object:
-            return cold(lambda fresh: fresh.history(name, limit=50))
+            return cold(lambda fresh: history.history(fresh, name, limit=50))
 
         history_ops = (history_warm, history_cold)
         rows: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
             (
                 "list prompts at a revision (2,000)",
-                lambda: ws.list_prompts("main~500"),
+                lambda: prompt_files.list_prompts(ws, "main~500"),
                 git(root, "ls-tree", "-r", "-z", "--full-tree", "main~500", "--", "prompts/"),
             ),
             ("history of one prompt, first page of 50", history_warm, plain_history),
             ("  same, cold session (nothing cached)", history_cold, plain_history),
             ("  same, vs `git log` alone", history_warm, log_cmd),
             ("read + parse a prompt at an old revision", read_at_old_rev, git(root, "cat-file", "-p", f"{old}:{path}")),
-            ("read a prompt's text at an old revision", lambda: ws.read_text(name, old), git(root, "cat-file", "-p", f"{old}:{path}")),
-            ("diff two versions (field-aware model)", lambda: ws.diff(name, older, old), git(root, "diff", older, old, "--", path)),
+            ("read a prompt's text at an old revision", lambda: prompt_files.read_text(ws, name, old), git(root, "cat-file", "-p", f"{old}:{path}")),
+            ("diff two versions (field-aware model)", lambda: diffing.diff(ws, name, older, old), git(root, "diff", older, old, "--", path)),
             ("status: 2,000 prompts x 3 environments", ws.status, plain_status),
-            ("  same, cold session (nothing cached)", lambda: cold(lambda fresh: fresh.status()), plain_status),
+            ("  same, cold session (nothing cached)", lambda: cold(env_status.status), plain_status),
             (
                 "  same, vs the events for-each-ref alone",
-                lambda: cold(lambda fresh: fresh.status()),
+                lambda: cold(env_status.status),
                 git(root, "for-each-ref", deploy_format, "refs/tags/deploy/"),
             ),
         ]

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench.monitor.metrics import compare_versions, version_metrics
 from workbench.monitor.recorder import Recorder
 from workbench.monitor.store import MonitorStore
+from workbench.services import deployments
 
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 
@@ -78,12 +79,12 @@ def bench_ingest_and_report(tmp: Path) -> None:
 def bench_get(tmp: Path) -> None:
     from workbench import PromptRepo
     from workbench.services.demo import create_demo_repo
-    from workbench.services.workspace import Workspace
+    from workbench.services.session import RepoSession
 
     root = create_demo_repo(tmp / "demo")
     subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "x"], cwd=root, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x"})
-    with Workspace.open(root) as ws:
-        ws.promote("support/summarize", "prod", rev="HEAD", reason="bench canary", split_percent=10)
+    with RepoSession.open(root) as ws:
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="bench canary", split_percent=10)
     repo = PromptRepo(root)
     repo.get("support/summarize", env="prod", key="warm")
     runs = []

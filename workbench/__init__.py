@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY_ATTRS = {
-    "PromptRepo": ("workbench.services.runtime", "PromptRepo"),
+    "PromptRepo": ("workbench.runtime", "PromptRepo"),
     "WorkbenchError": ("workbench.errors", "WorkbenchError"),
 }
 _LAZY_MODULES = {"monitor"}
 
 if TYPE_CHECKING:
     from workbench.errors import WorkbenchError
-    from workbench.services.runtime import PromptRepo
+    from workbench.runtime import PromptRepo
 
 __all__ = ["PromptRepo", "WorkbenchError", "__version__"]
 

@@ -91,7 +91,7 @@ def test_added_and_removed_tests_and_whole_file_added() -> None:
     assert {s.title: s.status for s in diff.changed_sections} == {'test "short"': "removed"}
     created = diff_prompt_texts(None, BASE, name="p", left_label="HEAD")
     assert all(s.status == "added" for s in created.sections)
-    assert created.notes == ("p does not exist at HEAD",)
+    assert created.notes == ("first version of p: every line is new",)
 
 
 def test_unparseable_side_falls_back_to_whole_file() -> None:

@@ -17,6 +17,7 @@ from workbench.core.split import choose_arm
 from workbench.monitor.metrics import compare_versions, version_metrics
 from workbench.monitor.recorder import Recorder
 from workbench.monitor.store import MonitorStore
+from workbench.services import deployment_events, deployments
 
 PROMPT = SimpleNamespace(name="support/summarize", version="support/summarize@v2", commit="abc", env="prod", arm=None)
 
@@ -166,14 +167,14 @@ def test_monitor_cli_on_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_canary_split_end_to_end(prompt_repo: Path, tmp_path: Path) -> None:
     from workbench import PromptRepo
     from workbench.services import monitor as service
-    from workbench.services.workspace import Workspace
+    from workbench.services.session import RepoSession
 
     path = prompt_repo / "prompts" / "support" / "summarize.yaml"
     path.write_text(path.read_text().replace("three short", "two short"))
     subprocess.run(["git", "commit", "-qam", "v2"], cwd=prompt_repo, check=True)
-    with Workspace.open(prompt_repo) as ws:
-        ws.promote("support/summarize", "prod", rev="HEAD~1", reason="v1")
-        ws.promote("support/summarize", "prod", rev="HEAD", reason="try v2 on 10%", split_percent=10)
+    with RepoSession.open(prompt_repo) as ws:
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="v1")
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="try v2 on 10%", split_percent=10)
     repo = PromptRepo(prompt_repo)
     recorder = Recorder(tmp_path / "e.jsonl", otel=False)
     arms = {"stable": 0, "canary": 0}
@@ -187,9 +188,9 @@ def test_canary_split_end_to_end(prompt_repo: Path, tmp_path: Path) -> None:
     again = repo.get("support/summarize", env="prod", key="user-7")
     assert again.arm == repo.get("support/summarize", env="prod", key="user-7").arm
     service.ingest(prompt_repo, [tmp_path / "e.jsonl"])
-    with Workspace.open(prompt_repo) as ws:
+    with RepoSession.open(prompt_repo) as ws:
         report = service.report(ws, "support/summarize", "prod")
         assert {v.arm for v in report.versions} == {"stable", "canary"}
         assert report.canary is not None and report.canary.regressed
-        ws.promote_finish("support/summarize", "prod", reason="canary failed? no: finish for the test")
-        assert ws.current_event("support/summarize", "prod").canary is None  # type: ignore[union-attr]
+        deployments.finish(ws, "support/summarize", "prod", reason="canary failed? no: finish for the test")
+        assert deployment_events.current_event(ws, "support/summarize", "prod").canary is None  # type: ignore[union-attr]

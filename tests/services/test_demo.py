@@ -6,8 +6,9 @@ import subprocess
 from pathlib import Path
 
 from workbench.cli.common import run_app
-from workbench.services.evals import latest_summary
-from workbench.services.workspace import Workspace
+from workbench.services import deployment_events, env_status, releases
+from workbench.services.session import RepoSession
+from workbench.services.test_results import latest_summary
 
 
 def git(root: Path, *args: str) -> str:
@@ -23,15 +24,15 @@ def test_demo_repository_has_history_releases_deployments_and_results(tmp_path: 
     assert "feature/sql-dialect-hints" in git(root, "branch")
     assert git(root, "branch", "--show-current").strip() == "main"
     assert git(root, "status", "--porcelain").strip() == ""
-    with Workspace.open(root) as ws:
-        events = ws.deployments("support/summarize", "prod")
+    with RepoSession.open(root) as ws:
+        events = deployment_events.deployments(ws, "support/summarize", "prod")
         assert "rollback" in {e.action for e in events}
-        status = {row.name: row for row in ws.status().rows}
+        status = {row.name: row for row in env_status.status(ws).rows}
         prod, staging = status["support/summarize"].cell("prod"), status["support/summarize"].cell("staging")
         assert prod is not None and staging is not None and prod.lag and prod.lag >= 1
-        releases = ws.releases("support/summarize")
-        assert len(releases) >= 3
-        summaries = [latest_summary(ws, "support/summarize", r.commit) for r in releases]
+        released = releases.releases(ws, "support/summarize")
+        assert len(released) >= 3
+        summaries = [latest_summary(ws, "support/summarize", r.commit) for r in released]
         assert all(summaries) and any(s.startswith("✗") for s in summaries if s)
     assert run_app(["-C", str(root), "validate"]) == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from conftest import clock, commit
@@ -14,10 +15,14 @@ from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
 
 
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(6):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+async def settle(pilot, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until loaders and service calls are done; flows waiting on a dialog do not count."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    quiet = 0
+    while quiet < 3 and loop.time() < deadline:
+        await pilot.pause(0.01)
+        quiet = quiet + 1 if pilot.app.idle else 0
 
 
 def diff_text(app) -> str:  # type: ignore[no-untyped-def]

@@ -9,6 +9,8 @@ import pytest
 from conftest import clock
 from test_app import select, settle
 
+from workbench.services import deployment_events, deployments
+from workbench.services.session import RepoSession
 from workbench.tui.app import make_app
 
 
@@ -160,12 +162,10 @@ async def test_inline_editor_refuses_invalid_yaml_unless_confirmed(app_repo: Pat
 
 
 async def test_environments_view_promotes_staging_to_prod(app_repo: Path) -> None:
-    from workbench.services.workspace import Workspace
-
-    with Workspace.open(app_repo) as ws:
-        ws.promote("support/summarize", "staging", rev="HEAD~2", reason="old")
-        ws.promote("support/summarize", "prod", rev="HEAD~2", reason="old")
-        ws.promote("support/summarize", "staging", rev="HEAD", reason="new")
+    with RepoSession.open(app_repo) as ws:
+        deployments.promote(ws, "support/summarize", "staging", rev="HEAD~2", reason="old")
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="old")
+        deployments.promote(ws, "support/summarize", "staging", rev="HEAD", reason="new")
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -177,13 +177,13 @@ async def test_environments_view_promotes_staging_to_prod(app_repo: Path) -> Non
         row = [r.name for r in screen.status.rows].index("support/summarize")  # type: ignore[attr-defined]
         table.move_cursor(row=row)  # type: ignore[attr-defined]
         await pilot.press("p")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press(*"staging is good", "enter")
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)
-    with Workspace.open(app_repo) as ws:
-        event = ws.current_event("support/summarize", "prod")
+    with RepoSession.open(app_repo) as ws:
+        event = deployment_events.current_event(ws, "support/summarize", "prod")
         assert event is not None and event.commit == git(app_repo, "rev-parse", "HEAD").strip()
         assert event.reason == "staging is good"
 

@@ -11,18 +11,19 @@ import pytest
 from conftest import NOW, clock
 from test_app import select, settle
 
+from workbench.services import deployments
 from workbench.tui.app import make_app
 
 SIZES = [(80, 24), (160, 48)]
 
 
 def _deployed(repo: Path) -> Path:
-    from workbench.services.workspace import Workspace
+    from workbench.services.session import RepoSession
 
-    with Workspace.open(repo) as ws:
+    with RepoSession.open(repo) as ws:
         ws.clock = lambda: NOW
-        ws.promote("support/summarize", "prod", rev="HEAD~2", reason="first release")
-        ws.promote("support/summarize", "prod", rev="HEAD", reason="shorter summaries")
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="first release")
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="shorter summaries")
     return repo
 
 

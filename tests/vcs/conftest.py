@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
 
-from workbench.services.workspace import Workspace
+from workbench.services.session import RepoSession
 
 
 @pytest.fixture
@@ -29,8 +29,8 @@ def repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ws(repo: Path) -> Iterator[Workspace]:
-    workspace = Workspace.open(repo)
+def ws(repo: Path) -> Iterator[RepoSession]:
+    workspace = RepoSession.open(repo)
     yield workspace
     workspace.close()
 

@@ -43,7 +43,7 @@ def test_log_branch_switch_commit_merge(repo: Path, capsys: pytest.CaptureFixtur
     run_git(repo, "commit", "-qam", "Evil \x1b[31mred[/] subject")
     code, out, _ = cli(capsys, repo, "log", "support/summarize")
     assert "Calm summaries" in out and "[A] Add prompts" in out
-    assert "Evil \ufffd[31mred[/] subject" in out  # control characters neutralised, brackets kept
+    assert "Evil \u241b[31mred[/] subject" in out  # control characters neutralised, brackets kept
     assert cli(capsys, repo, "branch", "feature")[0] == 0
     code, out, _ = cli(capsys, repo, "branch", "--json")
     assert [(b["name"], b["current"]) for b in json.loads(out)] == [("feature", False), ("main", True)]

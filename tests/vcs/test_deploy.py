@@ -11,7 +11,18 @@ from hypothesis import strategies as st
 from vcs_helpers import GREETING, INVALID, SUMMARIZE, commit_all, run_git, write
 
 from workbench.errors import RepoError, WorkbenchError
-from workbench.services.workspace import Workspace
+from workbench.services import (
+    branches,
+    deployment_events,
+    deployments,
+    env_status,
+    export,
+    history,
+    prompt_files,
+    releases,
+    revisions,
+)
+from workbench.services.session import RepoSession
 
 
 def _tag_targets(repo: Path) -> dict[str, str]:
@@ -19,43 +30,43 @@ def _tag_targets(repo: Path) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines())
 
 
-def test_release_tags_count_up_per_prompt_and_reuse(repo: Path, ws: Workspace) -> None:
-    first = ws.tag_release("support/summarize", "HEAD~2", note="first cut")
+def test_release_tags_count_up_per_prompt_and_reuse(repo: Path, ws: RepoSession) -> None:
+    first = releases.tag_release(ws, "support/summarize", "HEAD~2", note="first cut")
     assert first.created and first.tag.label == "support/summarize@v1"
-    second = ws.tag_release("support/summarize")
+    second = releases.tag_release(ws, "support/summarize")
     assert second.tag.label == "support/summarize@v2"
-    again = ws.tag_release("support/summarize", "HEAD")
+    again = releases.tag_release(ws, "support/summarize", "HEAD")
     assert not again.created and again.tag.label == "support/summarize@v2" and "already released" in again.message
-    assert ws.tag_release("greeting").tag.label == "greeting@v1"
+    assert releases.tag_release(ws, "greeting").tag.label == "greeting@v1"
     assert run_git(repo, "cat-file", "-t", "refs/tags/support/summarize@v1").strip() == "tag"
     assert "first cut" in run_git(repo, "tag", "-l", "--format=%(contents)", "support/summarize@v1")
-    assert ws.prompt_at("support/summarize", "support/summarize@v1").prompt is not None
+    assert prompt_files.prompt_at(ws, "support/summarize", "support/summarize@v1").prompt is not None
 
 
-def test_release_refuses_an_invalid_file(repo: Path, ws: Workspace) -> None:
+def test_release_refuses_an_invalid_file(repo: Path, ws: RepoSession) -> None:
     write(repo, "prompts/greeting.yaml", INVALID)
     commit_all(repo, "Break greeting")
     with pytest.raises(WorkbenchError, match="invalid"):
-        ws.tag_release("greeting")
+        releases.tag_release(ws, "greeting")
     with pytest.raises(WorkbenchError, match="invalid"):
-        ws.promote("greeting", "dev", reason="try")
+        deployments.promote(ws, "greeting", "dev", reason="try")
 
 
-def test_promote_rollback_from_and_status(repo: Path, ws: Workspace) -> None:
+def test_promote_rollback_from_and_status(repo: Path, ws: RepoSession) -> None:
     v1 = run_git(repo, "rev-parse", "HEAD~2").strip()
     head = run_git(repo, "rev-parse", "HEAD").strip()
-    e1 = ws.promote("support/summarize", "staging", rev="HEAD~2", reason="first")
+    e1 = deployments.promote(ws, "support/summarize", "staging", rev="HEAD~2", reason="first")
     assert e1.version == "support/summarize@v1" and e1.commit == v1 and e1.previous_version is None
-    ws.promote("support/summarize", "prod", from_env="staging", reason="ship it")
-    ws.promote("support/summarize", "staging", rev="HEAD~1", reason="second")
-    e3 = ws.promote("support/summarize", "staging", reason="third")
+    deployments.promote(ws, "support/summarize", "prod", from_env="staging", reason="ship it")
+    deployments.promote(ws, "support/summarize", "staging", rev="HEAD~1", reason="second")
+    e3 = deployments.promote(ws, "support/summarize", "staging", reason="third")
     assert e3.version == "support/summarize@v3" and e3.previous_version == "support/summarize@v2"
     assert e3.who == "Test User <test@example.com>" and e3.when.endswith("Z")
-    assert ws.prompt_at("support/summarize", "staging").prompt is not None
-    assert ws.resolve("prod", "support/summarize") == v1
-    assert ws.resolve("staging", "support/summarize") == head
+    assert prompt_files.prompt_at(ws, "support/summarize", "staging").prompt is not None
+    assert revisions.resolve(ws, "prod", "support/summarize") == v1
+    assert revisions.resolve(ws, "staging", "support/summarize") == head
 
-    status = ws.status()
+    status = env_status.status(ws)
     row = next(r for r in status.rows if r.name == "support/summarize")
     prod = row.cell("prod")
     assert prod is not None and prod.version == "support/summarize@v1" and prod.lag == 2
@@ -63,63 +74,63 @@ def test_promote_rollback_from_and_status(repo: Path, ws: Workspace) -> None:
     assert next(r for r in status.rows if r.name == "greeting").cells[0].event is None
 
     with pytest.raises(RepoError, match="already runs"):
-        ws.promote("support/summarize", "staging", reason="again")
-    back = ws.rollback("support/summarize", "staging", reason="v3 is too calm")
+        deployments.promote(ws, "support/summarize", "staging", reason="again")
+    back = deployments.rollback(ws, "support/summarize", "staging", reason="v3 is too calm")
     assert back.action == "rollback" and back.version == "support/summarize@v2"
-    assert ws.rollback("support/summarize", "staging", reason="further").version == "support/summarize@v1"
-    to = ws.rollback("support/summarize", "staging", to="support/summarize@v3", reason="it was fine")
+    assert deployments.rollback(ws, "support/summarize", "staging", reason="further").version == "support/summarize@v1"
+    to = deployments.rollback(ws, "support/summarize", "staging", to="support/summarize@v3", reason="it was fine")
     assert to.commit == head
     with pytest.raises(WorkbenchError, match="needs a reason"):
-        ws.rollback("support/summarize", "staging", reason=" ")
+        deployments.rollback(ws, "support/summarize", "staging", reason=" ")
     with pytest.raises(WorkbenchError, match="unknown environment"):
-        ws.promote("support/summarize", "qa", reason="x")
+        deployments.promote(ws, "support/summarize", "qa", reason="x")
 
-    entry = ws.history("support/summarize")[0]
+    entry = history.history(ws, "support/summarize")[0]
     assert [r.label for r in entry.releases] == ["support/summarize@v3"]
     assert {(e.env, e.action) for e in entry.deployments} == {("staging", "promote"), ("staging", "rollback")}
-    history = ws.deployments("support/summarize", "staging")
-    assert [e.action for e in history] == ["rollback", "rollback", "rollback", "promote", "promote", "promote"]
-    assert history[0].reason == "it was fine"
-    prod_listing = ws.list_prompts("prod")
+    events = deployment_events.deployments(ws, "support/summarize", "staging")
+    assert [e.action for e in events] == ["rollback", "rollback", "rollback", "promote", "promote", "promote"]
+    assert events[0].reason == "it was fine"
+    prod_listing = prompt_files.list_prompts(ws, "prod")
     assert [(r.name, r.commit) for r in prod_listing] == [("support/summarize", v1)]
 
 
-def test_status_marks_versions_no_branch_contains(repo: Path, ws: Workspace) -> None:
-    ws.create_branch("experiment")
-    ws.switch_branch("experiment")
+def test_status_marks_versions_no_branch_contains(repo: Path, ws: RepoSession) -> None:
+    branches.create_branch(ws, "experiment")
+    branches.switch_branch(ws, "experiment")
     write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "ahoy"))
-    ws.commit(["greeting"], "Ahoy")
-    ws.promote("greeting", "dev", reason="try the experiment")
-    ws.switch_branch("main")
-    cell = next(r for r in ws.status().rows if r.name == "greeting").cell("dev")
+    branches.commit(ws, ["greeting"], "Ahoy")
+    deployments.promote(ws, "greeting", "dev", reason="try the experiment")
+    branches.switch_branch(ws, "main")
+    cell = next(r for r in env_status.status(ws).rows if r.name == "greeting").cell("dev")
     assert cell is not None and not cell.orphaned
     run_git(repo, "branch", "-D", "experiment")
-    cell = next(r for r in ws.status().rows if r.name == "greeting").cell("dev")
+    cell = next(r for r in env_status.status(ws).rows if r.name == "greeting").cell("dev")
     assert cell is not None and cell.orphaned
-    assert ws.prompt_at("greeting", "dev").prompt is not None  # the tag keeps it reachable
+    assert prompt_files.prompt_at(ws, "greeting", "dev").prompt is not None  # the tag keeps it reachable
 
 
-def test_split_then_finish_or_rollback(repo: Path, ws: Workspace) -> None:
-    ws.promote("support/summarize", "prod", rev="HEAD~1", reason="base")
-    split = ws.promote("support/summarize", "prod", rev="HEAD", reason="canary", split_percent=10)
+def test_split_then_finish_or_rollback(repo: Path, ws: RepoSession) -> None:
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="base")
+    split = deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="canary", split_percent=10)
     assert split.action == "split" and split.canary is not None and split.canary.percent == 10
     assert split.version == "support/summarize@v1"  # the stable arm stays
-    assert ws.resolve("prod", "support/summarize") == split.commit
-    finished = ws.promote_finish("support/summarize", "prod", reason="looks good")
+    assert revisions.resolve(ws, "prod", "support/summarize") == split.commit
+    finished = deployments.finish(ws, "support/summarize", "prod", reason="looks good")
     assert finished.action == "finish" and finished.version == "support/summarize@v2" and finished.canary is None
     with pytest.raises(RepoError, match="no split is running"):
-        ws.promote_finish("support/summarize", "prod")
-    ws.promote("support/summarize", "prod", rev="HEAD~2", reason="older canary", split_percent=50)
-    ended = ws.rollback("support/summarize", "prod", reason="canary is worse")
+        deployments.finish(ws, "support/summarize", "prod")
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="older canary", split_percent=50)
+    ended = deployments.rollback(ws, "support/summarize", "prod", reason="canary is worse")
     assert ended.version == "support/summarize@v2" and ended.canary is None
 
 
-def test_export_writes_deployed_files_and_manifest(repo: Path, ws: Workspace, tmp_path: Path) -> None:
-    ws.promote("support/summarize", "prod", rev="HEAD~2", reason="x")
-    ws.promote("greeting", "prod", reason="y")
+def test_export_writes_deployed_files_and_manifest(repo: Path, ws: RepoSession, tmp_path: Path) -> None:
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="x")
+    deployments.promote(ws, "greeting", "prod", reason="y")
     write(repo, "prompts/greeting.yaml", "edited in the working copy\n")
     out = tmp_path / "export"
-    exported = ws.export("prod", out)
+    exported = export.export(ws, "prod", out)
     assert [e.name for e in exported] == ["greeting", "support/summarize"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["env"] == "prod"
@@ -148,13 +159,13 @@ def test_events_are_append_only_and_status_is_the_latest_event(tmp_path_factory:
         write(root, "prompts/p.yaml", SUMMARIZE.replace("neutral", text))
         commit_all(root, text)
     seen: dict[str, str] = {}
-    with Workspace.open(root) as ws:
+    with RepoSession.open(root) as ws:
         for action, env, back in actions:
             try:
                 if action == "promote":
-                    ws.promote("p", env, rev=f"HEAD~{back}", reason="p")
+                    deployments.promote(ws, "p", env, rev=f"HEAD~{back}", reason="p")
                 else:
-                    ws.rollback("p", env, reason="r")
+                    deployments.rollback(ws, "p", env, reason="r")
             except RepoError:
                 pass  # nothing to roll back / already deployed: refused without writing
             tags = _tag_targets(root)
@@ -162,22 +173,22 @@ def test_events_are_append_only_and_status_is_the_latest_event(tmp_path_factory:
                 assert tags[name] == target  # no earlier tag moved or vanished
             seen = tags
             for env_name in ("dev", "prod"):
-                events = ws.deployments("p", env_name)
-                cell = next((r for r in ws.status().rows if r.name == "p"), None)
+                events = deployment_events.deployments(ws, "p", env_name)
+                cell = next((r for r in env_status.status(ws).rows if r.name == "p"), None)
                 current = cell.cell(env_name) if cell else None
                 if events:
                     assert current is not None and current.event == events[0]
-                    assert ws.resolve(env_name, "p") == events[0].commit
+                    assert revisions.resolve(ws, env_name, "p") == events[0].commit
 
 
-def test_export_brings_referenced_tests_files(repo: Path, ws: Workspace, tmp_path: Path) -> None:
+def test_export_brings_referenced_tests_files(repo: Path, ws: RepoSession, tmp_path: Path) -> None:
     external = SUMMARIZE.split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
     cases = "- description: refund request is flagged\n  vars: {ticket: I want my money back}\n"
     write(repo, "prompts/support/summarize.yaml", external)
     write(repo, "prompts/support/summarize.tests.yaml", cases)
     commit_all(repo, "Tests in a file")
-    ws.promote("support/summarize", "prod", reason="x")
-    exported = ws.export("prod", tmp_path / "out")
+    deployments.promote(ws, "support/summarize", "prod", reason="x")
+    exported = export.export(ws, "prod", tmp_path / "out")
     assert exported[0].files[0][0] == "prompts/support/summarize.tests.yaml"
     assert (tmp_path / "out/prompts/support/summarize.tests.yaml").read_text() == cases
     manifest = json.loads((tmp_path / "out/manifest.json").read_text())

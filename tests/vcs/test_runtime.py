@@ -10,13 +10,14 @@ from vcs_helpers import INVALID, SUMMARIZE, commit_all, run_git, write
 
 from workbench.core.split import choose_arm
 from workbench.errors import RepoError
-from workbench.services.runtime import PromptRepo
-from workbench.services.workspace import Workspace
+from workbench.runtime import PromptRepo
+from workbench.services import deployments, releases, sync
+from workbench.services.session import RepoSession
 
 
-def test_get_env_version_rev_and_render_keeps_identity(repo: Path, ws: Workspace) -> None:
-    ws.promote("support/summarize", "prod", rev="HEAD~2", reason="launch")
-    ws.tag_release("support/summarize", "HEAD")
+def test_get_env_version_rev_and_render_keeps_identity(repo: Path, ws: RepoSession) -> None:
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="launch")
+    releases.tag_release(ws, "support/summarize", "HEAD")
     write(repo, "prompts/support/summarize.yaml", "not even yaml: [")  # the working copy is never read
     with PromptRepo(repo) as prompts:
         prod = prompts.get("support/summarize", env="prod")
@@ -33,9 +34,9 @@ def test_get_env_version_rev_and_render_keeps_identity(repo: Path, ws: Workspace
             prompts.get("support/summarize", env="staging")
 
 
-def test_split_assigns_keys_stably(repo: Path, ws: Workspace) -> None:
-    ws.promote("support/summarize", "prod", rev="HEAD~1", reason="base")
-    split = ws.promote("support/summarize", "prod", reason="canary", split_percent=30)
+def test_split_assigns_keys_stably(repo: Path, ws: RepoSession) -> None:
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="base")
+    split = deployments.promote(ws, "support/summarize", "prod", reason="canary", split_percent=30)
     with PromptRepo(repo) as prompts:
         arms = {key: prompts.get("support/summarize", env="prod", key=key).arm for key in map(str, range(400))}
         assert set(arms.values()) == {"stable", "canary"}
@@ -56,27 +57,27 @@ def test_refresh_from_remote_and_last_good_fallback(
     bare = tmp_path / "origin.git"
     run_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     run_git(repo, "remote", "add", "origin", str(bare))
-    with Workspace.open(repo) as ws:
-        ws.promote("support/summarize", "prod", reason="v1")
-        assert ws.push().ok
+    with RepoSession.open(repo) as ws:
+        deployments.promote(ws, "support/summarize", "prod", reason="v1")
+        assert sync.push(ws).ok
     server = tmp_path / "server.git"
     run_git(tmp_path, "clone", "-q", "--bare", str(bare), str(server))  # a bare clone: no checkout at all
     with PromptRepo(server) as prompts:
         assert prompts.get("support/summarize", env="prod").version == "support/summarize@v1"
-        with Workspace.open(repo) as ws:
+        with RepoSession.open(repo) as ws:
             write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "sunny"))
             commit_all(repo, "Sunny")
-            ws.promote("support/summarize", "prod", reason="v2")
-            assert ws.push().ok
+            deployments.promote(ws, "support/summarize", "prod", reason="v2")
+            assert sync.push(ws).ok
         assert prompts.get("support/summarize", env="prod").version == "support/summarize@v1"  # not refreshed yet
         assert prompts.refresh()
         assert "sunny" in prompts.get("support/summarize", env="prod").prompt.source
         # A deployed file that is broken: keep serving the last good version, log once.
-        with Workspace.open(repo) as ws:
+        with RepoSession.open(repo) as ws:
             write(repo, "prompts/support/summarize.yaml", INVALID)
             commit_all(repo, "Broken")
             run_git(repo, "tag", "-a", "-m", "forced", "deploy/prod/support/summarize/29990101000000000-ffffffff")
-            assert ws.push().ok
+            assert sync.push(ws).ok
         assert prompts.refresh()
         with caplog.at_level(logging.WARNING, logger="workbench.runtime"):
             for _ in range(3):

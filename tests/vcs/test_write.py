@@ -9,65 +9,66 @@ import pytest
 from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
 
 from workbench.errors import RepoError
-from workbench.services.workspace import Workspace
+from workbench.services import branches, deployments, diffing, history, prompt_files
+from workbench.services.session import RepoSession
 
 
-def test_create_list_and_switch_branches(repo: Path, ws: Workspace) -> None:
-    created = ws.create_branch("feature/tone")
+def test_create_list_and_switch_branches(repo: Path, ws: RepoSession) -> None:
+    created = branches.create_branch(ws, "feature/tone")
     assert created.name == "feature/tone" and not created.is_current
-    assert [b.name for b in ws.branches()] == ["feature/tone", "main"]
-    result = ws.switch_branch("feature/tone")
-    assert result.previous == "main" and ws.current_branch() == "feature/tone"
+    assert [b.name for b in branches.branches(ws)] == ["feature/tone", "main"]
+    result = branches.switch_branch(ws, "feature/tone")
+    assert result.previous == "main" and branches.current_branch(ws) == "feature/tone"
     with pytest.raises(RepoError, match="already exists"):
-        ws.create_branch("main")
+        branches.create_branch(ws, "main")
     with pytest.raises(RepoError, match="not a valid branch name"):
-        ws.create_branch("bad name..x")
+        branches.create_branch(ws, "bad name..x")
     with pytest.raises(RepoError, match="no branch named"):
-        ws.switch_branch("missing")
+        branches.switch_branch(ws, "missing")
 
 
-def test_switch_refuses_with_changes_and_stash_keeps_them(repo: Path, ws: Workspace) -> None:
-    ws.create_branch("other")
+def test_switch_refuses_with_changes_and_stash_keeps_them(repo: Path, ws: RepoSession) -> None:
+    branches.create_branch(ws, "other")
     edited = GREETING + "# my unsaved idea\n"
     write(repo, "prompts/greeting.yaml", edited)
     write(repo, "prompts/draft.yaml", SUMMARIZE)
     with pytest.raises(RepoError, match=re.escape("uncommitted changes in prompts/draft.yaml, prompts/greeting.yaml")):
-        ws.switch_branch("other")
-    assert ws.current_branch() == "main"
+        branches.switch_branch(ws, "other")
+    assert branches.current_branch(ws) == "main"
     assert (repo / "prompts/greeting.yaml").read_text() == edited
-    result = ws.switch_branch("other", stash=True)
+    result = branches.switch_branch(ws, "other", stash=True)
     assert result.stash and "git stash pop" in result.message
-    assert ws.current_branch() == "other"
+    assert branches.current_branch(ws) == "other"
     assert not (repo / "prompts/draft.yaml").exists()
-    ws.switch_branch("main")
+    branches.switch_branch(ws, "main")
     run_git(repo, "stash", "pop")
     assert (repo / "prompts/greeting.yaml").read_text() == edited
     assert (repo / "prompts/draft.yaml").read_text() == SUMMARIZE
 
 
-def test_commit_only_the_named_prompts(repo: Path, ws: Workspace) -> None:
+def test_commit_only_the_named_prompts(repo: Path, ws: RepoSession) -> None:
     write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "hi"))
     write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "terse"))
     write(repo, "prompts/fresh.yaml", GREETING)
-    info = ws.commit(["greeting", "prompts/fresh.yaml"], "Shorter greeting\n\nBecause users asked.")
+    info = branches.commit(ws, ["greeting", "prompts/fresh.yaml"], "Shorter greeting\n\nBecause users asked.")
     assert info.subject == "Shorter greeting" and info.body == "Because users asked."
     changed = run_git(repo, "show", "--name-only", "--format=", "HEAD").split()
     assert changed == ["prompts/fresh.yaml", "prompts/greeting.yaml"]
     assert run_git(repo, "status", "--porcelain").strip() == "M prompts/support/summarize.yaml"
     with pytest.raises(RepoError, match="nothing to commit"):
-        ws.commit(["greeting"], "again")
+        branches.commit(ws, ["greeting"], "again")
     with pytest.raises(RepoError, match="needs a message"):
-        ws.commit(["support/summarize"], "  ")
+        branches.commit(ws, ["support/summarize"], "  ")
 
 
-def test_commit_deleted_prompt(repo: Path, ws: Workspace) -> None:
+def test_commit_deleted_prompt(repo: Path, ws: RepoSession) -> None:
     (repo / "prompts/greeting.yaml").unlink()
-    ws.commit(["prompts/greeting.yaml"], "Drop greeting")
+    branches.commit(ws, ["prompts/greeting.yaml"], "Drop greeting")
     assert "prompts/greeting.yaml" not in run_git(repo, "ls-files")
 
 
 def test_commit_without_identity_is_a_clear_error(
-    repo: Path, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Path, ws: RepoSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     empty = tmp_path / "empty.gitconfig"
     empty.write_text("")
@@ -76,40 +77,40 @@ def test_commit_without_identity_is_a_clear_error(
         monkeypatch.delenv(var, raising=False)
     write(repo, "prompts/greeting.yaml", GREETING + "# x\n")
     with pytest.raises(RepoError, match="does not know who you are") as err:
-        ws.commit(["greeting"], "Edit")
+        branches.commit(ws, ["greeting"], "Edit")
     assert "git config --global user.name" in (err.value.hint or "")
 
 
-def test_merge_fast_forward_and_merge_commit(repo: Path, ws: Workspace) -> None:
-    ws.create_branch("ff")
-    ws.switch_branch("ff")
+def test_merge_fast_forward_and_merge_commit(repo: Path, ws: RepoSession) -> None:
+    branches.create_branch(ws, "ff")
+    branches.switch_branch(ws, "ff")
     write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "hey"))
-    ws.commit(["greeting"], "Hey")
-    ws.switch_branch("main")
-    result = ws.merge("ff")
+    branches.commit(ws, ["greeting"], "Hey")
+    branches.switch_branch(ws, "main")
+    result = branches.merge(ws, "ff")
     assert result.status == "fast-forward"
-    assert ws.merge("ff").status == "up-to-date"
-    ws.create_branch("side")
+    assert branches.merge(ws, "ff").status == "up-to-date"
+    branches.create_branch(ws, "side")
     write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "warm"))
-    ws.commit(["support/summarize"], "Warm on main")
-    ws.switch_branch("side")
+    branches.commit(ws, ["support/summarize"], "Warm on main")
+    branches.switch_branch(ws, "side")
     write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "howdy"))
-    ws.commit(["greeting"], "Howdy on side")
-    ws.switch_branch("main")
-    merged = ws.merge("side")
+    branches.commit(ws, ["greeting"], "Howdy on side")
+    branches.switch_branch(ws, "main")
+    merged = branches.merge(ws, "side")
     assert merged.status == "merged"
-    assert len(ws.commit_info("HEAD").parents) == 2
+    assert len(history.commit_info(ws, "HEAD").parents) == 2
 
 
-def test_merge_conflict_is_reported_and_left_for_the_user(repo: Path, ws: Workspace) -> None:
-    ws.create_branch("rival")
+def test_merge_conflict_is_reported_and_left_for_the_user(repo: Path, ws: RepoSession) -> None:
+    branches.create_branch(ws, "rival")
     write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "good day"))
-    ws.commit(["greeting"], "Good day")
-    ws.switch_branch("rival")
+    branches.commit(ws, ["greeting"], "Good day")
+    branches.switch_branch(ws, "rival")
     write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "yo"))
-    ws.commit(["greeting"], "Yo")
-    ws.switch_branch("main")
-    result = ws.merge("rival")
+    branches.commit(ws, ["greeting"], "Yo")
+    branches.switch_branch(ws, "main")
+    result = branches.merge(ws, "rival")
     assert result.status == "conflicts"
     assert result.conflicts == ("prompts/greeting.yaml",)
     assert "mid-merge" in result.message
@@ -117,65 +118,65 @@ def test_merge_conflict_is_reported_and_left_for_the_user(repo: Path, ws: Worksp
     assert (repo / ".git/MERGE_HEAD").exists()
     from workbench.core.versions import WorkingState
 
-    assert ws.working_states()["greeting"] is WorkingState.CONFLICTED
+    assert prompt_files.working_states(ws)["greeting"] is WorkingState.CONFLICTED
     with pytest.raises(RepoError, match=re.escape("a merge is in progress (1 conflicted: prompts/greeting.yaml)")):
-        ws.switch_branch("rival")
+        branches.switch_branch(ws, "rival")
     with pytest.raises(RepoError, match="merge is in progress"):
-        ws.commit(["greeting"], "try")
+        branches.commit(ws, ["greeting"], "try")
 
 
-def test_detached_head_and_stale_lock(repo: Path, ws: Workspace) -> None:
+def test_detached_head_and_stale_lock(repo: Path, ws: RepoSession) -> None:
     run_git(repo, "switch", "-q", "--detach", "HEAD~1")
-    assert ws.current_branch() is None
+    assert branches.current_branch(ws) is None
     write(repo, "prompts/greeting.yaml", GREETING + "# x\n")
     with pytest.raises(RepoError, match="HEAD is detached"):
-        ws.commit(["greeting"], "Edit")
+        branches.commit(ws, ["greeting"], "Edit")
     with pytest.raises(RepoError, match="HEAD is detached"):
-        ws.merge("main")
+        branches.merge(ws, "main")
     run_git(repo, "checkout", "-q", "--", "prompts/greeting.yaml")
     run_git(repo, "switch", "-q", "main")
     (repo / ".git/index.lock").write_text("")
     write(repo, "prompts/greeting.yaml", GREETING + "# y\n")
     with pytest.raises(RepoError, match=re.escape("index.lock")) as err:
-        ws.commit(["greeting"], "Edit")
+        branches.commit(ws, ["greeting"], "Edit")
     assert "stale" in (err.value.hint or "")
 
 
-def test_review_lists_changed_prompts_with_diffs_and_commits(repo: Path, ws: Workspace) -> None:
-    ws.create_branch("feature")
-    ws.switch_branch("feature")
+def test_review_lists_changed_prompts_with_diffs_and_commits(repo: Path, ws: RepoSession) -> None:
+    branches.create_branch(ws, "feature")
+    branches.switch_branch(ws, "feature")
     write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "hi there"))
-    ws.commit(["greeting"], "Warmer greeting")
+    branches.commit(ws, ["greeting"], "Warmer greeting")
     write(repo, "prompts/added.yaml", SUMMARIZE)
-    ws.commit(["added"], "New prompt")
-    ws.switch_branch("main")
+    branches.commit(ws, ["added"], "New prompt")
+    branches.switch_branch(ws, "main")
     write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "main-only"))
     commit_all(repo, "Main moves on")
-    review = ws.review("feature")
+    review = diffing.review(ws, "feature")
     assert [(i.name, i.change) for i in review.items] == [("added", "added"), ("greeting", "modified")]
     greeting = review.items[1]
     assert [c.subject for c in greeting.commits] == ["Warmer greeting"]
     assert [s.title for s in greeting.diff.changed_sections] == ["message 1 (user)"]
     assert [c.subject for c in review.commits] == ["New prompt", "Warmer greeting"]
     with pytest.raises(RepoError, match="you are on main"):
-        ws.review()
+        diffing.review(ws)
 
 
 def test_first_commit_in_an_empty_repository(tmp_path: Path) -> None:
     run_git(tmp_path, "init", "-q", "-b", "main")
     write(tmp_path, "prompts/greeting.yaml", GREETING)
-    with Workspace.open(tmp_path) as ws:
-        assert ws.current_branch() == "main"
+    with RepoSession.open(tmp_path) as ws:
+        assert branches.current_branch(ws) == "main"
         with pytest.raises(RepoError, match="no commits yet"):
-            ws.promote("greeting", "dev", reason="too early")
+            deployments.promote(ws, "greeting", "dev", reason="too early")
         with pytest.raises(RepoError, match="no commits yet"):
-            ws.create_branch("feature")
-        info = ws.commit(["greeting"], "First prompt")
+            branches.create_branch(ws, "feature")
+        info = branches.commit(ws, ["greeting"], "First prompt")
         assert info.parents == ()
-        assert [e.commit.subject for e in ws.history("greeting")] == ["First prompt"]
+        assert [e.commit.subject for e in history.history(ws, "greeting")] == ["First prompt"]
 
 
-def test_tests_file_changes_mark_and_travel_with_their_prompt(repo: Path, ws: Workspace) -> None:
+def test_tests_file_changes_mark_and_travel_with_their_prompt(repo: Path, ws: RepoSession) -> None:
     from workbench.core.versions import WorkingState
 
     external = SUMMARIZE.split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
@@ -184,31 +185,31 @@ def test_tests_file_changes_mark_and_travel_with_their_prompt(repo: Path, ws: Wo
     write(repo, "prompts/support/summarize.tests.yaml", cases)
     commit_all(repo, "Tests in a file")
     write(repo, "prompts/support/summarize.tests.yaml", cases + "- description: short\n  vars: {ticket: hi}\n")
-    assert ws.working_states()["support/summarize"] is WorkingState.MODIFIED
-    assert "support/summarize.tests" not in ws.working_states()
+    assert prompt_files.working_states(ws)["support/summarize"] is WorkingState.MODIFIED
+    assert "support/summarize.tests" not in prompt_files.working_states(ws)
     write(repo, "prompts/support/summarize.tests.yaml", "- description: [broken\n")
-    assert ws.working_states()["support/summarize"] is WorkingState.INVALID
+    assert prompt_files.working_states(ws)["support/summarize"] is WorkingState.INVALID
     write(repo, "prompts/support/summarize.tests.yaml", cases + "- description: short\n  vars: {ticket: hi}\n")
-    ws.commit(["support/summarize"], "One more case")
+    branches.commit(ws, ["support/summarize"], "One more case")
     assert run_git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["prompts/support/summarize.tests.yaml"]
     assert run_git(repo, "status", "--porcelain").strip() == ""
 
 
-def test_diff_and_review_see_changes_to_a_referenced_tests_file(repo: Path, ws: Workspace) -> None:
+def test_diff_and_review_see_changes_to_a_referenced_tests_file(repo: Path, ws: RepoSession) -> None:
     external = SUMMARIZE.split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
     cases = "- description: refund request is flagged\n  vars: {ticket: I want my money back}\n"
     write(repo, "prompts/support/summarize.yaml", external)
     write(repo, "prompts/support/summarize.tests.yaml", cases)
     commit_all(repo, "Tests in a file")
-    ws.create_branch("more-tests")
-    ws.switch_branch("more-tests")
+    branches.create_branch(ws, "more-tests")
+    branches.switch_branch(ws, "more-tests")
     write(repo, "prompts/support/summarize.tests.yaml", cases + "- description: short\n  vars: {ticket: hi}\n")
-    diff = ws.diff("support/summarize")
+    diff = diffing.diff(ws, "support/summarize")
     assert diff.changed
     assert {s.title: s.status for s in diff.changed_sections} == {'test "short"': "added"}
     assert "(tests file)" in diff.unified and "+- description: short" in diff.unified
-    ws.commit(["support/summarize"], "Short case")
-    review = ws.review()
+    branches.commit(ws, ["support/summarize"], "Short case")
+    review = diffing.review(ws)
     assert [(i.name, i.change) for i in review.items] == [("support/summarize", "modified")]
     assert [c.subject for c in review.items[0].commits] == ["Short case"]
     assert [s.title for s in review.items[0].diff.changed_sections] == ['test "short"']

@@ -8,14 +8,20 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from workbench import __version__
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from workbench.services.session import RepoSession
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -48,31 +54,26 @@ class CliState:
 state = CliState()
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        print(f"workbench {__version__}")
-        raise typer.Exit(EXIT_OK)
+def console(*, stderr: bool = False) -> Console:
+    """The console every command prints through: untrusted text is passed as `Text`, markup
+    and highlighting are off, and output piped into another program is never wrapped (a
+    `diff --unified | git apply` or a `status | grep` sees whole lines)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty()
+    return Console(
+        file=stream, highlight=False, markup=False, emoji=False, soft_wrap=piped, width=100_000 if piped else None
+    )
 
 
-@app.callback(invoke_without_command=True)
-def _global_options(
-    ctx: typer.Context,
-    repo: Annotated[
-        Path | None, typer.Option("--repo", "-C", help="Path of the prompt repository (default: current directory).")
-    ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    version: Annotated[
-        bool | None,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
-    ] = None,
-) -> None:
-    state.repo = repo
-    state.debug = debug
-    if ctx.invoked_subcommand is None:
-        # `workbench` with no arguments opens the app (registered by ui_cmds).
-        from workbench.cli.ui_cmds import open_app
+@contextmanager
+def open_session() -> Iterator[RepoSession]:
+    """The repository of this command (--repo, WORKBENCH_REPO or the current directory)."""
+    from workbench.services.session import RepoSession
 
-        open_app(state.repo_root())
+    with RepoSession.open(state.repo_root()) as session:
+        yield session
 
 
 def emit_json(data: Any) -> None:

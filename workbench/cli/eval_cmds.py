@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, emit_json, fail, state
+from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, state
+from workbench.core.safe_text import clean
 
 report_app = typer.Typer(help="Work with JSON reports (e.g. join CI shards).", no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -91,35 +92,34 @@ def _write_reports(report: Any, as_json: bool, json_file: Path | None, junit: Pa
 
 
 def _print_suite(outcome: Any, show_outputs: bool) -> None:
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console()
+    out = console()
     summary = outcome.summary
     low, high = summary.interval
-    head = Text(f"{outcome.prompt} @ {outcome.revision} · {outcome.provider_label}: ", style="bold")
+    head = Text(clean(f"{outcome.prompt} @ {outcome.revision} · {outcome.provider_label}: "), style="bold")
     head.append(f"{summary.short}", style="green" if summary.symbol == "✓" else "red")
     head.append(f"  pass rate {summary.pass_rate:.0%} (95% CI {low:.0%}–{high:.0%})")
     if summary.errors:
         head.append(f", {summary.errors} errored", style="yellow")
-    console.print(head)
+    out.print(head)
     for result in outcome.results:
         mark = {"pass": "✓", "fail": "✗", "error": "!"}[result.status]
-        line = Text(f"  {mark} {result.description}" + (f" #{result.repeat + 1}" if result.repeat else ""))
+        line = Text(f"  {mark} {clean(result.description)}" + (f" #{result.repeat + 1}" if result.repeat else ""))
         if result.error:
-            line.append(f"  {result.error}", style="yellow")
+            line.append(f"  {clean(result.error)}", style="yellow")
         for failed in (a for a in result.asserts if not a.passed):
-            line.append(f"\n      {failed.type}: {failed.reason}", style="red")
+            line.append(f"\n      {clean(failed.type)}: {clean(failed.reason)}", style="red")
         if show_outputs and result.output:
-            line.append("\n      output: " + result.output.replace("\n", "\n              "), style="dim")
-        console.print(line)
+            line.append("\n      output: " + clean(result.output).replace("\n", "\n              "), style="dim")
+        out.print(line)
     if any(r.repeat for r in outcome.results):
         from workbench.evals.runner import repeat_stats
 
         for row in repeat_stats(outcome.results):
-            console.print(Text(f"  {row['case_id']}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
+            out.print(Text(f"  {clean(row['case_id'])}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
     for warning in outcome.warnings:
-        console.print(Text(f"warning: {warning}", style="yellow"), highlight=False)
+        out.print(Text(f"warning: {clean(warning)}", style="yellow"))
 
 
 @app.command("test")
@@ -145,13 +145,14 @@ def test_command(
     """Run the test suites of prompts; exit 1 when a case fails or errors."""
     from workbench.evals.reports import Report
     from workbench.services.evals import run_tests
-    from workbench.services.workspace import Workspace
+    from workbench.services.prompt_files import list_prompts
+    from workbench.services.session import RepoSession
 
     if not names and not all_prompts:
         fail("name prompts to test, or pass --all")
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache, rerun_failed, shard, stream)
-    with Workspace.open(state.repo_root()) as ws:
-        targets = [ref.name for ref in ws.list_prompts(rev if rev not in ws.environments else None)] if all_prompts else list(names or [])
+    with RepoSession.open(state.repo_root()) as ws:
+        targets = [ref.name for ref in list_prompts(ws, rev if rev not in ws.environments else None)] if all_prompts else list(names or [])
 
         async def run_all(on_event: Any) -> list[Any]:
             return [await run_tests(ws, name, rev, settings, on_event) for name in targets]
@@ -187,10 +188,11 @@ def compare_command(
     """Run two versions on the same cases; per case fixed/regressed; significance; exit 1 on a regression."""
     from workbench.evals.reports import Report
     from workbench.services.evals import compare_versions, merge_base_with
-    from workbench.services.workspace import WORKTREE, Workspace
+    from workbench.services.revisions import WORKTREE
+    from workbench.services.session import RepoSession
 
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache, stream=stream)
-    with Workspace.open(state.repo_root()) as ws:
+    with RepoSession.open(state.repo_root()) as ws:
         if base is not None:
             rev_a: str | None = merge_base_with(ws, base)
             rev_b: str | None = None
@@ -210,33 +212,32 @@ def compare_command(
 
 
 def _print_comparison(comparison: Any, show_outputs: bool) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
-    table = Table(title=Text(f"{comparison.prompt}: A = {comparison.label_a}, B = {comparison.label_b}"), box=None)
+    out = console()
+    table = Table(title=Text(clean(f"{comparison.prompt}: A = {comparison.label_a}, B = {comparison.label_b}")), box=None)
     for column in ("case", "A", "B", "change"):
         table.add_column(column)
     marks = {"pass": "✓", "fail": "✗", "error": "!"}
     for pair in comparison.pairs:
         change = Text(pair.change, style="red" if pair.change == "regressed" else "green" if pair.change == "fixed" else "")
         table.add_row(
-            Text(pair.description),
+            Text(clean(pair.description)),
             Text(marks[pair.a.status] if pair.a else "-"),
             Text(marks[pair.b.status] if pair.b else "-"),
             change,
         )
         if show_outputs:
-            table.add_row(Text(""), Text((pair.a.output if pair.a else "")[:300], style="dim"), Text((pair.b.output if pair.b else "")[:300], style="dim"), Text(""))
-    console.print(table)
+            table.add_row(Text(""), Text(clean(pair.a.output if pair.a else "")[:300], style="dim"), Text(clean(pair.b.output if pair.b else "")[:300], style="dim"), Text(""))
+    out.print(table)
     for label, summary in (("A", comparison.summary_a), ("B", comparison.summary_b)):
         low, high = summary.interval
         p50 = f"{summary.latency_p50:.0f}" if summary.latency_p50 is not None else "-"
         p95 = f"{summary.latency_p95:.0f}" if summary.latency_p95 is not None else "-"
         cost = f"${summary.cost:.4f}" if summary.cost is not None else "-"
-        console.print(Text(f"{label}: {summary.passed}/{summary.total} pass ({summary.pass_rate:.0%}, 95% CI {low:.0%}–{high:.0%}), latency p50 {p50} ms p95 {p95} ms, {summary.tokens} tokens, cost {cost}"))
-    console.print(Text(comparison.verdict, style="bold"))
+        out.print(Text(f"{label}: {summary.passed}/{summary.total} pass ({summary.pass_rate:.0%}, 95% CI {low:.0%}–{high:.0%}), latency p50 {p50} ms p95 {p95} ms, {summary.tokens} tokens, cost {cost}"))
+    out.print(Text(clean(comparison.verdict), style="bold"))
 
 
 @report_app.command("merge")

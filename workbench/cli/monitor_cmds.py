@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, emit_json, fail, state
+from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, state
+from workbench.core.safe_text import clean
 
 
 @app.command("monitor")
@@ -20,7 +21,7 @@ def monitor_command(
 ) -> None:
     """Per-version production metrics with a regressed / improved / within-noise verdict; exit 1 on a regression."""
     from workbench.services import monitor as service
-    from workbench.services.workspace import Workspace
+    from workbench.services.session import RepoSession
 
     words = list(args or [])
     if words[:1] == ["ingest"]:
@@ -32,13 +33,13 @@ def monitor_command(
             emit_json(result.to_dict())
         else:
             for problem in result.problems:
-                print(problem)
+                print(clean(problem))
             print(f"ingested {result.files} file(s): {result.added} new event(s), {result.duplicates} already known, {len(result.problems)} problem(s)")
         raise typer.Exit(EXIT_OK)
     if not words and not all_prompts:
         fail("name a prompt, pass --all, or use `workbench monitor ingest PATH...`")
     try:
-        with Workspace.open(state.repo_root()) as ws:
+        with RepoSession.open(state.repo_root()) as ws:
             reports = service.report_all(ws, env, since) if all_prompts else [service.report(ws, name, env, since) for name in words]
     except ValueError as err:
         fail(str(err))
@@ -47,7 +48,7 @@ def monitor_command(
     elif all_prompts:
         regressed = [r for r in reports if r.regressed]
         for r in regressed:
-            print(f"✗ {r.prompt}: {(r.canary or r.verdict).text}")  # type: ignore[union-attr]
+            print(clean(f"✗ {r.prompt}: {(r.canary or r.verdict).text}"))  # type: ignore[union-attr]
         print(f"{len(regressed)} of {len(reports)} prompts in {env} regressed")
     else:
         for r in reports:
@@ -56,18 +57,17 @@ def monitor_command(
 
 
 def _print(report: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(f"{report.prompt} in {report.env}"), box=None)
+    table = Table(title=Text(clean(f"{report.prompt} in {report.env}")), box=None)
     for column in ("version", "arm", "calls", "errors (95% CI)", "p50 ms", "p95 ms", "tokens", "score (95% CI)", "feedback"):
         table.add_column(column)
     for v in report.versions:
         low, high = v.error_interval
         score = v.mean_interval(v.score_mean, v.score_sd, v.score_n)
         table.add_row(
-            Text(v.version.rsplit("@", 1)[-1]), Text(v.arm or "-"), Text(str(v.calls)),
+            Text(clean(v.version.rsplit("@", 1)[-1])), Text(clean(v.arm or "-")), Text(str(v.calls)),
             Text(f"{v.error_rate:.1%} ({low:.1%}–{high:.1%})"),
             Text(f"{v.latency_p50:.0f}" if v.latency_p50 is not None else "-"),
             Text(f"{v.latency_p95:.0f}" if v.latency_p95 is not None else "-"),
@@ -75,10 +75,10 @@ def _print(report: Any) -> None:
             Text(f"{v.score_mean:.2f} ({score[0]:.2f}–{score[1]:.2f})" if v.score_mean is not None and score else "-"),
             Text(f"{v.feedback_rate:.1%}"),
         )
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     if not report.versions:
-        console.print(Text("no events: record with workbench.monitor.record() and load them with `workbench monitor ingest`", style="dim"))
+        out.print(Text("no events: record with workbench.monitor.record() and load them with `workbench monitor ingest`", style="dim"))
     for verdict in (report.verdict, report.canary):
         if verdict is not None:
-            console.print(Text(("canary: " if verdict is report.canary else "") + verdict.text, style="bold red" if verdict.regressed else "bold"))
+            out.print(Text(("canary: " if verdict is report.canary else "") + clean(verdict.text), style="bold red" if verdict.regressed else "bold"))

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, emit_json, fail, state
+from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, state
+from workbench.core.safe_text import clean
 
 
 def _root() -> Path:
@@ -46,7 +47,7 @@ def validate_command(
         emit_json({"files": len(results), "errors": len(errors), "warnings": len(warnings), "problems": [p.to_dict() for p in problems]})
     else:
         for problem in problems:
-            print(problem.format())
+            print(clean(problem.format()))
         verdict = "ok" if not errors else "failed"
         print(f"{len(results)} prompt files: {len(errors)} errors, {len(warnings)} warnings — {verdict}", file=sys.stderr)
     failed = bool(errors) or (strict and bool(warnings))
@@ -82,7 +83,6 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
     if not rows:
         print("no prompts under prompts/ (create prompts/<name>.yaml or run `workbench init`)", file=sys.stderr)
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -90,9 +90,9 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
     for column in ("name", "tests", "description"):
         table.add_column(column)
     for row in rows:
-        name = Text(row["name"]) if row["valid"] else Text(f"✗ {row['name']} ({row['errors']} errors)")
-        table.add_row(name, Text(str(row["tests"] if row["tests"] is not None else "-")), Text(row["description"] or ""))
-    Console().print(table)
+        name = Text(clean(row["name"])) if row["valid"] else Text(f"✗ {clean(row['name'])} ({row['errors']} errors)")
+        table.add_row(name, Text(str(row["tests"] if row["tests"] is not None else "-")), Text(clean(row["description"] or "")))
+    console().print(table)
 
 
 def _parse_var(item: str) -> tuple[str, Any]:
@@ -140,13 +140,14 @@ def render_command(
     result = load_workspace_prompt(root, name)
     if result.prompt is None or not result.ok:
         for problem in result.errors:
-            print(problem.format(), file=sys.stderr)
+            print(clean(problem.format()), file=sys.stderr)
         fail(f"{name} is invalid", hint=f"workbench validate {result.path}")
     rendered = render_prompt(result.prompt, variables)
     if as_json:
         emit_json(rendered.to_dict())
     else:
-        print(rendered.as_text())
+        text = rendered.as_text()
+        print(clean(text) if sys.stdout.isatty() else text)  # piped: the exact text, for other tools
 
 
 @app.command("init")

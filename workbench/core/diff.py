@@ -286,9 +286,9 @@ def diff_prompt_texts(
     right_doc = _with_external_tests(_parse_mapping(right_text), right_tests_text)
     notes: list[str] = []
     if left_text is None:
-        notes.append(f"{name} does not exist at {left_label}")
+        notes.append(f"first version of {name}: every line is new")
     if right_text is None:
-        notes.append(f"{name} does not exist at {right_label}")
+        notes.append(f"{name} does not exist at {right_label} (deleted or renamed)")
     if (left_text is not None and left_doc is None) or (right_text is not None and right_doc is None):
         side = left_label if left_text is not None and left_doc is None else right_label
         notes.append(f"the file at {side} is not a YAML mapping; showing a whole-file diff")

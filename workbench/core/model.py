@@ -157,8 +157,14 @@ def prompt_name_from_path(path: str) -> str:
 
 
 def is_prompt_path(path: str) -> bool:
+    """The one rule for which files are prompts: `prompts/**/*.yaml|yml`, except tests files
+    (`*.tests.yaml`) and anything hidden (a file or folder whose name starts with a dot, such
+    as `prompts/.drafts/`). Discovery in the working copy, at a commit, and in status all use it.
+    """
     rel = path.replace("\\", "/")
-    return rel.startswith(PROMPTS_DIR + "/") and rel.endswith(PROMPT_SUFFIXES) and not rel.endswith(TESTS_SUFFIXES)
+    if not rel.startswith(PROMPTS_DIR + "/") or not rel.endswith(PROMPT_SUFFIXES) or rel.endswith(TESTS_SUFFIXES):
+        return False
+    return "/." not in rel
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.services.workspace import Workspace
+from workbench.services import branches, deployment_events, deployments, prompt_files, releases
+from workbench.services.session import RepoSession
 from workbench.vcs.init_repo import init_repository
 
 PEOPLE = {
@@ -137,7 +138,7 @@ class _DemoBuilder:
         self.root = root
         self.start = now - timedelta(days=42)
         self.files = sample_prompts()
-        self.ws: Workspace | None = None
+        self.ws: RepoSession | None = None
 
     def at(self, day: float) -> datetime:
         return self.start + timedelta(days=day, hours=9)
@@ -152,18 +153,18 @@ class _DemoBuilder:
         for path, text in changes.items():
             self.write(path, text)
         with _as(person, self.at(day)):
-            self.ws.commit(list(changes), message)
+            branches.commit(self.ws, list(changes), message)
 
     def release_and_deploy(self, person: str, day: float, name: str, envs: list[str], reason: str) -> None:
         assert self.ws is not None
         with _as(person, self.at(day)):
             self.ws.clock = lambda: self.at(day)
-            self.ws.tag_release(name)
+            releases.tag_release(self.ws, name)
         for offset, env in enumerate(envs):
             when = self.at(day + 0.1 + offset)
             with _as(person, when):
                 self.ws.clock = lambda when=when: when  # type: ignore[misc]
-                self.ws.promote(name, env, reason=reason if env != "prod" else f"{reason} (verified in staging)")
+                deployments.promote(self.ws, name, env, reason=reason if env != "prod" else f"{reason} (verified in staging)")
 
     def build(self, config_text: str) -> None:
         files = self.files
@@ -176,7 +177,7 @@ class _DemoBuilder:
         self.write("README.md", "# Demo prompt repository\n\nCreated by `workbench demo`. Open it with `workbench`.\n")
         with _as("ana", self.at(0)):
             init_repository(self.root, "Add first support, analytics and RAG prompts")
-        self.ws = Workspace.open(self.root)
+        self.ws = RepoSession.open(self.root)
         try:
             self._history(names)
         finally:
@@ -210,7 +211,7 @@ class _DemoBuilder:
         when = self.at(23.5)
         with _as("ana", when):
             ws.clock = lambda: when
-            ws.rollback("support/summarize", "prod", reason="on-call: summaries tripled in length and lost the refund keyword; back to v2")
+            deployments.rollback(ws, "support/summarize", "prod", reason="on-call: summaries tripled in length and lost the refund keyword; back to v2")
         self.commit("ana", 23.6, 'Revert "Friendlier, more detailed ticket summaries"', {summarize: improved})
         # Week 4-5: every prompt reaches its full test suite; staging runs ahead of prod.
         changes = {path: text for path, text in files.items() if path not in (summarize,)}
@@ -221,15 +222,15 @@ class _DemoBuilder:
         # An improvement under review on a feature branch.
         sql = "prompts/analytics/sql_generator.yaml"
         with _as("chen", self.at(35)):
-            ws.create_branch("feature/sql-dialect-hints")
-            ws.switch_branch("feature/sql-dialect-hints")
+            branches.create_branch(ws, "feature/sql-dialect-hints")
+            branches.switch_branch(ws, "feature/sql-dialect-hints")
         hinted = files[sql].replace(
             "Reply with the SQL only. Never modify data.",
             "Use {{ dialect }} date functions (date('now', '-7 days') in sqlite, CURRENT_DATE - INTERVAL '7 days' in postgres).\n      Reply with the SQL only. Never modify data.",
         )
         self.commit("chen", 35, "SQL generator: dialect-specific date hints", {sql: hinted})
         with _as("chen", self.at(36)):
-            ws.switch_branch("main")
+            branches.switch_branch(ws, "main")
         self._stored_results(names)
         self._production_events(names)
 
@@ -245,7 +246,7 @@ class _DemoBuilder:
         end = self.at(42).timestamp()
         periods = []
         for name in names:
-            events = list(reversed(ws.deployments(name, "prod")))
+            events = list(reversed(deployment_events.deployments(ws, name, "prod")))
             for index, event in enumerate(events):
                 start = _epoch(event.when)
                 stop = _epoch(events[index + 1].when) if index + 1 < len(events) else end
@@ -267,8 +268,8 @@ class _DemoBuilder:
         assert ws is not None
         failing = {("support/summarize", 3): {0, 4}, ("support/classify_intent", 1): {1}}
         for name in names:
-            for index, tag in enumerate(ws.releases(name)):
-                prompt = ws.prompt_at(name, tag.commit).prompt
+            for index, tag in enumerate(releases.releases(ws, name)):
+                prompt = prompt_files.prompt_at(ws, name, tag.commit).prompt
                 if prompt is None:
                     continue
                 bad = failing.get((name, tag.number), set())

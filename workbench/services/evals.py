@@ -31,8 +31,10 @@ from workbench.evals.runner import (
     shard_of,
     summarize,
 )
-from workbench.evals.store import ResultsStore
-from workbench.services.workspace import Workspace
+from workbench.services import prompt_files, revisions
+from workbench.services.diffing import merge_base
+from workbench.services.session import RepoSession
+from workbench.services.test_results import note_line, open_store, record_note, state_dir
 
 __all__ = [
     "CaseFinished",
@@ -41,13 +43,8 @@ __all__ = [
     "RunStarted",
     "SuiteOutcome",
     "compare_versions",
-    "latest_summary",
     "run_tests",
 ]
-
-STATE_DIR = ".workbench"
-NOTE_PREFIX = "workbench:"
-
 
 @dataclass(frozen=True)
 class EvalSettings:
@@ -87,16 +84,8 @@ class SuiteOutcome:
         return SuiteReport(self.prompt, self.revision, self.provider_id, list(self.results), self.cancelled)
 
 
-def state_dir(ws: Workspace) -> Path:
-    return Path(ws.root) / STATE_DIR
-
-
-def open_store(ws: Workspace) -> ResultsStore:
-    return ResultsStore(state_dir(ws) / "results.sqlite")
-
-
-def _options(ws: Workspace, settings: EvalSettings) -> RunOptions:
-    config = ws.config
+def _options(session: RepoSession, settings: EvalSettings) -> RunOptions:
+    config = session.config
     return RunOptions(
         concurrency=settings.concurrency or config.concurrency,
         max_attempts=settings.max_attempts or config.max_attempts,
@@ -106,14 +95,14 @@ def _options(ws: Workspace, settings: EvalSettings) -> RunOptions:
     )
 
 
-def _load(ws: Workspace, name: str, rev: str | None) -> tuple[Prompt, str | None, str | None, str]:
-    result = ws.prompt_at(name, rev)
+def _load(session: RepoSession, name: str, rev: str | None) -> tuple[Prompt, str | None, str | None, str]:
+    result = prompt_files.prompt_at(session, name, rev)
     if result.prompt is None or not result.ok:
         detail = "\n".join(p.format() for p in result.errors[:10])
-        raise EvalError(f"{name} at {ws.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")
-    commit = ws.resolve(rev, name) if rev is not None else None
-    blob = ws.blob_sha(name, rev)
-    return result.prompt, commit, blob, ws.describe(rev)
+        raise EvalError(f"{name} at {revisions.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")
+    commit = revisions.resolve(session, rev, name) if rev is not None else None
+    blob = prompt_files.blob_sha(session, name, rev)
+    return result.prompt, commit, blob, revisions.describe(rev)
 
 
 def select_cases(prompt: Prompt, settings: EvalSettings, failed: set[str] | None) -> list[TestCase]:
@@ -126,13 +115,13 @@ def select_cases(prompt: Prompt, settings: EvalSettings, failed: set[str] | None
     return cases
 
 
-def make_run_provider(ws: Workspace, prompt: Prompt, settings: EvalSettings) -> Provider:
-    spec = resolve_model(prompt.model, ws.config, provider=settings.provider, model=settings.model, base_url=settings.base_url)
-    return make_provider(spec, root=Path(ws.root), timeout_s=settings.timeout_s or ws.config.timeout_s, stream=settings.stream)
+def make_run_provider(session: RepoSession, prompt: Prompt, settings: EvalSettings) -> Provider:
+    spec = resolve_model(prompt.model, session.config, provider=settings.provider, model=settings.model, base_url=settings.base_url)
+    return make_provider(spec, root=Path(session.root), timeout_s=settings.timeout_s or session.config.timeout_s, stream=settings.stream)
 
 
 async def run_tests(
-    ws: Workspace,
+    session: RepoSession,
     name: str,
     rev: str | None = None,
     settings: EvalSettings | None = None,
@@ -151,13 +140,13 @@ async def run_tests(
     """
     settings = settings or EvalSettings()
     git = git_lock or (lambda fn: fn())
-    prompt, commit, blob, label = git(lambda: _load(ws, name, rev))
-    store = open_store(ws)
+    prompt, commit, blob, label = git(lambda: _load(session, name, rev))
+    store = open_store(session)
     try:
         cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
-        provider = make_run_provider(ws, prompt, settings)
-        cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
-        run = SuiteRun(prompt, provider, cases, _options(ws, settings), arm=arm, label=f"{name} @ {label}", cache=cache, on_event=on_event, root=Path(ws.root))
+        provider = make_run_provider(session, prompt, settings)
+        cache = ResponseCache(state_dir(session) / "cache.sqlite") if settings.use_cache else None
+        run = SuiteRun(prompt, provider, cases, _options(session, settings), arm=arm, label=f"{name} @ {label}", cache=cache, on_event=on_event, root=Path(session.root))
         started = time.time()
         cancelled = False
         try:
@@ -173,9 +162,9 @@ async def run_tests(
                     parameters=dict(prompt.model.parameters), results=run.results, started=started, cancelled=cancelled,
                 )
             if commit is not None and not cancelled and run.results and settings.shard is None and not settings.rerun_failed:
-                note = f"{NOTE_PREFIX} {name} {outcome.summary.short} {provider.id} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+                note = note_line(name, outcome.summary.short, provider.id)
                 try:
-                    git(lambda: ws.add_note(commit, note))
+                    git(lambda: record_note(session, commit, note))
                 except WorkbenchError as err:
                     outcome.warnings.append(f"could not write the git note: {err}")
             if cache is not None:
@@ -187,7 +176,7 @@ async def run_tests(
 
 
 async def compare_versions(
-    ws: Workspace,
+    session: RepoSession,
     name: str,
     a: str | None,
     b: str | None,
@@ -201,46 +190,27 @@ async def compare_versions(
     from dataclasses import replace
 
     settings = settings or EvalSettings()
-    concurrency = settings.concurrency or ws.config.concurrency
+    concurrency = settings.concurrency or session.config.concurrency
     half = replace(settings, concurrency=max(1, concurrency // 2))
     outcome_a, outcome_b = await asyncio.gather(
-        run_tests(ws, name, a, half, on_event, arm=0, git_lock=git_lock),
-        run_tests(ws, name, b, half, on_event, arm=1, git_lock=git_lock),
+        run_tests(session, name, a, half, on_event, arm=0, git_lock=git_lock),
+        run_tests(session, name, b, half, on_event, arm=1, git_lock=git_lock),
     )
     comparison = compare_results(name, outcome_a.revision, outcome_a.results, outcome_b.revision, outcome_b.results)
     return comparison, outcome_a, outcome_b
 
 
-def merge_base_with(ws: Workspace, base_branch: str) -> str:
+def merge_base_with(session: RepoSession, base_branch: str) -> str:
     """The commit where HEAD left `base_branch` (the PR's base), e.g. `main` or `origin/main`."""
-    return ws.merge_base(base_branch) or ws.resolve(base_branch)
+    return merge_base(session, base_branch) or revisions.resolve(session, base_branch)
 
 
-def latest_summary(ws: Workspace, name: str, commit: str) -> str | None:
-    """`✓ 12/12` for the newest stored run of that version, else from its git note."""
-    path = state_dir(ws) / "results.sqlite"
-    if path.is_file():
-        store = ResultsStore(path)
-        try:
-            run = store.latest(name, blob=ws.blob_sha(name, commit), commit=commit)
-        finally:
-            store.close()
-        if run is not None:
-            return str(run.summary.short)
-    note = ws.read_notes([commit]).get(commit, "")
-    for line in reversed(note.splitlines()):
-        parts = line.split()
-        if len(parts) >= 4 and parts[0] == NOTE_PREFIX and parts[1] == name:
-            return f"{parts[2]} {parts[3]}"
-    return None
-
-
-def record_results(ws: Workspace, name: str, commit: str, provider: str, results: list[CaseResult], *, started: float) -> int:
+def record_results(session: RepoSession, name: str, commit: str, provider: str, results: list[CaseResult], *, started: float) -> int:
     """Store a run directly (the demo builds its past results this way, without a model)."""
-    store = open_store(ws)
+    store = open_store(session)
     try:
         return store.record(
-            prompt=name, revision=commit[:10], commit=commit, blob=ws.blob_sha(name, commit), provider=provider, model=None,
+            prompt=name, revision=commit[:10], commit=commit, blob=prompt_files.blob_sha(session, name, commit), provider=provider, model=None,
             parameters={}, results=results, started=started, finished=started + 30,
         )
     finally:

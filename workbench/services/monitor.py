@@ -15,7 +15,8 @@ from workbench.monitor.metrics import (
     version_metrics,
 )
 from workbench.monitor.store import IngestReport, MonitorStore
-from workbench.services.workspace import Workspace
+from workbench.services.deployment_events import current_events, deployments
+from workbench.services.session import RepoSession
 
 STORE = Path(".workbench") / "monitor.sqlite"
 
@@ -58,10 +59,10 @@ class MonitorReport:
         }
 
 
-def report(ws: Workspace, name: str, env: str = "prod", since: str | None = None, *, series: bool = False) -> MonitorReport:
+def report(session: RepoSession, name: str, env: str = "prod", since: str | None = None, *, series: bool = False) -> MonitorReport:
     """Metrics per version of `name` in `env`, and the current version against the previous one."""
-    events = list(reversed(ws.deployments(name, env)))  # oldest first
-    store = open_store(Path(ws.root))
+    events = list(reversed(deployments(session, name, env)))  # oldest first
+    store = open_store(Path(session.root))
     try:
         cutoff = parse_since(since)
         versions = version_metrics(store.db, name, env, cutoff)
@@ -116,6 +117,6 @@ def _merge(rows: list[VersionMetrics]) -> VersionMetrics:
     )
 
 
-def report_all(ws: Workspace, env: str = "prod", since: str | None = None) -> list[MonitorReport]:
+def report_all(session: RepoSession, env: str = "prod", since: str | None = None) -> list[MonitorReport]:
     """Every prompt deployed to `env`, with its verdict."""
-    return [report(ws, name, env, since) for name in sorted(ws.current_events(env))]
+    return [report(session, name, env, since) for name in sorted(current_events(session, env))]

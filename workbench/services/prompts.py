@@ -14,10 +14,10 @@ from workbench.core.loader import load_prompt
 from workbench.core.model import (
     PROMPT_SUFFIXES,
     PROMPTS_DIR,
-    TESTS_SUFFIXES,
     LoadResult,
     Problem,
     Severity,
+    is_prompt_path,
     prompt_name_from_path,
 )
 from workbench.errors import ConfigError, PromptError
@@ -56,17 +56,15 @@ def _read(path: Path) -> str:
 
 
 def discover_prompt_files(root: Path) -> list[Path]:
-    """Every prompts/**/*.yaml|yml under `root`, sorted, hidden folders skipped."""
+    """Every prompt file of the working copy (`is_prompt_path`: hidden files and folders skipped), sorted."""
     base = Path(root) / PROMPTS_DIR
+    skip = len(str(Path(root))) + 1
     found: list[Path] = []
     for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(folder) / f for f in sorted(files) if _is_prompt_file(f))
+        rel_folder = folder[skip:].replace(os.sep, "/")
+        found.extend(Path(folder) / f for f in sorted(files) if is_prompt_path(f"{rel_folder}/{f}"))
     return found
-
-
-def _is_prompt_file(filename: str) -> bool:
-    return filename.endswith(PROMPT_SUFFIXES) and not filename.endswith(TESTS_SUFFIXES) and not filename.startswith(".")
 
 
 def _reader(root: Path):  # type: ignore[no-untyped-def]
@@ -121,7 +119,7 @@ def validate_paths(root: Path, paths: Iterable[Path] = ()) -> list[LoadResult]:
     targets = list(paths) or [Path(root) / PROMPTS_DIR]
     for target in targets:
         if target.is_dir():
-            files.extend(p for p in sorted(target.rglob("*")) if _is_prompt_file(p.name) and p.is_file())
+            files.extend(p for p in discover_prompt_files(root) if p.resolve().is_relative_to(target.resolve()))
         elif target.exists():
             files.append(target)
         else:

@@ -73,6 +73,8 @@ ACTIONS: tuple[Act, ...] = (
     Act("release-tag", "r", "release_tag", "Release tag", show=False),
     Act("promote", "p", "promote", "Promote"),
     Act("rollback", "R", "rollback", "Roll back"),
+    Act("canary-split", "S", "canary_split", "Start a canary split", show=False),
+    Act("finish-split", "F", "finish_split", "Finish a canary split", show=False),
     Act("push", "P", "push", "Push", show=False),
     Act("fetch", "f", "fetch", "Fetch", show=False),
     Act("review", "v", "review", "Review a branch", show=False),

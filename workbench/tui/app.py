@@ -1,81 +1,67 @@
 """The Prompt Workbench app: prompt tree, history, diff and live tests, from the keyboard.
 
-Git runs in thread workers (one lock serialises the session's `Workspace`: it owns one
-persistent `git cat-file --batch`); model calls run in async workers. Workers never touch
-widgets: they post messages or hop back with `call_from_thread`.
+The app holds the screen, the selection and one `RepoSession`. Each key's action hands over
+to the controller of its context (`tui/controllers/`), whose flows call the same services as
+the CLI. Every service call leaves the UI thread through `run_in_session` (a thread, the
+session lock, errors shown); test runs have their own event loop in a thread worker.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar, cast
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, Tree
 
 from workbench.core.safe_text import clean
 from workbench.errors import WorkbenchError
+from workbench.services.session import RepoSession
 from workbench.tui.actions import ACTIONS
 from workbench.tui.commands import WorkbenchCommands
-from workbench.tui.flows import FlowsMixin
-from workbench.tui.messages import CaseOpened, PromptSelected, VersionSelected
+from workbench.tui.controllers.base import FlowAborted
+from workbench.tui.controllers.branches import BranchController
+from workbench.tui.controllers.browse import BrowseController
+from workbench.tui.controllers.commit import CommitController
+from workbench.tui.controllers.deploy import DeployController
+from workbench.tui.controllers.edit import EditController
+from workbench.tui.controllers.production import ProductionController
+from workbench.tui.controllers.releases import ReleaseController
+from workbench.tui.controllers.remote import RemoteController
+from workbench.tui.controllers.review import ReviewController
+from workbench.tui.controllers.runs import RunController
+from workbench.tui.messages import (
+    CaseOpened,
+    DiffLoaded,
+    HistoryLoaded,
+    PromptSelected,
+    RepoChanged,
+    TreeLoaded,
+    VersionSelected,
+)
 from workbench.tui.panes.diff import DiffPane
-from workbench.tui.panes.history import HistoryPane, HistoryRow
-from workbench.tui.panes.prompts import PromptRow, PromptsPane
+from workbench.tui.panes.history import HistoryPane
+from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
-from workbench.tui.runs import RunController
 from workbench.tui.screens.error import ErrorScreen
 from workbench.tui.screens.help import HelpScreen
 
-T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 PANES = ("prompts", "history", "diff", "tests")
 NARROW_WIDTH = 100
-HISTORY_PAGE = 200
 
 
-@dataclass
-class TreeLoaded(Message):
-    rows: list[PromptRow]
-    branch: str | None
-    ahead: int
-    behind: int
-    dirty: int
-
-
-@dataclass
-class HistoryLoaded(Message):
-    name: str
-    rows: list[HistoryRow]
-    deployed: dict[str, str]  # env -> version label
-
-
-@dataclass
-class DiffLoaded(Message):
-    name: str
-    diff: Any = None
-    problems: Any = None
-    title: str = ""
-    message: str | None = None
-
-
-@dataclass
-class WorkerFailed(Message):
-    error: BaseException
-
-
-class WorkbenchApp(FlowsMixin, App[None]):
-    """The main screen. Flows (commit, branches, promote, rollback…) come from FlowsMixin."""
+class WorkbenchApp(App[None]):
+    """The main screen; the flows live in the controllers."""
 
     CSS_PATH = "app.tcss"
     TITLE = "Prompt Workbench"
@@ -95,8 +81,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
     ) -> None:
         super().__init__()
         self.root = Path(root)
-        self.workspace: Any = None
-        self.config: Any = None
+        self.session: RepoSession | None = None
         self.selected_prompt: str | None = None
         self.selected_rev: str | None = None
         self.base_rev: str | None = None
@@ -105,13 +90,19 @@ class WorkbenchApp(FlowsMixin, App[None]):
         self.provider_override = provider_override
         self.model_override = model_override
         self.base_url_override = base_url_override
-        self._git_lock = threading.Lock()
-        self._history_rows: list[HistoryRow] = []
-        self._deployed: dict[str, str] = {}
-        self._status: dict[str, Any] = {}
-        self._states: dict[str, str] = {}
-        self._current_pane = "prompts"
         self.mouse_enabled = True
+        self.calls_in_flight = 0
+        self._branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)
+        self._current_pane = "prompts"
+        self.browse = BrowseController(self)
+        self.edit = EditController(self)
+        self.commits = CommitController(self)
+        self.branching = BranchController(self)
+        self.releases = ReleaseController(self)
+        self.deploy = DeployController(self)
+        self.remote = RemoteController(self)
+        self.reviews = ReviewController(self)
+        self.production = ProductionController(self)
         self.runs = RunController(self)
 
     # ------------------------------------------------------------------ layout
@@ -131,13 +122,75 @@ class WorkbenchApp(FlowsMixin, App[None]):
         self.theme = "textual-dark"
         self.query_one(DiffPane).show_message(Text("opening repository…", style="dim"))
         self._apply_narrow(self.size.width)
-        self.call_after_refresh(self._open_workspace)
+        self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
 
-    # ------------------------------------------------------------------ git plumbing
-    def git(self, fn: Callable[[], T]) -> T:
-        """Run one Workspace call under the session lock (thread workers only)."""
-        with self._git_lock:
-            return fn()
+    async def _open_session(self) -> None:
+        try:
+            session = await asyncio.to_thread(RepoSession.open, self.root)
+        except Exception as err:
+            self.query_one(DiffPane).show_message(Text(f"✗ cannot open {clean(self.root)}:\n{clean(err)}", style="bold"))
+            self.show_error(err)
+            return
+        if self.clock is not None:
+            session.clock = self.clock
+        self.session = session
+        self.root = session.root
+        if session.config.keymap:
+            self.set_keymap(dict(session.config.keymap))
+        self.refresh_scopes("tree")
+
+    def on_unmount(self) -> None:
+        self.runs.cancel()
+        if self.session is not None:
+            with self.session.lock:
+                self.session.close()
+
+    # ------------------------------------------------------------------ leaving the UI thread
+    def require_session(self) -> RepoSession:
+        if self.session is None:
+            self.notify("the repository is not open", severity="warning")
+            raise FlowAborted
+        return self.session
+
+    async def run_in_session(self, fn: Callable[Concatenate[RepoSession, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call a service function with the session in a thread, holding the session lock.
+
+        The one way the app leaves the UI thread for Git or the stores. A failure is shown
+        to the user and raised as `FlowAborted`, which ends the calling flow quietly.
+        """
+        session = self.require_session()
+
+        def call() -> R:
+            with session.lock:
+                return fn(session, *args, **kwargs)
+
+        self.calls_in_flight += 1
+        try:
+            return await asyncio.to_thread(call)
+        except Exception as err:
+            self.show_error(err)
+            raise FlowAborted from err
+        finally:
+            self.calls_in_flight -= 1
+
+    def run_flow(self, flow: Callable[[], Coroutine[Any, Any, None]], group: str = "flow") -> None:
+        """Run a controller's flow as a worker; its failures are shown, never raised."""
+
+        async def guarded() -> None:
+            try:
+                await flow()
+            except FlowAborted:
+                pass
+            except Exception as err:
+                self.show_error(err)
+
+        self.start_worker(guarded, group=group)
+
+    def start_worker(self, work: Callable[[], Coroutine[Any, Any, None]], *, group: str, exclusive: bool = False) -> None:
+        """Start an async worker from a function (never a coroutine object: a worker an exclusive
+        group cancels before it starts would leave it un-awaited)."""
+        # Textual's WorkType infers a result type mypy cannot bind for an async function.
+        self.run_worker(cast(Any, work), group=group, exclusive=exclusive, exit_on_error=False)
 
     def show_error(self, err: BaseException) -> None:
         """Short errors as a notification, long ones (YAML, provider) in a modal."""
@@ -149,219 +202,75 @@ class WorkbenchApp(FlowsMixin, App[None]):
         if len(text) > 160 or text.count("\n") > 2:
             self.push_screen(ErrorScreen(title, text))
         else:
-            self.notify(text, title=title, severity="error", markup=False, timeout=8)
+            self.notify(text, title=clean(title), severity="error", markup=False, timeout=8)
 
-    @on(WorkerFailed)
-    def _worker_failed(self, event: WorkerFailed) -> None:
-        self.show_error(event.error)
-
-    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
-    def _open_workspace(self) -> None:
-        from workbench.services.workspace import Workspace
-
-        try:
-            workspace = self.git(lambda: Workspace.open(self.root))
-        except Exception as err:
-            self.call_from_thread(self._open_failed, err)
-            return
-        self.call_from_thread(self._opened, workspace)
-
-    def _open_failed(self, err: BaseException) -> None:
-        self.query_one(DiffPane).show_message(Text(f"✗ cannot open {clean(self.root)}:\n{clean(err)}", style="bold"))
-        self.show_error(err)
-
-    def _opened(self, workspace: Any) -> None:
-        self.workspace = workspace
-        self.config = workspace.config
-        self.root = Path(workspace.root)
-        self._apply_keymap()
-        self.refresh_scopes("tree")
-
-    def _apply_keymap(self) -> None:
-        keymap = getattr(self.config, "keymap", None)
-        if keymap:
-            self.set_keymap(dict(keymap))
-
-    def on_unmount(self) -> None:
-        if self.workspace is not None:
-            self.workspace.close()
-
+    # ------------------------------------------------------------------ loading the panes
     def refresh_scopes(self, *scopes: str) -> None:
-        """Reload the named parts of the screen from Git and disk, in workers."""
-        if self.workspace is None:
+        """Reload the named parts of the screen from Git and disk."""
+        if self.session is None:
             return
         wanted = set(scopes)
-        if "all" in wanted or "tree" in wanted or "status" in wanted:
-            self._load_tree()
-        if ("all" in wanted or "history" in wanted) and self.selected_prompt:
-            self._load_history(self.selected_prompt)
+        if wanted & {"all", "tree", "status"}:
+            self.browse.load_tree()
+        elif wanted & {"history"} and self.selected_prompt:
+            self.browse.load_history(self.selected_prompt)
         elif "diff" in wanted and self.selected_prompt:
-            self._load_diff(self.selected_prompt, self.selected_rev)
+            self.browse.load_diff(self.selected_prompt, self.selected_rev)
+
+    @on(RepoChanged)
+    def _repo_changed(self, event: RepoChanged) -> None:
+        self.refresh_scopes(*event.scopes)
 
     def action_refresh_all(self) -> None:
         self.refresh_scopes("all")
         self.notify("reloaded", timeout=2)
 
     def on_app_focus(self) -> None:
-        # The repository may have changed in another terminal.
-        self.refresh_scopes("all")
-
-    # ------------------------------------------------------------------ loaders (thread workers)
-    @work(thread=True, exclusive=True, group="tree", exit_on_error=False)
-    def _load_tree(self) -> None:
-        ws = self.workspace
-        try:
-            states = self.git(ws.working_states)
-            status = self.git(ws.status)
-            branch = self.git(ws.current_branch)
-            ahead = behind = 0
-            if branch:
-                info = next((b for b in self.git(ws.branches) if b.name == branch), None)
-                if info is not None:
-                    ahead, behind = info.ahead, info.behind
-        except Exception as err:
-            self.post_message(WorkerFailed(err))
-            return
-        envs: dict[str, list[str]] = {}
-        self._status = {row.name: row for row in status.rows}
-        for row in status.rows:
-            envs[row.name] = [cell.env for cell in row.cells if cell.event is not None]
-        rows = [PromptRow(name, str(state.value), tuple(envs.get(name, ()))) for name, state in states.items()]
-        dirty = sum(1 for r in rows if r.state != "clean")
-        self.post_message(TreeLoaded(rows, branch, ahead, behind, dirty))
+        self.refresh_scopes("all")  # the repository may have changed in another terminal
 
     @on(TreeLoaded)
     def _tree_loaded(self, event: TreeLoaded) -> None:
         self._branch_info = (event.branch, event.ahead, event.behind, event.dirty)
-        self._states = {row.name: row.state for row in event.rows}
-        pane = self.query_one(PromptsPane)
-        pane.set_rows(event.rows, self.selected_prompt)
+        self.query_one(PromptsPane).set_rows(event.rows, self.selected_prompt)
         if not event.rows:
             self.query_one(DiffPane).show_message("No prompts yet. Create prompts/<name>.yaml or run `workbench init`.")
         self._update_status_bar()
         if not any(r.name == self.selected_prompt for r in event.rows):
             self.selected_prompt = event.rows[0].name if event.rows else None
         if self.selected_prompt:
-            self._load_history(self.selected_prompt)
+            self.browse.load_history(self.selected_prompt)
 
     @on(PromptSelected)
     def _prompt_selected(self, event: PromptSelected) -> None:
-        if event.name == self.selected_prompt and self._history_rows:
+        if event.name == self.selected_prompt and self.browse.rows:
             return
         self.selected_prompt = event.name
         self.selected_rev = None
         self.base_marked = False
         self.base_rev = None
-        self._load_history(event.name)
-
-    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
-    def _load_history(self, name: str) -> None:
-        ws = self.workspace
-        try:
-            entries = self.git(lambda: ws.history(name, limit=HISTORY_PAGE))
-            releases = self.git(lambda: ws.releases(name))
-            status_row = self._status.get(name)
-            # A tag points at whatever commit was HEAD; the version it names is the file's
-            # content there, i.e. the newest history entry with the same blob.
-            attach = self.git(lambda: _attach_by_content(ws, name, entries, releases, status_row))
-        except Exception as err:
-            self.post_message(WorkerFailed(err))
-            return
-        release_at, deployed_at, deployed = attach
-        rows: list[HistoryRow] = []
-        state = self._states.get(name)  # from the tree load that triggered this one: no second `git status`
-        if (state is not None and state != "clean") or not entries:
-            rows.append(HistoryRow(None, "working", None, "you", f"working copy ({state or 'new'})"))
-        for entry in entries:
-            info = entry.commit
-            rows.append(
-                HistoryRow(
-                    rev=info.sha,
-                    short=info.sha[:7],
-                    timestamp=float(info.author_time),
-                    author=info.author_name,
-                    subject=info.subject,
-                    releases=tuple(release_at.get(info.sha, ())),
-                    deployments=tuple(deployed_at.get(info.sha, ())),
-                )
-            )
-        self.post_message(HistoryLoaded(name, rows, deployed))
-        self._load_summaries(name, [r.rev for r in rows if r.rev])
+        self.browse.load_history(event.name)
 
     @on(HistoryLoaded)
     def _history_loaded(self, event: HistoryLoaded) -> None:
         if event.name != self.selected_prompt:
             return
-        self._history_rows = event.rows
-        self._deployed = event.deployed
-        pane = self.query_one(HistoryPane)
+        self.browse.history_loaded(event)
         known = {r.rev for r in event.rows}
         if self.selected_rev not in known:
             self.selected_rev = event.rows[0].rev if event.rows else None
         if self.base_marked and self.base_rev not in known:
             self.base_marked = False
+        pane = self.query_one(HistoryPane)
         pane.set_rows(event.rows, self.selected_rev, self.base_rev, self.base_marked)
-        pane.border_title = f"2 History · {clean(event.name)}"
+        pane.border_title = Text(f"2 History · {clean(event.name)}").plain
         self._update_status_bar()
-        self._load_diff(event.name, self.selected_rev)
-
-    @work(thread=True, exclusive=True, group="summaries", exit_on_error=False)
-    def _load_summaries(self, name: str, commits: list[str]) -> None:
-        import importlib
-
-        try:
-            eval_services = importlib.import_module("workbench.services.evals")
-        except ImportError:
-            return
-        summary_for = getattr(eval_services, "latest_summary", None)
-        if summary_for is None:
-            return
-        for commit in commits[:50]:
-            try:
-                summary = self.git(partial(summary_for, self.workspace, name, commit))
-            except Exception:
-                continue
-            if summary:
-                self.call_from_thread(self.query_one(HistoryPane).set_tests, commit, summary)
+        self.browse.load_diff(event.name, self.selected_rev)
 
     @on(VersionSelected)
     def _version_selected(self, event: VersionSelected) -> None:
         self.selected_rev = event.rev
         if self.selected_prompt:
-            self._load_diff(self.selected_prompt, event.rev)
-
-    def comparison_pair(self) -> tuple[str | None, str | None]:
-        """(left, right) revisions for the diff: the marked base, else the previous version."""
-        right = self.selected_rev
-        if self.base_marked:
-            return self.base_rev, right
-        revs = [r.rev for r in self._history_rows]
-        if right in revs:
-            index = revs.index(right)
-            older = [r for r in revs[index + 1 :] if r is not None]
-            if older:
-                return older[0], right
-        return (right, right) if right is not None else ("HEAD", None)
-
-    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
-    def _load_diff(self, name: str, rev: str | None) -> None:
-        ws = self.workspace
-        left, right = self.comparison_pair()
-        try:
-            result = self.git(lambda: ws.prompt_at(name, rev))
-            if not result.ok and result.errors:
-                where = "working copy" if rev is None else rev[:10]
-                self.post_message(DiffLoaded(name, problems=result.problems, title=f"{name} ({where})"))
-                return
-            if left == right and left is not None:
-                text = self.git(lambda: ws.read_text(name, rev)) or ""
-                diff = self.git(lambda: _first_version_diff(name, text, rev))
-            else:
-                diff = self.git(lambda: ws.diff(name, left, right))
-        except Exception as err:
-            self.post_message(DiffLoaded(name, message=f"✗ {err}"))
-            return
-        self.post_message(DiffLoaded(name, diff=replace(diff, left_label=self.version_label(left), right_label=self.version_label(right))))
+            self.browse.load_diff(self.selected_prompt, event.rev)
 
     @on(DiffLoaded)
     def _diff_loaded(self, event: DiffLoaded) -> None:
@@ -375,20 +284,11 @@ class WorkbenchApp(FlowsMixin, App[None]):
         else:
             pane.show_message(Text(clean(event.message or "")))
 
-    def version_label(self, rev: str | None) -> str:
-        """`v2 · 07c6d38` for a released commit in the history, else the short commit."""
-        if rev is None:
-            return "working copy"
-        row = next((r for r in self._history_rows if r.rev == rev), None)
-        if row is None:
-            return rev[:10]
-        release = row.releases[0].split("@")[-1] if row.releases else None
-        return f"{release} · {row.short}" if release else row.short
-
     # ------------------------------------------------------------------ status bar
     def provider_label(self) -> str:
-        provider = self.provider_override or getattr(self.config, "provider", None) or "echo"
-        model = self.model_override or getattr(self.config, "model", None)
+        config = self.session.config if self.session else None
+        provider = self.provider_override or (config.provider if config else None) or "echo"
+        model = self.model_override or (config.model if config else None)
         if provider == "echo":
             return "echo (no model: returns the rendered prompt; set provider in workbench.yaml)"
         if provider == "local":
@@ -396,7 +296,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
         return f"{provider}/{model}" if model else str(provider)
 
     def _update_status_bar(self) -> None:
-        branch, ahead, behind, dirty = getattr(self, "_branch_info", (None, 0, 0, 0))
+        branch, ahead, behind, dirty = self._branch_info
         bar = Text()
         bar.append(f" {clean(self.root.name)} ", style="reverse")
         bar.append(f" ⎇ {clean(branch) if branch else 'detached HEAD'}")
@@ -405,7 +305,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
         bar.append(f" · {dirty} changed" if dirty else " · clean")
         bar.append(f" · {clean(self.provider_label())}")
         if self.selected_prompt:
-            deployed = "  ".join(f"{env}={clean(v.split('@')[-1])}" for env, v in self._deployed.items())
+            deployed = "  ".join(f"{clean(env)}={clean(v.split('@')[-1])}" for env, v in self.browse.deployed.items())
             bar.append(f" · {deployed or 'not deployed'}")
         self.query_one("#status-bar", Static).update(bar)
 
@@ -413,21 +313,13 @@ class WorkbenchApp(FlowsMixin, App[None]):
     def _pane_widget(self, pane: str) -> Widget:
         if pane == "prompts":
             return self.query_one(PromptsPane).prompt_tree
-        if pane == "history":
-            return self.query_one(HistoryPane)
-        if pane == "diff":
-            return self.query_one(DiffPane)
         if pane == "tests":
             return self.query_one(TestsPane).table
-        raise KeyError(pane)
+        return self._pane_container(pane)
 
     def _pane_container(self, pane: str) -> Widget:
-        return {
-            "prompts": self.query_one(PromptsPane),
-            "history": self.query_one(HistoryPane),
-            "diff": self.query_one(DiffPane),
-            "tests": self.query_one(TestsPane),
-        }[pane]
+        kinds: dict[str, type[Widget]] = {"prompts": PromptsPane, "history": HistoryPane, "diff": DiffPane, "tests": TestsPane}
+        return self.query_one(kinds[pane])
 
     def action_focus_pane(self, pane: str) -> None:
         if pane not in PANES:
@@ -441,7 +333,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
         index = PANES.index(self._current_pane) if self._current_pane in PANES else 0
         self.action_focus_pane(PANES[(index + step) % len(PANES)])
 
-    def on_descendant_focus(self, event: Any) -> None:
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         for pane in PANES:
             if self._pane_container(pane) in event.widget.ancestors_with_self:
                 if pane != self._current_pane:
@@ -449,7 +341,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
                     self._apply_narrow(self.size.width)
                 break
 
-    def on_resize(self, event: Any) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self._apply_narrow(event.size.width)
 
     def _apply_narrow(self, width: int) -> None:
@@ -463,8 +355,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
         self.query_one("#right").set_class(left_visible and narrow, "-hidden-narrow")
         tabs = Text()
         for index, pane in enumerate(PANES, 1):
-            style = "reverse bold" if pane == self._current_pane else ""
-            tabs.append(f" {index} {pane.capitalize()} ", style=style)
+            tabs.append(f" {index} {pane.capitalize()} ", style="reverse bold" if pane == self._current_pane else "")
             tabs.append("▸" if pane == self._current_pane else " ")
         self.query_one("#pane-tabs", Static).update(tabs)
 
@@ -472,9 +363,7 @@ class WorkbenchApp(FlowsMixin, App[None]):
         self.mouse_enabled = not self.mouse_enabled
         self.notify(f"mouse {'on' if self.mouse_enabled else 'off'}", timeout=2)
 
-    async def on_event(self, event: Any) -> None:
-        from textual import events
-
+    async def on_event(self, event: events.Event) -> None:
         if not self.mouse_enabled and isinstance(event, events.MouseEvent):
             return
         await super().on_event(event)
@@ -482,52 +371,57 @@ class WorkbenchApp(FlowsMixin, App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self._current_pane))
 
-    # ------------------------------------------------------------------ mark / diff
+    # ------------------------------------------------------------------ actions: one hop to a controller
     def action_mark_base(self) -> None:
-        if not self.selected_prompt:
-            self.notify("select a prompt first", severity="warning")
-            return
-        self.base_rev = self.selected_rev
-        self.base_marked = True
-        self.query_one(HistoryPane).mark_base(self.base_rev)
-        label = "working copy" if self.base_rev is None else self.base_rev[:7]
-        self.notify(f"base: {label} — select another version and press d", timeout=3)
+        self.browse.mark_base()
 
     def action_diff(self) -> None:
         if self.selected_prompt:
-            self._load_diff(self.selected_prompt, self.selected_rev)
+            self.browse.load_diff(self.selected_prompt, self.selected_rev)
             self.action_focus_pane("diff")
 
-    # ------------------------------------------------------------------ production
+    def action_edit(self) -> None:
+        self.edit.edit_external()
+
+    def action_edit_inline(self) -> None:
+        self.edit.edit_inline()
+
+    def action_commit(self) -> None:
+        self.commits.commit()
+
+    def action_branches(self) -> None:
+        self.branching.branches()
+
+    def action_release_tag(self) -> None:
+        self.releases.release()
+
+    def action_promote(self) -> None:
+        self.deploy.promote()
+
+    def action_rollback(self) -> None:
+        self.deploy.rollback()
+
+    def action_canary_split(self) -> None:
+        self.deploy.split()
+
+    def action_finish_split(self) -> None:
+        self.deploy.finish()
+
+    def action_environments(self) -> None:
+        self.deploy.environments()
+
+    def action_push(self) -> None:
+        self.remote.push()
+
+    def action_fetch(self) -> None:
+        self.remote.fetch()
+
+    def action_review(self) -> None:
+        self.reviews.review()
+
     def action_monitor(self) -> None:
-        name = self.selected_prompt
-        if self.workspace is None or not name:
-            self.notify("select a prompt first", severity="warning")
-            return
-        env = "prod" if "prod" in self.workspace.environments else self.workspace.environments[-1]
+        self.production.show()
 
-        def load() -> None:
-            from workbench.services.monitor import report
-
-            try:
-                result = self.git(lambda: report(self.workspace, name, env, series=True))
-            except Exception as err:
-                self.post_message(WorkerFailed(err))
-                return
-            self.call_from_thread(self._show_monitor, result)
-
-        self.run_worker(load, thread=True, group="monitor", exit_on_error=False)
-
-    def _show_monitor(self, report: Any) -> None:
-        from workbench.tui.screens.monitor import MonitorScreen
-
-        def closed(choice: str | None) -> None:
-            if choice == "rollback":
-                self.action_rollback()
-
-        self.push_screen(MonitorScreen(report), closed)
-
-    # ------------------------------------------------------------------ tests
     def action_run_tests(self) -> None:
         self.runs.run_single()
 
@@ -556,47 +450,18 @@ class WorkbenchApp(FlowsMixin, App[None]):
         self.runs.cancel()
         await super().action_quit()
 
+    # ------------------------------------------------------------------ for tests and scripts
+    def comparison_pair(self) -> tuple[str | None, str | None]:
+        return self.browse.comparison_pair()
 
-def _attach_by_content(
-    ws: Any, name: str, entries: list[Any], releases: list[Any], status_row: Any
-) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
-    """Release labels and current deployments per history entry, matched by file content."""
-    entry_blobs: dict[str, str | None] = {}
+    def version_label(self, rev: str | None) -> str:
+        return self.browse.version_label(rev)
 
-    def entry_for(commit: str) -> str | None:
-        target = ws.blob_sha(name, commit)
-        if target is None:
-            return None
-        for entry in entries:
-            sha = entry.commit.sha
-            if sha not in entry_blobs:
-                entry_blobs[sha] = ws.blob_sha(name, sha)
-            if entry_blobs[sha] == target:
-                return str(sha)
-        return None
-
-    release_at: dict[str, list[str]] = {}
-    for tag in releases:
-        sha = entry_for(tag.commit)
-        if sha:
-            release_at.setdefault(sha, []).append(tag.label)
-    deployed_at: dict[str, list[str]] = {}
-    deployed: dict[str, str] = {}
-    for cell in status_row.cells if status_row is not None else ():
-        if cell.event is None:
-            continue
-        deployed[cell.env] = cell.event.version or cell.event.commit[:10]
-        sha = entry_for(cell.event.commit)
-        if sha:
-            deployed_at.setdefault(sha, []).append(cell.env)
-    return release_at, deployed_at, deployed
-
-
-def _first_version_diff(name: str, text: str, rev: str | None) -> Any:
-    from workbench.core.diff import diff_prompt_texts
-
-    label = "(none)"
-    return diff_prompt_texts(None, text, name=name, left_label=label, right_label=rev[:10] if rev else "working copy")
+    @property
+    def idle(self) -> bool:
+        """No service call and no loader running (flows waiting for the user do not count)."""
+        busy = [w for w in self.workers if w.is_running and w.group not in ("flow", "remote", "monitor")]
+        return self.calls_in_flight == 0 and not busy
 
 
 def make_app(

@@ -1,8 +1,9 @@
-"""Messages shared between panes and the app: past-tense names, plain data."""
+"""Messages between panes, controllers and the app: past-tense names, plain data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from textual.message import Message
 
@@ -26,3 +27,36 @@ class CaseOpened(Message):
     """The user asked for the details of one test case."""
 
     case_id: str
+
+
+@dataclass
+class RepoChanged(Message):
+    """A flow wrote to the repository: reload these parts of the screen ("tree", "history", "diff", "all")."""
+
+    scopes: frozenset[str] = field(default_factory=lambda: frozenset({"all"}))
+    note: str | None = None
+
+
+@dataclass
+class TreeLoaded(Message):
+    rows: list[Any]  # PromptRow
+    branch: str | None
+    ahead: int
+    behind: int
+    dirty: int
+
+
+@dataclass
+class HistoryLoaded(Message):
+    name: str
+    rows: list[Any]  # HistoryRow
+    deployed: dict[str, str]  # env -> version label
+
+
+@dataclass
+class DiffLoaded(Message):
+    name: str
+    diff: Any = None
+    problems: Any = None
+    title: str = ""
+    message: str | None = None

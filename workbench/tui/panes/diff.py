@@ -1,162 +1,17 @@
-"""Diff pane: base vs selected, side by side or unified, with field-aware section headers.
-
-Rows are wrapped here (not by the terminal) so that each change's screen offset is known
-and `n` / `N` can jump between changes; long lines wrap, never clip.
-"""
+"""Diff pane: base vs selected, side by side or unified, with field-aware section headers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from workbench.core.diff import FoldedLines, LineKind, LinePair, PromptDiff, TextDiff
+from workbench.core.diff import PromptDiff
 from workbench.core.model import Problem
-from workbench.core.safe_text import clean
 from workbench.tui.actions import MOVE_BINDINGS, bindings
-
-NUM_WIDTH = 4
-DEL_STYLE = "red"
-INS_STYLE = "green"
-SPAN_STYLE = "reverse"
-
-
-def _chunks(text: Text, width: int) -> list[Text]:
-    """Wrap to `width` cells, at a space when one is near the end, else mid-word."""
-    width = max(4, width)
-    plain = text.plain
-    if not plain:
-        return [Text("")]
-    pieces: list[Text] = []
-    start = 0
-    while len(plain) - start > width:
-        cut = plain.rfind(" ", start + width // 2, start + width)
-        end = cut + 1 if cut != -1 else start + width
-        pieces.append(text[start:end])
-        start = end
-    pieces.append(text[start:])
-    return pieces
-
-
-def _styled(line: str | None, spans: Sequence[tuple[int, int]], style: str) -> Text:
-    text = Text(clean(line or "").expandtabs(4), style=style)
-    for start, end in spans:
-        text.stylize(SPAN_STYLE, start, end)
-    return text
-
-
-def _cell(number: int | None, sign: str, body: Text, width: int, style: str) -> list[Text]:
-    body_width = width - NUM_WIDTH - 3
-    pieces = _chunks(body, body_width)
-    cells = []
-    for i, piece in enumerate(pieces):
-        cell = Text(f"{number if number is not None and i == 0 else '':>{NUM_WIDTH}} ", style="dim")
-        cell.append(sign if i == 0 else " ", style=style)
-        cell.append(" ")
-        cell.append_text(piece)
-        cell.pad_right(width - cell.cell_len)
-        cells.append(cell)
-    return cells
-
-
-def _split_row(row: LinePair, width: int) -> list[Text]:
-    half = max(16, (width - 1) // 2)
-    left_sign = " " if row.kind is LineKind.EQUAL or row.left is None else "-"
-    right_sign = " " if row.kind is LineKind.EQUAL or row.right is None else "+"
-    left_style = "" if left_sign == " " else DEL_STYLE
-    right_style = "" if right_sign == " " else INS_STYLE
-    left = _cell(row.left_no, left_sign, _styled(row.left, row.left_spans, left_style), half, left_style) if row.left is not None else []
-    right = _cell(row.right_no, right_sign, _styled(row.right, row.right_spans, right_style), half, right_style) if row.right is not None else []
-    lines = []
-    for i in range(max(len(left), len(right))):
-        line = (left[i] if i < len(left) else Text(" " * half)).copy()
-        line.append("│", style="dim")
-        if i < len(right):
-            line.append_text(right[i])
-        lines.append(line)
-    return lines
-
-
-def _unified_row(row: LinePair, width: int) -> list[Text]:
-    if row.kind is LineKind.EQUAL:
-        return _cell(row.right_no, " ", _styled(row.right, (), ""), width, "")
-    lines = []
-    if row.left is not None:
-        lines.extend(_cell(row.left_no, "-", _styled(row.left, row.left_spans, DEL_STYLE), width, DEL_STYLE))
-    if row.right is not None:
-        lines.extend(_cell(row.right_no, "+", _styled(row.right, row.right_spans, INS_STYLE), width, INS_STYLE))
-    return lines
-
-
-def _render_rows(rows: Sequence[LinePair | FoldedLines], width: int, render_row: Callable[[LinePair, int], list[Text]]) -> tuple[list[Text], list[int]]:
-    """Screen lines for `rows`, and the index of the first line of each block of changes."""
-    lines: list[Text] = []
-    changes: list[int] = []
-    previous_equal = True
-    for row in rows:
-        if isinstance(row, FoldedLines):
-            lines.append(Text(f"{'':>{NUM_WIDTH}}  ⋯ {row.count} unchanged lines ⋯", style="dim italic"))
-            previous_equal = True
-            continue
-        if row.kind is not LineKind.EQUAL and previous_equal:
-            changes.append(len(lines))
-        previous_equal = row.kind is LineKind.EQUAL
-        lines.extend(render_row(row, width))
-    return lines, changes
-
-
-def render_pairs_split(rows: Sequence[LinePair | FoldedLines], width: int) -> tuple[list[Text], list[int]]:
-    """Side by side: old on the left, new on the right."""
-    return _render_rows(rows, width, _split_row)
-
-
-def render_pairs_unified(rows: Sequence[LinePair | FoldedLines], width: int) -> tuple[list[Text], list[int]]:
-    return _render_rows(rows, width, _unified_row)
-
-
-def render_diff(diff: PromptDiff, width: int, unified: bool, context: int = 3) -> tuple[list[Text], list[int]]:
-    """Every line of the diff pane for `diff`, plus change offsets for n/N."""
-    render = render_pairs_unified if unified else render_pairs_split
-    head = Text()
-    head.append("--- ", style=DEL_STYLE)
-    head.append(clean(diff.left_label))
-    head.append("   +++ ", style=INS_STYLE)
-    head.append(clean(diff.right_label))
-    lines: list[Text] = [head]
-    changes: list[int] = []
-    if not diff.changed:
-        lines.append(Text("no differences", style="dim"))
-        return lines, changes
-    for note in diff.notes:
-        lines.append(Text(clean(note), style="italic"))
-    sections: list[tuple[str, str, TextDiff]]
-    if diff.field_aware and diff.sections:
-        sections = [(s.title, s.status, s.diff) for s in diff.changed_sections]
-        unchanged = [s.title for s in diff.sections if s.status == "unchanged"]
-    else:
-        sections = [("whole file", "changed", diff.text)]
-        unchanged = []
-    for title, status, text_diff in sections:
-        header = Text("── ", style="bold")
-        header.append(clean(title), style="bold")
-        header.append(f" · {status} ", style="bold")
-        header.append("─" * max(0, width - header.cell_len), style="dim")
-        lines.append(header)
-        body, offsets = render(text_diff.folded(context), width)
-        changes.extend(len(lines) + o for o in offsets)
-        lines.extend(body)
-    if unchanged:
-        lines.append(Text("unchanged: " + ", ".join(clean(t) for t in unchanged), style="dim"))
-    return lines, changes
-
-
-def render_problems(title: str, problems: Sequence[Problem]) -> list[Text]:
-    lines = [Text(f"✗ {clean(title)} is invalid: fix these and the diff comes back", style="bold red")]
-    for problem in problems:
-        lines.append(Text(clean(problem.format())))
-    return lines
+from workbench.tui.render.diff import render_diff, render_problems
 
 
 class DiffPane(VerticalScroll):

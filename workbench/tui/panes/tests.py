@@ -69,6 +69,7 @@ class TestsPane(Vertical):
         self.border_title = "4 Tests"
         self.arms: tuple[str, ...] = ()
         self.lines: dict[str, CaseLine] = {}
+        self.finished_arms: set[int] = set()
         self.running = False
 
     def compose(self) -> ComposeResult:
@@ -85,19 +86,25 @@ class TestsPane(Vertical):
         """A new run: `arms` are column labels (e.g. ('A abc123', 'B working copy'))."""
         self.arms = arms
         self.running = True
-        self.lines = {case_id: CaseLine(case_id, desc) for case_id, desc in cases}
+        self.finished_arms = set()
+        self.lines = {}
         self.query_one("#tests-header", Static).update(Text(clean(title)))
         self.query_one("#tests-summary", Static).update(Text("running… (esc cancels, results so far are kept)", style="dim"))
-        bar = self.query_one(ProgressBar)
-        bar.update(total=max(1, len(cases) * len(arms)), progress=0)
         table = self.table
         table.clear(columns=True)
         table.add_column("case", key="case")
         for index, arm in enumerate(arms):
             table.add_column(clean(arm), key=f"arm{index}")
-        for line in self.lines.values():
-            table.add_row(Text(one_line(line.description, 60)), *[result_cell(None) for _ in arms], key=line.case_id)
+        self.set_cases(cases)
         self.set_class(True, "-running")
+
+    def set_cases(self, cases: list[tuple[str, str]]) -> None:
+        """The cases of the run, as soon as they are known: one pending row each."""
+        for case_id, description in cases:
+            if case_id not in self.lines:
+                self.lines[case_id] = CaseLine(case_id, description)
+                self.table.add_row(Text(one_line(description, 60)), *[result_cell(None) for _ in self.arms], key=case_id)
+        self._update_progress()
 
     def case_finished(self, case_id: str, arm_index: int, result: CaseResult) -> None:
         line = self.lines.get(case_id)
@@ -106,17 +113,26 @@ class TestsPane(Vertical):
             self.table.add_row(Text(one_line(case_id, 60)), *[result_cell(None) for _ in self.arms], key=case_id)
         line.results[self.arms[arm_index]] = result
         self.table.update_cell(case_id, f"arm{arm_index}", result_cell(result), update_width=True)
-        self.query_one(ProgressBar).advance(1)
+        self._update_progress()
 
     def arm_finished(self, arm_index: int) -> None:
         """Cases this version does not have (an older suite) are marked as absent, not pending."""
+        self.finished_arms.add(arm_index)
         for line in self.lines.values():
             if self.arms[arm_index] not in line.results:
                 self.table.update_cell(line.case_id, f"arm{arm_index}", Text("— not in this version", style="dim"), update_width=True)
-        bar = self.query_one(ProgressBar)
+        self._update_progress()
+
+    def _update_progress(self) -> None:
+        """Done cells over done plus pending cells of arms still running (never 100% while running)."""
         done = sum(len(line.results) for line in self.lines.values())
-        remaining = sum(1 for line in self.lines.values() for arm in self.arms[arm_index + 1 :] if arm not in line.results)
-        bar.update(total=max(1, done + remaining), progress=done)
+        pending = sum(
+            1
+            for line in self.lines.values()
+            for index, arm in enumerate(self.arms)
+            if index not in self.finished_arms and arm not in line.results
+        )
+        self.query_one(ProgressBar).update(total=max(1, done + pending), progress=done)
 
     def finish(self, summary: Text | str, cancelled: bool = False) -> None:
         self.running = False

@@ -12,6 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 
+from workbench.tui.render.preview import diff_preview
+
 
 class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
@@ -24,15 +26,13 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
         self.selected = selected
 
     def compose(self) -> ComposeResult:
-        from workbench.tui.flows import _diff_lines
-
         with Vertical(classes="dialog", id="commit-dialog"):
             yield Static(Text("Commit prompts", style="bold"), classes="dialog-title")
             yield Static(Text("space toggles a file · tab to the message · enter commits · esc cancels", style="dim"))
             yield SelectionList[str](*[(f"{self.states[n]:<9} {n}", n, True) for n in self.changed], id="commit-files")
             if self.diff is not None:
                 with VerticalScroll(id="commit-diff"):
-                    yield Static(_diff_lines(self.diff, 100, 30))
+                    yield Static(diff_preview(self.diff, 100, 30))
             yield Input(placeholder="commit message (what changed and why)", id="commit-message")
             yield Static("", id="commit-status")
 

@@ -14,6 +14,7 @@ from textual.widgets import Static, TextArea
 
 from workbench.core.loader import load_prompt
 from workbench.core.safe_text import clean
+from workbench.services.prompt_files import write_atomically
 from workbench.tui.screens.dialogs import ConfirmScreen
 
 
@@ -50,8 +51,6 @@ class EditorScreen(ModalScreen[bool]):
         return self.query_one(TextArea).text
 
     def action_save(self) -> None:
-        from workbench.tui.flows import write_atomically
-
         text = self.text
         result = load_prompt(text, self.relpath)
         if result.errors:

@@ -14,6 +14,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from workbench.core.safe_text import clean
+from workbench.tui.render.preview import diff_preview
 
 
 class ReviewScreen(ModalScreen[tuple[str, str] | None]):
@@ -51,15 +52,13 @@ class ReviewScreen(ModalScreen[tuple[str, str] | None]):
             self.query_one("#review-body", Static).update(Text("this branch changes no prompt", style="dim"))
 
     def _show(self, item: Any) -> None:
-        from workbench.tui.flows import _diff_lines
-
         body = Text()
         for commit in item.commits:
             body.append(f"{commit.sha[:7]} ", style="dim")
             body.append(f"{clean(commit.author_name)}: ", style="bold")
             body.append(clean(commit.subject) + "\n")
         body.append("\n")
-        body.append_text(_diff_lines(item.diff, 90, 200))
+        body.append_text(diff_preview(item.diff, 90, 200))
         self.query_one("#review-body", Static).update(body)
 
     @on(OptionList.OptionHighlighted)

@@ -149,10 +149,9 @@ class PromptRepo:
         """
         try:
             if self._store.remote_url(self._remote) is not None:
-                self._store.run(
-                    "fetch", "--quiet", "--no-write-fetch-head", self._remote, "refs/tags/*:refs/tags/*",
-                    f"+refs/heads/*:refs/remotes/{self._remote}/*",
-                )
+                ok, err = self._store.fetch(self._remote, ["refs/tags/*:refs/tags/*", f"+refs/heads/*:refs/remotes/{self._remote}/*"])
+                if not ok:
+                    raise RepoError(err.strip() or "git fetch failed")
             self._load_deployments()
             return True
         except Exception as err:  # never let a refresh failure reach the request path

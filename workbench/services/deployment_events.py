@@ -1,0 +1,86 @@
+"""Reading deployment events: which version each environment runs, and how it got there.
+
+Events are annotated tags `deploy/<env>/<prompt>/<seq>`; the latest `seq` of a prompt in an
+environment is what runs. Each tag is parsed once per session (tags never move).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from workbench.core.versions import (
+    DeploymentEvent,
+    deploy_tag_prefix,
+    encode_ref_component,
+    parse_deploy_tag,
+    parse_event_message,
+)
+from workbench.services.session import RepoSession
+
+_BULK_THRESHOLD = 32  # above this many unread events, one for-each-ref beats cat-file reads
+
+
+def events_for_tags(session: RepoSession, tags: Sequence[str], bulk_pattern: str | None = None) -> list[DeploymentEvent]:
+    """Deployment events for tag names, parsed once per session.
+
+    Many unknown tags are read with one for-each-ref call over `bulk_pattern`; a few are
+    read through the persistent cat-file process.
+    """
+    cache = session.cache.events_by_tag
+    missing = [t for t in tags if t not in cache]
+    if bulk_pattern is not None and len(missing) > _BULK_THRESHOLD:
+        for event in session.store.deployment_events(pattern=bulk_pattern, only=set(missing)):
+            cache[event.tag] = event
+    for tag in missing:
+        if tag in cache:
+            continue
+        found = session.store.read_tag(tag)
+        cache[tag] = parse_event_message(tag, found[0], found[1]) if found else None
+    return [event for event in (cache.get(t) for t in tags) if event is not None]
+
+
+def event_tags(session: RepoSession, env: str | None = None, name: str | None = None) -> tuple[list[str], str]:
+    """Deployment tag names (one cheap for-each-ref) and the pattern that lists them."""
+    if env is not None:
+        pattern = "refs/tags/" + deploy_tag_prefix(env, name)
+    elif name is not None:
+        pattern = f"refs/tags/deploy/*/{encode_ref_component(name)}/*"
+    else:
+        pattern = "refs/tags/deploy/"
+    tags = []
+    for ref in session.store.ref_names(pattern):
+        tag = ref[len("refs/tags/") :]
+        parsed = parse_deploy_tag(tag)
+        if parsed is not None and (name is None or parsed[1] == name) and (env is None or parsed[0] == env):
+            tags.append(tag)
+    return tags, pattern
+
+
+def events(session: RepoSession, env: str | None = None, name: str | None = None) -> list[DeploymentEvent]:
+    """Events sorted by (prompt, env, seq): the last of each group is what runs now."""
+    tags, pattern = event_tags(session, env, name)
+    return sorted(events_for_tags(session, tags, pattern), key=lambda e: (e.prompt, e.env, e.seq))
+
+
+def deployments(session: RepoSession, name: str, env: str | None = None) -> list[DeploymentEvent]:
+    """Deployment events of a prompt (one environment or all), newest first."""
+    return sorted(events(session, env, name), key=lambda e: (e.seq, e.env), reverse=True)
+
+
+def current_event(session: RepoSession, name: str, env: str) -> DeploymentEvent | None:
+    """The latest event of `name` in `env`: what runs there now (None: never deployed)."""
+    tags, pattern = event_tags(session, env, name)
+    if not tags:
+        return None
+    latest = max(tags, key=lambda t: t.rsplit("/", 1)[1])
+    found = events_for_tags(session, [latest], pattern)
+    return found[0] if found else None
+
+
+def current_events(session: RepoSession, env: str | None = None) -> dict[str, DeploymentEvent]:
+    """Latest event per prompt for one env, keyed by prompt name (or `prompt\\0env` for all)."""
+    latest: dict[str, DeploymentEvent] = {}
+    for event in events(session, env):
+        key = event.prompt if env is not None else f"{event.prompt}\0{event.env}"
+        latest[key] = event  # events are sorted by seq within each group
+    return latest

@@ -1,0 +1,301 @@
+"""Promote, split, finish and roll back: one plan, shown, then executed exactly as shown.
+
+Every deployment starts with a plan (`plan_promote`, `plan_finish`, `plan_rollback`): which
+version runs now, which one will run, their test summaries and the diff between them. The
+CLI executes the plan at once; the app shows it, asks for a reason and a confirmation, then
+executes the same plan. Executing writes one new annotated tag (append-only); it refuses if
+the environment changed since the plan was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from workbench.core.diff import PromptDiff
+from workbench.core.versions import (
+    Canary,
+    DeploymentEvent,
+    deploy_tag_name,
+    format_event_message,
+    make_seq,
+    utc_now_iso,
+)
+from workbench.errors import PromptError, RepoError, WorkbenchError
+from workbench.services.deployment_events import current_event, events
+from workbench.services.diffing import diff, introduction
+from workbench.services.prompt_files import prompt_at
+from workbench.services.releases import ensure_release, existing_release, next_label
+from workbench.services.revisions import resolve
+from workbench.services.session import RepoSession
+from workbench.services.test_results import latest_summary
+
+ACTIONS = ("promote", "split", "finish", "rollback")
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What a deployment will do, computed before anything is written."""
+
+    action: str  # promote | split | finish | rollback
+    prompt: str
+    env: str
+    current: DeploymentEvent | None  # what runs now (None: never deployed)
+    commit: str  # what will run (the stable arm during a split)
+    version: str  # its release label
+    new_release: bool  # executing creates the release (of the canary, for a split)
+    tests: str | None  # latest stored test summary of `commit`
+    current_tests: str | None
+    diff: PromptDiff  # from what runs now to what will run
+    canary: Canary | None = None  # split only: the canary arm
+    notes: tuple[str, ...] = field(default=())  # what the user should know (e.g. "ends the split")
+
+    @property
+    def summary(self) -> str:
+        """One line naming exactly what will happen (`roll back x in prod: v3 → v2`)."""
+        now = _short(self.current.version or self.current.commit[:10]) if self.current else "nothing"
+        if self.action == "split" and self.canary is not None:
+            canary = _short(self.canary.version or self.canary.commit[:10])
+            return f"split {self.prompt} in {self.env}: {self.canary.percent:g}% to {canary}, the rest stays on {now}"
+        verb = {"promote": "promote", "finish": "finish the split of", "rollback": "roll back"}[self.action]
+        release = " (new release)" if self.new_release else ""
+        return f"{verb} {self.prompt} in {self.env}: {now} → {_short(self.version)}{release}"
+
+
+def _short(version: str) -> str:
+    return version.rsplit("@", 1)[-1]
+
+
+def plan_promote(
+    session: RepoSession,
+    name: str,
+    env: str,
+    rev: str | None = None,
+    *,
+    from_env: str | None = None,
+    split_percent: float | None = None,
+) -> DeployPlan:
+    """Plan deploying `rev` (default HEAD), or what `from_env` runs, to `env`.
+
+    With `split_percent`, plan a canary split: that share of keys gets the new version, the
+    rest keeps the current one, until `plan_finish` or `plan_rollback` ends it.
+    """
+    session.require_env(env)
+    if from_env is not None:
+        session.require_env(from_env)
+        if from_env == env:
+            raise WorkbenchError("--from names the same environment as --env")
+        source = current_event(session, name, from_env)
+        if source is None:
+            raise RepoError(f"{name} is not deployed to {from_env}: nothing to copy to {env}")
+        commit = source.commit
+    else:
+        commit = resolve(session, rev or "HEAD", name)
+    commit, version, new = _release_for(session, name, commit)
+    current = current_event(session, name, env)
+    if split_percent is not None:
+        if not 0 < split_percent < 100:
+            raise WorkbenchError("a split percentage must be between 0 and 100 (exclusive)")
+        if current is None:
+            raise RepoError(f"{name} is not deployed to {env} yet: promote it fully before a split")
+        if current.commit == commit:
+            raise RepoError(f"{env} already runs {version}: nothing to split against")
+        canary = Canary(version, commit, float(split_percent))
+        stable = current.version or current.commit[:10]
+        return _plan(session, "split", name, env, current, current.commit, stable, new, canary=canary, diff_to=commit)
+    if current is not None and current.commit == commit and current.canary is None:
+        raise RepoError(f"{env} already runs {version} for {name}", hint="nothing to promote")
+    notes = (f"ends the running split ({current.canary.percent:g}% canary)",) if current and current.canary else ()
+    return _plan(session, "promote", name, env, current, commit, version, new, notes=notes)
+
+
+def plan_finish(session: RepoSession, name: str, env: str) -> DeployPlan:
+    """Plan ending a canary split by sending all traffic to the canary version."""
+    session.require_env(env)
+    current = current_event(session, name, env)
+    if current is None or current.canary is None:
+        raise RepoError(f"no split is running for {name} in {env}")
+    commit, version, new = _release_for(session, name, current.canary.commit)
+    return _plan(session, "finish", name, env, current, commit, version, new)
+
+
+def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = None) -> DeployPlan:
+    """Plan rolling `env` back: to `to`, else to the version that ran before the current one.
+
+    During a canary split, a rollback without `to` ends the split and stays on the stable
+    version. Rolling back to a version this environment already ran is never blocked.
+    """
+    session.require_env(env)
+    current = current_event(session, name, env)
+    if current is None:
+        raise RepoError(f"{name} is not deployed to {env}: nothing to roll back")
+    notes: tuple[str, ...] = ()
+    if to is not None:
+        commit = resolve(session, to, name)
+    elif current.canary is not None:
+        commit = current.commit
+        notes = (f"ends the split: the {current.canary.percent:g}% canary of {current.canary.version} stops",)
+    else:
+        stack = deployed_stack(events(session, env, name))
+        if len(stack) < 2:
+            raise RepoError(f"{env} has no earlier version of {name} to roll back to", hint="name one with --to")
+        commit = stack[-2]
+    commit, version, new = _release_for(session, name, commit)
+    if commit == current.commit and current.canary is None:
+        raise RepoError(f"{env} already runs {current.version or commit[:10]} for {name}")
+    return _plan(session, "rollback", name, env, current, commit, version, new, notes=notes)
+
+
+def has_run(session: RepoSession, name: str, env: str, commit: str) -> bool:
+    """Whether `env` has ever served `commit` of `name` to all its traffic (splits excluded)."""
+    return any(e.commit == commit for e in events(session, env, name) if e.action != "split")
+
+
+def deployed_stack(history: Sequence[DeploymentEvent]) -> list[str]:
+    """Replay events (oldest first) into a stack of deployed commits: a rollback pops back to its target."""
+    stack: list[str] = []
+    for event in history:
+        if event.action == "split":
+            continue
+        if event.action == "rollback" and event.commit in stack:
+            while stack and stack[-1] != event.commit:
+                stack.pop()
+            continue
+        if not stack or stack[-1] != event.commit:
+            stack.append(event.commit)
+    return stack
+
+
+def execute(session: RepoSession, plan: DeployPlan, reason: str, *, tests: str | None = None) -> DeploymentEvent:
+    """Write the deployment event `plan` describes, with a reason (required).
+
+    Raises:
+        WorkbenchError: no reason. RepoError: the environment changed since the plan was made.
+    """
+    if not reason.strip():
+        verb = "rollback" if plan.action == "rollback" else "deployment"
+        raise WorkbenchError(f"a {verb} needs a reason", hint='pass -m "why" (it is recorded in the event)')
+    now = current_event(session, plan.prompt, plan.env)
+    if (now.tag if now else None) != (plan.current.tag if plan.current else None):
+        shown = now.version or now.commit[:10] if now else "nothing"
+        raise RepoError(f"{plan.env} changed while you looked: it now runs {shown} for {plan.prompt}", hint="review the new state and try again")
+    version, canary = plan.version, plan.canary
+    if plan.new_release:  # the label the plan showed, unless another release took it meanwhile
+        if canary is not None:
+            canary = replace(canary, version=ensure_release(session, plan.prompt, canary.commit).tag.label)
+        else:
+            version = ensure_release(session, plan.prompt, plan.commit).tag.label
+    return _write_event(session, plan, version, reason, tests or plan.tests, canary)
+
+
+def promote(
+    session: RepoSession,
+    name: str,
+    env: str,
+    rev: str | None = None,
+    reason: str = "",
+    *,
+    from_env: str | None = None,
+    split_percent: float | None = None,
+    tests: str | None = None,
+) -> DeploymentEvent:
+    """Plan and execute a promotion (or a split) at once: what the CLI and scripts do."""
+    return execute(session, plan_promote(session, name, env, rev, from_env=from_env, split_percent=split_percent), reason, tests=tests)
+
+
+def finish(session: RepoSession, name: str, env: str, reason: str = "") -> DeploymentEvent:
+    return execute(session, plan_finish(session, name, env), reason)
+
+
+def rollback(session: RepoSession, name: str, env: str, to: str | None = None, reason: str = "") -> DeploymentEvent:
+    if not reason.strip():  # before any planning work: on-call learns what is missing first
+        raise WorkbenchError("a rollback needs a reason", hint='pass -m "why you roll back"')
+    return execute(session, plan_rollback(session, name, env, to), reason)
+
+
+# --------------------------------------------------------------------------- internals
+def _release_for(session: RepoSession, name: str, commit: str) -> tuple[str, str, bool]:
+    """(commit to deploy, its release label, whether executing creates that release).
+
+    Content that a release already names deploys that release's commit, so one label always
+    means one commit. A version that is not valid cannot be deployed.
+    """
+    found = existing_release(session, name, commit)
+    if found is not None:
+        return found.commit, found.label, False
+    result = prompt_at(session, name, commit)
+    if not result.ok:
+        first = result.errors[0].format() if result.errors else "invalid"
+        raise PromptError(f"cannot deploy {name} at {commit[:10]}: {first}", hint="fix it, commit, and deploy the new commit")
+    return commit, next_label(session, name), True
+
+
+def _plan(
+    session: RepoSession,
+    action: str,
+    name: str,
+    env: str,
+    current: DeploymentEvent | None,
+    commit: str,
+    version: str,
+    new_release: bool,
+    *,
+    canary: Canary | None = None,
+    diff_to: str | None = None,
+    notes: tuple[str, ...] = (),
+) -> DeployPlan:
+    shown = diff_to or commit
+    changes = diff(session, name, current.commit, shown) if current is not None else introduction(session, name, shown)
+    return DeployPlan(
+        action=action,
+        prompt=name,
+        env=env,
+        current=current,
+        commit=commit,
+        version=version,
+        new_release=new_release,
+        tests=_summary(session, name, shown),
+        current_tests=_summary(session, name, current.commit) if current else None,
+        diff=changes,
+        canary=canary,
+        notes=notes,
+    )
+
+
+def _summary(session: RepoSession, name: str, commit: str) -> str | None:
+    try:
+        return latest_summary(session, name, commit)
+    except Exception:  # a broken results store must never block a deployment (it warns elsewhere)
+        return None
+
+
+def _write_event(
+    session: RepoSession, plan: DeployPlan, version: str, reason: str, tests: str | None, canary: Canary | None
+) -> DeploymentEvent:
+    store = session.store
+    who_name, who_email = store.identity()
+    who = f"{who_name} <{who_email}>"
+    now = session.clock()
+    previous = plan.current
+    suffix = hashlib.sha256(f"{who}\0{plan.commit}\0{plan.env}\0{plan.prompt}\0".encode() + os.urandom(16)).hexdigest()
+    seq = make_seq(now, suffix, after=previous.seq if previous else None)
+    event = DeploymentEvent(
+        tag=deploy_tag_name(plan.env, plan.prompt, seq),
+        prompt=plan.prompt,
+        env=plan.env,
+        seq=seq,
+        action=plan.action,
+        version=version,
+        commit=plan.commit,
+        previous_version=previous.version if previous else None,
+        previous_commit=previous.commit if previous else None,
+        reason=reason.strip(),
+        who=who,
+        when=utc_now_iso(now),
+        tests=tests,
+        canary=canary,
+    )
+    store.create_annotated_tag(event.tag, plan.commit, format_event_message(event))
+    return event

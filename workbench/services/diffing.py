@@ -1,0 +1,142 @@
+"""Comparing versions: the field-aware diff of one prompt, and the review of a branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.core.diff import PromptDiff, diff_prompt_texts
+from workbench.core.model import is_prompt_path, prompt_name_from_path
+from workbench.core.versions import CommitInfo
+from workbench.errors import RepoError
+from workbench.services.branches import require_branch
+from workbench.services.prompt_files import read_at, referenced_files, tests_file_owner, tests_text
+from workbench.services.revisions import target
+from workbench.services.session import RepoSession
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    name: str
+    change: str  # added | modified | deleted | renamed
+    diff: PromptDiff
+    commits: tuple[CommitInfo, ...]
+    old_name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "change": self.change,
+            "old_name": self.old_name,
+            "commits": [c.to_dict() for c in self.commits],
+            "diff": self.diff.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Review:
+    branch: str
+    base: str
+    merge_base: str
+    head: str
+    items: tuple[ReviewItem, ...]
+    commits: tuple[CommitInfo, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "branch": self.branch,
+            "base": self.base,
+            "merge_base": self.merge_base,
+            "head": self.head,
+            "commits": [c.to_dict() for c in self.commits],
+            "prompts": [i.to_dict() for i in self.items],
+        }
+
+
+def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None = None) -> PromptDiff:
+    """Field-aware diff of prompt `name` from revision `a` (left) to `b` (right).
+
+    None on either side means the working copy; defaults: HEAD vs working copy. A side where
+    the prompt does not exist yet (its first version) shows as empty, labelled "(none)".
+    """
+    left = target(session, name, a)
+    right = target(session, name, b)
+    left_path, left_text = read_at(session, name, left)
+    right_path, right_text = read_at(session, name, right)
+    if left_text is None and right_text is None:
+        raise RepoError(f"{name} exists neither at {left.label} nor at {right.label}")
+    return diff_prompt_texts(
+        left_text,
+        right_text,
+        name=name,
+        left_label=left.label if left_text is not None else "(none)",
+        right_label=right.label if right_text is not None else "(none)",
+        left_tests_text=tests_text(session, left_path, left_text, left.commit),
+        right_tests_text=tests_text(session, right_path, right_text, right.commit),
+    )
+
+
+def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff:
+    """The diff that shows a version as it was introduced: everything added, against "(none)"."""
+    found = target(session, name, rev)
+    path, text = read_at(session, name, found)
+    if text is None:
+        raise RepoError(f"{name} does not exist at {found.label}")
+    return diff_prompt_texts(
+        None, text, name=name, left_label="(none)", right_label=found.label,
+        right_tests_text=tests_text(session, path, text, found.commit),
+    )
+
+
+def merge_base(session: RepoSession, a: str, b: str = "HEAD") -> str | None:
+    """The best common ancestor of two revisions (None when they share no history)."""
+    store = session.store
+    return store.merge_base(store.resolve(a), store.resolve(b))
+
+
+def review(session: RepoSession, branch: str | None = None) -> Review:
+    """The prompts `branch` (default: current) changed since its merge-base with main."""
+    store = session.store
+    base = session.main_branch
+    if branch is None:
+        branch = require_branch(session, "review")
+        if branch == base:
+            raise RepoError(
+                f"you are on {base}, the main branch: there is nothing to review against it",
+                hint="name a branch: workbench review BRANCH",
+            )
+    base_commit = store.try_resolve(base)
+    if base_commit is None:
+        raise RepoError(f"the main branch {base!r} does not exist", hint="set main_branch in workbench.yaml")
+    head = store.resolve(branch)
+    fork = store.merge_base(base_commit, head)
+    if fork is None:
+        raise RepoError(f"{branch} and {base} share no history")
+    changes = store.changed_files(fork, head)
+    changed_paths = {path for _, path, _ in changes}
+    for _status, path, _old in list(changes):
+        owner = tests_file_owner(path)  # only the tests file changed: review its prompt
+        if owner is not None and owner not in changed_paths and store.blob_sha(head, owner) is not None:
+            changes.append(("M", owner, None))
+            changed_paths.add(owner)
+    items = []
+    for status, path, old in changes:
+        if not is_prompt_path(path) and not (old and is_prompt_path(old)):
+            continue
+        left_text = store.read_text(fork, old or path)
+        right_text = store.read_text(head, path) if status != "D" else None
+        prompt_diff = diff_prompt_texts(
+            left_text,
+            right_text,
+            name=prompt_name_from_path(path),
+            left_label=f"{base} ({fork[:10]})",
+            right_label=branch,
+            left_tests_text=tests_text(session, old or path, left_text, fork),
+            right_tests_text=tests_text(session, path, right_text, head),
+        )
+        touched = [p for p in (path, old) if p] + referenced_files(path, right_text or left_text)
+        commits = store.log(f"{fork}..{head}", paths=touched)
+        change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")
+        old_name = prompt_name_from_path(old) if old else None
+        items.append(ReviewItem(prompt_name_from_path(path), change, prompt_diff, tuple(commits), old_name))
+    return Review(branch, base, fork, head, tuple(items), tuple(store.log(f"{fork}..{head}")))

@@ -1,0 +1,183 @@
+"""What every environment runs: one row per prompt, one cell per environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from workbench.core.versions import (
+    DeploymentEvent,
+    parse_deploy_tag,
+    parse_event_message,
+    parse_release_label,
+    parse_release_tag,
+    release_label,
+)
+from workbench.services.deployment_events import events_for_tags
+from workbench.services.history import tag_commits
+from workbench.services.session import RepoSession
+from workbench.vcs.refs import RELEASE_TAGS
+
+
+@dataclass(slots=True)
+class StatusCell:
+    """What one environment runs for one prompt (not frozen: status builds thousands at once)."""
+
+    env: str
+    event: DeploymentEvent | None
+    lag: int | None = None  # versions behind the previous environment in the list
+    differs: bool = False  # runs another commit than the previous environment
+    orphaned: bool = False  # no branch contains the deployed commit any more
+
+    @property
+    def version(self) -> str | None:
+        return self.event.version if self.event else None
+
+    @property
+    def commit(self) -> str | None:
+        return self.event.commit if self.event else None
+
+    def to_dict(self) -> dict[str, Any]:
+        event = self.event
+        return {
+            "env": self.env,
+            "deployed": event is not None,
+            "version": event.version if event else None,
+            "commit": event.commit if event else None,
+            "who": event.who if event else None,
+            "when": event.when if event else None,
+            "action": event.action if event else None,
+            "canary": event.canary.to_dict() if event and event.canary else None,
+            "lag": self.lag,
+            "differs_from_previous": self.differs,
+            "orphaned": self.orphaned,
+        }
+
+
+@dataclass(slots=True)
+class StatusRow:
+    name: str
+    cells: tuple[StatusCell, ...]
+
+    def cell(self, env: str) -> StatusCell | None:
+        return next((c for c in self.cells if c.env == env), None)
+
+
+@dataclass(frozen=True)
+class EnvStatus:
+    environments: tuple[str, ...]
+    rows: tuple[StatusRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "environments": list(self.environments),
+            "prompts": [{"name": r.name, "environments": {c.env: c.to_dict() for c in r.cells}} for r in self.rows],
+        }
+
+    def row(self, name: str) -> StatusRow | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+
+def status(session: RepoSession) -> EnvStatus:
+    """Every prompt × environment: deployed version, lag and orphaned versions.
+
+    One for-each-ref lists every branch tip and deployment tag (in a cold session it also
+    reads every tag message in the same call); only the latest event of each prompt ×
+    environment is parsed, and cached for the session since tags never move. Meanwhile
+    `ls-tree` (prompt names), the release tags and `rev-list` (deployed commits no branch
+    contains) run as parallel git processes.
+    """
+    store = session.store
+    cache = session.cache
+    cold = not cache.events_by_tag
+    head_guess = store.try_resolve("HEAD")
+    listing = store.list_prompt_files_later(head_guess) if head_guess and head_guess not in cache.prompt_names_at else None
+    releases_later = store.tag_targets_later(RELEASE_TAGS) if cold else None
+    refs = store.ref_listing(with_messages=cold)
+    latest_tag: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+    for tag, commit, contents in refs.deploy_tags:
+        parsed = parse_deploy_tag(tag)
+        if parsed is None:
+            continue
+        env, prompt, seq = parsed
+        known = latest_tag.get((prompt, env))
+        if known is None or seq > known[0]:
+            latest_tag[(prompt, env)] = (seq, tag, commit, contents)
+    if releases_later is not None:
+        cache.tag_targets.update(releases_later.result())
+    orphan_check = None
+    if cold:
+        commits = frozenset(commit for _, _, commit, _ in latest_tag.values())
+        if not (cache.orphans and cache.orphans[:2] == (refs.tips, commits)):
+            orphan_check = (commits, store.unreachable_from_branches_later(commits))
+        for (prompt, env), (seq, tag, commit, contents) in latest_tag.items():
+            if tag not in cache.events_by_tag:
+                cache.events_by_tag[tag] = parse_event_message(tag, commit, contents, (env, prompt, seq))
+    found_events = events_for_tags(session, [tag for _, tag, _, _ in latest_tag.values()], "refs/tags/deploy/")
+    # The version label comes from the release tags themselves: an event's message keeps the
+    # label it had when written, which a renumbered unpushed release may have changed since.
+    release_names = [ref[len("refs/tags/") :] for ref in store.ref_names(RELEASE_TAGS)] if not cold else [
+        t for t in cache.tag_targets if parse_release_tag(t)
+    ]
+    labels: dict[tuple[str, str], int] = {}
+    for tag, commit in zip(release_names, tag_commits(session, release_names, (RELEASE_TAGS,)), strict=True):
+        release = parse_release_tag(tag)
+        if release is not None and release[1] > labels.get((release[0], commit), 0):
+            labels[(release[0], commit)] = release[1]
+    latest: dict[tuple[str, str], DeploymentEvent] = {}
+    for event in found_events:
+        number = labels.get((event.prompt, event.commit))
+        if number is not None and event.version != release_label(event.prompt, number):
+            event = replace(event, version=release_label(event.prompt, number))
+        latest[(event.prompt, event.env)] = event
+    deployed = frozenset(c for e in found_events for c in (e.commit, e.canary.commit if e.canary else None) if c)
+    if orphan_check is not None:
+        unreachable = orphan_check[1].result()
+        if deployed == orphan_check[0]:
+            cache.orphans = (refs.tips, deployed, unreachable)
+    orphaned = _orphaned(session, refs.tips, deployed)
+    names = {prompt for prompt, _ in latest}
+    head = refs.head or head_guess
+    if listing is not None and head_guess is not None:
+        cache.prompt_names_at = {head_guess: [r.name for r in listing.result()]}
+    if head is not None:
+        if head not in cache.prompt_names_at:
+            cache.prompt_names_at = {head: [ref.name for ref in store.list_prompt_files(head)]}
+        names.update(cache.prompt_names_at[head])
+    return EnvStatus(session.environments, tuple(_row(name, session.environments, latest, orphaned) for name in sorted(names)))
+
+
+def _row(name: str, envs: tuple[str, ...], latest: dict[tuple[str, str], DeploymentEvent], orphaned: set[str]) -> StatusRow:
+    cells = []
+    previous: DeploymentEvent | None = None
+    for index, env in enumerate(envs):
+        event = latest.get((name, env))
+        lag = None
+        differs = False
+        if index > 0 and event is not None and previous is not None:
+            differs = previous.commit != event.commit
+            ahead = _version_number(previous.version)
+            mine = _version_number(event.version)
+            if ahead is not None and mine is not None and ahead > mine:
+                lag = ahead - mine
+        is_orphan = event is not None and (
+            event.commit in orphaned or (event.canary is not None and event.canary.commit in orphaned)
+        )
+        cells.append(StatusCell(env, event, lag, differs, is_orphan))
+        previous = event
+    return StatusRow(name, tuple(cells))
+
+
+def _orphaned(session: RepoSession, tips: frozenset[str], commits: frozenset[str]) -> set[str]:
+    """Deployed commits no branch contains; recomputed only when a branch or event moved."""
+    cache = session.cache
+    if cache.orphans is not None and cache.orphans[0] == tips and cache.orphans[1] == commits:
+        return cache.orphans[2]
+    result = session.store.unreachable_from_branches(commits)
+    cache.orphans = (tips, commits, result)
+    return result
+
+
+def _version_number(version: str | None) -> int | None:
+    parsed = parse_release_label(version) if version else None
+    return parsed[1] if parsed else None

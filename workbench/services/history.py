@@ -1,0 +1,147 @@
+"""The history of one prompt: the commits that changed it, with their releases and deployments.
+
+A release or deployment tag points at whatever commit was HEAD when it was made, which need
+not have touched the prompt. It belongs to the history entry whose content it names: the
+newest commit at or before the tag that changed the prompt (or its tests file). The CLI's
+`log` and the app's History both show entries built here, so they always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from workbench.core.model import prompt_name_from_path
+from workbench.core.versions import (
+    CommitInfo,
+    HistoryEntry,
+    ReleaseTag,
+    encode_ref_component,
+    parse_deploy_tag,
+    parse_release_tag,
+)
+from workbench.errors import RepoError
+from workbench.services.deployment_events import events_for_tags
+from workbench.services.prompt_files import candidate_paths, path_at, referenced_files_at
+from workbench.services.session import RepoSession
+from workbench.vcs.records import LogEntry
+
+_BULK_THRESHOLD = 32
+
+
+def tag_patterns(*names: str) -> list[str]:
+    """for-each-ref patterns for the release and deployment tags of some prompts."""
+    patterns = []
+    for name in sorted(names):
+        encoded = encode_ref_component(name)
+        patterns += [f"refs/tags/{encoded}@v*", f"refs/tags/deploy/*/{encoded}/*"]
+    return patterns
+
+
+def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, rev: str = "HEAD") -> list[HistoryEntry]:
+    """Commits that touched prompt `name`, newest first, renames followed, paged.
+
+    Each entry carries the release tags and deployment events of its content. `branches` is
+    left None: ask `branches_containing(commit)` for the entry the user looks at.
+    """
+    store = session.store
+    if not store.has_commits():
+        return []
+    path = path_at(session, name, None) or path_at(session, name, store.try_resolve(rev)) or _deleted_path(session, name, rev)
+    # The prompt's tag names are listed by a second git process running alongside `git log`.
+    pending = store.ref_names_later(*tag_patterns(name))
+    raw = _log_with_tests_file(session, path, rev, offset + limit)[offset : offset + limit]
+    tag_refs = pending.result()
+    older_names = {prompt_name_from_path(p) for _, _, p, _ in raw if p} - {name}
+    if older_names:  # renamed: the older names' tags too
+        tag_refs += store.ref_names(*tag_patterns(*older_names))
+    owners = {name, *older_names}
+    tags = [ref[len("refs/tags/") :] for ref in tag_refs if ref]
+    commits = tag_commits(session, tags, tag_patterns(*owners))
+    paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *referenced_files_at(session, path, rev)})
+    in_page = {entry[0].sha for entry in raw}
+    releases: dict[str, list[ReleaseTag]] = {}
+    event_tags: dict[str, list[str]] = {}
+    for tag, commit in zip(tags, commits, strict=True):
+        owner = commit if commit in in_page else _content_owner(session, commit, paths)
+        if owner not in in_page:
+            continue
+        release = parse_release_tag(tag)
+        if release is not None:
+            if release[0] in owners:
+                releases.setdefault(owner, []).append(ReleaseTag(release[0], release[1], tag, commit))
+            continue
+        parsed = parse_deploy_tag(tag)
+        if parsed is not None and parsed[1] in owners:
+            event_tags.setdefault(owner, []).append(tag)
+    entries = []
+    for info, change, entry_path, old in raw:
+        events = sorted(events_for_tags(session, event_tags.get(info.sha, [])), key=lambda e: (e.seq, e.env))
+        entries.append(
+            HistoryEntry(
+                commit=info,
+                path=entry_path or path,
+                change=change,
+                releases=tuple(sorted(releases.get(info.sha, []), key=lambda r: r.number)),
+                deployments=tuple(events),
+                branches=None,
+                old_path=old,
+            )
+        )
+    return entries
+
+
+def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) -> list[LogEntry]:
+    """`git log --follow` of the prompt, plus commits that only changed its tests file."""
+    store = session.store
+    raw = store.log_path(path, limit=count, rev=rev)
+    # `git log --follow` also follows copies, so a prompt created as a copy of another would
+    # inherit that one's history: stop at the copy instead.
+    for index, (info, change, entry_path, _old) in enumerate(raw):
+        if change == "C":
+            raw = [*raw[:index], (info, "A", entry_path, None)]
+            break
+    tests_files = referenced_files_at(session, path, rev)
+    if not tests_files:
+        return raw
+    followed = {entry[0].sha: entry for entry in raw}
+    union = store.log(rev, limit=count, paths=[path, *tests_files])
+    merged: list[LogEntry] = [followed.get(info.sha, (info, "M", path, None)) for info in union]
+    in_union = {info.sha for info in union}
+    return merged + [entry for entry in raw if entry[0].sha not in in_union]
+
+
+def _content_owner(session: RepoSession, commit: str, paths: Sequence[str]) -> str | None:
+    """The newest commit at or before `commit` that changed one of `paths` (cached)."""
+    key = (commit, tuple(paths))
+    cache = session.cache.touching
+    if key not in cache:
+        cache[key] = session.store.last_commit_touching(commit, paths)
+    return cache[key]
+
+
+def _deleted_path(session: RepoSession, name: str, rev: str) -> str:
+    """The path of a prompt that exists neither in the working copy nor at `rev` (deleted)."""
+    for path in candidate_paths(name):
+        if session.store.last_commit_touching(rev, [path]):
+            return path
+    raise RepoError(f"no prompt named {name!r} in this repository's history", hint="see `workbench list`")
+
+
+def tag_commits(session: RepoSession, tags: Sequence[str], patterns: Sequence[str] = ("refs/tags/",)) -> list[str]:
+    """The commit each tag points at (many at once: one listing of `patterns`); cached per session."""
+    cache = session.cache.tag_targets
+    missing = [t for t in tags if t not in cache]
+    if len(missing) > _BULK_THRESHOLD:
+        cache.update(session.store.tag_targets(*patterns))
+    for tag in missing:
+        if tag not in cache:
+            cache[tag] = session.store.try_resolve(f"refs/tags/{tag}") or ""
+    return [cache[t] for t in tags]
+
+
+def commit_info(session: RepoSession, commit: str) -> CommitInfo:
+    return session.store.commit_info(commit)
+
+
+def branches_containing(session: RepoSession, commit: str) -> list[str]:
+    return session.store.branches_containing(commit)

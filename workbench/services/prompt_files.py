@@ -1,0 +1,319 @@
+"""Prompt files: where a prompt lives at a revision, reading and parsing it, the working copy.
+
+One rule decides which files are prompts (`core.model.is_prompt_path`); one reader serves
+`file://` references at a revision; one writer saves files atomically, keeping their mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from workbench.core.model import (
+    PROMPT_SUFFIXES,
+    PROMPTS_DIR,
+    TESTS_SUFFIXES,
+    LoadResult,
+    Problem,
+    is_prompt_path,
+    prompt_name_from_path,
+)
+from workbench.core.versions import PromptRef, WorkingState
+from workbench.errors import RepoError
+from workbench.services.deployment_events import current_events
+from workbench.services.revisions import Target, describe, is_worktree, target
+from workbench.services.session import RepoSession
+
+_FILE_REF_RE = re.compile(r"""file://([^\s"'#]+)""")
+
+
+# --------------------------------------------------------------------------- where a prompt lives
+def candidate_paths(name: str) -> list[str]:
+    """The repo paths prompt `name` may have (`support/x` -> prompts/support/x.yaml|yml)."""
+    if is_prompt_path(name):
+        return [name]
+    return [f"{PROMPTS_DIR}/{name}{suffix}" for suffix in PROMPT_SUFFIXES]
+
+
+def path_at(session: RepoSession, name: str, commit: str | None) -> str | None:
+    """The repo path of prompt `name` at `commit` (None = working copy), renames followed."""
+    for path in candidate_paths(name):
+        if commit is None:
+            if (session.root / path).is_file():
+                return path
+        elif session.store.blob_sha(commit, path) is not None:
+            return path
+    if commit is not None:
+        return _renamed_path_at(session, name, commit)
+    return None
+
+
+def _renamed_path_at(session: RepoSession, name: str, commit: str) -> str | None:
+    """The path a renamed prompt had at an older commit (follows renames from HEAD)."""
+    store = session.store
+    current = next((p for p in candidate_paths(name) if store.blob_sha("HEAD", p)), None)
+    if current is None or not store.has_commits():
+        return None
+    for info, change, path, _old in store.log_path(current, limit=200):
+        if change == "D":
+            continue
+        if info.sha == commit or store.is_ancestor(info.sha, commit):
+            return path if store.blob_sha(commit, path) else None
+    return None
+
+
+def prompt_path(session: RepoSession, name: str, rev: str | None = None) -> str | None:
+    """The repo path of prompt `name` at `rev` (None if it does not exist there)."""
+    return path_at(session, name, target(session, name, rev).commit)
+
+
+# --------------------------------------------------------------------------- reading
+def read_at(session: RepoSession, name: str, found: Target) -> tuple[str | None, str | None]:
+    """(path, text) of prompt `name` at a resolved target; (None, None) when absent."""
+    path = path_at(session, name, found.commit)
+    if path is None:
+        return None, None
+    if found.commit is None:
+        try:
+            return path, (session.root / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return path, None
+    return path, session.store.read_text(found.commit, path)
+
+
+def read_text(session: RepoSession, name: str, rev: str | None = None) -> str | None:
+    """The file text of a prompt at a revision (None when it does not exist there)."""
+    return read_at(session, name, target(session, name, rev))[1]
+
+
+def blob_sha(session: RepoSession, name: str, rev: str | None = None) -> str | None:
+    """The Git blob id of the prompt file at `rev` (computed for the working copy)."""
+    found = target(session, name, rev)
+    if found.commit is None:
+        text = read_at(session, name, found)[1]
+        if text is None:
+            return None
+        data = text.encode("utf-8")
+        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    path = path_at(session, name, found.commit)
+    return session.store.blob_sha(found.commit, path) if path else None
+
+
+def prompt_at(session: RepoSession, name: str, rev: str | None = None) -> LoadResult:
+    """Read and parse prompt `name` at `rev` (None = working copy), without a checkout.
+
+    Returns a `LoadResult` whose problems say why it failed, including "does not exist".
+    """
+    found = target(session, name, rev)
+    path = path_at(session, name, found.commit)
+    if path is None:
+        shown = candidate_paths(name)[0]
+        where = describe(rev) if found.commit is None else found.label
+        return LoadResult(shown, None, (Problem(shown, 0, 0, f"{name} does not exist at {where}"),))
+    return load_path(session, path, found.commit)
+
+
+def load_path(session: RepoSession, path: str, commit: str | None) -> LoadResult:
+    """Parse the file at `path` at `commit` (None = working copy); cached per commit."""
+    from workbench.core.loader import load_prompt
+
+    if commit is None:
+        try:
+            text = (session.root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            return LoadResult(path, None, (Problem(path, 0, 0, f"cannot read {path}: {err}"),))
+        return load_prompt(text, path, read_file=file_reader(session, None))
+    key = (commit, path)
+    cached = session.cache.parsed.get(key)
+    if cached is not None:
+        return cached
+    committed = session.store.read_text(commit, path)
+    if committed is None:
+        return LoadResult(path, None, (Problem(path, 0, 0, f"{path} does not exist at {commit[:10]}"),))
+    result = load_prompt(committed, path, read_file=file_reader(session, commit))
+    session.cache.remember_parsed(key, result)
+    return result
+
+
+def file_reader(session: RepoSession, commit: str | None) -> Callable[[str], str]:
+    """The one reader of `file://` references: repo-relative, inside the repository, at `commit`."""
+
+    def read_file(relpath: str) -> str:
+        rel = posixpath.normpath(relpath.replace("\\", "/").lstrip("/"))
+        if rel.startswith("../") or rel == "..":
+            raise FileNotFoundError(f"{relpath} is outside the repository")
+        if commit is None:
+            found = (session.root / rel).resolve()
+            if not found.is_relative_to(session.root.resolve()):
+                raise FileNotFoundError(f"{relpath} is outside the repository")
+            return found.read_text(encoding="utf-8")
+        text = session.store.read_text(commit, rel)
+        if text is None:
+            raise FileNotFoundError(f"{relpath} does not exist at {commit[:10]}")
+        return text
+
+    return read_file
+
+
+def referenced_files(path: str, text: str | None) -> list[str]:
+    """Repo paths of the files the prompt at `path` (with content `text`) references with file://."""
+    if not text or "file://" not in text:
+        return []
+    folder = posixpath.dirname(path)
+    return sorted({posixpath.normpath(posixpath.join(folder, ref)) for ref in _FILE_REF_RE.findall(text)})
+
+
+def referenced_files_at(session: RepoSession, path: str, rev: str) -> list[str]:
+    """The files a prompt references, read from the working copy when present, else at `rev`."""
+    text = None
+    if (session.root / path).is_file():
+        try:
+            text = (session.root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = None
+    if text is None:
+        commit = session.store.try_resolve(rev)
+        text = session.store.read_text(commit, path) if commit else None
+    return referenced_files(path, text)
+
+
+def tests_text(session: RepoSession, path: str | None, text: str | None, commit: str | None) -> str | None:
+    """The text of the tests file a prompt version references, at that version."""
+    refs = referenced_files(path, text) if path else []
+    if not refs:
+        return None
+    if commit is None:
+        try:
+            return (session.root / refs[0]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    return session.store.read_text(commit, refs[0])
+
+
+# --------------------------------------------------------------------------- listing
+def list_prompts(session: RepoSession, rev: str | None = None) -> list[PromptRef]:
+    """Every prompt at a revision, sorted by name.
+
+    For an environment, each deployed prompt at the commit that environment runs.
+    """
+    if is_worktree(rev):
+        refs = []
+        base = os.path.join(session.root, PROMPTS_DIR)
+        skip = len(str(session.root)) + 1
+        for folder, dirs, files in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            rel_folder = folder[skip:].replace(os.sep, "/")
+            for file in files:
+                rel = f"{rel_folder}/{file}"
+                if is_prompt_path(rel):
+                    refs.append(PromptRef(prompt_name_from_path(rel), rel))
+        return sorted(refs, key=lambda r: r.name)
+    assert rev is not None
+    if rev in session.environments:
+        refs = []
+        for event in current_events(session, env=rev).values():
+            path = path_at(session, event.prompt, event.commit)
+            if path is not None:
+                refs.append(PromptRef(event.prompt, path, session.store.blob_sha(event.commit, path) or "", event.commit))
+        return sorted(refs, key=lambda r: r.name)
+    return sorted(session.store.list_prompt_files(session.store.resolve(rev)), key=lambda r: r.name)
+
+
+def tests_file_owner(path: str) -> str | None:
+    """`prompts/x.tests.yaml` -> `prompts/x.yaml`: the prompt a tests file belongs to by name."""
+    if not path.endswith(TESTS_SUFFIXES):
+        return None
+    return path[: path.rindex(".tests.")] + ".yaml"
+
+
+def working_states(session: RepoSession, *, check_clean: bool = False) -> dict[str, WorkingState]:
+    """The state of every prompt in the working copy relative to HEAD.
+
+    Modified and new files that fail to load are `INVALID`; with `check_clean`, clean files
+    are parsed too (slower on big repositories).
+    """
+    states: dict[str, WorkingState] = {ref.name: WorkingState.CLEAN for ref in list_prompts(session, None)}
+    for change in session.store.status([PROMPTS_DIR + "/"]):
+        owner = tests_file_owner(change.path)
+        if owner is not None:
+            # `name.tests.yaml` belongs to `name`: a changed tests file changes that prompt.
+            if states.get(prompt_name_from_path(owner)) is WorkingState.CLEAN:
+                states[prompt_name_from_path(owner)] = WorkingState.MODIFIED
+            continue
+        if is_prompt_path(change.path):
+            states[prompt_name_from_path(change.path)] = change.state
+    for name, state in list(states.items()):
+        if state in (WorkingState.MODIFIED, WorkingState.NEW) or (check_clean and state is WorkingState.CLEAN):
+            path = path_at(session, name, None)
+            if path is not None and not load_path(session, path, None).ok:
+                states[name] = WorkingState.INVALID
+    return dict(sorted(states.items()))
+
+
+def uncommitted_paths(session: RepoSession) -> list[str]:
+    """Every changed path of the working copy (not only prompts)."""
+    return sorted({c.path for c in session.store.status()})
+
+
+def paths_for(session: RepoSession, items: Sequence[str]) -> list[str]:
+    """Prompt names or repo-relative paths (directories allowed) -> repo-relative paths.
+
+    A prompt named by its name brings the tests files it references along.
+    """
+    root = session.root
+    store = session.store
+    has_commits = store.has_commits()
+
+    def exists(path: str) -> bool:
+        return (root / path).exists() or (has_commits and store.is_tracked(path))
+
+    paths = []
+    for item in items:
+        candidate = item.replace("\\", "/").rstrip("/")
+        if Path(item).is_absolute():
+            try:
+                candidate = Path(item).resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                raise RepoError(f"{item} is outside the repository {root}") from None
+        if posixpath.normpath(candidate).startswith("../"):
+            raise RepoError(f"{item} is outside the repository {root}")
+        if exists(candidate):
+            paths.append(candidate)
+            continue
+        found = next((p for p in candidate_paths(item) if exists(p)), None)
+        if found is None:
+            raise RepoError(f"no prompt or file named {item!r}", hint="name a prompt (support/summarize) or a path")
+        paths.append(found)
+        paths.extend(ref for ref in referenced_files_at(session, found, "HEAD") if exists(ref))
+    return list(dict.fromkeys(paths))
+
+
+# --------------------------------------------------------------------------- writing
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Write via a temporary file in the same folder and rename: never a half-written file.
+
+    An existing file keeps its permission bits (mkstemp creates 0600 files).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: int | None = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

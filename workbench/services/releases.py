@@ -1,0 +1,134 @@
+"""Releases: annotated tags `<name>@v<N>` that name a prompt version forever.
+
+A release names content: the prompt file and the files it references. Releasing a commit
+whose content an earlier release already names reuses that release instead of minting a
+new number for identical content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.core.versions import (
+    ReleaseTag,
+    encode_ref_component,
+    parse_release_tag,
+    release_label,
+    release_tag_name,
+)
+from workbench.errors import PromptError
+from workbench.services.prompt_files import path_at, prompt_at, referenced_files
+from workbench.services.revisions import resolve
+from workbench.services.session import RepoSession
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    tag: ReleaseTag
+    created: bool
+
+    @property
+    def message(self) -> str:
+        if self.created:
+            return f"created {self.tag.label} at {self.tag.commit[:10]}"
+        return f"{self.tag.commit[:10]} is already released as {self.tag.label}; reusing it"
+
+
+def releases(session: RepoSession, name: str | None = None) -> list[ReleaseTag]:
+    """Release tags of one prompt (or all), ordered by prompt and number."""
+    store = session.store
+    if name is None:
+        tags = store.release_tags()
+    else:  # only this prompt's tags: one prompt in a repository of thousands stays fast
+        tags = [t for t in store.release_tags(f"refs/tags/{encode_ref_component(name)}@v*") if t.prompt == name]
+    return sorted(tags, key=lambda t: (t.prompt, t.number))
+
+
+def content_key(session: RepoSession, name: str, commit: str) -> tuple[str, ...] | None:
+    """The blob ids of the prompt file and the files it references at `commit`."""
+    store = session.store
+    path = path_at(session, name, commit)
+    if path is None:
+        return None
+    blob = store.blob_sha(commit, path)
+    refs = referenced_files(path, store.read_text(commit, path))
+    return (str(blob), *(f"{ref}:{store.blob_sha(commit, ref)}" for ref in refs))
+
+
+def existing_release(session: RepoSession, name: str, commit: str) -> ReleaseTag | None:
+    """The release that already names the content of `name` at `commit`, if any."""
+    existing = releases(session, name)
+    same_commit = [t for t in existing if t.commit == commit]
+    if same_commit:
+        return max(same_commit, key=lambda t: t.number)
+    key = content_key(session, name, commit)
+    same_content = [t for t in reversed(existing) if content_key(session, name, t.commit) == key]
+    return same_content[0] if same_content and key is not None else None
+
+
+def next_label(session: RepoSession, name: str) -> str:
+    return release_label(name, max((t.number for t in releases(session, name)), default=0) + 1)
+
+
+def tag_release(session: RepoSession, name: str, rev: str | None = None, note: str | None = None) -> ReleaseResult:
+    """Release prompt `name` at `rev` (default HEAD) as `<name>@v<N+1>`.
+
+    Refuses a prompt that does not exist there or is invalid. Content that a release already
+    names reuses that release.
+    """
+    commit = resolve(session, rev or "HEAD", name)
+    return ensure_release(session, name, commit, note)
+
+
+def ensure_release(session: RepoSession, name: str, commit: str, note: str | None = None) -> ReleaseResult:
+    """The release naming `name` at `commit`: an existing one, else a new tag (explicitly created)."""
+    found = existing_release(session, name, commit)
+    if found is not None:
+        return ReleaseResult(found, False)
+    result = prompt_at(session, name, commit)
+    if not result.ok:
+        first = result.errors[0].format() if result.errors else f"{name} is invalid"
+        missing = result.prompt is None and result.errors and "does not exist" in result.errors[0].message
+        raise PromptError(
+            f"cannot release {name} at {commit[:10]}: " + (first if missing else f"the file is invalid: {first}"),
+            hint="see `workbench list`" if missing else "fix it, commit, and tag the new commit",
+        )
+    store = session.store
+    store.identity()
+    number = max((t.number for t in releases(session, name)), default=0) + 1
+    while store.tag_exists(release_tag_name(name, number)):
+        number += 1
+    tag = release_tag_name(name, number)
+    message = note if note and note.strip() else f"Release {release_label(name, number)}"
+    message = message.rstrip("\n") + "\n"
+    store.create_annotated_tag(tag, commit, message)
+    return ReleaseResult(ReleaseTag(name, number, tag, commit, message.split("\n", 1)[0]), True)
+
+
+def renumber_collisions(session: RepoSession, remote_tags: dict[str, str]) -> list[tuple[str, str]]:
+    """Give our unpushed releases whose number the remote took for another commit the next free numbers.
+
+    Returns (old tag, new tag) pairs. Only tags the remote does not have are ever renamed.
+    """
+    store = session.store
+    clashes = [t for t in store.release_tags() if t.tag in remote_tags and remote_tags[t.tag] != t.commit]
+    renumbered = []
+    for clash in clashes:
+        taken = {t.number for t in store.release_tags() if t.prompt == clash.prompt}
+        taken |= {
+            parsed[1] for parsed in (parse_release_tag(name) for name in remote_tags) if parsed is not None and parsed[0] == clash.prompt
+        }
+        new_tag = release_tag_name(clash.prompt, max(taken) + 1)
+        found = store.read_tag(clash.tag)
+        message = found[1] if found and found[1].strip() else f"Release {label_of(new_tag)}\n"
+        store.create_annotated_tag(new_tag, clash.commit, message)
+        store.delete_local_tag(clash.tag)  # never pushed: the remote holds another tag of this name
+        session.cache.tag_targets.pop(clash.tag, None)
+        renumbered.append((clash.tag, new_tag))
+    return renumbered
+
+
+def label_of(tag: str) -> str:
+    parsed = parse_release_tag(tag)
+    return release_label(*parsed) if parsed else tag
+

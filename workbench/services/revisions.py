@@ -1,0 +1,79 @@
+"""The revision grammar: what a user may type wherever a version of a prompt is asked for.
+
+- `None` or `"WORKTREE"`: the working copy;
+- `<name>@v<N>`, or `v<N>` when the prompt is known: a release tag;
+- an environment name from `workbench.yaml` (`prod`): what that environment runs for the
+  prompt in question (during a canary split: the stable version);
+- anything else Git understands: a commit, a branch, a tag, `HEAD~2`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from workbench.core.versions import DeploymentEvent, parse_release_label, release_label, release_tag_name
+from workbench.errors import RepoError
+from workbench.services.deployment_events import current_event
+from workbench.services.session import RepoSession
+
+WORKTREE = "WORKTREE"
+_SHORT_VERSION = re.compile(r"^v([1-9][0-9]*)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A revision resolved for one prompt: a commit, or the working copy (commit None)."""
+
+    commit: str | None
+    label: str
+    event: DeploymentEvent | None = None
+
+
+def is_worktree(rev: str | None) -> bool:
+    return rev is None or rev == WORKTREE
+
+
+def describe(rev: str | None) -> str:
+    return "working copy" if is_worktree(rev) else str(rev)
+
+
+def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
+    """Resolve `rev` for prompt `name` (see the module docstring for the grammar).
+
+    Raises:
+        RepoError: unknown revision or release, environment without a deployment of `name`.
+    """
+    if rev is None or rev == WORKTREE:
+        return Target(None, "working copy")
+    release = parse_release_label(rev)
+    short = _SHORT_VERSION.match(rev) if name is not None else None
+    if release is None and short is not None and name is not None:
+        tag = release_tag_name(name, int(short.group(1)))
+        if session.store.tag_exists(tag) or session.store.try_resolve(rev) is None:
+            release = (name, int(short.group(1)))
+    if release is not None:
+        commit = session.store.try_resolve(f"refs/tags/{release_tag_name(*release)}")
+        if commit is None:
+            raise RepoError(f"no release {release_label(*release)}", hint=f"see `workbench log {release[0]}` for its releases")
+        return Target(commit, release_label(*release))
+    if rev in session.environments:
+        if name is None:
+            raise RepoError(f"{rev!r} is an environment: name a prompt to know which version it runs")
+        event = current_event(session, name, rev)
+        if event is None:
+            raise RepoError(f"{name} is not deployed to {rev}", hint=f"promote it: workbench promote {name} --env {rev}")
+        return Target(event.commit, f"{rev} ({event.version or event.commit[:10]})", event)
+    return Target(session.store.resolve(rev), rev)
+
+
+def resolve(session: RepoSession, rev: str, name: str | None = None) -> str:
+    """Any revision -> commit sha (an environment or `vN` needs the prompt `name`).
+
+    Raises:
+        RepoError: unknown revision, the working copy, environment without a deployment.
+    """
+    found = target(session, name, rev)
+    if found.commit is None:
+        raise RepoError("the working copy is not a commit", hint="commit it first, or name a revision")
+    return found.commit

@@ -1,0 +1,97 @@
+"""RepoSession: one open prompt repository — its Git store, settings, clock, caches and lock.
+
+Every use case in `workbench.services` takes a session as its first argument. The CLI opens
+one per command; the app opens one for its lifetime and runs every service call under
+`session.lock` (one thread at a time: the store owns one persistent `git cat-file --batch`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from workbench.core.config import WorkbenchConfig
+from workbench.core.model import LoadResult
+from workbench.core.versions import DeploymentEvent
+from workbench.errors import WorkbenchError
+from workbench.vcs.store import GitStore
+
+
+@dataclass
+class SessionCache:
+    """What a session remembers. Tags never move, so what is read about a tag stays true."""
+
+    parsed: dict[tuple[str, str], LoadResult] = field(default_factory=dict)  # (commit, path)
+    events_by_tag: dict[str, DeploymentEvent | None] = field(default_factory=dict)
+    tag_targets: dict[str, str] = field(default_factory=dict)
+    prompt_names_at: dict[str, list[str]] = field(default_factory=dict)  # commit -> names
+    orphans: tuple[frozenset[str], frozenset[str], set[str]] | None = None  # (tips, commits, result)
+    touching: dict[tuple[str, tuple[str, ...]], str | None] = field(default_factory=dict)
+
+    PARSED_LIMIT = 1024
+
+    def remember_parsed(self, key: tuple[str, str], result: LoadResult) -> None:
+        if len(self.parsed) >= self.PARSED_LIMIT:
+            self.parsed.clear()
+        self.parsed[key] = result
+
+
+class RepoSession:
+    """A session on one prompt repository (a working clone)."""
+
+    def __init__(
+        self, store: GitStore, config: WorkbenchConfig, root: Path, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.root = root
+        # When deployment events say they happened; the demo builder back-dates its history.
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.cache = SessionCache()
+        self.lock = threading.RLock()
+
+    @classmethod
+    def open(cls, root: Path | str) -> RepoSession:
+        """Open the repository at (or above) `root` and read its `workbench.yaml`.
+
+        Raises:
+            RepoError: not a Git repository (or a bare one).
+            ConfigError: `workbench.yaml` is invalid.
+        """
+        from workbench.services.prompts import load_config
+
+        store = GitStore.open(root)
+        assert store.root is not None
+        try:
+            config = load_config(store.root)
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, config, store.root)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> RepoSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        return tuple(self.config.environments)
+
+    @property
+    def main_branch(self) -> str:
+        return str(self.config.main_branch)
+
+    def require_env(self, env: str) -> None:
+        if env not in self.environments:
+            raise WorkbenchError(
+                f"unknown environment {env!r}",
+                hint=f"environments in workbench.yaml: {', '.join(self.environments)}",
+            )

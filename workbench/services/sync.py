@@ -1,0 +1,122 @@
+"""Sharing with a remote: push and fetch branches, tags (releases, deployments) and notes.
+
+Nothing is ever forced: a rejected push is explained; a release number another clone took
+first for another commit renumbers our unpushed release on fetch; notes are merged.
+"""
+
+from __future__ import annotations
+
+from workbench.core.versions import RefUpdate, SyncResult, parse_release_tag
+from workbench.errors import RepoError
+from workbench.services.releases import label_of, renumber_collisions
+from workbench.services.session import RepoSession
+from workbench.services.test_results import NOTES_REF
+
+
+def _require_remote(session: RepoSession, remote: str) -> str:
+    url = session.store.remote_url(remote)
+    if url is None:
+        raise RepoError(f"no remote named {remote!r}", hint=f"add one: git remote add {remote} URL")
+    return url
+
+
+def push(session: RepoSession, remote: str = "origin") -> SyncResult:
+    """Push the current branch, all tags and the workbench notes; never forces."""
+    store = session.store
+    _require_remote(session, remote)
+    refspecs = []
+    branch = store.current_branch()
+    if branch is not None and store.has_commits():
+        refspecs.append(f"refs/heads/{branch}:refs/heads/{branch}")
+    refspecs.append("refs/tags/*:refs/tags/*")
+    if store.try_resolve(f"refs/notes/{NOTES_REF}") is not None:
+        refspecs.append(f"refs/notes/{NOTES_REF}:refs/notes/{NOTES_REF}")
+    ok, updates, err = store.push(remote, refspecs)
+    rejected = [u for u in updates if u.rejected]
+    if not ok and not rejected:
+        raise RepoError(f"push to {remote} failed: {_first_lines(err)}", hint="check the remote URL and your access")
+    if branch is not None and ok:
+        store.set_upstream(branch, remote)
+    if rejected:
+        details = [_explain_rejection(u, remote) for u in rejected]
+        return SyncResult(False, tuple(updates), f"push to {remote} was rejected for {len(rejected)} ref(s)", details=details)
+    changed = [u for u in updates if u.flag != "="]
+    return SyncResult(True, tuple(updates), f"pushed {len(changed)} ref(s) to {remote}" if changed else "everything up to date")
+
+
+def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
+    """Fetch branches (as <remote>/*), tags and notes; merge the notes (cat_sort_uniq).
+
+    A release number taken on the remote by another clone for a different commit, while ours
+    was never pushed, is renumbered here (ours becomes the next free number) so the remote's
+    tag can be fetched; nothing published ever moves.
+    """
+    store = session.store
+    _require_remote(session, remote)
+    remote_tags = store.remote_tags(remote)
+    renumbered = renumber_collisions(session, remote_tags) if remote_tags is not None else []
+    before = store.ref_snapshot()
+    ok, err = store.fetch(
+        remote,
+        [
+            f"+refs/heads/*:refs/remotes/{remote}/*",
+            "refs/tags/*:refs/tags/*",
+            # a glob, so a remote without notes is not an error
+            f"+refs/notes/{NOTES_REF}*:refs/notes/remotes/{remote}/{NOTES_REF}*",
+        ],
+    )
+    details = []
+    if not ok:
+        clobber = [line.strip() for line in err.splitlines() if "rejected" in line or "clobber" in line]
+        if not clobber:
+            raise RepoError(f"fetch from {remote} failed: {_first_lines(err)}", hint="check the remote URL and your access")
+        details.extend(clobber)
+        details.append("a tag on the remote has the same name as a local tag but points elsewhere; tags never move")
+    notes_merged = False
+    remote_notes = f"refs/notes/remotes/{remote}/{NOTES_REF}"
+    remote_sha = store.try_resolve(remote_notes)
+    if remote_sha is not None and store.try_resolve(f"refs/notes/{NOTES_REF}") != remote_sha:
+        store.identity()
+        store.notes_merge(NOTES_REF, remote_notes)
+        notes_merged = True
+    after = store.ref_snapshot()
+    updates = tuple(
+        RefUpdate(ref, "*" if ref not in before else " ", "new" if ref not in before else "updated")
+        for ref, sha in sorted(after.items())
+        if before.get(ref) != sha
+    )
+    message = f"fetched {len(updates)} new or updated ref(s) from {remote}" if updates else "already up to date"
+    for old_tag, new_tag in renumbered:
+        details.append(
+            f"{label_of(old_tag)} was released on {remote} for another commit first: your unpushed release is now {label_of(new_tag)}"
+        )
+    if renumbered or updates:
+        session.cache.events_by_tag.clear()  # labels in events may have changed meaning
+    return SyncResult(ok, updates, message, notes_merged, details)
+
+
+def _explain_rejection(update: RefUpdate, remote: str) -> str:
+    ref = update.ref
+    if ref.startswith("refs/heads/"):
+        branch = ref[len("refs/heads/") :]
+        return (
+            f"{branch}: {update.summary}: {remote} has commits your branch does not have. "
+            f"Run `workbench fetch`, then `workbench merge {remote}/{branch}`, then push again."
+        )
+    if ref.startswith("refs/tags/"):
+        tag = ref[len("refs/tags/") :]
+        text = f"{tag}: {update.summary}: the remote has a different tag with this name; tags never move."
+        if parse_release_tag(tag) is not None:
+            text += (
+                " Another clone released this number first: run `workbench fetch` (it gives your"
+                " unpushed release the next free number), then push again."
+            )
+        return text
+    if ref.startswith("refs/notes/"):
+        return f"notes: {update.summary}: run `workbench fetch` (it merges notes), then push again."
+    return f"{ref}: {update.summary}"
+
+
+def _first_lines(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return "; ".join(lines[:4]) or "unknown error"

@@ -1,0 +1,79 @@
+"""Test results of prompt versions: the local results store and the summaries that travel in Git.
+
+Every run is stored in `.workbench/results.sqlite`; a run of a committed version also leaves a
+one-line summary in the commit's note (`refs/notes/workbench`), so `push` and `fetch` carry it.
+Deployments record the latest summary in their events; History shows it per commit.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from workbench.evals.store import ResultsStore
+from workbench.services.prompt_files import blob_sha
+from workbench.services.session import RepoSession
+
+STATE_DIR = ".workbench"
+NOTES_REF = "workbench"
+NOTE_PREFIX = "workbench:"
+
+
+def state_dir(session: RepoSession) -> Path:
+    return Path(session.root) / STATE_DIR
+
+
+def open_store(session: RepoSession) -> ResultsStore:
+    return ResultsStore(state_dir(session) / "results.sqlite")
+
+
+def note_line(name: str, summary: str, provider: str, when: float | None = None) -> str:
+    """`workbench: support/summarize ✓ 6/6 openai:gpt-4o-mini 2026-01-01T12:00:00Z`."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if when is None else when))
+    return f"{NOTE_PREFIX} {name} {summary} {provider} {stamp}"
+
+
+def record_note(session: RepoSession, commit: str, line: str) -> None:
+    """Append a summary line to the commit's workbench note."""
+    session.store.identity()
+    session.store.notes_append(NOTES_REF, commit, line)
+
+
+def summary_from_note(note: str, name: str) -> str | None:
+    """The newest summary of `name` in a note: by its timestamp, not its line order.
+
+    Notes merged from two clones (`cat_sort_uniq`) are sorted lines, so the last line is not
+    the newest one.
+    """
+    best: tuple[str, str] | None = None
+    for line in note.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0] == NOTE_PREFIX and parts[1] == name:
+            stamp = parts[-1] if len(parts) >= 6 else ""
+            if best is None or stamp >= best[0]:
+                best = (stamp, f"{parts[2]} {parts[3]}")
+    return best[1] if best else None
+
+
+def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
+    """`✓ 12/12` for the newest stored run of that version, else from its git note."""
+    path = state_dir(session) / "results.sqlite"
+    if path.is_file():
+        store = ResultsStore(path)
+        try:
+            run = store.latest(name, blob=blob_sha(session, name, commit), commit=commit)
+        finally:
+            store.close()
+        if run is not None:
+            return str(run.summary.short)
+    return summary_from_note(session.store.notes_for(NOTES_REF, [commit]).get(commit, ""), name)
+
+
+def latest_summaries(session: RepoSession, name: str, commits: list[str]) -> dict[str, str]:
+    """`latest_summary` for many commits (History shows one per row)."""
+    found = {}
+    for commit in commits:
+        summary = latest_summary(session, name, commit)
+        if summary:
+            found[commit] = summary
+    return found

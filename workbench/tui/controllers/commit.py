@@ -1,0 +1,43 @@
+"""Committing the changed prompts (c): choose files, read the diff, write the message."""
+
+from __future__ import annotations
+
+from workbench.core.diff import PromptDiff
+from workbench.core.versions import WorkingState
+from workbench.services import branches, diffing, prompt_files
+from workbench.services.session import RepoSession
+from workbench.tui.controllers.base import Controller
+from workbench.tui.messages import RepoChanged
+from workbench.tui.screens.commit import CommitScreen
+
+
+def _gather(session: RepoSession, selected: str | None) -> tuple[dict[str, WorkingState], PromptDiff | None]:
+    states = prompt_files.working_states(session)
+    diff = None
+    if selected and states.get(selected, WorkingState.CLEAN) is not WorkingState.CLEAN:
+        try:
+            diff = diffing.diff(session, selected, "HEAD", None)
+        except Exception:  # a preview only: the commit itself does not need it
+            diff = None
+    return states, diff
+
+
+class CommitController(Controller):
+    def commit(self) -> None:
+        if self.app.session is not None:
+            self.start(self._commit)
+
+    async def _commit(self) -> None:
+        states, diff = await self.call(_gather, self.app.selected_prompt)
+        changed = [name for name, state in states.items() if state is not WorkingState.CLEAN]
+        if not changed:
+            self.app.notify("nothing to commit: the working copy matches HEAD", timeout=3)
+            return
+        answer = await self.ask(CommitScreen(changed, {n: str(states[n].value) for n in changed}, diff, self.app.selected_prompt))
+        if answer is None:
+            return
+        names, message = answer
+        info = await self.call(branches.commit, names, message)
+        self.app.notify(f"committed {info.sha[:7]}: {info.subject}", timeout=4, markup=False)
+        self.app.selected_rev = None
+        self.app.post_message(RepoChanged())

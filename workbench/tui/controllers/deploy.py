@@ -1,0 +1,162 @@
+"""Promote (p), roll back (R), and promote from the environments view (w).
+
+Each flow asks for the environment, computes the plan with the same service the CLI uses,
+shows it (versions, tests, diff), asks for a reason and a confirmation, then executes that
+very plan.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rich.text import Text
+
+from workbench.core.safe_text import clean
+from workbench.core.versions import DeploymentEvent
+from workbench.errors import WorkbenchError
+from workbench.services import deployments, env_status
+from workbench.services.deployments import DeployPlan
+from workbench.services.session import RepoSession
+from workbench.tui.controllers.base import Controller
+from workbench.tui.messages import RepoChanged
+from workbench.tui.render.preview import plan_body
+from workbench.tui.screens.dialogs import ChoiceScreen, ConfirmScreen, TextPromptScreen
+from workbench.tui.screens.environments import EnvironmentsScreen
+
+SPLIT_CHOICES = (10, 25, 50)
+
+
+def _rollback_plan_or_none(session: RepoSession, name: str, env: str, to: str) -> DeployPlan | None:
+    """A rollback to `to` when `env` ran that version before (else the user is not offered it)."""
+    try:
+        plan = deployments.plan_rollback(session, name, env, to)
+    except WorkbenchError:
+        return None
+    return plan if deployments.has_run(session, name, env, plan.commit) else None
+
+
+class DeployController(Controller):
+    def promote(self) -> None:
+        if self.selected_prompt() is not None:
+            self.start(self._promote)
+
+    def rollback(self, name: str | None = None) -> None:
+        if name is not None or self.selected_prompt() is not None:
+            self.start(partial(self._rollback, name or self.app.selected_prompt or ""))
+
+    def split(self) -> None:
+        if self.selected_prompt() is not None:
+            self.start(self._split)
+
+    def finish(self) -> None:
+        if self.selected_prompt() is not None:
+            self.start(self._finish)
+
+    def environments(self) -> None:
+        if self.app.session is not None:
+            self.start(self._environments)
+
+    async def _promote(self) -> None:
+        name = self.app.selected_prompt
+        if name is None:
+            return
+        envs = list(self.session.environments)
+        deployed = self.app.browse.deployed
+        options = [(env, f"{env}  (now: {deployed.get(env, 'nothing')})") for env in envs]
+        title = f"Promote {name} @ {self.app.browse.version_label(self.app.selected_rev)} to…"
+        env = await self.ask(ChoiceScreen(title, options, default=envs[0]))
+        if env is None:
+            return
+        plan = await self.call(deployments.plan_promote, name, env, self.app.selected_rev or "HEAD")
+        await self._confirm_and_execute(plan)
+
+    async def _split(self) -> None:
+        name = self.app.selected_prompt
+        if name is None:
+            return
+        env = await self._choose_env(f"Canary of {name} @ {self.app.browse.version_label(self.app.selected_rev)} in…", deployed_only=True)
+        if env is None:
+            return
+        options = [(str(p), f"{p}% of keys get the new version") for p in SPLIT_CHOICES]
+        percent = await self.ask(ChoiceScreen(f"How much traffic for the canary in {env}?", options, default=str(SPLIT_CHOICES[0])))
+        if percent is None:
+            return
+        plan = await self.call(deployments.plan_promote, name, env, self.app.selected_rev or "HEAD", split_percent=float(percent))
+        await self._confirm_and_execute(plan)
+
+    async def _finish(self) -> None:
+        name = self.app.selected_prompt
+        if name is None:
+            return
+        env = await self._choose_env(f"Finish the split of {name} in…", deployed_only=True)
+        if env is None:
+            return
+        plan = await self.call(deployments.plan_finish, name, env)
+        await self._confirm_and_execute(plan)
+
+    async def _choose_env(self, title: str, *, deployed_only: bool) -> str | None:
+        deployed = self.app.browse.deployed
+        envs = [env for env in self.session.environments if env in deployed or not deployed_only]
+        if not envs:
+            self.app.notify(f"{self.app.selected_prompt} is not deployed anywhere yet", severity="warning", markup=False)
+            return None
+        default = "prod" if "prod" in envs else envs[-1]
+        options = [(env, f"{env}  (now: {deployed.get(env, 'nothing')})") for env in envs]
+        return await self.ask(ChoiceScreen(title, options, default=default))
+
+    async def _rollback(self, name: str) -> None:
+        deployed = self.app.browse.deployed if name == self.app.selected_prompt else {}
+        if not deployed:
+            status = await self.call(env_status.status)
+            row = status.row(name)
+            deployed = {c.env: c.event.version or c.event.commit[:10] for c in (row.cells if row else ()) if c.event}
+        envs = [env for env in self.session.environments if env in deployed]
+        if not envs:
+            self.app.notify(f"{name} is not deployed anywhere: nothing to roll back", severity="warning", markup=False)
+            return
+        default = "prod" if "prod" in envs else envs[-1]
+        options = [(env, f"{env}  (now: {deployed[env]})") for env in envs]
+        env = await self.ask(ChoiceScreen(f"Roll back {name} in…", options, default=default))
+        if env is None:
+            return
+        plan = await self.call(deployments.plan_rollback, name, env)
+        selected = self.app.selected_rev if name == self.app.selected_prompt else None
+        if selected is not None and selected != plan.commit and plan.current is not None and selected != plan.current.commit:
+            # A version picked in History may be the target (the CLI's --to): ask, previous first.
+            to = await self.call(_rollback_plan_or_none, name, env, selected)
+            if to is not None and to.commit != plan.commit:
+                choices = [("previous", f"the previous version: {plan.version}"), ("selected", f"the selected version: {to.version}")]
+                answer = await self.ask(ChoiceScreen(f"Roll {name} in {env} back to…", choices, default="previous"))
+                if answer is None:
+                    return
+                plan = to if answer == "selected" else plan
+        await self._confirm_and_execute(plan)
+
+    async def _environments(self) -> None:
+        status = await self.call(env_status.status)
+        chosen = await self.ask(EnvironmentsScreen(status))
+        if chosen is None:
+            return
+        name, source, target = chosen
+        plan = await self.call(deployments.plan_promote, name, target, from_env=source)
+        await self._confirm_and_execute(plan)
+
+    async def _confirm_and_execute(self, plan: DeployPlan) -> None:
+        """Show the plan, ask for the reason (required) and a confirmation, then execute it."""
+        title = plan.summary[0].upper() + plan.summary[1:]
+        hint = "reason (required, recorded in the event)"
+        reason = await self.ask(TextPromptScreen(title, plan_body(plan, self.dialog_width()), hint))
+        if reason is None:
+            return
+        confirm = Text(f"{plan.summary}.\nReason: {clean(reason)}\n")
+        confirm.append("A new deployment event (an annotated tag) is written; no tag is moved or deleted. Push to share it.")
+        verb = {"rollback": "roll back", "split": "start the split in", "finish": "finish the split in"}.get(plan.action, "promote to")
+        if not await self.ask(ConfirmScreen(f"{verb.capitalize()} {plan.env}?", confirm, yes=f"{verb} {plan.env}")):
+            return
+        event = await self.call(deployments.execute, plan, reason)
+        self._deployed(event)
+
+    def _deployed(self, event: DeploymentEvent) -> None:
+        verb = {"rollback": "rolled back", "promote": "promoted", "finish": "finished the split of"}.get(event.action, event.action)
+        self.app.notify(f"{event.prompt}: {verb} {event.env} to {event.version or event.commit[:7]} ({event.tag})", timeout=6, markup=False)
+        self.app.post_message(RepoChanged())

@@ -1,0 +1,30 @@
+"""Release tags (r): name the selected version `<name>@v<N>` with an optional note."""
+
+from __future__ import annotations
+
+from workbench.services import releases
+from workbench.tui.controllers.base import Controller
+from workbench.tui.messages import RepoChanged
+from workbench.tui.screens.dialogs import TextPromptScreen
+
+
+class ReleaseController(Controller):
+    def release(self) -> None:
+        if self.selected_prompt() is not None:
+            self.start(self._release)
+
+    async def _release(self) -> None:
+        name = self.selected_prompt()
+        if name is None:
+            return
+        rev = self.app.selected_rev or "HEAD"
+        if self.app.selected_rev is None:
+            self.app.notify("releasing HEAD (the working copy is not a commit)", timeout=3)
+        label = await self.call(releases.next_label, name)
+        body = f"Create the release tag {label} at {rev[:10]} (annotated; release tags never move)."
+        note = await self.ask(TextPromptScreen(f"Release {name}", body, "release note (optional)", required=False))
+        if note is None:
+            return
+        result = await self.call(releases.tag_release, name, rev, note or None)
+        self.app.notify(result.message, timeout=5, markup=False)
+        self.app.post_message(RepoChanged(frozenset({"history"})))

@@ -1,0 +1,164 @@
+"""Test runs (t: one version, T: base vs selected), streamed into the Tests pane.
+
+A run has its own event loop in a thread worker: rendering templates, grading answers and
+reading the stores never happen on the UI thread, so the screen stays live whatever a
+prompt's template or a model's answer costs. Progress comes back one case at a time;
+`escape` cancels the run's task, and results that arrived stay on screen (and in the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rich.text import Text
+from textual.worker import Worker
+
+from workbench.core.safe_text import clean
+from workbench.core.stats import wilson_interval
+from workbench.evals.runner import CaseFinished, CaseResult, RunFinished
+from workbench.services import prompt_files
+from workbench.services.evals import EvalSettings, compare_versions, run_tests
+from workbench.tui.controllers.base import Controller
+from workbench.tui.messages import RepoChanged
+from workbench.tui.panes.tests import CaseResult as RowResult
+from workbench.tui.panes.tests import TestsPane
+from workbench.tui.screens.case import CaseScreen
+
+if TYPE_CHECKING:
+    from workbench.evals.compare import Comparison
+    from workbench.tui.app import WorkbenchApp
+
+T = TypeVar("T")
+
+
+class RunController(Controller):
+    """Starts, streams, cancels and explains test runs for the app."""
+
+    def __init__(self, app: WorkbenchApp) -> None:
+        super().__init__(app)
+        self.worker: Worker[None] | None = None
+        self.results: dict[int, dict[str, CaseResult]] = {0: {}, 1: {}}  # arm -> case_id -> result
+        self.labels: tuple[str, ...] = ()
+        self.comparison: Comparison | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pane(self) -> TestsPane:
+        return self.app.query_one(TestsPane)
+
+    def _busy(self) -> bool:
+        if self.worker is not None and self.worker.is_running:
+            self.app.notify("a test run is in progress (esc cancels it)", severity="warning")
+            return True
+        return self.selected_prompt() is None
+
+    def run_single(self) -> None:
+        if self._busy():
+            return
+        rev = self.app.selected_rev
+        self.labels = (self.app.browse.version_label(rev),)
+        self._start([rev])
+
+    def run_ab(self) -> None:
+        if self._busy():
+            return
+        base, selected = self.app.browse.comparison_pair()
+        if base == selected:
+            self.app.notify("mark a base version first (m), then select another version and press T", severity="warning")
+            return
+        label = self.app.browse.version_label
+        self.labels = (f"A {label(base)}", f"B {label(selected)}")
+        self._start([base, selected])
+
+    def _start(self, revs: list[str | None]) -> None:
+        name = self.app.selected_prompt
+        assert name is not None
+        self.results = {0: {}, 1: {}}
+        self.comparison = None
+        self.pane.start(f"{name}: {' vs '.join(self.labels)} · {self.app.provider_label()}", self.labels, [])
+        self.worker = self.app.run_worker(lambda: self._thread_main(name, revs), thread=True, group="tests", exit_on_error=False)
+        self.app.action_focus_pane("tests")
+
+    def cancel(self) -> bool:
+        if self.worker is None or not self.worker.is_running:
+            return False
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+        self.pane.finish(self._summary_text(), cancelled=True)
+        return True
+
+    # ------------------------------------------------------------------ in the run's thread
+    def _thread_main(self, name: str, revs: list[str | None]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._task = loop.create_task(self._run(name, revs))
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._task = None
+            self._loop = None
+            loop.close()
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self.session.lock:
+            return fn()
+
+    async def _run(self, name: str, revs: list[str | None]) -> None:
+        app = self.app
+        session = self.session
+        settings = EvalSettings(provider=app.provider_override, model=app.model_override, base_url=app.base_url_override)
+        try:
+            prompt = self._locked(lambda: prompt_files.prompt_at(session, name, revs[-1]).prompt)
+            cases = [(c.case_id, c.description) for c in prompt.tests] if prompt else []
+            app.call_from_thread(self.pane.set_cases, cases)
+            if len(revs) == 2:
+                self.comparison, *outcomes = await compare_versions(session, name, revs[0], revs[1], settings, self._on_event, git_lock=self._locked)
+            else:
+                outcomes = [await run_tests(session, name, revs[0], settings, self._on_event, git_lock=self._locked)]
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            app.call_from_thread(self.pane.finish, Text(f"✗ {clean(err)}", style="bold red"))
+            app.call_from_thread(app.show_error, err)
+            return
+        for outcome in outcomes:
+            for warning in outcome.warnings:
+                app.call_from_thread(app.notify, warning, severity="warning", markup=False)
+        app.call_from_thread(self.pane.finish, self._summary_text())
+        app.post_message(RepoChanged(frozenset({"history"})))
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, RunFinished) and not event.cancelled:
+            self.app.call_from_thread(self.pane.arm_finished, event.arm)
+        elif isinstance(event, CaseFinished):
+            result = event.result
+            self.results[event.arm][result.case_id] = result
+            row = RowResult(result.passed, result.score, result.latency_ms, result.tokens, result.error, result.cached)
+            self.app.call_from_thread(self.pane.case_finished, result.case_id, event.arm, row)
+
+    # ------------------------------------------------------------------ on the UI thread
+    def _summary_text(self) -> Text:
+        text = Text()
+        for arm, label in enumerate(self.labels):
+            results = list(self.results.get(arm, {}).values())
+            passed = sum(1 for r in results if r.passed)
+            low, high = wilson_interval(passed, len(results))
+            symbol = "✓" if results and passed == len(results) else "✗"
+            text.append(f"{clean(label)}: {symbol} {passed}/{len(results)} (95% CI {low:.0%}–{high:.0%})  ")
+        if self.comparison is not None:
+            style = "bold red" if self.comparison.regression else "bold"
+            text.append("\n" + clean(self.comparison.verdict), style=style)
+        return text
+
+    def open_case(self, case_id: str) -> None:
+        arms = [self.results.get(arm, {}).get(case_id) for arm in range(len(self.labels))]
+        if not any(arms):
+            self.app.notify("no result for this case yet", severity="warning")
+            return
+        self.app.push_screen(CaseScreen(case_id, list(self.labels), arms))

@@ -1,0 +1,80 @@
+"""Reading objects and revisions through the persistent `cat-file --batch` process (no fork)."""
+
+from __future__ import annotations
+
+from workbench.core.model import PROMPTS_DIR
+from workbench.core.versions import PromptRef
+from workbench.errors import RepoError
+from workbench.vcs.records import parse_ls_tree
+from workbench.vcs.runner import Deferred, GitRunner, _text
+
+
+class ObjectCommands(GitRunner):
+    def has_commits(self) -> bool:
+        return self._peel("HEAD^{commit}") is not None
+
+    def require_commits(self) -> None:
+        if not self.has_commits():
+            raise RepoError(
+                "the repository has no commits yet",
+                hint="commit your prompts first: `workbench commit prompts -m 'Initial prompts'`",
+            )
+
+    def resolve(self, rev: str) -> str:
+        """A revision (commit, branch, tag, any git rev expression) -> full commit sha.
+
+        Raises:
+            RepoError: unknown revision, or HEAD in an empty repository.
+        """
+        sha = None if rev.startswith("-") else self._peel(rev + "^{commit}")
+        if sha is None:
+            if rev in ("HEAD", "@") and not self.has_commits():
+                self.require_commits()
+            raise RepoError(f"unknown revision {rev!r}", hint="use a commit, branch, tag, <name>@v<N> or environment")
+        return sha
+
+    def try_resolve(self, rev: str) -> str | None:
+        try:
+            return self.resolve(rev)
+        except RepoError:
+            return None
+
+    def read_blob(self, rev: str, path: str) -> bytes | None:
+        """The bytes of `path` at commit `rev`, None if the file does not exist there."""
+        found = self.read_object(f"{rev}:{path}")
+        return found[2] if found is not None and found[1] == "blob" else None
+
+    def read_text(self, rev: str, path: str) -> str | None:
+        """The text of `path` at commit `rev`, None if the file does not exist there."""
+        data = self.read_blob(rev, path)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def read_blob_text(self, blob: str) -> str | None:
+        found = self.read_object(blob)
+        if found is None or found[1] != "blob":
+            return None
+        return found[2].decode("utf-8", "replace")
+
+    def blob_sha(self, rev: str, path: str) -> str | None:
+        with self._lock:
+            try:
+                sha, kind, _size = self._git.get_object_header(f"{rev}:{path}")
+            except ValueError:
+                return None
+        return _text(sha) if _text(kind) == "blob" else None
+
+    def list_prompt_files(self, commit: str) -> list[PromptRef]:
+        """Every prompt file at a commit, from one `ls-tree -r -z`."""
+        return self.list_prompt_files_later(commit).result()
+
+    def list_prompt_files_later(self, commit: str) -> Deferred[list[PromptRef]]:
+        """`list_prompt_files` in a process started now (collect with `.result()`)."""
+        handle = self._start("ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
+        return Deferred(handle, lambda out: parse_ls_tree(out, commit))
+
+    def is_ancestor(self, ancestor: str, commit: str) -> bool:
+        return self._succeeds("merge-base", "--is-ancestor", ancestor, commit)
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        status, out, _ = self._run_full("merge-base", a, b)
+        return out.strip() if status == 0 else None

@@ -1,0 +1,220 @@
+"""Tags and branches: listing with targets and messages in one `for-each-ref`, creating, reading."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from workbench.core.versions import (
+    BranchInfo,
+    DeploymentEvent,
+    ReleaseTag,
+    deploy_tag_prefix,
+    parse_event_message,
+    parse_release_tag,
+)
+from workbench.errors import RepoError
+from workbench.vcs.records import parse_ref_records, ref_format
+from workbench.vcs.runner import Deferred, GitRunner
+
+_TAGS = "refs/tags/"
+# `*` stops at `/` in ref patterns; `**/` spans folders, so prompts in folders match too.
+RELEASE_TAGS = "refs/tags/**/*@v*"
+_TARGET_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)")
+_EVENT_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)", "%(contents)")
+_RELEASE_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)", "%(contents:subject)")
+_BRANCH_FORMAT = ref_format(
+    "%(refname)",
+    "%(objectname)",
+    "%(HEAD)",
+    "%(upstream:short)",
+    "%(upstream:track,nobracket)",
+    "%(contents:subject)",
+    "%(committerdate:unix)",
+)
+
+
+@dataclass(frozen=True)
+class RefListing:
+    """Branch tips and deployment tags from one `for-each-ref` (what `status` needs)."""
+
+    head: str | None  # the commit of the checked-out branch
+    tips: frozenset[str]  # every local branch tip
+    deploy_tags: tuple[tuple[str, str, str], ...]  # (tag, target commit, message or "")
+
+
+def _tag_name(refname: str) -> str:
+    return refname[len(_TAGS) :]
+
+
+class RefCommands(GitRunner):
+    # ----------------------------------------------------------------- listing
+    def ref_names(self, *patterns: str) -> list[str]:
+        """Ref names only: the cheapest listing (no object is read)."""
+        return self._run("for-each-ref", "--format=%(refname)", "--", *patterns).splitlines()
+
+    def ref_names_later(self, *patterns: str) -> Deferred[list[str]]:
+        return Deferred(self._start("for-each-ref", "--format=%(refname)", "--", *patterns), str.splitlines)
+
+    def tag_targets(self, *patterns: str) -> dict[str, str]:
+        """Tag name -> the commit it points at (peeled), for tags under `patterns`."""
+        return self.tag_targets_later(*patterns).result()
+
+    def tag_targets_later(self, *patterns: str) -> Deferred[dict[str, str]]:
+        handle = self._start("for-each-ref", f"--format={_TARGET_FORMAT}", "--", *patterns)
+        return Deferred(handle, _parse_targets)
+
+    def ref_snapshot(self) -> dict[str, str]:
+        """Every ref -> the object it names (to tell what a fetch changed)."""
+        out = self._run("for-each-ref", "--format=%(refname)%00%(objectname)")
+        return dict(line.split("\0", 1) for line in out.splitlines() if "\0" in line)
+
+    def ref_exists(self, ref: str) -> bool:
+        return self._succeeds("show-ref", "--verify", "--quiet", ref)
+
+    def ref_listing(self, *, with_messages: bool) -> RefListing:
+        """Branch tips and deployment tags; tag messages only when asked (each is an object read)."""
+        fields = ["%(refname)", "%(objectname)", "%(HEAD)"]
+        fields += ["%(*objectname)", "%(contents)"] if with_messages else ["", ""]
+        out = self._run("for-each-ref", f"--format={ref_format(*fields)}", "refs/heads/", "refs/tags/deploy/")
+        head = None
+        tips = set()
+        tags = []
+        for refname, objectname, is_head, peeled, contents in parse_ref_records(out, 5):
+            if refname.startswith("refs/heads/"):
+                tips.add(objectname)
+                if is_head == "*":
+                    head = objectname
+            else:
+                tags.append((_tag_name(refname), peeled or objectname, contents))
+        return RefListing(head, frozenset(tips), tuple(tags))
+
+    # ----------------------------------------------------------------- release and deployment tags
+    def release_tags(self, pattern: str = RELEASE_TAGS) -> list[ReleaseTag]:
+        """Release tags `<name>@v<N>` (all, or those matching a for-each-ref pattern)."""
+        out = self._run("for-each-ref", f"--format={_RELEASE_FORMAT}", "--", pattern)
+        tags: list[ReleaseTag] = []
+        for refname, objectname, peeled, subject in parse_ref_records(out, 4):
+            name = _tag_name(refname)
+            parsed = parse_release_tag(name)
+            if parsed is not None:
+                tags.append(ReleaseTag(parsed[0], parsed[1], name, peeled or objectname, subject))
+        return tags
+
+    def deployment_events(
+        self, env: str | None = None, prompt: str | None = None, *, pattern: str | None = None, only: set[str] | None = None
+    ) -> list[DeploymentEvent]:
+        """Deployment events with their messages, from one for-each-ref call.
+
+        Args:
+            env, prompt: narrow the listing (by ref pattern, then by the parsed prompt name).
+            pattern: an explicit ref pattern instead. only: parse just these tag names.
+
+        Returns events sorted by (prompt, env, seq): the last of each group is what runs now.
+        """
+        if pattern is None:
+            pattern = _TAGS + (deploy_tag_prefix(env, prompt) if env is not None else "deploy/")
+        out = self._run("for-each-ref", f"--format={_EVENT_FORMAT}", "--", pattern)
+        events: list[DeploymentEvent] = []
+        for refname, objectname, peeled, contents in parse_ref_records(out, 4):
+            tag = _tag_name(refname)
+            if only is not None and tag not in only:
+                continue
+            event = parse_event_message(tag, peeled or objectname, contents)
+            if event is not None and (prompt is None or event.prompt == prompt):
+                events.append(event)
+        events.sort(key=lambda e: (e.prompt, e.env, e.seq))
+        return events
+
+    def read_tag(self, tag: str) -> tuple[str, str] | None:
+        """(target sha, message) of a tag, through the persistent cat-file process."""
+        found = self.read_object(_TAGS + tag)
+        if found is None:
+            return None
+        sha, kind, data = found
+        if kind != "tag":
+            return (sha, "")  # a lightweight tag points at the commit itself
+        header, _, message = data.decode("utf-8", "replace").partition("\n\n")
+        target = header.split("\n", 1)[0].partition(" ")[2]
+        return target, message
+
+    def tag_exists(self, name: str) -> bool:
+        return self._succeeds("rev-parse", "--verify", "--quiet", _TAGS + name)
+
+    def create_annotated_tag(self, name: str, commit: str, message: str) -> None:
+        """Create an annotated tag with `message` kept verbatim; never moves an existing tag."""
+        self.check_writable()
+        if not self._succeeds("check-ref-format", _TAGS + name) or name.startswith("-"):
+            raise RepoError(f"{name!r} is not a valid tag name")
+        status, out, err = self._run_full("tag", "-a", "--cleanup=verbatim", "-F", "-", "--", name, commit, stdin=message)
+        if status != 0:
+            if "already exists" in err:
+                raise RepoError(f"tag {name} already exists", hint="tags never move; choose another version")
+            raise self._error(["tag"], status, err, out)
+
+    def delete_local_tag(self, name: str) -> None:
+        """Delete a tag that was never published (release renumbering on fetch only)."""
+        self._run("tag", "-d", "--", name)
+
+    # ----------------------------------------------------------------- branches
+    def branches(self) -> list[BranchInfo]:
+        out = self._run("for-each-ref", f"--format={_BRANCH_FORMAT}", "refs/heads/")
+        result: list[BranchInfo] = []
+        for refname, commit, is_head, upstream, track, subject, when in parse_ref_records(out, 7):
+            ahead = behind = 0
+            for part in track.split(","):
+                word, _, number = part.strip().partition(" ")
+                if word == "ahead" and number.isdigit():
+                    ahead = int(number)
+                elif word == "behind" and number.isdigit():
+                    behind = int(number)
+            result.append(
+                BranchInfo(
+                    name=refname[len("refs/heads/") :],
+                    commit=commit,
+                    is_current=is_head == "*",
+                    upstream=upstream or None,
+                    ahead=ahead,
+                    behind=behind,
+                    subject=subject,
+                    committer_time=int(when or 0),
+                )
+            )
+        return result
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch name, None when HEAD is detached (an unborn branch has a name)."""
+        status, out, _ = self._run_full("symbolic-ref", "--quiet", "HEAD")
+        if status != 0:
+            return None
+        ref = out.strip()
+        return ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
+
+    def branch_exists(self, name: str) -> bool:
+        return self._succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{name}")
+
+    def check_branch_name(self, name: str) -> None:
+        if name.startswith("-") or not self._succeeds("check-ref-format", "--branch", name):
+            raise RepoError(f"{name!r} is not a valid branch name", hint="use letters, digits, '-', '_', '/' and '.'")
+
+    def create_branch(self, name: str, commit: str) -> None:
+        self.check_branch_name(name)
+        self.check_writable()
+        self._run("branch", "--no-track", "--", name, commit)
+
+    def branches_containing(self, commit: str) -> list[str]:
+        out = self._run("for-each-ref", "--format=%(refname)", "--contains", commit, "refs/heads/")
+        return [line[len("refs/heads/") :] for line in out.splitlines() if line]
+
+    def unreachable_from_branches(self, commits: Iterable[str]) -> set[str]:
+        """Those of `commits` that no local branch contains, in one `rev-list`."""
+        return self.unreachable_from_branches_later(commits).result()
+
+    def unreachable_from_branches_later(self, commits: Iterable[str]) -> Deferred[set[str]]:
+        wanted = {c for c in commits if c}
+        handle = self._start("rev-list", "--stdin", "--not", "--branches", stdin="\n".join(sorted(wanted)) + "\n")
+        return Deferred(handle, lambda out: wanted & set(out.split()))
+
+
+def _parse_targets(out: str) -> dict[str, str]:
+    return {_tag_name(ref): peeled or obj for ref, obj, peeled in parse_ref_records(out, 3)}

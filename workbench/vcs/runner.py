@@ -1,0 +1,206 @@
+"""GitRunner: one GitPython `Repo`, one lock, and the only place a git command line is run.
+
+Speed: GitPython's per-object API costs a process or a parse per object and takes seconds on
+a 20k-commit repository, so every read goes through `repo.git` with machine-readable formats
+in one call, and the persistent `cat-file --batch` process behind `Git.get_object_data`.
+
+Thread safety: the persistent cat-file process is not thread-safe and the app calls the store
+from thread workers, so every call holds one re-entrant lock.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import git
+
+from workbench.errors import RepoError
+
+T = TypeVar("T")
+
+
+class GitFailed(RepoError):
+    """A git command failed; `stderr` holds git's own words."""
+
+    def __init__(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> None:
+        self.args_ = list(args)
+        self.status = status
+        self.stderr = stderr
+        self.stdout = stdout
+        first = stderr.strip().splitlines()
+        detail = "; ".join(line.strip() for line in first[:6] if line.strip()) or f"exit status {status}"
+        super().__init__(f"git {args[0] if args else ''} failed: {detail}")
+
+
+class GitRunner:
+    """Runs git for one repository; the command groups (objects, log, refs...) build on it."""
+
+    def __init__(self, repo: git.Repo) -> None:
+        self._repo = repo
+        self._git = repo.git
+        self._lock = threading.RLock()
+        self.git_dir = Path(repo.git_dir)
+        self.root: Path | None = Path(repo.working_tree_dir) if repo.working_tree_dir else None
+
+    @staticmethod
+    def _open_repo(path: Path | str, *, allow_bare: bool) -> git.Repo:
+        target = Path(path)
+        if not target.exists():
+            raise RepoError(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
+        try:
+            repo = git.Repo(target, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise RepoError(
+                f"{target} is not inside a Git repository",
+                hint="run `workbench init` (or `git init`) there, or pass --repo PATH",
+            ) from None
+        if repo.bare and not allow_bare:
+            repo.close()
+            raise RepoError(f"{target} is a bare repository (no working copy)", hint="clone it and work in the clone")
+        return repo
+
+    def close(self) -> None:
+        """Stop the persistent cat-file processes and release the repository."""
+        with self._lock:
+            self._git.clear_cache()
+            self._repo.close()
+
+    # ----------------------------------------------------------------- running git
+    def _run(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        """Run `git <args>` and return its stdout decoded as UTF-8 (undecodable bytes replaced)."""
+        status, out, err = self._run_full(*args, stdin=stdin)
+        if check and status != 0:
+            raise self._error(args, status, err, out)
+        return out
+
+    def _run_full(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        with self._lock:
+            istream = None
+            if stdin is not None:
+                istream = tempfile.TemporaryFile()  # noqa: SIM115  closed in finally
+                istream.write(stdin.encode("utf-8"))
+                istream.seek(0)
+            try:
+                status, out, err = self._git.execute(
+                    ["git", *args],
+                    istream=istream,
+                    with_extended_output=True,
+                    with_exceptions=False,
+                    stdout_as_string=False,
+                    strip_newline_in_stdout=False,
+                )
+            finally:
+                if istream is not None:
+                    istream.close()
+        out_text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+        err_text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+        return int(status or 0), out_text, err_text
+
+    def _start(self, *args: str, stdin: str | None = None) -> Any:
+        """Start `git <args>` without waiting, so two git processes can run at once (2 cores).
+
+        `stdin` goes through a temporary file, so a large input cannot block the pipe.
+        """
+        if stdin is None:
+            return self._git.execute(["git", *args], as_process=True)
+        with tempfile.TemporaryFile() as istream:
+            istream.write(stdin.encode("utf-8"))
+            istream.seek(0)
+            return self._git.execute(["git", *args], as_process=True, istream=istream)
+
+    @staticmethod
+    def _finish(handle: Any) -> str:
+        """Wait for a process from `_start` and return its stdout ("" when it failed)."""
+        out, _err = handle.proc.communicate()
+        return "" if handle.proc.returncode else str(out.decode("utf-8", "replace"))
+
+    def _succeeds(self, *args: str) -> bool:
+        return self._run_full(*args)[0] == 0
+
+    def _error(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> RepoError:
+        if "index.lock" in stderr:
+            return self._lock_error()
+        return GitFailed(args, status, stderr, stdout)
+
+    def _lock_error(self) -> RepoError:
+        lock = self.git_dir / "index.lock"
+        return RepoError(
+            f"another Git process holds {lock}",
+            hint=f"wait for it to finish; if no git command is running, the lock is stale: delete {lock}",
+        )
+
+    def check_writable(self) -> None:
+        """Refuse early, with a clear message, when a stale `index.lock` would make git fail."""
+        if (self.git_dir / "index.lock").exists():
+            raise self._lock_error()
+
+    # ----------------------------------------------------------------- objects (cat-file, no fork)
+    def _peel(self, spec: str) -> str | None:
+        """Resolve an object name through the persistent `cat-file --batch-check` (no process)."""
+        if not spec or "\n" in spec:
+            return None
+        with self._lock:
+            try:
+                sha, _kind, _size = self._git.get_object_header(spec)
+            except ValueError:
+                return None
+        return _text(sha)
+
+    def read_object(self, spec: str) -> tuple[str, str, bytes] | None:
+        """Read an object (`<rev>:<path>` or a sha): (sha, type, data), or None when absent."""
+        if "\n" in spec:
+            return None
+        with self._lock:
+            try:
+                sha, kind, _size, data = self._git.get_object_data(spec)
+            except ValueError:
+                return None
+        return _text(sha), _text(kind), data
+
+    # ----------------------------------------------------------------- configuration
+    def identity(self) -> tuple[str, str]:
+        """The committer (name, email) git would use.
+
+        Raises:
+            RepoError: no user.name / user.email configured (git would refuse to commit).
+        """
+        name = os.environ.get("GIT_COMMITTER_NAME") or self.config_value("user.name")
+        email = os.environ.get("GIT_COMMITTER_EMAIL") or self.config_value("user.email") or os.environ.get("EMAIL")
+        if not name or not email:
+            raise RepoError(
+                "Git does not know who you are (no user.name / user.email)",
+                hint='run: git config --global user.name "Your Name" && git config --global user.email you@example.com',
+            )
+        return name, email
+
+    def config_value(self, key: str) -> str | None:
+        status, out, _ = self._run_full("config", "--get", "--", key)
+        return out.strip() or None if status == 0 else None
+
+    def set_config(self, key: str, value: str) -> None:
+        self._run_full("config", "--", key, value)
+
+
+def _text(value: str | bytes) -> str:
+    """GitPython's cat-file helpers return bytes for sha and type despite their annotations."""
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+
+
+def git_version() -> str:
+    return str(git.Git().version())
+
+
+class Deferred(Generic[T]):
+    """A git process started now whose parsed output is collected later (`result()`)."""
+
+    def __init__(self, handle: Any, parse: Callable[[str], T]) -> None:
+        self._handle = handle
+        self._parse = parse
+
+    def result(self) -> T:
+        return self._parse(GitRunner._finish(self._handle))

@@ -1,0 +1,56 @@
+"""The working copy: status, staging, commits, stash, switching and merging branches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from workbench.core.versions import FileChange
+from workbench.vcs.records import parse_status_v2
+from workbench.vcs.runner import GitRunner
+
+
+class WorktreeCommands(GitRunner):
+    def status(self, paths: Sequence[str] = ()) -> list[FileChange]:
+        """Every changed, new, deleted or conflicted path (untracked files listed one by one)."""
+        out = self._run("status", "--porcelain=v2", "-z", "--untracked-files=all", "--", *paths)
+        return parse_status_v2(out)
+
+    def is_merging(self) -> bool:
+        return (self.git_dir / "MERGE_HEAD").exists()
+
+    def conflicted_paths(self) -> list[str]:
+        out = self._run("diff", "--name-only", "-z", "--diff-filter=U")
+        return sorted({p for p in out.split("\0") if p})
+
+    def is_tracked(self, path: str) -> bool:
+        return bool(self._run("ls-files", "--", path).strip())
+
+    def commit_paths(self, paths: Sequence[str], message: str) -> bool:
+        """Stage exactly `paths` (deletions too) and commit them with `message` verbatim.
+
+        Returns False, committing nothing, when the paths already match HEAD.
+        """
+        self._run("add", "-A", "--", *paths)
+        if self._peel("HEAD^{commit}") is not None:
+            staged = self._run("diff", "--cached", "--name-only", "-z", "--", *paths)
+            if not staged.strip("\0"):
+                return False
+        self._run("commit", "-q", "--cleanup=verbatim", "-F", "-", "--", *paths, stdin=message)
+        return True
+
+    def stash_push(self, label: str) -> str:
+        """Set every uncommitted change (untracked files too) aside; returns the stash commit."""
+        self._run("stash", "push", "--include-untracked", "-m", label)
+        return self._run("rev-parse", "refs/stash").strip()
+
+    def stash_pop(self) -> None:
+        self._run_full("stash", "pop", "--index")
+
+    def switch(self, branch: str) -> None:
+        """Check out an existing local branch (names starting with '-' are refused earlier)."""
+        self._run("switch", "--no-guess", branch)
+
+    def merge(self, commit: str, message: str) -> tuple[bool, str]:
+        """Merge `commit` (a sha, never an option) into HEAD: (succeeded, git's stderr or stdout)."""
+        status, out, err = self._run_full("merge", "--no-edit", "-m", message, commit)
+        return status == 0, err or out
