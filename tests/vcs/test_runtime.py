@@ -98,3 +98,41 @@ def test_background_refresh_thread_stops_on_close(repo: Path) -> None:
     assert prompts.get("greeting").commit == run_git(repo, "rev-parse", "HEAD").strip()
     prompts.close()
     assert prompts._thread is not None and not prompts._thread.is_alive()
+
+
+def _kill_cat_file(prompts: PromptRepo) -> None:
+    git = prompts._store._git
+    for helper in (git.cat_file_header, git.cat_file_all):
+        if helper is not None:
+            helper.proc.kill()
+            helper.proc.wait()
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml"])
+def test_a_killed_git_helper_is_restarted(repo: Path, ws: RepoSession, suffix: str) -> None:
+    if suffix == ".yml":
+        run_git(repo, "mv", "prompts/support/summarize.yaml", "prompts/support/summarize.yml")
+        commit_all(repo, "yml")
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="launch")
+    with PromptRepo(repo) as prompts:
+        assert prompts.get("support/summarize", env="prod").version == "support/summarize@v1"
+        _kill_cat_file(prompts)
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="next")
+        prompts.refresh()
+        assert prompts.get("support/summarize", env="prod").version == "support/summarize@v2"
+        _kill_cat_file(prompts)
+        assert prompts.get("support/summarize", rev="HEAD~2").commit == run_git(repo, "rev-parse", "HEAD~2").strip()
+
+
+def test_a_prompt_once_served_is_served_through_any_failure(repo: Path, ws: RepoSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="launch")
+    with PromptRepo(repo) as prompts:
+        served = prompts.get("support/summarize", env="prod")
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="next")
+        prompts.refresh()
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise OSError("disk on fire")
+
+        monkeypatch.setattr(prompts._store, "read_text", broken)
+        assert prompts.get("support/summarize", env="prod") == served

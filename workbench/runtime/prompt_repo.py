@@ -188,18 +188,20 @@ class PromptRepo:
             key: a stable id (user, session) for canary splits; without it, the stable arm.
 
         Raises:
-            PromptError / RepoError: unknown prompt, not deployed, or invalid with no last good
-                version to fall back to.
+            PromptError / RepoError: unknown prompt, not deployed, or invalid, when there is
+                no last good version of it in this environment to serve instead.
         """
-        identity = self._identity(name, env, rev, version, key)
         try:
+            identity = self._identity(name, env, rev, version, key)
             prompt = self._parse(name, identity.commit)
-        except (PromptError, RepoError) as err:
-            fallback = self._last_good.get((name, env))
-            if env is not None and fallback is not None:
-                self._log_once(f"{name} in {env} at {identity.commit[:10]} is broken ({err.message}); serving {fallback.version}")
-                return fallback
-            raise
+        except Exception as err:
+            # Once an environment's prompt has been served, a request never sees a failure:
+            # a broken file, a dead git helper or a full disk serve the last good version.
+            fallback = self._last_good.get((name, env)) if env is not None else None
+            if fallback is None:
+                raise
+            self._log_once(f"{name} in {env} is broken ({type(err).__name__}: {err}); serving {fallback.version}")
+            return fallback
         loaded = LoadedPrompt(prompt, identity)
         if env is not None:
             self._last_good[(name, env)] = loaded

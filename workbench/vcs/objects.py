@@ -6,7 +6,7 @@ from workbench.core.model import PROMPTS_DIR
 from workbench.core.versions import PromptRef
 from workbench.errors import RepoError
 from workbench.vcs.records import parse_ls_tree
-from workbench.vcs.runner import Deferred, GitRunner, _text
+from workbench.vcs.runner import Deferred, GitRunner
 
 
 class ObjectCommands(GitRunner):
@@ -56,12 +56,8 @@ class ObjectCommands(GitRunner):
         return found[2].decode("utf-8", "replace")
 
     def blob_sha(self, rev: str, path: str) -> str | None:
-        with self._lock:
-            try:
-                sha, kind, _size = self._git.get_object_header(f"{rev}:{path}")
-            except ValueError:
-                return None
-        return _text(sha) if _text(kind) == "blob" else None
+        found = self._header(f"{rev}:{path}")
+        return found[0] if found is not None and found[1] == "blob" else None
 
     def list_prompt_files(self, commit: str) -> list[PromptRef]:
         """Every prompt file at a commit, from one `ls-tree -r -z`."""

@@ -140,26 +140,55 @@ class GitRunner:
             raise self._lock_error()
 
     # ----------------------------------------------------------------- objects (cat-file, no fork)
+    def _cat_file(self, call: Callable[[], T]) -> T:
+        """Run a request on the persistent `cat-file` helpers; restart them once if they died.
+
+        A killed helper shows as a broken pipe on write, or as an empty answer on read (which
+        GitPython reports as ValueError, like a missing object: the helper's exit tells them apart).
+        """
+        with self._lock:
+            try:
+                return call()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            except ValueError:
+                if self._cat_file_alive():
+                    raise  # a missing object, not a dead helper
+            self._git.clear_cache()
+            return call()
+
+    def _cat_file_alive(self) -> bool:
+        helpers = (self._git.cat_file_header, self._git.cat_file_all)
+        return all(h is None or h.proc is None or h.proc.poll() is None for h in helpers)
+
     def _peel(self, spec: str) -> str | None:
         """Resolve an object name through the persistent `cat-file --batch-check` (no process)."""
         if not spec or "\n" in spec:
             return None
-        with self._lock:
-            try:
-                sha, _kind, _size = self._git.get_object_header(spec)
-            except ValueError:
-                return None
+        try:
+            sha, _kind, _size = self._cat_file(lambda: self._git.get_object_header(spec))
+        except ValueError:
+            return None
         return _text(sha)
+
+    def _header(self, spec: str) -> tuple[str, str] | None:
+        """(sha, type) of an object, or None when it does not exist."""
+        if not spec or "\n" in spec:
+            return None
+        try:
+            sha, kind, _size = self._cat_file(lambda: self._git.get_object_header(spec))
+        except ValueError:
+            return None
+        return _text(sha), _text(kind)
 
     def read_object(self, spec: str) -> tuple[str, str, bytes] | None:
         """Read an object (`<rev>:<path>` or a sha): (sha, type, data), or None when absent."""
         if "\n" in spec:
             return None
-        with self._lock:
-            try:
-                sha, kind, _size, data = self._git.get_object_data(spec)
-            except ValueError:
-                return None
+        try:
+            sha, kind, _size, data = self._cat_file(lambda: self._git.get_object_data(spec))
+        except ValueError:
+            return None
         return _text(sha), _text(kind), data
 
     # ----------------------------------------------------------------- configuration
