@@ -107,13 +107,12 @@ def run_app(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("workbench: interrupted\n")
         return 130
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # usage errors (Typer's click) and anything unexpected
+        if type(exc).__name__ == "Abort":
             sys.stderr.write("workbench: aborted\n")
             return EXIT_USAGE
-        if isinstance(exc, click.ClickException):
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            # A usage error: click prints the usage line, a `--help` hint and the problem.
             exc.show()
             return EXIT_USAGE
         if state.debug:

@@ -9,6 +9,7 @@ output is never wrapped.
 from __future__ import annotations
 
 import os
+import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -114,9 +115,12 @@ def diff_cmd(
         return
     out = console()
     if unified:
-        from rich.text import Text
+        if out.is_terminal:
+            from rich.text import Text
 
-        out.print(Text(clean(diff.unified)), end="")
+            out.print(Text(clean(diff.unified), tab_size=8), end="")
+        else:  # a patch for `git apply` / `patch -p1`: byte for byte
+            sys.stdout.write(diff.unified)
         return
     for line in render_side_by_side(diff, _layout_width(out), context):
         out.print(line, overflow="crop", no_wrap=True)

@@ -158,7 +158,7 @@ def promote_cmd(
     name: Annotated[str, typer.Argument(help="Prompt name.")],
     env: Annotated[str, typer.Option("--env", "-e", help="Target environment.")],
     rev: Annotated[str | None, typer.Option("--rev", help="Version to deploy (default HEAD).")] = None,
-    reason: Annotated[str, typer.Option("--message", "-m", help="Why (recorded in the event).")] = "",
+    reason: Annotated[str, typer.Option("--message", "-m", help="Why (required; recorded in the event).")] = "",
     from_env: Annotated[str | None, typer.Option("--from", help="Deploy what this environment runs now.")] = None,
     split: Annotated[float | None, typer.Option("--split", help="Canary: send this % of keys to the new version.")] = None,
     finish: Annotated[bool, typer.Option("--finish", help="End a running split: everything to the canary.")] = False,
@@ -167,6 +167,7 @@ def promote_cmd(
     """Deploy a version to an environment (a new, append-only deployment event)."""
     from workbench.services import deployments
 
+    deployments.require_reason("promote", reason)
     with open_session() as session:
         if finish:
             plan = deployments.plan_finish(session, name, env)

@@ -184,14 +184,32 @@ def diff_lines(left: str, right: str) -> TextDiff:
     return TextDiff(tuple(pairs))
 
 
-def unified_diff(left: str, right: str, left_label: str, right_label: str, context: int = 3) -> str:
-    """Plain unified diff text (empty when the texts are equal)."""
+def unified_diff(
+    left: str,
+    right: str,
+    left_label: str,
+    right_label: str,
+    context: int = 3,
+    *,
+    left_path: str | None = None,
+    right_path: str | None = None,
+) -> str:
+    """Plain unified diff text (empty when the texts are equal).
+
+    With the files' paths, the headers read `--- a/<path>\t<label>`, so the text is a patch
+    that `git apply` and `patch -p1` accept (a missing side is `/dev/null`).
+    """
+    if left_path is not None or right_path is not None:
+        fromfile = f"a/{left_path}" if left_path else "/dev/null"
+        tofile = f"b/{right_path}" if right_path else "/dev/null"
+        headers = {"fromfile": fromfile, "tofile": tofile, "fromfiledate": left_label, "tofiledate": right_label}
+    else:
+        headers = {"fromfile": left_label, "tofile": right_label}
     lines = difflib.unified_diff(
         left.splitlines(keepends=True),
         right.splitlines(keepends=True),
-        fromfile=left_label,
-        tofile=right_label,
         n=context,
+        **headers,
     )
     out = []
     for line in lines:
@@ -268,6 +286,10 @@ def diff_prompt_texts(
     right_label: str = "b",
     left_tests_text: str | None = None,
     right_tests_text: str | None = None,
+    left_path: str | None = None,
+    right_path: str | None = None,
+    left_tests_path: str | None = None,
+    right_tests_path: str | None = None,
 ) -> PromptDiff:
     """Diff two versions of a prompt file; `None` means the file does not exist on that side.
 
@@ -277,10 +299,15 @@ def diff_prompt_texts(
     left = left_text or ""
     right = right_text or ""
     whole = diff_lines(left, right)
-    unified = unified_diff(left, right, left_label, right_label)
+    unified = unified_diff(
+        left, right, left_label, right_label,
+        left_path=left_path if left_text is not None else None, right_path=right_path if right_text is not None else None,
+    )
     if left_tests_text is not None or right_tests_text is not None:
         unified += unified_diff(
-            left_tests_text or "", right_tests_text or "", f"{left_label} (tests file)", f"{right_label} (tests file)"
+            left_tests_text or "", right_tests_text or "", f"{left_label} (tests file)", f"{right_label} (tests file)",
+            left_path=left_tests_path if left_tests_text is not None else None,
+            right_path=right_tests_path if right_tests_text is not None else None,
         )
     left_doc = _with_external_tests(_parse_mapping(left_text), left_tests_text)
     right_doc = _with_external_tests(_parse_mapping(right_text), right_tests_text)

@@ -174,9 +174,7 @@ def execute(session: RepoSession, plan: DeployPlan, reason: str, *, tests: str |
     Raises:
         WorkbenchError: no reason. RepoError: the environment changed since the plan was made.
     """
-    if not reason.strip():
-        verb = "rollback" if plan.action == "rollback" else "deployment"
-        raise WorkbenchError(f"a {verb} needs a reason", hint='pass -m "why" (it is recorded in the event)')
+    require_reason(plan.action, reason)
     now = current_event(session, plan.prompt, plan.env)
     if (now.tag if now else None) != (plan.current.tag if plan.current else None):
         shown = now.version or now.commit[:10] if now else "nothing"
@@ -210,9 +208,15 @@ def finish(session: RepoSession, name: str, env: str, reason: str = "") -> Deplo
 
 
 def rollback(session: RepoSession, name: str, env: str, to: str | None = None, reason: str = "") -> DeploymentEvent:
-    if not reason.strip():  # before any planning work: on-call learns what is missing first
-        raise WorkbenchError("a rollback needs a reason", hint='pass -m "why you roll back"')
+    require_reason("rollback", reason)  # before any planning work: on-call learns what is missing first
     return execute(session, plan_rollback(session, name, env, to), reason)
+
+
+def require_reason(action: str, reason: str) -> None:
+    """Every deployment event records why: an empty reason is refused before anything is written."""
+    if not reason.strip():
+        what = "a rollback" if action == "rollback" else "a deployment"
+        raise WorkbenchError(f"{what} needs a reason", hint='pass -m "why" (it is recorded in the event)')
 
 
 # --------------------------------------------------------------------------- internals

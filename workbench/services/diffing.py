@@ -10,7 +10,7 @@ from workbench.core.model import is_prompt_path, prompt_name_from_path
 from workbench.core.versions import CommitInfo
 from workbench.errors import RepoError
 from workbench.services.branches import require_branch
-from workbench.services.prompt_files import read_at, referenced_files, tests_file_owner, tests_text
+from workbench.services.prompt_files import read_at, referenced_files, tests_file, tests_file_owner
 from workbench.services.revisions import target
 from workbench.services.session import RepoSession
 
@@ -65,14 +65,20 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
     right_path, right_text = read_at(session, name, right)
     if left_text is None and right_text is None:
         raise RepoError(f"{name} exists neither at {left.label} nor at {right.label}")
+    left_tests_path, left_tests = tests_file(session, left_path, left_text, left.commit)
+    right_tests_path, right_tests = tests_file(session, right_path, right_text, right.commit)
     return diff_prompt_texts(
         left_text,
         right_text,
         name=name,
         left_label=left.label if left_text is not None else "(none)",
         right_label=right.label if right_text is not None else "(none)",
-        left_tests_text=tests_text(session, left_path, left_text, left.commit),
-        right_tests_text=tests_text(session, right_path, right_text, right.commit),
+        left_tests_text=left_tests,
+        right_tests_text=right_tests,
+        left_path=left_path,
+        right_path=right_path,
+        left_tests_path=left_tests_path,
+        right_tests_path=right_tests_path,
     )
 
 
@@ -82,9 +88,10 @@ def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff
     path, text = read_at(session, name, found)
     if text is None:
         raise RepoError(f"{name} does not exist at {found.label}")
+    tests_path, tests = tests_file(session, path, text, found.commit)
     return diff_prompt_texts(
         None, text, name=name, left_label="(none)", right_label=found.label,
-        right_tests_text=tests_text(session, path, text, found.commit),
+        right_tests_text=tests, right_path=path, right_tests_path=tests_path,
     )
 
 
@@ -131,8 +138,10 @@ def review(session: RepoSession, branch: str | None = None) -> Review:
             name=prompt_name_from_path(path),
             left_label=f"{base} ({fork[:10]})",
             right_label=branch,
-            left_tests_text=tests_text(session, old or path, left_text, fork),
-            right_tests_text=tests_text(session, path, right_text, head),
+            left_tests_text=tests_file(session, old or path, left_text, fork)[1],
+            right_tests_text=tests_file(session, path, right_text, head)[1],
+            left_path=old or path,
+            right_path=path,
         )
         touched = [p for p in (path, old) if p] + referenced_files(path, right_text or left_text)
         commits = store.log(f"{fork}..{head}", paths=touched)

@@ -182,17 +182,17 @@ def referenced_files_at(session: RepoSession, path: str, rev: str) -> list[str]:
     return referenced_files(path, text)
 
 
-def tests_text(session: RepoSession, path: str | None, text: str | None, commit: str | None) -> str | None:
-    """The text of the tests file a prompt version references, at that version."""
+def tests_file(session: RepoSession, path: str | None, text: str | None, commit: str | None) -> tuple[str | None, str | None]:
+    """(path, text) of the tests file a prompt version references, at that version."""
     refs = referenced_files(path, text) if path else []
     if not refs:
-        return None
+        return None, None
     if commit is None:
         try:
-            return (session.root / refs[0]).read_text(encoding="utf-8")
+            return refs[0], (session.root / refs[0]).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            return None
-    return session.store.read_text(commit, refs[0])
+            return refs[0], None
+    return refs[0], session.store.read_text(commit, refs[0])
 
 
 # --------------------------------------------------------------------------- listing
