@@ -14,7 +14,16 @@ from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
 from workbench.cli import run_app
 from workbench.errors import WorkbenchError
 from workbench.runtime import PromptRepo
-from workbench.services import branches, deployments, env_status, history, prompt_files, releases, sync, test_results
+from workbench.services import (
+    branches,
+    deployments,
+    env_status,
+    history,
+    prompt_files,
+    releases,
+    sync,
+    test_results,
+)
 from workbench.services.session import RepoSession
 
 
