@@ -20,7 +20,7 @@ async def settle(pilot, timeout: float = 30.0) -> None:  # type: ignore[no-untyp
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     quiet = 0
-    while quiet < 3 and loop.time() < deadline:
+    while quiet < 8 and loop.time() < deadline:
         await pilot.pause(0.01)
         quiet = quiet + 1 if pilot.app.idle else 0
 
@@ -194,3 +194,72 @@ async def test_not_a_repository_is_reported_and_the_app_stays_alive(tmp_path: Pa
         await pilot.press("?")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "HelpScreen"
+
+
+async def test_a_file_name_with_markup_is_shown_as_text(app_repo: Path) -> None:
+    hostile = "x[reverse]evil[@click=app.quit]y"
+    (app_repo / "prompts" / f"{hostile}.yaml").write_text((app_repo / "prompts" / "support" / "summarize.yaml").read_text())
+    commit(app_repo, "A hostile name", "2026-01-12T10:00:00Z")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, hostile)
+        title = app.query_one(HistoryPane)._border_title
+        assert title is not None and title.plain == f"2 History · {hostile}"
+        await pilot.press("m")  # a notification naming the selection
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_help_scrolls_to_its_end_and_filters(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        table = app.screen.query_one("HelpTable")
+        total = table.row_count  # type: ignore[attr-defined]
+        await pilot.press("G")
+        assert table.cursor_row == total - 1  # type: ignore[attr-defined]
+        await pilot.press("g", "pagedown")
+        assert table.cursor_row > 0  # type: ignore[attr-defined]
+        await pilot.press("slash", *"roll")
+        await pilot.pause()
+        assert 0 < table.row_count < total  # type: ignore[attr-defined]
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ != "HelpScreen"
+
+
+async def test_history_filter_and_g_moves_the_selection(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        history = app.query_one(HistoryPane)
+        history.focus()
+        await pilot.press("G")
+        await settle(pilot)
+        assert history.cursor_row == history.row_count - 1 and app.selected_rev == history.entries[-1].rev
+        await pilot.press("g")
+        await settle(pilot)
+        assert app.selected_rev == history.entries[0].rev
+        await pilot.press("slash", *"initial", "enter")
+        await settle(pilot)
+        assert [r.subject for r in history.entries] == ["Initial prompts"]
+        await pilot.press("slash", "ctrl+u", "enter")  # the filter is offered for editing; emptied: all rows
+        await settle(pilot)
+        assert len(history.entries) == 2
+
+
+async def test_commit_message_field_is_on_screen_at_80x24(app_repo: Path) -> None:
+    path = app_repo / "prompts" / "support" / "summarize.yaml"
+    path.write_text(path.read_text().replace("two short sentences", "two sentences\n" * 30))
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("c")
+        await settle(pilot)
+        field = app.screen.query_one("#commit-message")
+        assert field.region.height > 0 and field.region.bottom <= 24 and field.has_focus

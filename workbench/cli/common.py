@@ -111,9 +111,10 @@ def run_app(argv: list[str]) -> int:
         if type(exc).__name__ == "Abort":
             sys.stderr.write("workbench: aborted\n")
             return EXIT_USAGE
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            # A usage error: click prints the usage line, a `--help` hint and the problem.
-            exc.show()
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            # A usage error (Typer's own click): it prints the usage line, a `--help` hint and the problem.
+            show()
             return EXIT_USAGE
         if state.debug:
             raise

@@ -98,6 +98,15 @@ MOVE_BINDINGS: list[BindingType] = [
 ]
 
 
+# Tables move their cursor (the selection) to the top and bottom, not only the view.
+TABLE_MOVE_BINDINGS: list[BindingType] = [
+    *MOVE_BINDINGS[:2],
+    Binding("g", "scroll_top", "Top", show=False),
+    Binding("G", "scroll_bottom", "Bottom", show=False),
+    *MOVE_BINDINGS[4:],
+]
+
+
 def bindings(scope: str) -> list[BindingType]:
     return [act.binding() for act in ACTIONS if act.scope == scope]
 

@@ -262,7 +262,7 @@ class WorkbenchApp(App[None]):
             self.base_marked = False
         pane = self.query_one(HistoryPane)
         pane.set_rows(event.rows, self.selected_rev, self.base_rev, self.base_marked)
-        pane.border_title = Text(f"2 History · {clean(event.name)}").plain
+        pane.border_title = Text(f"2 History · {clean(event.name)}")  # a Text: names are never markup
         self._update_status_bar()
         self.browse.load_diff(event.name, self.selected_rev)
 

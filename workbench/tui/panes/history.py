@@ -11,7 +11,7 @@ from textual import on
 from textual.widgets import DataTable
 
 from workbench.core.safe_text import clean, one_line
-from workbench.tui.actions import MOVE_BINDINGS
+from workbench.tui.actions import TABLE_MOVE_BINDINGS, bindings
 from workbench.tui.messages import VersionSelected
 from workbench.tui.text import relative_time
 
@@ -31,12 +31,15 @@ class HistoryRow:
 
 
 class HistoryPane(DataTable[Text]):
-    BINDINGS = MOVE_BINDINGS
+    BINDINGS = [*TABLE_MOVE_BINDINGS, *bindings("history")]
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(id="history-pane", cursor_type="row", zebra_stripes=False)
         self.border_title = "2 History"
         self._entries: list[HistoryRow] = []
+        self._all: list[HistoryRow] = []
+        self._filter = ""
+        self._select: str | None = None
         self.base_rev: str | None = None
         self._base_marked = False
         self._clock = clock
@@ -50,15 +53,34 @@ class HistoryPane(DataTable[Text]):
         self.add_column("message", key="message")
 
     def set_rows(self, rows: list[HistoryRow], select: str | None, base: str | None, base_marked: bool) -> None:
-        self._entries = rows
+        self._all = rows
         self.base_rev = base
         self._base_marked = base_marked
+        self._show(select)
+
+    def _show(self, select: str | None) -> None:
+        """Fill the table with the rows that match the filter, keeping `select` selected."""
+        needle = self._filter.casefold()
+        self._entries = [row for row in self._all if not needle or needle in _haystack(row)]
         self.clear()
-        for row in rows:
+        for row in self._entries:
             self.add_row(*self._cells(row), key=row.rev or WORKING_COPY_KEY)
-        if rows:
-            index = next((i for i, r in enumerate(rows) if r.rev == select), 0)
+        self.border_subtitle = Text(f"/ {clean(self._filter)} · {len(self._entries)} of {len(self._all)}") if needle else None
+        if self._entries:
+            index = next((i for i, r in enumerate(self._entries) if r.rev == select), 0)
             self.move_cursor(row=index, animate=False)
+
+    def action_start_filter(self) -> None:
+        """`/`: keep the versions whose message, author, commit or badges contain the text."""
+        from workbench.tui.screens.dialogs import TextPromptScreen
+
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                self._filter = text
+                self._show(self.selected_rev)
+
+        body = "Keep the versions whose commit, author, message, release or environment contains this text (empty: all)."
+        self.app.push_screen(TextPromptScreen("Filter history", body, "text", required=False, value=self._filter), chosen)
 
     def set_tests(self, rev: str | None, summary: str | None) -> None:
         key = rev or WORKING_COPY_KEY
@@ -107,6 +129,10 @@ class HistoryPane(DataTable[Text]):
         event.stop()
         if 0 <= event.cursor_row < len(self._entries):
             self.post_message(VersionSelected(self._entries[event.cursor_row].rev))
+
+
+def _haystack(row: HistoryRow) -> str:
+    return " ".join([row.short, row.rev or "", row.author, row.subject, *row.releases, *row.deployments, row.tests or ""]).casefold()
 
 
 def _tests_cell(summary: str | None) -> Text:

@@ -46,7 +46,7 @@ def prompt_label(row: PromptRow, leaf: str) -> Text:
 
 
 class PromptTree(Tree[str]):
-    BINDINGS = MOVE_BINDINGS[:2]  # j/k; g/G/C-d/C-u come from Tree's own scrolling
+    BINDINGS = MOVE_BINDINGS  # a Tree moves its cursor on scroll_home/scroll_end and pages
 
 
 class PromptsPane(Vertical):

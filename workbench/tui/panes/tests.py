@@ -11,7 +11,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar, Static
 
 from workbench.core.safe_text import clean, one_line
-from workbench.tui.actions import MOVE_BINDINGS, bindings
+from workbench.tui.actions import TABLE_MOVE_BINDINGS, bindings
 from workbench.tui.messages import CaseOpened
 
 
@@ -50,7 +50,7 @@ def result_cell(result: CaseResult | None) -> Text:
 
 
 class CaseTable(DataTable[Text]):
-    BINDINGS = [*MOVE_BINDINGS, *bindings("tests")]
+    BINDINGS = [*TABLE_MOVE_BINDINGS, *bindings("tests")]
 
     def action_open_case(self) -> None:
         if self.row_count and self.cursor_row >= 0:

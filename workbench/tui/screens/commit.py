@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 
+from workbench.core.safe_text import clean
 from workbench.tui.render.preview import diff_preview
 
 
@@ -29,12 +30,12 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
         with Vertical(classes="dialog", id="commit-dialog"):
             yield Static(Text("Commit prompts", style="bold"), classes="dialog-title")
             yield Static(Text("space toggles a file · tab to the message · enter commits · esc cancels", style="dim"))
-            yield SelectionList[str](*[(f"{self.states[n]:<9} {n}", n, True) for n in self.changed], id="commit-files")
+            yield SelectionList[str](*[(Text(f"{self.states[n]:<9} {clean(n)}"), n, True) for n in self.changed], id="commit-files")
+            yield Input(placeholder="commit message (what changed and why)", id="commit-message")
+            yield Static("", id="commit-status")
             if self.diff is not None:
                 with VerticalScroll(id="commit-diff"):
                     yield Static(diff_preview(self.diff, 100, 30))
-            yield Input(placeholder="commit message (what changed and why)", id="commit-message")
-            yield Static("", id="commit-status")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

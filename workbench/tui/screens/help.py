@@ -1,52 +1,86 @@
-"""`?`: the keys of the focused pane first, then every key of the app."""
+"""`?`: every key, the focused pane's first; scrolls from the keyboard and filters by typing."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import DataTable, Input, Static
 
-from workbench.tui.actions import ACTIONS, MOVE_BINDINGS, Act
+from workbench.tui.actions import ACTIONS, MOVE_BINDINGS, TABLE_MOVE_BINDINGS, Act
 
 
-def _table(title: str, acts: list[Act]) -> Table:
-    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    for act in acts:
-        table.add_row(Text(act.key_label), Text(act.description))
-    return table
+class HelpTable(DataTable[Text]):
+    BINDINGS = TABLE_MOVE_BINDINGS
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    """j/k, arrows, PgDn/PgUp, g/G move through the keys; `/` filters; esc closes."""
+
+    BINDINGS: ClassVar = [
+        Binding("escape", "close", "Close"),
+        Binding("q,question_mark", "close", "Close", show=False),
+        Binding("slash", "filter", "Filter", show=False),
+    ]
 
     def __init__(self, pane: str) -> None:
         super().__init__()
         self.pane = pane
 
     def compose(self) -> ComposeResult:
-        pane_acts = [a for a in ACTIONS if a.scope == self.pane]
-        moves = Text(
-            "move: " + "  ".join(f"{b.key} {b.description.lower()}" for b in MOVE_BINDINGS if isinstance(b, Binding)) + "  arrows",
-            style="dim",
-        )
         with Vertical(id="help-dialog", classes="dialog"):
-            yield Static(Text(f"Keys — {self.pane} pane", style="bold"), classes="dialog-title")
-            with VerticalScroll():
-                if pane_acts:
-                    yield Static(_table(f"{self.pane} pane", pane_acts))
-                yield Static(_table("everywhere", [a for a in ACTIONS if a.scope == "app"]))
-                others = [a for a in ACTIONS if a.scope not in ("app", self.pane)]
-                yield Static(_table("other panes", others))
-                yield Static(moves)
-            yield Static(Text("esc to close · ctrl+p / : for the command palette", style="dim"))
+            yield Static(Text(f"Keys — {self.pane} pane first", style="bold"), classes="dialog-title")
+            yield Input(placeholder="filter keys… (enter: back to the list, esc: clear)", id="help-filter", classes="hidden", disabled=True)
+            yield HelpTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            yield Static(Text("j/k ↑↓ PgDn/PgUp g/G: move · /: filter · esc: close · ctrl+p: command palette", style="dim"))
 
-    async def action_dismiss(self, result: None = None) -> None:
-        self.dismiss(result)
+    def on_mount(self) -> None:
+        table = self.query_one(HelpTable)
+        table.add_column("key", key="key")
+        table.add_column("action", key="action")
+        table.add_column("where", key="where")
+        self._fill("")
+        table.focus()
+
+    def _rows(self) -> list[tuple[str, str, str]]:
+        ordered: list[Act] = [a for a in ACTIONS if a.scope == self.pane]
+        ordered += [a for a in ACTIONS if a.scope == "app"]
+        ordered += [a for a in ACTIONS if a.scope not in ("app", self.pane)]
+        rows = [(a.key_label, a.description, "anywhere" if a.scope == "app" else f"{a.scope} pane") for a in ordered]
+        rows += [(str(b.key), b.description, "lists") for b in MOVE_BINDINGS if isinstance(b, Binding)]
+        return rows
+
+    def _fill(self, needle: str) -> None:
+        table = self.query_one(HelpTable)
+        table.clear()
+        wanted = needle.casefold()
+        for key, action, where in self._rows():
+            if not wanted or wanted in f"{key} {action} {where}".casefold():
+                table.add_row(Text(key, style="bold"), Text(action), Text(where, style="dim"))
+
+    def action_filter(self) -> None:
+        field = self.query_one(Input)
+        field.disabled = False
+        field.remove_class("hidden")
+        field.focus()
+
+    @on(Input.Changed, "#help-filter")
+    def _filtered(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    @on(Input.Submitted, "#help-filter")
+    def _submitted(self) -> None:
+        self.query_one(HelpTable).focus()
+
+    def action_close(self) -> None:
+        field = self.query_one(Input)
+        if field.has_focus and field.value:  # esc in the filter clears it first
+            field.value = ""
+            self.query_one(HelpTable).focus()
+            return
+        self.dismiss(None)
