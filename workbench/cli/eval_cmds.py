@@ -149,6 +149,10 @@ def test_command(
 
     if not names and not all_prompts:
         fail("name prompts to test, or pass --all")
+    from workbench.core.names import check_prompt_name
+
+    for name in names or []:
+        check_prompt_name(name)
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache, rerun_failed, shard, stream)
     with Workspace.open(state.repo_root()) as ws:
         targets = [ref.name for ref in ws.list_prompts(rev if rev not in ws.environments else None)] if all_prompts else list(names or [])
@@ -185,10 +189,12 @@ def compare_command(
     markdown_file: MarkdownOpt = None,
 ) -> None:
     """Run two versions on the same cases; per case fixed/regressed; significance; exit 1 on a regression."""
+    from workbench.core.names import check_prompt_name
     from workbench.evals.reports import Report
     from workbench.services.evals import compare_versions, merge_base_with
     from workbench.services.workspace import WORKTREE, Workspace
 
+    check_prompt_name(name)
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache, stream=stream)
     with Workspace.open(state.repo_root()) as ws:
         if base is not None:

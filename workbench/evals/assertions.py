@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.model import Assertion, TestCase
+from workbench.core.names import UnsafePath, resolve_reference
 
 DEFAULT_SIMILARITY = 0.75
 DEFAULT_LEVENSHTEIN = 5.0
@@ -120,7 +121,14 @@ async def _python(assertion: Assertion, output: str, ctx: GradingContext) -> tup
     if value.startswith("file://"):
         spec = value[len("file://") :]
         path_text, _, function_name = spec.partition(":")
-        path = (ctx.root or Path.cwd()) / path_text
+        root = (ctx.root or Path.cwd()).resolve()
+        try:  # the one rule for file:// references, here relative to the repository root
+            relative = resolve_reference(path_text, "", inside="")
+        except UnsafePath as err:
+            return False, 0.0, f"python file {path_text}: {err.reason}"
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            return False, 0.0, f"python file {path_text} is outside the repository (through a link)"
         namespace: dict[str, Any] = {"__name__": "workbench_assertion"}
         try:
             exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)

@@ -409,7 +409,7 @@ class Workspace:
             rel = relpath.replace("\\", "/").lstrip("/")
             if commit is None:
                 target = (self.root / rel).resolve()
-                if not target.is_relative_to(self.root.resolve()):
+                if not target.is_relative_to((self.root / PROMPTS_DIR).resolve()):
                     raise FileNotFoundError(relpath)
                 return target.read_text(encoding="utf-8")
             text = self.store.read_text(commit, rel)
