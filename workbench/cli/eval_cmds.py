@@ -87,7 +87,9 @@ def _write_reports(report: Any, as_json: bool, json_file: Path | None, junit: Pa
     if markdown_file:
         markdown_file.write_text(markdown(report), encoding="utf-8")
     if as_json:
-        emit_json(report.to_dict())
+        from workbench.evals.secrets import scrub_data
+
+        emit_json(scrub_data(report.to_dict()))
 
 
 def _print_suite(outcome: Any, show_outputs: bool) -> None:
@@ -118,8 +120,10 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
 
         for row in repeat_stats(outcome.results):
             console.print(Text(f"  {row['case_id']}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
+    from workbench.evals.secrets import scrub
+
     for warning in outcome.warnings:
-        console.print(Text(f"warning: {warning}", style="yellow"), highlight=False)
+        console.print(Text(f"warning: {scrub(warning)}", style="yellow"), highlight=False)
 
 
 @app.command("test")

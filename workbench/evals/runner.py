@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from workbench.evals.providers import (
     Provider,
     local_embeddings,
 )
+from workbench.evals.secrets import scrub
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,9 @@ class SuiteRun:
         return ModelRequest(messages=rendered.messages, text=rendered.text)
 
     async def _run_case(self, case: TestCase, repeat: int) -> CaseResult:
+        return _scrubbed(await self._run_case_raw(case, repeat))
+
+    async def _run_case_raw(self, case: TestCase, repeat: int) -> CaseResult:
         base: dict[str, Any] = {"case_id": case.case_id, "description": case.description, "repeat": repeat, "vars": dict(case.vars)}
         try:
             rendered = render_prompt(self.prompt, case.vars)
@@ -344,6 +348,9 @@ class SuiteRun:
                 return CaseResult(passed=None, score=0.0, error=str(err), attempts=max(attempts, 1), **base)
             except WorkbenchError as err:
                 return CaseResult(passed=None, score=0.0, error=str(err), **base)
+            # What a model says may repeat what it was sent (a key in an echoed header): the
+            # answer is scrubbed once, before it is cached, graded, stored or shown.
+            completion = replace(completion, text=scrub(completion.text))
             if key is not None and self.cache is not None:
                 self.cache.put(key, completion)
         ctx = GradingContext(
@@ -382,6 +389,16 @@ class SuiteRun:
     async def _grade(self, prompt: str) -> str:
         completion, _ = await call_with_retries(self.grader, ModelRequest(messages=[{"role": "user", "content": prompt}]), self.options)
         return completion.text
+
+
+def _scrubbed(result: CaseResult) -> CaseResult:
+    """The result with no known secret in its output, error or assertion reasons."""
+    return replace(
+        result,
+        output=scrub(result.output),
+        error=scrub(result.error) if result.error else result.error,
+        asserts=tuple(replace(a, reason=scrub(a.reason)) for a in result.asserts),
+    )
 
 
 def shard_of(prompt: str, case_id: str, shards: int) -> int:

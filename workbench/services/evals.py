@@ -31,6 +31,7 @@ from workbench.evals.runner import (
     shard_of,
     summarize,
 )
+from workbench.evals.secrets import scrub
 from workbench.evals.store import ResultsStore
 from workbench.services.workspace import Workspace
 
@@ -173,7 +174,7 @@ async def run_tests(
                     parameters=dict(prompt.model.parameters), results=run.results, started=started, cancelled=cancelled,
                 )
             if commit is not None and not cancelled and run.results and settings.shard is None and not settings.rerun_failed:
-                note = f"{NOTE_PREFIX} {name} {outcome.summary.short} {provider.id} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+                note = scrub(f"{NOTE_PREFIX} {name} {outcome.summary.short} {provider.id} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
                 try:
                     git(lambda: ws.add_note(commit, note))
                 except WorkbenchError as err:
