@@ -77,7 +77,9 @@ def _global_options(
 
 def emit_json(data: Any) -> None:
     """Print machine-readable output on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    from workbench.core.safe_text import well_formed
+
+    sys.stdout.write(well_formed(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:

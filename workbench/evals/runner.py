@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from workbench.core.model import Prompt, TestCase
 from workbench.core.render import RenderedPrompt, render_prompt
+from workbench.core.safe_text import well_formed
 from workbench.core.stats import pass_hat_k, percentile, wilson_interval
 from workbench.errors import WorkbenchError
 from workbench.evals.assertions import AssertionResult, GradingContext, check, grade_case
@@ -395,7 +396,7 @@ def _scrubbed(result: CaseResult) -> CaseResult:
     """The result with no known secret in its output, error or assertion reasons."""
     return replace(
         result,
-        output=scrub(result.output),
+        output=well_formed(scrub(result.output)),
         error=scrub(result.error) if result.error else result.error,
         asserts=tuple(replace(a, reason=scrub(a.reason)) for a in result.asserts),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.model import Prompt, TestCase
+from workbench.core.safe_text import clean
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
@@ -174,7 +175,10 @@ async def run_tests(
                     parameters=dict(prompt.model.parameters), results=run.results, started=started, cancelled=cancelled,
                 )
             if commit is not None and not cancelled and run.results and settings.shard is None and not settings.rerun_failed:
-                note = scrub(f"{NOTE_PREFIX} {name} {outcome.summary.short} {provider.id} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
+                # One line of space-separated fields: a provider id built from a prompt file
+                # (model name, base_url) must not add a line or a field (a forged result).
+                provider_field = "_".join(clean(scrub(provider.id)).split()) or "-"
+                note = f"{NOTE_PREFIX} {name} {outcome.summary.short} {provider_field} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
                 try:
                     git(lambda: ws.add_note(commit, note))
                 except WorkbenchError as err:
