@@ -123,3 +123,10 @@ async def test_python_file_must_stay_inside_the_repository(tmp_path) -> None:  #
         result = await check(Assertion("python", ref), "x", ctx)
         assert not result.passed and ("outside" in result.reason or "relative" in result.reason), result.reason
     assert not marker.exists()
+
+
+async def test_disabled_python_assertions_fail_negated_or_not() -> None:
+    ctx = GradingContext(vars={}, python_assertions=False, python_assertions_source="WORKBENCH_ALLOW_PYTHON_ASSERTIONS=0")
+    for kind in ("python", "not-python"):
+        result = await check(Assertion(kind, "True"), "x", ctx)
+        assert not result.passed and "disabled here (WORKBENCH_ALLOW_PYTHON_ASSERTIONS=0)" in result.reason

@@ -48,6 +48,12 @@ class GradingContext:
     root: Path | None = None
     embed: Callable[[list[str]], Awaitable[list[list[float]]]] | None = None
     grade: Callable[[str], Awaitable[str]] | None = None  # llm-rubric: prompt -> grader reply
+    python_assertions: bool = True  # False: `python` assertions are refused (core.trust)
+    python_assertions_source: str = ""
+
+
+class AssertionRefused(Exception):
+    """An assertion the trust policy does not run: it fails, negated or not."""
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
@@ -203,6 +209,8 @@ async def check(assertion: Assertion, output: str, ctx: GradingContext) -> Asser
     """Run one assertion. Errors inside an assertion fail it with the error as the reason."""
     try:
         passed, score, reason = await _check(assertion, output, ctx)
+    except AssertionRefused as err:
+        return AssertionResult(assertion.type, False, 0.0, str(err), assertion.weight, assertion.metric)
     except Exception as err:
         passed, score, reason = False, 0.0, f"{assertion.base_type} assertion error: {type(err).__name__}: {err}"
         return AssertionResult(assertion.type, False, 0.0, reason, assertion.weight, assertion.metric)
@@ -286,6 +294,9 @@ async def _check(assertion: Assertion, output: str, ctx: GradingContext) -> tupl
         if ctx.cost is None:
             return verdict(False, "the provider reported no cost for this model")
         return verdict(ctx.cost <= assertion.threshold, f"cost ${ctx.cost:.6f} (at most ${assertion.threshold:g})")
+    if kind == "python" and not ctx.python_assertions:
+        where = f" ({ctx.python_assertions_source})" if ctx.python_assertions_source else ""
+        raise AssertionRefused(f"python assertions are disabled here{where}: the code was not run")
     if kind == "python":
         return await _python(assertion, output, ctx)
     if kind == "similar":

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from workbench.core.config import WorkbenchConfig
 from workbench.core.model import ModelSpec
 from workbench.core.redact import redact_url
+from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import ProviderError
 from workbench.evals.secrets import register, register_url, scrub
 
@@ -418,12 +419,20 @@ def local_embeddings(texts: list[str]) -> list[list[float]]:
     return [list(map(float, vector)) for vector in _wordllama.embed(texts)]
 
 
-def make_provider(spec: ModelSpec, *, root: Path | None = None, timeout_s: float = 60.0, stream: bool = False) -> Provider:
-    """The provider named by a resolved model spec.
+def make_provider(
+    spec: ModelSpec, *, root: Path | None = None, timeout_s: float = 60.0, stream: bool = False, policy: TrustPolicy | None = None
+) -> Provider:
+    """The provider named by a resolved model spec, if the trust policy allows it.
+
+    Args:
+        policy: the allow-lists in force (`core.trust.policy_for`); by default those pinned
+            in the environment (`WORKBENCH_ALLOWED_*`), so no caller can skip the CI's pins.
 
     Raises:
-        ProviderError: unknown provider, missing API key, missing local model.
+        ProviderError: not allowed by the policy (checked before any key is read or any
+            module imported), unknown provider, missing API key, missing local model.
     """
+    check_allowed(spec, policy)
     name = spec.provider or "echo"
     if name == "echo":
         return EchoProvider()
@@ -434,6 +443,22 @@ def make_provider(spec: ModelSpec, *, root: Path | None = None, timeout_s: float
     if name.startswith("python:"):
         return PythonProvider(name, root)
     raise ProviderError(f"unknown provider {name!r}", hint="use openai, local, echo or python:module:function")
+
+
+def check_allowed(spec: ModelSpec, policy: TrustPolicy | None = None) -> None:
+    """Refuse a model the allow-lists do not allow (see `core.trust`).
+
+    Raises:
+        ProviderError: naming what is not allowed and where the list that refuses it is set.
+    """
+    policy = policy if policy is not None else policy_for(WorkbenchConfig(), os.environ)
+    problem = policy.problem(spec)
+    if problem is not None:
+        raise ProviderError(
+            scrub(problem),
+            hint="prompt files choose their provider, endpoint and key variable; the allow-lists say which a run may use "
+            f"({'; '.join(policy.sources())}): change the prompt, or the list where it is set",
+        )
 
 
 def with_parameters(spec: ModelSpec, parameters: Mapping[str, Any]) -> ModelSpec:

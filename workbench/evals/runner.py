@@ -48,6 +48,8 @@ class RunOptions:
     retry_after_cap_s: float = 60.0
     repeat: int = 1
     use_cache: bool = True
+    python_assertions: bool = True  # `python` assertions run code from prompt files (core.trust)
+    python_assertions_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -362,6 +364,8 @@ class SuiteRun:
             root=self.root,
             embed=self._embed,
             grade=self._grade,
+            python_assertions=self.options.python_assertions,
+            python_assertions_source=self.options.python_assertions_source,
         )
         results = [await check(assertion, completion.text, ctx) for assertion in case.asserts]
         verdict = grade_case(case, results)

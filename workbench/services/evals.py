@@ -7,6 +7,7 @@ committed version also leaves a one-line git note so the result travels with the
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 from workbench.core.model import Prompt, TestCase
 from workbench.core.safe_text import clean
+from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
@@ -99,7 +101,10 @@ def open_store(ws: Workspace) -> ResultsStore:
 
 def _options(ws: Workspace, settings: EvalSettings) -> RunOptions:
     config = ws.config
+    policy = trust_policy(ws)
     return RunOptions(
+        python_assertions=policy.python_assertions,
+        python_assertions_source=policy.python_assertions_source,
         concurrency=settings.concurrency or config.concurrency,
         max_attempts=settings.max_attempts or config.max_attempts,
         timeout_s=settings.timeout_s or config.timeout_s,
@@ -128,9 +133,16 @@ def select_cases(prompt: Prompt, settings: EvalSettings, failed: set[str] | None
     return cases
 
 
+def trust_policy(ws: Workspace) -> TrustPolicy:
+    """The allow-lists of workbench.yaml plus those pinned in the environment (CI)."""
+    return policy_for(ws.config, os.environ)
+
+
 def make_run_provider(ws: Workspace, prompt: Prompt, settings: EvalSettings) -> Provider:
     spec = resolve_model(prompt.model, ws.config, provider=settings.provider, model=settings.model, base_url=settings.base_url)
-    return make_provider(spec, root=Path(ws.root), timeout_s=settings.timeout_s or ws.config.timeout_s, stream=settings.stream)
+    return make_provider(
+        spec, root=Path(ws.root), timeout_s=settings.timeout_s or ws.config.timeout_s, stream=settings.stream, policy=trust_policy(ws)
+    )
 
 
 async def run_tests(
