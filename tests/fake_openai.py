@@ -25,6 +25,7 @@ class _Server(ThreadingHTTPServer):
 
 
 Behaviour = str  # "ok" | "429" | "429:<seconds>" | "500" | "503" | "malformed" | "drop" | "401" | "quota" | "slow:<seconds>"
+# | "echo-headers" (answers with the request's headers) | "echo-headers-<status>" (an error body that repeats them)
 
 
 @dataclass
@@ -108,6 +109,13 @@ class FakeOpenAI:
                     return self._error(int(behaviour), "The server had an error")
                 if behaviour == "401":
                     return self._error(401, "Incorrect API key provided", "invalid_api_key")
+                if behaviour.startswith("echo-headers-"):  # a careless server: its error body repeats the request's headers
+                    status = int(behaviour.rsplit("-", 1)[1])
+                    return self._error(status, f"Incorrect API key provided. Request was: {self.command} {self.path} {dict(self.headers)}", "invalid_api_key")
+                if behaviour == "echo-headers":  # ... or its answer does
+                    text = f"headers: {dict(self.headers)}"
+                    payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model"), "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+                    return self._send(200, json.dumps(payload).encode())
                 if behaviour == "quota":
                     return self._error(429, "You exceeded your current quota", "insufficient_quota")
                 if behaviour == "malformed":

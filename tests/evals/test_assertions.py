@@ -110,3 +110,23 @@ def test_weighted_score_and_threshold() -> None:
 def test_helpers() -> None:
     assert levenshtein("kitten", "sitting") == 3
     assert extract_json_values('a {"x": [1, 2]} b [3] c {bad') == [{"x": [1, 2]}, [3]]
+
+
+async def test_python_file_must_stay_inside_the_repository(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "repo"
+    root.mkdir()
+    marker = tmp_path / "ran"
+    (tmp_path / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('x')\ndef f(output, context):\n    return True\n")
+    (root / "link.py").symlink_to(tmp_path / "evil.py")
+    ctx = GradingContext(vars={}, root=root)
+    for ref in ("file://../evil.py:f", f"file://{tmp_path / 'evil.py'}:f", "file://link.py:f"):
+        result = await check(Assertion("python", ref), "x", ctx)
+        assert not result.passed and ("outside" in result.reason or "relative" in result.reason), result.reason
+    assert not marker.exists()
+
+
+async def test_disabled_python_assertions_fail_negated_or_not() -> None:
+    ctx = GradingContext(vars={}, python_assertions=False, python_assertions_source="WORKBENCH_ALLOW_PYTHON_ASSERTIONS=0")
+    for kind in ("python", "not-python"):
+        result = await check(Assertion(kind, "True"), "x", ctx)
+        assert not result.passed and "disabled here (WORKBENCH_ALLOW_PYTHON_ASSERTIONS=0)" in result.reason

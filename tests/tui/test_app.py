@@ -197,7 +197,7 @@ async def test_not_a_repository_is_reported_and_the_app_stays_alive(tmp_path: Pa
 
 
 async def test_a_file_name_with_markup_is_shown_as_text(app_repo: Path) -> None:
-    hostile = "x[reverse]evil[@click=app.quit]y"
+    hostile = "x[reverse]evil[link=x]y"
     (app_repo / "prompts" / f"{hostile}.yaml").write_text((app_repo / "prompts" / "support" / "summarize.yaml").read_text())
     commit(app_repo, "A hostile name", "2026-01-12T10:00:00Z")
     app = make_app(app_repo, clock=clock)

@@ -78,7 +78,9 @@ def open_session() -> Iterator[RepoSession]:
 
 def emit_json(data: Any) -> None:
     """Print machine-readable output on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    from workbench.core.safe_text import well_formed
+
+    sys.stdout.write(well_formed(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:
@@ -96,9 +98,11 @@ def run_app(argv: list[str]) -> int:
     except WorkbenchError as err:
         if state.debug:
             raise
-        sys.stderr.write(f"workbench: {err.title.lower()}: {err.message}\n")
+        from workbench.evals.secrets import scrub  # light: no SDK, only the redaction rule
+
+        sys.stderr.write(f"workbench: {err.title.lower()}: {scrub(err.message)}\n")
         if err.hint:
-            sys.stderr.write(f"  hint: {err.hint}\n")
+            sys.stderr.write(f"  hint: {scrub(err.hint)}\n")
         return EXIT_USAGE
     except typer.Exit as exit_:
         return int(exit_.exit_code or 0)
@@ -118,6 +122,8 @@ def run_app(argv: list[str]) -> int:
             return EXIT_USAGE
         if state.debug:
             raise
-        sys.stderr.write(f"workbench: unexpected error: {type(exc).__name__}: {exc}\n  (run with --debug for the traceback)\n")
+        from workbench.evals.secrets import scrub
+
+        sys.stderr.write(f"workbench: unexpected error: {type(exc).__name__}: {scrub(str(exc))}\n  (run with --debug for the traceback)\n")
         return EXIT_USAGE
     return EXIT_OK

@@ -88,7 +88,9 @@ def _write_reports(report: Any, as_json: bool, json_file: Path | None, junit: Pa
     if markdown_file:
         markdown_file.write_text(markdown(report), encoding="utf-8")
     if as_json:
-        emit_json(report.to_dict())
+        from workbench.evals.secrets import scrub_data
+
+        emit_json(scrub_data(report.to_dict()))
 
 
 def _print_suite(outcome: Any, show_outputs: bool) -> None:
@@ -118,8 +120,10 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
 
         for row in repeat_stats(outcome.results):
             out.print(Text(f"  {clean(row['case_id'])}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
+    from workbench.evals.secrets import scrub
+
     for warning in outcome.warnings:
-        out.print(Text(f"warning: {clean(warning)}", style="yellow"))
+        out.print(Text(f"warning: {clean(scrub(warning))}", style="yellow"))
 
 
 @app.command("test")
@@ -150,6 +154,10 @@ def test_command(
 
     if not names and not all_prompts:
         fail("name prompts to test, or pass --all")
+    from workbench.core.names import check_prompt_name
+
+    for name in names or []:
+        check_prompt_name(name)
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache, rerun_failed, shard, stream)
     with RepoSession.open(state.repo_root()) as ws:
         targets = [ref.name for ref in list_prompts(ws, rev if rev not in ws.environments else None)] if all_prompts else list(names or [])
@@ -186,11 +194,13 @@ def compare_command(
     markdown_file: MarkdownOpt = None,
 ) -> None:
     """Run two versions on the same cases; per case fixed/regressed; significance; exit 1 on a regression."""
+    from workbench.core.names import check_prompt_name
     from workbench.evals.reports import Report
     from workbench.services.evals import compare_versions, merge_base_with
     from workbench.services.revisions import WORKTREE
     from workbench.services.session import RepoSession
 
+    check_prompt_name(name)
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache, stream=stream)
     with RepoSession.open(state.repo_root()) as ws:
         if base is not None:

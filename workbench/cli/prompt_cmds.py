@@ -96,15 +96,17 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
 
 
 def _parse_var(item: str) -> tuple[str, Any]:
-    import yaml
+    from workbench.core.yamlpos import YamlLimitError, YamlSyntaxError, load_plain
 
     if "=" not in item:
         fail(f"--var {item!r} is not NAME=VALUE")
     key, raw = item.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+        value = load_plain(raw) if raw.strip() else ""
+    except YamlLimitError as err:
+        fail(f"--var {key.strip()}: {err.message}")
+    except YamlSyntaxError:
+        value = raw  # not YAML: the text as typed
     # Keep text that merely looks like a date or null as the user typed it.
     if value is None or not isinstance(value, (str, int, float, bool, list, dict)):
         value = raw
@@ -119,20 +121,21 @@ def render_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Render a prompt with variables: exactly what would be sent to the model."""
-    import yaml
-
     from workbench.core.render import render_prompt
+    from workbench.core.yamlpos import DATA_LIMITS, YamlSyntaxError, load_plain
     from workbench.services.prompts import load_workspace_prompt
 
     root = _root()
     variables: dict[str, Any] = {}
     if vars_file is not None:
         try:
-            loaded = yaml.safe_load(vars_file.read_text(encoding="utf-8"))
+            loaded = load_plain(vars_file.read_text(encoding="utf-8"), DATA_LIMITS)
         except OSError as err:
             fail(f"cannot read {vars_file}: {err.strerror or err}")
-        except yaml.YAMLError as err:
-            fail(f"{vars_file} is not valid YAML/JSON: {err}")
+        except UnicodeDecodeError:
+            fail(f"{vars_file} is not UTF-8 text")
+        except YamlSyntaxError as err:
+            fail(f"{vars_file}:{err.line}:{err.col}: {err.message}")
         if not isinstance(loaded, dict):
             fail(f"{vars_file} must hold a mapping of variable names to values")
         variables.update(loaded)

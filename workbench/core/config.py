@@ -28,6 +28,14 @@ class WorkbenchConfig:
     timeout_s: float = 60.0
     max_attempts: int = 8
     keymap: dict[str, str] = field(default_factory=dict)
+    allowed_providers: tuple[str, ...] | None = None
+    """Provider names runs may use (`*` patterns); None: any. See `core.trust`."""
+    allowed_hosts: tuple[str, ...] | None = None
+    """Hosts an openai endpoint may be at (`*` patterns, optional `:port`); None: any."""
+    allowed_key_envs: tuple[str, ...] | None = None
+    """Environment variables a key may be read from; None: any."""
+    allow_python_assertions: bool = True
+    """Whether `python` assertions (code from prompt files) run."""
 
 
 def parse_config(text: str, path: str = CONFIG_FILE) -> tuple[WorkbenchConfig, list[Problem]]:
@@ -61,5 +69,13 @@ def parse_config(text: str, path: str = CONFIG_FILE) -> tuple[WorkbenchConfig, l
         timeout_s=float(data.get("timeout_s", 60.0)),
         max_attempts=int(data.get("max_attempts", 8)),
         keymap=dict(data.get("keymap") or {}),
+        allowed_providers=_strings(data.get("allowed_providers")),
+        allowed_hosts=_strings(data.get("allowed_hosts")),
+        allowed_key_envs=_strings(data.get("allowed_key_envs")),
+        allow_python_assertions=bool(data.get("allow_python_assertions", True)),
     )
     return config, problems
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    return tuple(str(v) for v in value) if isinstance(value, list) else None

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from workbench.core.yamlpos import YamlSyntaxError, load_plain
+
 
 class LineKind(StrEnum):
     EQUAL = "equal"
@@ -336,8 +338,8 @@ def _with_external_tests(doc: dict[str, Any] | None, tests_text: str | None) -> 
     if doc is None or tests_text is None or not str(doc.get("tests", "")).startswith("file://"):
         return doc
     try:
-        cases = yaml.load(tests_text, Loader=_Loader)
-    except yaml.YAMLError:
+        cases = load_plain(tests_text)
+    except YamlSyntaxError:
         return doc
     return {**doc, "tests": cases} if isinstance(cases, list) else doc
 
@@ -346,15 +348,14 @@ def _parse_mapping(text: str | None) -> dict[str, Any] | None:
     if text is None:
         return {}
     try:
-        loaded = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
+        loaded = load_plain(text)  # the same limits as validation: an alias bomb is not expanded
+    except YamlSyntaxError:
         return None
     if loaded is None:
         return {}
     return loaded if isinstance(loaded, dict) else None
 
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 

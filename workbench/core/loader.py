@@ -8,11 +8,11 @@ the working copy or from any Git revision.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from workbench.core.model import (
+    PROMPTS_DIR,
     Assertion,
     InputSpec,
     LoadResult,
@@ -24,6 +24,8 @@ from workbench.core.model import (
     TestCase,
     prompt_name_from_path,
 )
+from workbench.core.names import UnsafePath, prompt_name_problem, resolve_reference
+from workbench.core.safe_text import clean
 from workbench.core.schema import schema_problems
 from workbench.core.templates import template_problems
 from workbench.core.yamlpos import Path, Position, YamlDocument, YamlSyntaxError, parse_yaml
@@ -78,9 +80,13 @@ def _load(text: str, path: str, read_file: ReadFile | None) -> LoadResult:
         return LoadResult(path, None, (*problems, Problem(path, 1, 1, "file is empty", Severity.ERROR, "a prompt needs at least `messages:` or `template:`")))
     if not isinstance(doc.value, dict):
         return LoadResult(path, None, (*problems, Problem(path, 1, 1, "a prompt file must be a YAML mapping (key: value)")))
+    name = prompt_name_from_path(path)
+    if path.startswith(PROMPTS_DIR + "/"):
+        name_problem = prompt_name_problem(name)
+        if name_problem is not None:
+            problems.append(Problem(path, 1, 1, f"invalid prompt name '{clean(name)}': {name_problem}", Severity.ERROR, "rename the file (a name is its path under prompts/)"))
     problems.extend(schema_problems(doc, path, "prompt"))
     data: dict[str, Any] = doc.value
-    name = prompt_name_from_path(path)
     declared_name = data.get("name")
     if isinstance(declared_name, str) and declared_name != name:
         pos = doc.where(("name",))
@@ -232,13 +238,23 @@ def _external_tests(
 ) -> list[tuple[dict[str, Any], YamlDocument, str, Path]]:
     pos: Position = doc.where(ref_path)
     relative = ref[len("file://") :]
-    target = posixpath.normpath(posixpath.join(posixpath.dirname(path), relative))
+    try:
+        target = resolve_reference(ref, path)
+    except UnsafePath as err:
+        problems.append(Problem(path, pos.line, pos.col, f"tests file {clean(relative)}: {err.reason}", Severity.ERROR, "reference a file under prompts/ relative to this prompt, e.g. file://cases.tests.yaml"))
+        return []
     if read_file is None:
         problems.append(Problem(path, pos.line, pos.col, f"cannot read tests file {relative} here"))
         return []
     try:
         text = read_file(target)
-    except (OSError, KeyError, LookupError, ValueError) as err:
+    except UnicodeDecodeError:
+        problems.append(Problem(path, pos.line, pos.col, f"tests file {clean(relative)} is not UTF-8 text"))
+        return []
+    except ValueError as err:  # refused by the reader (e.g. a link to a file outside prompts/)
+        problems.append(Problem(path, pos.line, pos.col, f"tests file {clean(relative)}: {clean(err)}"))
+        return []
+    except (OSError, KeyError, LookupError) as err:
         problems.append(Problem(path, pos.line, pos.col, f"tests file {relative} not found ({target})", Severity.ERROR, str(err) if str(err) else None))
         return []
     except Exception as err:

@@ -35,8 +35,12 @@ class Problem:
     hint: str | None = None
 
     def format(self) -> str:
-        text = f"{self.path}:{self.line}:{self.col}: {self.severity.value}: {self.message}"
-        return f"{text} (hint: {self.hint})" if self.hint else text
+        """One line for a terminal: file names and messages come from files, so control
+        characters are shown as visible symbols (`core.safe_text.clean`)."""
+        from workbench.core.safe_text import clean
+
+        text = f"{clean(self.path)}:{self.line}:{self.col}: {self.severity.value}: {clean(self.message)}"
+        return f"{text} (hint: {clean(self.hint)})" if self.hint else text
 
     def to_dict(self) -> dict[str, Any]:
         return {

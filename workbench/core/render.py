@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateError, UndefinedError
+from jinja2 import Template, TemplateError, UndefinedError
 from jinja2.exceptions import SecurityError
 
 from workbench.core.loader import value_matches_type
 from workbench.core.model import Prompt
+from workbench.core.sandbox import (
+    DEFAULT_RENDER_LIMITS,
+    RenderBudget,
+    RenderLimits,
+    TemplateLimitError,
+    budget_scope,
+    weight,
+)
 from workbench.core.templates import environment
 from workbench.errors import RenderError
+
+_INPUT_WEIGHT_CAP = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -63,24 +74,40 @@ def resolve_variables(prompt: Prompt, variables: Mapping[str, Any]) -> dict[str,
     return values
 
 
-def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> RenderedPrompt:
-    """Render every template of `prompt`.
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Templates compile once per text (a serving app renders the same ones on every request)."""
+    return environment().from_string(source)
+
+
+def render_prompt(prompt: Prompt, variables: Mapping[str, Any], *, limits: RenderLimits = DEFAULT_RENDER_LIMITS) -> RenderedPrompt:
+    """Render every template of `prompt`, within `limits` (all templates together).
 
     Raises:
-        RenderError: naming the prompt, the message and the variable.
+        RenderError: naming the prompt, the message and the variable, or the limit passed
+            (output size, loop iterations, calls, call depth, number size, render time).
     """
     values = resolve_variables(prompt, variables)
-    env = environment()
+    # The variables' own size is allowed on top of the limit: a long document passed in
+    # may legitimately appear in the output.
+    budget = RenderBudget(limits, input_chars=weight(values, _INPUT_WEIGHT_CAP)[0] - 2)
 
     def render(label: str, source: str) -> str:
         try:
-            return env.from_string(source).render(values)
+            with budget_scope(budget):
+                text = _compiled(source).render(values)
+                budget.size(len(text), "the output")
+                return text
+        except TemplateLimitError as err:
+            raise RenderError(f"{prompt.name}: {label}: {err.message}", hint="templates are bounded so that a render always ends; see the README (template limits)") from None
         except UndefinedError as err:
             raise RenderError(f"{prompt.name}: {label}: {err.message}", hint="declare it in inputs or pass it with --var") from None
         except SecurityError as err:
             raise RenderError(f"{prompt.name}: {label}: blocked by the template sandbox: {err}") from None
         except TemplateError as err:
             raise RenderError(f"{prompt.name}: {label}: {err}") from None
+        except RecursionError:
+            raise RenderError(f"{prompt.name}: {label}: templates nested too deeply") from None
         except Exception as err:  # arithmetic on a wrong value and the like
             raise RenderError(f"{prompt.name}: {label}: {type(err).__name__}: {err}") from None
 

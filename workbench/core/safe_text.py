@@ -41,7 +41,19 @@ def clean(value: object) -> str:
     text = value if isinstance(value, str) else str(value)
     if text.isprintable():  # the common case: nothing to replace (tab/newline are not printable)
         return text
-    return _BIDI.sub(_REPLACEMENT, _CONTROL.sub(_visible, text))
+    return well_formed(_BIDI.sub(_REPLACEMENT, _CONTROL.sub(_visible, text)))
+
+
+_ILL_FORMED = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
+
+
+def well_formed(text: str) -> str:
+    """The text with lone surrogates and the non-characters U+FFFE/U+FFFF replaced by U+FFFD.
+
+    A JSON body may hold `"\\ud800"`, which Python decodes to a lone surrogate; such a string
+    cannot be written as UTF-8, nor put in XML.
+    """
+    return _ILL_FORMED.sub(_REPLACEMENT, text) if not text.isascii() else text
 
 
 def one_line(value: object, limit: int = 200) -> str:
@@ -58,4 +70,4 @@ def safe(value: object, style: str = "") -> Text:
     return Text(clean(value), style=style)
 
 
-__all__ = ["clean", "one_line", "safe"]
+__all__ = ["clean", "one_line", "safe", "well_formed"]

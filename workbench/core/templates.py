@@ -1,7 +1,8 @@
 """Jinja2 templates of a prompt: one sandboxed, strict environment for checking and rendering.
 
 Strict (`StrictUndefined`): a variable the caller forgot is an error, never an empty
-string silently sent to a model. Sandboxed: prompt files come from many hands.
+string silently sent to a model. Sandboxed and bounded (`core.sandbox.BoundedEnvironment`):
+prompt files come from many hands, and a render ends in bounded time and memory.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from functools import cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
 
 from workbench.core.model import InputSpec, Problem, Severity
+from workbench.core.sandbox import BoundedEnvironment
 from workbench.core.yamlpos import Path, YamlDocument
 
 
 @cache
-def environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+def environment() -> BoundedEnvironment:
+    return BoundedEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -61,6 +62,11 @@ def template_problems(data: Mapping[str, Any], doc: YamlDocument, path: str, inp
         except TemplateSyntaxError as err:
             line, col = _line_in_file(doc, where, err.lineno or 1)
             problems.append(Problem(path, line, col, f"{label}: template error: {err.message}", Severity.ERROR, "check the {{ }} and {% %} pairs"))
+            parsed_all = False
+            continue
+        except RecursionError:
+            line, col = _line_in_file(doc, where, 1)
+            problems.append(Problem(path, line, col, f"{label}: template error: expressions nested too deeply"))
             parsed_all = False
             continue
         names = meta.find_undeclared_variables(ast) - set(env.globals)

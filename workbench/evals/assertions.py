@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.model import Assertion, TestCase
+from workbench.core.names import UnsafePath, resolve_reference
 
 DEFAULT_SIMILARITY = 0.75
 DEFAULT_LEVENSHTEIN = 5.0
@@ -47,6 +48,12 @@ class GradingContext:
     root: Path | None = None
     embed: Callable[[list[str]], Awaitable[list[list[float]]]] | None = None
     grade: Callable[[str], Awaitable[str]] | None = None  # llm-rubric: prompt -> grader reply
+    python_assertions: bool = True  # False: `python` assertions are refused (core.trust)
+    python_assertions_source: str = ""
+
+
+class AssertionRefused(Exception):
+    """An assertion the trust policy does not run: it fails, negated or not."""
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
@@ -120,7 +127,14 @@ async def _python(assertion: Assertion, output: str, ctx: GradingContext) -> tup
     if value.startswith("file://"):
         spec = value[len("file://") :]
         path_text, _, function_name = spec.partition(":")
-        path = (ctx.root or Path.cwd()) / path_text
+        root = (ctx.root or Path.cwd()).resolve()
+        try:  # the one rule for file:// references, here relative to the repository root
+            relative = resolve_reference(path_text, "", inside="")
+        except UnsafePath as err:
+            return False, 0.0, f"python file {path_text}: {err.reason}"
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            return False, 0.0, f"python file {path_text} is outside the repository (through a link)"
         namespace: dict[str, Any] = {"__name__": "workbench_assertion"}
         try:
             exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
@@ -195,6 +209,8 @@ async def check(assertion: Assertion, output: str, ctx: GradingContext) -> Asser
     """Run one assertion. Errors inside an assertion fail it with the error as the reason."""
     try:
         passed, score, reason = await _check(assertion, output, ctx)
+    except AssertionRefused as err:
+        return AssertionResult(assertion.type, False, 0.0, str(err), assertion.weight, assertion.metric)
     except Exception as err:
         passed, score, reason = False, 0.0, f"{assertion.base_type} assertion error: {type(err).__name__}: {err}"
         return AssertionResult(assertion.type, False, 0.0, reason, assertion.weight, assertion.metric)
@@ -278,6 +294,9 @@ async def _check(assertion: Assertion, output: str, ctx: GradingContext) -> tupl
         if ctx.cost is None:
             return verdict(False, "the provider reported no cost for this model")
         return verdict(ctx.cost <= assertion.threshold, f"cost ${ctx.cost:.6f} (at most ${assertion.threshold:g})")
+    if kind == "python" and not ctx.python_assertions:
+        where = f" ({ctx.python_assertions_source})" if ctx.python_assertions_source else ""
+        raise AssertionRefused(f"python assertions are disabled here{where}: the code was not run")
     if kind == "python":
         return await _python(assertion, output, ctx)
     if kind == "similar":

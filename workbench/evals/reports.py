@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from workbench.core.safe_text import clean, well_formed
 from workbench.evals.runner import CaseResult, repeat_stats, summarize
+from workbench.evals.secrets import scrub_data
 
 REPORT_VERSION = 1
 
@@ -88,78 +92,132 @@ def merge_reports(reports: Sequence[Report]) -> Report:
     return Report(list(merged.values()), list(comparisons.values()))
 
 
+def scrubbed(report: Report) -> Report:
+    """The report with no known secret, URL credential or bearer token in any of its texts."""
+    return Report.from_dict(scrub_data(report.to_dict()))
+
+
 def write_json(report: Report, path: Path) -> None:
-    path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    text = json.dumps(scrub_data(report.to_dict()), indent=2, ensure_ascii=False, default=str)
+    path.write_text(well_formed(text) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path) -> Report:
     return Report.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+def _xml(value: object) -> str:
+    """Text fit for XML 1.0: control characters shown as symbols (ESC as ␛), ill-formed
+    characters replaced; ElementTree escapes `&`, `<` and quotes."""
+    return well_formed(clean(value))
+
+
 def write_junit(report: Report, path: Path) -> None:
-    """One <testsuite> per prompt version, one <testcase> per case (and repeat)."""
+    """One <testsuite> per prompt version, one <testcase> per case (and repeat).
+
+    Every text comes from prompt files, models or servers, so each passes `_xml` first: a
+    single ESC in an output would otherwise make the file unreadable for every CI parser.
+    """
+    report = scrubbed(report)
     root = ET.Element("testsuites", name="workbench")
     for suite in report.suites:
         summary = summarize(suite.results)
         element = ET.SubElement(
             root,
             "testsuite",
-            name=f"{suite.prompt}@{suite.revision}",
+            name=_xml(f"{suite.prompt}@{suite.revision}"),
             tests=str(summary.total),
             failures=str(summary.failed),
             errors=str(summary.errors),
         )
         for result in suite.results:
             name = result.description + (f" #{result.repeat + 1}" if result.repeat else "")
-            case = ET.SubElement(element, "testcase", classname=suite.prompt, name=name, time=f"{(result.latency_ms or 0) / 1000:.3f}")
+            case = ET.SubElement(element, "testcase", classname=_xml(suite.prompt), name=_xml(name), time=f"{(result.latency_ms or 0) / 1000:.3f}")
             if result.passed is None:
-                ET.SubElement(case, "error", message=(result.error or "error")[:500]).text = result.error
+                ET.SubElement(case, "error", message=_xml((result.error or "error")[:500])).text = _xml(result.error or "")
             elif not result.passed:
                 reasons = "\n".join(f"{a.type}: {a.reason}" for a in result.asserts if not a.passed)
-                ET.SubElement(case, "failure", message=reasons.splitlines()[0][:500] if reasons else "failed").text = f"{reasons}\n\noutput:\n{result.output}"
+                message = reasons.splitlines()[0][:500] if reasons else "failed"
+                ET.SubElement(case, "failure", message=_xml(message)).text = _xml(f"{reasons}\n\noutput:\n{result.output}")
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# Markdown that GitHub (and other forges) would act on: emphasis, code, links and images
+# ([...](...), ![...](...)), tables (|), strikethrough (~), headings (#), escapes (\\).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!|~{}#])")
+_NO_MENTION = "@\u200b"  # a zero-width space after @: `@team` is shown, nobody is pinged
+
+
+def _flat(value: object) -> str:
+    return well_formed(clean(value)).replace("\n", " ").replace("\t", " ")
+
+
+def _md(value: object) -> str:
+    """Untrusted text inside Markdown (a table cell, a list item): shown as typed, never
+    interpreted: no HTML, image, link, emphasis, column break or @mention."""
+    text = html.escape(_flat(value), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("@", _NO_MENTION)
+
+
+def _code(value: object) -> str:
+    """A name as inline code (shown literally, no mention, no HTML), or as `_md` text when it
+    holds a backtick or a `|` (which would end the code span or the table cell)."""
+    text = _flat(value)
+    return f"`{text}`" if text and "`" not in text and "|" not in text else _md(value)
+
+
+def _html(value: object) -> str:
+    """Untrusted text inside an HTML block (`<summary>`), where Markdown is not parsed."""
+    return html.escape(_flat(value), quote=True).replace("@", _NO_MENTION)
 
 
 def markdown(report: Report) -> str:
-    """A pull-request comment: summary table, regressions first, details collapsed."""
+    """A pull-request comment: summary table, regressions first, details collapsed.
+
+    Prompt names, revisions, outputs, reasons and errors come from files, models and servers:
+    each passes `_md` (or `_html` inside `<summary>`), so the comment cannot carry raw HTML,
+    tracking images, links or mentions, and a `|` in the data never adds a column.
+    """
+    report = scrubbed(report)
     lines = ["## Prompt Workbench results", ""]
     if report.comparisons:
         lines += ["| prompt | A | B | pass rate A | pass rate B | fixed | regressed | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for c in sorted(report.comparisons, key=lambda c: -c["regressed"]):
-            a, b = c["summary_a"], c["summary_b"]
-            mark = "❌" if c["regressed"] else "✅"
+        for c in sorted(report.comparisons, key=lambda c: -_number(c.get("regressed"))):
+            a, b = c.get("summary_a") or {}, c.get("summary_b") or {}
+            mark = "❌" if _number(c.get("regressed")) else "✅"
             lines.append(
-                f"| {mark} `{c['prompt']}` | {_cell(c['a'])} | {_cell(c['b'])} | {a['passed']}/{a['total']} | {b['passed']}/{b['total']}"
-                f" | {c['fixed']} | {c['regressed']} | {_cell(c['verdict'])} |"
+                f"| {mark} {_code(c.get('prompt', ''))} | {_md(c.get('a', ''))} | {_md(c.get('b', ''))}"
+                f" | {_md(a.get('passed'))}/{_md(a.get('total'))} | {_md(b.get('passed'))}/{_md(b.get('total'))}"
+                f" | {_md(c.get('fixed'))} | {_md(c.get('regressed'))} | {_md(c.get('verdict', ''))} |"
             )
         lines.append("")
         for c in report.comparisons:
-            regressions = [case for case in c["cases"] if case["change"] == "regressed"]
+            regressions = [case for case in c.get("cases") or [] if isinstance(case, dict) and case.get("change") == "regressed"]
             if regressions:
-                lines += [f"<details open><summary>Regressions in <code>{c['prompt']}</code> ({len(regressions)})</summary>", ""]
+                lines += [f"<details open><summary>Regressions in <code>{_html(c.get('prompt', ''))}</code> ({len(regressions)})</summary>", ""]
                 for case in regressions:
-                    failing = [x for x in (case["b"] or {}).get("asserts", []) if not x["pass"]]
-                    lines.append(f"- **{_cell(case['description'])}**: " + "; ".join(_cell(f"{x['type']}: {x['reason']}") for x in failing))
+                    failing = [x for x in (case.get("b") or {}).get("asserts", []) if isinstance(x, dict) and not x.get("pass")]
+                    lines.append(f"- **{_md(case.get('description', ''))}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}") for x in failing))
                 lines += ["", "</details>", ""]
     if report.suites:
         lines += ["| prompt | revision | provider | passed | failed | errors |", "| --- | --- | --- | --- | --- | --- |"]
         for suite in sorted(report.suites, key=lambda s: summarize(s.results).pass_rate):
             s = summarize(suite.results)
             mark = "✅" if s.total and s.passed == s.total else "❌"
-            lines.append(f"| {mark} `{suite.prompt}` | {_cell(suite.revision)} | {_cell(suite.provider)} | {s.passed}/{s.total} | {s.failed} | {s.errors} |")
+            lines.append(f"| {mark} {_code(suite.prompt)} | {_md(suite.revision)} | {_md(suite.provider)} | {s.passed}/{s.total} | {s.failed} | {s.errors} |")
         lines.append("")
         for suite in report.suites:
             bad = [r for r in suite.results if r.passed is not True]
             if not bad:
                 continue
-            lines += [f"<details><summary>Failures in <code>{suite.prompt}</code> ({len(bad)})</summary>", ""]
+            lines += [f"<details><summary>Failures in <code>{_html(suite.prompt)}</code> ({len(bad)})</summary>", ""]
             for result in bad:
                 why = result.error or "; ".join(f"{a.type}: {a.reason}" for a in result.asserts if not a.passed)
-                lines.append(f"- **{_cell(result.description)}**: {_cell(why)}")
+                lines.append(f"- **{_md(result.description)}**: {_md(why)}")
             lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from workbench.core.model import Prompt, TestCase
 from workbench.core.render import RenderedPrompt, render_prompt
+from workbench.core.safe_text import well_formed
 from workbench.core.stats import pass_hat_k, percentile, wilson_interval
 from workbench.errors import WorkbenchError
 from workbench.evals.assertions import AssertionResult, GradingContext, check, grade_case
@@ -33,6 +34,7 @@ from workbench.evals.providers import (
     Provider,
     local_embeddings,
 )
+from workbench.evals.secrets import scrub
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class RunOptions:
     retry_after_cap_s: float = 60.0
     repeat: int = 1
     use_cache: bool = True
+    python_assertions: bool = True  # `python` assertions run code from prompt files (core.trust)
+    python_assertions_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -325,6 +329,9 @@ class SuiteRun:
         return ModelRequest(messages=rendered.messages, text=rendered.text)
 
     async def _run_case(self, case: TestCase, repeat: int) -> CaseResult:
+        return _scrubbed(await self._run_case_raw(case, repeat))
+
+    async def _run_case_raw(self, case: TestCase, repeat: int) -> CaseResult:
         base: dict[str, Any] = {"case_id": case.case_id, "description": case.description, "repeat": repeat, "vars": dict(case.vars)}
         try:
             rendered = render_prompt(self.prompt, case.vars)
@@ -344,6 +351,9 @@ class SuiteRun:
                 return CaseResult(passed=None, score=0.0, error=str(err), attempts=max(attempts, 1), **base)
             except WorkbenchError as err:
                 return CaseResult(passed=None, score=0.0, error=str(err), **base)
+            # What a model says may repeat what it was sent (a key in an echoed header): the
+            # answer is scrubbed once, before it is cached, graded, stored or shown.
+            completion = replace(completion, text=scrub(completion.text))
             if key is not None and self.cache is not None:
                 self.cache.put(key, completion)
         ctx = GradingContext(
@@ -354,6 +364,8 @@ class SuiteRun:
             root=self.root,
             embed=self._embed,
             grade=self._grade,
+            python_assertions=self.options.python_assertions,
+            python_assertions_source=self.options.python_assertions_source,
         )
         results = [await check(assertion, completion.text, ctx) for assertion in case.asserts]
         verdict = grade_case(case, results)
@@ -382,6 +394,16 @@ class SuiteRun:
     async def _grade(self, prompt: str) -> str:
         completion, _ = await call_with_retries(self.grader, ModelRequest(messages=[{"role": "user", "content": prompt}]), self.options)
         return completion.text
+
+
+def _scrubbed(result: CaseResult) -> CaseResult:
+    """The result with no known secret in its output, error or assertion reasons."""
+    return replace(
+        result,
+        output=well_formed(scrub(result.output)),
+        error=scrub(result.error) if result.error else result.error,
+        asserts=tuple(replace(a, reason=scrub(a.reason)) for a in result.asserts),
+    )
 
 
 def shard_of(prompt: str, case_id: str, shards: int) -> int:

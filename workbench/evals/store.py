@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.evals.runner import CaseResult, RunSummary, summarize
+from workbench.evals.secrets import scrub, scrub_data
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -98,6 +99,10 @@ class ResultsStore:
         cancelled: bool = False,
     ) -> int:
         summary = summarize(results)
+        # Whatever the run saw (error bodies, echoed headers, a URL with credentials) is
+        # scrubbed before it is stored: the store outlives the run and is shared.
+        provider, revision, model = scrub(provider), scrub(revision) if revision else revision, scrub(model) if model else model
+        parameters = scrub_data(parameters)
         with self.db:
             cursor = self.db.execute(
                 "INSERT INTO runs (prompt, revision, commit_sha, blob, provider, model, parameters, started, finished, cancelled,"
@@ -111,7 +116,7 @@ class ResultsStore:
             run_id = int(cursor.lastrowid or 0)
             self.db.executemany(
                 "INSERT INTO cases VALUES (?,?,?,?,?,?)",
-                [(run_id, r.case_id, r.repeat, r.status, r.score, json.dumps(r.to_dict(), default=str)) for r in results],
+                [(run_id, r.case_id, r.repeat, r.status, r.score, json.dumps(scrub_data(r.to_dict()), default=str)) for r in results],
             )
         return run_id
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, Prompt
+from workbench.core.names import check_prompt_name
 from workbench.core.split import choose_arm
 from workbench.core.versions import DeploymentEvent, parse_release_label, release_label, release_tag_name
 from workbench.errors import PromptError, RepoError
@@ -191,6 +192,7 @@ class PromptRepo:
             PromptError / RepoError: unknown prompt, not deployed, or invalid, when there is
                 no last good version of it in this environment to serve instead.
         """
+        check_prompt_name(name)  # the core name rule: nothing outside prompts/, nothing option-like
         try:
             identity = self._identity(name, env, rev, version, key)
             prompt = self._parse(name, identity.commit)

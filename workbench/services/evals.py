@@ -7,6 +7,7 @@ committed version also leaves a one-line git note so the result travels with the
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.model import Prompt, TestCase
+from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
@@ -86,7 +88,10 @@ class SuiteOutcome:
 
 def _options(session: RepoSession, settings: EvalSettings) -> RunOptions:
     config = session.config
+    policy = trust_policy(session)
     return RunOptions(
+        python_assertions=policy.python_assertions,
+        python_assertions_source=policy.python_assertions_source,
         concurrency=settings.concurrency or config.concurrency,
         max_attempts=settings.max_attempts or config.max_attempts,
         timeout_s=settings.timeout_s or config.timeout_s,
@@ -115,9 +120,15 @@ def select_cases(prompt: Prompt, settings: EvalSettings, failed: set[str] | None
     return cases
 
 
+def trust_policy(session: RepoSession) -> TrustPolicy:
+    """The allow-lists of workbench.yaml plus those pinned in the environment (CI)."""
+    return policy_for(session.config, os.environ)
+
+
 def make_run_provider(session: RepoSession, prompt: Prompt, settings: EvalSettings) -> Provider:
     spec = resolve_model(prompt.model, session.config, provider=settings.provider, model=settings.model, base_url=settings.base_url)
-    return make_provider(spec, root=Path(session.root), timeout_s=settings.timeout_s or session.config.timeout_s, stream=settings.stream)
+    timeout = settings.timeout_s or session.config.timeout_s
+    return make_provider(spec, root=Path(session.root), timeout_s=timeout, stream=settings.stream, policy=trust_policy(session))
 
 
 async def run_tests(

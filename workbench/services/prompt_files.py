@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workbench.core.model import (
-    PROMPT_SUFFIXES,
     PROMPTS_DIR,
     TESTS_SUFFIXES,
     LoadResult,
@@ -23,9 +22,11 @@ from workbench.core.model import (
     is_prompt_path,
     prompt_name_from_path,
 )
+from workbench.core.names import UnsafePath, prompt_path_problem, prompt_paths, resolve_reference
 from workbench.core.versions import PromptRef, WorkingState
 from workbench.errors import RepoError
 from workbench.services.deployment_events import current_events
+from workbench.services.prompts import read_confined
 from workbench.services.revisions import Target, describe, is_worktree, target
 from workbench.services.session import RepoSession
 
@@ -34,10 +35,15 @@ _FILE_REF_RE = re.compile(r"""file://([^\s"'#]+)""")
 
 # --------------------------------------------------------------------------- where a prompt lives
 def candidate_paths(name: str) -> list[str]:
-    """The repo paths prompt `name` may have (`support/x` -> prompts/support/x.yaml|yml)."""
-    if is_prompt_path(name):
+    """The repo paths prompt `name` may have (`support/x` -> prompts/support/x.yaml|yml).
+
+    Raises:
+        PromptError: the name breaks the name rule (`core.names`): nothing outside prompts/,
+            nothing a Git command could read as an option.
+    """
+    if is_prompt_path(name) and prompt_path_problem(name) is None:
         return [name]
-    return [f"{PROMPTS_DIR}/{name}{suffix}" for suffix in PROMPT_SUFFIXES]
+    return list(prompt_paths(name))
 
 
 def path_at(session: RepoSession, name: str, commit: str | None) -> str | None:
@@ -141,18 +147,13 @@ def load_path(session: RepoSession, path: str, commit: str | None) -> LoadResult
 
 
 def file_reader(session: RepoSession, commit: str | None) -> Callable[[str], str]:
-    """The one reader of `file://` references: repo-relative, inside the repository, at `commit`."""
+    """The one reader of `file://` references, given the repo path `core.names.resolve_reference`
+    made of them: at `commit` from Git, else from the working copy inside prompts/ (links too)."""
 
     def read_file(relpath: str) -> str:
-        rel = posixpath.normpath(relpath.replace("\\", "/").lstrip("/"))
-        if rel.startswith("../") or rel == "..":
-            raise FileNotFoundError(f"{relpath} is outside the repository")
         if commit is None:
-            found = (session.root / rel).resolve()
-            if not found.is_relative_to(session.root.resolve()):
-                raise FileNotFoundError(f"{relpath} is outside the repository")
-            return found.read_text(encoding="utf-8")
-        text = session.store.read_text(commit, rel)
+            return read_confined(session.root, relpath)
+        text = session.store.read_text(commit, relpath)
         if text is None:
             raise FileNotFoundError(f"{relpath} does not exist at {commit[:10]}")
         return text
@@ -161,11 +162,17 @@ def file_reader(session: RepoSession, commit: str | None) -> Callable[[str], str
 
 
 def referenced_files(path: str, text: str | None) -> list[str]:
-    """Repo paths of the files the prompt at `path` (with content `text`) references with file://."""
+    """Repo paths of the files the prompt at `path` (with content `text`) references with file://
+    (references that break the rule of `core.names.resolve_reference` are left out)."""
     if not text or "file://" not in text:
         return []
-    folder = posixpath.dirname(path)
-    return sorted({posixpath.normpath(posixpath.join(folder, ref)) for ref in _FILE_REF_RE.findall(text)})
+    found = set()
+    for ref in _FILE_REF_RE.findall(text):
+        try:
+            found.add(resolve_reference(ref, path))
+        except UnsafePath:
+            continue
+    return sorted(found)
 
 
 def referenced_files_at(session: RepoSession, path: str, rev: str) -> list[str]:

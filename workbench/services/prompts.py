@@ -12,7 +12,6 @@ from pathlib import Path
 from workbench.core.config import CONFIG_FILE, WorkbenchConfig, parse_config
 from workbench.core.loader import load_prompt
 from workbench.core.model import (
-    PROMPT_SUFFIXES,
     PROMPTS_DIR,
     LoadResult,
     Problem,
@@ -67,12 +66,28 @@ def discover_prompt_files(root: Path) -> list[Path]:
     return found
 
 
+def read_confined(root: Path, relpath: str, *, inside: str = PROMPTS_DIR) -> str:
+    """Read the working-copy file `relpath` only if it really lies inside `root/inside`.
+
+    The path is checked once `..` and symbolic links are resolved, so neither a path that
+    climbs out nor a link under prompts/ that points elsewhere is read. (References inside
+    prompt files are checked lexically before, by `core.names.resolve_reference`.)
+
+    Raises:
+        ValueError: the path (or what a link makes of it) is outside `inside`.
+        OSError: it cannot be read.
+    """
+    base = (Path(root) / inside).resolve() if inside else Path(root).resolve()
+    target = (Path(root) / relpath).resolve()
+    if not target.is_relative_to(base):
+        where = f"{inside}/" if inside else "the repository"
+        raise ValueError(f"{relpath} is outside {where} (through a link or '..')")
+    return target.read_text(encoding="utf-8")
+
+
 def _reader(root: Path):  # type: ignore[no-untyped-def]
     def read_file(relpath: str) -> str:
-        target = (root / relpath).resolve()
-        if root.resolve() not in target.parents:
-            raise ValueError(f"{relpath} is outside the repository")
-        return target.read_text(encoding="utf-8")
+        return read_confined(root, relpath)
 
     return read_file
 
@@ -88,11 +103,14 @@ def load_file(root: Path, path: Path) -> LoadResult:
     """Load one prompt file of the working copy; unreadable files become problems."""
     rel = relative(root, path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # A prompt file is read only if it (or what a link makes of it) is inside prompts/.
+        text = read_confined(root, rel) if rel.startswith(PROMPTS_DIR + "/") else path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         return LoadResult(rel, None, (Problem(rel, 0, 0, "not UTF-8 text"),))
     except OSError as err:
         return LoadResult(rel, None, (Problem(rel, 0, 0, f"cannot read: {err.strerror or err}"),))
+    except ValueError as err:
+        return LoadResult(rel, None, (Problem(rel, 0, 0, f"not read: {err}"),))
     return load_prompt(text, rel, read_file=_reader(Path(root)))
 
 
@@ -100,10 +118,13 @@ def load_workspace_prompt(root: Path, name: str) -> LoadResult:
     """Prompt `name` from the working copy.
 
     Raises:
-        PromptError: there is no such prompt.
+        PromptError: `name` is not a valid prompt name (outside prompts/, option-like, ...) or
+            there is no such prompt.
     """
-    for suffix in PROMPT_SUFFIXES:
-        path = Path(root) / PROMPTS_DIR / f"{name}{suffix}"
+    from workbench.core.names import prompt_paths
+
+    for relpath in prompt_paths(name):
+        path = Path(root) / relpath
         if path.is_file():
             return load_file(root, path)
     names = [prompt_name_from_path(relative(root, p)) for p in discover_prompt_files(root)]

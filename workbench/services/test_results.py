@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from workbench.core.safe_text import clean
+from workbench.evals.secrets import scrub
 from workbench.evals.store import ResultsStore
 from workbench.services.prompt_files import blob_sha
 from workbench.services.session import RepoSession
@@ -28,9 +30,14 @@ def open_store(session: RepoSession) -> ResultsStore:
 
 
 def note_line(name: str, summary: str, provider: str, when: float | None = None) -> str:
-    """`workbench: support/summarize ✓ 6/6 openai:gpt-4o-mini 2026-01-01T12:00:00Z`."""
+    """`workbench: support/summarize ✓ 6/6 openai:gpt-4o-mini 2026-01-01T12:00:00Z`.
+
+    One line of space-separated fields: a provider id built from a prompt file (model name,
+    base_url) can add neither a line nor a field (a forged result), nor carry a secret.
+    """
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if when is None else when))
-    return f"{NOTE_PREFIX} {name} {summary} {provider} {stamp}"
+    provider_field = "_".join(clean(scrub(provider)).split()) or "-"
+    return f"{NOTE_PREFIX} {name} {summary} {provider_field} {stamp}"
 
 
 def record_note(session: RepoSession, commit: str, line: str) -> None:
@@ -47,11 +54,11 @@ def summary_from_note(note: str, name: str) -> str | None:
     """
     best: tuple[str, str] | None = None
     for line in note.splitlines():
+        # `workbench: <name, may hold spaces> <symbol> <passed/total> <provider> <time>`
         parts = line.split()
-        if len(parts) >= 4 and parts[0] == NOTE_PREFIX and parts[1] == name:
-            stamp = parts[-1] if len(parts) >= 6 else ""
-            if best is None or stamp >= best[0]:
-                best = (stamp, f"{parts[2]} {parts[3]}")
+        mine = len(parts) >= 6 and parts[0] == NOTE_PREFIX and " ".join(parts[1:-4]) == name
+        if mine and (best is None or parts[-1] >= best[0]):
+            best = (parts[-1], f"{parts[-4]} {parts[-3]}")
     return best[1] if best else None
 
 

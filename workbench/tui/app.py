@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, Tree
 
+from workbench.core.redact import redact_url
 from workbench.core.safe_text import clean
 from workbench.errors import WorkbenchError
 from workbench.services.session import RepoSession
@@ -293,7 +294,9 @@ class WorkbenchApp(App[None]):
             return "echo (no model: returns the rendered prompt; set provider in workbench.yaml)"
         if provider == "local":
             return "local · tiny demo model SmolLM2-135M"
-        return f"{provider}/{model}" if model else str(provider)
+        label = f"{provider}/{model}" if model else str(provider)
+        base_url = redact_url(self.base_url_override or (config.base_url if config else None))
+        return f"{label} @ {base_url}" if base_url else label
 
     def _update_status_bar(self) -> None:
         branch, ahead, behind, dirty = self._branch_info

@@ -1,0 +1,107 @@
+"""Names and references through the CLI: option-like names are invalid, nothing outside prompts/ is read."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from workbench.cli.common import run_app
+
+PROMPT = "messages:\n  - {role: user, content: hi}\n"
+SECRET = "TOP-SECRET-CONTENT-42"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "prompts").mkdir(parents=True)
+    (root / "prompts" / "ok.yaml").write_text(PROMPT)
+    (tmp_path / "outside.yaml").write_text(f"messages:\n  - {{role: user, content: {SECRET}}}\n")
+    return root
+
+
+@pytest.mark.parametrize("filename", ["-x.yaml", "--file=x.yaml", "sub/-y.yml"])
+def test_option_like_file_names_are_positioned_validate_errors(repo: Path, filename: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = repo / "prompts" / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(PROMPT)
+    assert run_app(["-C", str(repo), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert f"prompts/{filename}:1:1: error: invalid prompt name" in out
+    assert "option" in out
+
+
+def test_list_marks_option_like_names_invalid(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "prompts" / "-x.yaml").write_text(PROMPT)
+    assert run_app(["-C", str(repo), "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["-x"]["valid"] is False and rows["ok"]["valid"] is True
+
+
+@pytest.mark.parametrize("name", ["../outside", "../../outside", "prompts/../../outside", "-x", "x\x1b[2J"])
+def test_render_refuses_names_outside_prompts(repo: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "prompts" / "-x.yaml").write_text(PROMPT)
+    assert run_app(["-C", str(repo), "render", "--", name]) == 2
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+    assert "invalid prompt name" in captured.err
+    assert "\x1b" not in captured.err
+
+
+def test_render_refuses_absolute_paths(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    absolute = str(tmp_path / "outside")
+    assert run_app(["-C", str(repo), "render", absolute]) == 2
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+    assert "absolute" in captured.err
+
+
+@pytest.mark.parametrize("command", ["test", "compare"])
+def test_eval_commands_refuse_names_outside_prompts(repo: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import git
+
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "init")
+    assert run_app(["-C", str(repo), command, "../../outside"]) == 2
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+    assert "invalid prompt name" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [("file://../cases.yaml", "outside prompts/"), ("file:///etc/passwd.yaml", "relative"), ("file://../../outside.yaml", "outside the repository")],
+)
+def test_tests_references_cannot_leave_prompts(repo: Path, ref: str, why: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "cases.yaml").write_text(f"- description: {SECRET}\n  vars: {{}}\n  assert: [{{type: equalz}}]\n")
+    (repo / "prompts" / "p.yaml").write_text(PROMPT + f"tests: {ref}\n")
+    assert run_app(["-C", str(repo), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "prompts/p.yaml:3:8: error: " in out and why in out
+    assert SECRET not in out and "equalz" not in out
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_tests_references_cannot_escape_through_a_symlink(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = repo / "cases.yaml"  # in the repository, but not under prompts/
+    outside.write_text(f"- description: {SECRET}\n  vars: {{}}\n  assert: [{{type: equalz}}]\n")
+    (repo / "prompts" / "link.tests.yaml").symlink_to(outside)
+    (repo / "prompts" / "p.yaml").write_text(PROMPT + "tests: file://link.tests.yaml\n")
+    assert run_app(["-C", str(repo), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "prompts/p.yaml:3:8: error: " in out and "outside prompts/" in out
+    assert SECRET not in out and "equalz" not in out
+
+
+def test_validate_shows_control_characters_in_file_names_as_visible_symbols(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "prompts" / "x\x1b[2Jy.yaml").write_text(PROMPT)
+    (repo / "prompts" / "[reverse]z.yaml").write_text(PROMPT)
+    assert run_app(["-C", str(repo), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "prompts/x␛[2Jy.yaml:1:1: error: invalid prompt name" in out
+    assert "[reverse]z" not in out  # a valid name: no problem to report
