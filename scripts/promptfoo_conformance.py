@@ -110,16 +110,23 @@ def run_promptfoo(config: Path, promptfoo_dir: Path, node: str) -> list[dict[str
     return list(data["results"]["results"])
 
 
-def verdict(row: dict[str, Any]) -> dict[str, Any]:
-    """pass / fail / error, the score, and each assertion's pass and score."""
+def verdict(row: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """pass / fail / error, the score, each assertion's pass and score, and the graded output.
+
+    The echo provider drops trailing newlines of the rendered prompt, so the output promptfoo
+    graded is recorded when it differs from the corpus's.
+    """
     grading = row.get("gradingResult") or {}
     status = "pass" if row.get("success") else ("error" if row.get("failureReason") == 2 else "fail")
     components = [
         {"type": (c.get("assertion") or {}).get("type"), "pass": bool(c.get("pass")), "score": c.get("score"), "reason": str(c.get("reason", ""))[:300]}
         for c in grading.get("componentResults") or []
     ]
+    seen = (row.get("response") or {}).get("output")
+    extra = {"graded_output": seen} if isinstance(seen, str) and isinstance(case["output"], str) and seen != case["output"] and "options" not in case else {}
     return {
         "status": status,
+        **extra,
         "score": row.get("score"),
         "reason": str(grading.get("reason") or row.get("error") or "")[:300],
         "components": components,
@@ -137,12 +144,13 @@ def main() -> int:
     version = subprocess.run([args.node, str(args.promptfoo_dir / "node_modules" / "promptfoo" / "dist" / "src" / "entrypoint.js"), "--version"], capture_output=True, text=True).stdout.strip()
     node_version = subprocess.run([args.node, "--version"], capture_output=True, text=True).stdout.strip()
     results: dict[str, Any] = {}
+    by_id = {c["id"]: c for c in cases}
     with tempfile.TemporaryDirectory(prefix="pf-conformance-") as tmp:
         work = Path(tmp)
         for config in build_configs(cases, work):
             for row in run_promptfoo(config, args.promptfoo_dir, args.node):
                 case_id = (row.get("testCase") or {}).get("description")
-                results[case_id] = verdict(row)
+                results[case_id] = verdict(row, by_id[case_id])
     missing = [c["id"] for c in cases if c["id"] not in results]
     if missing:
         print(f"no verdict for: {missing}", file=sys.stderr)
