@@ -133,13 +133,49 @@ def verdict(row: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_examples(promptfoo_dir: Path, node: str, out: Path) -> dict[str, Any]:
+    """promptfoo's verdict per (prompt, test) for each example config, run with the echo provider
+    (and echo as the grader), so that the import test can compare `workbench test --provider echo`."""
+    examples: dict[str, Any] = {}
+    for config in sorted((ROOT / "tests" / "fixtures" / "promptfoo_examples").glob("*/promptfooconfig.yaml")):
+        with tempfile.TemporaryDirectory(prefix="pf-example-") as tmp:
+            work = Path(tmp) / config.parent.name
+            shutil.copytree(config.parent, work)
+            entry = promptfoo_dir / "node_modules" / "promptfoo" / "dist" / "src" / "entrypoint.js"
+            result = work / "out.json"
+            env = {**os.environ, "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1", "PROMPTFOO_CONFIG_DIR": str(work / ".promptfoo")}
+            command = [node, str(entry), "eval", "-c", "promptfooconfig.yaml", "-r", "echo", "--grader", "echo", "-o", str(result), "--no-cache", "--no-write", "--no-table", "--no-progress-bar"]
+            proc = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=600)
+            if not result.is_file():
+                raise SystemExit(f"promptfoo eval failed for {config}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+            rows = json.loads(result.read_text(encoding="utf-8"))["results"]["results"]
+        examples[config.parent.name] = sorted(
+            (
+                {
+                    "prompt": row["promptIdx"],
+                    "test": row["testIdx"],
+                    "description": (row.get("testCase") or {}).get("description"),
+                    "vars": {k: v for k, v in (row.get("vars") or {}).items() if not k.startswith("_")},
+                    "status": "pass" if row.get("success") else ("error" if row.get("failureReason") == 2 else "fail"),
+                }
+                for row in rows
+            ),
+            key=lambda r: (r["prompt"], r["test"]),
+        )
+    out.write_text(json.dumps({"examples": examples}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return examples
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--promptfoo-dir", type=Path, required=True, help="folder where `npm install promptfoo@0.123.1` ran")
     parser.add_argument("--node", default=shutil.which("node") or "node", help="node binary (>= 22.22)")
     parser.add_argument("--corpus", type=Path, default=FIXTURES / "corpus.yaml")
     parser.add_argument("--out", type=Path, default=FIXTURES / "verdicts.json")
+    parser.add_argument("--examples-out", type=Path, default=ROOT / "tests" / "fixtures" / "promptfoo_examples" / "verdicts.json")
     args = parser.parse_args()
+    examples = run_examples(args.promptfoo_dir, args.node, args.examples_out)
+    print(f"examples: {', '.join(f'{k} ({len(v)} rows)' for k, v in examples.items())} -> {args.examples_out}")
     cases = yaml.safe_load(args.corpus.read_text(encoding="utf-8"))
     version = subprocess.run([args.node, str(args.promptfoo_dir / "node_modules" / "promptfoo" / "dist" / "src" / "entrypoint.js"), "--version"], capture_output=True, text=True).stdout.strip()
     node_version = subprocess.run([args.node, "--version"], capture_output=True, text=True).stdout.strip()

@@ -17,6 +17,7 @@ from workbench.cli import version_cmds as _version_cmds  # noqa: F401  isort: sk
 from workbench.cli import eval_cmds as _eval_cmds  # noqa: F401  isort: skip
 from workbench.cli import monitor_cmds as _monitor_cmds  # noqa: F401  isort: skip
 from workbench.cli import ui_cmds as _ui_cmds  # noqa: F401  isort: skip
+from workbench.cli import import_cmds as _import_cmds  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

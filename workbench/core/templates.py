@@ -19,12 +19,31 @@ from workbench.core.yamlpos import Path, YamlDocument
 
 @cache
 def environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=False,
     )
+    # promptfoo's Nunjucks filters, so imported prompts render the same: `load` parses JSON,
+    # `dump` prints JSON as JavaScript's JSON.stringify does.
+    env.filters["load"] = _load_json
+    env.filters["dump"] = _dump_json
+    return env
+
+
+def _load_json(value: Any) -> Any:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _dump_json(value: Any, indent: int | None = None) -> str:
+    import json
+
+    from workbench.core.jsvalues import stringify
+
+    return stringify(value) if not indent else json.dumps(value, indent=indent, ensure_ascii=False)
 
 
 def template_sources(data: Mapping[str, Any]) -> list[tuple[Path, str, str]]:

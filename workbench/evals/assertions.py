@@ -33,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from workbench.core.formats import csvvalues
 from workbench.core.jsvalues import (
     JsRegexError,
     coerce_output,
@@ -98,49 +99,15 @@ def _short(text: str, limit: int = 60) -> str:
 
 # ------------------------------------------------------------------ values
 def parse_comma_separated(value: str) -> list[str]:
-    """promptfoo's contains-any/all CSV rule: quotes keep commas; `\\"` and `""` escape a quote.
+    """promptfoo's contains-any/all CSV rule (see `workbench.core.formats.csvvalues`).
 
     Raises:
         AssertionConfigError: an unterminated quote, or text after a closing quote.
     """
-    results: list[str] = []
-    i, n = 0, len(value)
-    while i < n:
-        while i < n and (value[i].isspace() or value[i] == ","):
-            i += 1
-        if i >= n:
-            break
-        if value[i] == '"':
-            i += 1
-            field = []
-            terminated = False
-            while i < n:
-                if value[i] == "\\" and i + 1 < n and value[i + 1] in '"\\':
-                    field.append(value[i + 1])
-                    i += 2
-                elif value[i] == '"' and i + 1 < n and value[i + 1] == '"':
-                    field.append('"')
-                    i += 2
-                elif value[i] == '"':
-                    i += 1
-                    terminated = True
-                    break
-                else:
-                    field.append(value[i])
-                    i += 1
-            if not terminated:
-                raise AssertionConfigError("Unterminated quoted field in contains assertion value")
-            results.append("".join(field))
-            while i < n and value[i].isspace():
-                i += 1
-            if i < n and value[i] != ",":
-                raise AssertionConfigError("Expected comma after quoted field in contains assertion value")
-        else:
-            start = i
-            while i < n and value[i] != ",":
-                i += 1
-            results.append(value[start:i].strip())
-    return results
+    try:
+        return csvvalues.parse_comma_separated(value)
+    except csvvalues.CsvValueError as err:
+        raise AssertionConfigError(str(err)) from None
 
 
 @cache
