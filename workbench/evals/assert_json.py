@@ -99,6 +99,36 @@ def _escaped(line: str, index: int) -> bool:
     return count % 2 == 1
 
 
+def _tabs_to_spaces(text: str) -> str:
+    """Tabs outside quotes as spaces: js-yaml takes a tab as flow-context whitespace, PyYAML not."""
+    out = []
+    quote = None
+    escaped = False
+    for char in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "\t":
+            char = " "
+        out.append(char)
+    return "".join(out)
+
+
+def _load_candidate(text: str) -> Any:
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError:
+        if "\t" not in text:
+            raise
+        return load_yaml(_tabs_to_spaces(text))
+
+
 def extract_json_objects(text: str) -> list[Any]:
     """promptfoo's extractJsonObjects (see the module docstring)."""
     found: list[Any] = []
@@ -123,7 +153,7 @@ def extract_json_objects(text: str) -> list[Any]:
                 if open_braces > close_braces:
                     candidate += "}" * (open_braces - close_braces)
                 try:
-                    parsed = load_yaml(_slash_comments_to_hash(candidate))
+                    parsed = _load_candidate(_slash_comments_to_hash(candidate))
                 except Exception:
                     if open_braces == close_braces:
                         break

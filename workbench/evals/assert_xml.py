@@ -46,39 +46,103 @@ def _has_internal_subset(doctype: str) -> bool:
 
 
 class _Tree:
-    """fast-xml-parser's object view, enough to answer `has this dotted path`."""
+    """fast-xml-parser's object view, enough to answer `has this dotted path`.
+
+    An element with attributes or children is an object (`@_attr`, child names, `#text`);
+    one with only text is that text; an empty one is "". Names keep their prefixes.
+    """
 
     def __init__(self) -> None:
         self.root: dict[str, Any] = {}
-        self.stack: list[dict[str, Any]] = [self.root]
+        self.stack: list[tuple[dict[str, Any], dict[str, Any], str]] = []  # (node, parent, name)
+        self.pending_ns: dict[str, str] = {}
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         node: dict[str, Any] = {f"@_{k}": v for k, v in attrs.items()}
-        parent = self.stack[-1]
+        for prefix, uri in self.pending_ns.items():
+            node[f"@_xmlns:{prefix}" if prefix else "@_xmlns"] = uri
+        self.pending_ns = {}
+        parent = self.stack[-1][0] if self.stack else self.root
         if name in parent:
             existing = parent[name]
             parent[name] = [*existing, node] if isinstance(existing, list) else [existing, node]
         else:
             parent[name] = node
-        self.stack.append(node)
+        self.stack.append((node, parent, name))
 
     def end(self, name: str) -> None:
-        self.stack.pop()
+        node, parent, key = self.stack.pop()
+        if set(node) <= {"#text"}:
+            value: Any = node.get("#text", "")
+            slot = parent[key]
+            if isinstance(slot, list) and slot and slot[-1] is node:
+                slot[-1] = value
+            else:
+                parent[key] = value
 
     def text(self, data: str) -> None:
-        if data.strip():
-            node = self.stack[-1]
-            node["#text"] = node.get("#text", "") + data
+        if data.strip() and self.stack:
+            node = self.stack[-1][0]
+            node["#text"] = node.get("#text", "") + data.strip()
+
+
+def _qualified(name: str) -> str:
+    """expat's `uri local prefix` (namespace_prefixes) back to `prefix:local`."""
+    parts = name.split(" ")
+    if len(parts) == 3:
+        return f"{parts[2]}:{parts[1]}"
+    return parts[-1]
+
+
+_BUILTIN_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9A-Fa-f]+);)([A-Za-z_][\w.-]*);")
+_START_TAG = re.compile(r"<([A-Za-z_:][^<>]*?)(/?)>")
+
+
+def _lenient(fragment: str) -> str:
+    """What fast-xml-parser tolerates and expat does not: unknown entities, valueless attributes."""
+    fragment = _BUILTIN_ENTITY.sub(r"&amp;\1;", fragment)
+
+    def fix_tag(match: re.Match[str]) -> str:
+        inner, slash = match.group(1), match.group(2)
+        out, i, quote = [], 0, None
+        tokens: list[str] = []
+        current = ""
+        while i < len(inner):
+            char = inner[i]
+            current += char
+            if quote:
+                if char == quote:
+                    quote = None
+            elif char in "\"'":
+                quote = char
+            elif char.isspace():
+                tokens.append(current)
+                current = ""
+            i += 1
+        tokens.append(current)
+        for index, token in enumerate(tokens):
+            bare = token.strip()
+            following = "".join(tokens[index + 1 :]).lstrip()
+            if index > 0 and bare and "=" not in bare and not following.startswith("=") and re.fullmatch(r"[A-Za-z_:][-\w:.]*", bare):
+                token = token.replace(bare, f'{bare}=""', 1)
+            out.append(token)
+        return "<" + "".join(out) + slash + ">"
+
+    return _START_TAG.sub(fix_tag, fragment)
 
 
 def _parse(text: str, *, strict_doctype: bool) -> dict[str, Any]:
     """Parse `text` as one XML document; raises ValueError with the parser's message."""
     tree = _Tree()
     parser = expat.ParserCreate(namespace_separator=" ")
+    parser.namespace_prefixes = True
     parser.buffer_text = True
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        tree.start(name.split(" ")[-1], {k.split(" ")[-1]: v for k, v in attrs.items()})
+        tree.start(_qualified(name), {_qualified(k): v for k, v in attrs.items()})
+
+    def namespace(prefix: str | None, uri: str) -> None:
+        tree.pending_ns[prefix or ""] = uri
 
     def doctype(name: str, system_id: str | None, public_id: str | None, has_internal_subset: int) -> None:
         if strict_doctype and has_internal_subset:
@@ -89,9 +153,10 @@ def _parse(text: str, *, strict_doctype: bool) -> dict[str, Any]:
             tree.root.setdefault("?xml", {"@_version": version})
 
     parser.StartElementHandler = start
-    parser.EndElementHandler = lambda name: tree.end(name)
+    parser.EndElementHandler = lambda name: tree.end(_qualified(name))
     parser.CharacterDataHandler = tree.text
     parser.StartDoctypeDeclHandler = doctype
+    parser.StartNamespaceDeclHandler = namespace
     parser.XmlDeclHandler = xml_decl
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     try:
@@ -292,7 +357,7 @@ def contains_xml(text: str, required: list[str] | None) -> tuple[bool, str]:
         try:
             # Sibling runs are several roots: parse them inside a wrapper, as the lenient
             # fast-xml-parser promptfoo uses accepts them.
-            tree = _parse(f"<_wb_root>{fragment}</_wb_root>", strict_doctype=False).get("_wb_root", {})
+            tree = _parse(f"<_wb_root>{_lenient(fragment)}</_wb_root>", strict_doctype=False).get("_wb_root", {})
         except (ValueError, _Unsupported):
             continue
         missing = missing_elements(tree if isinstance(tree, dict) else {}, required)
