@@ -176,7 +176,11 @@ def to_string(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, float):
-        return _number(value) if not math.isnan(value) else "NaN"
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return _number(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, (list, tuple)):
