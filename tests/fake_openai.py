@@ -41,6 +41,7 @@ class FakeOpenAI:
     requests: int = 0
     completed: int = 0
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None  # answer with tool calls
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -144,9 +145,16 @@ class FakeOpenAI:
                     fake.completed += 1
                 if body.get("stream"):
                     return self._stream(body, text, usage)
+                message: dict[str, Any] = {"role": "assistant", "content": text}
+                calls = fake.tool_calls(body) if fake.tool_calls else None
+                if calls:
+                    message = {"role": "assistant", "content": None, "tool_calls": calls}
+                choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+                if body.get("logprobs"):  # one entry per word, logprob -0.1 * position
+                    choice["logprobs"] = {"content": [{"token": w, "logprob": -0.1 * (i + 1), "bytes": None, "top_logprobs": []} for i, w in enumerate(text.split())]}
                 payload = {
                     "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "choices": [choice],
                     "usage": usage,
                 }
                 return self._send(200, json.dumps(payload).encode())

@@ -158,24 +158,55 @@ def _inputs(raw: Any, doc: YamlDocument, path: str, problems: list[Problem]) -> 
     return specs
 
 
-def _assertions(raw: Any, base: Path, doc: YamlDocument) -> list[Assertion]:
+def _assertions(raw: Any, base: Path, doc: YamlDocument, problems: list[Problem] | None = None, file: str = "") -> list[Assertion]:
     out = []
     for index, item in enumerate(raw if isinstance(raw, list) else ()):
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             continue
         weight = item.get("weight", 1.0)
         threshold = item.get("threshold")
-        out.append(
-            Assertion(
-                type=item["type"],
-                value=item.get("value"),
-                threshold=float(threshold) if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None,
-                weight=float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) else 1.0,
-                metric=item.get("metric"),
-                provider=item.get("provider"),
-                line=doc.where((*base, index)).line,
-            )
+        transform = item.get("transform")
+        assertion = Assertion(
+            type=item["type"],
+            value=item.get("value"),
+            threshold=float(threshold) if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None,
+            weight=float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) else 1.0,
+            metric=item.get("metric"),
+            provider=item.get("provider"),
+            line=doc.where((*base, index)).line,
+            transform=transform if isinstance(transform, str) else None,
+            children=tuple(_assertions(item.get("assert"), (*base, index, "assert"), doc, problems, file)) if item["type"] == "assert-set" else (),
         )
+        if problems is not None:
+            problems.extend(assertion_problems(assertion, doc, (*base, index), file))
+        out.append(assertion)
+    return out
+
+
+def assertion_problems(assertion: Assertion, doc: YamlDocument, where: Path, file: str) -> list[Problem]:
+    """What promptfoo would refuse at run time, caught at `validate` (each with its position)."""
+    from workbench.core.jsvalues import JsRegexError, check_regex
+
+    out: list[Problem] = []
+    kind = assertion.base_type
+    value = assertion.value
+
+    def at(field: str | None, message: str, hint: str | None = None) -> None:
+        pos = doc.where((*where, field) if field else where)
+        out.append(Problem(file, pos.line, pos.col, message, Severity.ERROR, hint))
+
+    templated = isinstance(value, str) and ("{{" in value or "{%" in value)
+    if kind == "regex" and isinstance(value, str) and value and not templated:
+        try:
+            check_regex(value)
+        except JsRegexError as err:
+            at("value", f"regex is not a valid JavaScript regular expression: {err}", "promptfoo patterns are JavaScript's: no (?i) or (?P<name>), use (?<name>...)")
+    if kind in ("latency", "cost") and assertion.threshold is None:
+        at(None, f"a {kind} assertion needs a threshold", "add threshold: (milliseconds for latency, USD for cost)")
+    if kind in ("contains", "icontains", "starts-with", "regex", "levenshtein", "rouge-n") and (value is None or value == ""):
+        at(None, f"a {kind} assertion needs a value")
+    if assertion.type == "assert-set" and not assertion.children:
+        at(None, "an assert-set needs an `assert:` list")
     return out
 
 
@@ -190,7 +221,8 @@ def _tests(
     """Test cases with `defaultTest` merged in (promptfoo: its asserts first, test vars win)."""
     default: dict[str, Any] = data["defaultTest"] if isinstance(data.get("defaultTest"), dict) else {}
     default_vars: dict[str, Any] = default["vars"] if isinstance(default.get("vars"), dict) else {}
-    default_asserts = _assertions(default.get("assert"), ("defaultTest", "assert"), doc)
+    default_asserts = _assertions(default.get("assert"), ("defaultTest", "assert"), doc, problems, path)
+    default_options = default["options"] if isinstance(default.get("options"), dict) else {}
     default_threshold = default.get("threshold")
     # (case dict, its document, its file, its path in that document)
     raw_cases: list[tuple[dict[str, Any], YamlDocument, str, Path]] = []
@@ -215,14 +247,17 @@ def _tests(
                 var_pos = case_doc.where((*case_path, "vars", var), key=True)
                 problems.append(Problem(case_file, var_pos.line, var_pos.col, f"test '{description}' sets '{var}', which is not an input of this prompt", Severity.WARNING))
         threshold = case.get("threshold", default_threshold)
+        options = {**default_options, **(case["options"] if isinstance(case.get("options"), dict) else {})}
+        transform = options.get("transform", options.get("postprocess"))
         cases.append(
             TestCase(
                 description=description,
                 vars=variables,
-                asserts=(*default_asserts, *_assertions(case.get("assert"), (*case_path, "assert"), case_doc)),
+                asserts=(*default_asserts, *_assertions(case.get("assert"), (*case_path, "assert"), case_doc, problems, case_file)),
                 threshold=float(threshold) if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None,
                 index=index,
                 line=pos.line,
+                transform=transform if isinstance(transform, str) else None,
             )
         )
     seen: dict[str, int] = {}

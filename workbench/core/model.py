@@ -90,6 +90,8 @@ class Assertion:
     metric: str | None = None
     provider: Any = None  # grader/embedding provider for model-graded assertions
     line: int = 0
+    transform: str | None = None  # promptfoo `transform`: rewrites the output for this assertion only
+    children: tuple[Assertion, ...] = ()  # the `assert` list of an `assert-set`
 
     @property
     def negated(self) -> bool:
@@ -112,6 +114,7 @@ class TestCase:
     threshold: float | None = None
     index: int = 0
     line: int = 0
+    transform: str | None = None  # promptfoo `options.transform`: rewrites the output before every assertion
 
     @property
     def case_id(self) -> str:

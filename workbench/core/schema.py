@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from workbench.core.assertion_types import ALL_ASSERTION_TYPES, UNSUPPORTED_PROMPTFOO_TYPES
+from workbench.core.assertion_types import ALL_ASSERTION_TYPES, ASSERTION_TYPES, is_unsupported
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlDocument
 
@@ -78,8 +78,15 @@ def _explain(error: Any, doc: YamlDocument, path: str, root: dict[str, Any]) -> 
     pos = doc.where(where)
     if error.validator == "enum" and where and where[-1] == "type" and "assert" in where:
         value = str(error.instance)
-        if value in UNSUPPORTED_PROMPTFOO_TYPES or value.removeprefix("not-") in UNSUPPORTED_PROMPTFOO_TYPES:
-            return [Problem(path, pos.line, pos.col, f"assertion type '{value}' is not supported by Prompt Workbench", Severity.ERROR, "supported: " + ", ".join(ALL_ASSERTION_TYPES[:17]))]
+        if is_unsupported(value):
+            return [
+                Problem(
+                    path, pos.line, pos.col,
+                    f"assertion type '{value}' is a promptfoo type that Prompt Workbench does not run",
+                    Severity.ERROR,
+                    "rewrite it with a supported type (e.g. `python` for `javascript`) or remove it; supported: " + ", ".join(ASSERTION_TYPES),
+                )
+            ]
         guess = did_you_mean(value, ALL_ASSERTION_TYPES)
         hint = f"did you mean '{guess}'?" if guess else "see the README for the assertion types"
         return [Problem(path, pos.line, pos.col, f"unknown assertion type '{value}'", Severity.ERROR, hint)]

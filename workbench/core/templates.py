@@ -14,18 +14,38 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 
 from workbench.core.model import InputSpec, Problem, Severity
+from workbench.core.render_guards import guard_filter
 from workbench.core.sandbox import BoundedEnvironment
 from workbench.core.yamlpos import Path, YamlDocument
 
 
 @cache
 def environment() -> BoundedEnvironment:
-    return BoundedEnvironment(
+    env = BoundedEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=False,
     )
+    # promptfoo's Nunjucks filters, so imported prompts render the same: `load` parses JSON,
+    # `dump` prints JSON as JavaScript's JSON.stringify does.
+    env.filters["load"] = guard_filter("load", _load_json)
+    env.filters["dump"] = guard_filter("dump", _dump_json)
+    return env
+
+
+def _load_json(value: Any) -> Any:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _dump_json(value: Any, indent: int | None = None) -> str:
+    import json
+
+    from workbench.core.jsvalues import stringify
+
+    return stringify(value) if not indent else json.dumps(value, indent=indent, ensure_ascii=False)
 
 
 def template_sources(data: Mapping[str, Any]) -> list[tuple[Path, str, str]]:

@@ -1,26 +1,56 @@
-"""Assertions with promptfoo's names and semantics, so existing suites carry over.
+"""Assertions with promptfoo's names and semantics (read from promptfoo 0.123.1's source).
 
-Each assertion yields pass/fail, a score in [0, 1] and a reason that says what was expected,
-what came and where. `not-` inverts the pass (and the score). A case's score is the weighted
-mean of its assertions' scores; the case passes when every assertion passes, or, when the
-test sets `threshold`, when the weighted score reaches it (promptfoo's rules).
+Each assertion yields pass/fail, a score in [0, 1] and a reason. The rules, type by type, are
+in the README table ("Assertion semantics"); the conformance corpus in
+tests/fixtures/promptfoo_conformance holds promptfoo's own verdicts for them.
+
+How a case is graded (promptfoo's AssertionsResult):
+
+- the test's `transform` rewrites the output first, then each assertion's own `transform`;
+- string values are templates over the case's vars (`{{ name }}`); `file://` values load
+  JSON/YAML/text files;
+- `not-<type>` inverts as promptfoo does type by type (binary types flip pass and score;
+  score types such as `bleu` report 1 - score);
+- an assertion with `weight: 0` always passes (it still contributes its score, times 0);
+- a misconfigured assertion (missing value or threshold, a value of the wrong kind, a schema
+  ajv refuses, a metric the provider did not report) *errors the case* like promptfoo does,
+  instead of failing it;
+- the case's score is the weighted mean of the scores (0 when the weights sum to 0; 1 with no
+  assertions); it passes when no assertion failed, or, when the test sets `threshold`, when
+  the score reaches it. An `assert-set` is graded the same way with its own threshold and
+  counts as one assertion of its weight.
 """
 
 from __future__ import annotations
 
-import ast
-import json
 import math
-import re
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from workbench.core.jsvalues import (
+    JsRegexError,
+    coerce_output,
+    js_split_whitespace,
+    json_parse,
+    regex_search,
+    stringify,
+    to_string,
+)
 from workbench.core.model import Assertion, TestCase
-from workbench.core.names import UnsafePath, resolve_reference
+from workbench.evals import assert_metrics, assert_sql, assert_tools, assert_xml
+from workbench.evals.assert_graded import extract_json_values, llm_rubric, similar
+from workbench.evals.assert_json import extract_json_objects, load_yaml
+from workbench.evals.assert_python import apply_transform, python_assertion, require_python
+from workbench.evals.assert_values import (
+    AssertionConfigError,
+    AssertionRefused,
+    GradingContext,
+    excerpt,
+    parse_comma_separated,
+    resolve_value,
+)
 
-DEFAULT_SIMILARITY = 0.75
 DEFAULT_LEVENSHTEIN = 5.0
 
 
@@ -32,284 +62,297 @@ class AssertionResult:
     reason: str
     weight: float = 1.0
     metric: str | None = None
+    error: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "pass": self.passed, "score": self.score, "reason": self.reason, "weight": self.weight}
+        data = {"type": self.type, "pass": self.passed, "score": self.score, "reason": self.reason, "weight": self.weight}
+        if self.error:
+            data["error"] = True
+        return data
 
 
-@dataclass(frozen=True)
-class GradingContext:
-    """What an assertion may look at besides the output."""
-
-    vars: dict[str, Any]
-    latency_ms: float | None = None
-    cost: float | None = None
-    cached: bool = False
-    root: Path | None = None
-    embed: Callable[[list[str]], Awaitable[list[list[float]]]] | None = None
-    grade: Callable[[str], Awaitable[str]] | None = None  # llm-rubric: prompt -> grader reply
-    python_assertions: bool = True  # False: `python` assertions are refused (core.trust)
-    python_assertions_source: str = ""
+# ------------------------------------------------------------------ values
 
 
-class AssertionRefused(Exception):
-    """An assertion the trust policy does not run: it fails, negated or not."""
+# ------------------------------------------------------------------ python (assertion, transform)
 
 
-def _excerpt(text: str, limit: int = 80) -> str:
-    flat = text.replace("\n", "⏎")
-    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
-
-
-def _values(value: Any) -> list[str]:
-    """promptfoo: a list, or a comma-separated string."""
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return [str(value)]
+# ------------------------------------------------------------------ model-graded
 
 
 def levenshtein(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    return assert_metrics.levenshtein(a, b)
 
 
-def extract_json_values(text: str) -> list[Any]:
-    """Every JSON object or array embedded in `text` (promptfoo's contains-json)."""
-    decoder = json.JSONDecoder()
-    found: list[Any] = []
-    index = 0
-    while index < len(text):
-        match = re.compile(r"[\[{]").search(text, index)
-        if not match:
-            break
+# ------------------------------------------------------------------ the types
+def _binary(ok: bool, inverse: bool, reason_fail: str, reason_pass: str = "Assertion passed") -> tuple[bool, float, str]:
+    passed = ok != inverse
+    return passed, 1.0 if passed else 0.0, reason_pass if passed else reason_fail
+
+
+def _need(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionConfigError(message)
+
+
+def _js_truthy(value: Any) -> bool:
+    """JavaScript truthiness: an empty list or object is true, "" / 0 / null are false."""
+    if isinstance(value, (list, dict)):
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return bool(value)
+
+
+def _is_contains_value(value: Any) -> bool:
+    return (isinstance(value, str) and value != "") or (isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value))
+
+
+def _compile_json_schema(value: Any, label: str) -> Any:
+    from workbench.evals.jsonschema_js import SchemaCompileError, compile_schema
+
+    schema = value
+    if isinstance(value, str):
         try:
-            value, end = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
-            index = match.start() + 1
-            continue
-        found.append(value)
-        index = end
-    return found
-
-
-def _schema_errors(value: Any, schema: Any) -> str | None:
-    import jsonschema
-
+            schema = load_yaml(value)
+        except Exception as err:
+            raise AssertionConfigError(f"the {label} schema is not YAML/JSON: {err}") from None
+    elif not isinstance(value, (dict, list, bool)):
+        raise AssertionConfigError(f"{label} assertion must have a string or object value")
     try:
-        jsonschema.validate(value, schema)
-    except jsonschema.ValidationError as err:
-        where = "/".join(str(p) for p in err.absolute_path) or "(root)"
-        return f"at {where}: {err.message}"
-    except jsonschema.SchemaError as err:
-        return f"the assertion's JSON Schema is invalid: {err.message}"
-    return None
+        return compile_schema(schema)
+    except SchemaCompileError as err:
+        raise AssertionConfigError(str(err)) from None
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
-
-
-async def _python(assertion: Assertion, output: str, ctx: GradingContext) -> tuple[bool, float, str]:
-    """Inline expression (or function body) with `output` and `context`, or file://x.py[:fn]."""
-    value = str(assertion.value or "")
-    context = {"vars": ctx.vars, "latency_ms": ctx.latency_ms, "cost": ctx.cost}
-    if value.startswith("file://"):
-        spec = value[len("file://") :]
-        path_text, _, function_name = spec.partition(":")
-        root = (ctx.root or Path.cwd()).resolve()
-        try:  # the one rule for file:// references, here relative to the repository root
-            relative = resolve_reference(path_text, "", inside="")
-        except UnsafePath as err:
-            return False, 0.0, f"python file {path_text}: {err.reason}"
-        path = (root / relative).resolve()
-        if not path.is_relative_to(root):
-            return False, 0.0, f"python file {path_text} is outside the repository (through a link)"
-        namespace: dict[str, Any] = {"__name__": "workbench_assertion"}
-        try:
-            exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
-        except OSError as err:
-            return False, 0.0, f"cannot read {path_text}: {err.strerror or err}"
-        function = namespace.get(function_name or "get_assert")
-        if not callable(function):
-            return False, 0.0, f"{path_text} has no function {function_name or 'get_assert'}"
-        result = function(output, context)
-    else:
-        namespace = {"output": output, "context": context, "json": json, "re": re}
-        try:
-            tree = ast.parse(value.strip(), mode="eval")
-            result = eval(compile(tree, "<assertion>", "eval"), namespace)
-        except SyntaxError:
-            body = "def _assert(output, context):\n" + "\n".join("    " + line for line in value.strip().splitlines())
-            exec(compile(body, "<assertion>", "exec"), namespace)
-            result = namespace["_assert"](output, context)
-    if isinstance(result, dict):
-        passed = bool(result.get("pass", result.get("pass_", False)))
-        score = float(result.get("score", 1.0 if passed else 0.0))
-        return passed, score, str(result.get("reason", "python assertion returned a result"))
-    if isinstance(result, bool):
-        return result, 1.0 if result else 0.0, f"python assertion `{_short(value)}` returned {result}"
-    if isinstance(result, (int, float)):
-        score = float(result)
-        passed = score >= assertion.threshold if assertion.threshold is not None else score > 0
-        return passed, score, f"python assertion scored {score:g}" + (f" (threshold {assertion.threshold:g})" if assertion.threshold is not None else "")
-    return bool(result), 1.0 if result else 0.0, f"python assertion returned {result!r:.60}"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-RUBRIC_PROMPT = """You are grading output according to a user-specified rubric. If the statement in the rubric is true, then the output passes the test. You respond with a JSON object with this structure: {{"reason": string, "pass": boolean, "score": number}}
-
-Examples:
-
-<Output>Hello world</Output>
-<Rubric>Content contains a greeting</Rubric>
-{{"reason": "the content contains the word 'Hello'", "pass": true, "score": 1.0}}
-
-<Output>Avast ye swabs, repel the invaders!</Output>
-<Rubric>Does not speak like a pirate</Rubric>
-{{"reason": "'avast ye' is a common pirate term", "pass": false, "score": 0.0}}
-
-<Output>
-{output}
-</Output>
-<Rubric>
-{rubric}
-</Rubric>"""
-
-
-async def _llm_rubric(assertion: Assertion, output: str, ctx: GradingContext) -> tuple[bool, float, str]:
-    if ctx.grade is None:
-        return False, 0.0, "llm-rubric needs a grader provider (assertion `provider:` or the run's provider)"
-    reply = await ctx.grade(RUBRIC_PROMPT.format(output=output, rubric=assertion.value))
-    values = [v for v in extract_json_values(reply) if isinstance(v, dict) and "pass" in v]
-    if not values:
-        return False, 0.0, f"the grader's reply is not the expected JSON: {_excerpt(reply)}"
-    verdict = values[0]
-    passed = bool(verdict.get("pass"))
-    score = float(verdict.get("score", 1.0 if passed else 0.0))
-    if assertion.threshold is not None:
-        passed = passed and score >= assertion.threshold
-    return passed, score, f"grader: {verdict.get('reason', '')}"
-
-
-async def check(assertion: Assertion, output: str, ctx: GradingContext) -> AssertionResult:
-    """Run one assertion. Errors inside an assertion fail it with the error as the reason."""
-    try:
-        passed, score, reason = await _check(assertion, output, ctx)
-    except AssertionRefused as err:
-        return AssertionResult(assertion.type, False, 0.0, str(err), assertion.weight, assertion.metric)
-    except Exception as err:
-        passed, score, reason = False, 0.0, f"{assertion.base_type} assertion error: {type(err).__name__}: {err}"
-        return AssertionResult(assertion.type, False, 0.0, reason, assertion.weight, assertion.metric)
-    if assertion.negated:
-        passed, score = not passed, 1.0 - score
-        reason = ("not: " if passed else "expected NOT: ") + reason
-    return AssertionResult(assertion.type, passed, max(0.0, min(1.0, score)) if not math.isnan(score) else 0.0, reason, assertion.weight, assertion.metric)
-
-
-async def _check(assertion: Assertion, output: str, ctx: GradingContext) -> tuple[bool, float, str]:
+async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool, ctx: GradingContext) -> tuple[bool, float, str]:
     kind = assertion.base_type
-    value = assertion.value
-
-    def verdict(ok: bool, reason: str) -> tuple[bool, float, str]:
-        return ok, 1.0 if ok else 0.0, reason
+    text = coerce_output(output)
+    neg = "not " if inverse else ""
 
     if kind == "equals":
-        if isinstance(value, (dict, list)):
+        if isinstance(value, (dict, list)) or value is None:  # JavaScript: typeof null is "object"
             try:
-                ok = json.loads(output) == value
-            except json.JSONDecodeError:
+                ok = _deep_equal(value, json_parse(text))
+            except ValueError:
                 ok = False
-            return verdict(ok, f"expected JSON equal to {json.dumps(value)[:80]}, got {_excerpt(output)}")
-        return verdict(output == str(value), f"expected exactly {_excerpt(str(value))}, got {_excerpt(output)}")
+            shown = stringify(value)
+        else:
+            shown = to_string(value)
+            ok = shown == text
+        return _binary(ok, inverse, f"Expected output {excerpt(text)} to {neg}equal {excerpt(shown)}")
     if kind in ("contains", "icontains"):
-        needle, hay = str(value), output
+        _need(_is_contains_value(value), f'"{kind}" assertion type must have a string or number value')
+        needle = to_string(value)
+        hay = text
         if kind == "icontains":
             needle, hay = needle.lower(), hay.lower()
-        position = hay.find(needle)
-        where = f" (found at character {position})" if position >= 0 else ""
-        return verdict(position >= 0, f"expected output to contain {_excerpt(str(value))}{where}; output was {_excerpt(output)}")
+        return _binary(needle in hay, inverse, f"Expected output to {neg}contain {excerpt(to_string(value))}; output was {excerpt(text)}")
     if kind in ("contains-any", "icontains-any", "contains-all", "icontains-all"):
+        _need(_js_truthy(value), f'"{kind}" assertion type must have a value')
+        if isinstance(value, str):
+            value = parse_comma_separated(value)
+        _need(isinstance(value, list), f'"{kind}" assertion type must have an array value')
         insensitive = kind.startswith("i")
-        wanted = _values(value)
-        hay = output.lower() if insensitive else output
-        present = [w for w in wanted if (w.lower() if insensitive else w) in hay]
-        missing = [w for w in wanted if w not in present]
+        hay = text.lower() if insensitive else text
+        wanted = [to_string(v) for v in value]
+        found = [w for w in wanted if (w.lower() if insensitive else w) in hay]
         if kind.endswith("any"):
-            return verdict(bool(present), f"expected any of {wanted}; found {present or 'none'} in {_excerpt(output)}")
-        return verdict(not missing, f"expected all of {wanted}; missing {missing or 'none'} in {_excerpt(output)}")
+            return _binary(bool(found), inverse, f"Expected output to {neg}contain one of {wanted}; output was {excerpt(text)}")
+        missing = [w for w in wanted if w not in found]
+        return _binary(not missing, inverse, f"Expected output to {neg}contain all of {wanted}. Missing: {missing}")
     if kind == "starts-with":
-        return verdict(output.startswith(str(value)), f"expected output to start with {_excerpt(str(value))}, it starts with {_excerpt(output[:40])}")
+        _need(isinstance(value, str) and value != "", '"starts-with" assertion type must have a string value')
+        return _binary(text.startswith(value), inverse, f"Expected output to {neg}start with {excerpt(value)}, it starts with {excerpt(text[:40])}")
     if kind == "regex":
-        match = re.search(str(value), output)
-        where = f" (matched {match.group(0)!r} at {match.start()})" if match else ""
-        return verdict(match is not None, f"expected a match for /{value}/{where} in {_excerpt(output)}")
+        _need(isinstance(value, str) and value != "", '"regex" assertion type must have a string value')
+        try:
+            ok = regex_search(value, text)
+        except JsRegexError as err:
+            return False, 0.0, f"Invalid regex pattern: {err}"
+        return _binary(ok, inverse, f"Expected output to {neg}match regex /{value}/; output was {excerpt(text)}")
     if kind == "is-json":
         try:
-            parsed = json.loads(output)
-        except json.JSONDecodeError as err:
-            return verdict(False, f"expected JSON; parse error at line {err.lineno} col {err.colno}: {err.msg}; output was {_excerpt(output)}")
-        if isinstance(value, dict):
-            problem = _schema_errors(parsed, value)
-            return verdict(problem is None, f"JSON does not match the schema {problem}" if problem else "valid JSON matching the schema")
-        return verdict(True, "valid JSON")
+            parsed = json_parse(text)
+            is_json = True
+        except ValueError as err:
+            parsed, is_json = None, False
+            parse_error = str(err)
+        if is_json and value:
+            validator = _compile_json_schema(value, "is-json")
+            from workbench.evals.jsonschema_js import schema_errors
+
+            problem = schema_errors(validator, parsed)
+            passed = (problem is None) != inverse
+            if not passed:
+                return False, 0.0, "Output is JSON that conforms to the provided schema" if inverse else f"JSON does not conform to the provided schema. Errors: {problem}"
+            return True, 1.0, "Assertion passed"
+        return _binary(is_json, inverse, f"Expected output to {neg}be valid JSON" + ("" if is_json else f" ({parse_error}); output was {excerpt(text)}"))
     if kind == "contains-json":
-        candidates = extract_json_values(output)
-        if not candidates:
-            return verdict(False, f"expected a JSON object or array in {_excerpt(output)}")
-        if isinstance(value, dict):
-            problems = [_schema_errors(c, value) for c in candidates]
-            if any(p is None for p in problems):
-                return verdict(True, "found JSON matching the schema")
-            return verdict(False, f"no embedded JSON matches the schema: {problems[0]}")
-        return verdict(True, f"found {len(candidates)} JSON value(s)")
+        objects = extract_json_objects(text)
+        passed = (not objects) if inverse else bool(objects)
+        message = f"Expected output to {neg}contain valid JSON"
+        if value and objects:
+            from workbench.evals.jsonschema_js import schema_errors
+
+            validator = _compile_json_schema(value, "contains-json")
+            for candidate in objects:
+                problem = schema_errors(validator, candidate)
+                passed = (problem is None) != inverse
+                if problem is None:
+                    if inverse:
+                        message = "Output contains JSON conforming to the provided schema"
+                    break
+                message = f"JSON does not conform to the provided schema. Errors: {problem}"
+        return passed, 1.0 if passed else 0.0, "Assertion passed" if passed else message
     if kind == "levenshtein":
+        _need(isinstance(value, str), '"levenshtein" assertion type must have a string value')
         limit = assertion.threshold if assertion.threshold is not None else DEFAULT_LEVENSHTEIN
-        distance = levenshtein(output, str(value))
-        return verdict(distance <= limit, f"Levenshtein distance {distance} (at most {limit:g}) from {_excerpt(str(value))}")
+        distance = assert_metrics.levenshtein(text, value)
+        return _binary(distance <= limit, inverse, f"Levenshtein distance {distance} is {'less than or equal to' if inverse else 'greater than'} threshold {limit:g}")
+    if kind == "word-count":
+        return _word_count(value, text, inverse)
     if kind == "latency":
-        if assertion.threshold is None:
-            return verdict(False, "latency needs a threshold in milliseconds")
+        _need(assertion.threshold is not None, "Latency assertion must have a threshold in milliseconds")
+        _need(ctx.latency_ms is not None, "Latency assertion does not support cached results. Rerun the eval with --no-cache")
+        latency = float(ctx.latency_ms or 0.0)
         # A cached answer keeps the latency measured when it was first fetched (promptfoo refuses
         # cached latency instead; judging the original measurement keeps cached re-runs useful).
-        latency = ctx.latency_ms or 0.0
         note = " (cached: measured on the original call)" if ctx.cached else ""
-        return verdict(latency <= assertion.threshold, f"latency {latency:.0f} ms (at most {assertion.threshold:g} ms){note}")
+        return _binary(latency <= float(assertion.threshold or 0), inverse, f"Latency {latency:.0f}ms is {'less than or equal to' if inverse else 'greater than'} threshold {assertion.threshold:g}ms{note}", f"latency {latency:.0f} ms{note}")
     if kind == "cost":
-        if assertion.threshold is None:
-            return verdict(False, "cost needs a threshold")
-        if ctx.cost is None:
-            return verdict(False, "the provider reported no cost for this model")
-        return verdict(ctx.cost <= assertion.threshold, f"cost ${ctx.cost:.6f} (at most ${assertion.threshold:g})")
-    if kind == "python" and not ctx.python_assertions:
-        where = f" ({ctx.python_assertions_source})" if ctx.python_assertions_source else ""
-        raise AssertionRefused(f"python assertions are disabled here{where}: the code was not run")
+        _need(assertion.threshold is not None, "Cost assertion must have a threshold")
+        _need(ctx.cost is not None, "Cost assertion does not support providers that do not return cost")
+        cost = float(ctx.cost or 0.0)
+        return _binary(cost <= float(assertion.threshold or 0), inverse, f"Cost {cost:.2g} is {'less than or equal to' if inverse else 'greater than'} threshold {assertion.threshold:g}")
+    if kind in ("perplexity", "perplexity-score"):
+        _need(bool(ctx.logprobs), f"{kind} assertion does not support providers that do not return logProbs")
+        logprobs = list(ctx.logprobs or ())
+        if kind == "perplexity":
+            value_pp = assert_metrics.perplexity(logprobs)
+            if assertion.threshold is None:
+                return True, 1.0, f"perplexity {value_pp:.2f}"
+            return _binary(value_pp <= assertion.threshold, inverse, f"Perplexity {value_pp:.2f} is {'less than or equal to' if inverse else 'greater than'} threshold {assertion.threshold:g}")
+        norm = assert_metrics.perplexity_score(logprobs)
+        passed = True if assertion.threshold is None else (norm >= assertion.threshold) != inverse
+        return passed, (1 - norm) if inverse else norm, "Assertion passed" if passed else f"Perplexity score {norm:.2f} is {'greater than or equal to' if inverse else 'less than'} threshold {assertion.threshold:g}"
+    if kind == "bleu":
+        _need(isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)), '"bleu" assertion type must have a string or array of strings value')
+        threshold = assertion.threshold if assertion.threshold is not None else 0.5
+        score = assert_metrics.bleu(text, value if isinstance(value, list) else [value])
+        passed = (score >= threshold) != inverse
+        return passed, (1 - score) if inverse else score, "Assertion passed" if passed else f"BLEU score {score:.4f} is {'greater' if inverse else 'less'} than threshold {threshold:g}"
+    if kind == "rouge-n":
+        _need(isinstance(value, str), '"rouge" assertion type must be a string value')
+        threshold = assertion.threshold if assertion.threshold is not None else 0.75
+        score = assert_metrics.rouge_n(text.lower(), value.lower())
+        passed = (score >= threshold) != inverse
+        return passed, (1 - score) if inverse else score, f"ROUGE-N score {score:.2f} is {'greater than or equal to' if score >= threshold else 'less than'} threshold {threshold:g}"
+    if kind in ("is-xml", "contains-xml"):
+        try:
+            required = assert_xml.required_elements(value)
+        except ValueError as err:
+            raise AssertionConfigError(str(err)) from None
+        ok, why = (assert_xml.validate_xml if kind == "is-xml" else assert_xml.contains_xml)(text, required)
+        return _binary(ok, inverse, why if not inverse else f"Expected output to not be valid XML ({why})")
+    if kind in ("is-sql", "contains-sql"):
+        try:
+            ok, why = (assert_sql.check_sql if kind == "is-sql" else assert_sql.contains_sql)(text, value)
+        except ValueError as err:
+            raise AssertionConfigError(str(err)) from None
+        return _binary(ok, inverse, why if not inverse else "The output SQL statement is valid")
+    if kind == "is-valid-openai-tools-call":
+        tools = assert_tools.definitions_from_value(value, "tools")
+        if tools is None and ctx.tools is not None:
+            tools = list(ctx.tools)
+        ok, why = assert_tools.check_tools_call(output, tools)
+        return ok, 1.0 if ok else 0.0, why  # promptfoo ignores `not-` for this type
+    if kind == "is-valid-openai-function-call":
+        functions = assert_tools.definitions_from_value(value, "functions")
+        if functions is None and ctx.functions is not None:
+            functions = list(ctx.functions)
+        if functions is None:
+            return False, 0.0, "no function definitions: give the assertion `value: {functions: [...]}`"
+        ok, why = assert_tools.check_function_call(output, functions)
+        return ok, 1.0 if ok else 0.0, why
     if kind == "python":
-        return await _python(assertion, output, ctx)
+        require_python(ctx, "assertions")
+        return await python_assertion(replace(assertion, value=value), output, inverse, ctx)
     if kind == "similar":
-        if ctx.embed is None:
-            return verdict(False, "similar needs an embeddings provider")
-        threshold = assertion.threshold if assertion.threshold is not None else DEFAULT_SIMILARITY
-        references = value if isinstance(value, list) else [value]
-        vectors = await ctx.embed([output, *[str(r) for r in references]])
-        best = max(_cosine(vectors[0], v) for v in vectors[1:])
-        return best >= threshold, best, f"cosine similarity {best:.3f} (threshold {threshold:g}) to {_excerpt(str(references[0]))}"
+        ok, score, why = await similar(assertion, value, text, ctx)
+        return (not ok, 1.0 - score, "not: " + why) if inverse else (ok, score, why)
     if kind == "llm-rubric":
-        return await _llm_rubric(assertion, output, ctx)
-    return verdict(False, f"unsupported assertion type {assertion.type!r}")
+        ok, score, why = await llm_rubric(assertion, text, ctx)
+        return (not ok, 1.0 - score, "not: " + why) if inverse else (ok, score, why)
+    raise AssertionConfigError(f"Unknown assertion type: {assertion.type}")
+
+
+def _deep_equal(a: Any, b: Any) -> bool:
+    """util.isDeepStrictEqual on JSON values (numbers compare by value, not by Python type)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_deep_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _word_count(value: Any, text: str, inverse: bool) -> tuple[bool, float, str]:
+    _need(value is not None, '"word-count" assertion must have a value')
+    count = len(js_split_whitespace(text))
+    if isinstance(value, dict):
+        low, high = value.get("min"), value.get("max")
+        _need(low is not None or high is not None, '"word-count" assertion object must have "min" and/or "max" properties')
+        if low is not None and high is not None:
+            _need(low <= high, f'"word-count" assertion: min ({low}) must be less than or equal to max ({high})')
+            return _binary(low <= count <= high, inverse, f"Word count {count} is {'' if inverse else 'not '}between {low} and {high}")
+        if low is None:
+            assert high is not None
+            return _binary(count <= high, inverse, f"Word count {count} is {'at most' if inverse else 'greater than maximum'} {high}")
+        return _binary(count >= low, inverse, f"Word count {count} is {'at least' if inverse else 'less than minimum'} {low}")
+    expected: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        expected = float(value)
+    elif isinstance(value, str):
+        try:
+            expected = float(value.strip()) if value.strip() else 0.0
+        except ValueError:
+            expected = None
+    _need(expected is not None, '"word-count" assertion value must be a number or an object with min/max properties')
+    return _binary(count == expected, inverse, f"Word count {count} does {'' if inverse else 'not '}equal expected {to_string(value)}")
+
+
+# ------------------------------------------------------------------ grading
+async def check(assertion: Assertion, output: Any, ctx: GradingContext) -> AssertionResult:
+    """Run one assertion (not an `assert-set`: see `grade`).
+
+    Args:
+        assertion: the assertion, `not-` prefix included.
+        output: the model output: text, or the structured output (tool calls) of a provider.
+        ctx: vars, latency, cost, logprobs, tool definitions, graders.
+
+    Returns:
+        The result; `error=True` when the assertion itself is unusable (the case errors).
+    """
+    try:
+        if assertion.transform:
+            output = apply_transform(assertion.transform, output, ctx)
+        value = resolve_value(assertion.value, ctx)
+        passed, score, reason = await _dispatch(assertion, value, output, assertion.negated, ctx)
+    except AssertionRefused as err:
+        return AssertionResult(assertion.type, False, 0.0, str(err), assertion.weight, assertion.metric)
+    except AssertionConfigError as err:
+        return AssertionResult(assertion.type, False, 0.0, f"{assertion.type}: {err}", assertion.weight, assertion.metric, error=True)
+    except Exception as err:  # a bug or an unexpected value: promptfoo errors the case too
+        return AssertionResult(assertion.type, False, 0.0, f"{assertion.type} assertion error: {type(err).__name__}: {err}", assertion.weight, assertion.metric, error=True)
+    if math.isnan(score):
+        score = 0.0
+    if assertion.weight == 0:
+        passed = True
+    return AssertionResult(assertion.type, passed, score, reason, assertion.weight, assertion.metric)
 
 
 @dataclass(frozen=True)
@@ -317,11 +360,66 @@ class CaseVerdict:
     passed: bool
     score: float
     results: tuple[AssertionResult, ...]
+    error: str | None = None  # an assertion or transform was unusable: the case errors
+
+
+def _aggregate(results: Sequence[AssertionResult], threshold: float | None) -> tuple[bool, float, str]:
+    total_weight = sum(r.weight for r in results)
+    score = sum(r.score * r.weight for r in results) / total_weight if total_weight > 0 else 0.0
+    failed = [r for r in results if not r.passed]
+    passed = not failed
+    reason = failed[-1].reason if failed else "All assertions passed"
+    if threshold is not None and not math.isnan(threshold):
+        passed = score >= threshold
+        reason = f"Aggregate score {score:.2f} {'≥' if passed else '<'} {threshold:g} threshold"
+    return passed, score, reason
 
 
 def grade_case(case: TestCase, results: Sequence[AssertionResult]) -> CaseVerdict:
-    """promptfoo's rule: weighted mean score; pass = every assertion passes, or score >= test threshold."""
-    total_weight = sum(r.weight for r in results)
-    score = sum(r.score * r.weight for r in results) / total_weight if total_weight else (1.0 if all(r.passed for r in results) else 0.0)
-    passed = score >= case.threshold if case.threshold is not None else all(r.passed for r in results)
+    """promptfoo's rule over a flat list of results (see the module docstring)."""
+    errors = [r for r in results if r.error]
+    if errors:
+        return CaseVerdict(False, 0.0, tuple(results), errors[0].reason)
+    if not results:
+        return CaseVerdict(True, 1.0, ())
+    passed, score, _ = _aggregate(results, case.threshold)
     return CaseVerdict(passed, score, tuple(results))
+
+
+async def grade(case: TestCase, output: Any, ctx: GradingContext) -> CaseVerdict:
+    """Grade one output: the test's transform, every assertion (sets included), the verdict."""
+    if case.transform:
+        try:
+            output = apply_transform(case.transform, output, ctx)
+        except AssertionConfigError as err:
+            return CaseVerdict(False, 0.0, (), str(err))
+    top: list[AssertionResult] = []
+    flat: list[AssertionResult] = []
+    for assertion in case.asserts:
+        if assertion.type == "assert-set":
+            inner = [await check(child, output, ctx) for child in assertion.children]
+            flat.extend(inner)
+            if any(r.error for r in inner):
+                top.append(next(r for r in inner if r.error))
+                continue
+            passed, score, reason = _aggregate(inner, assertion.threshold) if inner else (True, 1.0, "No assertions")
+            result = AssertionResult("assert-set", passed, score, reason, assertion.weight, assertion.metric)
+        else:
+            result = await check(assertion, output, ctx)
+        top.append(result)
+        flat.append(result)
+    verdict = grade_case(case, top)
+    return replace(verdict, results=tuple(flat))
+
+
+__all__ = [
+    "AssertionConfigError",
+    "AssertionResult",
+    "CaseVerdict",
+    "GradingContext",
+    "check",
+    "extract_json_values",
+    "grade",
+    "grade_case",
+    "levenshtein",
+]

@@ -71,7 +71,11 @@ class ResponseCache:
             return None
         data = json.loads(row[0])
         self.hits += 1
-        return Completion(data["text"], data.get("input_tokens"), data.get("output_tokens"), data.get("latency_ms", 0.0), data.get("cost"), cached=True)
+        logprobs = data.get("logprobs")
+        return Completion(
+            data["text"], data.get("input_tokens"), data.get("output_tokens"), data.get("latency_ms", 0.0), data.get("cost"),
+            cached=True, logprobs=tuple(logprobs) if logprobs is not None else None, structured=data.get("structured"),
+        )
 
     def put(self, key: str, completion: Completion) -> None:
         if self._db is None:
@@ -83,7 +87,10 @@ class ResponseCache:
                 "output_tokens": completion.output_tokens,
                 "latency_ms": completion.latency_ms,
                 "cost": completion.cost,
-            }
+                "logprobs": list(completion.logprobs) if completion.logprobs is not None else None,
+                "structured": completion.structured,
+            },
+            default=str,
         )
         try:
             with self._lock:

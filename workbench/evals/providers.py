@@ -66,6 +66,13 @@ class Completion:
     latency_ms: float = 0.0
     cost: float | None = None
     cached: bool = False
+    logprobs: tuple[float, ...] | None = None  # token logprobs (perplexity assertions)
+    structured: Any = None  # tool calls / function call, when the model answered with them
+
+    @property
+    def graded_output(self) -> Any:
+        """What assertions see: the tool calls when the model made some (promptfoo's output), else the text."""
+        return self.structured if self.structured is not None and not self.text else self.text
 
     @property
     def total_tokens(self) -> int | None:
@@ -177,6 +184,8 @@ class OpenAIProvider:
 
         params = {k: v for k, v in {**self.spec.parameters, **request.parameters}.items() if v is not None}
         started = time.perf_counter()
+        structured: Any = None
+        logprobs: tuple[float, ...] | None = None
         try:
             if self.stream:
                 text, usage = await self._stream(request, params)
@@ -184,8 +193,11 @@ class OpenAIProvider:
                 response = await self._create(model=self.model, messages=request.as_messages(), **params)
                 if not response.choices:
                     raise CallError("the endpoint answered without choices", retryable=True)
-                text = response.choices[0].message.content or ""
+                message = response.choices[0].message
+                text = message.content or ""
                 usage = response.usage
+                structured = _structured_output(message)
+                logprobs = _token_logprobs(response.choices[0])
         except CallError:
             raise
         except openai.APIStatusError as err:
@@ -199,7 +211,7 @@ class OpenAIProvider:
         latency = (time.perf_counter() - started) * 1000
         input_tokens = getattr(usage, "prompt_tokens", None) if usage else None
         output_tokens = getattr(usage, "completion_tokens", None) if usage else None
-        return Completion(text, input_tokens, output_tokens, latency, cost_of(self.model, input_tokens, output_tokens))
+        return Completion(text, input_tokens, output_tokens, latency, cost_of(self.model, input_tokens, output_tokens), logprobs=logprobs, structured=structured)
 
     async def _stream(self, request: ModelRequest, params: dict[str, Any]) -> tuple[str, Any]:
         stream = await self._create(model=self.model, messages=request.as_messages(), stream=True, stream_options={"include_usage": True}, **params)
@@ -226,6 +238,24 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _structured_output(message: Any) -> Any:
+    """promptfoo's output for a tool-calling answer: the tool calls (or the function call) as JSON."""
+    tool_calls = getattr(message, "tool_calls", None)
+    if tool_calls:
+        return [call.model_dump(exclude_none=True) if hasattr(call, "model_dump") else call for call in tool_calls]
+    function_call = getattr(message, "function_call", None)
+    if function_call:
+        return function_call.model_dump(exclude_none=True) if hasattr(function_call, "model_dump") else function_call
+    return None
+
+
+def _token_logprobs(choice: Any) -> tuple[float, ...] | None:
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    return tuple(float(token.logprob) for token in content)
 
 
 def _cause(err: BaseException) -> str:
@@ -318,7 +348,17 @@ class PythonProvider:
         latency = (time.perf_counter() - started) * 1000
         if isinstance(result, Mapping):
             usage = result.get("tokenUsage") or {}
-            return Completion(str(result.get("output", "")), usage.get("prompt"), usage.get("completion"), latency, result.get("cost"))
+            output = result.get("output", "")
+            logprobs = result.get("logProbs", result.get("logprobs"))
+            return Completion(
+                output if isinstance(output, str) else "",
+                usage.get("prompt"),
+                usage.get("completion"),
+                latency,
+                result.get("cost"),
+                logprobs=tuple(float(x) for x in logprobs) if isinstance(logprobs, (list, tuple)) else None,
+                structured=None if isinstance(output, str) else output,
+            )
         return Completion(str(result), latency_ms=latency)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:

@@ -19,12 +19,13 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from workbench.core.jsvalues import coerce_output
 from workbench.core.model import Prompt, TestCase
 from workbench.core.render import RenderedPrompt, render_prompt
 from workbench.core.safe_text import well_formed
 from workbench.core.stats import pass_hat_k, percentile, wilson_interval
 from workbench.errors import WorkbenchError
-from workbench.evals.assertions import AssertionResult, GradingContext, check, grade_case
+from workbench.evals.assertions import AssertionResult, GradingContext, grade
 from workbench.evals.cache import ResponseCache, cache_key
 from workbench.evals.providers import (
     CallError,
@@ -366,13 +367,16 @@ class SuiteRun:
             grade=self._grade,
             python_assertions=self.options.python_assertions,
             python_assertions_source=self.options.python_assertions_source,
+            logprobs=completion.logprobs,
+            tools=_definitions(self.prompt, "tools"),
+            functions=_definitions(self.prompt, "functions"),
         )
-        results = [await check(assertion, completion.text, ctx) for assertion in case.asserts]
-        verdict = grade_case(case, results)
+        verdict = await grade(case, completion.graded_output, ctx)
         return CaseResult(
-            passed=verdict.passed,
+            passed=None if verdict.error else verdict.passed,
+            error=verdict.error,
             score=verdict.score,
-            output=completion.text,
+            output=coerce_output(completion.graded_output),
             asserts=verdict.results,
             latency_ms=completion.latency_ms,
             input_tokens=completion.input_tokens,
@@ -404,6 +408,18 @@ def _scrubbed(result: CaseResult) -> CaseResult:
         error=scrub(result.error) if result.error else result.error,
         asserts=tuple(replace(a, reason=scrub(a.reason)) for a in result.asserts),
     )
+
+
+def _definitions(prompt: Prompt, key: str) -> tuple[Any, ...] | None:
+    """The prompt's OpenAI `tools` / `functions` for tool-call assertions.
+
+    Read from the prompt document (`tools:` at the top level or in `model.parameters`), so
+    that issue 14's prompt-level tool definitions feed these assertions without changes here.
+    """
+    for source in (prompt.raw.get(key), (prompt.raw.get("model") or {}).get("parameters", {}).get(key) if isinstance(prompt.raw.get("model"), dict) else None):
+        if isinstance(source, list):
+            return tuple(source)
+    return None
 
 
 def shard_of(prompt: str, case_id: str, shards: int) -> int:

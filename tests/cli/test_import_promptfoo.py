@@ -1,0 +1,136 @@
+"""`workbench import promptfoo`: promptfoo's example configs convert without loss and give the
+same pass/fail per case as `promptfoo eval` (both with the echo provider; promptfoo's verdicts
+are in tests/fixtures/promptfoo_examples/verdicts.json, recorded by
+scripts/promptfoo_conformance.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench.cli.common import run_app
+from workbench.core.formats import Source, formats
+from workbench.core.formats.promptfoo_tests import assertion_from_string
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "promptfoo_examples"
+VERDICTS: dict[str, list[dict[str, Any]]] = json.loads((EXAMPLES / "verdicts.json").read_text(encoding="utf-8"))["examples"]
+# What each example may legitimately not carry over (nothing for promptfoo's own examples but
+# the extra providers; the kitchen sink has a javascript assertion on purpose).
+EXPECTED_LOSSES = {
+    "getting-started": ["only the first provider is carried over"],
+    "simple-csv": [],
+    "csv-metadata": [],
+    "kitchen-sink": ["assertion type 'javascript' not carried over"],
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "prompts").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def run(root: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = run_app(["-C", str(root), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("example", sorted(VERDICTS))
+def test_example_imports_and_gives_promptfoos_verdicts(example: str, repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / example
+    shutil.copytree(EXAMPLES / example, source)
+    code, out, _ = run(repo, "import", "promptfoo", str(source / "promptfooconfig.yaml"), "--json", capsys=capsys)
+    assert code == 0, out
+    report = json.loads(out)
+    lost = [p["message"] for p in report["not_carried_over"]]
+    assert len(lost) == len(EXPECTED_LOSSES[example]) and all(any(e in m for m in lost) for e in EXPECTED_LOSSES[example]), lost
+    assert [p for p in report["validation"]] == [], report["validation"]
+
+    # Importing again changes nothing.
+    code, out, _ = run(repo, "import", "promptfoo", str(source / "promptfooconfig.yaml"), "--json", capsys=capsys)
+    again = json.loads(out)
+    assert again["written"] == [] and sorted(again["unchanged"]) == sorted(report["written"])
+
+    code, out, _ = run(repo, "test", "--all", "--provider", "echo", "--no-cache", "--json", capsys=capsys)
+    suites = json.loads(out)["suites"]
+    prompt_files = [p for p in report["written"] if not p.endswith(".tests.yaml")]
+    assert len(suites) == len(prompt_files)
+    by_prompt = {s["prompt"]: s["cases"] for s in suites}
+    promptfoo_rows = VERDICTS[example]
+    for prompt_index, path in enumerate(prompt_files):
+        name = path.removeprefix("prompts/").removesuffix(".yaml")
+        ours = [case["status"] for case in by_prompt[name]]
+        theirs = [row["status"] for row in promptfoo_rows if row["prompt"] == prompt_index]
+        assert ours == theirs, f"{name}: workbench {ours} vs promptfoo {theirs}"
+
+
+def test_lost_fields_name_file_line_and_field(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text(
+        "prompts: ['Hi {{name}}']\n"
+        "providers:\n  - id: openai:chat:gpt-4o-mini\n    config: {apiKey: sk-secret, temperature: 0}\n"
+        "redteam: {purpose: x}\n"
+        "tests:\n  - vars: {name: Ana}\n    options: {transform: output.trim()}\n    assert:\n      - type: javascript\n        value: output.length > 1\n      - type: factuality\n        value: x\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(repo, "import", "promptfoo", str(config), capsys=capsys)
+    assert code == 0
+    assert "wrote     prompts/" in out
+    assert ":4:" in out and "literal API key" in out and "sk-secret" not in out + err
+    assert ":5:1:" in out and "`redteam` not carried over" in out
+    assert "options.transform` in JavaScript" in out
+    assert "'javascript' not carried over" in out and "'factuality' not carried over" in out
+    written = next((repo / "prompts").rglob("*.yaml")).read_text(encoding="utf-8")
+    assert "temperature: 0" in written and "sk-secret" not in written
+
+
+def test_default_config_name_and_unknown_format(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(repo, "import", "promptfoo", capsys=capsys)
+    assert code == 2 and "no promptfooconfig.yaml here" in err
+    code, _, err = run(repo, "import", "langchain", capsys=capsys)
+    assert code == 2 and "unknown import format" in err and "promptfoo" in err
+    (tmp_path / "promptfooconfig.yaml").write_text("prompts: ['x {{a}}']\ntests: [{vars: {a: 1}}]\n", encoding="utf-8")
+    code, out, _ = run(repo, "import", "promptfoo", "--prefix", "team/x", capsys=capsys)
+    assert code == 0 and "prompts/team/x/prompt-1.yaml" in out
+
+
+def test_conversion_is_pure_and_positions_problems() -> None:
+    files = {"p.json": '[{"role": "system", "content": "Be {{tone}}"}, {"role": "user", "content": "{{q}}"}]'}
+    text = "prompts:\n  - file://p.json\n  - file://fn.py:make\ntests:\n  - vars: {tone: [calm, brisk], q: hi}\n"
+
+    def read(path: str) -> str:
+        return files[path]
+
+    conversion = formats()["promptfoo"].convert(Source("cfg.yaml", text, read, "demo"))
+    assert [f.path for f in conversion.files] == ["prompts/demo/p.yaml"]
+    assert "calm" in conversion.files[0].text and "brisk" in conversion.files[0].text  # array vars expand
+    [problem] = conversion.problems
+    assert (problem.path, problem.line) == ("cfg.yaml", 3) and "function" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("icontains:bonjour", {"type": "icontains", "value": "bonjour"}),
+        ("contains: algorithm", {"type": "contains", "value": "algorithm"}),
+        ("not-contains-any:a, \"b, c\"", {"type": "not-contains-any", "value": ["a", "b, c"]}),
+        ("similar(0.9):hello", {"type": "similar", "value": "hello", "threshold": 0.9}),
+        ("levenshtein:abc", {"type": "levenshtein", "value": "abc", "threshold": 0.75}),
+        ("grade:is polite", {"type": "llm-rubric", "value": "is polite"}),
+        ("javascript: output.length > 2", {"type": "javascript", "value": "output.length > 2"}),
+        ("file://check.py:fn", {"type": "python", "value": "check.py:fn"}),
+        ("is-json", {"type": "is-json"}),
+        ("plain text", {"type": "equals", "value": "plain text"}),
+    ],
+)
+def test_csv_expected_cells(cell: str, expected: dict[str, Any]) -> None:
+    assert assertion_from_string(cell) == expected

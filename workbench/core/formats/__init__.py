@@ -1,0 +1,33 @@
+"""Foreign prompt formats converted into workbench prompt files (`workbench import FORMAT`).
+
+A format is a pure function from a source (the file's text plus a callback that reads the
+files it references) to the workbench files to write and the problems met on the way, each
+naming the source file, line and field. Reading and writing files is the service's job
+(`workbench.services.importing`); nothing here touches the disk.
+
+FORMATS is the registry the command reads; promptfoo is the first entry, and GitHub Models,
+Prompty, Dotprompt and Langfuse join it the same way (issue 15): add a module with a
+`convert(source) -> Conversion` function and register a `Format` for it.
+"""
+
+from __future__ import annotations
+
+from workbench.core.formats import promptfoo
+from workbench.core.formats.base import Conversion, Format, OutputFile, ReadFile, Source, dump_yaml
+
+FORMATS: dict[str, Format] = {
+    "promptfoo": Format(
+        "promptfoo",
+        "a promptfoo config (promptfooconfig.yaml): prompts, providers, tests, defaultTest",
+        ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json"),
+        promptfoo.convert,
+    ),
+}
+
+
+def formats() -> dict[str, Format]:
+    """Every format `workbench import` knows, by name."""
+    return FORMATS
+
+
+__all__ = ["FORMATS", "Conversion", "Format", "OutputFile", "ReadFile", "Source", "dump_yaml", "formats"]

@@ -1,0 +1,123 @@
+"""What assertions see besides the output, and how their values are read: templates over the case's vars, file:// files inside the repository, CSV lists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from workbench.core.formats import csvvalues
+from workbench.core.names import UnsafePath, resolve_reference
+from workbench.evals.assert_json import load_yaml
+
+
+class AssertionConfigError(Exception):
+    """An assertion promptfoo would refuse (its `invariant` failures): the case errors."""
+
+
+@dataclass(frozen=True)
+class GradingContext:
+    """What an assertion may look at besides the output."""
+
+    vars: dict[str, Any]
+    latency_ms: float | None = None
+    cost: float | None = None
+    cached: bool = False
+    root: Path | None = None
+    embed: Callable[[list[str]], Awaitable[list[list[float]]]] | None = None
+    grade: Callable[[str], Awaitable[str]] | None = None  # llm-rubric: prompt -> grader reply
+    logprobs: tuple[float, ...] | None = None  # token logprobs, when the provider returned them
+    tools: tuple[Any, ...] | None = None  # the prompt's OpenAI tool definitions (issue 14 fills these)
+    functions: tuple[Any, ...] | None = None  # legacy OpenAI function definitions
+    python_assertions: bool = True  # False: `python` assertions and transforms are refused (core.trust)
+    python_assertions_source: str = ""
+
+
+class AssertionRefused(Exception):
+    """An assertion the trust policy does not run: it fails, negated or not."""
+
+
+def repo_file(root: Path | None, relative: str) -> Path:
+    """A file an assertion names with file://: relative to the repository, never outside it.
+
+    Raises:
+        AssertionConfigError: the path climbs out, is absolute, or a link leads outside.
+    """
+    base = (root or Path.cwd()).resolve()
+    try:  # the one rule for file:// references, here relative to the repository root
+        path = (base / resolve_reference(relative, "", inside="")).resolve()
+    except UnsafePath as err:
+        raise AssertionConfigError(f"file {relative}: {err.reason}") from None
+    if not path.is_relative_to(base):
+        raise AssertionConfigError(f"file {relative} is outside the repository (through a link)")
+    return path
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    flat = text.replace("\n", "⏎")
+    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_comma_separated(value: str) -> list[str]:
+    """promptfoo's contains-any/all CSV rule (see `workbench.core.formats.csvvalues`).
+
+    Raises:
+        AssertionConfigError: an unterminated quote, or text after a closing quote.
+    """
+    try:
+        return csvvalues.parse_comma_separated(value)
+    except csvvalues.CsvValueError as err:
+        raise AssertionConfigError(str(err)) from None
+
+
+@cache
+def _value_environment() -> Any:
+    from jinja2.sandbox import SandboxedEnvironment
+
+    # Like nunjucks in promptfoo: an undefined variable renders as nothing.
+    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+
+
+def render_value(text: str, variables: dict[str, Any]) -> str:
+    """A string assertion value rendered with the case's vars (promptfoo renders with nunjucks)."""
+    if "{{" not in text and "{%" not in text and "{#" not in text:
+        return text
+    try:
+        return str(_value_environment().from_string(text).render(**variables))
+    except Exception as err:
+        raise AssertionConfigError(f"cannot render the assertion value {excerpt(text)}: {err}") from None
+
+
+def load_file_value(reference: str, ctx: GradingContext) -> Any:
+    relative = reference[len("file://") :]
+    path = repo_file(ctx.root, relative)
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise AssertionConfigError(f"cannot read {relative}: {err.strerror or err}") from None
+    if suffix in (".json", ".yaml", ".yml"):
+        return load_yaml(text)
+    if suffix == ".txt":
+        return text.strip()
+    raise AssertionConfigError(f"Unsupported file type: {relative}")
+
+
+def resolve_value(value: Any, ctx: GradingContext) -> Any:
+    if isinstance(value, str):
+        if value.startswith("file://") and not re.search(r"\.py(:|$)", value):
+            return load_file_value(value, ctx)
+        return render_value(value, ctx.vars)
+    if isinstance(value, list):
+        return [
+            (load_file_value(v, ctx) if v.startswith("file://") else render_value(v, ctx.vars)) if isinstance(v, str) else v
+            for v in value
+        ]
+    return value

@@ -1,0 +1,144 @@
+"""`workbench import FORMAT PATH...`: read foreign files, convert them, write prompt files.
+
+The conversion itself is pure (`workbench.core.formats`); this module does the file work:
+reads the source and the files it references (relative to the source's folder), writes each
+converted file atomically, leaves files whose content would not change untouched (importing
+twice changes nothing), validates what it wrote, and commits nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.core.formats import Conversion, Format, Source, formats
+from workbench.core.formats.promptfoo import slug
+from workbench.core.model import Problem, Severity
+from workbench.errors import WorkbenchError
+
+
+class ImportSourceError(WorkbenchError):
+    """An import that cannot start: unknown format, missing file."""
+
+    title = "Import error"
+
+
+@dataclass
+class ImportReport:
+    written: list[str] = field(default_factory=list)  # repository-relative paths created or changed
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # fields not carried over (file, line, field)
+    validation: list[Problem] = field(default_factory=list)  # what `workbench validate` says of the result
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in (*self.problems, *self.validation) if p.severity is Severity.ERROR]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "not_carried_over": [p.to_dict() for p in self.problems],
+            "validation": [p.to_dict() for p in self.validation],
+        }
+
+
+def get_format(name: str) -> Format:
+    known = formats()
+    if name not in known:
+        raise ImportSourceError(f"unknown import format {name!r}", hint="formats: " + ", ".join(sorted(known)))
+    return known[name]
+
+
+def default_prefix(path: Path, root: Path) -> str:
+    """The folder under prompts/: the source's folder name, or its file name at the top."""
+    folder = path.resolve().parent
+    if folder == root.resolve():
+        stem = path.stem.removesuffix("config").rstrip("-_.") or path.stem
+        return slug(stem)
+    return slug(folder.name)
+
+
+def _atomic_write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None) -> Conversion:
+    """Read `path` and convert it (no writing)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ImportSourceError(f"cannot read {path}: {err.strerror or err}", hint=f"give the path of a {fmt.name} file") from None
+    base = path.resolve().parent
+
+    def read_file(relative: str) -> str:
+        return (base / relative).read_text(encoding="utf-8")
+
+    source = Source(_display(path, root), text, read_file, prefix if prefix is not None else default_prefix(path, root))
+    return fmt.convert(source)
+
+
+def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str | None = None) -> ImportReport:
+    """Convert every source and write the result under `root` (see the module docstring).
+
+    Args:
+        root: the prompt repository.
+        format_name: a key of `workbench.core.formats.formats()`.
+        paths: the sources; empty means the format's default file in the current folder.
+        prefix: folder under prompts/ for the converted prompts (default: per source).
+
+    Raises:
+        ImportSourceError: an unknown format, or a source that cannot be read.
+    """
+    fmt = get_format(format_name)
+    if not paths:
+        found = next((Path(p) for p in fmt.default_paths if Path(p).is_file()), None)
+        if found is None:
+            raise ImportSourceError(f"no {fmt.default_paths[0]} here", hint=f"give the path: workbench import {fmt.name} PATH")
+        paths = [found]
+    report = ImportReport()
+    prompts_dir = (root / "prompts").resolve()
+    for path in paths:
+        conversion = convert_file(root, fmt, path, prefix)
+        report.problems.extend(conversion.problems)
+        for output in conversion.files:
+            target = (root / output.path).resolve()
+            if prompts_dir not in target.parents:
+                raise ImportSourceError(f"refusing to write outside prompts/: {output.path}")
+            if target.is_file() and target.read_text(encoding="utf-8") == output.text:
+                report.unchanged.append(output.path)
+                continue
+            _atomic_write(target, output.text)
+            report.written.append(output.path)
+    report.validation.extend(_validate(root, [*report.written, *report.unchanged]))
+    return report
+
+
+def _validate(root: Path, paths: list[str]) -> list[Problem]:
+    """What `workbench validate` would say about the imported prompt files."""
+    from workbench.services.prompts import load_file
+
+    problems: list[Problem] = []
+    for rel in paths:
+        if rel.endswith((".tests.yaml", ".tests.yml")):
+            continue
+        result = load_file(root, root / rel)
+        problems.extend(result.problems)
+    return problems
