@@ -1,26 +1,50 @@
 """The local store of production events (`.workbench/monitor.sqlite`) and ingest into it.
 
-Ingest reads JSONL event logs (what `record()` writes) and OTLP JSON trace exports. A bad
-line is reported as `file:line: reason` and skipped; everything else is kept. Events are
-keyed by call id, so re-ingesting the same file adds nothing twice.
+Ingest reads JSONL event logs (what `record()` writes) and OTLP JSON trace exports.
+
+- **Bad lines** (not JSON, torn, too deeply nested, a field of the wrong type or out of range,
+  an OTLP attribute without a key) are reported as `file:line: reason` and skipped; every
+  other line is kept. Field rules: `call_id` and `name` non-empty strings; `ts` a number of
+  unix seconds; `version`, `commit`, `env`, `arm` strings or null; `latency_ms` a number >= 0;
+  `input_tokens`, `output_tokens` whole numbers >= 0; `cost`, `score` finite numbers; `error`
+  any value (a non-string is kept as its JSON text; null, "" and false mean no error);
+  `feedback` a string, number or boolean.
+- **One transaction per batch** of lines (100,000): the events, their hourly rollup, the feedback
+  they carry and the store's "rolled up to" mark commit together, so a `kill -9` at any point
+  leaves every batch either fully counted or absent (re-ingest adds the rest).
+- **Idempotent**: events are keyed by call id; re-ingesting adds nothing twice.
+- **Feedback** (`record_feedback`) is counted on the call it names, whether it arrives before,
+  with or after that call; a score given with feedback replaces the call's score.
+- **A corrupt store** is moved aside (`monitor.sqlite.corrupt-<time>`), every readable event is
+  copied into a fresh one, and a warning names both files; a locked one is waited for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from workbench.core.sqlite_files import is_busy, is_corrupt, move_aside, salvage
+from workbench.errors import MonitorError
+
+SCHEMA_VERSION = 2
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-  call_id TEXT PRIMARY KEY, ts REAL NOT NULL, prompt TEXT NOT NULL, version TEXT, commit_sha TEXT,
-  env TEXT, arm TEXT, latency_ms REAL, input_tokens INTEGER, output_tokens INTEGER, cost REAL,
-  error TEXT, score REAL, feedback TEXT
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS idents (
+  id INTEGER PRIMARY KEY, prompt TEXT NOT NULL, version TEXT NOT NULL, commit_sha TEXT NOT NULL, env TEXT NOT NULL, arm TEXT NOT NULL,
+  UNIQUE (prompt, version, commit_sha, env, arm)
 );
-CREATE INDEX IF NOT EXISTS events_latency ON events (prompt, env, version, arm, latency_ms);
+CREATE TABLE IF NOT EXISTS events (
+  call_id TEXT PRIMARY KEY, ts REAL NOT NULL, ident INTEGER NOT NULL, latency_ms REAL, input_tokens INTEGER, output_tokens INTEGER,
+  cost REAL, error TEXT, score REAL, feedback TEXT
+);
+CREATE INDEX IF NOT EXISTS events_latency ON events (ident, latency_ms);
 CREATE TABLE IF NOT EXISTS rollup (
   prompt TEXT NOT NULL, env TEXT NOT NULL, version TEXT NOT NULL, arm TEXT NOT NULL, hour INTEGER NOT NULL,
   calls INTEGER, errors INTEGER, lat_sum REAL, lat_sq REAL, lat_n INTEGER, tokens INTEGER, cost REAL,
@@ -30,9 +54,32 @@ CREATE TABLE IF NOT EXISTS rollup (
 CREATE TABLE IF NOT EXISTS feedback (call_id TEXT PRIMARY KEY, ts REAL, feedback TEXT, score REAL);
 """
 
-BATCH = 20_000
-LATENCY_INDEX = "CREATE INDEX IF NOT EXISTS events_latency ON events (prompt, env, version, arm, latency_ms)"
-BULK_BYTES = 20_000_000  # above this much input, rebuilding the latency index once beats updating it per row
+BATCH = 100_000  # lines per transaction
+LATENCY_INDEX = "CREATE INDEX IF NOT EXISTS events_latency ON events (ident, latency_ms)"
+BULK_EVENTS = 200_000  # rebuilding the latency index once beats updating it per row above this many new events
+BYTES_PER_EVENT = 250  # a typical JSONL event, to estimate how many events a file holds
+MAX_PROBLEMS = 1000  # problems kept in the report (all are counted)
+BUSY_TIMEOUT_S = 60.0  # another ingest may hold the write lock for a whole batch
+
+UNKNOWN_VERSION = "(unknown)"
+
+_ROLLUP_UPSERT = """ON CONFLICT (prompt, env, version, arm, hour) DO UPDATE SET
+  calls = calls + excluded.calls, errors = errors + excluded.errors,
+  lat_sum = coalesce(lat_sum, 0) + coalesce(excluded.lat_sum, 0), lat_sq = coalesce(lat_sq, 0) + coalesce(excluded.lat_sq, 0),
+  lat_n = lat_n + excluded.lat_n, tokens = tokens + excluded.tokens, cost = cost + excluded.cost,
+  score_sum = coalesce(score_sum, 0) + coalesce(excluded.score_sum, 0), score_sq = coalesce(score_sq, 0) + coalesce(excluded.score_sq, 0),
+  score_n = score_n + excluded.score_n, feedback = feedback + excluded.feedback,
+  first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)"""
+
+_ROLLUP_NEW = f"""INSERT INTO rollup
+  SELECT i.prompt, i.env, i.version, i.arm, cast(e.ts / 3600 AS INTEGER),
+         count(*), count(e.error), sum(e.latency_ms), sum(e.latency_ms * e.latency_ms), count(e.latency_ms),
+         sum(coalesce(e.input_tokens, 0) + coalesce(e.output_tokens, 0)), sum(coalesce(e.cost, 0)),
+         sum(e.score), sum(e.score * e.score), count(e.score), count(e.feedback), min(e.ts), max(e.ts)
+  FROM events e JOIN idents i ON i.id = e.ident WHERE e.rowid > ? GROUP BY e.ident, 5
+  {_ROLLUP_UPSERT}"""
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,49 +88,228 @@ class IngestReport:
     lines: int = 0
     added: int = 0
     duplicates: int = 0
+    feedback: int = 0
     problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def problem(self, text: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"files": self.files, "lines": self.lines, "added": self.added, "duplicates": self.duplicates, "problems": self.problems}
+        return {
+            "files": self.files, "lines": self.lines, "added": self.added, "duplicates": self.duplicates, "feedback": self.feedback,
+            "problems": self.problems, "problem_count": self.problem_count, "warnings": self.warnings,
+        }
 
 
-def _row(event: dict[str, Any]) -> tuple[Any, ...]:
-    # Hot path of ingest (a million calls): conversions inline, no helper calls.
+class BadField(ValueError):
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"{name}: {why}")
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+def _number(value: Any, name: str, low: float, high: float, *, whole: bool = False) -> float | int:
+    """The slow path of a numeric field: ints, integral floats, ranges, with a message naming the field."""
+    if type(value) not in (int, float):  # bool is not a number here
+        raise BadField(name, f"needs a number, got {_type_name(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadField(name, "needs a finite number")
+    if not low <= value <= high:
+        raise BadField(name, f"{value!r} is out of range")
+    if whole:
+        if isinstance(value, float) and not value.is_integer():
+            raise BadField(name, "needs a whole number")
+        return int(value)
+    return float(value)
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise BadField(name, f"needs a string or null, got {_type_name(value)}")
+
+
+def _error_text(value: Any) -> str | None:
+    if value is None or value is False or value == "":
+        return None
+    if type(value) is str:
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)[:2000]
+
+
+def _feedback_text(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if type(value) is bool:
+        return "true" if value else "false"
+    if type(value) in (int, float):
+        return repr(value)
+    raise BadField("feedback", f"needs a string, number or boolean, got {_type_name(value)}")
+
+
+MAX_TS = 1e11  # year 5138: anything larger is not unix seconds
+MAX_TOKENS = 2**53
+MAX_NUMBER = 1e300
+
+
+def convert_event(event: dict[str, Any]) -> tuple[Any, ...]:
+    """(call_id, ts, identity key, latency, tokens in, tokens out, cost, error, score, feedback), or BadField.
+
+    Hot path of ingest (a million calls): the common types are checked inline, the rest go
+    through `_number` / `_text`, which name the field in their error.
+    """
     get = event.get
+    call_id, ts, name = get("call_id"), get("ts"), get("name")
+    if type(call_id) is not str or not call_id:
+        raise BadField("call_id", f"needs a non-empty string, got {_type_name(call_id)}")
+    if type(name) is not str or not name:
+        raise BadField("name", f"needs a non-empty string, got {_type_name(name)}")
+    if type(ts) is not float or not 0.0 <= ts <= MAX_TS:
+        ts = _number(ts, "ts", 0, MAX_TS)
+    version, commit, env, arm = get("version"), get("commit"), get("env"), get("arm")
+    if version is not None and type(version) is not str:
+        _text(version, "version")
+    if commit is not None and type(commit) is not str:
+        _text(commit, "commit")
+    if env is not None and type(env) is not str:
+        _text(env, "env")
+    if arm is not None and type(arm) is not str:
+        _text(arm, "arm")
     latency, tokens_in, tokens_out, cost, score = get("latency_ms"), get("input_tokens"), get("output_tokens"), get("cost"), get("score")
+    if latency is not None and (type(latency) is not float or not 0.0 <= latency <= MAX_NUMBER):
+        latency = _number(latency, "latency_ms", 0, MAX_NUMBER)
+    if tokens_in is not None and (type(tokens_in) is not int or not 0 <= tokens_in <= MAX_TOKENS):
+        tokens_in = _number(tokens_in, "input_tokens", 0, MAX_TOKENS, whole=True)
+    if tokens_out is not None and (type(tokens_out) is not int or not 0 <= tokens_out <= MAX_TOKENS):
+        tokens_out = _number(tokens_out, "output_tokens", 0, MAX_TOKENS, whole=True)
+    if cost is not None and (type(cost) is not float or not -MAX_NUMBER <= cost <= MAX_NUMBER):
+        cost = _number(cost, "cost", -MAX_NUMBER, MAX_NUMBER)
+    if score is not None and (type(score) is not float or not -MAX_NUMBER <= score <= MAX_NUMBER):
+        score = _number(score, "score", -MAX_NUMBER, MAX_NUMBER)
     error, feedback = get("error"), get("feedback")
-    return (
-        str(event["call_id"]),
-        float(event["ts"]),
-        str(event["name"]),
-        get("version") or "(unknown)",
-        get("commit"),
-        get("env"),
-        get("arm"),
-        None if latency is None else float(latency),
-        None if tokens_in is None else int(tokens_in),
-        None if tokens_out is None else int(tokens_out),
-        None if cost is None else float(cost),
-        None if error is None or error == "" else str(error),
-        None if score is None else float(score),
-        None if feedback is None else str(feedback),
-    )
+    if error is not None and (type(error) is not str or not error):
+        error = _error_text(error)
+    if feedback is not None and type(feedback) is not str:
+        feedback = _feedback_text(feedback)
+    key = (name, version or UNKNOWN_VERSION, commit or "", env or "", arm or "")
+    return call_id, ts, key, latency, tokens_in, tokens_out, cost, error, score, feedback
 
 
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def convert_feedback(event: dict[str, Any]) -> tuple[Any, ...]:
+    """(call_id, ts, feedback, score) of a `{"type": "feedback"}` line, or BadField."""
+    call_id, ts = event.get("call_id"), event.get("ts")
+    if type(call_id) is not str or not call_id:
+        raise BadField("call_id", f"needs a non-empty string, got {_type_name(call_id)}")
+    ts = None if ts is None else _number(ts, "ts", 0, MAX_TS)
+    score = event.get("score")
+    score = None if score is None else _number(score, "score", -MAX_NUMBER, MAX_NUMBER)
+    return call_id, ts, _feedback_text(event.get("feedback")), score
 
 
 class MonitorStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
-        self.db = sqlite3.connect(path, timeout=10)
-        self.db.executescript(SCHEMA)
+        self.busy_timeout = busy_timeout
+        self.warnings: list[str] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = self.guard(self._open, reopen=False)
+
+    # ------------------------------------------------------------------ opening, faults
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never corrupts the store
+            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            if "prompt" in columns:
+                self._migrate_v1(db)
+            _create_schema(db)
+            self._roll_up_gap(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def guard(self, operation: Callable[[], T], *, reopen: bool = True) -> T:
+        """Run `operation`; if the store turns out to be corrupt, recover it once and run it again."""
+        try:
+            return operation()
+        except sqlite3.DatabaseError as err:
+            if is_corrupt(err):
+                self._recover(err, reopen=reopen)
+                return operation()
+            if is_busy(err):
+                raise MonitorError(
+                    f"the monitor store {self.path} is locked by another process (waited {self.busy_timeout:.0f} s)",
+                    hint="wait for the other `workbench monitor ingest` to finish, then run this again",
+                ) from err
+            raise MonitorError(f"the monitor store {self.path} cannot be used: {err}", hint=f"check the disk and the permissions of {self.path}") from err
+
+    def _recover(self, err: BaseException, *, reopen: bool) -> None:
+        if reopen:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.close()
+        aside = move_aside(self.path)
+        fresh = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        try:
+            fresh.execute("PRAGMA journal_mode=WAL")
+            _create_schema(fresh)
+            fresh.execute("BEGIN IMMEDIATE")
+            copied = salvage(aside, fresh, ["idents", "events", "feedback"])
+            fresh.execute("COMMIT")
+        finally:
+            fresh.close()
+        self.warnings.append(
+            f"the monitor store {self.path} was corrupt ({err}); moved it to {aside.name} and started a new one with the "
+            f"{copied} row(s) still readable; re-ingest your event logs to restore anything missing"
+        )
+        if reopen:
+            self.db = self._open()
+
+    def _migrate_v1(self, db: sqlite3.Connection) -> None:
+        """The first layout kept names on every event: move them to `idents`, rebuild the rollup."""
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DROP INDEX IF EXISTS events_latency")
+        db.execute("ALTER TABLE events RENAME TO events_v1")
+        db.execute("DROP TABLE IF EXISTS rollup")
+        _create_schema(db, index=False)
+        db.execute(
+            f"""INSERT OR IGNORE INTO idents (prompt, version, commit_sha, env, arm)
+                SELECT DISTINCT prompt, coalesce(version, '{UNKNOWN_VERSION}'), coalesce(commit_sha, ''), coalesce(env, ''), coalesce(arm, '')
+                FROM events_v1"""
+        )
+        db.execute(
+            f"""INSERT OR IGNORE INTO events
+                SELECT e.call_id, e.ts, i.id, e.latency_ms, e.input_tokens, e.output_tokens, e.cost, e.error, e.score, e.feedback
+                FROM events_v1 e JOIN idents i ON i.prompt = e.prompt AND i.version = coalesce(e.version, '{UNKNOWN_VERSION}')
+                  AND i.commit_sha = coalesce(e.commit_sha, '') AND i.env = coalesce(e.env, '') AND i.arm = coalesce(e.arm, '')
+                ORDER BY e.rowid"""
+        )
+        db.execute("DROP TABLE events_v1")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('rolled_rowid', 0)")
+        db.execute("COMMIT")
+
+    def _roll_up_gap(self, db: sqlite3.Connection) -> None:
+        """Events stored but never rolled up (a store written by an older ingest): count them now."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'rolled_rowid'").fetchone()
+        top = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        rolled = int(row[0]) if row is not None else -1
+        if row is not None and rolled >= top:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        if row is None:  # no mark at all: rebuild the rollup from every event
+            db.execute("DELETE FROM rollup")
+            rolled = 0
+        db.execute(_APPLY_FEEDBACK, (rolled,))
+        db.execute(_ROLLUP_NEW, (rolled,))
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?), ('rolled_rowid', ?)", (SCHEMA_VERSION, top))
+        db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
@@ -91,98 +317,216 @@ class MonitorStore:
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
 
+    # ------------------------------------------------------------------ ingest
     def ingest(self, paths: list[Path]) -> IngestReport:
-        """Load JSONL or OTLP JSON files; bad lines are reported and skipped."""
-        report = IngestReport()
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=OFF")
-        before = self.count()
-        last_rowid = self.db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
-        bulk = sum(p.stat().st_size for p in paths if p.is_file()) > BULK_BYTES
-        if bulk:
-            self.db.execute("DROP INDEX IF EXISTS events_latency")
-        for path in paths:
-            report.files += 1
-            rows: list[tuple[Any, ...]] = []
-            feedback: list[tuple[Any, ...]] = []
-            for event in self._events(path, report):
-                if event.get("type") == "feedback":
-                    feedback.append((str(event["call_id"]), float(event.get("ts") or 0), None if event.get("feedback") is None else str(event["feedback"]), _num(event.get("score"))))
-                    continue
-                try:
-                    rows.append(_row(event))
-                except (KeyError, TypeError, ValueError) as err:
-                    report.problems.append(f"{path}:{event.get('_line', '?')}: missing or bad field ({err})")
-                    continue
-                if len(rows) >= BATCH:
-                    self._insert(rows)
-                    rows = []
-            self._insert(rows)
-            if feedback:
-                with self.db:
-                    self.db.executemany("INSERT OR REPLACE INTO feedback VALUES (?,?,?,?)", feedback)
-        if bulk:
-            self.db.execute(LATENCY_INDEX)
-        self._roll_up(last_rowid)
-        self.db.execute("PRAGMA synchronous=FULL")
-        report.added = self.count() - before
-        report.duplicates = max(0, report.lines - report.added - len(report.problems))
+        """Load JSONL or OTLP JSON files; bad lines are reported and skipped (see the module docstring)."""
+        report = self.guard(lambda: self._ingest(paths))
+        report.warnings = self.warnings
         return report
 
-    def _roll_up(self, after_rowid: int) -> None:
-        """Hourly aggregates of the events just added: reports read these, not a million rows."""
-        with self.db:
-            self.db.execute(
-                """INSERT INTO rollup
-                   SELECT prompt, coalesce(env, ''), version, coalesce(arm, ''), cast(ts / 3600 AS INTEGER),
-                          count(*), sum(error IS NOT NULL), sum(latency_ms), sum(latency_ms * latency_ms), count(latency_ms),
-                          sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), sum(coalesce(cost, 0)),
-                          sum(score), sum(score * score), count(score), count(feedback), min(ts), max(ts)
-                   FROM events WHERE rowid > ? GROUP BY 1, 2, 3, 4, 5
-                   ON CONFLICT (prompt, env, version, arm, hour) DO UPDATE SET
-                     calls = calls + excluded.calls, errors = errors + excluded.errors,
-                     lat_sum = coalesce(lat_sum, 0) + coalesce(excluded.lat_sum, 0), lat_sq = coalesce(lat_sq, 0) + coalesce(excluded.lat_sq, 0),
-                     lat_n = lat_n + excluded.lat_n, tokens = tokens + excluded.tokens, cost = cost + excluded.cost,
-                     score_sum = coalesce(score_sum, 0) + coalesce(excluded.score_sum, 0), score_sq = coalesce(score_sq, 0) + coalesce(excluded.score_sq, 0),
-                     score_n = score_n + excluded.score_n, feedback = feedback + excluded.feedback,
-                     first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)""",
-                (after_rowid,),
-            )
+    def _ingest(self, paths: list[Path]) -> IngestReport:
+        import gc
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            with self.db:
-                self.db.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        report = IngestReport()
+        db = self.db
+        db.execute("PRAGMA cache_size=-262144")  # 256 MB: the call-id B-tree stays in memory
+        idents = {tuple(row[1:]): row[0] for row in db.execute("SELECT id, prompt, version, commit_sha, env, arm FROM idents")}
+        existing = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        expected = sum(p.stat().st_size for p in paths if p.is_file()) // BYTES_PER_EVENT
+        bulk = expected > max(BULK_EVENTS, existing // 2)
+        state = _IngestState(bulk=bulk)
+        collect = gc.isenabled()
+        gc.disable()  # a million small dicts: the cycle collector would rescan them over and over
+        try:
+            for path in paths:
+                report.files += 1
+                for batch in self._batches(path, report):
+                    self._store_batch(db, batch, idents, report, state)
+            if state.index_dropped:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(LATENCY_INDEX)
+                db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            if collect:
+                gc.enable()
+        db.execute("PRAGMA cache_size=-2000")
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return report
 
-    def _events(self, path: Path, report: IngestReport) -> Iterator[dict[str, Any]]:
+    def _store_batch(self, db: sqlite3.Connection, batch: _Batch, idents: dict[tuple[Any, ...], int], report: IngestReport, state: _IngestState) -> None:
+        """One transaction: events, feedback, rollup and the rolled-up mark."""
+        db.execute("BEGIN IMMEDIATE")
+        if state.bulk and not state.index_dropped:
+            db.execute("DROP INDEX IF EXISTS events_latency")
+            state.index_dropped = True
+        last = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        if batch.feedback:
+            db.executemany("INSERT OR REPLACE INTO feedback VALUES (?,?,?,?)", batch.feedback)
+            state.has_feedback = True
+        elif not state.has_feedback:
+            state.has_feedback = db.execute("SELECT 1 FROM feedback LIMIT 1").fetchone() is not None
+        rows = []
+        for call_id, ts, key, *rest in batch.events:
+            ident = idents.get(key)
+            if ident is None:
+                ident = int(db.execute("INSERT INTO idents (prompt, version, commit_sha, env, arm) VALUES (?,?,?,?,?)", key).lastrowid or 0)
+                idents[key] = ident
+            rows.append((call_id, ts, ident, *rest))
+        before = db.total_changes
+        db.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        added = db.total_changes - before
+        if added and state.has_feedback:
+            db.execute(_APPLY_FEEDBACK, (last,))
+        if added:
+            db.execute(_ROLLUP_NEW, (last,))
+        if batch.feedback:
+            _apply_late_feedback(db, [f[0] for f in batch.feedback], last)
+        top = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?), ('rolled_rowid', ?)", (SCHEMA_VERSION, top))
+        db.execute("COMMIT")
+        report.added += added
+        report.duplicates += len(rows) - added
+        report.feedback += len(batch.feedback)
+
+    def _batches(self, path: Path, report: IngestReport) -> Iterator[_Batch]:
         try:
             handle = path.open("rb")
         except OSError as err:
-            report.problems.append(f"{path}: cannot read ({err.strerror or err})")
+            report.problem(f"{path}: cannot read ({err.strerror or err})")
             return
         with handle:
             head = handle.read(1)
             handle.seek(0)
             if head == b"{" and _looks_like_otlp(path):
-                yield from _otlp_events(path, report)
+                yield from _batched(path, _otlp_events(path, report), report)
                 return
-            for index, raw in enumerate(handle):
-                line = raw.strip()
-                if not line:
+            yield from _jsonl_batches(path, handle, report)
+
+
+def _create_schema(db: sqlite3.Connection, *, index: bool = True) -> None:
+    """SCHEMA statement by statement (`executescript` would commit an open transaction)."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip() and (index or "CREATE INDEX" not in statement):
+            db.execute(statement)
+
+
+@dataclass
+class _IngestState:
+    bulk: bool
+    index_dropped: bool = False
+    has_feedback: bool = False
+
+
+@dataclass
+class _Batch:
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    feedback: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+# New events pick up feedback that arrived before them (a score given with feedback wins).
+_APPLY_FEEDBACK = """UPDATE events SET feedback = coalesce(f.feedback, events.feedback, ''), score = coalesce(f.score, events.score)
+  FROM feedback f WHERE f.call_id = events.call_id AND events.rowid > ?"""
+
+
+def _apply_late_feedback(db: sqlite3.Connection, call_ids: list[str], last: int) -> None:
+    """Feedback for calls already counted: update those calls and adjust their rollup rows."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS fb_batch (call_id TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM fb_batch")
+    db.executemany("INSERT OR IGNORE INTO fb_batch VALUES (?)", ((c,) for c in call_ids))
+    rows = db.execute(
+        """SELECT e.rowid, i.prompt, i.env, i.version, i.arm, cast(e.ts / 3600 AS INTEGER), e.score, e.feedback, f.feedback, f.score
+           FROM fb_batch b JOIN events e ON e.call_id = b.call_id JOIN feedback f ON f.call_id = b.call_id JOIN idents i ON i.id = e.ident
+           WHERE e.rowid <= ?""",
+        (last,),
+    ).fetchall()
+    deltas: dict[tuple[Any, ...], list[float]] = {}
+    updates = []
+    for rowid, prompt, env, version, arm, hour, old_score, old_feedback, new_feedback, feedback_score in rows:
+        new_score = feedback_score if feedback_score is not None else old_score
+        delta = deltas.setdefault((prompt, env, version, arm, hour), [0, 0.0, 0.0, 0])
+        delta[0] += old_feedback is None
+        if new_score != old_score:
+            delta[1] += (new_score or 0.0) - (old_score or 0.0)
+            delta[2] += (new_score or 0.0) ** 2 - (old_score or 0.0) ** 2
+            delta[3] += (old_score is None) - (new_score is None)
+        updates.append((new_feedback if new_feedback is not None else (old_feedback or ""), new_score, rowid))
+    db.executemany("UPDATE events SET feedback = ?, score = ? WHERE rowid = ?", updates)
+    db.executemany(
+        """UPDATE rollup SET feedback = feedback + ?, score_sum = coalesce(score_sum, 0) + ?, score_sq = coalesce(score_sq, 0) + ?,
+             score_n = score_n + ? WHERE prompt = ? AND env = ? AND version = ? AND arm = ? AND hour = ?""",
+        [(d[0], d[1], d[2], d[3], *key) for key, d in deltas.items()],
+    )
+
+
+def _decode_error(err: Exception) -> str:
+    return str(err).split(": line ", 1)[0]
+
+
+def _jsonl_batches(path: Path, handle: Any, report: IngestReport) -> Iterator[_Batch]:
+    import orjson
+
+    loads = orjson.loads
+    convert = convert_event
+    batch = _Batch()
+    events, feedback = batch.events, batch.feedback
+    number = 0
+    while True:
+        chunk = handle.readlines(8_000_000)
+        if not chunk:
+            break
+        for raw in chunk:
+            number += 1
+            try:
+                event = loads(raw)
+            except orjson.JSONDecodeError as err:
+                if not raw.strip():
                     continue
                 report.lines += 1
-                try:
-                    event = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    torn = not raw.endswith(b"\n")
-                    what = "torn last line (a write was cut off), skipped" if torn else "not JSON, skipped"
-                    report.problems.append(f"{path}:{index + 1}: {what}")
-                    continue
-                if not isinstance(event, dict) or "call_id" not in event or ("name" not in event and event.get("type") != "feedback"):
-                    report.problems.append(f"{path}:{index + 1}: not a workbench event (needs call_id and name), skipped")
-                    continue
-                event["_line"] = index + 1
-                yield event
+                torn = not raw.endswith(b"\n")
+                what = "torn last line (a write was cut off)" if torn else f"not JSON ({_decode_error(err)})"
+                report.problem(f"{path}:{number}: {what}, skipped")
+                continue
+            report.lines += 1
+            if type(event) is not dict:
+                report.problem(f"{path}:{number}: not a workbench event (a JSON object with call_id, name and ts), skipped")
+                continue
+            kind = event.get("type")
+            if "call_id" not in event:
+                report.problem(f"{path}:{number}: not a workbench event (needs call_id, name and ts), skipped")
+                continue
+            try:
+                if kind is None:
+                    events.append(convert(event))
+                elif kind == "feedback":
+                    feedback.append(convert_feedback(event))
+                else:
+                    report.problem(f"{path}:{number}: unknown event type {str(kind)[:40]!r}, skipped")
+            except BadField as err:
+                report.problem(f"{path}:{number}: {err}, skipped")
+        if len(events) + len(feedback) >= BATCH:
+            yield batch
+            batch = _Batch()
+            events, feedback = batch.events, batch.feedback
+    if events or feedback:
+        yield batch
+
+
+def _batched(path: Path, events: Iterator[tuple[str, dict[str, Any]]], report: IngestReport) -> Iterator[_Batch]:
+    batch = _Batch()
+    for where, event in events:
+        try:
+            batch.events.append(convert_event(event))
+        except BadField as err:
+            report.problem(f"{path}:{where}: {err}, skipped")
+        if len(batch.events) >= BATCH:
+            yield batch
+            batch = _Batch()
+    if batch.events:
+        yield batch
 
 
 def _looks_like_otlp(path: Path) -> bool:
@@ -191,47 +535,92 @@ def _looks_like_otlp(path: Path) -> bool:
     return b"resourceSpans" in start
 
 
-def _otlp_value(value: dict[str, Any]) -> Any:
+def _otlp_value(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise BadField("value", "needs an object like {\"stringValue\": ...}")
     for key in ("stringValue", "doubleValue", "boolValue"):
         if key in value:
             return value[key]
     if "intValue" in value:
-        return int(value["intValue"])
+        raw = value["intValue"]
+        try:
+            return int(raw)  # OTLP JSON writes 64-bit integers as strings
+        except (TypeError, ValueError):
+            raise BadField("intValue", f"needs an integer, got {str(raw)[:40]!r}") from None
     return None
 
 
-def _otlp_events(path: Path, report: IngestReport) -> Iterator[dict[str, Any]]:
-    """Spans of an OTLP JSON export that carry `prompt.name` become events."""
+def _otlp_attributes(span: dict[str, Any]) -> dict[str, Any]:
+    attributes = span.get("attributes", [])
+    if not isinstance(attributes, list):
+        raise BadField("attributes", "needs a list")
+    out = {}
+    for attribute in attributes:
+        if not isinstance(attribute, dict) or not isinstance(attribute.get("key"), str):
+            raise BadField("attribute", "needs a \"key\" string and a \"value\"")
+        out[attribute["key"]] = _otlp_value(attribute.get("value", {}))
+    return out
+
+
+def _otlp_documents(path: Path, report: IngestReport) -> Iterator[tuple[int, Any]]:
+    import orjson
+
+    data = path.read_bytes()
     try:
-        documents = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except json.JSONDecodeError as err:
+        yield 1, orjson.loads(data)
+        return
+    except orjson.JSONDecodeError:
+        pass
+    for number, raw in enumerate(data.splitlines(), 1):  # one export per line
+        if not raw.strip():
+            continue
         try:
-            documents = [json.loads(path.read_text(encoding="utf-8"))]
-        except json.JSONDecodeError:
-            report.problems.append(f"{path}:{err.lineno}: OTLP export is not valid JSON, skipped")
-            return
-    for document in documents:
-        for resource in document.get("resourceSpans", []):
-            for scope in resource.get("scopeSpans", []):
-                for span in scope.get("spans", []):
-                    report.lines += 1
-                    attributes = {a["key"]: _otlp_value(a.get("value", {})) for a in span.get("attributes", [])}
-                    if "prompt.name" not in attributes:
-                        report.problems.append(f"{path}: span {span.get('spanId', '?')} has no prompt.name, skipped")
-                        continue
-                    start, end = int(span.get("startTimeUnixNano", 0)), int(span.get("endTimeUnixNano", 0))
-                    yield {
-                        "call_id": attributes.get("workbench.call_id") or span.get("spanId"),
-                        "ts": end / 1e9,
-                        "name": attributes["prompt.name"],
-                        "version": attributes.get("prompt.version"),
-                        "commit": attributes.get("prompt.commit"),
-                        "env": attributes.get("prompt.env"),
-                        "arm": attributes.get("prompt.arm"),
-                        "latency_ms": (end - start) / 1e6 if end and start else None,
-                        "input_tokens": attributes.get("gen_ai.usage.input_tokens"),
-                        "output_tokens": attributes.get("gen_ai.usage.output_tokens"),
-                        "cost": attributes.get("workbench.cost"),
-                        "error": attributes.get("error.type"),
-                        "score": attributes.get("workbench.score"),
-                    }
+            yield number, orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            report.lines += 1
+            report.problem(f"{path}:{number}: OTLP export is not valid JSON ({_decode_error(err)}), skipped")
+
+
+def _otlp_events(path: Path, report: IngestReport) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Spans of an OTLP JSON export that carry `prompt.name` become events."""
+    for number, document in _otlp_documents(path, report):
+        spans = []
+        try:
+            for resource in document.get("resourceSpans", []):
+                for scope in resource.get("scopeSpans", []):
+                    spans.extend(scope.get("spans", []))
+        except (AttributeError, TypeError):
+            report.lines += 1
+            report.problem(f"{path}:{number}: not an OTLP trace export (resourceSpans/scopeSpans/spans), skipped")
+            continue
+        for span in spans:
+            report.lines += 1
+            span_id = str(span.get("spanId", "?"))[:40] if isinstance(span, dict) else "?"
+            where = f"{number}: span {span_id}"
+            try:
+                if not isinstance(span, dict):
+                    raise BadField("span", "needs an object")
+                attributes = _otlp_attributes(span)
+                start = _number(_otlp_value({"intValue": span.get("startTimeUnixNano", 0)}), "startTimeUnixNano", 0, 2**63)
+                end = _number(_otlp_value({"intValue": span.get("endTimeUnixNano", 0)}), "endTimeUnixNano", 0, 2**63)
+            except BadField as err:
+                report.problem(f"{path}:{where}: {err}, skipped")
+                continue
+            if "prompt.name" not in attributes:
+                report.problem(f"{path}:{where}: has no prompt.name, skipped")
+                continue
+            yield where, {
+                "call_id": attributes.get("workbench.call_id") or span.get("spanId"),
+                "ts": end / 1e9,
+                "name": attributes["prompt.name"],
+                "version": attributes.get("prompt.version"),
+                "commit": attributes.get("prompt.commit"),
+                "env": attributes.get("prompt.env"),
+                "arm": attributes.get("prompt.arm"),
+                "latency_ms": (end - start) / 1e6 if end and start and end >= start else None,
+                "input_tokens": attributes.get("gen_ai.usage.input_tokens"),
+                "output_tokens": attributes.get("gen_ai.usage.output_tokens"),
+                "cost": attributes.get("workbench.cost"),
+                "error": attributes.get("error.type"),
+                "score": attributes.get("workbench.score"),
+            }
