@@ -266,7 +266,7 @@ class MonitorStore:
         finally:
             fresh.close()
         self.warnings.append(
-            f"the monitor store {self.path} was corrupt ({err}); moved it to {aside.name} and started a new one with the "
+            f"the monitor store {self.path} was corrupt ({err}); moved to {aside.name} and started a new one with the "
             f"{copied} row(s) still readable; re-ingest your event logs to restore anything missing"
         )
         if reopen:
