@@ -320,9 +320,16 @@ class MonitorStore:
     # ------------------------------------------------------------------ ingest
     def ingest(self, paths: list[Path]) -> IngestReport:
         """Load JSONL or OTLP JSON files; bad lines are reported and skipped (see the module docstring)."""
+        self.guard(self._check)
         report = self.guard(lambda: self._ingest(paths))
         report.warnings = self.warnings
         return report
+
+    def _check(self) -> None:
+        """Before writing: a damaged page that no read has reached yet is found here, not later."""
+        problems = [row[0] for row in self.db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            self._recover(sqlite3.DatabaseError("; ".join(str(p) for p in problems)[:300]), reopen=True)
 
     def _ingest(self, paths: list[Path]) -> IngestReport:
         import gc
