@@ -28,7 +28,9 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+import msgspec
 
 from workbench.core.sqlite_files import is_busy, is_corrupt, move_aside, salvage
 from workbench.errors import MonitorError
@@ -337,7 +339,7 @@ class MonitorStore:
         report = IngestReport()
         db = self.db
         db.execute("PRAGMA cache_size=-262144")  # 256 MB: the call-id B-tree stays in memory
-        idents = {tuple(row[1:]): row[0] for row in db.execute("SELECT id, prompt, version, commit_sha, env, arm FROM idents")}
+        idents = _Idents({tuple(row[1:]): row[0] for row in db.execute("SELECT id, prompt, version, commit_sha, env, arm FROM idents")})
         existing = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
         expected = sum(p.stat().st_size for p in paths if p.is_file()) // BYTES_PER_EVENT
         bulk = expected > max(BULK_EVENTS, existing // 2)
@@ -347,7 +349,7 @@ class MonitorStore:
         try:
             for path in paths:
                 report.files += 1
-                for batch in self._batches(path, report):
+                for batch in self._batches(path, report, idents):
                     self._store_batch(db, batch, idents, report, state)
             if state.index_dropped:
                 db.execute("BEGIN IMMEDIATE")
@@ -364,7 +366,7 @@ class MonitorStore:
         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         return report
 
-    def _store_batch(self, db: sqlite3.Connection, batch: _Batch, idents: dict[tuple[Any, ...], int], report: IngestReport, state: _IngestState) -> None:
+    def _store_batch(self, db: sqlite3.Connection, batch: _Batch, idents: _Idents, report: IngestReport, state: _IngestState) -> None:
         """One transaction: events, feedback, rollup and the rolled-up mark."""
         db.execute("BEGIN IMMEDIATE")
         if state.bulk and not state.index_dropped:
@@ -376,13 +378,9 @@ class MonitorStore:
             state.has_feedback = True
         elif not state.has_feedback:
             state.has_feedback = db.execute("SELECT 1 FROM feedback LIMIT 1").fetchone() is not None
-        rows = []
-        for call_id, ts, key, *rest in batch.events:
-            ident = idents.get(key)
-            if ident is None:
-                ident = int(db.execute("INSERT INTO idents (prompt, version, commit_sha, env, arm) VALUES (?,?,?,?,?)", key).lastrowid or 0)
-                idents[key] = ident
-            rows.append((call_id, ts, ident, *rest))
+        if batch.new_idents:
+            db.executemany("INSERT INTO idents (id, prompt, version, commit_sha, env, arm) VALUES (?,?,?,?,?,?)", batch.new_idents)
+        rows = batch.events
         before = db.total_changes
         db.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
         added = db.total_changes - before
@@ -399,7 +397,7 @@ class MonitorStore:
         report.duplicates += len(rows) - added
         report.feedback += len(batch.feedback)
 
-    def _batches(self, path: Path, report: IngestReport) -> Iterator[_Batch]:
+    def _batches(self, path: Path, report: IngestReport, idents: _Idents) -> Iterator[_Batch]:
         try:
             handle = path.open("rb")
         except OSError as err:
@@ -409,9 +407,9 @@ class MonitorStore:
             head = handle.read(1)
             handle.seek(0)
             if head == b"{" and _looks_like_otlp(path):
-                yield from _batched(path, _otlp_events(path, report), report)
+                yield from _batched(path, _otlp_events(path, report), report, idents)
                 return
-            yield from _jsonl_batches(path, handle, report)
+            yield from _jsonl_batches(path, handle, report, idents)
 
 
 def _create_schema(db: sqlite3.Connection, *, index: bool = True) -> None:
@@ -430,8 +428,24 @@ class _IngestState:
 
 @dataclass
 class _Batch:
-    events: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)  # rows of the events table
     feedback: list[tuple[Any, ...]] = field(default_factory=list)
+    new_idents: list[tuple[Any, ...]] = field(default_factory=list)  # (id, prompt, version, commit, env, arm) first seen here
+
+
+class _Idents:
+    """Identity (prompt, version, commit, env, arm) -> id; new ids are handed out while parsing and
+    written with the batch that first uses them (so they roll back with it)."""
+
+    def __init__(self, ids: dict[tuple[Any, ...], int]) -> None:
+        self.ids = ids
+        self.next = max(ids.values(), default=0) + 1
+
+    def new(self, key: tuple[Any, ...], batch: _Batch) -> int:
+        ident = self.ids[key] = self.next
+        self.next += 1
+        batch.new_idents.append((ident, *key))
+        return ident
 
 
 # New events pick up feedback that arrived before them (a score given with feedback wins).
@@ -469,17 +483,46 @@ def _apply_late_feedback(db: sqlite3.Connection, call_ids: list[str], last: int)
     )
 
 
-def _decode_error(err: Exception) -> str:
-    return str(err).split(": line ", 1)[0]
+_Whole = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
 
-def _jsonl_batches(path: Path, handle: Any, report: IngestReport) -> Iterator[_Batch]:
-    import orjson
+class _Line(msgspec.Struct, gc=False):
+    """One JSONL line, parsed and type-checked by msgspec in one pass (in C)."""
 
-    loads = orjson.loads
-    convert = convert_event
+    call_id: Annotated[str, msgspec.Meta(min_length=1)]
+    ts: Annotated[float, msgspec.Meta(ge=0, le=1e11)] | None = None
+    name: str | None = None
+    version: str | None = None
+    commit: str | None = None
+    env: str | None = None
+    arm: str | None = None
+    latency_ms: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    input_tokens: _Whole | None = None
+    output_tokens: _Whole | None = None
+    cost: float | None = None
+    error: Any = None
+    score: float | None = None
+    feedback: str | int | float | bool | None = None
+    type: str | None = None
+
+
+def _validation_message(err: Exception) -> str:
+    """msgspec's "Expected `float`, got `str` - at `$.ts`" as "ts: expected `float`, got `str`"."""
+    text = str(err)
+    what, _, where = text.rpartition(" - at `$.")
+    if not what:
+        return f"not a workbench event ({text[:120]})"
+    field = where.rstrip("`")
+    return f"{field}: {what[:1].lower()}{what[1:120]}"
+
+
+def _jsonl_batches(path: Path, handle: Any, report: IngestReport, idents: _Idents) -> Iterator[_Batch]:
+    decode = msgspec.json.Decoder(_Line).decode
+    malformed, invalid = msgspec.DecodeError, msgspec.ValidationError
     batch = _Batch()
     events, feedback = batch.events, batch.feedback
+    append = events.append
+    ident_of = idents.ids.get
     number = 0
     while True:
         chunk = handle.readlines(8_000_000)
@@ -488,47 +531,65 @@ def _jsonl_batches(path: Path, handle: Any, report: IngestReport) -> Iterator[_B
         for raw in chunk:
             number += 1
             try:
-                event = loads(raw)
-            except orjson.JSONDecodeError as err:
+                e = decode(raw)
+            except invalid as err:
+                report.lines += 1
+                report.problem(f"{path}:{number}: {_validation_message(err)}, skipped")
+                continue
+            except (malformed, RecursionError) as err:
                 if not raw.strip():
                     continue
                 report.lines += 1
-                torn = not raw.endswith(b"\n")
-                what = "torn last line (a write was cut off)" if torn else f"not JSON ({_decode_error(err)})"
+                if isinstance(err, RecursionError):
+                    what = "nested too deeply"
+                elif not raw.endswith(b"\n"):
+                    what = "torn last line (a write was cut off)"
+                else:
+                    what = f"not JSON ({str(err)[:120]})"
                 report.problem(f"{path}:{number}: {what}, skipped")
                 continue
             report.lines += 1
-            if type(event) is not dict:
-                report.problem(f"{path}:{number}: not a workbench event (a JSON object with call_id, name and ts), skipped")
-                continue
-            kind = event.get("type")
-            if "call_id" not in event:
-                report.problem(f"{path}:{number}: not a workbench event (needs call_id, name and ts), skipped")
-                continue
-            try:
-                if kind is None:
-                    events.append(convert(event))
-                elif kind == "feedback":
-                    feedback.append(convert_feedback(event))
+            name, ts, error, fb = e.name, e.ts, e.error, e.feedback
+            if e.type is not None:
+                if e.type == "feedback":
+                    try:
+                        feedback.append((e.call_id, ts, _feedback_text(fb), e.score))
+                    except BadField as bad:
+                        report.problem(f"{path}:{number}: {bad}, skipped")
                 else:
-                    report.problem(f"{path}:{number}: unknown event type {str(kind)[:40]!r}, skipped")
-            except BadField as err:
-                report.problem(f"{path}:{number}: {err}, skipped")
+                    report.problem(f"{path}:{number}: unknown event type {e.type[:40]!r}, skipped")
+                continue
+            if not name or ts is None:
+                report.problem(f"{path}:{number}: {'name: needs a non-empty string' if not name else 'ts: needs a number (unix seconds)'}, skipped")
+                continue
+            if error is not None and type(error) is not str:
+                error = _error_text(error)
+            elif error == "":
+                error = None
+            if fb is not None and type(fb) is not str:
+                fb = _feedback_text(fb)
+            key = (name, e.version or UNKNOWN_VERSION, e.commit or "", e.env or "", e.arm or "")
+            ident = ident_of(key) or idents.new(key, batch)
+            append((e.call_id, ts, ident, e.latency_ms, e.input_tokens, e.output_tokens, e.cost, error, e.score, fb))
         if len(events) + len(feedback) >= BATCH:
             yield batch
             batch = _Batch()
             events, feedback = batch.events, batch.feedback
+            append = events.append
     if events or feedback:
         yield batch
 
 
-def _batched(path: Path, events: Iterator[tuple[str, dict[str, Any]]], report: IngestReport) -> Iterator[_Batch]:
+def _batched(path: Path, events: Iterator[tuple[str, dict[str, Any]]], report: IngestReport, idents: _Idents) -> Iterator[_Batch]:
     batch = _Batch()
     for where, event in events:
         try:
-            batch.events.append(convert_event(event))
+            call_id, ts, key, *rest = convert_event(event)
         except BadField as err:
             report.problem(f"{path}:{where}: {err}, skipped")
+            continue
+        ident = idents.ids.get(key) or idents.new(key, batch)
+        batch.events.append((call_id, ts, ident, *rest))
         if len(batch.events) >= BATCH:
             yield batch
             batch = _Batch()
@@ -570,22 +631,20 @@ def _otlp_attributes(span: dict[str, Any]) -> dict[str, Any]:
 
 
 def _otlp_documents(path: Path, report: IngestReport) -> Iterator[tuple[int, Any]]:
-    import orjson
-
     data = path.read_bytes()
     try:
-        yield 1, orjson.loads(data)
+        yield 1, msgspec.json.decode(data)
         return
-    except orjson.JSONDecodeError:
+    except (msgspec.DecodeError, RecursionError):
         pass
     for number, raw in enumerate(data.splitlines(), 1):  # one export per line
         if not raw.strip():
             continue
         try:
-            yield number, orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
+            yield number, msgspec.json.decode(raw)
+        except (msgspec.DecodeError, RecursionError) as err:
             report.lines += 1
-            report.problem(f"{path}:{number}: OTLP export is not valid JSON ({_decode_error(err)}), skipped")
+            report.problem(f"{path}:{number}: OTLP export is not valid JSON ({str(err)[:120]}), skipped")
 
 
 def _otlp_events(path: Path, report: IngestReport) -> Iterator[tuple[str, dict[str, Any]]]:
