@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench.evals.cache import ResponseCache  # noqa: E402
-from workbench.evals.providers import Completion  # noqa: E402
-from workbench.evals.runner import CaseResult  # noqa: E402
-from workbench.evals.store import ResultsStore  # noqa: E402
-from workbench.monitor.store import BATCH, MonitorStore  # noqa: E402
+from workbench.evals.cache import ResponseCache
+from workbench.evals.providers import Completion
+from workbench.evals.runner import CaseResult
+from workbench.evals.store import ResultsStore
+from workbench.monitor.store import BATCH, MonitorStore
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 rng = random.Random(11)
