@@ -133,7 +133,7 @@ def drill_damaged_pages(tmp: Path) -> None:
         store.record(prompt="p", revision=f"r{run}", commit=None, blob=None, provider="echo", model=None, parameters={},
                      results=[CaseResult(f"c{i}", "", 0, True, 1.0, output="z" * 300) for i in range(20)], started=float(run))
     store.close()
-    worked = runs_kept = detected = 0
+    worked = runs_kept = detected = cases_kept = 0
     total_runs = 0
     for round_ in range(ROUNDS):
         path = tmp / f"damaged-{round_}" / "results.sqlite"
@@ -150,10 +150,11 @@ def drill_damaged_pages(tmp: Path) -> None:
         runs = again.runs("p", limit=1000)
         worked += new != 0 and runs[0].revision == "new" and not again.warnings
         runs_kept += len(runs) - 1
+        cases_kept += sum(len(again.cases(r.id)) for r in runs[1:])
         total_runs += 40
         again.close()
     row("a random damaged page in results.sqlite (40 runs × 20 cases)", ROUNDS,
-        f"{detected} found corrupt and moved aside; {worked}/{ROUNDS}: the next run stored and the store clean afterwards; {runs_kept}/{total_runs} earlier runs still readable")
+        f"{detected} found corrupt and moved aside; {worked}/{ROUNDS}: the next run stored and the store clean afterwards; {runs_kept}/{total_runs} earlier runs and {cases_kept:,}/{total_runs * 20:,} of their cases still readable")
 
     cache_ok = cache_found = 0
     for round_ in range(ROUNDS):

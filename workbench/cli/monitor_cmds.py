@@ -58,7 +58,8 @@ def monitor_command(
         regressed = [r for r in reports if r.regressed]
         for r in regressed:
             print(f"✗ {r.prompt}: {(r.canary or r.verdict).text}")  # type: ignore[union-attr]
-        print(f"{len(regressed)} of {len(reports)} prompts in {env} regressed")
+        waiting = sum(1 for r in reports if r.waiting and not r.regressed)
+        print(f"{len(regressed)} of {len(reports)} prompts in {env} regressed" + (f"; {waiting} without enough traffic yet to judge" if waiting else ""))
     else:
         for r in reports:
             _print(r)

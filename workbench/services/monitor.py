@@ -62,6 +62,7 @@ class MonitorReport:
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "canary": self.canary.to_dict() if self.canary else None,
             "regressed": self.regressed,
+            "waiting": self.waiting,
             "deployments": [{"when": e.when, "action": e.action, "version": e.version, "reason": e.reason} for e in self.deployments],
             "warnings": self.warnings,
         }
