@@ -74,11 +74,15 @@ _ROLLUP_UPSERT = """ON CONFLICT (prompt, env, version, arm, hour) DO UPDATE SET
   first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)"""
 
 _ROLLUP_NEW = f"""INSERT INTO rollup
-  SELECT i.prompt, i.env, i.version, i.arm, cast(e.ts / 3600 AS INTEGER),
-         count(*), count(e.error), sum(e.latency_ms), sum(e.latency_ms * e.latency_ms), count(e.latency_ms),
-         sum(coalesce(e.input_tokens, 0) + coalesce(e.output_tokens, 0)), sum(coalesce(e.cost, 0)),
-         sum(e.score), sum(e.score * e.score), count(e.score), count(e.feedback), min(e.ts), max(e.ts)
-  FROM events e JOIN idents i ON i.id = e.ident WHERE e.rowid > ? GROUP BY e.ident, 5
+  SELECT i.prompt, i.env, i.version, i.arm, a.hour, a.calls, a.errors, a.lat_sum, a.lat_sq, a.lat_n, a.tokens, a.cost,
+         a.score_sum, a.score_sq, a.score_n, a.feedback, a.first_ts, a.last_ts
+  FROM (SELECT ident, cast(ts / 3600 AS INTEGER) AS hour,
+               count(*) AS calls, count(error) AS errors, sum(latency_ms) AS lat_sum, sum(latency_ms * latency_ms) AS lat_sq,
+               count(latency_ms) AS lat_n, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) AS tokens,
+               sum(coalesce(cost, 0)) AS cost, sum(score) AS score_sum, sum(score * score) AS score_sq, count(score) AS score_n,
+               count(feedback) AS feedback, min(ts) AS first_ts, max(ts) AS last_ts
+        FROM events WHERE rowid > ? GROUP BY 1, 2) a
+  JOIN idents i ON i.id = a.ident WHERE true
   {_ROLLUP_UPSERT}"""
 
 T = TypeVar("T")
@@ -529,6 +533,11 @@ def _jsonl_batches(path: Path, handle: Any, report: IngestReport, idents: _Ident
         if not chunk:
             break
         for raw in chunk:
+            if len(events) + len(feedback) >= BATCH:  # exactly BATCH events per transaction
+                yield batch
+                batch = _Batch()
+                events, feedback = batch.events, batch.feedback
+                append = events.append
             number += 1
             try:
                 e = decode(raw)
@@ -571,11 +580,6 @@ def _jsonl_batches(path: Path, handle: Any, report: IngestReport, idents: _Ident
             key = (name, e.version or UNKNOWN_VERSION, e.commit or "", e.env or "", e.arm or "")
             ident = ident_of(key) or idents.new(key, batch)
             append((e.call_id, ts, ident, e.latency_ms, e.input_tokens, e.output_tokens, e.cost, error, e.score, fb))
-        if len(events) + len(feedback) >= BATCH:
-            yield batch
-            batch = _Batch()
-            events, feedback = batch.events, batch.feedback
-            append = events.append
     if events or feedback:
         yield batch
 
