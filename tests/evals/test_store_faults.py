@@ -242,3 +242,19 @@ def test_cli_test_on_a_corrupt_store_keeps_its_results_and_says_so(prompt_repo: 
         assert "corrupt" not in capsys.readouterr().err
     runs = ResultsStore(path).runs("q")
     assert len(runs) == 3 and all(r.summary.total == 40 for r in runs)
+
+
+def test_two_connections_to_a_corrupt_store_recover_it_once(tmp_path: Path) -> None:
+    """A/B runs record from one process through two connections: the second one must not move
+    the fresh store (holding the first one's run) aside as if it were corrupt."""
+    path = tmp_path / "results.sqlite"
+    store = ResultsStore(path)
+    _fill(store, 5)
+    store.close()
+    _damage(path, _root_page(path, "cases"))
+    a, b = ResultsStore(path), ResultsStore(path)
+    a.record(prompt="p", revision="A", commit=None, blob=None, provider="echo", model=None, parameters={}, results=_results(3), started=1.0)
+    b.record(prompt="p", revision="B", commit=None, blob=None, provider="echo", model=None, parameters={}, results=_results(3), started=2.0)
+    assert len([p for p in tmp_path.glob("results.sqlite.corrupt-*") if not p.name.endswith(("-wal", "-shm"))]) == 1
+    revisions = [r.revision for r in ResultsStore(path).runs("p")]
+    assert revisions[:2] == ["B", "A"] and len(revisions) == 7

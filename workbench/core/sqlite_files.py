@@ -58,6 +58,16 @@ def companions(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal"), path.with_name(path.name + "-shm")]
 
 
+def file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file now at `path`: tells whether another connection already
+    replaced a corrupt store (then reopen it; do not move the fresh one aside)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def move_aside(path: Path) -> Path:
     """Rename a corrupt database (with its -wal and -journal) to `<name>.corrupt-<time>`.
 

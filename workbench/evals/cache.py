@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.core.sqlite_files import is_busy, is_corrupt, move_aside
+from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside
 from workbench.evals.providers import Completion
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
@@ -40,6 +40,7 @@ class ResponseCache:
         self.skipped = 0  # reads and writes skipped because another process held the lock
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None
         if path is not None:
             self._db = self._open(path)
 
@@ -52,6 +53,7 @@ class ResponseCache:
         except BaseException:
             db.close()
             raise
+        self._file = file_id(path)
         return db
 
     def _open(self, path: Path) -> sqlite3.Connection | None:
@@ -92,7 +94,12 @@ class ResponseCache:
         if is_busy(err):
             self.skipped += 1
         elif is_corrupt(err) and self.path is not None:
-            self._db = self._rebuild(self.path, err)
+            if self._file is not None and file_id(self.path) != self._file:  # already rebuilt by another connection
+                if self._db is not None:
+                    self._db.close()
+                self._db = self._open(self.path)
+            else:
+                self._db = self._rebuild(self.path, err)
         else:
             self._disable(err)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from workbench.core.sqlite_files import is_busy, is_corrupt, move_aside, salvage
+from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside, salvage
 from workbench.errors import EvalError
 from workbench.evals.runner import CaseResult, RunSummary, summarize
 
@@ -86,6 +86,7 @@ class ResultsStore:
         self.path = path
         self.busy_timeout = busy_timeout
         self.warnings: list[str] = []
+        self._file: tuple[int, int] | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = self._open()
         self._import_pending()
@@ -100,6 +101,7 @@ class ResultsStore:
         except BaseException:
             db.close()
             raise
+        self._file = file_id(self.path)
         return db
 
     def _open(self) -> sqlite3.Connection:
@@ -126,6 +128,8 @@ class ResultsStore:
         """Move the corrupt file aside, copy what is readable into a fresh store, warn."""
         if db is not None:
             db.close()
+            if self._file is not None and file_id(self.path) != self._file:
+                return  # another connection (A/B runs share a process) already replaced it: just reopen
         aside = move_aside(self.path)
         fresh = sqlite3.connect(self.path, timeout=self.busy_timeout)
         try:
