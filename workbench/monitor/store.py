@@ -382,9 +382,9 @@ class MonitorStore:
             state.has_feedback = True
         elif not state.has_feedback:
             state.has_feedback = db.execute("SELECT 1 FROM feedback LIMIT 1").fetchone() is not None
-        if batch.new_idents:
-            db.executemany("INSERT INTO idents (id, prompt, version, commit_sha, env, arm) VALUES (?,?,?,?,?,?)", batch.new_idents)
         rows = batch.events
+        if batch.new_idents:
+            rows = _write_idents(db, batch, idents)
         before = db.total_changes
         _insert_events(db, rows)
         added = db.total_changes - before
@@ -414,6 +414,27 @@ class MonitorStore:
                 yield from _batched(path, _otlp_events(path, report), report, idents)
                 return
             yield from _jsonl_batches(path, handle, report, idents)
+
+
+def _write_idents(db: sqlite3.Connection, batch: _Batch, idents: _Idents) -> list[tuple[Any, ...]]:
+    """Store the identities first seen in this batch. Another ingest may have added the same
+    identity, or used the same id, since this one started: then use the stored id."""
+    remap: dict[int, int] = {}
+    for ident, *key in batch.new_idents:
+        row = db.execute("SELECT id FROM idents WHERE prompt = ? AND version = ? AND commit_sha = ? AND env = ? AND arm = ?", key).fetchone()
+        if row is not None:
+            real = int(row[0])
+        else:
+            taken = db.execute("SELECT 1 FROM idents WHERE id = ?", (ident,)).fetchone() is not None
+            real = int(db.execute("SELECT coalesce(max(id), 0) + 1 FROM idents").fetchone()[0]) if taken else ident
+            db.execute("INSERT INTO idents (id, prompt, version, commit_sha, env, arm) VALUES (?,?,?,?,?,?)", (real, *key))
+        if real != ident:
+            remap[ident] = real
+            idents.ids[tuple(key)] = real
+        idents.next = max(idents.next, real + 1)
+    if not remap:
+        return batch.events
+    return [(r[0], r[1], remap.get(r[2], r[2]), *r[3:]) for r in batch.events]
 
 
 ROWS_PER_INSERT = 50  # multi-row VALUES: half the per-row cost of one statement per row
