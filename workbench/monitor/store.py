@@ -490,8 +490,10 @@ class _Idents:
 
 
 # New events pick up feedback that arrived before them (a score given with feedback wins).
-_APPLY_FEEDBACK = """UPDATE events SET feedback = coalesce(f.feedback, events.feedback, ''), score = coalesce(f.score, events.score)
-  FROM feedback f WHERE f.call_id = events.call_id AND events.rowid > ?"""
+_APPLY_FEEDBACK = """UPDATE events SET
+    feedback = coalesce((SELECT f.feedback FROM feedback f WHERE f.call_id = events.call_id), events.feedback, ''),
+    score = coalesce((SELECT f.score FROM feedback f WHERE f.call_id = events.call_id), events.score)
+  WHERE rowid > ? AND call_id IN (SELECT call_id FROM feedback)"""
 
 
 def _apply_late_feedback(db: sqlite3.Connection, call_ids: list[str], last: int) -> None:
