@@ -142,15 +142,3 @@ def salvage(aside: Path, into: sqlite3.Connection, tables: Iterable[str], *, on_
     finally:
         old.close()
     return copied
-
-
-def retry_busy(operation: Callable[[], object], *, deadline_s: float, pause_s: float = 0.2) -> object:
-    """Run `operation`, retrying while the database is busy, until `deadline_s` has passed."""
-    end = time.monotonic() + deadline_s
-    while True:
-        try:
-            return operation()
-        except sqlite3.DatabaseError as err:
-            if not is_busy(err) or time.monotonic() >= end:
-                raise
-            time.sleep(pause_s)
