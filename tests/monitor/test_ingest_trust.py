@@ -166,3 +166,13 @@ def test_bad_feedback_lines_are_reported(tmp_path: Path) -> None:
     assert report.added == 1
     assert any(p.startswith(f"{log}:2:") and "ts" in p for p in report.problems)
     assert any(p.startswith(f"{log}:3:") and "score" in p for p in report.problems)
+
+
+def test_whole_floats_count_as_token_counts_and_fractions_do_not(tmp_path: Path) -> None:
+    log = _lines(tmp_path / "e.jsonl", [_with(1, input_tokens=12.0, output_tokens=3), _with(2, output_tokens=2.5)])
+    store = MonitorStore(tmp_path / "m.sqlite")
+    report = store.ingest([log])
+    assert report.added == 1
+    assert report.problems == [f"{log}:2: output_tokens: needs a whole number, skipped"]
+    (row,) = version_metrics(store.db, "p")
+    assert row.tokens == 15

@@ -527,6 +527,7 @@ def _apply_late_feedback(db: sqlite3.Connection, call_ids: list[str], last: int)
 
 
 _Whole = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+_WholeFloat = Annotated[float, msgspec.Meta(ge=0, le=2**53)]
 
 
 class _Line(msgspec.Struct, gc=False):
@@ -540,13 +541,21 @@ class _Line(msgspec.Struct, gc=False):
     env: str | None = None
     arm: str | None = None
     latency_ms: Annotated[float, msgspec.Meta(ge=0)] | None = None
-    input_tokens: _Whole | None = None
-    output_tokens: _Whole | None = None
+    input_tokens: _Whole | _WholeFloat | None = None  # 12.0 is a whole number too
+    output_tokens: _Whole | _WholeFloat | None = None
     cost: float | None = None
     error: Any = None
     score: float | None = None
     feedback: str | int | float | bool | None = None
     type: str | None = None
+
+
+def _whole(value: int | float | None, name: str) -> int | None:
+    if type(value) is float:
+        if not value.is_integer():
+            raise BadField(name, "needs a whole number")
+        return int(value)
+    return value  # type: ignore[return-value]
 
 
 def _validation_message(err: Exception) -> str:
@@ -618,7 +627,14 @@ def _jsonl_batches(path: Path, handle: Any, report: IngestReport, idents: _Ident
                 fb = _feedback_text(fb)
             key = (name, e.version or UNKNOWN_VERSION, e.commit or "", e.env or "", e.arm or "")
             ident = ident_of(key) or idents.new(key, batch)
-            append((e.call_id, ts, ident, e.latency_ms, e.input_tokens, e.output_tokens, e.cost, error, e.score, fb))
+            tokens_in, tokens_out = e.input_tokens, e.output_tokens
+            if type(tokens_in) is float or type(tokens_out) is float:
+                try:
+                    tokens_in, tokens_out = _whole(tokens_in, "input_tokens"), _whole(tokens_out, "output_tokens")
+                except BadField as bad:
+                    report.problem(f"{path}:{number}: {bad}, skipped")
+                    continue
+            append((e.call_id, ts, ident, e.latency_ms, tokens_in, tokens_out, e.cost, error, e.score, fb))
     if events or feedback:
         yield batch
 
