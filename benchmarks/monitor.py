@@ -1,8 +1,12 @@
 """Monitoring speed: record() overhead, ingest of 1,000,000 events, `monitor NAME` over them,
 and `PromptRepo.get()` with a canary split after the first call.
 
-Targets (issue 7): 20 µs per record(), 10 s for the ingest, 300 ms for the report, 5 µs per get().
-Run: python benchmarks/monitor.py [EVENTS]
+Targets: 20 µs per record(), 8 s for the ingest (issue 13; it was 10 s), 300 ms for the
+report, 5 µs per get(). The ingest is timed RUNS times (default 3, each into a fresh store) and
+reported as the median wall time and the median CPU time (user + sys of this process, SQLite
+included): on a shared machine the CPU time says what the code costs, the wall time what a
+user waits.
+Run: python benchmarks/monitor.py [EVENTS] [RUNS]
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,6 +31,13 @@ from workbench.monitor.store import MonitorStore
 from workbench.services import deployments
 
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+INGEST_TARGET_S = 8.0
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_record(tmp: Path) -> None:
@@ -60,11 +72,23 @@ def write_events(path: Path) -> None:
 def bench_ingest_and_report(tmp: Path) -> None:
     log = tmp / "events.jsonl"
     write_events(log)
-    store = MonitorStore(tmp / "monitor.sqlite")
-    t0 = time.perf_counter()
-    report = store.ingest([log])
-    ingest = time.perf_counter() - t0
-    print(f"ingest {report.added:,} events      {ingest:8.2f} s    target 10 s    ratio {ingest / 10:.2f}")
+    walls, cpus = [], []
+    for run in range(RUNS):
+        path = tmp / f"monitor-{run}.sqlite"
+        store = MonitorStore(path)
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        report = store.ingest([log])
+        walls.append(time.perf_counter() - t0)
+        cpus.append(cpu_seconds() - c0)
+        assert report.added == EVENTS and report.problem_count == 0
+        if run < RUNS - 1:
+            store.close()
+            for extra in ("", "-wal", "-shm"):
+                Path(f"{path}{extra}").unlink(missing_ok=True)
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
+    runs = ", ".join(f"{w:.2f}" for w in walls)
+    print(f"ingest {report.added:,} events      {wall:8.2f} s    target {INGEST_TARGET_S:g} s     ratio {wall / INGEST_TARGET_S:.2f}   (runs: {runs} s)")
+    print(f"  same, CPU time (user+sys)  {cpu:8.2f} s    target {INGEST_TARGET_S:g} s     ratio {cpu / INGEST_TARGET_S:.2f}   load average {os.getloadavg()[0]:.1f}")
     runs = []
     for _ in range(5):
         t0 = time.perf_counter()

@@ -29,12 +29,19 @@ def monitor_command(
         if not paths:
             fail("monitor ingest needs one or more JSONL or OTLP JSON files")
         result = service.ingest(state.repo_root(), paths)
+        _warn(result.warnings)
         if as_json:
             emit_json(result.to_dict())
         else:
             for problem in result.problems:
                 print(clean(problem))
-            print(f"ingested {result.files} file(s): {result.added} new event(s), {result.duplicates} already known, {len(result.problems)} problem(s)")
+            if result.problem_count > len(result.problems):
+                print(f"... and {result.problem_count - len(result.problems)} more problem(s)")
+            feedback = f", {result.feedback} feedback" if result.feedback else ""
+            print(
+                f"ingested {result.files} file(s): {result.added} new event(s), {result.duplicates} already known{feedback}, "
+                f"{result.problem_count} problem(s) (skipped)"
+            )
         raise typer.Exit(EXIT_OK)
     if not words and not all_prompts:
         fail("name a prompt, pass --all, or use `workbench monitor ingest PATH...`")
@@ -43,17 +50,27 @@ def monitor_command(
             reports = service.report_all(ws, env, since) if all_prompts else [service.report(ws, name, env, since) for name in words]
     except ValueError as err:
         fail(str(err))
+    for r in reports:
+        _warn(r.warnings)
     if as_json:
         emit_json([r.to_dict() for r in reports])
     elif all_prompts:
         regressed = [r for r in reports if r.regressed]
         for r in regressed:
             print(clean(f"✗ {r.prompt}: {(r.canary or r.verdict).text}"))  # type: ignore[union-attr]
-        print(f"{len(regressed)} of {len(reports)} prompts in {env} regressed")
+        waiting = sum(1 for r in reports if r.waiting and not r.regressed)
+        print(f"{len(regressed)} of {len(reports)} prompts in {env} regressed" + (f"; {waiting} without enough traffic yet to judge" if waiting else ""))
     else:
         for r in reports:
             _print(r)
     raise typer.Exit(EXIT_FINDINGS if any(r.regressed for r in reports) else EXIT_OK)
+
+
+def _warn(warnings: list[str]) -> None:
+    import sys
+
+    for warning in dict.fromkeys(warnings):
+        sys.stderr.write(f"workbench: warning: {clean(warning)}\n")
 
 
 def _print(report: Any) -> None:

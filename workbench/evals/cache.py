@@ -1,8 +1,13 @@
 """Content-addressed response cache in SQLite (`.workbench/cache.sqlite`).
 
 The key is a hash of everything that decides a response: provider id, model, parameters,
-endpoint, the rendered messages and the repeat index. Errors are never cached. A corrupt
-or locked file is reported once, moved aside and rebuilt; the run goes on.
+endpoint, the rendered messages and the repeat index. Errors are never cached.
+
+Faults never stop a run (rules of `workbench.core.sqlite_files`): a corrupt file (found at
+open or on any read or write) is moved aside as `cache.sqlite.corrupt-<time>` with a warning
+and rebuilt empty; a file locked by another process is waited for briefly and then skipped
+(a miss, or an answer not cached), never moved aside; anything else turns the cache off for
+the run with a warning naming the file.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside
 from workbench.evals.providers import Completion
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
+BUSY_TIMEOUT_S = 5.0  # a cache is worth a short wait, not a stalled run
 
 
 def cache_key(provider_id: str, parameters: dict[str, Any], request: dict[str, Any], repeat: int) -> str:
@@ -30,33 +37,71 @@ class ResponseCache:
         self.path = path
         self.warnings: list[str] = []
         self.hits = 0
+        self.skipped = 0  # reads and writes skipped because another process held the lock
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None
         if path is not None:
             self._db = self._open(path)
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(SCHEMA)
+            db.execute("SELECT count(*) FROM responses LIMIT 1").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        self._file = file_id(path)
+        return db
 
     def _open(self, path: Path) -> sqlite3.Connection | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = sqlite3.connect(path, check_same_thread=False, timeout=2.0)
-            db.execute(SCHEMA)
-            db.execute("SELECT count(*) FROM responses LIMIT 1").fetchone()
-            return db
+            return self._connect(path)
         except sqlite3.DatabaseError as err:
-            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-            try:
-                path.replace(aside)
-            except OSError:
-                self.warnings.append(f"cache {path} is unusable ({err}) and could not be moved; running without a cache")
+            if is_busy(err):
+                self._warn_once(f"the cache {path} is locked by another process; this run does not use it")
                 return None
-            self.warnings.append(f"cache {path} was unreadable ({err}); moved to {aside.name} and rebuilt")
-            try:
-                db = sqlite3.connect(path, check_same_thread=False, timeout=2.0)
-                db.execute(SCHEMA)
-                return db
-            except sqlite3.DatabaseError as again:
-                self.warnings.append(f"cache could not be rebuilt ({again}); running without a cache")
-                return None
+            if is_corrupt(err):
+                return self._rebuild(path, err)
+            self._warn_once(f"the cache {path} cannot be used ({err}); running without a cache")
+            return None
+
+    def _rebuild(self, path: Path, err: BaseException) -> sqlite3.Connection | None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        try:
+            aside = move_aside(path)
+        except OSError:
+            self._warn_once(f"the cache {path} is corrupt ({err}) and could not be moved; running without a cache")
+            return None
+        self.warnings.append(f"the cache {path} was corrupt ({err}); moved to {aside.name} and started a new one")
+        try:
+            return self._connect(path)
+        except sqlite3.DatabaseError as again:
+            self._warn_once(f"the cache {path} could not be rebuilt ({again}); running without a cache")
+            return None
+
+    def _warn_once(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def _fault(self, err: sqlite3.DatabaseError) -> None:
+        """A read or write failed: a lock is skipped, corruption rebuilds, anything else turns the cache off."""
+        if is_busy(err):
+            self.skipped += 1
+        elif is_corrupt(err) and self.path is not None:
+            if self._file is not None and file_id(self.path) != self._file:  # already rebuilt by another connection
+                if self._db is not None:
+                    self._db.close()
+                self._db = self._open(self.path)
+            else:
+                self._db = self._rebuild(self.path, err)
+        else:
+            self._disable(err)
 
     def get(self, key: str) -> Completion | None:
         if self._db is None:
@@ -65,7 +110,7 @@ class ResponseCache:
             with self._lock:
                 row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
         except sqlite3.DatabaseError as err:
-            self._disable(err)
+            self._fault(err)
             return None
         if row is None:
             return None
@@ -97,10 +142,14 @@ class ResponseCache:
                 self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", (key, value, time.time()))
                 self._db.commit()
         except sqlite3.DatabaseError as err:
-            self._disable(err)
+            if self._db is not None and self._db.in_transaction:
+                self._db.rollback()
+            self._fault(err)
 
     def _disable(self, err: Exception) -> None:
-        self.warnings.append(f"cache error ({err}); continuing without the cache")
+        self._warn_once(f"cache error in {self.path} ({err}); continuing without the cache")
+        if self._db is not None:
+            self._db.close()
         self._db = None
 
     def close(self) -> None:

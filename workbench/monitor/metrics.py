@@ -4,11 +4,19 @@ Aggregates (counts, sums and sums of squares) come from an hourly rollup written
 so a report over a million events reads a few hundred rows; latency p50/p95 are exact, read
 off an index ordered by latency (one OFFSET query each).
 
-The verdict compares the current version with the one before it:
+The verdict compares the current version with the one before it, each over its own window
+(the service picks the windows: the current version since it was deployed, the previous one
+while it was deployed, both within `--since`):
 - error rate: two-proportion z-test;
 - mean latency and mean score: Welch's z-test on the means (large samples);
 a difference counts when p < 0.01 (and, for latency, when it is also at least 10%).
 Regressed if any metric got worse; improved if none got worse and one got better.
+
+"Enough traffic" (otherwise the verdict is "not enough traffic yet", never a regression):
+each version has at least 30 calls in its window, and with these call counts the error-rate
+test (two-sided, alpha = 0.01) would detect a rise of 5 percentage points over the previous
+version's error rate with 80% power (normal approximation, unequal sizes allowed). With a
+previous version of thousands of calls at 0-2% errors that is about 220-300 calls of the new one.
 """
 
 from __future__ import annotations
@@ -25,6 +33,11 @@ from workbench.core.stats import two_proportion_p, wilson_interval
 ALPHA = 0.01
 MIN_CALLS = 30
 LATENCY_MARGIN = 0.10
+DETECT_RISE = 0.05  # error-rate rise (absolute) the comparison must be able to see...
+POWER = 0.80  # ...with this probability
+Z_ALPHA = 2.5758293035489004  # two-sided, ALPHA = 0.01
+Z_POWER = 0.8416212335729143  # one-sided, POWER = 0.80
+NOT_ENOUGH = "not enough traffic yet"
 
 
 @dataclass(frozen=True)
@@ -88,7 +101,7 @@ class VersionMetrics:
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # regressed | improved | within noise | not enough traffic
+    status: str  # regressed | improved | within noise | not enough traffic yet
     current: str
     previous: str
     reasons: tuple[str, ...] = field(default=())
@@ -117,7 +130,10 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
     return (now or time.time()) - seconds
 
 
-def _rollup_filter(prompt: str, env: str | None, since: float | None) -> tuple[str, list[Any]]:
+def _rollup_filter(
+    prompt: str, env: str | None, since: float | None, until: float | None = None, version: str | None = None
+) -> tuple[str, list[Any]]:
+    """Windows are whole hours (the rollup's grain): `since` rounds down, `until` up."""
     where, args = ["prompt = ?"], list[Any]([prompt])
     if env:
         where.append("env = ?")
@@ -125,12 +141,20 @@ def _rollup_filter(prompt: str, env: str | None, since: float | None) -> tuple[s
     if since:
         where.append("hour >= ?")
         args.append(int(since // 3600))
+    if until is not None:
+        where.append("hour <= ?")
+        args.append(int(until // 3600))
+    if version is not None:
+        where.append("version = ?")
+        args.append(version)
     return " AND ".join(where), args
 
 
-def version_metrics(db: sqlite3.Connection, prompt: str, env: str | None = None, since: float | None = None) -> list[VersionMetrics]:
+def version_metrics(
+    db: sqlite3.Connection, prompt: str, env: str | None = None, since: float | None = None, until: float | None = None, version: str | None = None
+) -> list[VersionMetrics]:
     """One row per (version, arm) that served traffic, oldest first (from the hourly rollup)."""
-    clause, args = _rollup_filter(prompt, env, since)
+    clause, args = _rollup_filter(prompt, env, since, until, version)
     rows = db.execute(
         f"""SELECT version, arm, sum(calls), sum(errors), min(first_ts), max(last_ts), sum(lat_sum), sum(lat_sq), sum(lat_n),
                   sum(tokens), sum(cost), sum(score_sum), sum(score_sq), sum(score_n), sum(feedback)
@@ -143,7 +167,7 @@ def version_metrics(db: sqlite3.Connection, prompt: str, env: str | None = None,
         score_mean = score_sum / score_n if score_n else None
         p50 = p95 = None
         if lat_n:
-            p50, p95 = _latency_percentiles(db, prompt, env, version, arm, since, lat_n)
+            p50, p95 = _latency_percentiles(db, prompt, env, version, arm, since, until, lat_n)
         metrics.append(
             VersionMetrics(
                 version, arm or None, calls, errors or 0, first, last,
@@ -162,21 +186,26 @@ def _sd(mean: float | None, sum_sq: float | None, n: int) -> float | None:
 
 
 def _latency_percentiles(
-    db: sqlite3.Connection, prompt: str, env: str | None, version: str, arm: str, since: float | None, n: int
+    db: sqlite3.Connection, prompt: str, env: str | None, version: str, arm: str, since: float | None, until: float | None, n: int
 ) -> tuple[float | None, float | None]:
-    """p50 and p95, read straight off the (prompt, env, version, arm, latency) index."""
-    where = ["prompt = ?", "version = ?", "coalesce(arm, '') = ?" if not arm else "arm = ?", "latency_ms IS NOT NULL"]
-    args: list[Any] = [prompt, version, arm]
+    """p50 and p95, read straight off the (identity, latency) index."""
+    ident_where, ident_args = ["prompt = ?", "version = ?", "arm = ?"], [prompt, version, arm or ""]
     if env:
-        where.insert(1, "env = ?")
-        args.insert(1, env)
-    if since:  # a time window cannot use the index order: count within it first
-        where.append("ts >= ?")
-        args.append(since)
+        ident_where.append("env = ?")
+        ident_args.append(env)
+    idents = [r[0] for r in db.execute(f"SELECT id FROM idents WHERE {' AND '.join(ident_where)}", ident_args)]
+    if not idents:
+        return None, None
+    where = ["ident = ?" if len(idents) == 1 else f"ident IN ({','.join('?' * len(idents))})", "latency_ms IS NOT NULL"]
+    args: list[Any] = list(idents)
+    if since or until is not None:  # a time window cannot use the index order: count within it first
+        if since:
+            where.append("ts >= ?")
+            args.append(since // 3600 * 3600)
+        if until is not None:
+            where.append("ts < ?")
+            args.append((until // 3600 + 1) * 3600)
         n = db.execute(f"SELECT count(*) FROM events WHERE {' AND '.join(where)}", args).fetchone()[0]
-    if arm == "":
-        where[where.index("coalesce(arm, '') = ?")] = "arm IS NULL"
-        args.remove("")
     values = []
     for q in (0.50, 0.95):
         row = db.execute(
@@ -194,10 +223,49 @@ def _welch_p(mean_a: float, sd_a: float, n_a: int, mean_b: float, sd_b: float, n
     return math.erfc(abs(mean_b - mean_a) / se / math.sqrt(2))
 
 
+def can_detect(previous_calls: int, previous_errors: int, current_calls: int) -> bool:
+    """Would the error-rate test see a DETECT_RISE rise over the previous rate with POWER?"""
+    if previous_calls < MIN_CALLS or current_calls < MIN_CALLS:
+        return False
+    n1, n2 = previous_calls, current_calls
+    p1 = previous_errors / n1
+    p2 = min(1.0, p1 + DETECT_RISE)
+    pooled = (n1 * p1 + n2 * p2) / (n1 + n2)
+    null_se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    alt_se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    return Z_ALPHA * null_se + Z_POWER * alt_se <= (p2 - p1)
+
+
+def calls_needed(previous_calls: int, previous_errors: int) -> int | None:
+    """The fewest calls of the new version for `can_detect` (None: the previous version has too few)."""
+    if not can_detect(previous_calls, previous_errors, 10**9):
+        return None
+    low, high = MIN_CALLS - 1, MIN_CALLS
+    while not can_detect(previous_calls, previous_errors, high):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if can_detect(previous_calls, previous_errors, middle) else (middle, high)
+    return high
+
+
+def enough_traffic(previous: VersionMetrics, current: VersionMetrics) -> Verdict | None:
+    """None when both versions have enough traffic to compare; else the "not enough traffic yet" verdict."""
+    if can_detect(previous.calls, previous.errors, current.calls):
+        return None
+    needed = calls_needed(previous.calls, previous.errors)
+    if needed is None:
+        reason = f"{previous.version} has only {previous.calls} call(s) in its window, too few to compare against"
+    else:
+        reason = f"{current.version} has {current.calls} call(s) in its window; about {needed} are needed"
+    return Verdict(NOT_ENOUGH, current.version, previous.version, (reason,))
+
+
 def compare_versions(previous: VersionMetrics, current: VersionMetrics) -> Verdict:
     """The verdict for `current` against `previous` (rules in the module docstring)."""
-    if previous.calls < MIN_CALLS or current.calls < MIN_CALLS:
-        return Verdict("not enough traffic", current.version, previous.version, (f"need {MIN_CALLS} calls per version",))
+    too_little = enough_traffic(previous, current)
+    if too_little is not None:
+        return too_little
     worse: list[str] = []
     better: list[str] = []
     p = two_proportion_p(previous.errors, previous.calls, current.errors, current.calls)

@@ -4,13 +4,27 @@
 dict on a queue; a background thread writes whole JSON lines (one `write` each, so a crash
 leaves at most a torn last line, which ingest skips and reports). When OpenTelemetry is
 installed and enabled, each call also becomes a span with the `gen_ai.*` attributes.
+
+Bad input never stops recording:
+- values are coerced to what ingest accepts: `error` and `feedback` to text (`str()`, or
+  `"<unprintable>"`), numbers that are not numbers (a string, NaN, an object) to null, whole
+  numbers for tokens; each coercion is counted (`stats()["coerced"]`);
+- a line that still cannot be written as JSON is dropped and counted (`dropped_bad`);
+- the writer thread survives anything, and is restarted if it ever stops.
+
+The queue is bounded (`max_queue`, default 100,000 events not yet written). When the writer
+falls that far behind (a stalled or full disk), the **newest** events are dropped and counted
+(`stats()["dropped_queue_full"]`, one warning logged per 10,000): the application's memory
+stays bounded and what was already queued is still written.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -23,6 +37,8 @@ log = logging.getLogger("workbench.monitor")
 
 DEFAULT_PATH = Path(".workbench") / "events" / "events.jsonl"
 IDENTITY_FIELDS = ("name", "version", "commit", "env", "arm")
+MAX_QUEUE = 100_000
+UNPRINTABLE = "<unprintable>"
 
 
 def identity_of(prompt: Any) -> dict[str, Any]:
@@ -36,24 +52,36 @@ def identity_of(prompt: Any) -> dict[str, Any]:
 class Recorder:
     """A JSONL sink with a writer thread, plus optional OpenTelemetry spans."""
 
-    def __init__(self, path: Path | str | None = None, *, otel: bool | None = None, model: str | None = None) -> None:
+    def __init__(
+        self, path: Path | str | None = None, *, otel: bool | None = None, model: str | None = None, max_queue: int = MAX_QUEUE
+    ) -> None:
         self.path = Path(path or os.environ.get("WORKBENCH_EVENTS") or DEFAULT_PATH)
         self.model = model
+        self.max_queue = max(1, max_queue)
         self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._flushed = threading.Condition()
         self._pending = 0
+        self._handle: Any = None
+        self._counts = {"written": 0, "dropped_queue_full": 0, "dropped_bad": 0, "write_errors": 0, "coerced": 0}
         self._tracer: Any = None
         if otel is not False:
             self._tracer = _tracer() if otel or _otel_available() else None
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
+                first = self._thread is None
                 self._thread = threading.Thread(target=self._write_loop, name="workbench-monitor", daemon=True)
                 self._thread.start()
-                atexit.register(self.flush)
+                if first:
+                    atexit.register(self.flush)
+
+    def stats(self) -> dict[str, int]:
+        """Counters: written, queued (not yet written), dropped_queue_full, dropped_bad, write_errors, coerced."""
+        with self._flushed:
+            return {**self._counts, "queued": self._pending}
 
     def record(
         self,
@@ -70,32 +98,91 @@ class Recorder:
     ) -> str:
         """Queue one event and return its call id (for `record_feedback` later)."""
         event = identity_of(prompt)
-        event["call_id"] = call_id or uuid.uuid4().hex
+        for key in IDENTITY_FIELDS:
+            value = event[key]
+            if value is not None and type(value) is not str:
+                event[key] = self._text(value)
+        event["call_id"] = call_id if type(call_id) is str and call_id else (self._text(call_id) if call_id else uuid.uuid4().hex)
         event["ts"] = time.time()
-        event["latency_ms"] = latency_ms
-        event["input_tokens"] = input_tokens
-        event["output_tokens"] = output_tokens
-        event["cost"] = cost
-        event["error"] = error
-        event["score"] = score
-        event["feedback"] = feedback
+        event["latency_ms"] = latency_ms if type(latency_ms) is float and latency_ms >= 0 else self._number(latency_ms, 0.0)
+        event["input_tokens"] = input_tokens if type(input_tokens) is int and input_tokens >= 0 else self._whole(input_tokens)
+        event["output_tokens"] = output_tokens if type(output_tokens) is int and output_tokens >= 0 else self._whole(output_tokens)
+        event["cost"] = cost if type(cost) is float and math.isfinite(cost) else self._number(cost, None)
+        event["error"] = error if error is None or type(error) is str else self._text(error)
+        event["score"] = score if type(score) is float and math.isfinite(score) else self._number(score, None)
+        event["feedback"] = feedback if feedback is None or type(feedback) is str else self._feedback(feedback)
         self._enqueue(event)
         if self._tracer is not None:
             self._span(event)
         return str(event["call_id"])
 
     def record_feedback(self, call_id: str, *, feedback: float | str | None = None, score: float | None = None) -> None:
-        self._enqueue({"type": "feedback", "call_id": call_id, "ts": time.time(), "feedback": feedback, "score": score})
+        self._enqueue(
+            {
+                "type": "feedback",
+                "call_id": call_id if type(call_id) is str else self._text(call_id),
+                "ts": time.time(),
+                "feedback": feedback if feedback is None or type(feedback) is str else self._feedback(feedback),
+                "score": score if type(score) is float and math.isfinite(score) else self._number(score, None),
+            }
+        )
+
+    # Coercions (the slow path: only for values of an unexpected type), each one counted.
+    def _coerced(self) -> None:
+        with self._flushed:
+            self._counts["coerced"] += 1
+
+    def _text(self, value: Any) -> str:
+        self._coerced()
+        try:
+            return str(value)
+        except Exception:
+            return UNPRINTABLE
+
+    def _feedback(self, value: Any) -> str | float | None:
+        if type(value) in (int, float, bool):
+            return value
+        return self._text(value)
+
+    def _number(self, value: Any, low: float | None) -> float | None:
+        if value is None:
+            return None
+        if type(value) is not bool:
+            try:
+                number = float(value)
+                if math.isfinite(number) and (low is None or number >= low):
+                    if type(value) is not int:
+                        self._coerced()
+                    return number
+            except Exception:
+                pass
+        self._coerced()
+        return None
+
+    def _whole(self, value: Any) -> int | None:
+        number = self._number(value, 0.0)
+        if number is None:
+            return None
+        if not number.is_integer() or number > 2**53:
+            self._coerced()
+            return None
+        return int(number)
 
     def _enqueue(self, event: dict[str, Any]) -> None:
-        if self._thread is None:
+        thread = self._thread
+        if thread is None or not thread.is_alive():
             self._start()
         with self._flushed:
+            if self._pending >= self.max_queue:
+                self._counts["dropped_queue_full"] += 1
+                dropped = self._counts["dropped_queue_full"]
+                if dropped % 10_000 == 1:
+                    log.warning("workbench monitor: the event queue is full (%d not yet written); dropped %d new event(s) so far", self._pending, dropped)
+                return
             self._pending += 1
         self._queue.put(event)
 
     def _write_loop(self) -> None:
-        handle = None
         while True:
             event = self._queue.get()
             batch = [event]
@@ -105,23 +192,46 @@ class Recorder:
                 except queue.Empty:
                     break
             stop = None in batch
-            lines = "".join(json.dumps(e, separators=(",", ":"), default=str) + "\n" for e in batch if e is not None)
+            events = [e for e in batch if e is not None]
+            written = bad = 0
             try:
-                if handle is None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    handle = self.path.open("a", encoding="utf-8")
-                handle.write(lines)
-                handle.flush()
-            except OSError as err:  # never raise into the application
+                lines = []
+                for e in events:
+                    line = _dumps(e)
+                    if line is None:
+                        bad += 1
+                    else:
+                        lines.append(line)
+                if lines:
+                    self._write("".join(lines))
+                written = len(lines)
+            except Exception as err:  # the writer never dies: count, log, go on
+                with self._flushed:
+                    self._counts["write_errors"] += len(events) - bad
                 log.warning("workbench monitor: cannot write %s: %s", self.path, err)
-                handle = None
-            with self._flushed:
-                self._pending -= sum(1 for e in batch if e is not None)
-                self._flushed.notify_all()
+                self._close()
+            finally:
+                with self._flushed:
+                    self._pending -= len(events)
+                    self._counts["written"] += written
+                    self._counts["dropped_bad"] += bad
+                    self._flushed.notify_all()
             if stop:
-                if handle is not None:
-                    handle.close()
+                self._close()
                 return
+
+    def _write(self, lines: str) -> None:
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("a", encoding="utf-8")
+        self._handle.write(lines)
+        self._handle.flush()
+
+    def _close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every queued event is written."""
@@ -155,6 +265,19 @@ class Recorder:
             span.end(end_time=end)
         except Exception as err:  # tracing must never break a request
             log.warning("workbench monitor: span failed: %s", err)
+
+
+def _dumps(event: dict[str, Any]) -> str | None:
+    """One JSON line; values JSON cannot hold become text; None if even that fails."""
+    try:
+        return json.dumps(event, separators=(",", ":"), default=str, allow_nan=False) + "\n"
+    except Exception:
+        pass
+    try:
+        safe = {str(k): (v if v is None or type(v) in (str, int, bool) or (type(v) is float and math.isfinite(v)) else str(v)) for k, v in event.items()}
+        return json.dumps(safe, separators=(",", ":")) + "\n"
+    except Exception:
+        return None
 
 
 def _otel_available() -> bool:

@@ -208,11 +208,11 @@ class _DemoBuilder:
         bad = improved.replace(*BAD_SUMMARY)
         self.commit("ben", 20, "Friendlier, more detailed ticket summaries", {summarize: bad})
         self.release_and_deploy("ben", 21, "support/summarize", ["dev", "staging", "prod"], "friendlier summaries")
-        when = self.at(23.5)
+        when = self.at(25.5)  # two days in prod: enough traffic for `monitor` to judge v3 against v2
         with _as("ana", when):
             ws.clock = lambda: when
             deployments.rollback(ws, "support/summarize", "prod", reason="on-call: summaries tripled in length and lost the refund keyword; back to v2")
-        self.commit("ana", 23.6, 'Revert "Friendlier, more detailed ticket summaries"', {summarize: improved})
+        self.commit("ana", 25.6, 'Revert "Friendlier, more detailed ticket summaries"', {summarize: improved})
         # Week 4-5: every prompt reaches its full test suite; staging runs ahead of prod.
         changes = {path: text for path, text in files.items() if path not in (summarize,)}
         self.commit("ben", 28, "Complete the test suites of every prompt", changes)

@@ -172,6 +172,7 @@ async def run_tests(
                     prompt=name, revision=label, commit=commit, blob=blob, provider=provider.id, model=prompt.model.name,
                     parameters=dict(prompt.model.parameters), results=run.results, started=started, cancelled=cancelled,
                 )
+                outcome.warnings.extend(w for w in store.warnings if w not in outcome.warnings)  # a store recovered while writing
             if commit is not None and not cancelled and run.results and settings.shard is None and not settings.rerun_failed:
                 note = note_line(name, outcome.summary.short, provider.id)
                 try:

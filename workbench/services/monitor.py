@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.monitor.metrics import (
+    NOT_ENOUGH,
     Verdict,
     VersionMetrics,
     compare_versions,
@@ -14,7 +16,7 @@ from workbench.monitor.metrics import (
     parse_since,
     version_metrics,
 )
-from workbench.monitor.store import IngestReport, MonitorStore
+from workbench.monitor.store import UNKNOWN_VERSION, IngestReport, MonitorStore
 from workbench.services.deployment_events import current_events, deployments
 from workbench.services.session import RepoSession
 
@@ -42,6 +44,12 @@ class MonitorReport:
     canary: Verdict | None = None
     deployments: list[Any] = field(default_factory=list)  # DeploymentEvent, oldest first
     series: list[tuple[float, int, float, float | None, float | None]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a corrupt store was moved aside
+
+    @property
+    def waiting(self) -> bool:
+        """The current version has too little traffic in its window to be judged yet."""
+        return bool(self.verdict and self.verdict.status == NOT_ENOUGH)
 
     @property
     def regressed(self) -> bool:
@@ -55,46 +63,121 @@ class MonitorReport:
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "canary": self.canary.to_dict() if self.canary else None,
             "regressed": self.regressed,
+            "waiting": self.waiting,
             "deployments": [{"when": e.when, "action": e.action, "version": e.version, "reason": e.reason} for e in self.deployments],
+            "warnings": self.warnings,
         }
 
 
-def report(session: RepoSession, name: str, env: str = "prod", since: str | None = None, *, series: bool = False) -> MonitorReport:
-    """Metrics per version of `name` in `env`, and the current version against the previous one."""
+def report(session: RepoSession, name: str, env: str = "prod", since: str | None = None, *, series: bool = False, now: float | None = None) -> MonitorReport:
+    """Metrics per version of `name` in `env`, and the current version against the previous one.
+
+    The verdict compares each version over its own window: the current version since it was
+    deployed (this time: after a rollback, since the rollback), the previous one while it
+    was deployed, both clipped to `since`. Without enough traffic in those windows the verdict
+    is "not enough traffic yet" (see `workbench.monitor.metrics`).
+    """
     events = list(reversed(deployments(session, name, env)))  # oldest first
+    now = time.time() if now is None else now
+    cutoff = parse_since(since, now)
     store = open_store(Path(session.root))
     try:
-        cutoff = parse_since(since)
-        versions = version_metrics(store.db, name, env, cutoff)
-        days = daily_series(store.db, name, env, cutoff) if series else []
+        def read() -> tuple[list[VersionMetrics], list[Any], Verdict | None, Verdict | None]:
+            versions = version_metrics(store.db, name, env, cutoff)
+            days = daily_series(store.db, name, env, cutoff) if series else []
+            verdict, canary = _verdicts(store, name, env, events, versions, cutoff, now)
+            return versions, days, verdict, canary
+
+        versions, days, verdict, canary = store.guard(read)
+        warnings = list(store.warnings)
     finally:
         store.close()
+    return MonitorReport(name, env, versions, verdict, canary, events, days, warnings)
+
+
+def _verdicts(
+    store: MonitorStore, name: str, env: str, events: list[Any], versions: list[VersionMetrics], cutoff: float | None, now: float
+) -> tuple[Verdict | None, Verdict | None]:
+    if not events:  # no deployment events: the two versions seen last, in first-seen order
+        merged = _merged(versions)
+        if len(merged) < 2:
+            return None, None
+        ordered = sorted(merged.values(), key=lambda v: v.first_seen)
+        return compare_versions(ordered[-2], ordered[-1]), None
+    stints = _stints(events, now)
+    current = stints[-1]
+    current_rows = _window(store, name, env, current, cutoff)
+    verdict = None
+    if len(stints) >= 2:
+        previous = stints[-2]
+        previous_rows = _window(store, name, env, previous, cutoff)
+        verdict = compare_versions(previous_rows, current_rows)
+    canary = None
+    event = events[-1]
+    if event.canary is not None:
+        start = max(_epoch(event.when) or current.start, cutoff or 0.0)
+        rows = version_metrics(store.db, name, env, start, None)
+        arms = {row.arm: row for row in rows if row.version in (_label(event.version), _label(event.canary.version))}
+        stable = arms.get("stable") or _empty(_label(event.version))
+        trial = arms.get("canary") or _empty(_label(event.canary.version))
+        canary = compare_versions(stable, trial)
+    return verdict, canary
+
+
+@dataclass(frozen=True)
+class Stint:
+    """A version serving the environment from `start` to `end` (unix seconds)."""
+
+    version: str
+    start: float
+    end: float
+
+
+def _label(version: str | None) -> str:
+    return version or UNKNOWN_VERSION
+
+
+def _epoch(when: str) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _stints(events: list[Any], now: float) -> list[Stint]:
+    """Deployment events (oldest first) as consecutive stints; a split does not change the version."""
+    stints: list[Stint] = []
+    commit = None
+    for event in events:
+        if event.action == "split" or event.commit == commit:
+            continue
+        start = _epoch(event.when) or 0.0
+        if stints:
+            stints[-1] = Stint(stints[-1].version, stints[-1].start, start)
+        stints.append(Stint(_label(event.version), start, now))
+        commit = event.commit
+    return stints
+
+
+def _window(store: MonitorStore, name: str, env: str, stint: Stint, cutoff: float | None) -> VersionMetrics:
+    start = max(stint.start, cutoff or 0.0)
+    if start > stint.end:
+        return _empty(stint.version)
+    rows = version_metrics(store.db, name, env, start, stint.end, stint.version)
+    return _merge(rows) if rows else _empty(stint.version)
+
+
+def _empty(version: str) -> VersionMetrics:
+    return VersionMetrics(version, None, 0, 0, 0.0, 0.0, None, None, None, None, 0, 0, 0.0, None, None, 0, 0)
+
+
+def _merged(versions: list[VersionMetrics]) -> dict[str, VersionMetrics]:
     by_version: dict[str, list[VersionMetrics]] = {}
     for row in versions:
         by_version.setdefault(row.version, []).append(row)
-    merged = {version: _merge(rows) for version, rows in by_version.items()}
-    current_event = events[-1] if events else None
-    verdict = canary = None
-    if current_event is not None and current_event.version in merged:
-        previous_version = _previous_version(events)
-        if previous_version in merged:
-            verdict = compare_versions(merged[previous_version], merged[current_event.version])
-    elif len(merged) >= 2:  # no deployment events: first-seen order
-        ordered = sorted(merged.values(), key=lambda v: v.first_seen)
-        verdict = compare_versions(ordered[-2], ordered[-1])
-    if current_event is not None and current_event.canary is not None:
-        arms = {row.arm: row for row in versions if row.version in (current_event.version, current_event.canary.version)}
-        if "stable" in arms and "canary" in arms:
-            canary = compare_versions(arms["stable"], arms["canary"])
-    return MonitorReport(name, env, versions, verdict, canary, events, days)
-
-
-def _previous_version(events: list[Any]) -> str | None:
-    current = events[-1]
-    for event in reversed(events[:-1]):
-        if event.version != current.version:
-            return str(event.version)
-    return None
+    return {version: _merge(rows) for version, rows in by_version.items()}
 
 
 def _merge(rows: list[VersionMetrics]) -> VersionMetrics:

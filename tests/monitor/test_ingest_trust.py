@@ -1,0 +1,178 @@
+"""Ingest under wrong-typed and hostile lines; storage and rollup always agree; feedback counts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from workbench.cli.common import run_app
+from workbench.monitor.metrics import version_metrics
+from workbench.monitor.recorder import Recorder
+from workbench.monitor.store import MonitorStore
+
+
+def _event(i: int, **extra: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "call_id": f"c{i}", "ts": 1_700_000_000 + i, "name": "p", "version": "p@v1", "env": "prod", "arm": None,
+        "latency_ms": 100.0 + i, "input_tokens": 10, "output_tokens": 5, "cost": 0.001, "error": None, "score": 0.5, "feedback": None,
+    }
+    event.update(extra)
+    return event
+
+
+def _lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def _consistent(store: MonitorStore) -> tuple[int, int]:
+    """(events stored, calls counted by the rollup) for the whole store."""
+    stored = store.count()
+    counted = store.db.execute("SELECT coalesce(sum(calls), 0) FROM rollup").fetchone()[0]
+    return stored, counted
+
+
+def _with(i: int, **extra: object) -> str:
+    return json.dumps(_event(i, **extra))
+
+
+# (raw line, a word the problem must name; None: any reason will do)
+BAD_LINES: list[tuple[str, str | None]] = [
+    (_with(100, ts="abc"), "ts"),
+    (_with(101).replace('"ts": 1700000101', '"ts": NaN'), None),
+    (_with(102, ts=None), "ts"),
+    (_with(103, score="high"), "score"),
+    (_with(104, version={}), "version"),
+    (_with(105, version={"a": 1}), "version"),
+    (_with(106, input_tokens=10**30), "input_tokens"),
+    (_with(107).replace('"latency_ms": 207.0', '"latency_ms": 1' + "0" * 400), None),
+    (_with(108, latency_ms=True), "latency_ms"),
+    (_with(109, name=["x"]), "name"),
+    (_with(110, call_id={"a": 1}), "call_id"),
+    (_with(111, env=3), "env"),
+    (_with(112, output_tokens=-4), "output_tokens"),
+    ("[" * 5000 + "]" * 5000, None),
+    ('{"call_id": "deep", "name": "p", "ts": 1, "error": ' + "[" * 3000 + "]" * 3000 + "}", None),
+]
+
+
+def test_wrong_typed_fields_are_reported_by_file_and_line_and_skipped(tmp_path: Path) -> None:
+    good = [_with(i) for i in range(5)]
+    first = _lines(tmp_path / "a.jsonl", good[:3] + [line for line, _ in BAD_LINES])
+    second = _lines(tmp_path / "b.jsonl", good[3:])
+    store = MonitorStore(tmp_path / "m.sqlite")
+    report = store.ingest([first, second])
+    assert report.added == 5
+    for index, (_, word) in enumerate(BAD_LINES):
+        prefix = f"{first}:{4 + index}:"
+        assert any(p.startswith(prefix) and (word is None or word in p) for p in report.problems), (prefix, word, report.problems)
+    assert len(report.problems) == len(BAD_LINES)
+    assert _consistent(store) == (5, 5)
+    (row,) = version_metrics(store.db, "p")
+    assert row.calls == 5
+
+
+def test_cli_ingest_reports_bad_lines_and_keeps_going(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    first = _lines(tmp_path / "a.jsonl", [json.dumps(_event(1)), json.dumps(_event(2, ts="abc")), json.dumps(_event(3))])
+    second = _lines(tmp_path / "b.jsonl", [json.dumps(_event(4, score="high")), json.dumps(_event(5))])
+    assert run_app(["-C", str(root), "monitor", "ingest", str(first), str(second)]) == 0
+    out = capsys.readouterr().out
+    assert f"{first}:2:" in out and f"{second}:1:" in out
+    assert "3 new event(s)" in out
+    store = MonitorStore(root / ".workbench" / "monitor.sqlite")
+    assert _consistent(store) == (3, 3)
+
+
+def test_otlp_attribute_without_key_is_reported_and_other_spans_kept(tmp_path: Path) -> None:
+    def span(i: int, attributes: list[object]) -> dict[str, object]:
+        return {"spanId": f"s{i}", "startTimeUnixNano": str(10**18), "endTimeUnixNano": str(10**18 + 10**8), "attributes": attributes}
+
+    ok = [{"key": "prompt.name", "value": {"stringValue": "p"}}, {"key": "prompt.version", "value": {"stringValue": "p@v1"}}]
+    spans = [span(1, ok), span(2, [*ok, {"value": {"stringValue": "x"}}]), span(3, [*ok, "junk"]),
+             span(4, [*ok, {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "many"}}]), span(5, ok)]
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}))
+    store = MonitorStore(tmp_path / "m.sqlite")
+    report = store.ingest([path])
+    assert report.added == 2
+    assert sum("s2" in p or "s3" in p or "s4" in p for p in report.problems) == 3
+    assert _consistent(store) == (2, 2)
+
+
+def test_a_store_left_with_events_but_no_rollup_is_repaired(tmp_path: Path) -> None:
+    """The old ingest stored a file's events, then died before rolling them up; re-ingest said
+    "already known". Opening the store now rolls up whatever was never counted."""
+    path = tmp_path / "m.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """CREATE TABLE events (call_id TEXT PRIMARY KEY, ts REAL NOT NULL, prompt TEXT NOT NULL, version TEXT, commit_sha TEXT,
+             env TEXT, arm TEXT, latency_ms REAL, input_tokens INTEGER, output_tokens INTEGER, cost REAL, error TEXT, score REAL, feedback TEXT);
+           CREATE TABLE rollup (prompt TEXT NOT NULL, env TEXT NOT NULL, version TEXT NOT NULL, arm TEXT NOT NULL, hour INTEGER NOT NULL,
+             calls INTEGER, errors INTEGER, lat_sum REAL, lat_sq REAL, lat_n INTEGER, tokens INTEGER, cost REAL,
+             score_sum REAL, score_sq REAL, score_n INTEGER, feedback INTEGER, first_ts REAL, last_ts REAL,
+             PRIMARY KEY (prompt, env, version, arm, hour));
+           CREATE TABLE feedback (call_id TEXT PRIMARY KEY, ts REAL, feedback TEXT, score REAL);"""
+    )
+    db.executemany(
+        "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(f"c{i}", 1_700_000_000 + i, "p", "p@v1", None, "prod", None, 100.0, 1, 1, 0.0, None, 0.5, None) for i in range(40)],
+    )
+    db.commit()
+    db.close()
+    store = MonitorStore(path)
+    assert _consistent(store) == (40, 40)
+    again = store.ingest([_lines(tmp_path / "e.jsonl", [json.dumps(_event(i)) for i in range(40)])])
+    assert again.added == 0
+    (row,) = version_metrics(store.db, "p", "prod")
+    assert row.calls == 40
+
+
+def test_feedback_is_counted_whenever_it_arrives(tmp_path: Path) -> None:
+    prompt = {"name": "p", "version": "p@v1", "commit": "abc", "env": "prod", "arm": None}
+    early = Recorder(tmp_path / "early.jsonl", otel=False)
+    early.record_feedback("late-call", feedback="up")  # feedback logged before its call reaches the store
+    early.flush()
+    recorder = Recorder(tmp_path / "calls.jsonl", otel=False)
+    calls = [recorder.record(prompt, latency_ms=10.0) for _ in range(10)]
+    recorder.record(prompt, latency_ms=10.0, call_id="late-call")
+    recorder.record_feedback(calls[0], feedback="up")
+    recorder.record_feedback(calls[1], feedback="down", score=0.0)
+    recorder.flush()
+    later = Recorder(tmp_path / "later.jsonl", otel=False)
+    later.record_feedback(calls[2], feedback="up")
+    later.flush()
+    store = MonitorStore(tmp_path / "m.sqlite")
+    store.ingest([tmp_path / "early.jsonl", tmp_path / "calls.jsonl"])
+    store.ingest([tmp_path / "later.jsonl"])
+    (row,) = version_metrics(store.db, "p", "prod")
+    assert row.calls == 11 and row.feedback == 4
+    assert row.feedback_rate == pytest.approx(4 / 11)
+    assert row.score_n == 1 and row.score_mean == 0.0
+    store.ingest([tmp_path / "early.jsonl", tmp_path / "calls.jsonl", tmp_path / "later.jsonl"])  # idempotent
+    (row,) = version_metrics(store.db, "p", "prod")
+    assert row.calls == 11 and row.feedback == 4
+
+
+def test_bad_feedback_lines_are_reported(tmp_path: Path) -> None:
+    log = _lines(tmp_path / "e.jsonl", [json.dumps(_event(1)), json.dumps({"type": "feedback", "call_id": "c1", "ts": "abc", "feedback": "up"}),
+                                        json.dumps({"type": "feedback", "call_id": "c1", "ts": 1, "score": "high"})])
+    store = MonitorStore(tmp_path / "m.sqlite")
+    report = store.ingest([log])
+    assert report.added == 1
+    assert any(p.startswith(f"{log}:2:") and "ts" in p for p in report.problems)
+    assert any(p.startswith(f"{log}:3:") and "score" in p for p in report.problems)
+
+
+def test_whole_floats_count_as_token_counts_and_fractions_do_not(tmp_path: Path) -> None:
+    log = _lines(tmp_path / "e.jsonl", [_with(1, input_tokens=12.0, output_tokens=3), _with(2, output_tokens=2.5)])
+    store = MonitorStore(tmp_path / "m.sqlite")
+    report = store.ingest([log])
+    assert report.added == 1
+    assert report.problems == [f"{log}:2: output_tokens: needs a whole number, skipped"]
+    (row,) = version_metrics(store.db, "p")
+    assert row.tokens == 15

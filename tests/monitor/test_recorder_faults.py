@@ -1,0 +1,85 @@
+"""`record()` never dies on bad input and never grows without bound."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+from workbench.monitor.recorder import Recorder
+from workbench.monitor.store import MonitorStore
+
+PROMPT = SimpleNamespace(name="p", version="p@v1", commit="abc", env="prod", arm=None)
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+    __repr__ = __str__
+
+
+def test_bad_field_values_are_coerced_and_the_writer_keeps_going(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "e.jsonl", otel=False)
+    circular: dict[str, object] = {}
+    circular["self"] = circular
+    recorder.record(PROMPT, error={(1, 2): "tuple key"})  # json.dumps refuses non-string keys
+    recorder.record(PROMPT, error=circular)
+    recorder.record(PROMPT, error=Unprintable(), latency_ms="fast", input_tokens="12", output_tokens=3.0, score=float("nan"), cost=Unprintable())
+    recorder.record(PROMPT, latency_ms=12.5, feedback={"nested": [1]})
+    recorder.record_feedback("x", feedback=Unprintable(), score="high")  # type: ignore[arg-type]
+    last = recorder.record(PROMPT, latency_ms=10.0, error="timeout")
+    recorder.flush()
+    assert recorder._thread is not None and recorder._thread.is_alive()
+    events = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert len(events) == 6 and events[-1]["call_id"] == last
+    assert all(isinstance(e.get("error"), str | None) for e in events)
+    third = events[2]
+    assert third["latency_ms"] is None and third["input_tokens"] == 12 and third["output_tokens"] == 3 and third["score"] is None and third["cost"] is None
+    assert recorder.stats()["coerced"] >= 6
+    store = MonitorStore(tmp_path / "m.sqlite")  # every line the recorder writes ingests cleanly
+    report = store.ingest([tmp_path / "e.jsonl"])
+    assert report.problem_count == 0 and report.added == 5
+
+
+class StalledRecorder(Recorder):
+    """A recorder whose disk stalls until released."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.release = threading.Event()
+        self.writing = threading.Event()
+
+    def _write(self, lines: str) -> None:
+        self.writing.set()
+        self.release.wait(10)
+        super()._write(lines)
+
+
+def test_the_queue_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:
+    recorder = StalledRecorder(tmp_path / "e.jsonl", otel=False, max_queue=100)
+    recorder.record(PROMPT, latency_ms=1.0)
+    assert recorder.writing.wait(5)  # the writer holds the first event and is stuck on the disk
+    for _ in range(1000):
+        recorder.record(PROMPT, latency_ms=1.0)
+    stats = recorder.stats()
+    assert stats["queued"] == 100  # the one being written and 99 waiting
+    assert stats["dropped_queue_full"] == 901  # the newest ones
+    recorder.release.set()
+    recorder.flush()
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    assert len(lines) == 100
+    assert recorder.stats()["written"] == 100 and recorder.stats()["queued"] == 0
+
+
+def test_a_dead_writer_is_restarted(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "e.jsonl", otel=False)
+    recorder.record(PROMPT, latency_ms=1.0)
+    recorder.flush()
+    recorder._queue.put(None)  # stops the writer, as if it had died
+    assert recorder._thread is not None
+    recorder._thread.join(5)
+    recorder.record(PROMPT, latency_ms=2.0)
+    recorder.flush()
+    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 2
