@@ -16,18 +16,47 @@ class LogCommands(GitRunner):
     ) -> list[LogEntry]:
         """Commits that touched `path`, newest first: (commit, change, path then, old path).
 
-        One `git log -z --name-status [--follow]` call, paged with --skip/-n.
+        Renames are followed like `git log --follow`, but segment by segment: a plain
+        `git log -- <path>` (which the commit-graph's changed-path Bloom filters make cheap on
+        a big repository) until the commit that added the file, then one `diff-tree -M` of that
+        commit to learn whether it was a rename, and on with the old path. `--follow` itself
+        diffs every commit of the history. Copies are not followed (a prompt created as a copy
+        of another does not inherit that one's history).
         """
-        args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", f"--skip={offset}"]
-        if follow:
-            args.append("--follow")
-        args += [rev, "--", path]
+        wanted = offset + limit
+        entries: list[LogEntry] = []
+        current, since = path, rev
+        while len(entries) < wanted:
+            batch = self._log_segment(current, since, wanted - len(entries))
+            entries += batch
+            if not follow or len(batch) >= wanted - (len(entries) - len(batch)) or not batch:
+                break
+            info, change, entry_path, _old = batch[-1]
+            old = self.renamed_from(info.sha, entry_path or current) if change == "A" else None
+            if old is None:
+                break
+            entries[-1] = (info, "R", entry_path or current, old)
+            current, since = old, f"{info.sha}^"
+        return entries[offset:wanted]
+
+    def _log_segment(self, path: str, rev: str, limit: int) -> list[LogEntry]:
+        args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", rev, "--", path]
         status, out, err = self._run_full(*args)
         if status != 0:
-            if self._peel("HEAD^{commit}") is None:
-                return []
+            if self._peel("HEAD^{commit}") is None or rev.endswith("^"):
+                return []  # an empty repository, or the root commit has no parent to go on from
             raise self._error(args, status, err)
         return parse_log(out, with_names=True)
+
+    def renamed_from(self, commit: str, path: str) -> str | None:
+        """The path `path` had before `commit`, when that commit renamed it (else None)."""
+        status, out, _ = self._run_full("diff-tree", "-M", "-r", "-z", "--name-status", "--no-commit-id", f"{commit}^", commit)
+        if status != 0:
+            return None  # a root commit: nothing before it
+        for change, new, old in parse_name_status(out.lstrip("\0").split("\0")):
+            if change == "R" and new == path:
+                return old
+        return None
 
     def log(self, *revs: str, limit: int | None = None, paths: Sequence[str] = ()) -> list[CommitInfo]:
         """Commits of revision ranges (e.g. `base..head`), optionally only those touching `paths`."""
