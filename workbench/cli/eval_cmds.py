@@ -144,7 +144,7 @@ def test_command(
 ) -> None:
     """Run the test suites of prompts; exit 1 when a case fails or errors."""
     from workbench.evals.reports import Report
-    from workbench.services.evals import run_tests
+    from workbench.services.evals import run_suites
     from workbench.services.workspace import Workspace
 
     if not names and not all_prompts:
@@ -154,7 +154,8 @@ def test_command(
         targets = [ref.name for ref in ws.list_prompts(rev if rev not in ws.environments else None)] if all_prompts else list(names or [])
 
         async def run_all(on_event: Any) -> list[Any]:
-            return [await run_tests(ws, name, rev, settings, on_event) for name in targets]
+            # Every suite at once, within one budget of -j requests in flight.
+            return await run_suites(ws, [(name, rev) for name in targets], settings, on_event)
 
         outcomes = _run(run_all, "rerun with --rerun-failed")
     report = Report([o.report() for o in outcomes], shard=shard)

