@@ -153,17 +153,11 @@ class _Suite:
     run: SuiteRun | None = None
 
 
-def _load_suites(ws: Workspace, targets: Sequence[tuple[str, str | None]], settings: EvalSettings, store: ResultsStore) -> list[_Suite]:
-    """Read every target once: its file, commit and blob (no Git work per case)."""
-    suites: list[_Suite] = []
-    resolved: dict[str, str] = {}  # one resolution per revision (environments differ per prompt)
-    for name, rev in targets:
-        if rev is not None and rev not in ws.environments and rev not in resolved:
-            resolved[rev] = ws.resolve(rev)
-        prompt, commit, blob, label = _load(ws, name, rev, resolved.get(rev) if rev is not None else None)
-        cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
-        suites.append(_Suite(name, rev, prompt, commit, blob, label, cases, make_run_provider(ws, prompt, settings)))
-    return suites
+def _read_target(ws: Workspace, name: str, rev: str | None, resolved: dict[str, str]) -> tuple[Prompt, str | None, str | None, str]:
+    """One target's prompt, commit, blob and label; each revision is resolved once per run."""
+    if rev is not None and rev not in ws.environments and rev not in resolved:
+        resolved[rev] = ws.resolve(rev)  # (an environment names a different commit per prompt)
+    return _load(ws, name, rev, resolved.get(rev) if rev is not None else None)
 
 
 async def run_suites(
@@ -179,46 +173,66 @@ async def run_suites(
 
     All suites share one concurrency budget (`settings.concurrency` requests in flight for the
     whole run, retries first) and, per endpoint, one view of its health; target i reports its
-    events as arm `arm + i`. Revisions are resolved once, each file is read once, the cache is
-    read once per suite, and each commit gets one git note for all its prompts.
+    events as arm `arm + i`. Revisions are resolved once, each file is read once (in a worker
+    thread, so the event loop keeps sending), and each suite starts as soon as its file is
+    read: its first requests are on the wire while the next file is parsed. The cache is read
+    once per suite; each commit gets one git note for all its prompts.
 
     Cancellation (task cancel) keeps the results so far: they are stored and re-raised as
-    cancelled; the caller's events have already shown them.
+    cancelled; the caller's events have already shown them. A target that cannot be read
+    stops the run before anything is stored.
 
     Raises:
         EvalError: a prompt is invalid; ProviderError: a provider cannot start.
     """
     settings = settings or EvalSettings()
     git = git_lock or (lambda fn: fn())
+    options = _options(ws, settings)
     store = open_store(ws)
+    cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
+    slots = Slots(options.concurrency)
+    health: dict[str, EndpointHealth] = {}
+    resolved: dict[str, str] = {}
+    root = Path(ws.root)
+    suites: list[_Suite] = []
+    tasks: list[asyncio.Future[list[CaseResult]]] = []
+    started = time.time()
     try:
-        suites: list[_Suite] = git(lambda: _load_suites(ws, targets, settings, store))
-        options = _options(ws, settings)
-        cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
-        slots = Slots(options.concurrency)
-        health: dict[str, EndpointHealth] = {}
-        root = Path(ws.root)
-        for index, suite in enumerate(suites):
-            endpoint = health.setdefault(suite.provider.id, EndpointHealth(window=max(20, 2 * options.concurrency)))
-            suite.run = SuiteRun(
-                suite.prompt, suite.provider, suite.cases, options, arm=arm + index, label=f"{suite.name} @ {suite.label}",
-                cache=cache, on_event=on_event, root=root, slots=slots, health=endpoint,
-            )
-        started = time.time()
+        try:
+            for index, (name, rev) in enumerate(targets):
+                prompt, commit, blob, label = await asyncio.to_thread(git, partial(_read_target, ws, name, rev, resolved))
+                cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
+                provider = make_run_provider(ws, prompt, settings)
+                suite = _Suite(name, rev, prompt, commit, blob, label, cases, provider)
+                suites.append(suite)
+                endpoint = health.setdefault(provider.id, EndpointHealth(window=max(20, 2 * options.concurrency)))
+                suite.run = SuiteRun(
+                    prompt, provider, cases, options, arm=arm + index, label=f"{name} @ {label}",
+                    cache=cache, on_event=on_event, root=root, slots=slots, health=endpoint,
+                )
+                tasks.append(asyncio.ensure_future(suite.run.run()))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         cancelled = False
         try:
-            await asyncio.gather(*(suite.run.run() for suite in suites if suite.run is not None))
+            await asyncio.gather(*tasks)
         except BaseException:
             cancelled = True
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
             outcomes = _record(ws, store, suites, settings, started, cancelled, git, warnings=cache.warnings if cache else [])
-            if cache is not None:
-                cache.close()
-            for suite in suites:
-                await suite.provider.aclose()
         return outcomes
     finally:
+        if cache is not None:
+            cache.close()
+        for suite in suites:
+            await suite.provider.aclose()
         store.close()
 
 
