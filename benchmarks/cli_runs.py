@@ -47,7 +47,8 @@ LATENCY = 0.2
 LIMIT_TWO = math.ceil(2 * CASES / CONCURRENCY) * LATENCY
 LIMIT_ONE = math.ceil(CASES / CONCURRENCY) * LATENCY
 CACHED_TARGET_S = 0.4
-PROMPTFOO_VERSION = os.environ.get("PROMPTFOO_VERSION", "0.123.1")
+# 0.123.1 (the issue's anchor) needs Node >= 22.22; 0.121.20 is the newest that runs on Node 20.
+PROMPTFOO_VERSIONS = (("0.123.1", (22, 22)), ("0.121.20", (20, 20)))
 KEY_ENV = "BENCH_KEY"
 
 
@@ -87,30 +88,37 @@ def promptfoo_config(root: Path, base_url: str) -> Path:
     return path
 
 
-def find_promptfoo(skip: bool) -> Path | None:
-    """promptfoo's CLI: $PROMPTFOO_BIN, an earlier install in the temp folder, or a fresh npm install there."""
+def find_promptfoo(skip: bool) -> tuple[Path, str] | None:
+    """promptfoo's CLI and version: $PROMPTFOO_BIN, an earlier install in the temp folder, or a
+    fresh `npm install` there of the newest anchor version this Node.js runs."""
     if skip:
         print("promptfoo: skipped (--no-promptfoo)")
         return None
     if os.environ.get("PROMPTFOO_BIN"):
-        return Path(os.environ["PROMPTFOO_BIN"])
-    folder = Path(tempfile.gettempdir()) / f"workbench-bench-promptfoo-{PROMPTFOO_VERSION}"
-    binary = folder / "node_modules" / ".bin" / "promptfoo"
-    if binary.exists():
-        return binary
+        return Path(os.environ["PROMPTFOO_BIN"]), os.environ.get("PROMPTFOO_VERSION", "?")
     if not (shutil.which("node") and shutil.which("npm")):
         print("promptfoo: skipped (Node.js and npm are not installed)")
         return None
-    print(f"promptfoo: installing promptfoo@{PROMPTFOO_VERSION} from the npm registry into {folder} ...", flush=True)
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip().lstrip("v")
+    have = tuple(int(part) for part in node.split(".")[:2] if part.isdigit())
+    version = next((v for v, needs in PROMPTFOO_VERSIONS if have >= needs), None)
+    if version is None:
+        print(f"promptfoo: skipped (Node.js {node} is older than every anchor version needs)")
+        return None
+    folder = Path(tempfile.gettempdir()) / f"workbench-bench-promptfoo-{version}"
+    binary = folder / "node_modules" / ".bin" / "promptfoo"
+    if binary.exists():
+        return binary, version
+    print(f"promptfoo: installing promptfoo@{version} from the npm registry into {folder} ...", flush=True)
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", f"promptfoo@{PROMPTFOO_VERSION}"],
+        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", f"promptfoo@{version}"],
         cwd=folder, capture_output=True, text=True, check=False,
     )
     if done.returncode != 0 or not binary.exists():
         print(f"promptfoo: skipped (npm install failed: {done.stderr.strip()[-300:]})")
         return None
-    return binary
+    return binary, version
 
 
 def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -137,6 +145,15 @@ async def main(url):
         await asyncio.gather(*(one(i) for i in range({calls})))
 asyncio.run(main(sys.argv[1]))
 """
+
+
+def compile_workbench() -> None:
+    """Write the package's bytecode, as `pip install` does for an installed (non-editable) copy."""
+    import compileall
+
+    import workbench
+
+    compileall.compile_dir(str(Path(workbench.__file__).parent), quiet=1)
 
 
 class Row:
@@ -173,14 +190,16 @@ def main() -> None:
     parser.add_argument("--no-promptfoo", action="store_true")
     args = parser.parse_args()
     exe = shutil.which("workbench") or str(Path(sys.executable).with_name("workbench"))
-    promptfoo = find_promptfoo(args.no_promptfoo)
+    found = find_promptfoo(args.no_promptfoo)
+    promptfoo, pf_version = found if found is not None else (None, "")
+    compile_workbench()
     load_before = os.getloadavg()
     rows = {
         "floor": Row("floor: bare python + httpx2, 200 calls", LIMIT_TWO, 99),
         "uncached": Row("workbench test a b -j16 --no-cache", LIMIT_TWO, 1.15),
-        "pf_uncached": Row(f"promptfoo {PROMPTFOO_VERSION} eval, same 200 calls", LIMIT_TWO, 99),
+        "pf_uncached": Row(f"promptfoo {pf_version} eval, same 200 calls", LIMIT_TWO, 99),
         "cached": Row("workbench cached rerun (0 requests)", CACHED_TARGET_S, 1.0, "target"),
-        "pf_cached": Row(f"promptfoo {PROMPTFOO_VERSION} cached rerun", CACHED_TARGET_S, 99, "target"),
+        "pf_cached": Row(f"promptfoo {pf_version} cached rerun", CACHED_TARGET_S, 99, "target"),
         "one": Row("100 cases j16 minus --version start-up", LIMIT_ONE, 1.25),
         "429": Row("10% 429 with Retry-After: 1", 0, 1.2, "ideal"),
         "faults": Row("30% random 429/500", 0, 1.5, "ideal"),
@@ -188,7 +207,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         repo = make_repo(root)
-        env = {**os.environ, KEY_ENV: "not-a-real-key", "NO_COLOR": "1"}
+        # As installed: bytecode is written and read (a PYTHONDONTWRITEBYTECODE in the caller's
+        # environment would make every run compile the workbench's modules again).
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update({KEY_ENV: "not-a-real-key", "NO_COLOR": "1"})
         pf_env = {
             **env, "PROMPTFOO_CONFIG_DIR": str(root / "pf-config"), "PROMPTFOO_CACHE_PATH": str(root / "pf-cache"),
             "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1", "PROMPTFOO_DISABLE_SHARING": "1",

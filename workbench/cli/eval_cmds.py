@@ -102,7 +102,7 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
     head.append(f"  pass rate {summary.pass_rate:.0%} (95% CI {low:.0%}–{high:.0%})")
     if summary.errors:
         head.append(f", {summary.errors} errored", style="yellow")
-    console.print(head)
+    lines = [head]  # one print for the whole suite: rich's per-call cost adds up over hundreds of cases
     for result in outcome.results:
         mark = {"pass": "✓", "fail": "✗", "error": "!"}[result.status]
         line = Text(f"  {mark} {result.description}" + (f" #{result.repeat + 1}" if result.repeat else ""))
@@ -112,7 +112,8 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
             line.append(f"\n      {failed.type}: {failed.reason}", style="red")
         if show_outputs and result.output:
             line.append("\n      output: " + result.output.replace("\n", "\n              "), style="dim")
-        console.print(line)
+        lines.append(line)
+    console.print(Text("\n").join(lines))
     if any(r.repeat for r in outcome.results):
         from workbench.evals.runner import repeat_stats
 

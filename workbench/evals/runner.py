@@ -351,7 +351,8 @@ async def call_with_retries(
                     held = True
                 attempts += 1
                 try:
-                    completion = await asyncio.wait_for(provider.complete(request), options.timeout_s)
+                    async with asyncio.timeout(options.timeout_s):  # no extra task per call, unlike wait_for
+                        completion = await provider.complete(request)
                 except (TimeoutError, CallError) as err:
                     retryable = isinstance(err, TimeoutError) or _retryable(err)
                     if retryable:
