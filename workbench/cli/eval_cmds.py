@@ -45,22 +45,29 @@ def _parse_shard(shard: str | None) -> tuple[int, int] | None:
 
 def _run(factory: Callable[[Any], Coroutine[Any, Any, Any]], total_hint: str) -> Any:
     """Run a coroutine with a progress bar on stderr; Ctrl-C cancels and keeps partial results."""
+    from contextlib import nullcontext
+
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from workbench.evals.runner import CaseFinished, RunStarted
 
     console = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     tasks: dict[int, Any] = {}
+    progress: Any = None
+    if console.is_terminal:  # no bar (and no import of rich.progress) when stderr is a pipe or a file
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
 
     def on_event(event: Any) -> None:
+        if progress is None:
+            return
         if isinstance(event, RunStarted):
             tasks[event.arm] = progress.add_task(event.label, total=event.total)
         elif isinstance(event, CaseFinished) and event.arm in tasks:
             progress.advance(tasks[event.arm])
 
-    with progress:
+    with progress if progress is not None else nullcontext():
         try:
             return asyncio.run(factory(on_event))
         except KeyboardInterrupt:
