@@ -83,6 +83,13 @@ class CallError(ProviderError):
 
 
 class Provider(Protocol):
+    """What the runner needs from a provider.
+
+    Optional, looked up with getattr: `warm()` starts getting ready (import, load) in the
+    background once the runner knows a request will be needed; `interruptible = False` says
+    a request cannot be stopped, so the runner gives it no timeout.
+    """
+
     id: str  # identifies provider + model + endpoint in cache keys and reports
     label: str
 
@@ -441,35 +448,58 @@ def _load_local_runner() -> Any:
             _local_runner = Runner(
                 which=Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),
                 token_source="none",
+                prefix_cache_n=16,  # (the default) shared prompt starts are read once, not once per case
             )
         return _local_runner
 
 
+# The demo model writes at most this many tokens per answer, whatever the prompt asks: it is
+# tiny, longer answers only ramble, and each token costs ~30 ms on 2 cores.
+LOCAL_MAX_TOKENS = 64
+
+
+def local_request_options(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling options the local model gets for a prompt's parameters."""
+    return {
+        "max_tokens": min(int(parameters.get("max_tokens") or LOCAL_MAX_TOKENS), LOCAL_MAX_TOKENS),
+        "temperature": float(parameters.get("temperature") or 0.0),
+    }
+
+
 class LocalProvider:
-    """A tiny instruction model in process: a demo, not a judge of quality."""
+    """A tiny instruction model in process: a demo, not a judge of quality.
+
+    One request at a time (CPU-bound); the runtime's prefix cache keeps the shared start of
+    the prompts (system message) of the last 16 requests, so the cases of a suite after the
+    first read only what differs.
+    """
 
     label = LOCAL_LABEL
+    interruptible = False  # a request runs to its end in the runtime: a timeout would only start it again
 
     def __init__(self, spec: ModelSpec) -> None:
         if local_model_path() is None or importlib.util.find_spec("mistralrs") is None:
             raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
         self.spec = spec
         self.id = "local:SmolLM2-135M-Instruct.Q4_1"
+        self._warming: asyncio.Future[Any] | None = None
+
+    def warm(self) -> None:
+        """Load the model in a worker thread ahead of the first request (idempotent)."""
+        if self._warming is not None or _local_runner is not None:
+            return
+        try:
+            self._warming = asyncio.get_running_loop().run_in_executor(None, _load_local_runner)
+        except RuntimeError:
+            return
 
     def _run(self, request: ModelRequest) -> Completion:
         runner = _load_local_runner()
         ChatCompletionRequest = _mistralrs().ChatCompletionRequest
-        params = {**self.spec.parameters, **request.parameters}
+        options = local_request_options({**self.spec.parameters, **request.parameters})
         started = time.perf_counter()
         with _local_lock:  # CPU-bound: one request at a time per loaded model
-            result = runner.send_chat_completion_request(
-                ChatCompletionRequest(
-                    model="default",
-                    messages=request.as_messages(),
-                    max_tokens=int(params.get("max_tokens", 128)),
-                    temperature=float(params.get("temperature", 0.0)),
-                )
-            )
+            result = runner.send_chat_completion_request(ChatCompletionRequest(model="default", messages=request.as_messages(), **options))
         latency = (time.perf_counter() - started) * 1000
         usage = result.usage
         return Completion(result.choices[0].message.content or "", usage.prompt_tokens, usage.completion_tokens, latency, 0.0)
@@ -486,7 +516,8 @@ class LocalProvider:
         return await asyncio.to_thread(local_embeddings, texts)
 
     async def aclose(self) -> None:
-        return None
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
 
 
 _wordllama: Any = None

@@ -336,6 +336,8 @@ async def call_with_retries(
         CallError: a non-retryable error, or the last error once the budget is spent.
     """
     health = health or EndpointHealth()
+    # A provider whose requests cannot be interrupted (the in-process model) gets no timeout.
+    timeout_s = options.timeout_s if getattr(provider, "interruptible", True) else None
     attempts = 0
     held = False
     try:
@@ -351,7 +353,7 @@ async def call_with_retries(
                     held = True
                 attempts += 1
                 try:
-                    async with asyncio.timeout(options.timeout_s):  # no extra task per call, unlike wait_for
+                    async with asyncio.timeout(timeout_s):  # no extra task per call, unlike wait_for
                         completion = await provider.complete(request)
                 except (TimeoutError, CallError) as err:
                     retryable = isinstance(err, TimeoutError) or _retryable(err)
