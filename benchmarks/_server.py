@@ -56,15 +56,18 @@ def fake_openai(latency_s: float, fault_rate: float = 0.0, faults: tuple[str, ..
         process.wait(timeout=10)
 
 
-def ideal_schedule(log: list[dict[str, Any]], concurrency: int, key: str = "content") -> float:
+def ideal_schedule(log: list[dict[str, Any]], concurrency: int, *, clairvoyant: bool = False, key: str = "content") -> float:
     """The shortest run the server's answers allow: every attempt's latency plus every mandated wait.
 
     Each case is a chain of attempts (the server's log, grouped by what was asked, in order of
     arrival): an attempt occupies one of `concurrency` slots for its server-side latency; a
-    429 with Retry-After makes the next attempt of that chain wait that long, without holding
-    a slot; any other failure mandates no wait. The chains are packed greedily, longest
-    remaining chain first (LPT list scheduling, which knows every fault in advance, as no
-    real client can). Returns the makespan in seconds.
+    429 with Retry-After makes the next attempt of that chain wait exactly that long, without
+    holding a slot; any other failure mandates no wait (the retry may go at once). The chains
+    are packed greedily: whenever a slot is free, the next attempt goes, retries that are due
+    before cases not started yet, cases in the order the run started them. That is what an
+    ideal client achieves (one that cannot know which request will fail). `clairvoyant=True`
+    packs the chains longest-remaining-first instead, knowing every fault in advance: a lower
+    bound no client can reach. Returns the makespan in seconds.
     """
     import heapq
 
@@ -75,21 +78,24 @@ def ideal_schedule(log: list[dict[str, Any]], concurrency: int, key: str = "cont
         if behaviour.startswith("429:"):
             wait = float(behaviour.split(":", 1)[1])
         chains.setdefault(str(entry[key]), []).append((float(entry["end"]) - float(entry["start"]), wait))
-    remaining = {name: sum(lat + wait for lat, wait in steps) for name, steps in chains.items()}
-    # ready: (-remaining work, tie, chain, step index); ready_at: (time, tie, chain, step)
-    ready = [(-remaining[name], i, name, 0) for i, name in enumerate(chains)]
+
+    def priority(name: str, step: int, order: int) -> tuple[float, int]:
+        if clairvoyant:
+            return (-sum(lat + wait for lat, wait in chains[name][step:]), order)
+        return (0.0 if step else 1.0, order)  # due retries first, then cases in their order
+
+    ready = [(*priority(name, 0, i), name, 0) for i, name in enumerate(chains)]
     heapq.heapify(ready)
     later: list[tuple[float, int, str, int]] = []
     running: list[tuple[float, str, int]] = []
-    now, free, makespan, tie = 0.0, concurrency, 0.0, len(chains)
+    now, free, makespan, order = 0.0, concurrency, 0.0, len(chains)
     while ready or later or running:
         while later and later[0][0] <= now:
             _, _, name, step = heapq.heappop(later)
-            rest = sum(lat + wait for lat, wait in chains[name][step:])
-            heapq.heappush(ready, (-rest, tie, name, step))
-            tie += 1
+            heapq.heappush(ready, (*priority(name, step, order), name, step))
+            order += 1
         while free and ready:
-            _, _, name, step = heapq.heappop(ready)
+            *_, name, step = heapq.heappop(ready)
             latency, _ = chains[name][step]
             heapq.heappush(running, (now + latency, name, step))
             free -= 1
@@ -101,8 +107,7 @@ def ideal_schedule(log: list[dict[str, Any]], concurrency: int, key: str = "cont
             end, name, step = heapq.heappop(running)
             free += 1
             makespan = max(makespan, end)
-            _, wait = chains[name][step]
             if step + 1 < len(chains[name]):
-                heapq.heappush(later, (end + wait, tie, name, step + 1))
-                tie += 1
+                heapq.heappush(later, (end + chains[name][step][1], order, name, step + 1))
+                order += 1
     return makespan
