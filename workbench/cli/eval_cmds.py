@@ -1,11 +1,12 @@
 """`workbench test`, `compare` and `report merge`: run suites, compare versions, write CI reports.
 
-The evaluation engine (and the openai SDK) is imported inside the commands only.
+The evaluation engine, the HTTP client, asyncio and rich are imported inside the commands
+only, and rich only once there is something to print: nothing that the first request does
+not need stands before it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -45,19 +46,20 @@ def _parse_shard(shard: str | None) -> tuple[int, int] | None:
 
 def _run(factory: Callable[[Any], Coroutine[Any, Any, Any]], total_hint: str) -> Any:
     """Run a coroutine with a progress bar on stderr; Ctrl-C cancels and keeps partial results."""
+    import asyncio
     from contextlib import nullcontext
-
-    from rich.console import Console
 
     from workbench.evals.runner import CaseFinished, RunStarted
 
-    console = Console(stderr=True)
     tasks: dict[int, Any] = {}
     progress: Any = None
-    if console.is_terminal:  # no bar (and no import of rich.progress) when stderr is a pipe or a file
+    if sys.stderr.isatty():  # no bar, and rich not even imported before the run, when stderr is a pipe or a file
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+        console = Console(stderr=True)
+        if console.is_terminal:
+            progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
 
     def on_event(event: Any) -> None:
         if progress is None:
@@ -71,7 +73,8 @@ def _run(factory: Callable[[Any], Coroutine[Any, Any, Any]], total_hint: str) ->
         try:
             return asyncio.run(factory(on_event))
         except KeyboardInterrupt:
-            console.print(f"cancelled: results so far are stored in .workbench/ ({total_hint})")
+            hint = f" ({total_hint})" if total_hint else ""
+            sys.stderr.write(f"cancelled: results so far are stored in .workbench/{hint}\n")
             raise typer.Exit(130) from None
 
 
