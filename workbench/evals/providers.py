@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -147,6 +148,23 @@ def _hash_embedding(text: str, dims: int = 64) -> list[float]:
     for word in text.lower().split():
         vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % dims] += 1.0
     return vector
+
+
+def prefetch_http_client() -> None:
+    """Import the HTTP client in a daemon thread, for a run that will surely send requests.
+
+    Called before the prompt files are read, so that the import overlaps with reading them
+    (the client itself is built by `OpenAIProvider.warm` once the endpoint is known).
+    """
+    if "httpx2" in sys.modules:
+        return
+
+    def load() -> None:
+        # Any failure (not installed, interpreter shutting down) is left to the first call.
+        with contextlib.suppress(Exception):
+            importlib.import_module("httpx2")
+
+    threading.Thread(target=load, name="workbench-http-import", daemon=True).start()
 
 
 class OpenAIProvider:

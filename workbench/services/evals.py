@@ -19,7 +19,7 @@ from workbench.core.model import Prompt, TestCase
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
-from workbench.evals.providers import Provider, make_provider, resolve_model
+from workbench.evals.providers import Provider, make_provider, prefetch_http_client, resolve_model
 from workbench.evals.reports import SuiteReport
 from workbench.evals.runner import (
     CaseFinished,
@@ -153,6 +153,13 @@ class _Suite:
     run: SuiteRun | None = None
 
 
+def _will_call_an_endpoint(ws: Workspace, settings: EvalSettings) -> bool:
+    """Whether this run will surely send HTTP requests: an OpenAI-compatible endpoint, and no cache to answer."""
+    provider = settings.provider or ws.config.provider
+    endpoint = provider == "openai" or (provider is None and settings.base_url is not None)
+    return endpoint and (not settings.use_cache or not (state_dir(ws) / "cache.sqlite").exists())
+
+
 def _read_target(ws: Workspace, name: str, rev: str | None, resolved: dict[str, str]) -> tuple[Prompt, str | None, str | None, str]:
     """One target's prompt, commit, blob and label; each revision is resolved once per run."""
     if rev is not None and rev not in ws.environments and rev not in resolved:
@@ -188,6 +195,8 @@ async def run_suites(
     settings = settings or EvalSettings()
     git = git_lock or (lambda fn: fn())
     options = _options(ws, settings)
+    if _will_call_an_endpoint(ws, settings):
+        prefetch_http_client()  # its import overlaps with reading the files
     store = open_store(ws)
     cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
     slots = Slots(options.concurrency)
