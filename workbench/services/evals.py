@@ -198,7 +198,7 @@ async def run_suites(
     if _will_call_an_endpoint(ws, settings):
         prefetch_http_client()  # its import overlaps with reading the files
     store = open_store(ws)
-    cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
+    cache: ResponseCache | None = None
     slots = Slots(options.concurrency)
     health: dict[str, EndpointHealth] = {}
     resolved: dict[str, str] = {}
@@ -207,6 +207,7 @@ async def run_suites(
     tasks: list[asyncio.Future[list[CaseResult]]] = []
     started = time.time()
     try:
+        cache = ResponseCache(state_dir(ws) / "cache.sqlite") if settings.use_cache else None
         try:
             for index, (name, rev) in enumerate(targets):
                 prompt, commit, blob, label = await asyncio.to_thread(git, partial(_read_target, ws, name, rev, resolved))
