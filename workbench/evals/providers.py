@@ -441,14 +441,18 @@ def local_model_path() -> Path | None:
 
 
 def _mistralrs() -> Any:
-    """Import the local runtime with its logging quiet.
+    """Import the local runtime with its logging quiet and one core left free.
 
     mistralrs writes its log to stdout, which carries `--json`, and reads RUST_LOG once,
     when the module is first imported: so every import goes through here, and RUST_LOG is set
-    (unless the user set it) before that first import.
+    (unless the user set it) before that first import. Its compute threads (rayon) default to
+    every core; on a shared 2-core machine (load average ~3) a demo suite took 78 s with two
+    threads and 56 s with one, and two threads starve the app's own thread, so the runtime
+    gets all cores but one (RAYON_NUM_THREADS, unless the user set it).
     """
     if "mistralrs" not in sys.modules:
         os.environ.setdefault("RUST_LOG", "error")
+        os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
     import mistralrs
 
     return mistralrs
