@@ -66,8 +66,10 @@ async def test_a_retry_goes_before_cases_that_have_not_started() -> None:
         run = SuiteRun(prompt, _provider(server), prompt.tests, RunOptions(concurrency=1, **QUICK), on_event=events.append)
         await run.run()
         failed_first = server.log[0]["content"]
-    # It gave up its slot while backing off (one case ran meanwhile), then went first in line.
-    assert _finish_order(events).index(failed_first) == 1, _finish_order(events)
+    # It gave up its slot while backing off (a case ran meanwhile), then went ahead of the cases
+    # still waiting: second (third if the machine stalled), not first (kept its slot) and not
+    # last (queued behind every case not started yet).
+    assert _finish_order(events).index(failed_first) in (1, 2), _finish_order(events)
 
 
 async def test_requests_in_flight_never_exceed_the_concurrency_and_reach_it_under_faults() -> None:
