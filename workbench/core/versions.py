@@ -220,6 +220,8 @@ class ReleaseTag:
     tag: str  # tag name without refs/tags/
     commit: str
     note: str = ""
+    when: int = 0  # unix seconds the tag was made (0: not read)
+    who: str = ""  # the tagger
 
     @property
     def label(self) -> str:

@@ -9,7 +9,9 @@ newest commit at or before the tag that changed the prompt (or its tests file). 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from workbench.core.graph import GraphRow, graph_rows
 from workbench.core.model import prompt_name_from_path
 from workbench.core.versions import (
     CommitInfo,
@@ -50,14 +52,53 @@ def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, r
     # The prompt's tag names are listed by a second git process running alongside `git log`.
     pending = store.ref_names_later(*tag_patterns(name))
     raw = _log_with_tests_file(session, path, rev, offset + limit)[offset : offset + limit]
-    tag_refs = pending.result()
+    return _with_tags(session, name, path, raw, pending.result(), referenced_files_at(session, path, rev))
+
+
+@dataclass(frozen=True)
+class BranchHistory:
+    """A prompt's commits on every branch, with the graph that joins them."""
+
+    entries: tuple[HistoryEntry, ...]
+    graph: tuple[GraphRow, ...]  # one row per entry
+    heads: dict[str, tuple[str, ...]]  # commit -> the branches whose version of the prompt it is
+
+
+def branch_history(session: RepoSession, name: str, limit: int = 200, offset: int = 0) -> BranchHistory:
+    """The commits of every local and remote-tracking branch that touched `name` (and its tests
+    file), newest first in topological order, with graph lanes (forks, merges) and branch heads.
+
+    Renames are not followed across branches (History's current-branch mode follows them).
+    """
+    store = session.store
+    if not store.has_commits():
+        return BranchHistory((), (), {})
+    path = path_at(session, name, None) or path_at(session, name, store.try_resolve("HEAD")) or _deleted_path(session, name, "HEAD")
+    paths = [path, *referenced_files_at(session, path, "HEAD")]
+    pending = store.ref_names_later(*tag_patterns(name))
+    raw = store.log_branches(paths, limit=offset + limit)
+    rows = graph_rows([(info.sha, info.parents) for info, _, _, _ in raw])[offset : offset + limit]
+    raw = raw[offset : offset + limit]
+    branch_refs = [ref for ref in store.ref_names("refs/heads/", "refs/remotes/") if not ref.endswith("/HEAD")]
+    heads: dict[str, list[str]] = {}
+    for ref, commit in store.newest_touching(branch_refs, paths).items():
+        heads.setdefault(commit, []).append(ref.removeprefix("refs/heads/").removeprefix("refs/remotes/"))
+    entries = _with_tags(session, name, path, raw, pending.result(), paths[1:])
+    return BranchHistory(tuple(entries), tuple(rows), {commit: tuple(sorted(names)) for commit, names in heads.items()})
+
+
+def _with_tags(
+    session: RepoSession, name: str, path: str, raw: list[LogEntry], tag_refs: list[str], tests_files: list[str]
+) -> list[HistoryEntry]:
+    """History entries with the release tags and deployment events of their content attached."""
+    store = session.store
     older_names = {prompt_name_from_path(p) for _, _, p, _ in raw if p} - {name}
     if older_names:  # renamed: the older names' tags too
-        tag_refs += store.ref_names(*tag_patterns(*older_names))
+        tag_refs = tag_refs + store.ref_names(*tag_patterns(*older_names))
     owners = {name, *older_names}
     tags = [ref[len("refs/tags/") :] for ref in tag_refs if ref]
     commits = tag_commits(session, tags, tag_patterns(*owners))
-    paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *referenced_files_at(session, path, rev)})
+    paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *tests_files})
     in_page = {entry[0].sha for entry in raw}
     releases: dict[str, list[ReleaseTag]] = {}
     event_tags: dict[str, list[str]] = {}
