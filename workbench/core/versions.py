@@ -321,7 +321,12 @@ def parse_event_message(
     values: dict[str, Any]
     match = _BODY_RE.search(message)
     if match is not None:  # the layout `format_event_message` writes: one regex match
-        values = dict(zip(_DECODED_FIELDS, map(_scalar, match.group(*_DECODED_INDEXES)), strict=True))
+        raw_values = match.group(*_DECODED_INDEXES)
+        try:  # every value is JSON: decode them all in one call (C), not field by field
+            decoded = json.loads("[" + ",".join(raw_values) + "]")
+        except ValueError:
+            decoded = list(map(_scalar, raw_values))
+        values = dict(zip(_DECODED_FIELDS, decoded, strict=True))
         if not commit:
             values["commit"] = _scalar(match.group(EVENT_FIELDS.index("commit") + 1))
     else:  # hand-written or reordered: line by line

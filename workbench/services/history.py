@@ -100,10 +100,11 @@ def _with_tags(
     commits = tag_commits(session, tags, tag_patterns(*owners))
     paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *tests_files})
     in_page = {entry[0].sha for entry in raw}
+    owners_of = _content_owners(session, set(commits) - in_page, raw, paths)
     releases: dict[str, list[ReleaseTag]] = {}
     event_tags: dict[str, list[str]] = {}
     for tag, commit in zip(tags, commits, strict=True):
-        owner = commit if commit in in_page else _content_owner(session, commit, paths)
+        owner = commit if commit in in_page else owners_of.get(commit)
         if owner not in in_page:
             continue
         release = parse_release_tag(tag)
@@ -151,13 +152,40 @@ def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) 
     return merged + [entry for entry in raw if entry[0].sha not in in_union]
 
 
-def _content_owner(session: RepoSession, commit: str, paths: Sequence[str]) -> str | None:
-    """The newest commit at or before `commit` that changed one of `paths` (cached)."""
-    key = (commit, tuple(paths))
+def _content_owners(session: RepoSession, commits: set[str], page: list[LogEntry], paths: Sequence[str]) -> dict[str, str | None]:
+    """For each tag commit, the newest page entry at or before it (the commit of its content).
+
+    Cached per session; a few commits ask git one by one, many are answered by one
+    `rev-list --parents` down to the page's oldest entry and a walk of that graph here.
+    """
     cache = session.cache.touching
-    if key not in cache:
-        cache[key] = session.store.last_commit_touching(commit, paths)
-    return cache[key]
+    key_paths = tuple(paths)
+    missing = [c for c in commits if (c, key_paths) not in cache]
+    if len(missing) > 4 and page:
+        in_page = {entry[0].sha for entry in page}
+        graph = session.store.parents_between(missing, page[-1][0].sha)
+        for commit in missing:
+            cache[(commit, key_paths)] = _nearest(commit, graph, in_page, page[-1][0].sha)
+    for commit in missing:
+        if (commit, key_paths) not in cache:
+            cache[(commit, key_paths)] = session.store.last_commit_touching(commit, paths)
+    return {c: cache[(c, key_paths)] for c in commits}
+
+
+def _nearest(start: str, graph: dict[str, tuple[str, ...]], targets: set[str], oldest: str) -> str | None:
+    """The first of `targets` met walking back from `start` (newest parents first), else None."""
+    queue, seen = [start], {start}
+    while queue:
+        sha = queue.pop(0)
+        if sha in targets:
+            return sha
+        for parent in graph.get(sha, ()):
+            if parent == oldest:
+                return oldest
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return None
 
 
 def _deleted_path(session: RepoSession, name: str, rev: str) -> str:
