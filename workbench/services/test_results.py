@@ -84,10 +84,22 @@ def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
 
 
 def latest_summaries(session: RepoSession, name: str, commits: list[str]) -> dict[str, str]:
-    """`latest_summary` for many commits (History shows one per row)."""
-    found = {}
-    for commit in commits:
-        summary = latest_summary(session, name, commit)
+    """`latest_summary` for many commits (History shows one per row): one store, one notes listing."""
+    found: dict[str, str] = {}
+    path = state_dir(session) / "results.sqlite"
+    if path.is_file():
+        store = open_store(session)
+        try:
+            for commit in commits:
+                run = store.latest(name, blob=blob_sha(session, name, commit), commit=commit)
+                if run is not None:
+                    found[commit] = str(run.summary.short)
+        finally:
+            store.close()
+    rest = [c for c in commits if c not in found]
+    notes = session.store.notes_for(NOTES_REF, rest) if rest else {}
+    for commit in rest:
+        summary = summary_from_note(notes.get(commit, ""), name)
         if summary:
             found[commit] = summary
     return found

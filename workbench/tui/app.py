@@ -94,6 +94,7 @@ class WorkbenchApp(App[None]):
         self.base_url_override = base_url_override
         self.mouse_enabled = True
         self.calls_in_flight = 0
+        self._warming: asyncio.Task[None] | None = None
         self._branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)
         self._current_pane = "prompts"
         self.browse = BrowseController(self)
@@ -127,14 +128,14 @@ class WorkbenchApp(App[None]):
         self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
 
     async def _open_session(self) -> None:
-        warming = asyncio.create_task(asyncio.to_thread(prepare_validation))  # overlaps with opening Git
+        # Building the validator (importing jsonschema) overlaps with opening Git and the first loads.
+        self._warming = asyncio.create_task(asyncio.to_thread(prepare_validation))
         try:
             session = await asyncio.to_thread(RepoSession.open, self.root)
         except Exception as err:
             self.query_one(DiffPane).show_message(Text(f"✗ cannot open {clean(self.root)}:\n{clean(err)}", style="bold"))
             self.show_error(err)
             return
-        await warming
         if self.clock is not None:
             session.clock = self.clock
         self.session = session
@@ -236,9 +237,12 @@ class WorkbenchApp(App[None]):
     def _tree_loaded(self, event: TreeLoaded) -> None:
         self._branch_info = (event.branch, event.ahead, event.behind, event.dirty)
         self.query_one(PromptsPane).set_rows(event.rows, self.selected_prompt)
+        if event.statuses:
+            self.browse.statuses_loaded(self.selected_prompt)
+            return
         if not event.rows:
             self.query_one(DiffPane).show_message("No prompts yet. Create prompts/<name>.yaml or run `workbench init`.")
-        self._update_status_bar()
+        self.refresh_status_bar()
         if not any(r.name == self.selected_prompt for r in event.rows):
             self.selected_prompt = event.rows[0].name if event.rows else None
         if self.selected_prompt:
@@ -267,7 +271,7 @@ class WorkbenchApp(App[None]):
         pane = self.query_one(HistoryPane)
         pane.set_rows(event.rows, self.selected_rev, self.base_rev, self.base_marked)
         pane.border_title = Text(f"2 History · {clean(event.name)}")  # a Text: names are never markup
-        self._update_status_bar()
+        self.refresh_status_bar()
         self.browse.load_diff(event.name, self.selected_rev)
 
     @on(VersionSelected)
@@ -280,6 +284,7 @@ class WorkbenchApp(App[None]):
     def _diff_loaded(self, event: DiffLoaded) -> None:
         if event.name != self.selected_prompt:
             return
+        self.browse.first_paint.set()
         pane = self.query_one(DiffPane)
         if event.problems is not None:
             pane.show_problems(event.title, event.problems)
@@ -301,7 +306,7 @@ class WorkbenchApp(App[None]):
         base_url = redact_url(self.base_url_override or (config.base_url if config else None))
         return f"{label} @ {base_url}" if base_url else label
 
-    def _update_status_bar(self) -> None:
+    def refresh_status_bar(self) -> None:
         branch, ahead, behind, dirty = self._branch_info
         bar = Text()
         bar.append(f" {clean(self.root.name)} ", style="reverse")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rich.text import Text
@@ -39,7 +39,8 @@ class HistoryPane(DataTable[Text]):
         self._entries: list[HistoryRow] = []
         self._all: list[HistoryRow] = []
         self._filter = ""
-        self._select: str | None = None
+        self._announced: str | None = None  # the version last announced as selected
+        self._announced_once = False
         self.base_rev: str | None = None
         self._base_marked = False
         self._clock = clock
@@ -53,7 +54,8 @@ class HistoryPane(DataTable[Text]):
         self.add_column("message", key="message")
 
     def set_rows(self, rows: list[HistoryRow], select: str | None, base: str | None, base_marked: bool) -> None:
-        self._all = rows
+        known = {row.rev: row.tests for row in self._all if row.tests}
+        self._all = [replace(row, tests=known.get(row.rev)) if row.tests is None and row.rev in known else row for row in rows]
         self.base_rev = base
         self._base_marked = base_marked
         self._show(select)
@@ -128,7 +130,10 @@ class HistoryPane(DataTable[Text]):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         if 0 <= event.cursor_row < len(self._entries):
-            self.post_message(VersionSelected(self._entries[event.cursor_row].rev))
+            rev = self._entries[event.cursor_row].rev
+            if rev != self._announced or not self._announced_once:  # redrawn rows: same selection, no new diff
+                self._announced, self._announced_once = rev, True
+                self.post_message(VersionSelected(rev))
 
 
 def _haystack(row: HistoryRow) -> str:
