@@ -13,7 +13,13 @@ import hashlib
 import os
 
 from workbench.core.approvals import Approval, format_approval_message, parse_approval_message
-from workbench.core.versions import APPROVE_PREFIX, approve_tag_name, approve_tag_prefix, make_seq, utc_now_iso
+from workbench.core.versions import (
+    APPROVE_PREFIX,
+    approve_tag_name,
+    approve_tag_prefix,
+    make_seq,
+    utc_now_iso,
+)
 from workbench.errors import PromptError, WorkbenchError
 from workbench.services.prompt_files import prompt_at
 from workbench.services.releases import existing_release

@@ -231,7 +231,7 @@ def policy_error(plan: DeployPlan, failed: Sequence[PolicyCheck]) -> PolicyError
         lines.append(f"  ✗ {check.rule}: {check.found}")
         if check.fix:
             lines.append(f"      to satisfy it: {check.fix}")
-    return PolicyError("\n".join(lines), hint=f"satisfy the rules above, or in an emergency: --override -m REASON (recorded in the event)")
+    return PolicyError("\n".join(lines), hint="satisfy the rules above, or in an emergency: --override -m REASON (recorded in the event)")
 
 
 def _checked_version(plan: DeployPlan) -> tuple[str, str]:
