@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -55,10 +56,8 @@ def stop_server(served: Served) -> None:
         os.killpg(served.process.pid, signal.SIGTERM)
         served.process.wait(timeout=15)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(served.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         served.process.wait(timeout=5)
 
 

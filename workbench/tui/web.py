@@ -90,7 +90,7 @@ class TokenServer(Server):
         app.middlewares.insert(0, self.guard)
         return app
 
-    async def handle_index(self, request: web.Request) -> Any:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> Any:
         # The page's static and websocket URLs follow the address the browser used (a checked Host header).
         host = request.host if _HOST_RE.match(request.host or "") else f"{self.host}:{self.port}"
         self.public_url = f"http://{host}"
