@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Served
+from web_helpers import Served
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 CHROMIUM_ARGS = [

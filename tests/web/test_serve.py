@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import Served
+from web_helpers import Served
 
 from workbench.cli.common import run_app
 

@@ -23,6 +23,8 @@ from workbench.services.session import RepoSession
 from workbench.services.test_results import NOTES_REF
 
 STATUSES = ("ok", "violation", "override", "rollback", "unguarded")
+# rollback: to a version the (guarded) environment had already run, never a violation;
+# unguarded: no policy was in force for that environment then.
 
 
 @dataclass(frozen=True)
@@ -125,16 +127,16 @@ def _check_event(
     promoter = tagger or event.who
     if at is None:
         return AuditFinding(event, "violation", tagger, problems=("the tag's sequence carries no time: not written by workbench",))
-    if event.action == "rollback" and runs_of(history, event.commit, until=at):
-        short = (event.version or event.commit[:10]).rsplit("@", 1)[-1]
-        check = PolicyCheck("rollback", True, f"{event.env} already ran {short}: a rollback to it is never blocked")
-        return AuditFinding(event, "rollback", tagger, (check,))
     commit, version = event.commit, event.version or event.commit[:10]
     if event.action == "split" and event.canary is not None:
         commit, version = event.canary.commit, event.canary.version or event.canary.commit[:10]
     in_force = policy_in_force(session, event.env, commit, at)
     if in_force.policy is None:
         return AuditFinding(event, "unguarded", tagger)
+    if event.action == "rollback" and runs_of(history, event.commit, until=at):
+        short = version.rsplit("@", 1)[-1]
+        check = PolicyCheck("rollback", True, f"{event.env} already ran {short}: a rollback to it is never blocked")
+        return AuditFinding(event, "rollback", tagger, (check,), in_force.sources)
     problems = []
     if not annotated:
         problems.append("a lightweight tag: Git recorded neither who made it nor when (not written by workbench)")

@@ -27,7 +27,7 @@ from workbench.core.versions import (
 from workbench.errors import PolicyError, PromptError, RepoError, WorkbenchError
 from workbench.services.deployment_events import current_event, events
 from workbench.services.diffing import diff, introduction
-from workbench.services.policies import check_promotion
+from workbench.services.policies import check_promotion, policy_in_force
 from workbench.services.prompt_files import prompt_at
 from workbench.services.releases import ensure_release, existing_release, next_label
 from workbench.services.revisions import resolve
@@ -219,8 +219,11 @@ def policy_checks(
     """The rules of `env` for putting `commit` there, each checked; a rollback to a version
     `env` already ran is never blocked (one `rollback` check says so)."""
     if action == "rollback" and has_run(session, name, env, commit):
+        in_force = policy_in_force(session, env, commit)
+        if in_force.policy is None:  # an unguarded environment: nothing to say
+            return (), ()
         short = _short(version)
-        return (PolicyCheck("rollback", True, f"{env} already ran {short}: a rollback to it is never blocked"),), ()
+        return (PolicyCheck("rollback", True, f"{env} already ran {short}: a rollback to it is never blocked"),), in_force.sources
     checks, in_force = check_promotion(session, name, env, commit, version)
     return checks, in_force.sources
 
