@@ -47,6 +47,8 @@ def test_override_rollback_approve_and_audit_commands(repo: Path, capsys: pytest
     assert code == 0, out  # overrides are listed, not violations
     assert "3 deployment event(s)" in out and "2 override(s), 0 violation(s)" in out and "1 rollback(s)" in out
     assert out.count("OVERRIDE deploy/prod/") == 2 and "reason: incident 7" in out
+    code, out, _ = cli(capsys, repo, "history", NAME, "--env", "prod")
+    assert out.count("OVERRIDE of the policy") == 2 and "“incident 7”" in out
     code, out, _ = cli(capsys, repo, "audit", "--env", "staging", "--json")
     assert code == 0 and json.loads(out)["events"] == []
 

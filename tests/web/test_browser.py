@@ -94,11 +94,15 @@ def wait_for_screen(page: Any, *texts: str) -> str:
     return screen(page)
 
 
-def press_until(page: Any, key: str, text: str, tries: int = 12, where: Any = None) -> str:
-    """Press `key` until `text` is on the screen (or in `where(screen)`), one press at a time; the screen then."""
+def press_until(page: Any, key: str, text: str, *, tries: int = 12, wait_s: float = 5, where: Any = None) -> str:
+    """Press `key` until `text` is on the screen (or in `where(screen)`), waiting up to `wait_s` after each press.
+
+    A key sent while the focus moves can be taken by the widget losing it; pressing again is
+    safe where going one step too far cannot happen (the last row of a list).
+    """
     for _ in range(tries):
         page.keyboard.press(key)
-        for _ in range(30):  # up to 3 s for the app to answer this press
+        for _ in range(int(wait_s * 10)):
             page.wait_for_timeout(100)
             current = screen(page)
             if text in (where(current) if where else current):
@@ -115,7 +119,7 @@ def test_the_app_in_a_browser_shows_the_tree_and_opens_a_diff(browser: Any, serv
     assert "analytics/" in text and "sql_generator" in text
     # Walk the tree down to support/summarize (the last prompt): each step loads that prompt's history
     page.locator(".xterm-helper-textarea").focus()  # the keyboard goes to the terminal, as after a click
-    text = press_until(page, "j", "History · support/summarize")
+    text = press_until(page, "j", "History · support/summarize", wait_s=0.5, tries=40)  # the last row: no overshoot
     rows = re.findall(r"│ [ ◆]  ([0-9a-f]{7})   ", text)
     assert len(rows) >= 3, text
     # History pane, one version down: the diff of that version against the one before it; d focuses the diff
