@@ -125,3 +125,22 @@ def test_audit_reads_the_policy_in_force_at_the_time(repo: Path) -> None:
         report = audit.audit(ws)
     assert [f.status for f in report.findings] == ["unguarded", "violation"]
     assert report.violations[0].sources == ("main " + run_git(repo, "rev-parse", "--short=7", "main").strip(),)
+
+
+def test_the_main_commit_in_force_tolerates_committer_times_out_of_order(repo: Path) -> None:
+    from workbench.services.policies import main_commit_at
+
+    early = datetime.now(UTC) + timedelta(days=1)
+    late = early + timedelta(days=2)
+    write(repo, "workbench.yaml", "environments: [dev, prod]\n")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-qm", "late", env={"GIT_COMMITTER_DATE": late.isoformat()})
+    late_sha = run_git(repo, "rev-parse", "HEAD").strip()
+    write(repo, "workbench.yaml", "environments: [dev, staging, prod]\n")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-qm", "skewed clock", env={"GIT_COMMITTER_DATE": early.isoformat()})
+    skewed = run_git(repo, "rev-parse", "HEAD").strip()
+    with session_on(repo, Clock()) as ws:
+        assert main_commit_at(ws, early + timedelta(hours=1)) == skewed  # on top of a commit dated later
+        assert main_commit_at(ws, late + timedelta(hours=1)) == skewed
+        assert main_commit_at(ws, early - timedelta(days=3)) not in (late_sha, skewed)

@@ -240,9 +240,11 @@ def event_time(event: Any) -> datetime | None:
     seq = str(getattr(event, "seq", "") or "")
     stamp = seq[:17]
     if len(stamp) == 17 and stamp.isdigit():
-        try:
-            moment = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        try:  # the constructor, not strptime: an audit reads thousands of these
+            return datetime(
+                int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[8:10]), int(stamp[10:12]), int(stamp[12:14]),
+                int(stamp[14:]) * 1000, tzinfo=UTC,
+            )
         except ValueError:
             return None
-        return moment + timedelta(milliseconds=int(stamp[14:]))
     return None

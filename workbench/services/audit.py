@@ -18,7 +18,7 @@ from typing import Any
 from workbench.core.policy import PolicyCheck, check_policy, event_time, identity_key, runs_of
 from workbench.core.versions import DeploymentEvent, deploy_tag_prefix, parse_event_message
 from workbench.services.approvals import approvals
-from workbench.services.policies import facts_for, policy_in_force
+from workbench.services.policies import facts_for, main_line, policy_in_force
 from workbench.services.session import RepoSession
 from workbench.services.test_results import NOTES_REF
 
@@ -102,13 +102,14 @@ def audit(session: RepoSession, env: str | None = None) -> AuditReport:
     commits = {e.commit for h in histories.values() for e in h} | {e.canary.commit for h in histories.values() for e in h if e.canary}
     notes = session.store.notes_for(NOTES_REF, commits)
     wanted = deploy_tag_prefix(env) if env is not None else None
+    line = main_line(session)
     findings = []
     for (_prompt, _env), history in sorted(histories.items()):
         for event in history:
             if wanted is not None and not event.tag.startswith(wanted):
                 continue
             tagger, annotated = taggers[event.tag]
-            findings.append(_check_event(session, event, history, histories, known, notes, tagger, annotated))
+            findings.append(_check_event(session, event, history, histories, known, notes, tagger, annotated, line))
     findings.sort(key=lambda f: (f.event.seq, f.event.env, f.event.prompt))
     return AuditReport(tuple(findings))
 
@@ -122,6 +123,7 @@ def _check_event(
     notes: dict[str, str],
     tagger: str,
     annotated: bool,
+    line: list[tuple[str, int]],
 ) -> AuditFinding:
     at = event_time(event)
     promoter = tagger or event.who
@@ -130,7 +132,7 @@ def _check_event(
     commit, version = event.commit, event.version or event.commit[:10]
     if event.action == "split" and event.canary is not None:
         commit, version = event.canary.commit, event.canary.version or event.canary.commit[:10]
-    in_force = policy_in_force(session, event.env, commit, at)
+    in_force = policy_in_force(session, event.env, commit, at, line=line)
     if in_force.policy is None:
         return AuditFinding(event, "unguarded", tagger)
     if event.action == "rollback" and runs_of(history, event.commit, until=at):

@@ -59,7 +59,10 @@ def merge(policies: list[EnvPolicy]) -> EnvPolicy | None:
 
 def policy_at(session: RepoSession, commit: str, env: str) -> EnvPolicy | None:
     """The policy of `env` in `workbench.yaml` at `commit` (None: no file, no rules, or invalid)."""
-    blob = session.store.blob_sha(commit, CONFIG_FILE)
+    blobs = session.cache.config_blobs  # commit -> its workbench.yaml blob: never changes
+    if commit not in blobs:
+        blobs[commit] = session.store.blob_sha(commit, CONFIG_FILE)
+    blob = blobs[commit]
     if blob is None:
         return None
     cache = session.cache.policy_files
@@ -84,22 +87,38 @@ def main_line(session: RepoSession) -> list[tuple[str, int]]:
     return []
 
 
-def main_commit_at(session: RepoSession, at: datetime | None) -> str | None:
-    line = main_line(session)
+def main_commit_at(session: RepoSession, at: datetime | None, line: list[tuple[str, int]] | None = None) -> str | None:
+    """The main branch's commit in force at `at` (its tip when None); `line`: `main_line` read once by the caller."""
+    line = main_line(session) if line is None else line
     if not line:
         return None
     if at is None:
         return line[-1][0]
-    index = bisect.bisect_right([t for _, t in line], int(at.timestamp())) - 1
+    # The newest commit (in the line's order) committed at or before `at`. Committer times are
+    # not always in order (clock skew, rewritten dates), so search the suffix minima, which are.
+    index = bisect.bisect_right(_suffix_minima(session, line), int(at.timestamp())) - 1
     return line[index][0] if index >= 0 else None
 
 
-def policy_in_force(session: RepoSession, env: str, commit: str, at: datetime | None = None) -> PolicyInForce:
+def _suffix_minima(session: RepoSession, line: list[tuple[str, int]]) -> list[int]:
+    cached = session.cache.main_minima
+    if cached is not None and cached[0] is line:
+        return cached[1]
+    minima = [t for _, t in line]
+    for i in range(len(minima) - 2, -1, -1):
+        minima[i] = min(minima[i], minima[i + 1])
+    session.cache.main_minima = (line, minima)
+    return minima
+
+
+def policy_in_force(
+    session: RepoSession, env: str, commit: str, at: datetime | None = None, *, line: list[tuple[str, int]] | None = None
+) -> PolicyInForce:
     """The policy a deployment of `commit` to `env` must satisfy: now (`at` None) or at a past moment."""
     found: list[tuple[str, EnvPolicy]] = []
     if at is None and env in session.config.policies:
         found.append(("workbench.yaml", session.config.policies[env]))
-    main = main_commit_at(session, at)
+    main = main_commit_at(session, at, line)
     if main is not None and (policy := policy_at(session, main, env)) is not None:
         found.append((f"{session.main_branch} {main[:7]}", policy))
     if (policy := policy_at(session, commit, env)) is not None:

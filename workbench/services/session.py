@@ -32,7 +32,9 @@ class SessionCache:
     orphans: tuple[frozenset[str], frozenset[str], set[str]] | None = None  # (tips, commits, result)
     touching: dict[tuple[str, tuple[str, ...]], str | None] = field(default_factory=dict)
     policy_files: dict[str, dict[str, EnvPolicy] | None] = field(default_factory=dict)  # workbench.yaml blob -> policies
+    config_blobs: dict[str, str | None] = field(default_factory=dict)  # commit -> its workbench.yaml blob
     main_line: tuple[str, list[tuple[str, int]]] | None = None  # (main tip, its first-parent line)
+    main_minima: tuple[list[tuple[str, int]], list[int]] | None = None  # (that line, suffix minima of its times)
 
     PARSED_LIMIT = 1024
 
