@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.gen_synthetic_repo import START, ensure_synthetic_repo, prompt_name  # noqa: E402
-from workbench.services import audit, deployments  # noqa: E402
-from workbench.services.session import RepoSession  # noqa: E402
+from benchmarks.gen_synthetic_repo import START, ensure_synthetic_repo, prompt_name
+from workbench.services import audit, deployments
+from workbench.services.session import RepoSession
 
 POLICY = "environments:\n  - dev\n  - staging\n  - name: prod\n    from: staging\n    require_tests: pass\n    approvals: 1\n"
 
