@@ -240,6 +240,8 @@ class ReleaseTag:
     tag: str  # tag name without refs/tags/
     commit: str
     note: str = ""
+    when: int = 0  # unix seconds the tag was made (0: not read)
+    who: str = ""  # the tagger
 
     @property
     def label(self) -> str:
@@ -344,7 +346,12 @@ def parse_event_message(
     values: dict[str, Any]
     match = _BODY_RE.search(message)
     if match is not None:  # the layout `format_event_message` writes: one regex match
-        values = dict(zip(_DECODED_FIELDS, map(_scalar, (g or "null" for g in match.group(*_DECODED_INDEXES))), strict=True))
+        raw_values = [g or "null" for g in match.group(*_DECODED_INDEXES)]  # `override` is absent in older events
+        try:  # every value is JSON: decode them all in one call (C), not field by field
+            decoded = json.loads("[" + ",".join(raw_values) + "]")
+        except ValueError:
+            decoded = list(map(_scalar, raw_values))
+        values = dict(zip(_DECODED_FIELDS, decoded, strict=True))
         if not commit:
             values["commit"] = _scalar(match.group(EVENT_FIELDS.index("commit") + 1))
     else:  # hand-written or reordered: line by line

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.core.safe_text import clean
 from workbench.evals.secrets import scrub
-from workbench.evals.store import ResultsStore
 from workbench.services.prompt_files import blob_sha
 from workbench.services.session import RepoSession
+
+if TYPE_CHECKING:
+    from workbench.evals.store import ResultsStore
 
 STATE_DIR = ".workbench"
 NOTES_REF = "workbench"
@@ -26,6 +29,10 @@ def state_dir(session: RepoSession) -> Path:
 
 
 def open_store(session: RepoSession) -> ResultsStore:
+    # The store brings the evaluation engine along (~0.3 s): imported on first use, so the
+    # app paints before it.
+    from workbench.evals.store import ResultsStore
+
     return ResultsStore(state_dir(session) / "results.sqlite")
 
 
@@ -68,7 +75,7 @@ def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
     """`✓ 12/12` for the newest stored run of that version, else from its git note."""
     path = state_dir(session) / "results.sqlite"
     if path.is_file():
-        store = ResultsStore(path)
+        store = open_store(session)
         try:
             run = store.latest(name, blob=blob_sha(session, name, commit), commit=commit)
         finally:

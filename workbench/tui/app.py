@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Static, Tree
 
 from workbench.core.redact import redact_url
 from workbench.core.safe_text import clean
+from workbench.core.schema import prepare as prepare_validation
 from workbench.errors import WorkbenchError
 from workbench.services.session import RepoSession
 from workbench.tui.actions import ACTIONS
@@ -131,12 +132,14 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
 
     async def _open_session(self) -> None:
+        warming = asyncio.create_task(asyncio.to_thread(prepare_validation))  # overlaps with opening Git
         try:
             session = await asyncio.to_thread(RepoSession.open, self.root)
         except Exception as err:
             self.query_one(DiffPane).show_message(Text(f"✗ cannot open {clean(self.root)}:\n{clean(err)}", style="bold"))
             self.show_error(err)
             return
+        await warming
         if self.clock is not None:
             session.clock = self.clock
         session.store.read_only = self.read_only  # the Git layer refuses writes too, whatever a flow tries

@@ -22,7 +22,9 @@ _TAGS = "refs/tags/"
 RELEASE_TAGS = "refs/tags/**/*@v*"
 _TARGET_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)")
 _EVENT_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)", "%(contents)")
-_RELEASE_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)", "%(contents:subject)")
+_RELEASE_FORMAT = ref_format(
+    "%(refname)", "%(objectname)", "%(*objectname)", "%(contents:subject)", "%(taggerdate:unix)", "%(taggername)"
+)
 _TAG_RECORD_FORMAT = ref_format(
     "%(refname)", "%(objectname)", "%(*objectname)", "%(objecttype)", "%(taggername)", "%(taggeremail)", "%(taggerdate:unix)", "%(contents)"
 )
@@ -109,11 +111,12 @@ class RefCommands(GitRunner):
         """Release tags `<name>@v<N>` (all, or those matching a for-each-ref pattern)."""
         out = self._run("for-each-ref", f"--format={_RELEASE_FORMAT}", "--", pattern)
         tags: list[ReleaseTag] = []
-        for refname, objectname, peeled, subject in parse_ref_records(out, 4):
+        for refname, objectname, peeled, subject, when, tagger in parse_ref_records(out, 6):
             name = _tag_name(refname)
             parsed = parse_release_tag(name)
             if parsed is not None:
-                tags.append(ReleaseTag(parsed[0], parsed[1], name, peeled or objectname, subject))
+                stamp = int(when) if when.isdigit() else 0
+                tags.append(ReleaseTag(parsed[0], parsed[1], name, peeled or objectname, subject, stamp, tagger))
         return tags
 
     def deployment_events(

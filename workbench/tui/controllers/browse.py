@@ -7,7 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from workbench.core.versions import HistoryEntry, WorkingState
-from workbench.services import branches, diffing, env_status, history, prompt_files, test_results
+from workbench.services import branches, diffing, env_status, history, prompt_files, test_results, upkeep
 from workbench.services.env_status import EnvStatus, StatusRow
 from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller, FlowAborted
@@ -75,6 +75,8 @@ class BrowseController(Controller):
         self.deployed: dict[str, str] = {}
         self.status: dict[str, StatusRow] = {}
         self.states: dict[str, str] = {}
+        self.upkeep_started = False
+        self.upkeep_job: object = None  # kept until git ends it (dropping it stops git)
 
     # ------------------------------------------------------------------ tree
     def load_tree(self) -> None:
@@ -91,6 +93,9 @@ class BrowseController(Controller):
         self.states = {row.name: row.state for row in rows}
         dirty = sum(1 for r in rows if r.state != "clean")
         self.app.post_message(TreeLoaded(rows, data.branch, data.ahead, data.behind, dirty))
+        if not self.upkeep_started:  # once per session, after the tree is on screen
+            self.upkeep_started = True
+            self.upkeep_job = await self.call(upkeep.speed_up_history_later)
 
     # ------------------------------------------------------------------ history
     def load_history(self, name: str) -> None:
