@@ -231,6 +231,8 @@ def history_cmd(
         line.append(f"{clean(event.when)} ", style="dim")
         line.append(f"{clean(event.env)} ", style="bold")
         line.append(f"{event.action} → {clean(event.version or event.commit[:10])}")
+        if event.override:
+            line.append(" OVERRIDE of the policy", style="bold")
         if event.canary:
             line.append(f" (canary {event.canary.percent:g}% → {clean(event.canary.version or '')})")
         line.append(f"  by {clean(event.who)}", style="cyan")

@@ -53,17 +53,19 @@ def record_note(session: RepoSession, commit: str, line: str) -> None:
     session.store.notes_append(NOTES_REF, commit, line)
 
 
-def summary_from_note(note: str, name: str) -> str | None:
+def summary_from_note(note: str, name: str, *, before: str | None = None) -> str | None:
     """The newest summary of `name` in a note: by its timestamp, not its line order.
 
     Notes merged from two clones (`cat_sort_uniq`) are sorted lines, so the last line is not
-    the newest one.
+    the newest one. `before` (`2026-01-01T12:00:00Z`): only lines stamped at or before it
+    (what `workbench audit` knew existed when an event was written).
     """
     best: tuple[str, str] | None = None
     for line in note.splitlines():
         # `workbench: <name, may hold spaces> <symbol> <passed/total> <provider> <time>`
         parts = line.split()
         mine = len(parts) >= 6 and parts[0] == NOTE_PREFIX and " ".join(parts[1:-4]) == name
+        mine = mine and (before is None or parts[-1] <= before)
         if mine and (best is None or parts[-1] >= best[0]):
             best = (parts[-1], f"{parts[-4]} {parts[-3]}")
     return best[1] if best else None

@@ -28,6 +28,7 @@ from workbench.errors import WorkbenchError
 from workbench.services.session import RepoSession
 from workbench.tui.actions import ACTIONS
 from workbench.tui.commands import WorkbenchCommands
+from workbench.tui.controllers.approvals import ApprovalController
 from workbench.tui.controllers.base import FlowAborted
 from workbench.tui.controllers.branches import BranchController
 from workbench.tui.controllers.browse import BrowseController
@@ -52,6 +53,7 @@ from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.history import HistoryPane
 from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
+from workbench.tui.readonly import ReadOnlyGate
 from workbench.tui.screens.error import ErrorScreen
 from workbench.tui.screens.help import HelpScreen
 
@@ -62,7 +64,7 @@ PANES = ("prompts", "history", "diff", "tests")
 NARROW_WIDTH = 100
 
 
-class WorkbenchApp(App[None]):
+class WorkbenchApp(ReadOnlyGate, App[None]):
     """The main screen; the flows live in the controllers."""
 
     CSS_PATH = "app.tcss"
@@ -80,9 +82,11 @@ class WorkbenchApp(App[None]):
         model_override: str | None = None,
         base_url_override: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
     ) -> None:
         super().__init__()
         self.root = Path(root)
+        self.read_only = read_only  # `workbench serve` without --write: every flow that writes is refused
         self.session: RepoSession | None = None
         self.selected_prompt: str | None = None
         self.selected_rev: str | None = None
@@ -107,6 +111,7 @@ class WorkbenchApp(App[None]):
         self.reviews = ReviewController(self)
         self.production = ProductionController(self)
         self.runs = RunController(self)
+        self.approvals = ApprovalController(self)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -138,6 +143,7 @@ class WorkbenchApp(App[None]):
             return
         if self.clock is not None:
             session.clock = self.clock
+        session.store.read_only = self.read_only  # the Git layer refuses writes too, whatever a flow tries
         self.session = session
         self.root = session.root
         if session.config.keymap:
@@ -315,6 +321,8 @@ class WorkbenchApp(App[None]):
             bar.append(f" ↑{ahead} ↓{behind}")
         bar.append(f" · {dirty} changed" if dirty else " · clean")
         bar.append(f" · {clean(self.provider_label())}")
+        if self.read_only:
+            bar.append(" · READ-ONLY", style="bold")
         if self.selected_prompt:
             deployed = "  ".join(f"{clean(env)}={clean(v.split('@')[-1])}" for env, v in self.browse.deployed.items())
             bar.append(f" · {deployed or 'not deployed'}")
@@ -482,6 +490,7 @@ def make_app(
     model_override: str | None = None,
     base_url_override: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    read_only: bool = False,
 ) -> WorkbenchApp:
     """The one way tests and the CLI build the app."""
     return WorkbenchApp(
@@ -490,6 +499,7 @@ def make_app(
         model_override=model_override,
         base_url_override=base_url_override,
         clock=clock,
+        read_only=read_only,
     )
 
 

@@ -131,6 +131,14 @@ class LogCommands(GitRunner):
         status, out, _ = self._run_full("log", "-n1", "--format=%H", rev, "--", *paths)
         return out.strip() or None if status == 0 else None
 
+    def first_parent_line(self, rev: str) -> list[tuple[str, int]]:
+        """(commit, committer time) along `rev`'s first-parent line, newest first ([] when `rev` is unknown)."""
+        status, out, _ = self._run_full("rev-list", "--first-parent", "--format=%H %ct", "--no-commit-header", rev, "--")
+        if status != 0:
+            return []
+        line = [row.split() for row in out.splitlines()]
+        return [(parts[0], int(parts[1])) for parts in line if len(parts) == 2 and parts[1].isdigit()]
+
     def commit_info(self, rev: str) -> CommitInfo:
         entries = parse_log(self._run("log", "-z", f"--format={LOG_FORMAT}", "-n1", rev, "--"), with_names=False)
         if not entries:
