@@ -59,7 +59,7 @@ def template_references(ast: nodes.Template) -> Iterator[tuple[str | None, int]]
     """(name, line) of every template an AST includes, imports or extends; name None when it is
     computed (`{% include var %}`), which the workbench refuses."""
     for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        template = node.template
+        template = getattr(node, "template", None)
         if isinstance(template, nodes.Const) and isinstance(template.value, str):
             yield template.value, node.lineno
         else:

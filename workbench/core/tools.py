@@ -36,7 +36,7 @@ def _schema_problem(schema: Any) -> tuple[tuple[Any, ...], str] | None:
         return (), "a JSON Schema is an object"
     try:
         cls = validator_for(schema, default=Draft202012Validator)
-        cls.check_schema(schema)
+        cls.check_schema(schema)  # type: ignore[arg-type]
     except SchemaError as err:
         message = err.message if len(err.message) <= 160 else err.message[:159] + "…"
         return tuple(err.path), message
@@ -56,9 +56,9 @@ def tool_problems(data: Mapping[str, Any], doc: YamlDocument, path: str) -> list
     model = data.get("model")
     parameters = model.get("parameters") if isinstance(model, dict) else None
     if isinstance(parameters, dict):
-        for name in FIELDS:
-            if name in data and name in parameters:
-                at(("model", "parameters", name), f"{name} is declared twice: at the top level and in model.parameters", "keep the top-level one", key=True)
+        for field_name in FIELDS:
+            if field_name in data and field_name in parameters:
+                at(("model", "parameters", field_name), f"{field_name} is declared twice: at the top level and in model.parameters", "keep the top-level one", key=True)
     tools = data.get("tools")
     names: dict[str, int] = {}
     if isinstance(tools, list):
@@ -101,7 +101,8 @@ def tool_definitions(data: Mapping[str, Any]) -> tuple[tuple[dict[str, Any], ...
     """(tools, tool_choice, response_format) of a prompt document: the top-level fields, else
     the same names in `model.parameters` (where earlier files kept them)."""
     model = data.get("model")
-    parameters = model.get("parameters") if isinstance(model, dict) and isinstance(model.get("parameters"), dict) else {}
+    found = model.get("parameters") if isinstance(model, dict) else None
+    parameters: dict[str, Any] = found if isinstance(found, dict) else {}
 
     def pick(name: str) -> Any:
         return data[name] if name in data else parameters.get(name)
