@@ -58,7 +58,7 @@ def validate_command(
 def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """List the prompts of the working copy."""
     from workbench.core.model import prompt_name_from_path
-    from workbench.services.prompts import discover_prompt_files, load_file, relative
+    from workbench.services.prompts import discover_prompt_files, load_file, partials_in_text, relative
 
     root = _root()
     rows: list[dict[str, Any]] = []
@@ -75,6 +75,10 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
                 "model": prompt.model.name if prompt else None,
                 "tests": len(prompt.tests) if prompt else None,
                 "errors": len(result.errors),
+                "tools": list(prompt.tool_names) if prompt else None,
+                "response_format": (prompt.response_format or {}).get("type") if prompt else None,
+                # the partials it includes, by the name templates use (`shared/policy.jinja`)
+                "partials": [p.name for p in prompt.partials] if prompt else [p.removeprefix("prompts/") for p in partials_in_text(root, _text_of(root, path))],
             }
         )
     if as_json:
@@ -93,6 +97,19 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
         name = Text(clean(row["name"])) if row["valid"] else Text(f"✗ {clean(row['name'])} ({row['errors']} errors)")
         table.add_row(name, Text(str(row["tests"] if row["tests"] is not None else "-")), Text(clean(row["description"] or "")))
     console().print(table)
+    users: dict[str, list[str]] = {}
+    for row in rows:
+        for partial in row["partials"]:
+            users.setdefault(partial, []).append(row["name"])
+    for partial, names in sorted(users.items()):
+        console().print(Text(f"partial {clean(partial)}: used by {', '.join(clean(n) for n in names)}"))
+
+
+def _text_of(root: Path, path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _parse_var(item: str) -> tuple[str, Any]:

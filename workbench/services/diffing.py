@@ -7,10 +7,19 @@ from typing import Any
 
 from workbench.core.diff import PromptDiff, diff_prompt_texts
 from workbench.core.model import is_prompt_path, prompt_name_from_path
+from workbench.core.partials import is_partial_path
 from workbench.core.versions import CommitInfo
 from workbench.errors import RepoError
 from workbench.services.branches import require_branch
-from workbench.services.prompt_files import read_at, referenced_files, tests_file, tests_file_owner
+from workbench.services.prompt_files import (
+    dependency_files,
+    partial_users,
+    partials_of,
+    path_at,
+    read_at,
+    tests_file,
+    tests_file_owner,
+)
 from workbench.services.revisions import target
 from workbench.services.session import RepoSession
 
@@ -79,6 +88,8 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
         right_path=right_path,
         left_tests_path=left_tests_path,
         right_tests_path=right_tests_path,
+        left_partials=partials_of(session, left_text, left.commit),
+        right_partials=partials_of(session, right_text, right.commit),
     )
 
 
@@ -92,6 +103,7 @@ def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff
     return diff_prompt_texts(
         None, text, name=name, left_label="(none)", right_label=found.label,
         right_tests_text=tests, right_path=path, right_tests_path=tests_path,
+        right_partials=partials_of(session, text, found.commit),
     )
 
 
@@ -126,6 +138,15 @@ def review(session: RepoSession, branch: str | None = None) -> Review:
         if owner is not None and owner not in changed_paths and store.blob_sha(head, owner) is not None:
             changes.append(("M", owner, None))
             changed_paths.add(owner)
+    changed_partials = {path for _, path, old in changes if is_partial_path(path)} | {old for _, _, old in changes if old and is_partial_path(old)}
+    if changed_partials:  # only a partial changed: review every prompt that includes it
+        for partial, users in {**partial_users(session, fork), **partial_users(session, head)}.items():
+            if partial in changed_partials:
+                for user in users:
+                    user_path = path_at(session, user, head)
+                    if user_path is not None and user_path not in changed_paths:
+                        changes.append(("M", user_path, None))
+                        changed_paths.add(user_path)
     items = []
     for status, path, old in changes:
         if not is_prompt_path(path) and not (old and is_prompt_path(old)):
@@ -142,8 +163,10 @@ def review(session: RepoSession, branch: str | None = None) -> Review:
             right_tests_text=tests_file(session, path, right_text, head)[1],
             left_path=old or path,
             right_path=path,
+            left_partials=partials_of(session, left_text, fork),
+            right_partials=partials_of(session, right_text, head),
         )
-        touched = [p for p in (path, old) if p] + referenced_files(path, right_text or left_text)
+        touched = [p for p in (path, old) if p] + dependency_files(session, path, right_text or left_text, head if right_text else fork)
         commits = store.log(f"{fork}..{head}", paths=touched)
         change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")
         old_name = prompt_name_from_path(old) if old else None
