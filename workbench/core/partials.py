@@ -13,6 +13,7 @@ application renders exactly what was released.
 | the path stays inside `prompts/` (`core.names.resolve_reference`) and ends in `.jinja` | confined like every `file://` reference; partials are never mistaken for prompts |
 | at most 8 levels of partials including partials, 64 partials per prompt, 1 MiB each | a prompt's dependencies end |
 | a partial that includes itself (directly or not) is an error | it could never finish rendering |
+| the partial file's final newline is dropped when it is included | as Jinja does for files: the include line is replaced by the text, not by the text plus a blank line |
 """
 
 from __future__ import annotations
@@ -132,13 +133,21 @@ class PartialLoader(BaseLoader):
             raise TemplateNotFound(f"{template} ({err.reason})") from None
         if active is None or path not in active:
             raise TemplateNotFound(f"{template} (not a partial of this prompt: partials are read when the prompt is loaded)")
-        source = active[path]
+        text = active[path]
 
         def uptodate() -> bool:
             current = _active.get()
-            return current is not None and current.get(path) == source
+            return current is not None and current.get(path) == text
 
-        return source, path, uptodate
+        # A file's last newline ends the file, not the text (Jinja's default for files): the
+        # line after an include is not pushed one line down.
+        return _strip_final_newline(text), path, uptodate
+
+
+def _strip_final_newline(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
 
 
 __all__ = [
