@@ -24,6 +24,7 @@ from workbench.core.model import Assertion, Prompt, TestCase
 from workbench.core.render import RenderedPrompt, render_prompt
 from workbench.core.safe_text import well_formed
 from workbench.core.stats import pass_hat_k, percentile, wilson_interval
+from workbench.core.tool_calls import tool_calls_in
 from workbench.errors import WorkbenchError
 from workbench.evals.assertions import AssertionResult, GradingContext, grade
 from workbench.evals.cache import ResponseCache, cache_key
@@ -98,6 +99,7 @@ class CaseResult:
             "cached": self.cached,
             "attempts": self.attempts,
             "vars": self.vars,
+            **({"tool_calls": [{"name": n, "arguments": a} for n, a in calls]} if (calls := tool_calls_in(self.output)) else {}),
         }
 
     @classmethod

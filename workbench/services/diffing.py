@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.core.diff import PromptDiff, diff_prompt_texts
@@ -76,7 +76,7 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
         raise RepoError(f"{name} exists neither at {left.label} nor at {right.label}")
     left_tests_path, left_tests = tests_file(session, left_path, left_text, left.commit)
     right_tests_path, right_tests = tests_file(session, right_path, right_text, right.commit)
-    return diff_prompt_texts(
+    result = diff_prompt_texts(
         left_text,
         right_text,
         name=name,
@@ -91,6 +91,22 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
         left_partials=partials_of(session, left_text, left.commit),
         right_partials=partials_of(session, right_text, right.commit),
     )
+    return _with_partial_users(session, result, name, right.commit)
+
+
+def _with_partial_users(session: RepoSession, result: PromptDiff, name: str, commit: str | None) -> PromptDiff:
+    """Notes naming the other prompts that include this prompt's partials (a change to a
+    partial changes them too)."""
+    partials = sorted({*result.left_partials, *result.right_partials})
+    if not partials:
+        return result
+    users = partial_users(session, commit)
+    notes = []
+    for partial in partials:
+        others = [user for user in users.get(partial, []) if user != name]
+        shown = partial.removeprefix("prompts/")
+        notes.append(f"partial {shown} is also used by {', '.join(others)}" if others else f"partial {shown} is used by this prompt only")
+    return replace(result, notes=(*result.notes, *notes))
 
 
 def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff:
@@ -100,11 +116,12 @@ def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff
     if text is None:
         raise RepoError(f"{name} does not exist at {found.label}")
     tests_path, tests = tests_file(session, path, text, found.commit)
-    return diff_prompt_texts(
+    result = diff_prompt_texts(
         None, text, name=name, left_label="(none)", right_label=found.label,
         right_tests_text=tests, right_path=path, right_tests_path=tests_path,
         right_partials=partials_of(session, text, found.commit),
     )
+    return _with_partial_users(session, result, name, found.commit)
 
 
 def merge_base(session: RepoSession, a: str, b: str = "HEAD") -> str | None:
