@@ -78,6 +78,7 @@ def test_diff_shows_the_partial_change_as_its_own_section(prepo: Path, pws: Repo
     changed = {s.title: s for s in working.changed_sections}
     assert list(changed) == ["partial shared/policy.jinja"]
     assert changed["partial shared/policy.jinja"].diff.added == 1
+    assert "partial shared/policy.jinja is used by this prompt only" in working.notes
     assert "+++ b/prompts/shared/policy.jinja" in working.unified and "+Never promise refunds or dates." in working.unified
     commit_all(prepo, "Policy: no dates either")
     committed = diffing.diff(pws, "support/reply", "HEAD~1", "HEAD")
@@ -170,3 +171,19 @@ def test_render_of_a_partial_is_sandboxed_and_bounded(prepo: Path, capsys: pytes
     write(prepo, "prompts/shared/policy.jinja", "{{ ''.__class__.__mro__ }}\n")
     assert run_app(["-C", str(prepo), "render", "support/reply", "--var", "ticket=x"]) == 2
     assert "sandbox" in capsys.readouterr().err
+
+
+def test_a_stored_result_does_not_follow_a_prompt_whose_partial_changed(prepo: Path, pws: RepoSession) -> None:
+    from workbench.evals.runner import CaseResult
+    from workbench.services.evals import record_results
+    from workbench.services.test_results import latest_summary
+
+    first = run_git(prepo, "rev-parse", "HEAD").strip()
+    record_results(pws, "support/reply", first, "echo", [CaseResult("polite", "polite", 0, True, 1.0)], started=1.0)
+    write(prepo, "prompts/other.yaml", "messages:\n  - {role: user, content: hello}\n")
+    same = commit_all(prepo, "Unrelated change")
+    write(prepo, "prompts/shared/policy.jinja", POLICY_V2)
+    changed = commit_all(prepo, "Policy: no dates either")
+    assert latest_summary(pws, "support/reply", first) == "✓ 1/1"
+    assert latest_summary(pws, "support/reply", same) == "✓ 1/1"  # same prompt file, same partial: same content
+    assert latest_summary(pws, "support/reply", changed) is None

@@ -106,7 +106,7 @@ def _load(session: RepoSession, name: str, rev: str | None) -> tuple[Prompt, str
         detail = "\n".join(p.format() for p in result.errors[:10])
         raise EvalError(f"{name} at {revisions.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")
     commit = revisions.resolve(session, rev, name) if rev is not None else None
-    blob = prompt_files.blob_sha(session, name, rev)
+    blob = prompt_files.content_id(session, name, rev)
     return result.prompt, commit, blob, revisions.describe(rev)
 
 
@@ -222,7 +222,7 @@ def record_results(session: RepoSession, name: str, commit: str, provider: str, 
     store = open_store(session)
     try:
         return store.record(
-            prompt=name, revision=commit[:10], commit=commit, blob=prompt_files.blob_sha(session, name, commit), provider=provider, model=None,
+            prompt=name, revision=commit[:10], commit=commit, blob=prompt_files.content_id(session, name, commit), provider=provider, model=None,
             parameters={}, results=results, started=started, finished=started + 30,
         )
     finally:

@@ -111,6 +111,23 @@ def blob_sha(session: RepoSession, name: str, rev: str | None = None) -> str | N
     return session.store.blob_sha(found.commit, path) if path else None
 
 
+def content_id(session: RepoSession, name: str, rev: str | None = None) -> str | None:
+    """What identifies a version's content for stored results: the prompt file's blob id, or,
+    when its templates include partials, a hash of that blob and the partials' texts (a
+    partial change is a new version even though the prompt file is the same)."""
+    found = target(session, name, rev)
+    blob = blob_sha(session, name, rev)
+    if blob is None:
+        return None
+    partials = partials_of(session, read_at(session, name, found)[1], found.commit)
+    if not partials:
+        return blob
+    digest = hashlib.sha1(blob.encode())
+    for path, text in partials.items():
+        digest.update(f"\0{path}\0{text}".encode())
+    return digest.hexdigest()
+
+
 def prompt_at(session: RepoSession, name: str, rev: str | None = None) -> LoadResult:
     """Read and parse prompt `name` at `rev` (None = working copy), without a checkout.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench.core.safe_text import clean
 from workbench.evals.secrets import scrub
 from workbench.evals.store import ResultsStore
-from workbench.services.prompt_files import blob_sha
+from workbench.services.prompt_files import content_id
 from workbench.services.session import RepoSession
 
 STATE_DIR = ".workbench"
@@ -68,7 +68,7 @@ def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
     if path.is_file():
         store = ResultsStore(path)
         try:
-            run = store.latest(name, blob=blob_sha(session, name, commit), commit=commit)
+            run = store.latest(name, blob=content_id(session, name, commit), commit=commit)
         finally:
             store.close()
         if run is not None:
