@@ -175,3 +175,21 @@ def test_the_diff_has_a_section_per_tool_and_for_the_formats() -> None:
     section = diff.changed_sections[1]
     assert [p.right for p in section.diff.pairs if p.kind != "equal"] == ["  - reason"]
     assert [s.title for s in diff.sections if s.status == "unchanged"] == ["metadata", "message 1 (user)", "tool lookup_order"]
+
+
+def test_tool_calls_are_shown_in_reports_and_the_case_screen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.tui.screens.case import _column
+
+    with FakeOpenAI(tool_calls=lambda body: _call({"order_id": "99"})) as server:
+        root = _repo(tmp_path, _prompt(server.base_url, f"tools: {json.dumps(TOOLS)}\n", ARGS_ASSERTS))
+        code = run_app(["-C", str(root), "test", "p", "--no-cache", "--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "r.md"), "--json-file", str(tmp_path / "r.json")])
+    assert code == 1
+    assert 'called refund_order({"order_id": "99"})' in capsys.readouterr().out
+    assert 'tool calls:\nrefund_order({"order_id": "99"})' in (tmp_path / "j.xml").read_text().replace("&quot;", '"')
+    assert "(called refund\\_order" in (tmp_path / "r.md").read_text()
+    case = json.loads((tmp_path / "r.json").read_text())["suites"][0]["cases"][0]
+    assert case["tool_calls"] == [{"name": "refund_order", "arguments": '{"order_id": "99"}'}]
+    from workbench.evals.runner import CaseResult
+
+    shown = _column(CaseResult.from_dict(case)).plain
+    assert 'tool calls:\nrefund_order({"order_id": "99"})' in shown
