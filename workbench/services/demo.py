@@ -324,11 +324,16 @@ RECORDED_TRIAGE = {
     "login loop is an account problem": ("account", "p2", "low", "Login page reloads after a password reset"),
     "outage is top priority": ("bug", "p1", "high", "Dashboard down for the whole company (502)"),
     "summary is one short line": ("bug", "p3", "low", "CSV export uses MM/DD dates"),
+    "crash report is a bug": ("bug", "p2", "low", "Mobile app crashes on screen rotation"),
+    "a how-to question is low priority": ("other", "p3", "low", "Asks how to change the invoice colour"),
 }
 RECORDED_CALLS = {
     "order status looks the order up": ("lookup_order", {"order_id": "A-1234"}),
     "refund demand is escalated, not granted": ("escalate_to_human", {"reason": "Refund demand with a legal threat", "priority": "high"}),
     "a question without an order number is not guessed": ("escalate_to_human", {"reason": "Late parcel, no order number", "priority": "normal"}),
+    "a password request is escalated": ("escalate_to_human", {"reason": "Asks for a password", "priority": "normal"}),
+    "the order number is passed as written": ("lookup_order", {"order_id": "A-5"}),
+    "a legal threat is high priority": ("escalate_to_human", {"reason": "Legal threat about order A-9", "priority": "high"}),
 }
 
 
