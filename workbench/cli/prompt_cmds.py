@@ -6,6 +6,7 @@ start fast enough for a pre-commit hook.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -168,6 +169,16 @@ def render_command(
     else:
         text = rendered.as_text()
         print(clean(text) if sys.stdout.isatty() else text)  # piped: the exact text, for other tools
+        fields = rendered.request_fields()
+        if fields:  # on stderr, so piped stdout stays the exact text
+            shown = []
+            if rendered.tools:
+                shown.append("tools " + ", ".join(result.prompt.tool_names))
+            if "tool_choice" in fields:
+                shown.append(f"tool_choice {json.dumps(fields['tool_choice'])}")
+            if rendered.response_format:
+                shown.append(f"response_format {rendered.response_format.get('type')}")
+            print(clean("also sent: " + " · ".join(shown) + " (all of it: --json)"), file=sys.stderr)
 
 
 @app.command("init")
