@@ -297,11 +297,13 @@ def convert(source: Source) -> Conversion:
     # promptfoo keeps tools and the response format in the provider's config; a workbench prompt
     # carries them at the top level (literal values only: a file:// reference stays where it was).
     carried: dict[str, Any] = {}
-    parameters = model.get("parameters") if isinstance(model.get("parameters"), dict) else {}
+    found = model.get("parameters")
+    parameters: dict[str, Any] = found if isinstance(found, dict) else {}
     for key, kind in (("tools", list), ("tool_choice", (str, dict)), ("response_format", dict)):
-        if isinstance(parameters.get(key), kind) and not (isinstance(parameters[key], str) and parameters[key].startswith("file://")):
-            if key != "tool_choice" or "tools" in carried:
-                carried[key] = parameters.pop(key)
+        value = parameters.get(key)
+        literal = isinstance(value, kind) and not (isinstance(value, str) and value.startswith("file://"))
+        if literal and (key != "tool_choice" or "tools" in carried):
+            carried[key] = parameters.pop(key)
     if "parameters" in model and not model["parameters"]:
         del model["parameters"]
     default_raw: dict[str, Any] = doc.value["defaultTest"] if isinstance(doc.value.get("defaultTest"), dict) else {}
