@@ -134,3 +134,21 @@ def test_conversion_is_pure_and_positions_problems() -> None:
 )
 def test_csv_expected_cells(cell: str, expected: dict[str, Any]) -> None:
     assert assertion_from_string(cell) == expected
+
+
+def test_provider_tools_and_response_format_become_top_level_fields(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    config = {
+        "prompts": ["Weather in {{city}}?"],
+        "providers": [{"id": "openai:gpt-4o-mini", "config": {"temperature": 0, "tools": tools, "tool_choice": "required", "response_format": {"type": "json_object"}}}],
+        "tests": [{"vars": {"city": "Paris"}, "assert": [{"type": "is-valid-openai-tools-call"}]}],
+    }
+    (tmp_path / "promptfooconfig.yaml").write_text(json.dumps(config))
+    code, out, _ = run(repo, "import", "promptfoo", str(tmp_path / "promptfooconfig.yaml"), "--json", capsys=capsys)
+    report = json.loads(out)
+    assert code == 0 and report["validation"] == []
+    import yaml
+
+    written = yaml.safe_load((repo / report["written"][0]).read_text())
+    assert written["tools"] == tools and written["tool_choice"] == "required" and written["response_format"] == {"type": "json_object"}
+    assert written["model"]["parameters"] == {"temperature": 0}

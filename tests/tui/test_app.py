@@ -263,3 +263,15 @@ async def test_commit_message_field_is_on_screen_at_80x24(app_repo: Path) -> Non
         await settle(pilot)
         field = app.screen.query_one("#commit-message")
         assert field.region.height > 0 and field.region.bottom <= 24 and field.has_focus
+
+
+async def test_filtering_the_tree_selects_what_the_cursor_shows(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.selected_prompt == "analytics/sql_generator"
+        await pilot.press("slash", *"summarize", "enter")
+        await settle(pilot)
+        assert app.query_one(PromptsPane).selected == "support/summarize"
+        assert app.selected_prompt == "support/summarize"
+        assert [r.subject for r in app.query_one(HistoryPane).entries][0].startswith("Shorter summaries")

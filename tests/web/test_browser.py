@@ -117,9 +117,15 @@ def test_the_app_in_a_browser_shows_the_tree_and_opens_a_diff(browser: Any, serv
     assert response is not None and response.status == 200
     text = wait_for_screen(page, "1 Prompts", "support/", "summarize", "2 History", "READ-ONLY")
     assert "analytics/" in text and "sql_generator" in text
-    # Walk the tree down to support/summarize (the last prompt): each step loads that prompt's history
+    # Filter the tree to support/summarize, then walk down to it (the last row: no overshoot)
     page.locator(".xterm-helper-textarea").focus()  # the keyboard goes to the terminal, as after a click
-    text = press_until(page, "j", "History · support/summarize", wait_s=0.5, tries=40)  # the last row: no overshoot
+    press_until(page, "/", "filter prompts…")
+    page.keyboard.type("summarize", delay=50)
+    page.wait_for_function(
+        "() => { const s = window.__screenText && window.__screenText(); return !!s && !s.includes('triage_ticket'); }", timeout=30_000
+    )
+    page.keyboard.press("Enter")
+    text = press_until(page, "j", "History · support/summarize", wait_s=0.5, tries=40)
     rows = re.findall(r"│ [ ◆]  ([0-9a-f]{7})   ", text)
     assert len(rows) >= 3, text
     # History pane, one version down: the diff of that version against the one before it; d focuses the diff

@@ -106,6 +106,8 @@ def _write_reports(report: Any, as_json: bool, json_file: Path | None, junit: Pa
 def _print_suite(outcome: Any, show_outputs: bool) -> None:
     from rich.text import Text
 
+    from workbench.core.tool_calls import describe_tool_calls
+
     out = console()
     summary = outcome.summary
     low, high = summary.interval
@@ -122,6 +124,8 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
             line.append(f"  {clean(result.error)}", style="yellow")
         for failed in (a for a in result.asserts if not a.passed):
             line.append(f"\n      {clean(failed.type)}: {clean(failed.reason)}", style="red")
+        for call in describe_tool_calls(result.output).splitlines():
+            line.append(f"\n      called {clean(call)}", style="cyan")
         if show_outputs and result.output:
             line.append("\n      output: " + clean(result.output).replace("\n", "\n              "), style="dim")
         lines.append(line)

@@ -6,6 +6,7 @@ start fast enough for a pre-commit hook.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,7 +59,7 @@ def validate_command(
 def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """List the prompts of the working copy."""
     from workbench.core.model import prompt_name_from_path
-    from workbench.services.prompts import discover_prompt_files, load_file, relative
+    from workbench.services.prompts import discover_prompt_files, load_file, partials_in_text, relative
 
     root = _root()
     rows: list[dict[str, Any]] = []
@@ -75,6 +76,10 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
                 "model": prompt.model.name if prompt else None,
                 "tests": len(prompt.tests) if prompt else None,
                 "errors": len(result.errors),
+                "tools": list(prompt.tool_names) if prompt else None,
+                "response_format": (prompt.response_format or {}).get("type") if prompt else None,
+                # the partials it includes, by the name templates use (`shared/policy.jinja`)
+                "partials": [p.name for p in prompt.partials] if prompt else [p.removeprefix("prompts/") for p in partials_in_text(root, _text_of(root, path))],
             }
         )
     if as_json:
@@ -93,6 +98,19 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
         name = Text(clean(row["name"])) if row["valid"] else Text(f"✗ {clean(row['name'])} ({row['errors']} errors)")
         table.add_row(name, Text(str(row["tests"] if row["tests"] is not None else "-")), Text(clean(row["description"] or "")))
     console().print(table)
+    users: dict[str, list[str]] = {}
+    for row in rows:
+        for partial in row["partials"]:
+            users.setdefault(partial, []).append(row["name"])
+    for partial, names in sorted(users.items()):
+        console().print(Text(f"partial {clean(partial)}: used by {', '.join(clean(n) for n in names)}"))
+
+
+def _text_of(root: Path, path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _parse_var(item: str) -> tuple[str, Any]:
@@ -151,6 +169,16 @@ def render_command(
     else:
         text = rendered.as_text()
         print(clean(text) if sys.stdout.isatty() else text)  # piped: the exact text, for other tools
+        fields = rendered.request_fields()
+        if fields:  # on stderr, so piped stdout stays the exact text
+            shown = []
+            if rendered.tools:
+                shown.append("tools " + ", ".join(result.prompt.tool_names))
+            if "tool_choice" in fields:
+                shown.append(f"tool_choice {json.dumps(fields['tool_choice'])}")
+            if rendered.response_format:
+                shown.append(f"response_format {rendered.response_format.get('type')}")
+            print(clean("also sent: " + " · ".join(shown) + " (all of it: --json)"), file=sys.stderr)
 
 
 @app.command("init")

@@ -3,7 +3,7 @@
 Three levels, from coarse to fine:
 
 - `PromptDiff`: field-aware sections (metadata, model settings, each message, the template,
-  inputs, each test) computed from the two parsed YAML documents, so a reviewer reads
+  inputs, each tool, tool_choice, response_format, each test, each partial) computed from the two parsed YAML documents, so a reviewer reads
   'message 2 (user)' changed rather than hunting through line numbers. When either side does
   not parse as a mapping, there is one whole-file section instead.
 - `TextDiff`: line pairs (left line number, right line number, kind) with intraline word
@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import yaml
 
+from workbench.core.diff_fields import TOOL_KEYS, partial_sections, tool_sections
 from workbench.core.yamlpos import YamlSyntaxError, load_plain
 
 
@@ -252,10 +253,17 @@ class PromptDiff:
     # Texts of the tests file the prompt references (`tests: file://...`), when it does.
     left_tests_text: str | None = None
     right_tests_text: str | None = None
+    # The partials each side includes (path -> text, None when missing), transitively.
+    left_partials: Mapping[str, str | None] = field(default_factory=dict)
+    right_partials: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return self.left_text != self.right_text or self.left_tests_text != self.right_tests_text
+        return (
+            self.left_text != self.right_text
+            or self.left_tests_text != self.right_tests_text
+            or dict(self.left_partials) != dict(self.right_partials)
+        )
 
     @property
     def changed_sections(self) -> tuple[DiffSection, ...]:
@@ -273,10 +281,11 @@ class PromptDiff:
             "sections": [s.to_dict() for s in self.sections],
             "unified": self.unified,
             "notes": list(self.notes),
+            "partials": sorted({*self.left_partials, *self.right_partials}),
         }
 
 
-_STRUCTURED_KEYS = ("model", "inputs", "messages", "template", "tests")
+_STRUCTURED_KEYS = ("model", "inputs", "messages", "template", "tests", *TOOL_KEYS)
 
 
 def diff_prompt_texts(
@@ -292,12 +301,18 @@ def diff_prompt_texts(
     right_path: str | None = None,
     left_tests_path: str | None = None,
     right_tests_path: str | None = None,
+    left_partials: Mapping[str, str | None] | None = None,
+    right_partials: Mapping[str, str | None] | None = None,
 ) -> PromptDiff:
     """Diff two versions of a prompt file; `None` means the file does not exist on that side.
 
     `left_tests_text` / `right_tests_text`: the tests file a side references with
     `tests: file://...`; its cases then appear as test sections, and its patch is appended.
+    `left_partials` / `right_partials`: the partials each side includes (path -> text); each
+    gets its own section, and its patch is appended.
     """
+    left_partials = dict(left_partials or {})
+    right_partials = dict(right_partials or {})
     left = left_text or ""
     right = right_text or ""
     whole = diff_lines(left, right)
@@ -311,6 +326,13 @@ def diff_prompt_texts(
             left_path=left_tests_path if left_tests_text is not None else None,
             right_path=right_tests_path if right_tests_text is not None else None,
         )
+    for partial in sorted({*left_partials, *right_partials}):
+        old, new = left_partials.get(partial), right_partials.get(partial)
+        if old != new:
+            unified += unified_diff(
+                old or "", new or "", f"{left_label} (partial)", f"{right_label} (partial)",
+                left_path=partial if old is not None else None, right_path=partial if new is not None else None,
+            )
     left_doc = _with_external_tests(_parse_mapping(left_text), left_tests_text)
     right_doc = _with_external_tests(_parse_mapping(right_text), right_tests_text)
     notes: list[str] = []
@@ -322,14 +344,16 @@ def diff_prompt_texts(
         side = left_label if left_text is not None and left_doc is None else right_label
         notes.append(f"the file at {side} is not a YAML mapping; showing a whole-file diff")
         section = DiffSection("file", "file", _status(left_text, right_text, whole), whole)
+        extra = [_section(*spec) for spec in partial_sections(left_partials, right_partials)]
         return PromptDiff(
-            name, left_label, right_label, left_text, right_text, (section,), whole, unified, False, tuple(notes),
-            left_tests_text, right_tests_text,
+            name, left_label, right_label, left_text, right_text, (section, *extra), whole, unified, False, tuple(notes),
+            left_tests_text, right_tests_text, left_partials, right_partials,
         )
     sections = _field_sections(left_doc, right_doc, left_text is not None, right_text is not None)
+    sections += [_section(*spec) for spec in partial_sections(left_partials, right_partials)]
     return PromptDiff(
         name, left_label, right_label, left_text, right_text, tuple(sections), whole, unified, True, tuple(notes),
-        left_tests_text, right_tests_text,
+        left_tests_text, right_tests_text, left_partials, right_partials,
     )
 
 
@@ -404,6 +428,7 @@ def _field_sections(
         sections.append(
             _section("template", "template", left.get("template"), right.get("template"), "template" in left, "template" in right)
         )
+    sections.extend(_section(*spec) for spec in tool_sections(left, right))
     sections.extend(_test_sections(left.get("tests"), right.get("tests"), "tests" in left, "tests" in right))
     return sections
 

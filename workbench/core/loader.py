@@ -27,7 +27,8 @@ from workbench.core.model import (
 from workbench.core.names import UnsafePath, prompt_name_problem, resolve_reference
 from workbench.core.safe_text import clean
 from workbench.core.schema import schema_problems
-from workbench.core.templates import template_problems
+from workbench.core.templates import check_templates
+from workbench.core.tools import tool_definitions, tool_problems
 from workbench.core.yamlpos import Path, Position, YamlDocument, YamlSyntaxError, parse_yaml
 
 ReadFile = Callable[[str], str]
@@ -58,7 +59,8 @@ def load_prompt(text: str, path: str, *, read_file: ReadFile | None = None) -> L
         text: the file's content.
         path: its repository-relative path (`prompts/support/summarize.yaml`), used in
             problems and to derive the prompt's name.
-        read_file: reads another repository file by relative path (tests files).
+        read_file: reads another repository file by relative path (tests files, partials), at
+            the same revision as `text`.
     """
     try:
         return _load(text, path, read_file)
@@ -98,12 +100,15 @@ def _load(text: str, path: str, read_file: ReadFile | None) -> LoadResult:
     elif not has_messages and not has_template:
         problems.append(Problem(path, 1, 1, "missing `messages` (chat) or `template` (completion)", Severity.ERROR, "add messages: [{role: user, content: ...}]"))
     inputs = _inputs(data.get("inputs"), doc, path, problems)
-    problems.extend(template_problems(data, doc, path, inputs))
+    template_findings, partials = check_templates(data, doc, path, inputs, read_file)
+    problems.extend(template_findings)
+    problems.extend(tool_problems(data, doc, path))
     tests = _tests(data, doc, path, inputs, read_file, problems)
     problems.sort(key=lambda p: (p.path != path, p.path, p.line, p.col))
     if any(p.severity is Severity.ERROR for p in problems):
         return LoadResult(path, None, tuple(problems))
     model = data.get("model") or {}
+    tools, tool_choice, response_format = tool_definitions(data)
     prompt = Prompt(
         name=name,
         path=path,
@@ -121,6 +126,10 @@ def _load(text: str, path: str, read_file: ReadFile | None) -> LoadResult:
         messages=tuple(Message(m["role"], m["content"]) for m in data.get("messages") or ()),
         template=data.get("template"),
         tests=tuple(tests),
+        tools=tools,
+        tool_choice=tool_choice,
+        response_format=response_format,
+        partials=partials,
         raw=data,
         source=text,
     )

@@ -123,6 +123,20 @@ class TestCase:
 
 
 @dataclass(frozen=True)
+class Partial:
+    """A template file a prompt includes (`core.partials`): its path and its text at the
+    prompt's revision."""
+
+    path: str  # prompts/shared/policy.jinja
+    source: str = field(default="", compare=True)
+
+    @property
+    def name(self) -> str:
+        """The name templates use for it: its path under prompts/ (`shared/policy.jinja`)."""
+        return self.path[len(PROMPTS_DIR) + 1 :]
+
+
+@dataclass(frozen=True)
 class Prompt:
     """A parsed, valid prompt file.
 
@@ -140,12 +154,29 @@ class Prompt:
     messages: tuple[Message, ...] = ()
     template: str | None = None
     tests: tuple[TestCase, ...] = ()
+    # OpenAI's shapes, sent as they are: function tools, tool_choice, response_format.
+    tools: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
+    tool_choice: Any = field(default=None, compare=False, hash=False)
+    response_format: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    partials: tuple[Partial, ...] = ()  # every partial its templates include, transitively
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     source: str = field(default="", compare=False, hash=False)  # the file text
 
     @property
     def is_chat(self) -> bool:
         return self.template is None
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        return tuple(str((t.get("function") or {}).get("name", "")) for t in self.tools if isinstance(t, dict))
+
+    @property
+    def response_schema(self) -> Any:
+        """The JSON Schema every answer must match (`response_format: {type: json_schema}`), or None."""
+        if not isinstance(self.response_format, dict) or self.response_format.get("type") != "json_schema":
+            return None
+        spec = self.response_format.get("json_schema")
+        return spec.get("schema") if isinstance(spec, dict) else None
 
     def input(self, name: str) -> InputSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)

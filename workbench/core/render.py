@@ -12,6 +12,7 @@ from jinja2.exceptions import SecurityError
 
 from workbench.core.loader import value_matches_type
 from workbench.core.model import Prompt
+from workbench.core.partials import partials_scope
 from workbench.core.sandbox import (
     DEFAULT_RENDER_LIMITS,
     RenderBudget,
@@ -33,6 +34,15 @@ class RenderedPrompt:
     prompt: str
     messages: list[dict[str, str]] | None = None
     text: str | None = None
+    # Sent with the messages, in OpenAI's shapes (None when the prompt declares none).
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = None
+
+    def request_fields(self) -> dict[str, Any]:
+        """`tools`, `tool_choice`, `response_format`: those the prompt declares, as declared."""
+        fields = {"tools": self.tools, "tool_choice": self.tool_choice, "response_format": self.response_format}
+        return {key: value for key, value in fields.items() if value is not None}
 
     def as_text(self) -> str:
         if self.text is not None:
@@ -40,7 +50,8 @@ class RenderedPrompt:
         return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages or [])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "messages": self.messages, "text": self.text}
+        # The request fields only when declared: a prompt without them keeps its cache keys.
+        return {"prompt": self.prompt, "messages": self.messages, "text": self.text, **self.request_fields()}
 
 
 def resolve_variables(prompt: Prompt, variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,7 +105,7 @@ def render_prompt(prompt: Prompt, variables: Mapping[str, Any], *, limits: Rende
 
     def render(label: str, source: str) -> str:
         try:
-            with budget_scope(budget):
+            with budget_scope(budget), partials_scope(prompt.partials):
                 text = _compiled(source).render(values)
                 budget.size(len(text), "the output")
                 return text
@@ -111,10 +122,15 @@ def render_prompt(prompt: Prompt, variables: Mapping[str, Any], *, limits: Rende
         except Exception as err:  # arithmetic on a wrong value and the like
             raise RenderError(f"{prompt.name}: {label}: {type(err).__name__}: {err}") from None
 
+    extras: dict[str, Any] = {
+        "tools": [dict(tool) for tool in prompt.tools] or None,
+        "tool_choice": prompt.tool_choice,
+        "response_format": dict(prompt.response_format) if prompt.response_format is not None else None,
+    }
     if prompt.template is not None:
-        return RenderedPrompt(prompt.name, text=render("template", prompt.template))
+        return RenderedPrompt(prompt.name, text=render("template", prompt.template), **extras)
     messages = [
         {"role": message.role, "content": render(f"message {index} ({message.role})", message.content)}
         for index, message in enumerate(prompt.messages, 1)
     ]
-    return RenderedPrompt(prompt.name, messages=messages)
+    return RenderedPrompt(prompt.name, messages=messages, **extras)

@@ -7,14 +7,25 @@ prompt files come from many hands, and a render ends in bounded time and memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 
-from workbench.core.model import InputSpec, Problem, Severity
+from workbench.core.model import InputSpec, Partial, Problem, Severity
+from workbench.core.names import UnsafePath
+from workbench.core.partials import (
+    MAX_PARTIAL_CHARS,
+    MAX_PARTIAL_DEPTH,
+    MAX_PARTIALS,
+    PartialLoader,
+    partial_path,
+    template_references,
+)
 from workbench.core.render_guards import guard_filter
+from workbench.core.safe_text import clean
 from workbench.core.sandbox import BoundedEnvironment
 from workbench.core.yamlpos import Path, YamlDocument
 
@@ -26,6 +37,7 @@ def environment() -> BoundedEnvironment:
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=False,
+        loader=PartialLoader(),
     )
     # promptfoo's Nunjucks filters, so imported prompts render the same: `load` parses JSON,
     # `dump` prints JSON as JavaScript's JSON.stringify does.
@@ -69,40 +81,162 @@ def _line_in_file(doc: YamlDocument, where: Path, template_line: int) -> tuple[i
     return first + max(0, template_line - 1), pos.col if template_line <= 1 else 1
 
 
+@dataclass
+class _Check:
+    """What checking a prompt's templates found: problems, names used, partials read."""
+
+    path: str
+    inputs: Mapping[str, InputSpec]
+    check_names: bool
+    read_file: Callable[[str], str] | None
+    problems: list[Problem] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    partials: dict[str, str] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+
+
 def template_problems(data: Mapping[str, Any], doc: YamlDocument, path: str, inputs: Mapping[str, InputSpec]) -> list[Problem]:
     """Syntax errors, variables used but not declared (error), declared but unused (warning)."""
+    return check_templates(data, doc, path, inputs)[0]
+
+
+def check_templates(
+    data: Mapping[str, Any],
+    doc: YamlDocument,
+    path: str,
+    inputs: Mapping[str, InputSpec],
+    read_file: Callable[[str], str] | None = None,
+) -> tuple[list[Problem], tuple[Partial, ...]]:
+    """Check every template of a prompt and the partials they include; read those partials.
+
+    Problems inside a partial are reported at the partial's own `path:line:col`; a partial
+    that cannot be found, at the line of the `include` that names it.
+
+    Returns:
+        The problems, and the partials (path and text) the templates use, transitively.
+    """
     env = environment()
-    problems: list[Problem] = []
-    used: set[str] = set()
     sources = template_sources(data)
+    check = _Check(path, inputs, isinstance(data.get("inputs"), dict), read_file)
     parsed_all = True
     for where, label, source in sources:
         try:
             ast = env.parse(source)
         except TemplateSyntaxError as err:
             line, col = _line_in_file(doc, where, err.lineno or 1)
-            problems.append(Problem(path, line, col, f"{label}: template error: {err.message}", Severity.ERROR, "check the {{ }} and {% %} pairs"))
+            check.problems.append(Problem(path, line, col, f"{label}: template error: {err.message}", Severity.ERROR, "check the {{ }} and {% %} pairs"))
             parsed_all = False
             continue
         except RecursionError:
             line, col = _line_in_file(doc, where, 1)
-            problems.append(Problem(path, line, col, f"{label}: template error: expressions nested too deeply"))
+            check.problems.append(Problem(path, line, col, f"{label}: template error: expressions nested too deeply"))
             parsed_all = False
             continue
         names = meta.find_undeclared_variables(ast) - set(env.globals)
-        used |= names
-        if isinstance(data.get("inputs"), dict) or names:
+        check.used |= names
+        if check.check_names or names:
             for name in sorted(names - set(inputs)):
                 line, col = _line_in_file(doc, where, _first_line_of(source, name))
-                problems.append(
+                check.problems.append(
                     Problem(path, line, col, f"{label} uses '{name}', which is not declared in inputs", Severity.ERROR, f"add `{name}: {{type: string, required: true}}` under inputs:")
                 )
+
+        def site(line: int, where: Any = where) -> tuple[str, int, int]:
+            return (path, *_line_in_file(doc, where, line))
+
+        _check_references(check, ast, label, site, depth=1, chain=())
+    parsed_all = parsed_all and not check.failed
     if sources and parsed_all:
         for name in inputs:
-            if name not in used:
+            if name not in check.used:
                 pos = doc.where(("inputs", name), key=True)
-                problems.append(Problem(path, pos.line, pos.col, f"input '{name}' is declared but no template uses it", Severity.WARNING))
-    return problems
+                check.problems.append(Problem(path, pos.line, pos.col, f"input '{name}' is declared but no template uses it", Severity.WARNING))
+    partials = tuple(Partial(p, text) for p, text in sorted(check.partials.items()))
+    return check.problems, partials
+
+
+def _check_references(
+    check: _Check, ast: nodes.Template, label: str, site: Callable[[int], tuple[str, int, int]], *, depth: int, chain: tuple[str, ...]
+) -> None:
+    """Read and check every partial `ast` includes (depth first), reporting at `site(line)`."""
+    for name, line in template_references(ast):
+        file, at_line, at_col = site(line)
+        if name is None:
+            check.problems.append(Problem(file, at_line, at_col, f"{label}: include needs a fixed partial path in quotes", Severity.ERROR, 'write {% include "shared/policy.jinja" %}'))
+            continue
+        try:
+            target = partial_path(name)
+        except UnsafePath as err:
+            check.problems.append(Problem(file, at_line, at_col, f"{label}: partial {clean(name)!r}: {err.reason}", Severity.ERROR, "name a .jinja file by its path under prompts/, e.g. shared/policy.jinja"))
+            continue
+        if target in chain:
+            check.problems.append(Problem(file, at_line, at_col, f"{label}: partial {clean(name)} includes itself ({' -> '.join((*chain, target))})"))
+            check.failed.add(target)
+            continue
+        if target in check.partials or target in check.failed:
+            continue
+        if depth > MAX_PARTIAL_DEPTH or len(check.partials) >= MAX_PARTIALS:
+            check.problems.append(Problem(file, at_line, at_col, f"{label}: more than {MAX_PARTIAL_DEPTH} levels or {MAX_PARTIALS} partials (the limit)"))
+            check.failed.add(target)
+            continue
+        text = _read_partial(check, target, name, label, (file, at_line, at_col))
+        if text is None:
+            check.failed.add(target)
+            continue
+        _check_partial(check, target, text, depth=depth, chain=(*chain, target))
+
+
+def _read_partial(check: _Check, target: str, name: str, label: str, at: tuple[str, int, int]) -> str | None:
+    file, line, col = at
+    if check.read_file is None:
+        check.problems.append(Problem(file, line, col, f"{label}: cannot read partial {clean(name)} here"))
+        return None
+    try:
+        text = check.read_file(target)
+    except UnicodeDecodeError:
+        check.problems.append(Problem(file, line, col, f"{label}: partial {clean(name)} is not UTF-8 text"))
+        return None
+    except ValueError as err:  # refused by the reader (a link that leaves prompts/)
+        check.problems.append(Problem(file, line, col, f"{label}: partial {clean(name)}: {clean(str(err))}"))
+        return None
+    except (OSError, LookupError):
+        check.problems.append(Problem(file, line, col, f"{label}: partial {clean(name)} not found ({clean(target)})", Severity.ERROR, "create the file, or fix the path (relative to prompts/)"))
+        return None
+    if len(text) > MAX_PARTIAL_CHARS:
+        check.problems.append(Problem(target, 1, 1, f"the partial is {len(text):,} characters long; the limit is {MAX_PARTIAL_CHARS:,}"))
+        return None
+    return text
+
+
+def _check_partial(check: _Check, target: str, text: str, *, depth: int, chain: tuple[str, ...]) -> None:
+    env = environment()
+    label = f"partial {target[len('prompts/'):]}"
+    try:
+        ast = env.parse(text)
+    except TemplateSyntaxError as err:
+        check.problems.append(Problem(target, err.lineno or 1, 1, f"template error: {err.message}", Severity.ERROR, "check the {{ }} and {% %} pairs"))
+        check.failed.add(target)
+        return
+    except RecursionError:
+        check.problems.append(Problem(target, 1, 1, "template error: expressions nested too deeply"))
+        check.failed.add(target)
+        return
+    check.partials[target] = text
+    names = meta.find_undeclared_variables(ast) - set(env.globals)
+    check.used |= names
+    prompt = check.path
+    for name in sorted(names - set(check.inputs)):
+        line = _first_line_of(text, name)
+        col = max(1, (text.splitlines() or [""])[line - 1].find(name) + 1) if text.splitlines() else 1
+        check.problems.append(
+            Problem(target, line, col, f"uses '{name}', which is not declared in the inputs of {prompt} (it includes this partial)", Severity.ERROR, f"declare `{name}` under inputs: in {prompt}, or stop using it here")
+        )
+
+    def site(line: int) -> tuple[str, int, int]:
+        source_line = (text.splitlines() or [""])[line - 1] if 0 < line <= len(text.splitlines()) else ""
+        return target, line, max(1, source_line.find("{%") + 1)
+
+    _check_references(check, ast, label, site, depth=depth + 1, chain=chain)
 
 
 def _first_line_of(source: str, name: str) -> int:

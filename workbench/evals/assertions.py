@@ -38,7 +38,7 @@ from workbench.core.jsvalues import (
     to_string,
 )
 from workbench.core.model import Assertion, TestCase
-from workbench.evals import assert_metrics, assert_sql, assert_tools, assert_xml
+from workbench.evals import assert_metrics, assert_sql, assert_tool_match, assert_tools, assert_xml
 from workbench.evals.assert_graded import extract_json_values, llm_rubric, similar
 from workbench.evals.assert_json import extract_json_objects, load_yaml
 from workbench.evals.assert_python import apply_transform, python_assertion, require_python
@@ -259,6 +259,10 @@ async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool
             return False, 0.0, "no function definitions: give the assertion `value: {functions: [...]}`"
         ok, why = assert_tools.check_function_call(output, functions)
         return ok, 1.0 if ok else 0.0, why
+    if kind == "tool-call-f1":
+        return assert_tool_match.tool_call_f1(value, output, assertion.threshold, inverse)
+    if kind == "trajectory:tool-args-match":
+        return assert_tool_match.tool_args_match(value, output, inverse)
     if kind == "python":
         require_python(ctx, "assertions")
         return await python_assertion(replace(assertion, value=value), output, inverse, ctx)

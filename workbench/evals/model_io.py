@@ -17,6 +17,8 @@ class ModelRequest:
     messages: list[dict[str, str]] | None = None
     text: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    # The prompt's `tools`, `tool_choice`, `response_format` (OpenAI's shapes), when it declares them.
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     def as_messages(self) -> list[dict[str, str]]:
         return self.messages if self.messages is not None else [{"role": "user", "content": self.text or ""}]

@@ -39,6 +39,7 @@ from workbench.evals.local_model import (
     local_model_path,
 )
 from workbench.evals.model_io import CallError, Completion, ModelRequest, Provider, short_text
+from workbench.evals.request_fields import describe_fields
 from workbench.evals.secrets import register, register_url, scrub
 
 # USD per 1M tokens (input, output), for cost assertions and reports.
@@ -82,6 +83,8 @@ class EchoProvider:
 
     async def complete(self, request: ModelRequest) -> Completion:
         text = request.text if request.text is not None else "\n\n".join(m["content"] for m in request.as_messages())
+        if request.fields:
+            text += "\n\n" + describe_fields(request.fields)
         words = len(text.split())
         return Completion(text, input_tokens=words, output_tokens=words, latency_ms=0.0, cost=0.0)
 
@@ -187,7 +190,7 @@ class OpenAIProvider:
 
         # Parameters come from prompt files, so they are checked there, not by the SDK's overloads.
         create: Any = client.chat.completions.create
-        params = {k: v for k, v in {**self.spec.parameters, **request.parameters}.items() if v is not None}
+        params = {k: v for k, v in {**self.spec.parameters, **request.parameters, **request.fields}.items() if v is not None}
         started = time.perf_counter()
         structured: Any = None
         logprobs: tuple[float, ...] | None = None

@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from workbench.core.safe_text import clean, well_formed
+from workbench.core.tool_calls import describe_tool_calls
 from workbench.evals.run_model import CaseResult, repeat_stats, summarize
 from workbench.evals.secrets import scrub_data
 
@@ -138,7 +139,9 @@ def write_junit(report: Report, path: Path) -> None:
             elif not result.passed:
                 reasons = "\n".join(f"{a.type}: {a.reason}" for a in result.asserts if not a.passed)
                 message = reasons.splitlines()[0][:500] if reasons else "failed"
-                ET.SubElement(case, "failure", message=_xml(message)).text = _xml(f"{reasons}\n\noutput:\n{result.output}")
+                calls = describe_tool_calls(result.output)
+                shown = f"tool calls:\n{calls}\n\n" if calls else ""
+                ET.SubElement(case, "failure", message=_xml(message)).text = _xml(f"{reasons}\n\n{shown}output:\n{result.output}")
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
@@ -214,7 +217,8 @@ def markdown(report: Report) -> str:
             lines += [f"<details><summary>Failures in <code>{_html(suite.prompt)}</code> ({len(bad)})</summary>", ""]
             for result in bad:
                 why = result.error or "; ".join(f"{a.type}: {a.reason}" for a in result.asserts if not a.passed)
-                lines.append(f"- **{_md(result.description)}**: {_md(why)}")
+                calls = describe_tool_calls(result.output).replace("\n", "; ")
+                lines.append(f"- **{_md(result.description)}**: {_md(why)}" + (f" (called {_md(calls)})" if calls else ""))
             lines += ["", "</details>", ""]
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.core.stats import pass_hat_k, percentile, wilson_interval
+from workbench.core.tool_calls import tool_calls_in
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class CaseResult:
             "cached": self.cached,
             "attempts": self.attempts,
             "vars": self.vars,
+            **({"tool_calls": [{"name": n, "arguments": a} for n, a in calls]} if (calls := tool_calls_in(self.output)) else {}),
         }
 
     @classmethod

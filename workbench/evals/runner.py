@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.jsvalues import coerce_output
-from workbench.core.model import Prompt, TestCase
+from workbench.core.model import Assertion, Prompt, TestCase
 from workbench.core.render import RenderedPrompt, render_prompt
 from workbench.core.safe_text import well_formed
 from workbench.errors import WorkbenchError
@@ -139,7 +139,7 @@ class SuiteRun:
         return self.results
 
     def _request(self, rendered: RenderedPrompt) -> ModelRequest:
-        return ModelRequest(messages=rendered.messages, text=rendered.text)
+        return ModelRequest(messages=rendered.messages, text=rendered.text, fields=rendered.request_fields())
 
     def _prepare(self, case: TestCase, repeat: int) -> _Job:
         job = _Job(case, repeat)
@@ -185,7 +185,10 @@ class SuiteRun:
             tools=_definitions(self.prompt, "tools"),
             functions=_definitions(self.prompt, "functions"),
         )
-        verdict = await grade(case, completion.graded_output, ctx)
+        graded_case = with_response_format_check(self.prompt, case, completion)
+        verdict = await grade(graded_case, completion.graded_output, ctx)
+        if graded_case is not case and verdict.results:  # its own row, named for what it checks
+            verdict = replace(verdict, results=(replace(verdict.results[0], type=RESPONSE_FORMAT_CHECK), *verdict.results[1:]))
         return CaseResult(
             passed=None if verdict.error else verdict.passed,
             error=verdict.error,
@@ -216,6 +219,22 @@ class SuiteRun:
         return completion.text
 
 
+RESPONSE_FORMAT_CHECK = "response_format"
+
+
+def with_response_format_check(prompt: Prompt, case: TestCase, completion: Completion) -> TestCase:
+    """The case with one more assertion first when the prompt declares a JSON `response_format`:
+    the answer must parse (and match the schema, when there is one). An answer made of tool
+    calls is not checked: the format applies to text answers."""
+    response_format = prompt.response_format
+    if not isinstance(response_format, dict) or response_format.get("type") not in ("json_schema", "json_object"):
+        return case
+    if completion.structured is not None and not completion.text:
+        return case
+    check = Assertion(type="is-json", value=prompt.response_schema, metric=RESPONSE_FORMAT_CHECK)
+    return replace(case, asserts=(check, *case.asserts))
+
+
 def _scrubbed(result: CaseResult) -> CaseResult:
     """The result with no known secret in its output, error or assertion reasons."""
     return replace(
@@ -227,11 +246,10 @@ def _scrubbed(result: CaseResult) -> CaseResult:
 
 
 def _definitions(prompt: Prompt, key: str) -> tuple[Any, ...] | None:
-    """The prompt's OpenAI `tools` / `functions` for tool-call assertions.
-
-    Read from the prompt document (`tools:` at the top level or in `model.parameters`), so
-    that issue 14's prompt-level tool definitions feed these assertions without changes here.
-    """
+    """The prompt's OpenAI `tools` / `functions` for tool-call assertions (`Prompt.tools`: the
+    top-level `tools:`, else `model.parameters.tools`)."""
+    if key == "tools" and prompt.tools:
+        return tuple(prompt.tools)
     for source in (prompt.raw.get(key), (prompt.raw.get("model") or {}).get("parameters", {}).get(key) if isinstance(prompt.raw.get("model"), dict) else None):
         if isinstance(source, list):
             return tuple(source)

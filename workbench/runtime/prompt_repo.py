@@ -11,6 +11,7 @@ problem is logged once.
     prompt = repo.get("support/summarize", env="prod", key=user_id)
     messages = prompt.render(ticket=text)      # a list of {"role", "content"} dicts
     messages.identity.version                  # "support/summarize@v3": report it with metrics
+    client.chat.completions.create(model="gpt-4o-mini", **messages.openai_kwargs())  # + tools, response_format
 """
 
 from __future__ import annotations
@@ -47,12 +48,26 @@ class PromptIdentity:
 
 
 class RenderedMessages(list[dict[str, str]]):
-    """Rendered chat messages that remember which prompt version produced them."""
+    """Rendered chat messages that remember which prompt version produced them, and carry the
+    prompt's `tools`, `tool_choice` and `response_format` (None when it declares none)."""
 
-    def __init__(self, messages: list[dict[str, str]], identity: PromptIdentity, text: str) -> None:
+    def __init__(self, messages: list[dict[str, str]], identity: PromptIdentity, text: str, fields: dict[str, Any] | None = None) -> None:
         super().__init__(messages)
         self.identity = identity
         self.text = text
+        self.fields: dict[str, Any] = dict(fields or {})
+        self.tools: list[dict[str, Any]] | None = self.fields.get("tools")
+        self.tool_choice: Any = self.fields.get("tool_choice")
+        self.response_format: dict[str, Any] | None = self.fields.get("response_format")
+
+    def openai_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the OpenAI SDK, exactly what `workbench test` sends:
+        `client.chat.completions.create(model=..., **rendered.openai_kwargs())`.
+
+        `messages`, plus `tools`, `tool_choice` and `response_format` when the prompt declares them.
+        Model settings (`model.parameters`) are left to the application.
+        """
+        return {"messages": [dict(m) for m in self], **self.fields}
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,7 @@ class LoadedPrompt:
         messages = rendered.messages
         if messages is None:
             messages = [{"role": "user", "content": rendered.text or ""}]
-        return RenderedMessages([dict(m) for m in messages], self.identity, rendered.as_text())
+        return RenderedMessages([dict(m) for m in messages], self.identity, rendered.as_text(), rendered.request_fields())
 
 
 class PromptRepo:

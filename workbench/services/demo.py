@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from workbench.core.model import is_prompt_path, prompt_name_from_path
 from workbench.errors import WorkbenchError
 from workbench.services import branches, deployment_events, deployments, prompt_files, releases
 from workbench.services.session import RepoSession
@@ -40,7 +41,20 @@ EARLY_WORDING: dict[str, list[tuple[str, str]]] = {
     "support/reply_drafter": [("never promise refunds\n      or dates, and ", "and ")],
     "support/escalation_check": [("Answer YES or NO.", "Should it be escalated?")],
     "rag/answer_with_citations": [(" If the documents do\n      not contain the answer, say \"I don't know\".", "")],
+    "shared/support_policy": [("refunds, credits or delivery dates", "refunds or delivery dates")],
+    "support/order_assistant": [
+        ("          priority: {type: string, enum: [normal, high]}\n        required: [reason, priority]", "        required: [reason]"),
+        ("args: {priority: high}", "args: {}"),
+    ],
+    "support/triage_ticket": [
+        ("its priority (p1: many customers blocked,\n      p2: one customer blocked, p3: anything else)", "its urgency (high when a customer is\n      blocked, else low)"),
+        ("priority: {type: string, enum: [p1, p2, p3]}", "urgency: {type: string, enum: [low, high]}"),
+        ("required: [category, priority, summary]", "required: [category, urgency, summary]"),
+    ],
 }
+
+# The structured-output story: a schema change (urgency -> priority) that broke a test, then the fix.
+OLD_PRIORITY_TEST = ("{priority: {const: p1}}, required: [priority]}", "{urgency: {const: high}}, required: [urgency]}")
 
 # The change that went wrong in production and was rolled back.
 BAD_SUMMARY = ("Write at most three short sentences. Start with the customer's main request.", "Write a detailed, friendly paragraph about the ticket.")
@@ -85,7 +99,7 @@ def sample_prompts() -> dict[str, str]:
         for child in sorted(node.iterdir(), key=lambda c: c.name):
             if child.is_dir():
                 walk(child, f"{prefix}{child.name}/")
-            elif child.name.endswith((".yaml", ".yml")):
+            elif child.name.endswith((".yaml", ".yml", ".jinja")):
                 files[f"prompts/{prefix}{child.name}"] = child.read_text(encoding="utf-8")
 
     walk(base, "")
@@ -168,7 +182,7 @@ class _DemoBuilder:
 
     def build(self, config_text: str) -> None:
         files = self.files
-        names = sorted({p.removeprefix("prompts/").rsplit(".", 1)[0] for p in files if not p.endswith(".tests.yaml")})
+        names = sorted(prompt_name_from_path(p) for p in files if is_prompt_path(p))
         # Day 0: the first versions, two tests each.
         for path, text in files.items():
             self.write(path, _early(path, text, 2))
@@ -204,6 +218,12 @@ class _DemoBuilder:
         self.release_and_deploy("chen", 11, "support/summarize", ["dev", "staging", "prod"], "summaries lead with the request")
         self.commit("ana", 16, "Intent classifier: JSON only, no prose around it", {classify: _cut_tests(files[classify], 4)})
         self.release_and_deploy("ana", 17, "support/classify_intent", ["dev", "staging", "prod"], "router failed to parse prose answers")
+        # Structured output: a schema change breaks a test (v2, caught in staging), then the fix (v3).
+        triage = "prompts/support/triage_ticket.yaml"
+        self.commit("ben", 12, "Triage: priority levels p1-p3 instead of urgency", {triage: files[triage].replace(*OLD_PRIORITY_TEST)})
+        self.release_and_deploy("ben", 12.5, "support/triage_ticket", ["dev", "staging"], "priority levels for the ticketing system")
+        self.commit("ana", 14, "Triage: the outage test checks priority p1 (it still read the old urgency field)", {triage: files[triage]})
+        self.release_and_deploy("ana", 14.5, "support/triage_ticket", ["dev", "staging", "prod"], "priority levels, tests fixed")
         # Week 3: a change that looked fine in staging and hurt in prod.
         bad = improved.replace(*BAD_SUMMARY)
         self.commit("ben", 20, "Friendlier, more detailed ticket summaries", {summarize: bad})
@@ -213,6 +233,12 @@ class _DemoBuilder:
             ws.clock = lambda: when
             deployments.rollback(ws, "support/summarize", "prod", reason="on-call: summaries tripled in length and lost the refund keyword; back to v2")
         self.commit("ana", 25.6, 'Revert "Friendlier, more detailed ticket summaries"', {summarize: improved})
+        # Tools: escalations carry a priority (a tool's parameters change); the shared policy grows.
+        assistant = "prompts/support/order_assistant.yaml"
+        self.commit("chen", 23, "Order assistant: escalations carry a priority", {assistant: files[assistant]})
+        self.release_and_deploy("chen", 23.5, "support/order_assistant", ["dev", "staging"], "escalation priority")
+        policy = "prompts/shared/support_policy.jinja"
+        self.commit("ana", 26, "Support policy: no promises of credits either", {policy: files[policy]})
         # Week 4-5: every prompt reaches its full test suite; staging runs ahead of prod.
         changes = {path: text for path, text in files.items() if path not in (summarize,)}
         self.commit("ben", 28, "Complete the test suites of every prompt", changes)
@@ -266,7 +292,7 @@ class _DemoBuilder:
 
         ws = self.ws
         assert ws is not None
-        failing = {("support/summarize", 3): {0, 4}, ("support/classify_intent", 1): {1}}
+        failing = {("support/summarize", 3): {0, 4}, ("support/classify_intent", 1): {1}, ("support/triage_ticket", 2): {2}}
         for name in names:
             for index, tag in enumerate(releases.releases(ws, name)):
                 prompt = prompt_files.prompt_at(ws, name, tag.commit).prompt
@@ -280,7 +306,8 @@ class _DemoBuilder:
                         repeat=0,
                         passed=i not in bad,
                         score=0.0 if i in bad else 1.0,
-                        output="(recorded demo output)",
+                        output=recorded_output(prompt, case.description),
+                        asserts=recorded_asserts(prompt, case, i in bad),
                         latency_ms=420.0 + 37 * i + 90 * tag.number,
                         input_tokens=180 + 11 * i,
                         output_tokens=60 + 7 * i,
@@ -290,6 +317,57 @@ class _DemoBuilder:
                 ]
                 started = self.at(6 + index * 8).timestamp()
                 record_results(ws, name, tag.commit, "openai:gpt-4o-mini@api.openai.com", results, started=started)
+
+
+RECORDED_TRIAGE = {
+    "double charge is billing": ("billing", "p2", "low", "Charged twice for the March invoice"),
+    "login loop is an account problem": ("account", "p2", "low", "Login page reloads after a password reset"),
+    "outage is top priority": ("bug", "p1", "high", "Dashboard down for the whole company (502)"),
+    "summary is one short line": ("bug", "p3", "low", "CSV export uses MM/DD dates"),
+    "crash report is a bug": ("bug", "p2", "low", "Mobile app crashes on screen rotation"),
+    "a how-to question is low priority": ("other", "p3", "low", "Asks how to change the invoice colour"),
+}
+RECORDED_CALLS = {
+    "order status looks the order up": ("lookup_order", {"order_id": "A-1234"}),
+    "refund demand is escalated, not granted": ("escalate_to_human", {"reason": "Refund demand with a legal threat", "priority": "high"}),
+    "a question without an order number is not guessed": ("escalate_to_human", {"reason": "Late parcel, no order number", "priority": "normal"}),
+    "a password request is escalated": ("escalate_to_human", {"reason": "Asks for a password", "priority": "normal"}),
+    "the order number is passed as written": ("lookup_order", {"order_id": "A-5"}),
+    "a legal threat is high priority": ("escalate_to_human", {"reason": "Legal threat about order A-9", "priority": "high"}),
+}
+
+
+def recorded_output(prompt: Any, description: str) -> str:
+    """What a real endpoint answered in the demo's stored runs: JSON for the structured-output
+    prompt (in the schema of that version), tool calls for the tool-using one."""
+    import json
+
+    schema = prompt.response_schema
+    if schema is not None and description in RECORDED_TRIAGE:
+        category, priority, urgency, summary = RECORDED_TRIAGE[description]
+        level = {"priority": priority} if "priority" in schema.get("properties", {}) else {"urgency": urgency}
+        return json.dumps({"category": category, **level, "summary": summary})
+    if prompt.tools and description in RECORDED_CALLS:
+        tool, arguments = RECORDED_CALLS[description]
+        if "priority" not in json.dumps(prompt.tools):
+            arguments = {k: v for k, v in arguments.items() if k != "priority"}
+        return json.dumps([{"id": "call_1", "type": "function", "function": {"name": tool, "arguments": json.dumps(arguments)}}])
+    return "(recorded demo output)"
+
+
+def recorded_asserts(prompt: Any, case: Any, failed: bool) -> tuple[Any, ...]:
+    """The assertion rows of a stored structured-output case: the response_format check, then
+    the test's own (the failing one explained)."""
+    from workbench.evals.assertions import AssertionResult
+    from workbench.evals.runner import RESPONSE_FORMAT_CHECK
+
+    if prompt.response_schema is None:
+        return ()
+    rows = [AssertionResult(RESPONSE_FORMAT_CHECK, True, 1.0, "Assertion passed")]
+    for assertion in case.asserts:
+        reason = "JSON does not conform to the provided schema. Errors: data must have required property 'urgency'" if failed else "Assertion passed"
+        rows.append(AssertionResult(assertion.type, not failed, 0.0 if failed else 1.0, reason))
+    return tuple(rows)
 
 
 def _epoch(iso: str) -> float:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.core.diff import PromptDiff, diff_prompt_texts
 from workbench.core.model import is_prompt_path, prompt_name_from_path
+from workbench.core.partials import is_partial_path
 from workbench.core.versions import CommitInfo
 from workbench.errors import RepoError
 from workbench.services.branches import require_branch
-from workbench.services.prompt_files import read_at, referenced_files, tests_file, tests_file_owner
+from workbench.services.prompt_files import (
+    dependency_files,
+    partial_users,
+    partials_of,
+    path_at,
+    read_at,
+    tests_file,
+    tests_file_owner,
+)
 from workbench.services.revisions import target
 from workbench.services.session import RepoSession
 
@@ -67,7 +76,7 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
         raise RepoError(f"{name} exists neither at {left.label} nor at {right.label}")
     left_tests_path, left_tests = tests_file(session, left_path, left_text, left.commit)
     right_tests_path, right_tests = tests_file(session, right_path, right_text, right.commit)
-    return diff_prompt_texts(
+    result = diff_prompt_texts(
         left_text,
         right_text,
         name=name,
@@ -79,7 +88,25 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
         right_path=right_path,
         left_tests_path=left_tests_path,
         right_tests_path=right_tests_path,
+        left_partials=partials_of(session, left_text, left.commit),
+        right_partials=partials_of(session, right_text, right.commit),
     )
+    return _with_partial_users(session, result, name, right.commit)
+
+
+def _with_partial_users(session: RepoSession, result: PromptDiff, name: str, commit: str | None) -> PromptDiff:
+    """Notes naming the other prompts that include this prompt's partials (a change to a
+    partial changes them too)."""
+    partials = sorted({*result.left_partials, *result.right_partials})
+    if not partials:
+        return result
+    users = partial_users(session, commit)
+    notes = []
+    for partial in partials:
+        others = [user for user in users.get(partial, []) if user != name]
+        shown = partial.removeprefix("prompts/")
+        notes.append(f"partial {shown} is also used by {', '.join(others)}" if others else f"partial {shown} is used by this prompt only")
+    return replace(result, notes=(*result.notes, *notes))
 
 
 def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff:
@@ -89,10 +116,12 @@ def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff
     if text is None:
         raise RepoError(f"{name} does not exist at {found.label}")
     tests_path, tests = tests_file(session, path, text, found.commit)
-    return diff_prompt_texts(
+    result = diff_prompt_texts(
         None, text, name=name, left_label="(none)", right_label=found.label,
         right_tests_text=tests, right_path=path, right_tests_path=tests_path,
+        right_partials=partials_of(session, text, found.commit),
     )
+    return _with_partial_users(session, result, name, found.commit)
 
 
 def merge_base(session: RepoSession, a: str, b: str = "HEAD") -> str | None:
@@ -126,6 +155,15 @@ def review(session: RepoSession, branch: str | None = None) -> Review:
         if owner is not None and owner not in changed_paths and store.blob_sha(head, owner) is not None:
             changes.append(("M", owner, None))
             changed_paths.add(owner)
+    changed_partials = {path for _, path, old in changes if is_partial_path(path)} | {old for _, _, old in changes if old and is_partial_path(old)}
+    if changed_partials:  # only a partial changed: review every prompt that includes it
+        for partial, users in {**partial_users(session, fork), **partial_users(session, head)}.items():
+            if partial in changed_partials:
+                for user in users:
+                    user_path = path_at(session, user, head)
+                    if user_path is not None and user_path not in changed_paths:
+                        changes.append(("M", user_path, None))
+                        changed_paths.add(user_path)
     items = []
     for status, path, old in changes:
         if not is_prompt_path(path) and not (old and is_prompt_path(old)):
@@ -142,8 +180,10 @@ def review(session: RepoSession, branch: str | None = None) -> Review:
             right_tests_text=tests_file(session, path, right_text, head)[1],
             left_path=old or path,
             right_path=path,
+            left_partials=partials_of(session, left_text, fork),
+            right_partials=partials_of(session, right_text, head),
         )
-        touched = [p for p in (path, old) if p] + referenced_files(path, right_text or left_text)
+        touched = [p for p in (path, old) if p] + dependency_files(session, path, right_text or left_text, head if right_text else fork)
         commits = store.log(f"{fork}..{head}", paths=touched)
         change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")
         old_name = prompt_name_from_path(old) if old else None

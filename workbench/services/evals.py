@@ -114,7 +114,7 @@ def _load(session: RepoSession, name: str, rev: str | None, commit: str | None =
         raise EvalError(f"{name} at {revisions.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")
     if rev is not None and commit is None:
         commit = revisions.resolve(session, rev, name)
-    blob = prompt_files.blob_sha(session, name, commit if commit is not None else rev)
+    blob = prompt_files.content_id(session, name, commit if commit is not None else rev)
     return result.prompt, commit, blob, revisions.describe(rev)
 
 
@@ -331,7 +331,7 @@ def record_results(session: RepoSession, name: str, commit: str, provider: str, 
     store = open_store(session)
     try:
         return store.record(
-            prompt=name, revision=commit[:10], commit=commit, blob=prompt_files.blob_sha(session, name, commit), provider=provider, model=None,
+            prompt=name, revision=commit[:10], commit=commit, blob=prompt_files.content_id(session, name, commit), provider=provider, model=None,
             parameters={}, results=results, started=started, finished=started + 30,
         )
     finally:

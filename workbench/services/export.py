@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.services.deployment_events import current_events
-from workbench.services.prompt_files import path_at, referenced_files, write_atomically
+from workbench.services.prompt_files import dependency_files, path_at, write_atomically
 from workbench.services.session import RepoSession
 
 
@@ -48,7 +48,7 @@ def export(session: RepoSession, env: str, dest: Path | str) -> list[ExportedPro
             continue
         write_atomically(target / path, data)
         files = []
-        for ref in referenced_files(path, data.decode("utf-8", "replace")):
+        for ref in dependency_files(session, path, data.decode("utf-8", "replace"), event.commit):
             found = store.read_blob(event.commit, ref)
             if found is not None:
                 write_atomically(target / ref, found)

@@ -2,7 +2,8 @@
 
 A release or deployment tag points at whatever commit was HEAD when it was made, which need
 not have touched the prompt. It belongs to the history entry whose content it names: the
-newest commit at or before the tag that changed the prompt (or its tests file). The CLI's
+newest commit at or before the tag that changed the prompt (or its tests file, or a partial
+it includes). The CLI's
 `log` and the app's History both show entries built here, so they always agree.
 """
 
@@ -133,7 +134,8 @@ def _with_tags(
 
 
 def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) -> list[LogEntry]:
-    """`git log --follow` of the prompt, plus commits that only changed its tests file."""
+    """`git log --follow` of the prompt, plus commits that only changed its tests file or a
+    partial it includes (those it uses now)."""
     store = session.store
     raw = store.log_path(path, limit=count, rev=rev)
     # `git log --follow` also follows copies, so a prompt created as a copy of another would
@@ -142,11 +144,18 @@ def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) 
         if change == "C":
             raw = [*raw[:index], (info, "A", entry_path, None)]
             break
-    tests_files = referenced_files_at(session, path, rev)
-    if not tests_files:
+    others = referenced_files_at(session, path, rev)  # its tests files and partials
+    if not others:
         return raw
     followed = {entry[0].sha: entry for entry in raw}
-    union = store.log(rev, limit=count, paths=[path, *tests_files])
+    union = store.log(rev, limit=count, paths=[path, *others])
+    created = next((entry[0].sha for entry in raw if entry[1] == "A"), None)
+    if created is not None:
+        # A shared partial is older than most prompts that include it: its commits from before
+        # the prompt existed are not this prompt's history.
+        cut = next((i for i, info in enumerate(union) if info.sha == created), None)
+        if cut is not None:
+            union = union[: cut + 1]
     merged: list[LogEntry] = [followed.get(info.sha, (info, "M", path, None)) for info in union]
     in_union = {info.sha for info in union}
     return merged + [entry for entry in raw if entry[0].sha not in in_union]

@@ -23,6 +23,7 @@ from workbench.core.model import (
     prompt_name_from_path,
 )
 from workbench.core.names import UnsafePath, prompt_path_problem, prompt_paths, resolve_reference
+from workbench.core.partials import is_partial_path, partial_closure
 from workbench.core.versions import PromptRef, WorkingState
 from workbench.errors import RepoError
 from workbench.services.deployment_events import current_events
@@ -110,6 +111,23 @@ def blob_sha(session: RepoSession, name: str, rev: str | None = None) -> str | N
     return session.store.blob_sha(found.commit, path) if path else None
 
 
+def content_id(session: RepoSession, name: str, rev: str | None = None) -> str | None:
+    """What identifies a version's content for stored results: the prompt file's blob id, or,
+    when its templates include partials, a hash of that blob and the partials' texts (a
+    partial change is a new version even though the prompt file is the same)."""
+    found = target(session, name, rev)
+    blob = blob_sha(session, name, rev)
+    if blob is None:
+        return None
+    partials = partials_of(session, read_at(session, name, found)[1], found.commit)
+    if not partials:
+        return blob
+    digest = hashlib.sha1(blob.encode())
+    for path, text in partials.items():
+        digest.update(f"\0{path}\0{text}".encode())
+    return digest.hexdigest()
+
+
 def prompt_at(session: RepoSession, name: str, rev: str | None = None) -> LoadResult:
     """Read and parse prompt `name` at `rev` (None = working copy), without a checkout.
 
@@ -175,18 +193,46 @@ def referenced_files(path: str, text: str | None) -> list[str]:
     return sorted(found)
 
 
+def text_reader(session: RepoSession, commit: str | None) -> Callable[[str], str | None]:
+    """Reads a repository file's text at `commit` (None: the working copy, confined to prompts/);
+    None when it does not exist or cannot be read there."""
+    reader = file_reader(session, commit)
+
+    def read(relpath: str) -> str | None:
+        try:
+            return reader(relpath)
+        except (OSError, ValueError, LookupError):
+            return None
+
+    return read
+
+
+def partials_of(session: RepoSession, text: str | None, commit: str | None) -> dict[str, str | None]:
+    """The partials the prompt text uses at `commit` (None: working copy), transitively:
+    path -> text (None when missing). Read from the text itself, so a prompt that does not load
+    still shows its partials."""
+    return partial_closure(text, text_reader(session, commit))
+
+
+def dependency_files(session: RepoSession, path: str, text: str | None, commit: str | None) -> list[str]:
+    """Every file a prompt version depends on besides itself: the tests files it references and
+    the partials its templates include (transitively), at `commit` (None: working copy)."""
+    return sorted({*referenced_files(path, text), *partials_of(session, text, commit)})
+
+
 def referenced_files_at(session: RepoSession, path: str, rev: str) -> list[str]:
-    """The files a prompt references, read from the working copy when present, else at `rev`."""
+    """The files a prompt depends on (tests files, partials), read from the working copy when
+    present, else at `rev`."""
     text = None
     if (session.root / path).is_file():
         try:
             text = (session.root / path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = None
-    if text is None:
-        commit = session.store.try_resolve(rev)
-        text = session.store.read_text(commit, path) if commit else None
-    return referenced_files(path, text)
+        return dependency_files(session, path, text, None)
+    commit = session.store.try_resolve(rev)
+    text = session.store.read_text(commit, path) if commit else None
+    return dependency_files(session, path, text, commit) if commit else referenced_files(path, text)
 
 
 def tests_file(session: RepoSession, path: str | None, text: str | None, commit: str | None) -> tuple[str | None, str | None]:
@@ -238,14 +284,55 @@ def tests_file_owner(path: str) -> str | None:
     return path[: path.rindex(".tests.")] + ".yaml"
 
 
+def partial_users(session: RepoSession, rev: str | None = None) -> dict[str, list[str]]:
+    """Which prompts use each partial at `rev` (None: the working copy): partial path -> names.
+
+    A partial that no prompt uses is listed with no names.
+    """
+    commit = None if is_worktree(rev) else session.store.resolve(str(rev))
+    users: dict[str, list[str]] = {}
+    read = text_reader(session, commit)
+    for ref in list_prompts(session, None if commit is None else commit):
+        for partial in partial_closure(read(ref.path), read):
+            users.setdefault(partial, []).append(ref.name)
+    for partial in list_partials(session, rev):
+        users.setdefault(partial, [])
+    return dict(sorted(users.items()))
+
+
+def list_partials(session: RepoSession, rev: str | None = None) -> list[str]:
+    """Paths of every partial file (`prompts/**/*.jinja`) at `rev` (None: the working copy)."""
+    if is_worktree(rev):
+        base = session.root / PROMPTS_DIR
+        if not base.is_dir():
+            return []
+        found: list[str] = []
+        for folder, dirs, files in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            rel_folder = Path(folder).relative_to(session.root).as_posix()
+            found.extend(f"{rel_folder}/{f}" for f in files if is_partial_path(f"{rel_folder}/{f}"))
+        return sorted(found)
+    return sorted(p for p in session.store.list_files(session.store.resolve(str(rev)), PROMPTS_DIR + "/") if is_partial_path(p))
+
+
 def working_states(session: RepoSession, *, check_clean: bool = False) -> dict[str, WorkingState]:
     """The state of every prompt in the working copy relative to HEAD.
 
-    Modified and new files that fail to load are `INVALID`; with `check_clean`, clean files
-    are parsed too (slower on big repositories).
+    A changed tests file or partial marks the prompts that use it as modified. Modified and new
+    files that fail to load are `INVALID`; with `check_clean`, clean files are parsed too
+    (slower on big repositories).
     """
     states: dict[str, WorkingState] = {ref.name: WorkingState.CLEAN for ref in list_prompts(session, None)}
-    for change in session.store.status([PROMPTS_DIR + "/"]):
+    changes = session.store.status([PROMPTS_DIR + "/"])
+    changed_partials = {change.path for change in changes if is_partial_path(change.path)}
+    if changed_partials:
+        # A changed partial changes every prompt that includes it (directly or not).
+        for partial, names in partial_users(session, None).items():
+            if partial in changed_partials:
+                for name in names:
+                    if states.get(name) is WorkingState.CLEAN:
+                        states[name] = WorkingState.MODIFIED
+    for change in changes:
         owner = tests_file_owner(change.path)
         if owner is not None:
             # `name.tests.yaml` belongs to `name`: a changed tests file changes that prompt.

@@ -19,6 +19,7 @@ from workbench.core.model import (
     is_prompt_path,
     prompt_name_from_path,
 )
+from workbench.core.partials import is_partial_path, partial_closure
 from workbench.errors import ConfigError, PromptError
 
 
@@ -134,6 +135,31 @@ def load_workspace_prompt(root: Path, name: str) -> LoadResult:
     raise PromptError(f"no prompt named '{name}'", hint=f"did you mean '{guess}'?" if guess else "see `workbench list`")
 
 
+def partials_in_text(root: Path, text: str | None) -> list[str]:
+    """The partials a working-copy prompt text includes, transitively (paths under prompts/)."""
+
+    def read(relpath: str) -> str | None:
+        try:
+            return read_confined(root, relpath)
+        except (OSError, ValueError):
+            return None
+
+    return list(partial_closure(text, read))
+
+
+def prompt_users_of(root: Path, partial: str) -> list[Path]:
+    """The prompt files of the working copy that include `partial` (directly or not)."""
+    users = []
+    for path in discover_prompt_files(root):
+        try:
+            text = read_confined(root, relative(root, path))
+        except (OSError, ValueError):
+            continue
+        if partial in partials_in_text(root, text):
+            users.append(path)
+    return users
+
+
 def validate_paths(root: Path, paths: Iterable[Path] = ()) -> list[LoadResult]:
     """Load every prompt file under `paths` (default: prompts/) and check names do not clash."""
     files: list[Path] = []
@@ -141,12 +167,15 @@ def validate_paths(root: Path, paths: Iterable[Path] = ()) -> list[LoadResult]:
     for target in targets:
         if target.is_dir():
             files.extend(p for p in discover_prompt_files(root) if p.resolve().is_relative_to(target.resolve()))
+        elif target.exists() and is_partial_path(relative(root, target)):
+            # A partial is checked through the prompts that include it (its problems carry its path).
+            files.extend(prompt_users_of(root, relative(root, target)))
         elif target.exists():
             files.append(target)
         else:
             rel = relative(root, target)
             return [LoadResult(rel, None, (Problem(rel, 0, 0, "no such file or folder"),))]
-    results = [load_file(root, f) for f in files]
+    results = [load_file(root, f) for f in dict.fromkeys(files)]
     by_name: dict[str, str] = {}
     clashed: list[LoadResult] = []
     for result in results:

@@ -17,7 +17,7 @@ from workbench.core.versions import (
     release_tag_name,
 )
 from workbench.errors import PromptError
-from workbench.services.prompt_files import path_at, prompt_at, referenced_files
+from workbench.services.prompt_files import dependency_files, path_at, prompt_at
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
 
@@ -45,13 +45,14 @@ def releases(session: RepoSession, name: str | None = None) -> list[ReleaseTag]:
 
 
 def content_key(session: RepoSession, name: str, commit: str) -> tuple[str, ...] | None:
-    """The blob ids of the prompt file and the files it references at `commit`."""
+    """The blob ids of the prompt file and the files it depends on at `commit` (tests files,
+    partials): a release names all of them."""
     store = session.store
     path = path_at(session, name, commit)
     if path is None:
         return None
     blob = store.blob_sha(commit, path)
-    refs = referenced_files(path, store.read_text(commit, path))
+    refs = dependency_files(session, path, store.read_text(commit, path), commit)  # tests files, partials
     return (str(blob), *(f"{ref}:{store.blob_sha(commit, ref)}" for ref in refs))
 
 

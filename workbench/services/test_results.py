@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from workbench.core.safe_text import clean
 from workbench.evals.secrets import scrub
-from workbench.services.prompt_files import blob_sha
+from workbench.services.prompt_files import content_id
 from workbench.services.session import RepoSession
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
     if path.is_file():
         store = open_store(session)
         try:
-            run = store.latest(name, blob=blob_sha(session, name, commit), commit=commit)
+            run = store.latest(name, blob=content_id(session, name, commit), commit=commit)
         finally:
             store.close()
         if run is not None:
@@ -93,7 +93,7 @@ def latest_summaries(session: RepoSession, name: str, commits: list[str]) -> dic
         store = open_store(session)
         try:
             for commit in commits:
-                run = store.latest(name, blob=blob_sha(session, name, commit), commit=commit)
+                run = store.latest(name, blob=content_id(session, name, commit), commit=commit)
                 if run is not None:
                     found[commit] = str(run.summary.short)
         finally:

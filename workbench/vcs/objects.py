@@ -68,6 +68,11 @@ class ObjectCommands(GitRunner):
         handle = self._start("ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
         return Deferred(handle, lambda out: parse_ls_tree(out, commit))
 
+    def list_files(self, commit: str, folder: str) -> list[str]:
+        """Paths of every file under `folder` at a commit (one `ls-tree -r -z --name-only`)."""
+        out = self._run("ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", folder)
+        return [path for path in out.split("\0") if path]
+
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
         return self._succeeds("merge-base", "--is-ancestor", ancestor, commit)
 

@@ -294,6 +294,18 @@ def convert(source: Source) -> Conversion:
             state.lost((key,), f"`{key}` not carried over", hint="the workbench has no equivalent" if key in ("redteam", "scenarios", "nunjucksFilters", "env", "evaluateOptions", "outputPath", "sharing", "extensions") else None)
     prompts = _prompts(state)
     model = _model(state)
+    # promptfoo keeps tools and the response format in the provider's config; a workbench prompt
+    # carries them at the top level (literal values only: a file:// reference stays where it was).
+    carried: dict[str, Any] = {}
+    found = model.get("parameters")
+    parameters: dict[str, Any] = found if isinstance(found, dict) else {}
+    for key, kind in (("tools", list), ("tool_choice", (str, dict)), ("response_format", dict)):
+        value = parameters.get(key)
+        literal = isinstance(value, kind) and not (isinstance(value, str) and value.startswith("file://"))
+        if literal and (key != "tool_choice" or "tools" in carried):
+            carried[key] = parameters.pop(key)
+    if "parameters" in model and not model["parameters"]:
+        del model["parameters"]
     default_raw: dict[str, Any] = doc.value["defaultTest"] if isinstance(doc.value.get("defaultTest"), dict) else {}
     default_test: dict[str, Any] = {}
     for key, value in default_raw.items():
@@ -336,6 +348,7 @@ def convert(source: Source) -> Conversion:
         if inputs:
             document["inputs"] = inputs
         document["messages"] = prompt.messages
+        document.update(json.loads(json.dumps(carried)))
         if default_test:
             own_default = dict(default_test)
             if isinstance(default_vars, dict) and default_vars:

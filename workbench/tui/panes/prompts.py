@@ -102,8 +102,14 @@ class PromptsPane(Vertical):
         if target is None:
             target = next((n for n in _leaves(tree.root)), None)
         if target is not None:
-            # Line numbers exist only after the tree has laid out its new nodes.
-            self.call_after_refresh(tree.move_cursor, target)
+            # Line numbers exist only after the tree has laid out its new nodes. The cursor may
+            # land on the same line number as before (no highlight event): say what it selects.
+            self.call_after_refresh(self._select_node, target)
+
+    def _select_node(self, node: TreeNode[str]) -> None:
+        self.prompt_tree.move_cursor(node)
+        if node.data is not None:
+            self.post_message(PromptSelected(node.data))
 
     def action_start_filter(self) -> None:
         box = self.query_one("#prompt-filter", Input)

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from workbench.core.safe_text import clean
+from workbench.core.tool_calls import describe_tool_calls
 
 
 def _column(result: Any) -> Text:
@@ -34,6 +35,10 @@ def _column(result: Any) -> Text:
         mark = "✓" if assertion.passed else "✗"
         text.append(f"\n{mark} {clean(assertion.type)}: ", style="green" if assertion.passed else "red")
         text.append(clean(assertion.reason))
+    calls = describe_tool_calls(result.output)
+    if calls:  # the model answered with tool calls: show them as calls, then the raw answer
+        text.append("\n\ntool calls:\n", style="bold")
+        text.append(clean(calls))
     text.append("\n\noutput:\n", style="bold")
     text.append(clean(result.output))
     return text
