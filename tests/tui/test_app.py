@@ -274,4 +274,4 @@ async def test_filtering_the_tree_selects_what_the_cursor_shows(app_repo: Path) 
         await settle(pilot)
         assert app.query_one(PromptsPane).selected == "support/summarize"
         assert app.selected_prompt == "support/summarize"
-        assert [r.subject for r in app.query_one(HistoryPane).entries][0].startswith("Shorter summaries")
+        assert app.query_one(HistoryPane).entries[0].subject.startswith("Shorter summaries")
