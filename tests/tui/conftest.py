@@ -1,21 +1,11 @@
-"""Fixtures for the app: a small repository with history, and a fixed clock."""
+"""Fixtures for the app: a small repository with history (helpers live in tui_helpers)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
-
-
-def commit(root: Path, message: str, date: str, author: str = "Ana Lopez <ana@example.com>") -> None:
-    env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-q", "--author", author, "-m", message], cwd=root, check=True, env=env)
+from tui_helpers import commit
 
 
 @pytest.fixture
@@ -27,7 +17,3 @@ def app_repo(prompt_repo: Path) -> Path:
     (prompt_repo / "workbench.yaml").write_text("model: {provider: echo}\n")
     commit(prompt_repo, "Use echo for runs", "2026-01-11T10:00:00Z")
     return prompt_repo
-
-
-def clock() -> datetime:
-    return NOW

@@ -8,8 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import NOW, clock
-from test_app import select, settle
+from tui_helpers import NOW, clock, select, settle
 
 from workbench.services import deployments
 from workbench.tui.app import make_app
