@@ -16,11 +16,12 @@ def open_app(
     provider: str | None = None,
     model: str | None = None,
     base_url: str | None = None,
+    theme: str | None = None,
 ) -> None:
     """Run the app on the repository at (or above) `root` until the user quits."""
     from workbench.tui.app import make_app  # textual is imported only when the app opens
 
-    make_app(root, provider_override=provider, model_override=model, base_url_override=base_url).run()
+    make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, theme=theme).run()
 
 
 @app.command("ui")
@@ -29,6 +30,9 @@ def ui_command(
     provider: Annotated[str | None, typer.Option("--provider", help="Provider for test runs (overrides workbench.yaml).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model for test runs.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint for test runs.")] = None,
+    theme: Annotated[
+        str | None, typer.Option("--theme", help="A Textual theme, e.g. textual-light (default: $WORKBENCH_THEME or textual-dark).")
+    ] = None,
 ) -> None:
     """Open the full-screen app."""
-    open_app(path or state.repo_root(), provider=provider, model=model, base_url=base_url)
+    open_app(path or state.repo_root(), provider=provider, model=model, base_url=base_url, theme=theme)

@@ -108,9 +108,8 @@ class BrowseController(Controller):
             summaries = await self.call(test_results.latest_summaries, name, commits)
         except FlowAborted:
             return
-        pane = self.app.query_one(HistoryPane)
-        for commit, summary in summaries.items():
-            pane.set_tests(commit, summary)
+        if self.app.selected_prompt == name:
+            self.app.query_one(HistoryPane).set_tests(summaries)
 
     def history_loaded(self, event: HistoryLoaded) -> None:
         self.rows = event.rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static, Tree
@@ -13,7 +13,7 @@ from textual.widgets.tree import TreeNode
 
 from workbench.core.safe_text import clean
 from workbench.tui.actions import MOVE_BINDINGS, bindings
-from workbench.tui.messages import PromptSelected
+from workbench.tui.messages import PaneContentChanged, PromptSelected
 
 STATE_MARKERS = {
     "clean": (" ", ""),
@@ -48,6 +48,26 @@ def prompt_label(row: PromptRow, leaf: str) -> Text:
 class PromptTree(Tree[str]):
     BINDINGS = MOVE_BINDINGS  # a Tree moves its cursor on scroll_home/scroll_end and pages
 
+    def on_click(self, event: events.Click) -> None:
+        """A click selects the prompt (or opens/closes the folder) and keeps the focus here;
+        `enter` is what moves on to the History pane."""
+        event.prevent_default()  # Tree's own click handler would also "select" (enter) the node
+        line = event.style.meta.get("line")
+        node = self.get_node_at_line(line) if isinstance(line, int) else None
+        if node is None:
+            return
+        if node.allow_expand:
+            node.toggle()
+        self.move_cursor(node)
+
+    def visible_lines(self) -> int:
+        """Lines the tree shows with its folders as they are (open or closed)."""
+
+        def count(node: TreeNode[str]) -> int:
+            return sum(1 + (count(child) if child.is_expanded else 0) for child in node.children)
+
+        return count(self.root)
+
 
 class PromptsPane(Vertical):
     """Tree of prompts; `/` filters by substring."""
@@ -73,6 +93,24 @@ class PromptsPane(Vertical):
     @property
     def prompt_tree(self) -> PromptTree:
         return self.query_one(PromptTree)
+
+    def wanted_height(self) -> int:
+        """The tree's lines, a blank line (nothing more below), the filter box and the border."""
+        if not self.is_mounted:
+            return 3
+        box = 0 if self.query_one("#prompt-filter", Input).has_class("hidden") else 1
+        lines = self.prompt_tree.visible_lines() or 1
+        return lines + 1 + box + 2
+
+    def on_click(self) -> None:
+        """A click on the pane (its border, the empty space) focuses the tree."""
+        if not self.prompt_tree.has_focus and self.query_one("#prompt-filter", Input).has_class("hidden"):
+            self.prompt_tree.focus()
+
+    @on(Tree.NodeExpanded)
+    @on(Tree.NodeCollapsed)
+    def _folded(self) -> None:
+        self.post_message(PaneContentChanged("prompts"))
 
     def set_rows(self, rows: list[PromptRow], select: str | None) -> None:
         self._rows = rows
@@ -104,12 +142,14 @@ class PromptsPane(Vertical):
         if target is not None:
             # Line numbers exist only after the tree has laid out its new nodes.
             self.call_after_refresh(tree.move_cursor, target)
+        self.post_message(PaneContentChanged("prompts"))
 
     def action_start_filter(self) -> None:
         box = self.query_one("#prompt-filter", Input)
         box.disabled = False
         box.remove_class("hidden")
         box.focus()
+        self.post_message(PaneContentChanged("prompts"))
 
     def close_filter(self, clear: bool) -> None:
         box = self.query_one("#prompt-filter", Input)
@@ -119,6 +159,7 @@ class PromptsPane(Vertical):
             box.add_class("hidden")
             box.disabled = True
         self.prompt_tree.focus()
+        self.post_message(PaneContentChanged("prompts"))
 
     @on(Input.Changed, "#prompt-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
