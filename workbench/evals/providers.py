@@ -381,15 +381,21 @@ def local_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def _quiet_mistralrs() -> None:
+    """mistralrs reads RUST_LOG when it is first imported and logs INFO lines on stdout, which would
+    tear the app's screen and corrupt `--json` output: call before any `import mistralrs`."""
+    os.environ.setdefault("RUST_LOG", "warn")
+
+
 def _load_local_runner() -> Any:
     global _local_runner
+    _quiet_mistralrs()
     with _local_lock:
         if _local_runner is None:
             path = local_model_path()
             if path is None or importlib.util.find_spec("mistralrs") is None:
                 raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
-            os.environ.setdefault("RUST_LOG", "warn")
-            from mistralrs import Runner, Which
+            from mistralrs import Runner, Which  # (after _quiet_mistralrs: the import sets up its logging)
 
             _local_runner = Runner(
                 which=Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),  # type: ignore[arg-type]
@@ -410,6 +416,7 @@ class LocalProvider:
         self.id = "local:SmolLM2-135M-Instruct.Q4_1"
 
     def _run(self, request: ModelRequest) -> Completion:
+        _quiet_mistralrs()
         from mistralrs import ChatCompletionRequest
 
         runner = _load_local_runner()
