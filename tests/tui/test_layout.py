@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from workbench.tui.layout import Column, arrange, fit_columns, left_width, next_mode, plainest_width, share_height
+from workbench.tui.layout import (
+    Column,
+    arrange,
+    fit_columns,
+    left_width,
+    next_mode,
+    plainest_width,
+    share_height,
+)
 from workbench.tui.panes.history import MESSAGE_WANTED, HistoryRow, history_columns
 from workbench.tui.text import cell, initials, relative_time
 

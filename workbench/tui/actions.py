@@ -60,7 +60,7 @@ ACTIONS: tuple[Act, ...] = (
     Act("previous-pane", "shift+tab", "cycle_pane(-1)", "Previous pane", show=False, priority=True),
     Act("next-pane-vim", "l", "cycle_pane(1)", "Next pane", show=False, palette=False),
     Act("previous-pane-vim", "h", "cycle_pane(-1)", "Previous pane", show=False, palette=False),
-    Act("zoom-in", "plus", "zoom(1)", "Zoom the focused pane: normal → half → full screen", show=False),
+    Act("zoom-in", "plus", "zoom(1)", "Zoom: normal → half → full screen", show=False),
     Act("zoom-out", "underscore", "zoom(-1)", "Zoom back: full → half → normal", show=False),
     Act("toggle-mouse", "percent_sign", "toggle_mouse", "Mouse on / off", show=False),
     Act("refresh", "ctrl+r", "refresh_all", "Reload from disk and Git", show=False),

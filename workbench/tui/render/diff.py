@@ -115,7 +115,8 @@ def render_pairs_unified(rows: Sequence[LinePair | FoldedLines], width: int) -> 
 
 
 def diff_header(left: str, right: str, width: int, unified: bool) -> list[Text]:
-    """`--- old` and `+++ new`: over their own columns side by side, on two lines unified."""
+    """`--- old` and `+++ new`: over their own columns side by side; unified, on one line split by
+    `│` when both fit, else on two lines."""
 
     def side(sign: str, label: str, style: str, room: int) -> Text:
         text = Text(sign + " ", style=style)
@@ -124,7 +125,12 @@ def diff_header(left: str, right: str, width: int, unified: bool) -> list[Text]:
         return text
 
     if unified:
-        return [side("---", left, DEL_STYLE, width), side("+++", right, INS_STYLE, width)]
+        old, new = side("---", left, DEL_STYLE, width), side("+++", right, INS_STYLE, width)
+        if old.cell_len + new.cell_len + 5 > width:
+            return [old, new]
+        one = old + Text("  │  ", style="dim")
+        one.append_text(new)
+        return [one]
     half = max(16, (width - 1) // 2)
     head = side("---", left, DEL_STYLE, half - 1)
     head.pad_right(half - head.cell_len)
