@@ -79,18 +79,19 @@ def result_cell(result: CaseResult | None, form: int = 0, widths: CellWidths | N
         return Text("…", style="dim")
     if result.passed is None:
         return Text("! error" if form < 3 else "!", style="bold yellow")
-    text = Text("✓" if result.passed else "✗", style="bold green" if result.passed else "bold red")
+    text = Text()
+    text.append("✓" if result.passed else "✗", style="bold green" if result.passed else "bold red")
     if form >= 3:
         return text
     text.append(f" {result.score:4.2f}" if result.score is not None else "     ")
     if form >= 2:
         return text
     number, unit = _latency(result.latency_ms) if result.latency_ms is not None else ("", "")
-    text.append(" · ", style="dim")
+    text.append(" · ")
     text.append(f"{number:>{widths.latency}} {unit:<2}" if number else " " * (widths.latency + 3))
     if form >= 1:
         return text
-    text.append(" · ", style="dim")
+    text.append(" · ")
     text.append(f"{result.tokens:>{widths.tokens}} tok" if result.tokens else " " * (widths.tokens + 4))
     if result.cached:
         text.append(" ⟲", style="dim")
