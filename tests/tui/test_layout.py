@@ -98,3 +98,16 @@ def test_cells_are_cut_with_an_ellipsis_padded_and_justified() -> None:
     assert cell("6/6", 5, justify="right", gap=0).plain == "  6/6"
     assert initials("Ben Okafor") == "BO" and initials("you") == "yo"
     assert relative_time(0, None, short=True).endswith("y")
+
+
+def test_a_result_reads_with_units_and_its_numbers_line_up() -> None:
+    from workbench.tui.panes.tests import CaseResult, cell_widths, result_cell
+
+    results = [CaseResult(True, 1.0, 7860.0, 80), CaseResult(False, 0.67, 52800.0, 128, cached=True)]
+    widths = cell_widths(results)
+    cells = [result_cell(r, 0, widths).plain for r in results]
+    assert cells == ["✓ 1.00 ·  7.9 s  ·  80 tok", "✗ 0.67 · 52.8 s  · 128 tok ⟲"]  # one unit, right-aligned
+    assert [result_cell(results[0], form, widths).plain for form in (1, 2, 3)] == ["✓ 1.00 ·  7.9 s ", "✓ 1.00", "✓"]
+    assert all(len(result_cell(r, form, widths).plain) <= widths.form(form) for r in results for form in range(4))
+    fast = cell_widths([CaseResult(True, 1.0, 212.0, 72)])
+    assert result_cell(CaseResult(True, 1.0, 212.0, 72), 0, fast).plain == "✓ 1.00 · 212 ms · 72 tok"

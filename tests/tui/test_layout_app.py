@@ -179,7 +179,9 @@ async def test_click_selects_in_the_tree_history_and_results_and_focuses_the_pan
         await pilot.press("T")
         await settle(pilot)
         pane = app.query_one(TestsPane)
-        app.action_focus_pane("diff")
+        await pilot.click("#diff-body")
+        await pilot.pause()
+        assert app.query_one(DiffPane).has_focus and app.arranger.current == "diff"
         await pilot.click(pane.query_one("#tests-summary"))  # anywhere on the pane focuses its table
         await pilot.pause()
         assert pane.table.has_focus
@@ -189,6 +191,10 @@ async def test_click_selects_in_the_tree_history_and_results_and_focuses_the_pan
         await pilot.click(pane.table, offset=(4, 3))  # a second click on the selected row opens it
         await settle(pilot)
         assert app.screen.__class__.__name__ == "CaseScreen"
+        await pilot.press("escape")
+        await pilot.click(PromptsPane, offset=(20, 0))  # the pane's border
+        await pilot.pause()
+        assert tree.has_focus and app.arranger.current == "prompts"
 
 
 async def _wheel(pilot, widget) -> None:  # type: ignore[no-untyped-def]

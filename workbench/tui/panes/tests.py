@@ -46,6 +46,8 @@ class CellWidths:
     tokens: int = 1
     cached: bool = False
     errors: bool = False
+    seconds: bool = False  # one unit for the whole table: seconds once any case takes 10 s or more
+    absent: bool = False  # some case is not in one version's suite: room for `— absent`
 
     def form(self, index: int) -> int:
         """The cells of form 0 (✓ 1.00 · 212 ms · 72 tok), 1 (no tokens), 2 (verdict and score), 3 (verdict)."""
@@ -55,20 +57,23 @@ class CellWidths:
             7 if self.errors else 6,  # `! error`
             1,
         )
-        return widths[index]
+        return max(widths[index], 8) if self.absent and index < 3 else widths[index]
 
 
-def _latency(ms: float) -> tuple[str, str]:
-    return (f"{ms / 1000:.1f}", "s") if ms >= 10_000 else (f"{ms:.0f}", "ms")
+def _latency(ms: float, seconds: bool) -> tuple[str, str]:
+    return (f"{ms / 1000:.1f}", "s") if seconds else (f"{ms:.0f}", "ms")
 
 
-def cell_widths(results: list[CaseResult]) -> CellWidths:
+def cell_widths(results: list[CaseResult], absent: bool = False) -> CellWidths:
     done = [r for r in results if r.passed is not None]
+    seconds = any(r.latency_ms is not None and r.latency_ms >= 10_000 for r in done)
     return CellWidths(
-        latency=widest((len(_latency(r.latency_ms)[0]) for r in done if r.latency_ms is not None), 1),
+        latency=widest((len(_latency(r.latency_ms, seconds)[0]) for r in done if r.latency_ms is not None), 1),
         tokens=widest((len(str(r.tokens)) for r in done if r.tokens), 1),
         cached=any(r.cached for r in done),
         errors=any(r.passed is None for r in results),
+        seconds=seconds,
+        absent=absent,
     )
 
 
@@ -86,7 +91,7 @@ def result_cell(result: CaseResult | None, form: int = 0, widths: CellWidths | N
     text.append(f" {result.score:4.2f}" if result.score is not None else "     ")
     if form >= 2:
         return text
-    number, unit = _latency(result.latency_ms) if result.latency_ms is not None else ("", "")
+    number, unit = _latency(result.latency_ms, widths.seconds) if result.latency_ms is not None else ("", "")
     text.append(" · ")
     text.append(f"{number:>{widths.latency}} {unit:<2}" if number else " " * (widths.latency + 3))
     if form >= 1:
@@ -199,7 +204,8 @@ class TestsPane(Vertical):
         return [clean(arm).split(" · ")[0] for arm in self.arms]
 
     def _fitted(self) -> tuple[Fit, CellWidths]:
-        widths = cell_widths([r for line in self.lines.values() for r in line.results.values()])
+        absent = any(self.arms[i] not in line.results for line in self.lines.values() for i in self.finished_arms)
+        widths = cell_widths([r for line in self.lines.values() for r in line.results.values()], absent)
         forms = tuple(widths.form(i) for i in range(4))
         longest = widest((len(one_line(line.description, 200)) for line in self.lines.values()), 4)
         columns = [Column("case", (longest,), flex=CASE_WANTED)]
