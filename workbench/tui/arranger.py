@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -73,7 +74,7 @@ class PaneArranger:
         app = self.app
         try:
             prompts, history, tests = app.query_one(PromptsPane), app.query_one(HistoryPane), app.query_one(TestsPane)
-        except Exception:  # not composed yet, or shutting down
+        except NoMatches:  # not composed yet, or shutting down
             return
         width, height = app.size.width, app.size.height
         wants = {"prompts": prompts.wanted_height(), "history": history.wanted_height(), "tests": tests.wanted_height()}

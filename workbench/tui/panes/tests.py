@@ -142,8 +142,7 @@ class TestsPane(Vertical):
         """Border, title, the table's header and rows, and the summary's lines at the current width."""
         summary = self.query_one("#tests-summary", Static)
         width = max(10, self.size.width or 40)
-        text = summary.render()
-        plain = text.plain if isinstance(text, Text) else str(text)
+        plain = str(summary.render())  # Text or Content: str() is the plain text
         summary_lines = sum(max(1, -(-len(line) // width)) for line in plain.split("\n")) if plain else 0
         if not self.arms:
             return 2 + summary_lines
