@@ -1,7 +1,9 @@
 """App speed: process start to first full paint, and key-to-screen latency in the history.
 
-"First full paint" is the moment the first prompt's tree, history and diff are all on
-screen (every loading worker done), measured from the parent's spawn of a fresh process.
+"First paint" is the moment the first prompt's tree, history and diff are on screen;
+"everything" adds what each environment runs (the tree's badges: status reads every
+deployment tag) and the test summaries, i.e. every loading worker done. Both are measured
+from the parent's spawn of a fresh process.
 Targets (issue 6): under 1 s on the synthetic 20k-commit repo; moving through history
 under 50 ms per key. Median of several runs, headless (Textual's test driver).
 
@@ -29,11 +31,14 @@ from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.history import HistoryPane
 
 shown = []
+first_diff = []
 original = DiffPane.show_diff
 def show_diff(self, diff):
     original(self, diff)
     self.refresh()
     shown.append(time.perf_counter())
+    if not first_diff:
+        first_diff.append(time.time())
 DiffPane.show_diff = show_diff
 
 async def main():
@@ -47,6 +52,7 @@ async def main():
         await app.workers.wait_for_complete()
         await pilot.pause()
         painted = time.time() - start
+        first = (first_diff[0] - start) if first_diff else painted
         await pilot.press("2")
         keys = []
         for index in range(16):
@@ -57,7 +63,7 @@ async def main():
                 await asyncio.sleep(0.001)
             keys.append(shown[-1] - t0)  # key sent -> the new diff is on screen
             await app.workers.wait_for_complete()
-        print(json.dumps({"paint": painted, "keys": keys, "rows": app.query_one(HistoryPane).row_count}))
+        print(json.dumps({"first": first, "paint": painted, "keys": keys, "rows": app.query_one(HistoryPane).row_count}))
 
 asyncio.run(main())
 """
@@ -71,9 +77,13 @@ def run(repo: Path) -> dict:  # type: ignore[type-arg]
 
 def report(label: str, repo: Path, runs: int = 5) -> None:
     results = [run(repo) for _ in range(runs)]
+    first = statistics.median(r["first"] for r in results)
     paint = statistics.median(r["paint"] for r in results)
     keys = statistics.median(k for r in results for k in r["keys"])
-    print(f"{label:<28} first full paint {paint * 1000:7.0f} ms (ratio to 1 s: {paint:4.2f})   history key {keys * 1000:5.1f} ms (ratio to 50 ms: {keys / 0.05:4.2f})")
+    print(
+        f"{label:<24} first paint {first * 1000:5.0f} ms (ratio to 0.8 s: {first / 0.8:4.2f})   everything {paint * 1000:5.0f} ms"
+        f"   history key {keys * 1000:5.1f} ms (ratio to 50 ms: {keys / 0.05:4.2f})"
+    )
 
 
 def main() -> None:

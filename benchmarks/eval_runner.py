@@ -21,14 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import json
-import subprocess
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from _server import Server, fake_openai
 
 from workbench.core.loader import load_prompt
 from workbench.core.model import ModelSpec
@@ -40,32 +35,7 @@ CASES = 100
 CONCURRENCY = 16
 LATENCY = 0.2
 LIMIT = math.ceil(2 * CASES / CONCURRENCY) * LATENCY
-
-
-@dataclass
-class Server:
-    """The fake OpenAI server in its own process, so that it does not share the engine's GIL."""
-
-    base_url: str
-
-    @property
-    def requests(self) -> int:
-        with urllib.request.urlopen(self.base_url + "/stats") as response:
-            return int(json.loads(response.read())["requests"])
-
-
-@contextmanager
-def FakeOpenAI(latency_s: float, fault_rate: float = 0.0, faults: tuple[str, ...] = ("500",), seed: int = 1) -> Iterator[Server]:
-    tests_dir = str(Path(__file__).resolve().parent.parent / "tests")
-    code = f"import sys; sys.path.insert(0, {tests_dir!r}); import fake_openai; fake_openai.serve_forever_in_this_process({latency_s}, {fault_rate}, {faults!r}, {seed})"
-    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        yield Server(process.stdout.readline().strip())
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        process.wait(timeout=10)
+FakeOpenAI = fake_openai
 
 
 def prompt(version: int):  # type: ignore[no-untyped-def]
@@ -80,17 +50,19 @@ PROMPTS = {v: prompt(v) for v in (1, 2)}  # parsed once, outside the timings
 
 
 async def run_both(server: Server, cache: ResponseCache | None, options: RunOptions) -> list:  # type: ignore[type-arg]
-    """Both versions at once, each with half of the concurrency budget (16 requests in flight)."""
+    """Both versions at once, sharing one budget of 16 requests in flight (as `workbench test a b`)."""
+    from workbench.evals.runner import EndpointHealth, Slots
+
     provider = OpenAIProvider(ModelSpec("openai", "gpt-4o-mini", server.base_url, None), timeout_s=30)
-    runs = [SuiteRun(PROMPTS[v], provider, PROMPTS[v].tests, options, cache=cache) for v in (1, 2)]
-    # Two suites at once, each with half of the concurrency budget, saturate the endpoint like one run of 200.
+    slots, health = Slots(options.concurrency), EndpointHealth(window=2 * options.concurrency)
+    runs = [SuiteRun(PROMPTS[v], provider, PROMPTS[v].tests, options, cache=cache, slots=slots, health=health) for v in (1, 2)]
     results = await asyncio.gather(*(run.run() for run in runs))
     await provider.aclose()
     return [r for rs in results for r in rs]
 
 
 def measure(label: str, fault_rate: float = 0.0, faults: tuple[str, ...] = ("500",), repeats: int = 3) -> None:
-    options = RunOptions(concurrency=CONCURRENCY // 2, max_attempts=8)
+    options = RunOptions(concurrency=CONCURRENCY, max_attempts=8)
     walls, cpus = [], []
     for _ in range(repeats):
         with FakeOpenAI(latency_s=LATENCY, fault_rate=fault_rate, faults=faults, seed=len(walls) + 1) as server:
@@ -109,16 +81,17 @@ def measure(label: str, fault_rate: float = 0.0, faults: tuple[str, ...] = ("500
 
 
 def main() -> None:
-    import openai  # noqa: F401  the SDK import (~0.4 s) is start-up, not per-run work
+    import httpx2  # noqa: F401  the HTTP client import is start-up, not per-run work
 
     print(f"limit: ceil({2 * CASES}/{CONCURRENCY}) x {LATENCY:.1f} s = {LIMIT:.1f} s")
     measure("clean (median of 3)")
     with tempfile.TemporaryDirectory() as tmp, FakeOpenAI(latency_s=LATENCY) as server:
         cache = ResponseCache(Path(tmp) / "cache.sqlite")
-        asyncio.run(run_both(server, cache, RunOptions(concurrency=CONCURRENCY // 2)))
+        asyncio.run(run_both(server, cache, RunOptions(concurrency=CONCURRENCY)))
+        cache.flush()
         before = server.requests
         t0 = time.perf_counter()
-        asyncio.run(run_both(server, cache, RunOptions(concurrency=CONCURRENCY // 2)))
+        asyncio.run(run_both(server, cache, RunOptions(concurrency=CONCURRENCY)))
         print(f"{'cached rerun':<34} wall {time.perf_counter() - t0:6.2f} s  requests reaching the server: {server.requests - before}")
     measure("2% 429 without Retry-After", 0.02, ("429",), repeats=1)
     measure("10% 500", 0.10, ("500",), repeats=1)

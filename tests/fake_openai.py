@@ -42,6 +42,10 @@ class FakeOpenAI:
     completed: int = 0
     bodies: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None  # answer with tool calls
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests the server was answering at once
+    # One entry per request: what it asked (last message), how it was answered, when.
+    log: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -69,11 +73,13 @@ class FakeOpenAI:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+            _entry: dict[str, Any] | None = None
 
             def log_message(self, *args: Any) -> None:
                 return
 
             def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json") -> None:
+                self._answered()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
@@ -88,7 +94,11 @@ class FakeOpenAI:
 
             def do_GET(self) -> None:
                 if self.path.endswith("/stats"):
-                    return self._send(200, json.dumps({"requests": fake.requests, "completed": fake.completed}).encode())
+                    stats = {"requests": fake.requests, "completed": fake.completed, "max_in_flight": fake.max_in_flight}
+                    return self._send(200, json.dumps(stats).encode())
+                if self.path.endswith("/log"):
+                    with fake._lock:
+                        return self._send(200, json.dumps(fake.log).encode())
                 return self._error(404, "not found")
 
             def do_POST(self) -> None:
@@ -96,7 +106,26 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with fake._lock:
                     fake.bodies.append(body)
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 behaviour = fake.next_behaviour()
+                messages = body.get("messages") or [{}]
+                self._entry = {"content": str(messages[-1].get("content", body.get("input", ""))), "behaviour": behaviour, "start": time.monotonic()}
+                try:
+                    self._answer(body, behaviour)
+                finally:
+                    self._answered()
+
+            def _answered(self) -> None:
+                """The answer starts going out: the request no longer counts as in flight."""
+                entry, self._entry = self._entry, None
+                if entry is not None:
+                    entry["end"] = time.monotonic()
+                    with fake._lock:
+                        fake.in_flight -= 1
+                        fake.log.append(entry)
+
+            def _answer(self, body: dict[str, Any], behaviour: Behaviour) -> None:
                 if fake.latency_s:
                     time.sleep(fake.latency_s)
                 if behaviour.startswith("slow:"):
@@ -122,6 +151,7 @@ class FakeOpenAI:
                 if behaviour == "malformed":
                     return self._send(200, b'{"id": "x", "choices": [ {"message": ')
                 if behaviour == "drop":
+                    self._answered()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", "500")
@@ -160,6 +190,7 @@ class FakeOpenAI:
                 return self._send(200, json.dumps(payload).encode())
 
             def _stream(self, body: dict[str, Any], text: str, usage: dict[str, int]) -> None:
+                self._answered()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")

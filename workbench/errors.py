@@ -51,3 +51,9 @@ class EvalError(WorkbenchError):
 
 class MonitorError(WorkbenchError):
     title = "Monitor error"
+
+
+class PolicyError(WorkbenchError):
+    """A promotion the environment's policy forbids: nothing was written (CLI exit 1)."""
+
+    title = "Blocked by policy"

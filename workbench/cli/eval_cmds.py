@@ -1,11 +1,12 @@
 """`workbench test`, `compare` and `report merge`: run suites, compare versions, write CI reports.
 
-The evaluation engine (and the openai SDK) is imported inside the commands only.
+The evaluation engine, the HTTP client, asyncio and rich are imported inside the commands
+only, and rich only once there is something to print: nothing that the first request does
+not need stands before it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -46,26 +47,35 @@ def _parse_shard(shard: str | None) -> tuple[int, int] | None:
 
 def _run(factory: Callable[[Any], Coroutine[Any, Any, Any]], total_hint: str) -> Any:
     """Run a coroutine with a progress bar on stderr; Ctrl-C cancels and keeps partial results."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    import asyncio
+    from contextlib import nullcontext
 
     from workbench.evals.runner import CaseFinished, RunStarted
 
-    console = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     tasks: dict[int, Any] = {}
+    progress: Any = None
+    if sys.stderr.isatty():  # no bar, and rich not even imported before the run, when stderr is a pipe or a file
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        if console.is_terminal:
+            progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
 
     def on_event(event: Any) -> None:
+        if progress is None:
+            return
         if isinstance(event, RunStarted):
             tasks[event.arm] = progress.add_task(event.label, total=event.total)
         elif isinstance(event, CaseFinished) and event.arm in tasks:
             progress.advance(tasks[event.arm])
 
-    with progress:
+    with progress if progress is not None else nullcontext():
         try:
             return asyncio.run(factory(on_event))
         except KeyboardInterrupt:
-            console.print(f"cancelled: results so far are stored in .workbench/ ({total_hint})")
+            hint = f" ({total_hint})" if total_hint else ""
+            sys.stderr.write(f"cancelled: results so far are stored in .workbench/{hint}\n")
             raise typer.Exit(130) from None
 
 
@@ -104,7 +114,7 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
     head.append(f"  pass rate {summary.pass_rate:.0%} (95% CI {low:.0%}–{high:.0%})")
     if summary.errors:
         head.append(f", {summary.errors} errored", style="yellow")
-    out.print(head)
+    lines = [head]  # one print for the whole suite: rich's per-call cost adds up over hundreds of cases
     for result in outcome.results:
         mark = {"pass": "✓", "fail": "✗", "error": "!"}[result.status]
         line = Text(f"  {mark} {clean(result.description)}" + (f" #{result.repeat + 1}" if result.repeat else ""))
@@ -114,7 +124,8 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
             line.append(f"\n      {clean(failed.type)}: {clean(failed.reason)}", style="red")
         if show_outputs and result.output:
             line.append("\n      output: " + clean(result.output).replace("\n", "\n              "), style="dim")
-        out.print(line)
+        lines.append(line)
+    out.print(Text("\n").join(lines))
     if any(r.repeat for r in outcome.results):
         from workbench.evals.runner import repeat_stats
 
@@ -148,7 +159,7 @@ def test_command(
 ) -> None:
     """Run the test suites of prompts; exit 1 when a case fails or errors."""
     from workbench.evals.reports import Report
-    from workbench.services.evals import run_tests
+    from workbench.services.evals import run_suites
     from workbench.services.prompt_files import list_prompts
     from workbench.services.session import RepoSession
 
@@ -163,7 +174,8 @@ def test_command(
         targets = [ref.name for ref in list_prompts(ws, rev if rev not in ws.environments else None)] if all_prompts else list(names or [])
 
         async def run_all(on_event: Any) -> list[Any]:
-            return [await run_tests(ws, name, rev, settings, on_event) for name in targets]
+            # Every suite at once, within one budget of -j requests in flight.
+            return await run_suites(ws, [(name, rev) for name in targets], settings, on_event)
 
         outcomes = _run(run_all, "rerun with --rerun-failed")
     report = Report([o.report() for o in outcomes], shard=shard)

@@ -231,6 +231,8 @@ def history_cmd(
         line.append(f"{clean(event.when)} ", style="dim")
         line.append(f"{clean(event.env)} ", style="bold")
         line.append(f"{event.action} → {clean(event.version or event.commit[:10])}")
+        if event.override:
+            line.append(" OVERRIDE of the policy", style="bold")
         if event.canary:
             line.append(f" (canary {event.canary.percent:g}% → {clean(event.canary.version or '')})")
         line.append(f"  by {clean(event.who)}", style="cyan")
@@ -269,3 +271,47 @@ def review_cmd(
             out.print(Text(f"  {commit.sha[:10]} {clean(commit.author_name)}: {clean(commit.subject)}", style="dim"))
         for line in render_side_by_side(item.diff, _layout_width(out))[1:]:
             out.print(line, overflow="crop", no_wrap=True)
+
+
+@app.command("timeline")
+def timeline_cmd(
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment's deployments.")] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Only this prompt.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only newer events, e.g. 24h, 7d, 2w.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many events.")] = 200,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every release, promotion, split, finish and rollback across all prompts, and the merges to
+    the main branch that changed prompts, newest first."""
+    from rich.text import Text
+
+    from workbench.services.timeline import timeline
+
+    with open_session() as session:
+        try:
+            found = timeline(session, env=env, prompt=prompt, since=since, limit=limit)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--since") from None
+    if json_out:
+        emit_json([e.to_dict() for e in found])
+        return
+    out = console()
+    if not found:
+        out.print(Text("no events" + (f" in {clean(env)}" if env else "") + (f" since {clean(since)}" if since else "")))
+    for event in found:
+        line = Text()
+        line.append(f"{clean(event.when[:16].replace('T', ' '))} ", style="dim")
+        line.append(f"{clean(event.env or ''):<8} ", style="bold")
+        line.append(f"{event.kind:<8} ", style="bold red" if event.kind == "rollback" else "bold")
+        line.append(clean(", ".join(event.prompts)))
+        if event.version:
+            was = f"{clean(event.previous_version.rsplit('@', 1)[-1])} → " if event.previous_version else ""
+            line.append(f"  {was}{clean(event.version.rsplit('@', 1)[-1])}")
+        if event.canary:
+            line.append(f" (canary {clean(event.canary)})")
+        line.append(f"  {clean(event.who.split(' <')[0])}", style="cyan")
+        if event.why:
+            line.append(f"  “{clean(event.why)}”")
+        if event.tests:
+            line.append(f"  tests {clean(event.tests)}", style="dim")
+        out.print(line)

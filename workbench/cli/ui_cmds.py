@@ -1,13 +1,14 @@
-"""`workbench ui [PATH]` (and `workbench` with no command): open the app."""
+"""`workbench ui [PATH]` (and `workbench` with no command): open the app; `workbench serve`: in a browser."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from workbench.cli.common import app, state
+from workbench.cli.common import app, fail, state
 
 
 def open_app(
@@ -16,12 +17,13 @@ def open_app(
     provider: str | None = None,
     model: str | None = None,
     base_url: str | None = None,
+    read_only: bool = False,
     theme: str | None = None,
 ) -> None:
     """Run the app on the repository at (or above) `root` until the user quits."""
     from workbench.tui.app import make_app  # textual is imported only when the app opens
 
-    make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, theme=theme).run()
+    make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme).run()
 
 
 @app.command("ui")
@@ -30,9 +32,44 @@ def ui_command(
     provider: Annotated[str | None, typer.Option("--provider", help="Provider for test runs (overrides workbench.yaml).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model for test runs.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint for test runs.")] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Browse only: every action that writes is refused.")] = False,
     theme: Annotated[
         str | None, typer.Option("--theme", help="A Textual theme, e.g. textual-light (default: $WORKBENCH_THEME or textual-dark).")
     ] = None,
 ) -> None:
     """Open the full-screen app."""
-    open_app(path or state.repo_root(), provider=provider, model=model, base_url=base_url, theme=theme)
+    open_app(path or state.repo_root(), provider=provider, model=model, base_url=base_url, read_only=read_only, theme=theme)
+
+
+@app.command("serve")
+def serve_command(
+    path: Annotated[Path | None, typer.Argument(help="Repository (default: --repo or the current directory).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8000,
+    write: Annotated[bool, typer.Option("--write", help="Allow the flows that change the repository (default: read-only).")] = False,
+    allow_remote: Annotated[
+        bool, typer.Option("--allow-remote", help="Required to listen on an address other machines can reach.")
+    ] = False,
+) -> None:
+    """Serve the app over HTTP (textual-serve) behind a random token; read-only unless --write."""
+    from workbench.services.session import RepoSession
+    from workbench.tui.web import is_loopback, serve
+
+    with RepoSession.open(path or state.repo_root()) as session:  # fail now, not in the browser
+        root = session.root
+    if not is_loopback(host):
+        if not allow_remote:
+            fail(
+                f"--host {host} would let other machines reach the app",
+                hint="pass --allow-remote as well if that is what you want (plain HTTP: put it behind TLS)",
+            )
+        sys.stderr.write(
+            f"workbench: WARNING: listening on {host}: anyone who can reach this machine and has the URL can use the app; "
+            "the connection is plain HTTP, so the token and the pages travel unencrypted\n"
+        )
+    if not 0 <= port <= 65535:
+        fail(f"--port {port} is not a port number")
+    try:
+        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True))
+    except OSError as err:
+        fail(f"cannot listen on {host}:{port}: {err.strerror or err}", hint="choose another --port (0: any free port)")

@@ -162,9 +162,16 @@ def promote_cmd(
     from_env: Annotated[str | None, typer.Option("--from", help="Deploy what this environment runs now.")] = None,
     split: Annotated[float | None, typer.Option("--split", help="Canary: send this % of keys to the new version.")] = None,
     finish: Annotated[bool, typer.Option("--finish", help="End a running split: everything to the canary.")] = False,
+    override: Annotated[
+        bool, typer.Option("--override", help="Emergency: deploy although the environment's policy forbids it (recorded in the event).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Deploy a version to an environment (a new, append-only deployment event)."""
+    """Deploy a version to an environment (a new, append-only deployment event).
+
+    A guarded environment's policy (workbench.yaml) is checked first: a broken rule is named
+    with how to satisfy it, nothing is written, exit 1.
+    """
     from workbench.services import deployments
 
     deployments.require_reason("promote", reason)
@@ -173,11 +180,41 @@ def promote_cmd(
             plan = deployments.plan_finish(session, name, env)
         else:
             plan = deployments.plan_promote(session, name, env, rev, from_env=from_env, split_percent=split)
-        event = deployments.execute(session, plan, reason)
+        _execute(session, plan, reason, override, json_out)
+
+
+def _execute(session: Any, plan: Any, reason: str, override: bool, json_out: bool) -> None:
+    """Execute a plan; a policy refusal is printed with each rule and its fix (exit 1)."""
+    from workbench.errors import PolicyError
+    from workbench.services import deployments
+
+    try:
+        event = deployments.execute(session, plan, reason, override=override)
+    except PolicyError as err:
+        if json_out:
+            emit_json({"blocked": True, "summary": plan.summary, "checks": [c.to_dict() for c in plan.checks]})
+        from rich.text import Text
+
+        err_console = console(stderr=True)
+        err_console.print(Text(f"workbench: {clean(err.message)}"))
+        if err.hint:
+            err_console.print(Text(f"  hint: {clean(err.hint)}"))
+        raise typer.Exit(EXIT_FINDINGS) from None
     if json_out:
-        emit_json(event.to_dict())
-    else:
-        _print_event(event)
+        emit_json({**event.to_dict(), "checks": [c.to_dict() for c in plan.checks]})
+        return
+    _print_event(event)
+    _print_checks(plan.checks, event.override)
+
+
+def _print_checks(checks: Any, override: tuple[str, ...]) -> None:
+    from rich.text import Text
+
+    out = console()
+    for check in checks:
+        out.print(Text(f"  {'✓' if check.ok else '✗'} {check.rule}: {clean(check.found)}", style="dim" if check.ok else "bold"))
+    if override:
+        out.print(Text("  OVERRIDE recorded in the event: the policy was not satisfied (workbench audit lists it)", style="bold"))
 
 
 @app.command("rollback")
@@ -186,17 +223,21 @@ def rollback_cmd(
     env: Annotated[str, typer.Option("--env", "-e", help="Environment to roll back.")],
     reason: Annotated[str, typer.Option("--message", "-m", help="Why (required).")] = "",
     to: Annotated[str | None, typer.Option("--to", help="Version to go back to (default: the previous one).")] = None,
+    override: Annotated[
+        bool, typer.Option("--override", help="Emergency: go --to a version this environment never ran although its policy forbids it.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Roll an environment back to the previous (or named) version, as a new event."""
+    """Roll an environment back to the previous (or named) version, as a new event.
+
+    Going back to a version the environment already ran is never blocked by its policy.
+    """
     from workbench.services import deployments
 
+    deployments.require_reason("rollback", reason)
     with open_session() as session:
-        event = deployments.rollback(session, name, env, to, reason)
-    if json_out:
-        emit_json(event.to_dict())
-    else:
-        _print_event(event)
+        plan = deployments.plan_rollback(session, name, env, to)
+        _execute(session, plan, reason, override, json_out)
 
 # --------------------------------------------------------------------------- remotes and export
 

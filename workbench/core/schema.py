@@ -32,6 +32,12 @@ def _validator(name: str) -> Any:
     return Draft202012Validator(load_schema(name))
 
 
+def prepare() -> None:
+    """Build the prompt validator now (importing jsonschema takes 0.1-0.5 s): the app does this
+    in a thread while the repository opens, so the first validation does not wait for it."""
+    _validator("prompt")
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return matches[0] if matches else None

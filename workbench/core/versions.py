@@ -45,6 +45,7 @@ EVENT_FIELDS = (
     "when",
     "tests",
     "canary",
+    "override",  # the policy rules a `--override` deployment broke (absent in older events)
 )
 
 _FORBIDDEN_REF_CHARS = set(" ~^:?*[\\%\x7f") | {chr(c) for c in range(32)}
@@ -131,6 +132,25 @@ def parse_deploy_tag(tag: str) -> tuple[str, str, str] | None:
     if not env or not prompt or not SEQ_RE.match(seq):
         return None
     return decode_ref_component(env), decode_ref_component(prompt), seq
+
+
+APPROVE_PREFIX = "approve/"
+
+
+def approve_tag_prefix(env: str, prompt: str | None = None) -> str:
+    """`approve/prod/` or `approve/prod/support/summarize/`: approvals sit beside deployment events."""
+    return APPROVE_PREFIX + deploy_tag_prefix(env, prompt)[len(DEPLOY_PREFIX) :]
+
+
+def approve_tag_name(env: str, prompt: str, seq: str) -> str:
+    return approve_tag_prefix(env, prompt) + seq
+
+
+def parse_approve_tag(tag: str) -> tuple[str, str, str] | None:
+    """`approve/prod/support/summarize/<seq>` -> (env, prompt, seq); None for other tags."""
+    if not tag.startswith(APPROVE_PREFIX):
+        return None
+    return parse_deploy_tag(DEPLOY_PREFIX + tag[len(APPROVE_PREFIX) :])
 
 
 def make_seq(now: datetime, suffix_hex: str, *, after: str | None = None) -> str:
@@ -220,6 +240,8 @@ class ReleaseTag:
     tag: str  # tag name without refs/tags/
     commit: str
     note: str = ""
+    when: int = 0  # unix seconds the tag was made (0: not read)
+    who: str = ""  # the tagger
 
     @property
     def label(self) -> str:
@@ -254,6 +276,7 @@ class DeploymentEvent:
     when: str = ""
     tests: str | None = None
     canary: Canary | None = None
+    override: tuple[str, ...] = ()  # the rules an emergency `--override` broke; empty: none
 
     @property
     def when_datetime(self) -> datetime | None:
@@ -278,6 +301,7 @@ class DeploymentEvent:
             "when": self.when,
             "tests": self.tests,
             "canary": self.canary.to_dict() if self.canary else None,
+            "override": list(self.override) or None,
         }
 
 
@@ -294,12 +318,15 @@ def format_event_message(event: DeploymentEvent) -> str:
     title = f"{title_action} {event.prompt} in {event.env} to {target}"
     if event.action == "split" and event.canary is not None:
         title = f"split {event.prompt} in {event.env}: {event.canary.percent:g}% to {event.canary.version or event.canary.commit[:10]}"
+    if event.override:
+        title = "OVERRIDE: " + title
     body = event.to_dict()
-    lines = [f"{key}: {json.dumps(body[key], ensure_ascii=False)}" for key in EVENT_FIELDS]
+    lines = [f"{key}: {json.dumps(body[key], ensure_ascii=False)}" for key in EVENT_FIELDS if key != "override" or event.override]
     return title.replace("\n", " ") + "\n\n" + "\n".join(lines) + "\n"
 
 
-_BODY_RE = re.compile("".join(f"\n{key}: (.*)" for key in EVENT_FIELDS))
+# The last field (`override`) is optional: events written before it existed still match.
+_BODY_RE = re.compile("".join(f"\n{key}: (.*)" for key in EVENT_FIELDS[:-1]) + f"(?:\n{EVENT_FIELDS[-1]}: (.*))?")
 # prompt, env and seq come from the tag name and the commit from git: not decoded again.
 _DECODED_FIELDS = tuple(k for k in EVENT_FIELDS if k not in ("prompt", "env", "seq", "commit"))
 _DECODED_INDEXES = tuple(EVENT_FIELDS.index(k) + 1 for k in _DECODED_FIELDS)
@@ -319,7 +346,12 @@ def parse_event_message(
     values: dict[str, Any]
     match = _BODY_RE.search(message)
     if match is not None:  # the layout `format_event_message` writes: one regex match
-        values = dict(zip(_DECODED_FIELDS, map(_scalar, match.group(*_DECODED_INDEXES)), strict=True))
+        raw_values = [g or "null" for g in match.group(*_DECODED_INDEXES)]  # `override` is absent in older events
+        try:  # every value is JSON: decode them all in one call (C), not field by field
+            decoded = json.loads("[" + ",".join(raw_values) + "]")
+        except ValueError:
+            decoded = list(map(_scalar, raw_values))
+        values = dict(zip(_DECODED_FIELDS, decoded, strict=True))
         if not commit:
             values["commit"] = _scalar(match.group(EVENT_FIELDS.index("commit") + 1))
     else:  # hand-written or reordered: line by line
@@ -356,6 +388,7 @@ def parse_event_message(
         when=str(values.get("when") or ""),
         tests=_opt_str(values.get("tests")),
         canary=canary,
+        override=tuple(str(v) for v in values.get("override") or ()) if isinstance(values.get("override"), list) else (),
     )
 
 

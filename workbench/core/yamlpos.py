@@ -172,8 +172,15 @@ def measure(root: yaml.Node, limits: YamlLimits = DEFAULT_LIMITS) -> None:
 
 
 def _pos(node: yaml.Node) -> Position:
-    style = getattr(node, "style", None)
-    return Position(node.start_mark.line + 1, node.start_mark.column + 1, style if isinstance(style, str) else None)
+    style = getattr(node, "style", None)  # plain scalars: None from PyYAML, "" from libyaml
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1, style if isinstance(style, str) and style else None)
+
+
+# libyaml's composer is ~10x faster than PyYAML's pure-Python one (45 ms -> 4 ms for a
+# 100-case file) and gives the same nodes and marks. Problems are reported by the
+# pure-Python loader, whose messages say more. libyaml accepts a tab as separating
+# whitespace where PyYAML refuses it, so text with tabs takes the pure-Python path.
+_FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 
 
 def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
@@ -183,6 +190,27 @@ def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
         YamlSyntaxError: the text is not YAML, or passes a limit (with the position of the
             problem).
     """
+    _check_size(text, limits)
+    if _FAST_LOADER is not None and "\t" not in text:
+        fast = _FAST_LOADER(text)
+        try:
+            node = fast.get_single_node()
+            document = YamlDocument(None)
+            if node is not None:
+                measure(node, limits)  # bombs and depth are refused before anything is built
+                document.value = _build(fast, node, (), document, depth=0, limits=limits)
+            return document
+        except YamlLimitError:
+            raise
+        except (yaml.YAMLError, YamlSyntaxError, RecursionError):
+            pass  # parse it again below, for PyYAML's positioned message
+        finally:
+            fast.dispose()
+    return _parse_slow(text, limits)
+
+
+def _parse_slow(text: str, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
+    """The pure-Python path: PyYAML's own positioned messages for every problem."""
     _check_size(text, limits)
     loader: _LimitedLoader | None = None
     try:

@@ -50,25 +50,9 @@ from workbench.evals.assert_values import (
     parse_comma_separated,
     resolve_value,
 )
+from workbench.evals.run_model import AssertionResult
 
 DEFAULT_LEVENSHTEIN = 5.0
-
-
-@dataclass(frozen=True)
-class AssertionResult:
-    type: str
-    passed: bool
-    score: float
-    reason: str
-    weight: float = 1.0
-    metric: str | None = None
-    error: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {"type": self.type, "pass": self.passed, "score": self.score, "reason": self.reason, "weight": self.weight}
-        if self.error:
-            data["error"] = True
-        return data
 
 
 # ------------------------------------------------------------------ values

@@ -32,7 +32,14 @@ def cache_key(provider_id: str, parameters: dict[str, Any], request: dict[str, A
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+_FLUSH_EVERY = 64  # answers per write transaction
+_FLUSH_AFTER_S = 1.0  # ... or this long after the last one, whichever comes first
+_KEYS_PER_QUERY = 500  # below SQLite's limit on bound parameters
+
+
 class ResponseCache:
+    """Read in bulk (`get_many`: one query per suite); written in batches (`put`, `flush`)."""
+
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.warnings: list[str] = []
@@ -41,6 +48,8 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._file: tuple[int, int] | None = None
+        self._pending: list[tuple[str, str, float]] = []
+        self._flushed_at = time.monotonic()
         if path is not None:
             self._db = self._open(path)
 
@@ -103,7 +112,16 @@ class ResponseCache:
         else:
             self._disable(err)
 
+    def _queued(self, key: str) -> str | None:
+        """An answer put but not written yet (reads see their own writes)."""
+        with self._lock:
+            return next((value for queued, value, _ in reversed(self._pending) if queued == key), None)
+
     def get(self, key: str) -> Completion | None:
+        queued = self._queued(key)
+        if queued is not None:
+            self.hits += 1
+            return _completion(queued)
         if self._db is None:
             return None
         try:
@@ -114,15 +132,36 @@ class ResponseCache:
             return None
         if row is None:
             return None
-        data = json.loads(row[0])
         self.hits += 1
-        logprobs = data.get("logprobs")
-        return Completion(
-            data["text"], data.get("input_tokens"), data.get("output_tokens"), data.get("latency_ms", 0.0), data.get("cost"),
-            cached=True, logprobs=tuple(logprobs) if logprobs is not None else None, structured=data.get("structured"),
-        )
+        return _completion(row[0])
+
+    def get_many(self, keys: list[str]) -> dict[str, Completion]:
+        """The cached answers among `keys`, read in one query (per 500 keys)."""
+        found: dict[str, Completion] = {}
+        if self._db is None or not keys:
+            return found
+        unique = list(dict.fromkeys(keys))
+        try:
+            with self._lock:
+                rows = []
+                for start in range(0, len(unique), _KEYS_PER_QUERY):
+                    chunk = unique[start : start + _KEYS_PER_QUERY]
+                    marks = ",".join("?" * len(chunk))
+                    rows += self._db.execute(f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk).fetchall()
+        except sqlite3.DatabaseError as err:
+            self._fault(err)
+            return found
+        for key, value in rows:
+            found[key] = _completion(value)
+        for key in unique:
+            queued = self._queued(key)
+            if queued is not None:
+                found[key] = _completion(queued)
+        self.hits += len(found)
+        return found
 
     def put(self, key: str, completion: Completion) -> None:
+        """Queue an answer; it is written with the next batch (`flush`, at the latest on close)."""
         if self._db is None:
             return
         value = json.dumps(
@@ -137,14 +176,26 @@ class ResponseCache:
             },
             default=str,
         )
-        try:
-            with self._lock:
-                self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", (key, value, time.time()))
+        with self._lock:
+            self._pending.append((key, value, time.time()))
+            due = len(self._pending) >= _FLUSH_EVERY or time.monotonic() - self._flushed_at >= _FLUSH_AFTER_S
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued answers in one transaction."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._flushed_at = time.monotonic()
+            if self._db is None or not pending:
+                return
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", pending)
                 self._db.commit()
-        except sqlite3.DatabaseError as err:
-            if self._db is not None and self._db.in_transaction:
-                self._db.rollback()
-            self._fault(err)
+            except sqlite3.DatabaseError as err:
+                if self._db is not None and self._db.in_transaction:
+                    self._db.rollback()
+                self._fault(err)
 
     def _disable(self, err: Exception) -> None:
         self._warn_once(f"cache error in {self.path} ({err}); continuing without the cache")
@@ -153,6 +204,16 @@ class ResponseCache:
         self._db = None
 
     def close(self) -> None:
+        self.flush()
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _completion(value: str) -> Completion:
+    data = json.loads(value)
+    logprobs = data.get("logprobs")
+    return Completion(
+        data["text"], data.get("input_tokens"), data.get("output_tokens"), data.get("latency_ms", 0.0), data.get("cost"),
+        cached=True, logprobs=tuple(logprobs) if logprobs is not None else None, structured=data.get("structured"),
+    )

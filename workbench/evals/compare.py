@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.stats import BootstrapResult, mcnemar_exact, paired_bootstrap
-from workbench.evals.runner import CaseResult, RunSummary, summarize
+from workbench.evals.run_model import CaseResult, RunSummary, summarize
 
 ALPHA = 0.05
 

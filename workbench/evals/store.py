@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside, salvage
 from workbench.errors import EvalError
-from workbench.evals.runner import CaseResult, RunSummary, summarize
+from workbench.evals.run_model import CaseResult, RunSummary, summarize
 from workbench.evals.secrets import scrub, scrub_data
 
 T = TypeVar("T")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from workbench.core.diff import PromptDiff
+from workbench.core.policy import PolicyCheck
 from workbench.core.versions import (
     Canary,
     DeploymentEvent,
@@ -23,9 +24,10 @@ from workbench.core.versions import (
     make_seq,
     utc_now_iso,
 )
-from workbench.errors import PromptError, RepoError, WorkbenchError
+from workbench.errors import PolicyError, PromptError, RepoError, WorkbenchError
 from workbench.services.deployment_events import current_event, events
 from workbench.services.diffing import diff, introduction
+from workbench.services.policies import check_promotion, policy_in_force
 from workbench.services.prompt_files import prompt_at
 from workbench.services.releases import ensure_release, existing_release, next_label
 from workbench.services.revisions import resolve
@@ -51,6 +53,17 @@ class DeployPlan:
     diff: PromptDiff  # from what runs now to what will run
     canary: Canary | None = None  # split only: the canary arm
     notes: tuple[str, ...] = field(default=())  # what the user should know (e.g. "ends the split")
+    checks: tuple[PolicyCheck, ...] = field(default=())  # the environment's rules, each satisfied or not
+    policy_sources: tuple[str, ...] = field(default=())  # where those rules were read
+
+    @property
+    def blocked(self) -> bool:
+        """A rule of the environment's policy is not satisfied: only an override may execute it."""
+        return any(not check.ok for check in self.checks)
+
+    @property
+    def failed_checks(self) -> tuple[PolicyCheck, ...]:
+        return tuple(check for check in self.checks if not check.ok)
 
     @property
     def summary(self) -> str:
@@ -168,13 +181,24 @@ def deployed_stack(history: Sequence[DeploymentEvent]) -> list[str]:
     return stack
 
 
-def execute(session: RepoSession, plan: DeployPlan, reason: str, *, tests: str | None = None) -> DeploymentEvent:
+def execute(
+    session: RepoSession, plan: DeployPlan, reason: str, *, tests: str | None = None, override: bool = False
+) -> DeploymentEvent:
     """Write the deployment event `plan` describes, with a reason (required).
 
+    The environment's policy is checked again first (an approval may have arrived, a newer
+    test run may have failed). A plan that breaks a rule is refused unless `override`: then the
+    event is written and records which rules it broke (`workbench audit` lists it).
+
     Raises:
-        WorkbenchError: no reason. RepoError: the environment changed since the plan was made.
+        WorkbenchError: no reason. PolicyError: a rule is not satisfied and no override.
+        RepoError: the environment changed since the plan was made.
     """
     require_reason(plan.action, reason)
+    checks, _ = policy_checks(session, plan.action, plan.prompt, plan.env, *_checked_version(plan))
+    failed = [check for check in checks if not check.ok]
+    if failed and not override:
+        raise policy_error(plan, failed)
     now = current_event(session, plan.prompt, plan.env)
     if (now.tag if now else None) != (plan.current.tag if plan.current else None):
         shown = now.version or now.commit[:10] if now else "nothing"
@@ -185,7 +209,39 @@ def execute(session: RepoSession, plan: DeployPlan, reason: str, *, tests: str |
             canary = replace(canary, version=ensure_release(session, plan.prompt, canary.commit).tag.label)
         else:
             version = ensure_release(session, plan.prompt, plan.commit).tag.label
-    return _write_event(session, plan, version, reason, tests or plan.tests, canary)
+    broken = tuple(f"{check.rule}: {check.found}" for check in failed) if override else ()
+    return _write_event(session, plan, version, reason, tests or plan.tests, canary, broken)
+
+
+def policy_checks(
+    session: RepoSession, action: str, name: str, env: str, commit: str, version: str
+) -> tuple[tuple[PolicyCheck, ...], tuple[str, ...]]:
+    """The rules of `env` for putting `commit` there, each checked; a rollback to a version
+    `env` already ran is never blocked (one `rollback` check says so)."""
+    if action == "rollback" and has_run(session, name, env, commit):
+        in_force = policy_in_force(session, env, commit)
+        if in_force.policy is None:  # an unguarded environment: nothing to say
+            return (), ()
+        short = _short(version)
+        return (PolicyCheck("rollback", True, f"{env} already ran {short}: a rollback to it is never blocked"),), in_force.sources
+    checks, in_force = check_promotion(session, name, env, commit, version)
+    return checks, in_force.sources
+
+
+def policy_error(plan: DeployPlan, failed: Sequence[PolicyCheck]) -> PolicyError:
+    lines = [f"{plan.summary}: blocked by the policy of {plan.env}"]
+    for check in failed:
+        lines.append(f"  ✗ {check.rule}: {check.found}")
+        if check.fix:
+            lines.append(f"      to satisfy it: {check.fix}")
+    return PolicyError("\n".join(lines), hint="satisfy the rules above, or in an emergency: --override -m REASON (recorded in the event)")
+
+
+def _checked_version(plan: DeployPlan) -> tuple[str, str]:
+    """The version the policy looks at: the canary of a split, else what will run."""
+    if plan.canary is not None:
+        return plan.canary.commit, plan.canary.version or plan.canary.commit[:10]
+    return plan.commit, plan.version
 
 
 def promote(
@@ -198,9 +254,11 @@ def promote(
     from_env: str | None = None,
     split_percent: float | None = None,
     tests: str | None = None,
+    override: bool = False,
 ) -> DeploymentEvent:
     """Plan and execute a promotion (or a split) at once: what the CLI and scripts do."""
-    return execute(session, plan_promote(session, name, env, rev, from_env=from_env, split_percent=split_percent), reason, tests=tests)
+    plan = plan_promote(session, name, env, rev, from_env=from_env, split_percent=split_percent)
+    return execute(session, plan, reason, tests=tests, override=override)
 
 
 def finish(session: RepoSession, name: str, env: str, reason: str = "") -> DeploymentEvent:
@@ -252,6 +310,8 @@ def _plan(
 ) -> DeployPlan:
     shown = diff_to or commit
     changes = diff(session, name, current.commit, shown) if current is not None else introduction(session, name, shown)
+    checked = (canary.commit, canary.version or canary.commit[:10]) if canary is not None else (commit, version)
+    checks, sources = policy_checks(session, action, name, env, *checked)
     return DeployPlan(
         action=action,
         prompt=name,
@@ -265,6 +325,8 @@ def _plan(
         diff=changes,
         canary=canary,
         notes=notes,
+        checks=checks,
+        policy_sources=sources,
     )
 
 
@@ -276,7 +338,13 @@ def _summary(session: RepoSession, name: str, commit: str) -> str | None:
 
 
 def _write_event(
-    session: RepoSession, plan: DeployPlan, version: str, reason: str, tests: str | None, canary: Canary | None
+    session: RepoSession,
+    plan: DeployPlan,
+    version: str,
+    reason: str,
+    tests: str | None,
+    canary: Canary | None,
+    override: tuple[str, ...] = (),
 ) -> DeploymentEvent:
     store = session.store
     who_name, who_email = store.identity()
@@ -300,6 +368,7 @@ def _write_event(
         when=utc_now_iso(now),
         tests=tests,
         canary=canary,
+        override=override,
     )
     store.create_annotated_tag(event.tag, plan.commit, format_event_message(event))
     return event

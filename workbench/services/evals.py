@@ -1,16 +1,18 @@
 """Test and compare prompt versions: the use cases behind `workbench test`, `compare` and the app.
 
-A version is any revision the Workspace understands (commit, branch, `<name>@vN`, an
-environment) or the working copy (None). Results go to the results store; a run of a
+A version is any revision of the revision grammar (commit, branch, `<name>@vN`, an
+environment; see `services.revisions`) or the working copy (None). Results go to the results store; a run of a
 committed version also leaves a one-line git note so the result travels with the repo.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +21,23 @@ from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
-from workbench.evals.providers import Provider, make_provider, resolve_model
+from workbench.evals.providers import Provider, make_provider, prefetch_http_client, resolve_model
 from workbench.evals.reports import SuiteReport
 from workbench.evals.runner import (
     CaseFinished,
     CaseResult,
+    EndpointHealth,
     EventHandler,
     RunFinished,
     RunOptions,
     RunStarted,
     RunSummary,
+    Slots,
     SuiteRun,
     shard_of,
     summarize,
 )
+from workbench.evals.store import ResultsStore
 from workbench.services import prompt_files, revisions
 from workbench.services.diffing import merge_base
 from workbench.services.session import RepoSession
@@ -45,6 +50,7 @@ __all__ = [
     "RunStarted",
     "SuiteOutcome",
     "compare_versions",
+    "run_suites",
     "run_tests",
 ]
 
@@ -100,13 +106,15 @@ def _options(session: RepoSession, settings: EvalSettings) -> RunOptions:
     )
 
 
-def _load(session: RepoSession, name: str, rev: str | None) -> tuple[Prompt, str | None, str | None, str]:
+def _load(session: RepoSession, name: str, rev: str | None, commit: str | None = None) -> tuple[Prompt, str | None, str | None, str]:
+    """The prompt at `rev`, its commit (`commit` when the caller resolved it already) and blob."""
     result = prompt_files.prompt_at(session, name, rev)
     if result.prompt is None or not result.ok:
         detail = "\n".join(p.format() for p in result.errors[:10])
         raise EvalError(f"{name} at {revisions.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")
-    commit = revisions.resolve(session, rev, name) if rev is not None else None
-    blob = prompt_files.blob_sha(session, name, rev)
+    if rev is not None and commit is None:
+        commit = revisions.resolve(session, rev, name)
+    blob = prompt_files.blob_sha(session, name, commit if commit is not None else rev)
     return result.prompt, commit, blob, revisions.describe(rev)
 
 
@@ -131,6 +139,150 @@ def make_run_provider(session: RepoSession, prompt: Prompt, settings: EvalSettin
     return make_provider(spec, root=Path(session.root), timeout_s=timeout, stream=settings.stream, policy=trust_policy(session))
 
 
+@dataclass
+class _Suite:
+    """One (prompt, revision) of a run, loaded and ready to start."""
+
+    name: str
+    rev: str | None
+    prompt: Prompt
+    commit: str | None
+    blob: str | None
+    label: str
+    cases: list[TestCase]
+    provider: Provider
+    run: SuiteRun | None = None
+
+
+def _will_call_an_endpoint(session: RepoSession, settings: EvalSettings) -> bool:
+    """Whether this run will surely send HTTP requests: an OpenAI-compatible endpoint, and no cache to answer."""
+    provider = settings.provider or session.config.provider
+    endpoint = provider == "openai" or (provider is None and settings.base_url is not None)
+    return endpoint and (not settings.use_cache or not (state_dir(session) / "cache.sqlite").exists())
+
+
+def _read_target(session: RepoSession, name: str, rev: str | None, resolved: dict[str, str]) -> tuple[Prompt, str | None, str | None, str]:
+    """One target's prompt, commit, blob and label; each revision is resolved once per run."""
+    if rev is not None and not revisions.depends_on_prompt(session, rev) and rev not in resolved:
+        resolved[rev] = revisions.resolve(session, rev)
+    return _load(session, name, rev, resolved.get(rev) if rev is not None else None)
+
+
+async def run_suites(
+    session: RepoSession,
+    targets: Sequence[tuple[str, str | None]],
+    settings: EvalSettings | None = None,
+    on_event: EventHandler | None = None,
+    *,
+    arm: int = 0,
+    git_lock: Callable[[Callable[[], Any]], Any] | None = None,
+) -> list[SuiteOutcome]:
+    """Run the suites of several (prompt, revision) targets at once and store the results.
+
+    All suites share one concurrency budget (`settings.concurrency` requests in flight for the
+    whole run, retries first) and, per endpoint, one view of its health; target i reports its
+    events as arm `arm + i`. Revisions are resolved once, each file is read once (in a worker
+    thread, so the event loop keeps sending), and each suite starts as soon as its file is
+    read: its first requests are on the wire while the next file is parsed. The cache is read
+    once per suite; each commit gets one git note for all its prompts.
+
+    Cancellation (task cancel) keeps the results so far: they are stored and re-raised as
+    cancelled; the caller's events have already shown them. A target that cannot be read
+    stops the run before anything is stored.
+
+    Raises:
+        EvalError: a prompt is invalid; ProviderError: a provider cannot start.
+    """
+    settings = settings or EvalSettings()
+    git = git_lock or (lambda fn: fn())
+    options = _options(session, settings)
+    if _will_call_an_endpoint(session, settings):
+        prefetch_http_client()  # its import overlaps with reading the files
+    store = open_store(session)
+    cache: ResponseCache | None = None
+    slots = Slots(options.concurrency)
+    health: dict[str, EndpointHealth] = {}
+    resolved: dict[str, str] = {}
+    root = Path(session.root)
+    suites: list[_Suite] = []
+    tasks: list[asyncio.Future[list[CaseResult]]] = []
+    started = time.time()
+    try:
+        cache = ResponseCache(state_dir(session) / "cache.sqlite") if settings.use_cache else None
+        try:
+            for index, (name, rev) in enumerate(targets):
+                prompt, commit, blob, label = await asyncio.to_thread(git, partial(_read_target, session, name, rev, resolved))
+                cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
+                provider = make_run_provider(session, prompt, settings)
+                suite = _Suite(name, rev, prompt, commit, blob, label, cases, provider)
+                suites.append(suite)
+                endpoint = health.setdefault(provider.id, EndpointHealth(window=max(20, 2 * options.concurrency)))
+                suite.run = SuiteRun(
+                    prompt, provider, cases, options, arm=arm + index, label=f"{name} @ {label}",
+                    cache=cache, on_event=on_event, root=root, slots=slots, health=endpoint,
+                )
+                tasks.append(asyncio.ensure_future(suite.run.run()))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        cancelled = False
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            cancelled = True
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            outcomes = _record(session, store, suites, settings, started, cancelled, git, warnings=cache.warnings if cache else [])
+        return outcomes
+    finally:
+        if cache is not None:
+            cache.close()
+        for suite in suites:
+            await suite.provider.aclose()
+        store.close()
+
+
+def _record(
+    session: RepoSession,
+    store: ResultsStore,
+    suites: Sequence[_Suite],
+    settings: EvalSettings,
+    started: float,
+    cancelled: bool,
+    git: Callable[[Callable[[], Any]], Any],
+    warnings: list[str],
+) -> list[SuiteOutcome]:
+    """Store every suite's results, then write one git note per commit for all its prompts."""
+    outcomes: list[SuiteOutcome] = []
+    notes: dict[str, list[str]] = {}
+    for suite in suites:
+        results = list(suite.run.results) if suite.run is not None else []
+        outcome = SuiteOutcome(suite.name, suite.label, suite.commit, suite.blob, suite.provider.label, suite.provider.id, results, cancelled, [*store.warnings, *warnings])
+        if results:
+            outcome.run_id = store.record(
+                prompt=suite.name, revision=suite.label, commit=suite.commit, blob=suite.blob, provider=suite.provider.id,
+                model=suite.prompt.model.name, parameters=dict(suite.prompt.model.parameters), results=results,
+                started=started, cancelled=cancelled,
+            )
+            outcome.warnings.extend(w for w in store.warnings if w not in outcome.warnings)  # a store recovered while writing
+        if suite.commit is not None and not cancelled and results and settings.shard is None and not settings.rerun_failed:
+            notes.setdefault(suite.commit, []).append(note_line(suite.name, outcome.summary.short, suite.provider.id))
+        outcomes.append(outcome)
+    for commit, lines in notes.items():
+        try:
+            git(partial(record_note, session, commit, "\n".join(lines)))
+        except WorkbenchError as err:
+            for outcome in outcomes:
+                if outcome.commit == commit:
+                    outcome.warnings.append(f"could not write the git note: {err}")
+    return outcomes
+
+
 async def run_tests(
     session: RepoSession,
     name: str,
@@ -149,42 +301,8 @@ async def run_tests(
     Raises:
         EvalError: the prompt is invalid; ProviderError: the provider cannot start.
     """
-    settings = settings or EvalSettings()
-    git = git_lock or (lambda fn: fn())
-    prompt, commit, blob, label = git(lambda: _load(session, name, rev))
-    store = open_store(session)
-    try:
-        cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
-        provider = make_run_provider(session, prompt, settings)
-        cache = ResponseCache(state_dir(session) / "cache.sqlite") if settings.use_cache else None
-        run = SuiteRun(prompt, provider, cases, _options(session, settings), arm=arm, label=f"{name} @ {label}", cache=cache, on_event=on_event, root=Path(session.root))
-        started = time.time()
-        cancelled = False
-        try:
-            await run.run()
-        except BaseException:
-            cancelled = True
-            raise
-        finally:
-            outcome = SuiteOutcome(name, label, commit, blob, provider.label, provider.id, list(run.results), cancelled, [*store.warnings, *(cache.warnings if cache else [])])
-            if run.results:
-                outcome.run_id = store.record(
-                    prompt=name, revision=label, commit=commit, blob=blob, provider=provider.id, model=prompt.model.name,
-                    parameters=dict(prompt.model.parameters), results=run.results, started=started, cancelled=cancelled,
-                )
-                outcome.warnings.extend(w for w in store.warnings if w not in outcome.warnings)  # a store recovered while writing
-            if commit is not None and not cancelled and run.results and settings.shard is None and not settings.rerun_failed:
-                note = note_line(name, outcome.summary.short, provider.id)
-                try:
-                    git(lambda: record_note(session, commit, note))
-                except WorkbenchError as err:
-                    outcome.warnings.append(f"could not write the git note: {err}")
-            if cache is not None:
-                cache.close()
-            await provider.aclose()
-        return outcome
-    finally:
-        store.close()
+    (outcome,) = await run_suites(session, [(name, rev)], settings, on_event, arm=arm, git_lock=git_lock)
+    return outcome
 
 
 async def compare_versions(
@@ -197,17 +315,8 @@ async def compare_versions(
     *,
     git_lock: Callable[[Callable[[], Any]], Any] | None = None,
 ) -> tuple[Comparison, SuiteOutcome, SuiteOutcome]:
-    """Run versions A and B at the same time (each with half the concurrency) and compare them."""
-    import asyncio
-    from dataclasses import replace
-
-    settings = settings or EvalSettings()
-    concurrency = settings.concurrency or session.config.concurrency
-    half = replace(settings, concurrency=max(1, concurrency // 2))
-    outcome_a, outcome_b = await asyncio.gather(
-        run_tests(session, name, a, half, on_event, arm=0, git_lock=git_lock),
-        run_tests(session, name, b, half, on_event, arm=1, git_lock=git_lock),
-    )
+    """Run versions A and B at the same time, sharing one concurrency budget, and compare them."""
+    outcome_a, outcome_b = await run_suites(session, [(name, a), (name, b)], settings, on_event, git_lock=git_lock)
     comparison = compare_results(name, outcome_a.revision, outcome_a.results, outcome_b.revision, outcome_b.results)
     return comparison, outcome_a, outcome_b
 

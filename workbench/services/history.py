@@ -9,7 +9,9 @@ newest commit at or before the tag that changed the prompt (or its tests file). 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from workbench.core.graph import GraphRow, graph_rows
 from workbench.core.model import prompt_name_from_path
 from workbench.core.versions import (
     CommitInfo,
@@ -50,19 +52,59 @@ def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, r
     # The prompt's tag names are listed by a second git process running alongside `git log`.
     pending = store.ref_names_later(*tag_patterns(name))
     raw = _log_with_tests_file(session, path, rev, offset + limit)[offset : offset + limit]
-    tag_refs = pending.result()
+    return _with_tags(session, name, path, raw, pending.result(), referenced_files_at(session, path, rev))
+
+
+@dataclass(frozen=True)
+class BranchHistory:
+    """A prompt's commits on every branch, with the graph that joins them."""
+
+    entries: tuple[HistoryEntry, ...]
+    graph: tuple[GraphRow, ...]  # one row per entry
+    heads: dict[str, tuple[str, ...]]  # commit -> the branches whose version of the prompt it is
+
+
+def branch_history(session: RepoSession, name: str, limit: int = 200, offset: int = 0) -> BranchHistory:
+    """The commits of every local and remote-tracking branch that touched `name` (and its tests
+    file), newest first in topological order, with graph lanes (forks, merges) and branch heads.
+
+    Renames are not followed across branches (History's current-branch mode follows them).
+    """
+    store = session.store
+    if not store.has_commits():
+        return BranchHistory((), (), {})
+    path = path_at(session, name, None) or path_at(session, name, store.try_resolve("HEAD")) or _deleted_path(session, name, "HEAD")
+    paths = [path, *referenced_files_at(session, path, "HEAD")]
+    pending = store.ref_names_later(*tag_patterns(name))
+    raw = store.log_branches(paths, limit=offset + limit)
+    rows = graph_rows([(info.sha, info.parents) for info, _, _, _ in raw])[offset : offset + limit]
+    raw = raw[offset : offset + limit]
+    branch_refs = [ref for ref in store.ref_names("refs/heads/", "refs/remotes/") if not ref.endswith("/HEAD")]
+    heads: dict[str, list[str]] = {}
+    for ref, commit in store.newest_touching(branch_refs, paths).items():
+        heads.setdefault(commit, []).append(ref.removeprefix("refs/heads/").removeprefix("refs/remotes/"))
+    entries = _with_tags(session, name, path, raw, pending.result(), paths[1:])
+    return BranchHistory(tuple(entries), tuple(rows), {commit: tuple(sorted(names)) for commit, names in heads.items()})
+
+
+def _with_tags(
+    session: RepoSession, name: str, path: str, raw: list[LogEntry], tag_refs: list[str], tests_files: list[str]
+) -> list[HistoryEntry]:
+    """History entries with the release tags and deployment events of their content attached."""
+    store = session.store
     older_names = {prompt_name_from_path(p) for _, _, p, _ in raw if p} - {name}
     if older_names:  # renamed: the older names' tags too
-        tag_refs += store.ref_names(*tag_patterns(*older_names))
+        tag_refs = tag_refs + store.ref_names(*tag_patterns(*older_names))
     owners = {name, *older_names}
     tags = [ref[len("refs/tags/") :] for ref in tag_refs if ref]
     commits = tag_commits(session, tags, tag_patterns(*owners))
-    paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *referenced_files_at(session, path, rev)})
+    paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *tests_files})
     in_page = {entry[0].sha for entry in raw}
+    owners_of = _content_owners(session, set(commits) - in_page, raw, paths)
     releases: dict[str, list[ReleaseTag]] = {}
     event_tags: dict[str, list[str]] = {}
     for tag, commit in zip(tags, commits, strict=True):
-        owner = commit if commit in in_page else _content_owner(session, commit, paths)
+        owner = commit if commit in in_page else owners_of.get(commit)
         if owner not in in_page:
             continue
         release = parse_release_tag(tag)
@@ -110,13 +152,40 @@ def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) 
     return merged + [entry for entry in raw if entry[0].sha not in in_union]
 
 
-def _content_owner(session: RepoSession, commit: str, paths: Sequence[str]) -> str | None:
-    """The newest commit at or before `commit` that changed one of `paths` (cached)."""
-    key = (commit, tuple(paths))
+def _content_owners(session: RepoSession, commits: set[str], page: list[LogEntry], paths: Sequence[str]) -> dict[str, str | None]:
+    """For each tag commit, the newest page entry at or before it (the commit of its content).
+
+    Cached per session; a few commits ask git one by one, many are answered by one
+    `rev-list --parents` down to the page's oldest entry and a walk of that graph here.
+    """
     cache = session.cache.touching
-    if key not in cache:
-        cache[key] = session.store.last_commit_touching(commit, paths)
-    return cache[key]
+    key_paths = tuple(paths)
+    missing = [c for c in commits if (c, key_paths) not in cache]
+    if len(missing) > 4 and page:
+        in_page = {entry[0].sha for entry in page}
+        graph = session.store.parents_between(missing, page[-1][0].sha)
+        for commit in missing:
+            cache[(commit, key_paths)] = _nearest(commit, graph, in_page, page[-1][0].sha)
+    for commit in missing:
+        if (commit, key_paths) not in cache:
+            cache[(commit, key_paths)] = session.store.last_commit_touching(commit, paths)
+    return {c: cache[(c, key_paths)] for c in commits}
+
+
+def _nearest(start: str, graph: dict[str, tuple[str, ...]], targets: set[str], oldest: str) -> str | None:
+    """The first of `targets` met walking back from `start` (newest parents first), else None."""
+    queue, seen = [start], {start}
+    while queue:
+        sha = queue.pop(0)
+        if sha in targets:
+            return sha
+        for parent in graph.get(sha, ()):
+            if parent == oldest:
+                return oldest
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return None
 
 
 def _deleted_path(session: RepoSession, name: str, rev: str) -> str:

@@ -8,8 +8,6 @@ twice changes nothing), validates what it wrote, and commits nothing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from workbench.core.formats import Conversion, Format, Source, formats
 from workbench.core.formats.promptfoo import slug
 from workbench.core.model import Problem, Severity
 from workbench.errors import WorkbenchError
+from workbench.services.prompt_files import write_atomically
 
 
 class ImportSourceError(WorkbenchError):
@@ -59,18 +58,6 @@ def default_prefix(path: Path, root: Path) -> str:
         stem = path.stem.removesuffix("config").rstrip("-_.") or path.stem
         return slug(stem)
     return slug(folder.name)
-
-
-def _atomic_write(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _display(path: Path, root: Path) -> str:
@@ -125,7 +112,7 @@ def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str
             if target.is_file() and target.read_text(encoding="utf-8") == output.text:
                 report.unchanged.append(output.path)
                 continue
-            _atomic_write(target, output.text)
+            write_atomically(target, output.text)
             report.written.append(output.path)
     report.validation.extend(_validate(root, [*report.written, *report.unchanged]))
     return report

@@ -34,6 +34,11 @@ def is_worktree(rev: str | None) -> bool:
     return rev is None or rev == WORKTREE
 
 
+def depends_on_prompt(session: RepoSession, rev: str) -> bool:
+    """Whether `rev` names a different commit for each prompt (an environment, or `vN`)."""
+    return rev in session.environments or _SHORT_VERSION.match(rev) is not None
+
+
 def describe(rev: str | None) -> str:
     return "working copy" if is_worktree(rev) else str(rev)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workbench.core.config import WorkbenchConfig
 from workbench.core.model import LoadResult
+from workbench.core.policy import EnvPolicy
 from workbench.core.versions import DeploymentEvent
 from workbench.errors import WorkbenchError
 from workbench.vcs.store import GitStore
@@ -30,6 +31,10 @@ class SessionCache:
     prompt_names_at: dict[str, list[str]] = field(default_factory=dict)  # commit -> names
     orphans: tuple[frozenset[str], frozenset[str], set[str]] | None = None  # (tips, commits, result)
     touching: dict[tuple[str, tuple[str, ...]], str | None] = field(default_factory=dict)
+    policy_files: dict[str, dict[str, EnvPolicy] | None] = field(default_factory=dict)  # workbench.yaml blob -> policies
+    config_blobs: dict[str, str | None] = field(default_factory=dict)  # commit -> its workbench.yaml blob
+    main_line: tuple[str, list[tuple[str, int]]] | None = None  # (main tip, its first-parent line)
+    main_minima: tuple[list[tuple[str, int]], list[int]] | None = None  # (that line, suffix minima of its times)
 
     PARSED_LIMIT = 1024
 

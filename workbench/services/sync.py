@@ -11,6 +11,7 @@ from workbench.errors import RepoError
 from workbench.services.releases import label_of, renumber_collisions
 from workbench.services.session import RepoSession
 from workbench.services.test_results import NOTES_REF
+from workbench.services.upkeep import speed_up_history_later
 
 
 def _require_remote(session: RepoSession, remote: str) -> str:
@@ -92,6 +93,9 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
         )
     if renumbered or updates:
         session.cache.events_by_tag.clear()  # labels in events may have changed meaning
+    job = speed_up_history_later(session)  # a first fetch of a big history: keep `log` fast
+    if job is not None:
+        job.result()
     return SyncResult(ok, updates, message, notes_merged, details)
 
 

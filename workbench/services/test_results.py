@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.core.safe_text import clean
 from workbench.evals.secrets import scrub
-from workbench.evals.store import ResultsStore
 from workbench.services.prompt_files import blob_sha
 from workbench.services.session import RepoSession
+
+if TYPE_CHECKING:
+    from workbench.evals.store import ResultsStore
 
 STATE_DIR = ".workbench"
 NOTES_REF = "workbench"
@@ -26,6 +29,10 @@ def state_dir(session: RepoSession) -> Path:
 
 
 def open_store(session: RepoSession) -> ResultsStore:
+    # The store brings the evaluation engine along (~0.3 s): imported on first use, so the
+    # app paints before it.
+    from workbench.evals.store import ResultsStore
+
     return ResultsStore(state_dir(session) / "results.sqlite")
 
 
@@ -46,17 +53,19 @@ def record_note(session: RepoSession, commit: str, line: str) -> None:
     session.store.notes_append(NOTES_REF, commit, line)
 
 
-def summary_from_note(note: str, name: str) -> str | None:
+def summary_from_note(note: str, name: str, *, before: str | None = None) -> str | None:
     """The newest summary of `name` in a note: by its timestamp, not its line order.
 
     Notes merged from two clones (`cat_sort_uniq`) are sorted lines, so the last line is not
-    the newest one.
+    the newest one. `before` (`2026-01-01T12:00:00Z`): only lines stamped at or before it
+    (what `workbench audit` knew existed when an event was written).
     """
     best: tuple[str, str] | None = None
     for line in note.splitlines():
         # `workbench: <name, may hold spaces> <symbol> <passed/total> <provider> <time>`
         parts = line.split()
         mine = len(parts) >= 6 and parts[0] == NOTE_PREFIX and " ".join(parts[1:-4]) == name
+        mine = mine and (before is None or parts[-1] <= before)
         if mine and (best is None or parts[-1] >= best[0]):
             best = (parts[-1], f"{parts[-4]} {parts[-3]}")
     return best[1] if best else None
@@ -66,7 +75,7 @@ def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
     """`✓ 12/12` for the newest stored run of that version, else from its git note."""
     path = state_dir(session) / "results.sqlite"
     if path.is_file():
-        store = ResultsStore(path)
+        store = open_store(session)
         try:
             run = store.latest(name, blob=blob_sha(session, name, commit), commit=commit)
         finally:
@@ -77,10 +86,22 @@ def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
 
 
 def latest_summaries(session: RepoSession, name: str, commits: list[str]) -> dict[str, str]:
-    """`latest_summary` for many commits (History shows one per row)."""
-    found = {}
-    for commit in commits:
-        summary = latest_summary(session, name, commit)
+    """`latest_summary` for many commits (History shows one per row): one store, one notes listing."""
+    found: dict[str, str] = {}
+    path = state_dir(session) / "results.sqlite"
+    if path.is_file():
+        store = open_store(session)
+        try:
+            for commit in commits:
+                run = store.latest(name, blob=blob_sha(session, name, commit), commit=commit)
+                if run is not None:
+                    found[commit] = str(run.summary.short)
+        finally:
+            store.close()
+    rest = [c for c in commits if c not in found]
+    notes = session.store.notes_for(NOTES_REF, rest) if rest else {}
+    for commit in rest:
+        summary = summary_from_note(notes.get(commit, ""), name)
         if summary:
             found[commit] = summary
     return found

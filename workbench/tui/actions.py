@@ -22,6 +22,7 @@ class Act:
     show: bool = True  # in the footer
     palette: bool = True  # in the command palette
     priority: bool = False  # before the focused widget's own binding of the same key
+    writes: bool = False  # changes the repository or its stores: refused in a read-only app
 
     def binding(self) -> Binding:
         return Binding(self.keys, self.action, self.description, show=self.show, id=self.id, priority=self.priority)
@@ -66,21 +67,21 @@ ACTIONS: tuple[Act, ...] = (
     Act("refresh", "ctrl+r", "refresh_all", "Reload from disk and Git", show=False),
     Act("cancel", "escape", "cancel", "Cancel the running test", show=False),
     # prompt or version
-    Act("edit", "e", "edit", "Edit in $EDITOR"),
-    Act("edit-inline", "E", "edit_inline", "Edit in the app", show=False),
+    Act("edit", "e", "edit", "Edit in $EDITOR", writes=True),
+    Act("edit-inline", "E", "edit_inline", "Edit in the app", show=False, writes=True),
     Act("mark-base", "m", "mark_base", "Mark as comparison base"),
     Act("diff", "d", "diff", "Diff base vs selected"),
-    Act("run-tests", "t", "run_tests", "Run tests"),
-    Act("run-ab", "T", "run_ab", "A/B run: base vs selected"),
-    Act("commit", "c", "commit", "Commit"),
+    Act("run-tests", "t", "run_tests", "Run tests", writes=True),
+    Act("run-ab", "T", "run_ab", "A/B run: base vs selected", writes=True),
+    Act("commit", "c", "commit", "Commit", writes=True),
     Act("branches", "b", "branches", "Branches"),
-    Act("release-tag", "r", "release_tag", "Release tag", show=False),
-    Act("promote", "p", "promote", "Promote"),
-    Act("rollback", "R", "rollback", "Roll back"),
-    Act("canary-split", "S", "canary_split", "Start a canary split", show=False),
-    Act("finish-split", "F", "finish_split", "Finish a canary split", show=False),
-    Act("push", "P", "push", "Push", show=False),
-    Act("fetch", "f", "fetch", "Fetch", show=False),
+    Act("release-tag", "r", "release_tag", "Release tag", show=False, writes=True),
+    Act("promote", "p", "promote", "Promote", writes=True),
+    Act("rollback", "R", "rollback", "Roll back", writes=True),
+    Act("canary-split", "S", "canary_split", "Start a canary split", show=False, writes=True),
+    Act("finish-split", "F", "finish_split", "Finish a canary split", show=False, writes=True),
+    Act("push", "P", "push", "Push", show=False, writes=True),
+    Act("fetch", "f", "fetch", "Fetch", show=False, writes=True),
     Act("review", "v", "review", "Review a branch", show=False),
     Act("environments", "w", "environments", "Environments", show=False),
     # panes
@@ -109,6 +110,9 @@ TABLE_MOVE_BINDINGS: list[BindingType] = [
     Binding("G", "scroll_bottom", "Bottom", show=False),
     *MOVE_BINDINGS[4:],
 ]
+
+
+WRITING_ACTIONS = frozenset(act.action for act in ACTIONS if act.writes)
 
 
 def bindings(scope: str) -> list[BindingType]:

@@ -24,11 +24,13 @@ from textual.widgets import DataTable, Footer, Static, Tree
 
 from workbench.core.redact import redact_url
 from workbench.core.safe_text import clean
+from workbench.core.schema import prepare as prepare_validation
 from workbench.errors import WorkbenchError
 from workbench.services.session import RepoSession
 from workbench.tui.actions import ACTIONS
 from workbench.tui.arranger import PaneArranger
 from workbench.tui.commands import WorkbenchCommands
+from workbench.tui.controllers.approvals import ApprovalController
 from workbench.tui.controllers.base import FlowAborted
 from workbench.tui.controllers.branches import BranchController
 from workbench.tui.controllers.browse import BrowseController
@@ -55,6 +57,7 @@ from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.history import HistoryPane
 from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
+from workbench.tui.readonly import ReadOnlyGate
 from workbench.tui.screens.error import ErrorScreen
 from workbench.tui.screens.help import HelpScreen
 
@@ -64,7 +67,7 @@ P = ParamSpec("P")
 
 
 
-class WorkbenchApp(App[None]):
+class WorkbenchApp(ReadOnlyGate, App[None]):
     """The main screen; the flows live in the controllers."""
 
     CSS_PATH = "app.tcss"
@@ -82,11 +85,13 @@ class WorkbenchApp(App[None]):
         model_override: str | None = None,
         base_url_override: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
         theme: str | None = None,
     ) -> None:
         super().__init__()
         self.initial_theme = theme
         self.root = Path(root)
+        self.read_only = read_only  # `workbench serve` without --write: every flow that writes is refused
         self.session: RepoSession | None = None
         self.selected_prompt: str | None = None
         self.selected_rev: str | None = None
@@ -98,6 +103,7 @@ class WorkbenchApp(App[None]):
         self.base_url_override = base_url_override
         self.mouse_enabled = True
         self.calls_in_flight = 0
+        self._warming: asyncio.Task[None] | None = None
         self._branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)
         self.arranger = PaneArranger(self)
         self.browse = BrowseController(self)
@@ -110,6 +116,7 @@ class WorkbenchApp(App[None]):
         self.reviews = ReviewController(self)
         self.production = ProductionController(self)
         self.runs = RunController(self)
+        self.approvals = ApprovalController(self)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -142,6 +149,8 @@ class WorkbenchApp(App[None]):
         yield from (command for command in super().get_system_commands(screen) if command.title == "Theme")
 
     async def _open_session(self) -> None:
+        # Building the validator (importing jsonschema) overlaps with opening Git and the first loads.
+        self._warming = asyncio.create_task(asyncio.to_thread(prepare_validation))
         try:
             session = await asyncio.to_thread(RepoSession.open, self.root)
         except Exception as err:
@@ -150,6 +159,7 @@ class WorkbenchApp(App[None]):
             return
         if self.clock is not None:
             session.clock = self.clock
+        session.store.read_only = self.read_only  # the Git layer refuses writes too, whatever a flow tries
         self.session = session
         self.root = session.root
         if session.config.keymap:
@@ -249,9 +259,12 @@ class WorkbenchApp(App[None]):
     def _tree_loaded(self, event: TreeLoaded) -> None:
         self._branch_info = (event.branch, event.ahead, event.behind, event.dirty)
         self.query_one(PromptsPane).set_rows(event.rows, self.selected_prompt)
+        if event.statuses:
+            self.browse.statuses_loaded(self.selected_prompt)
+            return
         if not event.rows:
             self.query_one(DiffPane).show_message("No prompts yet. Create prompts/<name>.yaml or run `workbench init`.")
-        self._update_status_bar()
+        self.refresh_status_bar()
         if not any(r.name == self.selected_prompt for r in event.rows):
             self.selected_prompt = event.rows[0].name if event.rows else None
         if self.selected_prompt:
@@ -280,7 +293,7 @@ class WorkbenchApp(App[None]):
         pane = self.query_one(HistoryPane)
         pane.set_rows(event.rows, self.selected_rev, self.base_rev, self.base_marked)
         pane.border_title = Text(f"2 History · {clean(event.name)}")  # a Text: names are never markup
-        self._update_status_bar()
+        self.refresh_status_bar()
         self.browse.load_diff(event.name, self.selected_rev)
 
     @on(VersionSelected)
@@ -293,6 +306,7 @@ class WorkbenchApp(App[None]):
     def _diff_loaded(self, event: DiffLoaded) -> None:
         if event.name != self.selected_prompt:
             return
+        self.browse.first_paint.set()
         pane = self.query_one(DiffPane)
         if event.problems is not None:
             pane.show_problems(event.title, event.problems)
@@ -314,7 +328,7 @@ class WorkbenchApp(App[None]):
         base_url = redact_url(self.base_url_override or (config.base_url if config else None))
         return f"{label} @ {base_url}" if base_url else label
 
-    def _update_status_bar(self) -> None:
+    def refresh_status_bar(self) -> None:
         branch, ahead, behind, dirty = self._branch_info
         bar = Text()
         bar.append(f" {clean(self.root.name)} ", style="reverse")
@@ -322,6 +336,8 @@ class WorkbenchApp(App[None]):
         if ahead or behind:
             bar.append(f" ↑{ahead} ↓{behind}")
         bar.append(f" · {dirty} changed" if dirty else " · clean")
+        if self.read_only:
+            bar.append(" · READ-ONLY", style="bold")
         if self.arranger.mode != "normal":
             bar.append(f" · zoom {self.arranger.mode} (+ _)", style="bold")
         if self.selected_prompt:  # before the provider: the end of the line is cut when it is too long
@@ -346,11 +362,13 @@ class WorkbenchApp(App[None]):
 
     def action_zoom(self, step: int) -> None:
         self.arranger.zoom(step)
-        self._update_status_bar()
+        self.refresh_status_bar()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Over a dialog, tab and shift+tab move inside the dialog (the screen's own focus keys)."""
-        return not (action == "cycle_pane" and self.screen is not self.screen_stack[0])
+        if action == "cycle_pane" and self.screen is not self.screen_stack[0]:
+            return False
+        return super().check_action(action, parameters)  # the read-only gate greys out writing actions
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self.arranger.focused(event.widget)
@@ -474,6 +492,7 @@ def make_app(
     model_override: str | None = None,
     base_url_override: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    read_only: bool = False,
     theme: str | None = None,
 ) -> WorkbenchApp:
     """The one way tests and the CLI build the app."""
@@ -483,6 +502,7 @@ def make_app(
         model_override=model_override,
         base_url_override=base_url_override,
         clock=clock,
+        read_only=read_only,
         theme=theme,
     )
 

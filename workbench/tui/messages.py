@@ -51,6 +51,7 @@ class TreeLoaded(Message):
     ahead: int
     behind: int
     dirty: int
+    statuses: bool = False  # the same tree again, now with what each environment runs
 
 
 @dataclass

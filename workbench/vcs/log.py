@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from workbench.core.versions import CommitInfo
 from workbench.errors import RepoError
-from workbench.vcs.records import LOG_FORMAT, LogEntry, parse_log, parse_name_status
+from workbench.vcs.records import LOG_FORMAT, REC, LogEntry, parse_log, parse_name_status
 from workbench.vcs.runner import GitRunner
 
 
@@ -16,18 +17,106 @@ class LogCommands(GitRunner):
     ) -> list[LogEntry]:
         """Commits that touched `path`, newest first: (commit, change, path then, old path).
 
-        One `git log -z --name-status [--follow]` call, paged with --skip/-n.
+        Renames are followed like `git log --follow`, but segment by segment: a plain
+        `git log -- <path>` (which the commit-graph's changed-path Bloom filters make cheap on
+        a big repository) until the commit that added the file, then one `diff-tree -M` of that
+        commit to learn whether it was a rename, and on with the old path. `--follow` itself
+        diffs every commit of the history. Copies are not followed (a prompt created as a copy
+        of another does not inherit that one's history).
         """
-        args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", f"--skip={offset}"]
-        if follow:
-            args.append("--follow")
-        args += [rev, "--", path]
+        wanted = offset + limit
+        entries: list[LogEntry] = []
+        current, since = path, rev
+        while len(entries) < wanted:
+            batch = self._log_segment(current, since, wanted - len(entries))
+            entries += batch
+            if not follow or len(batch) >= wanted - (len(entries) - len(batch)) or not batch:
+                break
+            info, change, entry_path, _old = batch[-1]
+            old = self.renamed_from(info.sha, entry_path or current) if change == "A" else None
+            if old is None:
+                break
+            entries[-1] = (info, "R", entry_path or current, old)
+            current, since = old, f"{info.sha}^"
+        return entries[offset:wanted]
+
+    def _log_segment(self, path: str, rev: str, limit: int) -> list[LogEntry]:
+        args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", rev, "--", path]
+        status, out, err = self._run_full(*args)
+        if status != 0:
+            if self._peel("HEAD^{commit}") is None or rev.endswith("^"):
+                return []  # an empty repository, or the root commit has no parent to go on from
+            raise self._error(args, status, err)
+        return parse_log(out, with_names=True)
+
+    def log_branches(self, paths: Sequence[str], *, limit: int = 200, offset: int = 0) -> list[LogEntry]:
+        """Commits of every local and remote-tracking branch that touched `paths`, newest first
+        in topological order, with parents rewritten to the commits listed (`--parents`), so
+        that forks and merges can be drawn (`core.graph`). `--full-history` keeps the merges that
+        brought a change in; merges that joined nothing of these paths (one parent left after
+        rewriting) are dropped here and their children linked to what they pointed at."""
+        args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--topo-order", "--full-history"]
+        args += ["--branches", "--remotes"]
+        args += [f"-n{limit}", f"--skip={offset}", "--", *paths]
         status, out, err = self._run_full(*args)
         if status != 0:
             if self._peel("HEAD^{commit}") is None:
                 return []
             raise self._error(args, status, err)
-        return parse_log(out, with_names=True)
+        return _without_empty_merges(parse_log(out, with_names=True))
+
+    def newest_touching(self, refs: Sequence[str], paths: Sequence[str]) -> dict[str, str]:
+        """For each ref, the newest commit it contains that changed `paths` or merged such a
+        change in (as `log_branches` lists them); refs without one are left out."""
+        found = {}
+        for ref in refs:
+            args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--full-history", "-n20", ref, "--", *paths]
+            status, out, _err = self._run_full(*args)
+            entries = _without_empty_merges(parse_log(out, with_names=True)) if status == 0 else []
+            commit = entries[0][0].sha if entries else self.last_commit_touching(ref, paths)
+            if commit:
+                found[ref] = commit
+        return found
+
+    def merges(self, branch: str, paths: Sequence[str], *, since: int | None = None, limit: int = 200) -> list[tuple[CommitInfo, list[str]]]:
+        """Merge commits on `branch`'s first-parent line that changed `paths`, with the files they changed."""
+        args = ["log", "-z", f"--format={LOG_FORMAT}", "--merges", "--first-parent", "--name-only", "-m", f"-n{limit}"]
+        if since is not None:
+            args.append(f"--since=@{since}")
+        args += [branch, "--", *paths]
+        status, out, _err = self._run_full(*args)
+        if status != 0:
+            return []
+        merges: list[tuple[CommitInfo, list[str]]] = []
+        for record in out.split(REC):
+            fields = record.split("\0")
+            if len(fields) < 9 or not fields[0].strip("\n"):
+                continue
+            info = parse_log(REC + record, with_names=False)[0][0]
+            files = [f.strip("\n") for f in fields[8:] if f.strip("\n")]
+            if not merges or merges[-1][0].sha != info.sha:
+                merges.append((info, files))
+        return merges
+
+    def parents_between(self, heads: Sequence[str], stop: str) -> dict[str, tuple[str, ...]]:
+        """The parents of every commit reachable from `heads` but not from `stop`, in one
+        `rev-list --parents` (for walking the graph in Python instead of a git call per commit)."""
+        out = self._run("rev-list", "--parents", "--stdin", stdin="\n".join([*heads, f"^{stop}"]) + "\n")
+        graph: dict[str, tuple[str, ...]] = {}
+        for line in out.splitlines():
+            sha, *parents = line.split()
+            graph[sha] = tuple(parents)
+        return graph
+
+    def renamed_from(self, commit: str, path: str) -> str | None:
+        """The path `path` had before `commit`, when that commit renamed it (else None)."""
+        status, out, _ = self._run_full("diff-tree", "-M", "-r", "-z", "--name-status", "--no-commit-id", f"{commit}^", commit)
+        if status != 0:
+            return None  # a root commit: nothing before it
+        for change, new, old in parse_name_status(out.lstrip("\0").split("\0")):
+            if change == "R" and new == path:
+                return old
+        return None
 
     def log(self, *revs: str, limit: int | None = None, paths: Sequence[str] = ()) -> list[CommitInfo]:
         """Commits of revision ranges (e.g. `base..head`), optionally only those touching `paths`."""
@@ -42,6 +131,14 @@ class LogCommands(GitRunner):
         status, out, _ = self._run_full("log", "-n1", "--format=%H", rev, "--", *paths)
         return out.strip() or None if status == 0 else None
 
+    def first_parent_line(self, rev: str) -> list[tuple[str, int]]:
+        """(commit, committer time) along `rev`'s first-parent line, newest first ([] when `rev` is unknown)."""
+        status, out, _ = self._run_full("rev-list", "--first-parent", "--format=%H %ct", "--no-commit-header", rev, "--")
+        if status != 0:
+            return []
+        line = [row.split() for row in out.splitlines()]
+        return [(parts[0], int(parts[1])) for parts in line if len(parts) == 2 and parts[1].isdigit()]
+
     def commit_info(self, rev: str) -> CommitInfo:
         entries = parse_log(self._run("log", "-z", f"--format={LOG_FORMAT}", "-n1", rev, "--"), with_names=False)
         if not entries:
@@ -52,3 +149,29 @@ class LogCommands(GitRunner):
         """(status, path, old path) of files that differ between two commits (renames found)."""
         out = self._run("diff", "-z", "--name-status", "-M", base, head, "--")
         return parse_name_status(out.lstrip("\0").split("\0"))
+
+
+def _without_empty_merges(entries: list[LogEntry]) -> list[LogEntry]:
+    """Drop merges that rewrite to a single parent and changed nothing of the paths."""
+    skipped: dict[str, str | None] = {}
+
+    def target(sha: str) -> str | None:
+        seen = set()
+        while sha in skipped and sha not in seen:
+            seen.add(sha)
+            nxt = skipped[sha]
+            if nxt is None:
+                return None
+            sha = nxt
+        return sha
+
+    for info, _change, path, _old in entries:
+        if not path and len(set(info.parents)) <= 1:
+            skipped[info.sha] = info.parents[0] if info.parents else None
+    kept = []
+    for info, change, path, old in entries:
+        if info.sha in skipped:
+            continue
+        parents = tuple(dict.fromkeys(p for p in (target(q) for q in info.parents) if p))
+        kept.append((replace(info, parents=parents), change, path, old))
+    return kept

@@ -22,7 +22,12 @@ _TAGS = "refs/tags/"
 RELEASE_TAGS = "refs/tags/**/*@v*"
 _TARGET_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)")
 _EVENT_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)", "%(contents)")
-_RELEASE_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)", "%(contents:subject)")
+_RELEASE_FORMAT = ref_format(
+    "%(refname)", "%(objectname)", "%(*objectname)", "%(contents:subject)", "%(taggerdate:unix)", "%(taggername)"
+)
+_TAG_RECORD_FORMAT = ref_format(
+    "%(refname)", "%(objectname)", "%(*objectname)", "%(objecttype)", "%(taggername)", "%(taggeremail)", "%(taggerdate:unix)", "%(contents)"
+)
 _BRANCH_FORMAT = ref_format(
     "%(refname)",
     "%(objectname)",
@@ -32,6 +37,18 @@ _BRANCH_FORMAT = ref_format(
     "%(contents:subject)",
     "%(committerdate:unix)",
 )
+
+
+@dataclass(frozen=True)
+class TagRecord:
+    """A tag as Git recorded it: who made it and when (annotated tags only), and its message."""
+
+    tag: str  # without refs/tags/
+    commit: str  # the peeled target
+    annotated: bool
+    tagger: str  # `Name <email>`; "" for a lightweight tag
+    tagged_at: int | None  # unix seconds; None for a lightweight tag
+    message: str
 
 
 @dataclass(frozen=True)
@@ -94,11 +111,12 @@ class RefCommands(GitRunner):
         """Release tags `<name>@v<N>` (all, or those matching a for-each-ref pattern)."""
         out = self._run("for-each-ref", f"--format={_RELEASE_FORMAT}", "--", pattern)
         tags: list[ReleaseTag] = []
-        for refname, objectname, peeled, subject in parse_ref_records(out, 4):
+        for refname, objectname, peeled, subject, when, tagger in parse_ref_records(out, 6):
             name = _tag_name(refname)
             parsed = parse_release_tag(name)
             if parsed is not None:
-                tags.append(ReleaseTag(parsed[0], parsed[1], name, peeled or objectname, subject))
+                stamp = int(when) if when.isdigit() else 0
+                tags.append(ReleaseTag(parsed[0], parsed[1], name, peeled or objectname, subject, stamp, tagger))
         return tags
 
     def deployment_events(
@@ -125,6 +143,17 @@ class RefCommands(GitRunner):
                 events.append(event)
         events.sort(key=lambda e: (e.prompt, e.env, e.seq))
         return events
+
+    def tag_records(self, *patterns: str) -> list[TagRecord]:
+        """Every tag under `patterns` with its tagger, tag date and message (one for-each-ref)."""
+        out = self._run("for-each-ref", f"--format={_TAG_RECORD_FORMAT}", "--", *patterns)
+        records = []
+        for refname, objectname, peeled, kind, name, email, date, contents in parse_ref_records(out, 8):
+            annotated = kind == "tag"
+            tagger = f"{name} {email}".strip() if annotated else ""
+            when = int(date) if annotated and date.strip().isdigit() else None
+            records.append(TagRecord(_tag_name(refname), peeled or objectname, annotated, tagger, when, contents if annotated else ""))
+        return records
 
     def read_tag(self, tag: str) -> tuple[str, str] | None:
         """(target sha, message) of a tag, through the persistent cat-file process."""

@@ -37,6 +37,31 @@ class GitFailed(RepoError):
         super().__init__(f"git {args[0] if args else ''} failed: {detail}")
 
 
+class ReadOnlyError(RepoError):
+    """A write was attempted in a read-only session (`workbench serve` without --write)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"read-only: {what} would change the repository",
+            hint="this app was opened read-only (workbench serve without --write, or ui --read-only)",
+        )
+
+
+# Git subcommands that change refs, the index, the working copy or the configuration.
+_WRITING_COMMANDS = frozenset({"tag", "branch", "push", "fetch", "add", "commit", "stash", "switch", "checkout", "merge", "reset", "update-ref", "gc"})
+
+
+def _writes(args: Sequence[str]) -> bool:
+    if not args:
+        return False
+    command = args[0]
+    if command == "notes":
+        return not any(a in ("list", "show") for a in args[1:])
+    if command == "config":
+        return "--get" not in args
+    return command in _WRITING_COMMANDS
+
+
 class GitRunner:
     """Runs git for one repository; the command groups (objects, log, refs...) build on it."""
 
@@ -46,6 +71,7 @@ class GitRunner:
         self._lock = threading.RLock()
         self.git_dir = Path(repo.git_dir)
         self.root: Path | None = Path(repo.working_tree_dir) if repo.working_tree_dir else None
+        self.read_only = False  # set by a read-only session: every git command that writes is refused
 
     @staticmethod
     def _open_repo(path: Path | str, *, allow_bare: bool) -> git.Repo:
@@ -79,6 +105,8 @@ class GitRunner:
         return out
 
     def _run_full(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if self.read_only and _writes(args):
+            raise ReadOnlyError(f"git {args[0]}")
         with self._lock:
             istream = None
             if stdin is not None:
@@ -135,7 +163,9 @@ class GitRunner:
         )
 
     def check_writable(self) -> None:
-        """Refuse early, with a clear message, when a stale `index.lock` would make git fail."""
+        """Refuse early, with a clear message: a read-only session, or a stale `index.lock` that would make git fail."""
+        if self.read_only:
+            raise ReadOnlyError("this change")
         if (self.git_dir / "index.lock").exists():
             raise self._lock_error()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.vcs.log import LogCommands
+from workbench.vcs.maintenance import MaintenanceCommands
 from workbench.vcs.objects import ObjectCommands
 from workbench.vcs.refs import RefCommands, RefListing
 from workbench.vcs.remote import RemoteCommands
@@ -19,7 +20,7 @@ from workbench.vcs.runner import Deferred, GitFailed, git_version
 from workbench.vcs.worktree import WorktreeCommands
 
 
-class GitStore(ObjectCommands, LogCommands, RefCommands, WorktreeCommands, RemoteCommands):
+class GitStore(ObjectCommands, LogCommands, RefCommands, WorktreeCommands, RemoteCommands, MaintenanceCommands):
     """One repository, one GitPython `Repo`, one persistent `cat-file --batch` process."""
 
     @classmethod

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from workbench.core.versions import HistoryEntry, WorkingState
-from workbench.services import branches, diffing, env_status, history, prompt_files, test_results
-from workbench.services.env_status import EnvStatus, StatusRow
+from workbench.services import branches, diffing, env_status, history, prompt_files, test_results, upkeep
+from workbench.services.env_status import StatusRow
 from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller, FlowAborted
 from workbench.tui.messages import DiffLoaded, HistoryLoaded, TreeLoaded
@@ -19,13 +21,13 @@ if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
 HISTORY_PAGE = 200
+FIRST_PAINT_WAIT_S = 3.0  # environments load after the first diff, or after this long
 SUMMARY_ROWS = 50
 
 
 @dataclass(frozen=True)
 class _TreeData:
     states: dict[str, WorkingState]
-    status: EnvStatus
     branch: str | None
     ahead: int
     behind: int
@@ -33,10 +35,9 @@ class _TreeData:
 
 def _tree_data(session: RepoSession) -> _TreeData:
     states = prompt_files.working_states(session)
-    status = env_status.status(session)
     branch = branches.current_branch(session)
     info = next((b for b in branches.branches(session) if b.name == branch), None) if branch else None
-    return _TreeData(states, status, branch, info.ahead if info else 0, info.behind if info else 0)
+    return _TreeData(states, branch, info.ahead if info else 0, info.behind if info else 0)
 
 
 def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, state: str | None) -> tuple[list[HistoryRow], dict[str, str]]:
@@ -76,22 +77,50 @@ class BrowseController(Controller):
         self.deployed: dict[str, str] = {}
         self.status: dict[str, StatusRow] = {}
         self.states: dict[str, str] = {}
+        self.entries: list[HistoryEntry] = []  # of the prompt `entries_of`, to redraw its badges
+        self.entries_of: str | None = None
+        self.first_paint = asyncio.Event()  # set once the first diff is on screen
+        self.upkeep_started = False
+        self.upkeep_job: object = None  # kept until git ends it (dropping it stops git)
 
     # ------------------------------------------------------------------ tree
     def load_tree(self) -> None:
         self.app.start_worker(self._load_tree, group="tree", exclusive=True)
 
     async def _load_tree(self) -> None:
+        """The tree first (working copy and branch: fast), then what each environment runs
+        (status reads every deployment tag: the slow part on a big repository)."""
         try:
             data = await self.call(_tree_data)
         except FlowAborted:
             return
-        self.status = {row.name: row for row in data.status.rows}
-        envs = {row.name: tuple(cell.env for cell in row.cells if cell.event is not None) for row in data.status.rows}
-        rows = [PromptRow(name, str(state.value), envs.get(name, ())) for name, state in data.states.items()]
-        self.states = {row.name: row.state for row in rows}
-        dirty = sum(1 for r in rows if r.state != "clean")
-        self.app.post_message(TreeLoaded(rows, data.branch, data.ahead, data.behind, dirty))
+        self.states = {name: str(state.value) for name, state in data.states.items()}
+        dirty = sum(1 for state in self.states.values() if state != "clean")
+        self.app.post_message(TreeLoaded(self._prompt_rows(), data.branch, data.ahead, data.behind, dirty))
+        if not self.first_paint.is_set():  # the first prompt's history and diff go first
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.first_paint.wait(), FIRST_PAINT_WAIT_S)
+        try:
+            status = await self.call(env_status.status)
+        except FlowAborted:
+            return
+        self.status = {row.name: row for row in status.rows}
+        self.app.post_message(TreeLoaded(self._prompt_rows(), data.branch, data.ahead, data.behind, dirty, statuses=True))
+        if not self.upkeep_started:  # once per session, after the tree is on screen
+            self.upkeep_started = True
+            self.upkeep_job = await self.call(upkeep.speed_up_history_later)
+
+    def _prompt_rows(self) -> list[PromptRow]:
+        envs = {row.name: tuple(cell.env for cell in row.cells if cell.event is not None) for row in self.status.values()}
+        return [PromptRow(name, state, envs.get(name, ())) for name, state in self.states.items()]
+
+    def statuses_loaded(self, name: str | None) -> None:
+        """Environments arrived after History: redraw its deployment badges (no Git needed)."""
+        if name is not None and self.entries_of == name:
+            self.rows, self.deployed = history_rows(self.entries, self.status.get(name), self.states.get(name))
+            app = self.app
+            app.query_one(HistoryPane).set_rows(self.rows, app.selected_rev, app.base_rev, app.base_marked)
+            app.refresh_status_bar()
 
     # ------------------------------------------------------------------ history
     def load_history(self, name: str) -> None:
@@ -102,6 +131,7 @@ class BrowseController(Controller):
             entries = await self.call(history.history, name, limit=HISTORY_PAGE)
         except FlowAborted:
             return
+        self.entries, self.entries_of = entries, name
         rows, deployed = history_rows(entries, self.status.get(name), self.states.get(name))
         self.app.post_message(HistoryLoaded(name, rows, deployed))
         commits = [r.rev for r in rows if r.rev][:SUMMARY_ROWS]

@@ -134,10 +134,15 @@ class DeployController(Controller):
 
     async def _environments(self) -> None:
         status = await self.call(env_status.status)
-        chosen = await self.ask(EnvironmentsScreen(status))
+        chosen = await self.ask(EnvironmentsScreen(status, dict(self.session.config.policies)))
         if chosen is None:
             return
-        name, source, target = chosen
+        action, name, source, target = chosen
+        if action == "approve":  # what `source` runs, for `target` (the revision grammar reads env names)
+            await self.app.approvals.approve(name, target, source)
+            return
+        if self.app.refuse_write("promoting"):
+            return
         plan = await self.call(deployments.plan_promote, name, target, from_env=source)
         await self._confirm_and_execute(plan)
 
@@ -145,15 +150,24 @@ class DeployController(Controller):
         """Show the plan, ask for the reason (required) and a confirmation, then execute it."""
         title = plan.summary[0].upper() + plan.summary[1:]
         hint = "reason (required, recorded in the event)"
+        if plan.blocked:
+            title = f"BLOCKED by policy: {title}"
+            hint = "emergency only: the reason for an OVERRIDE (recorded in the event); esc cancels"
         reason = await self.ask(TextPromptScreen(title, plan_body(plan, self.dialog_width()), hint))
         if reason is None:
             return
         confirm = Text(f"{plan.summary}.\nReason: {clean(reason)}\n")
-        confirm.append("A new deployment event (an annotated tag) is written; no tag is moved or deleted. Push to share it.")
         verb = {"rollback": "roll back", "split": "start the split in", "finish": "finish the split in"}.get(plan.action, "promote to")
-        if not await self.ask(ConfirmScreen(f"{verb.capitalize()} {plan.env}?", confirm, yes=f"{verb} {plan.env}")):
+        yes = f"{verb} {plan.env}"
+        if plan.blocked:
+            confirm.append("This OVERRIDES the policy of " + clean(plan.env) + ". The event records it as an override, with:\n", style="bold")
+            for check in plan.failed_checks:
+                confirm.append(f"  ✗ {clean(check.rule)}: {clean(check.found)}\n")
+            yes = f"override and {verb} {plan.env}"
+        confirm.append("A new deployment event (an annotated tag) is written; no tag is moved or deleted. Push to share it.")
+        if not await self.ask(ConfirmScreen(f"{verb.capitalize()} {plan.env}?", confirm, yes=yes)):
             return
-        event = await self.call(deployments.execute, plan, reason)
+        event = await self.call(deployments.execute, plan, reason, override=plan.blocked)
         self._deployed(event)
 
     def _deployed(self, event: DeploymentEvent) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from workbench.services import monitor
 from workbench.tui.controllers.base import Controller
 from workbench.tui.screens.monitor import MonitorScreen
 
@@ -18,6 +17,8 @@ class ProductionController(Controller):
             return
         envs = self.session.environments
         env = "prod" if "prod" in envs else envs[-1]
+        from workbench.services import monitor  # the monitor store loads on first use
+
         report = await self.call(monitor.report, name, env, series=True)
         if await self.ask(MonitorScreen(report)) == "rollback":
             self.app.deploy.rollback(name)

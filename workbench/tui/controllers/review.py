@@ -36,6 +36,11 @@ class ReviewController(Controller):
             app.selected_rev = review.head
             app.runs.run_ab()
             return
+        if action == "approve":
+            await self.app.approvals.approve_in_review(name, review.head)
+            return
+        if self.app.refuse_write("merging"):
+            return
         current = await self.call(branches.current_branch)
         body = (
             f"Merge {review.branch} into {current} (fast-forward when possible, else a merge commit). "

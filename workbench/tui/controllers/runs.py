@@ -17,9 +17,7 @@ from textual.worker import Worker
 
 from workbench.core.safe_text import clean
 from workbench.core.stats import wilson_interval
-from workbench.evals.runner import CaseFinished, CaseResult, RunFinished
 from workbench.services import prompt_files
-from workbench.services.evals import EvalSettings, compare_versions, run_tests
 from workbench.tui.controllers.base import Controller
 from workbench.tui.messages import RepoChanged
 from workbench.tui.panes.tests import CaseResult as RowResult
@@ -28,6 +26,7 @@ from workbench.tui.screens.case import CaseScreen
 
 if TYPE_CHECKING:
     from workbench.evals.compare import Comparison
+    from workbench.evals.runner import CaseResult
     from workbench.tui.app import WorkbenchApp
 
 T = TypeVar("T")
@@ -110,6 +109,9 @@ class RunController(Controller):
             return fn()
 
     async def _run(self, name: str, revs: list[str | None]) -> None:
+        # The evaluation engine (~0.5 s of imports) loads with the first run, not with the app.
+        from workbench.services.evals import EvalSettings, compare_versions, run_tests
+
         app = self.app
         session = self.session
         settings = EvalSettings(provider=app.provider_override, model=app.model_override, base_url=app.base_url_override)
@@ -134,6 +136,8 @@ class RunController(Controller):
         app.post_message(RepoChanged(frozenset({"history"})))
 
     def _on_event(self, event: Any) -> None:
+        from workbench.evals.runner import CaseFinished, RunFinished
+
         if isinstance(event, RunFinished) and not event.cancelled:
             self.app.call_from_thread(self.pane.arm_finished, event.arm)
         elif isinstance(event, CaseFinished):

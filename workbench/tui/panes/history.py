@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rich.text import Text
@@ -62,11 +62,12 @@ class HistoryPane(DataTable[Text]):
         self._entries: list[HistoryRow] = []
         self._all: list[HistoryRow] = []
         self._filter = ""
+        self._announced: str | None = None  # the version last announced as selected
+        self._announced_once = False
         self.base_rev: str | None = None
         self._base_marked = False
         self._clock = clock
         self._fit: Fit | None = None
-        self._posted: tuple[str | None] | None = None  # the version last announced with VersionSelected
 
     def wanted_width(self) -> int:
         """Columns in their plainest forms and MESSAGE_WANTED cells of message, border and scrollbar included."""
@@ -76,7 +77,8 @@ class HistoryPane(DataTable[Text]):
         return len(self._entries) + 3  # header and border
 
     def set_rows(self, rows: list[HistoryRow], select: str | None, base: str | None, base_marked: bool) -> None:
-        self._all = rows
+        known = {row.rev: row.tests for row in self._all if row.tests}
+        self._all = [replace(row, tests=known.get(row.rev)) if row.tests is None and row.rev in known else row for row in rows]
         self.base_rev = base
         self._base_marked = base_marked
         self._show(select)
@@ -195,8 +197,8 @@ class HistoryPane(DataTable[Text]):
         event.stop()
         if 0 <= event.cursor_row < len(self._entries):
             rev = self._entries[event.cursor_row].rev
-            if self._posted != (rev,):  # a redraw (resize, zoom, filter) that keeps the selection announces nothing
-                self._posted = (rev,)
+            if rev != self._announced or not self._announced_once:  # redrawn rows (resize, zoom, filter): no new diff
+                self._announced, self._announced_once = rev, True
                 self.post_message(VersionSelected(rev))
 
 

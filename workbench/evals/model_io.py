@@ -1,0 +1,80 @@
+"""What every provider speaks: the request, the completion, the retryable call error, the Provider protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workbench.errors import ProviderError
+from workbench.evals.secrets import scrub
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One call: chat `messages` or completion `text`."""
+
+    messages: list[dict[str, str]] | None = None
+    text: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_messages(self) -> list[dict[str, str]]:
+        return self.messages if self.messages is not None else [{"role": "user", "content": self.text or ""}]
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float = 0.0
+    cost: float | None = None
+    cached: bool = False
+    logprobs: tuple[float, ...] | None = None  # token logprobs (perplexity assertions)
+    structured: Any = None  # tool calls / function call, when the model answered with them
+
+    @property
+    def graded_output(self) -> Any:
+        """What assertions see: the tool calls when the model made some (promptfoo's output), else the text."""
+        return self.structured if self.structured is not None and not self.text else self.text
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+
+class CallError(ProviderError):
+    """A failed model call. `retryable` errors (429, 5xx, timeouts, dropped connections) are retried."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None, hint: str | None = None) -> None:
+        # Error bodies come from the server and may repeat the key or the URL's credentials.
+        super().__init__(scrub(message), hint=scrub(hint) if hint else hint)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+class Provider(Protocol):
+    """What the runner needs from a provider.
+
+    Optional, looked up with getattr: `warm()` starts getting ready (import, load) in the
+    background once the runner knows a request will be needed; `interruptible = False` says
+    a request cannot be stopped, so the runner gives it no timeout.
+    """
+
+    id: str  # identifies provider + model + endpoint in cache keys and reports
+    label: str
+
+    async def complete(self, request: ModelRequest) -> Completion: ...
+
+    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def short_text(text: str, limit: int = 200) -> str:
+    """Scrubbed, then cut: cutting first could leave the start of a key that no rule matches."""
+    text = scrub(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,219 @@
+"""The data of a run: options, case results, summaries and progress events.
+
+Plain dataclasses, light to import: the results store, the reports, the CLI and the app read them
+without loading the evaluation engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.core.stats import pass_hat_k, percentile, wilson_interval
+
+
+@dataclass(frozen=True)
+class AssertionResult:
+    type: str
+    passed: bool
+    score: float
+    reason: str
+    weight: float = 1.0
+    metric: str | None = None
+    error: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"type": self.type, "pass": self.passed, "score": self.score, "reason": self.reason, "weight": self.weight}
+        if self.error:
+            data["error"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    concurrency: int = 8
+    max_attempts: int = 8
+    timeout_s: float = 60.0
+    backoff_base_s: float = 0.5  # 5xx, timeouts, dropped connections, while the endpoint is overloaded
+    rate_limit_base_s: float = 1.0  # 429 without Retry-After, while the endpoint is overloaded
+    healthy_backoff_base_s: float = 0.1  # any transient failure while most attempts succeed
+    backoff_cap_s: float = 10.0
+    retry_after_cap_s: float = 60.0
+    repeat: int = 1
+    use_cache: bool = True
+    python_assertions: bool = True  # `python` assertions run code from prompt files (core.trust)
+    python_assertions_source: str = ""
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case_id: str
+    description: str
+    repeat: int
+    passed: bool | None  # None: errored (no output to judge)
+    score: float
+    output: str = ""
+    asserts: tuple[AssertionResult, ...] = ()
+    latency_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+    error: str | None = None
+    cached: bool = False
+    attempts: int = 1
+    vars: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.passed is None else "pass" if self.passed else "fail"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "description": self.description,
+            "repeat": self.repeat,
+            "status": self.status,
+            "score": self.score,
+            "output": self.output,
+            "asserts": [a.to_dict() for a in self.asserts],
+            "latency_ms": self.latency_ms,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost": self.cost,
+            "error": self.error,
+            "cached": self.cached,
+            "attempts": self.attempts,
+            "vars": self.vars,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaseResult:
+        status = data.get("status")
+        return cls(
+            case_id=data["case_id"],
+            description=data.get("description", data["case_id"]),
+            repeat=int(data.get("repeat", 0)),
+            passed=None if status == "error" else status == "pass",
+            score=float(data.get("score", 0.0)),
+            output=data.get("output", ""),
+            asserts=tuple(
+                AssertionResult(a["type"], bool(a["pass"]), float(a["score"]), a.get("reason", ""), float(a.get("weight", 1.0)))
+                for a in data.get("asserts", [])
+            ),
+            latency_ms=data.get("latency_ms"),
+            input_tokens=data.get("input_tokens"),
+            output_tokens=data.get("output_tokens"),
+            cost=data.get("cost"),
+            error=data.get("error"),
+            cached=bool(data.get("cached", False)),
+            attempts=int(data.get("attempts", 1)),
+            vars=dict(data.get("vars") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    total: int
+    passed: int
+    failed: int
+    errors: int
+    pass_rate: float
+    interval: tuple[float, float]
+    latency_p50: float | None
+    latency_p95: float | None
+    tokens: int
+    cost: float | None
+
+    @property
+    def symbol(self) -> str:
+        return "✓" if self.total and self.passed == self.total else "✗"
+
+    @property
+    def short(self) -> str:
+        """`✓ 12/12` or `✗ 9/12`: what the history shows."""
+        return f"{self.symbol} {self.passed}/{self.total}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "passed": self.passed,
+            "failed": self.failed,
+            "errors": self.errors,
+            "pass_rate": self.pass_rate,
+            "interval95": list(self.interval),
+            "latency_p50_ms": self.latency_p50,
+            "latency_p95_ms": self.latency_p95,
+            "tokens": self.tokens,
+            "cost": self.cost,
+        }
+
+
+def repeat_stats(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    """With --repeat K: per case, its pass rate over the K samples and pass^K (all K passed)."""
+    by_case: dict[str, list[CaseResult]] = {}
+    for result in results:
+        by_case.setdefault(result.case_id, []).append(result)
+    rows = []
+    for case_id, samples in by_case.items():
+        passes = sum(1 for r in samples if r.passed)
+        rows.append(
+            {
+                "case_id": case_id,
+                "trials": len(samples),
+                "passes": passes,
+                "pass_rate": passes / len(samples),
+                "pass_hat_k": pass_hat_k(passes, len(samples), len(samples)),
+            }
+        )
+    return rows
+
+
+def summarize(results: Sequence[CaseResult]) -> RunSummary:
+    total = len(results)
+    passed = sum(1 for r in results if r.passed)
+    errors = sum(1 for r in results if r.passed is None)
+    latencies = [r.latency_ms for r in results if r.latency_ms is not None and not r.cached]
+    costs = [r.cost for r in results if r.cost is not None]
+    return RunSummary(
+        total=total,
+        passed=passed,
+        failed=total - passed - errors,
+        errors=errors,
+        pass_rate=passed / total if total else 0.0,
+        interval=wilson_interval(passed, total),
+        latency_p50=percentile(latencies, 50) if latencies else None,
+        latency_p95=percentile(latencies, 95) if latencies else None,
+        tokens=sum(r.tokens or 0 for r in results),
+        cost=sum(costs) if costs else None,
+    )
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    arm: int
+    label: str
+    total: int
+    cases: tuple[tuple[str, str], ...]  # (case_id, description)
+
+
+@dataclass(frozen=True)
+class CaseFinished:
+    arm: int
+    result: CaseResult
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    arm: int
+    summary: RunSummary
+    cancelled: bool = False
+
+
+Event = RunStarted | CaseFinished | RunFinished
+EventHandler = Callable[[Event], None]

@@ -1,0 +1,158 @@
+"""Scheduling model calls: a concurrency budget held only on the wire, retries first, and a
+backoff that adapts to the endpoint's health (client-side throttling, Google SRE book)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from workbench.evals.providers import (
+    CallError,
+    Completion,
+    ModelRequest,
+    Provider,
+)
+from workbench.evals.run_model import RunOptions
+
+
+class Slots:
+    """At most `limit` requests in flight, shared by every suite of a run; retries go first.
+
+    A request holds a slot only while it is on the wire: a request told to wait (429 with
+    Retry-After, or a backoff) gives its slot back, so the others keep flowing up to the
+    limit. When a slot frees, the waiter with the highest priority gets it (a retry's
+    priority is its attempt number; a new case has 0), first come first served among equals:
+    a retried case does not queue behind every case that has not started yet.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.busy = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int = 0) -> None:
+        if self.busy < self.limit and not self._waiters:
+            self.busy += 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (-priority, next(self._order), granted))
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self.release()  # handed over just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, granted = heapq.heappop(self._waiters)
+            if not granted.done():
+                granted.set_result(None)  # the slot changes hands; `busy` stays the same
+                return
+        self.busy -= 1
+
+
+class EndpointHealth:
+    """Recent attempt outcomes against one endpoint: is it overloaded, or are failures isolated?
+
+    The rule is client-side adaptive throttling from Google's SRE book ("Handling Overload"),
+    with K = 2: the endpoint counts as overloaded when fewer than half of the recent attempts
+    succeeded. While it is healthy, a failed request retries after a short jittered backoff and
+    gives up its slot meanwhile; once it is overloaded, the long backoff applies and waiting
+    requests keep their slots, so the run slows down instead of piling onto the endpoint.
+    """
+
+    def __init__(self, window: int = 32, min_samples: int = 10) -> None:
+        self._outcomes: deque[bool] = deque(maxlen=max(1, window))
+        self._min_samples = min_samples
+
+    def record(self, ok: bool) -> None:
+        self._outcomes.append(ok)
+
+    @property
+    def overloaded(self) -> bool:
+        seen = len(self._outcomes)
+        if seen < min(self._min_samples, self._outcomes.maxlen or 1):
+            return False
+        return 2 * sum(self._outcomes) < seen
+
+
+def _wait(options: RunOptions, health: EndpointHealth) -> Callable[[RetryCallState], float]:
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:  # mandated by the endpoint: exactly that, capped
+            return float(min(max(retry_after, 0.0), options.retry_after_cap_s))
+        if not health.overloaded:  # an isolated failure: retry soon ("full jitter")
+            ceiling = min(options.backoff_cap_s, options.healthy_backoff_base_s * 2 ** (state.attempt_number - 1))
+            return random.uniform(0, ceiling)
+        base = options.rate_limit_base_s if getattr(error, "status", None) == 429 else options.backoff_base_s
+        ceiling = min(options.backoff_cap_s, base * 2 ** (state.attempt_number - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter": never a hot retry loop
+
+    return wait
+
+
+def _retryable(error: BaseException) -> bool:
+    return bool(getattr(error, "retryable", False))
+
+
+async def call_with_retries(
+    provider: Provider,
+    request: ModelRequest,
+    options: RunOptions,
+    *,
+    slots: Slots | None = None,
+    health: EndpointHealth | None = None,
+) -> tuple[Completion, int]:
+    """One model call with timeout and retries; returns the completion and the attempts used.
+
+    Each attempt holds one of `slots` (none given: no limit) only while it is on the wire;
+    see `Slots` and `EndpointHealth` for who waits and how long. The retry budget is
+    `options.max_attempts` attempts per call.
+
+    Raises:
+        CallError: a non-retryable error, or the last error once the budget is spent.
+    """
+    health = health or EndpointHealth()
+    # A provider whose requests cannot be interrupted (the in-process model) gets no timeout.
+    timeout_s = options.timeout_s if getattr(provider, "interruptible", True) else None
+    attempts = 0
+    held = False
+    try:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(max(1, options.max_attempts)),
+            wait=_wait(options, health),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        ):
+            with attempt:
+                if slots is not None and not held:
+                    await slots.acquire(priority=attempts)
+                    held = True
+                attempts += 1
+                try:
+                    async with asyncio.timeout(timeout_s):  # no extra task per call, unlike wait_for
+                        completion = await provider.complete(request)
+                except (TimeoutError, CallError) as err:
+                    retryable = isinstance(err, TimeoutError) or _retryable(err)
+                    if retryable:
+                        health.record(ok=False)
+                    if held and slots is not None and not (retryable and health.overloaded):
+                        slots.release()  # wait (or give up) without blocking the others
+                        held = False
+                    if isinstance(err, TimeoutError):
+                        raise CallError(f"no answer within {options.timeout_s:g} s", retryable=True) from None
+                    raise
+                health.record(ok=True)
+    finally:
+        if held and slots is not None:
+            slots.release()
+    return completion, attempts

@@ -1,0 +1,15 @@
+"""Upkeep that keeps a big repository fast without changing anything the user sees."""
+
+from __future__ import annotations
+
+from workbench.services.session import RepoSession
+from workbench.vcs.store import Deferred
+
+
+def speed_up_history_later(session: RepoSession) -> Deferred[str] | None:
+    """Start writing the commit-graph's changed-path Bloom filters when the repository is big and
+    has none (a fresh clone): `git log -- <path>` then skips the commits that did not touch the
+    path. Returns the running job (keep it until it ends), or None when nothing is needed."""
+    if not session.store.changed_path_filters_needed():
+        return None
+    return session.store.write_changed_path_filters_later()
