@@ -149,11 +149,11 @@ async def test_small_terminal_shows_one_pane_and_switches_by_number(app_repo: Pa
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.screen.has_class("-narrow")
-        assert not app.query_one(DiffPane).display or app.query_one(DiffPane).has_class("-hidden-narrow")
+        assert app.query_one(DiffPane).has_class("-off")
         await pilot.press("3")
         await pilot.pause()
-        assert not app.query_one(DiffPane).has_class("-hidden-narrow")
-        assert app.query_one(PromptsPane).has_class("-hidden-narrow")
+        assert not app.query_one(DiffPane).has_class("-off")
+        assert app.query_one(PromptsPane).has_class("-off")
 
 
 async def test_not_a_repository_is_reported_and_the_app_stays_alive(tmp_path: Path) -> None:
