@@ -82,6 +82,25 @@ def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None) -> Con
     return fmt.convert(source)
 
 
+def source_paths(fmt: Format, paths: list[Path]) -> list[Path]:
+    """The files to read: each PATH, a folder's files of the format, or the default files here."""
+    if not paths:
+        found = sorted({p for pattern in fmt.default_paths for p in Path().glob(pattern) if p.is_file()})
+        if not found:
+            raise ImportSourceError(f"no {fmt.default_paths[0]} here", hint=f"give the path: workbench import {fmt.name} PATH")
+        return found[:1] if not fmt.suffixes else found
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir() and fmt.suffixes:
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(fmt.suffixes) and not p.name.startswith(("_", ".")))
+            if not found:
+                raise ImportSourceError(f"no {' or '.join(fmt.suffixes)} files in {path}")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
 def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str | None = None) -> ImportReport:
     """Convert every source and write the result under `root` (see the module docstring).
 
@@ -95,11 +114,7 @@ def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str
         ImportSourceError: an unknown format, or a source that cannot be read.
     """
     fmt = get_format(format_name)
-    if not paths:
-        found = next((Path(p) for p in fmt.default_paths if Path(p).is_file()), None)
-        if found is None:
-            raise ImportSourceError(f"no {fmt.default_paths[0]} here", hint=f"give the path: workbench import {fmt.name} PATH")
-        paths = [found]
+    paths = source_paths(fmt, paths)
     report = ImportReport()
     prompts_dir = (root / "prompts").resolve()
     for path in paths:
