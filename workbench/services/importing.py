@@ -67,8 +67,9 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None) -> Conversion:
-    """Read `path` and convert it (no writing)."""
+def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None, folder: Path | None = None) -> Conversion:
+    """Read `path` and convert it (no writing); `folder` is the folder the user named, if any:
+    its subfolders become subfolders of the prefix."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -78,26 +79,33 @@ def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None) -> Con
     def read_file(relative: str) -> str:
         return (base / relative).read_text(encoding="utf-8")
 
-    source = Source(_display(path, root), text, read_file, prefix if prefix is not None else default_prefix(path, root))
+    if folder is None:
+        chosen = prefix if prefix is not None else default_prefix(path, root)
+        source = Source(_display(path, root), text, read_file, chosen)
+    else:
+        top = prefix if prefix is not None else default_prefix(folder / "x", root)
+        sub = path.resolve().parent.relative_to(folder.resolve()).parts
+        source = Source(_display(path, root), text, read_file, "/".join(p for p in (top, *sub) if p), top, len(sub))
     return fmt.convert(source)
 
 
-def source_paths(fmt: Format, paths: list[Path]) -> list[Path]:
-    """The files to read: each PATH, a folder's files of the format, or the default files here."""
+def source_paths(fmt: Format, paths: list[Path]) -> list[tuple[Path, Path | None]]:
+    """The files to read, each with the folder the user named (None for a file named itself):
+    each PATH, a folder's files of the format (at any depth), or the default files here."""
     if not paths:
         found = sorted({p for pattern in fmt.default_paths for p in Path().glob(pattern) if p.is_file()})
         if not found:
             raise ImportSourceError(f"no {fmt.default_paths[0]} here", hint=f"give the path: workbench import {fmt.name} PATH")
-        return found[:1] if not fmt.suffixes else found
-    files: list[Path] = []
+        return [(p, None) for p in (found[:1] if not fmt.suffixes else found)]
+    files: list[tuple[Path, Path | None]] = []
     for path in paths:
         if path.is_dir() and fmt.suffixes:
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(fmt.suffixes) and not p.name.startswith(("_", ".")))
             if not found:
                 raise ImportSourceError(f"no {' or '.join(fmt.suffixes)} files in {path}")
-            files.extend(found)
+            files.extend((p, path) for p in found)
         else:
-            files.append(path)
+            files.append((path, None))
     return files
 
 
@@ -114,11 +122,10 @@ def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str
         ImportSourceError: an unknown format, or a source that cannot be read.
     """
     fmt = get_format(format_name)
-    paths = source_paths(fmt, paths)
     report = ImportReport()
     prompts_dir = (root / "prompts").resolve()
-    for path in paths:
-        conversion = convert_file(root, fmt, path, prefix)
+    for path, folder in source_paths(fmt, paths):
+        conversion = convert_file(root, fmt, path, prefix, folder)
         report.problems.extend(conversion.problems)
         for output in conversion.files:
             target = (root / output.path).resolve()
@@ -138,8 +145,10 @@ def _validate(root: Path, paths: list[str]) -> list[Problem]:
     from workbench.services.prompts import load_file
 
     problems: list[Problem] = []
+    from workbench.core.model import is_prompt_path
+
     for rel in paths:
-        if rel.endswith((".tests.yaml", ".tests.yml")):
+        if not is_prompt_path(rel):
             continue
         result = load_file(root, root / rel)
         problems.extend(result.problems)

@@ -12,7 +12,7 @@ Prompty, Dotprompt and Langfuse join it the same way (issue 15): add a module wi
 
 from __future__ import annotations
 
-from workbench.core.formats import github_models, promptfoo, prompty
+from workbench.core.formats import dotprompt, github_models, promptfoo, prompty
 from workbench.core.formats.base import (
     Conversion,
     ExportedVersion,
@@ -47,6 +47,14 @@ FORMATS: dict[str, Format] = {
         prompty.convert,
         export=prompty.export,
         suffixes=(".prompty",),
+    ),
+    "dotprompt": Format(
+        "dotprompt",
+        "Dotprompt files (*.prompt): front matter (model, config, input/output Picoschema, toolDefs) and a Handlebars body; `_name.prompt` partials",
+        ("*.prompt",),
+        dotprompt.convert,
+        export=dotprompt.export,
+        suffixes=(".prompt",),
     ),
 }
 

@@ -21,6 +21,8 @@ class Source:
     text: str
     read_file: ReadFile
     prefix: str  # folder under prompts/ for the converted prompts
+    root_prefix: str | None = None  # folder under prompts/ of the folder the user named (None: `prefix`)
+    depth: int = 0  # folders between the folder the user named and this file (Dotprompt partials live at its root)
 
 
 @dataclass(frozen=True)

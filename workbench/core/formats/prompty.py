@@ -331,7 +331,7 @@ def convert(source: Source) -> Conversion:
         return Conversion([], [Problem(source.path, err.line, err.col, err.message)])
     data = doc.value if isinstance(doc.value, dict) else {}
     state = ConversionState(source, doc)
-    v2 = isinstance(data.get("inputs"), list) or "metadata" in data or "outputs" in data and isinstance(data["outputs"], list) or (isinstance(data.get("model"), dict) and any(k in data["model"] for k in ("id", "connection", "options", "apiType", "provider"))) or isinstance(data.get("model"), str)
+    v2 = isinstance(data.get("inputs"), list) or "metadata" in data or ("outputs" in data and isinstance(data["outputs"], list)) or (isinstance(data.get("model"), dict) and any(k in data["model"] for k in ("id", "connection", "options", "apiType", "provider"))) or isinstance(data.get("model"), str)
     document: dict[str, Any] = {}
     if isinstance(data.get("description"), str):
         document["description"] = data["description"]
