@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.core.formats import Conversion, Format, Source, formats
+from workbench.core.formats import Conversion, Format, Source, SourceVersion, formats
 from workbench.core.formats.promptfoo import slug
 from workbench.core.model import Problem, Severity
 from workbench.errors import WorkbenchError
+from workbench.services.import_history import DEFAULT_LABEL_ENV, HistoryReport, import_versions
 from workbench.services.prompt_files import write_atomically
 
 
@@ -30,6 +31,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # fields not carried over (file, line, field)
     validation: list[Problem] = field(default_factory=list)  # what `workbench validate` says of the result
+    history: HistoryReport | None = None  # commits and deployment events, for a format with history
 
     @property
     def errors(self) -> list[Problem]:
@@ -41,6 +43,7 @@ class ImportReport:
             "unchanged": self.unchanged,
             "not_carried_over": [p.to_dict() for p in self.problems],
             "validation": [p.to_dict() for p in self.validation],
+            **({"history": self.history.to_dict()} if self.history is not None else {}),
         }
 
 
@@ -109,7 +112,9 @@ def source_paths(fmt: Format, paths: list[Path]) -> list[tuple[Path, Path | None
     return files
 
 
-def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str | None = None) -> ImportReport:
+def import_paths(
+    root: Path, format_name: str, paths: list[Path], *, prefix: str | None = None, label_env: dict[str, str] | None = None
+) -> ImportReport:
     """Convert every source and write the result under `root` (see the module docstring).
 
     Args:
@@ -117,6 +122,7 @@ def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str
         format_name: a key of `workbench.core.formats.formats()`.
         paths: the sources; empty means the format's default file in the current folder.
         prefix: folder under prompts/ for the converted prompts (default: per source).
+        label_env: for a format with history, which environment each label deploys to.
 
     Raises:
         ImportSourceError: an unknown format, or a source that cannot be read.
@@ -124,9 +130,17 @@ def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str
     fmt = get_format(format_name)
     report = ImportReport()
     prompts_dir = (root / "prompts").resolve()
+    versions: list[SourceVersion] = []
     for path, folder in source_paths(fmt, paths):
         conversion = convert_file(root, fmt, path, prefix, folder)
         report.problems.extend(conversion.problems)
+        if fmt.history:
+            versions.extend(conversion.versions)
+            for version in conversion.versions:
+                for output in version.files:
+                    if not (root / output.path).resolve().is_relative_to(prompts_dir):
+                        raise ImportSourceError(f"refusing to write outside prompts/: {output.path}")
+            continue
         for output in conversion.files:
             target = (root / output.path).resolve()
             if prompts_dir not in target.parents:
@@ -136,8 +150,25 @@ def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str
                 continue
             write_atomically(target, output.text)
             report.written.append(output.path)
+    if fmt.history:
+        report.history = _import_history(root, versions, label_env if label_env is not None else dict(DEFAULT_LABEL_ENV))
+        touched = sorted({f.path for v in versions for f in v.files})
+        report.written = sorted({c["prompt"] for c in report.history.commits})
+        report.validation.extend(_validate(root, touched))
+        return report
     report.validation.extend(_validate(root, [*report.written, *report.unchanged]))
     return report
+
+
+def _import_history(root: Path, versions: list[SourceVersion], label_env: dict[str, str]) -> HistoryReport:
+    """Commit the versions and record their labels (see `workbench.services.import_history`)."""
+    from workbench.services.session import RepoSession
+
+    session = RepoSession.open(root)
+    try:
+        return import_versions(session, versions, label_env)
+    finally:
+        session.close()
 
 
 def _validate(root: Path, paths: list[str]) -> list[Problem]:

@@ -12,7 +12,7 @@ Prompty, Dotprompt and Langfuse join it the same way (issue 15): add a module wi
 
 from __future__ import annotations
 
-from workbench.core.formats import dotprompt, github_models, promptfoo, prompty
+from workbench.core.formats import dotprompt, github_models, langfuse, promptfoo, prompty
 from workbench.core.formats.base import (
     Conversion,
     ExportedVersion,
@@ -55,6 +55,15 @@ FORMATS: dict[str, Format] = {
         dotprompt.convert,
         export=dotprompt.export,
         suffixes=(".prompt",),
+    ),
+    "langfuse": Format(
+        "langfuse",
+        "Langfuse prompts as its API returns them (JSON, one object per version, with labels): each version a commit, each label a deployment",
+        ("langfuse-prompts.json",),
+        langfuse.convert,
+        export=langfuse.export,
+        history=True,
+        export_history=True,
     ),
 }
 
