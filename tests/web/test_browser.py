@@ -126,7 +126,7 @@ def test_the_app_in_a_browser_shows_the_tree_and_opens_a_diff(browser: Any, serv
     )
     page.keyboard.press("Enter")
     text = press_until(page, "j", "History · support/summarize", wait_s=0.5, tries=40)
-    rows = re.findall(r"│ [ ◆]  ([0-9a-f]{7})   ", text)
+    rows = re.findall(r"[│┃][ ◆]([0-9a-f]{7}) ", text)  # border, base mark, commit
     assert len(rows) >= 3, text
     # History pane, one version down: the diff of that version against the one before it; d focuses the diff
     page.keyboard.press("2")

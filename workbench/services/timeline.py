@@ -14,8 +14,10 @@ from typing import Any
 
 from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
 from workbench.core.versions import DeploymentEvent, ReleaseTag
+from workbench.errors import RepoError
 from workbench.monitor.metrics import parse_since
 from workbench.services.deployment_events import events
+from workbench.services.history import history
 from workbench.services.session import RepoSession
 
 
@@ -33,6 +35,7 @@ class TimelineEvent:
     why: str = ""
     tests: str | None = None
     canary: str | None = None  # `10% → support/summarize@v3` during a split
+    seq: str = ""  # a deployment tag's sequence (millisecond time first): orders events of the same second
 
     @property
     def prompt(self) -> str:
@@ -72,9 +75,32 @@ def timeline(
         found += [_release(r) for r in session.store.release_tags() if prompt is None or r.prompt == prompt]
         found += _merges(session, prompt, cutoff)
     if cutoff is not None:
-        found = [e for e in found if _epoch(e.when) >= cutoff]
-    found.sort(key=lambda e: (_epoch(e.when), e.kind != "release"), reverse=True)
+        found = [e for e in found if epoch(e.when) >= cutoff]
+    found.sort(key=lambda e: (epoch(e.when), e.kind != "release", e.seq), reverse=True)
     return found[:limit]
+
+
+def versions_of(session: RepoSession, event: TimelineEvent) -> tuple[str | None, str | None]:
+    """(the version of the event's first prompt it names, the version it replaced): History
+    commits (the commits that changed the prompt), so the app can select and diff them. A
+    promotion or rollback replaced what the environment ran; a release or a merge replaced the
+    version before it on its line."""
+    name = event.prompt
+
+    def owner(rev: str) -> str | None:
+        try:
+            found = history(session, name, limit=1, rev=rev)
+        except RepoError:  # the prompt did not exist there
+            return None
+        return found[0].commit.sha if found else None
+
+    version = owner(event.commit)
+    if event.previous_commit:
+        return version, owner(event.previous_commit)
+    if event.kind == "merge":
+        return version, owner(event.commit + "^1")
+    older = history(session, name, limit=1, offset=1, rev=version) if version else []
+    return version, older[0].commit.sha if older else None
 
 
 def _deployment(event: DeploymentEvent) -> TimelineEvent:
@@ -94,6 +120,7 @@ def _deployment(event: DeploymentEvent) -> TimelineEvent:
         why=event.reason,
         tests=event.tests,
         canary=canary,
+        seq=event.seq,
     )
 
 
@@ -114,7 +141,7 @@ def _iso(stamp: int) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _epoch(when: str) -> float:
+def epoch(when: str) -> float:
     try:
         return datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
     except ValueError:

@@ -57,6 +57,8 @@ ACTIONS: tuple[Act, ...] = (
     Act("focus-diff", "3", "focus_pane('diff')", "Diff pane", show=False),
     Act("focus-tests", "4", "focus_pane('tests')", "Tests pane", show=False),
     Act("monitor", "5", "monitor", "Production metrics of the selected prompt", show=False),
+    Act("timeline", "6", "timeline", "Timeline: every release and deployment, all prompts", show=False),
+    Act("all-branches", "a", "toggle_branches", "History: current branch / all branches (graph)", show=False),
     Act("next-pane", "tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
     Act("previous-pane", "shift+tab", "cycle_pane(-1)", "Previous pane", show=False, priority=True),
     Act("next-pane-vim", "l", "cycle_pane(1)", "Next pane", show=False, palette=False),

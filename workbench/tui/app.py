@@ -42,6 +42,7 @@ from workbench.tui.controllers.releases import ReleaseController
 from workbench.tui.controllers.remote import RemoteController
 from workbench.tui.controllers.review import ReviewController
 from workbench.tui.controllers.runs import RunController
+from workbench.tui.controllers.timeline import TimelineController
 from workbench.tui.layout import PANES
 from workbench.tui.messages import (
     CaseOpened,
@@ -64,7 +65,6 @@ from workbench.tui.screens.help import HelpScreen
 DEFAULT_THEME = "textual-dark"
 R = TypeVar("R")
 P = ParamSpec("P")
-
 
 
 class WorkbenchApp(ReadOnlyGate, App[None]):
@@ -117,6 +117,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         self.production = ProductionController(self)
         self.runs = RunController(self)
         self.approvals = ApprovalController(self)
+        self.timeline = TimelineController(self)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -272,7 +273,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
 
     @on(PromptSelected)
     def _prompt_selected(self, event: PromptSelected) -> None:
-        if event.name == self.selected_prompt and self.browse.rows:
+        if event.name == self.selected_prompt and (self.browse.rows or self.browse.wanted_rev):
             return
         self.selected_prompt = event.name
         self.selected_rev = None
@@ -284,7 +285,8 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
     def _history_loaded(self, event: HistoryLoaded) -> None:
         if event.name != self.selected_prompt:
             return
-        self.browse.history_loaded(event)
+        if not self.browse.history_loaded(event):
+            return
         known = {r.rev for r in event.rows}
         if self.selected_rev not in known:
             self.selected_rev = event.rows[0].rev if event.rows else None
@@ -292,7 +294,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
             self.base_marked = False
         pane = self.query_one(HistoryPane)
         pane.set_rows(event.rows, self.selected_rev, self.base_rev, self.base_marked)
-        pane.border_title = Text(f"2 History · {clean(event.name)}")  # a Text: names are never markup
+        pane.border_title = Text(f"2 History · {clean(event.name)}" + (" · all branches (a)" if event.all_branches else ""))
         self.refresh_status_bar()
         self.browse.load_diff(event.name, self.selected_rev)
 
@@ -442,6 +444,12 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
 
     def action_monitor(self) -> None:
         self.production.show()
+
+    def action_timeline(self) -> None:
+        self.timeline.show()
+
+    def action_toggle_branches(self) -> None:
+        self.browse.toggle_branches()
 
     def action_run_tests(self) -> None:
         self.runs.run_single()

@@ -59,6 +59,7 @@ class HistoryLoaded(Message):
     name: str
     rows: list[Any]  # HistoryRow
     deployed: dict[str, str]  # env -> version label
+    all_branches: bool = False
 
 
 @dataclass

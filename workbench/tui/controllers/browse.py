@@ -15,7 +15,7 @@ from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller, FlowAborted
 from workbench.tui.messages import DiffLoaded, HistoryLoaded, TreeLoaded
 from workbench.tui.panes.history import HistoryPane, HistoryRow
-from workbench.tui.panes.prompts import PromptRow
+from workbench.tui.panes.prompts import PromptRow, PromptsPane
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
@@ -68,6 +68,16 @@ def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, stat
     return rows, deployed
 
 
+def with_graph(rows: list[HistoryRow], found: history.BranchHistory) -> list[HistoryRow]:
+    """All-branches rows: each commit's lanes, the branch heads at it and its own previous version."""
+    graph = {row.commit: row.cells for row in found.graph}
+    previous = {entry.commit.sha: (entry.commit.parents[0] if entry.commit.parents else None) for entry in found.entries}
+    return [
+        replace(row, graph=graph.get(row.rev, ""), heads=found.heads.get(row.rev, ()), previous=previous.get(row.rev)) if row.rev else row
+        for row in rows
+    ]
+
+
 class BrowseController(Controller):
     """Loads what the main screen shows; every load is an exclusive worker (newest wins)."""
 
@@ -79,6 +89,8 @@ class BrowseController(Controller):
         self.states: dict[str, str] = {}
         self.entries: list[HistoryEntry] = []  # of the prompt `entries_of`, to redraw its badges
         self.entries_of: str | None = None
+        self.wanted_rev: str | None = None  # a version opened from elsewhere (the timeline), until History shows it
+        self.all_branches = False  # History: the current branch (False) or every branch, with a graph
         self.first_paint = asyncio.Event()  # set once the first diff is on screen
         self.upkeep_started = False
         self.upkeep_job: object = None  # kept until git ends it (dropping it stops git)
@@ -117,7 +129,10 @@ class BrowseController(Controller):
     def statuses_loaded(self, name: str | None) -> None:
         """Environments arrived after History: redraw its deployment badges (no Git needed)."""
         if name is not None and self.entries_of == name:
-            self.rows, self.deployed = history_rows(self.entries, self.status.get(name), self.states.get(name))
+            known = {row.rev: row for row in self.rows}
+            rows, self.deployed = history_rows(self.entries, self.status.get(name), self.states.get(name))
+            # Only the badges change: the lanes, heads and previous versions stay.
+            self.rows = [replace(row, graph=k.graph, heads=k.heads, previous=k.previous) if (k := known.get(row.rev)) else row for row in rows]
             app = self.app
             app.query_one(HistoryPane).set_rows(self.rows, app.selected_rev, app.base_rev, app.base_marked)
             app.refresh_status_bar()
@@ -126,14 +141,27 @@ class BrowseController(Controller):
     def load_history(self, name: str) -> None:
         self.app.start_worker(partial(self._load_history, name), group="history", exclusive=True)
 
+    def toggle_branches(self) -> None:
+        """`a`: the selected prompt's history on the current branch, or on every branch with lanes."""
+        self.all_branches = not self.all_branches
+        if self.app.selected_prompt:
+            self.load_history(self.app.selected_prompt)
+
     async def _load_history(self, name: str) -> None:
+        all_branches = self.all_branches
         try:
-            entries = await self.call(history.history, name, limit=HISTORY_PAGE)
+            if all_branches:
+                found = await self.call(history.branch_history, name, limit=HISTORY_PAGE)
+                entries = list(found.entries)
+            else:
+                entries = await self.call(history.history, name, limit=HISTORY_PAGE)
         except FlowAborted:
             return
         self.entries, self.entries_of = entries, name
         rows, deployed = history_rows(entries, self.status.get(name), self.states.get(name))
-        self.app.post_message(HistoryLoaded(name, rows, deployed))
+        if all_branches:
+            rows = with_graph(rows, found)
+        self.app.post_message(HistoryLoaded(name, rows, deployed, all_branches))
         commits = [r.rev for r in rows if r.rev][:SUMMARY_ROWS]
         try:
             summaries = await self.call(test_results.latest_summaries, name, commits)
@@ -142,9 +170,28 @@ class BrowseController(Controller):
         if self.app.selected_prompt == name:
             self.app.query_one(HistoryPane).set_tests(summaries)
 
-    def history_loaded(self, event: HistoryLoaded) -> None:
+    def history_loaded(self, event: HistoryLoaded) -> bool:
+        """Take the new rows; False when they lack the version wanted and all branches load instead."""
         self.rows = event.rows
         self.deployed = event.deployed
+        wanted, self.wanted_rev = self.wanted_rev, None
+        if wanted is not None and not event.all_branches and wanted not in {row.rev for row in event.rows}:
+            self.all_branches, self.wanted_rev = True, wanted  # a version of another branch
+            self.load_history(event.name)
+            return False
+        return True
+
+    def open_version(self, name: str, version: str | None, replaced: str | None) -> None:
+        """Show `version` of `name` in History, diffed against `replaced` (the timeline's `enter`)."""
+        if version is None:
+            self.app.notify(f"{name} has no such version on any branch", severity="warning", markup=False)
+            return
+        app = self.app
+        app.selected_prompt, app.selected_rev = name, version
+        app.base_rev, app.base_marked = replaced, replaced is not None
+        self.wanted_rev = version
+        app.query_one(PromptsPane).show_prompt(name)
+        self.load_history(name)
 
     # ------------------------------------------------------------------ diff
     def comparison_pair(self) -> tuple[str | None, str | None]:
@@ -153,6 +200,9 @@ class BrowseController(Controller):
         right = app.selected_rev
         if app.base_marked:
             return app.base_rev, right
+        row = next((r for r in self.rows if r.rev == right), None)
+        if row is not None and row.previous is not None:  # all branches: its own line's previous version
+            return row.previous, right
         revs = [r.rev for r in self.rows]
         if right in revs:
             older = [r for r in revs[revs.index(right) + 1 :] if r is not None]

@@ -29,6 +29,9 @@ class HistoryRow:
     releases: tuple[str, ...] = ()
     deployments: tuple[str, ...] = ()  # env names currently or ever deployed at this commit
     tests: str | None = None  # e.g. "✓ 12/12"
+    graph: str = ""  # all-branches mode: the lanes at this commit (`core.graph`)
+    heads: tuple[str, ...] = ()  # all-branches mode: the branches whose version this is
+    previous: str | None = None  # all-branches mode: the version before it on its own line
 
 
 MESSAGE_WANTED = 40  # cells of badges + message History asks the layout for
@@ -40,8 +43,10 @@ def history_columns(rows: list[HistoryRow], ages: list[tuple[str, str]]) -> list
     Add a column by adding a `Column` here (key, form widths, degrade ranks) and its cell in
     `HistoryPane._cells`; `fit_columns` decides per width which form shows or whether it shows.
     """
+    graph = widest((len(r.graph) for r in rows), 0)
     return [
         Column("mark", (1,), gap=0),
+        *([Column("graph", (graph,))] if graph else []),
         Column("commit", (widest((len(r.short) for r in rows), 6),)),
         Column("when", (widest((len(a) for a, _ in ages), 4), widest((len(s) for _, s in ages), 3)), degrade=(1, 4)),
         Column("author", (min(16, widest((len(r.author) for r in rows), 6)), 2), degrade=(2, 3)),
@@ -50,7 +55,7 @@ def history_columns(rows: list[HistoryRow], ages: list[tuple[str, str]]) -> list
     ]
 
 
-HEADERS = {"mark": ("",), "commit": ("commit",), "when": ("when", "age"), "author": ("author", "by"), "tests": ("tests",), "message": ("message",)}
+HEADERS = {"mark": ("",), "graph": ("",), "commit": ("commit",), "when": ("when", "age"), "author": ("author", "by"), "tests": ("tests",), "message": ("message",)}
 
 
 class HistoryPane(DataTable[Text]):
@@ -160,6 +165,9 @@ class HistoryPane(DataTable[Text]):
         assert fit is not None
         # Badges first: they are what a reader scans for, and the message may be cut.
         message = Text()
+        for head in row.heads:
+            message.append(f"({clean(head)})", style="bold magenta")
+            message.append(" ")
         for label in row.releases:
             message.append(f"‹{clean(label.split('@')[-1])}›", style="bold cyan")
             message.append(" ")
@@ -170,6 +178,7 @@ class HistoryPane(DataTable[Text]):
         author = clean(row.author)
         content = {
             "mark": self._mark(row),
+            "graph": _graph_cell(row.graph),
             "commit": Text(row.short, style="italic" if row.rev is None else ""),
             "when": Text(age[fit.forms.get("when", 0)]),
             "author": Text(initials(author) if fit.forms.get("author") == 1 else one_line(author, 40)),
@@ -203,7 +212,18 @@ class HistoryPane(DataTable[Text]):
 
 
 def _haystack(row: HistoryRow) -> str:
-    return " ".join([row.short, row.rev or "", row.author, row.subject, *row.releases, *row.deployments, row.tests or ""]).casefold()
+    return " ".join([row.short, row.rev or "", row.author, row.subject, *row.heads, *row.releases, *row.deployments, row.tests or ""]).casefold()
+
+
+LANE_STYLES = ("green", "yellow", "magenta", "cyan", "blue", "red")
+
+
+def _graph_cell(cells: str) -> Text:
+    """Each lane in its own colour (lanes are two cells apart), as lazygit colours its graph."""
+    text = Text()
+    for index, char in enumerate(cells):
+        text.append(char, style=LANE_STYLES[(index // 2) % len(LANE_STYLES)] if char.strip() else "")
+    return text
 
 
 def _tests_cell(summary: str | None, width: int) -> Text:

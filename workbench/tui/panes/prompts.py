@@ -161,6 +161,12 @@ class PromptsPane(Vertical):
         if node.data is not None:
             self.post_message(PromptSelected(node.data))
 
+    def show_prompt(self, name: str) -> None:
+        """Put the cursor on `name` (the selection it announces is the app's already)."""
+        node = next((n for n in _leaves(self.prompt_tree.root) if n.data == name), None)
+        if node is not None:
+            self.prompt_tree.move_cursor(node)
+
     def action_start_filter(self) -> None:
         box = self.query_one("#prompt-filter", Input)
         box.disabled = False

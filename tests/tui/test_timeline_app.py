@@ -1,0 +1,201 @@
+"""Branch lanes in History (`a`) and the repository timeline (`6`), driven with Pilot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+from tui_helpers import NOW, clock, commit, diff_text, select, settle
+
+from workbench.services import deployments
+from workbench.services.session import RepoSession
+from workbench.tui.app import make_app
+from workbench.tui.panes.history import HistoryPane
+from workbench.tui.screens.dialogs import ChoiceScreen
+from workbench.tui.screens.timeline import TimelineScreen
+
+SUMMARIZE = "prompts/support/summarize.yaml"
+
+
+def git(root: Path, *args: str, date: str = "2026-01-29T10:00:00Z") -> str:
+    env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True, text=True).stdout.strip()
+
+
+def edit(root: Path, old: str, new: str) -> None:
+    path = root / SUMMARIZE
+    path.write_text(path.read_text().replace(old, new, 1))
+
+
+@pytest.fixture
+def branched_repo(released_repo: Path) -> Path:
+    """`released_repo` plus: `feature/tone` changed summarize and was merged into main while main
+    moved on; `experiment/short` changed summarize and is not merged; prod went v2 → v3 → v2."""
+    root = released_repo
+    with RepoSession.open(root) as ws:
+        ws.clock = lambda: NOW
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="products named")
+        deployments.rollback(ws, "support/summarize", "prod", reason="orders named twice")
+    git(root, "switch", "-qc", "feature/tone")
+    edit(root, "short sentences.", "short, warm sentences.")
+    commit(root, "Warm tone", "2026-01-28T10:00:00Z", "Chen Wei <chen@example.com>")
+    git(root, "switch", "-q", "main")
+    (root / "notes.txt").write_text("unrelated\n")
+    commit(root, "Unrelated note", "2026-01-28T12:00:00Z")
+    git(root, "merge", "-q", "--no-ff", "feature/tone", "-m", "Merge feature/tone", date="2026-01-29T10:00:00Z")
+    git(root, "switch", "-qc", "experiment/short", "HEAD~1")
+    edit(root, "Write at most two", "Write one")
+    commit(root, "One sentence only", "2026-01-30T10:00:00Z", "Ben Okafor <ben@example.com>")
+    git(root, "switch", "-q", "main")
+    return root
+
+
+async def open_event(pilot, kind: str, key: str = "enter") -> None:  # type: ignore[no-untyped-def]
+    screen = pilot.app.screen
+    assert isinstance(screen, TimelineScreen)
+    screen.query_one(DataTable).move_cursor(row=next(i for i, e in enumerate(screen.shown) if e.kind == kind))
+    await pilot.press(key)
+    await settle(pilot)
+
+
+def history_subjects(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [row.subject for row in app.query_one(HistoryPane).entries]
+
+
+async def test_a_shows_every_branch_with_lanes_heads_and_badges(branched_repo: Path) -> None:
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        assert "One sentence only" not in history_subjects(app)  # the current branch only
+        await pilot.press("2", "a")
+        await settle(pilot)
+        pane = app.query_one(HistoryPane)
+        rows = pane.entries
+        assert [r.subject for r in rows[:3]] == ["One sentence only", "Merge feature/tone", "Warm tone"]
+        assert rows[0].heads == ("experiment/short",) and rows[1].heads == ("main",) and rows[2].heads == ("feature/tone",)
+        assert any(r.releases for r in rows) and any("prod" in r.deployments for r in rows)
+        assert "all branches" in str(pane.border_title)
+        first = "".join(c.plain for c in pane.get_row_at(0))
+        assert "(experiment/short)" in first and "One sentence only" in first
+        await pilot.press("a")
+        await settle(pilot)
+        assert "One sentence only" not in history_subjects(app) and "all branches" not in str(pane.border_title)
+        assert all(r.graph == "" for r in pane.entries)
+
+
+async def test_graph_rows_of_a_branch_that_forked_and_merged(branched_repo: Path) -> None:
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("2", "a")
+        await settle(pilot)
+        graphs = {r.subject: r.graph for r in app.query_one(HistoryPane).entries}
+        # The merge opens a lane for the branch; the branch's commit sits in it; the lane closes
+        # where the branch forked; the unmerged experiment has a lane of its own.
+        assert graphs["Merge feature/tone"].count("◎") == 1 and graphs["Merge feature/tone"].endswith("╮")
+        assert graphs["Warm tone"].endswith("●") and graphs["Warm tone"].startswith("│")
+        assert "╯" in graphs["Mention the product too, so that on-call knows which team"]
+
+
+async def test_a_commit_on_another_branch_diffs_against_its_own_line(branched_repo: Path) -> None:
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("2", "a")
+        await settle(pilot)
+        pane = app.query_one(HistoryPane)
+        experiment = next(r for r in pane.entries if r.subject == "One sentence only")
+        pane.move_cursor(row=pane.entries.index(experiment))
+        await settle(pilot)
+        assert app.selected_rev == experiment.rev
+        text = diff_text(app)
+        # Its own parent (main before the merge), not the row below it (the merge).
+        assert "Write one" in text and "warm" not in text
+
+
+async def test_timeline_lists_events_newest_first_and_filters(branched_repo: Path) -> None:
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        kinds = [(e.kind, e.env) for e in screen.shown]
+        deployments_only = [k for k in kinds if k[0] not in ("release", "merge")]
+        assert deployments_only[:2] == [("rollback", "prod"), ("promote", "prod")]
+        assert ("merge", None) in kinds and ("release", None) in kinds
+        assert [e.when for e in screen.shown] == sorted((e.when for e in screen.shown), reverse=True)
+        table = screen.query_one(DataTable)
+        assert table.row_count == len(screen.events)
+        rollback = kinds.index(("rollback", "prod"))
+        assert "orders named twice" in "".join(c.plain for c in table.get_row_at(rollback))
+        await pilot.press("e")  # environments cycle: all → dev
+        assert {e.env for e in screen.shown} == {"dev"} and table.row_count == len(screen.shown)
+        await pilot.press("e", "e", "e")  # staging, prod, all
+        assert screen.env is None and len(screen.shown) == len(screen.events)
+        await pilot.press("slash")
+        await settle(pilot)
+        await pilot.press(*"nothing-like-this", "enter")
+        await settle(pilot)
+        assert app.screen is screen and screen.shown == [] and "no events" in str(screen.query_one("#timeline-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, TimelineScreen)
+
+
+async def test_enter_opens_the_prompt_at_that_version_diffed_against_the_one_it_replaced(branched_repo: Path) -> None:
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/reply_drafter")  # another prompt is selected
+        await pilot.press("6")
+        await settle(pilot)
+        await open_event(pilot, "rollback")  # v3 → v2 in prod
+        await settle(pilot)
+        assert not isinstance(app.screen, TimelineScreen)
+        assert app.selected_prompt == "support/summarize"
+        pane = app.query_one(HistoryPane)
+        selected = next(r for r in pane.entries if r.rev == app.selected_rev)
+        assert "v2" in selected.releases[0] and "prod" in selected.deployments
+        assert app.base_marked and "v3" in next(r for r in pane.entries if r.rev == app.base_rev).releases[0]
+        header = diff_text(app).splitlines()[0]
+        assert "v3" in header.split("+++")[0] and "v2" in header.split("+++")[1]
+
+
+async def test_enter_on_a_version_of_another_branch_shows_all_branches(branched_repo: Path) -> None:
+    """An event whose version is not on the current branch opens History in all-branches mode."""
+    git(branched_repo, "switch", "-q", "experiment/short")
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        await open_event(pilot, "merge")
+        assert app.browse.all_branches and "all branches" in str(app.query_one(HistoryPane).border_title)
+        assert app.selected_rev in {r.rev for r in app.query_one(HistoryPane).entries}
+
+
+async def test_R_on_a_prod_event_starts_the_rollback_flow_and_elsewhere_says_why_not(branched_repo: Path) -> None:
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        await open_event(pilot, "release", key="R")
+        assert app.screen is screen  # not a prod event: nothing starts
+        await open_event(pilot, "rollback", key="R")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceScreen) and "support/summarize" in app.screen._title
+        await pilot.press("escape")
+        await settle(pilot)

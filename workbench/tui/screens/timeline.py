@@ -1,0 +1,147 @@
+"""`6`: the repository's timeline: every release, promotion, split, finish, rollback and merge
+across all prompts, newest first, filtered by environment and prompt. `enter` opens the
+prompt at that version (diffed against the version it replaced); `R` on a prod event starts
+the rollback flow of its prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from workbench.core.safe_text import clean, one_line
+from workbench.services.timeline import TimelineEvent, epoch
+from workbench.tui.actions import TABLE_MOVE_BINDINGS
+from workbench.tui.text import relative_time
+
+KIND_STYLES = {"rollback": "bold red", "promote": "bold green", "split": "yellow", "finish": "green", "release": "cyan", "merge": "magenta"}
+COLUMNS = ("when", "what", "env", "prompt", "version", "tests", "who", "why")
+
+TimelineChoice = tuple[str, TimelineEvent]  # ("open" | "rollback", the event)
+
+
+def event_cells(event: TimelineEvent, now: datetime | None) -> list[Text]:
+    """One table row; every value from Git (names, messages) shown as plain text."""
+    version = clean(_label(event.version) or event.commit[:7])
+    if event.previous_version or event.previous_commit:
+        version = f"{clean(_label(event.previous_version) or (event.previous_commit or '')[:7])} → {version}"
+    if event.canary:
+        version += f" ({clean(event.canary)})"
+    prompts = ", ".join(clean(name) for name in event.prompts)
+    tests = clean(event.tests or "")
+    return [
+        Text(relative_time(epoch(event.when), now)),
+        Text(event.kind, style=KIND_STYLES.get(event.kind, "")),
+        Text(clean(event.env or ""), style="reverse" if event.env == "prod" else ""),
+        Text(one_line(prompts, 60)),
+        Text(one_line(version, 60)),
+        Text(tests, style="green" if tests.startswith("✓") else "red" if tests.startswith("✗") else ""),
+        Text(one_line(clean(event.who.split(" <")[0]), 30)),  # the name; the address is in --json
+        Text(one_line(clean(event.why), 80)),
+    ]
+
+
+def _label(version: str | None) -> str:
+    return version.rsplit("@", 1)[-1] if version else ""
+
+
+class TimelineTable(DataTable[Text]):
+    BINDINGS: ClassVar = TABLE_MOVE_BINDINGS
+
+
+class TimelineScreen(Screen[TimelineChoice | None]):
+    BINDINGS: ClassVar = [
+        Binding("escape,q,6", "close", "Close"),
+        Binding("enter", "open", "Open at this version"),
+        Binding("R", "rollback", "Roll back (prod)"),
+        Binding("e", "next_env", "Environment"),
+        Binding("slash", "filter_prompt", "Prompt"),
+    ]
+
+    def __init__(self, events: Sequence[TimelineEvent], envs: Sequence[str], clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__()
+        self.events = list(events)
+        self.envs = list(envs)
+        self.env: str | None = None
+        self.prompt_filter = ""
+        self.clock = clock
+        self.shown: list[TimelineEvent] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="timeline-title")
+        yield TimelineTable(id="timeline-table", cursor_type="row", zebra_stripes=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(TimelineTable)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        self._show()
+        table.focus()
+
+    def _show(self) -> None:
+        needle = self.prompt_filter.casefold()
+        self.shown = [
+            e
+            for e in self.events
+            if (self.env is None or e.env == self.env) and (not needle or any(needle in name.casefold() for name in e.prompts))
+        ]
+        table = self.query_one(TimelineTable)
+        table.clear()
+        now = self.clock() if self.clock else None
+        for index, event in enumerate(self.shown):
+            table.add_row(*event_cells(event, now), key=str(index))
+        title = Text("6 Timeline", style="bold")
+        title.append(f" · environment: {clean(self.env) if self.env else 'all'} (e)")
+        title.append(f" · prompt: {clean(self.prompt_filter) or 'all'} (/)")
+        title.append(f" · {len(self.shown)} of {len(self.events)} events, newest first")
+        if not self.shown:
+            title.append("\nno events: release with `r`, promote with `p`", style="dim")
+        self.query_one("#timeline-title", Static).update(title)
+
+    @property
+    def current(self) -> TimelineEvent | None:
+        row = self.query_one(TimelineTable).cursor_row
+        return self.shown[row] if 0 <= row < len(self.shown) else None
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_open(self) -> None:
+        if self.current is not None:
+            self.dismiss(("open", self.current))
+
+    def action_rollback(self) -> None:
+        event = self.current
+        if event is None:
+            return
+        if event.env != "prod":
+            self.notify("R rolls back a prod event: choose one (e filters by environment)", severity="warning")
+            return
+        self.dismiss(("rollback", event))
+
+    def action_next_env(self) -> None:
+        cycle: list[str | None] = [None, *self.envs]
+        self.env = cycle[(cycle.index(self.env) + 1) % len(cycle)] if self.env in cycle else None
+        self._show()
+
+    def action_filter_prompt(self) -> None:
+        from workbench.tui.screens.dialogs import TextPromptScreen
+
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                self.prompt_filter = text.strip()
+                self._show()
+
+        body = "Keep the events of prompts whose name contains this text (empty: all prompts)."
+        self.app.push_screen(TextPromptScreen("Filter the timeline", body, "prompt", required=False, value=self.prompt_filter), chosen)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
