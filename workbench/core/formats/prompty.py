@@ -183,6 +183,31 @@ def _inputs(state: ConversionState, data: dict[str, Any]) -> dict[str, Any]:
     return inputs
 
 
+TRIM_OPEN, TRIM_CLOSE = '{% filter trim("\\n") %}', "{% endfilter %}"
+
+
+def trim_edges(text: str) -> str:
+    """A message template that renders as Prompty sends it: newlines at both ends stripped.
+
+    Prompty renders the whole body, then strips each message's newlines. A template that
+    starts or ends with literal text is stripped already; one whose edge is a variable or a
+    block (its value may start or end with a newline) is wrapped in a `trim("\\n")` filter.
+    """
+    stripped = text.strip("\n")
+    if is_trimmed(stripped) or not (stripped.startswith("{") or stripped.endswith("}")):
+        return stripped
+    return TRIM_OPEN + stripped + TRIM_CLOSE
+
+
+def is_trimmed(text: str) -> bool:
+    return text.startswith(TRIM_OPEN) and text.endswith(TRIM_CLOSE) and text.count(TRIM_CLOSE) == 1
+
+
+def untrimmed(text: str) -> str:
+    """The template inside `trim_edges`'s wrapper (Prompty strips the newlines itself)."""
+    return text[len(TRIM_OPEN) : -len(TRIM_CLOSE)] if is_trimmed(text) else text
+
+
 def split_body(body: str) -> tuple[list[tuple[str, str, int, str]], list[tuple[int, str]]]:
     """The body's messages: (role, template, first line, marker attributes) and (line, why) problems.
 
@@ -254,7 +279,8 @@ def convert(source: Source) -> Conversion:
     if parameters:
         model["parameters"] = parameters
     if model:
-        document["model"] = model
+        order = ("provider", "name", "base_url", "api_key_env", "parameters")
+        document["model"] = {key: model[key] for key in order if key in model}
     inputs = _inputs(state, data)
     if isinstance(data.get("tools"), list):
         tools = []
@@ -295,11 +321,8 @@ def convert(source: Source) -> Conversion:
             continue
         if not text.strip():
             continue
-        stripped = text.strip("\n")
-        if stripped.startswith(("{%", "{#")) or stripped.endswith(("%}", "#}")):
-            # Blocks at a message's edge may render newlines that Prompty strips after rendering.
-            text = '{% filter trim("\\n") %}' + text + "{% endfilter %}"
-        messages.append({"role": role, "content": text})
+        messages.append({"role": role, "content": trim_edges(text)})
+        continue
     if not messages:
         state.problems.append(Problem(source.path, body_line, 1, "the body has no messages", Severity.WARNING))
     used = sorted({name for m in messages for name in jinja_variables(m["content"])})
@@ -365,9 +388,6 @@ def export(items: list[ExportItem]) -> Conversion:
         for key, value in prompt.model.parameters.items():
             if key in reverse:
                 options[reverse[key]] = value
-            elif key == "max_tokens":
-                options["maxOutputTokens"] = value
-                lost("max_tokens becomes maxOutputTokens (the Prompty runtime sends it as max_completion_tokens)")
             elif key in ("tools", "tool_choice", "response_format"):
                 lost(f"model.parameters.{key} not exported: move it to the top-level field")
             else:
@@ -401,7 +421,7 @@ def export(items: list[ExportItem]) -> Conversion:
             messages = (Message("user", prompt.template),)
         ok = True
         for index, message in enumerate(messages, 1):
-            text = inline_partials(message.content, partials)
+            text = inline_partials(untrimmed(message.content), partials)
             if text is None:
                 lost(f"message {index}: a partial could not be read")
                 ok = False

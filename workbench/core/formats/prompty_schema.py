@@ -148,11 +148,16 @@ def export_structure(prompt: Any, front: dict[str, Any], lost: Any) -> None:
         outputs = []
         if isinstance(schema, dict):
             for name, child in (schema.get("properties") or {}).items():
-                made = schema_property(name, child, strict=True, required=False)
+                # A required output is sent as it is; an optional one is made nullable.
+                required = True
+                made = schema_property(name, child, strict=True, required=True)
+                if made is None:
+                    required = False
+                    made = schema_property(name, child, strict=True, required=False)
                 if made is None:
                     outputs = None
                     break
-                made["required"] = True
+                made["required"] = required
                 outputs.append(made)
         if not outputs or outputs_format(outputs) != dict(fmt):
             lost("response_format not exported: Prompty sends outputs as a strict json_schema named structured_output, and this one differs")
