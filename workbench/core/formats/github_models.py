@@ -324,7 +324,8 @@ def export(items: list[ExportItem]) -> Conversion:
             lost(f"model {name or '(none)'} has no publisher: written as openai/{name or 'gpt-4o-mini'}")
             name = f"openai/{name or 'gpt-4o-mini'}"
         document["model"] = name
-        parameters = {gh: prompt.model.parameters[ours] for gh, ours in PARAMETERS.items() if ours in prompt.model.parameters}
+        reverse = {ours: gh for gh, ours in PARAMETERS.items()}
+        parameters = {reverse[key]: value for key, value in prompt.model.parameters.items() if key in reverse}  # the file's order
         for key in prompt.model.parameters:
             if key not in PARAMETERS.values():
                 lost(f"model parameter `{key}` not exported (gh models sends only maxTokens, temperature, topP)")
