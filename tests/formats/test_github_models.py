@@ -111,12 +111,20 @@ def test_round_trip_and_gh_accepts_the_export(repo: Path, tmp_path: Path) -> Non
             assert exported.get(key) == original.get(key), (stem, key)
         if "jsonSchema" in original:
             assert json.loads(exported["jsonSchema"]) == json.loads(original["jsonSchema"])
-        assert evaluators(exported) == evaluators(original)
+        assert checks(exported) == checks(original), stem
 
 
-def evaluators(data: dict[str, Any]) -> list[Any]:
-    """The checks as gh runs them: contains, startsWith and endsWith compare lowercased."""
-    return [
-        {k: v if k == "equals" else v.lower() for k, v in e["string"].items()} if "string" in e else e.get("uses")
-        for e in data.get("evaluators") or []
-    ]
+def checks(data: dict[str, Any]) -> list[list[Any]]:
+    """Per testData row, what gh sends and checks: the messages, then each evaluator with the
+    row substituted (contains, startsWith and endsWith compare lowercased; a row key that only
+    an evaluator reads may be renamed on the way, its value is what counts)."""
+    rows = data.get("testData") or [{}]
+    out = []
+    for row in rows:
+        sent = [gh_template(m["content"], row) for m in data["messages"]]
+        evaluated = [
+            {k: gh_template(v, row) if k == "equals" else gh_template(v, row).lower() for k, v in e["string"].items()} if "string" in e else (e["uses"], row.get("expected"))
+            for e in data.get("evaluators") or []
+        ]
+        out.append([sent, evaluated])
+    return out
