@@ -44,6 +44,8 @@ def _objects(source: Source) -> tuple[list[dict[str, Any]], list[Problem]]:
         data = json.loads(source.text)
     except ValueError as err:
         return [], [Problem(source.path, getattr(err, "lineno", 1), getattr(err, "colno", 1), f"not JSON: {err}")]
+    except RecursionError:
+        return [], [Problem(source.path, 1, 1, "not JSON the importer reads: nested too deeply")]
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if isinstance(data, dict) and "name" in data:
