@@ -325,9 +325,14 @@ def export(items: list[ExportItem]) -> Conversion:
             out.problems.append(Problem(item_where, 1, 1, message, Severity.WARNING))
 
         partials = partial_texts(prompt)
+        folder = posixpath.dirname(item.name)
 
-        def partial_name(path: str) -> str | None:
-            return path.removesuffix(".jinja") if path in partials else None
+        def partial_name(path: str, partials: dict[str, str] = partials, folder: str = folder) -> str | None:
+            """Dotprompt names a partial from the prompt's folder (`_name.prompt` there)."""
+            if path not in partials:
+                return None
+            name = path.removesuffix(".jinja")
+            return name[len(folder) + 1 :] if folder and name.startswith(folder + "/") else name
 
         front: dict[str, Any] = {}
         if prompt.description:
@@ -385,7 +390,6 @@ def export(items: list[ExportItem]) -> Conversion:
             continue
         if prompt.tests:
             lost("tests not exported: a Dotprompt file has no tests")
-        folder = posixpath.dirname(item.name)
         for path, source in partials.items():
             name = path.removesuffix(".jinja")
             converted, why = from_jinja(source.removesuffix("\n"), partial_name)
