@@ -102,7 +102,7 @@ def test_import_is_idempotent(repo: Path) -> None:
 
 def test_round_trip_and_gh_accepts_the_export(repo: Path, tmp_path: Path) -> None:
     import_into(repo, "github-models", GH)
-    before, after, report = round_trip(repo, "github-models", STEMS, tmp_path)
+    before, after, _ = round_trip(repo, "github-models", STEMS, tmp_path)
     assert after == before
     for stem in STEMS:
         exported = gh_load(tmp_path / "export-github-models" / "x" / f"{stem}.prompt.yml")

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.formats.format_helpers import FIXTURES, cli, errors, import_into, load, messages, new_repo, round_trip
+from tests.formats.format_helpers import (
+    FIXTURES,
+    cli,
+    errors,
+    import_into,
+    load,
+    messages,
+    new_repo,
+    round_trip,
+)
 
 PROMPTY = FIXTURES / "prompty"
 STEMS = sorted(p.stem for p in PROMPTY.glob("*.prompty"))

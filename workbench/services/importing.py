@@ -19,7 +19,6 @@ from workbench.errors import WorkbenchError
 from workbench.services.import_history import DEFAULT_LABEL_ENV, HistoryReport, import_versions
 from workbench.services.prompt_files import write_atomically
 
-
 MAX_SOURCE_BYTES = 16 * 1024 * 1024  # a source file larger than this is refused before it is read
 
 

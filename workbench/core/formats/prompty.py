@@ -26,7 +26,13 @@ from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Sour
 from workbench.core.formats.promptfoo import slug
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.prompty_schema import KINDS, export_structure, outputs_format, tool_of
-from workbench.core.formats.templating import inline_partials, jinja_variables, json_type, partial_texts
+from workbench.core.formats.templating import (
+    inline_partials,
+    jinja_variables,
+    json_type,
+    mapping,
+    partial_texts,
+)
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 
@@ -63,7 +69,7 @@ def _model_v1(state: ConversionState, model: dict[str, Any], parameters_out: dic
     api = model.get("api", "chat")
     if api != "chat":
         state.lost(("model", "api"), f"api {api!r} not carried over: the workbench sends chat messages (a completion prompt keeps `template`)")
-    config = model.get("configuration") if isinstance(model.get("configuration"), dict) else {}
+    config = mapping(model.get("configuration"))
     kind = config.get("type", "openai")
     for key, value in config.items():
         where = ("model", "configuration", key)
@@ -90,7 +96,7 @@ def _model_v1(state: ConversionState, model: dict[str, Any], parameters_out: dic
             state.lost(where, f"configuration `{key}` not carried over")
     if kind in ("azure_openai", "azure") and "base_url" not in out and "azure_endpoint" not in config:
         state.lost(("model", "configuration"), "Azure OpenAI without azure_endpoint: set model.base_url")
-    params = model.get("parameters") if isinstance(model.get("parameters"), dict) else {}
+    params = mapping(model.get("parameters"))
     for key, value in params.items():
         if key in V1_PARAMETERS:
             parameters_out[key] = value
@@ -111,7 +117,7 @@ def _model_v2(state: ConversionState, model: dict[str, Any], parameters_out: dic
         state.lost(("model", "provider"), f"provider {provider!r} not carried over (the workbench calls OpenAI-compatible endpoints)")
     if model.get("apiType", "chat") != "chat":
         state.lost(("model", "apiType"), f"apiType {model.get('apiType')!r} not carried over: the workbench calls chat completions")
-    connection = model.get("connection") if isinstance(model.get("connection"), dict) else {}
+    connection = mapping(model.get("connection"))
     for key, value in connection.items():
         where = ("model", "connection", key)
         if key == "kind":
@@ -131,7 +137,7 @@ def _model_v2(state: ConversionState, model: dict[str, Any], parameters_out: dic
                 state.lost(where, "a literal API key is not carried over (keys never live in the repository)", hint="export it in a variable and set model.api_key_env")
         else:
             state.lost(where, f"connection `{key}` not carried over")
-    options = model.get("options") if isinstance(model.get("options"), dict) else {}
+    options = mapping(model.get("options"))
     for key, value in options.items():
         if key in OPTIONS:
             parameters_out[OPTIONS[key]] = value
@@ -147,7 +153,7 @@ def _model_v2(state: ConversionState, model: dict[str, Any], parameters_out: dic
 
 def _inputs(state: ConversionState, data: dict[str, Any]) -> dict[str, Any]:
     raw = data.get("inputs")
-    sample = data.get("sample") if isinstance(data.get("sample"), dict) else {}
+    sample = mapping(data.get("sample"))
     if "sample" in data and not isinstance(data.get("sample"), dict):
         state.lost(("sample",), "a sample that is not a mapping (a file reference) is not carried over")
     inputs: dict[str, Any] = {}
@@ -256,7 +262,7 @@ def convert(source: Source) -> Conversion:
         document["description"] = data["description"]
     if isinstance(data.get("name"), str):
         state.lost(("name",), f"the display name {data['name']!r} is not carried over: a workbench prompt is named by its path")
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    metadata = mapping(data.get("metadata"))
     authors = data.get("authors") or metadata.get("authors")
     if isinstance(authors, list) and authors:
         document["owner"] = ", ".join(str(a) for a in authors)

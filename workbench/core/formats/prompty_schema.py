@@ -126,12 +126,13 @@ def export_structure(prompt: Any, front: dict[str, Any], lost: Any) -> None:
             parameters = function.get("parameters") or {}
             strict = bool(function.get("strict"))
             needed = set(parameters.get("required") or [])
-            props = []
+            props: list[dict[str, Any]] | None = []
             for name, schema in (parameters.get("properties") or {}).items():
                 made = schema_property(name, schema, strict=strict, required=name in needed or strict)
                 if made is None:
                     props = None
                     break
+                assert props is not None
                 props.append(made)
             made_tool = {"name": function.get("name"), "kind": "function", **({"description": function["description"]} if function.get("description") else {}), **({"strict": True} if strict else {}), **({"parameters": props} if props else {})}
             if props is None or tool_of(made_tool) != dict(tool):
@@ -145,7 +146,7 @@ def export_structure(prompt: Any, front: dict[str, Any], lost: Any) -> None:
     if prompt.response_format is not None:
         fmt = prompt.response_format
         schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
-        outputs = []
+        outputs: list[dict[str, Any]] | None = []
         if isinstance(schema, dict):
             for name, child in (schema.get("properties") or {}).items():
                 # A required output is sent as it is; an optional one is made nullable.
@@ -158,6 +159,7 @@ def export_structure(prompt: Any, front: dict[str, Any], lost: Any) -> None:
                     outputs = None
                     break
                 made["required"] = required
+                assert outputs is not None
                 outputs.append(made)
         if not outputs or outputs_format(outputs) != dict(fmt):
             lost("response_format not exported: Prompty sends outputs as a strict json_schema named structured_output, and this one differs")
