@@ -21,8 +21,8 @@ from workbench.core.formats import SourceVersion
 from workbench.errors import RepoError, WorkbenchError
 from workbench.services import branches, deployments
 from workbench.services.deployment_events import current_event
-from workbench.services.releases import ensure_release
 from workbench.services.prompt_files import uncommitted_paths, write_atomically
+from workbench.services.releases import ensure_release
 from workbench.services.session import RepoSession
 
 TRAILER = "Imported-From:"

@@ -14,9 +14,12 @@ from pathlib import Path
 from workbench.core.formats import Conversion, Format, Source, SourceVersion, formats
 from workbench.core.formats.promptfoo import slug
 from workbench.core.model import Problem, Severity
+from workbench.core.names import prompt_name_problem
 from workbench.errors import WorkbenchError
 from workbench.services.import_history import DEFAULT_LABEL_ENV, HistoryReport, import_versions
 from workbench.services.prompt_files import write_atomically
+
+MAX_SOURCE_BYTES = 16 * 1024 * 1024  # a source file larger than this is refused before it is read
 
 
 class ImportSourceError(WorkbenchError):
@@ -74,9 +77,14 @@ def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None, folder
     """Read `path` and convert it (no writing); `folder` is the folder the user named, if any:
     its subfolders become subfolders of the prefix."""
     try:
+        size = path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            raise ImportSourceError(f"{path} is too large to import ({size:,} bytes; the limit is {MAX_SOURCE_BYTES:,})", hint="split it into smaller files")
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ImportSourceError(f"cannot read {path}: {err.strerror or err}", hint=f"give the path of a {fmt.name} file") from None
+    except UnicodeDecodeError as err:
+        raise ImportSourceError(f"{path} is not UTF-8 text (byte {err.start})", hint="convert it to UTF-8 first") from None
     base = path.resolve().parent
 
     def read_file(relative: str) -> str:
@@ -128,6 +136,10 @@ def import_paths(
         ImportSourceError: an unknown format, or a source that cannot be read.
     """
     fmt = get_format(format_name)
+    if prefix:
+        problem = prompt_name_problem(prefix.strip("/") if not prefix.startswith("/") else prefix)
+        if problem:
+            raise ImportSourceError(f"--prefix {prefix!r}: {problem}", hint="a folder under prompts/, e.g. --prefix imported")
     report = ImportReport()
     prompts_dir = (root / "prompts").resolve()
     versions: list[SourceVersion] = []

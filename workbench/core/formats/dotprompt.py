@@ -25,7 +25,7 @@ from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Sour
 from workbench.core.formats.handlebars import from_jinja, split_roles, to_jinja
 from workbench.core.formats.promptfoo import slug
 from workbench.core.formats.promptfoo_state import ConversionState
-from workbench.core.formats.templating import json_type, partial_texts
+from workbench.core.formats.templating import json_type, mapping, partial_texts
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 
@@ -141,7 +141,7 @@ def _model(state: ConversionState, data: dict[str, Any]) -> dict[str, Any]:
         else:
             model["name"] = name
             state.lost(("model",), f"model {name!r}: set model.base_url to an OpenAI-compatible endpoint that serves it")
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    config = mapping(data.get("config"))
     parameters: dict[str, Any] = {}
     for key, value in config.items():
         if key in CONFIG:
@@ -155,13 +155,13 @@ def _model(state: ConversionState, data: dict[str, Any]) -> dict[str, Any]:
 
 def _inputs(state: ConversionState, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(inputs from input.schema and input.default, the JSON Schema)."""
-    section = data.get("input") if isinstance(data.get("input"), dict) else {}
+    section = mapping(data.get("input"))
     try:
         schema = picoschema(section.get("schema")) or {}
     except PicoschemaError as err:
         state.lost(("input", "schema"), f"input schema not carried over: {err}")
         schema = {}
-    defaults = section.get("default") if isinstance(section.get("default"), dict) else {}
+    defaults = mapping(section.get("default"))
     required = set(schema.get("required") or [])
     inputs: dict[str, Any] = {}
     for name, prop in (schema.get("properties") or {}).items():
@@ -225,10 +225,10 @@ def convert(source: Source) -> Conversion:
     for line, message in converted.problems:
         state.problems.append(Problem(source.path, body_line + lead + line - 1, 1, message, Severity.WARNING))
     messages = [{"role": ROLES.get(role, role), "content": text} for role, text in split_roles(converted.template)]
-    for message in messages:
-        if message["role"] not in ("system", "user", "assistant"):
-            state.problems.append(Problem(source.path, body_line, 1, f"role {message['role']!r} not carried over (as user)", Severity.WARNING))
-            message["role"] = "user"
+    for chat in messages:
+        if chat["role"] not in ("system", "user", "assistant"):
+            state.problems.append(Problem(source.path, body_line, 1, f"role {chat['role']!r} not carried over (as user)", Severity.WARNING))
+            chat["role"] = "user"
     variables = list(converted.variables)
     done: set[str] = set()
     pending = list(converted.partials)
@@ -265,7 +265,7 @@ def convert(source: Source) -> Conversion:
     if inputs:
         document["inputs"] = inputs
     document["messages"] = messages or [{"role": "user", "content": ""}]
-    output = data.get("output") if isinstance(data.get("output"), dict) else {}
+    output = mapping(data.get("output"))
     try:
         out_schema = picoschema(output.get("schema"))
     except PicoschemaError as err:
@@ -325,9 +325,14 @@ def export(items: list[ExportItem]) -> Conversion:
             out.problems.append(Problem(item_where, 1, 1, message, Severity.WARNING))
 
         partials = partial_texts(prompt)
+        folder = posixpath.dirname(item.name)
 
-        def partial_name(path: str) -> str | None:
-            return path.removesuffix(".jinja") if path in partials else None
+        def partial_name(path: str, partials: dict[str, str] = partials, folder: str = folder) -> str | None:
+            """Dotprompt names a partial from the prompt's folder (`_name.prompt` there)."""
+            if path not in partials:
+                return None
+            name = path.removesuffix(".jinja")
+            return name[len(folder) + 1 :] if folder and name.startswith(folder + "/") else name
 
         front: dict[str, Any] = {}
         if prompt.description:
@@ -385,7 +390,6 @@ def export(items: list[ExportItem]) -> Conversion:
             continue
         if prompt.tests:
             lost("tests not exported: a Dotprompt file has no tests")
-        folder = posixpath.dirname(item.name)
         for path, source in partials.items():
             name = path.removesuffix(".jinja")
             converted, why = from_jinja(source.removesuffix("\n"), partial_name)

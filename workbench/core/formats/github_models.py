@@ -29,6 +29,7 @@ from workbench.core.formats.templating import (
     jinja_to_placeholders,
     json_type,
     line_col,
+    mapping,
     partial_texts,
     placeholders_to_jinja,
 )
@@ -324,7 +325,8 @@ def export(items: list[ExportItem]) -> Conversion:
             lost(f"model {name or '(none)'} has no publisher: written as openai/{name or 'gpt-4o-mini'}")
             name = f"openai/{name or 'gpt-4o-mini'}"
         document["model"] = name
-        parameters = {gh: prompt.model.parameters[ours] for gh, ours in PARAMETERS.items() if ours in prompt.model.parameters}
+        reverse = {ours: gh for gh, ours in PARAMETERS.items()}
+        parameters = {reverse[key]: value for key, value in prompt.model.parameters.items() if key in reverse}  # the file's order
         for key in prompt.model.parameters:
             if key not in PARAMETERS.values():
                 lost(f"model parameter `{key}` not exported (gh models sends only maxTokens, temperature, topP)")
@@ -347,7 +349,7 @@ def export(items: list[ExportItem]) -> Conversion:
 
 
 def _export_tests(prompt: Any, lost: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    raw_default = prompt.raw.get("defaultTest") if isinstance(prompt.raw.get("defaultTest"), dict) else {}
+    raw_default = mapping(prompt.raw.get("defaultTest"))
     evaluators: list[dict[str, Any]] = []
     used_names: set[str] = set()
 
@@ -369,7 +371,7 @@ def _export_tests(prompt: Any, lost: Any) -> tuple[list[dict[str, Any]], list[di
         if isinstance(assertion, dict) and (made := evaluator(assertion)) is not None:
             evaluators.append(made)
     tests = [t for t in (prompt.raw.get("tests") if isinstance(prompt.raw.get("tests"), list) else []) if isinstance(t, dict)]
-    default_vars = raw_default.get("vars") if isinstance(raw_default.get("vars"), dict) else {}
+    default_vars = mapping(raw_default.get("vars"))
     rows: list[dict[str, Any]] = [{**default_vars, **(t.get("vars") or {}), **(t.get("metadata") or {})} for t in tests]
     shapes = [[(a.get("type"), a.get("transform"), a.get("metric")) for a in t.get("assert") or [] if isinstance(a, dict)] for t in tests]
     if tests and any(shapes) and all(s == shapes[0] for s in shapes):

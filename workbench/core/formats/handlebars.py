@@ -167,7 +167,7 @@ def to_jinja(source: str, partial_path: Callable[[str], str]) -> HandlebarsResul
         return path(text, tag)
 
     pieces = _tags(source)
-    for index, piece in enumerate(pieces):
+    for piece in pieces:
         if isinstance(piece, str):
             out.append(escape_literal(piece.replace("\\{{", "{{")))
             continue
@@ -211,13 +211,13 @@ def to_jinja(source: str, partial_path: Callable[[str], str]) -> HandlebarsResul
             continue
         if kind == ">":
             args = _split_args(text[1:])
-            indent = next((int(a.split("=")[1]) for a in args if a.startswith("\x00indent=")), 0)
+            indent_by = next((int(a.split("=")[1]) for a in args if a.startswith("\x00indent=")), 0)
             args = [a for a in args if not a.startswith("\x00indent=")]
             if not args:
                 problem(tag, "a partial without a name: not carried over")
                 continue
             name, rest = args[0].strip("\"'"), args[1:]
-            assignments = []
+            assignments: list[str] | None = []
             for arg in rest:
                 if "=" not in arg:
                     problem(tag, f"partial {name!r} with a context argument {arg!r}: not carried over")
@@ -228,6 +228,7 @@ def to_jinja(source: str, partial_path: Callable[[str], str]) -> HandlebarsResul
                 if converted is None:
                     assignments = None
                     break
+                assert assignments is not None
                 assignments.append(f"{key}={converted}")
             if assignments is None:
                 continue
@@ -236,8 +237,8 @@ def to_jinja(source: str, partial_path: Callable[[str], str]) -> HandlebarsResul
             include = '{% include "' + partial_path(name) + '" %}'
             if assignments:
                 include = "{% with " + ", ".join(assignments) + " %}" + include + "{% endwith %}"
-            if indent:
-                include = "{% filter indent(" + str(indent) + ", first=True, blank=True) %}" + include + "{% endfilter %}"
+            if indent_by:
+                include = "{% filter indent(" + str(indent_by) + ", first=True, blank=True) %}" + include + "{% endfilter %}"
             out.append(include)
             continue
         if kind == "#":
@@ -278,16 +279,16 @@ def to_jinja(source: str, partial_path: Callable[[str], str]) -> HandlebarsResul
                 blocks.append("skip")
             continue
         if kind == "else":
-            rest = text[4:].strip()
+            remainder = text[4:].strip()
             if not blocks or blocks[-1] == "skip":
                 continue
-            if rest.startswith("if ") and blocks[-1] == "if":
-                condition = path(rest[3:], tag)
+            if remainder.startswith("if ") and blocks[-1] == "if":
+                condition = path(remainder[3:], tag)
                 if condition is not None:
                     out.append("{% elif " + condition + " %}")
                 continue
-            if rest:
-                problem(tag, f"{{{{else {rest}}}}} not carried over")
+            if remainder:
+                problem(tag, f"{{{{else {remainder}}}}} not carried over")
                 continue
             out.append("{% else %}")
             continue
@@ -387,7 +388,7 @@ def from_jinja(template: str, partial_name: Callable[[str], str | None]) -> tupl
             elif isinstance(node, nodes.If):
                 test = node.test
                 negate = isinstance(test, nodes.Not)
-                condition = expr(test.node if negate else test, loops)
+                condition = expr(test.node if isinstance(test, nodes.Not) else test, loops)
                 body_text = walk(node.body, loops)
                 else_text = walk(node.else_, loops) if node.else_ else ""
                 if condition is None or body_text is None or else_text is None or node.elif_:

@@ -24,7 +24,15 @@ from collections import defaultdict
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, SourceVersion, dump_yaml
-from workbench.core.formats.templating import IDENTIFIER, escape_literal, jinja_to_placeholders, name_parts, partial_texts, placeholders_to_jinja
+from workbench.core.formats.templating import (
+    IDENTIFIER,
+    escape_literal,
+    jinja_to_placeholders,
+    mapping,
+    name_parts,
+    partial_texts,
+    placeholders_to_jinja,
+)
 from workbench.core.model import Problem, Severity
 
 VARIABLE = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -44,6 +52,8 @@ def _objects(source: Source) -> tuple[list[dict[str, Any]], list[Problem]]:
         data = json.loads(source.text)
     except ValueError as err:
         return [], [Problem(source.path, getattr(err, "lineno", 1), getattr(err, "colno", 1), f"not JSON: {err}")]
+    except RecursionError:
+        return [], [Problem(source.path, 1, 1, "not JSON the importer reads: nested too deeply")]
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if isinstance(data, dict) and "name" in data:
@@ -134,7 +144,7 @@ def _version(source: Source, obj: dict[str, Any], folder: str, names: dict[str, 
     document: dict[str, Any] = {}
     tags = [str(t) for t in obj.get("tags") or []]
     document["tags"] = [*tags, "imported", "langfuse"]
-    config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+    config = mapping(obj.get("config"))
     model: dict[str, Any] = {}
     parameters: dict[str, Any] = {}
     carried: dict[str, Any] = {}
@@ -196,7 +206,7 @@ def _version(source: Source, obj: dict[str, Any], folder: str, names: dict[str, 
         prompt=name,
         number=number,
         files=files,
-        message=message,
+        message=str(message),
         when=obj.get("createdAt") if isinstance(obj.get("createdAt"), str) else None,
         author=obj.get("createdBy") if isinstance(obj.get("createdBy"), str) and obj["createdBy"].strip() else None,
         labels=tuple(str(label) for label in obj.get("labels") or []),

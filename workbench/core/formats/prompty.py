@@ -18,7 +18,6 @@ options}`, `inputs` / `outputs` as property lists, `tools`). Export writes Promp
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from typing import Any
@@ -26,13 +25,19 @@ from typing import Any
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
 from workbench.core.formats.promptfoo import slug
 from workbench.core.formats.promptfoo_state import ConversionState
-from workbench.core.formats.templating import inline_partials, jinja_variables, json_type, partial_texts
+from workbench.core.formats.prompty_schema import KINDS, export_structure, outputs_format, tool_of
+from workbench.core.formats.templating import (
+    inline_partials,
+    jinja_variables,
+    json_type,
+    mapping,
+    partial_texts,
+)
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 
 FRONT_MATTER = re.compile(r"^\s*(?:---|\+\+\+)(.*?)(?:---|\+\+\+)\s*(.+)$", re.S | re.M)
 ROLE_LINE = re.compile(r'(?i)^\s*#?\s*(system|user|assistant|developer|function|tools?)(\[(?:\w+\s*=\s*(?:"[^"]*"|[^",\]]*)\s*,?\s*)+\])?\s*:\s*$')
-KINDS = {"string": "string", "integer": "integer", "float": "number", "number": "number", "boolean": "boolean", "array": "array", "object": "object"}
 OPTIONS = {
     "temperature": "temperature",
     "maxOutputTokens": "max_completion_tokens",
@@ -46,111 +51,6 @@ OPTIONS = {
 }
 V1_PARAMETERS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty", "response_format", "tools", "tool_choice", "logprobs", "top_logprobs", "n")
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::(.*))?\}$")
-
-
-# ------------------------------------------------------------------ properties <-> JSON Schema
-def property_schema(prop: dict[str, Any], *, optional: bool = False, strict: bool = False) -> dict[str, Any]:
-    """A Prompty property as JSON Schema, as the runtime's `_property_to_json_schema` builds it."""
-    kind = KINDS.get(str(prop.get("kind", "")))
-    schema: dict[str, Any] = {"type": kind} if kind else {}
-    if prop.get("description"):
-        schema["description"] = prop["description"]
-    if prop.get("enumValues"):
-        schema["enum"] = list(prop["enumValues"])
-    if prop.get("kind") == "array":
-        items = prop.get("items")
-        schema["items"] = property_schema(items, strict=strict) if isinstance(items, dict) else {"type": "string"}
-    if prop.get("kind") == "object":
-        children = [p for p in prop.get("properties") or [] if isinstance(p, dict)]
-        props: dict[str, Any] = {}
-        required: list[str] = []
-        for child in children:
-            props[child["name"]] = property_schema(child, optional=strict and not child.get("required"), strict=strict)
-            if strict or child.get("required"):
-                required.append(child["name"])
-        schema["properties"] = props
-        if required:
-            schema["required"] = required
-        schema["additionalProperties"] = False
-    if prop.get("nullable") or optional:
-        if isinstance(schema.get("type"), str):
-            schema["type"] = [schema["type"], "null"]
-        elif schema:
-            schema = {"anyOf": [schema, {"type": "null"}]}
-        if isinstance(schema.get("enum"), list) and None not in schema["enum"]:
-            schema["enum"].append(None)
-    return schema
-
-
-def tool_of(tool: dict[str, Any]) -> dict[str, Any]:
-    """A Prompty 2 function tool in OpenAI's shape (the runtime's `_tools_to_wire`)."""
-    function: dict[str, Any] = {"name": tool["name"]}
-    if tool.get("description"):
-        function["description"] = tool["description"]
-    strict = bool(tool.get("strict"))
-    parameters = [p for p in tool.get("parameters") or [] if isinstance(p, dict)]
-    if parameters:
-        props = {p["name"]: property_schema(p, optional=strict and not p.get("required"), strict=strict) for p in parameters}
-        required = [p["name"] for p in parameters if strict or p.get("required")]
-        function["parameters"] = {"type": "object", "properties": props, **({"required": required} if required else {})}
-    if strict:
-        function["strict"] = True
-        if "parameters" in function:
-            function["parameters"]["additionalProperties"] = False
-    return {"type": "function", "function": function}
-
-
-def outputs_format(outputs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Prompty 2 `outputs` as the response_format the runtime sends (`_output_schema_to_wire`)."""
-    properties = {p["name"]: property_schema(p, optional=not p.get("required"), strict=True) for p in outputs}
-    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
-    if properties:
-        schema["required"] = list(properties)
-    return {"type": "json_schema", "json_schema": {"name": "structured_output", "strict": True, "schema": schema}}
-
-
-def schema_property(name: str, schema: dict[str, Any], *, strict: bool, required: bool) -> dict[str, Any] | None:
-    """The Prompty property whose JSON Schema (as `property_schema` builds it) is `schema`; None when none is."""
-    prop: dict[str, Any] = {"name": name}
-    types = schema.get("type")
-    nullable = isinstance(types, list) and "null" in types
-    base = next((t for t in types if t != "null"), None) if isinstance(types, list) else types
-    kind = {"number": "float"}.get(str(base), base)
-    if kind not in KINDS:
-        return None
-    prop["kind"] = kind
-    if schema.get("description"):
-        prop["description"] = schema["description"]
-    if isinstance(schema.get("enum"), list):
-        prop["enumValues"] = [v for v in schema["enum"] if v is not None]
-    if kind == "array" and isinstance(schema.get("items"), dict):
-        item = schema_property("item", schema["items"], strict=strict, required=True)
-        if item is None:
-            return None
-        item.pop("name")
-        prop["items"] = item
-    if kind == "object":
-        children = []
-        needed = set(schema.get("required") or [])
-        for child_name, child in (schema.get("properties") or {}).items():
-            made = schema_property(child_name, child, strict=strict, required=child_name in needed)
-            if made is None:
-                return None
-            children.append(made)
-        prop["properties"] = children
-    if required and not strict:
-        prop["required"] = True
-    if strict and required and nullable:
-        pass
-    elif strict and not required:
-        prop["required"] = False
-    # Verify: the property must give back the very same schema.
-    optional = strict and not required
-    rebuilt = property_schema({**prop, "required": required}, optional=optional, strict=strict)
-    if nullable and not optional:
-        prop["nullable"] = True
-        rebuilt = property_schema({**prop, "required": required}, optional=optional, strict=strict)
-    return prop if rebuilt == schema else None
 
 
 # ------------------------------------------------------------------ import
@@ -169,7 +69,7 @@ def _model_v1(state: ConversionState, model: dict[str, Any], parameters_out: dic
     api = model.get("api", "chat")
     if api != "chat":
         state.lost(("model", "api"), f"api {api!r} not carried over: the workbench sends chat messages (a completion prompt keeps `template`)")
-    config = model.get("configuration") if isinstance(model.get("configuration"), dict) else {}
+    config = mapping(model.get("configuration"))
     kind = config.get("type", "openai")
     for key, value in config.items():
         where = ("model", "configuration", key)
@@ -196,7 +96,7 @@ def _model_v1(state: ConversionState, model: dict[str, Any], parameters_out: dic
             state.lost(where, f"configuration `{key}` not carried over")
     if kind in ("azure_openai", "azure") and "base_url" not in out and "azure_endpoint" not in config:
         state.lost(("model", "configuration"), "Azure OpenAI without azure_endpoint: set model.base_url")
-    params = model.get("parameters") if isinstance(model.get("parameters"), dict) else {}
+    params = mapping(model.get("parameters"))
     for key, value in params.items():
         if key in V1_PARAMETERS:
             parameters_out[key] = value
@@ -217,7 +117,7 @@ def _model_v2(state: ConversionState, model: dict[str, Any], parameters_out: dic
         state.lost(("model", "provider"), f"provider {provider!r} not carried over (the workbench calls OpenAI-compatible endpoints)")
     if model.get("apiType", "chat") != "chat":
         state.lost(("model", "apiType"), f"apiType {model.get('apiType')!r} not carried over: the workbench calls chat completions")
-    connection = model.get("connection") if isinstance(model.get("connection"), dict) else {}
+    connection = mapping(model.get("connection"))
     for key, value in connection.items():
         where = ("model", "connection", key)
         if key == "kind":
@@ -237,7 +137,7 @@ def _model_v2(state: ConversionState, model: dict[str, Any], parameters_out: dic
                 state.lost(where, "a literal API key is not carried over (keys never live in the repository)", hint="export it in a variable and set model.api_key_env")
         else:
             state.lost(where, f"connection `{key}` not carried over")
-    options = model.get("options") if isinstance(model.get("options"), dict) else {}
+    options = mapping(model.get("options"))
     for key, value in options.items():
         if key in OPTIONS:
             parameters_out[OPTIONS[key]] = value
@@ -253,7 +153,7 @@ def _model_v2(state: ConversionState, model: dict[str, Any], parameters_out: dic
 
 def _inputs(state: ConversionState, data: dict[str, Any]) -> dict[str, Any]:
     raw = data.get("inputs")
-    sample = data.get("sample") if isinstance(data.get("sample"), dict) else {}
+    sample = mapping(data.get("sample"))
     if "sample" in data and not isinstance(data.get("sample"), dict):
         state.lost(("sample",), "a sample that is not a mapping (a file reference) is not carried over")
     inputs: dict[str, Any] = {}
@@ -287,6 +187,31 @@ def _inputs(state: ConversionState, data: dict[str, Any]) -> dict[str, Any]:
         if name not in inputs:
             inputs[name] = {"type": json_type(value), "default": value}
     return inputs
+
+
+TRIM_OPEN, TRIM_CLOSE = '{% filter trim("\\n") %}', "{% endfilter %}"
+
+
+def trim_edges(text: str) -> str:
+    """A message template that renders as Prompty sends it: newlines at both ends stripped.
+
+    Prompty renders the whole body, then strips each message's newlines. A template that
+    starts or ends with literal text is stripped already; one whose edge is a variable or a
+    block (its value may start or end with a newline) is wrapped in a `trim("\\n")` filter.
+    """
+    stripped = text.strip("\n")
+    if is_trimmed(stripped) or not (stripped.startswith("{") or stripped.endswith("}")):
+        return stripped
+    return TRIM_OPEN + stripped + TRIM_CLOSE
+
+
+def is_trimmed(text: str) -> bool:
+    return text.startswith(TRIM_OPEN) and text.endswith(TRIM_CLOSE) and text.count(TRIM_CLOSE) == 1
+
+
+def untrimmed(text: str) -> str:
+    """The template inside `trim_edges`'s wrapper (Prompty strips the newlines itself)."""
+    return text[len(TRIM_OPEN) : -len(TRIM_CLOSE)] if is_trimmed(text) else text
 
 
 def split_body(body: str) -> tuple[list[tuple[str, str, int, str]], list[tuple[int, str]]]:
@@ -337,7 +262,7 @@ def convert(source: Source) -> Conversion:
         document["description"] = data["description"]
     if isinstance(data.get("name"), str):
         state.lost(("name",), f"the display name {data['name']!r} is not carried over: a workbench prompt is named by its path")
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    metadata = mapping(data.get("metadata"))
     authors = data.get("authors") or metadata.get("authors")
     if isinstance(authors, list) and authors:
         document["owner"] = ", ".join(str(a) for a in authors)
@@ -360,7 +285,8 @@ def convert(source: Source) -> Conversion:
     if parameters:
         model["parameters"] = parameters
     if model:
-        document["model"] = model
+        order = ("provider", "name", "base_url", "api_key_env", "parameters")
+        document["model"] = {key: model[key] for key in order if key in model}
     inputs = _inputs(state, data)
     if isinstance(data.get("tools"), list):
         tools = []
@@ -401,11 +327,8 @@ def convert(source: Source) -> Conversion:
             continue
         if not text.strip():
             continue
-        stripped = text.strip("\n")
-        if stripped.startswith(("{%", "{#")) or stripped.endswith(("%}", "#}")):
-            # Blocks at a message's edge may render newlines that Prompty strips after rendering.
-            text = '{% filter trim("\\n") %}' + text + "{% endfilter %}"
-        messages.append({"role": role, "content": text})
+        messages.append({"role": role, "content": trim_edges(text)})
+        continue
     if not messages:
         state.problems.append(Problem(source.path, body_line, 1, "the body has no messages", Severity.WARNING))
     used = sorted({name for m in messages for name in jinja_variables(m["content"])})
@@ -471,9 +394,6 @@ def export(items: list[ExportItem]) -> Conversion:
         for key, value in prompt.model.parameters.items():
             if key in reverse:
                 options[reverse[key]] = value
-            elif key == "max_tokens":
-                options["maxOutputTokens"] = value
-                lost("max_tokens becomes maxOutputTokens (the Prompty runtime sends it as max_completion_tokens)")
             elif key in ("tools", "tool_choice", "response_format"):
                 lost(f"model.parameters.{key} not exported: move it to the top-level field")
             else:
@@ -495,7 +415,7 @@ def export(items: list[ExportItem]) -> Conversion:
                 }
                 for spec in prompt.inputs
             ]
-        _export_structure(prompt, front, lost)
+        export_structure(prompt, front, lost)
         front["template"] = {"format": {"kind": "jinja2"}, "parser": {"kind": "prompty"}}
         partials = partial_texts(prompt)
         body: list[str] = []
@@ -507,7 +427,7 @@ def export(items: list[ExportItem]) -> Conversion:
             messages = (Message("user", prompt.template),)
         ok = True
         for index, message in enumerate(messages, 1):
-            text = inline_partials(message.content, partials)
+            text = inline_partials(untrimmed(message.content), partials)
             if text is None:
                 lost(f"message {index}: a partial could not be read")
                 ok = False
@@ -529,46 +449,4 @@ def export(items: list[ExportItem]) -> Conversion:
     return out
 
 
-def _export_structure(prompt: Any, front: dict[str, Any], lost: Any) -> None:
-    if prompt.tools:
-        tools = []
-        for tool in prompt.tools:
-            function = tool.get("function") or {}
-            parameters = function.get("parameters") or {}
-            strict = bool(function.get("strict"))
-            needed = set(parameters.get("required") or [])
-            props = []
-            for name, schema in (parameters.get("properties") or {}).items():
-                made = schema_property(name, schema, strict=strict, required=name in needed or strict)
-                if made is None:
-                    props = None
-                    break
-                props.append(made)
-            made_tool = {"name": function.get("name"), "kind": "function", **({"description": function["description"]} if function.get("description") else {}), **({"strict": True} if strict else {}), **({"parameters": props} if props else {})}
-            if props is None or tool_of(made_tool) != dict(tool):
-                lost(f"tool {function.get('name')!r} not exported: its JSON Schema has no exact Prompty property list")
-                continue
-            tools.append(made_tool)
-        if tools:
-            front["tools"] = tools
-    if prompt.tool_choice is not None:
-        lost("tool_choice not exported: a Prompty file has no tool choice")
-    if prompt.response_format is not None:
-        fmt = prompt.response_format
-        schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
-        outputs = []
-        if isinstance(schema, dict):
-            for name, child in (schema.get("properties") or {}).items():
-                made = schema_property(name, child, strict=True, required=False)
-                if made is None:
-                    outputs = None
-                    break
-                made["required"] = True
-                outputs.append(made)
-        if not outputs or outputs_format(outputs) != dict(fmt):
-            lost("response_format not exported: Prompty sends outputs as a strict json_schema named structured_output, and this one differs")
-        else:
-            front["outputs"] = outputs
-
-
-__all__ = ["convert", "export", "json"]
+__all__ = ["convert", "export", "split_body"]

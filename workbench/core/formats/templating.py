@@ -151,6 +151,11 @@ def input_specs(names: Iterable[str], defaults: Mapping[str, Any] | None = None,
     return inputs
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """`value` when it is a mapping, else {} (foreign files put anything anywhere)."""
+    return value if isinstance(value, dict) else {}
+
+
 def json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"

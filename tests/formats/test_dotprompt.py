@@ -1,0 +1,105 @@
+"""`workbench import dotprompt` / `export --format dotprompt`: the common Handlebars subset
+renders to exactly the messages dotpromptz 0.2.0 (Dotprompt's Python implementation) renders;
+Dotprompt's own example files convert with what is not carried over reported at its line;
+partials become workbench partials; the subset survives a round trip."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.formats.format_helpers import FIXTURES, errors, import_into, load, messages, new_repo, round_trip
+
+DOTPROMPT = FIXTURES / "dotprompt"
+SUBSET = """---
+model: openai/gpt-4o-mini
+config: {temperature: 0.2, maxOutputTokens: 200}
+input:
+  schema:
+    name: string
+    topic?: string
+    items(array): string
+    tier(enum): [gold, silver]
+---
+{{role "system"}}
+You help {{name}}.{{#if topic}} The topic is {{topic}}.{{else}} No topic.{{/if}}
+{{#unless items}}Nothing listed.{{/unless}}
+{{role "user"}}
+{{#each items}}
+- {{@index}}: {{this}}{{#if @last}} (last){{/if}}
+{{/each}}
+{{#ifEquals tier "gold"}}Gold customer.{{/ifEquals}}
+{{> signature}}
+"""
+SIGNATURE = "-- written for {{name}}\n"
+# What export writes back: the same minus `ifEquals` (a Jinja `==` test has no Handlebars form
+# the exporter writes yet; it is reported).
+ROUND = SUBSET.replace('{{#ifEquals tier "gold"}}Gold customer.{{/ifEquals}}\n', "").replace("    tier(enum): [gold, silver]\n", "")
+CASES = [
+    {"name": "Ada", "topic": "Git", "items": ["a", "b"], "tier": "gold"},
+    {"name": "Bo", "topic": "", "items": [], "tier": "silver"},
+]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return new_repo(tmp_path / "repo")
+
+
+def dotprompt_messages(source: str, variables: dict[str, Any], partials: dict[str, str]) -> list[dict[str, str]]:
+    from dotpromptz import Dotprompt
+    from dotpromptz.typing import DataArgument
+
+    rendered = asyncio.run(Dotprompt(partials=partials).render(source, DataArgument(input=variables)))
+    role = {"model": "assistant"}
+    return [{"role": role.get(str(getattr(m.role, "value", m.role)), str(getattr(m.role, "value", m.role))), "content": "".join(p.text for p in m.content)} for m in rendered.messages]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_subset_renders_what_dotprompt_renders(case: int, repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "greet.prompt").write_text(SUBSET, encoding="utf-8")
+    (tmp_path / "src" / "_signature.prompt").write_text(SIGNATURE, encoding="utf-8")
+    report = import_into(repo, "dotprompt", tmp_path / "src")
+    assert errors(report) == [] and report.problems == [], [p.format() for p in report.problems]
+    assert sorted(report.written) == ["prompts/x/greet.yaml", "prompts/x/signature.jinja"]
+    ours = messages(repo, "x/greet", CASES[case])
+    assert ours == dotprompt_messages(SUBSET, CASES[case], {"signature": SIGNATURE})
+
+
+def test_examples_convert_and_report_what_is_not_carried_over_at_its_line(repo: Path) -> None:
+    report = import_into(repo, "dotprompt", DOTPROMPT)
+    assert errors(report) == []
+    found = {(Path(p.path).name, p.line): p.message for p in report.problems}
+    assert "{{media}}" in found[("features.prompt", 44)]
+    assert "{{section}}" in found[("features.prompt", 48)]
+    assert "{{history}}" in found[("features.prompt", 54)]
+    assert "config `topK` not carried over" in found[("features.prompt", 31)]
+    assert "#if age >= 18" in found[("valid-greeting.prompt", 17)]
+    assert "prompts/x/header.jinja" in report.written and "prompts/x/footer.jinja" in report.written
+    load(repo, "x/valid-comments-and-partials")
+
+
+def test_subset_round_trip(repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "greet.prompt").write_text(ROUND, encoding="utf-8")
+    (tmp_path / "src" / "_signature.prompt").write_text(SIGNATURE, encoding="utf-8")
+    import_into(repo, "dotprompt", tmp_path / "src")
+    before, after, _ = round_trip(repo, "dotprompt", ["greet"], tmp_path)
+    assert after == before
+    exported = (tmp_path / "export-dotprompt" / "x" / "greet.prompt").read_text(encoding="utf-8")
+    signature = (tmp_path / "export-dotprompt" / "x" / "_signature.prompt").read_text(encoding="utf-8")
+    for case in CASES:
+        assert dotprompt_messages(exported, case, {"signature": signature}) == dotprompt_messages(ROUND, case, {"signature": SIGNATURE})
+
+
+@pytest.mark.xfail(reason="known gap: a partial's hash arguments ({{> p who=name}}) are declared as inputs of the prompt", strict=True)
+def test_partial_hash_arguments_are_not_inputs(repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "greet.prompt").write_text("---\ninput: {schema: {name: string}}\n---\n{{> sig who=name}}\n", encoding="utf-8")
+    (tmp_path / "src" / "_sig.prompt").write_text("by {{who}}\n", encoding="utf-8")
+    report = import_into(repo, "dotprompt", tmp_path / "src")
+    assert report.problems == []

@@ -1,0 +1,132 @@
+"""`workbench import github-models` / `export --format github-models`: gh-models' own sample
+files convert, validate, render to the messages `gh models eval` sends for each testData row
+(its `TemplateString`, re-stated below from gh-models `pkg/prompt/prompt.go`), survive a round
+trip, and the export is a file gh's loader (`prompt.LoadFromFile`, restated below) accepts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.formats.format_helpers import FIXTURES, errors, import_into, load, messages, new_repo, round_trip
+
+GH = FIXTURES / "github_models"
+STEMS = sorted(p.name.removesuffix(".prompt.yml") for p in GH.glob("*.prompt.yml"))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return new_repo(tmp_path / "repo")
+
+
+def gh_template(text: str, row: dict[str, Any]) -> str:
+    """gh-models `prompt.TemplateString`: each `{{key}}` of the row replaced (Go's %v for others)."""
+    for key, value in row.items():
+        shown = value if isinstance(value, str) else (("true" if value else "false") if isinstance(value, bool) else str(value))
+        text = text.replace("{{" + key + "}}", shown)
+    return text
+
+
+def gh_load(path: Path) -> dict[str, Any]:
+    """What gh-models `prompt.LoadFromFile` accepts: yaml.v3 into its `File` struct (unknown keys
+    ignored, types enforced), then `validateResponseFormat`. Raises AssertionError otherwise."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    for key in ("name", "description", "model"):
+        assert isinstance(data.get(key, ""), str), key
+    params = data.get("modelParameters") or {}
+    assert isinstance(params, dict)
+    assert isinstance(params.get("maxTokens", 0), int) and not isinstance(params.get("maxTokens", 0), bool)
+    for key in ("temperature", "topP"):
+        assert isinstance(params.get(key, 0.0), (int, float)), key
+    assert all(isinstance(m, dict) and set(m) <= {"role", "content"} and isinstance(m.get("content", ""), str) for m in data["messages"])
+    assert all(m["role"].lower() in ("system", "user", "assistant") for m in data["messages"])  # GetAzureChatMessageRole
+    assert all(isinstance(row, dict) for row in data.get("testData") or [])
+    for evaluator in data.get("evaluators") or []:
+        assert isinstance(evaluator.get("name"), str)
+        assert sum(k in evaluator for k in ("string", "llm", "uses")) == 1
+        if "string" in evaluator:
+            assert set(evaluator["string"]) <= {"equals", "contains", "startsWith", "endsWith"} and all(isinstance(v, str) for v in evaluator["string"].values())
+        if "uses" in evaluator:
+            assert evaluator["uses"].startswith("github/")
+    fmt = data.get("responseFormat")
+    if fmt is not None:
+        assert fmt in ("text", "json_object", "json_schema")
+        if fmt == "json_schema":
+            schema = json.loads(data["jsonSchema"])  # a JSON string, not a mapping
+            assert "name" in schema and "schema" in schema
+    return data
+
+
+def test_samples_convert_and_validate(repo: Path) -> None:
+    report = import_into(repo, "github-models", GH)
+    assert errors(report) == []
+    assert sorted(report.written) == [f"prompts/x/{stem}.yaml" for stem in STEMS]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_each_test_row_renders_what_gh_sends(stem: str, repo: Path) -> None:
+    import_into(repo, "github-models", GH)
+    source = yaml.safe_load((GH / f"{stem}.prompt.yml").read_text(encoding="utf-8"))
+    prompt = load(repo, f"x/{stem}")
+    rows = source.get("testData") or [{}]
+    assert len(prompt.tests) == len(source.get("testData") or [])
+    for index, row in enumerate(rows):
+        theirs = [{"role": m["role"], "content": gh_template(m["content"], row)} for m in source["messages"]]
+        variables = prompt.tests[index].vars if prompt.tests else {i.name: "{{" + i.name + "}}" for i in prompt.inputs if not i.has_default}
+        assert messages(repo, f"x/{stem}", dict(variables)) == theirs
+
+
+def test_model_and_evaluators_carry_over(repo: Path) -> None:
+    report = import_into(repo, "github-models", GH / "sample_prompt.prompt.yml")
+    prompt = load(repo, "x/sample_prompt")
+    assert (prompt.model.name, prompt.model.base_url, prompt.model.api_key_env) == ("openai/gpt-4o", "https://models.github.ai/inference", "GITHUB_TOKEN")
+    assert dict(prompt.model.parameters) == {"temperature": 0.5, "max_tokens": 50}
+    first = prompt.tests[0]
+    kinds = [(a.type, a.value) for a in first.asserts]
+    assert ("icontains", "hello") in kinds  # gh: contains, case-insensitive, row value substituted
+    assert any(a.type == "llm-rubric" and "greeting response" in str(a.value) for a in first.asserts)
+    similarity = [p for p in report.problems if "github/similarity" in p.message]
+    assert [(p.line, p.col) for p in similarity] == [(24, 5)]
+
+
+def test_import_is_idempotent(repo: Path) -> None:
+    first = import_into(repo, "github-models", GH)
+    again = import_into(repo, "github-models", GH)
+    assert again.written == [] and sorted(again.unchanged) == sorted(first.written)
+
+
+def test_round_trip_and_gh_accepts_the_export(repo: Path, tmp_path: Path) -> None:
+    import_into(repo, "github-models", GH)
+    before, after, _ = round_trip(repo, "github-models", STEMS, tmp_path)
+    assert after == before
+    for stem in STEMS:
+        exported = gh_load(tmp_path / "export-github-models" / "x" / f"{stem}.prompt.yml")
+        original = gh_load(GH / f"{stem}.prompt.yml")
+        for key in ("model", "modelParameters", "messages", "responseFormat", "description"):
+            assert exported.get(key) == original.get(key), (stem, key)
+        if "jsonSchema" in original:
+            assert json.loads(exported["jsonSchema"]) == json.loads(original["jsonSchema"])
+        assert checks(exported) == checks(original), stem
+
+
+def checks(data: dict[str, Any]) -> list[list[Any]]:
+    """Per testData row, what gh sends and checks: the messages, then each evaluator with the
+    row substituted (contains, startsWith and endsWith compare lowercased; a row key that only
+    an evaluator reads may be renamed on the way, its value is what counts)."""
+    rows = data.get("testData") or [{}]
+    out = []
+    for row in rows:
+        sent = [gh_template(m["content"], row) for m in data["messages"]]
+        evaluated = [
+            {k: gh_template(v, row) if k == "equals" else gh_template(v, row).lower() for k, v in e["string"].items()} if "string" in e else (e["uses"], row.get("expected"))
+            for e in data.get("evaluators") or []
+        ]
+        # Known difference: evaluators come back in another order (those reading a row key last) and a
+        # built-in's display name becomes its `uses` name (README, "Import and export").
+        out.append([sent, sorted(evaluated, key=repr)])
+    return out

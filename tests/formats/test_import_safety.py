@@ -1,0 +1,104 @@
+"""Hostile input to `workbench import`: names that try to leave prompts/, YAML bombs, malformed
+front matter, non-UTF-8 and oversized files. Each gets a clear message naming the file; nothing
+is written outside prompts/ and nothing crashes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.formats.format_helpers import cli, import_into, new_repo
+
+BOMB = "".join(f"{chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 9 if i else ['"x"'] * 9) + "]\n" for i in range(8))
+SOURCES = {
+    "prompty": ("x.prompty", "---\n{front}---\nuser:\nhi\n"),
+    "dotprompt": ("x.prompt", "---\n{front}---\nhi\n"),
+    "github-models": ("x.prompt.yml", "{front}messages: [{{role: user, content: hi}}]\n"),
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return new_repo(tmp_path / "repo")
+
+
+def files_outside_prompts(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts and p.parts[len(root.parts)] != "prompts" and p.name != ".gitignore")
+
+
+@pytest.mark.parametrize("fmt", sorted(SOURCES))
+def test_yaml_bomb_is_refused_by_the_safe_loader(fmt: str, repo: Path, tmp_path: Path) -> None:
+    name, shape = SOURCES[fmt]
+    source = tmp_path / name
+    source.write_text(shape.format(front=BOMB), encoding="utf-8")
+    report = import_into(repo, fmt, source)
+    assert report.written == []
+    assert any("aliases" in p.message and p.path.endswith(name) for p in report.errors), [p.format() for p in report.problems]
+
+
+@pytest.mark.parametrize("fmt", sorted(SOURCES))
+def test_malformed_front_matter_names_file_and_line(fmt: str, repo: Path, tmp_path: Path) -> None:
+    name, shape = SOURCES[fmt]
+    source = tmp_path / name
+    source.write_text(shape.format(front="model: [unclosed\n"), encoding="utf-8")
+    code, out, err = cli(repo, "import", fmt, str(source))
+    assert code == 1 and f"{name}:" in out and "invalid YAML" in out, out + err
+    assert list((repo / "prompts").rglob("*.yaml")) == []
+
+
+@pytest.mark.parametrize("fmt", [*sorted(SOURCES), "langfuse"])
+def test_non_utf8_file_is_a_clear_error(fmt: str, repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / ("x.json" if fmt == "langfuse" else SOURCES[fmt][0])
+    source.write_bytes(b"---\nmodel: gpt-4\n---\nuser:\nh\xe9llo\n")
+    code, out, err = cli(repo, "import", fmt, str(source))
+    assert code == 2 and "not UTF-8" in err and "x." in err and "unexpected" not in err, out + err
+
+
+def test_oversized_file_is_refused_before_reading(repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "big.prompty"
+    source.write_text("---\nmodel: gpt-4\n---\nuser:\n" + "x" * (17 * 1024 * 1024), encoding="utf-8")
+    code, out, err = cli(repo, "import", "prompty", str(source))
+    assert code == 2 and "big.prompty" in err and "too large" in err, out + err
+
+
+def test_deeply_nested_json_is_a_problem_not_a_crash(repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "deep.json"
+    source.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    code, out, err = cli(repo, "import", "langfuse", str(source))
+    assert code == 1 and "deep.json:1:1" in out and "unexpected" not in err, out + err
+
+
+def test_hostile_names_stay_inside_prompts(repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "evil.json"
+    names = ["../x", "a/../../b", "..", "/etc/passwd", "-rf", ".hidden/y", "c\\..\\..\\d"]
+    source.write_text(json.dumps([{"name": n, "version": 1, "type": "text", "prompt": "hi", "labels": ["production"]} for n in names]), encoding="utf-8")
+    code, out, err = cli(repo, "import", "langfuse", str(source), "--prefix", "", "--json")
+    assert code == 0, out + err
+    written = sorted(json.loads(out)["written"])
+    assert len(written) == len(names)
+    assert all(".." not in n.split("/") and not n.startswith(("/", "-", ".")) and "\\" not in n for n in written), written
+    assert files_outside_prompts(repo) == []
+    # Each name is one a prompt may have: `workbench validate` accepts them all.
+    code, out, err = cli(repo, "validate")
+    assert code == 0, out + err
+
+
+@pytest.mark.parametrize("prefix", ["../escape", "a/../../..", "/abs"])
+def test_a_prefix_that_leaves_prompts_is_refused(prefix: str, repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "ok.prompty"
+    source.write_text("---\nmodel: gpt-4\n---\nuser:\nhi\n", encoding="utf-8")
+    code, out, err = cli(repo, "import", "prompty", str(source), "--prefix", prefix)
+    assert code == 2 and "prefix" in err, out + err
+    assert files_outside_prompts(repo) == [] and list((repo / "prompts").rglob("*.yaml")) == []
+
+
+def test_hostile_file_names_become_safe_prompt_names(repo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "-rf.prompty").write_text("---\nmodel: gpt-4\n---\nuser:\nhi\n", encoding="utf-8")
+    (folder / "we@ird name.prompty").write_text("---\nmodel: gpt-4\n---\nuser:\nhi\n", encoding="utf-8")
+    report = import_into(repo, "prompty", folder)
+    assert report.errors == [] and len(report.written) == 2
+    assert all(not Path(p).name.startswith("-") and "@" not in p for p in report.written), report.written

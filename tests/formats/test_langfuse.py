@@ -1,0 +1,115 @@
+"""`workbench import langfuse`: a Langfuse export with several prompts, versions and labels
+becomes commits (oldest first, dated and authored as in Langfuse, its commit messages), releases
+and deployment events (labels mapped to environments, `latest` ignored) that `workbench log` and
+`workbench status` show; the prompts render as Langfuse's SDK compiles them (`TemplateParser`,
+langfuse 5.0.4); importing twice adds nothing; `export --format langfuse` writes the same shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.formats.format_helpers import FIXTURES, cli, messages, new_repo
+
+EXPORT = FIXTURES / "langfuse" / "langfuse-prompts.json"
+OBJECTS: list[dict[str, Any]] = json.loads(EXPORT.read_text(encoding="utf-8"))["data"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = new_repo(tmp_path / "repo")
+    code, out, err = cli(root, "import", "langfuse", str(EXPORT), "--prefix", "lf", "--label-env", "production=prod,staging=staging", "--json")
+    assert code == 0, out + err
+    return root
+
+
+def log(root: Path, name: str) -> list[dict[str, Any]]:
+    code, out, err = cli(root, "log", name, "--json")
+    assert code == 0, out + err
+    return json.loads(out)
+
+
+def test_versions_become_commits_oldest_first_with_dates_authors_messages(repo: Path) -> None:
+    entries = list(reversed(log(repo, "lf/movie-critic")))
+    assert [(e["commit"]["author_name"], e["commit"]["author_email"], e["commit"]["author_time"], e["commit"]["subject"]) for e in entries] == [
+        ("Ana Lopez", "ana@example.com", "2025-01-10T09:00:00+00:00", "First critic prompt"),
+        ("ben", "ben@example.com", "2025-01-12T10:30:00+00:00", "One sentence answers"),
+        ("Chen Wei", "", "2025-01-15T08:00:00+00:00", "movie-critic: Langfuse version 3"),  # no commitMessage
+    ]
+    assert [e["releases"] for e in entries] == [["lf/movie-critic@v1"], ["lf/movie-critic@v2"], ["lf/movie-critic@v3"]]
+    deployments = [(d["env"], d["version"]) for e in entries for d in e["deployments"]]
+    assert deployments == [("staging", "lf/movie-critic@v2"), ("prod", "lf/movie-critic@v3")]
+    reasons = [d["reason"] for e in entries for d in e["deployments"]]
+    assert all(r.startswith("imported from Langfuse: label") for r in reasons)
+    # The text log shows the same: every version, newest first.
+    code, out, _ = cli(repo, "log", "lf/movie-critic")
+    assert code == 0 and out.splitlines()[0].split()[3:5] == ["Chen", "Wei"]
+    assert "One sentence answers" in out and "First critic prompt" in out and "▲ prod" in out
+
+
+def test_status_shows_what_each_environment_ran_and_latest_is_ignored(repo: Path) -> None:
+    code, out, err = cli(repo, "status", "--json")
+    assert code == 0, out + err
+    running = {(p["name"], env): cell["version"] for p in json.loads(out)["prompts"] for env, cell in p["environments"].items() if cell["deployed"]}
+    assert running == {
+        ("lf/movie-critic", "staging"): "lf/movie-critic@v2",
+        ("lf/movie-critic", "prod"): "lf/movie-critic@v3",
+        ("lf/support/reply", "prod"): "lf/support/reply@v1",  # v2 has only `latest`: no event
+        ("lf/policy", "prod"): "lf/policy@v1",
+    }
+
+
+def test_reimport_adds_nothing(repo: Path) -> None:
+    before = log(repo, "lf/movie-critic")
+    code, out, err = cli(repo, "import", "langfuse", str(EXPORT), "--prefix", "lf", "--label-env", "production=prod,staging=staging", "--json")
+    assert code == 0, out + err
+    history = json.loads(out)["history"]
+    assert history["commits"] == [] and history["events"] == [] and len(history["already_imported"]) == len(OBJECTS)
+    assert log(repo, "lf/movie-critic") == before
+
+
+def compile_like_langfuse(obj: dict[str, Any], variables: dict[str, str], resolved: dict[str, str]) -> list[dict[str, str]]:
+    """Langfuse's SDK: the server resolves prompt references first, then `compile` substitutes."""
+    from langfuse.model import TemplateParser
+
+    def text(content: str) -> str:
+        for reference, value in resolved.items():
+            content = content.replace(reference, value)
+        return TemplateParser.compile_template(content, variables)
+
+    if obj["type"] == "text":
+        return [{"role": "user", "content": text(obj["prompt"])}]
+    return [{"role": m["role"], "content": text(m["content"])} for m in obj["prompt"] if m.get("type") != "placeholder"]
+
+
+@pytest.mark.parametrize("name", ["movie-critic", "support/reply", "policy"])
+def test_latest_versions_render_as_langfuse_compiles_them(name: str, repo: Path) -> None:
+    latest = max((o for o in OBJECTS if o["name"] == name), key=lambda o: o["version"])
+    variables = {"criticlevel": "expert", "movie": "Dune", "company": "ACME {{not a var}}", "question": "Where is my order?"}
+    resolved = {"@@@langfusePrompt:name=policy|label=production@@@": "Never promise refunds."}
+    wanted = {"movie-critic": ("criticlevel", "movie"), "support/reply": ("company", "question"), "policy": ()}[name]
+    ours = messages(repo, f"lf/{name}", {k: v for k, v in variables.items() if k in wanted})
+    assert ours == compile_like_langfuse(latest, variables, resolved)
+
+
+def test_export_writes_langfuse_objects_with_labels(repo: Path, tmp_path: Path) -> None:
+    code, out, err = cli(repo, "export", str(tmp_path / "out"), "--env", "prod", "--format", "langfuse", "--json")
+    assert code == 0, out + err
+    data = json.loads((tmp_path / "out" / "langfuse-prompts.json").read_text(encoding="utf-8"))["data"]
+    critic = [o for o in data if o["name"] == "lf/movie-critic"]
+    assert [(o["version"], o["labels"], o["commitMessage"], o["createdAt"]) for o in critic] == [
+        (1, [], "First critic prompt", "2025-01-10T09:00:00Z"),
+        (2, ["staging"], "One sentence answers", "2025-01-12T10:30:00Z"),
+        (3, ["production", "latest"], "movie-critic: Langfuse version 3", "2025-01-15T08:00:00Z"),
+    ]
+    assert critic[-1]["prompt"] == next(o for o in OBJECTS if o["name"] == "movie-critic" and o["version"] == 3)["prompt"]
+    assert critic[-1]["config"] == {"model": "gpt-4o", "temperature": 0.3, "max_tokens": 60}
+    # ... and importing that export elsewhere gives the same history.
+    other = new_repo(tmp_path / "other")
+    code, out, err = cli(other, "import", "langfuse", str(tmp_path / "out" / "langfuse-prompts.json"), "--prefix", "", "--label-env", "production=prod,staging=staging", "--json")
+    assert code == 0, out + err
+    assert [e["commit"]["subject"] for e in log(other, "lf/movie-critic")] == [e["commit"]["subject"] for e in log(repo, "lf/movie-critic")]
+    assert (other / "prompts/lf/movie-critic.yaml").read_text(encoding="utf-8") == (repo / "prompts/lf/movie-critic.yaml").read_text(encoding="utf-8")
