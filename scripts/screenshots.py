@@ -1,4 +1,5 @@
-"""Save the README's SVG screenshots (main screen, diff, A/B run, rollback dialog) from the demo.
+"""Save the README's SVG screenshots from the demo: main screen, diff, A/B run and rollback dialog at
+160x48; the sizes people use (120x36 with an A/B run, 100x30, 80x24); a zoomed pane; the light theme.
 
 Run: python scripts/screenshots.py  (writes screenshots/*.svg)
 """
@@ -14,9 +15,14 @@ OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(8):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+    """Wait until loaders and service calls are done (a flow waiting on a dialog does not count:
+    waiting for every worker would wait for the user)."""
+    quiet = 0
+    for _ in range(3000):
+        await pilot.pause(0.01)
+        quiet = quiet + 1 if pilot.app.idle else 0
+        if quiet >= 8:
+            return
 
 
 async def select(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -60,6 +66,40 @@ async def main() -> None:
         await settle(pilot)
         await pilot.press(*"summaries lost the refund keyword")
         app.save_screenshot("rollback.svg", str(OUT))
+
+    async def ab_run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("2", "j", "j", "m", "k", "k")
+        await settle(pilot)
+        await pilot.press("T")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    app = make_app(root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ab_run(pilot)
+        app.save_screenshot("ab-run-120x36.svg", str(OUT))
+        await pilot.press("plus")
+        await settle(pilot)
+        app.save_screenshot("zoom-half-120x36.svg", str(OUT))
+
+    app = make_app(root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("2")
+        await settle(pilot)
+        app.save_screenshot("history-100x30.svg", str(OUT))
+
+    app = make_app(root, theme="textual-light")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("2")
+        await settle(pilot)
+        app.save_screenshot("light-120x36.svg", str(OUT))
 
     app = make_app(root)
     async with app.run_test(size=(80, 24)) as pilot:

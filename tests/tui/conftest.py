@@ -1,33 +1,75 @@
-"""Fixtures for the app: a small repository with history, and a fixed clock."""
+"""Fixtures for the app: a small repository with history (helpers live in tui_helpers)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
-
-
-def commit(root: Path, message: str, date: str, author: str = "Ana Lopez <ana@example.com>") -> None:
-    env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-q", "--author", author, "-m", message], cwd=root, check=True, env=env)
+from tui_helpers import NOW, commit
 
 
 @pytest.fixture
 def app_repo(prompt_repo: Path) -> Path:
     """The sample prompts plus a second version of support/summarize, released and deployed."""
     path = prompt_repo / "prompts" / "support" / "summarize.yaml"
-    path.write_text(path.read_text().replace("Write at most three short sentences.", "Write at most two short sentences."))
-    commit(prompt_repo, "Shorter summaries [bold]now[/]", "2026-01-10T10:00:00Z", "Ben Okafor <ben@example.com>")
+    path.write_text(
+        path.read_text().replace("Write at most three short sentences.", "Write at most two short sentences.")
+    )
+    commit(
+        prompt_repo, "Shorter summaries [bold]now[/]", "2026-01-10T10:00:00Z", "Ben Okafor <ben@example.com>"
+    )
     (prompt_repo / "workbench.yaml").write_text("model: {provider: echo}\n")
     commit(prompt_repo, "Use echo for runs", "2026-01-11T10:00:00Z")
     return prompt_repo
 
 
-def clock() -> datetime:
-    return NOW
+@pytest.fixture
+def released_repo(app_repo: Path) -> Path:
+    """support/summarize with five versions by three authors, three releases and deployments to
+    dev, staging and prod (prod one release behind): the History a lead browses."""
+    from workbench.services import deployments, releases
+    from workbench.services.session import RepoSession
+
+    path = app_repo / "prompts" / "support" / "summarize.yaml"
+    edits = [
+        (
+            "Write at most two short sentences.",
+            "Write at most two short sentences. Name the order.",
+            "Name the order when there is one",
+            "2026-01-20T09:00:00Z",
+            "Chen Wei <chen@example.com>",
+        ),
+        (
+            "Name the order.",
+            "Name the order and the product.",
+            "Mention the product too, so that on-call knows which team",
+            "2026-01-27T16:30:00Z",
+            "Ana Lopez <ana@example.com>",
+        ),
+    ]
+    for old, new, message, date, author in edits:
+        path.write_text(path.read_text().replace(old, new))
+        commit(app_repo, message, date, author)
+    with RepoSession.open(app_repo) as ws:
+        ws.clock = lambda: NOW
+        releases.tag_release(ws, "support/summarize", "HEAD~3", note="first cut")
+        releases.tag_release(ws, "support/summarize", "HEAD~1", note="orders named")
+        releases.tag_release(ws, "support/summarize", "HEAD", note="products named")
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="orders named")
+        deployments.promote(ws, "support/summarize", "staging", rev="HEAD", reason="try products")
+        deployments.promote(ws, "support/summarize", "dev", rev="HEAD", reason="try products")
+    return app_repo
+
+
+@pytest.fixture
+def long_history_repo(app_repo: Path) -> Path:
+    """support/summarize with 40 versions: more than a pane shows."""
+    path = app_repo / "prompts" / "support" / "summarize.yaml"
+    for n in range(40):
+        path.write_text(
+            path.read_text().replace("short sentences.", f"short sentences. ({n})", 1)
+            if n == 0
+            else path.read_text().replace(f"({n - 1})", f"({n})")
+        )
+        commit(app_repo, f"Revision {n}", f"2026-01-{12 + n // 4:02d}T{10 + n % 4:02d}:00:00Z")
+    return app_repo

@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from conftest import clock, commit
 from textual.widgets import Static
+from tui_helpers import clock, commit, diff_text, select, settle, walk
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.history import HistoryPane
 from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
-
-
-async def settle(pilot, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait until loaders and service calls are done; flows waiting on a dialog do not count."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    quiet = 0
-    while quiet < 8 and loop.time() < deadline:
-        await pilot.pause(0.01)
-        quiet = quiet + 1 if pilot.app.idle else 0
-
-
-def diff_text(app) -> str:  # type: ignore[no-untyped-def]
-    return str(app.query_one("#diff-body", Static).render())
-
-
-async def select(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
-    pane = pilot.app.query_one(PromptsPane)
-    target = next(node for node in _walk(pane.prompt_tree.root) if node.data == name)
-    pane.prompt_tree.move_cursor(target)
-    await settle(pilot)
-
-
-def _walk(node):  # type: ignore[no-untyped-def]
-    for child in node.children:
-        yield child
-        yield from _walk(child)
 
 
 async def test_opens_on_the_first_prompt_with_history_and_diff(app_repo: Path) -> None:
@@ -155,7 +127,7 @@ async def test_filter_narrows_the_tree(app_repo: Path) -> None:
         await pilot.press("enter")
         await settle(pilot)
         tree = app.query_one(PromptsPane).prompt_tree
-        leaves = [n.data for n in _walk(tree.root) if n.data]
+        leaves = [n.data for n in walk(tree.root) if n.data]
         assert leaves == ["analytics/sql_generator"]
 
 
@@ -177,11 +149,11 @@ async def test_small_terminal_shows_one_pane_and_switches_by_number(app_repo: Pa
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.screen.has_class("-narrow")
-        assert not app.query_one(DiffPane).display or app.query_one(DiffPane).has_class("-hidden-narrow")
+        assert app.query_one(DiffPane).has_class("-off")
         await pilot.press("3")
         await pilot.pause()
-        assert not app.query_one(DiffPane).has_class("-hidden-narrow")
-        assert app.query_one(PromptsPane).has_class("-hidden-narrow")
+        assert not app.query_one(DiffPane).has_class("-off")
+        assert app.query_one(PromptsPane).has_class("-off")
 
 
 async def test_not_a_repository_is_reported_and_the_app_stays_alive(tmp_path: Path) -> None:

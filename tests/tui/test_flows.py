@@ -6,8 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import clock
-from test_app import select, settle
+from tui_helpers import clock, select, settle
 
 from workbench.services import deployment_events, deployments
 from workbench.services.session import RepoSession

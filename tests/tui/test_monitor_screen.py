@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_app import select, settle
 from textual.widgets import Static
+from tui_helpers import select, settle
 
 from workbench.services.demo import create_demo_repo
 from workbench.tui.app import make_app

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import clock
-from test_app import select, settle
+from tui_helpers import clock, select, settle
 
 from workbench.cli.common import run_app
 from workbench.services import deployment_events, deployments, releases

@@ -18,26 +18,39 @@ from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, emit_json, state
 
 @app.command("import")
 def import_command(
-    format_name: Annotated[str, typer.Argument(metavar="FORMAT", help="Source format: promptfoo.")],
+    format_name: Annotated[str, typer.Argument(metavar="FORMAT", help="Source format: promptfoo, github-models, prompty, dotprompt, langfuse.")],
     paths: Annotated[list[Path] | None, typer.Argument(metavar="PATH...", help="Files to import (default: the format's usual file here, e.g. promptfooconfig.yaml).")] = None,
     prefix: Annotated[str | None, typer.Option("--prefix", help="Folder under prompts/ for the imported prompts (default: the source's folder name).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    label_env: Annotated[str | None, typer.Option("--label-env", help="Langfuse: LABEL=ENV pairs; each label becomes a deployment event there (default production=prod).")] = None,
 ) -> None:
     """Convert prompts from another tool into prompt files; prints what was not carried over."""
     from rich.console import Console
     from rich.text import Text
 
     from workbench.core.safe_text import clean
+    from workbench.services.import_history import parse_label_env
     from workbench.services.importing import import_paths
     from workbench.services.prompts import find_root
 
     root = find_root(state.repo_root())
-    report = import_paths(root, format_name, list(paths or []), prefix=prefix)
+    report = import_paths(root, format_name, list(paths or []), prefix=prefix, label_env=parse_label_env(label_env))
     if as_json:
         emit_json(report.to_dict())
     else:
         out = Console(highlight=False, soft_wrap=True)
-        for path in report.written:
+        history = report.history
+        if history is not None:
+            for row in history.commits:
+                out.print(Text("committed ") + Text(clean(f"{row['prompt']} version {row['version']} as {row['commit'][:10]}")))
+            for row in history.skipped:
+                out.print(Text("had       ") + Text(clean(f"{row['prompt']} version {row['version']} ({row['commit'][:10]})")))
+            for row in history.events:
+                note = " (override of the environment's policy, recorded in the event)" if row["override"] else ""
+                out.print(Text("deployed  ") + Text(clean(f"{row['prompt']} {row['version']} to {row['env']} (label {row['label']}){note}")))
+            for note_text in history.notes:
+                out.print(Text("note      ") + Text(clean(note_text)))
+        for path in report.written if history is None else []:
             out.print(Text("wrote     ") + Text(clean(path)))
         for path in report.unchanged:
             out.print(Text("unchanged ") + Text(clean(path)))
@@ -46,6 +59,6 @@ def import_command(
                 out.print(Text(f"\n{title} ({len(problems)}):"))
                 for problem in problems:
                     out.print(Text("  ") + Text(clean(problem.format())))
-        if report.written:
+        if report.written and history is None:
             print("\nnothing was committed: review the files, run `workbench validate`, then `workbench commit PATHS -m ...`", file=sys.stderr)
     raise typer.Exit(EXIT_FINDINGS if report.errors else EXIT_OK)

@@ -18,11 +18,12 @@ def open_app(
     model: str | None = None,
     base_url: str | None = None,
     read_only: bool = False,
+    theme: str | None = None,
 ) -> None:
     """Run the app on the repository at (or above) `root` until the user quits."""
     from workbench.tui.app import make_app  # textual is imported only when the app opens
 
-    make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only).run()
+    make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme).run()
 
 
 @app.command("ui")
@@ -32,9 +33,12 @@ def ui_command(
     model: Annotated[str | None, typer.Option("--model", help="Model for test runs.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint for test runs.")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Browse only: every action that writes is refused.")] = False,
+    theme: Annotated[
+        str | None, typer.Option("--theme", help="A Textual theme, e.g. textual-light (default: $WORKBENCH_THEME or textual-dark).")
+    ] = None,
 ) -> None:
     """Open the full-screen app."""
-    open_app(path or state.repo_root(), provider=provider, model=model, base_url=base_url, read_only=read_only)
+    open_app(path or state.repo_root(), provider=provider, model=model, base_url=base_url, read_only=read_only, theme=theme)
 
 
 @app.command("serve")

@@ -290,9 +290,31 @@ def export_cmd(
     dest: Annotated[Path, typer.Argument(help="Directory to write into.")],
     env: Annotated[str, typer.Option("--env", "-e", help="Environment to export.")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    format_name: Annotated[str | None, typer.Option("--format", "-f", help="Write another tool's format: github-models, prompty, dotprompt, langfuse.")] = None,
+    label_env: Annotated[str | None, typer.Option("--label-env", help="Langfuse: LABEL=ENV pairs (default production=prod).")] = None,
 ) -> None:
-    """Write the files an environment runs, plus manifest.json (name, version, commit, sha256)."""
+    """Write the files an environment runs, plus manifest.json (name, version, commit, sha256); or the same in another tool's format."""
     from workbench.services.export import export
+
+    if format_name is not None:
+        from rich.text import Text
+
+        from workbench.services.export import export_format
+        from workbench.services.import_history import parse_label_env
+
+        with open_session() as session:
+            result = export_format(session, env, dest, format_name, label_env=parse_label_env(label_env))
+        if json_out:
+            emit_json(result.to_dict())
+            return
+        out = console()
+        for path in result.written:
+            out.print(Text("wrote     ") + Text(clean(path)))
+        if result.problems:
+            out.print(Text(f"\nnot carried over ({len(result.problems)}):"))
+            for problem in result.problems:
+                out.print(Text("  ") + Text(clean(problem.format())))
+        return
 
     with open_session() as session:
         exported = export(session, env, dest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from workbench.core.versions import BranchInfo, CommitInfo, MergeResult
 from workbench.errors import RepoError
@@ -101,8 +102,13 @@ def switch_branch(session: RepoSession, name: str, *, stash: bool = False) -> Sw
     return SwitchResult(name, previous, stash_ref, message)
 
 
-def commit(session: RepoSession, paths: Sequence[str], message: str) -> CommitInfo:
+def commit(
+    session: RepoSession, paths: Sequence[str], message: str, *, author: tuple[str, str] | None = None, when: datetime | None = None
+) -> CommitInfo:
     """Commit exactly the given prompt files (names or paths) with `message`, kept verbatim.
+
+    `author` (name, email) and `when` keep the author and date of a version imported from
+    another tool (the committer stays the user).
 
     Raises:
         RepoError: no message, no identity, detached HEAD, mid-merge, lock, nothing to commit.
@@ -117,7 +123,7 @@ def commit(session: RepoSession, paths: Sequence[str], message: str) -> CommitIn
     store.identity()
     store.check_writable()
     rel = paths_for(session, paths)
-    if not store.commit_paths(rel, message):
+    if not store.commit_paths(rel, message, author=author, when=when):
         raise RepoError(f"nothing to commit in {', '.join(rel)}: the files match HEAD")
     return store.commit_info("HEAD")
 

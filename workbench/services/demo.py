@@ -237,8 +237,18 @@ class _DemoBuilder:
         assistant = "prompts/support/order_assistant.yaml"
         self.commit("chen", 23, "Order assistant: escalations carry a priority", {assistant: files[assistant]})
         self.release_and_deploy("chen", 23.5, "support/order_assistant", ["dev", "staging"], "escalation priority")
+        # A change reviewed on a branch, merged while main moved on (a merge commit on main).
+        reply = "prompts/support/reply_drafter.yaml"
+        with _as("ben", self.at(25.7)):
+            branches.create_branch(ws, "review/reply-drafter-tests")
+            branches.switch_branch(ws, "review/reply-drafter-tests")
+        self.commit("ben", 25.8, "Reply drafter: the full test suite", {reply: files[reply]})
+        with _as("ben", self.at(25.9)):
+            branches.switch_branch(ws, "main")
         policy = "prompts/shared/support_policy.jinja"
         self.commit("ana", 26, "Support policy: no promises of credits either", {policy: files[policy]})
+        with _as("ana", self.at(27)):
+            branches.merge(ws, "review/reply-drafter-tests")
         # Week 4-5: every prompt reaches its full test suite; staging runs ahead of prod.
         changes = {path: text for path, text in files.items() if path not in (summarize,)}
         self.commit("ben", 28, "Complete the test suites of every prompt", changes)

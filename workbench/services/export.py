@@ -58,3 +58,82 @@ def export(session: RepoSession, env: str, dest: Path | str) -> list[ExportedPro
     manifest = {"env": env, "prompts": [e.to_dict() for e in exported]}
     write_atomically(target / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return exported
+
+
+@dataclass
+class FormatExport:
+    """What `workbench export DIR --env ENV --format FORMAT` wrote and could not carry over."""
+
+    written: list[str]
+    problems: list[Any]  # core.model.Problem: fields the format cannot express
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "not_carried_over": [p.to_dict() for p in self.problems]}
+
+
+def export_format(session: RepoSession, env: str, dest: Path | str, format_name: str, *, label_env: dict[str, str] | None = None) -> FormatExport:
+    """Write what `env` runs in another tool's format (`core.formats`), under `dest`.
+
+    A format with history (Langfuse) gets every version of each prompt up to the one `env`
+    runs, oldest first, with the environments that run a version as its labels (`prod` ->
+    `production` unless `label_env` maps it otherwise) and `latest` on the newest.
+    """
+    from datetime import UTC, datetime
+
+    from workbench.core.formats import ExportedVersion, ExportItem, formats
+    from workbench.errors import WorkbenchError
+    from workbench.services.history import history
+    from workbench.services.import_history import DEFAULT_LABEL_ENV
+    from workbench.services.prompt_files import prompt_at
+    from workbench.services.releases import existing_release
+
+    session.require_env(env)
+    known = formats()
+    fmt = known.get(format_name)
+    if fmt is None or fmt.export is None:
+        writable = ", ".join(sorted(n for n, f in known.items() if f.export is not None))
+        raise WorkbenchError(f"cannot export to format {format_name!r}", hint=f"formats: {writable}")
+    labels_of = {e: lbl for lbl, e in (label_env or DEFAULT_LABEL_ENV).items()}
+    running = {e: current_events(session, e) for e in session.environments}
+    items: list[ExportItem] = []
+    problems: list[Any] = []
+    for name, event in sorted(running[env].items()):
+        commits = [event.commit]
+        if fmt.export_history:
+            entries = [h for h in history(session, name, limit=1000, rev=event.commit) if h.change != "D"]
+            commits = [h.commit.sha for h in reversed(entries)] or [event.commit]
+        versions = []
+        for commit in commits:
+            loaded = prompt_at(session, name, commit)
+            if loaded.prompt is None:
+                continue
+            info = session.store.commit_info(commit)
+            release = existing_release(session, name, commit)
+            labels = [labels_of.get(e, e) for e, events in running.items() if name in events and events[name].commit == commit]
+            versions.append(
+                ExportedVersion(
+                    prompt=loaded.prompt,
+                    commit=commit,
+                    version=release.label if release else None,
+                    when=datetime.fromtimestamp(info.author_time, UTC).isoformat().replace("+00:00", "Z"),
+                    author=f"{info.author_name} <{info.author_email}>" if info.author_email else info.author_name,
+                    message=(info.subject + ("\n\n" + info.body if info.body else "")).strip(),
+                    labels=tuple(labels),
+                )
+            )
+        if versions:
+            last = versions[-1]
+            if fmt.export_history and "latest" not in last.labels:
+                versions[-1] = ExportedVersion(**{**last.__dict__, "labels": (*last.labels, "latest")})
+            items.append(ExportItem(name, tuple(versions)))
+    conversion = fmt.export(items)
+    problems.extend(conversion.problems)
+    target = Path(dest)
+    written = []
+    for output in conversion.files:
+        path = (target / output.path).resolve()
+        if target.resolve() not in path.parents:
+            raise WorkbenchError(f"refusing to write outside {dest}: {output.path}")
+        write_atomically(path, output.text)
+        written.append(output.path)
+    return FormatExport(written, problems)

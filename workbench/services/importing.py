@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.core.formats import Conversion, Format, Source, formats
+from workbench.core.formats import Conversion, Format, Source, SourceVersion, formats
 from workbench.core.formats.promptfoo import slug
 from workbench.core.model import Problem, Severity
 from workbench.errors import WorkbenchError
+from workbench.services.import_history import DEFAULT_LABEL_ENV, HistoryReport, import_versions
 from workbench.services.prompt_files import write_atomically
 
 
@@ -30,6 +31,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # fields not carried over (file, line, field)
     validation: list[Problem] = field(default_factory=list)  # what `workbench validate` says of the result
+    history: HistoryReport | None = None  # commits and deployment events, for a format with history
 
     @property
     def errors(self) -> list[Problem]:
@@ -41,6 +43,7 @@ class ImportReport:
             "unchanged": self.unchanged,
             "not_carried_over": [p.to_dict() for p in self.problems],
             "validation": [p.to_dict() for p in self.validation],
+            **({"history": self.history.to_dict()} if self.history is not None else {}),
         }
 
 
@@ -67,8 +70,9 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None) -> Conversion:
-    """Read `path` and convert it (no writing)."""
+def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None, folder: Path | None = None) -> Conversion:
+    """Read `path` and convert it (no writing); `folder` is the folder the user named, if any:
+    its subfolders become subfolders of the prefix."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -78,11 +82,39 @@ def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None) -> Con
     def read_file(relative: str) -> str:
         return (base / relative).read_text(encoding="utf-8")
 
-    source = Source(_display(path, root), text, read_file, prefix if prefix is not None else default_prefix(path, root))
+    if folder is None:
+        chosen = prefix if prefix is not None else default_prefix(path, root)
+        source = Source(_display(path, root), text, read_file, chosen)
+    else:
+        top = prefix if prefix is not None else default_prefix(folder / "x", root)
+        sub = path.resolve().parent.relative_to(folder.resolve()).parts
+        source = Source(_display(path, root), text, read_file, "/".join(p for p in (top, *sub) if p), top, len(sub))
     return fmt.convert(source)
 
 
-def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str | None = None) -> ImportReport:
+def source_paths(fmt: Format, paths: list[Path]) -> list[tuple[Path, Path | None]]:
+    """The files to read, each with the folder the user named (None for a file named itself):
+    each PATH, a folder's files of the format (at any depth), or the default files here."""
+    if not paths:
+        found = sorted({p for pattern in fmt.default_paths for p in Path().glob(pattern) if p.is_file()})
+        if not found:
+            raise ImportSourceError(f"no {fmt.default_paths[0]} here", hint=f"give the path: workbench import {fmt.name} PATH")
+        return [(p, None) for p in (found[:1] if not fmt.suffixes else found)]
+    files: list[tuple[Path, Path | None]] = []
+    for path in paths:
+        if path.is_dir() and fmt.suffixes:
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(fmt.suffixes) and not p.name.startswith(("_", ".")))
+            if not found:
+                raise ImportSourceError(f"no {' or '.join(fmt.suffixes)} files in {path}")
+            files.extend((p, path) for p in found)
+        else:
+            files.append((path, None))
+    return files
+
+
+def import_paths(
+    root: Path, format_name: str, paths: list[Path], *, prefix: str | None = None, label_env: dict[str, str] | None = None
+) -> ImportReport:
     """Convert every source and write the result under `root` (see the module docstring).
 
     Args:
@@ -90,21 +122,25 @@ def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str
         format_name: a key of `workbench.core.formats.formats()`.
         paths: the sources; empty means the format's default file in the current folder.
         prefix: folder under prompts/ for the converted prompts (default: per source).
+        label_env: for a format with history, which environment each label deploys to.
 
     Raises:
         ImportSourceError: an unknown format, or a source that cannot be read.
     """
     fmt = get_format(format_name)
-    if not paths:
-        found = next((Path(p) for p in fmt.default_paths if Path(p).is_file()), None)
-        if found is None:
-            raise ImportSourceError(f"no {fmt.default_paths[0]} here", hint=f"give the path: workbench import {fmt.name} PATH")
-        paths = [found]
     report = ImportReport()
     prompts_dir = (root / "prompts").resolve()
-    for path in paths:
-        conversion = convert_file(root, fmt, path, prefix)
+    versions: list[SourceVersion] = []
+    for path, folder in source_paths(fmt, paths):
+        conversion = convert_file(root, fmt, path, prefix, folder)
         report.problems.extend(conversion.problems)
+        if fmt.history:
+            versions.extend(conversion.versions)
+            for version in conversion.versions:
+                for output in version.files:
+                    if not (root / output.path).resolve().is_relative_to(prompts_dir):
+                        raise ImportSourceError(f"refusing to write outside prompts/: {output.path}")
+            continue
         for output in conversion.files:
             target = (root / output.path).resolve()
             if prompts_dir not in target.parents:
@@ -114,8 +150,25 @@ def import_paths(root: Path, format_name: str, paths: list[Path], *, prefix: str
                 continue
             write_atomically(target, output.text)
             report.written.append(output.path)
+    if fmt.history:
+        report.history = _import_history(root, versions, label_env if label_env is not None else dict(DEFAULT_LABEL_ENV))
+        touched = sorted({f.path for v in versions for f in v.files})
+        report.written = sorted({c["prompt"] for c in report.history.commits})
+        report.validation.extend(_validate(root, touched))
+        return report
     report.validation.extend(_validate(root, [*report.written, *report.unchanged]))
     return report
+
+
+def _import_history(root: Path, versions: list[SourceVersion], label_env: dict[str, str]) -> HistoryReport:
+    """Commit the versions and record their labels (see `workbench.services.import_history`)."""
+    from workbench.services.session import RepoSession
+
+    session = RepoSession.open(root)
+    try:
+        return import_versions(session, versions, label_env)
+    finally:
+        session.close()
 
 
 def _validate(root: Path, paths: list[str]) -> list[Problem]:
@@ -123,8 +176,10 @@ def _validate(root: Path, paths: list[str]) -> list[Problem]:
     from workbench.services.prompts import load_file
 
     problems: list[Problem] = []
+    from workbench.core.model import is_prompt_path
+
     for rel in paths:
-        if rel.endswith((".tests.yaml", ".tests.yml")):
+        if not is_prompt_path(rel):
             continue
         result = load_file(root, root / rel)
         problems.extend(result.problems)

@@ -9,16 +9,17 @@ session lock, errors shown); test runs have their own event loop in a thread wor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import os
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar, cast
 
 from rich.text import Text
 from textual import events, on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 
 from workbench.core.redact import redact_url
@@ -27,6 +28,7 @@ from workbench.core.schema import prepare as prepare_validation
 from workbench.errors import WorkbenchError
 from workbench.services.session import RepoSession
 from workbench.tui.actions import ACTIONS
+from workbench.tui.arranger import PaneArranger
 from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.controllers.approvals import ApprovalController
 from workbench.tui.controllers.base import FlowAborted
@@ -40,10 +42,12 @@ from workbench.tui.controllers.releases import ReleaseController
 from workbench.tui.controllers.remote import RemoteController
 from workbench.tui.controllers.review import ReviewController
 from workbench.tui.controllers.runs import RunController
+from workbench.tui.layout import PANES
 from workbench.tui.messages import (
     CaseOpened,
     DiffLoaded,
     HistoryLoaded,
+    PaneContentChanged,
     PromptSelected,
     RepoChanged,
     TreeLoaded,
@@ -57,11 +61,10 @@ from workbench.tui.readonly import ReadOnlyGate
 from workbench.tui.screens.error import ErrorScreen
 from workbench.tui.screens.help import HelpScreen
 
+DEFAULT_THEME = "textual-dark"
 R = TypeVar("R")
 P = ParamSpec("P")
 
-PANES = ("prompts", "history", "diff", "tests")
-NARROW_WIDTH = 100
 
 
 class WorkbenchApp(ReadOnlyGate, App[None]):
@@ -69,7 +72,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "Prompt Workbench"
-    COMMANDS: ClassVar = {WorkbenchCommands}
+    COMMANDS: ClassVar = App.COMMANDS | {WorkbenchCommands}  # Textual's system commands give "Theme"
     BINDINGS: ClassVar = [act.binding() for act in ACTIONS if act.scope == "app"]
     ENABLE_COMMAND_PALETTE = True
     AUTO_FOCUS = "#prompt-tree"
@@ -83,8 +86,10 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         base_url_override: str | None = None,
         clock: Callable[[], datetime] | None = None,
         read_only: bool = False,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        self.initial_theme = theme
         self.root = Path(root)
         self.read_only = read_only  # `workbench serve` without --write: every flow that writes is refused
         self.session: RepoSession | None = None
@@ -100,7 +105,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         self.calls_in_flight = 0
         self._warming: asyncio.Task[None] | None = None
         self._branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)
-        self._current_pane = "prompts"
+        self.arranger = PaneArranger(self)
         self.browse = BrowseController(self)
         self.edit = EditController(self)
         self.commits = CommitController(self)
@@ -127,10 +132,21 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.theme = "textual-dark"
+        self._choose_theme(self.initial_theme or os.environ.get("WORKBENCH_THEME") or DEFAULT_THEME)
         self.query_one(DiffPane).show_message(Text("opening repository…", style="dim"))
-        self._apply_narrow(self.size.width)
+        self.arranger.apply()
         self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
+
+    def _choose_theme(self, name: str) -> None:
+        """Any of Textual's themes (the palette's "Theme" switches while the app runs)."""
+        if name not in self.available_themes:
+            self.notify(f"unknown theme {name!r}; using {DEFAULT_THEME}", severity="warning", markup=False)
+            name = DEFAULT_THEME
+        self.theme = name
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Of Textual's own commands, only the theme switch: every other action is in ACTIONS."""
+        yield from (command for command in super().get_system_commands(screen) if command.title == "Theme")
 
     async def _open_session(self) -> None:
         # Building the validator (importing jsonschema) overlaps with opening Git and the first loads.
@@ -320,63 +336,49 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         if ahead or behind:
             bar.append(f" ↑{ahead} ↓{behind}")
         bar.append(f" · {dirty} changed" if dirty else " · clean")
-        bar.append(f" · {clean(self.provider_label())}")
         if self.read_only:
             bar.append(" · READ-ONLY", style="bold")
-        if self.selected_prompt:
+        if self.arranger.mode != "normal":
+            bar.append(f" · zoom {self.arranger.mode} (+ _)", style="bold")
+        if self.selected_prompt:  # before the provider: the end of the line is cut when it is too long
             deployed = "  ".join(f"{clean(env)}={clean(v.split('@')[-1])}" for env, v in self.browse.deployed.items())
             bar.append(f" · {deployed or 'not deployed'}")
+        bar.append(f" · {clean(self.provider_label())}")
         self.query_one("#status-bar", Static).update(bar)
 
-    # ------------------------------------------------------------------ panes and focus
-    def _pane_widget(self, pane: str) -> Widget:
-        if pane == "prompts":
-            return self.query_one(PromptsPane).prompt_tree
-        if pane == "tests":
-            return self.query_one(TestsPane).table
-        return self._pane_container(pane)
-
-    def _pane_container(self, pane: str) -> Widget:
-        kinds: dict[str, type[Widget]] = {"prompts": PromptsPane, "history": HistoryPane, "diff": DiffPane, "tests": TestsPane}
-        return self.query_one(kinds[pane])
+    # ------------------------------------------------------------------ panes, focus and zoom (tui/arranger.py)
+    @property
+    def _current_pane(self) -> str:
+        return self.arranger.current
 
     def action_focus_pane(self, pane: str) -> None:
         if pane not in PANES:
             self.notify(f"no {pane} pane in this build", severity="warning")
             return
-        self._current_pane = pane
-        self._pane_widget(pane).focus()
-        self._apply_narrow(self.size.width)
+        self.arranger.focus(pane)
 
     def action_cycle_pane(self, step: int) -> None:
-        index = PANES.index(self._current_pane) if self._current_pane in PANES else 0
-        self.action_focus_pane(PANES[(index + step) % len(PANES)])
+        self.arranger.cycle(step)
+
+    def action_zoom(self, step: int) -> None:
+        self.arranger.zoom(step)
+        self.refresh_status_bar()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Over a dialog, tab and shift+tab move inside the dialog (the screen's own focus keys)."""
+        if action == "cycle_pane" and self.screen is not self.screen_stack[0]:
+            return False
+        return super().check_action(action, parameters)  # the read-only gate greys out writing actions
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        for pane in PANES:
-            if self._pane_container(pane) in event.widget.ancestors_with_self:
-                if pane != self._current_pane:
-                    self._current_pane = pane
-                    self._apply_narrow(self.size.width)
-                break
+        self.arranger.focused(event.widget)
 
     def on_resize(self, event: events.Resize) -> None:
-        self._apply_narrow(event.size.width)
+        self.arranger.apply()
 
-    def _apply_narrow(self, width: int) -> None:
-        """Below NARROW_WIDTH columns only the focused pane is shown; 1-4 switch panes."""
-        narrow = width < NARROW_WIDTH
-        self.screen.set_class(narrow, "-narrow")
-        for pane in PANES:
-            self._pane_container(pane).set_class(narrow and pane != self._current_pane, "-hidden-narrow")
-        left_visible = not narrow or self._current_pane in ("prompts", "history")
-        self.query_one("#left").set_class(not left_visible, "-hidden-narrow")
-        self.query_one("#right").set_class(left_visible and narrow, "-hidden-narrow")
-        tabs = Text()
-        for index, pane in enumerate(PANES, 1):
-            tabs.append(f" {index} {pane.capitalize()} ", style="reverse bold" if pane == self._current_pane else "")
-            tabs.append("▸" if pane == self._current_pane else " ")
-        self.query_one("#pane-tabs", Static).update(tabs)
+    @on(PaneContentChanged)
+    def _pane_content_changed(self, event: PaneContentChanged) -> None:
+        self.arranger.apply()
 
     def action_toggle_mouse(self) -> None:
         self.mouse_enabled = not self.mouse_enabled
@@ -491,6 +493,7 @@ def make_app(
     base_url_override: str | None = None,
     clock: Callable[[], datetime] | None = None,
     read_only: bool = False,
+    theme: str | None = None,
 ) -> WorkbenchApp:
     """The one way tests and the CLI build the app."""
     return WorkbenchApp(
@@ -500,6 +503,7 @@ def make_app(
         base_url_override=base_url_override,
         clock=clock,
         read_only=read_only,
+        theme=theme,
     )
 
 

@@ -30,6 +30,13 @@ class CaseOpened(Message):
 
 
 @dataclass
+class PaneContentChanged(Message):
+    """What a pane holds changed its wanted size (rows of the tree, of the history, of a test run)."""
+
+    pane: str
+
+
+@dataclass
 class RepoChanged(Message):
     """A flow wrote to the repository: reload these parts of the screen ("tree", "history", "diff", "all")."""
 

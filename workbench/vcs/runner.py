@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -72,6 +74,7 @@ class GitRunner:
         self.git_dir = Path(repo.git_dir)
         self.root: Path | None = Path(repo.working_tree_dir) if repo.working_tree_dir else None
         self.read_only = False  # set by a read-only session: every git command that writes is refused
+        self._env: dict[str, str] = {}  # extra environment of every git command (see `attributed`)
 
     @staticmethod
     def _open_repo(path: Path | str, *, allow_bare: bool) -> git.Repo:
@@ -116,6 +119,7 @@ class GitRunner:
             try:
                 status, out, err = self._git.execute(
                     ["git", *args],
+                    env=dict(self._env) if self._env else None,
                     istream=istream,
                     with_extended_output=True,
                     with_exceptions=False,
@@ -128,6 +132,25 @@ class GitRunner:
         out_text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
         err_text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
         return int(status or 0), out_text, err_text
+
+    @contextmanager
+    def attributed(self, *, when: datetime | None = None, author: tuple[str, str] | None = None) -> Iterator[None]:
+        """Commits and tags made inside are dated `when` (author and committer dates, tagger
+        date) and commits are authored by `author` (name, email); the committer and tagger stay
+        the user. For imports of history (Langfuse versions keep their authors and dates)."""
+        values: dict[str, str] = {}
+        if when is not None:
+            stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+            values.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
+        if author is not None:
+            values.update(GIT_AUTHOR_NAME=author[0], GIT_AUTHOR_EMAIL=author[1])
+        with self._lock:
+            saved = self._env
+            self._env = {**saved, **values}
+            try:
+                yield
+            finally:
+                self._env = saved
 
     def _start(self, *args: str, stdin: str | None = None) -> Any:
         """Start `git <args>` without waiting, so two git processes can run at once (2 cores).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from workbench.core.versions import FileChange
 from workbench.vcs.records import parse_status_v2
@@ -25,17 +26,20 @@ class WorktreeCommands(GitRunner):
     def is_tracked(self, path: str) -> bool:
         return bool(self._run("ls-files", "--", path).strip())
 
-    def commit_paths(self, paths: Sequence[str], message: str) -> bool:
+    def commit_paths(self, paths: Sequence[str], message: str, *, author: tuple[str, str] | None = None, when: datetime | None = None) -> bool:
         """Stage exactly `paths` (deletions too) and commit them with `message` verbatim.
 
-        Returns False, committing nothing, when the paths already match HEAD.
+        `author` (name, email) and `when` set the commit's author and dates (imports of
+        history); the committer stays the user. Returns False, committing nothing, when the
+        paths already match HEAD.
         """
         self._run("add", "-A", "--", *paths)
         if self._peel("HEAD^{commit}") is not None:
             staged = self._run("diff", "--cached", "--name-only", "-z", "--", *paths)
             if not staged.strip("\0"):
                 return False
-        self._run("commit", "-q", "--cleanup=verbatim", "-F", "-", "--", *paths, stdin=message)
+        with self.attributed(when=when, author=author):
+            self._run("commit", "-q", "--cleanup=verbatim", "-F", "-", "--", *paths, stdin=message)
         return True
 
     def stash_push(self, label: str) -> str:

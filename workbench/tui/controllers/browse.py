@@ -43,6 +43,7 @@ def _tree_data(session: RepoSession) -> _TreeData:
 def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, state: str | None) -> tuple[list[HistoryRow], dict[str, str]]:
     """History rows with release badges and the environments that run each version now."""
     current = {cell.event.tag: cell.env for cell in (status_row.cells if status_row else ()) if cell.event is not None}
+    stages = [cell.env for cell in (status_row.cells if status_row else ())]  # the configured order: dev, staging, prod
     deployed = {
         cell.env: cell.event.version or cell.event.commit[:10]
         for cell in (status_row.cells if status_row else ())
@@ -61,7 +62,7 @@ def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, stat
                 author=info.author_name,
                 subject=info.subject,
                 releases=tuple(r.label for r in entry.releases),
-                deployments=tuple(current[e.tag] for e in entry.deployments if e.tag in current),
+                deployments=tuple(sorted((current[e.tag] for e in entry.deployments if e.tag in current), key=stages.index)),
             )
         )
     return rows, deployed
@@ -138,9 +139,8 @@ class BrowseController(Controller):
             summaries = await self.call(test_results.latest_summaries, name, commits)
         except FlowAborted:
             return
-        pane = self.app.query_one(HistoryPane)
-        for commit, summary in summaries.items():
-            pane.set_tests(commit, summary)
+        if self.app.selected_prompt == name:
+            self.app.query_one(HistoryPane).set_tests(summaries)
 
     def history_loaded(self, event: HistoryLoaded) -> None:
         self.rows = event.rows

@@ -148,17 +148,22 @@ class RunController(Controller):
 
     # ------------------------------------------------------------------ on the UI thread
     def _summary_text(self) -> Text:
-        text = Text()
+        """One line per arm (`A v3 · 5adb74c  ✓ 5/6  95% CI 44–97%`), then the verdict."""
+        lines = []
         for arm, label in enumerate(self.labels):
             results = list(self.results.get(arm, {}).values())
             passed = sum(1 for r in results if r.passed)
             low, high = wilson_interval(passed, len(results))
             symbol = "✓" if results and passed == len(results) else "✗"
-            text.append(f"{clean(label)}: {symbol} {passed}/{len(results)} (95% CI {low:.0%}–{high:.0%})  ")
+            line = Text(f"{clean(label)}  ")
+            line.append(f"{symbol} {passed}/{len(results)}", style="bold")
+            line.append(f"  95% CI {low:.0%}–{high:.0%}", style="dim")
+            lines.append(line)
         if self.comparison is not None:
             style = "bold red" if self.comparison.regression else "bold"
-            text.append("\n" + clean(self.comparison.verdict), style=style)
-        return text
+            symbol = "✗ " if self.comparison.regression else ""
+            lines.append(Text(symbol + clean(self.comparison.verdict), style=style))
+        return Text("\n").join(lines)
 
     def open_case(self, case_id: str) -> None:
         arms = [self.results.get(arm, {}).get(case_id) for arm in range(len(self.labels))]

@@ -13,6 +13,8 @@ from workbench.core.model import Problem
 from workbench.tui.actions import MOVE_BINDINGS, bindings
 from workbench.tui.render.diff import render_diff, render_problems
 
+SPLIT_MIN_WIDTH = 60  # below this, side-by-side halves are too narrow to read: unified until `u`
+
 
 class DiffPane(VerticalScroll):
     BINDINGS = [*MOVE_BINDINGS, *bindings("diff")]
@@ -21,7 +23,7 @@ class DiffPane(VerticalScroll):
         super().__init__(id="diff-pane")
         self.border_title = "3 Diff"
         self.can_focus = True
-        self.unified = False
+        self.layout_choice: bool | None = None  # `u` chooses: True unified, False split; None: by width
         self._diff: PromptDiff | None = None
         self._problems: tuple[str, Sequence[Problem]] | None = None
         self._message: Text | None = None
@@ -50,12 +52,22 @@ class DiffPane(VerticalScroll):
     def diff(self) -> PromptDiff | None:
         return self._diff
 
+    @property
+    def unified(self) -> bool:
+        """Unified when the user chose it, or (until they choose) when split halves would be too narrow."""
+        if self.layout_choice is not None:
+            return self.layout_choice
+        return self._width() < SPLIT_MIN_WIDTH
+
+    def _width(self) -> int:
+        return max(20, (self.scrollable_content_region.width or 80) - 1)
+
     def on_resize(self) -> None:
         self._redraw()
 
     def _redraw(self) -> None:
         # The gutter for the vertical scrollbar is always reserved (app.tcss), so lines never re-wrap.
-        width = max(20, (self.scrollable_content_region.width or 80) - 1)
+        width = self._width()
         self._changes = []
         if self._diff is not None:
             lines, self._changes = render_diff(self._diff, width, self.unified)
@@ -69,7 +81,7 @@ class DiffPane(VerticalScroll):
         self._body.update(Text("\n").join(lines))
 
     def action_toggle_layout(self) -> None:
-        self.unified = not self.unified
+        self.layout_choice = not self.unified
         self._redraw()
 
     def _jump(self, step: int) -> None:

@@ -12,8 +12,9 @@ from textual.widgets import DataTable
 
 from workbench.core.safe_text import clean, one_line
 from workbench.tui.actions import TABLE_MOVE_BINDINGS, bindings
-from workbench.tui.messages import VersionSelected
-from workbench.tui.text import relative_time
+from workbench.tui.layout import Column, Fit, fit_columns, plainest_width, widest
+from workbench.tui.messages import PaneContentChanged, VersionSelected
+from workbench.tui.text import cell, initials, relative_time
 
 WORKING_COPY_KEY = "__worktree__"
 
@@ -30,11 +31,33 @@ class HistoryRow:
     tests: str | None = None  # e.g. "✓ 12/12"
 
 
+MESSAGE_WANTED = 40  # cells of badges + message History asks the layout for
+
+
+def history_columns(rows: list[HistoryRow], ages: list[tuple[str, str]]) -> list[Column]:
+    """The History table's columns, in order, with their forms and when they degrade.
+
+    Add a column by adding a `Column` here (key, form widths, degrade ranks) and its cell in
+    `HistoryPane._cells`; `fit_columns` decides per width which form shows or whether it shows.
+    """
+    return [
+        Column("mark", (1,), gap=0),
+        Column("commit", (widest((len(r.short) for r in rows), 6),)),
+        Column("when", (widest((len(a) for a, _ in ages), 4), widest((len(s) for _, s in ages), 3)), degrade=(1, 4)),
+        Column("author", (min(16, widest((len(r.author) for r in rows), 6)), 2), degrade=(2, 3)),
+        Column("tests", (widest((len(r.tests or "") for r in rows), 5),)),
+        Column("message", (0,), flex=MESSAGE_WANTED, flex_min=MESSAGE_WANTED // 2, gap=0),
+    ]
+
+
+HEADERS = {"mark": ("",), "commit": ("commit",), "when": ("when", "age"), "author": ("author", "by"), "tests": ("tests",), "message": ("message",)}
+
+
 class HistoryPane(DataTable[Text]):
     BINDINGS = [*TABLE_MOVE_BINDINGS, *bindings("history")]
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(id="history-pane", cursor_type="row", zebra_stripes=False)
+        super().__init__(id="history-pane", cursor_type="row", zebra_stripes=False, cell_padding=0)
         self.border_title = "2 History"
         self._entries: list[HistoryRow] = []
         self._all: list[HistoryRow] = []
@@ -44,14 +67,14 @@ class HistoryPane(DataTable[Text]):
         self.base_rev: str | None = None
         self._base_marked = False
         self._clock = clock
+        self._fit: Fit | None = None
 
-    def on_mount(self) -> None:
-        self.add_column(" ", key="mark", width=1)
-        self.add_column("commit", key="commit", width=8)
-        self.add_column("when", key="when", width=8)
-        self.add_column("author", key="author", width=10)
-        self.add_column("tests", key="tests", width=7)
-        self.add_column("message", key="message")
+    def wanted_width(self) -> int:
+        """Columns in their plainest forms and MESSAGE_WANTED cells of message, border and scrollbar included."""
+        return plainest_width(self._columns(), MESSAGE_WANTED) + 3
+
+    def wanted_height(self) -> int:
+        return len(self._entries) + 3  # header and border
 
     def set_rows(self, rows: list[HistoryRow], select: str | None, base: str | None, base_marked: bool) -> None:
         known = {row.rev: row.tests for row in self._all if row.tests}
@@ -60,17 +83,42 @@ class HistoryPane(DataTable[Text]):
         self._base_marked = base_marked
         self._show(select)
 
+    def _ages(self, rows: list[HistoryRow]) -> list[tuple[str, str]]:
+        now = self._clock() if self._clock else None
+        return [
+            (relative_time(r.timestamp, now), relative_time(r.timestamp, now, short=True)) if r.timestamp is not None else ("", "")
+            for r in rows
+        ]
+
+    def _columns(self) -> list[Column]:
+        return history_columns(self._all, self._ages(self._all))
+
     def _show(self, select: str | None) -> None:
         """Fill the table with the rows that match the filter, keeping `select` selected."""
         needle = self._filter.casefold()
         self._entries = [row for row in self._all if not needle or needle in _haystack(row)]
-        self.clear()
-        for row in self._entries:
-            self.add_row(*self._cells(row), key=row.rev or WORKING_COPY_KEY)
+        columns = self._columns()
+        self._fit = fit = fit_columns(columns, self._table_width())
+        self.clear(columns=True)
+        for column in columns:
+            if fit.has(column.key):
+                label = HEADERS[column.key][min(fit.forms[column.key], len(HEADERS[column.key]) - 1)]
+                self.add_column(cell(label, fit.widths[column.key], gap=column.gap), key=column.key, width=fit.widths[column.key] + column.gap)
+        ages = self._ages(self._entries)
+        for row, age in zip(self._entries, ages, strict=True):
+            self.add_row(*self._cells(row, age, columns), key=row.rev or WORKING_COPY_KEY)
         self.border_subtitle = Text(f"/ {clean(self._filter)} · {len(self._entries)} of {len(self._all)}") if needle else None
         if self._entries:
             index = next((i for i, r in enumerate(self._entries) if r.rev == select), 0)
             self.move_cursor(row=index, animate=False)
+        self.post_message(PaneContentChanged("history"))
+
+    def _table_width(self) -> int:
+        return max(20, self.size.width or 60)  # the content width: border and scrollbar gutter excluded
+
+    def on_resize(self) -> None:
+        if self._fit is not None and self._fit != fit_columns(self._columns(), self._table_width()):
+            self._show(self.selected_rev)
 
     def action_start_filter(self) -> None:
         """`/`: keep the versions whose message, author, commit or badges contain the text."""
@@ -84,16 +132,21 @@ class HistoryPane(DataTable[Text]):
         body = "Keep the versions whose commit, author, message, release or environment contains this text (empty: all)."
         self.app.push_screen(TextPromptScreen("Filter history", body, "text", required=False, value=self._filter), chosen)
 
-    def set_tests(self, rev: str | None, summary: str | None) -> None:
-        key = rev or WORKING_COPY_KEY
-        for i, row in enumerate(self._entries):
-            if (row.rev or WORKING_COPY_KEY) == key:
-                self._entries[i] = row = HistoryRow(**{**row.__dict__, "tests": summary})
-                self.update_cell(key, "tests", _tests_cell(summary))
+    def set_tests(self, summaries: dict[str, str]) -> None:
+        """The latest test summary of each commit (`✓ 6/6`), once they are read."""
+
+        def with_tests(row: HistoryRow) -> HistoryRow:
+            summary = summaries.get(row.rev) if row.rev else None
+            return HistoryRow(**{**row.__dict__, "tests": summary}) if summary is not None else row
+
+        self._all = [with_tests(row) for row in self._all]
+        self._show(self.selected_rev)
 
     def mark_base(self, rev: str | None) -> None:
         self.base_rev = rev
         self._base_marked = True
+        if self._fit is None or not self._fit.has("mark"):
+            return
         for row in self._entries:
             self.update_cell(row.rev or WORKING_COPY_KEY, "mark", self._mark(row))
 
@@ -102,19 +155,32 @@ class HistoryPane(DataTable[Text]):
             return Text("◆", style="bold")
         return Text(" ")
 
-    def _cells(self, row: HistoryRow) -> list[Text]:
-        now = self._clock() if self._clock else None
-        when = relative_time(row.timestamp, now) if row.timestamp is not None else ""
+    def _cells(self, row: HistoryRow, age: tuple[str, str], columns: list[Column]) -> list[Text]:
+        fit = self._fit
+        assert fit is not None
         # Badges first: they are what a reader scans for, and the message may be cut.
         message = Text()
         for label in row.releases:
-            message.append(f"‹{clean(label.split('@')[-1])}› ", style="bold cyan")
+            message.append(f"‹{clean(label.split('@')[-1])}›", style="bold cyan")
+            message.append(" ")
         for env in row.deployments:
             message.append(f"[{clean(env)}]", style="reverse" if env == "prod" else "bold")
             message.append(" ")
-        message.append(one_line(row.subject, 120))
-        commit = Text(row.short, style="italic" if row.rev is None else "")
-        return [self._mark(row), commit, Text(when), Text(one_line(row.author, 10)), _tests_cell(row.tests), message]
+        message.append(one_line(row.subject, 200))
+        author = clean(row.author)
+        content = {
+            "mark": self._mark(row),
+            "commit": Text(row.short, style="italic" if row.rev is None else ""),
+            "when": Text(age[fit.forms.get("when", 0)]),
+            "author": Text(initials(author) if fit.forms.get("author") == 1 else one_line(author, 40)),
+            "tests": _tests_cell(row.tests, fit.widths.get("tests", 0)),
+            "message": message,
+        }
+        return [
+            cell(content[c.key], fit.widths[c.key], gap=c.gap)
+            for c in columns
+            if fit.has(c.key)
+        ]
 
     @property
     def selected_rev(self) -> str | None:
@@ -131,7 +197,7 @@ class HistoryPane(DataTable[Text]):
         event.stop()
         if 0 <= event.cursor_row < len(self._entries):
             rev = self._entries[event.cursor_row].rev
-            if rev != self._announced or not self._announced_once:  # redrawn rows: same selection, no new diff
+            if rev != self._announced or not self._announced_once:  # redrawn rows (resize, zoom, filter): no new diff
                 self._announced, self._announced_once = rev, True
                 self.post_message(VersionSelected(rev))
 
@@ -140,8 +206,10 @@ def _haystack(row: HistoryRow) -> str:
     return " ".join([row.short, row.rev or "", row.author, row.subject, *row.releases, *row.deployments, row.tests or ""]).casefold()
 
 
-def _tests_cell(summary: str | None) -> Text:
+def _tests_cell(summary: str | None, width: int) -> Text:
+    """`✓ 6/6` in `width` cells: the symbol first, the counts right-aligned under each other."""
     if not summary:
         return Text("")
     style = "green" if summary.startswith("✓") else "red" if summary.startswith("✗") else ""
-    return Text(clean(summary), style=style)
+    symbol, _, counts = clean(summary).partition(" ")
+    return Text(f"{symbol} {counts:>{max(0, width - len(symbol) - 1)}}" if counts else symbol, style=style)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static, Tree
@@ -13,7 +13,7 @@ from textual.widgets.tree import TreeNode
 
 from workbench.core.safe_text import clean
 from workbench.tui.actions import MOVE_BINDINGS, bindings
-from workbench.tui.messages import PromptSelected
+from workbench.tui.messages import PaneContentChanged, PromptSelected
 
 STATE_MARKERS = {
     "clean": (" ", ""),
@@ -48,6 +48,26 @@ def prompt_label(row: PromptRow, leaf: str) -> Text:
 class PromptTree(Tree[str]):
     BINDINGS = MOVE_BINDINGS  # a Tree moves its cursor on scroll_home/scroll_end and pages
 
+    def on_click(self, event: events.Click) -> None:
+        """A click selects the prompt (or opens/closes the folder) and keeps the focus here;
+        `enter` is what moves on to the History pane."""
+        event.prevent_default()  # Tree's own click handler would also "select" (enter) the node
+        line = event.style.meta.get("line")
+        node = self.get_node_at_line(line) if isinstance(line, int) else None
+        if node is None:
+            return
+        if node.allow_expand:
+            node.toggle()
+        self.move_cursor(node)
+
+    def visible_lines(self) -> int:
+        """Lines the tree shows with its folders as they are (open or closed)."""
+
+        def count(node: TreeNode[str]) -> int:
+            return sum(1 + (count(child) if child.is_expanded else 0) for child in node.children)
+
+        return count(self.root)
+
 
 class PromptsPane(Vertical):
     """Tree of prompts; `/` filters by substring."""
@@ -63,7 +83,12 @@ class PromptsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         # Disabled while hidden so that it never takes the focus by accident.
-        yield Input(placeholder="filter prompts… (enter: keep, esc: clear)", id="prompt-filter", classes="hidden", disabled=True)
+        yield Input(
+            placeholder="filter prompts… (enter: keep, esc: clear)",
+            id="prompt-filter",
+            classes="hidden",
+            disabled=True,
+        )
         tree: PromptTree = PromptTree("prompts", id="prompt-tree")
         tree.show_root = False
         tree.guide_depth = 2
@@ -73,6 +98,24 @@ class PromptsPane(Vertical):
     @property
     def prompt_tree(self) -> PromptTree:
         return self.query_one(PromptTree)
+
+    def wanted_height(self) -> int:
+        """The tree's lines, a blank line (nothing more below), the filter box and the border."""
+        if not self.is_mounted:
+            return 3
+        box = 0 if self.query_one("#prompt-filter", Input).has_class("hidden") else 1
+        lines = self.prompt_tree.visible_lines() or 1
+        return lines + 1 + box + 2
+
+    def on_click(self) -> None:
+        """A click on the pane (its border, the empty space) focuses the tree."""
+        if not self.prompt_tree.has_focus and self.query_one("#prompt-filter", Input).has_class("hidden"):
+            self.prompt_tree.focus()
+
+    @on(Tree.NodeExpanded)
+    @on(Tree.NodeCollapsed)
+    def _folded(self) -> None:
+        self.post_message(PaneContentChanged("prompts"))
 
     def set_rows(self, rows: list[PromptRow], select: str | None) -> None:
         self._rows = rows
@@ -98,13 +141,20 @@ class PromptsPane(Vertical):
         empty = self.query_one("#prompts-empty", Static)
         empty.set_class(bool(visible), "hidden")
         if not visible:
-            empty.update(Text("no prompts match" if self._rows else "no prompts under prompts/ — `workbench init` makes one"))
+            empty.update(
+                Text(
+                    "no prompts match"
+                    if self._rows
+                    else "no prompts under prompts/ — `workbench init` makes one"
+                )
+            )
         if target is None:
             target = next((n for n in _leaves(tree.root)), None)
         if target is not None:
             # Line numbers exist only after the tree has laid out its new nodes. The cursor may
             # land on the same line number as before (no highlight event): say what it selects.
             self.call_after_refresh(self._select_node, target)
+        self.post_message(PaneContentChanged("prompts"))
 
     def _select_node(self, node: TreeNode[str]) -> None:
         self.prompt_tree.move_cursor(node)
@@ -116,6 +166,7 @@ class PromptsPane(Vertical):
         box.disabled = False
         box.remove_class("hidden")
         box.focus()
+        self.post_message(PaneContentChanged("prompts"))
 
     def close_filter(self, clear: bool) -> None:
         box = self.query_one("#prompt-filter", Input)
@@ -125,6 +176,7 @@ class PromptsPane(Vertical):
             box.add_class("hidden")
             box.disabled = True
         self.prompt_tree.focus()
+        self.post_message(PaneContentChanged("prompts"))
 
     @on(Input.Changed, "#prompt-filter")
     def _filter_changed(self, event: Input.Changed) -> None:

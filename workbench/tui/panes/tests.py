@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, ProgressBar, Static
 
 from workbench.core.safe_text import clean, one_line
 from workbench.tui.actions import TABLE_MOVE_BINDINGS, bindings
-from workbench.tui.messages import CaseOpened
+from workbench.tui.layout import Column, Fit, fit_columns, widest
+from workbench.tui.messages import CaseOpened, PaneContentChanged
+from workbench.tui.text import cell
 
 
 @dataclass
@@ -32,18 +34,70 @@ class CaseLine:
     results: dict[str, CaseResult] = field(default_factory=dict)
 
 
-def result_cell(result: CaseResult | None) -> Text:
+IDLE_HINT = "t runs the tests of the selected version · T runs an A/B: the base (m) against the selected version"
+CASE_WANTED = 20  # cells of case description before the arms lose their secondary fields
+
+
+@dataclass(frozen=True)
+class CellWidths:
+    """The widths of a result's fields, shared by every row so that numbers line up."""
+
+    latency: int = 1
+    tokens: int = 1
+    cached: bool = False
+    errors: bool = False
+    seconds: bool = False  # one unit for the whole table: seconds once any case takes 10 s or more
+    absent: bool = False  # some case is not in one version's suite: room for `— absent`
+
+    def form(self, index: int) -> int:
+        """The cells of form 0 (✓ 1.00 · 212 ms · 72 tok), 1 (no tokens), 2 (verdict and score), 3 (verdict)."""
+        widths = (
+            6 + 3 + self.latency + 3 + 3 + self.tokens + 4 + (2 if self.cached else 0),
+            6 + 3 + self.latency + 3,
+            7 if self.errors else 6,  # `! error`
+            1,
+        )
+        return max(widths[index], 8) if self.absent and index < 3 else widths[index]
+
+
+def _latency(ms: float, seconds: bool) -> tuple[str, str]:
+    return (f"{ms / 1000:.1f}", "s") if seconds else (f"{ms:.0f}", "ms")
+
+
+def cell_widths(results: list[CaseResult], absent: bool = False) -> CellWidths:
+    done = [r for r in results if r.passed is not None]
+    seconds = any(r.latency_ms is not None and r.latency_ms >= 10_000 for r in done)
+    return CellWidths(
+        latency=widest((len(_latency(r.latency_ms, seconds)[0]) for r in done if r.latency_ms is not None), 1),
+        tokens=widest((len(str(r.tokens)) for r in done if r.tokens), 1),
+        cached=any(r.cached for r in done),
+        errors=any(r.passed is None for r in results),
+        seconds=seconds,
+        absent=absent,
+    )
+
+
+def result_cell(result: CaseResult | None, form: int = 0, widths: CellWidths | None = None) -> Text:
+    """A result as `✓ 1.00 · 212 ms · 72 tok`, fields right-aligned to `widths`; plainer forms drop fields from the right."""
+    widths = widths or CellWidths()
     if result is None:
         return Text("…", style="dim")
     if result.passed is None:
-        return Text("! error", style="bold yellow")
-    text = Text("✓" if result.passed else "✗", style="bold green" if result.passed else "bold red")
-    if result.score is not None:
-        text.append(f" {result.score:.2f}")
-    if result.latency_ms is not None:
-        text.append(f" {result.latency_ms / 1000:.1f}s" if result.latency_ms >= 1000 else f" {result.latency_ms:.0f}ms", style="dim")
-    if result.tokens:
-        text.append(f" {result.tokens}t", style="dim")
+        return Text("! error" if form < 3 else "!", style="bold yellow")
+    text = Text()
+    text.append("✓" if result.passed else "✗", style="bold green" if result.passed else "bold red")
+    if form >= 3:
+        return text
+    text.append(f" {result.score:4.2f}" if result.score is not None else "     ")
+    if form >= 2:
+        return text
+    number, unit = _latency(result.latency_ms, widths.seconds) if result.latency_ms is not None else ("", "")
+    text.append(" · ")
+    text.append(f"{number:>{widths.latency}} {unit:<2}" if number else " " * (widths.latency + 3))
+    if form >= 1:
+        return text
+    text.append(" · ")
+    text.append(f"{result.tokens:>{widths.tokens}} tok" if result.tokens else " " * (widths.tokens + 4))
     if result.cached:
         text.append(" ⟲", style="dim")
     return text
@@ -60,7 +114,7 @@ class CaseTable(DataTable[Text]):
 
 
 class TestsPane(Vertical):
-    """Progress bar, a row per case with one column per arm, and a summary line."""
+    """A one-line title with the progress, a row per case with one column per arm, and a summary."""
 
     __test__ = False
 
@@ -71,30 +125,45 @@ class TestsPane(Vertical):
         self.lines: dict[str, CaseLine] = {}
         self.finished_arms: set[int] = set()
         self.running = False
+        self._fit: tuple[Fit, CellWidths] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("press t to run the tests of the selected version, T for base vs selected", style="dim"), id="tests-header")
-        yield ProgressBar(total=1, id="tests-progress", show_eta=False)
-        yield CaseTable(id="tests-table", cursor_type="row")
-        yield Static("", id="tests-summary")
+        with Horizontal(id="tests-top", classes="hidden"):
+            yield Static("", id="tests-header", markup=False)
+            yield ProgressBar(total=1, id="tests-progress", show_eta=False)
+        yield CaseTable(id="tests-table", cursor_type="row", cell_padding=0, classes="hidden")
+        yield Static(Text(IDLE_HINT, style="dim"), id="tests-summary")
 
     @property
     def table(self) -> CaseTable:
         return self.query_one(CaseTable)
 
+    def wanted_height(self) -> int:
+        """Border, title, the table's header and rows, and the summary's lines at the current width."""
+        summary = self.query_one("#tests-summary", Static)
+        width = max(10, self.size.width or 40)
+        plain = str(summary.render())  # Text or Content: str() is the plain text
+        summary_lines = sum(max(1, -(-len(line) // width)) for line in plain.split("\n")) if plain else 0
+        if not self.arms:
+            return 2 + summary_lines
+        return 2 + 1 + 1 + len(self.lines) + summary_lines
+
+    def on_click(self) -> None:
+        """A click anywhere on the pane (title, progress, summary) focuses its table."""
+        if not self.table.has_focus:
+            self.table.focus()
+
     def start(self, title: str, arms: tuple[str, ...], cases: list[tuple[str, str]]) -> None:
-        """A new run: `arms` are column labels (e.g. ('A abc123', 'B working copy'))."""
+        """A new run: `arms` are column labels (e.g. ('A v3 · abc123', 'B working copy'))."""
         self.arms = arms
         self.running = True
         self.finished_arms = set()
         self.lines = {}
+        self._fit = None
         self.query_one("#tests-header", Static).update(Text(clean(title)))
+        self.query_one("#tests-top").remove_class("hidden")
+        self.table.remove_class("hidden")
         self.query_one("#tests-summary", Static).update(Text("running… (esc cancels, results so far are kept)", style="dim"))
-        table = self.table
-        table.clear(columns=True)
-        table.add_column("case", key="case")
-        for index, arm in enumerate(arms):
-            table.add_column(clean(arm), key=f"arm{index}")
         self.set_cases(cases)
         self.set_class(True, "-running")
 
@@ -103,25 +172,73 @@ class TestsPane(Vertical):
         for case_id, description in cases:
             if case_id not in self.lines:
                 self.lines[case_id] = CaseLine(case_id, description)
-                self.table.add_row(Text(one_line(description, 60)), *[result_cell(None) for _ in self.arms], key=case_id)
-        self._update_progress()
+        self._redraw()
 
     def case_finished(self, case_id: str, arm_index: int, result: CaseResult) -> None:
         line = self.lines.get(case_id)
         if line is None:
             line = self.lines[case_id] = CaseLine(case_id, case_id)
-            self.table.add_row(Text(one_line(case_id, 60)), *[result_cell(None) for _ in self.arms], key=case_id)
         line.results[self.arms[arm_index]] = result
-        self.table.update_cell(case_id, f"arm{arm_index}", result_cell(result), update_width=True)
-        self._update_progress()
+        if self._fit is not None and self._fit == self._fitted() and case_id in self.table.rows:
+            fit, widths = self._fit
+            key = f"arm{arm_index}"
+            if fit.has(key):
+                self.table.update_cell(case_id, key, self._arm_cell(line, arm_index, fit, widths))
+            self._update_progress()
+        else:
+            self._redraw()
 
     def arm_finished(self, arm_index: int) -> None:
         """Cases this version does not have (an older suite) are marked as absent, not pending."""
         self.finished_arms.add(arm_index)
+        self._redraw()
+
+    def on_resize(self) -> None:
+        if self._fit is not None and self._fit != self._fitted():
+            self._redraw()
+
+    # ------------------------------------------------------------------ the table
+    def _headers(self) -> list[str]:
+        """`A v3` or `A 5adb74c`: the title line carries the full labels."""
+        return [clean(arm).split(" · ")[0] for arm in self.arms]
+
+    def _fitted(self) -> tuple[Fit, CellWidths]:
+        absent = any(self.arms[i] not in line.results for line in self.lines.values() for i in self.finished_arms)
+        widths = cell_widths([r for line in self.lines.values() for r in line.results.values()], absent)
+        forms = tuple(widths.form(i) for i in range(4))
+        longest = widest((len(one_line(line.description, 200)) for line in self.lines.values()), 4)
+        columns = [Column("case", (longest,), flex=CASE_WANTED)]
+        for index, header in enumerate(self._headers()):
+            columns.append(Column(f"arm{index}", tuple(max(w, len(header)) for w in forms), degrade=(1, 2, 3), gap=1))
+        available = max(20, (self.size.width or 41) - 1)  # the scrollbar gutter
+        return fit_columns(columns, available), widths
+
+    def _arm_cell(self, line: CaseLine, index: int, fit: Fit, widths: CellWidths) -> Text:
+        key = f"arm{index}"
+        result = line.results.get(self.arms[index])
+        if result is None and index in self.finished_arms:  # a case this version's suite does not have
+            words = next((w for w in ("— not in this version", "— absent") if len(w) <= fit.widths[key]), "—")
+            return cell(Text(words, style="dim"), fit.widths[key])
+        return cell(result_cell(result, fit.forms[key], widths), fit.widths[key])
+
+    def _redraw(self) -> None:
+        """Fill the table again (the fitted forms or the field widths changed)."""
+        table = self.table
+        row = table.cursor_row
+        self._fit = fit, widths = self._fitted()
+        table.clear(columns=True)
+        table.add_column(cell("case", fit.widths["case"]), key="case", width=fit.widths["case"] + 1)
+        for index, header in enumerate(self._headers()):
+            key = f"arm{index}"
+            if fit.has(key):
+                table.add_column(cell(header, fit.widths[key]), key=key, width=fit.widths[key] + 1)
         for line in self.lines.values():
-            if self.arms[arm_index] not in line.results:
-                self.table.update_cell(line.case_id, f"arm{arm_index}", Text("— not in this version", style="dim"), update_width=True)
+            cells = [self._arm_cell(line, i, fit, widths) for i in range(len(self.arms)) if fit.has(f"arm{i}")]
+            table.add_row(cell(one_line(line.description, 200), fit.widths["case"]), *cells, key=line.case_id)
+        if 0 <= row < table.row_count:
+            table.move_cursor(row=row, animate=False)
         self._update_progress()
+        self.post_message(PaneContentChanged("tests"))
 
     def _update_progress(self) -> None:
         """Done cells over done plus pending cells of arms still running (never 100% while running)."""
@@ -141,3 +258,4 @@ class TestsPane(Vertical):
         if cancelled:
             text = Text("cancelled — partial results kept. ", style="bold yellow") + text
         self.query_one("#tests-summary", Static).update(text)
+        self.post_message(PaneContentChanged("tests"))

@@ -114,15 +114,35 @@ def render_pairs_unified(rows: Sequence[LinePair | FoldedLines], width: int) -> 
     return _render_rows(rows, width, _unified_row)
 
 
+def diff_header(left: str, right: str, width: int, unified: bool) -> list[Text]:
+    """`--- old` and `+++ new`: over their own columns side by side; unified, on one line split by
+    `│` when both fit, else on two lines."""
+
+    def side(sign: str, label: str, style: str, room: int) -> Text:
+        text = Text(sign + " ", style=style)
+        text.append(clean(label))
+        text.truncate(max(4, room), overflow="ellipsis")
+        return text
+
+    if unified:
+        old, new = side("---", left, DEL_STYLE, width), side("+++", right, INS_STYLE, width)
+        if old.cell_len + new.cell_len + 5 > width:
+            return [old, new]
+        one = old + Text("  │  ", style="dim")
+        one.append_text(new)
+        return [one]
+    half = max(16, (width - 1) // 2)
+    head = side("---", left, DEL_STYLE, half - 1)
+    head.pad_right(half - head.cell_len)
+    head.append("│", style="dim")
+    head.append_text(side("+++", right, INS_STYLE, width - half - 1))
+    return [head]
+
+
 def render_diff(diff: PromptDiff, width: int, unified: bool, context: int = 3) -> tuple[list[Text], list[int]]:
     """Every line of the diff pane for `diff`, plus change offsets for n/N."""
     render = render_pairs_unified if unified else render_pairs_split
-    head = Text()
-    head.append("--- ", style=DEL_STYLE)
-    head.append(clean(diff.left_label))
-    head.append("   +++ ", style=INS_STYLE)
-    head.append(clean(diff.right_label))
-    lines: list[Text] = [head]
+    lines: list[Text] = diff_header(diff.left_label, diff.right_label, width, unified)
     changes: list[int] = []
     if not diff.changed:
         lines.append(Text("no differences", style="dim"))
@@ -137,9 +157,12 @@ def render_diff(diff: PromptDiff, width: int, unified: bool, context: int = 3) -
         sections = [("whole file", "changed", diff.text)]
         unchanged = []
     for title, status, text_diff in sections:
-        header = Text("── ", style="bold")
-        header.append(clean(title), style="bold")
-        header.append(f" · {status} ", style="bold")
+        # One line whatever the width: the title is cut (with an ellipsis), never the status.
+        tail = f" · {status} "
+        name = Text(clean(title), style="bold")
+        name.truncate(max(4, width - 3 - len(tail) - 2), overflow="ellipsis")
+        header = Text("── ", style="bold") + name
+        header.append(tail, style="bold")
         header.append("─" * max(0, width - header.cell_len), style="dim")
         lines.append(header)
         body, offsets = render(text_diff.folded(context), width)

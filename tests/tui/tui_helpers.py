@@ -1,0 +1,56 @@
+"""Helpers for the app's tests: a fixed clock, dated commits, and waiting for the app to settle.
+
+(A module of its own, not conftest: `from conftest import ...` picks whichever conftest was
+imported first when several test folders run together.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.widgets import Static
+
+from workbench.tui.panes.prompts import PromptsPane
+
+NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def commit(root: Path, message: str, date: str, author: str = "Ana Lopez <ana@example.com>") -> None:
+    env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-q", "--author", author, "-m", message], cwd=root, check=True, env=env)
+
+
+async def settle(pilot, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until loaders and service calls are done; flows waiting on a dialog do not count."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    quiet = 0
+    while quiet < 8 and loop.time() < deadline:
+        await pilot.pause(0.01)
+        quiet = quiet + 1 if pilot.app.idle else 0
+
+
+def diff_text(app) -> str:  # type: ignore[no-untyped-def]
+    return str(app.query_one("#diff-body", Static).render())
+
+
+async def select(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
+    pane = pilot.app.query_one(PromptsPane)
+    target = next(node for node in walk(pane.prompt_tree.root) if node.data == name)
+    pane.prompt_tree.move_cursor(target)
+    await settle(pilot)
+
+
+def walk(node):  # type: ignore[no-untyped-def]
+    for child in node.children:
+        yield child
+        yield from walk(child)
