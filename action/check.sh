@@ -10,9 +10,9 @@ set -uo pipefail
 # dropped before the workbench starts, so neither a prompt nor a provider module can read it.
 secrets_json="${INPUT_SECRETS:-}"
 unset INPUT_SECRETS
-names="$(printf '%s' "${INPUT_SECRET_NAMES:-}" | tr ',\n' '  ' | xargs)"
-if [ -n "$names" ]; then
-  for name in $names; do
+read -r -a names <<< "$(printf '%s' "${INPUT_SECRET_NAMES:-}" | tr ',\n\t' '   ')"
+if [ "${#names[@]}" -gt 0 ]; then
+  for name in "${names[@]}"; do
     if ! [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
       echo "::error title=Prompt Workbench::secret-names: '$name' is not a variable name"
       exit 2
@@ -30,9 +30,9 @@ for name in sys.argv[1:]:
         sys.stdout.write(f"{name}={value}\0")
     else:
         print(f"::warning title=Prompt Workbench::secret {name} is not in the secrets input", file=sys.stderr)
-' $names)
+' "${names[@]}")
   fi
-  export WORKBENCH_ALLOWED_KEY_ENVS="${WORKBENCH_ALLOWED_KEY_ENVS:-$(printf '%s' "$names" | tr ' ' ',')}"
+  export WORKBENCH_ALLOWED_KEY_ENVS="${WORKBENCH_ALLOWED_KEY_ENVS:-$(IFS=,; printf '%s' "${names[*]}")}"
 fi
 unset secrets_json
 
