@@ -24,6 +24,7 @@ from workbench.cli import eval_cmds as _eval_cmds  # noqa: F401  isort: skip
 from workbench.cli import monitor_cmds as _monitor_cmds  # noqa: F401  isort: skip
 from workbench.cli import import_cmds as _import_cmds  # noqa: F401  isort: skip
 from workbench.cli import policy_cmds as _policy_cmds  # noqa: F401  isort: skip
+from workbench.cli import ci_cmds as _ci_cmds  # noqa: F401  isort: skip
 from workbench.cli.ui_cmds import open_app  # isort: skip
 
 __all__ = ["app", "main"]

@@ -32,16 +32,18 @@ def validate_command(
     """Check prompt files: one `path:line:col: message` per problem; exit 1 on errors."""
     from workbench.core.config import CONFIG_FILE, parse_config
     from workbench.core.model import Severity
-    from workbench.services.prompts import validate_paths
+    from workbench.services.prompts import validate_paths, validate_workspace
 
     root = _root()
-    given = [p for p in paths or [] if p.name != CONFIG_FILE]
-    results = validate_paths(root, given) if (given or not paths) else []
-    problems = [p for r in results for p in r.problems]
-    config_path = root / CONFIG_FILE
-    if (not paths and config_path.is_file()) or any(p.name == CONFIG_FILE for p in paths or []):
-        target = next((p for p in paths or [] if p.name == CONFIG_FILE), config_path)
-        problems.extend(parse_config(target.read_text(encoding="utf-8"), CONFIG_FILE)[1] if target.is_file() else [])
+    if not paths:
+        results, problems = validate_workspace(root)
+    else:
+        given = [p for p in paths if p.name != CONFIG_FILE]
+        results = validate_paths(root, given) if given else []
+        problems = [p for r in results for p in r.problems]
+        target = next((p for p in paths if p.name == CONFIG_FILE), None)
+        if target is not None and target.is_file():
+            problems.extend(parse_config(target.read_text(encoding="utf-8"), CONFIG_FILE)[1])
     errors = [p for p in problems if p.severity is Severity.ERROR]
     warnings = [p for p in problems if p.severity is Severity.WARNING]
     if as_json:

@@ -68,6 +68,33 @@ class _Job:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class SuitePlan:
+    """What running a suite would send, known before anything is sent (`SuiteRun.plan`)."""
+
+    jobs: int  # cases x repeats
+    calls: int  # requests for answers the cache does not hold
+    cached: int  # answers the cache holds
+    render_errors: int  # cases that cannot render: they error without a call
+    grader_calls: int  # model-graded assertions (llm-rubric, similar) of the cases that render: they call a model on every run, cached answer or not
+    input_chars: int  # characters of the uncached requests (messages, text, tools, format)
+    max_tokens: int | None  # the answer cap of the prompt's parameters, when set
+
+
+MODEL_GRADED = ("llm-rubric", "similar")
+
+
+def _graded_calls(asserts: Sequence[Assertion]) -> int:
+    return sum(_graded_calls(a.children) if a.children else int(a.base_type in MODEL_GRADED) for a in asserts)
+
+
+def _request_chars(request: ModelRequest) -> int:
+    import json
+
+    chars = sum(len(str(m.get("content") or "")) for m in request.as_messages())
+    return chars + (len(json.dumps(dict(request.fields), default=str)) if request.fields else 0)
+
+
 class SuiteRun:
     """One prompt version × its cases on one provider. `results` fills in as cases finish.
 
@@ -137,6 +164,27 @@ class SuiteRun:
                 self.cache.flush()
         self.on_event(RunFinished(self.arm, summarize(self.results)))
         return self.results
+
+    def plan(self) -> SuitePlan:
+        """How many calls `run` would make now: every case rendered and looked up in the cache
+        (one query), nothing sent."""
+        jobs = [self._prepare(case, repeat) for case in self.cases for repeat in range(max(1, self.options.repeat))]
+        hits: dict[str, Completion] = {}
+        if self.cache is not None and self.options.use_cache:
+            hits = self.cache.get_many([job.key for job in jobs if job.key is not None])
+        sent = [job for job in jobs if job.request is not None and (job.key is None or job.key not in hits)]
+        rendered = [job for job in jobs if job.request is not None]
+        parameters = self.prompt.model.parameters
+        cap = parameters.get("max_tokens", parameters.get("max_completion_tokens"))
+        return SuitePlan(
+            jobs=len(jobs),
+            calls=len(sent),
+            cached=len(rendered) - len(sent),
+            render_errors=len(jobs) - len(rendered),
+            grader_calls=sum(_graded_calls(job.case.asserts) for job in rendered),
+            input_chars=sum(_request_chars(job.request) for job in sent if job.request is not None),
+            max_tokens=cap if isinstance(cap, int) and not isinstance(cap, bool) else None,
+        )
 
     def _request(self, rendered: RenderedPrompt) -> ModelRequest:
         return ModelRequest(messages=rendered.messages, text=rendered.text, fields=rendered.request_fields())
@@ -274,6 +322,7 @@ __all__ = [
     "RunStarted",
     "RunSummary",
     "Slots",
+    "SuitePlan",
     "SuiteRun",
     "call_with_retries",
     "repeat_stats",

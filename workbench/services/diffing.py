@@ -6,8 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.core.diff import PromptDiff, diff_prompt_texts
-from workbench.core.model import is_prompt_path, prompt_name_from_path
-from workbench.core.partials import is_partial_path
+from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
 from workbench.core.versions import CommitInfo
 from workbench.errors import RepoError
 from workbench.services.branches import require_branch
@@ -144,48 +143,83 @@ def review(session: RepoSession, branch: str | None = None) -> Review:
     base_commit = store.try_resolve(base)
     if base_commit is None:
         raise RepoError(f"the main branch {base!r} does not exist", hint="set main_branch in workbench.yaml")
-    head = store.resolve(branch)
-    fork = store.merge_base(base_commit, head)
+    return changes_since(session, base, branch)
+
+
+def changes_since(session: RepoSession, base: str, head: str = "HEAD") -> Review:
+    """The prompts `head` changed since its merge-base with `base` (any two revisions: a branch,
+    `origin/main`, a commit), with field-by-field diffs and the commits that touched each.
+
+    A prompt counts as changed when its file changed, or a file it depends on did: a tests file
+    it references (`file://`, or `name.tests.yaml` beside it) or a partial it includes
+    (transitively), at the merge-base or at `head`.
+
+    Raises:
+        RepoError: a revision does not exist, or the two share no history.
+    """
+    store = session.store
+    base_commit = store.resolve(base)
+    head_commit = store.resolve(head)
+    fork = store.merge_base(base_commit, head_commit)
     if fork is None:
-        raise RepoError(f"{branch} and {base} share no history")
-    changes = store.changed_files(fork, head)
+        raise RepoError(f"{head} and {base} share no history")
+    changes = store.changed_files(fork, head_commit)
     changed_paths = {path for _, path, _ in changes}
     for _status, path, _old in list(changes):
         owner = tests_file_owner(path)  # only the tests file changed: review its prompt
-        if owner is not None and owner not in changed_paths and store.blob_sha(head, owner) is not None:
+        if owner is not None and owner not in changed_paths and store.blob_sha(head_commit, owner) is not None:
             changes.append(("M", owner, None))
             changed_paths.add(owner)
-    changed_partials = {path for _, path, old in changes if is_partial_path(path)} | {old for _, _, old in changes if old and is_partial_path(old)}
-    if changed_partials:  # only a partial changed: review every prompt that includes it
-        for partial, users in {**partial_users(session, fork), **partial_users(session, head)}.items():
-            if partial in changed_partials:
-                for user in users:
-                    user_path = path_at(session, user, head)
-                    if user_path is not None and user_path not in changed_paths:
-                        changes.append(("M", user_path, None))
-                        changed_paths.add(user_path)
+    # Tests files and partials live under prompts/ (references may not leave it).
+    dependencies = {p for _, path, old in changes for p in (path, old) if p and p.startswith(PROMPTS_DIR + "/") and not is_prompt_path(p)}
+    for user_path in sorted(_users_of(session, dependencies, (fork, head_commit)) - changed_paths):
+        changes.append(("M", user_path, None))  # only a file it depends on changed
+        changed_paths.add(user_path)
     items = []
     for status, path, old in changes:
         if not is_prompt_path(path) and not (old and is_prompt_path(old)):
             continue
-        left_text = store.read_text(fork, old or path)
-        right_text = store.read_text(head, path) if status != "D" else None
-        prompt_diff = diff_prompt_texts(
-            left_text,
-            right_text,
-            name=prompt_name_from_path(path),
-            left_label=f"{base} ({fork[:10]})",
-            right_label=branch,
-            left_tests_text=tests_file(session, old or path, left_text, fork)[1],
-            right_tests_text=tests_file(session, path, right_text, head)[1],
-            left_path=old or path,
-            right_path=path,
-            left_partials=partials_of(session, left_text, fork),
-            right_partials=partials_of(session, right_text, head),
-        )
-        touched = [p for p in (path, old) if p] + dependency_files(session, path, right_text or left_text, head if right_text else fork)
-        commits = store.log(f"{fork}..{head}", paths=touched)
-        change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")
-        old_name = prompt_name_from_path(old) if old else None
-        items.append(ReviewItem(prompt_name_from_path(path), change, prompt_diff, tuple(commits), old_name))
-    return Review(branch, base, fork, head, tuple(items), tuple(store.log(f"{fork}..{head}")))
+        items.append(_review_item(session, status, path, old, fork, head_commit, base, head))
+    return Review(head, base, fork, head_commit, tuple(items), tuple(store.log(f"{fork}..{head_commit}")))
+
+
+def _users_of(session: RepoSession, files: set[str], commits: tuple[str, str]) -> set[str]:
+    """Paths (at the last of `commits`) of the prompts that depend on any of `files` at any of
+    `commits`: tests files they reference, partials they include."""
+    if not files:
+        return set()
+    store = session.store
+    head = commits[-1]
+    users: set[str] = set()
+    for commit in dict.fromkeys(commits):
+        for ref in store.list_prompt_files(commit):
+            text = store.read_text(commit, ref.path)
+            if files.intersection(dependency_files(session, ref.path, text, commit)):
+                user_path = ref.path if commit == head else path_at(session, ref.name, head)
+                if user_path is not None and store.blob_sha(head, user_path) is not None:
+                    users.add(user_path)
+    return users
+
+
+def _review_item(session: RepoSession, status: str, path: str, old: str | None, fork: str, head: str, base_label: str, head_label: str) -> ReviewItem:
+    store = session.store
+    left_text = store.read_text(fork, old or path)
+    right_text = store.read_text(head, path) if status != "D" else None
+    prompt_diff = diff_prompt_texts(
+        left_text,
+        right_text,
+        name=prompt_name_from_path(path),
+        left_label=f"{base_label} ({fork[:10]})",
+        right_label=head_label,
+        left_tests_text=tests_file(session, old or path, left_text, fork)[1],
+        right_tests_text=tests_file(session, path, right_text, head)[1],
+        left_path=old or path,
+        right_path=path,
+        left_partials=partials_of(session, left_text, fork),
+        right_partials=partials_of(session, right_text, head),
+    )
+    touched = [p for p in (path, old) if p] + dependency_files(session, path, right_text or left_text, head if right_text else fork)
+    commits = store.log(f"{fork}..{head}", paths=touched)
+    change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")
+    old_name = prompt_name_from_path(old) if old else None
+    return ReviewItem(prompt_name_from_path(path), change, prompt_diff, tuple(commits), old_name)

@@ -21,7 +21,7 @@ from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
-from workbench.evals.providers import Provider, make_provider, prefetch_http_client, resolve_model
+from workbench.evals.providers import Provider, cost_of, make_provider, prefetch_http_client, resolve_model
 from workbench.evals.reports import SuiteReport
 from workbench.evals.runner import (
     CaseFinished,
@@ -33,6 +33,7 @@ from workbench.evals.runner import (
     RunStarted,
     RunSummary,
     Slots,
+    SuitePlan,
     SuiteRun,
     shard_of,
     summarize,
@@ -48,8 +49,10 @@ __all__ = [
     "EvalSettings",
     "RunFinished",
     "RunStarted",
+    "SuiteEstimate",
     "SuiteOutcome",
     "compare_versions",
+    "estimate_suite",
     "run_suites",
     "run_tests",
 ]
@@ -319,6 +322,59 @@ async def compare_versions(
     outcome_a, outcome_b = await run_suites(session, [(name, a), (name, b)], settings, on_event, git_lock=git_lock)
     comparison = compare_results(name, outcome_a.revision, outcome_a.results, outcome_b.revision, outcome_b.results)
     return comparison, outcome_a, outcome_b
+
+
+# An answer's length when the prompt does not cap it (`max_tokens`): a rough guess, said so in reports.
+ASSUMED_OUTPUT_TOKENS = 500
+FREE_PROVIDERS = ("echo", "local")
+
+
+@dataclass(frozen=True)
+class SuiteEstimate:
+    """What running one (prompt, revision) would cost now, before anything is sent."""
+
+    prompt: str
+    revision: str
+    provider_id: str
+    provider: str  # openai | echo | local | python:module:function
+    model: str | None
+    plan: SuitePlan
+
+    @property
+    def calls(self) -> int:
+        """Model calls: uncached answers plus model-graded assertions (retries not counted)."""
+        return self.plan.calls + self.plan.grader_calls
+
+    @property
+    def cost(self) -> float | None:
+        """Estimated USD (`evals.providers.cost_of`): input ~ characters / 4 tokens, output =
+        `max_tokens` when set, else ASSUMED_OUTPUT_TOKENS; 0 for echo and local; None when the
+        model's prices are not known."""
+        if self.provider in FREE_PROVIDERS or self.calls == 0:
+            return 0.0
+        if self.provider != "openai":
+            return None
+        output = self.plan.max_tokens or ASSUMED_OUTPUT_TOKENS
+        per_call_input = -(-self.plan.input_chars // 4) / max(1, self.plan.calls)
+        return cost_of(self.model, round(per_call_input * self.calls), output * self.calls)
+
+
+def estimate_suite(
+    session: RepoSession, name: str, rev: str | None, settings: EvalSettings | None = None, cache: ResponseCache | None = None
+) -> SuiteEstimate:
+    """How many calls the suite of `name` at `rev` would make now (the cache consulted, nothing sent).
+
+    Raises:
+        EvalError: the prompt is invalid there; ProviderError: its provider cannot start (not
+            allowed here, a missing key, an unknown provider).
+    """
+    settings = settings or EvalSettings()
+    prompt, _commit, _blob, label = _load(session, name, rev)
+    provider = make_run_provider(session, prompt, settings)
+    spec = resolve_model(prompt.model, session.config, provider=settings.provider, model=settings.model, base_url=settings.base_url)
+    cases = select_cases(prompt, settings, None)
+    run = SuiteRun(prompt, provider, cases, _options(session, settings), cache=cache if settings.use_cache else None, root=Path(session.root))
+    return SuiteEstimate(name, label, provider.id, spec.provider or "echo", spec.name, run.plan())
 
 
 def merge_base_with(session: RepoSession, base_branch: str) -> str:

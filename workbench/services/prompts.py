@@ -187,3 +187,20 @@ def validate_paths(root: Path, paths: Iterable[Path] = ()) -> list[LoadResult]:
             by_name[name] = result.path
             clashed.append(result)
     return clashed
+
+
+def validate_workspace(root: Path) -> tuple[list[LoadResult], list[Problem]]:
+    """What `workbench validate` checks with no arguments: every prompt file under prompts/
+    (names clashing included) and `workbench.yaml`. Returns (the prompt files' results, every
+    problem: theirs, then the configuration's)."""
+    results = validate_paths(root)
+    problems = [p for r in results for p in r.problems]
+    config_path = Path(root) / CONFIG_FILE
+    if config_path.is_file():
+        try:
+            text = _read(config_path)
+        except PromptError as err:
+            problems.append(Problem(CONFIG_FILE, 0, 0, err.message))
+        else:
+            problems.extend(parse_config(text, CONFIG_FILE)[1])
+    return results, problems
