@@ -93,6 +93,17 @@ async def main() -> None:
         await settle(pilot)
         app.save_screenshot("history-100x30.svg", str(OUT))
 
+    app = make_app(root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/reply_drafter")
+        await pilot.press("2", "a")
+        await settle(pilot)
+        app.save_screenshot("branches-120x36.svg", str(OUT))
+        await pilot.press("6")
+        await settle(pilot)
+        app.save_screenshot("timeline-120x36.svg", str(OUT))
+
     app = make_app(root, theme="textual-light")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)

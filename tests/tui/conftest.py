@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import NOW, commit
+from tui_helpers import NOW, commit, edit, git
+
+SUMMARIZE = "prompts/support/summarize.yaml"
 
 
 @pytest.fixture
@@ -73,3 +75,29 @@ def long_history_repo(app_repo: Path) -> Path:
         )
         commit(app_repo, f"Revision {n}", f"2026-01-{12 + n // 4:02d}T{10 + n % 4:02d}:00:00Z")
     return app_repo
+
+
+@pytest.fixture
+def branched_repo(released_repo: Path) -> Path:
+    """`released_repo` plus: `feature/tone` changed summarize and was merged into main while main
+    moved on; `experiment/short` changed summarize and is not merged; prod went v2 → v3 → v2."""
+    from workbench.services import deployments
+    from workbench.services.session import RepoSession
+
+    root = released_repo
+    with RepoSession.open(root) as ws:
+        ws.clock = lambda: NOW
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="products named")
+        deployments.rollback(ws, "support/summarize", "prod", reason="orders named twice")
+    git(root, "switch", "-qc", "feature/tone")
+    edit(root, SUMMARIZE, "short sentences.", "short, warm sentences.")
+    commit(root, "Warm tone", "2026-01-28T10:00:00Z", "Chen Wei <chen@example.com>")
+    git(root, "switch", "-q", "main")
+    (root / "notes.txt").write_text("unrelated\n")
+    commit(root, "Unrelated note", "2026-01-28T12:00:00Z")
+    git(root, "merge", "-q", "--no-ff", "feature/tone", "-m", "Merge feature/tone", date="2026-01-29T10:00:00Z")
+    git(root, "switch", "-qc", "experiment/short", "HEAD~1")
+    edit(root, SUMMARIZE, "Write at most two", "Write one")
+    commit(root, "One sentence only", "2026-01-30T10:00:00Z", "Ben Okafor <ben@example.com>")
+    git(root, "switch", "-q", "main")
+    return root

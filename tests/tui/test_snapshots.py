@@ -136,3 +136,22 @@ def test_light_theme_in_colour_at_120x36(released_repo: Path, snap_compare, monk
         await settle(pilot)
 
     assert snap_compare(make_app(released_repo, clock=clock, theme="textual-light"), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_history_of_every_branch_at_120x36(branched_repo: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("2", "a")
+        await settle(pilot)
+
+    assert snap_compare(make_app(branched_repo, clock=clock), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_timeline_at_120x36(branched_repo: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+
+    assert snap_compare(make_app(branched_repo, clock=clock), terminal_size=(120, 36), run_before=run_before)

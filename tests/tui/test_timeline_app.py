@@ -2,55 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
-import pytest
 from textual.widgets import DataTable
-from tui_helpers import NOW, clock, commit, diff_text, select, settle
+from tui_helpers import clock, diff_text, git, select, settle
 
-from workbench.services import deployments
-from workbench.services.session import RepoSession
 from workbench.tui.app import make_app
 from workbench.tui.panes.history import HistoryPane
 from workbench.tui.screens.dialogs import ChoiceScreen
 from workbench.tui.screens.timeline import TimelineScreen
-
-SUMMARIZE = "prompts/support/summarize.yaml"
-
-
-def git(root: Path, *args: str, date: str = "2026-01-29T10:00:00Z") -> str:
-    env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-    return subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True, text=True).stdout.strip()
-
-
-def edit(root: Path, old: str, new: str) -> None:
-    path = root / SUMMARIZE
-    path.write_text(path.read_text().replace(old, new, 1))
-
-
-@pytest.fixture
-def branched_repo(released_repo: Path) -> Path:
-    """`released_repo` plus: `feature/tone` changed summarize and was merged into main while main
-    moved on; `experiment/short` changed summarize and is not merged; prod went v2 → v3 → v2."""
-    root = released_repo
-    with RepoSession.open(root) as ws:
-        ws.clock = lambda: NOW
-        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="products named")
-        deployments.rollback(ws, "support/summarize", "prod", reason="orders named twice")
-    git(root, "switch", "-qc", "feature/tone")
-    edit(root, "short sentences.", "short, warm sentences.")
-    commit(root, "Warm tone", "2026-01-28T10:00:00Z", "Chen Wei <chen@example.com>")
-    git(root, "switch", "-q", "main")
-    (root / "notes.txt").write_text("unrelated\n")
-    commit(root, "Unrelated note", "2026-01-28T12:00:00Z")
-    git(root, "merge", "-q", "--no-ff", "feature/tone", "-m", "Merge feature/tone", date="2026-01-29T10:00:00Z")
-    git(root, "switch", "-qc", "experiment/short", "HEAD~1")
-    edit(root, "Write at most two", "Write one")
-    commit(root, "One sentence only", "2026-01-30T10:00:00Z", "Ben Okafor <ben@example.com>")
-    git(root, "switch", "-q", "main")
-    return root
 
 
 async def open_event(pilot, kind: str, key: str = "enter") -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,16 @@ def commit(root: Path, message: str, date: str, author: str = "Ana Lopez <ana@ex
     subprocess.run(["git", "commit", "-q", "--author", author, "-m", message], cwd=root, check=True, env=env)
 
 
+def git(root: Path, *args: str, date: str = "2026-01-29T10:00:00Z") -> str:
+    env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True, text=True).stdout.strip()
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    file = root / path
+    file.write_text(file.read_text().replace(old, new, 1))
+
+
 async def settle(pilot, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     """Wait until loaders and service calls are done; flows waiting on a dialog do not count."""
     loop = asyncio.get_running_loop()
