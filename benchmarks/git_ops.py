@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.gen_synthetic_repo import HOT_PROMPT, ensure_synthetic_repo, prompt_name, prompt_path
-from workbench.services import deployment_events, diffing, env_status, history, prompt_files
+from workbench.services import deployment_events, diffing, env_status, history, prompt_files, timeline
 from workbench.services.session import RepoSession
 
 RATIO_TARGET = 1.5
@@ -92,7 +92,15 @@ def main() -> None:
         def history_cold() -> object:
             return cold(lambda fresh: history.history(fresh, name, limit=50))
 
-        history_ops = (history_warm, history_cold)
+        def branches_cold() -> object:
+            """History's `a`: every branch's commits of the prompt with graph lanes and branch heads."""
+            return cold(lambda fresh: history.branch_history(fresh, name, limit=200))
+
+        def plain_branches() -> None:
+            git(root, "log", "-z", log_format, "--parents", "--topo-order", "--full-history", "--branches", "--remotes", "-n200", "--", path)()
+            tags_cmd()
+
+        history_ops = (history_warm, history_cold, branches_cold)
         rows: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
             (
                 "list prompts at a revision (2,000)",
@@ -102,6 +110,12 @@ def main() -> None:
             ("history of one prompt, first page of 50", history_warm, plain_history),
             ("  same, cold session (nothing cached)", history_cold, plain_history),
             ("  same, vs `git log` alone", history_warm, log_cmd),
+            ("history of every branch, first page of 200, cold", branches_cold, plain_branches),
+            (
+                "timeline: every event and release, cold",
+                lambda: cold(timeline.timeline),
+                git(root, "for-each-ref", deploy_format, "refs/tags/deploy/", "refs/tags/**/*@v*"),
+            ),
             ("read + parse a prompt at an old revision", read_at_old_rev, git(root, "cat-file", "-p", f"{old}:{path}")),
             ("read a prompt's text at an old revision", lambda: prompt_files.read_text(ws, name, old), git(root, "cat-file", "-p", f"{old}:{path}")),
             ("diff two versions (field-aware model)", lambda: diffing.diff(ws, name, older, old), git(root, "diff", older, old, "--", path)),

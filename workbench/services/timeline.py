@@ -76,7 +76,10 @@ def timeline(
         found += _merges(session, prompt, cutoff)
     if cutoff is not None:
         found = [e for e in found if epoch(e.when) >= cutoff]
-    found.sort(key=lambda e: (epoch(e.when), e.kind != "release", e.seq), reverse=True)
+    # Same second: the deployment's millisecond, then the later stage first (a pipeline
+    # promotes dev, then staging, then prod); the tag's random suffix never decides.
+    stages = {env: index for index, env in enumerate(session.environments)}
+    found.sort(key=lambda e: (epoch(e.when), e.kind != "release", e.seq[:17], stages.get(e.env or "", -1)), reverse=True)
     return found[:limit]
 
 
