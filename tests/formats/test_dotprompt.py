@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.formats.format_helpers import FIXTURES, errors, import_into, load, messages, new_repo, round_trip
+from format_helpers import FIXTURES, errors, import_into, load, messages, new_repo, round_trip
 
 DOTPROMPT = FIXTURES / "dotprompt"
 SUBSET = """---

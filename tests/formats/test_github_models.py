@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from tests.formats.format_helpers import FIXTURES, errors, import_into, load, messages, new_repo, round_trip
+from format_helpers import FIXTURES, errors, import_into, load, messages, new_repo, round_trip
 
 GH = FIXTURES / "github_models"
 STEMS = sorted(p.name.removesuffix(".prompt.yml") for p in GH.glob("*.prompt.yml"))

@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tests.formats.format_helpers import cli, import_into, new_repo
+from format_helpers import cli, import_into, new_repo
 
 BOMB = "".join(f"{chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 9 if i else ['"x"'] * 9) + "]\n" for i in range(8))
 SOURCES = {

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.formats.format_helpers import FIXTURES, cli, messages, new_repo
+from format_helpers import FIXTURES, cli, messages, new_repo
 
 EXPORT = FIXTURES / "langfuse" / "langfuse-prompts.json"
 OBJECTS: list[dict[str, Any]] = json.loads(EXPORT.read_text(encoding="utf-8"))["data"]

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.formats.format_helpers import (
+from format_helpers import (
     FIXTURES,
     cli,
     errors,
