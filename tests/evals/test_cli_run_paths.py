@@ -45,7 +45,7 @@ def repo(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_several_prompts_run_at_once_within_one_concurrency_budget(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # a has fewer cases than the budget: the free slots go to b's cases at once.
     (repo / "prompts" / "a.yaml").write_text(PROMPT.replace("LABEL", "a").split("  - {description: case 2")[0])
-    with FakeOpenAI(latency_s=0.05) as server:
+    with FakeOpenAI(latency_s=0.5) as server:  # long enough that a busy machine cannot hide the overlap
         code = run_app(["-C", str(repo), "test", "a", "b", "-j", "4", "--no-cache", "--base-url", server.base_url, "--json"])
         log = list(server.log)
         assert server.max_in_flight == 4

@@ -120,7 +120,7 @@ async def test_enter_opens_the_prompt_at_that_version_diffed_against_the_one_it_
         await open_event(pilot, "rollback")  # v3 → v2 in prod
         await settle(pilot)
         assert not isinstance(app.screen, TimelineScreen)
-        assert app.selected_prompt == "support/summarize"
+        assert app.selected_prompt == "support/summarize" and app.focused is app.query_one(HistoryPane)
         pane = app.query_one(HistoryPane)
         selected = next(r for r in pane.entries if r.rev == app.selected_rev)
         assert "v2" in selected.releases[0] and "prod" in selected.deployments

@@ -489,7 +489,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
     @property
     def idle(self) -> bool:
         """No service call and no loader running (flows waiting for the user do not count)."""
-        busy = [w for w in self.workers if w.is_running and w.group not in ("flow", "remote", "monitor")]
+        busy = [w for w in self.workers if w.is_running and w.group not in ("flow", "remote", "monitor", "timeline")]
         return self.calls_in_flight == 0 and not busy
 
 

@@ -192,6 +192,7 @@ class BrowseController(Controller):
         self.wanted_rev = version
         app.query_one(PromptsPane).show_prompt(name)
         self.load_history(name)
+        app.action_focus_pane("history")
 
     # ------------------------------------------------------------------ diff
     def comparison_pair(self) -> tuple[str | None, str | None]:
