@@ -7,6 +7,11 @@ from the parent's spawn of a fresh process.
 Targets (issue 6): under 1 s on the synthetic 20k-commit repo; moving through history
 under 50 ms per key. Median of several runs, headless (Textual's test driver).
 
+An anchor runs in the same loop: a bare Textual app (a tree, a table and a text, no Git, no
+workbench) from spawn to its first paint, the floor any Textual app pays on this machine at
+this moment; and a CPU gauge (a 10M-step Python loop) so figures from different moments of
+this shared machine can be compared.
+
 Run: python benchmarks/app_startup.py
 """
 
@@ -69,6 +74,53 @@ asyncio.run(main())
 """
 
 
+ANCHOR = r"""
+import asyncio, json, sys, time
+start = float(sys.argv[1])
+from textual.app import App
+from textual.widgets import DataTable, Static, Tree
+
+class Bare(App[None]):
+    def compose(self):
+        tree = Tree("prompts")
+        for n in range(10):
+            tree.root.add_leaf(f"prompt {n}")
+        yield tree
+        table = DataTable()
+        table.add_columns("commit", "when", "message")
+        for n in range(50):
+            table.add_row(f"{n:07x}", "1d", "a message")
+        yield table
+        yield Static("a diff")
+
+async def main():
+    app = Bare()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        print(json.dumps({"first": time.time() - start}))
+
+asyncio.run(main())
+"""
+
+
+def cpu_gauge() -> float:
+    """Seconds for a 10M-step Python loop: ~0.45 s on a quiet core of this machine class."""
+    started = time.perf_counter()
+    total = 0
+    for step in range(10_000_000):
+        total += step
+    return time.perf_counter() - started
+
+
+def anchor(runs: int = 5) -> float:
+    firsts = []
+    for _ in range(runs):
+        start = time.time()
+        out = subprocess.run([sys.executable, "-c", ANCHOR, repr(start)], capture_output=True, text=True, check=True).stdout
+        firsts.append(json.loads(out.strip().splitlines()[-1])["first"])
+    return statistics.median(firsts)
+
+
 def run(repo: Path) -> dict:  # type: ignore[type-arg]
     start = time.time()
     out = subprocess.run([sys.executable, "-c", CHILD, str(repo), repr(start)], capture_output=True, text=True, check=True, cwd=ROOT).stdout
@@ -77,11 +129,13 @@ def run(repo: Path) -> dict:  # type: ignore[type-arg]
 
 def report(label: str, repo: Path, runs: int = 5) -> None:
     results = [run(repo) for _ in range(runs)]
+    floor = anchor()  # right after, so both see the same machine
     first = statistics.median(r["first"] for r in results)
     paint = statistics.median(r["paint"] for r in results)
     keys = statistics.median(k for r in results for k in r["keys"])
     print(
-        f"{label:<24} first paint {first * 1000:5.0f} ms (ratio to 0.8 s: {first / 0.8:4.2f})   everything {paint * 1000:5.0f} ms"
+        f"{label:<24} first paint {first * 1000:5.0f} ms (ratio to 0.8 s: {first / 0.8:4.2f}; bare Textual app"
+        f" {floor * 1000:4.0f} ms, {first / floor:4.2f}x)   everything {paint * 1000:5.0f} ms"
         f"   history key {keys * 1000:5.1f} ms (ratio to 50 ms: {keys / 0.05:4.2f})"
     )
 
@@ -90,6 +144,7 @@ def main() -> None:
     from benchmarks.gen_synthetic_repo import ensure_synthetic_repo
     from workbench.services.demo import create_demo_repo
 
+    print(f"CPU gauge: {cpu_gauge():.2f} s for a 10M-step loop (~0.45 s quiet)")
     demo = create_demo_repo(Path(tempfile.mkdtemp(prefix="wb-bench-")) / "demo")
     report("demo repository", demo)
     report("synthetic 20k commits", ensure_synthetic_repo())

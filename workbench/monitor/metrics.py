@@ -22,9 +22,7 @@ previous version of thousands of calls at 0-2% errors that is about 220-300 call
 from __future__ import annotations
 
 import math
-import re
 import sqlite3
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,17 +115,6 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "current": self.current, "previous": self.previous, "reasons": list(self.reasons), "text": self.text}
-
-
-def parse_since(text: str | None, now: float | None = None) -> float | None:
-    """`7d`, `12h`, `30m`, `2w` -> a unix timestamp; None for no limit."""
-    if not text:
-        return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([mhdw])", text.strip())
-    if not match:
-        raise ValueError(f"--since {text!r}: use a number and m, h, d or w (e.g. 7d)")
-    seconds = float(match.group(1)) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-    return (now or time.time()) - seconds
 
 
 def _rollup_filter(

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.core.periods import parse_since
 from workbench.monitor.metrics import (
     NOT_ENOUGH,
     Verdict,
     VersionMetrics,
     compare_versions,
     daily_series,
-    parse_since,
     version_metrics,
 )
 from workbench.monitor.store import UNKNOWN_VERSION, IngestReport, MonitorStore

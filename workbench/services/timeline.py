@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
+from workbench.core.periods import parse_since
 from workbench.core.versions import DeploymentEvent, ReleaseTag
 from workbench.errors import RepoError
-from workbench.monitor.metrics import parse_since
 from workbench.services.deployment_events import events
 from workbench.services.history import history
 from workbench.services.session import RepoSession
