@@ -82,10 +82,40 @@ def branch_history(session: RepoSession, name: str, limit: int = 200, offset: in
     raw = raw[offset : offset + limit]
     branch_refs = [ref for ref in store.ref_names("refs/heads/", "refs/remotes/") if not ref.endswith("/HEAD")]
     heads: dict[str, list[str]] = {}
-    for ref, commit in store.newest_touching(branch_refs, paths).items():
+    for ref, commit in _branch_heads(session, branch_refs, path, paths, raw).items():
         heads.setdefault(commit, []).append(ref.removeprefix("refs/heads/").removeprefix("refs/remotes/"))
     entries = _with_tags(session, name, path, raw, pending.result(), paths[1:])
     return BranchHistory(tuple(entries), tuple(rows), {commit: tuple(sorted(names)) for commit, names in heads.items()})
+
+
+def _branch_heads(session: RepoSession, refs: list[str], path: str, paths: list[str], page: list[LogEntry]) -> dict[str, str]:
+    """For each branch, the listed commit whose version of the prompt it holds.
+
+    The prompt's blob at each branch tip and at each listed commit are read through the
+    persistent `cat-file` (no process per branch). Nothing changed the prompt on a branch
+    after its newest commit that touched it, so the tip holds that commit's blob: a blob that
+    only one listed commit has places the branch at once (a later change of the tests file
+    alone would be a second commit with the same blob). A `git log` per branch is left for the
+    ambiguous ones (the same content twice: a merge and the branch it merged, a revert).
+    """
+    store = session.store
+    by_blob: dict[str, list[str]] = {}
+    for info, _change, entry_path, _old in page:
+        blob = store.blob_sha(info.sha, entry_path or path)
+        if blob is not None:
+            by_blob.setdefault(blob, []).append(info.sha)
+    found: dict[str, str] = {}
+    unsure = []
+    for ref in refs:
+        blob = store.blob_sha(ref, path)
+        candidates = by_blob.get(blob, []) if blob is not None else []
+        if len(candidates) == 1:
+            found[ref] = candidates[0]
+        elif candidates:
+            unsure.append(ref)
+        # No listed commit holds it: the branch's version is older than this page.
+    found.update(store.newest_touching(unsure, paths) if unsure else {})
+    return found
 
 
 def _with_tags(
