@@ -13,6 +13,22 @@ from workbench.tui.screens.dialogs import ChoiceScreen
 from workbench.tui.screens.timeline import TimelineScreen
 
 
+async def all_branches(pilot) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    await select(pilot, "support/summarize")
+    await pilot.press("2", "a")
+    await settle(pilot)
+
+
+async def timeline(pilot) -> TimelineScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    await pilot.press("6")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, TimelineScreen)
+    return screen
+
+
 async def open_event(pilot, kind: str, key: str = "enter") -> None:  # type: ignore[no-untyped-def]
     screen = pilot.app.screen
     assert isinstance(screen, TimelineScreen)
@@ -50,10 +66,7 @@ async def test_a_shows_every_branch_with_lanes_heads_and_badges(branched_repo: P
 async def test_graph_rows_of_a_branch_that_forked_and_merged(branched_repo: Path) -> None:
     app = make_app(branched_repo, clock=clock)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("2", "a")
-        await settle(pilot)
+        await all_branches(pilot)
         graphs = {r.subject: r.graph for r in app.query_one(HistoryPane).entries}
         # The merge opens a lane for the branch; the branch's commit sits in it; the lane closes
         # where the branch forked; the unmerged experiment has a lane of its own.
@@ -65,10 +78,7 @@ async def test_graph_rows_of_a_branch_that_forked_and_merged(branched_repo: Path
 async def test_a_commit_on_another_branch_diffs_against_its_own_line(branched_repo: Path) -> None:
     app = make_app(branched_repo, clock=clock)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("2", "a")
-        await settle(pilot)
+        await all_branches(pilot)
         pane = app.query_one(HistoryPane)
         experiment = next(r for r in pane.entries if r.subject == "One sentence only")
         pane.move_cursor(row=pane.entries.index(experiment))
@@ -82,11 +92,7 @@ async def test_a_commit_on_another_branch_diffs_against_its_own_line(branched_re
 async def test_timeline_lists_events_newest_first_and_filters(branched_repo: Path) -> None:
     app = make_app(branched_repo, clock=clock)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, TimelineScreen)
+        screen = await timeline(pilot)
         kinds = [(e.kind, e.env) for e in screen.shown]
         deployments_only = [k for k in kinds if k[0] not in ("release", "merge")]
         assert deployments_only[:2] == [("rollback", "prod"), ("promote", "prod")]
@@ -134,11 +140,7 @@ async def test_enter_on_a_version_of_another_branch_shows_all_branches(branched_
     git(branched_repo, "switch", "-q", "experiment/short")
     app = make_app(branched_repo, clock=clock)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, TimelineScreen)
+        await timeline(pilot)
         await open_event(pilot, "merge")
         assert app.browse.all_branches and "all branches" in str(app.query_one(HistoryPane).border_title)
         assert app.selected_rev in {r.rev for r in app.query_one(HistoryPane).entries}
@@ -147,11 +149,7 @@ async def test_enter_on_a_version_of_another_branch_shows_all_branches(branched_
 async def test_R_on_a_prod_event_starts_the_rollback_flow_and_elsewhere_says_why_not(branched_repo: Path) -> None:
     app = make_app(branched_repo, clock=clock)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, TimelineScreen)
+        screen = await timeline(pilot)
         await open_event(pilot, "release", key="R")
         assert app.screen is screen  # not a prod event: nothing starts
         await open_event(pilot, "rollback", key="R")

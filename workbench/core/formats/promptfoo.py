@@ -32,6 +32,7 @@ from workbench.core.formats.promptfoo_tests import (
     convert_test,
     test_entries,
 )
+from workbench.core.formats.templating import json_type
 from workbench.core.model import Problem
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 
@@ -227,20 +228,6 @@ def _model(state: ConversionState) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ inputs
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "string"
-
-
 def _template_variables(messages: list[dict[str, str]]) -> list[str]:
     from jinja2 import meta
 
@@ -262,7 +249,7 @@ def _inputs(state: ConversionState, prompt: _Prompt, tests: list[dict[str, Any]]
         values = [t["vars"][name] for t in tests if name in (t.get("vars") or {})]
         if name in default_vars:
             values.append(default_vars[name])
-        types = {_json_type(v) for v in values}
+        types = {json_type(v) for v in values}
         if types == {"integer", "number"}:
             types = {"number"}
         spec: dict[str, Any] = {"type": types.pop() if len(types) == 1 else "string"}
