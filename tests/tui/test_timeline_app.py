@@ -157,3 +157,12 @@ async def test_R_on_a_prod_event_starts_the_rollback_flow_and_elsewhere_says_why
         assert isinstance(app.screen, ChoiceScreen) and "support/summarize" in app.screen._title
         await pilot.press("escape")
         await settle(pilot)
+
+
+async def test_R_from_the_timeline_is_refused_in_a_read_only_app(branched_repo: Path) -> None:
+    app = make_app(branched_repo, clock=clock, read_only=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await timeline(pilot)
+        await open_event(pilot, "rollback", key="R")
+        assert not isinstance(app.screen, ChoiceScreen)
+        assert any("read-only" in str(n.message) for n in app._notifications)

@@ -41,6 +41,9 @@ class DeployController(Controller):
             self.start(self._promote)
 
     def rollback(self, name: str | None = None) -> None:
+        """`R`, or `R` from the monitor or the timeline (those reach here past the keys' read-only gate)."""
+        if self.app.refuse_write("roll back"):
+            return
         if name is not None or self.selected_prompt() is not None:
             self.start(partial(self._rollback, name or self.app.selected_prompt or ""))
 
