@@ -119,6 +119,7 @@ def test_missing_key_is_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_unreachable_endpoint_errors_every_case_without_a_traceback(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "workbench.yaml").write_text("max_attempts: 2\n")  # the same path as 8 attempts, without the backoff's wait
     code = run_app(["-C", str(repo), "test", "q", "--base-url", "http://127.0.0.1:9/v1", "--no-cache"])
     out = capsys.readouterr().out
     assert code == 1 and out.count("connection failed") == 3 and "Traceback" not in out
