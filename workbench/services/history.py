@@ -91,23 +91,22 @@ def branch_history(session: RepoSession, name: str, limit: int = 200, offset: in
 def _branch_heads(session: RepoSession, refs: list[str], path: str, paths: list[str], page: list[LogEntry]) -> dict[str, str]:
     """For each branch, the listed commit whose version of the prompt it holds.
 
-    The prompt's blob at each branch tip and at each listed commit are read through the
-    persistent `cat-file` (no process per branch). Nothing changed the prompt on a branch
+    The prompt's blob at each branch tip and at each listed commit are read by one
+    `cat-file --batch-check` (no process per branch). Nothing changed the prompt on a branch
     after its newest commit that touched it, so the tip holds that commit's blob: a blob that
     only one listed commit has places the branch at once (a later change of the tests file
     alone would be a second commit with the same blob). A `git log` per branch is left for the
     ambiguous ones (the same content twice: a merge and the branch it merged, a revert).
     """
     store = session.store
+    blobs = store.blob_shas([(info.sha, entry_path or path) for info, _change, entry_path, _old in page] + [(ref, path) for ref in refs])
     by_blob: dict[str, list[str]] = {}
-    for info, _change, entry_path, _old in page:
-        blob = store.blob_sha(info.sha, entry_path or path)
+    for (info, _change, _path, _old), blob in zip(page, blobs, strict=False):
         if blob is not None:
             by_blob.setdefault(blob, []).append(info.sha)
     found: dict[str, str] = {}
     unsure = []
-    for ref in refs:
-        blob = store.blob_sha(ref, path)
+    for ref, blob in zip(refs, blobs[len(page) :], strict=True):
         candidates = by_blob.get(blob, []) if blob is not None else []
         if len(candidates) == 1:
             found[ref] = candidates[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from workbench.core.model import PROMPTS_DIR
 from workbench.core.versions import PromptRef
 from workbench.errors import RepoError
@@ -58,6 +60,19 @@ class ObjectCommands(GitRunner):
     def blob_sha(self, rev: str, path: str) -> str | None:
         found = self._header(f"{rev}:{path}")
         return found[0] if found is not None and found[1] == "blob" else None
+
+    def blob_shas(self, specs: Sequence[tuple[str, str]]) -> list[str | None]:
+        """`blob_sha` of many (rev, path) pairs in one `cat-file --batch-check` process: one
+        answer line per question, in order (`<spec> missing` for a file that is not there)."""
+        wanted = [f"{rev}:{path}" for rev, path in specs]
+        if not wanted or any("\n" in spec for spec in wanted):
+            return [self.blob_sha(rev, path) for rev, path in specs]
+        out = self._run("cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(wanted) + "\n")
+        found: list[str | None] = []
+        for line in out.splitlines()[: len(wanted)]:
+            sha, _, kind = line.partition(" ")
+            found.append(sha if kind == "blob" else None)
+        return found + [None] * (len(wanted) - len(found))
 
     def list_prompt_files(self, commit: str) -> list[PromptRef]:
         """Every prompt file at a commit, from one `ls-tree -r -z`."""
