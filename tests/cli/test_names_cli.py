@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,11 +62,8 @@ def test_render_refuses_absolute_paths(repo: Path, tmp_path: Path, capsys: pytes
 
 @pytest.mark.parametrize("command", ["test", "compare"])
 def test_eval_commands_refuse_names_outside_prompts(repo: Path, command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.conftest import git
-
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "init")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
     assert run_app(["-C", str(repo), command, "../../outside"]) == 2
     captured = capsys.readouterr()
     assert SECRET not in captured.out + captured.err

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.core.formats import Conversion, Format, Source, SourceVersion, formats
-from workbench.core.formats.promptfoo import slug
+from workbench.core.formats.templating import slug
 from workbench.core.model import Problem, Severity
 from workbench.core.names import prompt_name_problem
 from workbench.errors import WorkbenchError

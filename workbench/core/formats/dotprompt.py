@@ -23,9 +23,8 @@ from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
 from workbench.core.formats.handlebars import from_jinja, split_roles, to_jinja
-from workbench.core.formats.promptfoo import slug
 from workbench.core.formats.promptfoo_state import ConversionState
-from workbench.core.formats.templating import json_type, mapping, partial_texts
+from workbench.core.formats.templating import json_type, mapping, partial_texts, slug
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 

@@ -22,7 +22,6 @@ import re
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
-from workbench.core.formats.promptfoo import slug
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.templating import (
     escape_literal,
@@ -32,6 +31,7 @@ from workbench.core.formats.templating import (
     mapping,
     partial_texts,
     placeholders_to_jinja,
+    slug,
 )
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml

@@ -32,7 +32,7 @@ from workbench.core.formats.promptfoo_tests import (
     convert_test,
     test_entries,
 )
-from workbench.core.formats.templating import json_type
+from workbench.core.formats.templating import json_type, slug
 from workbench.core.model import Problem
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 
@@ -46,11 +46,6 @@ class _Prompt:
     label: str
     messages: list[dict[str, str]]
     where: tuple[str, int, int]
-
-
-def slug(text: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.strip()).strip("-._").lower()
-    return cleaned[:60] or "prompt"
 
 
 def nunjucks_to_jinja(text: str) -> str:

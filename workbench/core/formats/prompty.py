@@ -23,7 +23,6 @@ import re
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
-from workbench.core.formats.promptfoo import slug
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.prompty_schema import KINDS, export_structure, outputs_format, tool_of
 from workbench.core.formats.templating import (
@@ -32,6 +31,7 @@ from workbench.core.formats.templating import (
     json_type,
     mapping,
     partial_texts,
+    slug,
 )
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml

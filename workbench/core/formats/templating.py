@@ -177,10 +177,14 @@ def messages_of(prompt: Prompt) -> tuple[Message, ...]:
     return prompt.messages
 
 
+def slug(text: str) -> str:
+    """One path-safe name component (lower case, `-` for anything else)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.strip()).strip("-._").lower()
+    return cleaned[:60] or "prompt"
+
+
 def name_parts(text: str, fallback: str = "prompt") -> str:
     """A source's prompt name as a path-safe workbench name (folders kept: `a/b c` -> `a/b-c`)."""
-    from workbench.core.formats.promptfoo import slug
-
     parts = [slug(part) for part in re.split(r"[/\\]+", text) if part.strip()]
     return "/".join(parts) or fallback
 
