@@ -49,11 +49,24 @@ def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, r
     store = session.store
     if not store.has_commits():
         return []
-    path = path_at(session, name, None) or path_at(session, name, store.try_resolve(rev)) or _deleted_path(session, name, rev)
+    path = _prompt_path(session, name, rev)
     # The prompt's tag names are listed by a second git process running alongside `git log`.
     pending = store.ref_names_later(*tag_patterns(name))
     raw = _log_with_tests_file(session, path, rev, offset + limit)[offset : offset + limit]
     return _with_tags(session, name, path, raw, pending.result(), referenced_files_at(session, path, rev))
+
+
+def version_commits(session: RepoSession, name: str, rev: str, count: int) -> list[str]:
+    """The commits of the newest `count` versions of `name` at or before `rev`: History's rows,
+    without reading their tags (for finding which row a commit's content belongs to)."""
+    if not session.store.has_commits():
+        return []
+    return [info.sha for info, _change, _path, _old in _log_with_tests_file(session, _prompt_path(session, name, rev), rev, count)]
+
+
+def _prompt_path(session: RepoSession, name: str, rev: str) -> str:
+    """Where `name` lives: in the working copy, else at `rev`, else where it was last seen."""
+    return path_at(session, name, None) or path_at(session, name, session.store.try_resolve(rev)) or _deleted_path(session, name, rev)
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ def branch_history(session: RepoSession, name: str, limit: int = 200, offset: in
     store = session.store
     if not store.has_commits():
         return BranchHistory((), (), {})
-    path = path_at(session, name, None) or path_at(session, name, store.try_resolve("HEAD")) or _deleted_path(session, name, "HEAD")
+    path = _prompt_path(session, name, "HEAD")
     paths = [path, *referenced_files_at(session, path, "HEAD")]
     pending = store.ref_names_later(*tag_patterns(name))
     raw = store.log_branches(paths, limit=offset + limit)

@@ -17,7 +17,7 @@ from workbench.core.periods import parse_since
 from workbench.core.versions import DeploymentEvent, ReleaseTag
 from workbench.errors import RepoError
 from workbench.services.deployment_events import events
-from workbench.services.history import history
+from workbench.services.history import version_commits
 from workbench.services.session import RepoSession
 
 
@@ -92,18 +92,18 @@ def versions_of(session: RepoSession, event: TimelineEvent) -> tuple[str | None,
 
     def owner(rev: str) -> str | None:
         try:
-            found = history(session, name, limit=1, rev=rev)
+            found = version_commits(session, name, rev, 1)
         except RepoError:  # the prompt did not exist there
             return None
-        return found[0].commit.sha if found else None
+        return found[0] if found else None
 
     version = owner(event.commit)
     if event.previous_commit:
         return version, owner(event.previous_commit)
     if event.kind == "merge":
         return version, owner(event.commit + "^1")
-    older = history(session, name, limit=1, offset=1, rev=version) if version else []
-    return version, older[0].commit.sha if older else None
+    older = version_commits(session, name, version, 2)[1:] if version else []
+    return version, older[0] if older else None
 
 
 def _deployment(event: DeploymentEvent) -> TimelineEvent:
