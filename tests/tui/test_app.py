@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import Static
-from tui_helpers import clock, commit, diff_text, select, settle, walk
+from tui_helpers import ab_run, clock, commit, diff_text, select, settle, walk
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.diff import DiffPane
@@ -75,12 +75,7 @@ async def test_run_tests_streams_rows_with_the_echo_provider(app_repo: Path) -> 
 async def test_ab_run_reports_a_verdict(app_repo: Path) -> None:
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("2", "j", "m", "k")
-        await settle(pilot)
-        await pilot.press("T")
-        await settle(pilot)
+        await ab_run(pilot)
         summary = str(app.query_one("#tests-summary", Static).render())
         assert summary.count("/6") == 2
         assert "fixed" in summary or "no difference" in summary or "scores" in summary

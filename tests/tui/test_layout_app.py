@@ -8,23 +8,13 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.widgets import Input, OptionList, Static
-from tui_helpers import clock, select, settle
+from tui_helpers import ab_run, clock, select, settle
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.history import HistoryPane
 from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
-
-
-async def _ab_run(pilot) -> None:  # type: ignore[no-untyped-def]
-    """Mark the older version of support/summarize as the base and run A/B against the newer."""
-    await settle(pilot)
-    await select(pilot, "support/summarize")
-    await pilot.press("2", "j", "m", "k")
-    await settle(pilot)
-    await pilot.press("T")
-    await settle(pilot)
 
 
 async def test_history_shows_its_columns_and_40_characters_of_message_at_120x36(released_repo: Path) -> None:
@@ -54,7 +44,7 @@ async def test_ab_run_shows_every_case_and_both_verdicts_at_120x36_and_100x30(ap
     for size in ((120, 36), (100, 30)):
         app = make_app(app_repo, clock=clock)
         async with app.run_test(size=size) as pilot:
-            await _ab_run(pilot)
+            await ab_run(pilot)
             pane = app.query_one(TestsPane)
             table = pane.table
             assert [str(c.label).strip() for c in table.columns.values()][:1] == ["case"]
@@ -69,7 +59,7 @@ async def test_ab_run_shows_every_case_and_both_verdicts_at_120x36_and_100x30(ap
 async def test_result_cells_separate_their_fields_with_units(app_repo: Path) -> None:
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ab_run(pilot)
+        await ab_run(pilot)
         await pilot.press("plus")  # half screen: the Tests pane takes the whole width
         await settle(pilot)
         row = [cell.plain for cell in app.query_one(TestsPane).table.get_row_at(0)]
@@ -110,7 +100,7 @@ async def test_zoom_cycles_normal_half_full_for_the_focused_pane(app_repo: Path)
 async def test_zoomed_panes_are_usable_at_80x24(app_repo: Path) -> None:
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _ab_run(pilot)
+        await ab_run(pilot)
         await pilot.press("4", "plus", "plus")
         await pilot.pause()
         table = app.query_one(TestsPane).table

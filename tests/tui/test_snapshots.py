@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import NOW, clock, select, settle
+from tui_helpers import NOW, ab_run, clock, select, settle
 
 from workbench.services import deployments
 from workbench.tui.app import make_app
@@ -53,12 +53,7 @@ def test_diff_pane(app_repo: Path, snap_compare, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", ALL_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_finished_ab_run(app_repo: Path, snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("2", "j", "m", "k")
-        await settle(pilot)
-        await pilot.press("T")
-        await settle(pilot)
+        await ab_run(pilot)
         pilot.app.clear_notifications()  # the "base: …" toast would cover the verdict
         await pilot.pause()
 
@@ -102,12 +97,7 @@ def test_help_scrolled_to_its_end(app_repo: Path, snap_compare, size: tuple[int,
 
 def test_zoomed_ab_run_half_screen_at_120x36(app_repo: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("2", "j", "m", "k")
-        await settle(pilot)
-        await pilot.press("T")
-        await settle(pilot)
+        await ab_run(pilot)
         await pilot.press("plus")
         await settle(pilot)
         pilot.app.clear_notifications()

@@ -49,6 +49,16 @@ async def settle(pilot, timeout: float = 30.0) -> None:  # type: ignore[no-untyp
         quiet = quiet + 1 if pilot.app.idle else 0
 
 
+async def ab_run(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Mark the older version of support/summarize as the base and run A/B against the newer."""
+    await settle(pilot)
+    await select(pilot, "support/summarize")
+    await pilot.press("2", "j", "m", "k")
+    await settle(pilot)
+    await pilot.press("T")
+    await settle(pilot)
+
+
 def diff_text(app) -> str:  # type: ignore[no-untyped-def]
     return str(app.query_one("#diff-body", Static).render())
 
