@@ -166,3 +166,20 @@ async def test_R_from_the_timeline_is_refused_in_a_read_only_app(branched_repo: 
         await open_event(pilot, "rollback", key="R")
         assert not isinstance(app.screen, ChoiceScreen)
         assert any("read-only" in str(n.message) for n in app._notifications)
+
+
+async def test_the_timeline_title_stays_on_screen_at_80x24(branched_repo: Path) -> None:
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        events = (await timeline(pilot)).events
+        await pilot.press("escape")
+        await settle(pilot)
+        screen = TimelineScreen(events * 8, ["dev", "staging", "prod"], clock=clock)  # more rows than lines
+        app.push_screen(screen)
+        await settle(pilot)
+        await pilot.press("G")  # the last event: the table scrolls, the title does not
+        await settle(pilot)
+        title = screen.query_one("#timeline-title")
+        table = screen.query_one(DataTable)
+        assert title.region.y == 0 and title.region.height >= 1
+        assert table.region.y >= title.region.height and table.region.bottom <= 23

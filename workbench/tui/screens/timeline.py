@@ -56,6 +56,11 @@ class TimelineTable(DataTable[Text]):
 
 
 class TimelineScreen(Screen[TimelineChoice | None]):
+    # The table takes what the title leaves: sized to its rows, it pushed the title off the top.
+    DEFAULT_CSS = """
+    #timeline-title { height: auto; }
+    #timeline-table { height: 1fr; }
+    """
     BINDINGS: ClassVar = [
         Binding("escape,q,6", "close", "Close"),
         Binding("enter", "open", "Open at this version"),
