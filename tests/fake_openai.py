@@ -42,6 +42,7 @@ class FakeOpenAI:
     completed: int = 0
     bodies: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None  # answer with tool calls
+    raw_body: str | None = None  # answer every completion with this body, as JSON (malformed answers)
     in_flight: int = 0
     max_in_flight: int = 0  # the most requests the server was answering at once
     # One entry per request: what it asked (last message), how it was answered, when.
@@ -168,6 +169,10 @@ class FakeOpenAI:
                     with fake._lock:
                         fake.completed += 1
                     return self._send(200, json.dumps(payload).encode())
+                if fake.raw_body is not None:
+                    with fake._lock:
+                        fake.completed += 1
+                    return self._send(200, fake.raw_body.encode())
                 text = fake.reply(body)
                 prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
                 usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()), "total_tokens": prompt_tokens + len(text.split())}
