@@ -10,6 +10,7 @@ from thread workers, so every call holds one re-entrant lock.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
@@ -17,11 +18,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
-
-import git
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from workbench.errors import RepoError
+
+if TYPE_CHECKING:
+    import git
 
 T = TypeVar("T")
 
@@ -65,19 +67,59 @@ def _writes(args: Sequence[str]) -> bool:
 
 
 class GitRunner:
-    """Runs git for one repository; the command groups (objects, log, refs...) build on it."""
+    """Runs git for one repository; the command groups (objects, log, refs...) build on it.
 
-    def __init__(self, repo: git.Repo) -> None:
-        self._repo = repo
-        self._git = repo.git
+    The GitPython `Repo` (and GitPython itself: ~60 ms of imports and regular expressions) is
+    opened at the first git command: a cached test run, for one, reads only files and runs none.
+    """
+
+    def __init__(self, root: Path | None, git_dir: Path, open_repo: Callable[[], git.Repo]) -> None:
+        self._open = open_repo
+        self._opened: git.Repo | None = None
         self._lock = threading.RLock()
-        self.git_dir = Path(repo.git_dir)
-        self.root: Path | None = Path(repo.working_tree_dir) if repo.working_tree_dir else None
+        self.git_dir = git_dir
+        self.root = root
         self.read_only = False  # set by a read-only session: every git command that writes is refused
         self._env: dict[str, str] = {}  # extra environment of every git command (see `attributed`)
 
+    @property
+    def _repo(self) -> git.Repo:
+        if self._opened is None:
+            with self._lock:
+                if self._opened is None:
+                    self._opened = self._open()
+        return self._opened
+
+    @property
+    def _git(self) -> git.Git:
+        return self._repo.git
+
+    @classmethod
+    def _located(cls, path: Path | str, *, allow_bare: bool) -> Self:
+        """The runner of the repository at or above `path`.
+
+        A working copy whose `.git` is a directory is found by looking at the disk (as
+        GitPython would find it) and opened later; anything else (a worktree's or submodule's
+        `.git` file, a bare repository, no repository) is opened now, for GitPython's answer.
+        """
+        target = Path(path)
+        if not target.exists():
+            raise RepoError(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
+        start = Path(os.path.abspath(target))
+        for candidate in (start, *start.parents):
+            dot_git = candidate / ".git"
+            if dot_git.is_dir() and (dot_git / "HEAD").is_file() and (dot_git / "objects").is_dir():
+                return cls(candidate, dot_git, functools.partial(cls._open_repo, candidate, allow_bare=allow_bare))
+            if dot_git.exists() or (candidate / "HEAD").is_file():
+                break
+        repo = cls._open_repo(target, allow_bare=allow_bare)
+        root = Path(repo.working_tree_dir) if repo.working_tree_dir else None
+        return cls(root, Path(repo.git_dir), lambda: repo)
+
     @staticmethod
     def _open_repo(path: Path | str, *, allow_bare: bool) -> git.Repo:
+        import git
+
         target = Path(path)
         if not target.exists():
             raise RepoError(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
@@ -96,8 +138,9 @@ class GitRunner:
     def close(self) -> None:
         """Stop the persistent cat-file processes and release the repository."""
         with self._lock:
-            self._git.clear_cache()
-            self._repo.close()
+            if self._opened is not None:
+                self._opened.git.clear_cache()
+                self._opened.close()
 
     # ----------------------------------------------------------------- running git
     def _run(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
@@ -274,6 +317,8 @@ def _text(value: str | bytes) -> str:
 
 
 def git_version() -> str:
+    import git
+
     return str(git.Git().version())
 
 

@@ -31,7 +31,7 @@ class GitStore(ObjectCommands, LogCommands, RefCommands, WorktreeCommands, Remot
             RepoError: the path does not exist, is not inside a Git repository, or is a bare
                 repository when a working copy is needed.
         """
-        return cls(cls._open_repo(path, allow_bare=allow_bare))
+        return cls._located(path, allow_bare=allow_bare)
 
     def __enter__(self) -> GitStore:
         return self
