@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from workbench.core.formats import csvvalues
+from workbench.core import csvvalues
 from workbench.core.names import UnsafePath, resolve_reference
 from workbench.evals.assert_json import load_yaml
 
@@ -66,7 +66,7 @@ def shorten(text: str, limit: int = 60) -> str:
 
 
 def parse_comma_separated(value: str) -> list[str]:
-    """promptfoo's contains-any/all CSV rule (see `workbench.core.formats.csvvalues`).
+    """promptfoo's contains-any/all CSV rule (see `workbench.core.csvvalues`).
 
     Raises:
         AssertionConfigError: an unterminated quote, or text after a closing quote.

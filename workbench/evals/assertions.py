@@ -38,7 +38,7 @@ from workbench.core.jsvalues import (
     to_string,
 )
 from workbench.core.model import Assertion, TestCase
-from workbench.evals import assert_metrics, assert_sql, assert_tool_match, assert_tools, assert_xml
+from workbench.evals import assert_metrics
 from workbench.evals.assert_graded import extract_json_values, llm_rubric, similar
 from workbench.evals.assert_json import extract_json_objects, load_yaml
 from workbench.evals.assert_python import apply_transform, python_assertion, require_python
@@ -233,6 +233,8 @@ async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool
         passed = (score >= threshold) != inverse
         return passed, (1 - score) if inverse else score, f"ROUGE-N score {score:.2f} is {'greater than or equal to' if score >= threshold else 'less than'} threshold {threshold:g}"
     if kind in ("is-xml", "contains-xml"):
+        from workbench.evals import assert_xml  # each family is imported when a suite uses it
+
         try:
             required = assert_xml.required_elements(value)
         except ValueError as err:
@@ -240,18 +242,24 @@ async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool
         ok, why = (assert_xml.validate_xml if kind == "is-xml" else assert_xml.contains_xml)(text, required)
         return _binary(ok, inverse, why if not inverse else f"Expected output to not be valid XML ({why})")
     if kind in ("is-sql", "contains-sql"):
+        from workbench.evals import assert_sql
+
         try:
             ok, why = (assert_sql.check_sql if kind == "is-sql" else assert_sql.contains_sql)(text, value)
         except ValueError as err:
             raise AssertionConfigError(str(err)) from None
         return _binary(ok, inverse, why if not inverse else "The output SQL statement is valid")
     if kind == "is-valid-openai-tools-call":
+        from workbench.evals import assert_tools
+
         tools = assert_tools.definitions_from_value(value, "tools")
         if tools is None and ctx.tools is not None:
             tools = list(ctx.tools)
         ok, why = assert_tools.check_tools_call(output, tools)
         return ok, 1.0 if ok else 0.0, why  # promptfoo ignores `not-` for this type
     if kind == "is-valid-openai-function-call":
+        from workbench.evals import assert_tools
+
         functions = assert_tools.definitions_from_value(value, "functions")
         if functions is None and ctx.functions is not None:
             functions = list(ctx.functions)
@@ -260,8 +268,12 @@ async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool
         ok, why = assert_tools.check_function_call(output, functions)
         return ok, 1.0 if ok else 0.0, why
     if kind == "tool-call-f1":
+        from workbench.evals import assert_tool_match
+
         return assert_tool_match.tool_call_f1(value, output, assertion.threshold, inverse)
     if kind == "trajectory:tool-args-match":
+        from workbench.evals import assert_tool_match
+
         return assert_tool_match.tool_args_match(value, output, inverse)
     if kind == "python":
         require_python(ctx, "assertions")

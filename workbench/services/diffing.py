@@ -123,12 +123,6 @@ def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff
     return _with_partial_users(session, result, name, found.commit)
 
 
-def merge_base(session: RepoSession, a: str, b: str = "HEAD") -> str | None:
-    """The best common ancestor of two revisions (None when they share no history)."""
-    store = session.store
-    return store.merge_base(store.resolve(a), store.resolve(b))
-
-
 def review(session: RepoSession, branch: str | None = None) -> Review:
     """The prompts `branch` (default: current) changed since its merge-base with main."""
     store = session.store

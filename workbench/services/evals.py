@@ -40,7 +40,6 @@ from workbench.evals.runner import (
 )
 from workbench.evals.store import ResultsStore
 from workbench.services import prompt_files, revisions
-from workbench.services.diffing import merge_base
 from workbench.services.session import RepoSession
 from workbench.services.test_results import note_line, open_store, record_note, state_dir
 
@@ -379,7 +378,7 @@ def estimate_suite(
 
 def merge_base_with(session: RepoSession, base_branch: str) -> str:
     """The commit where HEAD left `base_branch` (the PR's base), e.g. `main` or `origin/main`."""
-    return merge_base(session, base_branch) or revisions.resolve(session, base_branch)
+    return revisions.merge_base(session, base_branch) or revisions.resolve(session, base_branch)
 
 
 def record_results(session: RepoSession, name: str, commit: str, provider: str, results: list[CaseResult], *, started: float) -> int:

@@ -82,3 +82,9 @@ def resolve(session: RepoSession, rev: str, name: str | None = None) -> str:
     if found.commit is None:
         raise RepoError("the working copy is not a commit", hint="commit it first, or name a revision")
     return found.commit
+
+
+def merge_base(session: RepoSession, a: str, b: str = "HEAD") -> str | None:
+    """The best common ancestor of two revisions (None when they share no history)."""
+    store = session.store
+    return store.merge_base(store.resolve(a), store.resolve(b))

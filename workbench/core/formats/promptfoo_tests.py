@@ -105,7 +105,7 @@ def assertion_from_string(expected: str) -> dict[str, Any]:
 
 
 def csv_values(value: str) -> list[str]:
-    from workbench.core.formats.csvvalues import parse_comma_separated
+    from workbench.core.csvvalues import parse_comma_separated
 
     return parse_comma_separated(value)
 
