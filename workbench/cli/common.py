@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 findings or failures, 2 usage or input error.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -88,11 +89,44 @@ def fail(message: str, *, hint: str | None = None) -> NoReturn:
     raise WorkbenchError(message, hint=hint)
 
 
+_GLOBAL_OPTIONS_WITH_VALUES = ("--repo", "-C")
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """`app` with only the command `argv` names (and the global options).
+
+    Typer turns every registered command into a click command before parsing: ~35 function
+    signatures read and converted, 40-80 ms of every run. Only the named one is needed; the
+    whole app is kept for `--help`, `--version`, no command and an unknown one.
+    """
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        if token in _GLOBAL_OPTIONS_WITH_VALUES:
+            position += 2
+        elif token.startswith("-"):
+            if token.split("=", 1)[0] in ("--help", "-h", "--version", "--"):
+                return app
+            position += 1
+        else:
+            break
+    else:
+        return app
+    name = argv[position]
+    commands = [c for c in app.registered_commands if c.name == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    only = copy.copy(app)
+    only.registered_commands, only.registered_groups = commands, groups
+    return only
+
+
 def run_app(argv: list[str]) -> int:
     """Run the CLI, mapping WorkbenchError to a clean message and exit code 2."""
     try:
         # Non-standalone click swallows `typer.Exit(code)` and returns the code instead.
-        result = app(args=argv, prog_name="workbench", standalone_mode=False)
+        result = _app_for(argv)(args=argv, prog_name="workbench", standalone_mode=False)
         if isinstance(result, int):
             return result
     except WorkbenchError as err:
