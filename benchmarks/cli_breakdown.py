@@ -66,7 +66,7 @@ import workbench.evals.cache as ca
 import workbench.evals.providers as pv
 import workbench.evals.runner as rn
 import workbench.services.evals as se
-import workbench.services.workspace as sw
+import workbench.services.session as sw
 
 def wrap(owner, attr, begin, end, *, is_async=False, static=False, once=False):
     original = getattr(owner, attr)
@@ -88,11 +88,11 @@ def wrap(owner, attr, begin, end, *, is_async=False, static=False, once=False):
     setattr(owner, attr, staticmethod(wrapper) if static else wrapper)
 
 wrap(ec, "_settings", "command entered", "command entered")
-wrap(sw.Workspace, "open", "repository open: start", "repository open: end", static=True)
+wrap(sw.RepoSession, "open", "repository open: start", "repository open: end", static=True)
 wrap(se, "_read_target", "files read: start", "files read: end")
 wrap(rn.SuiteRun, "_prepare", "cases rendered: start", "cases rendered: end")
 wrap(ca.ResponseCache, "get_many", "cache read: start", "cache read: end")
-wrap(pv.OpenAIProvider, "_http", "HTTP client built: start", "HTTP client built: end", once=True)
+wrap(pv.OpenAIProvider, "_sdk_client", "HTTP client built: start", "HTTP client built: end", once=True)
 wrap(pv.OpenAIProvider, "complete", "requests: first sent", "requests: last answered", is_async=True)
 wrap(rn.SuiteRun, "run", "suites: start", "suites: end", is_async=True)
 wrap(se, "_record", "results stored: start", "results stored: end")
@@ -112,7 +112,7 @@ PHASES = [
     ("read, parse, validate both files (worker thread)", "files read: start", "files read: end"),
     ("render 200 cases (first -> last; b starts once read)", "cases rendered: start", "cases rendered: end"),
     ("read the cache (one query per suite)", "cache read: start", "cache read: end"),
-    ("build the HTTP client (httpx2 import, worker thread)", "HTTP client built: start", "HTTP client built: end"),
+    ("build the SDK client (openai import, worker thread)", "HTTP client built: start", "HTTP client built: end"),
     ("start of command -> first request on the wire", "command entered", "requests: first sent"),
     ("requests: first sent -> last answered", "requests: first sent", "requests: last answered"),
     ("suites: start -> end (grading included)", "suites: start", "suites: end"),
@@ -130,9 +130,10 @@ def run_harness(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float,
     _, _, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     assert process.stderr is not None
-    line = next((x for x in process.stderr.read().splitlines() if x.startswith("MARKS ")), None)
+    stderr = process.stderr.read()
+    line = next((x for x in stderr.splitlines() if x.startswith("MARKS ")), None)
     if line is None:
-        raise SystemExit("the harness did not report its marks")
+        raise SystemExit("the harness did not report its marks:\n" + stderr[-2000:])
     return wall, usage.ru_utime + usage.ru_stime, json.loads(line[6:])
 
 
