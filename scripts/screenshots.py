@@ -103,6 +103,9 @@ async def main() -> None:
         await pilot.press("6")
         await settle(pilot)
         app.save_screenshot("timeline-120x36.svg", str(OUT))
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        app.save_screenshot("timeline-80x24.svg", str(OUT))
 
     app = make_app(root, theme="textual-light")
     async with app.run_test(size=(120, 36)) as pilot:

@@ -183,3 +183,24 @@ async def test_the_timeline_title_stays_on_screen_at_80x24(branched_repo: Path) 
         table = screen.query_one(DataTable)
         assert title.region.y == 0 and title.region.height >= 1
         assert table.region.y >= title.region.height and table.region.bottom <= 23
+
+
+async def test_at_80x24_the_timeline_fits_the_width_and_keeps_why(branched_repo: Path) -> None:
+    """`who` and `why` were past the right edge at 80 columns: the columns that matter least
+    give way (who, then tests) and `why` is cut to the width left, so nothing needs scrolling."""
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await timeline(pilot)
+        table = screen.query_one(DataTable)
+        labels = [str(column.label) for column in table.columns.values()]
+        assert "why" in labels and "who" not in labels and "tests" not in labels
+        assert table.virtual_size.width <= table.size.width
+        rollback = next(i for i, e in enumerate(screen.shown) if e.kind == "rollback")
+        assert "orders" in "".join(c.plain for c in table.get_row_at(rollback))
+        table.move_cursor(row=rollback)
+        await pilot.resize_terminal(140, 36)
+        await settle(pilot)
+        assert table.cursor_row == rollback  # the row the user was on
+        labels = [str(column.label) for column in table.columns.values()]
+        assert labels == ["when", "what", "env", "prompt", "version", "tests", "who", "why"]
+        assert table.virtual_size.width <= table.size.width

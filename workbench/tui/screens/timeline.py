@@ -22,12 +22,17 @@ from workbench.tui.text import relative_time
 
 KIND_STYLES = {"rollback": "bold red", "promote": "bold green", "split": "yellow", "finish": "green", "release": "cyan", "merge": "magenta"}
 COLUMNS = ("when", "what", "env", "prompt", "version", "tests", "who", "why")
+# Which columns give way when the terminal is narrow, first to last.
+EXPENDABLE = ("who", "tests")
+CELL_PADDING = 1  # DataTable's default, on each side of every cell
+SCROLLBAR = 2
+MIN_WHY = 16
 
 TimelineChoice = tuple[str, TimelineEvent]  # ("open" | "rollback", the event)
 
 
 def event_cells(event: TimelineEvent, now: datetime | None) -> list[Text]:
-    """One table row; every value from Git (names, messages) shown as plain text."""
+    """One table row, a cell per COLUMNS; every value from Git (names, messages) as plain text."""
     version = clean(_label(event.version) or event.commit[:7])
     if event.previous_version or event.previous_commit:
         version = f"{clean(_label(event.previous_version) or (event.previous_commit or '')[:7])} → {version}"
@@ -45,6 +50,26 @@ def event_cells(event: TimelineEvent, now: datetime | None) -> list[Text]:
         Text(one_line(clean(event.who.split(" <")[0]), 30)),  # the name; the address is in --json
         Text(one_line(clean(event.why), 80)),
     ]
+
+
+def fit_columns(rows: Sequence[Sequence[Text]], width: int) -> tuple[list[int], int | None]:
+    """Which COLUMNS to show in `width` cells (their indexes), and how wide `why` may be.
+
+    The expendable columns give way first, one at a time, while `why` would be narrower than
+    MIN_WHY; `why` is then cut to what is left (None: it fits whole)."""
+    def natural(index: int) -> int:
+        return max([len(COLUMNS[index]), *(row[index].cell_len for row in rows)])
+
+    shown = list(range(len(COLUMNS)))
+    why = COLUMNS.index("why")
+    for dropping in (None, *EXPENDABLE):
+        if dropping is not None:
+            shown.remove(COLUMNS.index(dropping))
+        used = sum(natural(i) + 2 * CELL_PADDING for i in shown if i != why) + 2 * CELL_PADDING + SCROLLBAR
+        if width - used >= MIN_WHY:
+            break
+    room = max(MIN_WHY, width - used)
+    return shown, (room if natural(why) > room else None)
 
 
 def _label(version: str | None) -> str:
@@ -77,6 +102,7 @@ class TimelineScreen(Screen[TimelineChoice | None]):
         self.prompt_filter = ""
         self.clock = clock
         self.shown: list[TimelineEvent] = []
+        self._columns: list[int] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
@@ -84,11 +110,15 @@ class TimelineScreen(Screen[TimelineChoice | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(TimelineTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
         self._show()
-        table.focus()
+        self.query_one(TimelineTable).focus()
+
+    def on_resize(self) -> None:
+        table = self.query_one(TimelineTable)
+        row = table.cursor_row
+        self._show()
+        if self.shown:
+            table.move_cursor(row=min(row, len(self.shown) - 1))
 
     def _show(self) -> None:
         needle = self.prompt_filter.casefold()
@@ -98,10 +128,18 @@ class TimelineScreen(Screen[TimelineChoice | None]):
             if (self.env is None or e.env == self.env) and (not needle or any(needle in name.casefold() for name in e.prompts))
         ]
         table = self.query_one(TimelineTable)
-        table.clear()
         now = self.clock() if self.clock else None
-        for index, event in enumerate(self.shown):
-            table.add_row(*event_cells(event, now), key=str(index))
+        rows = [event_cells(event, now) for event in self.shown]
+        columns, why_width = fit_columns(rows, self.app.size.width)
+        table.clear(columns=columns != self._columns)
+        if columns != self._columns:
+            self._columns = columns
+            for index in columns:
+                table.add_column(COLUMNS[index], key=COLUMNS[index])
+        for index, cells in enumerate(rows):
+            if why_width is not None:
+                cells[-1].truncate(why_width, overflow="ellipsis")
+            table.add_row(*(cells[i] for i in columns), key=str(index))
         title = Text("6 Timeline", style="bold")
         title.append(f" · environment: {clean(self.env) if self.env else 'all'} (e)")
         title.append(f" · prompt: {clean(self.prompt_filter) or 'all'} (/)")
