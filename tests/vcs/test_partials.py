@@ -149,6 +149,23 @@ def test_validate_reports_problems_at_the_partials_own_position(prepo: Path, cap
     assert "policy.jinja:2:12" in capsys.readouterr().out
 
 
+def test_a_partial_may_use_names_given_by_with_or_a_loop_where_every_include_gives_them(prepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`{% with who=ticket %}{% include %}` gives the partial `who` (Dotprompt's `{{> p who=x}}`
+    comes in that way): it was reported as an input the prompt does not declare."""
+    write(prepo, "prompts/shared/sign.jinja", "by {{ who }}{% for tag in tags %} #{{ tag }}{% endfor %}\n")
+    given = '{% with who=ticket, tags=["a"] %}{% include "shared/sign.jinja" %}{% endwith %}'
+    looped = '{% for who in [ticket] %}{% with tags=[] %}{% include "shared/sign.jinja" %}{% endwith %}{% endfor %}'
+    write(prepo, "prompts/support/reply.yaml", REPLY.replace('{% include "shared/policy.jinja" %}', given + "\n      " + looped))
+    assert run_app(["-C", str(prepo), "validate"]) == 0, capsys.readouterr().out
+    assert run_app(["-C", str(prepo), "render", "support/reply", "--var", "ticket=Ann"]) == 0
+    assert "by Ann #a" in capsys.readouterr().out
+    # Included once more without `who`: there it would be undefined, so it is reported.
+    write(prepo, "prompts/support/reply.yaml", REPLY.replace('{% include "shared/policy.jinja" %}', given + '\n      {% include "shared/sign.jinja" %}'))
+    assert run_app(["-C", str(prepo), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "uses 'who', which is not declared" in out and "uses 'tags', which is not declared" in out
+
+
 def test_validate_refuses_partials_outside_prompts_and_computed_includes(prepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(prepo, "secret.jinja", "top secret\n")
     write(prepo, "prompts/support/reply.yaml", REPLY.replace('"shared/policy.jinja"', '"../secret.jinja"'))

@@ -56,15 +56,30 @@ def partial_path(name: str) -> str:
     return target
 
 
-def template_references(ast: nodes.Template) -> Iterator[tuple[str | None, int]]:
-    """(name, line) of every template an AST includes, imports or extends; name None when it is
-    computed (`{% include var %}`), which the workbench refuses."""
-    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        template = getattr(node, "template", None)
-        if isinstance(template, nodes.Const) and isinstance(template.value, str):
-            yield template.value, node.lineno
-        else:
-            yield None, node.lineno
+def template_references(ast: nodes.Template) -> Iterator[tuple[str | None, int, frozenset[str]]]:
+    """(name, line, names bound there) of every template an AST includes, imports or extends;
+    name None when it is computed (`{% include var %}`), which the workbench refuses. The
+    names bound are those of the `{% with %}` and `{% for %}` blocks around it: an included
+    partial may use them (Dotprompt's `{{> p who=name}}` comes in as a `with`)."""
+    kinds = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+
+    def walk(node: nodes.Node, bound: frozenset[str]) -> Iterator[tuple[str | None, int, frozenset[str]]]:
+        for child in node.iter_child_nodes():
+            if isinstance(child, kinds):
+                template = getattr(child, "template", None)
+                name = template.value if isinstance(template, nodes.Const) and isinstance(template.value, str) else None
+                yield name, child.lineno, bound
+                continue
+            inner = bound
+            if isinstance(child, nodes.With):
+                inner = bound | {t.name for t in child.targets if isinstance(t, nodes.Name)}
+            elif isinstance(child, nodes.For):
+                target = child.target
+                names = [target] if isinstance(target, nodes.Name) else list(target.find_all(nodes.Name))
+                inner = bound | {n.name for n in names} | {"loop"}
+            yield from walk(child, inner)
+
+    yield from walk(ast, frozenset())
 
 
 def referenced_partials(text: str | None) -> list[str]:

@@ -93,6 +93,9 @@ class _Check:
     used: set[str] = field(default_factory=set)
     partials: dict[str, str] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    # partial -> names given at every place it is included (`{% with %}`, loop variables)
+    bound: dict[str, frozenset[str]] = field(default_factory=dict)
+    undeclared: dict[str, set[str]] = field(default_factory=dict)  # partial -> names neither input nor bound
 
 
 def template_problems(data: Mapping[str, Any], doc: YamlDocument, path: str, inputs: Mapping[str, InputSpec]) -> list[Problem]:
@@ -145,6 +148,7 @@ def check_templates(
             return (path, *_line_in_file(doc, where, line))
 
         _check_references(check, ast, label, site, depth=1, chain=())
+    _undeclared_in_partials(check)
     parsed_all = parsed_all and not check.failed
     if sources and parsed_all:
         for name in inputs:
@@ -156,10 +160,17 @@ def check_templates(
 
 
 def _check_references(
-    check: _Check, ast: nodes.Template, label: str, site: Callable[[int], tuple[str, int, int]], *, depth: int, chain: tuple[str, ...]
+    check: _Check,
+    ast: nodes.Template,
+    label: str,
+    site: Callable[[int], tuple[str, int, int]],
+    *,
+    depth: int,
+    chain: tuple[str, ...],
+    bound: frozenset[str] = frozenset(),
 ) -> None:
     """Read and check every partial `ast` includes (depth first), reporting at `site(line)`."""
-    for name, line in template_references(ast):
+    for name, line, bound_here in template_references(ast):
         file, at_line, at_col = site(line)
         if name is None:
             check.problems.append(Problem(file, at_line, at_col, f"{label}: include needs a fixed partial path in quotes", Severity.ERROR, 'write {% include "shared/policy.jinja" %}'))
@@ -173,6 +184,8 @@ def _check_references(
             check.problems.append(Problem(file, at_line, at_col, f"{label}: partial {clean(name)} includes itself ({' -> '.join((*chain, target))})"))
             check.failed.add(target)
             continue
+        given = bound | bound_here
+        check.bound[target] = check.bound[target] & given if target in check.bound else given
         if target in check.partials or target in check.failed:
             continue
         if depth > MAX_PARTIAL_DEPTH or len(check.partials) >= MAX_PARTIALS:
@@ -183,7 +196,7 @@ def _check_references(
         if text is None:
             check.failed.add(target)
             continue
-        _check_partial(check, target, text, depth=depth, chain=(*chain, target))
+        _check_partial(check, target, text, depth=depth, chain=(*chain, target), bound=given)
 
 
 def _read_partial(check: _Check, target: str, name: str, label: str, at: tuple[str, int, int]) -> str | None:
@@ -208,7 +221,7 @@ def _read_partial(check: _Check, target: str, name: str, label: str, at: tuple[s
     return text
 
 
-def _check_partial(check: _Check, target: str, text: str, *, depth: int, chain: tuple[str, ...]) -> None:
+def _check_partial(check: _Check, target: str, text: str, *, depth: int, chain: tuple[str, ...], bound: frozenset[str]) -> None:
     env = environment()
     label = f"partial {target[len('prompts/'):]}"
     try:
@@ -224,19 +237,25 @@ def _check_partial(check: _Check, target: str, text: str, *, depth: int, chain: 
     check.partials[target] = text
     names = meta.find_undeclared_variables(ast) - set(env.globals)
     check.used |= names
-    prompt = check.path
-    for name in sorted(names - set(check.inputs)):
-        line = _first_line_of(text, name)
-        col = max(1, (text.splitlines() or [""])[line - 1].find(name) + 1) if text.splitlines() else 1
-        check.problems.append(
-            Problem(target, line, col, f"uses '{name}', which is not declared in the inputs of {prompt} (it includes this partial)", Severity.ERROR, f"declare `{name}` under inputs: in {prompt}, or stop using it here")
-        )
+    check.undeclared[target] = names - set(check.inputs)
 
     def site(line: int) -> tuple[str, int, int]:
         source_line = (text.splitlines() or [""])[line - 1] if 0 < line <= len(text.splitlines()) else ""
         return target, line, max(1, source_line.find("{%") + 1)
 
-    _check_references(check, ast, label, site, depth=depth + 1, chain=chain)
+    _check_references(check, ast, label, site, depth=depth + 1, chain=chain, bound=bound)
+
+
+def _undeclared_in_partials(check: _Check) -> None:
+    """A partial's name that is no input must be given wherever the partial is included."""
+    for target, names in check.undeclared.items():
+        text = check.partials[target]
+        for name in sorted(names - check.bound.get(target, frozenset())):
+            line = _first_line_of(text, name)
+            col = max(1, (text.splitlines() or [""])[line - 1].find(name) + 1) if text.splitlines() else 1
+            check.problems.append(
+                Problem(target, line, col, f"uses '{name}', which is not declared in the inputs of {check.path} (it includes this partial)", Severity.ERROR, f"declare `{name}` under inputs: in {check.path}, or stop using it here")
+            )
 
 
 def _first_line_of(source: str, name: str) -> int:

@@ -231,6 +231,7 @@ def convert(source: Source) -> Conversion:
     variables = list(converted.variables)
     done: set[str] = set()
     pending = list(converted.partials)
+    bound = dict(converted.bound)  # a partial's names given by its includes are not inputs
     while pending:
         partial = pending.pop(0)
         if partial in done:
@@ -250,8 +251,10 @@ def convert(source: Source) -> Conversion:
             state.problems.append(Problem(where, partial_line + line - 1, 1, message, Severity.WARNING))
         if "\x00role:" in inner.template:
             state.problems.append(Problem(where, 1, 1, "a {{role}} inside a partial is not carried over", Severity.WARNING))
-        variables.extend(v for v in inner.variables if v not in variables)
+        variables.extend(v for v in inner.variables if v not in variables and v not in bound.get(partial, ()))
         pending.extend(inner.partials)
+        for name, keys in inner.bound.items():
+            bound[name] = bound[name] & keys if name in bound else keys
         # The workbench drops a partial's final newline when it includes it: keep the text's own.
         files.append(OutputFile(posixpath.join("prompts", partial_path(partial)), inner.template.replace("\x00role:", "") + "\n"))
     for variable in variables:

@@ -53,6 +53,8 @@ class HandlebarsResult:
     template: str  # Jinja, with ROLE_SENTINEL + role + "\x00" where `{{role}}` was
     variables: list[str] = field(default_factory=list)  # top-level names read
     partials: list[str] = field(default_factory=list)  # partial names included
+    # partial name -> the names every include of it binds (`{{> p who=name}}` binds `who`)
+    bound: dict[str, frozenset[str]] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
 
 
@@ -234,6 +236,8 @@ def to_jinja(source: str, partial_path: Callable[[str], str]) -> HandlebarsResul
                 continue
             if name not in result.partials:
                 result.partials.append(name)
+            keys = frozenset(a.split("=", 1)[0] for a in assignments)
+            result.bound[name] = result.bound[name] & keys if name in result.bound else keys
             include = '{% include "' + partial_path(name) + '" %}'
             if assignments:
                 include = "{% with " + ", ".join(assignments) + " %}" + include + "{% endwith %}"
