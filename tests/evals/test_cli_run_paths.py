@@ -71,7 +71,7 @@ def _run_in_a_fresh_process(repo: Path, args: list[str]) -> dict[str, object]:
         "from workbench.cli import main\n"
         "from workbench.cli.common import run_app\n"
         f"code = run_app({args!r})\n"
-        "mods = sorted(m for m in ('openai', 'httpx', 'httpx2', 'httpcore2', 'mistralrs', 'git') if m in sys.modules)\n"
+        "mods = sorted(m for m in ('openai', 'httpx', 'httpx2', 'httpcore2', 'mistralrs', 'git', 'tenacity') if m in sys.modules)\n"
         "sys.stderr.write('PROBE ' + json.dumps({'code': code, 'modules': mods}) + '\\n')\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, env=os.environ.copy(), check=False)

@@ -9,8 +9,7 @@ import itertools
 import random
 from collections import deque
 from collections.abc import Callable
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from typing import TYPE_CHECKING
 
 from workbench.evals.providers import (
     CallError,
@@ -19,6 +18,9 @@ from workbench.evals.providers import (
     Provider,
 )
 from workbench.evals.run_model import RunOptions
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 
 class Slots:
@@ -121,6 +123,9 @@ async def call_with_retries(
     Raises:
         CallError: a non-retryable error, or the last error once the budget is spent.
     """
+    # Imported here: a run the cache answers makes no call.
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
     health = health or EndpointHealth()
     # A provider whose requests cannot be interrupted (the in-process model) gets no timeout.
     timeout_s = options.timeout_s if getattr(provider, "interruptible", True) else None
