@@ -20,7 +20,7 @@ from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, Tree
+from textual.widgets import DataTable, Static, Tree
 
 from workbench.core.redact import redact_url
 from workbench.core.safe_text import clean
@@ -43,6 +43,7 @@ from workbench.tui.controllers.remote import RemoteController
 from workbench.tui.controllers.review import ReviewController
 from workbench.tui.controllers.runs import RunController
 from workbench.tui.controllers.timeline import TimelineController
+from workbench.tui.footer import KeyFooter
 from workbench.tui.layout import PANES
 from workbench.tui.messages import (
     CaseOpened,
@@ -130,7 +131,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
                 yield DiffPane()
                 yield TestsPane()
         yield Static("", id="status-bar", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._choose_theme(self.initial_theme or os.environ.get("WORKBENCH_THEME") or DEFAULT_THEME)

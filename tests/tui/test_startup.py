@@ -1,0 +1,37 @@
+"""What the app does (and does not do) on its way to the first full paint.
+
+Speed itself is measured by `benchmarks/app_startup.py`; these tests pin the behaviours the
+start-up time rests on, so that a change that undoes one of them fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.app import App
+from tui_helpers import clock, settle
+
+from workbench.tui.app import make_app
+from workbench.tui.panes.history import HistoryPane
+
+
+async def test_footer_keys_are_not_restyled_one_by_one(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's FooterKey starts compact and is then told it is not: each key restyled on its
+    own (~3 ms each, ~20 keys, every time the footer is rebuilt). Ours start as they end."""
+    restyled: list[str] = []
+    original = App.update_styles
+
+    def update_styles(self: App[Any], node: Any, animate: bool = True) -> None:
+        if type(node).__name__ == "FooterKey":
+            restyled.append(str(getattr(node, "key", "")))
+        original(self, node, animate)
+
+    monkeypatch.setattr(App, "update_styles", update_styles)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.query_one(HistoryPane).row_count >= 1
+        assert app.query("FooterKey"), "the footer shows the keys"
+        assert restyled == []
