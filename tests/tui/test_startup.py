@@ -6,6 +6,8 @@ start-up time rests on, so that a change that undoes one of them fails here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +37,17 @@ async def test_footer_keys_are_not_restyled_one_by_one(app_repo: Path, monkeypat
         assert app.query_one(HistoryPane).row_count >= 1
         assert app.query("FooterKey"), "the footer shows the keys"
         assert restyled == []
+
+
+STARTUP_FREE = ("jinja2", "jsonschema", "openai", "httpx", "workbench.evals", "workbench.core.loader")
+
+
+def test_importing_the_app_leaves_out_what_later_screens_need() -> None:
+    """Templating, schema validation, the loader, evals and the OpenAI SDK are for later actions
+    (or for a prompt whose parse is not cached): none is imported with the app."""
+    code = (
+        "import sys, workbench.tui.app\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {STARTUP_FREE!r} or m.startswith({STARTUP_FREE!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
