@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.app import App
-from tui_helpers import clock, settle
+from tui_helpers import clock, diff_text, settle
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.history import HistoryPane
@@ -51,3 +51,21 @@ def test_importing_the_app_leaves_out_what_later_screens_need() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+async def test_reopening_shows_the_first_diff_without_parsing_it_again(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first prompt's version was checked in an earlier session: its verdict comes from the
+    cache (`services.parse_cache`), so the first paint needs neither the loader nor jsonschema."""
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+    from workbench.core import loader
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(loader, "load_prompt", refuse)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert "sql_generator" in diff_text(app) or "added" in diff_text(app)

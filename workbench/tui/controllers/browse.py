@@ -9,7 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from workbench.core.versions import HistoryEntry, WorkingState
-from workbench.services import branches, diffing, env_status, history, prompt_files, upkeep
+from workbench.services import branches, diffing, env_status, history, parse_cache, prompt_files, upkeep
 from workbench.services.env_status import StatusRow
 from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller, FlowAborted
@@ -230,7 +230,7 @@ class BrowseController(Controller):
     async def _load_diff(self, name: str, rev: str | None) -> None:
         left, right = self.comparison_pair()
         try:
-            result = await self.call(prompt_files.prompt_at, name, rev)
+            result = await self.call(parse_cache.check_at, name, rev)  # a version checked before is not parsed again
             if not result.ok and result.errors:
                 where = "working copy" if rev is None else rev[:10]
                 self.app.post_message(DiffLoaded(name, problems=result.problems, title=f"{name} ({where})"))
