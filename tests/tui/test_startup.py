@@ -17,6 +17,7 @@ from tui_helpers import clock, diff_text, settle
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.history import HistoryPane
+from workbench.tui.panes.prompts import PromptsPane
 
 
 async def test_footer_keys_are_not_restyled_one_by_one(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,3 +70,41 @@ async def test_reopening_shows_the_first_diff_without_parsing_it_again(app_repo:
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         assert "sql_generator" in diff_text(app) or "added" in diff_text(app)
+
+
+async def test_a_big_tree_opens_with_only_the_selected_folder_expanded(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With thousands of prompts, every folder open means thousands of tree lines to measure and
+    lay out before the first paint (and a wall to scroll): a big tree opens with the selected
+    prompt's folder only; a small one (the demo, the snapshots) with every folder open."""
+    from workbench.tui.panes import prompts
+
+    def folders(app: Any) -> dict[str, bool]:
+        tree = app.query_one(PromptsPane).prompt_tree
+        return {str(node.label): node.is_expanded for node in tree.root.children}
+
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert all(folders(app).values())
+    monkeypatch.setattr(prompts, "EXPAND_ALL_ROWS", 3)  # the sample repository has 9 prompts
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.selected_prompt == "analytics/sql_generator"
+        assert folders(app) == {"analytics/": True, "rag/": False, "support/": False}
+        await select_folder_prompt(pilot, "support/")
+        assert app.selected_prompt is not None and app.selected_prompt.startswith("support/")
+        await pilot.press("ctrl+r")  # reload: the folders the user opened stay open
+        await settle(pilot)
+        assert folders(app) == {"analytics/": True, "rag/": False, "support/": True}
+
+
+async def select_folder_prompt(pilot: Any, folder: str) -> None:
+    """Open a collapsed folder from the keyboard and select its first prompt."""
+    tree = pilot.app.query_one(PromptsPane).prompt_tree
+    node = next(n for n in tree.root.children if str(n.label) == folder)
+    tree.move_cursor(node)
+    await pilot.press("enter")  # Tree: enter toggles the folder
+    await settle(pilot)
+    tree.move_cursor(node.children[0])
+    await settle(pilot)
