@@ -193,3 +193,19 @@ def test_export_brings_referenced_tests_files(repo: Path, ws: RepoSession, tmp_p
     assert (tmp_path / "out/prompts/support/summarize.tests.yaml").read_text() == cases
     manifest = json.loads((tmp_path / "out/manifest.json").read_text())
     assert manifest["prompts"][0]["files"][0]["path"] == "prompts/support/summarize.tests.yaml"
+
+
+def test_status_takes_the_newest_event_and_skips_odd_tag_names(repo: Path, ws: RepoSession) -> None:
+    """Status reads only the newest tag of each prompt × environment; a hand-made tag whose last
+    part is not a sequence (it sorts after every real one) is not an event."""
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="first")
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="second")
+    run_git(repo, "tag", "deploy/prod/support/summarize/zzzz", "HEAD~1")
+    fresh = RepoSession.open(repo)  # a cold session: the tag messages are read in the listing
+    try:
+        row = next(r for r in env_status.status(fresh).rows if r.name == "support/summarize")
+        prod = row.cell("prod")
+        assert prod is not None and prod.event is not None and prod.event.reason == "second"
+        assert next(r for r in env_status.status(fresh).rows if r.name == "greeting").cells[0].event is None
+    finally:
+        fresh.close()

@@ -22,11 +22,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-
-from jinja2 import BaseLoader, Environment, TemplateNotFound, nodes
+from typing import TYPE_CHECKING
 
 from workbench.core.model import PROMPTS_DIR, Partial
 from workbench.core.names import UnsafePath, resolve_reference
+
+if TYPE_CHECKING:  # jinja2 is imported by the templating modules, not by the many users of these rules
+    from jinja2 import nodes
 
 PARTIAL_SUFFIX = ".jinja"
 MAX_PARTIAL_DEPTH = 8
@@ -61,6 +63,8 @@ def template_references(ast: nodes.Template) -> Iterator[tuple[str | None, int, 
     name None when it is computed (`{% include var %}`), which the workbench refuses. The
     names bound are those of the `{% with %}` and `{% for %}` blocks around it: an included
     partial may use them (Dotprompt's `{{> p who=name}}` comes in as a `with`)."""
+    from jinja2 import nodes
+
     kinds = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
     def walk(node: nodes.Node, bound: frozenset[str]) -> Iterator[tuple[str | None, int, frozenset[str]]]:
@@ -132,34 +136,12 @@ def partials_scope(partials: tuple[Partial, ...]) -> Iterator[None]:
         _active.reset(token)
 
 
-class PartialLoader(BaseLoader):
-    """Serves `include` from the partials of the prompt being rendered (`partials_scope`), never
-    from disk: what renders is what the loader read at the prompt's revision.
-
-    Compiled partials stay in Jinja's cache while their text is the same; another text under
-    the same name (another revision) is compiled anew.
-    """
-
-    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
-        active = _active.get()
-        try:
-            path = partial_path(template)
-        except UnsafePath as err:
-            raise TemplateNotFound(f"{template} ({err.reason})") from None
-        if active is None or path not in active:
-            raise TemplateNotFound(f"{template} (not a partial of this prompt: partials are read when the prompt is loaded)")
-        text = active[path]
-
-        def uptodate() -> bool:
-            current = _active.get()
-            return current is not None and current.get(path) == text
-
-        # A file's last newline ends the file, not the text (Jinja's default for files): the
-        # line after an include is not pushed one line down.
-        return _strip_final_newline(text), path, uptodate
+def active_partials() -> Mapping[str, str] | None:
+    """The partials of the prompt being rendered (`partials_scope`), path -> text."""
+    return _active.get()
 
 
-def _strip_final_newline(text: str) -> str:
+def strip_final_newline(text: str) -> str:
     if text.endswith("\r\n"):
         return text[:-2]
     return text[:-1] if text.endswith("\n") else text
@@ -171,11 +153,12 @@ __all__ = [
     "MAX_PARTIAL_DEPTH",
     "PARTIAL_SUFFIX",
     "Partial",
-    "PartialLoader",
+    "active_partials",
     "is_partial_path",
     "partial_closure",
     "partial_path",
     "partials_scope",
     "referenced_partials",
+    "strip_final_newline",
     "template_references",
 ]

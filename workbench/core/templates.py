@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+)
 
 from workbench.core.model import InputSpec, Partial, Problem, Severity
 from workbench.core.names import UnsafePath
@@ -20,14 +28,42 @@ from workbench.core.partials import (
     MAX_PARTIAL_CHARS,
     MAX_PARTIAL_DEPTH,
     MAX_PARTIALS,
-    PartialLoader,
+    active_partials,
     partial_path,
+    strip_final_newline,
     template_references,
 )
 from workbench.core.render_guards import guard_filter
 from workbench.core.safe_text import clean
 from workbench.core.sandbox import BoundedEnvironment
 from workbench.core.yamlpos import Path, YamlDocument
+
+
+class PartialLoader(BaseLoader):
+    """Serves `include` from the partials of the prompt being rendered (`core.partials.partials_scope`),
+    never from disk: what renders is what the loader read at the prompt's revision.
+
+    Compiled partials stay in Jinja's cache while their text is the same; another text under
+    the same name (another revision) is compiled anew.
+    """
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        active = active_partials()
+        try:
+            path = partial_path(template)
+        except UnsafePath as err:
+            raise TemplateNotFound(f"{template} ({err.reason})") from None
+        if active is None or path not in active:
+            raise TemplateNotFound(f"{template} (not a partial of this prompt: partials are read when the prompt is loaded)")
+        text = active[path]
+
+        def uptodate() -> bool:
+            current = active_partials()
+            return current is not None and current.get(path) == text
+
+        # A file's last newline ends the file, not the text (Jinja's default for files): the
+        # line after an include is not pushed one line down.
+        return strip_final_newline(text), path, uptodate
 
 
 @cache

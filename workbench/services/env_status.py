@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.core.versions import (
+    SEQ_RE,
     DeploymentEvent,
     parse_deploy_tag,
     parse_event_message,
@@ -94,15 +95,22 @@ def status(session: RepoSession) -> EnvStatus:
     listing = store.list_prompt_files_later(head_guess) if head_guess and head_guess not in cache.prompt_names_at else None
     releases_later = store.tag_targets_later(RELEASE_TAGS) if cold else None
     refs = store.ref_listing(with_messages=cold)
-    latest_tag: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+    # The newest tag of each prompt × environment, grouped by the tag name's folder: only the
+    # winners' names are decoded (a `SEQ_RE` match is all the others need).
+    newest: dict[str, tuple[str, str, str, str]] = {}
     for tag, commit, contents in refs.deploy_tags:
-        parsed = parse_deploy_tag(tag)
-        if parsed is None:
+        folder, _, seq = tag.rpartition("/")
+        if SEQ_RE.match(seq) is None:
             continue
-        env, prompt, seq = parsed
-        known = latest_tag.get((prompt, env))
+        known = newest.get(folder)
         if known is None or seq > known[0]:
-            latest_tag[(prompt, env)] = (seq, tag, commit, contents)
+            newest[folder] = (seq, tag, commit, contents)
+    latest_tag: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+    for seq, tag, commit, contents in newest.values():
+        parsed = parse_deploy_tag(tag)
+        known = latest_tag.get((parsed[1], parsed[0])) if parsed is not None else None
+        if parsed is not None and (known is None or seq > known[0]):  # two spellings of one name
+            latest_tag[(parsed[1], parsed[0])] = (seq, tag, commit, contents)
     if releases_later is not None:
         cache.tag_targets.update(releases_later.result())
     orphan_check = None
@@ -116,11 +124,13 @@ def status(session: RepoSession) -> EnvStatus:
     found_events = events_for_tags(session, [tag for _, tag, _, _ in latest_tag.values()], "refs/tags/deploy/")
     # The version label comes from the release tags themselves: an event's message keeps the
     # label it had when written, which a renumbered unpushed release may have changed since.
-    release_names = [ref[len("refs/tags/") :] for ref in store.ref_names(RELEASE_TAGS)] if not cold else [
-        t for t in cache.tag_targets if parse_release_tag(t)
-    ]
+    if cold:  # the release tags were just listed with their targets
+        targets: list[tuple[str, str]] = list(cache.tag_targets.items())
+    else:
+        release_names = [ref[len("refs/tags/") :] for ref in store.ref_names(RELEASE_TAGS)]
+        targets = list(zip(release_names, tag_commits(session, release_names, (RELEASE_TAGS,)), strict=True))
     labels: dict[tuple[str, str], int] = {}
-    for tag, commit in zip(release_names, tag_commits(session, release_names, (RELEASE_TAGS,)), strict=True):
+    for tag, commit in targets:
         release = parse_release_tag(tag)
         if release is not None and release[1] > labels.get((release[0], commit), 0):
             labels[(release[0], commit)] = release[1]
@@ -144,7 +154,10 @@ def status(session: RepoSession) -> EnvStatus:
         if head not in cache.prompt_names_at:
             cache.prompt_names_at = {head: [ref.name for ref in store.list_prompt_files(head)]}
         names.update(cache.prompt_names_at[head])
-    return EnvStatus(session.environments, tuple(_row(name, session.environments, latest, orphaned) for name in sorted(names)))
+    envs = session.environments
+    deployed_names = {prompt for prompt, _ in latest}
+    empty = tuple(StatusCell(env, None) for env in envs)  # shared by every prompt deployed nowhere (most)
+    return EnvStatus(envs, tuple(_row(name, envs, latest, orphaned) if name in deployed_names else StatusRow(name, empty) for name in sorted(names)))
 
 
 def _row(name: str, envs: tuple[str, ...], latest: dict[tuple[str, str], DeploymentEvent], orphaned: set[str]) -> StatusRow:

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from workbench.core.config import CONFIG_FILE, WorkbenchConfig, parse_config
-from workbench.core.loader import load_prompt
 from workbench.core.model import (
     PROMPTS_DIR,
     LoadResult,
@@ -112,6 +111,8 @@ def load_file(root: Path, path: Path) -> LoadResult:
         return LoadResult(rel, None, (Problem(rel, 0, 0, f"cannot read: {err.strerror or err}"),))
     except ValueError as err:
         return LoadResult(rel, None, (Problem(rel, 0, 0, f"not read: {err}"),))
+    from workbench.core.loader import load_prompt  # with jsonschema and jinja2: not before a prompt is parsed
+
     return load_prompt(text, rel, read_file=_reader(Path(root)))
 
 

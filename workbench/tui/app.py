@@ -20,29 +20,19 @@ from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, Tree
+from textual.widgets import DataTable, Static, Tree
 
 from workbench.core.redact import redact_url
 from workbench.core.safe_text import clean
-from workbench.core.schema import prepare as prepare_validation
 from workbench.errors import WorkbenchError
 from workbench.services.session import RepoSession
 from workbench.tui.actions import ACTIONS
 from workbench.tui.arranger import PaneArranger
 from workbench.tui.commands import WorkbenchCommands
-from workbench.tui.controllers.approvals import ApprovalController
 from workbench.tui.controllers.base import FlowAborted
-from workbench.tui.controllers.branches import BranchController
 from workbench.tui.controllers.browse import BrowseController
-from workbench.tui.controllers.commit import CommitController
-from workbench.tui.controllers.deploy import DeployController
-from workbench.tui.controllers.edit import EditController
-from workbench.tui.controllers.production import ProductionController
-from workbench.tui.controllers.releases import ReleaseController
-from workbench.tui.controllers.remote import RemoteController
-from workbench.tui.controllers.review import ReviewController
-from workbench.tui.controllers.runs import RunController
-from workbench.tui.controllers.timeline import TimelineController
+from workbench.tui.controllers.lazy import LazyControllers
+from workbench.tui.footer import KeyFooter
 from workbench.tui.layout import PANES
 from workbench.tui.messages import (
     CaseOpened,
@@ -60,14 +50,13 @@ from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
 from workbench.tui.readonly import ReadOnlyGate
 from workbench.tui.screens.error import ErrorScreen
-from workbench.tui.screens.help import HelpScreen
 
 DEFAULT_THEME = "textual-dark"
 R = TypeVar("R")
 P = ParamSpec("P")
 
 
-class WorkbenchApp(ReadOnlyGate, App[None]):
+class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
     """The main screen; the flows live in the controllers."""
 
     CSS_PATH = "app.tcss"
@@ -103,21 +92,9 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         self.base_url_override = base_url_override
         self.mouse_enabled = True
         self.calls_in_flight = 0
-        self._warming: asyncio.Task[None] | None = None
         self._branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)
         self.arranger = PaneArranger(self)
-        self.browse = BrowseController(self)
-        self.edit = EditController(self)
-        self.commits = CommitController(self)
-        self.branching = BranchController(self)
-        self.releases = ReleaseController(self)
-        self.deploy = DeployController(self)
-        self.remote = RemoteController(self)
-        self.reviews = ReviewController(self)
-        self.production = ProductionController(self)
-        self.runs = RunController(self)
-        self.approvals = ApprovalController(self)
-        self.timeline = TimelineController(self)
+        self.browse = BrowseController(self)  # the other controllers (and their screens) load on first use
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -130,7 +107,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
                 yield DiffPane()
                 yield TestsPane()
         yield Static("", id="status-bar", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._choose_theme(self.initial_theme or os.environ.get("WORKBENCH_THEME") or DEFAULT_THEME)
@@ -150,8 +127,6 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         yield from (command for command in super().get_system_commands(screen) if command.title == "Theme")
 
     async def _open_session(self) -> None:
-        # Building the validator (importing jsonschema) overlaps with opening Git and the first loads.
-        self._warming = asyncio.create_task(asyncio.to_thread(prepare_validation))
         try:
             session = await asyncio.to_thread(RepoSession.open, self.root)
         except Exception as err:
@@ -168,7 +143,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         self.refresh_scopes("tree")
 
     def on_unmount(self) -> None:
-        self.runs.cancel()
+        self._cancel_runs()
         if self.session is not None:
             with self.session.lock:
                 self.session.close()
@@ -392,6 +367,8 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         await super().on_event(event)
 
     def action_help(self) -> None:
+        from workbench.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self._current_pane))
 
     # ------------------------------------------------------------------ actions: one hop to a controller
@@ -458,7 +435,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
         self.runs.run_ab()
 
     def action_cancel(self) -> None:
-        if not self.runs.cancel():
+        if not self._cancel_runs():
             self.action_focus_pane(self._current_pane)
 
     @on(CaseOpened)
@@ -476,7 +453,7 @@ class WorkbenchApp(ReadOnlyGate, App[None]):
             self.action_focus_pane("history")
 
     async def action_quit(self) -> None:
-        self.runs.cancel()
+        self._cancel_runs()
         await super().action_quit()
 
     # ------------------------------------------------------------------ for tests and scripts

@@ -9,7 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from workbench.core.versions import HistoryEntry, WorkingState
-from workbench.services import branches, diffing, env_status, history, prompt_files, test_results, upkeep
+from workbench.services import branches, diffing, env_status, history, parse_cache, prompt_files, upkeep
 from workbench.services.env_status import StatusRow
 from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller, FlowAborted
@@ -19,6 +19,14 @@ from workbench.tui.panes.prompts import PromptRow, PromptsPane
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
+
+def warm_up_validation() -> None:
+    """Import the loader and build the prompt validator (jsonschema, jinja2: 0.1-0.5 s)."""
+    import workbench.core.loader  # noqa: F401
+    from workbench.core.schema import prepare
+
+    prepare()
+
 
 HISTORY_PAGE = 200
 FIRST_PAINT_WAIT_S = 3.0  # environments load after the first diff, or after this long
@@ -94,6 +102,7 @@ class BrowseController(Controller):
         self.first_paint = asyncio.Event()  # set once the first diff is on screen
         self.upkeep_started = False
         self.upkeep_job: object = None  # kept until git ends it (dropping it stops git)
+        self.warming: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ tree
     def load_tree(self) -> None:
@@ -112,6 +121,8 @@ class BrowseController(Controller):
         if not self.first_paint.is_set():  # the first prompt's history and diff go first
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.first_paint.wait(), FIRST_PAINT_WAIT_S)
+        if self.warming is None:  # after the first paint: the first edit or check does not wait for it
+            self.warming = asyncio.create_task(asyncio.to_thread(warm_up_validation))
         try:
             status = await self.call(env_status.status)
         except FlowAborted:
@@ -163,6 +174,8 @@ class BrowseController(Controller):
             rows = with_graph(rows, found)
         self.app.post_message(HistoryLoaded(name, rows, deployed, all_branches))
         commits = [r.rev for r in rows if r.rev][:SUMMARY_ROWS]
+        from workbench.services import test_results  # the results store: not needed before the first paint
+
         try:
             summaries = await self.call(test_results.latest_summaries, name, commits)
         except FlowAborted:
@@ -217,7 +230,7 @@ class BrowseController(Controller):
     async def _load_diff(self, name: str, rev: str | None) -> None:
         left, right = self.comparison_pair()
         try:
-            result = await self.call(prompt_files.prompt_at, name, rev)
+            result = await self.call(parse_cache.check_at, name, rev)  # a version checked before is not parsed again
             if not result.ok and result.errors:
                 where = "working copy" if rev is None else rev[:10]
                 self.app.post_message(DiffLoaded(name, problems=result.problems, title=f"{name} ({where})"))

@@ -24,6 +24,9 @@ STATE_MARKERS = {
     "conflicted": ("U", "marker-invalid"),
 }
 ENV_SHORT = {"production": "prod", "staging": "stg", "development": "dev"}
+# Up to this many prompts every folder opens expanded; above it, only the selected prompt's
+# folders (thousands of open lines are measured and laid out before the first paint).
+EXPAND_ALL_ROWS = 300
 
 
 @dataclass(frozen=True)
@@ -123,17 +126,21 @@ class PromptsPane(Vertical):
 
     def _rebuild(self, select: str | None) -> None:
         tree = self.prompt_tree
+        opened = _open_folders(tree.root, "")  # a reload keeps the folders the user opened
         tree.clear()
         folders: dict[str, TreeNode[str]] = {}
         target: TreeNode[str] | None = None
         visible = [r for r in self._rows if self._filter.lower() in r.name.lower()]
+        shown = select if select is not None and any(r.name == select for r in visible) else (visible[0].name if visible else "")
+        expand_all = len(visible) <= EXPAND_ALL_ROWS
         for row in visible:
             parts = row.name.split("/")
             parent = tree.root
             for depth in range(len(parts) - 1):
                 key = "/".join(parts[: depth + 1])
                 if key not in folders:
-                    folders[key] = parent.add(Text(clean(parts[depth]) + "/", style="bold"), expand=True)
+                    expand = expand_all or key in opened or shown.startswith(key + "/")
+                    folders[key] = parent.add(Text(clean(parts[depth]) + "/", style="bold"), expand=expand)
                 parent = folders[key]
             node = parent.add_leaf(prompt_label(row, parts[-1]), data=row.name)
             if row.name == select:
@@ -207,6 +214,17 @@ class PromptsPane(Vertical):
         event.stop()
         if event.node.data is not None:
             self.post_message(PromptSelected(event.node.data))
+
+
+def _open_folders(node: TreeNode[str], prefix: str) -> set[str]:
+    """The keys (`support`, `support/billing`) of the expanded folders under `node`."""
+    found: set[str] = set()
+    for child in node.children:
+        if child.data is None and child.is_expanded:
+            key = prefix + str(child.label).rstrip("/")
+            found.add(key)
+            found |= _open_folders(child, key + "/")
+    return found
 
 
 def _leaves(node: TreeNode[str]) -> list[TreeNode[str]]:

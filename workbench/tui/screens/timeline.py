@@ -13,11 +13,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from workbench.core.safe_text import clean, one_line
 from workbench.services.timeline import TimelineEvent, epoch
 from workbench.tui.actions import TABLE_MOVE_BINDINGS
+from workbench.tui.footer import KeyFooter
 from workbench.tui.text import relative_time
 
 KIND_STYLES = {"rollback": "bold red", "promote": "bold green", "split": "yellow", "finish": "green", "release": "cyan", "merge": "magenta"}
@@ -107,7 +108,7 @@ class TimelineScreen(Screen[TimelineChoice | None]):
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
         yield TimelineTable(id="timeline-table", cursor_type="row", zebra_stripes=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._show()

@@ -1,0 +1,121 @@
+"""The verdict cache across sessions: a version checked once is not parsed again, and no entry,
+however it got there, makes an invalid prompt look valid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.core import loader
+from workbench.services import parse_cache
+from workbench.services.session import RepoSession
+
+RAG = "rag/answer_with_citations"
+RAG_TESTS = "prompts/rag/answer_with_citations.tests.yaml"
+
+
+def _check(root: Path, name: str, rev: str | None = None) -> parse_cache.Verdict:
+    with RepoSession.open(root) as session:  # a fresh session each time: nothing kept in memory
+        return parse_cache.check_at(session, name, rev)
+
+
+def _entries(root: Path) -> list[Path]:
+    return sorted((root / ".git" / "workbench" / "parsed").rglob("*.json"))
+
+
+def _no_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the prompt was parsed again")
+
+    monkeypatch.setattr(loader, "load_prompt", refuse)
+
+
+def test_a_version_checked_once_is_answered_without_parsing(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _check(prompt_repo, "support/summarize", "HEAD")
+    assert first.ok and not first.cached
+    assert len(_entries(prompt_repo)) == 1
+    _no_loader(monkeypatch)
+    again = _check(prompt_repo, "support/summarize", "HEAD")
+    assert again.cached and again.ok and again.problems == first.problems
+    working = _check(prompt_repo, "support/summarize")  # the same text in the working copy: the same entry
+    assert working.cached and working.ok
+
+
+def test_problems_are_remembered_too(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = prompt_repo / "prompts" / "support" / "summarize.yaml"
+    path.write_text(path.read_text().replace("messages:", "mesages:", 1))
+    first = _check(prompt_repo, "support/summarize")
+    assert not first.ok and first.errors
+    _no_loader(monkeypatch)
+    again = _check(prompt_repo, "support/summarize")
+    assert again.cached and not again.ok and again.problems == first.problems
+
+
+def test_a_changed_file_is_checked_again(prompt_repo: Path) -> None:
+    assert _check(prompt_repo, "support/summarize").ok
+    path = prompt_repo / "prompts" / "support" / "summarize.yaml"
+    path.write_text(path.read_text().replace("messages:", "mesages:", 1))
+    changed = _check(prompt_repo, "support/summarize")
+    assert not changed.cached and not changed.ok
+    assert len(_entries(prompt_repo)) == 2
+
+
+def test_a_changed_tests_file_is_checked_again(prompt_repo: Path) -> None:
+    assert _check(prompt_repo, RAG).ok
+    (prompt_repo / RAG_TESTS).write_text("not: a list\n")  # the prompt file itself is unchanged
+    changed = _check(prompt_repo, RAG)
+    assert not changed.cached and not changed.ok
+    assert any("list of test cases" in p.message for p in changed.errors)
+
+
+def test_other_checking_code_is_another_key(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not _check(prompt_repo, "support/summarize").cached
+    monkeypatch.setattr(parse_cache, "fingerprint", lambda: "another loader")
+    assert not _check(prompt_repo, "support/summarize").cached
+
+
+def test_a_corrupt_entry_is_ignored_and_rewritten(prompt_repo: Path) -> None:
+    _check(prompt_repo, "support/summarize")
+    (entry,) = _entries(prompt_repo)
+    for garbage in (b"\x00\xff{not json", b"[]", b'{"body": 1, "mac": 2}', b"{" * 100_000):
+        entry.write_bytes(garbage)
+        verdict = _check(prompt_repo, "support/summarize")
+        assert verdict.ok and not verdict.cached
+        assert _check(prompt_repo, "support/summarize").cached  # rewritten by the fresh check
+
+
+def test_a_planted_entry_never_makes_an_invalid_prompt_valid(prompt_repo: Path) -> None:
+    path = prompt_repo / "prompts" / "support" / "summarize.yaml"
+    good = _check(prompt_repo, "support/summarize")
+    (good_entry,) = _entries(prompt_repo)
+    path.write_text(path.read_text().replace("messages:", "mesages:", 1))
+    bad = _check(prompt_repo, "support/summarize")
+    assert not bad.ok
+    (bad_entry,) = [e for e in _entries(prompt_repo) if e != good_entry]
+    # 1. the valid version's (signed) entry copied over the invalid one's: another key inside
+    bad_entry.write_bytes(good_entry.read_bytes())
+    assert not _check(prompt_repo, "support/summarize").ok
+    # 2. the invalid one's entry edited to say "valid, no problems", with the old signature
+    _check(prompt_repo, "support/summarize")  # rewrites it
+    envelope = json.loads(bad_entry.read_text())
+    body = json.loads(envelope["body"])
+    body.update(ok=True, problems=[])
+    envelope["body"] = json.dumps(body)
+    bad_entry.write_text(json.dumps(envelope))
+    assert not _check(prompt_repo, "support/summarize").ok
+    # 3. signed with a key of the attacker's choosing (the user's key lives outside the repository)
+    envelope["mac"] = parse_cache.hmac.new(b"k" * 32, envelope["body"].encode(), "sha256").hexdigest()
+    bad_entry.write_text(json.dumps(envelope))
+    assert not _check(prompt_repo, "support/summarize").ok
+    assert good.ok
+
+
+def test_without_a_place_for_the_key_nothing_is_cached(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    assert _check(prompt_repo, "support/summarize").ok
+    assert not _check(prompt_repo, "support/summarize").cached
+    assert _entries(prompt_repo) == []

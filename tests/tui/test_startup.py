@@ -1,0 +1,110 @@
+"""What the app does (and does not do) on its way to the first full paint.
+
+Speed itself is measured by `benchmarks/app_startup.py`; these tests pin the behaviours the
+start-up time rests on, so that a change that undoes one of them fails here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.app import App
+from tui_helpers import clock, diff_text, settle
+
+from workbench.tui.app import make_app
+from workbench.tui.panes.history import HistoryPane
+from workbench.tui.panes.prompts import PromptsPane
+
+
+async def test_footer_keys_are_not_restyled_one_by_one(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's FooterKey starts compact and is then told it is not: each key restyled on its
+    own (~3 ms each, ~20 keys, every time the footer is rebuilt). Ours start as they end."""
+    restyled: list[str] = []
+    original = App.update_styles
+
+    def update_styles(self: App[Any], node: Any, animate: bool = True) -> None:
+        if type(node).__name__ == "FooterKey":
+            restyled.append(str(getattr(node, "key", "")))
+        original(self, node, animate)
+
+    monkeypatch.setattr(App, "update_styles", update_styles)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.query_one(HistoryPane).row_count >= 1
+        assert app.query("FooterKey"), "the footer shows the keys"
+        assert restyled == []
+
+
+STARTUP_FREE = ("jinja2", "jsonschema", "openai", "httpx", "workbench.evals", "workbench.core.loader")
+
+
+def test_importing_the_app_leaves_out_what_later_screens_need() -> None:
+    """Templating, schema validation, the loader, evals and the OpenAI SDK are for later actions
+    (or for a prompt whose parse is not cached): none is imported with the app."""
+    code = (
+        "import sys, workbench.tui.app\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {STARTUP_FREE!r} or m.startswith({STARTUP_FREE!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+async def test_reopening_shows_the_first_diff_without_parsing_it_again(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first prompt's version was checked in an earlier session: its verdict comes from the
+    cache (`services.parse_cache`), so the first paint needs neither the loader nor jsonschema."""
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+    from workbench.core import loader
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(loader, "load_prompt", refuse)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert "sql_generator" in diff_text(app) or "added" in diff_text(app)
+
+
+async def test_a_big_tree_opens_with_only_the_selected_folder_expanded(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With thousands of prompts, every folder open means thousands of tree lines to measure and
+    lay out before the first paint (and a wall to scroll): a big tree opens with the selected
+    prompt's folder only; a small one (the demo, the snapshots) with every folder open."""
+    from workbench.tui.panes import prompts
+
+    def folders(app: Any) -> dict[str, bool]:
+        tree = app.query_one(PromptsPane).prompt_tree
+        return {str(node.label): node.is_expanded for node in tree.root.children}
+
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert all(folders(app).values())
+    monkeypatch.setattr(prompts, "EXPAND_ALL_ROWS", 3)  # the sample repository has 9 prompts
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.selected_prompt == "analytics/sql_generator"
+        assert folders(app) == {"analytics/": True, "rag/": False, "support/": False}
+        await select_folder_prompt(pilot, "support/")
+        assert app.selected_prompt is not None and app.selected_prompt.startswith("support/")
+        await pilot.press("ctrl+r")  # reload: the folders the user opened stay open
+        await settle(pilot)
+        assert folders(app) == {"analytics/": True, "rag/": False, "support/": True}
+
+
+async def select_folder_prompt(pilot: Any, folder: str) -> None:
+    """Open a collapsed folder from the keyboard and select its first prompt."""
+    tree = pilot.app.query_one(PromptsPane).prompt_tree
+    node = next(n for n in tree.root.children if str(n.label) == folder)
+    tree.move_cursor(node)
+    await pilot.press("enter")  # Tree: enter toggles the folder
+    await settle(pilot)
+    tree.move_cursor(node.children[0])
+    await settle(pilot)
