@@ -71,7 +71,7 @@ def _run_in_a_fresh_process(repo: Path, args: list[str]) -> dict[str, object]:
         "from workbench.cli import main\n"
         "from workbench.cli.common import run_app\n"
         f"code = run_app({args!r})\n"
-        "mods = sorted(m for m in ('openai', 'httpx', 'httpx2', 'httpcore2', 'mistralrs', 'git', 'tenacity') if m in sys.modules)\n"
+        "mods = sorted(m for m in ('openai', 'httpx', 'httpx2', 'httpcore2', 'mistralrs', 'git', 'tenacity', 'jsonschema') if m in sys.modules)\n"
         "sys.stderr.write('PROBE ' + json.dumps({'code': code, 'modules': mods}) + '\\n')\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, env=os.environ.copy(), check=False)
@@ -80,7 +80,8 @@ def _run_in_a_fresh_process(repo: Path, args: list[str]) -> dict[str, object]:
 
 
 def test_a_cached_rerun_never_touches_the_provider_path(repo: Path) -> None:
-    """Nor GitPython: the files are read from the disk and no git command runs."""
+    """Nor GitPython (the files are read from the disk, no git command runs), nor jsonschema
+    (the files passed it in the first run: the signed verdicts say so)."""
     with FakeOpenAI() as server:
         assert run_app(["-C", str(repo), "test", "a", "b", "--base-url", server.base_url]) == 0
         before = server.requests

@@ -119,3 +119,41 @@ def test_without_a_place_for_the_key_nothing_is_cached(prompt_repo: Path, monkey
     assert _check(prompt_repo, "support/summarize").ok
     assert not _check(prompt_repo, "support/summarize").cached
     assert _entries(prompt_repo) == []
+
+
+def _load_for_a_run(root: Path, name: str, rev: str | None = None):  # type: ignore[no-untyped-def]
+    with RepoSession.open(root) as session:
+        return parse_cache.load_checked_at(session, name, rev)
+
+
+def _no_schema_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the JSON Schema check ran again")
+
+    monkeypatch.setattr(loader, "schema_problems", refuse)
+
+
+def test_a_test_run_skips_the_schema_check_of_a_version_that_passed_it(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun the result cache answers spent ~0.1 s importing jsonschema and checking files
+    that a signed verdict already says pass it: the schema gives errors only, so the loaded
+    prompt is the same."""
+    first = _load_for_a_run(prompt_repo, RAG)  # its cases live in a tests file: checked too
+    assert first.ok and first.prompt is not None and len(_entries(prompt_repo)) == 1
+    with monkeypatch.context() as patched:
+        _no_schema_check(patched)
+        again = _load_for_a_run(prompt_repo, RAG)
+    assert again.ok and again.prompt == first.prompt and again.problems == first.problems
+    # A changed tests file (a dependency of the verdict): checked in full, and found wrong.
+    tests_file = prompt_repo / RAG_TESTS
+    tests_file.write_text(tests_file.read_text().replace("assert:", "asert:", 1))
+    changed = _load_for_a_run(prompt_repo, RAG)
+    assert not changed.ok and any("asert" in p.message for p in changed.errors)
+
+
+def test_a_test_run_of_an_invalid_version_reports_its_problems(prompt_repo: Path) -> None:
+    path = prompt_repo / "prompts" / "support" / "summarize.yaml"
+    path.write_text(path.read_text().replace("messages:", "mesages:", 1))
+    for _ in range(2):  # checked, then answered from the verdict
+        result = _load_for_a_run(prompt_repo, "support/summarize")
+        assert result.prompt is None and any("mesages" in p.message for p in result.errors)
+    assert "does not exist" in _load_for_a_run(prompt_repo, "no/such").problems[0].message

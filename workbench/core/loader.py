@@ -52,7 +52,7 @@ def value_matches_type(value: Any, type_name: str) -> bool:
     return True
 
 
-def load_prompt(text: str, path: str, *, read_file: ReadFile | None = None) -> LoadResult:
+def load_prompt(text: str, path: str, *, read_file: ReadFile | None = None, schema_passed: bool = False) -> LoadResult:
     """Parse and validate one prompt file. Never raises.
 
     Args:
@@ -61,16 +61,18 @@ def load_prompt(text: str, path: str, *, read_file: ReadFile | None = None) -> L
             problems and to derive the prompt's name.
         read_file: reads another repository file by relative path (tests files, partials), at
             the same revision as `text`.
+        schema_passed: this exact text is known to pass the JSON Schema (a signed verdict of
+            `services.parse_cache`): its check, and the import of jsonschema, are skipped.
     """
     try:
-        return _load(text, path, read_file)
+        return _load(text, path, read_file, schema_passed)
     except RecursionError:
         return LoadResult(path, None, (Problem(path, 1, 1, "file is nested too deeply to load"),))
     except Exception as err:  # a bug must not take the caller down: report it as a problem
         return LoadResult(path, None, (Problem(path, 1, 1, f"internal error while loading: {type(err).__name__}: {err}"),))
 
 
-def _load(text: str, path: str, read_file: ReadFile | None) -> LoadResult:
+def _load(text: str, path: str, read_file: ReadFile | None, schema_passed: bool = False) -> LoadResult:
     problems: list[Problem] = []
     try:
         doc = parse_yaml(text)
@@ -87,7 +89,8 @@ def _load(text: str, path: str, read_file: ReadFile | None) -> LoadResult:
         name_problem = prompt_name_problem(name)
         if name_problem is not None:
             problems.append(Problem(path, 1, 1, f"invalid prompt name '{clean(name)}': {name_problem}", Severity.ERROR, "rename the file (a name is its path under prompts/)"))
-    problems.extend(schema_problems(doc, path, "prompt"))
+    if not schema_passed:
+        problems.extend(schema_problems(doc, path, "prompt"))
     data: dict[str, Any] = doc.value
     declared_name = data.get("name")
     if isinstance(declared_name, str) and declared_name != name:
@@ -103,7 +106,7 @@ def _load(text: str, path: str, read_file: ReadFile | None) -> LoadResult:
     template_findings, partials = check_templates(data, doc, path, inputs, read_file)
     problems.extend(template_findings)
     problems.extend(tool_problems(data, doc, path))
-    tests = _tests(data, doc, path, inputs, read_file, problems)
+    tests = _tests(data, doc, path, inputs, read_file, problems, schema_passed)
     problems.sort(key=lambda p: (p.path != path, p.path, p.line, p.col))
     if any(p.severity is Severity.ERROR for p in problems):
         return LoadResult(path, None, tuple(problems))
@@ -226,6 +229,7 @@ def _tests(
     inputs: Mapping[str, InputSpec],
     read_file: ReadFile | None,
     problems: list[Problem],
+    schema_passed: bool = False,
 ) -> list[TestCase]:
     """Test cases with `defaultTest` merged in (promptfoo: its asserts first, test vars win)."""
     default: dict[str, Any] = data["defaultTest"] if isinstance(data.get("defaultTest"), dict) else {}
@@ -241,7 +245,7 @@ def _tests(
         if isinstance(entry, dict):
             raw_cases.append((entry, doc, path, entry_path))
         elif isinstance(entry, str) and entry.startswith("file://"):
-            raw_cases.extend(_external_tests(entry, entry_path, doc, path, read_file, problems))
+            raw_cases.extend(_external_tests(entry, entry_path, doc, path, read_file, problems, schema_passed))
     cases = []
     for index, (case, case_doc, case_file, case_path) in enumerate(raw_cases):
         case_vars: dict[str, Any] = case["vars"] if isinstance(case.get("vars"), dict) else {}
@@ -278,7 +282,7 @@ def _tests(
 
 
 def _external_tests(
-    ref: str, ref_path: Path, doc: YamlDocument, path: str, read_file: ReadFile | None, problems: list[Problem]
+    ref: str, ref_path: Path, doc: YamlDocument, path: str, read_file: ReadFile | None, problems: list[Problem], schema_passed: bool = False
 ) -> list[tuple[dict[str, Any], YamlDocument, str, Path]]:
     pos: Position = doc.where(ref_path)
     relative = ref[len("file://") :]
@@ -318,7 +322,8 @@ def _external_tests(
     for dup_path, dup_pos, first in tests_doc.duplicates:
         problems.append(Problem(target, dup_pos.line, dup_pos.col, f"duplicate key '{dup_path[-1]}' (first defined at line {first.line})"))
     # The prompt schema judges the list as if it were this file's `tests:` value.
-    problems.extend(schema_problems(_as_tests_document(wrapper), target, "prompt"))
+    if not schema_passed:
+        problems.extend(schema_problems(_as_tests_document(wrapper), target, "prompt"))
     return [(case, wrapper, target, ("tests", i)) for i, case in enumerate(tests_doc.value) if isinstance(case, dict)]
 
 

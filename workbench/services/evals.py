@@ -39,7 +39,7 @@ from workbench.evals.runner import (
     summarize,
 )
 from workbench.evals.store import ResultsStore
-from workbench.services import prompt_files, revisions
+from workbench.services import parse_cache, prompt_files, revisions
 from workbench.services.session import RepoSession
 from workbench.services.test_results import note_line, open_store, record_note, state_dir
 
@@ -110,7 +110,7 @@ def _options(session: RepoSession, settings: EvalSettings) -> RunOptions:
 
 def _load(session: RepoSession, name: str, rev: str | None, commit: str | None = None) -> tuple[Prompt, str | None, str | None, str]:
     """The prompt at `rev`, its commit (`commit` when the caller resolved it already) and blob."""
-    result = prompt_files.prompt_at(session, name, rev)
+    result = parse_cache.load_checked_at(session, name, rev)
     if result.prompt is None or not result.ok:
         detail = "\n".join(p.format() for p in result.errors[:10])
         raise EvalError(f"{name} at {revisions.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")

@@ -18,8 +18,9 @@ planted entry can never make an invalid prompt look valid:
 Entries are small JSON files under `.git/workbench/parsed/` (one per version, written atomically);
 anything unreadable, oversized, malformed or unsigned is ignored and rewritten by a fresh check.
 A dependency that could not be read (a missing tests file) is never cached: the check runs.
-Only the app's diff pane uses verdicts; commands that act on a prompt (tests, releases,
-deployments, `validate`) always load it.
+The app's diff pane uses verdicts alone; a test run (`load_checked_at`) still loads the prompt but
+skips the JSON Schema check of a version whose signed verdict says it passed. Releases,
+deployments and `validate` always check in full.
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.model import LoadResult, Problem, Severity
-from workbench.services.prompt_files import candidate_paths, file_reader, load_path, path_at, write_atomically
+from workbench.services.prompt_files import (
+    candidate_paths,
+    file_reader,
+    load_path,
+    path_at,
+    prompt_at,
+    write_atomically,
+)
 from workbench.services.revisions import describe, target
 from workbench.services.session import RepoSession
 
@@ -69,18 +77,39 @@ def check_at(session: RepoSession, name: str, rev: str | None = None) -> Verdict
         shown = candidate_paths(name)[0]
         where = describe(rev) if found.commit is None else found.label
         return Verdict(shown, False, (Problem(shown, 0, 0, f"{name} does not exist at {where}"),))
-    text = _read(session, path, found.commit)
+    verdict, _ = _checked(session, path, found.commit, need_prompt=False)
+    return verdict
+
+
+def load_checked_at(session: RepoSession, name: str, rev: str | None = None) -> LoadResult:
+    """`prompt_files.prompt_at`, minus the JSON Schema check when this exact version passed it
+    before (a signed verdict with no errors: the schema gives errors only, so the result is
+    the same); the verdict is remembered for the next run. A test run's way in: the schema
+    check and its import were ~0.1 s of a rerun the result cache answers."""
+    found = target(session, name, rev)
+    path = path_at(session, name, found.commit)
+    if path is None:
+        return prompt_at(session, name, rev)  # says it does not exist, and where
+    verdict, result = _checked(session, path, found.commit, need_prompt=True)
+    return result if result is not None else LoadResult(verdict.path, None, verdict.problems)
+
+
+def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt: bool) -> tuple[Verdict, LoadResult | None]:
+    text = _read(session, path, commit)
     signer = _signer()
     if text is None or signer is None:
-        return _verdict(load_path(session, path, found.commit))
+        result = load_path(session, path, commit)
+        return _verdict(result), result
     key = hashlib.sha256(f"{FORMAT}\0{fingerprint()}\0{path}\0".encode() + text.encode("utf-8", "surrogatepass")).hexdigest()
     entry_file = session.store.git_dir / "workbench" / "parsed" / key[:2] / f"{key[2:]}.json"
-    read = file_reader(session, found.commit)
+    read = file_reader(session, commit)
     cached = _entry(entry_file, key, path, signer, read)
-    if cached is not None:
-        return cached
     from workbench.core.loader import load_prompt
 
+    if cached is not None:
+        if not need_prompt or not cached.ok:
+            return cached, None
+        return cached, load_prompt(text, path, read_file=read, schema_passed=True)
     deps: list[list[str]] = []
     failed = False
 
@@ -95,12 +124,12 @@ def check_at(session: RepoSession, name: str, rev: str | None = None) -> Verdict
         return content
 
     result = load_prompt(text, path, read_file=recording)
-    if found.commit is not None:
-        session.cache.remember_parsed((found.commit, path), result)
+    if commit is not None:
+        session.cache.remember_parsed((commit, path), result)
     verdict = _verdict(result)
     if not failed:
         _write(entry_file, key, verdict, deps, signer)
-    return verdict
+    return verdict, result
 
 
 def _verdict(result: LoadResult) -> Verdict:
