@@ -39,7 +39,6 @@ IMPORTS = [
     "workbench.services.evals",
     "rich.console",
     "rich.progress",
-    "jsonschema",
 ]
 
 HARNESS = r"""

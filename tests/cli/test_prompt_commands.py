@@ -141,6 +141,8 @@ def test_only_the_named_command_is_built(prompt_repo: Path, monkeypatch: pytest.
     assert run_app(["--repo", str(prompt_repo), "report", "--help"]) == 0
     assert "merge" in capsys.readouterr().out and "list" not in built
     built.clear()
+    assert run_app(["--version"]) == 0 and built == []
+    assert capsys.readouterr().out.startswith("workbench ")
     # The whole app where the whole app is shown: --help, no such command.
     assert run_app(["--help"]) == 0
     assert {"list", "test", "rollback"} <= set(built) and "rollback" in capsys.readouterr().out

@@ -105,7 +105,9 @@ def _app_for(argv: list[str]) -> typer.Typer:
         if token in _GLOBAL_OPTIONS_WITH_VALUES:
             position += 2
         elif token.startswith("-"):
-            if token.split("=", 1)[0] in ("--help", "-h", "--version", "--"):
+            if token == "--version":  # answered while the options are parsed: no command is read
+                return _with_commands(app, [], [])
+            if token.split("=", 1)[0] in ("--help", "-h", "--"):
                 return app
             position += 1
         else:
@@ -117,7 +119,11 @@ def _app_for(argv: list[str]) -> typer.Typer:
     groups = [g for g in app.registered_groups if g.name == name]
     if not commands and not groups:
         return app
-    only = copy.copy(app)
+    return _with_commands(app, commands, groups)
+
+
+def _with_commands(whole: typer.Typer, commands: list[Any], groups: list[Any]) -> typer.Typer:
+    only = copy.copy(whole)
     only.registered_commands, only.registered_groups = commands, groups
     return only
 
