@@ -35,11 +35,24 @@ BATCH = 100_000  # lines per transaction
 ROWS_PER_INSERT = 500  # rows per multi-row INSERT (5,000 values; SQLite allows 32,766 since 3.32)
 CHUNK_BYTES = 8_000_000  # read at a time
 
+WIDTH = 10  # values per row of the events table
+
+
 @dataclass
 class Batch:
-    events: list[tuple[Any, ...]] = field(default_factory=list)  # rows of the events table (ident: a provisional id)
+    values: list[Any] = field(default_factory=list)  # rows of the events table one after the other, WIDTH values each (ident: a provisional id)
     feedback: list[tuple[Any, ...]] = field(default_factory=list)
     new_idents: list[tuple[Any, ...]] = field(default_factory=list)  # (provisional id, prompt, version, commit, env, arm) first seen here
+
+    @property
+    def events(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples."""
+        values = self.values
+        return [tuple(values[i : i + WIDTH]) for i in range(0, len(values), WIDTH)]
+
+    @property
+    def count(self) -> int:
+        return len(self.values) // WIDTH
 
 
 class Idents:
@@ -95,14 +108,14 @@ def jsonl_batches(path: Path, handle: BinaryIO, report: IngestReport, idents: Id
     while chunk := handle.readlines(CHUNK_BYTES):
         done = 0
         while done < len(chunk):
-            room = BATCH - len(batch.events) - len(batch.feedback)
+            room = BATCH - len(batch.values) // WIDTH - len(batch.feedback)
             if not room:  # exactly BATCH rows per transaction
                 yield batch
                 batch = Batch()
                 continue
             part = chunk[done : done + room]  # each line adds at most one row
             done += len(part)
-            append = batch.events.append
+            extend = batch.values.extend  # flat: no tuple per row to keep, and INSERT parameters are plain slices
             blank = 0
             for number, raw in enumerate(part, number + 1):  # noqa: B020 - number carries on from part to part
                 try:
@@ -118,11 +131,11 @@ def jsonl_batches(path: Path, handle: BinaryIO, report: IngestReport, idents: Id
                 ):  # the common line: already a row
                     version, commit, env, arm = e.version, e.commit, e.env, e.arm
                     ident = known((name, version, commit, env, arm)) or idents.of_line(name, version, commit, env, arm, batch)
-                    append((e.call_id, ts, ident, e.latency_ms, tokens_in, tokens_out, e.cost, error, e.score, fb))
+                    extend((e.call_id, ts, ident, e.latency_ms, tokens_in, tokens_out, e.cost, error, e.score, fb))
                 else:
                     _unusual_line(path, number, e, batch, idents, report)
             report.lines += len(part) - blank
-    if batch.events or batch.feedback:
+    if batch.values or batch.feedback:
         yield batch
 
 
@@ -170,7 +183,7 @@ def _unusual_line(path: Path, number: int, e: EventLine, batch: Batch, idents: I
         report.problem(f"{path}:{number}: {bad}, skipped")
         return
     ident = idents.raw.get((name, e.version, e.commit, e.env, e.arm)) or idents.of_line(name, e.version, e.commit, e.env, e.arm, batch)
-    batch.events.append((e.call_id, ts, ident, e.latency_ms, tokens_in, tokens_out, e.cost, error, e.score, fb))
+    batch.values.extend((e.call_id, ts, ident, e.latency_ms, tokens_in, tokens_out, e.cost, error, e.score, fb))
 
 
 def otlp_batches(path: Path, events: Iterator[tuple[str, dict[str, Any]]], report: IngestReport, idents: Idents) -> Iterator[Batch]:
@@ -181,9 +194,9 @@ def otlp_batches(path: Path, events: Iterator[tuple[str, dict[str, Any]]], repor
         except BadField as err:
             report.problem(f"{path}:{where}: {err}, skipped")
             continue
-        batch.events.append((call_id, ts, idents.of(key, batch), *rest))
-        if len(batch.events) >= BATCH:
+        batch.values.extend((call_id, ts, idents.of(key, batch), *rest))
+        if len(batch.values) >= BATCH * WIDTH:
             yield batch
             batch = Batch()
-    if batch.events:
+    if batch.values:
         yield batch

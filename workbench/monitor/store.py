@@ -25,14 +25,13 @@ import contextlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
 from workbench.core.sqlite_files import is_busy, is_corrupt, move_aside, salvage
 from workbench.errors import MonitorError
 from workbench.monitor.event_lines import UNKNOWN_VERSION, IngestReport
-from workbench.monitor.ingest_batches import BATCH, ROWS_PER_INSERT, Batch, Idents, file_batches
+from workbench.monitor.ingest_batches import BATCH, ROWS_PER_INSERT, WIDTH, Batch, Idents, file_batches
 
 __all__ = ["BATCH", "UNKNOWN_VERSION", "IngestReport", "MonitorStore"]
 
@@ -219,7 +218,7 @@ class MonitorStore:
         collect = gc.isenabled()
         gc.disable()  # a million small dicts: the cycle collector would rescan them over and over
         try:
-            state.per = min(ROWS_PER_INSERT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 10)  # 10 values per row
+            state.per = min(ROWS_PER_INSERT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // WIDTH)
             for batch in file_batches(paths, report, idents):
                 self._store_batch(db, batch, report, state)
             if state.index_dropped:
@@ -251,12 +250,13 @@ class MonitorStore:
             state.has_feedback = db.execute("SELECT 1 FROM feedback LIMIT 1").fetchone() is not None
         if batch.new_idents:
             _write_idents(db, batch, state.stored_id)
-        rows = batch.events
+        values = batch.values
         if state.stored_id:  # rare: another ingest stored an identity under an id this one handed out
             stored = state.stored_id.get
-            rows = [(r[0], r[1], stored(r[2], r[2]), *r[3:]) for r in rows]
+            for i in range(2, len(values), WIDTH):
+                values[i] = stored(values[i], values[i])
         before = db.total_changes
-        _insert_events(db, rows, state.per)
+        _insert_events(db, values, state.per)
         added = db.total_changes - before
         if added and state.has_feedback:
             db.execute(_APPLY_FEEDBACK, (last,))
@@ -268,7 +268,7 @@ class MonitorStore:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?), ('rolled_rowid', ?)", (SCHEMA_VERSION, top))
         db.execute("COMMIT")
         report.added += added
-        report.duplicates += len(rows) - added
+        report.duplicates += batch.count - added
         report.feedback += len(batch.feedback)
 
 
@@ -306,14 +306,14 @@ def bind_none_directly() -> None:
         sqlite3.register_adapter(type(None), _NULL)
 
 
-def _insert_events(db: sqlite3.Connection, rows: list[tuple[Any, ...]], per: int) -> None:
-    """INSERT OR IGNORE the rows in order (a row whose call id is known is skipped on its own),
-    `per` rows to a statement: fewer statements to step through."""
-    whole = len(rows) - len(rows) % per
-    flat = chain.from_iterable
-    db.executemany("INSERT OR IGNORE INTO events VALUES " + ",".join([_ONE_ROW] * per), (tuple(flat(rows[i : i + per])) for i in range(0, whole, per)))
-    if whole < len(rows):
-        db.executemany("INSERT OR IGNORE INTO events VALUES " + _ONE_ROW, rows[whole:])
+def _insert_events(db: sqlite3.Connection, values: list[Any], per: int) -> None:
+    """INSERT OR IGNORE the rows (WIDTH values each, one after the other) in order; a row whose
+    call id is known is skipped on its own. `per` rows to a statement: fewer statements to step."""
+    step = per * WIDTH
+    whole = len(values) - len(values) % step
+    db.executemany("INSERT OR IGNORE INTO events VALUES " + ",".join([_ONE_ROW] * per), (tuple(values[i : i + step]) for i in range(0, whole, step)))
+    if whole < len(values):
+        db.executemany("INSERT OR IGNORE INTO events VALUES " + _ONE_ROW, (tuple(values[i : i + WIDTH]) for i in range(whole, len(values), WIDTH)))
 
 
 def _create_schema(db: sqlite3.Connection, *, index: bool = True) -> None:
