@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,9 @@ from workbench.monitor import store as store_module
 from workbench.monitor.event_lines import IngestReport, convert_event
 from workbench.monitor.ingest_batches import Idents, jsonl_batches
 from workbench.monitor.metrics import version_metrics
-from workbench.monitor.store import MonitorStore, _IngestState, bind_none_directly
+from workbench.monitor.store import _ROLLUP_NEW, MonitorStore, _IngestState, bind_none_directly
+
+WAIT_S = 5  # a bound on waiting for the other thread (it fails instead of hanging), never a speed assertion
 
 
 def _event(i: int, version: str = "p@v1", **extra: object) -> str:
@@ -59,26 +63,58 @@ def _counts(path: Path) -> tuple[int, int]:
         db.close()
 
 
-def test_a_failing_write_keeps_whole_batches_and_ends_the_reader(tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("step", ["_write_batch", "_finish_batch"])
+def test_a_failing_write_or_commit_keeps_whole_batches(tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    """The second batch fails while inserting (this thread) or while rolling up and committing
+    (the helper thread): it is rolled back, the first stays, the next ingest adds the rest."""
     log = tmp_path / "e.jsonl"
     log.write_text("".join(_event(i) for i in range(10)))
     store = MonitorStore(tmp_path / "m.sqlite")
-    real = MonitorStore._store_batch
+    real = getattr(MonitorStore, step)
     calls = []
 
-    def failing(self: MonitorStore, *args: object) -> None:
+    def failing(self: MonitorStore, *args: Any) -> Any:
         calls.append(1)
         if len(calls) == 2:
+            if step == "_finish_batch":
+                self.db.execute(_ROLLUP_NEW, (args[4][0],))  # half way through the commit
             raise sqlite3.OperationalError("disk I/O error")
-        real(self, *args)  # type: ignore[arg-type]
+        return real(self, *args)
 
-    monkeypatch.setattr(MonitorStore, "_store_batch", failing)
+    monkeypatch.setattr(MonitorStore, step, failing)
     with pytest.raises(Exception, match="disk I/O error"):
         store.ingest([log])
     assert not store.db.in_transaction
     assert _counts(tmp_path / "m.sqlite") == (small_batches, small_batches)
-    monkeypatch.setattr(MonitorStore, "_store_batch", real)
+    monkeypatch.setattr(MonitorStore, step, real)
     assert store.ingest([log]).added == 10 - small_batches
+    assert _counts(tmp_path / "m.sqlite") == (10, 10)
+
+
+def test_the_next_batch_is_parsed_while_the_last_one_commits(tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "e.jsonl"
+    log.write_text("".join(_event(i) for i in range(2 * small_batches)))
+    real_batches, real_finish = store_module.file_batches, MonitorStore._finish_batch
+    parsing_second = threading.Event()
+    seen = []
+
+    def batches(*args: Any) -> Iterator[ingest_batches.Batch]:
+        source = real_batches(*args)
+        yield next(source)
+        parsing_second.set()  # resumed for the second batch
+        yield from source
+
+    def finish(self: MonitorStore, *args: Any) -> None:
+        seen.append((threading.current_thread().name, parsing_second.wait(WAIT_S)))
+        real_finish(self, *args)
+
+    monkeypatch.setattr(store_module, "file_batches", batches)
+    monkeypatch.setattr(MonitorStore, "_finish_batch", finish)
+    store = MonitorStore(tmp_path / "m.sqlite")
+    assert store.ingest([log]).added == 2 * small_batches
+    assert seen[0][1], "the first batch was committed before the second was parsed"
+    assert all(name.startswith("ingest-commit") for name, _ in seen)
+    assert _counts(tmp_path / "m.sqlite") == (2 * small_batches, 2 * small_batches)
 
 
 def test_a_failing_read_keeps_whole_batches(tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,7 +170,7 @@ def test_every_shape_of_a_valid_line_is_stored_as_the_field_rules_say(tmp_path: 
 
 
 def test_none_binds_as_null_through_the_registered_adapter() -> None:
-    key = (type(None), sqlite3.PrepareProtocol)
+    key: tuple[type[Any], type[Any]] = (type(None), sqlite3.PrepareProtocol)
     before = sqlite3.adapters.pop(key, None)  # `adapters` is the module's own registry
     try:
         bind_none_directly()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,7 +95,9 @@ class MonitorStore:
 
     # ------------------------------------------------------------------ opening, faults
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        # check_same_thread=False: ingest commits a batch in a helper thread while it parses the next;
+        # the two never use the connection at once (SQLite serialises calls anyway)
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never corrupts the store
@@ -219,8 +222,15 @@ class MonitorStore:
         gc.disable()  # a million small dicts: the cycle collector would rescan them over and over
         try:
             state.per = min(ROWS_PER_INSERT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // WIDTH)
-            for batch in file_batches(paths, report, idents):
-                self._store_batch(db, batch, report, state)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-commit") as finisher:
+                finishing: Future[None] | None = None
+                for batch in file_batches(paths, report, idents):  # the next batch is parsed here while
+                    if finishing is not None:  # the last one is rolled up and committed (SQLite, no GIL)
+                        finishing.result()
+                    last = self._write_batch(db, batch, state)
+                    finishing = finisher.submit(self._finish_batch, db, batch, report, state, last)
+                if finishing is not None:
+                    finishing.result()
             if state.index_dropped:
                 db.execute("BEGIN IMMEDIATE")
                 db.execute(LATENCY_INDEX)
@@ -238,6 +248,10 @@ class MonitorStore:
 
     def _store_batch(self, db: sqlite3.Connection, batch: Batch, report: IngestReport, state: _IngestState) -> None:
         """One transaction: events, feedback, rollup and the rolled-up mark."""
+        self._finish_batch(db, batch, report, state, self._write_batch(db, batch, state))
+
+    def _write_batch(self, db: sqlite3.Connection, batch: Batch, state: _IngestState) -> tuple[int, int]:
+        """Open the batch's transaction and insert its identities, feedback and events: (last rowid before, rows added)."""
         db.execute("BEGIN IMMEDIATE")
         if state.bulk and not state.index_dropped:
             db.execute("DROP INDEX IF EXISTS events_latency")
@@ -257,7 +271,11 @@ class MonitorStore:
                 values[i] = stored(values[i], values[i])
         before = db.total_changes
         _insert_events(db, values, state.per)
-        added = db.total_changes - before
+        return last, db.total_changes - before
+
+    def _finish_batch(self, db: sqlite3.Connection, batch: Batch, report: IngestReport, state: _IngestState, written: tuple[int, int]) -> None:
+        """Roll the batch up, move the mark and commit: one SQLite call each, the GIL released meanwhile."""
+        last, added = written
         if added and state.has_feedback:
             db.execute(_APPLY_FEEDBACK, (last,))
         if added:
