@@ -11,7 +11,8 @@ Ingest reads JSONL event logs (what `record()` writes) and OTLP JSON trace expor
   `feedback` a string, number or boolean.
 - **One transaction per batch** of lines (100,000): the events, their hourly rollup, the feedback
   they carry and the store's "rolled up to" mark commit together, so a `kill -9` at any point
-  leaves every batch either fully counted or absent (re-ingest adds the rest).
+  leaves every batch either fully counted or absent (re-ingest adds the rest). A helper thread
+  rolls a batch up and commits it while the next one is parsed (`ingest_batches`).
 - **Idempotent**: events are keyed by call id; re-ingesting adds nothing twice.
 - **Feedback** (`record_feedback`) is counted on the call it names, whether it arrives before,
   with or after that call; a score given with feedback replaces the call's score.
