@@ -159,18 +159,19 @@ def test_a_locked_monitor_store_is_waited_for_and_a_long_lock_is_a_clear_error(r
 def test_two_ingests_at_once_agree_on_identities(tmp_path: Path) -> None:
     """A second ingest that started earlier and meets new identities after the first one
     stored its own keeps every event under its own (prompt, version, env, arm)."""
-    from workbench.monitor.store import IngestReport, _Idents, _IngestState, _jsonl_batches
+    from workbench.monitor.ingest_batches import Idents, jsonl_batches
+    from workbench.monitor.store import IngestReport, _IngestState
 
     path = tmp_path / "m.sqlite"
     first, second = MonitorStore(path), MonitorStore(path)
     late = tmp_path / "late.jsonl"
     late.write_text(LINE.format(prefix="late", i=0, ts=1_700_000_000, lat=100, err="null").replace('"p@v1"', '"p@v2"'))
-    idents = _Idents({})  # the second ingest read the (empty) identities before the first one wrote
+    idents = Idents({})  # the second ingest read the (empty) identities before the first one wrote
     report = IngestReport()
     with late.open("rb") as handle:
-        batches = list(_jsonl_batches(late, handle, report, idents))
+        batches = list(jsonl_batches(late, handle, report, idents))
     assert first.ingest([_log(tmp_path / "early.jsonl", 10)]).added == 10  # takes identity id 1 for p@v1
-    second._store_batch(second.db, batches[0], idents, report, _IngestState(bulk=False))
+    second._store_batch(second.db, batches[0], report, _IngestState(bulk=False))
     versions = {row.version: row.calls for row in version_metrics(second.db, "p", "prod")}
     assert versions == {"p@v1": 10, "p@v2": 1}
     assert _state(path) == (11, 11)

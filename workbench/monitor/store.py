@@ -11,7 +11,8 @@ Ingest reads JSONL event logs (what `record()` writes) and OTLP JSON trace expor
   `feedback` a string, number or boolean.
 - **One transaction per batch** of lines (100,000): the events, their hourly rollup, the feedback
   they carry and the store's "rolled up to" mark commit together, so a `kill -9` at any point
-  leaves every batch either fully counted or absent (re-ingest adds the rest).
+  leaves every batch either fully counted or absent (re-ingest adds the rest). A helper thread
+  rolls a batch up and commits it while the next one is parsed (`ingest_batches`).
 - **Idempotent**: events are keyed by call id; re-ingesting adds nothing twice.
 - **Feedback** (`record_feedback`) is counted on the call it names, whether it arrives before,
   with or after that call; a score given with feedback replaces the call's score.
@@ -23,28 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import msgspec
-
 from workbench.core.sqlite_files import is_busy, is_corrupt, move_aside, salvage
 from workbench.errors import MonitorError
-from workbench.monitor.event_lines import (
-    UNKNOWN_VERSION,
-    BadField,
-    EventLine,
-    IngestReport,
-    convert_event,
-    error_text,
-    feedback_text,
-    looks_like_otlp,
-    otlp_events,
-    validation_message,
-    whole,
-)
+from workbench.monitor.event_lines import UNKNOWN_VERSION, IngestReport
+from workbench.monitor.ingest_batches import BATCH, ROWS_PER_INSERT, WIDTH, Batch, Idents, file_batches
+
+__all__ = ["BATCH", "UNKNOWN_VERSION", "IngestReport", "MonitorStore"]
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -67,7 +58,6 @@ CREATE TABLE IF NOT EXISTS rollup (
 CREATE TABLE IF NOT EXISTS feedback (call_id TEXT PRIMARY KEY, ts REAL, feedback TEXT, score REAL);
 """
 
-BATCH = 100_000  # lines per transaction
 LATENCY_INDEX = "CREATE INDEX IF NOT EXISTS events_latency ON events (ident, latency_ms)"
 BULK_EVENTS = 200_000  # rebuilding the latency index once beats updating it per row above this many new events
 BYTES_PER_EVENT = 250  # a typical JSONL event, to estimate how many events a file holds
@@ -106,7 +96,9 @@ class MonitorStore:
 
     # ------------------------------------------------------------------ opening, faults
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        # check_same_thread=False: ingest commits a batch in a helper thread while it parses the next;
+        # the two never use the connection at once (SQLite serialises calls anyway)
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process never corrupts the store
@@ -220,8 +212,9 @@ class MonitorStore:
 
         report = IngestReport()
         db = self.db
+        bind_none_directly()  # two of an event's ten values are usually None
         db.execute("PRAGMA cache_size=-262144")  # 256 MB: the call-id B-tree stays in memory
-        idents = _Idents({tuple(row[1:]): row[0] for row in db.execute("SELECT id, prompt, version, commit_sha, env, arm FROM idents")})
+        idents = Idents({tuple(row[1:]): row[0] for row in db.execute("SELECT id, prompt, version, commit_sha, env, arm FROM idents")})
         existing = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
         expected = sum(p.stat().st_size for p in paths if p.is_file()) // BYTES_PER_EVENT
         bulk = expected > max(BULK_EVENTS, existing // 2)
@@ -229,10 +222,16 @@ class MonitorStore:
         collect = gc.isenabled()
         gc.disable()  # a million small dicts: the cycle collector would rescan them over and over
         try:
-            for path in paths:
-                report.files += 1
-                for batch in self._batches(path, report, idents):
-                    self._store_batch(db, batch, idents, report, state)
+            state.per = min(ROWS_PER_INSERT, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // WIDTH)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-commit") as finisher:
+                finishing: Future[None] | None = None
+                for batch in file_batches(paths, report, idents):  # the next batch is parsed here while
+                    if finishing is not None:  # the last one is rolled up and committed (SQLite, no GIL)
+                        finishing.result()
+                    last = self._write_batch(db, batch, state)
+                    finishing = finisher.submit(self._finish_batch, db, batch, report, state, last)
+                if finishing is not None:
+                    finishing.result()
             if state.index_dropped:
                 db.execute("BEGIN IMMEDIATE")
                 db.execute(LATENCY_INDEX)
@@ -248,8 +247,12 @@ class MonitorStore:
         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         return report
 
-    def _store_batch(self, db: sqlite3.Connection, batch: _Batch, idents: _Idents, report: IngestReport, state: _IngestState) -> None:
+    def _store_batch(self, db: sqlite3.Connection, batch: Batch, report: IngestReport, state: _IngestState) -> None:
         """One transaction: events, feedback, rollup and the rolled-up mark."""
+        self._finish_batch(db, batch, report, state, self._write_batch(db, batch, state))
+
+    def _write_batch(self, db: sqlite3.Connection, batch: Batch, state: _IngestState) -> tuple[int, int]:
+        """Open the batch's transaction and insert its identities, feedback and events: (last rowid before, rows added)."""
         db.execute("BEGIN IMMEDIATE")
         if state.bulk and not state.index_dropped:
             db.execute("DROP INDEX IF EXISTS events_latency")
@@ -260,12 +263,20 @@ class MonitorStore:
             state.has_feedback = True
         elif not state.has_feedback:
             state.has_feedback = db.execute("SELECT 1 FROM feedback LIMIT 1").fetchone() is not None
-        rows = batch.events
         if batch.new_idents:
-            rows = _write_idents(db, batch, idents)
+            _write_idents(db, batch, state.stored_id)
+        values = batch.values
+        if state.stored_id:  # rare: another ingest stored an identity under an id this one handed out
+            stored = state.stored_id.get
+            for i in range(2, len(values), WIDTH):
+                values[i] = stored(values[i], values[i])
         before = db.total_changes
-        _insert_events(db, rows)
-        added = db.total_changes - before
+        _insert_events(db, values, state.per)
+        return last, db.total_changes - before
+
+    def _finish_batch(self, db: sqlite3.Connection, batch: Batch, report: IngestReport, state: _IngestState, written: tuple[int, int]) -> None:
+        """Roll the batch up, move the mark and commit: one SQLite call each, the GIL released meanwhile."""
+        last, added = written
         if added and state.has_feedback:
             db.execute(_APPLY_FEEDBACK, (last,))
         if added:
@@ -276,28 +287,15 @@ class MonitorStore:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?), ('rolled_rowid', ?)", (SCHEMA_VERSION, top))
         db.execute("COMMIT")
         report.added += added
-        report.duplicates += len(rows) - added
+        report.duplicates += batch.count - added
         report.feedback += len(batch.feedback)
 
-    def _batches(self, path: Path, report: IngestReport, idents: _Idents) -> Iterator[_Batch]:
-        try:
-            handle = path.open("rb")
-        except OSError as err:
-            report.problem(f"{path}: cannot read ({err.strerror or err})")
-            return
-        with handle:
-            head = handle.read(1)
-            handle.seek(0)
-            if head == b"{" and looks_like_otlp(path):
-                yield from _batched(path, otlp_events(path, report), report, idents)
-                return
-            yield from _jsonl_batches(path, handle, report, idents)
 
-
-def _write_idents(db: sqlite3.Connection, batch: _Batch, idents: _Idents) -> list[tuple[Any, ...]]:
+def _write_idents(db: sqlite3.Connection, batch: Batch, stored_id: dict[int, int]) -> None:
     """Store the identities first seen in this batch. Another ingest may have added the same
-    identity, or used the same id, since this one started: then use the stored id."""
-    remap: dict[int, int] = {}
+    identity, or used the same id, since this one started: then the stored id is used, and
+    `stored_id` maps the provisional id to it for this batch and every later one (they may
+    have been parsed already)."""
     for ident, *key in batch.new_idents:
         row = db.execute("SELECT id FROM idents WHERE prompt = ? AND version = ? AND commit_sha = ? AND env = ? AND arm = ?", key).fetchone()
         if row is not None:
@@ -307,28 +305,34 @@ def _write_idents(db: sqlite3.Connection, batch: _Batch, idents: _Idents) -> lis
             real = int(db.execute("SELECT coalesce(max(id), 0) + 1 FROM idents").fetchone()[0]) if taken else ident
             db.execute("INSERT INTO idents (id, prompt, version, commit_sha, env, arm) VALUES (?,?,?,?,?,?)", (real, *key))
         if real != ident:
-            remap[ident] = real
-            idents.ids[tuple(key)] = real
-        idents.next = max(idents.next, real + 1)
-    if not remap:
-        return batch.events
-    return [(r[0], r[1], remap.get(r[2], r[2]), *r[3:]) for r in batch.events]
+            stored_id[ident] = real
 
 
-ROWS_PER_INSERT = 50  # multi-row VALUES: half the per-row cost of one statement per row
 _ONE_ROW = "(?,?,?,?,?,?,?,?,?,?)"
-_INSERT_MANY = "INSERT OR IGNORE INTO events VALUES " + ",".join([_ONE_ROW] * ROWS_PER_INSERT)
 
 
-def _insert_events(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """INSERT OR IGNORE the rows in order (a row whose call id is known is skipped on its own)."""
-    from itertools import chain
+_NULL: Any = {}.get  # returns None for any argument, in C
 
-    whole = len(rows) - len(rows) % ROWS_PER_INSERT
-    flat = chain.from_iterable
-    db.executemany(_INSERT_MANY, (tuple(flat(rows[i : i + ROWS_PER_INSERT])) for i in range(0, whole, ROWS_PER_INSERT)))
-    if whole < len(rows):
-        db.executemany("INSERT OR IGNORE INTO events VALUES " + _ONE_ROW, rows[whole:])
+
+def bind_none_directly() -> None:
+    """Binding None costs sqlite3 ~1 µs: it has no fast path for None (it has for int, float,
+    str), so every None goes through the adaptation protocol: a registry look-up, then
+    `__adapt__` and `__conform__` look-ups that each build and clear an AttributeError. An
+    adapter registered for NoneType that returns None (the documented way to bind NULL) is
+    found at the first step. None still binds as NULL, for every connection in the process; an
+    adapter the application registered for None is left in place."""
+    if (type(None), sqlite3.PrepareProtocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), _NULL)
+
+
+def _insert_events(db: sqlite3.Connection, values: list[Any], per: int) -> None:
+    """INSERT OR IGNORE the rows (WIDTH values each, one after the other) in order; a row whose
+    call id is known is skipped on its own. `per` rows to a statement: fewer statements to step."""
+    step = per * WIDTH
+    whole = len(values) - len(values) % step
+    db.executemany("INSERT OR IGNORE INTO events VALUES " + ",".join([_ONE_ROW] * per), (tuple(values[i : i + step]) for i in range(0, whole, step)))
+    if whole < len(values):
+        db.executemany("INSERT OR IGNORE INTO events VALUES " + _ONE_ROW, (tuple(values[i : i + WIDTH]) for i in range(whole, len(values), WIDTH)))
 
 
 def _create_schema(db: sqlite3.Connection, *, index: bool = True) -> None:
@@ -343,28 +347,8 @@ class _IngestState:
     bulk: bool
     index_dropped: bool = False
     has_feedback: bool = False
-
-
-@dataclass
-class _Batch:
-    events: list[tuple[Any, ...]] = field(default_factory=list)  # rows of the events table
-    feedback: list[tuple[Any, ...]] = field(default_factory=list)
-    new_idents: list[tuple[Any, ...]] = field(default_factory=list)  # (id, prompt, version, commit, env, arm) first seen here
-
-
-class _Idents:
-    """Identity (prompt, version, commit, env, arm) -> id; new ids are handed out while parsing and
-    written with the batch that first uses them (so they roll back with it)."""
-
-    def __init__(self, ids: dict[tuple[Any, ...], int]) -> None:
-        self.ids = ids
-        self.next = max(ids.values(), default=0) + 1
-
-    def new(self, key: tuple[Any, ...], batch: _Batch) -> int:
-        ident = self.ids[key] = self.next
-        self.next += 1
-        batch.new_idents.append((ident, *key))
-        return ident
+    stored_id: dict[int, int] = field(default_factory=dict)  # provisional identity id -> the id stored, where they differ
+    per: int = ROWS_PER_INSERT  # rows per INSERT statement
 
 
 # New events pick up feedback that arrived before them (a score given with feedback wins).
@@ -402,93 +386,3 @@ def _apply_late_feedback(db: sqlite3.Connection, call_ids: list[str], last: int)
              score_n = score_n + ? WHERE prompt = ? AND env = ? AND version = ? AND arm = ? AND hour = ?""",
         [(d[0], d[1], d[2], d[3], *key) for key, d in deltas.items()],
     )
-
-
-def _jsonl_batches(path: Path, handle: Any, report: IngestReport, idents: _Idents) -> Iterator[_Batch]:
-    decode = msgspec.json.Decoder(EventLine).decode
-    malformed, invalid = msgspec.DecodeError, msgspec.ValidationError
-    batch = _Batch()
-    events, feedback = batch.events, batch.feedback
-    append = events.append
-    ident_of = idents.ids.get
-    number = 0
-    while True:
-        chunk = handle.readlines(8_000_000)
-        if not chunk:
-            break
-        for raw in chunk:
-            if len(events) + len(feedback) >= BATCH:  # exactly BATCH events per transaction
-                yield batch
-                batch = _Batch()
-                events, feedback = batch.events, batch.feedback
-                append = events.append
-            number += 1
-            try:
-                e = decode(raw)
-            except invalid as err:
-                report.lines += 1
-                report.problem(f"{path}:{number}: {validation_message(err)}, skipped")
-                continue
-            except (malformed, RecursionError) as err:
-                if not raw.strip():
-                    continue
-                report.lines += 1
-                if isinstance(err, RecursionError):
-                    what = "nested too deeply"
-                elif not raw.endswith(b"\n"):
-                    what = "torn last line (a write was cut off)"
-                else:
-                    what = f"not JSON ({str(err)[:120]})"
-                report.problem(f"{path}:{number}: {what}, skipped")
-                continue
-            report.lines += 1
-            name, ts, error, fb = e.name, e.ts, e.error, e.feedback
-            if e.type is not None:
-                if e.type == "feedback":
-                    try:
-                        feedback.append((e.call_id, ts, feedback_text(fb), e.score))
-                    except BadField as bad:
-                        report.problem(f"{path}:{number}: {bad}, skipped")
-                else:
-                    report.problem(f"{path}:{number}: unknown event type {e.type[:40]!r}, skipped")
-                continue
-            if not name or ts is None:
-                report.problem(f"{path}:{number}: {'name: needs a non-empty string' if not name else 'ts: needs a number (unix seconds)'}, skipped")
-                continue
-            if error is not None and type(error) is not str:
-                error = error_text(error)
-            elif error == "":
-                error = None
-            if fb is not None and type(fb) is not str:
-                fb = feedback_text(fb)
-            key = (name, e.version or UNKNOWN_VERSION, e.commit or "", e.env or "", e.arm or "")
-            ident = ident_of(key) or idents.new(key, batch)
-            tokens_in, tokens_out = e.input_tokens, e.output_tokens
-            if type(tokens_in) is float or type(tokens_out) is float:
-                try:
-                    tokens_in, tokens_out = whole(tokens_in, "input_tokens"), whole(tokens_out, "output_tokens")
-                except BadField as bad:
-                    report.problem(f"{path}:{number}: {bad}, skipped")
-                    continue
-            append((e.call_id, ts, ident, e.latency_ms, tokens_in, tokens_out, e.cost, error, e.score, fb))
-    if events or feedback:
-        yield batch
-
-
-def _batched(path: Path, events: Iterator[tuple[str, dict[str, Any]]], report: IngestReport, idents: _Idents) -> Iterator[_Batch]:
-    batch = _Batch()
-    for where, event in events:
-        try:
-            call_id, ts, key, *rest = convert_event(event)
-        except BadField as err:
-            report.problem(f"{path}:{where}: {err}, skipped")
-            continue
-        ident = idents.ids.get(key) or idents.new(key, batch)
-        batch.events.append((call_id, ts, ident, *rest))
-        if len(batch.events) >= BATCH:
-            yield batch
-            batch = _Batch()
-    if batch.events:
-        yield batch
-
-
