@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey  # not exported by textual.widgets (Textual 8)
+
+try:
+    from textual.widgets._footer import FooterKey  # not exported by textual.widgets (Textual 8)
+except ImportError:  # a Textual that moved it: the keys are restyled as they mount, as before
+    FooterKey = None  # type: ignore[assignment,misc]
 
 
 class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         for widget in super().compose():
-            if isinstance(widget, FooterKey):
+            if FooterKey is not None and isinstance(widget, FooterKey):
                 if widget.has_class("-command-palette"):  # unbound: keeps FooterKey's default, compact
                     widget.add_class("-compact", update=False)  # (reading `compact` here would run its watch)
                 else:
