@@ -47,10 +47,10 @@ async def test_a_request_that_cannot_be_interrupted_is_not_timed_out_and_started
 
 @pytest.mark.parametrize(
     ("cores", "load", "threads"),
-    [(2, 0.0, 2), (2, 0.4, 2), (2, 0.6, 1), (2, 1.0, 1), (2, 3.5, 1), (8, 2.2, 6), (1, 0.0, 1), (4, 9.0, 1)],
+    [(2, 0.0, 2), (2, 0.7, 2), (2, 1.0, 1), (2, 1.9, 1), (2, 3.5, 1), (8, 2.2, 6), (1, 0.0, 1), (4, 9.0, 1)],
 )
 def test_the_model_computes_on_the_cores_the_machine_leaves_idle(cores: int, load: float, threads: int) -> None:
-    """All cores but one was 1.5x slower than two threads on an idle 2-core machine."""
+    """All cores but one was 1.6x slower than two threads on an idle 2-core machine."""
     from workbench.evals.local_model import runtime_threads
 
     assert runtime_threads(cores, load) == threads

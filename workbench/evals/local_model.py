@@ -44,12 +44,12 @@ def local_model_path() -> Path | None:
 def runtime_threads(cores: int, load: float) -> int:
     """How many threads the model computes on: the cores the machine leaves idle, at least one.
 
-    Its threads spin on their cores. On an idle 2-core machine two threads read a prompt and
-    write an answer ~1.5x faster than one (2026-12-01: 5.4 s against 7.0 s for the first case,
-    16.5 against 7.3 answer tokens/s); on a busy one (load average ~3) a demo suite took 78 s
-    with two and 56 s with one, and two starved the app's own thread.
+    Its threads spin on their cores. On an idle 2-core machine the demo suite took 24.2 s with
+    two threads and 38.8 s with one (2026-12-01); on a busy one (load average ~3) it took 78 s
+    with two and 56 s with one, and two starved the app's own thread. Only whole cores of load
+    count: the minute's average still holds the user's last run.
     """
-    return max(1, min(cores, cores - int(load + 0.5)))
+    return max(1, min(cores, cores - int(load)))
 
 
 def _mistralrs() -> Any:
