@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,11 @@ from typing import Any
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default backlog of 5 drops bursts of new connections (1 s SYN retry)
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (a cancelled run, a timeout) is expected, not a traceback.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 Behaviour = str  # "ok" | "429" | "429:<seconds>" | "500" | "503" | "malformed" | "drop" | "401" | "quota" | "slow:<seconds>"
