@@ -39,14 +39,13 @@ from typing import Any
 
 from workbench.core.model import LoadResult, Problem, Severity
 from workbench.services.prompt_files import (
-    candidate_paths,
     file_reader,
     load_path,
     path_at,
     prompt_at,
     write_atomically,
 )
-from workbench.services.revisions import describe, target
+from workbench.services.revisions import target
 from workbench.services.session import RepoSession
 
 FORMAT = 1
@@ -74,9 +73,7 @@ def check_at(session: RepoSession, name: str, rev: str | None = None) -> Verdict
     found = target(session, name, rev)
     path = path_at(session, name, found.commit)
     if path is None:
-        shown = candidate_paths(name)[0]
-        where = describe(rev) if found.commit is None else found.label
-        return Verdict(shown, False, (Problem(shown, 0, 0, f"{name} does not exist at {where}"),))
+        return _verdict(prompt_at(session, name, rev))  # says it does not exist, and where
     verdict, _ = _checked(session, path, found.commit, need_prompt=False)
     return verdict
 
