@@ -49,9 +49,9 @@ async def test_plain_completion_with_usage_and_cost() -> None:
 
 async def test_a_plain_completion_builds_no_sdk_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK's typed layer (params transformed by their TypedDicts, the answer built into
-    pydantic models) cost ~5 ms of CPU per request, over a second of a 200-case run: the
-    request goes through the SDK's client (auth, base URL, Azure paths, status errors) with
-    the body as the prompt file gave it, and the answer is read as the JSON it is."""
+    pydantic models) took a third of the client's CPU per request (2.7 -> 1.8 ms): the request
+    goes through the SDK's client (auth, base URL, Azure paths, status errors) with the body as
+    the prompt file gave it, and the answer is read as the JSON it is."""
     import openai._base_client
     import openai._models
 

@@ -96,8 +96,8 @@ def _app_for(argv: list[str]) -> typer.Typer:
     """`app` with only the command `argv` names (and the global options).
 
     Typer turns every registered command into a click command before parsing: ~35 function
-    signatures read and converted, 40-80 ms of every run. Only the named one is needed; the
-    whole app is kept for `--help`, `--version`, no command and an unknown one.
+    signatures read and converted, 40-80 ms of every run. Only the named one is needed (none
+    for `--version`); the whole app is kept for `--help`, no command and an unknown one.
     """
     position = 0
     while position < len(argv):

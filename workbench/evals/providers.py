@@ -198,7 +198,8 @@ class OpenAIProvider:
             else:
                 # The SDK's client sends it (auth, base URL, Azure's paths, status errors), but
                 # not its typed layer: transforming the params and building pydantic models of
-                # the answer cost ~5 ms of CPU a request; the answer is read as the JSON it is.
+                # the answer took a third of the client's CPU (2.7 -> 1.8 ms a request; raw
+                # httpx2: 1.2 ms). The answer is read as the JSON it is.
                 answer = await client.post("/chat/completions", body={"model": self.model, "messages": request.as_messages(), **params}, cast_to=object)
                 text, usage, structured, logprobs = _read_answer(answer)
         except CallError:
