@@ -34,6 +34,11 @@ def test_demo_repository_has_history_releases_deployments_and_results(tmp_path: 
         assert len(released) >= 3
         summaries = [latest_summary(ws, "support/summarize", r.commit) for r in released]
         assert all(summaries) and any(s.startswith("✗") for s in summaries if s)
+        # Each promotion carries the tests of what it promoted, as the app's promote writes
+        # them (the timeline's tests column was empty for the whole demo).
+        promotions = [e for e in events if e.action == "promote"]
+        assert promotions and all(e.tests == latest_summary(ws, "support/summarize", e.commit) for e in promotions)
+        assert all(e.tests for e in promotions)
     assert run_app(["-C", str(root), "validate"]) == 0
 
 

@@ -173,7 +173,8 @@ class _DemoBuilder:
         assert self.ws is not None
         with _as(person, self.at(day)):
             self.ws.clock = lambda: self.at(day)
-            releases.tag_release(self.ws, name)
+            release = releases.tag_release(self.ws, name).tag
+        self._record_results(name, release.number, release.commit, day)  # promotions then carry them
         for offset, env in enumerate(envs):
             when = self.at(day + 0.1 + offset)
             with _as(person, when):
@@ -267,7 +268,6 @@ class _DemoBuilder:
         self.commit("chen", 35, "SQL generator: dialect-specific date hints", {sql: hinted})
         with _as("chen", self.at(36)):
             branches.switch_branch(ws, "main")
-        self._stored_results(names)
         self._production_events(names)
 
     def _production_events(self, names: list[str]) -> None:
@@ -292,8 +292,9 @@ class _DemoBuilder:
         generate_demo_events(log, periods)
         ingest(self.root, [log])
 
-    def _stored_results(self, names: list[str]) -> None:
-        """Past test runs of every release, as a real endpoint would have produced them.
+    def _record_results(self, name: str, number: int, commit: str, day: float) -> None:
+        """The test run of a release, as a real endpoint would have produced it, stored before
+        the release is promoted (so its deployment events carry the summary, as in the app).
 
         The bad summaries release (v3) failed two cases; the first intent classifier missed one.
         """
@@ -302,31 +303,28 @@ class _DemoBuilder:
 
         ws = self.ws
         assert ws is not None
+        prompt = prompt_files.prompt_at(ws, name, commit).prompt
+        if prompt is None:
+            return
         failing = {("support/summarize", 3): {0, 4}, ("support/classify_intent", 1): {1}, ("support/triage_ticket", 2): {2}}
-        for name in names:
-            for index, tag in enumerate(releases.releases(ws, name)):
-                prompt = prompt_files.prompt_at(ws, name, tag.commit).prompt
-                if prompt is None:
-                    continue
-                bad = failing.get((name, tag.number), set())
-                results = [
-                    CaseResult(
-                        case_id=case.case_id,
-                        description=case.description,
-                        repeat=0,
-                        passed=i not in bad,
-                        score=0.0 if i in bad else 1.0,
-                        output=recorded_output(prompt, case.description),
-                        asserts=recorded_asserts(prompt, case, i in bad),
-                        latency_ms=420.0 + 37 * i + 90 * tag.number,
-                        input_tokens=180 + 11 * i,
-                        output_tokens=60 + 7 * i,
-                        cost=0.00006,
-                    )
-                    for i, case in enumerate(prompt.tests)
-                ]
-                started = self.at(6 + index * 8).timestamp()
-                record_results(ws, name, tag.commit, "openai:gpt-4o-mini@api.openai.com", results, started=started)
+        bad = failing.get((name, number), set())
+        results = [
+            CaseResult(
+                case_id=case.case_id,
+                description=case.description,
+                repeat=0,
+                passed=i not in bad,
+                score=0.0 if i in bad else 1.0,
+                output=recorded_output(prompt, case.description),
+                asserts=recorded_asserts(prompt, case, i in bad),
+                latency_ms=420.0 + 37 * i + 90 * number,
+                input_tokens=180 + 11 * i,
+                output_tokens=60 + 7 * i,
+                cost=0.00006,
+            )
+            for i, case in enumerate(prompt.tests)
+        ]
+        record_results(ws, name, commit, "openai:gpt-4o-mini@api.openai.com", results, started=self.at(day - 0.05).timestamp())
 
 
 RECORDED_TRIAGE = {
