@@ -27,7 +27,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "WORKBENCH_REPO", "WORKBENCH_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    # COLUMNS/LINES: the width of piped side-by-side output follows the runner's terminal
+    # otherwise (pytest-xdist's workers set COLUMNS=80, and a diff test failed only there).
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "WORKBENCH_REPO", "WORKBENCH_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL", "COLUMNS", "LINES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TERM", "dumb")
