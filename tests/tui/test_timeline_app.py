@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from textual.widgets import DataTable
@@ -195,6 +196,17 @@ async def test_at_80x24_the_timeline_fits_the_width_and_keeps_why(branched_repo:
         labels = [str(column.label) for column in table.columns.values()]
         assert "why" in labels and "who" not in labels and "tests" not in labels
         assert table.virtual_size.width <= table.size.width
+        # A long prompt name (the demo's rag/answer_with_citations) is cut too, rather than
+        # push `why` past the edge.
+        long = [replace(e, prompts=("rag/answer_with_citations_and_more",)) for e in screen.events]
+        wide = TimelineScreen(long, ["dev", "staging", "prod"], clock=clock)
+        app.push_screen(wide)
+        await settle(pilot)
+        wide_table = wide.query_one(DataTable)
+        assert wide_table.virtual_size.width <= wide_table.size.width
+        assert "…" in wide_table.get_row_at(0)[3].plain
+        wide.dismiss(None)
+        await settle(pilot)
         rollback = next(i for i, e in enumerate(screen.shown) if e.kind == "rollback")
         assert "orders" in "".join(c.plain for c in table.get_row_at(rollback))
         table.move_cursor(row=rollback)

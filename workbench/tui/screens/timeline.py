@@ -28,6 +28,8 @@ EXPENDABLE = ("who", "tests")
 CELL_PADDING = 1  # DataTable's default, on each side of every cell
 SCROLLBAR = 2
 MIN_WHY = 16
+MIN_PROMPT = 16
+MIN_CUT = 4  # narrower than the columns left need: the table scrolls sideways
 
 TimelineChoice = tuple[str, TimelineEvent]  # ("open" | "rollback", the event)
 
@@ -53,24 +55,33 @@ def event_cells(event: TimelineEvent, now: datetime | None) -> list[Text]:
     ]
 
 
-def fit_columns(rows: Sequence[Sequence[Text]], width: int) -> tuple[list[int], int | None]:
-    """Which COLUMNS to show in `width` cells (their indexes), and how wide `why` may be.
+def fit_columns(rows: Sequence[Sequence[Text]], width: int) -> tuple[list[int], dict[int, int]]:
+    """Which COLUMNS to show in `width` cells (their indexes), and the widths of those cut to fit.
 
     The expendable columns give way first, one at a time, while `why` would be narrower than
-    MIN_WHY; `why` is then cut to what is left (None: it fits whole)."""
+    MIN_WHY; then `prompt` is cut (down to MIN_PROMPT), and `why` gets what is left."""
+
     def natural(index: int) -> int:
         return max([len(COLUMNS[index]), *(row[index].cell_len for row in rows)])
 
     shown = list(range(len(COLUMNS)))
-    why = COLUMNS.index("why")
+    why, prompt = COLUMNS.index("why"), COLUMNS.index("prompt")
     for dropping in (None, *EXPENDABLE):
         if dropping is not None:
             shown.remove(COLUMNS.index(dropping))
         used = sum(natural(i) + 2 * CELL_PADDING for i in shown if i != why) + 2 * CELL_PADDING + SCROLLBAR
         if width - used >= MIN_WHY:
             break
-    room = max(MIN_WHY, width - used)
-    return shown, (room if natural(why) > room else None)
+    room = width - used
+    cuts: dict[int, int] = {}
+    shrink = min(MIN_WHY - room, natural(prompt) - MIN_PROMPT)
+    if shrink > 0:
+        cuts[prompt] = natural(prompt) - shrink
+        room += shrink
+    room = max(MIN_CUT, room)
+    if natural(why) > room:
+        cuts[why] = room
+    return shown, cuts
 
 
 def _label(version: str | None) -> str:
@@ -131,15 +142,15 @@ class TimelineScreen(Screen[TimelineChoice | None]):
         table = self.query_one(TimelineTable)
         now = self.clock() if self.clock else None
         rows = [event_cells(event, now) for event in self.shown]
-        columns, why_width = fit_columns(rows, self.app.size.width)
+        columns, cuts = fit_columns(rows, self.app.size.width)
         table.clear(columns=columns != self._columns)
         if columns != self._columns:
             self._columns = columns
             for index in columns:
                 table.add_column(COLUMNS[index], key=COLUMNS[index])
         for index, cells in enumerate(rows):
-            if why_width is not None:
-                cells[-1].truncate(why_width, overflow="ellipsis")
+            for column, cut in cuts.items():
+                cells[column].truncate(cut, overflow="ellipsis")
             table.add_row(*(cells[i] for i in columns), key=str(index))
         title = Text("6 Timeline", style="bold")
         title.append(f" · environment: {clean(self.env) if self.env else 'all'} (e)")
