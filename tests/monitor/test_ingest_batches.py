@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from monitor_helpers import stored_counts
 
 from workbench.monitor import ingest_batches
 from workbench.monitor import store as store_module
@@ -55,14 +56,6 @@ def test_identities_handed_out_for_batches_parsed_ahead_follow_the_stored_id(tmp
     assert {row.version: row.calls for row in version_metrics(second.db, "p", "prod")} == {"p@v1": 10, "p@v2": 5}
 
 
-def _counts(path: Path) -> tuple[int, int]:
-    db = sqlite3.connect(path)
-    try:
-        return db.execute("SELECT count(*) FROM events").fetchone()[0], db.execute("SELECT coalesce(sum(calls), 0) FROM rollup").fetchone()[0]
-    finally:
-        db.close()
-
-
 @pytest.mark.parametrize("step", ["_write_batch", "_finish_batch"])
 def test_a_failing_write_or_commit_keeps_whole_batches(tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
     """The second batch fails while inserting (this thread) or while rolling up and committing
@@ -85,10 +78,10 @@ def test_a_failing_write_or_commit_keeps_whole_batches(tmp_path: Path, small_bat
     with pytest.raises(Exception, match="disk I/O error"):
         store.ingest([log])
     assert not store.db.in_transaction
-    assert _counts(tmp_path / "m.sqlite") == (small_batches, small_batches)
+    assert stored_counts(tmp_path / "m.sqlite") == (small_batches, small_batches)
     monkeypatch.setattr(MonitorStore, step, real)
     assert store.ingest([log]).added == 10 - small_batches
-    assert _counts(tmp_path / "m.sqlite") == (10, 10)
+    assert stored_counts(tmp_path / "m.sqlite") == (10, 10)
 
 
 def test_the_next_batch_is_parsed_while_the_last_one_commits(tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +107,7 @@ def test_the_next_batch_is_parsed_while_the_last_one_commits(tmp_path: Path, sma
     assert store.ingest([log]).added == 2 * small_batches
     assert seen[0][1], "the first batch was committed before the second was parsed"
     assert all(name.startswith("ingest-commit") for name, _ in seen)
-    assert _counts(tmp_path / "m.sqlite") == (2 * small_batches, 2 * small_batches)
+    assert stored_counts(tmp_path / "m.sqlite") == (2 * small_batches, 2 * small_batches)
 
 
 def test_a_failing_read_keeps_whole_batches(tmp_path: Path, small_batches: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +125,7 @@ def test_a_failing_read_keeps_whole_batches(tmp_path: Path, small_batches: int, 
     with pytest.raises(OSError, match="read error"):
         store.ingest([log])
     assert not store.db.in_transaction
-    assert _counts(tmp_path / "m.sqlite") == (small_batches, small_batches)
+    assert stored_counts(tmp_path / "m.sqlite") == (small_batches, small_batches)
 
 
 SHAPES = [

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from monitor_helpers import stored_counts
 
 from workbench.cli.common import run_app
 from workbench.monitor.metrics import version_metrics
@@ -25,14 +26,6 @@ def _log(path: Path, n: int, prefix: str = "c") -> Path:
             LINE.format(prefix=prefix, i=i, ts=1_700_000_000 + i, lat=100 + i % 50, err='"timeout"' if i % 20 == 0 else "null") for i in range(n)
         )
     return path
-
-
-def _state(path: Path) -> tuple[int, int]:
-    db = sqlite3.connect(path)
-    try:
-        return (db.execute("SELECT count(*) FROM events").fetchone()[0], db.execute("SELECT coalesce(sum(calls), 0) FROM rollup").fetchone()[0])
-    finally:
-        db.close()
 
 
 @pytest.fixture
@@ -77,13 +70,13 @@ def test_kill_9_mid_ingest_leaves_every_batch_counted_or_absent(root: Path, tmp_
     assert process.poll() is None, "the ingest ended before the kill"
     os.kill(process.pid, signal.SIGKILL)
     process.wait(30)
-    stored, counted = _state(store_path)
+    stored, counted = stored_counts(store_path)
     assert stored == counted  # stored and rolled up together, or neither
     assert (stored - 500) % BATCH == 0 and stored >= 500  # whole batches only; nothing stored before was lost
     if moment.startswith("after"):
         assert stored > 500
     assert run_app(["-C", str(root), "monitor", "ingest", str(log)]) == 0  # the next command works and fills the gap
-    assert _state(store_path) == (500 + 3 * BATCH, 500 + 3 * BATCH)
+    assert stored_counts(store_path) == (500 + 3 * BATCH, 500 + 3 * BATCH)
     store = MonitorStore(store_path)
     (row,) = version_metrics(store.db, "p", "prod")
     assert row.calls == 500 + 3 * BATCH and row.errors == 25 + 3 * BATCH // 20
@@ -104,10 +97,10 @@ def test_a_corrupt_monitor_store_is_moved_aside_and_the_readable_events_kept(roo
     assert run_app(["-C", str(root), "monitor", "ingest", str(_log(tmp_path / "b.jsonl", 100, "new"))]) == 0
     captured = capsys.readouterr()
     assert "monitor.sqlite.corrupt-" in captured.err and str(store_path) in captured.err
-    stored, counted = _state(store_path)
+    stored, counted = stored_counts(store_path)
     assert stored == counted and stored >= 100 + 20_000 // 2  # the new events and at least the readable half of the old
     assert run_app(["-C", str(root), "monitor", "ingest", str(tmp_path / "a.jsonl")]) == 0  # re-ingest restores the rest
-    assert _state(store_path) == (20_100, 20_100)
+    assert stored_counts(store_path) == (20_100, 20_100)
     assert "corrupt" not in capsys.readouterr().err
 
 
@@ -153,7 +146,7 @@ def test_a_locked_monitor_store_is_waited_for_and_a_long_lock_is_a_clear_error(r
     _, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 0, err  # ...and goes on once it is released
     assert not list(store_path.parent.glob("monitor.sqlite.corrupt-*"))
-    assert _state(store_path) == (150, 150)
+    assert stored_counts(store_path) == (150, 150)
 
 
 def test_two_ingests_at_once_agree_on_identities(tmp_path: Path) -> None:
@@ -174,4 +167,4 @@ def test_two_ingests_at_once_agree_on_identities(tmp_path: Path) -> None:
     second._store_batch(second.db, batches[0], report, _IngestState(bulk=False))
     versions = {row.version: row.calls for row in version_metrics(second.db, "p", "prod")}
     assert versions == {"p@v1": 10, "p@v2": 1}
-    assert _state(path) == (11, 11)
+    assert stored_counts(path) == (11, 11)
