@@ -81,6 +81,25 @@ async def test_a_malformed_answer_is_a_retryable_call_error(body: str) -> None:
     assert err.value.retryable and ("malformed" in err.value.message or "without choices" in err.value.message)
 
 
+@pytest.mark.parametrize("depth", [60, 900, 50_000])
+async def test_a_deeply_nested_answer_is_a_call_error_not_a_crash(depth: int) -> None:
+    """A hostile endpoint's tool calls nested thousands deep raised RecursionError out of the
+    provider (JSON decoding, or copying the calls), which no case handler expects."""
+    from workbench.evals.model_io import CallError
+
+    nested = '{"a":' * depth + "1" + "}" * depth
+    with FakeOpenAI() as server:
+        server.raw_body = '{"choices": [{"message": {"content": null, "tool_calls": [' + nested + "]}}]}"
+        provider = _provider(server)
+        if depth <= 60:  # deep, but as deep as real tool arguments get: kept
+            completion = await provider.complete(ModelRequest(messages=[{"role": "user", "content": "hi"}]))
+            assert completion.structured is not None
+            return
+        with pytest.raises(CallError) as err:
+            await provider.complete(ModelRequest(messages=[{"role": "user", "content": "hi"}]))
+    assert err.value.retryable and "malformed" in err.value.message
+
+
 async def test_streamed_completion_collects_text_and_usage() -> None:
     with FakeOpenAI() as server:
         completion = await _provider(server, stream=True).complete(ModelRequest(messages=[{"role": "user", "content": "one two three"}]))

@@ -210,7 +210,7 @@ class OpenAIProvider:
             raise CallError("the request timed out", retryable=True) from None
         except openai.APIConnectionError as err:
             raise CallError(f"connection failed: {_cause(err)}", retryable=True) from None
-        except (openai.APIResponseValidationError, ValueError) as err:
+        except (openai.APIResponseValidationError, ValueError, RecursionError) as err:  # RecursionError: JSON nested thousands deep
             raise CallError(f"malformed response from the endpoint: {short_text(str(err))}", retryable=True) from None
         latency = (time.perf_counter() - started) * 1000
         input_tokens, output_tokens = _token_counts(usage)
@@ -275,12 +275,17 @@ def _token_counts(usage: Any) -> tuple[int | None, int | None]:
     return (counts[0] if isinstance(counts[0], int) else None, counts[1] if isinstance(counts[1], int) else None)
 
 
-def _without_none(value: Any) -> Any:
+MAX_ANSWER_DEPTH = 64  # tool calls nested deeper are refused: what grades and stores them recurses
+
+
+def _without_none(value: Any, depth: int = 0) -> Any:
     """The JSON without null fields, as the SDK's `model_dump(exclude_none=True)` gave it."""
+    if depth > MAX_ANSWER_DEPTH:
+        raise CallError(f"malformed response from the endpoint: tool calls nested more than {MAX_ANSWER_DEPTH} levels deep", retryable=True)
     if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
+        return {k: _without_none(v, depth + 1) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_without_none(v) for v in value]
+        return [_without_none(v, depth + 1) for v in value]
     return value
 
 
