@@ -71,7 +71,7 @@ def _run_in_a_fresh_process(repo: Path, args: list[str]) -> dict[str, object]:
         "from workbench.cli import main\n"
         "from workbench.cli.common import run_app\n"
         f"code = run_app({args!r})\n"
-        "mods = sorted(m for m in ('openai', 'httpx', 'httpx2', 'httpcore2', 'mistralrs', 'git', 'tenacity', 'jsonschema') if m in sys.modules)\n"
+        "mods = sorted(m for m in ('openai', 'httpx', 'httpx2', 'httpcore2', 'mistralrs', 'git', 'tenacity', 'jsonschema', 'aiohttp') if m in sys.modules)\n"
         "sys.stderr.write('PROBE ' + json.dumps({'code': code, 'modules': mods}) + '\\n')\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, env=os.environ.copy(), check=False)
@@ -95,6 +95,22 @@ def test_an_uncached_run_goes_through_the_official_sdk(repo: Path) -> None:
         probe = _run_in_a_fresh_process(repo, ["test", "a", "--no-cache", "--base-url", server.base_url])
         assert server.requests == 8
     assert probe["code"] == 0 and "openai" in probe["modules"]
+    assert "aiohttp" not in probe["modules"]  # the SDK's optional transport: 0.25 s of its import, never used
+
+
+def test_the_sdk_leaves_aiohttp_importable_and_keeps_it_where_it_was_already_imported() -> None:
+    probe = (
+        "import sys\n"
+        "from workbench.evals.providers import openai_sdk\n"
+        "sdk = openai_sdk()\n"
+        "assert 'aiohttp' not in sys.modules and sdk.AsyncOpenAI(api_key='k', base_url='http://127.0.0.1:9')\n"
+        "import aiohttp\n"  # textual-serve's: still there for it
+        "assert aiohttp.ClientSession\n"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False).returncode == 0
+    first = "import aiohttp\nfrom workbench.evals.providers import openai_sdk\nsdk = openai_sdk()\nassert 'Missing' not in sdk.DefaultAioHttpClient.__name__, sdk.DefaultAioHttpClient\n"
+    done = subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.skipif(

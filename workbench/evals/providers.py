@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from workbench.core.config import WorkbenchConfig
@@ -105,6 +106,30 @@ def _hash_embedding(text: str, dims: int = 64) -> list[float]:
     return vector
 
 
+_sdk_import_lock = threading.Lock()
+
+
+def openai_sdk() -> ModuleType:
+    """The OpenAI SDK, imported without its optional aiohttp transport.
+
+    The SDK imports its vendored aiohttp transport whenever aiohttp is installed (textual-serve,
+    behind `workbench serve`, installs it), and aiohttp builds its TLS contexts at import: 0.25
+    of the SDK's 1.0 s on this machine, for a transport never used here (the SDK's default is
+    httpx). Marking aiohttp as absent for the length of the import takes the SDK's own
+    `except ImportError` path; the mark is removed afterwards, so aiohttp still imports for
+    anyone who needs it, and where it is already imported nothing is hidden.
+    """
+    with _sdk_import_lock:
+        hidden = "aiohttp" not in sys.modules
+        if hidden:
+            sys.modules["aiohttp"] = None  # type: ignore[assignment]  # the import system's "not installed"
+        try:
+            return importlib.import_module("openai")
+        finally:
+            if hidden and "aiohttp" in sys.modules and sys.modules["aiohttp"] is None:
+                del sys.modules["aiohttp"]
+
+
 def prefetch_http_client() -> None:
     """Import the OpenAI SDK in a daemon thread, for a run that will surely send requests.
 
@@ -118,7 +143,7 @@ def prefetch_http_client() -> None:
     def load() -> None:
         # Any failure (not installed, interpreter shutting down) is left to the first call.
         with contextlib.suppress(Exception):
-            importlib.import_module("openai")
+            openai_sdk()
 
     threading.Thread(target=load, name="workbench-sdk-import", daemon=True).start()
 
@@ -172,9 +197,9 @@ class OpenAIProvider:
     def _sdk_client(self) -> Any:
         with self._client_lock:
             if self._client is None:
-                from openai import AsyncOpenAI  # deferred: the SDK costs 0.3-0.5 s to import
+                sdk = openai_sdk()  # deferred: the SDK costs 0.3-0.5 s to import
 
-                self._client = AsyncOpenAI(api_key=self._key, base_url=self.spec.base_url, max_retries=0, timeout=self.timeout_s)
+                self._client = sdk.AsyncOpenAI(api_key=self._key, base_url=self.spec.base_url, max_retries=0, timeout=self.timeout_s)
             return self._client
 
     async def _client_ready(self) -> Any:
