@@ -3,13 +3,14 @@ however it got there, makes an invalid prompt look valid."""
 
 from __future__ import annotations
 
+import hmac
 import json
 from pathlib import Path
 
 import pytest
 
 from workbench.core import loader
-from workbench.services import parse_cache
+from workbench.services import parse_cache, verdicts
 from workbench.services.session import RepoSession
 
 RAG = "rag/answer_with_citations"
@@ -72,7 +73,7 @@ def test_a_changed_tests_file_is_checked_again(prompt_repo: Path) -> None:
 
 def test_other_checking_code_is_another_key(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert not _check(prompt_repo, "support/summarize").cached
-    monkeypatch.setattr(parse_cache, "fingerprint", lambda: "another loader")
+    monkeypatch.setattr(verdicts, "fingerprint", lambda: "another loader")
     assert not _check(prompt_repo, "support/summarize").cached
 
 
@@ -106,7 +107,7 @@ def test_a_planted_entry_never_makes_an_invalid_prompt_valid(prompt_repo: Path) 
     bad_entry.write_text(json.dumps(envelope))
     assert not _check(prompt_repo, "support/summarize").ok
     # 3. signed with a key of the attacker's choosing (the user's key lives outside the repository)
-    envelope["mac"] = parse_cache.hmac.new(b"k" * 32, envelope["body"].encode(), "sha256").hexdigest()
+    envelope["mac"] = hmac.new(b"k" * 32, envelope["body"].encode(), "sha256").hexdigest()
     bad_entry.write_text(json.dumps(envelope))
     assert not _check(prompt_repo, "support/summarize").ok
     assert good.ok
@@ -157,3 +158,77 @@ def test_a_test_run_of_an_invalid_version_reports_its_problems(prompt_repo: Path
         result = _load_for_a_run(prompt_repo, "support/summarize")
         assert result.prompt is None and any("mesages" in p.message for p in result.errors)
     assert "does not exist" in _load_for_a_run(prompt_repo, "no/such").problems[0].message
+
+
+# --------------------------------------------------------------------------- workbench.yaml
+CONFIG = "environments: [dev, prod]\nmodel: {provider: echo}\n"
+
+
+def _open_counting_schema_checks(root: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    from workbench.core import config
+
+    calls: list[str] = []
+    original = config.schema_problems
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append("schema")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(config, "schema_problems", counting)
+    with RepoSession.open(root) as session:
+        assert session.environments == ("dev", "prod")
+    return len(calls)
+
+
+def test_a_configuration_that_passed_the_schema_is_not_checked_against_it_again(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (prompt_repo / "workbench.yaml").write_text(CONFIG)
+    assert _open_counting_schema_checks(prompt_repo, monkeypatch) == 1
+    assert _open_counting_schema_checks(prompt_repo, monkeypatch) == 0  # every later session
+    (prompt_repo / "workbench.yaml").write_text(CONFIG + "concurrency: 4\n")
+    assert _open_counting_schema_checks(prompt_repo, monkeypatch) == 1  # another text: checked
+
+
+def test_no_entry_makes_an_invalid_configuration_look_valid(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.errors import ConfigError
+
+    config = prompt_repo / "workbench.yaml"
+    config.write_text(CONFIG + "concurency: 4\n")  # a misspelt field: the schema's error
+    for _ in range(2):  # never remembered as passed
+        with pytest.raises(ConfigError, match="concurency"):
+            RepoSession.open(prompt_repo)
+    config.write_text(CONFIG)
+    RepoSession.open(prompt_repo).close()
+    (entry,) = [e for e in _entries(prompt_repo) if json.loads(json.loads(e.read_text())["body"])["path"] == "workbench.yaml"]
+    # The passed verdict copied to the invalid text's place, or re-signed by someone else:
+    config.write_text(CONFIG + "concurency: 4\n")
+    key = verdicts.key_of("workbench.yaml", config.read_text(), kind="config")
+    planted = verdicts.entry_file(prompt_repo / ".git", key)
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text(entry.read_text())  # signed, but for another key
+    with pytest.raises(ConfigError, match="concurency"):
+        RepoSession.open(prompt_repo)
+    body = json.loads(json.loads(entry.read_text())["body"])
+    body["key"] = key
+    planted.write_text(json.dumps({"body": json.dumps(body), "mac": "0" * 64}))  # right key, not signed by this user
+    with pytest.raises(ConfigError, match="concurency"):
+        RepoSession.open(prompt_repo)
+
+
+def test_the_fingerprint_changes_with_any_checking_source_or_schema(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    package = Path(verdicts.__file__).resolve().parent.parent
+    copy = tmp_path / "workbench"
+    shutil.copytree(package / "core", copy / "core")
+    shutil.copytree(package / "schema", copy / "schema")
+    first = verdicts.fingerprint_of(copy)
+    assert verdicts.fingerprint_of(copy) == first
+    source = copy / "core" / "loader.py"
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # edited: same size, later
+    second = verdicts.fingerprint_of(copy)
+    assert second != first
+    schema = next((copy / "schema").glob("*.json"))
+    schema.write_text(schema.read_text() + " ")
+    assert verdicts.fingerprint_of(copy) != second

@@ -108,3 +108,41 @@ async def select_folder_prompt(pilot: Any, folder: str) -> None:
     await settle(pilot)
     tree.move_cursor(node.children[0])
     await settle(pilot)
+
+
+_FIRST_DIFF_PROBE = """
+import asyncio, sys
+from workbench.tui.app import make_app
+from workbench.tui.panes.diff import DiffPane
+
+shown = []
+original = DiffPane.show_diff
+def show_diff(self, diff):
+    original(self, diff)
+    if not shown:
+        shown.append(sorted(m for m in sys.modules if m in {names!r}))
+DiffPane.show_diff = show_diff
+
+async def main():
+    async with make_app(sys.argv[1]).run_test(size=(120, 36)) as pilot:
+        while not shown:
+            await pilot.pause(0.005)
+    print(shown[0])
+
+asyncio.run(main())
+"""
+
+
+def test_reopening_paints_the_first_diff_without_the_schema_or_template_libraries(app_repo: Path) -> None:
+    """The repository's workbench.yaml and the first prompt were checked in an earlier session:
+    the signed verdicts answer, so neither jsonschema (0.08-0.17 s to import) nor jinja2 and the
+    loader are imported before the first diff is on screen."""
+    probe = _FIRST_DIFF_PROBE.format(names=("jsonschema", "jinja2", "workbench.core.loader"))
+
+    def first_diff_modules() -> str:
+        done = subprocess.run([sys.executable, "-c", probe, str(app_repo)], capture_output=True, text=True, check=False, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    first_diff_modules()  # the first session checks both and remembers
+    assert first_diff_modules() == "[]"

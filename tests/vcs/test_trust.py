@@ -19,11 +19,11 @@ from workbench.services import (
     deployments,
     env_status,
     history,
-    prompt_files,
     releases,
     sync,
     test_results,
 )
+from workbench.services.atomic_files import write_atomically
 from workbench.services.session import RepoSession
 
 
@@ -135,10 +135,10 @@ def test_in_app_editor_save_keeps_the_file_mode(tmp_path: Path) -> None:
     target = tmp_path / "p.yaml"
     target.write_text("a: 1\n")
     target.chmod(0o644)
-    prompt_files.write_atomically(target, "a: 2\n")
+    write_atomically(target, "a: 2\n")
     assert target.read_text() == "a: 2\n" and (target.stat().st_mode & 0o777) == 0o644
     fresh = tmp_path / "new.yaml"
-    prompt_files.write_atomically(fresh, "b: 1\n")
+    write_atomically(fresh, "b: 1\n")
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~_umask()
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.services.atomic_files import write_atomically
 from workbench.services.deployment_events import current_events
-from workbench.services.prompt_files import dependency_files, path_at, write_atomically
+from workbench.services.prompt_files import dependency_files, path_at
 from workbench.services.session import RepoSession
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from workbench.core.formats import SourceVersion
 from workbench.errors import RepoError, WorkbenchError
 from workbench.services import branches, deployments
+from workbench.services.atomic_files import write_atomically
 from workbench.services.deployment_events import current_event
-from workbench.services.prompt_files import uncommitted_paths, write_atomically
+from workbench.services.prompt_files import uncommitted_paths
 from workbench.services.releases import ensure_release
 from workbench.services.session import RepoSession
 

@@ -16,8 +16,8 @@ from workbench.core.formats.templating import slug
 from workbench.core.model import Problem, Severity
 from workbench.core.names import prompt_name_problem
 from workbench.errors import WorkbenchError
+from workbench.services.atomic_files import write_atomically
 from workbench.services.import_history import DEFAULT_LABEL_ENV, HistoryReport, import_versions
-from workbench.services.prompt_files import write_atomically
 
 MAX_SOURCE_BYTES = 16 * 1024 * 1024  # a source file larger than this is refused before it is read
 

@@ -10,7 +10,6 @@ import hashlib
 import os
 import posixpath
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -385,29 +384,3 @@ def paths_for(session: RepoSession, items: Sequence[str]) -> list[str]:
         paths.append(found)
         paths.extend(ref for ref in referenced_files_at(session, found, "HEAD") if exists(ref))
     return list(dict.fromkeys(paths))
-
-
-# --------------------------------------------------------------------------- writing
-def write_atomically(path: Path, data: str | bytes) -> None:
-    """Write via a temporary file in the same folder and rename: never a half-written file.
-
-    An existing file keeps its permission bits (mkstemp creates 0600 files).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode: int | None = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -31,8 +31,11 @@ def find_root(start: Path) -> Path:
     return start
 
 
-def load_config(root: Path) -> WorkbenchConfig:
+def load_config(root: Path, git_dir: Path | None = None) -> WorkbenchConfig:
     """`workbench.yaml` of the repository, or the defaults when there is none.
+
+    With `git_dir`, a text that passed the schema before (a signed verdict in
+    `services.verdicts`) is not checked against it again.
 
     Raises:
         ConfigError: the file is invalid (every problem in the message).
@@ -40,7 +43,15 @@ def load_config(root: Path) -> WorkbenchConfig:
     path = Path(root) / CONFIG_FILE
     if not path.is_file():
         return WorkbenchConfig()
-    config, problems = parse_config(_read(path), CONFIG_FILE)
+    text = _read(path)
+    passed = False
+    if git_dir is not None:
+        from workbench.services import verdicts
+
+        passed = verdicts.config_schema_passed(git_dir, CONFIG_FILE, text)
+    config, problems = parse_config(text, CONFIG_FILE, schema_passed=passed)
+    if git_dir is not None and not passed and not problems:
+        verdicts.remember_config_passed(git_dir, CONFIG_FILE, text)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         raise ConfigError("\n".join(p.format() for p in errors), hint="fix workbench.yaml (see `workbench validate`)")

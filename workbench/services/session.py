@@ -71,7 +71,7 @@ class RepoSession:
         store = GitStore.open(root)
         assert store.root is not None
         try:
-            config = load_config(store.root)
+            config = load_config(store.root, store.git_dir)
         except BaseException:
             store.close()
             raise

@@ -14,7 +14,7 @@ from textual.widgets import Static, TextArea
 
 from workbench.core.loader import load_prompt
 from workbench.core.safe_text import clean
-from workbench.services.prompt_files import write_atomically
+from workbench.services.atomic_files import write_atomically
 from workbench.tui.screens.dialogs import ConfirmScreen
 
 

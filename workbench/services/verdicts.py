@@ -1,0 +1,203 @@
+"""Signed verdicts of checks, remembered across sessions: the store under `parse_cache`.
+
+A verdict says whether a file's exact text passed a check and with which problems. Each is a
+small JSON file under `.git/workbench/parsed/`, written atomically, keyed by the text, its
+path and a fingerprint of the checking code and libraries, and HMAC-signed with a per-user key
+kept outside the repository: an entry that is unreadable, oversized, malformed, for another
+key or not signed by this user is ignored, so no entry can make a file look valid that is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import importlib.util
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from workbench.core.model import Problem, Severity
+from workbench.services.atomic_files import write_atomically
+
+FORMAT = 1
+MAX_ENTRY_BYTES = 256 * 1024
+_LIBRARIES = {"jsonschema": "jsonschema", "PyYAML": "yaml", "Jinja2": "jinja2"}  # distribution: package
+
+Signer = Callable[[bytes], str]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of checking one version of a file (a prompt, workbench.yaml), without what it parsed to."""
+
+    path: str
+    ok: bool
+    problems: tuple[Problem, ...]
+    cached: bool = False
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+
+def config_schema_passed(git_dir: Path, path: str, text: str) -> bool:
+    """Whether this exact `workbench.yaml` text passed the JSON Schema with no problem at all
+    before (a signed verdict). Every session reads the file: the check imported jsonschema
+    first thing, 0.08-0.17 s of the app's way to its first paint and of every CLI command."""
+    signer = user_signer()
+    if signer is None:
+        return False
+    key = key_of(path, text, kind="config")
+    cached = read_entry(entry_file(git_dir, key), key, path, signer, _no_dependencies)
+    return cached is not None and cached.ok and not cached.problems
+
+
+def remember_config_passed(git_dir: Path, path: str, text: str) -> None:
+    """Record that this `workbench.yaml` text was checked in full and had no problem."""
+    signer = user_signer()
+    if signer is not None:
+        key = key_of(path, text, kind="config")
+        write_entry(entry_file(git_dir, key), key, Verdict(path, True, ()), [], signer)
+
+
+def _no_dependencies(relpath: str) -> str:
+    raise OSError(f"{relpath}: a configuration reads no other file")
+
+
+def key_of(path: str, text: str, *, kind: str = "") -> str:
+    prefix = f"{FORMAT}\0{fingerprint()}\0{kind + chr(0) if kind else ''}{path}\0"
+    return hashlib.sha256(prefix.encode() + text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def entry_file(git_dir: Path, key: str) -> Path:
+    return git_dir / "workbench" / "parsed" / key[:2] / f"{key[2:]}.json"
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --------------------------------------------------------------------------- entries
+def read_entry(file: Path, key: str, path: str, signer: Signer, read: Callable[[str], str]) -> Verdict | None:
+    """The verdict stored for `key`, when the entry is whole, signed, for this key and path,
+    and every file the check read still has the same content; else None."""
+    try:
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_ENTRY_BYTES + 1)
+        if len(raw) > MAX_ENTRY_BYTES:
+            return None
+        envelope = json.loads(raw)
+        body, signature = envelope["body"], envelope["mac"]
+        if not isinstance(body, str) or not isinstance(signature, str):
+            return None
+        if not hmac.compare_digest(signer(body.encode()), signature):
+            return None
+        data = json.loads(body)
+        if data["format"] != FORMAT or data["key"] != key or data["path"] != path:
+            return None
+        problems = tuple(_problem(item) for item in data["problems"])
+        ok = data["ok"]
+        if not isinstance(ok, bool) or ok == any(p.severity is Severity.ERROR for p in problems):
+            return None  # a valid verdict with errors (or the reverse) is not one the loader gives
+        for dep in data["deps"]:
+            relpath, expected = dep
+            if not isinstance(relpath, str) or not isinstance(expected, str):
+                return None
+            try:
+                if digest(read(relpath)) != expected:
+                    return None
+            except Exception:
+                return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
+        return None
+    return Verdict(path, ok, problems, cached=True)
+
+
+def _problem(item: Any) -> Problem:
+    path, line, col, message, severity, hint = item
+    if not (isinstance(path, str) and isinstance(message, str) and (hint is None or isinstance(hint, str))):
+        raise TypeError("problem fields")
+    if type(line) is not int or type(col) is not int:
+        raise TypeError("problem position")
+    return Problem(path, line, col, message, Severity(severity), hint)
+
+
+def write_entry(file: Path, key: str, verdict: Verdict, deps: list[list[str]], signer: Signer) -> None:
+    problems = [[p.path, p.line, p.col, p.message, p.severity.value, p.hint] for p in verdict.problems]
+    body = json.dumps({"format": FORMAT, "key": key, "path": verdict.path, "ok": verdict.ok, "problems": problems, "deps": deps})
+    with contextlib.suppress(OSError):  # a read-only repository: the check simply runs next time
+        write_atomically(file, json.dumps({"body": body, "mac": signer(body.encode())}))
+
+
+# --------------------------------------------------------------------------- what the key is made of
+@cache
+def fingerprint() -> str:
+    """The checking code and its libraries, as Python's own bytecode cache tells a stale file:
+    the path, size and modification time of every source file of `workbench.core` and of the
+    packaged schemas, and the installed versions of the libraries the loader uses.
+
+    Stat, not read: hashing the sources and asking `importlib.metadata` (its import included)
+    cost ~30 ms of every process's way to its first verdict, the app's first paint among them.
+    """
+    return fingerprint_of(Path(__file__).resolve().parent.parent)
+
+
+def fingerprint_of(package: Path) -> str:
+    digest = hashlib.sha256(str(FORMAT).encode())
+    for library in _LIBRARIES:  # workbench's own version: its sources below say more
+        digest.update(f"\0{library}={_installed_version(library)}".encode())
+    for source in sorted([*(package / "core").rglob("*.py"), *(package / "schema").glob("*.json")]):
+        stat = source.stat()
+        digest.update(f"\0{source.relative_to(package).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _installed_version(distribution: str) -> str:
+    """The version in the name of the distribution's `.dist-info` folder beside its package
+    (one directory listing); `importlib.metadata` where there is none (an editable install)."""
+    spec = importlib.util.find_spec(_LIBRARIES.get(distribution, distribution))
+    if spec is not None and spec.origin:
+        folder = Path(spec.origin).parent.parent
+        wanted = distribution.lower().replace("-", "_") + "-"
+        with contextlib.suppress(OSError):
+            for entry in os.listdir(folder):
+                if entry.endswith(".dist-info") and entry.lower().startswith(wanted):
+                    return entry[len(wanted) : -len(".dist-info")]
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def user_signer() -> Signer | None:
+    """HMAC-SHA256 with this user's cache key (made on first use, readable by the user only);
+    None when there is no place for it: then nothing is cached."""
+    return _signer_in(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench")
+
+
+@cache
+def _signer_in(base: Path) -> Signer | None:
+    file = base / "parse-cache.key"
+    try:
+        if not file.exists():
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process made it first
+            else:
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(os.urandom(32))
+        secret = file.read_bytes()
+    except OSError:
+        return None
+    if len(secret) < 32:
+        return None
+    return lambda data: hmac.new(secret, data, hashlib.sha256).hexdigest()
