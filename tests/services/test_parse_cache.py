@@ -232,3 +232,29 @@ def test_the_fingerprint_changes_with_any_checking_source_or_schema(tmp_path: Pa
     schema = next((copy / "schema").glob("*.json"))
     schema.write_text(schema.read_text() + " ")
     assert verdicts.fingerprint_of(copy) != second
+
+
+def test_the_cache_keeps_the_most_recently_used_verdicts_of_a_full_bucket(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every checked version is an entry: without a bound, years of edits and CI runs fill the
+    disk. Each of the 256 buckets keeps its `BUCKET_ENTRIES` most recently used."""
+    import os
+
+    monkeypatch.setattr(verdicts, "BUCKET_ENTRIES", 2)
+    monkeypatch.setattr(parse_cache, "entry_file", lambda git_dir, key: git_dir / "workbench" / "parsed" / "00" / f"{key}.json")
+    path = prompt_repo / "prompts" / "support" / "summarize.yaml"
+    original = path.read_text()
+
+    def check(version: int) -> bool:
+        path.write_text(original + f"# version {version}\n")
+        return _check(prompt_repo, "support/summarize").cached
+
+    for version in (0, 1):
+        before = set(_entries(prompt_repo))
+        assert not check(version)
+        (written,) = set(_entries(prompt_repo)) - before
+        os.utime(written, ns=(0, (version + 1) * 10**9))  # distinct ages, whatever the clock's grain
+    assert check(0)  # used again: now the most recent
+    assert not check(2)  # a third version in a full bucket: the least recently used (1) goes
+    assert len(_entries(prompt_repo)) == 2
+    assert check(0) and check(2)
+    assert not check(1)

@@ -17,6 +17,7 @@ planted entry can never make an invalid prompt look valid:
 
 Entries are small JSON files under `.git/workbench/parsed/` (one per version, written atomically);
 anything unreadable, oversized, malformed or unsigned is ignored and rewritten by a fresh check.
+At most 64 entries per bucket (256 buckets by key): the least recently used go (`verdicts`).
 A dependency that could not be read (a missing tests file) is never cached: the check runs.
 The app's diff pane uses verdicts alone; a test run (`load_checked_at`) still loads the prompt but
 skips the JSON Schema check of a version whose signed verdict says it passed. Releases,

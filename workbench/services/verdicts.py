@@ -26,6 +26,7 @@ from workbench.services.atomic_files import write_atomically
 
 FORMAT = 1
 MAX_ENTRY_BYTES = 256 * 1024
+BUCKET_ENTRIES = 64  # x 256 buckets: at most 16,384 verdicts (a few MB) per repository
 _LIBRARIES = {"jsonschema": "jsonschema", "PyYAML": "yaml", "Jinja2": "jinja2"}  # distribution: package
 
 Signer = Callable[[bytes], str]
@@ -115,6 +116,8 @@ def read_entry(file: Path, key: str, path: str, signer: Signer, read: Callable[[
                 return None
     except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
         return None
+    with contextlib.suppress(OSError):
+        os.utime(file)  # used: the last to go when its bucket is full
     return Verdict(path, ok, problems, cached=True)
 
 
@@ -132,6 +135,19 @@ def write_entry(file: Path, key: str, verdict: Verdict, deps: list[list[str]], s
     body = json.dumps({"format": FORMAT, "key": key, "path": verdict.path, "ok": verdict.ok, "problems": problems, "deps": deps})
     with contextlib.suppress(OSError):  # a read-only repository: the check simply runs next time
         write_atomically(file, json.dumps({"body": body, "mac": signer(body.encode())}))
+        _keep_newest(file.parent, BUCKET_ENTRIES)
+
+
+def _keep_newest(bucket: Path, keep: int) -> None:
+    """Remove all but the `keep` most recently used entries of one bucket (`read_entry` marks an
+    entry used). Entries are spread over 256 buckets by key, so the cache holds at most
+    256 x `keep` verdicts however many versions are checked, and a write lists one small folder."""
+    entries = list(bucket.glob("*.json"))
+    if len(entries) <= keep:
+        return
+    by_use = sorted(entries, key=lambda entry: entry.stat().st_mtime_ns if entry.exists() else 0)
+    for stale in by_use[: len(entries) - keep]:
+        stale.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- what the key is made of
