@@ -27,7 +27,7 @@ deployments and `validate` always check in full.
 from __future__ import annotations
 
 from workbench.core.model import LoadResult
-from workbench.services.prompt_files import file_reader, load_path, path_at, prompt_at
+from workbench.services.prompt_files import file_reader, load_path, path_at, prompt_at, read_prompt_text
 from workbench.services.revisions import target
 from workbench.services.session import RepoSession
 from workbench.services.verdicts import (
@@ -68,9 +68,11 @@ def load_checked_at(session: RepoSession, name: str, rev: str | None = None) -> 
 
 
 def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt: bool) -> tuple[Verdict, LoadResult | None]:
-    text = _read(session, path, commit)
+    text = read_prompt_text(session, path, commit)
+    if isinstance(text, LoadResult):
+        return _verdict(text), text
     signer = user_signer()
-    if text is None or signer is None:
+    if signer is None:
         result = load_path(session, path, commit)
         return _verdict(result), result
     key = key_of(path, text)
@@ -107,14 +109,3 @@ def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt
 
 def _verdict(result: LoadResult) -> Verdict:
     return Verdict(result.path, result.ok, result.problems)
-
-
-def _read(session: RepoSession, path: str, commit: str | None) -> str | None:
-    if commit is not None:
-        return session.store.read_text(commit, path)
-    try:
-        return (session.root / path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None  # load_path reports why
-
-

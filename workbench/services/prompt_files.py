@@ -145,22 +145,30 @@ def load_path(session: RepoSession, path: str, commit: str | None) -> LoadResult
     """Parse the file at `path` at `commit` (None = working copy); cached per commit."""
     from workbench.core.loader import load_prompt
 
-    if commit is None:
-        try:
-            text = (session.root / path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            return LoadResult(path, None, (Problem(path, 0, 0, f"cannot read {path}: {err}"),))
-        return load_prompt(text, path, read_file=file_reader(session, None))
-    key = (commit, path)
-    cached = session.cache.parsed.get(key)
+    cached = session.cache.parsed.get((commit, path)) if commit is not None else None
     if cached is not None:
         return cached
+    text = read_prompt_text(session, path, commit)
+    if isinstance(text, LoadResult):
+        return text
+    result = load_prompt(text, path, read_file=file_reader(session, commit))
+    if commit is not None:
+        session.cache.remember_parsed((commit, path), result)
+    return result
+
+
+def read_prompt_text(session: RepoSession, path: str, commit: str | None) -> str | LoadResult:
+    """The text of the file at `path` at `commit` (None = working copy), or the failed load that
+    says why there is none."""
+    if commit is None:
+        try:
+            return (session.root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            return LoadResult(path, None, (Problem(path, 0, 0, f"cannot read {path}: {err}"),))
     committed = session.store.read_text(commit, path)
     if committed is None:
         return LoadResult(path, None, (Problem(path, 0, 0, f"{path} does not exist at {commit[:10]}"),))
-    result = load_prompt(committed, path, read_file=file_reader(session, commit))
-    session.cache.remember_parsed(key, result)
-    return result
+    return committed
 
 
 def file_reader(session: RepoSession, commit: str | None) -> Callable[[str], str]:
