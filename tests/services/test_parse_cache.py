@@ -240,7 +240,7 @@ def test_the_cache_keeps_the_most_recently_used_verdicts_of_a_full_bucket(prompt
     import os
 
     monkeypatch.setattr(verdicts, "BUCKET_ENTRIES", 2)
-    monkeypatch.setattr(parse_cache, "entry_file", lambda git_dir, key: git_dir / "workbench" / "parsed" / "00" / f"{key}.json")
+    monkeypatch.setattr(verdicts, "entry_file", lambda git_dir, key: git_dir / "workbench" / "parsed" / "00" / f"{key[2:]}.json")
     path = prompt_repo / "prompts" / "support" / "summarize.yaml"
     original = path.read_text()
 
@@ -258,3 +258,72 @@ def test_the_cache_keeps_the_most_recently_used_verdicts_of_a_full_bucket(prompt
     assert len(_entries(prompt_repo)) == 2
     assert check(0) and check(2)
     assert not check(1)
+
+
+def test_a_planted_link_never_sends_the_cache_s_writes_or_pruning_outside_the_repository(prompt_repo: Path, tmp_path: Path) -> None:
+    """Every bucket a link to a folder of the user's: opening a session wrote its verdict there
+    and pruned that folder down to 64 files."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for n in range(100):
+        (victim / f"{n:062x}.json").write_text("{}")
+    parsed = prompt_repo / ".git" / "workbench" / "parsed"
+    parsed.mkdir(parents=True)
+    for bucket in range(256):
+        (parsed / f"{bucket:02x}").symlink_to(victim)
+    (prompt_repo / "workbench.yaml").write_text(CONFIG)
+    RepoSession.open(prompt_repo).close()
+    assert _check(prompt_repo, "support/summarize").ok
+    assert len(list(victim.iterdir())) == 100
+    # The whole cache folder a link: the same.
+    for bucket in parsed.iterdir():
+        bucket.unlink()
+    parsed.rmdir()
+    parsed.symlink_to(victim)
+    (prompt_repo / "workbench.yaml").write_text(CONFIG + "concurrency: 2\n")
+    RepoSession.open(prompt_repo).close()
+    assert len(list(victim.iterdir())) == 100
+
+
+def test_only_entries_are_pruned(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verdicts, "BUCKET_ENTRIES", 1)
+    monkeypatch.setattr(verdicts, "entry_file", lambda git_dir, key: git_dir / "workbench" / "parsed" / "00" / f"{key[2:]}.json")
+    bucket = prompt_repo / ".git" / "workbench" / "parsed" / "00"
+    bucket.mkdir(parents=True)
+    (bucket / "notes.json").write_text("mine")
+    path = prompt_repo / "prompts" / "support" / "summarize.yaml"
+    for version in range(3):
+        path.write_text(path.read_text() + f"# {version}\n")
+        _check(prompt_repo, "support/summarize")
+    assert (bucket / "notes.json").read_text() == "mine" and len(_entries(prompt_repo)) == 2
+
+
+def test_no_home_directory_opens_sessions_with_no_cache(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container's user with no passwd entry and no HOME: Path.home() raises."""
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    (prompt_repo / "workbench.yaml").write_text(CONFIG)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    with RepoSession.open(prompt_repo) as session:
+        assert session.environments == ("dev", "prod")
+    assert _check(prompt_repo, "support/summarize").ok and not _entries(prompt_repo)
+
+
+def test_the_fingerprint_survives_odd_installs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    # Not installed as files (a zip): no sources to stat, so workbench's version decides.
+    versions = iter(["1.0", "1.0", "1.0", "1.0", "2.0", "2.0", "2.0", "2.0"])
+    monkeypatch.setattr(verdicts, "_installed_version", lambda _name: next(versions))
+    first = verdicts.fingerprint_of(tmp_path / "app.pyz" / "workbench")
+    assert verdicts.fingerprint_of(tmp_path / "app.pyz" / "workbench") != first
+    monkeypatch.undo()
+
+    def no_spec(name: str) -> None:
+        raise ValueError(f"{name}.__spec__ is None")
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_spec)
+    assert verdicts._installed_version("Jinja2")  # importlib.metadata answers instead

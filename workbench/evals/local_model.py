@@ -86,6 +86,14 @@ def busy_cores_elsewhere(window_s: float = 0.25) -> float:
         return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
+def allowed_cores() -> int:
+    """The cores this process may run on (`taskset`, a container's cpuset), not the machine's:
+    the model's threads spin, and more of them than allowed cores only take turns."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def _mistralrs() -> Any:
     """Import the local runtime with its logging quiet and only the idle cores to compute on.
 
@@ -97,7 +105,7 @@ def _mistralrs() -> Any:
     if "mistralrs" not in sys.modules:
         os.environ.setdefault("RUST_LOG", "error")
         if "RAYON_NUM_THREADS" not in os.environ:
-            os.environ["RAYON_NUM_THREADS"] = str(runtime_threads(os.cpu_count() or 2, busy_cores_elsewhere()))
+            os.environ["RAYON_NUM_THREADS"] = str(runtime_threads(allowed_cores(), busy_cores_elsewhere()))
     import mistralrs
 
     return mistralrs

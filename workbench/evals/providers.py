@@ -107,6 +107,7 @@ def _hash_embedding(text: str, dims: int = 64) -> list[float]:
 
 
 _sdk_import_lock = threading.Lock()
+_SDK_AIOHTTP_TRANSPORT = "openai._vendor.httpx_aiohttp"
 
 
 def openai_sdk() -> ModuleType:
@@ -115,19 +116,23 @@ def openai_sdk() -> ModuleType:
     The SDK imports its vendored aiohttp transport whenever aiohttp is installed (textual-serve,
     behind `workbench serve`, installs it), and aiohttp builds its TLS contexts at import: 0.25
     of the SDK's 1.0 s on this machine, for a transport never used here (the SDK's default is
-    httpx). Marking aiohttp as absent for the length of the import takes the SDK's own
-    `except ImportError` path; the mark is removed afterwards, so aiohttp still imports for
-    anyone who needs it, and where it is already imported nothing is hidden.
+    httpx). Marking the SDK's private transport module absent for the length of the import
+    takes the SDK's own `except ImportError` path; aiohttp itself is never touched, so another
+    thread importing it meanwhile is not affected.
     """
+    loaded = sys.modules.get("openai")
+    if loaded is not None and not getattr(getattr(loaded, "__spec__", None), "_initializing", False):
+        return loaded
     with _sdk_import_lock:
-        hidden = "aiohttp" not in sys.modules
+        # With aiohttp already imported its cost is paid: the SDK keeps its aiohttp client.
+        hidden = _SDK_AIOHTTP_TRANSPORT not in sys.modules and "aiohttp" not in sys.modules
         if hidden:
-            sys.modules["aiohttp"] = None  # type: ignore[assignment]  # the import system's "not installed"
+            sys.modules[_SDK_AIOHTTP_TRANSPORT] = None  # type: ignore[assignment]  # the import system's "not installed"
         try:
             return importlib.import_module("openai")
         finally:
-            if hidden and "aiohttp" in sys.modules and sys.modules["aiohttp"] is None:
-                del sys.modules["aiohttp"]
+            if hidden and sys.modules.get(_SDK_AIOHTTP_TRANSPORT, ...) is None:
+                del sys.modules[_SDK_AIOHTTP_TRANSPORT]
 
 
 def prefetch_http_client() -> None:

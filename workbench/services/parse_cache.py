@@ -33,7 +33,6 @@ from workbench.services.session import RepoSession
 from workbench.services.verdicts import (
     Verdict,
     digest,
-    entry_file,
     key_of,
     read_entry,
     user_signer,
@@ -76,9 +75,9 @@ def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt
         result = load_path(session, path, commit)
         return _verdict(result), result
     key = key_of(path, text)
-    entry = entry_file(session.store.git_dir, key)
+    git_dir = session.store.git_dir
     read = file_reader(session, commit)
-    cached = read_entry(entry, key, path, signer, read)
+    cached = read_entry(git_dir, key, path, signer, read)
     if cached is not None and (not need_prompt or not cached.ok):
         return cached, None  # before the loader's import: that and jinja2's are what this saves
     from workbench.core.loader import load_prompt
@@ -103,7 +102,7 @@ def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt
         session.cache.remember_parsed((commit, path), result)
     verdict = _verdict(result)
     if not failed:
-        write_entry(entry, key, verdict, deps, signer)
+        write_entry(git_dir, key, verdict, deps, signer)
     return verdict, result
 
 

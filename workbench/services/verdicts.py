@@ -15,6 +15,7 @@ import hmac
 import importlib.util
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +29,7 @@ FORMAT = 1
 MAX_ENTRY_BYTES = 256 * 1024
 BUCKET_ENTRIES = 64  # x 256 buckets: at most 16,384 verdicts (a few MB) per repository
 _LIBRARIES = {"jsonschema": "jsonschema", "PyYAML": "yaml", "Jinja2": "jinja2"}  # distribution: package
+# (`_installed_version` also looks up "workbench", whose package has its name)
 
 Signer = Callable[[bytes], str]
 
@@ -49,25 +51,25 @@ class Verdict:
 def config_schema_passed(git_dir: Path, path: str, text: str) -> bool:
     """Whether this exact `workbench.yaml` text passed the JSON Schema with no problem at all
     before (a signed verdict). Every session reads the file: the check imported jsonschema
-    first thing, 0.08-0.17 s of the app's way to its first paint and of every CLI command."""
-    signer = user_signer()
-    if signer is None:
+    first thing, 0.08-0.17 s of the app's way to its first paint and of every CLI command.
+    A cache never stops a session from opening: anything unexpected means "check it"."""
+    try:
+        signer = user_signer()
+        if signer is None:
+            return False
+        key = key_of(path, text, kind="config")
+        cached = read_entry(git_dir, key, path, signer)
+    except (OSError, RuntimeError, ValueError, KeyError, ImportError):
         return False
-    key = key_of(path, text, kind="config")
-    cached = read_entry(entry_file(git_dir, key), key, path, signer, _no_dependencies)
     return cached is not None and cached.ok and not cached.problems
 
 
 def remember_config_passed(git_dir: Path, path: str, text: str) -> None:
     """Record that this `workbench.yaml` text was checked in full and had no problem."""
-    signer = user_signer()
-    if signer is not None:
-        key = key_of(path, text, kind="config")
-        write_entry(entry_file(git_dir, key), key, Verdict(path, True, ()), [], signer)
-
-
-def _no_dependencies(relpath: str) -> str:
-    raise OSError(f"{relpath}: a configuration reads no other file")
+    with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError, ImportError):
+        signer = user_signer()
+        if signer is not None:
+            write_entry(git_dir, key_of(path, text, kind="config"), Verdict(path, True, ()), [], signer)
 
 
 def key_of(path: str, text: str, *, kind: str = "") -> str:
@@ -79,14 +81,24 @@ def entry_file(git_dir: Path, key: str) -> Path:
     return git_dir / "workbench" / "parsed" / key[:2] / f"{key[2:]}.json"
 
 
+def _own_entry_file(git_dir: Path, key: str) -> Path | None:
+    """The entry's file, when no folder between the Git directory and it is a link: a planted
+    link would send the cache's writes and its pruning outside the repository."""
+    file = entry_file(git_dir, key)
+    if any(folder.is_symlink() for folder in (git_dir / "workbench", file.parent.parent, file.parent)):
+        return None
+    return file
+
+
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --------------------------------------------------------------------------- entries
-def read_entry(file: Path, key: str, path: str, signer: Signer, read: Callable[[str], str]) -> Verdict | None:
+def read_entry(git_dir: Path, key: str, path: str, signer: Signer, read: Callable[[str], str] | None = None) -> Verdict | None:
     """The verdict stored for `key`, when the entry is whole, signed, for this key and path,
-    and every file the check read still has the same content; else None."""
+    and every file the check read (`read` reads them again) still has the same content; else None."""
+    file = entry_file(git_dir, key)
     try:
         with file.open("rb") as handle:
             raw = handle.read(MAX_ENTRY_BYTES + 1)
@@ -107,7 +119,7 @@ def read_entry(file: Path, key: str, path: str, signer: Signer, read: Callable[[
             return None  # a valid verdict with errors (or the reverse) is not one the loader gives
         for dep in data["deps"]:
             relpath, expected = dep
-            if not isinstance(relpath, str) or not isinstance(expected, str):
+            if read is None or not isinstance(relpath, str) or not isinstance(expected, str):
                 return None
             try:
                 if digest(read(relpath)) != expected:
@@ -116,8 +128,10 @@ def read_entry(file: Path, key: str, path: str, signer: Signer, read: Callable[[
                 return None
     except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
         return None
-    with contextlib.suppress(OSError):
-        os.utime(file)  # used: the last to go when its bucket is full
+    own = _own_entry_file(git_dir, key)
+    if own is not None:
+        with contextlib.suppress(OSError):
+            os.utime(own)  # used: the last to go when its bucket is full
     return Verdict(path, ok, problems, cached=True)
 
 
@@ -130,7 +144,10 @@ def _problem(item: Any) -> Problem:
     return Problem(path, line, col, message, Severity(severity), hint)
 
 
-def write_entry(file: Path, key: str, verdict: Verdict, deps: list[list[str]], signer: Signer) -> None:
+def write_entry(git_dir: Path, key: str, verdict: Verdict, deps: list[list[str]], signer: Signer) -> None:
+    file = _own_entry_file(git_dir, key)
+    if file is None:
+        return
     problems = [[p.path, p.line, p.col, p.message, p.severity.value, p.hint] for p in verdict.problems]
     body = json.dumps({"format": FORMAT, "key": key, "path": verdict.path, "ok": verdict.ok, "problems": problems, "deps": deps})
     with contextlib.suppress(OSError):  # a read-only repository: the check simply runs next time
@@ -138,15 +155,21 @@ def write_entry(file: Path, key: str, verdict: Verdict, deps: list[list[str]], s
         _keep_newest(file.parent, BUCKET_ENTRIES)
 
 
+_ENTRY_NAME = re.compile(r"[0-9a-f]{62}\.json")
+
+
 def _keep_newest(bucket: Path, keep: int) -> None:
     """Remove all but the `keep` most recently used entries of one bucket (`read_entry` marks an
     entry used). Entries are spread over 256 buckets by key, so the cache holds at most
-    256 x `keep` verdicts however many versions are checked, and a write lists one small folder."""
-    entries = list(bucket.glob("*.json"))
-    if len(entries) <= keep:
-        return
-    by_use = sorted(entries, key=lambda entry: entry.stat().st_mtime_ns if entry.exists() else 0)
-    for stale in by_use[: len(entries) - keep]:
+    256 x `keep` verdicts however many versions are checked, and a write lists one small folder.
+    Only files named as entries are counted or removed."""
+    used: list[tuple[int, Path]] = []
+    for entry in bucket.iterdir():
+        if _ENTRY_NAME.fullmatch(entry.name):
+            with contextlib.suppress(FileNotFoundError):  # another process pruned it first
+                used.append((entry.stat().st_mtime_ns, entry))
+    used.sort()
+    for _, stale in used[: max(0, len(used) - keep)]:
         stale.unlink(missing_ok=True)
 
 
@@ -165,18 +188,28 @@ def fingerprint() -> str:
 
 def fingerprint_of(package: Path) -> str:
     digest = hashlib.sha256(str(FORMAT).encode())
-    for library in _LIBRARIES:  # workbench's own version: its sources below say more
+    for library in _LIBRARIES:
         digest.update(f"\0{library}={_installed_version(library)}".encode())
-    for source in sorted([*(package / "core").rglob("*.py"), *(package / "schema").glob("*.json")]):
-        stat = source.stat()
-        digest.update(f"\0{source.relative_to(package).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    sources = sorted([*(package / "core").rglob("*.py"), *(package / "schema").glob("*.json")])
+    if not sources:  # not installed as files (a zip): the version is all there is to go by
+        digest.update(f"\0workbench={_installed_version('workbench')}".encode())
+    for source in sources:
+        try:
+            stat = source.stat()
+            seen = f"{stat.st_size}\0{stat.st_mtime_ns}"
+        except OSError:  # removed mid-upgrade
+            seen = "gone"
+        digest.update(f"\0{source.relative_to(package).as_posix()}\0{seen}".encode())
     return digest.hexdigest()
 
 
 def _installed_version(distribution: str) -> str:
     """The version in the name of the distribution's `.dist-info` folder beside its package
     (one directory listing); `importlib.metadata` where there is none (an editable install)."""
-    spec = importlib.util.find_spec(_LIBRARIES.get(distribution, distribution))
+    try:
+        spec = importlib.util.find_spec(_LIBRARIES.get(distribution, distribution))
+    except (ImportError, ValueError):  # ValueError: a module loaded with no __spec__
+        spec = None
     if spec is not None and spec.origin:
         folder = Path(spec.origin).parent.parent
         wanted = distribution.lower().replace("-", "_") + "-"
@@ -195,7 +228,11 @@ def _installed_version(distribution: str) -> str:
 def user_signer() -> Signer | None:
     """HMAC-SHA256 with this user's cache key (made on first use, readable by the user only);
     None when there is no place for it: then nothing is cached."""
-    return _signer_in(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench")
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench"
+    except (RuntimeError, KeyError):  # no home: a container's user with no passwd entry
+        return None
+    return _signer_in(base)
 
 
 @cache
