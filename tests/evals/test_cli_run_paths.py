@@ -101,14 +101,14 @@ def test_an_uncached_run_goes_through_the_official_sdk(repo: Path) -> None:
 def test_the_sdk_leaves_aiohttp_importable_and_keeps_it_where_it_was_already_imported() -> None:
     probe = (
         "import sys\n"
-        "from workbench.evals.providers import openai_sdk\n"
+        "from workbench.evals.sdk_import import openai_sdk\n"
         "sdk = openai_sdk()\n"
         "assert 'aiohttp' not in sys.modules and sdk.AsyncOpenAI(api_key='k', base_url='http://127.0.0.1:9')\n"
         "import aiohttp\n"  # textual-serve's: still there for it
         "assert aiohttp.ClientSession\n"
     )
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False).returncode == 0
-    first = "import aiohttp\nfrom workbench.evals.providers import openai_sdk\nsdk = openai_sdk()\nassert 'Missing' not in sdk.DefaultAioHttpClient.__name__, sdk.DefaultAioHttpClient\n"
+    first = "import aiohttp\nfrom workbench.evals.sdk_import import openai_sdk\nsdk = openai_sdk()\nassert 'Missing' not in sdk.DefaultAioHttpClient.__name__, sdk.DefaultAioHttpClient\n"
     done = subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
 
@@ -123,7 +123,7 @@ def test_another_thread_importing_aiohttp_during_the_sdk_import_gets_it() -> Non
         "        if name.startswith('openai'):\n"
         "            Watch.seen.append(sys.modules.get('aiohttp', 'absent'))\n"
         "sys.meta_path.insert(0, Watch())\n"
-        "from workbench.evals.providers import openai_sdk\n"
+        "from workbench.evals.sdk_import import openai_sdk\n"
         "openai_sdk()\n"
         "assert Watch.seen and None not in Watch.seen, 'aiohttp was marked absent while the SDK imported'\n"
     )

@@ -170,7 +170,10 @@ async def test_cancellation_keeps_partial_results() -> None:
     with FakeOpenAI(latency_s=0.15) as server:
         run = SuiteRun(_prompt(), _provider(server), _prompt().tests, RunOptions(concurrency=2), on_event=events.append)
         task = asyncio.ensure_future(run.run())
-        await asyncio.sleep(0.4)
+        for _ in range(600):  # until a case has finished: the SDK's first import can take a second
+            if any(isinstance(e, CaseFinished) for e in events):
+                break
+            await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -23,7 +22,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from workbench.core.config import WorkbenchConfig
@@ -41,6 +39,7 @@ from workbench.evals.local_model import (
 )
 from workbench.evals.model_io import CallError, Completion, ModelRequest, Provider, short_text
 from workbench.evals.request_fields import describe_fields
+from workbench.evals.sdk_import import openai_sdk
 from workbench.evals.secrets import register, register_url, scrub
 
 # USD per 1M tokens (input, output), for cost assertions and reports.
@@ -106,53 +105,6 @@ def _hash_embedding(text: str, dims: int = 64) -> list[float]:
     return vector
 
 
-_sdk_import_lock = threading.Lock()
-_SDK_AIOHTTP_TRANSPORT = "openai._vendor.httpx_aiohttp"
-
-
-def openai_sdk() -> ModuleType:
-    """The OpenAI SDK, imported without its optional aiohttp transport.
-
-    The SDK imports its vendored aiohttp transport whenever aiohttp is installed (textual-serve,
-    behind `workbench serve`, installs it), and aiohttp builds its TLS contexts at import: 0.25
-    of the SDK's 1.0 s on this machine, for a transport never used here (the SDK's default is
-    httpx). Marking the SDK's private transport module absent for the length of the import
-    takes the SDK's own `except ImportError` path; aiohttp itself is never touched, so another
-    thread importing it meanwhile is not affected.
-    """
-    loaded = sys.modules.get("openai")
-    if loaded is not None and not getattr(getattr(loaded, "__spec__", None), "_initializing", False):
-        return loaded
-    with _sdk_import_lock:
-        # With aiohttp already imported its cost is paid: the SDK keeps its aiohttp client.
-        hidden = _SDK_AIOHTTP_TRANSPORT not in sys.modules and "aiohttp" not in sys.modules
-        if hidden:
-            sys.modules[_SDK_AIOHTTP_TRANSPORT] = None  # type: ignore[assignment]  # the import system's "not installed"
-        try:
-            return importlib.import_module("openai")
-        finally:
-            if hidden and sys.modules.get(_SDK_AIOHTTP_TRANSPORT, ...) is None:
-                del sys.modules[_SDK_AIOHTTP_TRANSPORT]
-
-
-def prefetch_http_client() -> None:
-    """Import the OpenAI SDK in a daemon thread, for a run that will surely send requests.
-
-    Called before the prompt files are read, so that part of the import (0.3-0.5 s of CPU)
-    overlaps with reading them and with Git's processes; a run answered from the cache never
-    imports it at all (the client is built by `OpenAIProvider.warm` or on the first call).
-    """
-    if "openai" in sys.modules:
-        return
-
-    def load() -> None:
-        # Any failure (not installed, interpreter shutting down) is left to the first call.
-        with contextlib.suppress(Exception):
-            openai_sdk()
-
-    threading.Thread(target=load, name="workbench-sdk-import", daemon=True).start()
-
-
 class OpenAIProvider:
     """Any OpenAI-compatible chat-completions endpoint through the official SDK (`AsyncOpenAI`).
 
@@ -202,7 +154,7 @@ class OpenAIProvider:
     def _sdk_client(self) -> Any:
         with self._client_lock:
             if self._client is None:
-                sdk = openai_sdk()  # deferred: the SDK costs 0.3-0.5 s to import
+                sdk = openai_sdk()  # deferred: the SDK costs 0.3-1.0 s to import
 
                 self._client = sdk.AsyncOpenAI(api_key=self._key, base_url=self.spec.base_url, max_retries=0, timeout=self.timeout_s)
             return self._client

@@ -21,7 +21,7 @@ from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
-from workbench.evals.providers import Provider, cost_of, make_provider, prefetch_http_client, resolve_model
+from workbench.evals.providers import Provider, cost_of, make_provider, resolve_model
 from workbench.evals.reports import SuiteReport
 from workbench.evals.runner import (
     CaseFinished,
@@ -38,6 +38,7 @@ from workbench.evals.runner import (
     shard_of,
     summarize,
 )
+from workbench.evals.sdk_import import prefetch_http_client
 from workbench.evals.store import ResultsStore
 from workbench.services import parse_cache, prompt_files, revisions
 from workbench.services.session import RepoSession
