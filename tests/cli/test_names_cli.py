@@ -103,3 +103,34 @@ def test_validate_shows_control_characters_in_file_names_as_visible_symbols(repo
     assert "\x1b" not in out
     assert "prompts/x␛[2Jy.yaml:1:1: error: invalid prompt name" in out
     assert "[reverse]z" not in out  # a valid name: no problem to report
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_a_prompt_file_that_links_outside_prompts_is_never_read(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A link named like a prompt (prompts/evil.yaml -> a file outside): `test`, `render`,
+    `diff` and `list` read it as if it were one, and `validate` said all was well."""
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "prompts" / "evil.yaml").symlink_to(tmp_path / "outside.yaml")
+    for args in (["validate"], ["list"], ["render", "evil"], ["test", "evil", "--provider", "echo", "--show-outputs"], ["diff", "evil"]):
+        code = run_app(["-C", str(repo), *args])
+        captured = capsys.readouterr()
+        assert SECRET not in captured.out + captured.err, args
+        assert str(tmp_path) not in captured.out, args  # named where it is, not where it points
+        if args[0] in ("validate", "render", "test"):
+            assert code != 0 and "outside prompts/" in captured.out + captured.err, args
+
+
+def test_validate_reads_paths_as_git_c_does_and_reports_any_workbench_yaml_it_is_given(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pre-commit hook runs `validate workbench.yaml`: a non-UTF-8 file crashed it
+    ("unexpected error"), a missing one passed, and -C was ignored for the paths."""
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    monkeypatch.chdir(tmp_path)
+    assert run_app(["-C", str(repo), "validate", "prompts/ok.yaml"]) == 0
+    assert "1 prompt files: 0 errors" in capsys.readouterr().err
+    (repo / "workbench.yaml").write_bytes(b"environments: [dev]\n# caf\xe9\n")
+    assert run_app(["-C", str(repo), "validate", "workbench.yaml"]) == 1
+    assert "workbench.yaml:0:0: error: " in capsys.readouterr().out
+    assert run_app(["-C", str(repo), "validate", "nowhere/workbench.yaml"]) == 1
+    assert "cannot read" in capsys.readouterr().out

@@ -30,20 +30,20 @@ def validate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Check prompt files: one `path:line:col: message` per problem; exit 1 on errors."""
-    from workbench.core.config import CONFIG_FILE, parse_config
+    from workbench.core.config import CONFIG_FILE
     from workbench.core.model import Severity
-    from workbench.services.prompts import validate_paths, validate_workspace
+    from workbench.services.prompts import config_file_problems, validate_paths, validate_workspace
 
     root = _root()
     if not paths:
         results, problems = validate_workspace(root)
     else:
+        paths = [p if p.is_absolute() else state.repo_root() / p for p in paths]  # as `git -C` does
         given = [p for p in paths if p.name != CONFIG_FILE]
         results = validate_paths(root, given) if given else []
         problems = [p for r in results for p in r.problems]
-        target = next((p for p in paths if p.name == CONFIG_FILE), None)
-        if target is not None and target.is_file():
-            problems.extend(parse_config(target.read_text(encoding="utf-8"), CONFIG_FILE)[1])
+        for target in (p for p in paths if p.name == CONFIG_FILE):
+            problems.extend(config_file_problems(target))
     errors = [p for p in problems if p.severity is Severity.ERROR]
     warnings = [p for p in problems if p.severity is Severity.WARNING]
     if as_json:

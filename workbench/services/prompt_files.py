@@ -162,8 +162,8 @@ def read_prompt_text(session: RepoSession, path: str, commit: str | None) -> str
     says why there is none."""
     if commit is None:
         try:
-            return (session.root / path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
+            return read_confined(session.root, path)
+        except (OSError, UnicodeDecodeError, ValueError) as err:  # ValueError: a link out of prompts/
             return LoadResult(path, None, (Problem(path, 0, 0, f"cannot read {path}: {err}"),))
     committed = session.store.read_text(commit, path)
     if committed is None:
@@ -233,8 +233,8 @@ def referenced_files_at(session: RepoSession, path: str, rev: str) -> list[str]:
     text = None
     if (session.root / path).is_file():
         try:
-            text = (session.root / path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = read_confined(session.root, path)
+        except (OSError, UnicodeDecodeError, ValueError):
             text = None
         return dependency_files(session, path, text, None)
     commit = session.store.try_resolve(rev)

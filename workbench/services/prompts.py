@@ -104,10 +104,19 @@ def _reader(root: Path):  # type: ignore[no-untyped-def]
 
 
 def relative(root: Path, path: Path) -> str:
+    """`path` relative to the repository's root, its last part not followed: a link under
+    prompts/ is named where it is, and `read_confined` reads (or refuses) what it points to.
+    (Resolving it named a link to an outside file by its outside path, which was then read.)"""
     try:
-        return path.resolve().relative_to(Path(root).resolve()).as_posix()
+        return located(path).relative_to(Path(root).resolve()).as_posix()
     except ValueError:
-        return path.as_posix()
+        return Path(path).as_posix()
+
+
+def located(path: Path) -> Path:
+    """Where `path` is, its folders resolved but not its last part (a link stays the link)."""
+    path = Path(path)
+    return path.parent.resolve() / path.name if path.name not in ("", ".", "..") else path.resolve()
 
 
 def load_file(root: Path, path: Path) -> LoadResult:
@@ -178,7 +187,7 @@ def validate_paths(root: Path, paths: Iterable[Path] = ()) -> list[LoadResult]:
     targets = list(paths) or [Path(root) / PROMPTS_DIR]
     for target in targets:
         if target.is_dir():
-            files.extend(p for p in discover_prompt_files(root) if p.resolve().is_relative_to(target.resolve()))
+            files.extend(p for p in discover_prompt_files(root) if located(p).is_relative_to(target.resolve()))
         elif target.exists() and is_partial_path(relative(root, target)):
             # A partial is checked through the prompts that include it (its problems carry its path).
             files.extend(prompt_users_of(root, relative(root, target)))
@@ -209,10 +218,16 @@ def validate_workspace(root: Path) -> tuple[list[LoadResult], list[Problem]]:
     problems = [p for r in results for p in r.problems]
     config_path = Path(root) / CONFIG_FILE
     if config_path.is_file():
-        try:
-            text = _read(config_path)
-        except PromptError as err:
-            problems.append(Problem(CONFIG_FILE, 0, 0, err.message))
-        else:
-            problems.extend(parse_config(text, CONFIG_FILE)[1])
+        problems.extend(config_file_problems(config_path))
     return results, problems
+
+
+def config_file_problems(path: Path) -> list[Problem]:
+    """Every problem of a `workbench.yaml`, checked in full; one that cannot be read is one too."""
+    try:
+        text = _read(path)
+    except PromptError as err:
+        return [Problem(CONFIG_FILE, 0, 0, err.message)]
+    except OSError as err:
+        return [Problem(CONFIG_FILE, 0, 0, f"cannot read: {err.strerror or err}")]
+    return parse_config(text, CONFIG_FILE)[1]
