@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from workbench.cli.common import run_app
 from workbench.services import deployment_events, env_status, releases
@@ -46,3 +49,11 @@ def test_demo_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("keep me")
     assert run_app(["demo", str(tmp_path), "--no-open"]) == 2
     assert (tmp_path / "x").read_text() == "keep me"
+
+
+def test_the_commands_the_demo_prints_can_be_pasted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder with a space: `workbench -C /tmp/a b/demo status` did not work when pasted."""
+    root = tmp_path / "a b" / "dé mo"
+    assert run_app(["demo", str(root), "--no-open"]) == 0
+    lines = [line.split("#")[0].strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("workbench -C")]
+    assert lines and all(shlex.split(line)[2] == str(root) for line in lines)

@@ -327,3 +327,33 @@ def test_the_fingerprint_survives_odd_installs(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(importlib.util, "find_spec", no_spec)
     assert verdicts._installed_version("Jinja2")  # importlib.metadata answers instead
+
+
+def test_a_verdict_just_written_outlives_entries_dated_in_the_future(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bucket full of entries an hour ahead (clock skew, `cp -a`): the new verdict was pruned
+    as soon as written, and the cache held nothing."""
+    import os
+    import time
+
+    monkeypatch.setattr(verdicts, "BUCKET_ENTRIES", 2)
+    monkeypatch.setattr(verdicts, "entry_file", lambda git_dir, key: git_dir / "workbench" / "parsed" / "00" / f"{key[2:]}.json")
+    bucket = prompt_repo / ".git" / "workbench" / "parsed" / "00"
+    bucket.mkdir(parents=True)
+    ahead = int((time.time() + 3600) * 1e9)
+    for n in range(2):
+        (bucket / f"{n:062x}.json").write_text("{}")
+        os.utime(bucket / f"{n:062x}.json", ns=(ahead, ahead))
+    assert not _check(prompt_repo, "support/summarize").cached
+    assert _check(prompt_repo, "support/summarize").cached
+    assert len(_entries(prompt_repo)) == 2
+
+
+def test_a_relative_cache_home_is_ignored(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """XDG_CACHE_HOME=.cache put the signing key inside the working copy (the XDG spec says to
+    ignore a relative value)."""
+    monkeypatch.chdir(prompt_repo)
+    monkeypatch.setenv("XDG_CACHE_HOME", ".cache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _check(prompt_repo, "support/summarize").ok
+    assert not (prompt_repo / ".cache").exists()
+    assert (tmp_path / "home" / ".cache" / "workbench" / "parse-cache.key").is_file()

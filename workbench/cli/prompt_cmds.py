@@ -7,6 +7,7 @@ start fast enough for a pre-commit hook.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -202,10 +203,11 @@ def demo_command(
     from workbench.services.demo import create_demo_repo
 
     root = create_demo_repo(directory)
+    quoted = shlex.quote(str(root))  # the commands below are for pasting into a shell
     print(f"demo repository: {root}")
-    print(f"  workbench -C {root}            # open the app")
-    print(f"  workbench -C {root} status     # what runs where")
-    print(f"  workbench -C {root} test support/summarize")
+    print(f"  workbench -C {quoted}            # open the app")
+    print(f"  workbench -C {quoted} status     # what runs where")
+    print(f"  workbench -C {quoted} test support/summarize")
     if not no_open and sys.stdout.isatty():
         from workbench.cli.ui_cmds import open_app
 

@@ -152,24 +152,25 @@ def write_entry(git_dir: Path, key: str, verdict: Verdict, deps: list[list[str]]
     body = json.dumps({"format": FORMAT, "key": key, "path": verdict.path, "ok": verdict.ok, "problems": problems, "deps": deps})
     with contextlib.suppress(OSError):  # a read-only repository: the check simply runs next time
         write_atomically(file, json.dumps({"body": body, "mac": signer(body.encode())}))
-        _keep_newest(file.parent, BUCKET_ENTRIES)
+        _keep_newest(file.parent, BUCKET_ENTRIES, written=file)
 
 
 _ENTRY_NAME = re.compile(r"[0-9a-f]{62}\.json")
 
 
-def _keep_newest(bucket: Path, keep: int) -> None:
+def _keep_newest(bucket: Path, keep: int, *, written: Path) -> None:
     """Remove all but the `keep` most recently used entries of one bucket (`read_entry` marks an
     entry used). Entries are spread over 256 buckets by key, so the cache holds at most
     256 x `keep` verdicts however many versions are checked, and a write lists one small folder.
-    Only files named as entries are counted or removed."""
+    Only files named as entries are counted or removed, and never the one just `written`
+    (entries dated in the future, by clock skew or a copy, would otherwise outlive it)."""
     used: list[tuple[int, Path]] = []
     for entry in bucket.iterdir():
-        if _ENTRY_NAME.fullmatch(entry.name):
+        if _ENTRY_NAME.fullmatch(entry.name) and entry != written:
             with contextlib.suppress(FileNotFoundError):  # another process pruned it first
                 used.append((entry.stat().st_mtime_ns, entry))
     used.sort()
-    for _, stale in used[: max(0, len(used) - keep)]:
+    for _, stale in used[: max(0, len(used) + 1 - keep)]:
         stale.unlink(missing_ok=True)
 
 
@@ -228,8 +229,11 @@ def _installed_version(distribution: str) -> str:
 def user_signer() -> Signer | None:
     """HMAC-SHA256 with this user's cache key (made on first use, readable by the user only);
     None when there is no place for it: then nothing is cached."""
+    configured = os.environ.get("XDG_CACHE_HOME", "")
     try:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench"
+        # A relative XDG_CACHE_HOME is ignored, as the XDG spec says: it would put the key in
+        # the working directory, a repository's working copy perhaps, one `git add` from public.
+        base = (Path(configured) if os.path.isabs(configured) else Path.home() / ".cache") / "workbench"
     except (RuntimeError, KeyError):  # no home: a container's user with no passwd entry
         return None
     return _signer_in(base)
