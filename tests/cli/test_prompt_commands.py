@@ -148,3 +148,17 @@ def test_only_the_named_command_is_built(prompt_repo: Path, monkeypatch: pytest.
     assert {"list", "test", "rollback"} <= set(built) and "rollback" in capsys.readouterr().out
     assert run_app(["-C", str(prompt_repo), "no-such-command"]) == 2
     assert "No such command" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["log", "support/summarize"], ["branch"]])
+def test_a_reader_that_goes_away_ends_the_command_with_141_as_git_does(prompt_repo: Path, args: list[str]) -> None:
+    """`workbench list | head -1` exited 1 ("findings or failures"), breaking `set -o pipefail`
+    scripts that only wanted the first line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "-C", str(prompt_repo), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # gone before the command writes its first line
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, error
+    assert error == ""  # no traceback, no "Exception ignored"

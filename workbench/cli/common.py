@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `git log | head -1`
 
 app = typer.Typer(
     name="workbench",
@@ -59,13 +61,30 @@ def console(*, stderr: bool = False) -> Console:
     """The console every command prints through: untrusted text is passed as `Text`, markup
     and highlighting are off, and output piped into another program is never wrapped (a
     `diff --unified | git apply` or a `status | grep` sees whole lines)."""
-    from rich.console import Console
-
     stream = sys.stderr if stderr else sys.stdout
     piped = not stream.isatty()
-    return Console(
+    return _console_class()(
         file=stream, highlight=False, markup=False, emoji=False, soft_wrap=piped, width=100_000 if piped else None
     )
+
+
+class ReaderGone(Exception):
+    """The program reading the output closed it (`| head -1`): exit 141, as git does."""
+
+
+@cache
+def _console_class() -> type[Console]:
+    from rich.console import Console
+
+    class PipeAwareConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich's own answer silences stdout and exits 1, which reads as "findings".
+            self.quiet = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing else to write, nothing to complain at exit
+            raise ReaderGone
+
+    return PipeAwareConsole
 
 
 @contextmanager
@@ -130,6 +149,7 @@ def _with_commands(whole: typer.Typer, commands: list[Any], groups: list[Any]) -
 
 def run_app(argv: list[str]) -> int:
     """Run the CLI, mapping WorkbenchError to a clean message and exit code 2."""
+    stdout = sys.stdout
     try:
         # Non-standalone click swallows `typer.Exit(code)` and returns the code instead.
         result = _app_for(argv)(args=argv, prog_name="workbench", standalone_mode=False)
@@ -144,9 +164,15 @@ def run_app(argv: list[str]) -> int:
         if err.hint:
             sys.stderr.write(f"  hint: {scrub(err.hint)}\n")
         return EXIT_USAGE
+    except ReaderGone:
+        return EXIT_BROKEN_PIPE
     except typer.Exit as exit_:
         return int(exit_.exit_code or 0)
     except SystemExit as exit_:
+        if sys.stdout is not stdout and exit_.code == 1:
+            # Typer's answer to a reader that went away (`| head -1`): it swaps stdout for a
+            # quiet one and exits 1, which reads as "findings" in a `set -o pipefail` script.
+            return EXIT_BROKEN_PIPE
         return int(exit_.code or 0) if isinstance(exit_.code, int) else EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("workbench: interrupted\n")
