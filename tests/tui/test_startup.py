@@ -124,9 +124,12 @@ def show_diff(self, diff):
 DiffPane.show_diff = show_diff
 
 async def main():
-    async with make_app(sys.argv[1]).run_test(size=(120, 36)) as pilot:
+    app = make_app(sys.argv[1])
+    async with app.run_test(size=(120, 36)) as pilot:
         while not shown:
             await pilot.pause(0.005)
+        await app.workers.wait_for_complete()  # quit once loaded, not midway
+        await pilot.pause()
     print(shown[0])
 
 asyncio.run(main())

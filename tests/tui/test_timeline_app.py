@@ -216,3 +216,25 @@ async def test_at_80x24_the_timeline_fits_the_width_and_keeps_why(branched_repo:
         labels = [str(column.label) for column in table.columns.values()]
         assert labels == ["when", "what", "env", "prompt", "version", "tests", "who", "why"]
         assert table.virtual_size.width <= table.size.width
+
+
+async def test_help_on_the_timeline_shows_the_timeline_s_keys_first(released_repo: Path) -> None:
+    """`?` on the timeline listed the prompts pane's keys first (and `q Quit`, which there closes
+    the timeline): its own enter / R / e / / were not shown at all."""
+    from workbench.tui.screens.help import HelpScreen
+
+    app = make_app(released_repo, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await timeline(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        title = str(help_screen.query_one(".dialog-title").render())
+        assert "timeline first" in title
+        rows = help_screen._rows()
+        assert [key for key, _, _ in rows[:5]] == ["esc / q / 6", "enter", "R", "e", "/"]
+        assert rows[1][1] == "Open at this version" and rows[1][2] == "timeline"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, TimelineScreen)

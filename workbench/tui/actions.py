@@ -29,7 +29,12 @@ class Act:
 
     @property
     def key_label(self) -> str:
-        return " / ".join(_KEY_NAMES.get(k, k) for k in self.keys.split(","))
+        return key_label(self.keys)
+
+
+def key_label(keys: str) -> str:
+    """How a binding's keys read in the help and the README: `escape,q` -> `esc / q`."""
+    return " / ".join(_KEY_NAMES.get(k, k) for k in keys.split(","))
 
 
 _KEY_NAMES = {

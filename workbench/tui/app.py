@@ -367,9 +367,18 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         await super().on_event(event)
 
     def action_help(self) -> None:
+        from textual.binding import Binding
+
         from workbench.tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self._current_pane))
+        screen = self.screen
+        if screen is self.screen_stack[0]:
+            self.push_screen(HelpScreen(self._current_pane))
+            return
+        # Another screen (the timeline, a case, the monitor): its own keys, those it shows.
+        keys = [b for b in getattr(screen, "BINDINGS", ()) if isinstance(b, Binding) and b.description]
+        name = getattr(screen, "HELP_NAME", None) or type(screen).__name__.removesuffix("Screen").lower()
+        self.push_screen(HelpScreen(self._current_pane, screen=name, screen_keys=keys))
 
     # ------------------------------------------------------------------ actions: one hop to a controller
     def action_mark_base(self) -> None:
