@@ -33,7 +33,7 @@ class LogCommands(GitRunner):
             if not follow or len(batch) >= wanted - (len(entries) - len(batch)) or not batch:
                 break
             info, change, entry_path, _old = batch[-1]
-            old = self.renamed_from(info.sha, entry_path or current) if change == "A" else None
+            old = self.renamed_from(info.sha, entry_path or current) if change == "A" and info.parents else None
             if old is None:
                 break
             entries[-1] = (info, "R", entry_path or current, old)
@@ -42,7 +42,7 @@ class LogCommands(GitRunner):
 
     def _log_segment(self, path: str, rev: str, limit: int) -> list[LogEntry]:
         args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", rev, "--", path]
-        status, out, err = self._run_full(*args)
+        status, out, err = self._answer(*args)
         if status != 0:
             if self._peel("HEAD^{commit}") is None or rev.endswith("^"):
                 return []  # an empty repository, or the root commit has no parent to go on from
@@ -71,7 +71,7 @@ class LogCommands(GitRunner):
         found = {}
         for ref in refs:
             args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--full-history", "-n20", ref, "--", *paths]
-            status, out, _err = self._run_full(*args)
+            status, out, _err = self._answer(*args)
             entries = _without_empty_merges(parse_log(out, with_names=True)) if status == 0 else []
             commit = entries[0][0].sha if entries else self.last_commit_touching(ref, paths)
             if commit:
@@ -84,7 +84,7 @@ class LogCommands(GitRunner):
         if since is not None:
             args.append(f"--since=@{since}")
         args += [branch, "--", *paths]
-        status, out, _err = self._run_full(*args)
+        status, out, _err = self._answer(*args)
         if status != 0:
             return []
         merges: list[tuple[CommitInfo, list[str]]] = []
@@ -110,7 +110,7 @@ class LogCommands(GitRunner):
 
     def renamed_from(self, commit: str, path: str) -> str | None:
         """The path `path` had before `commit`, when that commit renamed it (else None)."""
-        status, out, _ = self._run_full("diff-tree", "-M", "-r", "-z", "--name-status", "--no-commit-id", f"{commit}^", commit)
+        status, out, _ = self._answer("diff-tree", "-M", "-r", "-z", "--name-status", "--no-commit-id", f"{commit}^", commit)
         if status != 0:
             return None  # a root commit: nothing before it
         for change, new, old in parse_name_status(out.lstrip("\0").split("\0")):
@@ -128,12 +128,12 @@ class LogCommands(GitRunner):
 
     def last_commit_touching(self, rev: str, paths: Sequence[str]) -> str | None:
         """The newest commit at or before `rev` that changed one of `paths` (None: none did)."""
-        status, out, _ = self._run_full("log", "-n1", "--format=%H", rev, "--", *paths)
+        status, out, _ = self._answer("log", "-n1", "--format=%H", rev, "--", *paths)
         return out.strip() or None if status == 0 else None
 
     def first_parent_line(self, rev: str) -> list[tuple[str, int]]:
         """(commit, committer time) along `rev`'s first-parent line, newest first ([] when `rev` is unknown)."""
-        status, out, _ = self._run_full("rev-list", "--first-parent", "--format=%H %ct", "--no-commit-header", rev, "--")
+        status, out, _ = self._answer("rev-list", "--first-parent", "--format=%H %ct", "--no-commit-header", rev, "--")
         if status != 0:
             return []
         line = [row.split() for row in out.splitlines()]

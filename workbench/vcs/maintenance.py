@@ -44,13 +44,13 @@ class MaintenanceCommands(GitRunner):
         return _has_bloom_chunks(info / "commit-graphs" / f"graph-{newest}.graph")
 
     def commit_count(self) -> int:
-        status, out, _ = self._run_full("rev-list", "--count", "--all")
+        status, out, _ = self._answer("rev-list", "--count", "--all")
         return int(out.strip() or 0) if status == 0 else 0
 
     def write_changed_path_filters_later(self) -> Deferred[str]:
         """Write the commit-graph of every reachable commit with its Bloom filters (a cache),
         in a process started now (keep the result until it finishes: dropping it stops git)."""
-        return Deferred(self._start("commit-graph", "write", "--reachable", "--changed-paths"), str)
+        return self._later(str, "commit-graph", "write", "--reachable", "--changed-paths")
 
     def changed_path_filters_needed(self, min_commits: int = 2000) -> bool:
         """A repository big enough to need the filters that has none."""

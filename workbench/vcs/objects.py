@@ -36,10 +36,9 @@ class ObjectCommands(GitRunner):
         return sha
 
     def try_resolve(self, rev: str) -> str | None:
-        try:
-            return self.resolve(rev)
-        except RepoError:
-            return None
+        """The commit `rev` names, None when git says there is none (a repository git cannot
+        open raises git's error: see `GitRunner._cat_file`)."""
+        return None if rev.startswith("-") else self._peel(rev + "^{commit}")
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at commit `rev`, None if the file does not exist there."""
@@ -80,8 +79,7 @@ class ObjectCommands(GitRunner):
 
     def list_prompt_files_later(self, commit: str) -> Deferred[list[PromptRef]]:
         """`list_prompt_files` in a process started now (collect with `.result()`)."""
-        handle = self._start("ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
-        return Deferred(handle, lambda out: parse_ls_tree(out, commit))
+        return self._later(lambda out: parse_ls_tree(out, commit), "ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
 
     def list_files(self, commit: str, folder: str) -> list[str]:
         """Paths of every file under `folder` at a commit (one `ls-tree -r -z --name-only`)."""
@@ -92,5 +90,5 @@ class ObjectCommands(GitRunner):
         return self._succeeds("merge-base", "--is-ancestor", ancestor, commit)
 
     def merge_base(self, a: str, b: str) -> str | None:
-        status, out, _ = self._run_full("merge-base", a, b)
+        status, out, _ = self._answer("merge-base", a, b)
         return out.strip() if status == 0 else None

@@ -71,15 +71,14 @@ class RefCommands(GitRunner):
         return self._run("for-each-ref", "--format=%(refname)", "--", *patterns).splitlines()
 
     def ref_names_later(self, *patterns: str) -> Deferred[list[str]]:
-        return Deferred(self._start("for-each-ref", "--format=%(refname)", "--", *patterns), str.splitlines)
+        return self._later(str.splitlines, "for-each-ref", "--format=%(refname)", "--", *patterns)
 
     def tag_targets(self, *patterns: str) -> dict[str, str]:
         """Tag name -> the commit it points at (peeled), for tags under `patterns`."""
         return self.tag_targets_later(*patterns).result()
 
     def tag_targets_later(self, *patterns: str) -> Deferred[dict[str, str]]:
-        handle = self._start("for-each-ref", f"--format={_TARGET_FORMAT}", "--", *patterns)
-        return Deferred(handle, _parse_targets)
+        return self._later(_parse_targets, "for-each-ref", f"--format={_TARGET_FORMAT}", "--", *patterns)
 
     def ref_snapshot(self) -> dict[str, str]:
         """Every ref -> the object it names (to tell what a fetch changed)."""
@@ -213,7 +212,7 @@ class RefCommands(GitRunner):
 
     def current_branch(self) -> str | None:
         """The checked-out branch name, None when HEAD is detached (an unborn branch has a name)."""
-        status, out, _ = self._run_full("symbolic-ref", "--quiet", "HEAD")
+        status, out, _ = self._answer("symbolic-ref", "--quiet", "HEAD")
         if status != 0:
             return None
         ref = out.strip()
@@ -241,8 +240,8 @@ class RefCommands(GitRunner):
 
     def unreachable_from_branches_later(self, commits: Iterable[str]) -> Deferred[set[str]]:
         wanted = {c for c in commits if c}
-        handle = self._start("rev-list", "--stdin", "--not", "--branches", stdin="\n".join(sorted(wanted)) + "\n")
-        return Deferred(handle, lambda out: wanted & set(out.split()))
+        stdin = "\n".join(sorted(wanted)) + "\n"
+        return self._later(lambda out: wanted & set(out.split()), "rev-list", "--stdin", "--not", "--branches", stdin=stdin)
 
 
 def _parse_targets(out: str) -> dict[str, str]:

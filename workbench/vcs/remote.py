@@ -25,7 +25,7 @@ class RemoteCommands(GitRunner):
 
     def remote_tags(self, remote: str) -> dict[str, str] | None:
         """Tag name -> commit on the remote; None when the remote cannot be reached."""
-        status, out, _err = self._run_full("ls-remote", "--tags", "--", remote)
+        status, out, _err = self._answer("ls-remote", "--tags", "--", remote)
         return parse_ls_remote_tags(out) if status == 0 else None
 
     def set_upstream(self, branch: str, remote: str) -> None:
@@ -41,7 +41,7 @@ class RemoteCommands(GitRunner):
     def notes_for(self, ref: str, commits: Iterable[str]) -> dict[str, str]:
         """Note text per commit, from one `notes list` plus the batch object reader."""
         wanted = set(commits)
-        status, out, _ = self._run_full("notes", f"--ref={ref}", "list")
+        status, out, _ = self._answer("notes", f"--ref={ref}", "list")
         if status != 0:
             return {}
         result: dict[str, str] = {}

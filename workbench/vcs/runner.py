@@ -10,6 +10,7 @@ from thread workers, so every call holds one re-entrant lock.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import tempfile
@@ -36,8 +37,10 @@ class GitFailed(RepoError):
         self.status = status
         self.stderr = stderr
         self.stdout = stdout
-        first = stderr.strip().splitlines()
-        detail = "; ".join(line.strip() for line in first[:6] if line.strip()) or f"exit status {status}"
+        lines = [line.strip() for line in stderr.strip().splitlines()[:6] if line.strip()]
+        # "...call:" + "git config ..." reads as one sentence; other lines are joined by "; ".
+        detail = "".join(line + ("" if i == len(lines) - 1 else " " if line.endswith(":") else "; ") for i, line in enumerate(lines))
+        detail = detail or f"exit status {status}"
         super().__init__(f"git {args[0] if args else ''} failed: {detail}")
 
 
@@ -207,14 +210,43 @@ class GitRunner:
             istream.seek(0)
             return self._git.execute(["git", *args], as_process=True, istream=istream)
 
-    @staticmethod
-    def _finish(handle: Any) -> str:
-        """Wait for a process from `_start` and return its stdout ("" when it failed)."""
-        out, _err = handle.proc.communicate()
-        return "" if handle.proc.returncode else str(out.decode("utf-8", "replace"))
+    def _later(self, parse: Callable[[str], T], *args: str, stdin: str | None = None) -> Deferred[T]:
+        """`git <args>` started now (`_start`), its stdout parsed by `parse` when collected; a
+        failure reads as "" (nothing found), unless git could not open the repository."""
+        return Deferred(self._start(*args, stdin=stdin), parse, lambda status, err: self._check_answer(args, status, err))
+
+    def _answer(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        """Run a command whose failure is an answer (no such revision, not an ancestor, no such
+        ref): (status, stdout, stderr), unless git could not open the repository (`_check_answer`)."""
+        status, out, err = self._run_full(*args, stdin=stdin)
+        if status != 0:
+            self._check_answer(args, status, err, out)
+        return status, out, err
 
     def _succeeds(self, *args: str) -> bool:
-        return self._run_full(*args)[0] == 0
+        return self._answer(*args)[0] == 0
+
+    def _check_answer(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> None:
+        """Raise git's error when a failed command failed because git could not work in the
+        repository at all (owned by another user: "detected dubious ownership", moved away, an
+        unreadable or unsupported `.git`), rather than with an answer about what is in it.
+
+        Exit status 1 is always an answer (`rev-parse --verify --quiet`, `merge-base
+        --is-ancestor`, `symbolic-ref --quiet`, `config --get`); git dies with 128 both for an
+        unknown revision and for a repository it refuses, so those are told apart by asking
+        git to open the repository and nothing else. Git's messages are not parsed.
+        """
+        if status == 1:
+            return
+        probe, _out, probe_err = self._run_full("rev-parse", "--git-dir")
+        if probe != 0:
+            raise self._error(args, status, stderr or probe_err, stdout)
+
+    def _require_repository(self) -> None:
+        """Raise git's error when git cannot open the repository (see `_check_answer`)."""
+        status, out, err = self._run_full("rev-parse", "--git-dir")
+        if status != 0:
+            raise self._error(["rev-parse", "--git-dir"], status, err, out)
 
     def _error(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> RepoError:
         if "index.lock" in stderr:
@@ -240,22 +272,42 @@ class GitRunner:
         """Run a request on the persistent `cat-file` helpers; restart them once if they died.
 
         A killed helper shows as a broken pipe on write, or as an empty answer on read (which
-        GitPython reports as ValueError, like a missing object: the helper's exit tells them apart).
+        GitPython reports as ValueError, like a missing object: the helper's exit and the empty
+        answer tell them apart). A helper that dies again at once never started: git refused
+        the repository (another user's: "detected dubious ownership"), and its stderr is raised.
         """
         with self._lock:
-            try:
-                return call()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            except ValueError:
-                if self._cat_file_alive():
-                    raise  # a missing object, not a dead helper
-            self._git.clear_cache()
-            return call()
+            for attempt in (1, 2):
+                try:
+                    return call()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                except ValueError as error:
+                    if self._cat_file_alive() and not _no_answer(error):
+                        raise  # git answered: a missing object
+                if attempt == 2:
+                    raise self._cat_file_error()
+                self._git.clear_cache()
+            raise AssertionError("unreachable")
 
     def _cat_file_alive(self) -> bool:
         helpers = (self._git.cat_file_header, self._git.cat_file_all)
         return all(h is None or h.proc is None or h.proc.poll() is None for h in helpers)
+
+    def _cat_file_error(self) -> RepoError:
+        """Why a freshly started `cat-file` helper died at once, in git's words (its stderr):
+        for one, a repository git refuses to open. Never read as a missing object."""
+        status, stderr = 0, ""
+        for helper in (self._git.cat_file_header, self._git.cat_file_all):
+            proc = None if helper is None else helper.proc
+            if proc is None or proc.stderr is None:
+                continue
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # a helper still running ends at the end of its input
+            stderr += proc.stderr.read().decode("utf-8", "replace")
+            status = proc.wait() or status
+        self._git.clear_cache()
+        return self._error(["cat-file", "--batch"], status, stderr)
 
     def _peel(self, spec: str) -> str | None:
         """Resolve an object name through the persistent `cat-file --batch-check` (no process)."""
@@ -305,10 +357,20 @@ class GitRunner:
 
     def config_value(self, key: str) -> str | None:
         status, out, _ = self._run_full("config", "--get", "--", key)
+        if status != 0:
+            # Outside a repository it refuses, git reads only the user's configuration and
+            # says "not set": check the repository before believing it.
+            self._require_repository()
         return out.strip() or None if status == 0 else None
 
     def set_config(self, key: str, value: str) -> None:
-        self._run_full("config", "--", key, value)
+        self._run("config", "--", key, value)
+
+
+def _no_answer(error: ValueError) -> bool:
+    """GitPython read an empty line from `cat-file`, which answers every question with a line
+    (`<name> missing` for a missing object): the helper has ended (it may not be reaped yet)."""
+    return "SHA is empty" in str(error)
 
 
 def _text(value: str | bytes) -> str:
@@ -325,9 +387,17 @@ def git_version() -> str:
 class Deferred(Generic[T]):
     """A git process started now whose parsed output is collected later (`result()`)."""
 
-    def __init__(self, handle: Any, parse: Callable[[str], T]) -> None:
+    def __init__(self, handle: Any, parse: Callable[[str], T], check: Callable[[int, str], None] | None = None) -> None:
         self._handle = handle
         self._parse = parse
+        self._check = check  # called with (status, stderr) when git failed; may raise
 
     def result(self) -> T:
-        return self._parse(GitRunner._finish(self._handle))
+        """The parsed output ("" parsed when git failed, after `check` had its say)."""
+        out, err = self._handle.proc.communicate()
+        status = self._handle.proc.returncode
+        if status:
+            if self._check is not None:
+                self._check(status, err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err or ""))
+            return self._parse("")
+        return self._parse(out.decode("utf-8", "replace"))

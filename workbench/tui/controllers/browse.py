@@ -8,12 +8,16 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
+from rich.text import Text
+
+from workbench.core.safe_text import clean
 from workbench.core.versions import HistoryEntry, WorkingState
 from workbench.services import branches, diffing, env_status, history, parse_cache, prompt_files, upkeep
 from workbench.services.env_status import StatusRow
 from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller, FlowAborted
 from workbench.tui.messages import DiffLoaded, HistoryLoaded, TreeLoaded
+from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.history import HistoryPane, HistoryRow
 from workbench.tui.panes.prompts import PromptRow, PromptsPane
 
@@ -166,7 +170,8 @@ class BrowseController(Controller):
                 entries = list(found.entries)
             else:
                 entries = await self.call(history.history, name, limit=HISTORY_PAGE)
-        except FlowAborted:
+        except FlowAborted as aborted:
+            self._history_failed(name, aborted.__cause__)
             return
         self.entries, self.entries_of = entries, name
         rows, deployed = history_rows(entries, self.status.get(name), self.states.get(name))
@@ -182,6 +187,19 @@ class BrowseController(Controller):
             return
         if self.app.selected_prompt == name:
             self.app.query_one(HistoryPane).set_tests(summaries)
+
+    def _history_failed(self, name: str, error: BaseException | None) -> None:
+        """History could not be read (the error is shown): no rows of the prompt selected
+        before stay under this one, and the Diff pane says why it is empty."""
+        app = self.app
+        if error is None or app.selected_prompt != name:
+            return
+        self.rows, self.entries, self.entries_of = [], [], None
+        app.selected_rev = None
+        pane = app.query_one(HistoryPane)
+        pane.set_rows([], None, app.base_rev, app.base_marked)
+        pane.border_title = Text(f"2 History · {clean(name)}")
+        app.query_one(DiffPane).show_message(Text(clean(f"the history of {name} could not be read: {error}")))
 
     def history_loaded(self, event: HistoryLoaded) -> bool:
         """Take the new rows; False when they lack the version wanted and all branches load instead."""

@@ -1,0 +1,46 @@
+"""A repository Git stops accepting while the app is open (its owner changed: "detected dubious
+ownership"): the app shows Git's error, never an empty or another prompt's History."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from tui_helpers import clock, diff_text, select, settle
+
+from workbench.tui.app import make_app
+from workbench.tui.panes.history import HistoryPane
+from workbench.tui.screens.error import ErrorScreen
+
+REFUSED = "detected dubious ownership in repository"
+
+
+def shown_errors(app) -> str:  # type: ignore[no-untyped-def]
+    screens = [s for s in app.screen_stack if isinstance(s, ErrorScreen)]
+    texts = ["\n".join(str(w.render()) for w in s.query("Static")) for s in screens]
+    return "\n".join(texts + [str(n.message) for n in app._notifications])
+
+
+async def test_history_shows_gits_refusal(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        history = app.query_one(HistoryPane)
+        assert [r.subject for r in history.entries][-1] == "Initial prompts"
+        # Git refuses the repository from now on (GIT_TEST_ASSUME_DIFFERENT_OWNER: Git's own
+        # check, as for a checkout chown'ed to another user), and the session's long-lived
+        # `cat-file` helpers, started before, are started again (as after they ended).
+        monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+        refused = subprocess.run(["git", "status"], cwd=app_repo, capture_output=True, text=True)
+        assert REFUSED in refused.stderr, "this git does not honour GIT_TEST_ASSUME_DIFFERENT_OWNER"
+        assert app.session is not None
+        app.session.store._git.clear_cache()
+        await select(pilot, "support/triage_ticket")
+        errors = shown_errors(app)
+        assert REFUSED in errors and "safe.directory" in errors, errors
+        # History holds no rows (not another prompt's, not an empty "no history" list loaded for triage_ticket)
+        assert app.browse.entries_of != "support/triage_ticket"
+        assert history.entries == []
+        assert "the history of support/triage_ticket could not be read" in diff_text(app) and REFUSED in diff_text(app)
