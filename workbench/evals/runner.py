@@ -198,7 +198,8 @@ class SuiteRun:
             return job
         job.request = self._request(rendered)
         if self.cache is not None and self.options.use_cache:
-            job.key = cache_key(self.provider.id, dict(self.prompt.model.parameters), rendered.to_dict(), repeat)
+            scope = getattr(self.provider, "cache_scope", None)
+            job.key = cache_key(self.provider.id, dict(self.prompt.model.parameters), rendered.to_dict(), repeat, scope(job.request) if scope else None)
         return job
 
     async def _run_case(self, job: _Job, completion: Completion | None) -> CaseResult:
