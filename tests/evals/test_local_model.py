@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import importlib.util
 import os
+import sys
+from typing import Any
 
 import pytest
 
@@ -195,3 +198,29 @@ def test_the_runtime_versions_are_read_from_the_installed_distributions() -> Non
             assert versions[name] == metadata.version(name)
         except metadata.PackageNotFoundError:
             assert versions[name] == "?"
+
+
+@needs_model
+def test_the_runtime_imports_with_its_log_off_and_the_users_rust_log_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime reads RUST_LOG once, at its import, and logs to stdout: it sees `off`; the
+    process (subprocesses, other libraries) keeps the user's value."""
+    from workbench.evals import local_model
+
+    seen: list[str | None] = []
+    monkeypatch.setenv("RUST_LOG", "info,tokenizers=trace")
+    monkeypatch.delitem(sys.modules, "mistralrs", raising=False)  # imported again, as a new process would
+    monkeypatch.setattr(builtins, "__import__", _watching_rust_log(seen))
+    local_model._mistralrs()
+    assert seen == ["off"]
+    assert os.environ["RUST_LOG"] == "info,tokenizers=trace"
+
+
+def _watching_rust_log(seen: list[str | None]) -> Any:
+    real = builtins.__import__
+
+    def watch(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "mistralrs" and "mistralrs" not in sys.modules:
+            seen.append(os.environ.get("RUST_LOG"))
+        return real(name, *args, **kwargs)
+
+    return watch

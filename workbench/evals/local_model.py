@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -96,21 +96,44 @@ def allowed_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _mistralrs() -> Any:
-    """Import the local runtime with its logging quiet and only the idle cores to compute on.
+# What the runtime's RUST_LOG is while it is imported, whatever the user's says.
+RUNTIME_LOG = "off"
 
-    mistralrs writes its log to stdout, which carries `--json`, and reads RUST_LOG once,
-    when the module is first imported: so every import goes through here, and RUST_LOG is set
-    (unless the user set it) before that first import. Its compute threads (rayon) are read
-    then too: see `runtime_threads` (RAYON_NUM_THREADS, unless the user set it).
+
+def _mistralrs() -> Any:
+    """Import the local runtime with its logging off and only the idle cores to compute on.
+
+    mistralrs logs to stdout (which carries `--json`, and the app's screen), with colour
+    codes, at whatever level RUST_LOG says (INFO when unset), and reads RUST_LOG once, when the
+    module is first imported. Every target it logs for is compiled into its own library
+    (mistralrs_core, mistralrs_quant, tokenizers, minijinja, ...), so no directive of the user's
+    can reach it without landing on stdout: it is imported with RUST_LOG=off, and the user's
+    value is put back at once for the rest of the process (subprocesses, other libraries).
+    Its compute threads (rayon) are read then too: see `runtime_threads` (RAYON_NUM_THREADS,
+    unless the user set it).
     """
     if "mistralrs" not in sys.modules:
-        os.environ.setdefault("RUST_LOG", "error")
         if "RAYON_NUM_THREADS" not in os.environ:
             os.environ["RAYON_NUM_THREADS"] = str(runtime_threads(allowed_cores(), busy_cores_elsewhere()))
+        with _environment("RUST_LOG", RUNTIME_LOG):
+            import mistralrs
     import mistralrs
 
     return mistralrs
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """`name=value` in the environment for the block; the previous value (or none) after it."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 LOCAL_RUNNER_OPTIONS: dict[str, Any] = {
