@@ -7,6 +7,7 @@ import builtins
 import importlib.util
 import os
 import sys
+import types
 from typing import Any
 
 import pytest
@@ -200,27 +201,30 @@ def test_the_runtime_versions_are_read_from_the_installed_distributions() -> Non
             assert versions[name] == "?"
 
 
-@needs_model
 def test_the_runtime_imports_with_its_log_off_and_the_users_rust_log_stays(monkeypatch: pytest.MonkeyPatch) -> None:
     """The runtime reads RUST_LOG once, at its import, and logs to stdout: it sees `off`; the
-    process (subprocesses, other libraries) keeps the user's value."""
+    process (subprocesses, other libraries) keeps the user's value. (The real import, in a new
+    process: test_cli_run_paths.)"""
     from workbench.evals import local_model
 
     seen: list[str | None] = []
     monkeypatch.setenv("RUST_LOG", "info,tokenizers=trace")
-    monkeypatch.delitem(sys.modules, "mistralrs", raising=False)  # imported again, as a new process would
+    monkeypatch.setenv("RAYON_NUM_THREADS", "1")
+    monkeypatch.delitem(sys.modules, "mistralrs", raising=False)  # not imported yet, as in a new process
     monkeypatch.setattr(builtins, "__import__", _watching_rust_log(seen))
     local_model._mistralrs()
-    assert seen == ["off"]
+    assert seen[0] == "off"
     assert os.environ["RUST_LOG"] == "info,tokenizers=trace"
 
 
 def _watching_rust_log(seen: list[str | None]) -> Any:
+    """An import that notes RUST_LOG when `mistralrs` is imported, and hands back a stand-in."""
     real = builtins.__import__
 
     def watch(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "mistralrs" and "mistralrs" not in sys.modules:
+        if name == "mistralrs":
             seen.append(os.environ.get("RUST_LOG"))
+            return types.ModuleType("mistralrs")
         return real(name, *args, **kwargs)
 
     return watch
