@@ -177,6 +177,9 @@ class ResponseCache:
                 "cost": completion.cost,
                 "logprobs": list(completion.logprobs) if completion.logprobs is not None else None,
                 "structured": completion.structured,
+                "finish_reason": completion.finish_reason,
+                "max_tokens": completion.max_tokens,
+                "cap": completion.cap,
             },
             default=str,
         )
@@ -220,4 +223,5 @@ def _completion(value: str) -> Completion:
     return Completion(
         data["text"], data.get("input_tokens"), data.get("output_tokens"), data.get("latency_ms", 0.0), data.get("cost"),
         cached=True, logprobs=tuple(logprobs) if logprobs is not None else None, structured=data.get("structured"),
+        finish_reason=data.get("finish_reason"), max_tokens=data.get("max_tokens"), cap=data.get("cap"),
     )

