@@ -128,7 +128,9 @@ tests:
 """
 
 
-def _local_key(text: str = _TOOLS_PROMPT) -> str:
+def _local_key(text: str = _TOOLS_PROMPT, config_parameters: dict[str, Any] | None = None) -> str:
+    from dataclasses import replace
+
     from workbench.core.loader import load_prompt
     from workbench.evals.cache import ResponseCache
     from workbench.evals.local_model import LocalProvider
@@ -136,7 +138,8 @@ def _local_key(text: str = _TOOLS_PROMPT) -> str:
 
     prompt = load_prompt(text, "prompts/p.yaml").prompt
     assert prompt is not None
-    run = SuiteRun(prompt, LocalProvider(prompt.model), prompt.tests, RunOptions(), cache=ResponseCache(None))
+    spec = replace(prompt.model, parameters={**(config_parameters or {}), **prompt.model.parameters})  # as resolve_model merges workbench.yaml's
+    run = SuiteRun(prompt, LocalProvider(spec), prompt.tests, RunOptions(), cache=ResponseCache(None))
     key = run._prepare(prompt.tests[0], 0).key
     assert key is not None
     return key
@@ -186,6 +189,13 @@ def test_whatever_changes_the_local_answer_changes_its_cache_key(change: str, te
     else:
         monkeypatch.setattr(local_model, "LOCAL_ANSWER_READING", local_model.LOCAL_ANSWER_READING + 1)
     assert _local_key(text) != before
+
+
+@needs_model
+def test_the_max_tokens_a_cut_answer_names_is_in_its_key_wherever_it_was_set() -> None:
+    """workbench.yaml's max_tokens reaches the provider but not the prompt's parameters: above
+    the cap it sends the same request, but a cut answer's reasons name it."""
+    assert _local_key(_FREE_PROMPT, {"max_tokens": 500}) != _local_key(_FREE_PROMPT, {"max_tokens": 600})
 
 
 def test_the_runtime_versions_are_read_from_the_installed_distributions() -> None:

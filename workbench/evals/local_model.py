@@ -266,6 +266,8 @@ class LocalProvider:
         return {
             "runtime": {**runtime_versions(), "weights": LOCAL_MODEL_FILE, "load": LOCAL_RUNNER_OPTIONS},
             "sent": {"messages": messages, **options},
+            # what a cut answer's reasons name (workbench.yaml's max_tokens is in no other part)
+            "asked": asked_max_tokens({**self.spec.parameters, **request.parameters}),
             "reading": LOCAL_ANSWER_READING,
         }
 
