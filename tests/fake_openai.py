@@ -180,17 +180,22 @@ class FakeOpenAI:
                         fake.completed += 1
                     return self._send(200, fake.raw_body.encode())
                 text = fake.reply(body)
+                # Like a real endpoint, the answer stops at max_tokens (a word is a token here).
+                limit = body.get("max_tokens") or body.get("max_completion_tokens")
+                finish = "stop"
+                if isinstance(limit, int) and len(text.split(" ")) > limit:
+                    text, finish = " ".join(text.split(" ")[:limit]), "length"
                 prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
                 usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()), "total_tokens": prompt_tokens + len(text.split())}
                 with fake._lock:
                     fake.completed += 1
                 if body.get("stream"):
-                    return self._stream(body, text, usage)
+                    return self._stream(body, text, usage, finish)
                 message: dict[str, Any] = {"role": "assistant", "content": text}
                 calls = fake.tool_calls(body) if fake.tool_calls else None
                 if calls:
                     message = {"role": "assistant", "content": None, "tool_calls": calls}
-                choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+                choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else finish}
                 if body.get("logprobs"):  # one entry per word, logprob -0.1 * position
                     choice["logprobs"] = {"content": [{"token": w, "logprob": -0.1 * (i + 1), "bytes": None, "top_logprobs": []} for i, w in enumerate(text.split())]}
                 payload = {
@@ -200,7 +205,7 @@ class FakeOpenAI:
                 }
                 return self._send(200, json.dumps(payload).encode())
 
-            def _stream(self, body: dict[str, Any], text: str, usage: dict[str, int]) -> None:
+            def _stream(self, body: dict[str, Any], text: str, usage: dict[str, int], finish: str = "stop") -> None:
                 self._answered()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -215,7 +220,7 @@ class FakeOpenAI:
                 base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": body.get("model")}
                 for word in text.split(" "):
                     chunk({**base, "choices": [{"index": 0, "delta": {"content": word + " " if word != text.split(" ")[-1] else word}, "finish_reason": None}]})
-                chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 if (body.get("stream_options") or {}).get("include_usage"):
                     chunk({**base, "choices": [], "usage": usage})
                 chunk("[DONE]")

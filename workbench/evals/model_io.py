@@ -34,6 +34,11 @@ class Completion:
     cached: bool = False
     logprobs: tuple[float, ...] | None = None  # token logprobs (perplexity assertions)
     structured: Any = None  # tool calls / function call, when the model answered with them
+    # Why the answer ended, as OpenAI says it: "stop", "length" (cut at its token limit),
+    # "tool_calls", "content_filter"; None when the provider does not say.
+    finish_reason: str | None = None
+    max_tokens: int | None = None  # the answer limit the prompt (or workbench.yaml) asked for
+    cap: int | None = None  # the provider's own answer limit, when it has one (the local model)
 
     @property
     def graded_output(self) -> Any:
@@ -45,6 +50,37 @@ class Completion:
         if self.input_tokens is None and self.output_tokens is None:
             return None
         return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+
+def asked_max_tokens(parameters: Mapping[str, Any]) -> int | None:
+    """The answer limit a request's parameters ask for (`max_tokens`, else `max_completion_tokens`)."""
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = parameters.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def cut_off_note(completion: Completion, provider: str) -> str | None:
+    """What a reason says first when the answer stopped at its token limit, else None.
+
+    promptfoo records `finishReason: "length"` and keeps the cut answer (its `finish-reason`
+    assertion checks it); an answer cut mid-JSON then fails as invalid JSON with no word of why.
+    This names the limit: the prompt's max_tokens, or the provider's own cap (`provider`: the
+    provider's kind, `local`) when that is lower or the prompt sets none.
+    """
+    if completion.finish_reason != "length":
+        return None
+    asked, cap = completion.max_tokens, completion.cap
+    prompt_limit = f"the prompt's max_tokens is {asked}" if asked is not None else "the prompt sets no max_tokens"
+    if cap is not None and (asked is None or cap < asked):
+        why = f"the {provider} provider's cap is {cap} tokens ({prompt_limit})"
+    elif cap is not None:
+        why = f"{prompt_limit} (the {provider} provider's cap: {cap})"
+    else:
+        why = prompt_limit + (" (the model's own limit)" if asked is None else "")
+    after = f" after {completion.output_tokens} tokens" if completion.output_tokens is not None else ""
+    return f'the answer was cut off at its token limit (finish_reason "length"{after}): {why}'
 
 
 class CallError(ProviderError):
@@ -63,7 +99,9 @@ class Provider(Protocol):
 
     Optional, looked up with getattr: `warm()` starts getting ready (import, load) in the
     background once the runner knows a request will be needed; `interruptible = False` says
-    a request cannot be stopped, so the runner gives it no timeout.
+    a request cannot be stopped, so the runner gives it no timeout; `cache_scope(request)`
+    returns (JSON-able) what else decides the answer besides the id and the rendered prompt,
+    which the runner adds to the cache key.
     """
 
     id: str  # identifies provider + model + endpoint in cache keys and reports

@@ -37,7 +37,14 @@ from workbench.evals.local_model import (
     local_embeddings,
     local_model_path,
 )
-from workbench.evals.model_io import CallError, Completion, ModelRequest, Provider, short_text
+from workbench.evals.model_io import (
+    CallError,
+    Completion,
+    ModelRequest,
+    Provider,
+    asked_max_tokens,
+    short_text,
+)
 from workbench.evals.request_fields import describe_fields
 from workbench.evals.sdk_import import openai_sdk
 from workbench.evals.secrets import register, register_url, scrub
@@ -176,14 +183,14 @@ class OpenAIProvider:
         logprobs: tuple[float, ...] | None = None
         try:
             if self.stream:
-                text, usage = await self._stream(client, request, params)
+                text, usage, finish_reason = await self._stream(client, request, params)
             else:
                 # The SDK's client sends it (auth, base URL, Azure's paths, status errors), but
                 # not its typed layer: transforming the params and building pydantic models of
                 # the answer took a third of the client's CPU (2.7 -> 1.8 ms a request; raw
                 # httpx2: 1.2 ms). The answer is read as the JSON it is.
                 answer = await client.post("/chat/completions", body={"model": self.model, "messages": request.as_messages(), **params}, cast_to=object)
-                text, usage, structured, logprobs = _read_answer(answer)
+                text, usage, structured, logprobs, finish_reason = _read_answer(answer)
         except CallError:
             raise
         except openai.APIStatusError as err:
@@ -196,20 +203,25 @@ class OpenAIProvider:
             raise CallError(f"malformed response from the endpoint: {short_text(str(err))}", retryable=True) from None
         latency = (time.perf_counter() - started) * 1000
         input_tokens, output_tokens = _token_counts(usage)
-        return Completion(text, input_tokens, output_tokens, latency, cost_of(self.model, input_tokens, output_tokens), logprobs=logprobs, structured=structured)
+        return Completion(
+            text, input_tokens, output_tokens, latency, cost_of(self.model, input_tokens, output_tokens), logprobs=logprobs, structured=structured,
+            finish_reason=finish_reason, max_tokens=asked_max_tokens(params),
+        )
 
-    async def _stream(self, client: Any, request: ModelRequest, params: dict[str, Any]) -> tuple[str, Any]:
+    async def _stream(self, client: Any, request: ModelRequest, params: dict[str, Any]) -> tuple[str, Any, str | None]:
         # Parameters come from prompt files, so they are checked there, not by the SDK's overloads.
         stream = await client.chat.completions.create(model=self.model, messages=request.as_messages(), stream=True, stream_options={"include_usage": True}, **params)
         parts: list[str] = []
         usage = None
+        finish_reason = None
         async for chunk in stream:
             if chunk.usage is not None:
                 usage = chunk.usage
             for choice in chunk.choices:
                 if choice.delta and choice.delta.content:
                     parts.append(choice.delta.content)
-        return "".join(parts), usage
+                finish_reason = choice.finish_reason or finish_reason
+        return "".join(parts), usage, finish_reason
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         client = await self._client_ready()
@@ -231,8 +243,8 @@ class OpenAIProvider:
             self._client = None
 
 
-def _read_answer(answer: Any) -> tuple[str, Any, Any, tuple[float, ...] | None]:
-    """(text, usage, structured output, token logprobs) of a chat-completions answer's JSON."""
+def _read_answer(answer: Any) -> tuple[str, Any, Any, tuple[float, ...] | None, str | None]:
+    """(text, usage, structured output, token logprobs, finish reason) of a chat-completions answer's JSON."""
     if not isinstance(answer, dict):
         raise CallError(f"malformed response from the endpoint: not a JSON object: {short_text(str(answer))}", retryable=True)
     choices = answer.get("choices")
@@ -245,7 +257,8 @@ def _read_answer(answer: Any) -> tuple[str, Any, Any, tuple[float, ...] | None]:
     content = message.get("content")
     if content is not None and not isinstance(content, str):
         raise CallError("malformed response from the endpoint: choices[0].message.content is not a string", retryable=True)
-    return content or "", answer.get("usage"), _structured_output(message), _token_logprobs(choice)
+    finish_reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+    return content or "", answer.get("usage"), _structured_output(message), _token_logprobs(choice), finish_reason if isinstance(finish_reason, str) else None
 
 
 def _token_counts(usage: Any) -> tuple[int | None, int | None]:

@@ -70,12 +70,16 @@ def local_grammar(fields: Mapping[str, Any]) -> str | None:
     return None
 
 
+# The system message the local model gets before the tools it may call (part of its cache keys).
+TOOL_INSTRUCTION = 'Call one of these tools. Answer with JSON: {"name": tool name, "arguments": {...}}.'
+
+
 def local_messages(messages: list[dict[str, str]], fields: Mapping[str, Any]) -> list[dict[str, str]]:
     """The messages, with the callable tools described in a system message first."""
     functions = _functions(fields)
     if not functions:
         return messages
-    lines = ["Call one of these tools. Answer with JSON: {\"name\": tool name, \"arguments\": {...}}."]
+    lines = [TOOL_INSTRUCTION]
     for function in functions:
         lines.append(f"- {function.get('name')}: {function.get('description') or ''} arguments: {json.dumps(function.get('parameters') or {})}")
     return [{"role": "system", "content": "\n".join(lines)}, *messages]

@@ -63,6 +63,7 @@ class CaseResult:
     cached: bool = False
     attempts: int = 1
     vars: dict[str, Any] = field(default_factory=dict)
+    finish_reason: str | None = None  # "length": cut at its token limit (promptfoo's finishReason)
 
     @property
     def tokens(self) -> int | None:
@@ -91,6 +92,7 @@ class CaseResult:
             "cached": self.cached,
             "attempts": self.attempts,
             "vars": self.vars,
+            "finish_reason": self.finish_reason,
             **({"tool_calls": [{"name": n, "arguments": a} for n, a in calls]} if (calls := tool_calls_in(self.output)) else {}),
         }
 
@@ -116,6 +118,7 @@ class CaseResult:
             cached=bool(data.get("cached", False)),
             attempts=int(data.get("attempts", 1)),
             vars=dict(data.get("vars") or {}),
+            finish_reason=data.get("finish_reason"),
         )
 
 

@@ -24,8 +24,9 @@ from workbench.core.model import Assertion, Prompt, TestCase
 from workbench.core.render import RenderedPrompt, render_prompt
 from workbench.core.safe_text import well_formed
 from workbench.errors import WorkbenchError
-from workbench.evals.assertions import GradingContext, grade
+from workbench.evals.assertions import CaseVerdict, GradingContext, grade
 from workbench.evals.cache import ResponseCache, cache_key
+from workbench.evals.model_io import cut_off_note
 from workbench.evals.providers import (
     CallError,
     Completion,
@@ -198,7 +199,8 @@ class SuiteRun:
             return job
         job.request = self._request(rendered)
         if self.cache is not None and self.options.use_cache:
-            job.key = cache_key(self.provider.id, dict(self.prompt.model.parameters), rendered.to_dict(), repeat)
+            scope = getattr(self.provider, "cache_scope", None)
+            job.key = cache_key(self.provider.id, dict(self.prompt.model.parameters), rendered.to_dict(), repeat, scope(job.request) if scope else None)
         return job
 
     async def _run_case(self, job: _Job, completion: Completion | None) -> CaseResult:
@@ -237,6 +239,9 @@ class SuiteRun:
         verdict = await grade(graded_case, completion.graded_output, ctx)
         if graded_case is not case and verdict.results:  # its own row, named for what it checks
             verdict = replace(verdict, results=(replace(verdict.results[0], type=RESPONSE_FORMAT_CHECK), *verdict.results[1:]))
+        note = cut_off_note(completion, self.provider.id.split(":", 1)[0])
+        if note is not None and (verdict.error or not verdict.passed):
+            verdict = with_cut_off_note(verdict, note)
         return CaseResult(
             passed=None if verdict.error else verdict.passed,
             error=verdict.error,
@@ -249,6 +254,7 @@ class SuiteRun:
             cost=completion.cost,
             cached=completion.cached,
             attempts=max(attempts, 1),
+            finish_reason=completion.finish_reason,
             **base,
         )
 
@@ -268,6 +274,14 @@ class SuiteRun:
 
 
 RESPONSE_FORMAT_CHECK = "response_format"
+
+
+def with_cut_off_note(verdict: CaseVerdict, note: str) -> CaseVerdict:
+    """The verdict of an answer cut at its token limit, each failure and the error starting by
+    saying so (`cut_off_note`): an answer cut mid-JSON otherwise fails as invalid JSON, or as no
+    valid-looking tool call, with no word of the limit."""
+    results = tuple(r if r.passed else replace(r, reason=f"{note} — {r.reason}") for r in verdict.results)
+    return replace(verdict, results=results, error=f"{note} — {verdict.error}" if verdict.error else None)
 
 
 def with_response_format_check(prompt: Prompt, case: TestCase, completion: Completion) -> TestCase:
