@@ -64,6 +64,20 @@ def test_one_note_per_commit_holds_every_prompt_of_the_run(repo: Path) -> None:
     assert "workbench: a ✓ 8/8" in note and "workbench: b ✓ 8/8" in note
 
 
+def test_workbench_yaml_model_parameters_are_part_of_the_cache_key(repo: Path) -> None:
+    """A temperature set in workbench.yaml reaches the request but was not in the cache key:
+    changing it served the answers given at the old one."""
+    with FakeOpenAI() as server:
+        (repo / "workbench.yaml").write_text("model: {parameters: {temperature: 0}}\n")
+        assert run_app(["-C", str(repo), "test", "a", "--base-url", server.base_url]) == 0
+        assert server.requests == CASES
+        assert run_app(["-C", str(repo), "test", "a", "--base-url", server.base_url]) == 0
+        assert server.requests == CASES  # the same parameters: answered from the cache
+        (repo / "workbench.yaml").write_text("model: {parameters: {temperature: 1}}\n")
+        assert run_app(["-C", str(repo), "test", "a", "--base-url", server.base_url]) == 0
+        assert server.requests == 2 * CASES
+
+
 def _run_in_a_fresh_process(repo: Path, args: list[str]) -> dict[str, object]:
     """Run the CLI in a new interpreter; report the exit code and which HTTP/SDK/Git modules it imported."""
     probe = (

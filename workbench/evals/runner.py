@@ -200,7 +200,12 @@ class SuiteRun:
         job.request = self._request(rendered)
         if self.cache is not None and self.options.use_cache:
             scope = getattr(self.provider, "cache_scope", None)
-            job.key = cache_key(self.provider.id, dict(self.prompt.model.parameters), rendered.to_dict(), repeat, scope(job.request) if scope else None)
+            # The parameters the request is sent with: workbench.yaml's under the prompt's, as
+            # `resolve_model` gave the provider (the prompt's alone let a changed temperature in
+            # workbench.yaml be answered from the cache).
+            spec = getattr(self.provider, "spec", None)
+            parameters = {**(spec.parameters if spec is not None else {}), **self.prompt.model.parameters}
+            job.key = cache_key(self.provider.id, parameters, rendered.to_dict(), repeat, scope(job.request) if scope else None)
         return job
 
     async def _run_case(self, job: _Job, completion: Completion | None) -> CaseResult:
