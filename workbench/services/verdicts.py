@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from workbench.core.installed import installed_version
 from workbench.core.model import Problem, Severity
 from workbench.services.atomic_files import write_atomically
 
@@ -29,7 +29,6 @@ FORMAT = 1
 MAX_ENTRY_BYTES = 256 * 1024
 BUCKET_ENTRIES = 64  # x 256 buckets: at most 16,384 verdicts (a few MB) per repository
 _LIBRARIES = {"jsonschema": "jsonschema", "PyYAML": "yaml", "Jinja2": "jinja2"}  # distribution: package
-# (`_installed_version` also looks up "workbench", whose package has its name)
 
 Signer = Callable[[bytes], str]
 
@@ -190,10 +189,10 @@ def fingerprint() -> str:
 def fingerprint_of(package: Path) -> str:
     digest = hashlib.sha256(str(FORMAT).encode())
     for library in _LIBRARIES:
-        digest.update(f"\0{library}={_installed_version(library)}".encode())
+        digest.update(f"\0{library}={installed_version(library, _LIBRARIES[library])}".encode())
     sources = sorted([*(package / "core").rglob("*.py"), *(package / "schema").glob("*.json")])
     if not sources:  # not installed as files (a zip): the version is all there is to go by
-        digest.update(f"\0workbench={_installed_version('workbench')}".encode())
+        digest.update(f"\0workbench={installed_version('workbench')}".encode())
     for source in sources:
         try:
             stat = source.stat()
@@ -202,28 +201,6 @@ def fingerprint_of(package: Path) -> str:
             seen = "gone"
         digest.update(f"\0{source.relative_to(package).as_posix()}\0{seen}".encode())
     return digest.hexdigest()
-
-
-def _installed_version(distribution: str) -> str:
-    """The version in the name of the distribution's `.dist-info` folder beside its package
-    (one directory listing); `importlib.metadata` where there is none (an editable install)."""
-    try:
-        spec = importlib.util.find_spec(_LIBRARIES.get(distribution, distribution))
-    except (ImportError, ValueError):  # ValueError: a module loaded with no __spec__
-        spec = None
-    if spec is not None and spec.origin:
-        folder = Path(spec.origin).parent.parent
-        wanted = distribution.lower().replace("-", "_") + "-"
-        with contextlib.suppress(OSError):
-            for entry in os.listdir(folder):
-                if entry.endswith(".dist-info") and entry.lower().startswith(wanted):
-                    return entry[len(wanted) : -len(".dist-info")]
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 def user_signer() -> Signer | None:
