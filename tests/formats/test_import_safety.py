@@ -101,3 +101,40 @@ def test_hostile_file_names_become_safe_prompt_names(repo: Path, tmp_path: Path)
     report = import_into(repo, "prompty", folder)
     assert report.errors == [] and len(report.written) == 2
     assert all(not Path(p).name.startswith("-") and "@" not in p for p in report.written), report.written
+
+
+def _dotprompt(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "summarize.prompt"
+    source.write_text(f"---\nmodel: openai/gpt-4o\n---\n{text}\n", encoding="utf-8")
+    return source
+
+
+def test_an_import_never_overwrites_uncommitted_changes_without_force(repo: Path, tmp_path: Path) -> None:
+    """It replaced a prompt file and the user's unsaved work in it without a word."""
+    import subprocess
+
+    first = _dotprompt(tmp_path / "one", "hello")
+    assert cli(repo, "import", "dotprompt", "--prefix", "support", str(first))[0] == 0
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "imported"], cwd=repo, check=True)
+    target = repo / "prompts" / "support" / "summarize.yaml"
+    target.write_text(target.read_text() + "# my work\n")
+    second = _dotprompt(tmp_path / "two", "bonjour")
+    code, _, err = cli(repo, "import", "dotprompt", "--prefix", "support", str(second))
+    assert code == 2 and "uncommitted changes in prompts/support/summarize.yaml" in err and "--force" in err
+    assert target.read_text().endswith("# my work\n")
+    assert cli(repo, "import", "dotprompt", "--prefix", "support", "--force", str(second))[0] == 0
+    assert "bonjour" in target.read_text()
+    # A committed file is replaced, as a checkout would: Git has it.
+    subprocess.run(["git", "commit", "-qam", "bonjour"], cwd=repo, check=True)
+    assert cli(repo, "import", "dotprompt", "--prefix", "support", str(first))[0] == 0
+    assert "hello" in target.read_text()
+
+
+def test_two_sources_that_become_one_prompt_file_are_refused(repo: Path, tmp_path: Path) -> None:
+    """The second silently replaced the first, and both were reported as written."""
+    one, two = _dotprompt(tmp_path / "a" / "sub", "one"), _dotprompt(tmp_path / "b" / "sub", "two")
+    code, _, err = cli(repo, "import", "dotprompt", "--prefix", "same", str(one), str(two))
+    assert code == 2 and "would both become prompts/same/summarize.yaml" in err
+    assert not (repo / "prompts" / "same").exists()  # nothing written

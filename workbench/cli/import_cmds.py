@@ -23,6 +23,7 @@ def import_command(
     prefix: Annotated[str | None, typer.Option("--prefix", help="Folder under prompts/ for the imported prompts (default: the source's folder name).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     label_env: Annotated[str | None, typer.Option("--label-env", help="Langfuse: LABEL=ENV pairs; each label becomes a deployment event there (default production=prod).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace prompt files that have uncommitted changes.")] = False,
 ) -> None:
     """Convert prompts from another tool into prompt files; prints what was not carried over."""
     from rich.console import Console
@@ -34,7 +35,7 @@ def import_command(
     from workbench.services.prompts import find_root
 
     root = find_root(state.repo_root())
-    report = import_paths(root, format_name, list(paths or []), prefix=prefix, label_env=parse_label_env(label_env))
+    report = import_paths(root, format_name, list(paths or []), prefix=prefix, label_env=parse_label_env(label_env), force=force)
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -121,7 +121,13 @@ def source_paths(fmt: Format, paths: list[Path]) -> list[tuple[Path, Path | None
 
 
 def import_paths(
-    root: Path, format_name: str, paths: list[Path], *, prefix: str | None = None, label_env: dict[str, str] | None = None
+    root: Path,
+    format_name: str,
+    paths: list[Path],
+    *,
+    prefix: str | None = None,
+    label_env: dict[str, str] | None = None,
+    force: bool = False,
 ) -> ImportReport:
     """Convert every source and write the result under `root` (see the module docstring).
 
@@ -131,9 +137,11 @@ def import_paths(
         paths: the sources; empty means the format's default file in the current folder.
         prefix: folder under prompts/ for the converted prompts (default: per source).
         label_env: for a format with history, which environment each label deploys to.
+        force: replace prompt files that have uncommitted changes (refused otherwise).
 
     Raises:
-        ImportSourceError: an unknown format, or a source that cannot be read.
+        ImportSourceError: an unknown format, a source that cannot be read, two sources that
+            become one file, or a file with uncommitted changes to replace without `force`.
     """
     fmt = get_format(format_name)
     if prefix:
@@ -143,6 +151,7 @@ def import_paths(
     report = ImportReport()
     prompts_dir = (root / "prompts").resolve()
     versions: list[SourceVersion] = []
+    planned: dict[str, tuple[Path, str, Path]] = {}  # repo path -> (target, text, source)
     for path, folder in source_paths(fmt, paths):
         conversion = convert_file(root, fmt, path, prefix, folder)
         report.problems.extend(conversion.problems)
@@ -157,11 +166,18 @@ def import_paths(
             target = (root / output.path).resolve()
             if prompts_dir not in target.parents:
                 raise ImportSourceError(f"refusing to write outside prompts/: {output.path}")
-            if target.is_file() and target.read_text(encoding="utf-8") == output.text:
-                report.unchanged.append(output.path)
-                continue
-            write_atomically(target, output.text)
-            report.written.append(output.path)
+            if output.path in planned and planned[output.path][1] != output.text:  # a shared partial is one file
+                raise ImportSourceError(
+                    f"{planned[output.path][2]} and {path} would both become {output.path}",
+                    hint="import them one at a time with different --prefix values",
+                )
+            planned[output.path] = (target, output.text, path)
+    changed = {rel: (target, text) for rel, (target, text, _) in planned.items() if not _holds(target, text)}
+    _refuse_to_overwrite_edits(root, [rel for rel, (target, _) in changed.items() if target.exists()], force=force)
+    for rel, (target, text) in changed.items():
+        write_atomically(target, text)
+        report.written.append(rel)
+    report.unchanged.extend(rel for rel in planned if rel not in changed)
     if fmt.history:
         report.history = _import_history(root, versions, label_env if label_env is not None else dict(DEFAULT_LABEL_ENV))
         touched = sorted({f.path for v in versions for f in v.files})
@@ -170,6 +186,37 @@ def import_paths(
         return report
     report.validation.extend(_validate(root, [*report.written, *report.unchanged]))
     return report
+
+
+def _holds(target: Path, text: str) -> bool:
+    try:
+        return target.is_file() and target.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _refuse_to_overwrite_edits(root: Path, existing: list[str], *, force: bool) -> None:
+    """An import replaces prompt files, as `git checkout` would: a committed file can be had back
+    from Git, an uncommitted edit (or a file Git does not track) cannot. Such files are refused
+    unless `force`; before, they were overwritten without a word."""
+    if force or not existing:
+        return
+    from workbench.errors import RepoError
+    from workbench.services.prompt_files import uncommitted_paths
+    from workbench.services.session import RepoSession
+
+    try:
+        with RepoSession.open(root) as session:
+            dirty = set(uncommitted_paths(session))
+    except RepoError:
+        dirty = set(existing)  # no Git to get them back from
+    at_risk = sorted(rel for rel in existing if rel in dirty)
+    if at_risk:
+        shown = ", ".join(at_risk[:5]) + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else "")
+        raise ImportSourceError(
+            f"the import would overwrite uncommitted changes in {shown}",
+            hint="commit them first (`workbench commit`), or pass --force to replace them",
+        )
 
 
 def _import_history(root: Path, versions: list[SourceVersion], label_env: dict[str, str]) -> HistoryReport:
