@@ -181,6 +181,21 @@ def test_events_are_append_only_and_status_is_the_latest_event(tmp_path_factory:
                     assert revisions.resolve(ws, env_name, "p") == events[0].commit
 
 
+def test_export_never_writes_over_the_repository_s_own_files(repo: Path, ws: RepoSession) -> None:
+    """`workbench export . --env prod` replaced the working copy's prompts with prod's versions
+    (uncommitted edits lost) and left a manifest.json in the repository."""
+    deployments.promote(ws, "greeting", "prod", rev="HEAD~2", reason="y")
+    write(repo, "prompts/greeting.yaml", "edited in the working copy\n")
+    for dest in (repo, repo / "prompts", repo / "prompts" / "support", repo / ".git" / "x"):
+        with pytest.raises(WorkbenchError, match="refusing to export into the repository"):
+            export.export(ws, "prod", dest)
+        with pytest.raises(WorkbenchError, match="refusing to export into the repository"):
+            export.export_format(ws, "prod", dest, "prompty")
+    assert (repo / "prompts" / "greeting.yaml").read_text() == "edited in the working copy\n"
+    assert not (repo / "manifest.json").exists()
+    assert export.export(ws, "prod", repo / "build" / "export")  # a folder of its own is fine
+
+
 def test_export_brings_referenced_tests_files(repo: Path, ws: RepoSession, tmp_path: Path) -> None:
     external = SUMMARIZE.split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
     cases = "- description: refund request is flagged\n  vars: {ticket: I want my money back}\n"

@@ -36,11 +36,32 @@ class ExportedPrompt:
         }
 
 
+def export_destination(session: RepoSession, dest: Path | str) -> Path:
+    """`dest`, unless writing there would replace the repository's own files: its root or
+    prompts/ (an export there overwrote the working copy's prompts with `env`'s versions,
+    uncommitted edits included) or its Git directory.
+
+    Raises:
+        WorkbenchError: `dest` is one of those.
+    """
+    from workbench.errors import WorkbenchError
+
+    target = Path(dest)
+    where = target.resolve()
+    root = Path(session.root).resolve()
+    if where == root or where.is_relative_to(root / "prompts") or where.is_relative_to(session.store.git_dir.resolve()):
+        raise WorkbenchError(
+            f"refusing to export into the repository's own files ({dest})",
+            hint="export to a folder outside the repository, or to one of its own (e.g. build/export)",
+        )
+    return target
+
+
 def export(session: RepoSession, env: str, dest: Path | str) -> list[ExportedPrompt]:
     """Write the files `env` runs into `dest` (same relative paths) plus manifest.json."""
     session.require_env(env)
     store = session.store
-    target = Path(dest)
+    target = export_destination(session, dest)
     exported = []
     for name, event in sorted(current_events(session, env).items()):
         path = path_at(session, name, event.commit)
@@ -89,6 +110,7 @@ def export_format(session: RepoSession, env: str, dest: Path | str, format_name:
     from workbench.services.releases import existing_release
 
     session.require_env(env)
+    export_destination(session, dest)
     known = formats()
     fmt = known.get(format_name)
     if fmt is None or fmt.export is None:
