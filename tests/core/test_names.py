@@ -13,7 +13,7 @@ from workbench.core.names import (
 )
 from workbench.errors import PromptError
 
-VALID = ["support/summarize", "a", "rag/answer_with_citations", "my prompt", "x[reverse]evil", "été/résumé", "v2-draft", "a.b"]
+VALID = ["support/summarize", "a", "rag/answer_with_citations", "my prompt", "x[reverse]evil", "été/résumé", "v2-draft", "a.b", "deploy", "deployments/x", "team/deploy/x"]
 INVALID = {
     "": "empty",
     "-x": "option",
@@ -40,6 +40,10 @@ INVALID = {
     "x?": "wildcard",
     "a.tests": "tests file",
     "a" * 201: "limit",
+    # Their release tags would sit among the deployment events and approvals: every tag minted a
+    # new version of the same commit, and `--rev name@v1` was never found.
+    "deploy/prod/evil": "deployment events",
+    "approve/x": "deployment events",
 }
 
 

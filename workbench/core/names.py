@@ -35,6 +35,7 @@ import posixpath
 import re
 
 from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, TESTS_SUFFIXES
+from workbench.core.versions import APPROVE_PREFIX, DEPLOY_PREFIX
 from workbench.errors import PromptError
 
 MAX_NAME_LENGTH = 200
@@ -104,6 +105,11 @@ def prompt_name_problem(name: str) -> str | None:
             return f"the prompt name contains '{ch}' ({why})"
     if name.endswith(".tests"):
         return "a name ending in '.tests' belongs to a tests file (.tests.yaml), not a prompt"
+    first = name.split("/", 1)[0] + "/"
+    if "/" in name and first in (DEPLOY_PREFIX, APPROVE_PREFIX):
+        # Its release tags (`deploy/x@v1`) would sit among the deployment events or approvals
+        # and never be read as releases: every tag minted a new version of the same commit.
+        return f"a name may not start with '{first}': Git tags under it are deployment events and approvals"
     return None
 
 
