@@ -25,6 +25,7 @@ from typing import Any
 
 from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, Prompt
 from workbench.core.names import check_prompt_name
+from workbench.core.revspec import parse_revision
 from workbench.core.split import choose_arm
 from workbench.core.versions import DeploymentEvent, parse_release_label, release_label, release_tag_name
 from workbench.errors import PromptError, RepoError
@@ -200,14 +201,24 @@ class PromptRepo:
 
         Args:
             env: the version this environment runs (during a split, `key` picks the arm).
-            rev: any Git revision. version: `name@v3`, `v3` or `3`. Default: HEAD.
-            key: a stable id (user, session) for canary splits; without it, the stable arm.
+            rev: a revision, read as the CLI reads one: `name@v3`, `v3`, an environment
+                (its stable version), or any Git revision.
+            version: `name@v3`, `v3` or `3`. Give at most one of env, rev, version; default: HEAD.
+            key: a stable id (user, session) for canary splits; without it, a random arm.
 
         Raises:
+            PromptError: an invalid name, more than one of env/rev/version, another prompt's
+                release as `version`, or an invalid prompt file.
             PromptError / RepoError: unknown prompt, not deployed, or invalid, when there is
                 no last good version of it in this environment to serve instead.
         """
         check_prompt_name(name)  # the core name rule: nothing outside prompts/, nothing option-like
+        given = [arg for arg, value in (("env", env), ("rev", rev), ("version", version)) if value is not None]
+        if len(given) > 1:
+            raise PromptError(
+                f"get({name!r}) was given {' and '.join(f'{arg}=' for arg in given)}: give only one of env=, rev= or version=",
+                hint="env= serves what the environment runs; rev= or version= pins one version",
+            )
         try:
             identity = self._identity(name, env, rev, version, key)
             prompt = self._parse(name, identity.commit)
@@ -243,15 +254,32 @@ class PromptRepo:
         if version is not None:
             text = str(version)
             parsed = parse_release_label(text)
+            if parsed is not None and parsed[0] != name:
+                raise PromptError(f"{text} is a release of {parsed[0]}, not of {name}", hint=f"ask for {name}@v{parsed[1]}, or get({parsed[0]!r})")
             number = parsed[1] if parsed else int(text.lstrip("v")) if text.lstrip("v").isdigit() else None
             if number is None:
                 raise RepoError(f"not a version: {text!r}", hint="use name@v3, v3 or 3")
-            commit = self._store.try_resolve(f"refs/tags/{release_tag_name(name, number)}")
-            if commit is None:
-                raise RepoError(f"no release {name}@v{number}")
-            return PromptIdentity(name, f"{name}@v{number}", commit)
-        commit = self._store.resolve(rev or "HEAD")
-        return PromptIdentity(name, None, commit)
+            return self._release(name, number)
+        if rev is None:
+            return PromptIdentity(name, None, self._store.resolve("HEAD"))
+        # The CLI's revision rule; the environments are those with deployments (no workbench.yaml read).
+        with self._lock:
+            environments = {deployed_env for _, deployed_env in self._deployed}
+        spec = parse_revision(rev, name, environments, self._store)
+        if spec.release is not None:
+            return self._release(*spec.release)
+        if spec.env is not None:
+            event = self.deployed(name, spec.env)
+            if event is None:
+                raise RepoError(f"{name} is not deployed to {spec.env}", hint=f"promote it: workbench promote {name} --env {spec.env}")
+            return PromptIdentity(name, event.version, event.commit, spec.env, "stable" if event.canary is not None else None)
+        return PromptIdentity(name, None, self._store.resolve(rev))
+
+    def _release(self, name: str, number: int) -> PromptIdentity:
+        commit = self._store.try_resolve(f"refs/tags/{release_tag_name(name, number)}")
+        if commit is None:
+            raise RepoError(f"no release {release_label(name, number)}")
+        return PromptIdentity(name, release_label(name, number), commit)
 
     def _parse(self, name: str, commit: str) -> Prompt:
         from workbench.core.loader import load_prompt

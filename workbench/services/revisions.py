@@ -1,24 +1,23 @@
 """The revision grammar: what a user may type wherever a version of a prompt is asked for.
 
 - `None` or `"WORKTREE"`: the working copy;
-- `<name>@v<N>`, or `v<N>` when the prompt is known: a release tag;
-- an environment name from `workbench.yaml` (`prod`): what that environment runs for the
-  prompt in question (during a canary split: the stable version);
-- anything else Git understands: a commit, a branch, a tag, `HEAD~2`.
+- otherwise the rule of `core/revspec.py` (shared with the runtime loader), with the
+  environments of `workbench.yaml`: `<name>@v<N>` or `v<N>` (a release), an environment name
+  (`prod`: what it runs for the prompt in question; during a canary split the stable version),
+  anything else Git understands.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from workbench.core.versions import DeploymentEvent, parse_release_label, release_label, release_tag_name
+from workbench.core.revspec import SHORT_VERSION_RE, parse_revision
+from workbench.core.versions import DeploymentEvent, release_label, release_tag_name
 from workbench.errors import RepoError
 from workbench.services.deployment_events import current_event
 from workbench.services.session import RepoSession
 
 WORKTREE = "WORKTREE"
-_SHORT_VERSION = re.compile(r"^v([1-9][0-9]*)$")
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def is_worktree(rev: str | None) -> bool:
 
 def depends_on_prompt(session: RepoSession, rev: str) -> bool:
     """Whether `rev` names a different commit for each prompt (an environment, or `vN`)."""
-    return rev in session.environments or _SHORT_VERSION.match(rev) is not None
+    return rev in session.environments or SHORT_VERSION_RE.match(rev) is not None
 
 
 def describe(rev: str | None) -> str:
@@ -51,18 +50,14 @@ def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
     """
     if rev is None or rev == WORKTREE:
         return Target(None, "working copy")
-    release = parse_release_label(rev)
-    short = _SHORT_VERSION.match(rev) if name is not None else None
-    if release is None and short is not None and name is not None:
-        tag = release_tag_name(name, int(short.group(1)))
-        if session.store.tag_exists(tag) or session.store.try_resolve(rev) is None:
-            release = (name, int(short.group(1)))
+    spec = parse_revision(rev, name, session.environments, session.store)
+    release = spec.release
     if release is not None:
         commit = session.store.try_resolve(f"refs/tags/{release_tag_name(*release)}")
         if commit is None:
             raise RepoError(f"no release {release_label(*release)}", hint=f"see `workbench log {release[0]}` for its releases")
         return Target(commit, release_label(*release))
-    if rev in session.environments:
+    if spec.env is not None:
         if name is None:
             raise RepoError(f"{rev!r} is an environment: name a prompt to know which version it runs")
         event = current_event(session, name, rev)
