@@ -37,6 +37,15 @@ def merged(repo: Path) -> Path:
     return repo
 
 
+def test_releases_made_in_one_second_list_the_later_first(repo: Path, ws: RepoSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tag dates have whole seconds: releases made in one second were listed oldest first, and
+    the order flipped whenever making them crossed a second (a flaky snapshot)."""
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-01-05T10:00:00Z")
+    for rev in ("HEAD~2", "HEAD~1", "HEAD"):
+        releases.tag_release(ws, "support/summarize", rev)
+    assert [e.version for e in timeline(ws) if e.kind == "release"] == [f"support/summarize@v{n}" for n in (3, 2, 1)]
+
+
 def test_timeline_lists_every_kind_newest_first_and_filters(repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str]) -> None:
     deployments.promote(ws, "support/summarize", "staging", rev="HEAD~2", reason="first")
     deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="ship")

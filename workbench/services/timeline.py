@@ -14,7 +14,7 @@ from typing import Any
 
 from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
 from workbench.core.periods import parse_since
-from workbench.core.versions import DeploymentEvent, ReleaseTag
+from workbench.core.versions import DeploymentEvent, ReleaseTag, parse_release_label
 from workbench.errors import RepoError
 from workbench.services.deployment_events import events
 from workbench.services.history import version_commits
@@ -58,6 +58,11 @@ class TimelineEvent:
         }
 
 
+def _release_number(event: TimelineEvent) -> int:
+    parsed = parse_release_label(event.version) if event.kind == "release" and event.version else None
+    return parsed[1] if parsed else 0
+
+
 def timeline(
     session: RepoSession, *, env: str | None = None, prompt: str | None = None, since: str | None = None, limit: int = 500
 ) -> list[TimelineEvent]:
@@ -77,9 +82,11 @@ def timeline(
     if cutoff is not None:
         found = [e for e in found if epoch(e.when) >= cutoff]
     # Same second: the deployment's millisecond, then the later stage first (a pipeline
-    # promotes dev, then staging, then prod); the tag's random suffix never decides.
+    # promotes dev, then staging, then prod), then the later release of a prompt first (tag
+    # dates have whole seconds: releases made in one second were listed oldest first); the
+    # tag's random suffix never decides.
     stages = {env: index for index, env in enumerate(session.environments)}
-    found.sort(key=lambda e: (epoch(e.when), e.kind != "release", e.seq[:17], stages.get(e.env or "", -1)), reverse=True)
+    found.sort(key=lambda e: (epoch(e.when), e.kind != "release", e.seq[:17], stages.get(e.env or "", -1), _release_number(e)), reverse=True)
     return found[:limit]
 
 
