@@ -133,6 +133,11 @@ class SuiteRun:
         self.health = health or EndpointHealth(window=max(20, 2 * options.concurrency))
         self.results: list[CaseResult] = []
         self.cancelled = False
+        # The parameters requests are sent with, for the cache key: workbench.yaml's under the
+        # prompt's, as `resolve_model` gave the provider (the prompt's alone let a changed
+        # temperature in workbench.yaml be answered from the cache).
+        spec = getattr(provider, "spec", None)
+        self._key_parameters = {**(spec.parameters if spec is not None else {}), **prompt.model.parameters}
 
     async def run(self) -> list[CaseResult]:
         jobs = [self._prepare(case, repeat) for case in self.cases for repeat in range(max(1, self.options.repeat))]
@@ -200,12 +205,7 @@ class SuiteRun:
         job.request = self._request(rendered)
         if self.cache is not None and self.options.use_cache:
             scope = getattr(self.provider, "cache_scope", None)
-            # The parameters the request is sent with: workbench.yaml's under the prompt's, as
-            # `resolve_model` gave the provider (the prompt's alone let a changed temperature in
-            # workbench.yaml be answered from the cache).
-            spec = getattr(self.provider, "spec", None)
-            parameters = {**(spec.parameters if spec is not None else {}), **self.prompt.model.parameters}
-            job.key = cache_key(self.provider.id, parameters, rendered.to_dict(), repeat, scope(job.request) if scope else None)
+            job.key = cache_key(self.provider.id, self._key_parameters, rendered.to_dict(), repeat, scope(job.request) if scope else None)
         return job
 
     async def _run_case(self, job: _Job, completion: Completion | None) -> CaseResult:

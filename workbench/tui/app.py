@@ -377,7 +377,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             return
         # Another screen (the timeline, a case, the monitor): its own keys, those it shows.
         keys = [b for b in getattr(screen, "BINDINGS", ()) if isinstance(b, Binding) and b.description]
-        name = getattr(screen, "HELP_NAME", None) or type(screen).__name__.removesuffix("Screen").lower()
+        name = type(screen).__name__.removesuffix("Screen").lower()
         self.push_screen(HelpScreen(self._current_pane, screen=name, screen_keys=keys))
 
     # ------------------------------------------------------------------ actions: one hop to a controller
