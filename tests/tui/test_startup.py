@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.app import App
-from tui_helpers import clock, diff_text, settle
+from tui_helpers import clock, diff_text, select, settle
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.history import HistoryPane
@@ -149,3 +149,29 @@ def test_reopening_paints_the_first_diff_without_the_schema_or_template_librarie
 
     first_diff_modules()  # the first session checks both and remembers
     assert first_diff_modules() == "[]"
+
+
+async def test_opening_reads_the_first_prompts_history_once(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree selecting its first prompt (and announcing it twice: as selected, then as
+    highlighted) is the selection the app already made: not two more `git log`s, each waiting
+    for the one before under the session lock."""
+    from workbench.services import history
+
+    reads: list[str] = []
+    original = history.history
+
+    def counted(session: Any, name: str, **kwargs: Any) -> Any:
+        reads.append(name)
+        return original(session, name, **kwargs)
+
+    monkeypatch.setattr(history, "history", counted)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.query_one(HistoryPane).row_count >= 1
+        first = app.selected_prompt
+        assert reads == [first]
+        await select(pilot, "support/summarize")  # another prompt: its history is read, once
+        assert reads == [first, "support/summarize"]
+        await select(pilot, first)  # and back: read again (it may have changed meanwhile)
+        assert reads == [first, "support/summarize", first]

@@ -102,6 +102,7 @@ class BrowseController(Controller):
         self.entries: list[HistoryEntry] = []  # of the prompt `entries_of`, to redraw its badges
         self.entries_of: str | None = None
         self.wanted_rev: str | None = None  # a version opened from elsewhere (the timeline), until History shows it
+        self.history_asked: str | None = None  # the prompt whose history is loading or shown
         self.all_branches = False  # History: the current branch (False) or every branch, with a graph
         self.first_paint = asyncio.Event()  # set once the first diff is on screen
         self.upkeep_started = False
@@ -154,6 +155,7 @@ class BrowseController(Controller):
 
     # ------------------------------------------------------------------ history
     def load_history(self, name: str) -> None:
+        self.history_asked = name
         self.app.start_worker(partial(self._load_history, name), group="history", exclusive=True)
 
     def toggle_branches(self) -> None:
@@ -192,6 +194,8 @@ class BrowseController(Controller):
         """History could not be read (the error is shown): no rows of the prompt selected
         before stay under this one, and the Diff pane says why it is empty."""
         app = self.app
+        if self.history_asked == name:
+            self.history_asked = None  # selecting it again tries again
         if error is None or app.selected_prompt != name:
             return
         self.rows, self.entries, self.entries_of = [], [], None
