@@ -207,3 +207,30 @@ async def test_opening_reads_the_first_prompts_history_once(app_repo: Path, monk
         assert reads == [first, "support/summarize"]
         await select(pilot, first)  # and back: read again (it may have changed meanwhile)
         assert reads == [first, "support/summarize", first]
+
+
+async def test_opening_makes_the_first_diff_once(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """History putting its cursor on the version the app chose announces it: that diff is
+    already on its way, not to be checked and made again."""
+    from workbench.services import diffing, parse_cache
+
+    made: list[str] = []
+    for module, name in ((diffing, "diff"), (diffing, "introduction"), (parse_cache, "check_at")):
+        original = getattr(module, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            made.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert made.count("check_at") == 1 and made.count("diff") + made.count("introduction") == 1, made
+        await select(pilot, "support/summarize")
+        made.clear()
+        await pilot.press("2", "j")  # another version: its diff
+        await settle(pilot)
+        await pilot.press("k")  # and back: made again
+        await settle(pilot)
+        assert made.count("check_at") == 2 and made.count("diff") + made.count("introduction") == 2, made

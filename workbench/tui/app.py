@@ -276,7 +276,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
     @on(VersionSelected)
     def _version_selected(self, event: VersionSelected) -> None:
         self.selected_rev = event.rev
-        if self.selected_prompt:
+        if self.selected_prompt and self.browse.diff_wanted(self.selected_prompt, event.rev):
             self.browse.load_diff(self.selected_prompt, event.rev)
 
     @on(DiffLoaded)
