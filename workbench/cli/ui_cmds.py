@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,10 @@ def open_app(
     theme: str | None = None,
 ) -> None:
     """Run the app on the repository at (or above) `root` until the user quits."""
+    if read_only:  # every session this process opens, the app's first among them, writes nothing
+        from workbench.services.session import READ_ONLY_ENV
+
+        os.environ[READ_ONLY_ENV] = "1"
     from workbench.tui.app import make_app  # textual is imported only when the app opens
 
     make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme).run()
@@ -55,7 +60,7 @@ def serve_command(
     from workbench.services.session import RepoSession
     from workbench.tui.web import is_loopback, serve
 
-    with RepoSession.open(path or state.repo_root()) as session:  # fail now, not in the browser
+    with RepoSession.open(path or state.repo_root(), read_only=True) as session:  # fail now, not in the browser
         root = session.root
     if not is_loopback(host):
         if not allow_remote:
