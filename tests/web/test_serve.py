@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from web_helpers import Served
+from web_helpers import Served, cookie_of, start_server, stop_server, token_of
 
 from workbench.cli.common import run_app
 
@@ -69,3 +69,72 @@ def test_the_served_app_is_read_only_unless_write(demo_repo: Path) -> None:
     assert app_command(demo_repo, write=False).endswith("--read-only")
     assert "--read-only" not in app_command(demo_repo, write=True)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+
+
+async def handshake(base: str, headers: dict[str, str]) -> int:
+    """The status of a websocket handshake on /ws (101: accepted, then closed at once)."""
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.ws_connect(base + "/ws", headers=headers):
+                return 101
+        except aiohttp.WSServerHandshakeError as err:
+            return err.status
+
+
+def test_a_request_naming_another_host_is_refused(served: Served) -> None:
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends `Host: evil.example:PORT`."""
+    port = int(served.base.rsplit(":", 1)[1])
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.nip.io:{port}", f"localhost.evil.example:{port}", f"127.0.0.1:{port + 1}", "127.0.0.1"):
+        status, body, _ = get(served.url, {"Host": host})
+        assert status == 421, host
+        assert "Misdirected" in body and f"http://127.0.0.1:{port}" in body and "textual" not in body.lower(), host
+    status, body, _ = get(served.base + "/static/js/textual.js", {"Host": f"evil.example:{port}", "Cookie": cookie_of(served)})
+    assert status == 421
+    assert asyncio.run(handshake(served.base, {"Host": f"evil.example:{port}", "Cookie": cookie_of(served), "Origin": f"http://evil.example:{port}"})) == 421
+    # The names of the address it listens on: the page's URLs follow the one the browser used
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}"):
+        status, body, _ = get(served.url, {"Host": host})
+        assert status == 200, host
+        assert f'data-session-websocket-url="ws://{host.lower()}/ws"' in body
+
+
+def test_a_websocket_opened_by_another_origin_is_refused(served: Served) -> None:
+    """The token cookie is `SameSite=Strict`, but every port of 127.0.0.1 is the same site: a page
+    of another local server would send it. Only the page's own origin may open the app."""
+    port = int(served.base.rsplit(":", 1)[1])
+    cookie = cookie_of(served)
+    for origin in (None, "null", "http://evil.example", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}", f"http://localhost:{port}"):
+        headers = {"Cookie": cookie} | ({"Origin": origin} if origin else {})
+        assert asyncio.run(handshake(served.base, headers)) == 403, origin
+    assert asyncio.run(handshake(served.base, {"Cookie": cookie, "Origin": served.base})) == 101
+    local = f"http://localhost:{port}"
+    assert asyncio.run(handshake(local, {"Cookie": cookie, "Origin": local})) == 101  # the page opened as localhost
+
+
+def test_behind_a_proxy_the_public_url_names_the_page(demo_repo: Path) -> None:
+    public = "https://wb.example.test"
+    served = start_server(demo_repo, "--public-url", public + "/")
+    try:
+        assert served.url.startswith(public + "/?token=")
+        token = token_of(served)
+        local = served.base
+        port = int(local.rsplit(":", 1)[1])
+        # A proxy that passes the browser's Host, and one that passes its upstream's: the page names the public URL
+        for host in ("wb.example.test", "wb.example.test:443", f"127.0.0.1:{port}"):
+            status, body, _ = get(f"{local}/?token={token}", {"Host": host})
+            assert status == 200, host
+            assert 'data-session-websocket-url="wss://wb.example.test/ws"' in body and f"{public}/static/" in body
+        status, _, _ = get(f"{local}/?token={token}", {"Host": "wb.example.test:8443"})
+        assert status == 421
+        cookie = f"workbench_token_{port}={token}"
+        assert asyncio.run(handshake(local, {"Host": "wb.example.test", "Cookie": cookie, "Origin": public})) == 101
+        assert asyncio.run(handshake(local, {"Host": "wb.example.test", "Cookie": cookie, "Origin": "http://wb.example.test"})) == 403
+        assert asyncio.run(handshake(local, {"Cookie": cookie, "Origin": local})) == 403  # not the page's origin here
+    finally:
+        stop_server(served)
+
+
+@pytest.mark.parametrize("url", ["ftp://wb.example.test", "wb.example.test", "https://", "https://wb.example.test/prefix", "https://wb.example.test/?q=1", "https://u:p@wb.example.test"])
+def test_a_public_url_is_an_origin(demo_repo: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_app(["serve", str(demo_repo), "--port", "0", "--public-url", url]) == 2
+    assert "--public-url" in capsys.readouterr().err

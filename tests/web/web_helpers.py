@@ -21,8 +21,8 @@ import aiohttp
 
 @dataclass
 class Served:
-    url: str  # with the token
-    base: str  # without it
+    url: str  # with the token, as printed (the public URL with --public-url)
+    base: str  # where it listens, without the token
     root: Path
     process: subprocess.Popen[str]
 
@@ -41,10 +41,12 @@ def start_server(root: Path, *extra: str) -> Served:
             start_new_session=True,  # its own process group: the app processes it starts end with it
         )
     for _ in range(600):  # the server prints its URL once it listens (up to a minute)
-        found = re.search(r"Open: (http://\S+)", log.read_text())
+        printed = log.read_text()
+        found = re.search(r"Open: (https?://\S+)", printed)
         if found:
             url = found.group(1)
-            return Served(url, url.split("/?", 1)[0], root, process)
+            listening = re.search(r"Listening on (http://\S+)", printed)  # printed with --public-url
+            return Served(url, listening.group(1) if listening else url.split("/?", 1)[0], root, process)
         if process.poll() is not None:
             break
         time.sleep(0.1)

@@ -55,10 +55,24 @@ def serve_command(
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="Required to listen on an address other machines can reach.")
     ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The origin browsers use, https://HOST[:PORT], when a proxy (TLS) sits in front: its host is accepted and the page's URLs name it.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the app over HTTP (textual-serve) behind a random token; read-only unless --write."""
     from workbench.services.session import RepoSession
-    from workbench.tui.web import is_loopback, serve
+    from workbench.tui.web import is_loopback, parse_public_url, serve
+
+    origin = None
+    if public_url is not None:
+        try:
+            origin = parse_public_url(public_url)
+        except ValueError as err:
+            fail(f"--public-url {public_url!r}: {err}")
 
     with RepoSession.open(path or state.repo_root(), read_only=True) as session:  # fail now, not in the browser
         root = session.root
@@ -75,6 +89,6 @@ def serve_command(
     if not 0 <= port <= 65535:
         fail(f"--port {port} is not a port number")
     try:
-        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True))
+        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True), public_url=origin)
     except OSError as err:
         fail(f"cannot listen on {host}:{port}: {err.strerror or err}", hint="choose another --port (0: any free port)")
