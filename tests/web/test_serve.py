@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -138,3 +140,48 @@ def test_behind_a_proxy_the_public_url_names_the_page(demo_repo: Path) -> None:
 def test_a_public_url_is_an_origin(demo_repo: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_app(["serve", str(demo_repo), "--port", "0", "--public-url", url]) == 2
     assert "--public-url" in capsys.readouterr().err
+
+
+_REFERENCES = (
+    re.compile(r"""\b(?:src|href|data-session-websocket-url)\s*=\s*["']([^"']*)["']""", re.I),
+    re.compile(r"""url\(\s*["']?([^"')]+)""", re.I),
+    re.compile(r"""@import\s+(?:url\()?\s*["']?([^"');\s]+)""", re.I),
+)
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # a name in the inline SVG, never fetched
+
+
+def references(text: str) -> list[str]:
+    return [ref for pattern in _REFERENCES for ref in pattern.findall(text)]
+
+
+def test_the_page_loads_nothing_from_another_host(served: Served) -> None:
+    """No font, stylesheet or script from another host (textual-serve's page loads Google Fonts):
+    the tool works offline and tells no one that it runs."""
+    host = served.base.split("://", 1)[1]
+    status, page, headers = get(served.url)
+    assert status == 200
+    cookie = {"Cookie": cookie_of(served)}
+    stylesheets = [ref for ref in references(page) if ref.endswith(".css")]
+    assert stylesheets, page
+    texts = {"page": page}
+    for ref in stylesheets:
+        status, css, _ = get(ref if "://" in ref else served.base + ref, cookie)
+        assert status == 200, ref
+        texts[ref] = re.sub(r"/\*.*?\*/", "", css, flags=re.S)  # comments fetch nothing (xterm.css credits term.js by URL)
+    for where, text in texts.items():
+        for ref in references(text):
+            if not ref.startswith("data:"):
+                assert urlsplit(ref).netloc in ("", host), f"{where} references {ref}"
+        for absolute in re.findall(r"""(?:https?|wss?)://[^\s"'<>)]+""", text):
+            assert absolute == SVG_NAMESPACE or urlsplit(absolute).netloc == host, f"{where} names {absolute}"
+    assert "googleapis" not in page and "gstatic" not in page
+    # The font the terminal asks for ('Roboto Mono') comes from the installed package, through the token
+    fonts = [ref for ref in references(page) if ref.endswith(".ttf")]
+    assert fonts, page
+    for ref in fonts:
+        request = urllib.request.Request(ref if "://" in ref else served.base + ref, headers=cookie)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200 and response.read(4) == b"\x00\x01\x00\x00"  # a TrueType file
+    # And the browser is told so: nothing but this server may be fetched or connected to
+    policy = headers.get("Content-Security-Policy", "")
+    assert "default-src 'self'" in policy and "font-src 'self'" in policy and "connect-src 'self'" in policy

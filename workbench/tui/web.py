@@ -20,7 +20,8 @@ Differences from plain `textual-serve`: it listens on 127.0.0.1 (textual-serve: 
 and refuses other hosts unless asked explicitly; the token, the Host and Origin checks; no
 access log (it would print the token); the page's URLs are built from the checked Host header
 (so that `--port 0`, `localhost` and a remote `--host` work) or from `--public-url` behind a
-proxy; the app runs read-only unless `--write`.
+proxy; the app runs read-only unless `--write`; the page loads nothing from another host
+(`web_page.py`: textual-serve's page asks Google Fonts for its font).
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
+
+from workbench.tui.web_page import OfflineTemplates, content_security_policy
 
 COOKIE = "workbench_token_{port}"
 _HOST_RE = re.compile(r"^(?P<name>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
@@ -192,6 +196,8 @@ class TokenServer(Server):
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         app.middlewares.insert(0, self.guard)
+        # textual-serve's own template, minus what it loads from other hosts (web_page.py)
+        aiohttp_jinja2.get_env(app).loader = OfflineTemplates(self.templates_path, self.statics_path)
         return app
 
     async def handle_index(self, request: web.Request) -> Any:
@@ -199,7 +205,9 @@ class TokenServer(Server):
         # the browser used (the Host header the guard checked). textual-serve reads
         # `self.public_url` before its first await, so concurrent pages cannot mix them up.
         self.public_url = request["page_origin"]
-        return await super().handle_index(request)
+        response = await super().handle_index(request)
+        response.headers["Content-Security-Policy"] = content_security_policy(request["page_origin"])
+        return response
 
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints a logo and the URL without the token here; `serve` prints the URL itself."""
