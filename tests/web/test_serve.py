@@ -185,3 +185,17 @@ def test_the_page_loads_nothing_from_another_host(served: Served) -> None:
     # And the browser is told so: nothing but this server may be fetched or connected to
     policy = headers.get("Content-Security-Policy", "")
     assert "default-src 'self'" in policy and "font-src 'self'" in policy and "connect-src 'self'" in policy
+
+
+def test_a_template_that_would_still_fetch_from_another_host_stops_the_page(tmp_path: Path) -> None:
+    from workbench.tui.web_page import offline_page
+
+    statics = tmp_path / "static"
+    (statics / "fonts").mkdir(parents=True)
+    page = offline_page('<head><link rel="preconnect" href="//fonts.gstatic.com"><link rel="stylesheet" href="https://cdn.example/x.css"/></head>', statics)
+    assert "gstatic" not in page and "cdn.example" not in page and "@font-face" not in page  # no font installed: the terminal's fallbacks
+    (statics / "fonts" / "RobotoMono-VariableFont_wght.ttf").write_bytes(b"\x00\x01\x00\x00")
+    assert 'font-family: "Roboto Mono"' in offline_page("<head></head>", statics)
+    for source in ('<script src="https://cdn.example/x.js"></script>', "<style>@import 'https://cdn.example/x.css';</style>", '<div style="background: url(//cdn.example/x.png)">'):
+        with pytest.raises(RuntimeError, match="another host"):
+            offline_page(f"<head></head>{source}", statics)

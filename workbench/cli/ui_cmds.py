@@ -37,7 +37,7 @@ def ui_command(
     provider: Annotated[str | None, typer.Option("--provider", help="Provider for test runs (overrides workbench.yaml).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model for test runs.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint for test runs.")] = None,
-    read_only: Annotated[bool, typer.Option("--read-only", help="Browse only: every action that writes is refused.")] = False,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Browse only: every action that writes is refused, and nothing is written into the repository.")] = False,
     theme: Annotated[
         str | None, typer.Option("--theme", help="A Textual theme, e.g. textual-light (default: $WORKBENCH_THEME or textual-dark).")
     ] = None,
