@@ -199,3 +199,20 @@ def test_a_template_that_would_still_fetch_from_another_host_stops_the_page(tmp_
     for source in ('<script src="https://cdn.example/x.js"></script>', "<style>@import 'https://cdn.example/x.css';</style>", '<div style="background: url(//cdn.example/x.png)">'):
         with pytest.raises(RuntimeError, match="another host"):
             offline_page(f"<head></head>{source}", statics)
+
+
+def test_which_hosts_name_the_server() -> None:
+    from workbench.tui.web import HostRule
+
+    loopback = HostRule("127.0.0.1", "127.0.0.1", 8000, None)
+    assert loopback.origin_for("127.0.0.1:8000") == "http://127.0.0.1:8000"
+    assert loopback.origin_for("localhost:8000") == "http://localhost:8000"
+    assert all(loopback.origin_for(h) is None for h in ("127.0.0.2:8000", "10.0.0.5:8000", "localhost", "evil.example:8000", "", "a b:8000", "[::1]:8000"))
+    v6 = HostRule("::1", "::1", 8000, None)
+    assert v6.origin_for("[::1]:8000") == "http://[::1]:8000" and v6.origin_for("localhost:8000") == "http://localhost:8000"
+    everywhere = HostRule("0.0.0.0", "0.0.0.0", 80, None)  # --allow-remote: any IP literal, no name
+    assert everywhere.origin_for("10.0.0.5") == "http://10.0.0.5" and everywhere.origin_for("10.0.0.5:80") == "http://10.0.0.5"
+    assert everywhere.origin_for("devbox.lan") is None and everywhere.origin_for("10.0.0.5:8080") is None
+    named = HostRule("devbox.lan", "10.0.0.5", 8000, "http://devbox.lan:8000")
+    assert named.origin_for("devbox.lan:8000") == "http://devbox.lan:8000" and named.origin_for("10.0.0.5:8000") == "http://10.0.0.5:8000"
+    assert "http://10.0.0.5:8000" in named.describe() and "http://devbox.lan:8000" in named.describe()
