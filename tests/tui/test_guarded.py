@@ -11,6 +11,7 @@ from tui_helpers import clock, commit, select, settle
 from workbench.services import approvals, deployment_events, deployments
 from workbench.services.session import RepoSession
 from workbench.tui.app import make_app
+from workbench.tui.panes.history import HistoryPane
 
 
 def git(root: Path, *args: str) -> str:
@@ -148,3 +149,17 @@ def test_the_git_layer_refuses_writes_in_a_read_only_session(guarded_repo: Path)
         with pytest.raises(RepoError, match="read-only"):
             ws.store.create_branch("nope", "HEAD")
         assert ws.store.branches()  # reading still works
+
+
+async def test_a_read_only_app_writes_nothing_while_it_opens(guarded_repo: Path) -> None:
+    """Not even the verdict of `workbench.yaml` (written by a session's opening when there is
+    none yet): the app opens its session read-only from the start."""
+    from repo_state import changes, tree_state
+
+    (guarded_repo / "workbench.yaml").touch()  # a changed file: its old verdict does not count
+    before = tree_state(guarded_repo)
+    app = make_app(guarded_repo, clock=clock, read_only=True)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await settle(pilot)
+        assert app.query_one(HistoryPane).row_count >= 1
+    assert changes(before, tree_state(guarded_repo)) == []

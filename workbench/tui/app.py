@@ -12,6 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar, cast
 
@@ -128,14 +129,15 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
 
     async def _open_session(self) -> None:
         try:
-            session = await asyncio.to_thread(RepoSession.open, self.root)
+            # Read-only from the start: opening writes the verdict of workbench.yaml otherwise.
+            session = await asyncio.to_thread(partial(RepoSession.open, self.root, read_only=self.read_only or None))
         except Exception as err:
             self.query_one(DiffPane).show_message(Text(f"✗ cannot open {clean(self.root)}:\n{clean(err)}", style="bold"))
             self.show_error(err)
             return
         if self.clock is not None:
             session.clock = self.clock
-        session.store.read_only = self.read_only  # the Git layer refuses writes too, whatever a flow tries
+        self.read_only = session.store.read_only  # a read-only process (WORKBENCH_READ_ONLY): its flows refuse too
         self.session = session
         self.root = session.root
         if session.config.keymap:
