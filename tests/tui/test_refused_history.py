@@ -44,3 +44,26 @@ async def test_history_shows_gits_refusal(app_repo: Path, monkeypatch: pytest.Mo
         assert app.browse.entries_of != "support/triage_ticket"
         assert history.entries == []
         assert "the history of support/triage_ticket could not be read" in diff_text(app) and REFUSED in diff_text(app)
+
+
+async def test_a_timeline_event_shows_gits_refusal(branched_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, the versions of the event read as "none": "support/summarize has no such version"."""
+    from textual.widgets import DataTable
+
+    from workbench.tui.screens.timeline import TimelineScreen
+
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+        assert app.session is not None
+        app.session.store._git.clear_cache()
+        screen.query_one(DataTable).move_cursor(row=next(i for i, e in enumerate(screen.shown) if e.kind == "rollback"))
+        await pilot.press("enter")
+        await settle(pilot)
+        errors = shown_errors(app)
+        assert REFUSED in errors and "no such version" not in errors, errors

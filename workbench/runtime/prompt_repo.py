@@ -28,7 +28,7 @@ from workbench.core.names import check_prompt_name
 from workbench.core.revspec import parse_revision
 from workbench.core.split import choose_arm
 from workbench.core.versions import DeploymentEvent, parse_release_label, release_label, release_tag_name
-from workbench.errors import PromptError, RepoError
+from workbench.errors import NotFound, PromptError, RepoError
 from workbench.vcs.store import GitStore
 
 log = logging.getLogger("workbench.runtime")
@@ -239,7 +239,7 @@ class PromptRepo:
         if env is not None:
             event = self.deployed(name, env)
             if event is None:
-                raise RepoError(f"{name} is not deployed to {env}", hint=f"promote it: workbench promote {name} --env {env}")
+                raise NotFound(f"{name} is not deployed to {env}", hint=f"promote it: workbench promote {name} --env {env}")
             if event.canary is not None:
                 if key is None:
                     # No stable key: each call is its own coin toss, weighted by the split.
@@ -271,14 +271,14 @@ class PromptRepo:
         if spec.env is not None:
             event = self.deployed(name, spec.env)
             if event is None:
-                raise RepoError(f"{name} is not deployed to {spec.env}", hint=f"promote it: workbench promote {name} --env {spec.env}")
+                raise NotFound(f"{name} is not deployed to {spec.env}", hint=f"promote it: workbench promote {name} --env {spec.env}")
             return PromptIdentity(name, event.version, event.commit, spec.env, "stable" if event.canary is not None else None)
         return PromptIdentity(name, None, self._store.resolve(rev))
 
     def _release(self, name: str, number: int) -> PromptIdentity:
         commit = self._store.try_resolve(f"refs/tags/{release_tag_name(name, number)}")
         if commit is None:
-            raise RepoError(f"no release {release_label(name, number)}")
+            raise NotFound(f"no release {release_label(name, number)}")
         return PromptIdentity(name, release_label(name, number), commit)
 
     def _parse(self, name: str, commit: str) -> Prompt:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workbench.core.versions import BranchInfo, CommitInfo, MergeResult
-from workbench.errors import RepoError
+from workbench.errors import NotFound, NothingToDo, RepoError
 from workbench.services.prompt_files import paths_for, uncommitted_paths
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
@@ -71,7 +71,7 @@ def switch_branch(session: RepoSession, name: str, *, stash: bool = False) -> Sw
     store = session.store
     require_not_merging(session, "switch branches")
     if name.startswith("-") or not store.branch_exists(name):
-        raise RepoError(f"no branch named {name!r}", hint="list branches with `workbench branch`")
+        raise NotFound(f"no branch named {name!r}", hint="list branches with `workbench branch`")
     previous = store.current_branch()
     if previous == name:
         return SwitchResult(name, previous, None, f"already on {name}")
@@ -124,7 +124,7 @@ def commit(
     store.check_writable()
     rel = paths_for(session, paths)
     if not store.commit_paths(rel, message, author=author, when=when):
-        raise RepoError(f"nothing to commit in {', '.join(rel)}: the files match HEAD")
+        raise NothingToDo(f"nothing to commit in {', '.join(rel)}: the files match HEAD")
     return store.commit_info("HEAD")
 
 

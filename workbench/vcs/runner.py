@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from workbench.errors import RepoError
+from workbench.errors import GitError, NotFound, RepoError, RepoUnreadable
 
 if TYPE_CHECKING:
     import git
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class GitFailed(RepoError):
+class GitFailed(GitError):
     """A git command failed; `stderr` holds git's own words."""
 
     def __init__(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> None:
@@ -37,11 +37,30 @@ class GitFailed(RepoError):
         self.status = status
         self.stderr = stderr
         self.stdout = stdout
-        lines = [line.strip() for line in stderr.strip().splitlines()[:6] if line.strip()]
-        # "...call:" + "git config ..." reads as one sentence; other lines are joined by "; ".
-        detail = "".join(line + ("" if i == len(lines) - 1 else " " if line.endswith(":") else "; ") for i, line in enumerate(lines))
-        detail = detail or f"exit status {status}"
-        super().__init__(f"git {args[0] if args else ''} failed: {detail}")
+        super().__init__(self._describe(_detail(stderr, status)))
+
+    def _describe(self, detail: str) -> str:
+        return f"git {self.args_[0] if self.args_ else ''} failed: {detail}"
+
+
+class GitUnreadable(GitFailed, RepoUnreadable):
+    """Git could not open or read the repository at all (see `GitRunner._check_answer`): never
+    an answer about what is in it."""
+
+    def __init__(self, args: Sequence[str], status: int, stderr: str, stdout: str = "", *, where: Path | None = None) -> None:
+        self.where = where
+        super().__init__(args, status, stderr, stdout)
+
+    def _describe(self, detail: str) -> str:
+        return f"Git cannot read the repository{f' at {self.where}' if self.where else ''}: {detail}"
+
+
+def _detail(stderr: str, status: int) -> str:
+    """Git's first lines, as one: "...call:" + "git config ..." reads as one sentence; other
+    lines are joined by "; "."""
+    lines = [line.strip() for line in stderr.strip().splitlines()[:6] if line.strip()]
+    detail = "".join(line + ("" if i == len(lines) - 1 else " " if line.endswith(":") else "; ") for i, line in enumerate(lines))
+    return detail or f"exit status {status}"
 
 
 class ReadOnlyError(RepoError):
@@ -107,7 +126,7 @@ class GitRunner:
         """
         target = Path(path)
         if not target.exists():
-            raise RepoError(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
+            raise NotFound(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
         start = Path(os.path.abspath(target))
         for candidate in (start, *start.parents):
             dot_git = candidate / ".git"
@@ -125,11 +144,11 @@ class GitRunner:
 
         target = Path(path)
         if not target.exists():
-            raise RepoError(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
+            raise NotFound(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
         try:
             repo = git.Repo(target, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise RepoError(
+            raise NotFound(
                 f"{target} is not inside a Git repository",
                 hint="run `workbench init` (or `git init`) there, or pass --repo PATH",
             ) from None
@@ -150,7 +169,7 @@ class GitRunner:
         """Run `git <args>` and return its stdout decoded as UTF-8 (undecodable bytes replaced)."""
         status, out, err = self._run_full(*args, stdin=stdin)
         if check and status != 0:
-            raise self._error(args, status, err, out)
+            raise self._error(args, status, err, out, unreadable=not self._opens())
         return out
 
     def _run_full(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
@@ -238,24 +257,41 @@ class GitRunner:
         """
         if status == 1:
             return
-        probe, _out, probe_err = self._run_full("rev-parse", "--git-dir")
-        if probe != 0:
-            raise self._error(args, status, stderr or probe_err, stdout)
+        if not self._opens():
+            raise self._error(args, status, stderr, stdout, unreadable=True)
+
+    def _opens(self) -> bool:
+        """Whether git can open the repository (the question `_check_answer` asks)."""
+        return self._probe() is None
+
+    def _probe(self) -> RepoError | None:
+        """None when git opens the repository; else why not, in git's words (`RepoUnreadable`)."""
+        where = self.root or self.git_dir
+        if not where.is_dir():  # git cannot even start there
+            return GitUnreadable(["rev-parse"], 128, f"fatal: {where} no longer exists", where=where)
+        status, out, err = self._run_full("rev-parse", "--git-dir")
+        return None if status == 0 else self._error(["rev-parse", "--git-dir"], status, err, out, unreadable=True)
 
     def _require_repository(self) -> None:
         """Raise git's error when git cannot open the repository (see `_check_answer`)."""
-        status, out, err = self._run_full("rev-parse", "--git-dir")
-        if status != 0:
-            raise self._error(["rev-parse", "--git-dir"], status, err, out)
+        problem = self._probe()
+        if problem is not None:
+            raise problem
 
-    def _error(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> RepoError:
+    def check_readable(self) -> None:
+        """Raise `RepoUnreadable` (git's words) when git can no longer open the repository."""
+        self._require_repository()
+
+    def _error(self, args: Sequence[str], status: int, stderr: str, stdout: str = "", *, unreadable: bool = False) -> RepoError:
         if "index.lock" in stderr:
             return self._lock_error()
+        if unreadable:
+            return GitUnreadable(args, status, stderr, stdout, where=self.root or self.git_dir)
         return GitFailed(args, status, stderr, stdout)
 
     def _lock_error(self) -> RepoError:
         lock = self.git_dir / "index.lock"
-        return RepoError(
+        return GitError(
             f"another Git process holds {lock}",
             hint=f"wait for it to finish; if no git command is running, the lock is stale: delete {lock}",
         )
@@ -284,11 +320,25 @@ class GitRunner:
                     pass
                 except ValueError as error:
                     if self._cat_file_alive() and not _no_answer(error):
+                        if not self._still_there():
+                            # A helper started before `.git` went away (or became unreadable)
+                            # answers "missing" for every object it has not read yet.
+                            raise self._probe() or self._error(["cat-file"], 128, f"fatal: cannot read {self.git_dir}", unreadable=True) from None
                         raise  # git answered: a missing object
                 if attempt == 2:
                     raise self._cat_file_error()
                 self._git.clear_cache()
             raise AssertionError("unreachable")
+
+    def _still_there(self) -> bool:
+        """The repository's `HEAD` and object folder can still be read (a few system calls: git
+        is asked only when not)."""
+        objects = self.git_dir / "objects"  # a linked worktree's git dir has none: its common dir has
+        return (
+            os.access(self.git_dir, os.R_OK | os.X_OK)
+            and os.access(self.git_dir / "HEAD", os.R_OK)
+            and (not objects.exists() or os.access(objects, os.R_OK | os.X_OK))
+        )
 
     def _cat_file_alive(self) -> bool:
         helpers = (self._git.cat_file_header, self._git.cat_file_all)
@@ -307,7 +357,7 @@ class GitRunner:
             stderr += proc.stderr.read().decode("utf-8", "replace")
             status = proc.wait() or status
         self._git.clear_cache()
-        return self._error(["cat-file", "--batch"], status, stderr)
+        return self._error(["cat-file", "--batch"], status, stderr, unreadable=True)
 
     def _peel(self, spec: str) -> str | None:
         """Resolve an object name through the persistent `cat-file --batch-check` (no process)."""
