@@ -7,19 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tui_helpers import clock, diff_text, select, settle
+from tui_helpers import clock, diff_text, select, settle, shown_errors
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.history import HistoryPane
-from workbench.tui.screens.error import ErrorScreen
 
 REFUSED = "detected dubious ownership in repository"
-
-
-def shown_errors(app) -> str:  # type: ignore[no-untyped-def]
-    screens = [s for s in app.screen_stack if isinstance(s, ErrorScreen)]
-    texts = ["\n".join(str(w.render()) for w in s.query("Static")) for s in screens]
-    return "\n".join(texts + [str(n.message) for n in app._notifications])
 
 
 async def test_history_shows_gits_refusal(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
