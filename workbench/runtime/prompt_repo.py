@@ -209,8 +209,11 @@ class PromptRepo:
         Raises:
             PromptError: an invalid name, more than one of env/rev/version, another prompt's
                 release as `version`, or an invalid prompt file.
-            PromptError / RepoError: unknown prompt, not deployed, or invalid, when there is
-                no last good version of it in this environment to serve instead.
+            PromptError / NotFound: unknown prompt, not deployed, no such release, or invalid,
+                when there is no last good version of it in this environment to serve instead.
+            RepoUnreadable: Git cannot read the repository (its `.git` moved away, unreadable
+                or damaged since it was opened; owned by another user), under the same
+                condition: never reported as a missing prompt.
         """
         check_prompt_name(name)  # the core name rule: nothing outside prompts/, nothing option-like
         given = [arg for arg, value in (("env", env), ("rev", rev), ("version", version)) if value is not None]

@@ -109,8 +109,34 @@ class GitRunner:
         if self._opened is None:
             with self._lock:
                 if self._opened is None:
-                    self._opened = self._open()
+                    repo = self._open()
+                    self._confine(repo.git)
+                    self._opened = repo
         return self._opened
+
+    @property
+    def _place(self) -> Path:
+        """Where git runs: the working tree's root, or the git dir of a bare repository."""
+        return self.root or self.git_dir
+
+    def _confine(self, git: git.Git) -> None:
+        """Keep every git command to this repository, should it go away while open.
+
+        Without a `.git` in the working tree's root, git would look for one in the folders
+        above it (the application's own repository, for a prompt repository cloned inside
+        it): GIT_CEILING_DIRECTORIES stops that search at the root. (A root that is gone
+        altogether is refused before git runs: see `_require_place`.)
+        """
+        above = os.path.dirname(os.path.abspath(self._place))
+        if above != os.path.abspath(self._place):
+            ceilings = [c for c in os.environ.get("GIT_CEILING_DIRECTORIES", "").split(os.pathsep) if c]
+            git.update_environment(GIT_CEILING_DIRECTORIES=os.pathsep.join([*ceilings, above]))
+
+    def _require_place(self) -> None:
+        """Refuse to run git when the repository's folder is gone: GitPython would then run it
+        in this process's current directory, which may be another repository."""
+        if not self._place.is_dir():
+            raise GitUnreadable(["rev-parse"], 128, f"fatal: {self._place} no longer exists", where=self._place)
 
     @property
     def _git(self) -> git.Git:
@@ -175,6 +201,7 @@ class GitRunner:
     def _run_full(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
         if self.read_only and _writes(args):
             raise ReadOnlyError(f"git {args[0]}")
+        self._require_place()
         with self._lock:
             istream = None
             if stdin is not None:
@@ -222,6 +249,7 @@ class GitRunner:
 
         `stdin` goes through a temporary file, so a large input cannot block the pipe.
         """
+        self._require_place()
         if stdin is None:
             return self._git.execute(["git", *args], as_process=True)
         with tempfile.TemporaryFile() as istream:
@@ -266,9 +294,8 @@ class GitRunner:
 
     def _probe(self) -> RepoError | None:
         """None when git opens the repository; else why not, in git's words (`RepoUnreadable`)."""
-        where = self.root or self.git_dir
-        if not where.is_dir():  # git cannot even start there
-            return GitUnreadable(["rev-parse"], 128, f"fatal: {where} no longer exists", where=where)
+        if not self._place.is_dir():  # git cannot even start there
+            return GitUnreadable(["rev-parse"], 128, f"fatal: {self._place} no longer exists", where=self._place)
         status, out, err = self._run_full("rev-parse", "--git-dir")
         return None if status == 0 else self._error(["rev-parse", "--git-dir"], status, err, out, unreadable=True)
 
@@ -286,7 +313,7 @@ class GitRunner:
         if "index.lock" in stderr:
             return self._lock_error()
         if unreadable:
-            return GitUnreadable(args, status, stderr, stdout, where=self.root or self.git_dir)
+            return GitUnreadable(args, status, stderr, stdout, where=self._place)
         return GitFailed(args, status, stderr, stdout)
 
     def _lock_error(self) -> RepoError:
@@ -304,7 +331,7 @@ class GitRunner:
             raise self._lock_error()
 
     # ----------------------------------------------------------------- objects (cat-file, no fork)
-    def _cat_file(self, call: Callable[[], T]) -> T:
+    def _cat_file(self, call: Callable[[], T], helper: str = "cat_file_all") -> T:
         """Run a request on the persistent `cat-file` helpers; restart them once if they died.
 
         A killed helper shows as a broken pipe on write, or as an empty answer on read (which
@@ -314,6 +341,8 @@ class GitRunner:
         """
         with self._lock:
             for attempt in (1, 2):
+                if getattr(self._git, helper) is None:  # the call starts it
+                    self._require_place()
                 try:
                     return call()
                 except (BrokenPipeError, ConnectionResetError):
@@ -364,7 +393,7 @@ class GitRunner:
         if not spec or "\n" in spec:
             return None
         try:
-            sha, _kind, _size = self._cat_file(lambda: self._git.get_object_header(spec))
+            sha, _kind, _size = self._cat_file(lambda: self._git.get_object_header(spec), "cat_file_header")
         except ValueError:
             return None
         return _text(sha)
@@ -374,7 +403,7 @@ class GitRunner:
         if not spec or "\n" in spec:
             return None
         try:
-            sha, kind, _size = self._cat_file(lambda: self._git.get_object_header(spec))
+            sha, kind, _size = self._cat_file(lambda: self._git.get_object_header(spec), "cat_file_header")
         except ValueError:
             return None
         return _text(sha), _text(kind)
