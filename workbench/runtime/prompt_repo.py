@@ -164,15 +164,21 @@ class PromptRepo:
 
         Returns False (and logs once) when it failed; the previous state stays in use.
         """
+        # Light (no SDK): the one rule for secrets, so that a remote URL's password never reaches the log.
+        from workbench.core.git_text import remote_failure
+        from workbench.evals.secrets import known_secrets, register_url, scrub
+
         try:
-            if self._store.remote_url(self._remote) is not None:
+            url = self._store.remote_url(self._remote)
+            if url is not None:
+                register_url(url)
                 ok, err = self._store.fetch(self._remote, ["refs/tags/*:refs/tags/*", f"+refs/heads/*:refs/remotes/{self._remote}/*"])
                 if not ok:
-                    raise RepoError(err.strip() or "git fetch failed")
+                    raise RepoError(f"fetch failed: {remote_failure(err, known_secrets())}")
             self._load_deployments()
             return True
         except Exception as err:  # never let a refresh failure reach the request path
-            self._log_once(f"refresh from {self._remote} failed: {err}")
+            self._log_once(scrub(f"refresh from {self._remote} failed: {err}"))
             return False
 
     def _refresh_loop(self, interval: float) -> None:
