@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from vcs_helpers import run_git
 
 from workbench.cli import run_app
 from workbench.errors import NotFound, NothingToDo, RepoUnreadable
@@ -115,3 +116,29 @@ def test_the_cli_says_what_git_says(repo: Path, breaks: Callable[[Path], str], c
         code = run_app(["-C", str(repo), *args])
         out, err = capsys.readouterr()
         assert code == 2 and words in err and "Git cannot read the repository" in err, (args, out, err)
+
+
+def _damage_object(root: Path, spec: str) -> str:
+    """Overwrite the loose object `spec` names with bytes that do not inflate; returns its id."""
+    sha = subprocess.run(["git", "rev-parse", spec], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    path = root / ".git" / "objects" / sha[:2] / sha[2:]
+    path.chmod(0o644)
+    path.write_bytes(b"not zlib at all")
+    return sha
+
+
+def test_a_damaged_object_is_gits_error_not_a_missing_prompt(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cat-file --batch` answers "missing" for an object it cannot inflate (its reasons go to
+    stderr): the prompt "existed neither at HEAD~2 nor at HEAD~1"."""
+    sha = _damage_object(repo, "HEAD~1:prompts/support/summarize.yaml")
+    with RepoSession.open(repo) as ws:
+        # A warning left unread on the helper's stderr (an ambiguous name) is no damage.
+        run_git(repo, "tag", "main", "HEAD~2")
+        assert ws.store.try_resolve("main") is not None
+        assert ws.store.read_text("HEAD", "prompts/none.yaml") is None
+        with pytest.raises(RepoUnreadable, match=f"unable to unpack {sha}"):
+            ws.store.read_text("HEAD~1", "prompts/support/summarize.yaml")
+        assert ws.store.read_text("HEAD~2", "prompts/support/summarize.yaml") is not None  # the rest still reads
+    code = run_app(["-C", str(repo), "diff", "support/summarize", "HEAD~2", "HEAD~1"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Git cannot read the repository" in err and sha in err and "exists neither" not in err, (out, err)

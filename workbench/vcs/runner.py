@@ -338,6 +338,10 @@ class GitRunner:
         GitPython reports as ValueError, like a missing object: the helper's exit and the empty
         answer tell them apart). A helper that dies again at once never started: git refused
         the repository (another user's: "detected dubious ownership"), and its stderr is raised.
+        A "missing" answer is believed only when the repository is still there and the helper
+        said no `error:` on stderr (an object it cannot inflate is also "missing"); an error
+        line left there by an earlier request would be taken for this one's, which is rare and
+        only in a damaged repository.
         """
         with self._lock:
             for attempt in (1, 2):
@@ -353,6 +357,9 @@ class GitRunner:
                             # A helper started before `.git` went away (or became unreadable)
                             # answers "missing" for every object it has not read yet.
                             raise self._probe() or self._error(["cat-file"], 128, f"fatal: cannot read {self.git_dir}", unreadable=True) from None
+                        damage = _errors_in(_unread(getattr(self._git, helper)))
+                        if damage:  # an object git found but could not inflate: also "missing"
+                            raise self._error(["cat-file"], 128, damage, unreadable=True) from None
                         raise  # git answered: a missing object
                 if attempt == 2:
                     raise self._cat_file_error()
@@ -444,6 +451,33 @@ class GitRunner:
 
     def set_config(self, key: str, value: str) -> None:
         self._run("config", "--", key, value)
+
+
+def _unread(helper: Any) -> str:
+    """What a running `cat-file` helper wrote to stderr that nobody has read (without waiting)."""
+    stream = getattr(getattr(helper, "proc", None), "stderr", None)
+    if stream is None:
+        return ""
+    chunks = []
+    try:
+        fd = stream.fileno()
+        blocking = os.get_blocking(fd)
+        os.set_blocking(fd, False)
+        try:
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(fd, blocking)
+    except (OSError, ValueError):  # closed, or a platform without non-blocking pipes
+        pass
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _errors_in(stderr: str) -> str:
+    """Git's `error:` and `fatal:` lines (a `warning:`, e.g. an ambiguous name, is no failure)."""
+    return "\n".join(line for line in stderr.splitlines() if line.startswith(("error:", "fatal:")))
 
 
 def _no_answer(error: ValueError) -> bool:
