@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from workbench.core.safe_text import clean
-from workbench.errors import GitError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.services import approvals, deployments
 from workbench.services.deployments import DeployPlan
 from workbench.services.session import RepoSession
@@ -25,8 +25,6 @@ def _preview(session: RepoSession, name: str, env: str, rev: str) -> tuple[str, 
     commit, version = approvals.approval_target(session, name, rev)
     try:
         return commit, version, deployments.plan_promote(session, name, env, commit), ""
-    except GitError:
-        raise  # Git failed or cannot read the repository: its error, never "no plan"
     except WorkbenchError as err:  # e.g. the environment already runs it: approving is still allowed
         return commit, version, None, err.message
 
