@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.app import App
-from tui_helpers import clock, diff_text, settle
+from tui_helpers import clock, diff_text, select, settle
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.history import HistoryPane
@@ -38,6 +38,38 @@ async def test_footer_keys_are_not_restyled_one_by_one(app_repo: Path, monkeypat
         assert app.query_one(HistoryPane).row_count >= 1
         assert app.query("FooterKey"), "the footer shows the keys"
         assert restyled == []
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's Footer remounts every key whenever the screen says its bindings changed (three
+    times while the app opens, ~25 ms each here), even when they are the same keys."""
+    from workbench.tui.footer import KeyFooter
+
+    rebuilt: list[tuple[str, ...]] = []
+    original = KeyFooter.compose
+
+    def compose(self: KeyFooter) -> Any:
+        widgets = list(original(self))
+        if widgets:
+            rebuilt.append(tuple(str(getattr(w, "key", "")) for w in widgets))
+        return iter(widgets)
+
+    monkeypatch.setattr(KeyFooter, "compose", compose)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert len(rebuilt) == 1, rebuilt
+        await pilot.press("2", "1")  # focus moves: the same keys, nothing to rebuild
+        await settle(pilot)
+        assert len(rebuilt) == 1
+        app.bind("x", "bell", description="Ring")  # a new key: shown
+        app.screen.refresh_bindings()
+        await settle(pilot)
+        assert len(rebuilt) == 2 and "x" in rebuilt[1] and "x" not in rebuilt[0]
+        assert [str(key.key) for key in app.query("FooterKey")] == list(rebuilt[1])
+        app.screen.refresh_bindings()  # told again, the same keys: nothing to rebuild
+        await settle(pilot)
+        assert len(rebuilt) == 2
 
 
 STARTUP_FREE = ("jinja2", "jsonschema", "openai", "httpx", "workbench.evals", "workbench.core.loader")
@@ -149,3 +181,56 @@ def test_reopening_paints_the_first_diff_without_the_schema_or_template_librarie
 
     first_diff_modules()  # the first session checks both and remembers
     assert first_diff_modules() == "[]"
+
+
+async def test_opening_reads_the_first_prompts_history_once(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree selecting its first prompt (and announcing it twice: as selected, then as
+    highlighted) is the selection the app already made: not two more `git log`s, each waiting
+    for the one before under the session lock."""
+    from workbench.services import history
+
+    reads: list[str] = []
+    original = history.history
+
+    def counted(session: Any, name: str, **kwargs: Any) -> Any:
+        reads.append(name)
+        return original(session, name, **kwargs)
+
+    monkeypatch.setattr(history, "history", counted)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.query_one(HistoryPane).row_count >= 1
+        first = app.selected_prompt
+        assert reads == [first]
+        await select(pilot, "support/summarize")  # another prompt: its history is read, once
+        assert reads == [first, "support/summarize"]
+        await select(pilot, first)  # and back: read again (it may have changed meanwhile)
+        assert reads == [first, "support/summarize", first]
+
+
+async def test_opening_makes_the_first_diff_once(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """History putting its cursor on the version the app chose announces it: that diff is
+    already on its way, not to be checked and made again."""
+    from workbench.services import diffing, parse_cache
+
+    made: list[str] = []
+    for module, name in ((diffing, "diff"), (diffing, "introduction"), (parse_cache, "check_at")):
+        original = getattr(module, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            made.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert made.count("check_at") == 1 and made.count("diff") + made.count("introduction") == 1, made
+        await select(pilot, "support/summarize")
+        made.clear()
+        await pilot.press("2", "j")  # another version: its diff
+        await settle(pilot)
+        await pilot.press("k")  # and back: made again
+        await settle(pilot)
+        assert made.count("check_at") == 2 and made.count("diff") + made.count("introduction") == 2, made

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from web_helpers import Served
@@ -113,9 +114,20 @@ def press_until(page: Any, key: str, text: str, *, tries: int = 12, wait_s: floa
 def test_the_app_in_a_browser_shows_the_tree_and_opens_a_diff(browser: Any, served: Served) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.add_init_script(SCREEN_HOOK)
+    fetched: list[str] = []  # every request and websocket the page makes
+    page.on("request", lambda request: fetched.append(request.url))
+    page.on("websocket", lambda socket: fetched.append(socket.url))
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     response = page.goto(served.url, wait_until="domcontentloaded")
     assert response is not None and response.status == 200
     text = wait_for_screen(page, "1 Prompts", "support/", "summarize", "2 History", "READ-ONLY")
+    # Nothing from another host; the terminal's font is the one the installed package ships
+    host = urlsplit(served.base).netloc
+    assert fetched and all(urlsplit(url).netloc == host for url in fetched if not url.startswith("data:")), fetched
+    assert any(url.startswith("ws://") for url in fetched) and any(url.endswith(".ttf") for url in fetched), fetched
+    assert page.evaluate("() => [...document.fonts].some(f => f.family.replace(/[\"']/g, '') === 'Roboto Mono' && f.status === 'loaded')")
+    assert not [line for line in console if "Content Security Policy" in line], console
     assert "analytics/" in text and "sql_generator" in text
     # Filter the tree to support/summarize, then walk down to it (the last row: no overshoot)
     page.locator(".xterm-helper-textarea").focus()  # the keyboard goes to the terminal, as after a click

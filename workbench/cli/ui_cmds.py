@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,10 @@ def open_app(
     theme: str | None = None,
 ) -> None:
     """Run the app on the repository at (or above) `root` until the user quits."""
+    if read_only:  # every session this process opens, the app's first among them, writes nothing
+        from workbench.services.session import READ_ONLY_ENV
+
+        os.environ[READ_ONLY_ENV] = "1"
     from workbench.tui.app import make_app  # textual is imported only when the app opens
 
     make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme).run()
@@ -32,7 +37,7 @@ def ui_command(
     provider: Annotated[str | None, typer.Option("--provider", help="Provider for test runs (overrides workbench.yaml).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model for test runs.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint for test runs.")] = None,
-    read_only: Annotated[bool, typer.Option("--read-only", help="Browse only: every action that writes is refused.")] = False,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Browse only: every action that writes is refused, and nothing is written into the repository.")] = False,
     theme: Annotated[
         str | None, typer.Option("--theme", help="A Textual theme, e.g. textual-light (default: $WORKBENCH_THEME or textual-dark).")
     ] = None,
@@ -50,12 +55,26 @@ def serve_command(
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="Required to listen on an address other machines can reach.")
     ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The origin browsers use, https://HOST[:PORT], when a proxy (TLS) sits in front: its host is accepted and the page's URLs name it.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the app over HTTP (textual-serve) behind a random token; read-only unless --write."""
     from workbench.services.session import RepoSession
-    from workbench.tui.web import is_loopback, serve
+    from workbench.tui.web import is_loopback, parse_public_url, serve
 
-    with RepoSession.open(path or state.repo_root()) as session:  # fail now, not in the browser
+    origin = None
+    if public_url is not None:
+        try:
+            origin = parse_public_url(public_url)
+        except ValueError as err:
+            fail(f"--public-url {public_url!r}: {err}")
+
+    with RepoSession.open(path or state.repo_root(), read_only=True) as session:  # fail now, not in the browser
         root = session.root
     if not is_loopback(host):
         if not allow_remote:
@@ -70,6 +89,6 @@ def serve_command(
     if not 0 <= port <= 65535:
         fail(f"--port {port} is not a port number")
     try:
-        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True))
+        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True), public_url=origin)
     except OSError as err:
         fail(f"cannot listen on {host}:{port}: {err.strerror or err}", hint="choose another --port (0: any free port)")

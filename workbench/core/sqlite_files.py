@@ -9,6 +9,9 @@ One rule for every store under `.workbench/`:
   never move the file aside;
 - anything else (disk full, read-only, I/O error) -> an error that names the file.
 
+A read-only session (`open_read_only`) opens a store without writing a byte beside it: no
+`-wal` or `-shm` file, no schema, no recovery; a store that is not there reads as empty.
+
 Standard library only (sqlite3, os): no Git, network or UI.
 """
 
@@ -142,3 +145,20 @@ def salvage(aside: Path, into: sqlite3.Connection, tables: Iterable[str], *, on_
     finally:
         old.close()
     return copied
+
+
+def open_read_only(path: Path, create_schema: Callable[[sqlite3.Connection], object]) -> sqlite3.Connection:
+    """A connection that cannot write and creates no file: the store opened `immutable` (SQLite
+    takes no lock and keeps no `-wal`/`-shm` beside it; what another process has written but
+    not yet checkpointed, a run still going on, is seen once that process closes the store), or,
+    when there is no store, an empty one in memory with the schema (`create_schema`)."""
+    if not path.is_file():
+        return empty_in_memory(create_schema)
+    return sqlite3.connect(f"{Path(os.path.abspath(path)).as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+
+def empty_in_memory(create_schema: Callable[[sqlite3.Connection], object]) -> sqlite3.Connection:
+    """An empty store with the schema, in memory (nothing on disk)."""
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    create_schema(db)
+    return db

@@ -11,6 +11,9 @@ Faults (the rules of `workbench.core.sqlite_files`):
 - a store locked by another process is waited for (`busy_timeout`, 30 s), never moved aside; if
   the lock outlasts the wait, the run is kept in `.workbench/results.pending/` and added to the
   store by the next command that opens it (exactly once).
+
+A read-only store (`read_only=True`, a read-only session) writes nothing: see
+`sqlite_files.open_read_only`; a read that fails gives nothing and a warning, never a recovery.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside, salvage
+from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside, open_read_only, salvage
 from workbench.errors import EvalError
 from workbench.evals.run_model import CaseResult, RunSummary, summarize
 from workbench.evals.secrets import scrub, scrub_data
@@ -83,11 +86,18 @@ class StoredRun:
 
 
 class ResultsStore:
-    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S, read_only: bool = False) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
+        self.read_only = read_only
         self.warnings: list[str] = []
         self._file: tuple[int, int] | None = None
+        if read_only:
+            try:
+                self.db = open_read_only(path, lambda db: db.executescript(SCHEMA))
+            except sqlite3.DatabaseError as err:
+                raise self._error(err) from err
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = self._open()
         self._import_pending()
@@ -153,6 +163,9 @@ class ResultsStore:
         try:
             return operation()
         except sqlite3.DatabaseError as err:
+            if self.read_only:  # never repaired from here: the next writer does that
+                self.warnings.append(f"the results store {self.path} could not be read ({err})")
+                return default
             if is_corrupt(err):
                 self._recover(err, self.db)
                 self.db = self._open()
@@ -182,6 +195,8 @@ class ResultsStore:
         cancelled: bool = False,
     ) -> int:
         """Store one run with its cases (one transaction); returns its id (0: kept aside, see the module docstring)."""
+        if self.read_only:
+            raise EvalError(f"the results store {self.path} was opened read-only", hint="this session writes nothing into the repository")
         # Whatever the run saw (error bodies, echoed headers, a URL with credentials) is
         # scrubbed before it is stored: the store outlives the run and is shared.
         provider, revision, model = scrub(provider), scrub(revision) if revision else revision, scrub(model) if model else model

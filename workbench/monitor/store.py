@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from workbench.core.sqlite_files import is_busy, is_corrupt, move_aside, salvage
+from workbench.core.sqlite_files import (
+    empty_in_memory,
+    is_busy,
+    is_corrupt,
+    move_aside,
+    open_read_only,
+    salvage,
+)
 from workbench.errors import MonitorError
 from workbench.monitor.event_lines import UNKNOWN_VERSION, IngestReport
 from workbench.monitor.ingest_batches import BATCH, ROWS_PER_INSERT, WIDTH, Batch, Idents, file_batches
@@ -87,12 +94,36 @@ T = TypeVar("T")
 
 
 class MonitorStore:
-    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_S, read_only: bool = False) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
+        self.read_only = read_only
         self.warnings: list[str] = []
+        if read_only:
+            self.db = self.guard(self._open_read_only)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = self.guard(self._open, reopen=False)
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """The store as it is, writing nothing (`open_read_only`): a layout that needs upgrading, or
+        events not yet counted, are what the next `workbench monitor ingest` fixes; until then a warning."""
+        db = open_read_only(self.path, _create_schema)
+        try:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            if "prompt" in columns:
+                self.warnings.append(f"the monitor store {self.path} has an older layout: run `workbench monitor ingest` to upgrade it")
+                db.close()
+                db = empty_in_memory(_create_schema)
+            else:
+                row = db.execute("SELECT value FROM meta WHERE key = 'rolled_rowid'").fetchone()
+                top = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+                if row is None or int(row[0]) < top:
+                    self.warnings.append(f"the monitor store {self.path} has events not yet counted: run `workbench monitor ingest`")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     # ------------------------------------------------------------------ opening, faults
     def _open(self) -> sqlite3.Connection:
@@ -117,7 +148,7 @@ class MonitorStore:
         try:
             return operation()
         except sqlite3.DatabaseError as err:
-            if is_corrupt(err):
+            if is_corrupt(err) and not self.read_only:  # read-only: never repaired from here
                 self._recover(err, reopen=reopen)
                 return operation()
             if is_busy(err):

@@ -23,8 +23,8 @@ from workbench.services.session import RepoSession
 STORE = Path(".workbench") / "monitor.sqlite"
 
 
-def open_store(root: Path) -> MonitorStore:
-    return MonitorStore(Path(root) / STORE)
+def open_store(root: Path, *, read_only: bool = False) -> MonitorStore:
+    return MonitorStore(Path(root) / STORE, read_only=read_only)
 
 
 def ingest(root: Path, paths: list[Path]) -> IngestReport:
@@ -80,7 +80,7 @@ def report(session: RepoSession, name: str, env: str = "prod", since: str | None
     events = list(reversed(deployments(session, name, env)))  # oldest first
     now = time.time() if now is None else now
     cutoff = parse_since(since, now)
-    store = open_store(Path(session.root))
+    store = open_store(Path(session.root), read_only=session.read_only)
     try:
         def read() -> tuple[list[VersionMetrics], list[Any], Verdict | None, Verdict | None]:
             versions = version_metrics(store.db, name, env, cutoff)

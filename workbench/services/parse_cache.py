@@ -77,7 +77,7 @@ def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt
     key = key_of(path, text)
     git_dir = session.store.git_dir
     read = file_reader(session, commit)
-    cached = read_entry(git_dir, key, path, signer, read)
+    cached = read_entry(git_dir, key, path, signer, read, touch=not session.read_only)
     if cached is not None and (not need_prompt or not cached.ok):
         return cached, None  # before the loader's import: that and jinja2's are what this saves
     from workbench.core.loader import load_prompt
@@ -101,7 +101,7 @@ def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt
     if commit is not None:
         session.cache.remember_parsed((commit, path), result)
     verdict = _verdict(result)
-    if not failed:
+    if not failed and not session.read_only:  # a read-only session writes nothing under .git
         write_entry(git_dir, key, verdict, deps, signer)
     return verdict, result
 

@@ -31,11 +31,12 @@ def find_root(start: Path) -> Path:
     return start
 
 
-def load_config(root: Path, git_dir: Path | None = None) -> WorkbenchConfig:
+def load_config(root: Path, git_dir: Path | None = None, *, remember: bool = True) -> WorkbenchConfig:
     """`workbench.yaml` of the repository, or the defaults when there is none.
 
     With `git_dir`, a text that passed the schema before (a signed verdict in
-    `services.verdicts`) is not checked against it again.
+    `services.verdicts`) is not checked against it again; `remember=False` (a read-only
+    session) reads verdicts without writing or touching any.
 
     Raises:
         ConfigError: the file is invalid (every problem in the message).
@@ -48,9 +49,9 @@ def load_config(root: Path, git_dir: Path | None = None) -> WorkbenchConfig:
     if git_dir is not None:
         from workbench.services import verdicts
 
-        passed = verdicts.config_schema_passed(git_dir, CONFIG_FILE, text)
+        passed = verdicts.config_schema_passed(git_dir, CONFIG_FILE, text, touch=remember)
     config, problems = parse_config(text, CONFIG_FILE, schema_passed=passed)
-    if git_dir is not None and not passed and not problems:
+    if git_dir is not None and remember and not passed and not problems:
         verdicts.remember_config_passed(git_dir, CONFIG_FILE, text)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:

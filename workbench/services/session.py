@@ -7,6 +7,7 @@ one per command; the app opens one for its lifetime and runs every service call 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,14 @@ from workbench.core.policy import EnvPolicy
 from workbench.core.versions import DeploymentEvent
 from workbench.errors import WorkbenchError
 from workbench.vcs.store import GitStore
+
+READ_ONLY_ENV = "WORKBENCH_READ_ONLY"
+
+
+def read_only_requested() -> bool:
+    """Whether this process was started read-only (`workbench ui --read-only`, the app processes of
+    `workbench serve` without --write): every session it opens then writes nothing into the repository."""
+    return os.environ.get(READ_ONLY_ENV, "") not in ("", "0")
 
 
 @dataclass
@@ -59,8 +68,14 @@ class RepoSession:
         self.lock = threading.RLock()
 
     @classmethod
-    def open(cls, root: Path | str) -> RepoSession:
+    def open(cls, root: Path | str, *, read_only: bool | None = None) -> RepoSession:
         """Open the repository at (or above) `root` and read its `workbench.yaml`.
+
+        Args:
+            root: the repository or a folder inside it.
+            read_only: write nothing into the repository (no Git write, no cache under `.git`,
+                no store under `.workbench`); None: as the process was started
+                (`read_only_requested`).
 
         Raises:
             RepoError: not a Git repository (or a bare one).
@@ -70,12 +85,18 @@ class RepoSession:
 
         store = GitStore.open(root)
         assert store.root is not None
+        store.read_only = read_only_requested() if read_only is None else read_only
         try:
-            config = load_config(store.root, store.git_dir)
+            config = load_config(store.root, store.git_dir, remember=not store.read_only)
         except BaseException:
             store.close()
             raise
         return cls(store, config, store.root)
+
+    @property
+    def read_only(self) -> bool:
+        """Nothing may be written into the repository (the store's flag: the Git layer enforces it too)."""
+        return self.store.read_only
 
     def close(self) -> None:
         self.store.close()

@@ -33,7 +33,7 @@ def open_store(session: RepoSession) -> ResultsStore:
     # app paints before it.
     from workbench.evals.store import ResultsStore
 
-    return ResultsStore(state_dir(session) / "results.sqlite")
+    return ResultsStore(state_dir(session) / "results.sqlite", read_only=session.read_only)
 
 
 def note_line(name: str, summary: str, provider: str, when: float | None = None) -> str:

@@ -47,7 +47,7 @@ class Verdict:
         return tuple(p for p in self.problems if p.severity is Severity.ERROR)
 
 
-def config_schema_passed(git_dir: Path, path: str, text: str) -> bool:
+def config_schema_passed(git_dir: Path, path: str, text: str, *, touch: bool = True) -> bool:
     """Whether this exact `workbench.yaml` text passed the JSON Schema with no problem at all
     before (a signed verdict). Every session reads the file: the check imported jsonschema
     first thing, 0.08-0.17 s of the app's way to its first paint and of every CLI command.
@@ -57,7 +57,7 @@ def config_schema_passed(git_dir: Path, path: str, text: str) -> bool:
         if signer is None:
             return False
         key = key_of(path, text, kind="config")
-        cached = read_entry(git_dir, key, path, signer)
+        cached = read_entry(git_dir, key, path, signer, touch=touch)
     except (OSError, RuntimeError, ValueError, KeyError, ImportError):
         return False
     return cached is not None and cached.ok and not cached.problems
@@ -94,9 +94,12 @@ def digest(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- entries
-def read_entry(git_dir: Path, key: str, path: str, signer: Signer, read: Callable[[str], str] | None = None) -> Verdict | None:
+def read_entry(
+    git_dir: Path, key: str, path: str, signer: Signer, read: Callable[[str], str] | None = None, *, touch: bool = True
+) -> Verdict | None:
     """The verdict stored for `key`, when the entry is whole, signed, for this key and path,
-    and every file the check read (`read` reads them again) still has the same content; else None."""
+    and every file the check read (`read` reads them again) still has the same content; else None.
+    `touch` marks the entry used (its modification time); a read-only session does not."""
     file = entry_file(git_dir, key)
     try:
         with file.open("rb") as handle:
@@ -127,7 +130,7 @@ def read_entry(git_dir: Path, key: str, path: str, signer: Signer, read: Callabl
                 return None
     except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
         return None
-    own = _own_entry_file(git_dir, key)
+    own = _own_entry_file(git_dir, key) if touch else None
     if own is not None:
         with contextlib.suppress(OSError):
             os.utime(own)  # used: the last to go when its bucket is full

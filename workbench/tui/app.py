@@ -248,8 +248,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
 
     @on(PromptSelected)
     def _prompt_selected(self, event: PromptSelected) -> None:
-        if event.name == self.selected_prompt and (self.browse.rows or self.browse.wanted_rev):
-            return
+        if event.name == self.selected_prompt and (self.browse.history_asked == event.name or self.browse.wanted_rev):
+            return  # the tree announcing the selection the app made (selected, then highlighted)
         self.selected_prompt = event.name
         self.selected_rev = None
         self.base_marked = False
@@ -276,7 +276,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
     @on(VersionSelected)
     def _version_selected(self, event: VersionSelected) -> None:
         self.selected_rev = event.rev
-        if self.selected_prompt:
+        if self.selected_prompt and self.browse.diff_wanted(self.selected_prompt, event.rev):
             self.browse.load_diff(self.selected_prompt, event.rev)
 
     @on(DiffLoaded)

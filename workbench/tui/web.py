@@ -5,15 +5,23 @@ connection, runs the app in a subprocess with Textual's web driver, relaying key
 updates over a websocket. It has no access control, so `TokenServer` adds one aiohttp
 middleware in front of every route (the page, its static files, the websocket, downloads):
 
+- the `Host` header must name the address it listens on (or the `--public-url`): anything
+  else gets `421 Misdirected Request` (DNS rebinding: another site's name pointed at 127.0.0.1
+  reaches the port, but its requests carry that name);
 - a request must carry the token, either as `?token=` (the URL printed at start-up) or as
   the cookie that the first tokened page sets (`HttpOnly`, `SameSite=Strict`: the static
   files and the websocket the page opens carry it; another site's page cannot);
+- the websocket that runs the app must come from the page's own origin (`Origin` header):
+  every port of 127.0.0.1 is the same "site" for cookies, so a page of another local server
+  would send the cookie; its websocket gets `403 Forbidden`;
 - anything else gets `403 Forbidden` and a one-line text body: no page, no script, no app.
 
 Differences from plain `textual-serve`: it listens on 127.0.0.1 (textual-serve: localhost)
-and refuses other hosts unless asked explicitly; the token; no access log (it would print
-the token); the page's URLs are built from the request's Host header (validated) so that
-`--port 0` and a remote `--host` work; the app runs read-only unless `--write`.
+and refuses other hosts unless asked explicitly; the token, the Host and Origin checks; no
+access log (it would print the token); the page's URLs are built from the checked Host header
+(so that `--port 0`, `localhost` and a remote `--host` work) or from `--public-url` behind a
+proxy; the app runs read-only unless `--write`; the page loads nothing from another host
+(`web_page.py`: textual-serve's page asks Google Fonts for its font).
 """
 
 from __future__ import annotations
@@ -28,13 +36,96 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
+from workbench.tui.web_page import OfflineTemplates, content_security_policy
+
 COOKIE = "workbench_token_{port}"
-_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+_HOST_RE = re.compile(r"^(?P<name>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
 FORBIDDEN = "403 Forbidden: this Prompt Workbench server needs its token. Open the URL that `workbench serve` printed.\n"
+CROSS_ORIGIN = "403 Forbidden: the app's websocket opens only from the page of this Prompt Workbench server (Origin).\n"
+MISDIRECTED = "421 Misdirected Request: this Prompt Workbench server answers to {names} only (Host). Behind a proxy, pass --public-url.\n"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _authority(name: str, port: int, default: int | None = None) -> str:
+    """`name:port` as a Host header or an origin writes it (no port when it is the scheme's default)."""
+    shown = f"[{name}]" if ":" in name and not name.startswith("[") else name
+    return shown.lower() if port == default else f"{shown.lower()}:{port}"
+
+
+def parse_public_url(url: str) -> str:
+    """`--public-url`: an origin, `http(s)://host[:port]`, as the browser reaches a proxy in front.
+
+    Raises:
+        ValueError: anything else (a path, a query, credentials, another scheme).
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        raise ValueError("it must be http://HOST[:PORT] or https://HOST[:PORT]")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("it must name an origin only (no path, query or fragment): the app is served at the root")
+    return f"{parts.scheme}://{_authority(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme], DEFAULT_PORTS[parts.scheme])}"
+
+
+class HostRule:
+    """Which `Host` headers name this server, and the page origin each one implies.
+
+    - the address it is bound to, with its port (and `localhost` for a loopback address);
+    - bound to every address (`0.0.0.0`, `::`), any IP literal: an IP cannot be re-bound to
+      another machine by DNS, and the browser's origin is then that IP (as Vite and
+      webpack-dev-server allow); a name needs `--public-url`;
+    - the name given as `--host`, when it is one;
+    - the host of `--public-url` (a proxy passing the browser's Host); a proxy passing its
+      upstream's address is covered by the first rule.
+    """
+
+    def __init__(self, host: str, bound: str, port: int, public_url: str | None) -> None:
+        self.port = port
+        self.public_url = public_url
+        self.names = {bound.strip("[]").lower(), host.strip("[]").lower()}
+        if is_loopback(bound) and bound in ("127.0.0.1", "::1"):
+            self.names.add("localhost")
+        self.any_ip = bound in ("0.0.0.0", "::")
+        self.public = urlsplit(public_url) if public_url else None
+
+    def describe(self) -> str:
+        shown = sorted(_authority(name, self.port) for name in self.names if name not in ("0.0.0.0", "::"))
+        if self.any_ip:
+            shown.append(f"any IP address:{self.port}")
+        if self.public is not None and self.public_url is not None:
+            shown.append(self.public_url)
+        return ", ".join(f"http://{name}" if "://" not in name else name for name in shown)
+
+    def origin_for(self, host_header: str) -> str | None:
+        """The origin of the page served for this Host header (None: not this server)."""
+        found = _HOST_RE.match(host_header or "")
+        if not found:
+            return None
+        name = found.group("name").strip("[]").lower()
+        port = found.group("port")
+        if self.public is not None and name == (self.public.hostname or "").lower():
+            default = DEFAULT_PORTS[self.public.scheme]
+            if int(port or default) == (self.public.port or default):
+                return self.public_url
+            return None
+        if int(port or 80) != self.port:
+            return None
+        if name in self.names or (self.any_ip and _is_ip(name)):
+            return f"http://{_authority(name, self.port, 80)}"
+        return None
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(host: str) -> bool:
@@ -55,14 +146,20 @@ def app_command(root: Path, *, write: bool) -> str:
 
 
 class TokenServer(Server):
-    """textual-serve's `Server`, refusing every request without the token (403, nothing of the app)."""
+    """textual-serve's `Server`, refusing every request without the token (403, nothing of the app),
+    naming another host (421) or, for the app's websocket, coming from another origin (403)."""
 
-    def __init__(self, command: str, *, host: str, port: int, token: str, sock: socket.socket | None = None) -> None:
+    def __init__(
+        self, command: str, *, host: str, port: int, token: str, sock: socket.socket | None = None, public_url: str | None = None
+    ) -> None:
         # A fixed title: textual-serve puts it into its page unescaped, so no repository name goes there.
-        super().__init__(command, host=host, port=port, title="Prompt Workbench")
+        super().__init__(command, host=host, port=port, title="Prompt Workbench", public_url=public_url)
         self.token = token
         self.cookie = COOKIE.format(port=port)
         self.sock = sock
+        bound = str(sock.getsockname()[0]) if sock is not None else host
+        self.hosts = HostRule(host, bound, port, public_url)
+        self.fixed_public_url = public_url
 
     def allowed(self, request: web.Request) -> tuple[bool, bool]:
         """(token accepted, it came in the query: set the cookie)."""
@@ -72,11 +169,22 @@ class TokenServer(Server):
         cookie = request.cookies.get(self.cookie, "")
         return bool(cookie) and hmac.compare_digest(cookie.encode(), self.token.encode()), False
 
+    @staticmethod
+    def _refuse(status: int, text: str) -> web.Response:
+        return web.Response(status=status, text=text, headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
     @web.middleware
     async def guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        origin = self.hosts.origin_for(request.headers.get("Host", ""))
+        if origin is None:
+            return self._refuse(421, MISDIRECTED.format(names=self.hosts.describe()))
         ok, from_query = self.allowed(request)
         if not ok:
-            return web.Response(status=403, text=FORBIDDEN, headers={"Cache-Control": "no-store"})
+            return self._refuse(403, FORBIDDEN)
+        page_origin = self.fixed_public_url or origin  # behind a proxy, every page is the public URL's
+        if (request.path == "/ws" or request.headers.get("Upgrade", "").lower() == "websocket") and request.headers.get("Origin") != page_origin:
+            return self._refuse(403, CROSS_ORIGIN)
+        request["page_origin"] = page_origin
         response = await handler(request)
         if from_query and not response.prepared:
             response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
@@ -88,13 +196,18 @@ class TokenServer(Server):
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         app.middlewares.insert(0, self.guard)
+        # textual-serve's own template, minus what it loads from other hosts (web_page.py)
+        aiohttp_jinja2.get_env(app).loader = OfflineTemplates(self.templates_path, self.statics_path)
         return app
 
     async def handle_index(self, request: web.Request) -> Any:
-        # The page's static and websocket URLs follow the address the browser used (a checked Host header).
-        host = request.host if _HOST_RE.match(request.host or "") else f"{self.host}:{self.port}"
-        self.public_url = f"http://{host}"
-        return await super().handle_index(request)
+        # The page's static and websocket URLs: the public URL behind a proxy, else the origin
+        # the browser used (the Host header the guard checked). textual-serve reads
+        # `self.public_url` before its first await, so concurrent pages cannot mix them up.
+        self.public_url = request["page_origin"]
+        response = await super().handle_index(request)
+        response.headers["Content-Security-Policy"] = content_security_policy(request["page_origin"])
+        return response
 
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints a logo and the URL without the token here; `serve` prints the URL itself."""
@@ -129,14 +242,18 @@ def url_for(host: str, port: int, token: str) -> str:
     return f"http://{shown}:{port}/?token={token}"
 
 
-def serve(root: Path, *, host: str, port: int, write: bool, echo: Callable[[str], None]) -> None:
+def serve(root: Path, *, host: str, port: int, write: bool, echo: Callable[[str], None], public_url: str | None = None) -> None:
     """Serve the app on `root` until interrupted, printing the tokened URL through `echo`."""
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     real_port = int(sock.getsockname()[1])
-    server = TokenServer(app_command(root, write=write), host=host, port=real_port, token=token, sock=sock)
+    server = TokenServer(app_command(root, write=write), host=host, port=real_port, token=token, sock=sock, public_url=public_url)
     mode = "read-write (--write): the app can commit, tag, promote and push" if write else "read-only (--write allows changes)"
     echo(f"Prompt Workbench for {root} in a browser, {mode}.")
-    echo(f"Open: {url_for(host, real_port, token)}")
+    if public_url:
+        echo(f"Listening on {url_for(host, real_port, token).split('/?', 1)[0]} (the proxy's upstream)")
+        echo(f"Open: {public_url}/?token={token}")
+    else:
+        echo(f"Open: {url_for(host, real_port, token)}")
     echo("Every request without this token is refused. Ctrl+C stops the server.")
     server.serve()

@@ -30,8 +30,18 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-# Git subcommands that change refs, the index, the working copy or the configuration.
-_WRITING_COMMANDS = frozenset({"tag", "branch", "push", "fetch", "add", "commit", "stash", "switch", "checkout", "merge", "reset", "update-ref", "gc"})
+# Git subcommands that change refs, the index, the working copy, the configuration or a cache
+# under `.git` (the commit-graph).
+_WRITING_COMMANDS = frozenset(
+    {
+        "tag", "branch", "push", "fetch", "pull", "add", "rm", "mv", "commit", "stash", "switch", "checkout", "restore",
+        "merge", "rebase", "cherry-pick", "revert", "reset", "update-ref", "update-index", "gc", "commit-graph",
+        "maintenance", "repack", "prune", "pack-refs", "worktree",
+    }
+)
+# A read-only session's git commands take no optional lock: `git status` would otherwise
+# refresh the index's stat data and write `.git/index` back (git-config(1), GIT_OPTIONAL_LOCKS).
+_READ_ONLY_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
 
 
 def _writes(args: Sequence[str]) -> bool:
@@ -42,6 +52,8 @@ def _writes(args: Sequence[str]) -> bool:
         return not any(a in ("list", "show") for a in args[1:])
     if command == "config":
         return "--get" not in args
+    if command in ("commit-graph", "worktree"):
+        return not any(a in ("verify", "list") for a in args[1:])
     return command in _WRITING_COMMANDS
 
 
@@ -63,8 +75,20 @@ class GitRunner:
         self._readable = [(str(git_dir), os.R_OK | os.X_OK), (os.path.join(git_dir, "HEAD"), os.R_OK)]
         if os.path.isdir(os.path.join(git_dir, "objects")):
             self._readable.append((os.path.join(git_dir, "objects"), os.R_OK | os.X_OK))
-        self.read_only = False  # set by a read-only session: every git command that writes is refused
         self._env: dict[str, str] = {}  # extra environment of every git command (see `attributed`)
+        self._read_only = False
+
+    @property
+    def read_only(self) -> bool:
+        """Set by a read-only session: every git command that writes is refused, none takes an optional lock."""
+        return self._read_only
+
+    @read_only.setter
+    def read_only(self, value: bool) -> None:
+        with self._lock:
+            self._read_only = value
+            base = {k: v for k, v in self._env.items() if k not in _READ_ONLY_ENV}
+            self._env = {**base, **_READ_ONLY_ENV} if value else base
 
     @property
     def _repo(self) -> git.Repo:
@@ -211,13 +235,16 @@ class GitRunner:
 
         `stdin` goes through a temporary file, so a large input cannot block the pipe.
         """
+        if self.read_only and _writes(args):
+            raise ReadOnlyError(f"git {args[0]}")
         self._require_place()
+        env = dict(self._env) if self._env else None
         if stdin is None:
-            return self._git.execute(["git", *args], as_process=True)
+            return self._git.execute(["git", *args], as_process=True, env=env)
         with tempfile.TemporaryFile() as istream:
             istream.write(stdin.encode("utf-8"))
             istream.seek(0)
-            return self._git.execute(["git", *args], as_process=True, istream=istream)
+            return self._git.execute(["git", *args], as_process=True, istream=istream, env=env)
 
     def _later(self, parse: Callable[[str], T], *args: str, stdin: str | None = None) -> Deferred[T]:
         """`git <args>` started now (`_start`), its stdout parsed by `parse` when collected; a

@@ -102,6 +102,8 @@ class BrowseController(Controller):
         self.entries: list[HistoryEntry] = []  # of the prompt `entries_of`, to redraw its badges
         self.entries_of: str | None = None
         self.wanted_rev: str | None = None  # a version opened from elsewhere (the timeline), until History shows it
+        self.history_asked: str | None = None  # the prompt whose history is loading or shown
+        self.diff_asked: tuple[str, str | None, tuple[str | None, str | None]] | None = None  # loading or shown
         self.all_branches = False  # History: the current branch (False) or every branch, with a graph
         self.first_paint = asyncio.Event()  # set once the first diff is on screen
         self.upkeep_started = False
@@ -154,6 +156,7 @@ class BrowseController(Controller):
 
     # ------------------------------------------------------------------ history
     def load_history(self, name: str) -> None:
+        self.history_asked = name
         self.app.start_worker(partial(self._load_history, name), group="history", exclusive=True)
 
     def toggle_branches(self) -> None:
@@ -192,6 +195,8 @@ class BrowseController(Controller):
         """History could not be read (the error is shown): no rows of the prompt selected
         before stay under this one, and the Diff pane says why it is empty."""
         app = self.app
+        if self.history_asked == name:
+            self.history_asked = None  # selecting it again tries again
         if error is None or app.selected_prompt != name:
             return
         self.rows, self.entries, self.entries_of = [], [], None
@@ -243,6 +248,7 @@ class BrowseController(Controller):
         return (right, right) if right is not None else ("HEAD", None)
 
     def load_diff(self, name: str, rev: str | None) -> None:
+        self.diff_asked = (name, rev, self.comparison_pair())
         self.app.start_worker(partial(self._load_diff, name, rev), group="diff", exclusive=True)
 
     async def _load_diff(self, name: str, rev: str | None) -> None:
@@ -258,11 +264,17 @@ class BrowseController(Controller):
             else:
                 diff = await self.call(diffing.diff, name, left, right)
         except FlowAborted:
+            self.diff_asked = None  # selecting it again tries again
             self.app.post_message(DiffLoaded(name, message="✗ the diff could not be made (see the message)"))
             return
         left_label = "(none)" if left == right else self.version_label(left)
         labelled = replace(diff, left_label=left_label, right_label=self.version_label(right))
         self.app.post_message(DiffLoaded(name, diff=labelled))
+
+    def diff_wanted(self, name: str, rev: str | None) -> bool:
+        """Whether the diff of `rev` is not already loading or shown (History announcing the
+        version the app put its cursor on asks for the same diff again)."""
+        return self.diff_asked != (name, rev, self.comparison_pair())
 
     def version_label(self, rev: str | None) -> str:
         """`v2 · 07c6d38` for a released commit in the history, else the short commit."""

@@ -1,0 +1,87 @@
+"""The OpenAI SDK loads lean (its type catalogue only when something asks for it) and stays whole."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+
+
+def _public_names(module_expr: str, *, lean: bool) -> set[str]:
+    load = "from workbench.evals.sdk_import import openai_sdk\nopenai = openai_sdk()\n" if lean else "import openai\n"
+    done = _run(load + f"import json, {module_expr}\nprint(json.dumps(sorted(n for n in dir({module_expr}) if not n.startswith('_'))))\n")
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
+
+
+def test_the_sdk_loads_without_its_type_catalogue() -> None:
+    """`openai.types` re-exports ~470 modules of pydantic models (0.4-0.5 s of the SDK's import
+    here); a request needs a handful of them."""
+    done = _run(
+        "import sys\n"
+        "from workbench.evals.sdk_import import openai_sdk\n"
+        "sdk = openai_sdk()\n"
+        "client = sdk.AsyncOpenAI(api_key='k', base_url='http://127.0.0.1:9', max_retries=0)\n"
+        "assert client.chat.completions\n"
+        "print(sum(name.startswith('openai.types.') for name in sys.modules))\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 150
+
+
+def test_every_type_is_there_when_asked_for() -> None:
+    for module in ("openai.types", "openai.types.chat", "openai.types.responses"):
+        assert _public_names(module, lean=True) == _public_names(module, lean=False), module
+    done = _run(
+        "from workbench.evals.sdk_import import openai_sdk\n"
+        "openai = openai_sdk()\n"
+        "from openai.types import Batch, CompletionUsage\n"
+        "from openai.types.chat import ChatCompletion\n"
+        "from openai.types.responses import Response\n"
+        "from openai.types.responses.response import Response as Same\n"
+        "assert Response is Same and openai.types.Batch is Batch\n"
+        "namespace = {}\n"
+        "exec('from openai.types import *', namespace)\n"
+        "assert 'Batch' in namespace and 'ChatCompletion' not in namespace\n"
+        "print(ChatCompletion.model_validate({'id': 'x', 'object': 'chat.completion', 'created': 1, 'model': 'm', 'choices': []}).id)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "x"
+
+
+def test_threads_asking_for_types_at_once_get_the_same_ones() -> None:
+    done = _run(
+        "import threading\n"
+        "from workbench.evals.sdk_import import openai_sdk\n"
+        "openai = openai_sdk()\n"
+        "seen, failures = [], []\n"
+        "def ask():\n"
+        "    try:\n"
+        "        seen.append((openai.types.Batch, openai.types.responses.Response, openai.types.chat.ChatCompletion))\n"
+        "    except Exception as err:\n"
+        "        failures.append(repr(err))\n"
+        "threads = [threading.Thread(target=ask) for _ in range(8)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "assert not failures, failures\n"
+        "assert len(seen) == 8 and len(set(seen)) == 1\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_missing_name_is_still_an_attribute_error() -> None:
+    done = _run(
+        "from workbench.evals.sdk_import import openai_sdk\n"
+        "openai = openai_sdk()\n"
+        "assert not hasattr(openai.types, 'NoSuchType')\n"
+        "assert openai.types.Batch\n"
+        "try:\n"
+        "    from openai.types import NoSuchType\n"
+        "except ImportError:\n"
+        "    print('refused')\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused"
