@@ -41,6 +41,33 @@ class RepoError(WorkbenchError):
     title = "Repository error"
 
 
+class NotFound(RepoError):
+    """Git read the repository, and what was asked for is not in it: an unknown revision, a
+    prompt with no history there, no such release, branch or deployment.
+
+    An answer about the repository's content. Code for which "not there" means "none" catches
+    this class, never `RepoError`: a `RepoError` is also raised when Git fails on the repository
+    or cannot read it at all (`GitError`, `RepoUnreadable`), and that must reach the user.
+    """
+
+
+class NothingToDo(RepoError):
+    """The repository already is as asked (the environment already runs that version, the files
+    match HEAD): an answer; nothing was written."""
+
+
+class GitError(RepoError):
+    """Git itself failed (a command exited with an error, another Git process holds the lock);
+    Git's own words are the message. Never an answer: code that turns errors into "none",
+    "unchanged" or "not offered" lets this class through."""
+
+
+class RepoUnreadable(GitError):
+    """Git cannot open or read the repository: owned by another user ("detected dubious
+    ownership"), its `.git` moved away, unreadable or damaged. Git's own words are the message;
+    no answer about the repository's content (not even "not found") can be given."""
+
+
 class ProviderError(WorkbenchError):
     title = "Provider error"
 

@@ -132,6 +132,27 @@ def test_an_import_never_overwrites_uncommitted_changes_without_force(repo: Path
     assert "hello" in target.read_text()
 
 
+def test_an_import_into_a_repository_git_refuses_says_so(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, Git's refusal read as "no Git here": every file counted as unsaved work."""
+    import subprocess
+
+    first = _dotprompt(tmp_path / "one", "hello")
+    assert cli(repo, "import", "dotprompt", "--prefix", "support", str(first))[0] == 0
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "imported"], cwd=repo, check=True)
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")  # Git's own ownership check
+    code, _, err = cli(repo, "import", "dotprompt", "--prefix", "support", str(_dotprompt(tmp_path / "two", "bonjour")))
+    assert code == 2 and "detected dubious ownership" in err and "uncommitted" not in err, err
+    assert "hello" in (repo / "prompts" / "support" / "summarize.yaml").read_text()
+    # Outside any repository, nothing can be had back from Git: an existing file is refused.
+    monkeypatch.delenv("GIT_TEST_ASSUME_DIFFERENT_OWNER")
+    plain = tmp_path / "plain"
+    (plain / "prompts" / "support").mkdir(parents=True)
+    (plain / "prompts" / "support" / "summarize.yaml").write_text("messages: [{role: user, content: mine}]\n")
+    code, _, err = cli(plain, "import", "dotprompt", "--prefix", "support", str(first))
+    assert code == 2 and "uncommitted changes in prompts/support/summarize.yaml" in err, err
+
+
 def test_two_sources_that_become_one_prompt_file_are_refused(repo: Path, tmp_path: Path) -> None:
     """The second silently replaced the first, and both were reported as written."""
     one, two = _dotprompt(tmp_path / "a" / "sub", "one"), _dotprompt(tmp_path / "b" / "sub", "two")

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tui_helpers import clock, select, settle
+from tui_helpers import clock, select, settle, shown_errors
 
 from workbench.services import deployment_events, deployments
 from workbench.services.session import RepoSession
@@ -131,6 +131,34 @@ async def test_branch_switch_with_stash_and_create(app_repo: Path) -> None:
         await pilot.press(*"feature/new-tone", "enter")
         await settle(pilot)
     assert git(app_repo, "branch", "--show-current").strip() == "feature/new-tone"
+
+
+async def test_a_failed_switch_shows_where_the_stashed_changes_are(app_repo: Path) -> None:
+    """Git switched, then failed (a post-checkout hook): the app says the changes are in the
+    stash and how to get them back; nothing is popped onto the other branch."""
+    path = summarize_path(app_repo)
+    git(app_repo, "switch", "-qc", "other")
+    path.write_text(path.read_text().replace("two short sentences", "their sentences"))
+    git(app_repo, "commit", "-qam", "Theirs")
+    git(app_repo, "switch", "-q", "main")
+    path.write_text(path.read_text().replace("two short sentences", "my sentences"))
+    hook = app_repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        await pilot.press(*"other", "enter")
+        await settle(pilot)
+        await pilot.press("1")  # stash, then switch
+        await settle(pilot)
+        errors = shown_errors(app)
+        assert "kept in the stash" in errors and "git stash list" in errors and "git switch main" in errors, errors
+        assert app._branch_info[0] == "other"  # reloaded: the screen shows where HEAD is now
+    assert "my sentences" in git(app_repo, "stash", "show", "-p")
+    assert git(app_repo, "status", "--porcelain") == "" and "<<<<<<<" not in path.read_text()
 
 
 async def test_inline_editor_refuses_invalid_yaml_unless_confirmed(app_repo: Path) -> None:

@@ -7,19 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tui_helpers import clock, diff_text, select, settle
+from tui_helpers import clock, diff_text, select, settle, shown_errors
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.history import HistoryPane
-from workbench.tui.screens.error import ErrorScreen
 
 REFUSED = "detected dubious ownership in repository"
-
-
-def shown_errors(app) -> str:  # type: ignore[no-untyped-def]
-    screens = [s for s in app.screen_stack if isinstance(s, ErrorScreen)]
-    texts = ["\n".join(str(w.render()) for w in s.query("Static")) for s in screens]
-    return "\n".join(texts + [str(n.message) for n in app._notifications])
 
 
 async def test_history_shows_gits_refusal(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,3 +37,26 @@ async def test_history_shows_gits_refusal(app_repo: Path, monkeypatch: pytest.Mo
         assert app.browse.entries_of != "support/triage_ticket"
         assert history.entries == []
         assert "the history of support/triage_ticket could not be read" in diff_text(app) and REFUSED in diff_text(app)
+
+
+async def test_a_timeline_event_shows_gits_refusal(branched_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, the versions of the event read as "none": "support/summarize has no such version"."""
+    from textual.widgets import DataTable
+
+    from workbench.tui.screens.timeline import TimelineScreen
+
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+        assert app.session is not None
+        app.session.store._git.clear_cache()
+        screen.query_one(DataTable).move_cursor(row=next(i for i, e in enumerate(screen.shown) if e.kind == "rollback"))
+        await pilot.press("enter")
+        await settle(pilot)
+        errors = shown_errors(app)
+        assert REFUSED in errors and "no such version" not in errors, errors

@@ -63,6 +63,15 @@ def diff_text(app) -> str:  # type: ignore[no-untyped-def]
     return str(app.query_one("#diff-body", Static).render())
 
 
+def shown_errors(app) -> str:  # type: ignore[no-untyped-def]
+    """Every error the app shows: error dialogs, then notifications."""
+    from workbench.tui.screens.error import ErrorScreen
+
+    screens = [s for s in app.screen_stack if isinstance(s, ErrorScreen)]
+    texts = ["\n".join(str(w.render()) for w in s.query("Static")) for s in screens]
+    return "\n".join(texts + [str(n.message) for n in app._notifications])
+
+
 async def select(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
     pane = pilot.app.query_one(PromptsPane)
     target = next(node for node in walk(pane.prompt_tree.root) if node.data == name)

@@ -28,7 +28,7 @@ from workbench.core.names import check_prompt_name
 from workbench.core.revspec import parse_revision
 from workbench.core.split import choose_arm
 from workbench.core.versions import DeploymentEvent, parse_release_label, release_label, release_tag_name
-from workbench.errors import PromptError, RepoError
+from workbench.errors import NotFound, PromptError, RepoError
 from workbench.vcs.store import GitStore
 
 log = logging.getLogger("workbench.runtime")
@@ -164,15 +164,21 @@ class PromptRepo:
 
         Returns False (and logs once) when it failed; the previous state stays in use.
         """
+        # Light (no SDK): the one rule for secrets, so that a remote URL's password never reaches the log.
+        from workbench.core.git_text import remote_failure
+        from workbench.evals.secrets import known_secrets, register_url, scrub
+
         try:
-            if self._store.remote_url(self._remote) is not None:
+            url = self._store.remote_url(self._remote)
+            if url is not None:
+                register_url(url)
                 ok, err = self._store.fetch(self._remote, ["refs/tags/*:refs/tags/*", f"+refs/heads/*:refs/remotes/{self._remote}/*"])
                 if not ok:
-                    raise RepoError(err.strip() or "git fetch failed")
+                    raise RepoError(f"fetch failed: {remote_failure(err, known_secrets())}")
             self._load_deployments()
             return True
         except Exception as err:  # never let a refresh failure reach the request path
-            self._log_once(f"refresh from {self._remote} failed: {err}")
+            self._log_once(scrub(f"refresh from {self._remote} failed: {err}"))
             return False
 
     def _refresh_loop(self, interval: float) -> None:
@@ -209,8 +215,11 @@ class PromptRepo:
         Raises:
             PromptError: an invalid name, more than one of env/rev/version, another prompt's
                 release as `version`, or an invalid prompt file.
-            PromptError / RepoError: unknown prompt, not deployed, or invalid, when there is
-                no last good version of it in this environment to serve instead.
+            PromptError / NotFound: unknown prompt, not deployed, no such release, or invalid,
+                when there is no last good version of it in this environment to serve instead.
+            RepoUnreadable: Git cannot read the repository (its `.git` moved away, unreadable
+                or damaged since it was opened; owned by another user), under the same
+                condition: never reported as a missing prompt.
         """
         check_prompt_name(name)  # the core name rule: nothing outside prompts/, nothing option-like
         given = [arg for arg, value in (("env", env), ("rev", rev), ("version", version)) if value is not None]
@@ -239,7 +248,7 @@ class PromptRepo:
         if env is not None:
             event = self.deployed(name, env)
             if event is None:
-                raise RepoError(f"{name} is not deployed to {env}", hint=f"promote it: workbench promote {name} --env {env}")
+                raise NotFound(f"{name} is not deployed to {env}", hint=f"promote it: workbench promote {name} --env {env}")
             if event.canary is not None:
                 if key is None:
                     # No stable key: each call is its own coin toss, weighted by the split.
@@ -271,14 +280,14 @@ class PromptRepo:
         if spec.env is not None:
             event = self.deployed(name, spec.env)
             if event is None:
-                raise RepoError(f"{name} is not deployed to {spec.env}", hint=f"promote it: workbench promote {name} --env {spec.env}")
+                raise NotFound(f"{name} is not deployed to {spec.env}", hint=f"promote it: workbench promote {name} --env {spec.env}")
             return PromptIdentity(name, event.version, event.commit, spec.env, "stable" if event.canary is not None else None)
         return PromptIdentity(name, None, self._store.resolve(rev))
 
     def _release(self, name: str, number: int) -> PromptIdentity:
         commit = self._store.try_resolve(f"refs/tags/{release_tag_name(name, number)}")
         if commit is None:
-            raise RepoError(f"no release {release_label(name, number)}")
+            raise NotFound(f"no release {release_label(name, number)}")
         return PromptIdentity(name, release_label(name, number), commit)
 
     def _parse(self, name: str, commit: str) -> Prompt:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workbench.core.versions import BranchInfo, CommitInfo, MergeResult
-from workbench.errors import RepoError
+from workbench.errors import GitError, NotFound, NothingToDo, RepoError
 from workbench.services.prompt_files import paths_for, uncommitted_paths
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
@@ -71,7 +71,7 @@ def switch_branch(session: RepoSession, name: str, *, stash: bool = False) -> Sw
     store = session.store
     require_not_merging(session, "switch branches")
     if name.startswith("-") or not store.branch_exists(name):
-        raise RepoError(f"no branch named {name!r}", hint="list branches with `workbench branch`")
+        raise NotFound(f"no branch named {name!r}", hint="list branches with `workbench branch`")
     previous = store.current_branch()
     if previous == name:
         return SwitchResult(name, previous, None, f"already on {name}")
@@ -87,12 +87,13 @@ def switch_branch(session: RepoSession, name: str, *, stash: bool = False) -> Sw
             )
         store.identity()
         stash_ref = store.stash_push(f"workbench: changes on {previous or 'detached HEAD'} before switching to {name}")
+    before = store.try_resolve("HEAD")
     try:
         store.switch(name)
-    except RepoError:
-        if stash_ref is not None:
-            store.stash_pop()
-        raise
+    except RepoError as failure:
+        if stash_ref is None:
+            raise
+        raise _unstash_after(session, failure, name, stash_ref, previous, before) from failure
     message = f"switched to {name}"
     if stash_ref is not None:
         message += (
@@ -100,6 +101,33 @@ def switch_branch(session: RepoSession, name: str, *, stash: bool = False) -> Sw
             f" (stash@{{0}}): restore them with `git switch {previous or stash_ref}` then `git stash pop`"
         )
     return SwitchResult(name, previous, stash_ref, message)
+
+
+def _unstash_after(session: RepoSession, failure: RepoError, name: str, stash_ref: str, previous: str | None, before: str | None) -> RepoError:
+    """The error to raise after a switch that failed with the user's changes stashed.
+
+    The changes go back only where they were taken from (HEAD did not move); then it is the
+    switch's own error. Otherwise (HEAD moved: git switched, then failed, e.g. in a
+    `post-checkout` hook; or the stash entry did not apply) they stay in the stash, which git
+    never drops while it does not apply, and the error says where they are and how to get
+    them back.
+    """
+    store = session.store
+    origin = previous or before or "the commit you were on"
+    back = f"git switch {previous}" if previous else f"git switch --detach {before}" if before else "git switch"
+    try:
+        here = store.current_branch(), store.try_resolve("HEAD")
+        if here == (previous, before):
+            store.stash_pop(stash_ref)
+            return failure
+        problem = f"HEAD is now on {here[0] or 'a detached commit'}"
+    except RepoError as err:
+        problem = f"putting your changes back failed too: {err.message}"
+    return GitError(
+        f"switching to {name} failed ({failure.message}), and {problem}. Your uncommitted changes from {origin} are "
+        f"kept in the stash as {stash_ref[:10]} (see `git stash list`)",
+        hint=f"`git status` shows the working copy; to get the changes back: `{back}`, then `git stash pop`",
+    )
 
 
 def commit(
@@ -124,7 +152,7 @@ def commit(
     store.check_writable()
     rel = paths_for(session, paths)
     if not store.commit_paths(rel, message, author=author, when=when):
-        raise RepoError(f"nothing to commit in {', '.join(rel)}: the files match HEAD")
+        raise NothingToDo(f"nothing to commit in {', '.join(rel)}: the files match HEAD")
     return store.commit_info("HEAD")
 
 

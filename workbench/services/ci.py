@@ -23,7 +23,7 @@ from typing import Any
 
 from workbench.core.config import CONFIG_FILE
 from workbench.core.model import Problem, Severity
-from workbench.errors import PolicyError, RepoError, WorkbenchError
+from workbench.errors import NotFound, NothingToDo, PolicyError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
 from workbench.evals.reports import REPORT_VERSION
@@ -315,7 +315,7 @@ def default_base(session: RepoSession) -> str:
     for candidate in (session.main_branch, f"origin/{session.main_branch}"):
         if session.store.try_resolve(candidate) is not None:
             return candidate
-    raise RepoError(
+    raise NotFound(
         f"the main branch {session.main_branch!r} does not exist here (nor origin/{session.main_branch})",
         hint="name the base with --base REF (in CI, fetch it first: git fetch origin main), or set main_branch in workbench.yaml",
     )
@@ -470,7 +470,7 @@ def promote_changed(session: RepoSession, check: CiCheck, env: str | None = None
             continue
         try:
             plan = deployments.plan_promote(session, prompt.name, env, check.head)
-        except RepoError as err:
+        except NothingToDo as err:  # it runs there already; any other error stops the job
             done.append(Promotion(prompt.name, "unchanged", err.message))
             continue
         try:

@@ -24,7 +24,7 @@ from workbench.core.versions import (
     make_seq,
     utc_now_iso,
 )
-from workbench.errors import PolicyError, PromptError, RepoError, WorkbenchError
+from workbench.errors import NotFound, NothingToDo, PolicyError, PromptError, RepoError, WorkbenchError
 from workbench.services.deployment_events import current_event, events
 from workbench.services.diffing import diff, introduction
 from workbench.services.policies import check_promotion, policy_in_force
@@ -102,7 +102,7 @@ def plan_promote(
             raise WorkbenchError("--from names the same environment as --env")
         source = current_event(session, name, from_env)
         if source is None:
-            raise RepoError(f"{name} is not deployed to {from_env}: nothing to copy to {env}")
+            raise NotFound(f"{name} is not deployed to {from_env}: nothing to copy to {env}")
         commit = source.commit
     else:
         commit = resolve(session, rev or "HEAD", name)
@@ -112,14 +112,14 @@ def plan_promote(
         if not 0 < split_percent < 100:
             raise WorkbenchError("a split percentage must be between 0 and 100 (exclusive)")
         if current is None:
-            raise RepoError(f"{name} is not deployed to {env} yet: promote it fully before a split")
+            raise NotFound(f"{name} is not deployed to {env} yet: promote it fully before a split")
         if current.commit == commit:
-            raise RepoError(f"{env} already runs {version}: nothing to split against")
+            raise NothingToDo(f"{env} already runs {version}: nothing to split against")
         canary = Canary(version, commit, float(split_percent))
         stable = current.version or current.commit[:10]
         return _plan(session, "split", name, env, current, current.commit, stable, new, canary=canary, diff_to=commit)
     if current is not None and current.commit == commit and current.canary is None:
-        raise RepoError(f"{env} already runs {version} for {name}", hint="nothing to promote")
+        raise NothingToDo(f"{env} already runs {version} for {name}", hint="nothing to promote")
     notes = (f"ends the running split ({current.canary.percent:g}% canary)",) if current and current.canary else ()
     return _plan(session, "promote", name, env, current, commit, version, new, notes=notes)
 
@@ -129,7 +129,7 @@ def plan_finish(session: RepoSession, name: str, env: str) -> DeployPlan:
     session.require_env(env)
     current = current_event(session, name, env)
     if current is None or current.canary is None:
-        raise RepoError(f"no split is running for {name} in {env}")
+        raise NotFound(f"no split is running for {name} in {env}")
     commit, version, new = _release_for(session, name, current.canary.commit)
     return _plan(session, "finish", name, env, current, commit, version, new)
 
@@ -143,7 +143,7 @@ def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = No
     session.require_env(env)
     current = current_event(session, name, env)
     if current is None:
-        raise RepoError(f"{name} is not deployed to {env}: nothing to roll back")
+        raise NotFound(f"{name} is not deployed to {env}: nothing to roll back")
     notes: tuple[str, ...] = ()
     if to is not None:
         commit = resolve(session, to, name)
@@ -153,11 +153,11 @@ def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = No
     else:
         stack = deployed_stack(events(session, env, name))
         if len(stack) < 2:
-            raise RepoError(f"{env} has no earlier version of {name} to roll back to", hint="name one with --to")
+            raise NotFound(f"{env} has no earlier version of {name} to roll back to", hint="name one with --to")
         commit = stack[-2]
     commit, version, new = _release_for(session, name, commit)
     if commit == current.commit and current.canary is None:
-        raise RepoError(f"{env} already runs {current.version or commit[:10]} for {name}")
+        raise NothingToDo(f"{env} already runs {current.version or commit[:10]} for {name}")
     return _plan(session, "rollback", name, env, current, commit, version, new, notes=notes)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from workbench.core.diff import PromptDiff, diff_prompt_texts
 from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
 from workbench.core.versions import CommitInfo
-from workbench.errors import RepoError
+from workbench.errors import NotFound, RepoError
 from workbench.services.branches import require_branch
 from workbench.services.prompt_files import (
     dependency_files,
@@ -72,7 +72,7 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
     left_path, left_text = read_at(session, name, left)
     right_path, right_text = read_at(session, name, right)
     if left_text is None and right_text is None:
-        raise RepoError(f"{name} exists neither at {left.label} nor at {right.label}")
+        raise NotFound(f"{name} exists neither at {left.label} nor at {right.label}")
     left_tests_path, left_tests = tests_file(session, left_path, left_text, left.commit)
     right_tests_path, right_tests = tests_file(session, right_path, right_text, right.commit)
     result = diff_prompt_texts(
@@ -113,7 +113,7 @@ def introduction(session: RepoSession, name: str, rev: str | None) -> PromptDiff
     found = target(session, name, rev)
     path, text = read_at(session, name, found)
     if text is None:
-        raise RepoError(f"{name} does not exist at {found.label}")
+        raise NotFound(f"{name} does not exist at {found.label}")
     tests_path, tests = tests_file(session, path, text, found.commit)
     result = diff_prompt_texts(
         None, text, name=name, left_label="(none)", right_label=found.label,
@@ -136,7 +136,7 @@ def review(session: RepoSession, branch: str | None = None) -> Review:
             )
     base_commit = store.try_resolve(base)
     if base_commit is None:
-        raise RepoError(f"the main branch {base!r} does not exist", hint="set main_branch in workbench.yaml")
+        raise NotFound(f"the main branch {base!r} does not exist", hint="set main_branch in workbench.yaml")
     return changes_since(session, base, branch)
 
 

@@ -22,7 +22,7 @@ from workbench.core.versions import (
     parse_deploy_tag,
     parse_release_tag,
 )
-from workbench.errors import RepoError
+from workbench.errors import NotFound
 from workbench.services.deployment_events import events_for_tags
 from workbench.services.prompt_files import candidate_paths, path_at, referenced_files_at
 from workbench.services.session import RepoSession
@@ -244,7 +244,7 @@ def _deleted_path(session: RepoSession, name: str, rev: str) -> str:
     for path in candidate_paths(name):
         if session.store.last_commit_touching(rev, [path]):
             return path
-    raise RepoError(f"no prompt named {name!r} in this repository's history", hint="see `workbench list`")
+    raise NotFound(f"no prompt named {name!r} in this repository's history", hint="see `workbench list`")
 
 
 def tag_commits(session: RepoSession, tags: Sequence[str], patterns: Sequence[str] = ("refs/tags/",)) -> list[str]:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from workbench.core.formats import SourceVersion
-from workbench.errors import RepoError, WorkbenchError
+from workbench.errors import NothingToDo, RepoError, WorkbenchError
 from workbench.services import branches, deployments
 from workbench.services.atomic_files import write_atomically
 from workbench.services.deployment_events import current_event
@@ -139,8 +139,8 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
                             ensure_release(session, name, commit, note=f"{source_name} version {version.number}")
                         except WorkbenchError as err:
                             report.notes.append(f"{name} version {version.number} is not released: {err}")
-                except RepoError as err:
-                    if "nothing to commit" not in str(err) or not commit:
+                except NothingToDo:
+                    if not commit:
                         raise
                     report.notes.append(f"{name} version {version.number} is identical to the version before it: no commit of its own (its labels go to that commit)")
             for label in version.labels:

@@ -201,15 +201,15 @@ def _refuse_to_overwrite_edits(root: Path, existing: list[str], *, force: bool) 
     unless `force`; before, they were overwritten without a word."""
     if force or not existing:
         return
-    from workbench.errors import RepoError
+    from workbench.errors import NotFound
     from workbench.services.prompt_files import uncommitted_paths
     from workbench.services.session import RepoSession
 
     try:
         with RepoSession.open(root) as session:
             dirty = set(uncommitted_paths(session))
-    except RepoError:
-        dirty = set(existing)  # no Git to get them back from
+    except NotFound:
+        dirty = set(existing)  # no Git to get them back from (a repository git refuses raises its error)
     at_risk = sorted(rel for rel in existing if rel in dirty)
     if at_risk:
         shown = ", ".join(at_risk[:5]) + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else "")

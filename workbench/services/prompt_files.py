@@ -24,7 +24,7 @@ from workbench.core.model import (
 from workbench.core.names import UnsafePath, prompt_path_problem, prompt_paths, resolve_reference
 from workbench.core.partials import is_partial_path, partial_closure
 from workbench.core.versions import PromptRef, WorkingState
-from workbench.errors import RepoError
+from workbench.errors import NotFound, RepoError
 from workbench.services.deployment_events import current_events
 from workbench.services.prompts import read_confined
 from workbench.services.revisions import Target, describe, is_worktree, target
@@ -388,7 +388,7 @@ def paths_for(session: RepoSession, items: Sequence[str]) -> list[str]:
             continue
         found = next((p for p in candidate_paths(item) if exists(p)), None)
         if found is None:
-            raise RepoError(f"no prompt or file named {item!r}", hint="name a prompt (support/summarize) or a path")
+            raise NotFound(f"no prompt or file named {item!r}", hint="name a prompt (support/summarize) or a path")
         paths.append(found)
         paths.extend(ref for ref in referenced_files_at(session, found, "HEAD") if exists(ref))
     return list(dict.fromkeys(paths))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from workbench.core.revspec import SHORT_VERSION_RE, parse_revision
 from workbench.core.versions import DeploymentEvent, release_label, release_tag_name
-from workbench.errors import RepoError
+from workbench.errors import NotFound, RepoError
 from workbench.services.deployment_events import current_event
 from workbench.services.session import RepoSession
 
@@ -55,14 +55,14 @@ def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
     if release is not None:
         commit = session.store.try_resolve(f"refs/tags/{release_tag_name(*release)}")
         if commit is None:
-            raise RepoError(f"no release {release_label(*release)}", hint=f"see `workbench log {release[0]}` for its releases")
+            raise NotFound(f"no release {release_label(*release)}", hint=f"see `workbench log {release[0]}` for its releases")
         return Target(commit, release_label(*release))
     if spec.env is not None:
         if name is None:
             raise RepoError(f"{rev!r} is an environment: name a prompt to know which version it runs")
         event = current_event(session, name, rev)
         if event is None:
-            raise RepoError(f"{name} is not deployed to {rev}", hint=f"promote it: workbench promote {name} --env {rev}")
+            raise NotFound(f"{name} is not deployed to {rev}", hint=f"promote it: workbench promote {name} --env {rev}")
         return Target(event.commit, f"{rev} ({event.version or event.commit[:10]})", event)
     return Target(session.store.resolve(rev), rev)
 

@@ -6,8 +6,13 @@ first for another commit renumbers our unpushed release on fetch; notes are merg
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from workbench.core.git_text import remote_failure
+from workbench.core.safe_text import clean
 from workbench.core.versions import RefUpdate, SyncResult, parse_release_tag
-from workbench.errors import RepoError
+from workbench.errors import NotFound, RepoError
+from workbench.evals.secrets import known_secrets, register_url, scrub
 from workbench.services.releases import label_of, renumber_collisions
 from workbench.services.session import RepoSession
 from workbench.services.test_results import NOTES_REF
@@ -15,10 +20,24 @@ from workbench.services.upkeep import speed_up_history_later
 
 
 def _require_remote(session: RepoSession, remote: str) -> str:
+    """The remote's URL; its credentials (and the push URL's) become secrets that every text
+    this process shows or writes is scrubbed of."""
     url = session.store.remote_url(remote)
     if url is None:
-        raise RepoError(f"no remote named {remote!r}", hint=f"add one: git remote add {remote} URL")
+        raise NotFound(f"no remote named {remote!r}", hint=f"add one: git remote add {remote} URL")
+    register_url(url)
+    register_url(session.store.config_value(f"remote.{remote}.pushurl"))
     return url
+
+
+def _failed(what: str, output: str) -> RepoError:
+    """A failed push or fetch: one line, git's reason and the server's words, no secret."""
+    return RepoError(f"{what} failed: {remote_failure(output, known_secrets())}", hint="check the remote URL and your access")
+
+
+def _said(text: str) -> str:
+    """Text from git or the server (a ref's summary, a rejection) as shown: no secret, no control character."""
+    return clean(scrub(text))
 
 
 def push(session: RepoSession, remote: str = "origin") -> SyncResult:
@@ -33,9 +52,10 @@ def push(session: RepoSession, remote: str = "origin") -> SyncResult:
     if store.try_resolve(f"refs/notes/{NOTES_REF}") is not None:
         refspecs.append(f"refs/notes/{NOTES_REF}:refs/notes/{NOTES_REF}")
     ok, updates, err = store.push(remote, refspecs)
+    updates = [replace(u, ref=_said(u.ref), summary=_said(u.summary)) for u in updates]
     rejected = [u for u in updates if u.rejected]
     if not ok and not rejected:
-        raise RepoError(f"push to {remote} failed: {_first_lines(err)}", hint="check the remote URL and your access")
+        raise _failed(f"push to {remote}", err)
     if branch is not None and ok:
         store.set_upstream(branch, remote)
     if rejected:
@@ -68,9 +88,9 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
     )
     details = []
     if not ok:
-        clobber = [line.strip() for line in err.splitlines() if "rejected" in line or "clobber" in line]
+        clobber = [_said(line.strip()) for line in err.splitlines() if "rejected" in line or "clobber" in line]
         if not clobber:
-            raise RepoError(f"fetch from {remote} failed: {_first_lines(err)}", hint="check the remote URL and your access")
+            raise _failed(f"fetch from {remote}", err)
         details.extend(clobber)
         details.append("a tag on the remote has the same name as a local tag but points elsewhere; tags never move")
     notes_merged = False
@@ -119,8 +139,3 @@ def _explain_rejection(update: RefUpdate, remote: str) -> str:
     if ref.startswith("refs/notes/"):
         return f"notes: {update.summary}: run `workbench fetch` (it merges notes), then push again."
     return f"{ref}: {update.summary}"
-
-
-def _first_lines(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return "; ".join(lines[:4]) or "unknown error"

@@ -15,7 +15,7 @@ from typing import Any
 from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
 from workbench.core.periods import parse_since
 from workbench.core.versions import DeploymentEvent, ReleaseTag, parse_release_label
-from workbench.errors import RepoError
+from workbench.errors import NotFound
 from workbench.services.deployment_events import events
 from workbench.services.history import version_commits
 from workbench.services.session import RepoSession
@@ -100,7 +100,7 @@ def versions_of(session: RepoSession, event: TimelineEvent) -> tuple[str | None,
     def owner(rev: str) -> str | None:
         try:
             found = version_commits(session, name, rev, 1)
-        except RepoError:  # the prompt did not exist there
+        except NotFound:  # the prompt did not exist there (a repository git cannot read raises)
             return None
         return found[0] if found else None
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from workbench.core.versions import CommitInfo
-from workbench.errors import RepoError
+from workbench.errors import NotFound
 from workbench.vcs.records import LOG_FORMAT, REC, LogEntry, parse_log, parse_name_status
 from workbench.vcs.runner import GitRunner
 
@@ -142,7 +142,7 @@ class LogCommands(GitRunner):
     def commit_info(self, rev: str) -> CommitInfo:
         entries = parse_log(self._run("log", "-z", f"--format={LOG_FORMAT}", "-n1", rev, "--"), with_names=False)
         if not entries:
-            raise RepoError(f"unknown revision {rev!r}")
+            raise NotFound(f"unknown revision {rev!r}")
         return entries[0][0]
 
     def changed_files(self, base: str, head: str) -> list[tuple[str, str, str | None]]:

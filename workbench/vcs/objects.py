@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from workbench.core.model import PROMPTS_DIR
 from workbench.core.versions import PromptRef
-from workbench.errors import RepoError
+from workbench.errors import NotFound
 from workbench.vcs.records import parse_ls_tree
 from workbench.vcs.runner import Deferred, GitRunner
 
@@ -17,7 +17,7 @@ class ObjectCommands(GitRunner):
 
     def require_commits(self) -> None:
         if not self.has_commits():
-            raise RepoError(
+            raise NotFound(
                 "the repository has no commits yet",
                 hint="commit your prompts first: `workbench commit prompts -m 'Initial prompts'`",
             )
@@ -32,7 +32,7 @@ class ObjectCommands(GitRunner):
         if sha is None:
             if rev in ("HEAD", "@") and not self.has_commits():
                 self.require_commits()
-            raise RepoError(f"unknown revision {rev!r}", hint="use a commit, branch, tag, <name>@v<N> or environment")
+            raise NotFound(f"unknown revision {rev!r}", hint="use a commit, branch, tag, <name>@v<N> or environment")
         return sha
 
     def try_resolve(self, rev: str) -> str | None:

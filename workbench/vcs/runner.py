@@ -21,37 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from workbench.errors import RepoError
+from workbench.errors import GitError, NotFound, RepoError
+from workbench.vcs.git_errors import GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
 
 if TYPE_CHECKING:
     import git
 
 T = TypeVar("T")
-
-
-class GitFailed(RepoError):
-    """A git command failed; `stderr` holds git's own words."""
-
-    def __init__(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> None:
-        self.args_ = list(args)
-        self.status = status
-        self.stderr = stderr
-        self.stdout = stdout
-        lines = [line.strip() for line in stderr.strip().splitlines()[:6] if line.strip()]
-        # "...call:" + "git config ..." reads as one sentence; other lines are joined by "; ".
-        detail = "".join(line + ("" if i == len(lines) - 1 else " " if line.endswith(":") else "; ") for i, line in enumerate(lines))
-        detail = detail or f"exit status {status}"
-        super().__init__(f"git {args[0] if args else ''} failed: {detail}")
-
-
-class ReadOnlyError(RepoError):
-    """A write was attempted in a read-only session (`workbench serve` without --write)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(
-            f"read-only: {what} would change the repository",
-            hint="this app was opened read-only (workbench serve without --write, or ui --read-only)",
-        )
 
 
 # Git subcommands that change refs, the index, the working copy, the configuration or a cache
@@ -94,6 +70,11 @@ class GitRunner:
         self._lock = threading.RLock()
         self.git_dir = git_dir
         self.root = root
+        # What `_still_there` checks, as strings (a Path costs more than the system call). A
+        # linked worktree's git dir has no objects folder: its common dir has.
+        self._readable = [(str(git_dir), os.R_OK | os.X_OK), (os.path.join(git_dir, "HEAD"), os.R_OK)]
+        if os.path.isdir(os.path.join(git_dir, "objects")):
+            self._readable.append((os.path.join(git_dir, "objects"), os.R_OK | os.X_OK))
         self._env: dict[str, str] = {}  # extra environment of every git command (see `attributed`)
         self._read_only = False
 
@@ -114,8 +95,34 @@ class GitRunner:
         if self._opened is None:
             with self._lock:
                 if self._opened is None:
-                    self._opened = self._open()
+                    repo = self._open()
+                    self._confine(repo.git)
+                    self._opened = repo
         return self._opened
+
+    @property
+    def _place(self) -> Path:
+        """Where git runs: the working tree's root, or the git dir of a bare repository."""
+        return self.root or self.git_dir
+
+    def _confine(self, git: git.Git) -> None:
+        """Keep every git command to this repository, should it go away while open.
+
+        Without a `.git` in the working tree's root, git would look for one in the folders
+        above it (the application's own repository, for a prompt repository cloned inside
+        it): GIT_CEILING_DIRECTORIES stops that search at the root. (A root that is gone
+        altogether is refused before git runs: see `_require_place`.)
+        """
+        above = os.path.dirname(os.path.abspath(self._place))
+        if above != os.path.abspath(self._place):
+            ceilings = [c for c in os.environ.get("GIT_CEILING_DIRECTORIES", "").split(os.pathsep) if c]
+            git.update_environment(GIT_CEILING_DIRECTORIES=os.pathsep.join([*ceilings, above]))
+
+    def _require_place(self) -> None:
+        """Refuse to run git when the repository's folder is gone: GitPython would then run it
+        in this process's current directory, which may be another repository."""
+        if not self._place.is_dir():
+            raise GitUnreadable(["rev-parse"], 128, f"fatal: {self._place} no longer exists", where=self._place)
 
     @property
     def _git(self) -> git.Git:
@@ -131,7 +138,7 @@ class GitRunner:
         """
         target = Path(path)
         if not target.exists():
-            raise RepoError(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
+            raise NotFound(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
         start = Path(os.path.abspath(target))
         for candidate in (start, *start.parents):
             dot_git = candidate / ".git"
@@ -149,11 +156,11 @@ class GitRunner:
 
         target = Path(path)
         if not target.exists():
-            raise RepoError(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
+            raise NotFound(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
         try:
             repo = git.Repo(target, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise RepoError(
+            raise NotFound(
                 f"{target} is not inside a Git repository",
                 hint="run `workbench init` (or `git init`) there, or pass --repo PATH",
             ) from None
@@ -174,12 +181,13 @@ class GitRunner:
         """Run `git <args>` and return its stdout decoded as UTF-8 (undecodable bytes replaced)."""
         status, out, err = self._run_full(*args, stdin=stdin)
         if check and status != 0:
-            raise self._error(args, status, err, out)
+            raise self._error(args, status, err, out, unreadable=not self._opens())
         return out
 
     def _run_full(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
         if self.read_only and _writes(args):
             raise ReadOnlyError(f"git {args[0]}")
+        self._require_place()
         with self._lock:
             istream = None
             if stdin is not None:
@@ -229,6 +237,7 @@ class GitRunner:
         """
         if self.read_only and _writes(args):
             raise ReadOnlyError(f"git {args[0]}")
+        self._require_place()
         env = dict(self._env) if self._env else None
         if stdin is None:
             return self._git.execute(["git", *args], as_process=True, env=env)
@@ -265,24 +274,40 @@ class GitRunner:
         """
         if status == 1:
             return
-        probe, _out, probe_err = self._run_full("rev-parse", "--git-dir")
-        if probe != 0:
-            raise self._error(args, status, stderr or probe_err, stdout)
+        if not self._opens():
+            raise self._error(args, status, stderr, stdout, unreadable=True)
+
+    def _opens(self) -> bool:
+        """Whether git can open the repository (the question `_check_answer` asks)."""
+        return self._probe() is None
+
+    def _probe(self) -> RepoError | None:
+        """None when git opens the repository; else why not, in git's words (`RepoUnreadable`)."""
+        if not self._place.is_dir():  # git cannot even start there
+            return GitUnreadable(["rev-parse"], 128, f"fatal: {self._place} no longer exists", where=self._place)
+        status, out, err = self._run_full("rev-parse", "--git-dir")
+        return None if status == 0 else self._error(["rev-parse", "--git-dir"], status, err, out, unreadable=True)
 
     def _require_repository(self) -> None:
         """Raise git's error when git cannot open the repository (see `_check_answer`)."""
-        status, out, err = self._run_full("rev-parse", "--git-dir")
-        if status != 0:
-            raise self._error(["rev-parse", "--git-dir"], status, err, out)
+        problem = self._probe()
+        if problem is not None:
+            raise problem
 
-    def _error(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> RepoError:
+    def check_readable(self) -> None:
+        """Raise `RepoUnreadable` (git's words) when git can no longer open the repository."""
+        self._require_repository()
+
+    def _error(self, args: Sequence[str], status: int, stderr: str, stdout: str = "", *, unreadable: bool = False) -> RepoError:
         if "index.lock" in stderr:
             return self._lock_error()
+        if unreadable:
+            return GitUnreadable(args, status, stderr, stdout, where=self._place)
         return GitFailed(args, status, stderr, stdout)
 
     def _lock_error(self) -> RepoError:
         lock = self.git_dir / "index.lock"
-        return RepoError(
+        return GitError(
             f"another Git process holds {lock}",
             hint=f"wait for it to finish; if no git command is running, the lock is stale: delete {lock}",
         )
@@ -295,27 +320,45 @@ class GitRunner:
             raise self._lock_error()
 
     # ----------------------------------------------------------------- objects (cat-file, no fork)
-    def _cat_file(self, call: Callable[[], T]) -> T:
+    def _cat_file(self, call: Callable[[], T], helper: str = "cat_file_all") -> T:
         """Run a request on the persistent `cat-file` helpers; restart them once if they died.
 
         A killed helper shows as a broken pipe on write, or as an empty answer on read (which
         GitPython reports as ValueError, like a missing object: the helper's exit and the empty
         answer tell them apart). A helper that dies again at once never started: git refused
         the repository (another user's: "detected dubious ownership"), and its stderr is raised.
+        A "missing" answer is believed only when the repository is still there and the helper
+        said no `error:` on stderr (an object it cannot inflate is also "missing"); an error
+        line left there by an earlier request would be taken for this one's, which is rare and
+        only in a damaged repository.
         """
         with self._lock:
             for attempt in (1, 2):
+                if getattr(self._git, helper) is None:  # the call starts it
+                    self._require_place()
                 try:
                     return call()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 except ValueError as error:
                     if self._cat_file_alive() and not _no_answer(error):
+                        if not self._still_there():
+                            # A helper started before `.git` went away (or became unreadable)
+                            # answers "missing" for every object it has not read yet.
+                            raise self._probe() or self._error(["cat-file"], 128, f"fatal: cannot read {self.git_dir}", unreadable=True) from None
+                        damage = errors_in(unread(getattr(self._git, helper)))
+                        if damage:  # an object git found but could not inflate: also "missing"
+                            raise self._error(["cat-file"], 128, damage, unreadable=True) from None
                         raise  # git answered: a missing object
                 if attempt == 2:
                     raise self._cat_file_error()
                 self._git.clear_cache()
             raise AssertionError("unreachable")
+
+    def _still_there(self) -> bool:
+        """The repository's `HEAD` and object folder can still be read (three system calls, ~2 µs:
+        git is asked only when not)."""
+        return all(os.access(path, mode) for path, mode in self._readable)
 
     def _cat_file_alive(self) -> bool:
         helpers = (self._git.cat_file_header, self._git.cat_file_all)
@@ -334,14 +377,14 @@ class GitRunner:
             stderr += proc.stderr.read().decode("utf-8", "replace")
             status = proc.wait() or status
         self._git.clear_cache()
-        return self._error(["cat-file", "--batch"], status, stderr)
+        return self._error(["cat-file", "--batch"], status, stderr, unreadable=True)
 
     def _peel(self, spec: str) -> str | None:
         """Resolve an object name through the persistent `cat-file --batch-check` (no process)."""
         if not spec or "\n" in spec:
             return None
         try:
-            sha, _kind, _size = self._cat_file(lambda: self._git.get_object_header(spec))
+            sha, _kind, _size = self._cat_file(lambda: self._git.get_object_header(spec), "cat_file_header")
         except ValueError:
             return None
         return _text(sha)
@@ -351,7 +394,7 @@ class GitRunner:
         if not spec or "\n" in spec:
             return None
         try:
-            sha, kind, _size = self._cat_file(lambda: self._git.get_object_header(spec))
+            sha, kind, _size = self._cat_file(lambda: self._git.get_object_header(spec), "cat_file_header")
         except ValueError:
             return None
         return _text(sha), _text(kind)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from workbench.core.versions import FileChange
+from workbench.errors import GitError
 from workbench.vcs.records import parse_status_v2
 from workbench.vcs.runner import GitRunner
 
@@ -47,8 +48,24 @@ class WorktreeCommands(GitRunner):
         self._run("stash", "push", "--include-untracked", "-m", label)
         return self._run("rev-parse", "refs/stash").strip()
 
-    def stash_pop(self) -> None:
-        self._run_full("stash", "pop", "--index")
+    def stash_pop(self, entry: str) -> None:
+        """Apply the newest stash entry, which must be `entry` (what `stash_push` returned), with
+        its staged changes, and drop it.
+
+        Raises:
+            RepoError: `entry` is not the newest entry any more (nothing is applied); or it did
+                not apply cleanly (a conflict, a file in the way): git keeps the entry then, and
+                the working copy may hold part of it, with conflict markers. Git's words
+                (its CONFLICT lines too) are in the message.
+        """
+        newest = self._answer("rev-parse", "--verify", "--quiet", "refs/stash")[1].strip()
+        if newest != entry:
+            raise GitError(f"the stash entry {entry[:10]} is not the newest one any more: it was not applied", hint="see `git stash list`")
+        status, out, err = self._run_full("stash", "pop", "--index")
+        if status != 0:
+            said = [line for line in out.splitlines() if line.startswith("CONFLICT")] + err.splitlines()
+            failed = self._error(["stash", "pop"], status, "\n".join(said), out)
+            raise GitError(f"{failed.message}; git kept the stash entry {entry[:10]}", hint="see `git stash list` and `git status`")
 
     def switch(self, branch: str) -> None:
         """Check out an existing local branch (names starting with '-' are refused earlier)."""

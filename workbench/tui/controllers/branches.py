@@ -6,7 +6,7 @@ from rich.text import Text
 
 from workbench.core.safe_text import clean
 from workbench.services import branches, prompt_files
-from workbench.tui.controllers.base import Controller
+from workbench.tui.controllers.base import Controller, FlowAborted
 from workbench.tui.messages import RepoChanged
 from workbench.tui.screens.branches import BranchScreen
 from workbench.tui.screens.dialogs import ChoiceScreen
@@ -38,7 +38,11 @@ class BranchController(Controller):
             stash = True
         if create:
             await self.call(branches.create_branch, name)
-        result = await self.call(branches.switch_branch, name, stash=stash)
+        try:
+            result = await self.call(branches.switch_branch, name, stash=stash)
+        except FlowAborted:
+            self.app.post_message(RepoChanged())  # a failed switch may still have moved HEAD (its error says)
+            raise
         message = f"on {name}" + (f" — your changes are in {result.stash[:10]} (git stash pop to restore)" if result.stash else "")
         self.app.notify(message, timeout=5, markup=False)
         self.app.selected_rev = None

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from workbench.core.safe_text import clean
 from workbench.core.versions import DeploymentEvent
-from workbench.errors import WorkbenchError
+from workbench.errors import GitError, WorkbenchError
 from workbench.services import deployments, env_status
 from workbench.services.deployments import DeployPlan
 from workbench.services.session import RepoSession
@@ -30,6 +30,8 @@ def _rollback_plan_or_none(session: RepoSession, name: str, env: str, to: str) -
     """A rollback to `to` when `env` ran that version before (else the user is not offered it)."""
     try:
         plan = deployments.plan_rollback(session, name, env, to)
+    except GitError:
+        raise  # Git failed or cannot read the repository: its error, never "not offered"
     except WorkbenchError:
         return None
     return plan if deployments.has_run(session, name, env, plan.commit) else None

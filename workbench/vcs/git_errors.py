@@ -1,0 +1,81 @@
+"""The errors of git commands (git's own words), and reading what a running git helper wrote to stderr."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import GitError, RepoError, RepoUnreadable
+
+
+class GitFailed(GitError):
+    """A git command failed; `stderr` holds git's own words."""
+
+    def __init__(self, args: Sequence[str], status: int, stderr: str, stdout: str = "") -> None:
+        self.args_ = list(args)
+        self.status = status
+        self.stderr = stderr
+        self.stdout = stdout
+        super().__init__(self._describe(_detail(stderr, status)))
+
+    def _describe(self, detail: str) -> str:
+        return f"git {self.args_[0] if self.args_ else ''} failed: {detail}"
+
+
+class GitUnreadable(GitFailed, RepoUnreadable):
+    """Git could not open or read the repository at all (see `GitRunner._check_answer`): never
+    an answer about what is in it."""
+
+    def __init__(self, args: Sequence[str], status: int, stderr: str, stdout: str = "", *, where: Path | None = None) -> None:
+        self.where = where
+        super().__init__(args, status, stderr, stdout)
+
+    def _describe(self, detail: str) -> str:
+        return f"Git cannot read the repository{f' at {self.where}' if self.where else ''}: {detail}"
+
+
+def _detail(stderr: str, status: int) -> str:
+    """Git's first lines, as one: "...call:" + "git config ..." reads as one sentence; other
+    lines are joined by "; "."""
+    lines = [line.strip() for line in stderr.strip().splitlines()[:6] if line.strip()]
+    detail = "".join(line + ("" if i == len(lines) - 1 else " " if line.endswith(":") else "; ") for i, line in enumerate(lines))
+    return detail or f"exit status {status}"
+
+
+class ReadOnlyError(RepoError):
+    """A write was attempted in a read-only session (`workbench serve` without --write)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"read-only: {what} would change the repository",
+            hint="this app was opened read-only (workbench serve without --write, or ui --read-only)",
+        )
+
+
+def unread(helper: Any) -> str:
+    """What a running `cat-file` helper wrote to stderr that nobody has read (without waiting)."""
+    stream = getattr(getattr(helper, "proc", None), "stderr", None)
+    if stream is None:
+        return ""
+    chunks = []
+    try:
+        fd = stream.fileno()
+        blocking = os.get_blocking(fd)
+        os.set_blocking(fd, False)
+        try:
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(fd, blocking)
+    except (OSError, ValueError):  # closed, or a platform without non-blocking pipes
+        pass
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def errors_in(stderr: str) -> str:
+    """Git's `error:` and `fatal:` lines (a `warning:`, e.g. an ambiguous name, is no failure)."""
+    return "\n".join(line for line in stderr.splitlines() if line.startswith(("error:", "fatal:")))
