@@ -234,3 +234,20 @@ async def test_opening_makes_the_first_diff_once(app_repo: Path, monkeypatch: py
         await pilot.press("k")  # and back: made again
         await settle(pilot)
         assert made.count("check_at") == 2 and made.count("diff") + made.count("introduction") == 2, made
+
+
+async def test_data_arriving_while_the_app_closes_is_dropped(app_repo: Path) -> None:
+    """A loader's answer (the environments come after the first paint) can reach the app after
+    its panes were taken down: it is dropped, not a crash on the way out."""
+    from workbench.tui.messages import DiffLoaded, HistoryLoaded, TreeLoaded
+
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        rows = app.query_one(PromptsPane)._rows
+        name = app.selected_prompt
+    assert not app.is_running
+    app._tree_loaded(TreeLoaded(rows, "main", 0, 0, 0, statuses=True))
+    app._tree_loaded(TreeLoaded(rows, "main", 0, 0, 0))
+    app._history_loaded(HistoryLoaded(str(name), [], {}))
+    app._diff_loaded(DiffLoaded(str(name), message="late"))

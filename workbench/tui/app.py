@@ -235,6 +235,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
 
     @on(TreeLoaded)
     def _tree_loaded(self, event: TreeLoaded) -> None:
+        if not self.is_running:  # the answer of a loader that outlived the panes (the app is closing)
+            return
         self._branch_info = (event.branch, event.ahead, event.behind, event.dirty)
         self.query_one(PromptsPane).set_rows(event.rows, self.selected_prompt)
         if event.statuses:
@@ -260,6 +262,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
 
     @on(HistoryLoaded)
     def _history_loaded(self, event: HistoryLoaded) -> None:
+        if not self.is_running:
+            return
         if event.name != self.selected_prompt:
             return
         if not self.browse.history_loaded(event):
@@ -283,6 +287,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
 
     @on(DiffLoaded)
     def _diff_loaded(self, event: DiffLoaded) -> None:
+        if not self.is_running:
+            return
         if event.name != self.selected_prompt:
             return
         self.browse.first_paint.set()
