@@ -68,8 +68,10 @@ class ObjectCommands(GitRunner):
             return [self.blob_sha(rev, path) for rev, path in specs]
         out = self._run("cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(wanted) + "\n")
         found: list[str | None] = []
-        for line in out.splitlines()[: len(wanted)]:
-            sha, _, kind = line.partition(" ")
+        for spec, line in zip(wanted, out.splitlines(), strict=False):
+            sha, _, kind = line.rpartition(" ") if line.endswith(" missing") else line.partition(" ")
+            if kind == "missing":
+                self._check_absent(spec)  # a tree that names it while its object is gone: damage
             found.append(sha if kind == "blob" else None)
         return found + [None] * (len(wanted) - len(found))
 

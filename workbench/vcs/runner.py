@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from workbench.errors import GitError, NotFound, RepoError
 from workbench.vcs.git_errors import GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
+from workbench.vcs.records import commit_tree, tree_entry
 
 if TYPE_CHECKING:
     import git
@@ -396,6 +397,7 @@ class GitRunner:
         try:
             sha, kind, _size = self._cat_file(lambda: self._git.get_object_header(spec), "cat_file_header")
         except ValueError:
+            self._check_absent(spec)
             return None
         return _text(sha), _text(kind)
 
@@ -406,8 +408,26 @@ class GitRunner:
         try:
             sha, kind, _size, data = self._cat_file(lambda: self._git.get_object_data(spec))
         except ValueError:
+            self._check_absent(spec)
             return None
         return _text(sha), _text(kind), data
+
+    def _check_absent(self, spec: str) -> None:
+        """Git answered `<spec> missing`. For `<rev>:<path>` (and `<rev>^{tree}`) that is also its
+        answer when the tree names the path but its object is gone: a damaged repository, raised
+        as such (the tree above is read to tell them apart, in the same helper: no process)."""
+        rev, colon, path = spec.partition(":")
+        if colon and rev and path:
+            parent, _, leaf = path.rstrip("/").rpartition("/")
+            tree = self.read_object(f"{rev}:{parent}" if parent else f"{rev}^{{tree}}")
+            sha = tree_entry(tree[2], leaf, len(tree[0]) // 2) if tree is not None and tree[1] == "tree" else None
+        elif not colon and spec.endswith("^{tree}"):
+            commit = self.read_object(spec.removesuffix("^{tree}") + "^{commit}")
+            sha = commit_tree(commit[2]) if commit is not None else None
+        else:
+            return
+        if sha:
+            raise self._error(["cat-file"], 128, f"fatal: missing object {sha} for {spec}", unreadable=True)
 
     # ----------------------------------------------------------------- configuration
     def identity(self) -> tuple[str, str]:
