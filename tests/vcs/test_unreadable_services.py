@@ -180,3 +180,30 @@ def test_a_submodule_is_not_a_missing_object(repo: Path) -> None:
         assert ws.store.blob_sha("HEAD", "prompts/vendor/x.yaml") is None
         assert ws.store.read_text("HEAD", "prompts/vendor") is None
         assert ws.store.blob_shas([("HEAD", "prompts/vendor/x.yaml")]) == [None]
+
+
+def test_a_head_whose_commit_is_gone_is_gits_error_not_an_empty_repository(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """HEAD (and main) name a commit whose object is gone: "the repository has no commits yet"
+    (commit your prompts first) and "no history for support/summarize" were the answers."""
+    sha = _delete_object(repo, "HEAD")
+    with RepoSession.open(repo) as ws:
+        with pytest.raises(RepoUnreadable, match=sha):
+            ws.store.has_commits()
+        with pytest.raises(RepoUnreadable, match=sha):
+            ws.store.resolve("main")
+        with pytest.raises(NotFound):
+            ws.store.resolve("no-such-branch")  # still an answer
+        with pytest.raises(NotFound):
+            ws.store.resolve("main~1:prompts")  # a name git cannot follow: an answer too
+    for argv in (["diff", "support/summarize"], ["log", "support/summarize"]):
+        code = run_app(["-C", str(repo), *argv])
+        out, err = capsys.readouterr()
+        assert code == 2 and "Git cannot read the repository" in err and sha in err, (argv, out, err)
+
+
+def test_an_empty_repository_still_has_no_commits(tmp_path: Path) -> None:
+    run_git(tmp_path, "init", "-q", "-b", "main")
+    with RepoSession.open(tmp_path) as ws:
+        assert not ws.store.has_commits()
+        with pytest.raises(NotFound, match="no commits yet"):
+            ws.store.resolve("HEAD")

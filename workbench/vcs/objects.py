@@ -13,7 +13,7 @@ from workbench.vcs.runner import Deferred, GitRunner
 
 class ObjectCommands(GitRunner):
     def has_commits(self) -> bool:
-        return self._peel("HEAD^{commit}") is not None
+        return self._head_commit() is not None
 
     def require_commits(self) -> None:
         if not self.has_commits():
@@ -30,6 +30,7 @@ class ObjectCommands(GitRunner):
         """
         sha = None if rev.startswith("-") else self._peel(rev + "^{commit}")
         if sha is None:
+            self._check_named(rev)
             if rev in ("HEAD", "@") and not self.has_commits():
                 self.require_commits()
             raise NotFound(f"unknown revision {rev!r}", hint="use a commit, branch, tag, <name>@v<N> or environment")

@@ -390,6 +390,21 @@ class GitRunner:
             return None
         return _text(sha)
 
+    def _head_commit(self) -> str | None:
+        """The commit HEAD names; None in a repository with no commits yet (`_check_named`)."""
+        sha = self._peel("HEAD^{commit}")
+        if sha is None:
+            self._check_named("HEAD")
+        return sha
+
+    def _check_named(self, rev: str) -> None:
+        """Git found no commit for `rev`: that is also its answer when `rev` names an object that is
+        gone (a damaged repository), raised as such. One process: only on that answer."""
+        status, out, _ = (1, "", "") if rev.startswith("-") else self._answer("rev-parse", "--verify", "-q", rev)
+        sha = out.strip()
+        if status == 0 and sha and self._header(sha) is None:
+            raise self._error(["rev-parse"], 128, f"fatal: {rev} names {sha}, a missing object", unreadable=True)
+
     def _header(self, spec: str) -> tuple[str, str] | None:
         """(sha, type) of an object, or None when it does not exist."""
         if not spec or "\n" in spec:
