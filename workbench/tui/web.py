@@ -88,7 +88,7 @@ class HostRule:
         self.port = port
         self.public_url = public_url
         self.names = {bound.strip("[]").lower(), host.strip("[]").lower()}
-        if is_loopback(bound) and bound in ("127.0.0.1", "::1"):
+        if bound in ("127.0.0.1", "::1"):
             self.names.add("localhost")
         self.any_ip = bound in ("0.0.0.0", "::")
         self.public = urlsplit(public_url) if public_url else None
@@ -112,7 +112,6 @@ class HostRule:
             default = DEFAULT_PORTS[self.public.scheme]
             if int(port or default) == (self.public.port or default):
                 return self.public_url
-            return None
         if int(port or 80) != self.port:
             return None
         if name in self.names or (self.any_ip and _is_ip(name)):
@@ -129,7 +128,7 @@ def _is_ip(name: str) -> bool:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
