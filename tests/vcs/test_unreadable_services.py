@@ -207,3 +207,24 @@ def test_an_empty_repository_still_has_no_commits(tmp_path: Path) -> None:
         assert not ws.store.has_commits()
         with pytest.raises(NotFound, match="no commits yet"):
             ws.store.resolve("HEAD")
+
+
+def test_a_release_whose_tag_object_is_gone_is_gits_error_not_no_release(repo: Path) -> None:
+    """The release tag is there and names an object that is gone: "no release support/summarize@v1"."""
+    from workbench.runtime import PromptRepo
+    from workbench.services import releases
+    from workbench.services.revisions import target
+
+    with RepoSession.open(repo) as ws:
+        releases.tag_release(ws, "support/summarize", "HEAD~1")
+    with PromptRepo(repo) as prompts:  # opened (its tags listed), then the tag's object goes
+        sha = _delete_object(repo, "refs/tags/support/summarize@v1")
+        with pytest.raises(RepoUnreadable, match=sha):
+            prompts.get("support/summarize", version=1)
+        with pytest.raises(NotFound, match="no release"):
+            prompts.get("support/summarize", version=2)  # not there: still an answer
+    with RepoSession.open(repo) as ws:
+        with pytest.raises(RepoUnreadable, match=sha):
+            target(ws, "support/summarize", "support/summarize@v1")
+        with pytest.raises(NotFound, match="no release"):
+            target(ws, "support/summarize", "support/summarize@v2")
