@@ -132,3 +132,28 @@ def test_a_read_only_session_never_writes_the_commit_graph(prompt_repo: Path) ->
         assert job is not None
         job.result()
     assert list(graph.glob("commit-graph*"))
+
+
+@pytest.mark.parametrize("state", ["being created", "empty file", "not a database"])
+def test_a_monitor_store_another_process_is_writing_reads_as_empty(prompt_repo: Path, state: str) -> None:
+    """A read-only session opens the monitor store `immutable`: it cannot see what a running
+    `workbench monitor ingest` has not checkpointed yet (a new store: its tables are still in the
+    `-wal`), nor repair a damaged one. That reads as no traffic yet, with a warning, like the
+    results store; not as an error that blames the disk."""
+    path = prompt_repo / monitor.STORE
+    writer = None
+    if state == "being created":
+        writer = monitor.open_store(prompt_repo)  # another process's ingest, still running
+    else:
+        path.parent.mkdir()
+        path.write_bytes(b"" if state == "empty file" else b"not sqlite " * 500)
+    try:
+        before = tree_state(prompt_repo)
+        with RepoSession.open(prompt_repo, read_only=True) as session:
+            report = monitor.report(session, NAMES[0], "prod")
+        assert report.versions == []
+        assert any("monitor store" in warning and "workbench monitor ingest" in warning for warning in report.warnings), report.warnings
+        assert changes(before, tree_state(prompt_repo)) == []
+    finally:
+        if writer is not None:
+            writer.close()

@@ -124,6 +124,7 @@ async def test_a_read_only_app_refuses_every_write_with_a_notice(guarded_repo: P
             assert app.screen is app.screen_stack[0], key  # no dialog opened
         notices = [str(n.message) for n in app._notifications]
         assert any(n.startswith("read-only: promote would change the repository") for n in notices), notices
+        assert all("ui --read-only" in n for n in notices if n.startswith("read-only:")), notices  # not only `serve`
         assert any("read-only: run tests" in n for n in notices) and any("read-only: push" in n for n in notices)
         # The flows that write from inside a view are refused too (approve and promote from the environments view)
         await pilot.press("w")

@@ -142,3 +142,89 @@ def test_a_damaged_object_is_gits_error_not_a_missing_prompt(repo: Path, capsys:
     code = run_app(["-C", str(repo), "diff", "support/summarize", "HEAD~2", "HEAD~1"])
     out, err = capsys.readouterr()
     assert code == 2 and "Git cannot read the repository" in err and sha in err and "exists neither" not in err, (out, err)
+
+
+def _delete_object(repo: Path, spec: str) -> str:
+    sha = run_git(repo, "rev-parse", spec).strip()
+    (repo / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    return sha
+
+
+@pytest.mark.parametrize("spec", ["HEAD~1:prompts/support/summarize.yaml", "HEAD~1:prompts/support", "HEAD~1^{tree}"])
+def test_a_deleted_object_is_gits_error_not_a_missing_prompt(repo: Path, spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cat-file --batch` answers `<rev>:<path> missing` both for a path the tree does not have and
+    for one whose object is gone (a damaged repository): the diff said "(none) -> HEAD~1, first
+    version of support/summarize: every line is new"."""
+    sha = _delete_object(repo, spec)
+    with RepoSession.open(repo) as ws:
+        assert ws.store.read_text("HEAD~2", "prompts/none.yaml") is None  # not in the tree: an answer
+        assert ws.store.blob_sha("HEAD~2", "prompts/other/none.yaml") is None
+        assert ws.store.blob_sha("HEAD~2", "prompts/support/summarize.yaml/none") is None
+        with pytest.raises(RepoUnreadable, match=sha):
+            ws.store.read_text("HEAD~1", "prompts/support/summarize.yaml")
+        with pytest.raises(RepoUnreadable, match=sha):
+            ws.store.blob_sha("HEAD~1", "prompts/support/summarize.yaml")
+        with pytest.raises(RepoUnreadable, match=sha):
+            ws.store.blob_shas([("HEAD~2", "prompts/greeting.yaml"), ("HEAD~1", "prompts/support/summarize.yaml")])
+        assert ws.store.read_text("HEAD~2", "prompts/support/summarize.yaml") is not None  # the rest still reads
+    code = run_app(["-C", str(repo), "diff", "support/summarize", "HEAD~2", "HEAD~1"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Git cannot read the repository" in err and sha in err and "(none)" not in out, (out, err)
+
+
+def test_a_submodule_is_not_a_missing_object(repo: Path) -> None:
+    """A submodule's commit is an object of another repository: absent here, and no damage."""
+    run_git(repo, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},prompts/vendor")
+    run_git(repo, "commit", "-q", "-m", "Vendor prompts (a submodule)")
+    with RepoSession.open(repo) as ws:
+        assert ws.store.blob_sha("HEAD", "prompts/vendor/x.yaml") is None
+        assert ws.store.read_text("HEAD", "prompts/vendor") is None
+        assert ws.store.blob_shas([("HEAD", "prompts/vendor/x.yaml")]) == [None]
+
+
+def test_a_head_whose_commit_is_gone_is_gits_error_not_an_empty_repository(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """HEAD (and main) name a commit whose object is gone: "the repository has no commits yet"
+    (commit your prompts first) and "no history for support/summarize" were the answers."""
+    sha = _delete_object(repo, "HEAD")
+    with RepoSession.open(repo) as ws:
+        with pytest.raises(RepoUnreadable, match=sha):
+            ws.store.has_commits()
+        with pytest.raises(RepoUnreadable, match=sha):
+            ws.store.resolve("main")
+        with pytest.raises(NotFound):
+            ws.store.resolve("no-such-branch")  # still an answer
+        with pytest.raises(NotFound):
+            ws.store.resolve("main~1:prompts")  # a name git cannot follow: an answer too
+    for argv in (["diff", "support/summarize"], ["log", "support/summarize"]):
+        code = run_app(["-C", str(repo), *argv])
+        out, err = capsys.readouterr()
+        assert code == 2 and "Git cannot read the repository" in err and sha in err, (argv, out, err)
+
+
+def test_an_empty_repository_still_has_no_commits(tmp_path: Path) -> None:
+    run_git(tmp_path, "init", "-q", "-b", "main")
+    with RepoSession.open(tmp_path) as ws:
+        assert not ws.store.has_commits()
+        with pytest.raises(NotFound, match="no commits yet"):
+            ws.store.resolve("HEAD")
+
+
+def test_a_release_whose_tag_object_is_gone_is_gits_error_not_no_release(repo: Path) -> None:
+    """The release tag is there and names an object that is gone: "no release support/summarize@v1"."""
+    from workbench.runtime import PromptRepo
+    from workbench.services import releases
+    from workbench.services.revisions import target
+
+    with RepoSession.open(repo) as ws:
+        releases.tag_release(ws, "support/summarize", "HEAD~1")
+    with PromptRepo(repo) as prompts:  # opened (its tags listed), then the tag's object goes
+        sha = _delete_object(repo, "refs/tags/support/summarize@v1")
+        with pytest.raises(RepoUnreadable, match=sha):
+            prompts.get("support/summarize", version=1)
+        with pytest.raises(NotFound, match="no release"):
+            prompts.get("support/summarize", version=2)  # not there: still an answer
+    with RepoSession.open(repo) as ws:
+        with pytest.raises(RepoUnreadable, match=sha):
+            target(ws, "support/summarize", "support/summarize@v1")
+        with pytest.raises(NotFound, match="no release"):
+            target(ws, "support/summarize", "support/summarize@v2")

@@ -216,3 +216,17 @@ def test_which_hosts_name_the_server() -> None:
     named = HostRule("devbox.lan", "10.0.0.5", 8000, "http://devbox.lan:8000")
     assert named.origin_for("devbox.lan:8000") == "http://devbox.lan:8000" and named.origin_for("10.0.0.5:8000") == "http://10.0.0.5:8000"
     assert "http://10.0.0.5:8000" in named.describe() and "http://devbox.lan:8000" in named.describe()
+
+
+def test_a_proxy_on_this_machine_may_pass_the_upstream_address() -> None:
+    """`--public-url https://localhost` (a TLS proxy on this machine) in front of 127.0.0.1:8000:
+    a proxy passing its upstream's address (`localhost:8000`) names this server too. The public
+    URL's host matched first and its port did not: 421."""
+    from workbench.tui.web import HostRule, is_loopback
+
+    proxied = HostRule("127.0.0.1", "127.0.0.1", 8000, "https://localhost")
+    assert proxied.origin_for("localhost") == "https://localhost"  # the browser's Host, passed on
+    assert proxied.origin_for("localhost:8000") == "http://localhost:8000"  # the upstream's
+    assert proxied.origin_for("127.0.0.1:8000") == "http://127.0.0.1:8000"
+    assert proxied.origin_for("localhost:9000") is None
+    assert is_loopback("LOCALHOST") and is_loopback("[::1]")  # host names are case-insensitive

@@ -100,30 +100,37 @@ class MonitorStore:
         self.read_only = read_only
         self.warnings: list[str] = []
         if read_only:
-            self.db = self.guard(self._open_read_only)
+            self.db = self._open_read_only()
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = self.guard(self._open, reopen=False)
 
     def _open_read_only(self) -> sqlite3.Connection:
-        """The store as it is, writing nothing (`open_read_only`): a layout that needs upgrading, or
-        events not yet counted, are what the next `workbench monitor ingest` fixes; until then a warning."""
-        db = open_read_only(self.path, _create_schema)
+        """The store as it is, writing nothing (`open_read_only`). What the next `workbench monitor
+        ingest` fixes reads as a warning: events not yet counted; or, as an empty store, an older
+        layout, a store that cannot be read as it is on disk (damaged, or being created by an
+        ingest still running: its tables are in the `-wal` an immutable store does not read)."""
+        db = None
         try:
-            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
-            if "prompt" in columns:
-                self.warnings.append(f"the monitor store {self.path} has an older layout: run `workbench monitor ingest` to upgrade it")
-                db.close()
-                db = empty_in_memory(_create_schema)
+            db = open_read_only(self.path, _create_schema)
+            if "prompt" in {row[1] for row in db.execute("PRAGMA table_info(events)")}:
+                problem = "has an older layout: run `workbench monitor ingest` to upgrade it"
             else:
                 row = db.execute("SELECT value FROM meta WHERE key = 'rolled_rowid'").fetchone()
                 top = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
                 if row is None or int(row[0]) < top:
                     self.warnings.append(f"the monitor store {self.path} has events not yet counted: run `workbench monitor ingest`")
+                return db
+        except sqlite3.DatabaseError as err:
+            problem = f"could not be read ({err}): an ingest still running, or a damaged store that `workbench monitor ingest` repairs"
         except BaseException:
-            db.close()
+            if db is not None:
+                db.close()
             raise
-        return db
+        if db is not None:
+            db.close()
+        self.warnings.append(f"the monitor store {self.path} {problem}")
+        return empty_in_memory(_create_schema)
 
     # ------------------------------------------------------------------ opening, faults
     def _open(self) -> sqlite3.Connection:

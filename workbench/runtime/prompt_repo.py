@@ -285,9 +285,10 @@ class PromptRepo:
         return PromptIdentity(name, None, self._store.resolve(rev))
 
     def _release(self, name: str, number: int) -> PromptIdentity:
-        commit = self._store.try_resolve(f"refs/tags/{release_tag_name(name, number)}")
-        if commit is None:
-            raise NotFound(f"no release {release_label(name, number)}")
+        try:  # `resolve`: a tag naming an object that is gone is Git's error, not "no release"
+            commit = self._store.resolve(f"refs/tags/{release_tag_name(name, number)}")
+        except NotFound:
+            raise NotFound(f"no release {release_label(name, number)}") from None
         return PromptIdentity(name, release_label(name, number), commit)
 
     def _parse(self, name: str, commit: str) -> Prompt:

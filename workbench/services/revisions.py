@@ -53,9 +53,10 @@ def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
     spec = parse_revision(rev, name, session.environments, session.store)
     release = spec.release
     if release is not None:
-        commit = session.store.try_resolve(f"refs/tags/{release_tag_name(*release)}")
-        if commit is None:
-            raise NotFound(f"no release {release_label(*release)}", hint=f"see `workbench log {release[0]}` for its releases")
+        try:  # `resolve`: a tag naming an object that is gone is Git's error, not "no release"
+            commit = session.store.resolve(f"refs/tags/{release_tag_name(*release)}")
+        except NotFound:
+            raise NotFound(f"no release {release_label(*release)}", hint=f"see `workbench log {release[0]}` for its releases") from None
         return Target(commit, release_label(*release))
     if spec.env is not None:
         if name is None:

@@ -1,4 +1,4 @@
-"""A read-only app (`workbench serve` without `--write`): every flow that writes is refused, with a notice.
+"""A read-only app (`workbench serve` without `--write`, `workbench ui --read-only`): every flow that writes is refused, with a notice.
 
 Two layers: every key and palette entry passes through `run_action`, which refuses the
 actions marked `writes` in `tui/actions.py` and greys them out in the footer; and the session's
@@ -24,7 +24,7 @@ class ReadOnlyGate(App[None]):
             return False
         self.notify(
             f"read-only: {what} would change the repository. This app was opened read-only "
-            "(workbench serve without --write); use the CLI or `workbench serve --write`.",
+            "(workbench serve without --write, or ui --read-only); use the CLI or `workbench serve --write`.",
             title="Read-only",
             severity="warning",
             markup=False,

@@ -88,7 +88,7 @@ class HostRule:
         self.port = port
         self.public_url = public_url
         self.names = {bound.strip("[]").lower(), host.strip("[]").lower()}
-        if is_loopback(bound) and bound in ("127.0.0.1", "::1"):
+        if bound in ("127.0.0.1", "::1"):
             self.names.add("localhost")
         self.any_ip = bound in ("0.0.0.0", "::")
         self.public = urlsplit(public_url) if public_url else None
@@ -97,7 +97,7 @@ class HostRule:
         shown = sorted(_authority(name, self.port) for name in self.names if name not in ("0.0.0.0", "::"))
         if self.any_ip:
             shown.append(f"any IP address:{self.port}")
-        if self.public is not None and self.public_url is not None:
+        if self.public_url:
             shown.append(self.public_url)
         return ", ".join(f"http://{name}" if "://" not in name else name for name in shown)
 
@@ -112,7 +112,6 @@ class HostRule:
             default = DEFAULT_PORTS[self.public.scheme]
             if int(port or default) == (self.public.port or default):
                 return self.public_url
-            return None
         if int(port or 80) != self.port:
             return None
         if name in self.names or (self.any_ip and _is_ip(name)):
@@ -129,7 +128,7 @@ def _is_ip(name: str) -> bool:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -237,11 +236,6 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_for(host: str, port: int, token: str) -> str:
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"http://{shown}:{port}/?token={token}"
-
-
 def serve(root: Path, *, host: str, port: int, write: bool, echo: Callable[[str], None], public_url: str | None = None) -> None:
     """Serve the app on `root` until interrupted, printing the tokened URL through `echo`."""
     token = secrets.token_urlsafe(24)
@@ -250,10 +244,9 @@ def serve(root: Path, *, host: str, port: int, write: bool, echo: Callable[[str]
     server = TokenServer(app_command(root, write=write), host=host, port=real_port, token=token, sock=sock, public_url=public_url)
     mode = "read-write (--write): the app can commit, tag, promote and push" if write else "read-only (--write allows changes)"
     echo(f"Prompt Workbench for {root} in a browser, {mode}.")
+    here = f"http://{_authority(host, real_port)}"
     if public_url:
-        echo(f"Listening on {url_for(host, real_port, token).split('/?', 1)[0]} (the proxy's upstream)")
-        echo(f"Open: {public_url}/?token={token}")
-    else:
-        echo(f"Open: {url_for(host, real_port, token)}")
+        echo(f"Listening on {here} (the proxy's upstream)")
+    echo(f"Open: {public_url or here}/?token={token}")
     echo("Every request without this token is refused. Ctrl+C stops the server.")
     server.serve()

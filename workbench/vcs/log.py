@@ -44,7 +44,7 @@ class LogCommands(GitRunner):
         args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", rev, "--", path]
         status, out, err = self._answer(*args)
         if status != 0:
-            if self._peel("HEAD^{commit}") is None or rev.endswith("^"):
+            if self._head_commit() is None or rev.endswith("^"):
                 return []  # an empty repository, or the root commit has no parent to go on from
             raise self._error(args, status, err)
         return parse_log(out, with_names=True)
@@ -60,7 +60,7 @@ class LogCommands(GitRunner):
         args += [f"-n{limit}", f"--skip={offset}", "--", *paths]
         status, out, err = self._run_full(*args)
         if status != 0:
-            if self._peel("HEAD^{commit}") is None:
+            if self._head_commit() is None:
                 return []
             raise self._error(args, status, err)
         return _without_empty_merges(parse_log(out, with_names=True))

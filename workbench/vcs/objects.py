@@ -13,7 +13,7 @@ from workbench.vcs.runner import Deferred, GitRunner
 
 class ObjectCommands(GitRunner):
     def has_commits(self) -> bool:
-        return self._peel("HEAD^{commit}") is not None
+        return self._head_commit() is not None
 
     def require_commits(self) -> None:
         if not self.has_commits():
@@ -30,6 +30,7 @@ class ObjectCommands(GitRunner):
         """
         sha = None if rev.startswith("-") else self._peel(rev + "^{commit}")
         if sha is None:
+            self._check_named(rev)
             if rev in ("HEAD", "@") and not self.has_commits():
                 self.require_commits()
             raise NotFound(f"unknown revision {rev!r}", hint="use a commit, branch, tag, <name>@v<N> or environment")
@@ -68,8 +69,10 @@ class ObjectCommands(GitRunner):
             return [self.blob_sha(rev, path) for rev, path in specs]
         out = self._run("cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(wanted) + "\n")
         found: list[str | None] = []
-        for line in out.splitlines()[: len(wanted)]:
-            sha, _, kind = line.partition(" ")
+        for spec, line in zip(wanted, out.splitlines(), strict=False):
+            sha, _, kind = line.rpartition(" ") if line.endswith(" missing") else line.partition(" ")
+            if kind == "missing":
+                self._check_absent(spec)  # a tree that names it while its object is gone: damage
             found.append(sha if kind == "blob" else None)
         return found + [None] * (len(wanted) - len(found))
 

@@ -167,3 +167,22 @@ def parse_ls_remote_tags(out: str) -> dict[str, str]:
         else:
             tags.setdefault(tag, sha)
     return tags
+
+
+def tree_entry(data: bytes, name: str, hash_bytes: int) -> str | None:
+    """The object id a raw tree object (`cat-file` of a tree) gives `name`; None: no such entry, or
+    a submodule's commit (`160000`: an object of another repository). Entries are `<mode> <name>\\0<raw id>`."""
+    wanted, at = name.encode("utf-8", "surrogateescape"), 0
+    while at < len(data):
+        space = data.index(b" ", at)
+        end = data.index(b"\0", space)
+        if data[space + 1 : end] == wanted:
+            return None if data[at:space] == b"160000" else data[end + 1 : end + 1 + hash_bytes].hex()
+        at = end + 1 + hash_bytes
+    return None
+
+
+def commit_tree(data: bytes) -> str | None:
+    """The tree id of a raw commit object (its first line, `tree <id>`)."""
+    first = data.split(b"\n", 1)[0]
+    return first[5:].decode("ascii", "replace") if first.startswith(b"tree ") else None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from workbench.errors import GitError, NotFound, RepoError
 from workbench.vcs.git_errors import GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
+from workbench.vcs.records import commit_tree, tree_entry
 
 if TYPE_CHECKING:
     import git
@@ -389,6 +390,21 @@ class GitRunner:
             return None
         return _text(sha)
 
+    def _head_commit(self) -> str | None:
+        """The commit HEAD names; None in a repository with no commits yet (`_check_named`)."""
+        sha = self._peel("HEAD^{commit}")
+        if sha is None:
+            self._check_named("HEAD")
+        return sha
+
+    def _check_named(self, rev: str) -> None:
+        """Git found no commit for `rev`: that is also its answer when `rev` names an object that is
+        gone (a damaged repository), raised as such. One process: only on that answer."""
+        status, out, _ = (1, "", "") if rev.startswith("-") else self._answer("rev-parse", "--verify", "-q", rev)
+        sha = out.strip()
+        if status == 0 and sha and self._header(sha) is None:
+            raise self._error(["rev-parse"], 128, f"fatal: {rev} names {sha}, a missing object", unreadable=True)
+
     def _header(self, spec: str) -> tuple[str, str] | None:
         """(sha, type) of an object, or None when it does not exist."""
         if not spec or "\n" in spec:
@@ -396,6 +412,7 @@ class GitRunner:
         try:
             sha, kind, _size = self._cat_file(lambda: self._git.get_object_header(spec), "cat_file_header")
         except ValueError:
+            self._check_absent(spec)
             return None
         return _text(sha), _text(kind)
 
@@ -406,8 +423,26 @@ class GitRunner:
         try:
             sha, kind, _size, data = self._cat_file(lambda: self._git.get_object_data(spec))
         except ValueError:
+            self._check_absent(spec)
             return None
         return _text(sha), _text(kind), data
+
+    def _check_absent(self, spec: str) -> None:
+        """Git answered `<spec> missing`. For `<rev>:<path>` (and `<rev>^{tree}`) that is also its
+        answer when the tree names the path but its object is gone: a damaged repository, raised
+        as such (the tree above is read to tell them apart, in the same helper: no process)."""
+        rev, colon, path = spec.partition(":")
+        if colon and rev and path:
+            parent, _, leaf = path.rstrip("/").rpartition("/")
+            tree = self.read_object(f"{rev}:{parent}" if parent else f"{rev}^{{tree}}")
+            sha = tree_entry(tree[2], leaf, len(tree[0]) // 2) if tree is not None and tree[1] == "tree" else None
+        elif not colon and spec.endswith("^{tree}"):
+            commit = self.read_object(spec.removesuffix("^{tree}") + "^{commit}")
+            sha = commit_tree(commit[2]) if commit is not None else None
+        else:
+            return
+        if sha:
+            raise self._error(["cat-file"], 128, f"fatal: missing object {sha} for {spec}", unreadable=True)
 
     # ----------------------------------------------------------------- configuration
     def identity(self) -> tuple[str, str]:

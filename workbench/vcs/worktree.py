@@ -35,7 +35,7 @@ class WorktreeCommands(GitRunner):
         paths already match HEAD.
         """
         self._run("add", "-A", "--", *paths)
-        if self._peel("HEAD^{commit}") is not None:
+        if self._head_commit() is not None:
             staged = self._run("diff", "--cached", "--name-only", "-z", "--", *paths)
             if not staged.strip("\0"):
                 return False
