@@ -19,6 +19,11 @@ KEY = "sk-live-Secret0123456789ABCDEFghij"
         ("token=abcdef123456 in body", ["abcdef123456"], "token=*** in body"),
         ("http://user:hunter2@host:8080/v1", [], "http://***@host:8080/v1"),
         ("see https://alice:p%40ss@example.com/x?q=1", [], "see https://***@example.com/x?q=1"),
+        # A raw `@` in the password: URL parsers (urllib, curl) split at the last `@`, git at the
+        # first; everything up to the last `@` of the authority goes.
+        ("fatal: 'https://ana:p@ssw0rd-secret@git.example.com/r.git'", [], "fatal: 'https://***@git.example.com/r.git'"),
+        ("https://a@b:c@d@host:1/x@y", [], "https://***@host:1/x@y"),
+        ("https://host/path@x and ssh://git@host2", [], "https://host/path@x and ssh://***@host2"),
         ("https://h/v1?api-key=zzz123&x=1", [], "https://h/v1?api-key=***&x=1"),
         ("https://h/v1?key=zzz123", [], "https://h/v1?key=***"),
         ("Authorization: Bearer abc.def-ghi_jkl", [], "Authorization: Bearer ***"),

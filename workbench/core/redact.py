@@ -9,7 +9,7 @@ What is removed:
 | what | becomes |
 | --- | --- |
 | each secret value given (the API key read from `api_key_env`, a URL's password), also URL-encoded or inside Basic auth | `***` |
-| URL credentials: `scheme://user:password@host` | `scheme://***@host` |
+| URL credentials: `scheme://user:password@host`, up to the authority's last `@` | `scheme://***@host` |
 | secret query parameters: `?api_key=`, `key=`, `token=`, `access_token=`, `secret=`, `password=`, `sig=`, `signature=` | `...=***` |
 | `Bearer <token>` and `Basic <credentials>` (an echoed `Authorization` header) | `Bearer ***` / `Basic ***` |
 | OpenAI-style keys (`sk-` followed by 16 or more key characters) | `sk-***` |
@@ -30,7 +30,9 @@ from urllib.parse import quote, unquote, urlsplit
 REDACTED = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary text; no real key is that short
 
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"<>]+@")
+# Up to the authority's last `@` (greedy, never past its `/ ? #`): a raw `@` in a password is
+# split at the last one by URL parsers (urllib, curl) and at the first by git.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#'\"<>]+@")
 _SECRET_QUERY = re.compile(r"(?i)([?&;](?:api[-_]?key|key|token|access[-_]?token|auth|secret|client[-_]?secret|password|passwd|pwd|sig|signature)=)[^&;#\s'\"<>]+")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9+/_.~=-]{6,}")
 _OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
