@@ -238,3 +238,34 @@ def _watching_rust_log(seen: list[str | None]) -> Any:
         return real(name, *args, **kwargs)
 
     return watch
+
+
+# The code that turns the runtime's answer into a Completion, as of each LOCAL_ANSWER_READING
+# (a digest of its syntax tree: comments and formatting do not count).
+ANSWER_READING_CODE = {2: "bc8e2c9773796a8a"}
+
+
+def _answer_reading_digest() -> str:
+    import ast
+    import hashlib
+    import inspect
+    import textwrap
+
+    from workbench.evals import local_model, request_fields
+
+    readers = (local_model.LocalProvider._run, request_fields.local_tool_calls, request_fields._functions)
+    tree = "\n".join(ast.dump(ast.parse(textwrap.dedent(inspect.getsource(reader)))) for reader in readers)
+    return hashlib.sha256(tree.encode()).hexdigest()[:16]
+
+
+def test_the_answer_reading_version_changes_with_its_code() -> None:
+    """Cached local answers are keyed by LOCAL_ANSWER_READING: a change to how an answer is read
+    that forgets to bump it would serve answers read the old way. This fails until it is bumped
+    and the new digest recorded above."""
+    from workbench.evals import local_model
+
+    digest = _answer_reading_digest()
+    assert ANSWER_READING_CODE.get(local_model.LOCAL_ANSWER_READING) == digest, (
+        f"the local answer's reading changed (digest {digest}): bump LOCAL_ANSWER_READING in "
+        f"evals/local_model.py and add {{{local_model.LOCAL_ANSWER_READING + 1}: {digest!r}}} to ANSWER_READING_CODE"
+    )

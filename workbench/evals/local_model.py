@@ -184,7 +184,8 @@ def local_request_options(parameters: Mapping[str, Any], *, constrained: bool = 
 
 # How the runtime's answer becomes a Completion (the tool calls read from its JSON; since 2 the
 # finish reason and the limit it was sent with). Part of the cache keys: bump it whenever that
-# reading changes, so no answer read the old way is served from the cache.
+# reading changes, so no answer read the old way is served from the cache (a test keeps a digest
+# of that code per version and fails when the code changes without a bump).
 LOCAL_ANSWER_READING = 2
 
 
