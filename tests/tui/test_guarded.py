@@ -164,3 +164,23 @@ async def test_a_read_only_app_writes_nothing_while_it_opens(guarded_repo: Path)
         await settle(pilot)
         assert app.query_one(HistoryPane).row_count >= 1
     assert changes(before, tree_state(guarded_repo)) == []
+
+
+async def test_a_read_only_review_refuses_approving_before_asking_anything(guarded_repo: Path) -> None:
+    git(guarded_repo, "switch", "-qc", "feature/x")
+    path = guarded_repo / "prompts" / "support" / "summarize.yaml"
+    path.write_text(path.read_text().replace("two short", "three short"))
+    git(guarded_repo, "commit", "-qam", "Back to three")
+    git(guarded_repo, "switch", "-q", "main")
+    app = make_app(guarded_repo, clock=clock, read_only=True)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "ReviewScreen"
+        await pilot.press("a")
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0]  # no "approve for which environment?" first
+        assert any("read-only: approving" in str(n.message) for n in app._notifications)

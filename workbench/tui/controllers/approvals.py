@@ -32,6 +32,8 @@ def _preview(session: RepoSession, name: str, env: str, rev: str) -> tuple[str, 
 class ApprovalController(Controller):
     async def approve_in_review(self, name: str, head: str) -> None:
         """Approve the reviewed branch's version of `name` for an environment the user picks."""
+        if self.app.refuse_write("approving"):  # before asking which environment
+            return
         envs = list(self.session.environments)
         guarded = [env for env in envs if self.session.config.policies.get(env) and self.session.config.policies[env].approvals > 0]
         options = [(env, f"{env}  (needs {self.session.config.policies[env].approvals} approval(s))" if env in guarded else env) for env in envs]
