@@ -47,9 +47,9 @@ def _detail(stderr: str, status: int) -> str:
 class ReadOnlyError(RepoError):
     """A write was attempted in a read-only session (`workbench serve` without --write)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str | None = None) -> None:
         super().__init__(
-            f"read-only: {what} would change the repository",
+            f"read-only: {what} would change the repository" if what else "read-only: this session may not change the repository",
             hint="this app was opened read-only (workbench serve without --write, or ui --read-only)",
         )
 

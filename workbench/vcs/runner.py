@@ -316,7 +316,7 @@ class GitRunner:
     def check_writable(self) -> None:
         """Refuse early, with a clear message: a read-only session, or a stale `index.lock` that would make git fail."""
         if self.read_only:
-            raise ReadOnlyError("this change")
+            raise ReadOnlyError()
         if (self.git_dir / "index.lock").exists():
             raise self._lock_error()
 
