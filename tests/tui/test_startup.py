@@ -251,3 +251,12 @@ async def test_data_arriving_while_the_app_closes_is_dropped(app_repo: Path) -> 
     app._tree_loaded(TreeLoaded(rows, "main", 0, 0, 0))
     app._history_loaded(HistoryLoaded(str(name), [], {}))
     app._diff_loaded(DiffLoaded(str(name), message="late"))
+
+
+async def test_the_apps_git_never_asks_on_its_terminal(app_repo: Path) -> None:
+    """A push needing a password fails with git's message rather than prompting on the screen the
+    app draws (tests/vcs/test_sync_secrets.py pushes from a real terminal both ways)."""
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.session is not None and app.session.store.terminal_prompts is False

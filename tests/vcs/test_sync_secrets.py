@@ -119,3 +119,62 @@ def test_the_runtime_never_logs_the_password(remote: Path, server: GitHttpServer
         assert prompts.refresh() is False
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "returned error: 500" in logged and leaks(logged) == [], logged
+
+
+def _push_on_a_terminal(repo: Path, *, prompts: bool, timeout: float = 60.0) -> tuple[bool, str]:
+    """Push from a child process whose controlling terminal is a pty (as the app's is): git asks
+    for a password on /dev/tty when it may. (finished, what reached the terminal); a prompt
+    seen ends the wait where git may ask (the child is stopped: it would wait for ever)."""
+    import os
+    import pty
+    import select
+    import signal
+    import sys
+    import time
+
+    code = (
+        "import sys\n"
+        "from workbench.services import sync\n"
+        "from workbench.services.session import RepoSession\n"
+        f"with RepoSession.open({str(repo)!r}) as ws:\n"
+        f"    ws.store.terminal_prompts = {prompts!r}\n"
+        "    try:\n"
+        "        print('pushed', sync.push(ws).ok, flush=True)\n"
+        "    except Exception as err:\n"
+        "        print('failed:', err, flush=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GIT_TERMINAL_PROMPT"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        os.execve(sys.executable, [sys.executable, "-c", code], env)
+    seen, deadline = b"", time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not (prompts and b"Username for" in seen):
+            if not select.select([fd], [], [], 0.2)[0]:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal: it is ending
+                chunk = b""
+            if not chunk:
+                while time.monotonic() < deadline:
+                    if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                        return True, seen.decode(errors="replace")
+                    time.sleep(0.05)
+            seen += chunk
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return False, seen.decode(errors="replace")
+    finally:
+        os.close(fd)
+
+
+def test_a_push_that_needs_a_password_fails_instead_of_asking_on_the_apps_terminal(repo: Path, server: GitHttpServer) -> None:
+    """The app draws on the terminal: a git password prompt there would wait, unseen, under the
+    session lock. Its sessions refuse terminal prompts; a CLI user's git still asks."""
+    without_credentials = "http://" + server.url("origin.git").split("@", 1)[1]
+    run_git(repo, "remote", "add", "origin", without_credentials)
+    asked = _push_on_a_terminal(repo, prompts=True)
+    assert "Username for" in asked[1] or "Password for" in asked[1], asked  # git does ask, where it may
+    finished, seen = _push_on_a_terminal(repo, prompts=False)
+    assert finished and "failed: push to origin failed" in seen and "terminal prompts disabled" in seen, seen

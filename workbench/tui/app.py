@@ -138,6 +138,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if self.clock is not None:
             session.clock = self.clock
         self.read_only = session.store.read_only  # a read-only process (WORKBENCH_READ_ONLY): its flows refuse too
+        session.store.terminal_prompts = False  # git may not ask for a password on the screen the app draws
         self.session = session
         self.root = session.root
         if session.config.keymap:

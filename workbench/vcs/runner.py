@@ -43,6 +43,7 @@ _WRITING_COMMANDS = frozenset(
 # A read-only session's git commands take no optional lock: `git status` would otherwise
 # refresh the index's stat data and write `.git/index` back (git-config(1), GIT_OPTIONAL_LOCKS).
 _READ_ONLY_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
+_NO_PROMPT_ENV = {"GIT_TERMINAL_PROMPT": "0"}
 
 
 def _writes(args: Sequence[str]) -> bool:
@@ -90,6 +91,17 @@ class GitRunner:
             self._read_only = value
             base = {k: v for k, v in self._env.items() if k not in _READ_ONLY_ENV}
             self._env = {**base, **_READ_ONLY_ENV} if value else base
+
+    @property
+    def terminal_prompts(self) -> bool:
+        """Whether git may ask for a password on the terminal (not in the app: it draws there)."""
+        return "GIT_TERMINAL_PROMPT" not in self._env
+
+    @terminal_prompts.setter
+    def terminal_prompts(self, allowed: bool) -> None:
+        with self._lock:
+            base = {k: v for k, v in self._env.items() if k not in _NO_PROMPT_ENV}
+            self._env = base if allowed else {**base, **_NO_PROMPT_ENV}
 
     @property
     def _repo(self) -> git.Repo:
