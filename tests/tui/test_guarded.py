@@ -82,21 +82,32 @@ async def test_environments_view_shows_the_rules_and_approves(guarded_repo: Path
         assert approval.version == "support/summarize@v1"
 
 
-async def test_review_view_approves_the_branch_version(guarded_repo: Path) -> None:
-    git(guarded_repo, "switch", "-qc", "feature/x")
-    path = guarded_repo / "prompts" / "support" / "summarize.yaml"
+def _branch_with_a_change(repo: Path) -> str:
+    """A `feature/x` branch with one commit changing support/summarize (its head), then back on main."""
+    git(repo, "switch", "-qc", "feature/x")
+    path = repo / "prompts" / "support" / "summarize.yaml"
     path.write_text(path.read_text().replace("two short", "three short"))
-    git(guarded_repo, "commit", "-qam", "Back to three")
-    head = git(guarded_repo, "rev-parse", "HEAD").strip()
-    git(guarded_repo, "switch", "-q", "main")
+    git(repo, "commit", "-qam", "Back to three")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "switch", "-q", "main")
+    return head
+
+
+async def _open_review(pilot) -> None:  # type: ignore[no-untyped-def]
+    """`v`, then the first branch offered: the review view."""
+    await settle(pilot)
+    await pilot.press("v")
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert pilot.app.screen.__class__.__name__ == "ReviewScreen"
+
+
+async def test_review_view_approves_the_branch_version(guarded_repo: Path) -> None:
+    head = _branch_with_a_change(guarded_repo)
     app = make_app(guarded_repo, clock=clock)
     async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert app.screen.__class__.__name__ == "ReviewScreen"
+        await _open_review(pilot)
         await pilot.press("a")
         await pilot.pause()
         await pilot.press("enter")  # the default: prod, the environment that needs approvals
@@ -167,19 +178,10 @@ async def test_a_read_only_app_writes_nothing_while_it_opens(guarded_repo: Path)
 
 
 async def test_a_read_only_review_refuses_approving_before_asking_anything(guarded_repo: Path) -> None:
-    git(guarded_repo, "switch", "-qc", "feature/x")
-    path = guarded_repo / "prompts" / "support" / "summarize.yaml"
-    path.write_text(path.read_text().replace("two short", "three short"))
-    git(guarded_repo, "commit", "-qam", "Back to three")
-    git(guarded_repo, "switch", "-q", "main")
+    _branch_with_a_change(guarded_repo)
     app = make_app(guarded_repo, clock=clock, read_only=True)
     async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert app.screen.__class__.__name__ == "ReviewScreen"
+        await _open_review(pilot)
         await pilot.press("a")
         await settle(pilot)
         assert app.screen is app.screen_stack[0]  # no "approve for which environment?" first

@@ -133,7 +133,6 @@ def _push_on_a_terminal(repo: Path, *, prompts: bool, timeout: float = 60.0) -> 
     import time
 
     code = (
-        "import sys\n"
         "from workbench.services import sync\n"
         "from workbench.services.session import RepoSession\n"
         f"with RepoSession.open({str(repo)!r}) as ws:\n"
