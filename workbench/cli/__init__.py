@@ -15,6 +15,7 @@ import typer
 
 from workbench import __version__
 from workbench.cli.common import EXIT_OK, app, run_app, state
+from workbench.cli.process_exit import exit_process
 
 # Registration side effects: each module adds its commands to `app`.
 from workbench.cli import prompt_cmds as _prompt_cmds  # noqa: F401  isort: skip
@@ -55,4 +56,4 @@ def _global_options(
 
 
 def main() -> None:
-    sys.exit(run_app(sys.argv[1:]))
+    exit_process(run_app(sys.argv[1:]))
