@@ -17,6 +17,7 @@ from workbench.core.versions import (
 from workbench.services.deployment_events import events_for_tags
 from workbench.services.history import tag_commits
 from workbench.services.session import RepoSession
+from workbench.services.tag_objects import read_tag_objects
 from workbench.vcs.refs import RELEASE_TAGS
 
 
@@ -82,9 +83,9 @@ class EnvStatus:
 def status(session: RepoSession) -> EnvStatus:
     """Every prompt × environment: deployed version, lag and orphaned versions.
 
-    One for-each-ref lists every branch tip and deployment tag (in a cold session it also
-    reads every tag message in the same call); only the latest event of each prompt ×
-    environment is parsed, and cached for the session since tags never move. Meanwhile
+    One for-each-ref lists every branch tip and deployment tag with its object's id; only the
+    latest event of each prompt × environment is read (its tag object from the store of
+    `tag_objects`, else from Git) and parsed, and cached for the session since tags never move. Meanwhile
     `ls-tree` (prompt names), the release tags and `rev-list` (deployed commits no branch
     contains) run as parallel git processes.
     """
@@ -94,34 +95,37 @@ def status(session: RepoSession) -> EnvStatus:
     head_guess = store.try_resolve("HEAD")
     listing = store.list_prompt_files_later(head_guess) if head_guess and head_guess not in cache.prompt_names_at else None
     releases_later = store.tag_targets_later(RELEASE_TAGS) if cold else None
-    refs = store.ref_listing(with_messages=cold)
+    refs = store.ref_listing()
     # The newest tag of each prompt × environment, grouped by the tag name's folder: only the
     # winners' names are decoded (a `SEQ_RE` match is all the others need).
-    newest: dict[str, tuple[str, str, str, str]] = {}
-    for tag, commit, contents in refs.deploy_tags:
+    newest: dict[str, tuple[str, str, str]] = {}
+    for tag, object_id in refs.deploy_tags:
         folder, _, seq = tag.rpartition("/")
         if SEQ_RE.match(seq) is None:
             continue
         known = newest.get(folder)
         if known is None or seq > known[0]:
-            newest[folder] = (seq, tag, commit, contents)
-    latest_tag: dict[tuple[str, str], tuple[str, str, str, str]] = {}
-    for seq, tag, commit, contents in newest.values():
+            newest[folder] = (seq, tag, object_id)
+    latest_tag: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for seq, tag, object_id in newest.values():
         parsed = parse_deploy_tag(tag)
         known = latest_tag.get((parsed[1], parsed[0])) if parsed is not None else None
         if parsed is not None and (known is None or seq > known[0]):  # two spellings of one name
-            latest_tag[(parsed[1], parsed[0])] = (seq, tag, commit, contents)
+            latest_tag[(parsed[1], parsed[0])] = (seq, tag, object_id)
     if releases_later is not None:
         cache.tag_targets.update(releases_later.result())
     orphan_check = None
     if cold:
-        commits = frozenset(commit for _, _, commit, _ in latest_tag.values())
+        unread = [(tag, object_id) for _, tag, object_id in latest_tag.values() if tag not in cache.events_by_tag]
+        objects = read_tag_objects(session, unread, "refs/tags/deploy/")
+        for (prompt, env), (seq, tag, object_id) in latest_tag.items():
+            if tag not in cache.events_by_tag and object_id in objects:
+                commit, message = objects[object_id]
+                cache.events_by_tag[tag] = parse_event_message(tag, commit, message, (env, prompt, seq))
+        commits = frozenset(event.commit for event in (cache.events_by_tag.get(tag) for _, tag, _ in latest_tag.values()) if event)
         if not (cache.orphans and cache.orphans[:2] == (refs.tips, commits)):
             orphan_check = (commits, store.unreachable_from_branches_later(commits))
-        for (prompt, env), (seq, tag, commit, contents) in latest_tag.items():
-            if tag not in cache.events_by_tag:
-                cache.events_by_tag[tag] = parse_event_message(tag, commit, contents, (env, prompt, seq))
-    found_events = events_for_tags(session, [tag for _, tag, _, _ in latest_tag.values()], "refs/tags/deploy/")
+    found_events = events_for_tags(session, [tag for _, tag, _ in latest_tag.values()], "refs/tags/deploy/")
     # The version label comes from the release tags themselves: an event's message keeps the
     # label it had when written, which a renumbered unpushed release may have changed since.
     if cold:  # the release tags were just listed with their targets

@@ -1,0 +1,158 @@
+"""Deployment tags' objects remembered across sessions (`services.tag_objects`): a cold `status`
+reads no tag object it read before, and nothing in the file can make it say another version runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from vcs_helpers import run_git
+
+from workbench.services import deployments, env_status, tag_objects
+from workbench.services.session import RepoSession
+from workbench.services.tag_objects import store_file
+from workbench.services.verdicts import user_signer
+from workbench.vcs.store import GitStore
+
+
+@pytest.fixture
+def deployed(repo: Path, ws: RepoSession) -> Path:
+    deployments.promote(ws, "support/summarize", "dev", rev="HEAD~2", reason="first")
+    deployments.promote(ws, "support/summarize", "staging", rev="HEAD~2", reason="first")
+    deployments.promote(ws, "support/summarize", "dev", reason="second")
+    deployments.promote(ws, "greeting", "dev", reason="hello")
+    return repo
+
+
+class Reads:
+    """How many tag objects a session asked Git for (bulk listings and single reads)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.bulk = 0
+        self.single = 0
+        bulk, single = GitStore.tag_objects, GitStore.read_tag
+
+        def counted_bulk(store: GitStore, pattern: str) -> dict[str, tuple[str, str]]:
+            self.bulk += 1
+            return bulk(store, pattern)
+
+        def counted_single(store: GitStore, tag: str) -> tuple[str, str] | None:
+            self.single += 1
+            return single(store, tag)
+
+        monkeypatch.setattr(GitStore, "tag_objects", counted_bulk)
+        monkeypatch.setattr(GitStore, "read_tag", counted_single)
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
+    return Reads(monkeypatch)
+
+
+def cold_status(repo: Path, *, read_only: bool = False) -> env_status.EnvStatus:
+    with RepoSession.open(repo, read_only=read_only) as session:
+        return env_status.status(session)
+
+
+def deployed_versions(status: env_status.EnvStatus) -> dict[tuple[str, str], str | None]:
+    return {(row.name, cell.env): cell.event.version if cell.event else None for row in status.rows for cell in row.cells}
+
+
+def test_a_second_cold_status_reads_no_tag_object(deployed: Path, reads: Reads) -> None:
+    first = cold_status(deployed)
+    assert reads.single == 3  # the three current events, read once
+    assert store_file(deployed / ".git").is_file()
+    second = cold_status(deployed)
+    assert reads.single == 3 and reads.bulk == 0
+    assert second == first
+    assert deployed_versions(second)[("support/summarize", "dev")] == "support/summarize@v2"
+
+
+def test_a_new_event_is_read_and_remembered(deployed: Path, ws: RepoSession, reads: Reads) -> None:
+    cold_status(deployed)
+    deployments.promote(ws, "greeting", "staging", reason="next")
+    deployments.rollback(ws, "support/summarize", "dev", reason="bad")
+    before = reads.single
+    status = cold_status(deployed)
+    assert reads.single == before + 2  # only the two new events
+    assert deployed_versions(status)[("greeting", "staging")] == "greeting@v1"
+    assert deployed_versions(status)[("support/summarize", "dev")] == "support/summarize@v1"
+    cold_status(deployed)
+    assert reads.single == before + 2
+
+
+def test_many_unknown_objects_are_read_in_one_listing(deployed: Path, reads: Reads, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tag_objects, "BULK_THRESHOLD", 2)  # three current events: "many"
+    before = reads.single
+    status = cold_status(deployed)
+    assert (reads.bulk, reads.single) == (1, before)
+    assert deployed_versions(status)[("greeting", "dev")] == "greeting@v1"
+    cold_status(deployed)
+    assert (reads.bulk, reads.single) == (1, before)
+
+
+def _rewrite_body(repo: Path, edit: object) -> None:
+    """Change what the file says, keeping its signature (as someone without the key could)."""
+    file = store_file(repo / ".git")
+    mac, _, body = file.read_bytes().partition(b"\n")
+    data = json.loads(body)
+    for oid, (target, message) in list(data["objects"].items()):
+        data["objects"][oid] = edit(target, message)  # type: ignore[operator]
+    file.write_bytes(mac + b"\n" + json.dumps(data).encode())
+
+
+def test_an_edited_file_is_ignored(deployed: Path, reads: Reads) -> None:
+    truth = cold_status(deployed)
+    _rewrite_body(deployed, lambda target, message: [target, message.replace("support/summarize@v2", "support/summarize@v9")])
+    before = reads.single
+    assert cold_status(deployed) == truth
+    assert reads.single == before + 3  # read from Git again
+
+
+def test_a_file_signed_with_another_key_is_ignored(deployed: Path, reads: Reads, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    truth = cold_status(deployed)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "someone-else"))
+    signer = user_signer()
+    assert signer is not None
+    file = store_file(deployed / ".git")
+    _, _, body = file.read_bytes().partition(b"\n")
+    forged = body.replace(b"support/summarize@v2", b"support/summarize@v9")
+    file.write_bytes(signer(forged).encode() + b"\n" + forged)
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+    assert cold_status(deployed) == truth
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", b"not a mac\n{}", b"\xff" * 100, b"0" * 64 + b"\n[1, 2"])
+def test_a_damaged_file_is_ignored(deployed: Path, content: bytes) -> None:
+    truth = cold_status(deployed)
+    store_file(deployed / ".git").write_bytes(content)
+    assert cold_status(deployed) == truth
+
+
+def test_a_read_only_session_writes_no_file(deployed: Path) -> None:
+    cold_status(deployed, read_only=True)
+    assert not store_file(deployed / ".git").exists()
+
+
+def test_a_planted_link_sends_no_write_outside(deployed: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (deployed / ".git" / "workbench").mkdir(exist_ok=True)
+    (deployed / ".git" / "workbench").rename(tmp_path / "moved")
+    (deployed / ".git" / "workbench").symlink_to(outside)
+    cold_status(deployed)
+    assert list(outside.iterdir()) == []
+
+
+def test_a_tag_replaced_under_the_same_name_shows_its_new_object(deployed: Path, reads: Reads) -> None:
+    # A fetch can replace a tag (same name, another object): the file is keyed by object id.
+    cold_status(deployed)
+    tag = run_git(deployed, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags/deploy/dev/greeting/").strip()
+    message = run_git(deployed, "tag", "-l", "--format=%(contents)", tag).replace('reason: "hello"', 'reason: "replaced"')
+    run_git(deployed, "tag", "-f", "-a", "--cleanup=verbatim", "-m", message, tag, "HEAD~1")
+    status = cold_status(deployed)
+    cell = next(c for r in status.rows if r.name == "greeting" for c in r.cells if c.env == "dev")
+    assert cell.event is not None and cell.event.reason == "replaced"
+    assert cell.event.commit == run_git(deployed, "rev-parse", "HEAD~1").strip()
