@@ -9,15 +9,14 @@ from workbench.core.versions import (
     SEQ_RE,
     DeploymentEvent,
     parse_deploy_tag,
-    parse_event_message,
     parse_release_label,
     parse_release_tag,
     release_label,
 )
 from workbench.services.deployment_events import events_for_tags
+from workbench.services.event_cache import read_events
 from workbench.services.history import tag_commits
 from workbench.services.session import RepoSession
-from workbench.services.tag_objects import read_tag_objects
 from workbench.vcs.refs import RELEASE_TAGS
 
 
@@ -84,8 +83,7 @@ def status(session: RepoSession) -> EnvStatus:
     """Every prompt × environment: deployed version, lag and orphaned versions.
 
     One for-each-ref lists every branch tip and deployment tag with its object's id; only the
-    latest event of each prompt × environment is read (its tag object from the store of
-    `tag_objects`, else from Git) and parsed, and cached for the session since tags never move. Meanwhile
+    latest event of each prompt × environment is read (its event from `event_cache`, else from Git) and parsed, and cached for the session since tags never move. Meanwhile
     `ls-tree` (prompt names), the release tags and `rev-list` (deployed commits no branch
     contains) run as parallel git processes.
     """
@@ -116,12 +114,8 @@ def status(session: RepoSession) -> EnvStatus:
         cache.tag_targets.update(releases_later.result())
     orphan_check = None
     if cold:
-        unread = [(tag, object_id) for _, tag, object_id in latest_tag.values() if tag not in cache.events_by_tag]
-        objects = read_tag_objects(session, unread, "refs/tags/deploy/")
-        for (prompt, env), (seq, tag, object_id) in latest_tag.items():
-            if tag not in cache.events_by_tag and object_id in objects:
-                commit, message = objects[object_id]
-                cache.events_by_tag[tag] = parse_event_message(tag, commit, message, (env, prompt, seq))
+        unread = [(tag, oid, (env, prompt, seq)) for (prompt, env), (seq, tag, oid) in latest_tag.items() if tag not in cache.events_by_tag]
+        cache.events_by_tag.update(read_events(session, unread, "refs/tags/deploy/"))
         commits = frozenset(event.commit for event in (cache.events_by_tag.get(tag) for _, tag, _ in latest_tag.values()) if event)
         if not (cache.orphans and cache.orphans[:2] == (refs.tips, commits)):
             orphan_check = (commits, store.unreachable_from_branches_later(commits))

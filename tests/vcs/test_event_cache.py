@@ -1,17 +1,16 @@
-"""Deployment tags' objects remembered across sessions (`services.tag_objects`): a cold `status`
-reads no tag object it read before, and nothing in the file can make it say another version runs."""
+"""Deployment events remembered across sessions (`services.event_cache`): a cold `status` reads
+no tag it read before, and nothing in the file can make it say another version runs."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from vcs_helpers import run_git
 
-from workbench.services import deployments, env_status, tag_objects
+from workbench.services import deployments, env_status, event_cache
+from workbench.services.event_cache import cache_file
 from workbench.services.session import RepoSession
-from workbench.services.tag_objects import store_file
 from workbench.services.verdicts import user_signer
 from workbench.vcs.store import GitStore
 
@@ -62,7 +61,7 @@ def deployed_versions(status: env_status.EnvStatus) -> dict[tuple[str, str], str
 def test_a_second_cold_status_reads_no_tag_object(deployed: Path, reads: Reads) -> None:
     first = cold_status(deployed)
     assert reads.single == 3  # the three current events, read once
-    assert store_file(deployed / ".git").is_file()
+    assert cache_file(deployed / ".git").is_file()
     second = cold_status(deployed)
     assert reads.single == 3 and reads.bulk == 0
     assert second == first
@@ -83,7 +82,7 @@ def test_a_new_event_is_read_and_remembered(deployed: Path, ws: RepoSession, rea
 
 
 def test_many_unknown_objects_are_read_in_one_listing(deployed: Path, reads: Reads, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tag_objects, "BULK_THRESHOLD", 2)  # three current events: "many"
+    monkeypatch.setattr(event_cache, "BULK_THRESHOLD", 2)  # three current events: "many"
     before = reads.single
     status = cold_status(deployed)
     assert (reads.bulk, reads.single) == (1, before)
@@ -92,19 +91,17 @@ def test_many_unknown_objects_are_read_in_one_listing(deployed: Path, reads: Rea
     assert (reads.bulk, reads.single) == (1, before)
 
 
-def _rewrite_body(repo: Path, edit: object) -> None:
+def _rewrite_body(repo: Path, old: bytes, new: bytes) -> None:
     """Change what the file says, keeping its signature (as someone without the key could)."""
-    file = store_file(repo / ".git")
+    file = cache_file(repo / ".git")
     mac, _, body = file.read_bytes().partition(b"\n")
-    data = json.loads(body)
-    for oid, (target, message) in list(data["objects"].items()):
-        data["objects"][oid] = edit(target, message)  # type: ignore[operator]
-    file.write_bytes(mac + b"\n" + json.dumps(data).encode())
+    assert old in body
+    file.write_bytes(mac + b"\n" + body.replace(old, new))
 
 
 def test_an_edited_file_is_ignored(deployed: Path, reads: Reads) -> None:
     truth = cold_status(deployed)
-    _rewrite_body(deployed, lambda target, message: [target, message.replace("support/summarize@v2", "support/summarize@v9")])
+    _rewrite_body(deployed, b"support/summarize@v2", b"support/summarize@v9")
     before = reads.single
     assert cold_status(deployed) == truth
     assert reads.single == before + 3  # read from Git again
@@ -115,7 +112,7 @@ def test_a_file_signed_with_another_key_is_ignored(deployed: Path, reads: Reads,
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "someone-else"))
     signer = user_signer()
     assert signer is not None
-    file = store_file(deployed / ".git")
+    file = cache_file(deployed / ".git")
     _, _, body = file.read_bytes().partition(b"\n")
     forged = body.replace(b"support/summarize@v2", b"support/summarize@v9")
     file.write_bytes(signer(forged).encode() + b"\n" + forged)
@@ -127,13 +124,13 @@ def test_a_file_signed_with_another_key_is_ignored(deployed: Path, reads: Reads,
 @pytest.mark.parametrize("content", [b"", b"\n", b"not a mac\n{}", b"\xff" * 100, b"0" * 64 + b"\n[1, 2"])
 def test_a_damaged_file_is_ignored(deployed: Path, content: bytes) -> None:
     truth = cold_status(deployed)
-    store_file(deployed / ".git").write_bytes(content)
+    cache_file(deployed / ".git").write_bytes(content)
     assert cold_status(deployed) == truth
 
 
 def test_a_read_only_session_writes_no_file(deployed: Path) -> None:
     cold_status(deployed, read_only=True)
-    assert not store_file(deployed / ".git").exists()
+    assert not cache_file(deployed / ".git").exists()
 
 
 def test_a_planted_link_sends_no_write_outside(deployed: Path, tmp_path: Path) -> None:
@@ -156,3 +153,22 @@ def test_a_tag_replaced_under_the_same_name_shows_its_new_object(deployed: Path,
     cell = next(c for r in status.rows if r.name == "greeting" for c in r.cells if c.env == "dev")
     assert cell.event is not None and cell.event.reason == "replaced"
     assert cell.event.commit == run_git(deployed, "rev-parse", "HEAD~1").strip()
+
+
+def test_events_parsed_by_other_code_are_parsed_again(deployed: Path, reads: Reads, monkeypatch: pytest.MonkeyPatch) -> None:
+    # After an upgrade the parser may read a message otherwise: the file names the code that wrote it.
+    truth = cold_status(deployed)
+    monkeypatch.setattr(event_cache, "fingerprint", lambda: "another version of workbench.core")
+    before = reads.single
+    assert cold_status(deployed) == truth
+    assert reads.single == before + 3
+
+
+def test_a_hand_written_tag_reads_the_same_from_the_cache(deployed: Path, reads: Reads) -> None:
+    run_git(deployed, "tag", "-a", "-m", "by hand\n\nreason: \"manual\"\ncanary: {\"commit\": \"abc\", \"percent\": 5}", "deploy/dev/greeting/20990101000000000-00000000")
+    first = cold_status(deployed)
+    event = next(c for r in first.rows if r.name == "greeting" for c in r.cells if c.env == "dev").event
+    assert event is not None and event.reason == "manual" and event.canary is not None and event.canary.percent == 5
+    before = reads.single
+    assert cold_status(deployed) == first
+    assert reads.single == before
