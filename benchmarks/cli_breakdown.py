@@ -99,9 +99,11 @@ wrap(ec, "_print_suite", "printed: start", "printed: end")
 wrap(ec, "_write_reports", "reports: start", "reports: end")
 
 from workbench.cli.common import run_app
+from workbench.cli.process_exit import exit_process
 code = run_app(ARGV)
 last("command returned")
 sys.stderr.write("MARKS " + json.dumps(marks) + "\n")
+exit_process(code)  # as the console script ends
 """
 
 PHASES = [
