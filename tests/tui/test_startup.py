@@ -6,6 +6,7 @@ start-up time rests on, so that a change that undoes one of them fails here.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -255,8 +256,13 @@ async def test_data_arriving_while_the_app_closes_is_dropped(app_repo: Path) -> 
 
 async def test_the_apps_git_never_asks_on_its_terminal(app_repo: Path) -> None:
     """A push needing a password fails with git's message rather than prompting on the screen the
-    app draws (tests/vcs/test_sync_secrets.py pushes from a real terminal both ways)."""
+    app draws, and git's processes (the cat-file helpers the panes started here) have no
+    controlling terminal, so ssh cannot ask there either (tests/vcs/test_sync_secrets.py and
+    test_no_terminal.py push from a real terminal both ways)."""
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         assert app.session is not None and app.session.store.terminal_prompts is False
+        git = app.session.store._git
+        helpers = [h.proc for h in (git.cat_file_all, git.cat_file_header) if h is not None and h.proc is not None]
+        assert helpers and all(os.getsid(p.pid) == p.pid for p in helpers)  # each leads a session of its own

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from urllib.parse import quote
 
 import pytest
 from git_http import GitHttpServer
+from terminal_helpers import python_on_a_terminal
 from vcs_helpers import GREETING, commit_all, run_git, write
 
 from workbench.cli import run_app
@@ -121,17 +123,10 @@ def test_the_runtime_never_logs_the_password(remote: Path, server: GitHttpServer
     assert "returned error: 500" in logged and leaks(logged) == [], logged
 
 
-def _push_on_a_terminal(repo: Path, *, prompts: bool, timeout: float = 60.0) -> tuple[bool, str]:
+def _push_on_a_terminal(repo: Path, *, prompts: bool) -> tuple[bool, str]:
     """Push from a child process whose controlling terminal is a pty (as the app's is): git asks
     for a password on /dev/tty when it may. (finished, what reached the terminal); a prompt
-    seen ends the wait where git may ask (the child is stopped: it would wait for ever)."""
-    import os
-    import pty
-    import select
-    import signal
-    import sys
-    import time
-
+    seen ends the wait (the child is stopped: it would wait for ever)."""
     code = (
         "from workbench.services import sync\n"
         "from workbench.services.session import RepoSession\n"
@@ -143,29 +138,8 @@ def _push_on_a_terminal(repo: Path, *, prompts: bool, timeout: float = 60.0) -> 
         "        print('failed:', err, flush=True)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "GIT_TERMINAL_PROMPT"}
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: its controlling terminal is the pty
-        os.execve(sys.executable, [sys.executable, "-c", code], env)
-    seen, deadline = b"", time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and not (prompts and b"Username for" in seen):
-            if not select.select([fd], [], [], 0.2)[0]:
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # the child closed the terminal: it is ending
-                chunk = b""
-            if not chunk:
-                while time.monotonic() < deadline:
-                    if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                        return True, seen.decode(errors="replace")
-                    time.sleep(0.05)
-            seen += chunk
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        return False, seen.decode(errors="replace")
-    finally:
-        os.close(fd)
+    terminal = python_on_a_terminal(code, env, stop_at="Username for" if prompts else None)
+    return terminal.finished, terminal.seen
 
 
 def test_a_push_that_needs_a_password_fails_instead_of_asking_on_the_apps_terminal(repo: Path, server: GitHttpServer) -> None:

@@ -19,7 +19,8 @@ _OWN = ("fatal:", "error:")
 
 def remote_failure(output: str, secrets: Iterable[str] = ()) -> str:
     """One line from what git printed when a push or fetch failed: git's reasons first (without
-    their `fatal:` prefix), then "(the remote said: ...)" with the server's first lines.
+    their `fatal:` prefix), what the transport printed before them in parentheses (ssh's
+    "Permission denied (publickey)."), then "(the remote said: ...)" with the server's first lines.
 
     Args:
         output: git's stderr (and stdout, if any).
@@ -35,6 +36,10 @@ def remote_failure(output: str, secrets: Iterable[str] = ()) -> str:
     said = [line[len("remote:") :].strip() for line in lines if line.startswith("remote:")]
     others = [line for line in lines if not line.startswith((*_OWN, "remote:", "hint:"))]
     text = "; ".join(reasons or others[:2]) or "git gave no reason"
+    first = next((i for i, line in enumerate(lines) if line.startswith(_OWN)), 0)
+    before = [line for line in lines[:first] if not line.startswith(("remote:", "hint:", "warning:"))]  # ssh's words
+    if reasons and before:
+        text += f" ({'; '.join(before[:2])})"
     said = [line for line in said if line]
     if said:
         text += f" (the remote said: {'; '.join(said[:3])})"

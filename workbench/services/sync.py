@@ -30,9 +30,16 @@ def _require_remote(session: RepoSession, remote: str) -> str:
     return url
 
 
-def _failed(what: str, output: str) -> RepoError:
-    """A failed push or fetch: one line, git's reason and the server's words, no secret."""
-    return RepoError(f"{what} failed: {remote_failure(output, known_secrets())}", hint="check the remote URL and your access")
+def _failed(session: RepoSession, verb: str, what: str, output: str) -> RepoError:
+    """A failed push or fetch: one line, git's (and ssh's) reason and the server's words, no
+    secret. In the app nothing may ask on the terminal (`terminal_prompts`): the hint says so."""
+    hint = "check the remote URL and your access"
+    if not session.store.terminal_prompts:
+        hint += (
+            "; the app cannot answer a password or passphrase prompt: load the SSH key into"
+            f" ssh-agent (ssh-add), use a credential helper, or run `workbench {verb}` in a shell"
+        )
+    return RepoError(f"{what} failed: {remote_failure(output, known_secrets())}", hint=hint)
 
 
 def _said(text: str) -> str:
@@ -55,7 +62,7 @@ def push(session: RepoSession, remote: str = "origin") -> SyncResult:
     updates = [replace(u, ref=_said(u.ref), summary=_said(u.summary)) for u in updates]
     rejected = [u for u in updates if u.rejected]
     if not ok and not rejected:
-        raise _failed(f"push to {remote}", err)
+        raise _failed(session, "push", f"push to {remote}", err)
     if branch is not None and ok:
         store.set_upstream(branch, remote)
     if rejected:
@@ -90,7 +97,7 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
     if not ok:
         clobber = [_said(line.strip()) for line in err.splitlines() if "rejected" in line or "clobber" in line]
         if not clobber:
-            raise _failed(f"fetch from {remote}", err)
+            raise _failed(session, "fetch", f"fetch from {remote}", err)
         details.extend(clobber)
         details.append("a tag on the remote has the same name as a local tag but points elsewhere; tags never move")
     notes_merged = False

@@ -138,7 +138,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if self.clock is not None:
             session.clock = self.clock
         self.read_only = session.store.read_only  # a read-only process (WORKBENCH_READ_ONLY): its flows refuse too
-        session.store.terminal_prompts = False  # git may not ask for a password on the screen the app draws
+        session.store.terminal_prompts = False  # git, ssh and helpers may not ask on the screen the app draws
         self.session = session
         self.root = session.root
         if session.config.keymap:
@@ -148,6 +148,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
     def on_unmount(self) -> None:
         self._cancel_runs()
         if self.session is not None:
+            self.session.store.end_processes()  # a push waiting on the network would hold the lock
             with self.session.lock:
                 self.session.close()
 

@@ -94,7 +94,8 @@ class GitRunner:
 
     @property
     def terminal_prompts(self) -> bool:
-        """Whether git may ask for a password on the terminal (not in the app: it draws there)."""
+        """Whether git, and what it starts (ssh, credential helpers), may ask on the terminal: not
+        in the app, which draws there (GIT_TERMINAL_PROMPT=0, and no controlling terminal)."""
         return "GIT_TERMINAL_PROMPT" not in self._env
 
     @terminal_prompts.setter
@@ -102,6 +103,20 @@ class GitRunner:
         with self._lock:
             base = {k: v for k, v in self._env.items() if k not in _NO_PROMPT_ENV}
             self._env = base if allowed else {**base, **_NO_PROMPT_ENV}
+            self._detach(self._opened.git if self._opened is not None else None)
+
+    def _detach(self, git: git.Git | None) -> None:
+        """Git runs without a controlling terminal when it may not ask there (`vcs/detached.py`)."""
+        from workbench.vcs.detached import detach  # GitPython is loaded: the repository is open
+
+        detach(git, not self.terminal_prompts)
+
+    def end_processes(self) -> None:
+        """End the git started without a terminal, and its ssh (not under the lock a push holds)."""
+        if self._opened is not None:
+            from workbench.vcs.detached import end_processes
+
+            end_processes(self._opened.git)
 
     @property
     def _repo(self) -> git.Repo:
@@ -110,6 +125,7 @@ class GitRunner:
                 if self._opened is None:
                     repo = self._open()
                     self._confine(repo.git)
+                    self._detach(repo.git)
                     self._opened = repo
         return self._opened
 
@@ -170,8 +186,10 @@ class GitRunner:
         target = Path(path)
         if not target.exists():
             raise NotFound(f"{target} does not exist", hint="pass the path of a prompt repository with --repo")
+        from workbench.vcs.detached import SessionRepo
+
         try:
-            repo = git.Repo(target, search_parent_directories=True)
+            repo = SessionRepo(target, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise NotFound(
                 f"{target} is not inside a Git repository",
@@ -198,31 +216,11 @@ class GitRunner:
         return out
 
     def _run_full(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        if self.read_only and _writes(args):
-            raise ReadOnlyError(f"git {args[0]}")
-        self._require_place()
-        with self._lock:
-            istream = None
-            if stdin is not None:
-                istream = tempfile.TemporaryFile()  # noqa: SIM115  closed in finally
-                istream.write(stdin.encode("utf-8"))
-                istream.seek(0)
-            try:
-                status, out, err = self._git.execute(
-                    ["git", *args],
-                    env=dict(self._env) if self._env else None,
-                    istream=istream,
-                    with_extended_output=True,
-                    with_exceptions=False,
-                    stdout_as_string=False,
-                    strip_newline_in_stdout=False,
-                )
-            finally:
-                if istream is not None:
-                    istream.close()
-        out_text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
-        err_text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
-        return int(status or 0), out_text, err_text
+        with self._lock:  # started as a process, so that the app can end it (`end_processes`)
+            handle = self._start(*args, stdin=stdin)  # kept: dropping it would stop git
+            out, err = handle.proc.communicate()
+            status = handle.proc.returncode
+        return int(status or 0), out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
     @contextmanager
     def attributed(self, *, when: datetime | None = None, author: tuple[str, str] | None = None) -> Iterator[None]:

@@ -1,0 +1,146 @@
+"""The app's git, and what git starts (ssh, credential helpers, askpass programs), cannot open
+the terminal the app draws on; the CLI's still can.
+
+`GIT_TERMINAL_PROMPT=0` silences git's own prompt only: ssh asks for a passphrase or a host
+key by opening /dev/tty itself. In the app that prompt is invisible (Textual owns the screen)
+and the push waited for ever under the session lock. The app's sessions now start every git
+process in a new session, without a controlling terminal: opening /dev/tty fails at once, and
+the push fails with ssh's words and a hint. Those processes no longer get the terminal's
+signals, so the app ends them itself when it quits or is killed: tested with the real app on a
+pty, with an ssh that never answers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from terminal_helpers import (
+    PASSPHRASE,
+    PASSPHRASE_PROMPT,
+    fake_ssh,
+    kill_all,
+    on_a_terminal,
+    python_on_a_terminal,
+    wait_until_gone,
+)
+from vcs_helpers import run_git
+
+from workbench.core.git_text import remote_failure
+
+
+@pytest.fixture
+def ssh_remote(repo: Path, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`repo` with an `origin` reached through the fake ssh (`GIT_SSH`); the child's environment."""
+    bare = tmp_path / "origin.git"
+    run_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    run_git(repo, "remote", "add", "origin", f"ssh://git.example.com{bare}")
+    pids = tmp_path / "ssh-pids"
+    env = {k: v for k, v in os.environ.items() if k != "GIT_TERMINAL_PROMPT"}
+    env.update(GIT_SSH=str(fake_ssh(tmp_path)), FAKE_SSH_PIDS=str(pids), GIT_SSH_VARIANT="simple")
+    yield env
+    if pids.exists():
+        kill_all([int(p) for p in pids.read_text().split()])
+
+
+def _sync_code(repo: Path, verb: str, *, prompts: bool) -> str:
+    return (
+        "from workbench.services import sync\n"
+        "from workbench.services.session import RepoSession\n"
+        f"with RepoSession.open({str(repo)!r}) as ws:\n"
+        f"    ws.store.terminal_prompts = {prompts!r}\n"
+        "    try:\n"
+        f"        print('done', sync.{verb}(ws).ok, flush=True)\n"
+        "    except Exception as err:\n"
+        "        print('failed:', err, flush=True)\n"
+    )
+
+
+@pytest.mark.parametrize("verb", ["push", "fetch"])
+def test_ssh_asking_on_the_terminal_fails_at_once_in_the_app_and_still_asks_in_the_cli(
+    repo: Path, ssh_remote: dict[str, str], verb: str
+) -> None:
+    cli = python_on_a_terminal(_sync_code(repo, verb, prompts=True), ssh_remote, replies={PASSPHRASE_PROMPT: PASSPHRASE})
+    assert cli.finished and PASSPHRASE_PROMPT in cli.answered and "done True" in cli.seen, cli
+
+    app = python_on_a_terminal(_sync_code(repo, verb, prompts=False), ssh_remote, stop_at=PASSPHRASE_PROMPT)
+    assert app.finished and PASSPHRASE_PROMPT not in app.seen, app  # it ended by itself, asking nothing
+    said = " ".join(app.seen.split())  # the terminal wraps the line
+    what = "push to origin failed" if verb == "push" else "fetch from origin failed"
+    assert f"failed: {what}: Could not read from remote repository." in said, said
+    assert "Permission denied (publickey)" in said and "cannot read the passphrase" in said, said  # ssh's own words
+    assert "ssh-agent" in said and f"workbench {verb}" in said, said  # what to do
+
+
+def test_an_app_sessions_git_and_cat_file_helpers_have_no_terminal(repo: Path) -> None:
+    """Any program git starts (here an alias, as a helper would be) finds no /dev/tty in the app."""
+    probe = f"!{sys.executable} -c 'import os; os.close(os.open(\"/dev/tty\", os.O_RDWR))'"
+    code = (
+        "import os\n"
+        "from workbench.services.session import RepoSession\n"
+        f"with RepoSession.open({str(repo)!r}) as ws:\n"
+        "    store = ws.store\n"
+        "    for prompts in (True, False):\n"
+        "        store.terminal_prompts = prompts\n"
+        "        assert store.read_object('HEAD') is not None\n"
+        "        helper = store._git.cat_file_all.proc\n"
+        f"        status = store._run_full('-c', {'alias.tty=' + probe!r}, 'tty')[0]\n"
+        "        print('prompts', prompts, 'helper alone', os.getsid(helper.pid) != os.getsid(0), 'tty opened', status == 0, flush=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GIT_TERMINAL_PROMPT"}
+    terminal = python_on_a_terminal(code, env)
+    assert terminal.finished and terminal.status == 0, terminal
+    assert "prompts True helper alone False tty opened True" in terminal.seen, terminal.seen
+    assert "prompts False helper alone True tty opened False" in terminal.seen, terminal.seen
+
+
+def _screen_has_prompts(screen: str) -> bool:
+    return "greeting" in screen
+
+
+@pytest.mark.parametrize("ending", ["quit", "SIGTERM", "SIGHUP"])
+def test_the_apps_git_and_ssh_end_with_the_app(repo: Path, ssh_remote: dict[str, str], tmp_path: Path, ending: str) -> None:
+    """The app fetches from a remote whose ssh never answers, then is quit (q), killed
+    (SIGTERM) or loses its terminal (SIGHUP): git and ssh end too, nothing is left running.
+
+    Quitting waited for ever before (the fetch held the session lock). The app leads the pty's
+    session here, so the kernel hangs up on its process group when it dies: git and ssh, now
+    in sessions of their own, are ended by the app's SIGTERM and SIGHUP handlers only."""
+    pids = Path(ssh_remote["FAKE_SSH_PIDS"])
+    env = {**ssh_remote, "FAKE_SSH": "hang", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+
+    def end(pid: int, fd: int) -> None:
+        if ending == "quit":
+            os.write(fd, b"q")
+        elif ending == "SIGTERM":
+            os.kill(pid, signal.SIGTERM)
+        else:
+            os.close(fd)  # the terminal goes away: the kernel hangs up on the app
+
+    steps = [
+        (_screen_has_prompts, lambda pid, fd: os.write(fd, b"f")),  # fetch: its ls-remote starts the ssh that hangs
+        (lambda screen: pids.exists() and pids.read_text().strip() != "", end),
+    ]
+    app = on_a_terminal([sys.executable, "-m", "workbench", "ui", str(repo)], env, steps=steps)
+    started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+    left = wait_until_gone(started)
+    kill_all(started)
+    assert started, app.seen[-2000:]
+    assert app.finished, "the app did not end"
+    assert left == [], f"ssh still running after the app ended ({ending})"
+
+
+def test_a_failure_keeps_the_transports_words_before_gits() -> None:
+    """ssh (or a helper) says what happened before git's generic `fatal:` line: both are kept."""
+    output = (
+        "git@example.com: Permission denied (publickey).\n"
+        "fatal: Could not read from remote repository.\n\n"
+        "Please make sure you have the correct access rights\nand the repository exists.\n"
+    )
+    line = remote_failure(output)
+    assert line == "Could not read from remote repository. (git@example.com: Permission denied (publickey).)", line

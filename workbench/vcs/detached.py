@@ -1,0 +1,145 @@
+"""Git without the terminal, for the app: nothing git starts can ask a question on the screen
+the app draws.
+
+`GIT_TERMINAL_PROMPT=0` stops git's own password prompt only. ssh asks for a passphrase or for
+a host key confirmation by opening /dev/tty itself, and so may credential helpers and askpass
+programs; in the app the question is invisible (Textual owns the screen) and the push waits
+for ever under the session lock. A detached `SessionGit` starts every git process, the
+persistent `cat-file` helpers included, in a new session (setsid: `start_new_session`), which
+has no controlling terminal: opening /dev/tty then fails at once (ENXIO) in git and in all it
+starts, which fail with their own message. `GIT_SSH_COMMAND` and `core.sshCommand` are left
+as the user set them (no `-o BatchMode=yes`): ssh still reads the agent, its configuration and,
+with a display, a graphical askpass.
+
+A process in a new session no longer gets the terminal's signals (hang-up, Ctrl+C at a
+shell), so the app ends its processes itself: `end_processes` when it quits (before it waits
+for the session lock a push holds), and on SIGTERM and SIGHUP. Each process leads its own
+process group, which the ssh or helper it started belongs to: the group is ended, SIGTERM then
+SIGKILL. A SIGKILLed app cannot: its git then ends at its next write to the closed pipes, its
+ssh with git (or at the network's timeout); none of them can wait on a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from types import FrameType
+from typing import Any
+
+import git
+
+_GRACE_S = 2.0  # between SIGTERM and SIGKILL: git removes its lock files on SIGTERM
+_EXIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+_previous_handlers: dict[int, Any] = {}
+
+
+class SessionGit(git.Git):
+    """GitPython's `Git` that can start its processes detached from the terminal, and end them."""
+
+    def __init__(self, working_dir: Any = None) -> None:
+        super().__init__(working_dir)
+        self.detached = False
+        self._started: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
+        self._ended = False
+        self._guard = threading.RLock()  # re-entrant: the signal handler may interrupt its holder
+        _detachable.add(self)
+
+    def execute(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.detached:
+            return super().execute(command, *args, **kwargs)
+        result = super().execute(command, *args, **{**kwargs, "start_new_session": True})
+        proc = result.proc if isinstance(result, git.Git.AutoInterrupt) else None
+        if proc is not None:
+            with self._guard:
+                ended = self._ended
+                if not ended:
+                    self._started.add(proc)
+            if ended:  # started while the app was ending (`end_processes`)
+                _end([proc])
+        return result
+
+    def end_processes(self) -> None:
+        """End, for good, the git processes running detached and what they started (ssh,
+        helpers): SIGTERM to each process group, SIGKILL to those still there after a grace
+        period. A git process started later is ended at once (the app is ending)."""
+        with self._guard:
+            self._ended = True
+            running = list(self._started)
+        _end(running)
+
+
+class SessionRepo(git.Repo):
+    """GitPython's `Repo`, running git through `SessionGit`."""
+
+    GitCommandWrapperType = SessionGit
+
+
+_detachable: weakref.WeakSet[SessionGit] = weakref.WeakSet()
+
+
+def detach(runner_git: git.Git | None, detached: bool) -> None:
+    """Start `runner_git`'s processes without a controlling terminal (or with it again).
+
+    The persistent `cat-file` helpers are restarted at their next use, so that they follow.
+    Turned on from the main thread (the app's; `runner_git` may not be there yet), it also
+    ends the detached processes when this process is terminated or its terminal hangs up (a
+    handler that then does what the previous one did).
+    """
+    if detached and threading.current_thread() is threading.main_thread():
+        for signum in _EXIT_SIGNALS:
+            current = signal.getsignal(signum)
+            if current is not _on_exit_signal:
+                _previous_handlers[signum] = current
+                signal.signal(signum, _on_exit_signal)
+    if not isinstance(runner_git, SessionGit) or runner_git.detached == detached:
+        return
+    runner_git.detached = detached
+    runner_git.clear_cache()
+
+
+def end_processes(runner_git: git.Git) -> None:
+    """End `runner_git`'s detached processes (see `SessionGit.end_processes`)."""
+    if isinstance(runner_git, SessionGit) and runner_git.detached:
+        runner_git.end_processes()
+
+
+def end_all() -> None:
+    """End every detached git process of this process (see `SessionGit.end_processes`)."""
+    for runner_git in list(_detachable):
+        end_processes(runner_git)
+
+
+def _on_exit_signal(signum: int, frame: FrameType | None) -> None:
+    previous = _previous_handlers.get(signum, signal.SIG_DFL)
+    if previous == signal.SIG_IGN:  # ignored before (nohup): the app goes on, and so does its git
+        return
+    if callable(previous):  # the program's own handler: it decides; an ordinary exit ends them
+        previous(signum, frame)
+        return
+    end_all()  # the default: the process ends by this signal, as it would have
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _end(procs: list[subprocess.Popen[bytes]]) -> None:
+    running = [p for p in procs if p.poll() is None]
+    for proc in running:
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + _GRACE_S
+    while running and time.monotonic() < deadline:
+        time.sleep(0.02)
+        running = [p for p in running if p.poll() is None]
+    for proc in running:
+        _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the process group `proc` leads (it is a session leader: its pid is the group's)."""
+    if proc.returncode is None:  # not reaped: the pid (and the group) is still this one
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signum)
