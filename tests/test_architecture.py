@@ -76,7 +76,7 @@ def test_no_import_cycles_inside_the_package() -> None:
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
-_GIT_RUNNERS = {"_run", "_run_full", "_answer", "_succeeds", "_later", "_start", "_git", "_repo", "execute"}
+_GIT_RUNNERS = {"_run", "_run_full", "_answer", "_succeeds", "_later", "_start", "_git", "_repo", "execute", "_read", "_read_answer", "_read_later"}
 
 
 def test_only_vcs_builds_git_command_lines() -> None:

@@ -55,3 +55,29 @@ def commit_all(root: Path, message: str) -> str:
     run_git(root, "add", "-A")
     run_git(root, "commit", "-q", "-m", message)
     return run_git(root, "rev-parse", "HEAD").strip()
+
+
+def object_path(root: Path, spec: str) -> tuple[str, Path]:
+    """(id, loose file) of the object `spec` names (the test repositories are never packed)."""
+    sha = run_git(root, "rev-parse", spec).strip()
+    return sha, root / ".git" / "objects" / sha[:2] / sha[2:]
+
+
+def delete_object(root: Path, spec: str) -> str:
+    """Delete the loose object `spec` names, as a failed disk or a careless `rm` would; its id."""
+    sha, path = object_path(root, spec)
+    path.unlink()
+    return sha
+
+
+def corrupt_object(root: Path, spec: str) -> str:
+    """Overwrite the loose object `spec` names with bytes that do not inflate; its id."""
+    sha, path = object_path(root, spec)
+    path.chmod(0o644)
+    path.write_bytes(b"not zlib at all")
+    return sha
+
+
+def damage_object(root: Path, spec: str, how: str) -> str:
+    """`delete_object` (how="deleted") or `corrupt_object` (how="corrupt")."""
+    return delete_object(root, spec) if how == "deleted" else corrupt_object(root, spec)

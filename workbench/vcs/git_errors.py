@@ -36,6 +36,24 @@ class GitUnreadable(GitFailed, RepoUnreadable):
         return f"Git cannot read the repository{f' at {self.where}' if self.where else ''}: {detail}"
 
 
+class GitDamaged(GitUnreadable):
+    """Git opened the repository and could not read an object that a revision, ref or tree of
+    it names (deleted or corrupt: see `ReadCommands._check_read`). Git's words name the object;
+    `reading` says what was being read. Never an answer ("no history", "no prompts", "not
+    deployed")."""
+
+    def __init__(self, args: Sequence[str], status: int, stderr: str, *, where: Path | None = None, reading: str | None = None) -> None:
+        self.reading = reading
+        super().__init__(args, status, stderr, where=where)
+        self.hint = (
+            f"the repository is damaged: `git fsck`{f' (run in {where})' if where else ''} lists every missing or corrupt "
+            "object; restore them from another clone or a backup (a `git fetch` may bring back what the remote has)"
+        )
+
+    def _describe(self, detail: str) -> str:
+        return super()._describe(detail) + (f" (reading {self.reading})" if self.reading else "")
+
+
 def _detail(stderr: str, status: int) -> str:
     """Git's first lines, as one: "...call:" + "git config ..." reads as one sentence; other
     lines are joined by "; "."""
@@ -79,3 +97,16 @@ def unread(helper: Any) -> str:
 def errors_in(stderr: str) -> str:
     """Git's `error:` and `fatal:` lines (a `warning:`, e.g. an ambiguous name, is no failure)."""
     return "\n".join(line for line in stderr.splitlines() if line.startswith(("error:", "fatal:")))
+
+
+# What git says when it cannot read an object (git runs under LC_ALL=C: GitPython sets it).
+_DAMAGE_WORDS = ("could not read", "unable to read", "unable to unpack", "corrupt", "missing object", "bad object", "inflate", "hash mismatch", "sha1 mismatch", "failed to read object")
+
+
+def damage_in(stderr: str) -> str:
+    """Git's `error:` and `fatal:` lines when one says it could not read an object, else "".
+    Only for commands whose failure is otherwise an answer with no words at all (`rev-parse
+    --verify -q`, `merge-base`, which exit with their answer's status even then), and for a
+    `cat-file` helper that died."""
+    lines = errors_in(stderr).splitlines()
+    return "\n".join(lines) if any(word in line.lower() for line in lines for word in _DAMAGE_WORDS) else ""

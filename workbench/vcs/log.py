@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from workbench.core.versions import CommitInfo
 from workbench.errors import NotFound
+from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import LOG_FORMAT, REC, LogEntry, parse_log, parse_name_status
-from workbench.vcs.runner import GitRunner
 
 
-class LogCommands(GitRunner):
+class LogCommands(ReadCommands):
     def log_path(
         self, path: str, *, limit: int = 50, offset: int = 0, rev: str = "HEAD", follow: bool = True
     ) -> list[LogEntry]:
@@ -42,8 +42,8 @@ class LogCommands(GitRunner):
 
     def _log_segment(self, path: str, rev: str, limit: int) -> list[LogEntry]:
         args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", rev, "--", path]
-        status, out, err = self._answer(*args)
-        if status != 0:
+        status, out, err = self._read_answer(*args, revs=[rev], reading=f"the history of {path} at {rev}")
+        if status != 0:  # `rev` names nothing (damage raised above)
             if self._head_commit() is None or rev.endswith("^"):
                 return []  # an empty repository, or the root commit has no parent to go on from
             raise self._error(args, status, err)
@@ -58,7 +58,7 @@ class LogCommands(GitRunner):
         args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--topo-order", "--full-history"]
         args += ["--branches", "--remotes"]
         args += [f"-n{limit}", f"--skip={offset}", "--", *paths]
-        status, out, err = self._run_full(*args)
+        status, out, err = self._read_answer(*args, revs=["HEAD"], reading=f"the history of {', '.join(paths)} on every branch")
         if status != 0:
             if self._head_commit() is None:
                 return []
@@ -71,7 +71,7 @@ class LogCommands(GitRunner):
         found = {}
         for ref in refs:
             args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--full-history", "-n20", ref, "--", *paths]
-            status, out, _err = self._answer(*args)
+            status, out, _err = self._read_answer(*args, revs=[ref], reading=f"the history of {', '.join(paths)} on {ref}")
             entries = _without_empty_merges(parse_log(out, with_names=True)) if status == 0 else []
             commit = entries[0][0].sha if entries else self.last_commit_touching(ref, paths)
             if commit:
@@ -84,9 +84,9 @@ class LogCommands(GitRunner):
         if since is not None:
             args.append(f"--since=@{since}")
         args += [branch, "--", *paths]
-        status, out, _err = self._answer(*args)
+        status, out, _err = self._read_answer(*args, revs=[branch], reading=f"the merges of {branch}")
         if status != 0:
-            return []
+            return []  # no such branch
         merges: list[tuple[CommitInfo, list[str]]] = []
         for record in out.split(REC):
             fields = record.split("\0")
@@ -101,7 +101,7 @@ class LogCommands(GitRunner):
     def parents_between(self, heads: Sequence[str], stop: str) -> dict[str, tuple[str, ...]]:
         """The parents of every commit reachable from `heads` but not from `stop`, in one
         `rev-list --parents` (for walking the graph in Python instead of a git call per commit)."""
-        out = self._run("rev-list", "--parents", "--stdin", stdin="\n".join([*heads, f"^{stop}"]) + "\n")
+        out = self._read("rev-list", "--parents", "--stdin", stdin="\n".join([*heads, f"^{stop}"]) + "\n", revs=[*heads, stop])
         graph: dict[str, tuple[str, ...]] = {}
         for line in out.splitlines():
             sha, *parents = line.split()
@@ -110,7 +110,8 @@ class LogCommands(GitRunner):
 
     def renamed_from(self, commit: str, path: str) -> str | None:
         """The path `path` had before `commit`, when that commit renamed it (else None)."""
-        status, out, _ = self._answer("diff-tree", "-M", "-r", "-z", "--name-status", "--no-commit-id", f"{commit}^", commit)
+        args = ("diff-tree", "-M", "-r", "-z", "--name-status", "--no-commit-id", f"{commit}^", commit)
+        status, out, _ = self._read_answer(*args, revs=[f"{commit}^", commit], reading=f"the changes of {commit}")
         if status != 0:
             return None  # a root commit: nothing before it
         for change, new, old in parse_name_status(out.lstrip("\0").split("\0")):
@@ -124,30 +125,32 @@ class LogCommands(GitRunner):
         if limit is not None:
             args.append(f"-n{limit}")
         args += [*revs, "--", *paths]
-        return [entry[0] for entry in parse_log(self._run(*args), with_names=False)]
+        return [entry[0] for entry in parse_log(self._read(*args, revs=revs, reading=f"the commits of {' '.join(revs)}"), with_names=False)]
 
     def last_commit_touching(self, rev: str, paths: Sequence[str]) -> str | None:
         """The newest commit at or before `rev` that changed one of `paths` (None: none did)."""
-        status, out, _ = self._answer("log", "-n1", "--format=%H", rev, "--", *paths)
+        args = ("log", "-n1", "--format=%H", rev, "--", *paths)
+        status, out, _ = self._read_answer(*args, revs=[rev], reading=f"the history of {', '.join(paths)} at {rev}")
         return out.strip() or None if status == 0 else None
 
     def first_parent_line(self, rev: str) -> list[tuple[str, int]]:
         """(commit, committer time) along `rev`'s first-parent line, newest first ([] when `rev` is unknown)."""
-        status, out, _ = self._answer("rev-list", "--first-parent", "--format=%H %ct", "--no-commit-header", rev, "--")
+        args = ("rev-list", "--first-parent", "--format=%H %ct", "--no-commit-header", rev, "--")
+        status, out, _ = self._read_answer(*args, revs=[rev], reading=f"the first-parent line of {rev}")
         if status != 0:
             return []
         line = [row.split() for row in out.splitlines()]
         return [(parts[0], int(parts[1])) for parts in line if len(parts) == 2 and parts[1].isdigit()]
 
     def commit_info(self, rev: str) -> CommitInfo:
-        entries = parse_log(self._run("log", "-z", f"--format={LOG_FORMAT}", "-n1", rev, "--"), with_names=False)
+        entries = parse_log(self._read("log", "-z", f"--format={LOG_FORMAT}", "-n1", rev, "--", revs=[rev], reading=rev), with_names=False)
         if not entries:
             raise NotFound(f"unknown revision {rev!r}")
         return entries[0][0]
 
     def changed_files(self, base: str, head: str) -> list[tuple[str, str, str | None]]:
         """(status, path, old path) of files that differ between two commits (renames found)."""
-        out = self._run("diff", "-z", "--name-status", "-M", base, head, "--")
+        out = self._read("diff", "-z", "--name-status", "-M", base, head, "--", revs=[base, head], reading=f"the changes from {base} to {head}")
         return parse_name_status(out.lstrip("\0").split("\0"))
 
 

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from workbench.core.model import PROMPTS_DIR
 from workbench.core.versions import PromptRef
 from workbench.errors import NotFound
+from workbench.vcs.git_errors import damage_in
+from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import parse_ls_tree
-from workbench.vcs.runner import Deferred, GitRunner
+from workbench.vcs.runner import Deferred
 
 
-class ObjectCommands(GitRunner):
+class ObjectCommands(ReadCommands):
     def has_commits(self) -> bool:
         return self._head_commit() is not None
 
@@ -37,9 +39,15 @@ class ObjectCommands(GitRunner):
         return sha
 
     def try_resolve(self, rev: str) -> str | None:
-        """The commit `rev` names, None when git says there is none (a repository git cannot
-        open raises git's error: see `GitRunner._cat_file`)."""
-        return None if rev.startswith("-") else self._peel(rev + "^{commit}")
+        """The commit `rev` names, None when git says there is none. A repository git cannot open
+        raises git's error (see `GitRunner._cat_file`), and so does a name whose object, or whose
+        tag's commit, is gone (`_check_named`: one process, only when the answer is None)."""
+        if rev.startswith("-"):
+            return None
+        sha = self._peel(rev + "^{commit}")
+        if sha is None:
+            self._check_named(rev)
+        return sha
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at commit `rev`, None if the file does not exist there."""
@@ -82,16 +90,26 @@ class ObjectCommands(GitRunner):
 
     def list_prompt_files_later(self, commit: str) -> Deferred[list[PromptRef]]:
         """`list_prompt_files` in a process started now (collect with `.result()`)."""
-        return self._later(lambda out: parse_ls_tree(out, commit), "ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
+        args = ("ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
+        return self._read_later(lambda out: parse_ls_tree(out, commit), *args, revs=[commit], reading=f"the prompts at {commit}")
 
     def list_files(self, commit: str, folder: str) -> list[str]:
         """Paths of every file under `folder` at a commit (one `ls-tree -r -z --name-only`)."""
-        out = self._run("ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", folder)
+        out = self._read("ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", folder, revs=[commit], reading=f"{folder} at {commit}")
         return [path for path in out.split("\0") if path]
 
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
-        return self._succeeds("merge-base", "--is-ancestor", ancestor, commit)
+        return self._merge_base("--is-ancestor", ancestor, commit)[0] == 0
 
     def merge_base(self, a: str, b: str) -> str | None:
-        status, out, _ = self._answer("merge-base", a, b)
+        status, out = self._merge_base(a, b)
         return out.strip() if status == 0 else None
+
+    def _merge_base(self, *args: str) -> tuple[int, str]:
+        """`git merge-base`: exit 1 is its answer ("no", "none"), unless it said it could not read
+        a commit on the way (it exits 1 then too); other failures are checked by `_check_read`."""
+        status, out, err = self._run_full("merge-base", *args)
+        if status != 0 and (status != 1 or damage_in(err)):
+            revs = [a for a in args if not a.startswith("-")]
+            self._check_read(["merge-base", *args], status, err, revs, "the commits between " + " and ".join(revs))
+        return status, out

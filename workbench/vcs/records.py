@@ -186,3 +186,9 @@ def commit_tree(data: bytes) -> str | None:
     """The tree id of a raw commit object (its first line, `tree <id>`)."""
     first = data.split(b"\n", 1)[0]
     return first[5:].decode("ascii", "replace") if first.startswith(b"tree ") else None
+
+
+def tag_target(data: bytes) -> str | None:
+    """The id of the object a raw tag object names (its first line, `object <id>`)."""
+    first = data.split(b"\n", 1)[0]
+    return first[7:].decode("ascii", "replace") if first.startswith(b"object ") else None

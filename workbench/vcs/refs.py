@@ -14,8 +14,9 @@ from workbench.core.versions import (
     parse_release_tag,
 )
 from workbench.errors import RepoError
+from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import parse_ref_records, ref_format
-from workbench.vcs.runner import Deferred, GitRunner
+from workbench.vcs.runner import Deferred
 
 _TAGS = "refs/tags/"
 # `*` stops at `/` in ref patterns; `**/` spans folders, so prompts in folders match too.
@@ -65,25 +66,25 @@ def _tag_name(refname: str) -> str:
     return refname[len(_TAGS) :]
 
 
-class RefCommands(GitRunner):
+class RefCommands(ReadCommands):
     # ----------------------------------------------------------------- listing
     def ref_names(self, *patterns: str) -> list[str]:
         """Ref names only: the cheapest listing (no object is read)."""
-        return self._run("for-each-ref", "--format=%(refname)", "--", *patterns).splitlines()
+        return self._read("for-each-ref", "--format=%(refname)", "--", *patterns, reading="the refs").splitlines()
 
     def ref_names_later(self, *patterns: str) -> Deferred[list[str]]:
-        return self._later(str.splitlines, "for-each-ref", "--format=%(refname)", "--", *patterns)
+        return self._read_later(str.splitlines, "for-each-ref", "--format=%(refname)", "--", *patterns, reading="the refs")
 
     def tag_targets(self, *patterns: str) -> dict[str, str]:
         """Tag name -> the commit it points at (peeled), for tags under `patterns`."""
         return self.tag_targets_later(*patterns).result()
 
     def tag_targets_later(self, *patterns: str) -> Deferred[dict[str, str]]:
-        return self._later(_parse_targets, "for-each-ref", f"--format={_TARGET_FORMAT}", "--", *patterns)
+        return self._read_later(_parse_targets, "for-each-ref", f"--format={_TARGET_FORMAT}", "--", *patterns, reading="the tags")
 
     def ref_snapshot(self) -> dict[str, str]:
         """Every ref -> the object it names (to tell what a fetch changed)."""
-        out = self._run("for-each-ref", "--format=%(refname)%00%(objectname)")
+        out = self._read("for-each-ref", "--format=%(refname)%00%(objectname)", reading="the refs")
         return dict(line.split("\0", 1) for line in out.splitlines() if "\0" in line)
 
     def ref_exists(self, ref: str) -> bool:
@@ -92,7 +93,7 @@ class RefCommands(GitRunner):
     def ref_listing(self) -> RefListing:
         """Branch tips and deployment tags with their objects' ids: no object is read (9 ms for
         3,000 tags where reading their targets and messages takes 50; `tag_objects` reads them)."""
-        out = self._run("for-each-ref", f"--format={_LISTING_FORMAT}", "refs/heads/", "refs/tags/deploy/")
+        out = self._read("for-each-ref", f"--format={_LISTING_FORMAT}", "refs/heads/", "refs/tags/deploy/", reading="the branches and deployments")
         head = None
         tips = set()
         tags = []
@@ -108,13 +109,13 @@ class RefCommands(GitRunner):
     def tag_objects(self, pattern: str) -> dict[str, tuple[str, str]]:
         """Object id -> (the commit it points at, its message) of every tag under `pattern`, from
         one for-each-ref (each tag object is read). A lightweight tag's object is its commit."""
-        out = self._run("for-each-ref", f"--format={_EVENT_FORMAT}", "--", pattern)
+        out = self._read("for-each-ref", f"--format={_EVENT_FORMAT}", "--", pattern, reading="the deployment events")
         return {objectname: (peeled or objectname, contents) for _, objectname, peeled, contents in parse_ref_records(out, 4)}
 
     # ----------------------------------------------------------------- release and deployment tags
     def release_tags(self, pattern: str = RELEASE_TAGS) -> list[ReleaseTag]:
         """Release tags `<name>@v<N>` (all, or those matching a for-each-ref pattern)."""
-        out = self._run("for-each-ref", f"--format={_RELEASE_FORMAT}", "--", pattern)
+        out = self._read("for-each-ref", f"--format={_RELEASE_FORMAT}", "--", pattern, reading="the release tags")
         tags: list[ReleaseTag] = []
         for refname, objectname, peeled, subject, when, tagger in parse_ref_records(out, 6):
             name = _tag_name(refname)
@@ -137,7 +138,7 @@ class RefCommands(GitRunner):
         """
         if pattern is None:
             pattern = _TAGS + (deploy_tag_prefix(env, prompt) if env is not None else "deploy/")
-        out = self._run("for-each-ref", f"--format={_EVENT_FORMAT}", "--", pattern)
+        out = self._read("for-each-ref", f"--format={_EVENT_FORMAT}", "--", pattern, reading="the deployment events")
         events: list[DeploymentEvent] = []
         for refname, objectname, peeled, contents in parse_ref_records(out, 4):
             tag = _tag_name(refname)
@@ -151,7 +152,7 @@ class RefCommands(GitRunner):
 
     def tag_records(self, *patterns: str) -> list[TagRecord]:
         """Every tag under `patterns` with its tagger, tag date and message (one for-each-ref)."""
-        out = self._run("for-each-ref", f"--format={_TAG_RECORD_FORMAT}", "--", *patterns)
+        out = self._read("for-each-ref", f"--format={_TAG_RECORD_FORMAT}", "--", *patterns, reading="the tags")
         records = []
         for refname, objectname, peeled, kind, name, email, date, contents in parse_ref_records(out, 8):
             annotated = kind == "tag"
@@ -164,6 +165,7 @@ class RefCommands(GitRunner):
         """(target sha, message) of a tag, through the persistent cat-file process."""
         found = self.read_object(_TAGS + tag)
         if found is None:
+            self._check_named(_TAGS + tag)  # the tag is there and its object is not: damage
             return None
         sha, kind, data = found
         if kind != "tag":
@@ -192,7 +194,7 @@ class RefCommands(GitRunner):
 
     # ----------------------------------------------------------------- branches
     def branches(self) -> list[BranchInfo]:
-        out = self._run("for-each-ref", f"--format={_BRANCH_FORMAT}", "refs/heads/")
+        out = self._read("for-each-ref", f"--format={_BRANCH_FORMAT}", "refs/heads/", reading="the branches")
         result: list[BranchInfo] = []
         for refname, commit, is_head, upstream, track, subject, when in parse_ref_records(out, 7):
             ahead = behind = 0
@@ -237,7 +239,7 @@ class RefCommands(GitRunner):
         self._run("branch", "--no-track", "--", name, commit)
 
     def branches_containing(self, commit: str) -> list[str]:
-        out = self._run("for-each-ref", "--format=%(refname)", "--contains", commit, "refs/heads/")
+        out = self._read("for-each-ref", "--format=%(refname)", "--contains", commit, "refs/heads/", revs=[commit], reading=f"the branches containing {commit}")
         return [line[len("refs/heads/") :] for line in out.splitlines() if line]
 
     def unreachable_from_branches(self, commits: Iterable[str]) -> set[str]:
@@ -247,7 +249,20 @@ class RefCommands(GitRunner):
     def unreachable_from_branches_later(self, commits: Iterable[str]) -> Deferred[set[str]]:
         wanted = {c for c in commits if c}
         stdin = "\n".join(sorted(wanted)) + "\n"
-        return self._later(lambda out: wanted & set(out.split()), "rev-list", "--stdin", "--not", "--branches", stdin=stdin)
+        args = ("rev-list", "--stdin", "--not", "--branches")
+        # A commit an event names may not be here (hand-written, not fetched): git's answer, not damage.
+        revs = sorted(wanted)
+        return self._read_later(lambda out: self._checked_unreachable(wanted & set(out.split())), *args, revs=revs, stdin=stdin, reading="the branches")
+
+    def _checked_unreachable(self, found: set[str]) -> set[str]:
+        """`rev-list A --not --branches` skips, without a word, a branch commit it cannot read
+        (a parent on the `--not` side), so what lies below it reads as on no branch. Commits said
+        to be on none are confirmed by walking the branches down to them (one more `rev-list`,
+        only then): that walk reads every commit that could join a branch to them, and fails
+        on damage."""
+        if found:
+            self._read("rev-list", "--count", "--branches", "--not", *sorted(found), "--", reading="the branches' history")
+        return found
 
 
 def _parse_targets(out: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from workbench.errors import GitError, NotFound, RepoError
-from workbench.vcs.git_errors import GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
+from workbench.vcs.git_errors import GitDamaged, GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
 from workbench.vcs.records import commit_tree, tree_entry
 
 if TYPE_CHECKING:
@@ -316,6 +316,10 @@ class GitRunner:
             return GitUnreadable(args, status, stderr, stdout, where=self._place)
         return GitFailed(args, status, stderr, stdout)
 
+    def _damaged(self, args: Sequence[str], status: int, stderr: str, *, reading: str | None = None) -> RepoError:
+        """Git could not read an object the repository should hold (see `GitDamaged`)."""
+        return GitDamaged(args, status, errors_in(stderr) or stderr, where=self._place, reading=reading)
+
     def _lock_error(self) -> RepoError:
         lock = self.git_dir / "index.lock"
         return GitError(
@@ -359,7 +363,7 @@ class GitRunner:
                             raise self._probe() or self._error(["cat-file"], 128, f"fatal: cannot read {self.git_dir}", unreadable=True) from None
                         damage = errors_in(unread(getattr(self._git, helper)))
                         if damage:  # an object git found but could not inflate: also "missing"
-                            raise self._error(["cat-file"], 128, damage, unreadable=True) from None
+                            raise self._damaged(["cat-file"], 128, damage) from None
                         raise  # git answered: a missing object
                 if attempt == 2:
                     raise self._cat_file_error()
@@ -377,7 +381,8 @@ class GitRunner:
 
     def _cat_file_error(self) -> RepoError:
         """Why a freshly started `cat-file` helper died at once, in git's words (its stderr):
-        for one, a repository git refuses to open. Never read as a missing object."""
+        for one, a repository git refuses to open, or an object it cannot inflate (it dies on a
+        corrupt loose object: "is corrupt"). Never read as a missing object."""
         status, stderr = 0, ""
         for helper in (self._git.cat_file_header, self._git.cat_file_all):
             proc = None if helper is None else helper.proc
@@ -388,6 +393,8 @@ class GitRunner:
             stderr += proc.stderr.read().decode("utf-8", "replace")
             status = proc.wait() or status
         self._git.clear_cache()
+        if self._probe() is None:  # git opens the repository: the helper died on an object
+            return self._damaged(["cat-file", "--batch"], status, stderr)
         return self._error(["cat-file", "--batch"], status, stderr, unreadable=True)
 
     def _peel(self, spec: str) -> str | None:
@@ -399,21 +406,6 @@ class GitRunner:
         except ValueError:
             return None
         return _text(sha)
-
-    def _head_commit(self) -> str | None:
-        """The commit HEAD names; None in a repository with no commits yet (`_check_named`)."""
-        sha = self._peel("HEAD^{commit}")
-        if sha is None:
-            self._check_named("HEAD")
-        return sha
-
-    def _check_named(self, rev: str) -> None:
-        """Git found no commit for `rev`: that is also its answer when `rev` names an object that is
-        gone (a damaged repository), raised as such. One process: only on that answer."""
-        status, out, _ = (1, "", "") if rev.startswith("-") else self._answer("rev-parse", "--verify", "-q", rev)
-        sha = out.strip()
-        if status == 0 and sha and self._header(sha) is None:
-            raise self._error(["rev-parse"], 128, f"fatal: {rev} names {sha}, a missing object", unreadable=True)
 
     def _header(self, spec: str) -> tuple[str, str] | None:
         """(sha, type) of an object, or None when it does not exist."""
@@ -452,7 +444,7 @@ class GitRunner:
         else:
             return
         if sha:
-            raise self._error(["cat-file"], 128, f"fatal: missing object {sha} for {spec}", unreadable=True)
+            raise self._damaged(["cat-file"], 128, f"fatal: missing object {sha} for {spec}")
 
     # ----------------------------------------------------------------- configuration
     def identity(self) -> tuple[str, str]:

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from workbench.core.versions import FileChange
 from workbench.errors import GitError
+from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import parse_status_v2
-from workbench.vcs.runner import GitRunner
 
 
-class WorktreeCommands(GitRunner):
+class WorktreeCommands(ReadCommands):
     def status(self, paths: Sequence[str] = ()) -> list[FileChange]:
         """Every changed, new, deleted or conflicted path (untracked files listed one by one)."""
         out = self._run("status", "--porcelain=v2", "-z", "--untracked-files=all", "--", *paths)
