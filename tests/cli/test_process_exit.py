@@ -95,3 +95,16 @@ def test_output_the_disk_cannot_take_is_an_error_not_a_success(tmp_path: Path) -
     assert "workbench: cannot write the output: " in done.stderr
     assert "No space left on device" in done.stderr
     assert "atexit ran" in done.stderr
+
+
+def test_an_error_with_stderr_closed_still_exits_2(tmp_path: Path) -> None:
+    # `2>&-`: Python starts with sys.stderr None; writing the error message raised
+    # AttributeError out of the handler and the process ended 1, which reads as "findings".
+    code = PROBE.format(argv=["-C", str(tmp_path), "render", "nothing/here"], extra="").replace(
+        'atexit.register(lambda: sys.stderr.write("atexit ran\\n"))', ""
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, timeout=120, check=False, preexec_fn=lambda: os.close(2)
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""

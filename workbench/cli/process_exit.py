@@ -17,6 +17,23 @@ from typing import NoReturn
 from workbench.cli.common import EXIT_BROKEN_PIPE, EXIT_USAGE
 
 
+def open_closed_stderr() -> None:
+    """A process started with its stderr closed (`2>&-`) has `sys.stderr` None: an error message
+    written there raised AttributeError, and the process ended 1 ("findings") instead of 2.
+    Messages go to /dev/null instead, through descriptor 2 (which a file opened later would
+    otherwise take, and a child process inherit)."""
+    if sys.stderr is not None:
+        return
+    try:
+        descriptor = os.open(os.devnull, os.O_WRONLY)
+        if descriptor != 2:
+            os.dup2(descriptor, 2)
+            os.close(descriptor)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115  the process's own
+    except OSError:
+        pass
+
+
 def exit_process(code: int) -> NoReturn:
     """Do what an ordinary exit must (exit hooks, flushed output), then leave at once.
 
