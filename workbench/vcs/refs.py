@@ -162,7 +162,12 @@ class RefCommands(GitRunner):
 
     def read_tag(self, tag: str) -> tuple[str, str] | None:
         """(target sha, message) of a tag, through the persistent cat-file process."""
-        found = self.read_object(_TAGS + tag)
+        return self.read_tag_object(_TAGS + tag)
+
+    def read_tag_object(self, spec: str) -> tuple[str, str] | None:
+        """(target sha, message) of the tag object `spec` names: a tag's ref, or an object id (what
+        a listing said the tag was, even if it has moved since). None when absent."""
+        found = self.read_object(spec)
         if found is None:
             return None
         sha, kind, data = found
