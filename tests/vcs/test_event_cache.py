@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from vcs_helpers import run_git
 
-from workbench.services import deployments, env_status, event_cache
+from workbench.services import deployment_events, deployments, env_status, event_cache
 from workbench.services.event_cache import cache_file
 from workbench.services.session import RepoSession
 from workbench.services.verdicts import user_signer
@@ -237,3 +237,18 @@ def test_a_tag_object_gone_when_read_is_not_remembered(deployed: Path, tmp_path:
     status = cold_status(deployed)
     assert deployed_versions(status)[("greeting", "dev")] == "greeting@v1"
     assert status == _status_without_the_file(deployed)
+
+
+def test_a_deployment_tag_whose_object_is_gone_is_gits_error_not_never_deployed(deployed: Path) -> None:
+    # A damaged repository (an object deleted, a borrowed object store gone): the tag is there
+    # and names an object Git cannot read. Status said greeting was deployed nowhere in dev and
+    # history left the event out (git for-each-ref itself fails: "missing object").
+    from workbench.errors import RepoUnreadable
+
+    oid = _listed(deployed, "deploy/dev/greeting/")[1]
+    (deployed / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
+    with RepoSession.open(deployed) as session, pytest.raises(RepoUnreadable, match=oid):
+        env_status.status(session)
+    assert not cache_file(deployed / ".git").exists()
+    with RepoSession.open(deployed) as session, pytest.raises(RepoUnreadable, match=oid):
+        deployment_events.deployments(session, "greeting", "dev")

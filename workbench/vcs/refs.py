@@ -161,8 +161,12 @@ class RefCommands(GitRunner):
         return records
 
     def read_tag(self, tag: str) -> tuple[str, str] | None:
-        """(target sha, message) of a tag, through the persistent cat-file process."""
-        return self.read_tag_object(_TAGS + tag)
+        """(target sha, message) of a tag, through the persistent cat-file process; None when
+        there is no such tag. A tag naming an object that is gone is Git's error (`_check_named`)."""
+        found = self.read_tag_object(_TAGS + tag)
+        if found is None:
+            self._check_named(_TAGS + tag)
+        return found
 
     def read_tag_object(self, spec: str) -> tuple[str, str] | None:
         """(target sha, message) of the tag object `spec` names: a tag's ref, or an object id (what
