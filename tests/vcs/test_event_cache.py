@@ -252,3 +252,30 @@ def test_a_deployment_tag_whose_object_is_gone_is_gits_error_not_never_deployed(
     assert not cache_file(deployed / ".git").exists()
     with RepoSession.open(deployed) as session, pytest.raises(RepoUnreadable, match=oid):
         deployment_events.deployments(session, "greeting", "dev")
+
+
+# How an event is stored in the file, as of each event_cache.FORMAT (a digest of the syntax
+# tree of the code that writes and reads an entry: comments and formatting do not count). The
+# file names the code of `workbench.core` that parsed the events (`fingerprint`), not this module.
+ENTRY_CODE = {1: "948a26fc09e0980d"}
+
+
+def _entry_digest() -> str:
+    import ast
+    import hashlib
+    import inspect
+    import textwrap
+
+    tree = "\n".join(ast.dump(ast.parse(textwrap.dedent(inspect.getsource(code)))) for code in (event_cache._fields, event_cache._event))
+    return hashlib.sha256(f"{event_cache._STORED}\n{tree}".encode()).hexdigest()[:16]
+
+
+def test_the_file_format_changes_with_the_code_that_stores_an_entry() -> None:
+    """An entry is a list of fields by position: reordering or reshaping them without bumping
+    FORMAT would read the files of the previous version with the fields swapped (another `who`,
+    `when` or version in status). This fails until FORMAT is bumped and the digest recorded."""
+    digest = _entry_digest()
+    assert ENTRY_CODE.get(event_cache.FORMAT) == digest, (
+        f"how an event is stored changed (digest {digest}): bump FORMAT in services/event_cache.py "
+        f"and add {{{event_cache.FORMAT + 1}: {digest!r}}} to ENTRY_CODE"
+    )
