@@ -1,5 +1,5 @@
 """The status cache (`.git/workbench/events`) never changes what `status` or any other view
-says: random promotions, rollbacks, splits and finishes, interleaved with what Git itself can do
+(history, rollback targets, timeline, current events, audit) says: random promotions, rollbacks, splits and finishes, interleaved with what Git itself can do
 to the tags (a fetch force-replacing or pruning one, a tag put back, a hand-made lightweight one)
 and with what can happen to the file (edited, another user's, a read-only reader), compared
 after every step with the same views computed from Git alone (the file moved aside)."""
@@ -20,7 +20,7 @@ from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
 
 from workbench.core.versions import parse_deploy_tag
 from workbench.errors import WorkbenchError
-from workbench.services import deployment_events, deployments, env_status, event_cache, timeline
+from workbench.services import audit, deployment_events, deployments, env_status, event_cache, timeline
 from workbench.services.event_cache import cache_file
 from workbench.services.session import RepoSession
 
@@ -43,6 +43,7 @@ def _views(root: Path, *, read_only: bool) -> dict[str, Any]:
                     views[f"rollback {name} {env}"] = type(err).__name__
         views["timeline"] = [e.to_dict() for e in timeline.timeline(session)]
         views["current"] = {k: v.to_dict() for k, v in deployment_events.current_events(session).items()}
+        views["audit"] = audit.audit(session).to_dict()
     return views
 
 
