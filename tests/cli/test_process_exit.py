@@ -4,10 +4,14 @@ interpreter's teardown of every module and object is skipped (0.1-0.15 s of a CL
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from workbench import __version__
 
@@ -29,9 +33,12 @@ workbench.cli.main()
 """
 
 
-def run_probe(argv: list[str], extra: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_probe(argv: list[str], extra: str = "", cwd: Path | None = None, stdout: Any = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
     code = PROBE.format(argv=argv, extra=textwrap.dedent(extra))
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=cwd, check=False)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # output buffered, as a user's is
+    return subprocess.run(
+        [sys.executable, "-c", code], stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120, cwd=cwd, check=False, env=env
+    )
 
 
 def test_the_exit_hooks_run_and_the_teardown_is_skipped() -> None:
@@ -73,3 +80,31 @@ def test_a_thread_still_working_is_waited_for() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith("thread finished\n")
     assert "atexit ran" in done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_the_disk_cannot_take_is_an_error_not_a_success(tmp_path: Path) -> None:
+    # A small output waits in the buffer until the end: its write failing there (a full disk)
+    # must not read as success, or a `workbench list --json > out.json` leaves an empty file
+    # and exit 0. Python's own exit says 120; the workbench names the problem and exits 2.
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "one.yaml").write_text("name: one\ntemplate: 'Say {{ q }}'\n")
+    with open("/dev/full", "w") as full:
+        done = run_probe(["-C", str(tmp_path), "list", "--json"], stdout=full)
+    assert done.returncode == 2, done.stderr
+    assert "workbench: cannot write the output: " in done.stderr
+    assert "No space left on device" in done.stderr
+    assert "atexit ran" in done.stderr
+
+
+def test_an_error_with_stderr_closed_still_exits_2(tmp_path: Path) -> None:
+    # `2>&-`: Python starts with sys.stderr None; writing the error message raised
+    # AttributeError out of the handler and the process ended 1, which reads as "findings".
+    code = PROBE.format(argv=["-C", str(tmp_path), "render", "nothing/here"], extra="").replace(
+        'atexit.register(lambda: sys.stderr.write("atexit ran\\n"))', ""
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, timeout=120, check=False, preexec_fn=lambda: os.close(2)
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""

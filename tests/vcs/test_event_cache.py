@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from vcs_helpers import run_git
 
-from workbench.services import deployments, env_status, event_cache
+from workbench.services import deployment_events, deployments, env_status, event_cache
 from workbench.services.event_cache import cache_file
 from workbench.services.session import RepoSession
 from workbench.services.verdicts import user_signer
@@ -30,18 +30,18 @@ class Reads:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.bulk = 0
         self.single = 0
-        bulk, single = GitStore.tag_objects, GitStore.read_tag
+        bulk, single = GitStore.tag_objects, GitStore.read_tag_object
 
         def counted_bulk(store: GitStore, pattern: str) -> dict[str, tuple[str, str]]:
             self.bulk += 1
             return bulk(store, pattern)
 
-        def counted_single(store: GitStore, tag: str) -> tuple[str, str] | None:
+        def counted_single(store: GitStore, spec: str) -> tuple[str, str] | None:
             self.single += 1
-            return single(store, tag)
+            return single(store, spec)
 
         monkeypatch.setattr(GitStore, "tag_objects", counted_bulk)
-        monkeypatch.setattr(GitStore, "read_tag", counted_single)
+        monkeypatch.setattr(GitStore, "read_tag_object", counted_single)
 
 
 @pytest.fixture
@@ -172,3 +172,110 @@ def test_a_hand_written_tag_reads_the_same_from_the_cache(deployed: Path, reads:
     before = reads.single
     assert cold_status(deployed) == first
     assert reads.single == before
+
+
+# --------------------------------------------------------------------------- races with Git
+def _listed(repo: Path, prefix: str) -> event_cache.TagToRead:
+    """The newest tag under `prefix` as `status` lists it: (name, object id, parsed name)."""
+    from workbench.core.versions import parse_deploy_tag
+
+    tag = run_git(repo, "for-each-ref", "--sort=-refname", "--count=1", "--format=%(refname:strip=2)", f"refs/tags/{prefix}").strip()
+    parsed = parse_deploy_tag(tag)
+    assert parsed is not None
+    return tag, run_git(repo, "rev-parse", f"refs/tags/{tag}").strip(), parsed
+
+
+def _status_without_the_file(repo: Path) -> env_status.EnvStatus:
+    cache_file(repo / ".git").unlink(missing_ok=True)
+    return cold_status(repo, read_only=True)
+
+
+def test_a_tag_replaced_between_listing_and_reading_caches_nothing_false(deployed: Path) -> None:
+    # `status` lists (name, object id), then reads the objects: a fetch that force-replaces the
+    # tag in between must not leave the new object's event filed under the old object's id,
+    # which a later listing naming the old object again (the tag put back) would then show.
+    listed = _listed(deployed, "deploy/dev/greeting/")
+    tag, old_object = listed[0], listed[1]
+    message = run_git(deployed, "tag", "-l", "--format=%(contents)", tag).replace('reason: "hello"', 'reason: "replaced"')
+    run_git(deployed, "tag", "-f", "-a", "--cleanup=verbatim", "-m", message, tag, "HEAD~1")
+    with RepoSession.open(deployed) as session:
+        event_cache.read_events(session, [listed], "refs/tags/deploy/")
+    run_git(deployed, "update-ref", f"refs/tags/{tag}", old_object)  # put back, as another fetch would
+    status = cold_status(deployed)
+    cell = next(c for r in status.rows if r.name == "greeting" for c in r.cells if c.env == "dev")
+    assert cell.event is not None and cell.event.reason == "hello"
+    assert status == _status_without_the_file(deployed)
+
+
+def test_a_tag_deleted_between_listing_and_reading_is_not_remembered_as_no_event(deployed: Path) -> None:
+    # Read while the tag was gone, the object's event was filed as "not an event": the tag back
+    # under the same object (a fetch restoring it) then showed greeting deployed nowhere.
+    listed = _listed(deployed, "deploy/dev/greeting/")
+    tag, old_object = listed[0], listed[1]
+    run_git(deployed, "tag", "-d", tag)
+    with RepoSession.open(deployed) as session:
+        event_cache.read_events(session, [listed], "refs/tags/deploy/")
+    run_git(deployed, "update-ref", f"refs/tags/{tag}", old_object)
+    status = cold_status(deployed)
+    assert deployed_versions(status)[("greeting", "dev")] == "greeting@v1"
+    assert status == _status_without_the_file(deployed)
+
+
+def test_a_tag_object_gone_when_read_is_not_remembered(deployed: Path, tmp_path: Path) -> None:
+    # Deleted and pruned between listing and reading: nothing to read, and nothing filed under
+    # its id, so that the same object fetched back later (the tag restored from a clone) shows.
+    listed = _listed(deployed, "deploy/dev/greeting/")
+    tag = listed[0]
+    mirror = tmp_path / "mirror.git"
+    run_git(tmp_path, "clone", "-q", "--mirror", str(deployed), str(mirror))
+    run_git(deployed, "tag", "-d", tag)
+    run_git(deployed, "prune", "--expire=now")
+    assert run_git(deployed, "cat-file", "--batch-check", stdin=listed[1] + "\n").strip().endswith("missing")
+    with RepoSession.open(deployed) as session:
+        assert event_cache.read_events(session, [listed], "refs/tags/deploy/") == {tag: None}
+    run_git(deployed, "fetch", "-q", str(mirror), f"refs/tags/{tag}:refs/tags/{tag}")
+    status = cold_status(deployed)
+    assert deployed_versions(status)[("greeting", "dev")] == "greeting@v1"
+    assert status == _status_without_the_file(deployed)
+
+
+def test_a_deployment_tag_whose_object_is_gone_is_gits_error_not_never_deployed(deployed: Path) -> None:
+    # A damaged repository (an object deleted, a borrowed object store gone): the tag is there
+    # and names an object Git cannot read. Status said greeting was deployed nowhere in dev and
+    # history left the event out (git for-each-ref itself fails: "missing object").
+    from workbench.errors import RepoUnreadable
+
+    oid = _listed(deployed, "deploy/dev/greeting/")[1]
+    (deployed / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
+    with RepoSession.open(deployed) as session, pytest.raises(RepoUnreadable, match=oid):
+        env_status.status(session)
+    assert not cache_file(deployed / ".git").exists()
+    with RepoSession.open(deployed) as session, pytest.raises(RepoUnreadable, match=oid):
+        deployment_events.deployments(session, "greeting", "dev")
+
+
+# How an event is stored in the file, as of each event_cache.FORMAT (a digest of the syntax
+# tree of the code that writes and reads an entry: comments and formatting do not count). The
+# file names the code of `workbench.core` that parsed the events (`fingerprint`), not this module.
+ENTRY_CODE = {1: "948a26fc09e0980d"}
+
+
+def _entry_digest() -> str:
+    import ast
+    import hashlib
+    import inspect
+    import textwrap
+
+    tree = "\n".join(ast.dump(ast.parse(textwrap.dedent(inspect.getsource(code)))) for code in (event_cache._fields, event_cache._event))
+    return hashlib.sha256(f"{event_cache._STORED}\n{tree}".encode()).hexdigest()[:16]
+
+
+def test_the_file_format_changes_with_the_code_that_stores_an_entry() -> None:
+    """An entry is a list of fields by position: reordering or reshaping them without bumping
+    FORMAT would read the files of the previous version with the fields swapped (another `who`,
+    `when` or version in status). This fails until FORMAT is bumped and the digest recorded."""
+    digest = _entry_digest()
+    assert ENTRY_CODE.get(event_cache.FORMAT) == digest, (
+        f"how an event is stored changed (digest {digest}): bump FORMAT in services/event_cache.py "
+        f"and add {{{event_cache.FORMAT + 1}: {digest!r}}} to ENTRY_CODE"
+    )

@@ -39,9 +39,9 @@ messages:
 INVALID = "description: broken\nmessages: [unclosed\n"
 
 
-def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=full_env).stdout
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=full_env, input=stdin).stdout
 
 
 def write(root: Path, rel: str, text: str) -> Path:

@@ -15,7 +15,7 @@ import typer
 
 from workbench import __version__
 from workbench.cli.common import EXIT_OK, app, run_app, state
-from workbench.cli.process_exit import exit_process
+from workbench.cli.process_exit import exit_process, open_closed_stderr
 
 # Registration side effects: each module adds its commands to `app`.
 from workbench.cli import prompt_cmds as _prompt_cmds  # noqa: F401  isort: skip
@@ -56,4 +56,5 @@ def _global_options(
 
 
 def main() -> None:
+    open_closed_stderr()
     exit_process(run_app(sys.argv[1:]))

@@ -14,7 +14,24 @@ import sys
 import threading
 from typing import NoReturn
 
-from workbench.cli.common import EXIT_BROKEN_PIPE
+from workbench.cli.common import EXIT_BROKEN_PIPE, EXIT_USAGE
+
+
+def open_closed_stderr() -> None:
+    """A process started with its stderr closed (`2>&-`) has `sys.stderr` None: an error message
+    written there raised AttributeError, and the process ended 1 ("findings") instead of 2.
+    Messages go to /dev/null instead, through descriptor 2 (which a file opened later would
+    otherwise take, and a child process inherit)."""
+    if sys.stderr is not None:
+        return
+    try:
+        descriptor = os.open(os.devnull, os.O_WRONLY)
+        if descriptor != 2:
+            os.dup2(descriptor, 2)
+            os.close(descriptor)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115  the process's own
+    except OSError:
+        pass
 
 
 def exit_process(code: int) -> NoReturn:
@@ -25,6 +42,9 @@ def exit_process(code: int) -> NoReturn:
     `atexit` (temporary folders, logging) run as at any exit; stores and repositories are
     closed by the commands themselves (a SQLite store left open would keep its last writes
     in its `-wal`, which a read-only reader does not read).
+
+    Output that cannot be written at the end (a full disk: `> /dev/full`) is an error, exit 2
+    with git's kind of message, where Python's own exit says 120: never a silent success.
     """
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)
@@ -35,6 +55,19 @@ def exit_process(code: int) -> NoReturn:
                 stream.flush()
         except BrokenPipeError:
             code = code or EXIT_BROKEN_PIPE  # the reader went away before the last line
-        except (OSError, ValueError):
+        except OSError as err:  # the output is lost: say so (stderr may still work)
+            code = max(code, EXIT_USAGE)
+            if stream is sys.stdout:
+                _report(f"workbench: cannot write the output: {err}\n")
+        except ValueError:  # closed
             pass
     os._exit(code)
+
+
+def _report(message: str) -> None:
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(message)
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        pass

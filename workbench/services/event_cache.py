@@ -61,10 +61,15 @@ def read_events(session: RepoSession, tags: Sequence[TagToRead], pattern: str) -
             missing.append((tag, oid, parsed_tag))
     listed = session.store.tag_objects(pattern) if len(missing) > BULK_THRESHOLD else {}
     for tag, oid, parsed_tag in missing:
-        found = listed.get(oid) or session.store.read_tag(tag)
+        # By object id, not by name: a tag replaced or deleted since the listing (a fetch) must
+        # not file another object's event, or none, under this id.
+        found = listed.get(oid) or session.store.read_tag_object(oid)
+        if found is None:  # gone: deleted since the listing, or a damaged repository (Git's error)
+            session.store.read_tag(tag)
         event = parse_event_message(tag, found[0], found[1], parsed_tag) if found is not None else None
         events[tag] = event
-        entries[tag] = [oid, _fields(event)]
+        if found is not None:  # an object gone (deleted and pruned) is Git's answer now, not for later
+            entries[tag] = [oid, _fields(event)]
     if missing and not session.read_only:
         _save(session.store.git_dir, entries)
     return events

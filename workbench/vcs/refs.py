@@ -162,8 +162,17 @@ class RefCommands(ReadCommands):
         return records
 
     def read_tag(self, tag: str) -> tuple[str, str] | None:
-        """(target sha, message) of a tag, through the persistent cat-file process."""
-        found = self.read_object(_TAGS + tag)
+        """(target sha, message) of a tag, through the persistent cat-file process; None when
+        there is no such tag. A tag naming an object that is gone is Git's error (`_check_named`)."""
+        found = self.read_tag_object(_TAGS + tag)
+        if found is None:
+            self._check_named(_TAGS + tag)
+        return found
+
+    def read_tag_object(self, spec: str) -> tuple[str, str] | None:
+        """(target sha, message) of the tag object `spec` names: a tag's ref, or an object id (what
+        a listing said the tag was, even if it has moved since). None when absent."""
+        found = self.read_object(spec)
         if found is None:
             self._check_named(_TAGS + tag)  # the tag is there and its object is not: damage
             return None
