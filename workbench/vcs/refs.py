@@ -174,7 +174,6 @@ class RefCommands(ReadCommands):
         a listing said the tag was, even if it has moved since). None when absent."""
         found = self.read_object(spec)
         if found is None:
-            self._check_named(_TAGS + tag)  # the tag is there and its object is not: damage
             return None
         sha, kind, data = found
         if kind != "tag":
