@@ -52,15 +52,18 @@ class SessionGit(git.Git):
     def execute(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.detached:
             return super().execute(command, *args, **kwargs)
-        result = super().execute(command, *args, **{**kwargs, "start_new_session": True})
-        proc = result.proc if isinstance(result, git.Git.AutoInterrupt) else None
-        if proc is not None:
-            with self._guard:
-                ended = self._ended
-                if not ended:
-                    self._started.add(proc)
-            if ended:  # started while the app was ending (`end_processes`)
-                _end([proc])
+        if not kwargs.get("as_process"):  # waited for here: nothing to end later
+            return super().execute(command, *args, **{**kwargs, "start_new_session": True})
+        # Started and registered in one step: `end_processes` (a signal handler, which then
+        # ends this process) must not run between the two, or this git and its ssh outlive it.
+        with self._guard:
+            result = super().execute(command, *args, **{**kwargs, "start_new_session": True})
+            proc = result.proc if isinstance(result, git.Git.AutoInterrupt) else None
+            ended = self._ended
+            if proc is not None and not ended:
+                self._started.add(proc)
+        if proc is not None and ended:  # started while the app was ending (`end_processes`)
+            _end([proc])
         return result
 
     def end_processes(self) -> None:
