@@ -143,6 +143,27 @@ def test_the_apps_git_and_ssh_end_with_the_app(repo: Path, ssh_remote: dict[str,
     assert left == [], f"ssh still running after the app ended ({ending})"
 
 
+def test_sigterm_ends_the_app_as_q_does_and_gives_the_terminal_back(repo: Path) -> None:
+    """`kill <app>`: the app ends as `q` ends it (exit 143, as a killed process reports), and
+    the terminal leaves the alternate screen with mouse reporting off. Killed outright, the app
+    left both on: the shell came back on a dead screen."""
+    env = {**os.environ, "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+
+    def terminate(pid: int, fd: int) -> None:
+        os.kill(pid, signal.SIGTERM)
+
+    app = on_a_terminal(
+        [sys.executable, "-m", "workbench", "ui", str(repo)], env,
+        steps=[(_screen_has_prompts, terminate)],
+    )
+    assert app.finished, app.seen[-2000:]
+    assert app.status == 143, app.status
+    after = app.seen[app.seen.rfind("greeting") :]
+    marks = [after.rfind(code) for code in ("\x1b[?1049l", "\x1b[?1000l")]
+    assert all(mark >= 0 for mark in marks), repr(after[-400:])
+
+
 def test_a_git_being_started_when_the_app_ends_is_ended_with_the_others(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The app ends by a signal right after `end_processes` (the handler kills the process): a
     git another thread was starting at that moment must be among those ended, not left to that

@@ -28,7 +28,10 @@ def open_app(
         os.environ[READ_ONLY_ENV] = "1"
     from workbench.tui.app import make_app  # textual is imported only when the app opens
 
-    make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme).run()
+    app_ = make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme)
+    app_.run()
+    if app_.return_code:  # ended by SIGTERM: 143, as a killed process reports
+        raise typer.Exit(app_.return_code)
 
 
 @app.command("ui")

@@ -9,7 +9,9 @@ session lock, errors shown); test runs have their own event loop in a thread wor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from functools import partial
@@ -93,6 +95,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.base_url_override = base_url_override
         self.mouse_enabled = True
         self.calls_in_flight = 0
+        self._terminated = False  # SIGTERM came: the app is ending as `q` ends it
         self._branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)
         self.arranger = PaneArranger(self)
         self.browse = BrowseController(self)  # the other controllers (and their screens) load on first use
@@ -115,6 +118,21 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.query_one(DiffPane).show_message(Text("opening repository…", style="dim"))
         self.arranger.apply()
         self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no Unix signals, or not the main thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_terminate)
+
+    def _on_terminate(self) -> None:
+        """`kill` ends the app as `q` does: the terminal is given back (killed outright, the app
+        left it in the alternate screen with mouse reporting on) and its git is ended
+        (`on_unmount`). A second SIGTERM, while that is under way, ends the process at once."""
+        if not self._terminated:
+            self._terminated = True
+            self.exit(return_code=128 + signal.SIGTERM)
+            return
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        if self.session is not None:
+            self.session.store.end_processes()
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def _choose_theme(self, name: str) -> None:
         """Any of Textual's themes (the palette's "Theme" switches while the app runs)."""
@@ -146,6 +164,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.refresh_scopes("tree")
 
     def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         self._cancel_runs()
         if self.session is not None:
             self.session.store.end_processes()  # a push waiting on the network would hold the lock
