@@ -199,6 +199,17 @@ def test_a_git_being_started_when_the_app_ends_is_ended_with_the_others(repo: Pa
         process.wait(timeout=10)
 
 
+def test_no_git_starts_once_the_app_is_ending(repo: Path) -> None:
+    """After `end_processes` (the handler then kills the app), a thread that would start a git
+    gets an error instead: a git started then would outlive the app, its ssh with it."""
+    session_git = SessionGit(str(repo))
+    session_git.detached = True
+    session_git.end_processes()
+    with pytest.raises(OSError, match="the app is ending"):
+        session_git.execute(["git", "cat-file", "--batch"], as_process=True, istream=subprocess.PIPE)
+    assert session_git.execute(["git", "--version"]).startswith("git version")  # waited for: nothing to end
+
+
 def test_a_failure_keeps_the_transports_words_before_gits() -> None:
     """ssh (or a helper) says what happened before git's generic `fatal:` line: both are kept."""
     output = (

@@ -9,9 +9,7 @@ session lock, errors shown); test runs have their own event loop in a thread wor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from functools import partial
@@ -53,6 +51,7 @@ from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
 from workbench.tui.readonly import ReadOnlyGate
 from workbench.tui.screens.error import ErrorScreen
+from workbench.tui.termination import Termination
 
 DEFAULT_THEME = "textual-dark"
 R = TypeVar("R")
@@ -95,7 +94,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.base_url_override = base_url_override
         self.mouse_enabled = True
         self.calls_in_flight = 0
-        self._terminated = False  # SIGTERM came: the app is ending as `q` ends it
+        self.termination = Termination(self)
         self._branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)
         self.arranger = PaneArranger(self)
         self.browse = BrowseController(self)  # the other controllers (and their screens) load on first use
@@ -118,21 +117,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.query_one(DiffPane).show_message(Text("opening repository…", style="dim"))
         self.arranger.apply()
         self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no Unix signals, or not the main thread
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_terminate)
-
-    def _on_terminate(self) -> None:
-        """`kill` ends the app as `q` does: the terminal is given back (killed outright, the app
-        left it in the alternate screen with mouse reporting on) and its git is ended
-        (`on_unmount`). A second SIGTERM, while that is under way, ends the process at once."""
-        if not self._terminated:
-            self._terminated = True
-            self.exit(return_code=128 + signal.SIGTERM)
-            return
-        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
-        if self.session is not None:
-            self.session.store.end_processes()
-        os.kill(os.getpid(), signal.SIGTERM)
+        self.termination.install()  # `kill`: ends as `q` does, the terminal given back
 
     def _choose_theme(self, name: str) -> None:
         """Any of Textual's themes (the palette's "Theme" switches while the app runs)."""
@@ -164,8 +149,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.refresh_scopes("tree")
 
     def on_unmount(self) -> None:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        self.termination.remove()
         self._cancel_runs()
         if self.session is not None:
             self.session.store.end_processes()  # a push waiting on the network would hold the lock

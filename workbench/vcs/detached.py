@@ -54,22 +54,21 @@ class SessionGit(git.Git):
             return super().execute(command, *args, **kwargs)
         if not kwargs.get("as_process"):  # waited for here: nothing to end later
             return super().execute(command, *args, **{**kwargs, "start_new_session": True})
-        # Started and registered in one step: `end_processes` (a signal handler, which then
-        # ends this process) must not run between the two, or this git and its ssh outlive it.
+        # Started and registered in one step, and none once the app is ending: `end_processes`
+        # (a signal handler, which then ends this process) must see every git there is, or a
+        # git another thread starts around it, and its ssh, outlive the app.
         with self._guard:
+            if self._ended:
+                raise OSError(f"not starting {command[:2]}: the app is ending")
             result = super().execute(command, *args, **{**kwargs, "start_new_session": True})
-            proc = result.proc if isinstance(result, git.Git.AutoInterrupt) else None
-            ended = self._ended
-            if proc is not None and not ended:
-                self._started.add(proc)
-        if proc is not None and ended:  # started while the app was ending (`end_processes`)
-            _end([proc])
+            if isinstance(result, git.Git.AutoInterrupt) and result.proc is not None:
+                self._started.add(result.proc)
         return result
 
     def end_processes(self) -> None:
         """End, for good, the git processes running detached and what they started (ssh,
         helpers): SIGTERM to each process group, SIGKILL to those still there after a grace
-        period. A git process started later is ended at once (the app is ending)."""
+        period. None is started afterwards (the app is ending)."""
         with self._guard:
             self._ended = True
             running = list(self._started)
