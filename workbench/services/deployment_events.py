@@ -17,7 +17,7 @@ from workbench.core.versions import (
 )
 from workbench.services.session import RepoSession
 
-_BULK_THRESHOLD = 32  # above this many unread events, one for-each-ref beats cat-file reads
+BULK_THRESHOLD = 32  # above this many unread tags, one for-each-ref beats cat-file reads
 
 
 def events_for_tags(session: RepoSession, tags: Sequence[str], bulk_pattern: str | None = None) -> list[DeploymentEvent]:
@@ -28,7 +28,7 @@ def events_for_tags(session: RepoSession, tags: Sequence[str], bulk_pattern: str
     """
     cache = session.cache.events_by_tag
     missing = [t for t in tags if t not in cache]
-    if bulk_pattern is not None and len(missing) > _BULK_THRESHOLD:
+    if bulk_pattern is not None and len(missing) > BULK_THRESHOLD:
         for event in session.store.deployment_events(pattern=bulk_pattern, only=set(missing)):
             cache[event.tag] = event
     for tag in missing:

@@ -83,7 +83,8 @@ def status(session: RepoSession) -> EnvStatus:
     """Every prompt × environment: deployed version, lag and orphaned versions.
 
     One for-each-ref lists every branch tip and deployment tag with its object's id; only the
-    latest event of each prompt × environment is read (its event from `event_cache`, else from Git) and parsed, and cached for the session since tags never move. Meanwhile
+    latest event of each prompt × environment is read (from `event_cache`, else from Git) and
+    cached for the session, since tags never move. Meanwhile
     `ls-tree` (prompt names), the release tags and `rev-list` (deployed commits no branch
     contains) run as parallel git processes.
     """

@@ -29,12 +29,12 @@ from typing import Any
 
 from workbench.core.versions import Canary, DeploymentEvent, parse_event_message
 from workbench.services.atomic_files import write_atomically
+from workbench.services.deployment_events import BULK_THRESHOLD
 from workbench.services.session import RepoSession
 from workbench.services.verdicts import fingerprint, user_signer
 
 FORMAT = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
-BULK_THRESHOLD = 32  # above this many tags to read, one for-each-ref beats cat-file reads
 
 # (tag name, its object's id, (env, prompt, seq) from the tag name)
 TagToRead = tuple[str, str, tuple[str, str, str]]

@@ -23,12 +23,10 @@ from workbench.core.versions import (
     parse_release_tag,
 )
 from workbench.errors import NotFound
-from workbench.services.deployment_events import events_for_tags
+from workbench.services.deployment_events import BULK_THRESHOLD, events_for_tags
 from workbench.services.prompt_files import candidate_paths, path_at, referenced_files_at
 from workbench.services.session import RepoSession
 from workbench.vcs.records import LogEntry
-
-_BULK_THRESHOLD = 32
 
 
 def tag_patterns(*names: str) -> list[str]:
@@ -251,7 +249,7 @@ def tag_commits(session: RepoSession, tags: Sequence[str], patterns: Sequence[st
     """The commit each tag points at (many at once: one listing of `patterns`); cached per session."""
     cache = session.cache.tag_targets
     missing = [t for t in tags if t not in cache]
-    if len(missing) > _BULK_THRESHOLD:
+    if len(missing) > BULK_THRESHOLD:
         cache.update(session.store.tag_targets(*patterns))
     for tag in missing:
         if tag not in cache:

@@ -256,11 +256,13 @@ class RefCommands(ReadCommands):
 
     def unreachable_from_branches_later(self, commits: Iterable[str]) -> Deferred[set[str]]:
         wanted = {c for c in commits if c}
-        stdin = "\n".join(sorted(wanted)) + "\n"
-        args = ("rev-list", "--stdin", "--not", "--branches")
-        # A commit an event names may not be here (hand-written, not fetched): git's answer, not damage.
+        # Checked as `revs` on failure: a commit an event names may not be here (hand-written,
+        # not fetched), which is git's answer, not damage.
         revs = sorted(wanted)
-        return self._read_later(lambda out: self._checked_unreachable(wanted & set(out.split())), *args, revs=revs, stdin=stdin, reading="the branches")
+        args = ("rev-list", "--stdin", "--not", "--branches")
+        return self._read_later(
+            lambda out: self._checked_unreachable(wanted & set(out.split())), *args, revs=revs, stdin="\n".join(revs) + "\n", reading="the branches"
+        )
 
     def _checked_unreachable(self, found: set[str]) -> set[str]:
         """`rev-list A --not --branches` skips, without a word, a branch commit it cannot read
