@@ -156,7 +156,7 @@ async def test_a_failed_switch_shows_where_the_stashed_changes_are(app_repo: Pat
         await settle(pilot)
         errors = shown_errors(app)
         assert "kept in the stash" in errors and "git stash list" in errors and "git switch main" in errors, errors
-        assert app._branch_info[0] == "other"  # reloaded: the screen shows where HEAD is now
+        assert app.branch_info[0] == "other"  # reloaded: the screen shows where HEAD is now
     assert "my sentences" in git(app_repo, "stash", "show", "-p")
     assert git(app_repo, "status", "--porcelain") == "" and "<<<<<<<" not in path.read_text()
 

@@ -26,9 +26,14 @@ def open_app(
         from workbench.services.session import READ_ONLY_ENV
 
         os.environ[READ_ONLY_ENV] = "1"
+    from workbench.tui.first_screen import ReadsAhead
+
+    reads_ahead = ReadsAhead.start(root, read_only=read_only)  # Git reads while Textual loads
     from workbench.tui.app import make_app  # textual is imported only when the app opens
 
-    app_ = make_app(root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme)
+    app_ = make_app(
+        root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme, reads_ahead=reads_ahead
+    )
     app_.run()
     if app_.return_code:  # ended by SIGTERM: 143, as a killed process reports
         raise typer.Exit(app_.return_code)

@@ -23,7 +23,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, Tree
 
-from workbench.core.redact import redact_url
 from workbench.core.safe_text import clean
 from workbench.errors import WorkbenchError
 from workbench.services.session import RepoSession
@@ -33,6 +32,7 @@ from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.controllers.base import FlowAborted
 from workbench.tui.controllers.browse import BrowseController
 from workbench.tui.controllers.lazy import LazyControllers
+from workbench.tui.first_screen import ReadsAhead
 from workbench.tui.footer import KeyFooter
 from workbench.tui.layout import PANES
 from workbench.tui.messages import (
@@ -51,6 +51,7 @@ from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
 from workbench.tui.readonly import ReadOnlyGate
 from workbench.tui.screens.error import ErrorScreen
+from workbench.tui.status_bar import provider_label, status_line
 from workbench.tui.termination import Termination
 
 DEFAULT_THEME = "textual-dark"
@@ -78,8 +79,10 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         clock: Callable[[], datetime] | None = None,
         read_only: bool = False,
         theme: str | None = None,
+        reads_ahead: ReadsAhead | None = None,
     ) -> None:
         super().__init__()
+        self.reads_ahead = reads_ahead  # the first screen's answers, read while Textual loaded
         self.initial_theme = theme
         self.root = Path(root)
         self.read_only = read_only  # `workbench serve` without --write: every flow that writes is refused
@@ -95,7 +98,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.mouse_enabled = True
         self.calls_in_flight = 0
         self.termination = Termination(self)
-        self._branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)
+        self.branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)  # branch, ahead, behind, changed files
         self.arranger = PaneArranger(self)
         self.browse = BrowseController(self)  # the other controllers (and their screens) load on first use
 
@@ -116,7 +119,10 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self._choose_theme(self.initial_theme or os.environ.get("WORKBENCH_THEME") or DEFAULT_THEME)
         self.query_one(DiffPane).show_message(Text("opening repository…", style="dim"))
         self.arranger.apply()
-        self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
+        if self.reads_ahead is not None:  # opened, or opening, since the command started
+            self.start_worker(self._open_session, group="open")
+        else:
+            self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
         self.termination.install()  # `kill`: ends as `q` does, the terminal given back
 
     def _choose_theme(self, name: str) -> None:
@@ -133,7 +139,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
     async def _open_session(self) -> None:
         try:
             # Read-only from the start: opening writes the verdict of workbench.yaml otherwise.
-            session = await asyncio.to_thread(partial(RepoSession.open, self.root, read_only=self.read_only or None))
+            opening = self.reads_ahead.session if self.reads_ahead else None
+            session = await (asyncio.wrap_future(opening) if opening else asyncio.to_thread(partial(RepoSession.open, self.root, read_only=self.read_only or None)))
         except Exception as err:
             self.query_one(DiffPane).show_message(Text(f"✗ cannot open {clean(self.root)}:\n{clean(err)}", style="bold"))
             self.show_error(err)
@@ -151,6 +158,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
     def on_unmount(self) -> None:
         self.termination.remove()
         self._cancel_runs()
+        if self.reads_ahead is not None:
+            self.reads_ahead.stop(unclaimed=self.session is None)
         if self.session is not None:
             self.session.store.end_processes()  # a push waiting on the network would hold the lock
             with self.session.lock:
@@ -175,9 +184,12 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             with session.lock:
                 return fn(session, *args, **kwargs)
 
+        ahead = self.reads_ahead.take(fn, args, kwargs) if self.reads_ahead else None
         self.calls_in_flight += 1
         try:
-            return await asyncio.to_thread(call)
+            if ahead is not None and ahead.done():
+                return ahead.result()
+            return await (asyncio.wrap_future(ahead) if ahead else asyncio.to_thread(call))
         except Exception as err:
             self.show_error(err)
             raise FlowAborted from err
@@ -243,7 +255,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
     def _tree_loaded(self, event: TreeLoaded) -> None:
         if not self.is_running:  # the answer of a loader that outlived the panes (the app is closing)
             return
-        self._branch_info = (event.branch, event.ahead, event.behind, event.dirty)
+        self.branch_info = (event.branch, event.ahead, event.behind, event.dirty)
         self.query_one(PromptsPane).set_rows(event.rows, self.selected_prompt)
         if event.statuses:
             self.browse.statuses_loaded(self.selected_prompt)
@@ -298,6 +310,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if event.name != self.selected_prompt:
             return
         self.browse.first_paint.set()
+        if self.reads_ahead is not None:
+            self.reads_ahead.stop()  # what was read ahead and not taken could be stale from now on
         pane = self.query_one(DiffPane)
         if event.problems is not None:
             pane.show_problems(event.title, event.problems)
@@ -306,36 +320,13 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         else:
             pane.show_message(Text(clean(event.message or "")))
 
-    # ------------------------------------------------------------------ status bar
+    # ------------------------------------------------------------------ status bar (tui/status_bar.py)
     def provider_label(self) -> str:
         config = self.session.config if self.session else None
-        provider = self.provider_override or (config.provider if config else None) or "echo"
-        model = self.model_override or (config.model if config else None)
-        if provider == "echo":
-            return "echo (no model: returns the rendered prompt; set provider in workbench.yaml)"
-        if provider == "local":
-            return "local · tiny demo model SmolLM2-135M"
-        label = f"{provider}/{model}" if model else str(provider)
-        base_url = redact_url(self.base_url_override or (config.base_url if config else None))
-        return f"{label} @ {base_url}" if base_url else label
+        return provider_label(config, self.provider_override, self.model_override, self.base_url_override)
 
     def refresh_status_bar(self) -> None:
-        branch, ahead, behind, dirty = self._branch_info
-        bar = Text()
-        bar.append(f" {clean(self.root.name)} ", style="reverse")
-        bar.append(f" ⎇ {clean(branch) if branch else 'detached HEAD'}")
-        if ahead or behind:
-            bar.append(f" ↑{ahead} ↓{behind}")
-        bar.append(f" · {dirty} changed" if dirty else " · clean")
-        if self.read_only:
-            bar.append(" · READ-ONLY", style="bold")
-        if self.arranger.mode != "normal":
-            bar.append(f" · zoom {self.arranger.mode} (+ _)", style="bold")
-        if self.selected_prompt:  # before the provider: the end of the line is cut when it is too long
-            deployed = "  ".join(f"{clean(env)}={clean(v.split('@')[-1])}" for env, v in self.browse.deployed.items())
-            bar.append(f" · {deployed or 'not deployed'}")
-        bar.append(f" · {clean(self.provider_label())}")
-        self.query_one("#status-bar", Static).update(bar)
+        self.query_one("#status-bar", Static).update(status_line(self))
 
     # ------------------------------------------------------------------ panes, focus and zoom (tui/arranger.py)
     @property
@@ -502,6 +493,7 @@ def make_app(
     clock: Callable[[], datetime] | None = None,
     read_only: bool = False,
     theme: str | None = None,
+    reads_ahead: ReadsAhead | None = None,
 ) -> WorkbenchApp:
     """The one way tests and the CLI build the app."""
     return WorkbenchApp(
@@ -512,6 +504,7 @@ def make_app(
         clock=clock,
         read_only=read_only,
         theme=theme,
+        reads_ahead=reads_ahead,
     )
 
 

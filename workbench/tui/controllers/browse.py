@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from workbench.core.safe_text import clean
-from workbench.core.versions import HistoryEntry, WorkingState
-from workbench.services import branches, diffing, env_status, history, parse_cache, prompt_files, upkeep
+from workbench.core.versions import HistoryEntry
+from workbench.services import env_status, history, parse_cache, upkeep
 from workbench.services.env_status import StatusRow
-from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller, FlowAborted
+from workbench.tui.first_screen import HISTORY_PAGE, diff_read, previous_pair, shows_working_copy, tree_data
 from workbench.tui.messages import DiffLoaded, HistoryLoaded, TreeLoaded
 from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.history import HistoryPane, HistoryRow
@@ -32,24 +32,8 @@ def warm_up_validation() -> None:
     prepare()
 
 
-HISTORY_PAGE = 200
 FIRST_PAINT_WAIT_S = 3.0  # environments load after the first diff, or after this long
 SUMMARY_ROWS = 50
-
-
-@dataclass(frozen=True)
-class _TreeData:
-    states: dict[str, WorkingState]
-    branch: str | None
-    ahead: int
-    behind: int
-
-
-def _tree_data(session: RepoSession) -> _TreeData:
-    states = prompt_files.working_states(session)
-    branch = branches.current_branch(session)
-    info = next((b for b in branches.branches(session) if b.name == branch), None) if branch else None
-    return _TreeData(states, branch, info.ahead if info else 0, info.behind if info else 0)
 
 
 def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, state: str | None) -> tuple[list[HistoryRow], dict[str, str]]:
@@ -62,7 +46,7 @@ def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, stat
         if cell.event is not None
     }
     rows: list[HistoryRow] = []
-    if (state is not None and state != "clean") or not entries:
+    if shows_working_copy(entries, state):
         rows.append(HistoryRow(None, "working", None, "you", f"working copy ({state or 'new'})"))
     for entry in entries:
         info = entry.commit
@@ -118,7 +102,7 @@ class BrowseController(Controller):
         """The tree first (working copy and branch: fast), then what each environment runs
         (status reads every deployment tag: the slow part on a big repository)."""
         try:
-            data = await self.call(_tree_data)
+            data = await self.call(tree_data)
         except FlowAborted:
             return
         self.states = {name: str(state.value) for name, state in data.states.items()}
@@ -240,12 +224,7 @@ class BrowseController(Controller):
         row = next((r for r in self.rows if r.rev == right), None)
         if row is not None and row.previous is not None:  # all branches: its own line's previous version
             return row.previous, right
-        revs = [r.rev for r in self.rows]
-        if right in revs:
-            older = [r for r in revs[revs.index(right) + 1 :] if r is not None]
-            if older:
-                return older[0], right
-        return (right, right) if right is not None else ("HEAD", None)
+        return previous_pair([r.rev for r in self.rows], right)
 
     def load_diff(self, name: str, rev: str | None) -> None:
         self.diff_asked = (name, rev, self.comparison_pair())
@@ -259,10 +238,8 @@ class BrowseController(Controller):
                 where = "working copy" if rev is None else rev[:10]
                 self.app.post_message(DiffLoaded(name, problems=result.problems, title=f"{name} ({where})"))
                 return
-            if left == right and left is not None:
-                diff = await self.call(diffing.introduction, name, rev)
-            else:
-                diff = await self.call(diffing.diff, name, left, right)
+            fn, args = diff_read(name, rev, left, right)
+            diff = await self.call(fn, *args)
         except FlowAborted:
             self.diff_asked = None  # selecting it again tries again
             self.app.post_message(DiffLoaded(name, message="✗ the diff could not be made (see the message)"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -9,7 +10,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static, Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets.tree import NodeID, TreeNode
 
 from workbench.core.safe_text import clean
 from workbench.tui.actions import MOVE_BINDINGS, bindings
@@ -83,6 +84,8 @@ class PromptsPane(Vertical):
         self.border_title = "1 Prompts"
         self._rows: list[PromptRow] = []
         self._filter = ""
+        # Closed folders whose rows are not in the tree yet: node id -> (folder/, its rows, which folders open).
+        self._unfilled: dict[NodeID, tuple[str, list[PromptRow], Callable[[str], bool]]] = {}
 
     def compose(self) -> ComposeResult:
         # Disabled while hidden so that it never takes the focus by accident.
@@ -117,7 +120,8 @@ class PromptsPane(Vertical):
 
     @on(Tree.NodeExpanded)
     @on(Tree.NodeCollapsed)
-    def _folded(self) -> None:
+    def _folded(self, event: Tree.NodeExpanded[str] | Tree.NodeCollapsed[str]) -> None:
+        self._fill(event.node)
         self.post_message(PaneContentChanged("prompts"))
 
     def set_rows(self, rows: list[PromptRow], select: str | None) -> None:
@@ -128,23 +132,12 @@ class PromptsPane(Vertical):
         tree = self.prompt_tree
         opened = _open_folders(tree.root, "")  # a reload keeps the folders the user opened
         tree.clear()
-        folders: dict[str, TreeNode[str]] = {}
-        target: TreeNode[str] | None = None
+        self._unfilled.clear()
         visible = [r for r in self._rows if self._filter.lower() in r.name.lower()]
         shown = select if select is not None and any(r.name == select for r in visible) else (visible[0].name if visible else "")
         expand_all = len(visible) <= EXPAND_ALL_ROWS
-        for row in visible:
-            parts = row.name.split("/")
-            parent = tree.root
-            for depth in range(len(parts) - 1):
-                key = "/".join(parts[: depth + 1])
-                if key not in folders:
-                    expand = expand_all or key in opened or shown.startswith(key + "/")
-                    folders[key] = parent.add(Text(clean(parts[depth]) + "/", style="bold"), expand=expand)
-                parent = folders[key]
-            node = parent.add_leaf(prompt_label(row, parts[-1]), data=row.name)
-            if row.name == select:
-                target = node
+        self._add_rows(tree.root, "", visible, lambda key: expand_all or key in opened or shown.startswith(key + "/"))
+        target = next((n for n in _leaves(tree.root) if n.data == select), None)
         empty = self.query_one("#prompts-empty", Static)
         empty.set_class(bool(visible), "hidden")
         if not visible:
@@ -163,16 +156,51 @@ class PromptsPane(Vertical):
             self.call_after_refresh(self._select_node, target)
         self.post_message(PaneContentChanged("prompts"))
 
+    def _add_rows(self, parent: TreeNode[str], prefix: str, rows: list[PromptRow], opens: Callable[[str], bool]) -> None:
+        """Add `rows` (all under the folder `prefix`) below `parent`, in their order. A closed
+        folder's rows are added when it opens (`_fill`): thousands of nodes nobody sees cost
+        a tenth of a second to add and lay out before the first paint."""
+        folders: dict[str, tuple[TreeNode[str], list[PromptRow]]] = {}
+        for row in rows:
+            head, sep, _ = row.name[len(prefix) :].partition("/")
+            if not sep:
+                parent.add_leaf(prompt_label(row, head), data=row.name)
+            elif head in folders:
+                folders[head][1].append(row)
+            else:
+                key = prefix + head
+                folders[head] = (parent.add(Text(clean(head) + "/", style="bold"), expand=opens(key)), [row])
+        for head, (node, below) in folders.items():
+            self._unfilled[node.id] = (prefix + head + "/", below, opens)
+            if node.is_expanded:
+                self._fill(node)
+
+    def _fill(self, node: TreeNode[str]) -> None:
+        """Add a folder's rows the first time it is open."""
+        unfilled = self._unfilled.pop(node.id, None)
+        if unfilled is not None:
+            self._add_rows(node, *unfilled)
+
     def _select_node(self, node: TreeNode[str]) -> None:
         self.prompt_tree.move_cursor(node)
         if node.data is not None:
             self.post_message(PromptSelected(node.data))
 
     def show_prompt(self, name: str) -> None:
-        """Put the cursor on `name` (the selection it announces is the app's already)."""
-        node = next((n for n in _leaves(self.prompt_tree.root) if n.data == name), None)
-        if node is not None:
-            self.prompt_tree.move_cursor(node)
+        """Put the cursor on `name`, its folders opened (the selection it announces is the app's already)."""
+        node = self.prompt_tree.root
+        parts = name.split("/")
+        for part in parts[:-1]:
+            label = clean(part) + "/"
+            found = next((n for n in node.children if n.data is None and str(n.label) == label), None)
+            if found is None:
+                return
+            node = found
+            self._fill(node)
+            node.expand()
+        leaf = next((n for n in node.children if n.data == name), None)
+        if leaf is not None:  # after the tree has laid out the lines it opened (a closed line has none)
+            self.call_after_refresh(self.prompt_tree.move_cursor, leaf)
 
     def action_start_filter(self) -> None:
         box = self.query_one("#prompt-filter", Input)

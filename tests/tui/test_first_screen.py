@@ -1,0 +1,159 @@
+"""The first screen read while Textual loads (`tui/first_screen.py`), and the big tree's closed
+folders filled when opened: what the app shows must not change, only when it shows it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tui_helpers import clock, diff_text, settle, shown_errors
+
+from workbench.services import diffing, history, parse_cache, prompt_files
+from workbench.tui.app import WorkbenchApp, make_app
+from workbench.tui.first_screen import ReadsAhead, tree_data
+from workbench.tui.panes.history import HistoryPane
+from workbench.tui.panes.prompts import PromptsPane
+
+FIRST_SCREEN_READS = ((prompt_files, "working_states"), (history, "history"), (parse_cache, "check_at"), (diffing, "diff"), (diffing, "introduction"))
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(service, thread) of every call of the services the first screen needs."""
+    reads: list[tuple[str, str]] = []
+    for module, name in FIRST_SCREEN_READS:
+        original = getattr(module, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            reads.append((_name, threading.current_thread().name))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    return reads
+
+
+def first_screen(app: WorkbenchApp) -> tuple[Any, ...]:
+    pane = app.query_one(HistoryPane)
+    return (
+        [row.name for row in app.query_one(PromptsPane)._rows],
+        app.selected_prompt,
+        app.selected_rev,
+        pane.row_count,
+        app.comparison_pair(),
+        diff_text(app),
+    )
+
+
+async def test_the_first_screen_is_read_ahead_once_and_shown_as_without(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workbench ui` starts the first screen's reads before it imports Textual: the app takes
+    those answers instead of reading the tree, the first history, the check and the diff again
+    (each a worker after the step before was drawn), and shows exactly what it shows without."""
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        expected = first_screen(app)
+    reads = count_reads(monkeypatch)
+    ahead = ReadsAhead.start(app_repo)
+    ahead.join(30)
+    assert {thread for _, thread in reads} == {"workbench-reads-ahead"}
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert first_screen(app) == expected
+        assert [name for name, _ in reads][:3] == ["working_states", "history", "check_at"], reads
+        assert [name for name, _ in reads][3:] in (["diff"], ["introduction"]), reads
+        assert {thread for _, thread in reads} == {"workbench-reads-ahead"}
+        assert ahead.take(tree_data, (), {}) is None  # the first paint ended the reads ahead
+
+
+async def test_reads_still_under_way_are_waited_for_not_made_twice(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app asking before the thread has answered waits for that answer."""
+    gate = threading.Event()
+    original = history.history
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(history, "history", slow)
+    reads = count_reads(monkeypatch)
+    ahead = ReadsAhead.start(app_repo)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause(0.3)
+        gate.set()
+        await settle(pilot)
+        assert app.query_one(HistoryPane).row_count >= 1 and diff_text(app)
+        assert [name for name, _ in reads].count("history") == 1, reads
+
+
+async def test_a_folder_that_is_no_repository_is_said_as_before(tmp_path: Path) -> None:
+    ahead = ReadsAhead.start(tmp_path)
+    app = make_app(tmp_path, reads_ahead=ahead)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.session is None
+        assert "cannot open" in diff_text(app) and "git" in shown_errors(app).lower()
+
+
+async def test_a_failed_read_ahead_is_the_apps_error(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that failed ahead fails where the app asked for it, with the same words."""
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("history unreadable")
+
+    monkeypatch.setattr(history, "history", broken)
+    ahead = ReadsAhead.start(app_repo)
+    ahead.join(30)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert "history unreadable" in shown_errors(app)
+        assert app.is_running and app.query_one(PromptsPane)._rows
+
+
+def test_answers_not_taken_are_dropped_and_an_unclaimed_session_closed(app_repo: Path) -> None:
+    """Once the first screen is drawn, an answer read ahead could be stale: none is given out.
+    An app that ends before it took the session (quit at once) leaves no git running."""
+    ahead = ReadsAhead.start(app_repo)
+    ahead.join(30)
+    session = ahead.session.result()
+    helpers = [h.proc for h in (session.store._git.cat_file_all, session.store._git.cat_file_header) if h is not None and h.proc is not None]
+    assert helpers, "the reads started git's cat-file helpers"
+    ahead.stop(unclaimed=True)
+    assert ahead.take(tree_data, (), {}) is None
+    for proc in helpers:
+        proc.wait(timeout=10)
+
+
+async def test_a_closed_folder_gets_its_prompts_when_opened(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big tree adds a closed folder's prompts when it opens (thousands of unseen nodes cost a
+    tenth of a second before the first paint); opening it from the keyboard, or going to one of
+    its versions from the timeline, shows them as before."""
+    from workbench.tui.panes import prompts
+
+    monkeypatch.setattr(prompts, "EXPAND_ALL_ROWS", 3)  # the sample repository has 9 prompts
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(PromptsPane)
+        tree = pane.prompt_tree
+        folders = {str(node.label): node for node in tree.root.children}
+        assert not folders["support/"].is_expanded and not folders["support/"].children  # not added yet
+        assert folders["analytics/"].children
+        names = [row.name for row in pane._rows if row.name.startswith("support/")]
+        tree.move_cursor(folders["support/"])
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [node.data for node in folders["support/"].children] == names
+        await pilot.press("enter")  # closed again, and opened: not added twice
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [node.data for node in folders["support/"].children] == names
+        assert not folders["rag/"].children
+        rag = next(row.name for row in pane._rows if row.name.startswith("rag/"))
+        entries = history.history(app.session, rag) if app.session else []
+        app.browse.open_version(rag, entries[0].commit.sha, None)  # the timeline's enter
+        await settle(pilot)
+        assert folders["rag/"].is_expanded and pane.selected == rag == app.selected_prompt
