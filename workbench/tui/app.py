@@ -32,7 +32,7 @@ from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.controllers.base import FlowAborted
 from workbench.tui.controllers.browse import BrowseController
 from workbench.tui.controllers.lazy import LazyControllers
-from workbench.tui.first_screen import ReadsAhead
+from workbench.tui.first_screen import ReadsAhead, answer
 from workbench.tui.footer import KeyFooter
 from workbench.tui.layout import PANES
 from workbench.tui.messages import (
@@ -140,7 +140,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         try:
             # Read-only from the start: opening writes the verdict of workbench.yaml otherwise.
             opening = self.reads_ahead.session if self.reads_ahead else None
-            session = await (asyncio.wrap_future(opening) if opening else asyncio.to_thread(partial(RepoSession.open, self.root, read_only=self.read_only or None)))
+            session = await (answer(opening) if opening else asyncio.to_thread(partial(RepoSession.open, self.root, read_only=self.read_only or None)))
         except Exception as err:
             self.query_one(DiffPane).show_message(Text(f"✗ cannot open {clean(self.root)}:\n{clean(err)}", style="bold"))
             self.show_error(err)
@@ -187,9 +187,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         ahead = self.reads_ahead.take(fn, args, kwargs) if self.reads_ahead else None
         self.calls_in_flight += 1
         try:
-            if ahead is not None and ahead.done():
-                return ahead.result()
-            return await (asyncio.wrap_future(ahead) if ahead else asyncio.to_thread(call))
+            return await (answer(ahead) if ahead else asyncio.to_thread(call))
         except Exception as err:
             self.show_error(err)
             raise FlowAborted from err

@@ -12,19 +12,21 @@ Nothing here imports Textual: that is what the reads overlap with.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench.core.versions import HistoryEntry, WorkingState
 from workbench.services import branches, diffing, history, parse_cache, prompt_files
 from workbench.services.session import RepoSession
 
 HISTORY_PAGE = 200
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ def diff_read(
     if left == right and left is not None:
         return diffing.introduction, (name, rev)
     return diffing.diff, (name, left, right)
+
+
+async def answer(future: Future[T]) -> T:
+    """A future's answer, without a turn of the event loop when it is there already: the first
+    screen is then laid out once, with everything in it, rather than step by step."""
+    return future.result() if future.done() else await asyncio.wrap_future(future)
 
 
 def _key(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
