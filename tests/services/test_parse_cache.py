@@ -359,3 +359,24 @@ def test_a_relative_cache_home_is_ignored(prompt_repo: Path, monkeypatch: pytest
     assert _check(prompt_repo, "support/summarize").ok
     assert not (prompt_repo / ".cache").exists()
     assert (tmp_path / "home" / ".cache" / "workbench" / "parse-cache.key").is_file()
+
+
+def test_a_fifo_in_place_of_an_entry_is_no_entry(prompt_repo: Path) -> None:
+    """Opening a FIFO for reading waits for a writer: opening the repository hung for ever."""
+    import os
+    import threading
+
+    _check(prompt_repo, "support/summarize", "HEAD")
+    (planted,) = _entries(prompt_repo)
+    planted.unlink()
+    os.mkfifo(planted)
+    opened: list[bool] = []
+
+    def open_and_check() -> None:
+        with RepoSession.open(prompt_repo, read_only=True) as session:
+            opened.append(parse_cache.check_at(session, "support/summarize", "HEAD").ok)
+
+    worker = threading.Thread(target=open_and_check, daemon=True)
+    worker.start()
+    worker.join(20)
+    assert opened == [True]

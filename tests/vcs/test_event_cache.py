@@ -254,6 +254,34 @@ def test_a_deployment_tag_whose_object_is_gone_is_gits_error_not_never_deployed(
         deployment_events.deployments(session, "greeting", "dev")
 
 
+def test_a_tag_object_deleted_after_it_was_cached_is_gits_error_too(deployed: Path, reads: Reads) -> None:
+    # The same damage, after a status had cached the event: status showed the cached event
+    # while history and the timeline said the repository is damaged.
+    from workbench.errors import RepoUnreadable
+
+    cold_status(deployed)
+    oid = _listed(deployed, "deploy/dev/greeting/")[1]
+    (deployed / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
+    with RepoSession.open(deployed) as session, pytest.raises(RepoUnreadable, match=oid):
+        env_status.status(session)
+    assert reads.bulk == 0  # the other cached events are still not read again
+
+
+def test_a_fifo_in_place_of_the_file_does_not_hang_status(deployed: Path) -> None:
+    """Opening a FIFO for reading waits for a writer: status hung for ever."""
+    import os
+    import threading
+
+    expected = _status_without_the_file(deployed)
+    cache_file(deployed / ".git").parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(cache_file(deployed / ".git"))
+    answers: list[env_status.EnvStatus] = []
+    reader = threading.Thread(target=lambda: answers.append(cold_status(deployed, read_only=True)), daemon=True)
+    reader.start()
+    reader.join(20)
+    assert answers == [expected]
+
+
 # How an event is stored in the file, as of each event_cache.FORMAT (a digest of the syntax
 # tree of the code that writes and reads an entry: comments and formatting do not count). The
 # file names the code of `workbench.core` that parsed the events (`fingerprint`), not this module.

@@ -1,8 +1,10 @@
-"""Files written whole or not at all: a crash or a full disk never leaves half a file."""
+"""The caches' files: written whole or not at all (a crash or a full disk never leaves half a
+file), and read only when they are regular files."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -30,3 +32,20 @@ def write_atomically(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def read_regular_file(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` + 1 bytes of `path` (more than `limit`: too big); None when it is missing,
+    unreadable, or not a regular file: a FIFO planted in its place would make the read wait for
+    a writer for ever, a device would never end."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return None
+            return handle.read(limit + 1)
+        except OSError:
+            return None

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.versions import Canary, DeploymentEvent, parse_event_message
-from workbench.services.atomic_files import write_atomically
+from workbench.services.atomic_files import read_regular_file, write_atomically
 from workbench.services.deployment_events import BULK_THRESHOLD
 from workbench.services.session import RepoSession
 from workbench.services.verdicts import fingerprint, user_signer
@@ -58,6 +58,13 @@ def read_events(session: RepoSession, tags: Sequence[TagToRead], pattern: str) -
             events[tag] = _event(tag, parsed_tag, entry[1])
             entries[tag] = entry
         except ValueError:
+            missing.append((tag, oid, parsed_tag))
+    # A tag object deleted since it was cached (a damaged repository) is read, so that status
+    # says what history and the timeline say: Git's error, not the event it once held.
+    gone = session.store.missing_objects([entry[0] for entry in entries.values()])
+    for tag, oid, parsed_tag in tags:
+        if oid in gone and tag in entries:
+            del entries[tag], events[tag]
             missing.append((tag, oid, parsed_tag))
     listed = session.store.tag_objects(pattern) if len(missing) > BULK_THRESHOLD else {}
     for tag, oid, parsed_tag in missing:
@@ -113,8 +120,9 @@ def _load(git_dir: Path) -> dict[str, list[Any]]:
         signer = user_signer()
         if signer is None:
             return {}
-        with cache_file(git_dir).open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        raw = read_regular_file(cache_file(git_dir), MAX_FILE_BYTES)
+        if raw is None:
+            return {}
         mac, _, body = raw.partition(b"\n")
         if len(raw) > MAX_FILE_BYTES or not hmac.compare_digest(signer(body), mac.decode("ascii")):
             return {}

@@ -23,7 +23,7 @@ from typing import Any
 
 from workbench.core.installed import installed_version
 from workbench.core.model import Problem, Severity
-from workbench.services.atomic_files import write_atomically
+from workbench.services.atomic_files import read_regular_file, write_atomically
 
 FORMAT = 1
 MAX_ENTRY_BYTES = 256 * 1024
@@ -102,9 +102,8 @@ def read_entry(
     `touch` marks the entry used (its modification time); a read-only session does not."""
     file = entry_file(git_dir, key)
     try:
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_ENTRY_BYTES + 1)
-        if len(raw) > MAX_ENTRY_BYTES:
+        raw = read_regular_file(file, MAX_ENTRY_BYTES)
+        if raw is None or len(raw) > MAX_ENTRY_BYTES:
             return None
         envelope = json.loads(raw)
         body, signature = envelope["body"], envelope["mac"]
@@ -232,9 +231,9 @@ def _signer_in(base: Path) -> Signer | None:
             else:
                 with os.fdopen(descriptor, "wb") as handle:
                     handle.write(os.urandom(32))
-        secret = file.read_bytes()
+        secret = read_regular_file(file, 4096)
     except OSError:
         return None
-    if len(secret) < 32:
+    if secret is None or len(secret) < 32:
         return None
     return lambda data: hmac.new(secret, data, hashlib.sha256).hexdigest()

@@ -84,6 +84,14 @@ class ObjectCommands(ReadCommands):
             found.append(sha if kind == "blob" else None)
         return found + [None] * (len(wanted) - len(found))
 
+    def missing_objects(self, oids: Sequence[str]) -> set[str]:
+        """Of `oids` (full object ids), those this repository does not have, from one `cat-file
+        --batch-check` (~5 ms for 3,000)."""
+        if not oids:
+            return set()
+        out = self._run("cat-file", "--batch-check=%(objectname)", stdin="\n".join(oids) + "\n")
+        return {line.removesuffix(" missing") for line in out.splitlines() if line.endswith(" missing")}
+
     def list_prompt_files(self, commit: str) -> list[PromptRef]:
         """Every prompt file at a commit, from one `ls-tree -r -z`."""
         return self.list_prompt_files_later(commit).result()
