@@ -1,5 +1,5 @@
 """`python -m workbench`."""
 
-from workbench.cli import main
+from workbench.console import main
 
 main()

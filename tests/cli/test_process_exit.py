@@ -108,3 +108,36 @@ def test_an_error_with_stderr_closed_still_exits_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stdout == ""
+
+
+# Ctrl+C arriving while `import workbench.cli` runs (Typer, Rich, our modules: the first
+# ~0.15 s): a finder that interrupts that import, as the signal would.
+INTERRUPTED_IMPORT = """
+import sys
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["workbench", "--version"]
+from workbench.console import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_cli_is_imported_is_interrupted_not_a_traceback() -> None:
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 130
+    assert done.stderr == "workbench: interrupted\n"
+
+
+def test_the_console_script_is_the_interruptible_entry() -> None:
+    """The installed `workbench` and `python -m workbench` start in `workbench.console`."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "workbench"]
+    assert script.value == "workbench.console:main"
+    done = subprocess.run([sys.executable, "-m", "workbench", "--version"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout == f"workbench {__version__}\n"
