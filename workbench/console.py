@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import sys
 
+from workbench import start_up
+
 
 def main() -> None:
+    start_up.pause()  # for the imports: `workbench ui` pauses it again until its first paint
     try:
         from workbench.cli import main as run_cli
 
+        start_up.resume()
         run_cli()
     except KeyboardInterrupt:
         sys.stderr.write("workbench: interrupted\n")

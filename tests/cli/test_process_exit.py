@@ -141,3 +141,21 @@ def test_the_console_script_is_the_interruptible_entry() -> None:
     assert script.value == "workbench.console:main"
     done = subprocess.run([sys.executable, "-m", "workbench", "--version"], capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout == f"workbench {__version__}\n"
+
+
+GC_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: sys.stderr.write(f"gc enabled={gc.isenabled()} frozen={gc.get_freeze_count() > 0}\\n"))
+sys.argv = ["workbench", "--version"]
+from workbench.console import main
+main()
+"""
+
+
+def test_the_collector_is_paused_for_the_imports_and_resumed_for_the_command(tmp_path: Path) -> None:
+    """The objects Typer, Rich and our modules build at import live until the exit: collecting
+    them while they are built found nothing (workbench/start_up.py). The command runs with the
+    collector on, and without rescanning them."""
+    done = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "gc enabled=True frozen=True" in done.stderr

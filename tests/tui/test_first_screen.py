@@ -157,3 +157,29 @@ async def test_a_closed_folder_gets_its_prompts_when_opened(app_repo: Path, monk
         app.browse.open_version(rag, entries[0].commit.sha, None)  # the timeline's enter
         await settle(pilot)
         assert folders["rag/"].is_expanded and pane.selected == rag == app.selected_prompt
+
+
+@pytest.mark.parametrize("opens", [True, False])
+async def test_the_collector_paused_for_start_up_is_resumed(app_repo: Path, tmp_path: Path, opens: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workbench ui` pauses the garbage collector until the first screen is drawn
+    (workbench/start_up.py); the app resumes it then, or, when there is nothing to draw (no
+    repository), after START_UP_GC_PAUSE_S."""
+    import gc
+
+    from workbench import start_up
+    from workbench.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "START_UP_GC_PAUSE_S", 0.5)
+    root = app_repo if opens else tmp_path
+    start_up.pause()
+    try:
+        app = make_app(root, clock=clock, reads_ahead=ReadsAhead.start(root))
+        async with app.run_test(size=(140, 40)) as pilot:
+            await settle(pilot)
+            if opens:
+                assert app.browse.first_paint.is_set() and gc.isenabled()
+            await pilot.pause(0.6)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()

@@ -26,7 +26,10 @@ def open_app(
         from workbench.services.session import READ_ONLY_ENV
 
         os.environ[READ_ONLY_ENV] = "1"
+    from workbench import start_up
     from workbench.tui.first_screen import ReadsAhead
+
+    start_up.pause()  # resumed by the app once its first screen is drawn
 
     reads_ahead = ReadsAhead.start(root, read_only=read_only)  # Git reads while Textual loads
     from workbench.tui.app import make_app  # textual is imported only when the app opens

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, Tree
 
+from workbench import start_up
 from workbench.core.safe_text import clean
 from workbench.errors import WorkbenchError
 from workbench.services.session import RepoSession
@@ -55,6 +56,7 @@ from workbench.tui.status_bar import provider_label, status_line
 from workbench.tui.termination import Termination
 
 DEFAULT_THEME = "textual-dark"
+START_UP_GC_PAUSE_S = 3.0  # the collector resumes at the first paint, or after this long (workbench/start_up.py)
 R = TypeVar("R")
 P = ParamSpec("P")
 
@@ -124,6 +126,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         else:
             self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
         self.termination.install()  # `kill`: ends as `q` does, the terminal given back
+        self.set_timer(START_UP_GC_PAUSE_S, start_up.resume)  # no first paint (no repository, an error): still resumed
 
     def _choose_theme(self, name: str) -> None:
         """Any of Textual's themes (the palette's "Theme" switches while the app runs)."""
@@ -308,6 +311,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if event.name != self.selected_prompt:
             return
         self.browse.first_paint.set()
+        start_up.resume()
         if self.reads_ahead is not None:
             self.reads_ahead.stop()  # what was read ahead and not taken could be stale from now on
         pane = self.query_one(DiffPane)
