@@ -219,3 +219,50 @@ def test_a_failure_keeps_the_transports_words_before_gits() -> None:
     )
     line = remote_failure(output)
     assert line == "Could not read from remote repository. (git@example.com: Permission denied (publickey).)", line
+
+
+_LOADING_SLOWLY = """
+import builtins, sys, time
+from pathlib import Path
+
+real_import = builtins.__import__
+
+def slow_import(name, *args, **kwargs):
+    if name == "workbench.tui.app":  # Textual is still loading when the user gives up
+        print("loading Textual", flush=True)
+        time.sleep(60)
+    return real_import(name, *args, **kwargs)
+
+builtins.__import__ = slow_import
+from workbench.cli.ui_cmds import open_app
+
+open_app(Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("ending", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_the_git_read_while_textual_loads_ends_with_the_app(repo: Path, tmp_path: Path, ending: str) -> None:
+    """`workbench ui` reads the first screen in a thread (detached git) while Textual loads: the
+    app ended then (ctrl+c, kill, the terminal closed) leaves no git running. Here `git status`
+    hangs in an fsmonitor hook (as a slow hook or filter would); it ran on after the app was gone."""
+    pids = tmp_path / "hook-pids"
+    hook = tmp_path / "fsmonitor-hook"
+    hook.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 3600\n")
+    hook.chmod(0o755)
+    run_git(repo, "config", "core.fsmonitor", str(hook))
+    env = {**os.environ, "TERM": "xterm-256color"}
+
+    def end(pid: int, fd: int) -> None:
+        if ending == "SIGHUP":
+            os.close(fd)  # the terminal goes away: the kernel hangs up on the app
+        else:
+            os.kill(pid, getattr(signal, ending))
+
+    steps = [(lambda screen: "loading Textual" in screen and pids.exists() and pids.read_text().strip() != "", end)]
+    app = on_a_terminal([sys.executable, "-c", _LOADING_SLOWLY, str(repo)], env, steps=steps)
+    started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+    left = wait_until_gone(started, timeout=10)
+    kill_all(started)
+    assert started, app.seen[-2000:]
+    assert app.finished, "the app did not end"
+    assert left == [], f"git's hook still running after the app ended ({ending})"

@@ -32,12 +32,16 @@ def open_app(
     start_up.pause()  # resumed by the app once its first screen is drawn
 
     reads_ahead = ReadsAhead.start(root, read_only=read_only)  # Git reads while Textual loads
-    from workbench.tui.app import make_app  # textual is imported only when the app opens
+    try:
+        from workbench.tui.app import make_app  # textual is imported only when the app opens
 
-    app_ = make_app(
-        root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme, reads_ahead=reads_ahead
-    )
-    app_.run()
+        app_ = make_app(
+            root, provider_override=provider, model_override=model, base_url_override=base_url, read_only=read_only, theme=theme, reads_ahead=reads_ahead
+        )
+        app_.run()
+    except BaseException:  # ctrl+c while Textual loads, or a failure: the thread's git ends now
+        reads_ahead.stop(unclaimed=True)
+        raise
     if app_.return_code:  # ended by SIGTERM: 143, as a killed process reports
         raise typer.Exit(app_.return_code)
 

@@ -30,6 +30,15 @@ def read_only_requested() -> bool:
     return os.environ.get(READ_ONLY_ENV, "") not in ("", "0")
 
 
+def end_git_on_exit_signals() -> None:
+    """From the main thread, before another thread opens the app's session and runs git without
+    a terminal (`workbench ui` reads the first screen while Textual loads): SIGTERM and SIGHUP
+    end that git too. (The app's session sets it again when it opens; elsewhere, nothing.)"""
+    from workbench.vcs.exit_signals import install
+
+    install()
+
+
 @dataclass
 class SessionCache:
     """What a session remembers. Tags never move, so what is read about a tag stays true."""

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from workbench.core.versions import HistoryEntry, WorkingState
 from workbench.services import branches, diffing, history, parse_cache, prompt_files
-from workbench.services.session import RepoSession
+from workbench.services.session import RepoSession, end_git_on_exit_signals
 
 HISTORY_PAGE = 200
 T = TypeVar("T")
@@ -98,6 +98,7 @@ class ReadsAhead:
     @classmethod
     def start(cls, root: Path | str, *, read_only: bool = False) -> ReadsAhead:
         reads = cls(Path(root), read_only=read_only)
+        end_git_on_exit_signals()  # the thread's git runs without a terminal: a kill ends it too
         reads._thread.start()
         return reads
 

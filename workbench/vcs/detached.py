@@ -13,7 +13,7 @@ with a display, a graphical askpass.
 
 A process in a new session no longer gets the terminal's signals (hang-up, Ctrl+C at a
 shell), so the app ends its processes itself: `end_processes` when it quits (before it waits
-for the session lock a push holds), and on SIGTERM and SIGHUP. Each process leads its own
+for the session lock a push holds), and on SIGTERM and SIGHUP (`vcs/exit_signals.py`). Each process leads its own
 process group, which the ssh or helper it started belongs to: the group is ended, SIGTERM then
 SIGKILL. A SIGKILLed app cannot: its git then ends at its next write to the closed pipes, its
 ssh with git (or at the network's timeout); none of them can wait on a terminal.
@@ -28,14 +28,13 @@ import subprocess
 import threading
 import time
 import weakref
-from types import FrameType
 from typing import Any
 
 import git
 
+from workbench.vcs import exit_signals
+
 _GRACE_S = 2.0  # between SIGTERM and SIGKILL: git removes its lock files on SIGTERM
-_EXIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
-_previous_handlers: dict[int, Any] = {}
 
 
 class SessionGit(git.Git):
@@ -89,15 +88,11 @@ def detach(runner_git: git.Git | None, detached: bool) -> None:
 
     The persistent `cat-file` helpers are restarted at their next use, so that they follow.
     Turned on from the main thread (the app's; `runner_git` may not be there yet), it also
-    ends the detached processes when this process is terminated or its terminal hangs up (a
-    handler that then does what the previous one did).
+    ends the detached processes when this process is terminated or its terminal hangs up
+    (`exit_signals`: a handler that then does what the previous one did).
     """
-    if detached and threading.current_thread() is threading.main_thread():
-        for signum in _EXIT_SIGNALS:
-            current = signal.getsignal(signum)
-            if current is not _on_exit_signal:
-                _previous_handlers[signum] = current
-                signal.signal(signum, _on_exit_signal)
+    if detached:
+        exit_signals.install()
     if not isinstance(runner_git, SessionGit) or runner_git.detached == detached:
         return
     runner_git.detached = detached
@@ -116,16 +111,7 @@ def end_all() -> None:
         end_processes(runner_git)
 
 
-def _on_exit_signal(signum: int, frame: FrameType | None) -> None:
-    previous = _previous_handlers.get(signum, signal.SIG_DFL)
-    if previous == signal.SIG_IGN:  # ignored before (nohup): the app goes on, and so does its git
-        return
-    if callable(previous):  # the program's own handler: it decides; an ordinary exit ends them
-        previous(signum, frame)
-        return
-    end_all()  # the default: the process ends by this signal, as it would have
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+exit_signals.before_exit(end_all)
 
 
 def _end(procs: list[subprocess.Popen[bytes]]) -> None:
