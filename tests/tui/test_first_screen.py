@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import clock, diff_text, settle, shown_errors
+from tui_helpers import clock, diff_text, settle, shown_errors, walk
 
 from workbench.services import diffing, history, parse_cache, prompt_files
+from workbench.services.session import RepoSession
 from workbench.tui.app import WorkbenchApp, make_app
 from workbench.tui.first_screen import ReadsAhead, tree_data
 from workbench.tui.panes.history import HistoryPane
@@ -183,3 +184,72 @@ async def test_the_collector_paused_for_start_up_is_resumed(app_repo: Path, tmp_
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def thread_failures(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What ended a thread with an exception (printed on the terminal, over or after the app)."""
+    failures: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(f"{args.thread}: {args.exc_value!r}"))
+    return failures
+
+
+async def test_quitting_while_the_repository_opens_closes_it_quietly(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`q` before the session is open: the app's wait for it is cancelled, which cancelled the
+    thread's answer; the thread then failed setting it (a traceback after the app) and the
+    session it opened was never closed."""
+    failures = thread_failures(monkeypatch)
+    gate = threading.Event()
+    opening = RepoSession.open.__func__  # type: ignore[attr-defined]
+    closed: list[RepoSession] = []
+    close = RepoSession.close
+
+    def slow_open(cls: type[RepoSession], *args: Any, **kwargs: Any) -> RepoSession:
+        gate.wait(10)
+        return opening(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def counted_close(self: RepoSession) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(RepoSession, "open", classmethod(slow_open))
+    monkeypatch.setattr(RepoSession, "close", counted_close)
+    ahead = ReadsAhead.start(app_repo)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("q")
+    gate.set()
+    ahead.join(30)
+    assert not ahead._thread.is_alive()
+    assert failures == []
+    assert closed == [ahead.session.result()]
+
+
+async def test_moving_on_while_a_read_ahead_is_under_way(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user moves to the next prompt while the first one's history is still read ahead: the
+    app stops waiting for it (its worker cancelled), the thread finishes quietly."""
+    failures = thread_failures(monkeypatch)
+    gate = threading.Event()
+    original = history.history
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(history, "history", slow)
+    ahead = ReadsAhead.start(app_repo)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        while app.browse.history_asked is None:
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)  # the tree's cursor is on it
+        first = app.selected_prompt
+        tree = app.query_one(PromptsPane).prompt_tree
+        tree.move_cursor(next(node for node in walk(tree.root) if node.data not in (None, first)))
+        await pilot.pause(0.2)
+        gate.set()
+        ahead.join(30)
+        await settle(pilot)
+        assert app.selected_prompt != first and app.browse.entries_of == app.selected_prompt
+        assert shown_errors(app) == "" and diff_text(app)
+    assert failures == []

@@ -87,7 +87,7 @@ class ReadsAhead:
     """The first screen's service calls, made in a thread before the app asks for them."""
 
     def __init__(self, root: Path, *, read_only: bool) -> None:
-        self.session: Future[RepoSession] = Future()
+        self.session: Future[RepoSession] = _under_way()
         self._answers: dict[Hashable, Future[Any]] = {}
         self._lock = threading.Lock()
         self._over = False
@@ -153,7 +153,7 @@ class ReadsAhead:
         self._ask(session, fn, *args)
 
     def _ask(self, session: RepoSession, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        answer: Future[Any] = Future()
+        answer: Future[Any] = _under_way()
         with self._lock:
             if self._over:
                 raise _Over
@@ -166,6 +166,14 @@ class ReadsAhead:
             raise _Over from None
         answer.set_result(result)
         return result
+
+
+def _under_way() -> Future[Any]:
+    """A future only the thread ends: the app that stops waiting for it (a cancelled worker:
+    another prompt selected, the app quitting) cannot cancel it under the thread."""
+    future: Future[Any] = Future()
+    future.set_running_or_notify_cancel()
+    return future
 
 
 def _close_opened(opened: Future[RepoSession]) -> None:
