@@ -253,3 +253,81 @@ async def test_moving_on_while_a_read_ahead_is_under_way(app_repo: Path, monkeyp
         assert app.selected_prompt != first and app.browse.entries_of == app.selected_prompt
         assert shown_errors(app) == "" and diff_text(app)
     assert failures == []
+
+
+def held_history(name: str, *, until: threading.Event, app_waits_for: ReadsAhead | None = None) -> Any:
+    """history.history for the monkeypatch: the thread's read of `name` waits for `until`; the
+    app's reads wait for the reads ahead to end (`app_waits_for`: they end first, every time)."""
+    original = history.history
+
+    def held(session: RepoSession, asked: str, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "workbench-reads-ahead":
+            until.wait(10)
+        elif app_waits_for is not None:
+            app_waits_for.join(10)
+        return original(session, asked, *args, **kwargs)
+
+    return held
+
+
+FIRST = "analytics/sql_generator"  # the first prompt of the sample repository
+
+
+def edit_first(root: Path, words: str) -> None:
+    """The first prompt's description in the working copy: `edited <words>`."""
+    path = root / "prompts" / f"{FIRST}.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(f"description: edited {words}\n" if line.startswith("description:") else line for line in lines))
+
+
+async def test_a_reload_is_never_answered_from_the_reads_ahead(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`r` pressed while the first screen is still read ahead (a slow history) after an edit in
+    another terminal: the reload showed the working copy read ahead, from before the edit."""
+    edit_first(app_repo, "draft-one")  # before the app opens
+    gate = threading.Event()
+    ahead = ReadsAhead.start(app_repo)
+    monkeypatch.setattr(history, "history", held_history(FIRST, until=gate, app_waits_for=ahead))
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        while app.browse.history_asked is None:
+            await pilot.pause(0.05)
+        edit_first(app_repo, "draft-two")  # in another terminal
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        gate.set()
+        await settle(pilot)
+        assert app.selected_prompt == FIRST and app.selected_rev is None
+        assert "draft-two" in diff_text(app) and "draft-one" not in diff_text(app), diff_text(app)
+
+
+async def test_answers_read_ahead_for_a_prompt_left_are_dropped(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user leaves the first prompt before its diff is drawn, for one whose history cannot be
+    read: coming back to it later showed its working copy as read ahead, not as it is now."""
+    edit_first(app_repo, "draft-one")  # before the app opens
+    gate = threading.Event()
+    held = held_history(FIRST, until=gate)
+    other = "support/summarize"
+
+    def history_of(session: RepoSession, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == other:
+            raise RuntimeError("history unreadable")
+        return held(session, name, *args, **kwargs)
+
+    monkeypatch.setattr(history, "history", history_of)
+    ahead = ReadsAhead.start(app_repo)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        while app.browse.history_asked is None:
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)  # the tree's cursor is on the first prompt
+        tree = app.query_one(PromptsPane).prompt_tree
+        tree.move_cursor(next(node for node in walk(tree.root) if node.data == other))
+        await settle(pilot)
+        assert app.selected_prompt == other and "history unreadable" in shown_errors(app)
+        gate.set()
+        ahead.join(30)
+        edit_first(app_repo, "draft-two")  # in another terminal
+        tree.move_cursor(next(node for node in walk(tree.root) if node.data == FIRST))
+        await settle(pilot)
+        assert app.selected_prompt == FIRST and app.selected_rev is None
+        assert "draft-two" in diff_text(app) and "draft-one" not in diff_text(app), diff_text(app)

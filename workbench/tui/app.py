@@ -156,7 +156,12 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.root = session.root
         if session.config.keymap:
             self.set_keymap(dict(session.config.keymap))
-        self.refresh_scopes("tree")
+        self.browse.load_tree()  # the first pass: the answers read ahead are taken on it
+
+    def end_reads_ahead(self) -> None:
+        """The first pass is over (its diff drawn, a reload, another prompt): no answer read ahead."""
+        if self.reads_ahead is not None:
+            self.reads_ahead.stop()
 
     def on_unmount(self) -> None:
         self.termination.remove()
@@ -233,6 +238,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         """Reload the named parts of the screen from Git and disk."""
         if self.session is None:
             return
+        self.end_reads_ahead()
         wanted = set(scopes)
         if wanted & {"all", "tree", "status"}:
             self.browse.load_tree()
@@ -273,6 +279,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
     def _prompt_selected(self, event: PromptSelected) -> None:
         if event.name == self.selected_prompt and (self.browse.history_asked == event.name or self.browse.wanted_rev):
             return  # the tree announcing the selection the app made (selected, then highlighted)
+        if self.selected_prompt is not None and event.name != self.selected_prompt:
+            self.end_reads_ahead()
         self.selected_prompt = event.name
         self.selected_rev = None
         self.base_marked = False
@@ -312,8 +320,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             return
         self.browse.first_paint.set()
         start_up.resume()
-        if self.reads_ahead is not None:
-            self.reads_ahead.stop()  # what was read ahead and not taken could be stale from now on
+        self.end_reads_ahead()
         pane = self.query_one(DiffPane)
         if event.problems is not None:
             pane.show_problems(event.title, event.problems)
