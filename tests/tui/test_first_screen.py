@@ -331,3 +331,28 @@ async def test_answers_read_ahead_for_a_prompt_left_are_dropped(app_repo: Path, 
         await settle(pilot)
         assert app.selected_prompt == FIRST and app.selected_rev is None
         assert "draft-two" in diff_text(app) and "draft-one" not in diff_text(app), diff_text(app)
+
+
+async def test_a_folder_event_from_before_a_reload_fills_no_folder_of_the_new_tree(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reload clears the tree, and Textual numbers the new nodes from 0 again: a folder opened
+    or closed just before (its message handled after the reload) took the rows of the new folder
+    of the same number, which then opened empty."""
+    from workbench.tui.panes import prompts
+
+    monkeypatch.setattr(prompts, "EXPAND_ALL_ROWS", 3)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(PromptsPane)
+        tree = pane.prompt_tree
+        before = {str(node.label): node for node in tree.root.children}["support/"]
+        pane.set_rows(pane._rows, app.selected_prompt)  # the environments arrive, the user comes back (focus)...
+        before.expand()  # ...while the folder's event was on its way
+        await settle(pilot)
+        after = {str(node.label): node for node in tree.root.children}["support/"]
+        assert after is not before and after.id == before.id
+        tree.move_cursor(after)
+        await pilot.press("space")
+        await settle(pilot)
+        assert after.is_expanded
+        assert [node.data for node in after.children] == [row.name for row in pane._rows if row.name.startswith("support/")]

@@ -84,8 +84,9 @@ class PromptsPane(Vertical):
         self.border_title = "1 Prompts"
         self._rows: list[PromptRow] = []
         self._filter = ""
-        # Closed folders whose rows are not in the tree yet: node id -> (folder/, its rows, which folders open).
-        self._unfilled: dict[NodeID, tuple[str, list[PromptRow], Callable[[str], bool]]] = {}
+        # Closed folders whose rows are not in the tree yet: node id -> (the node, folder/, its rows,
+        # which folders open). The node too: a reload numbers the new tree's nodes from 0 again.
+        self._unfilled: dict[NodeID, tuple[TreeNode[str], str, list[PromptRow], Callable[[str], bool]]] = {}
 
     def compose(self) -> ComposeResult:
         # Disabled while hidden so that it never takes the focus by accident.
@@ -171,15 +172,17 @@ class PromptsPane(Vertical):
                 key = prefix + head
                 folders[head] = (parent.add(Text(clean(head) + "/", style="bold"), expand=opens(key)), [row])
         for head, (node, below) in folders.items():
-            self._unfilled[node.id] = (prefix + head + "/", below, opens)
+            self._unfilled[node.id] = (node, prefix + head + "/", below, opens)
             if node.is_expanded:
                 self._fill(node)
 
     def _fill(self, node: TreeNode[str]) -> None:
-        """Add a folder's rows the first time it is open."""
-        unfilled = self._unfilled.pop(node.id, None)
-        if unfilled is not None:
-            self._add_rows(node, *unfilled)
+        """Add a folder's rows the first time it is open (not for a node of the tree before a
+        reload: its event may arrive after it)."""
+        unfilled = self._unfilled.get(node.id)
+        if unfilled is not None and unfilled[0] is node:
+            del self._unfilled[node.id]
+            self._add_rows(*unfilled)
 
     def _select_node(self, node: TreeNode[str]) -> None:
         self.prompt_tree.move_cursor(node)
