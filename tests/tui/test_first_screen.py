@@ -356,3 +356,21 @@ async def test_a_folder_event_from_before_a_reload_fills_no_folder_of_the_new_tr
         await settle(pilot)
         assert after.is_expanded
         assert [node.data for node in after.children] == [row.name for row in pane._rows if row.name.startswith("support/")]
+
+
+async def test_the_first_screen_shows_the_test_results_of_its_history(app_repo: Path) -> None:
+    """The first history's test summaries are asked while answers read ahead are still waiting
+    (the diff's): the key of that call holds a list, which cannot be a key (TypeError), and the
+    summaries were never shown."""
+    from workbench.services import test_results
+
+    with RepoSession.open(app_repo) as session:
+        head = history.history(session, FIRST)[0].commit.sha
+        test_results.record_note(session, head, test_results.note_line(FIRST, "✓ 2/2", "echo"))
+    ahead = ReadsAhead.start(app_repo)
+    ahead.join(30)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.selected_prompt == FIRST
+        assert {row.rev: row.tests for row in app.query_one(HistoryPane)._all}.get(head) == "✓ 2/2"

@@ -107,7 +107,12 @@ class ReadsAhead:
     ) -> Future[Any] | None:
         """The answer to `fn(session, *args, **kwargs)` made (or being made) ahead, once."""
         with self._lock:
-            return self._answers.pop(_key(fn, args, kwargs), None)
+            if not self._answers:
+                return None
+            try:
+                return self._answers.pop(_key(fn, args, kwargs), None)
+            except TypeError:  # an argument that cannot be a key (a list of commits): not read ahead
+                return None
 
     def stop(self, *, unclaimed: bool = False) -> None:
         """No more reads, and answers not taken are dropped: later they could be stale.
