@@ -266,3 +266,32 @@ def test_the_git_read_while_textual_loads_ends_with_the_app(repo: Path, tmp_path
     assert started, app.seen[-2000:]
     assert app.finished, "the app did not end"
     assert left == [], f"git's hook still running after the app ended ({ending})"
+
+
+def test_q_quits_while_the_first_git_read_hangs(repo: Path, tmp_path: Path) -> None:
+    """The first screen's `git status` hangs (a slow fsmonitor hook) in the thread that reads it
+    ahead: the app still answers keys, and `q` ends it and its git. The app waited on the UI
+    thread for the lock that git held, to set what the thread had already set: frozen for good."""
+    pids = tmp_path / "hook-pids"
+    hook = tmp_path / "fsmonitor-hook"
+    hook.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 3600\n")
+    hook.chmod(0o755)
+    run_git(repo, "config", "core.fsmonitor", str(hook))
+    env = {**os.environ, "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    hung_at: list[float] = []
+
+    def hung(screen: str) -> bool:
+        if not (pids.exists() and pids.read_text().strip()):
+            return False
+        hung_at.append(time.monotonic())
+        return hung_at[-1] - hung_at[0] > 2.0  # the app has had time to open (and to freeze)
+
+    steps = [(hung, lambda pid, fd: os.write(fd, b"q"))]
+    app = on_a_terminal([sys.executable, "-m", "workbench", "ui", str(repo)], env, steps=steps, timeout=40)
+    started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+    left = wait_until_gone(started, timeout=10)
+    kill_all(started)
+    assert started, app.seen[-2000:]
+    assert app.finished, "the app did not end"
+    assert left == [], "git's hook still running after the app ended"

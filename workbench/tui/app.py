@@ -151,7 +151,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if self.clock is not None:
             session.clock = self.clock
         self.read_only = session.store.read_only  # a read-only process (WORKBENCH_READ_ONLY): its flows refuse too
-        session.store.terminal_prompts = False  # git, ssh and helpers may not ask on the screen the app draws
+        if session.store.terminal_prompts:  # read ahead: set already; setting waits for a git running there
+            session.store.terminal_prompts = False  # git, ssh and helpers may not ask on the screen the app draws
         self.session = session
         self.root = session.root
         if session.config.keymap:
