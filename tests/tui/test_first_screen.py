@@ -374,3 +374,25 @@ async def test_the_first_screen_shows_the_test_results_of_its_history(app_repo: 
         await settle(pilot)
         assert app.selected_prompt == FIRST
         assert {row.rev: row.tests for row in app.query_one(HistoryPane)._all}.get(head) == "✓ 2/2"
+
+
+async def test_a_filter_cleared_gives_back_the_folders_the_user_opened(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big tree keeps the folders the user opened across reloads; a filter (`/`) rebuilt the
+    tree from the filtered one, so clearing it closed every folder the user had opened."""
+    from workbench.tui.panes import prompts
+
+    monkeypatch.setattr(prompts, "EXPAND_ALL_ROWS", 3)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        tree = app.query_one(PromptsPane).prompt_tree
+        tree.move_cursor({str(node.label): node for node in tree.root.children}["support/"])
+        await pilot.press("space")
+        await settle(pilot)
+        await pilot.press("slash", "r", "a", "g")
+        await settle(pilot)
+        assert [str(node.label) for node in tree.root.children] == ["rag/"]
+        await pilot.press("escape")
+        await settle(pilot)
+        folders = {str(node.label): node for node in tree.root.children}
+        assert folders["support/"].is_expanded and len(folders["support/"].children) == 6

@@ -84,6 +84,8 @@ class PromptsPane(Vertical):
         self.border_title = "1 Prompts"
         self._rows: list[PromptRow] = []
         self._filter = ""
+        self._shown_filter = ""  # the filter of the tree on screen
+        self._open_unfiltered: set[str] = set()  # the folders open when no filter was
         # Closed folders whose rows are not in the tree yet: node id -> (the node, folder/, its rows,
         # which folders open). The node too: a reload numbers the new tree's nodes from 0 again.
         self._unfilled: dict[NodeID, tuple[TreeNode[str], str, list[PromptRow], Callable[[str], bool]]] = {}
@@ -131,7 +133,12 @@ class PromptsPane(Vertical):
 
     def _rebuild(self, select: str | None) -> None:
         tree = self.prompt_tree
-        opened = _open_folders(tree.root, "")  # a reload keeps the folders the user opened
+        opened = _open_folders(tree.root, "")  # a reload keeps the folders the user opened...
+        if not self._shown_filter:
+            self._open_unfiltered = opened
+        elif not self._filter:  # ...those of before the filter once it is cleared (not its matches')
+            opened = self._open_unfiltered
+        self._shown_filter = self._filter
         tree.clear()
         self._unfilled.clear()
         visible = [r for r in self._rows if self._filter.lower() in r.name.lower()]
