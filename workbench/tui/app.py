@@ -159,11 +159,6 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             self.set_keymap(dict(session.config.keymap))
         self.browse.load_tree()  # the first pass: the answers read ahead are taken on it
 
-    def end_reads_ahead(self) -> None:
-        """The first pass is over (its diff drawn, a reload, another prompt): no answer read ahead."""
-        if self.reads_ahead is not None:
-            self.reads_ahead.stop()
-
     def on_unmount(self) -> None:
         self.termination.remove()
         self._cancel_runs()
@@ -239,7 +234,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         """Reload the named parts of the screen from Git and disk."""
         if self.session is None:
             return
-        self.end_reads_ahead()
+        self.browse.end_reads_ahead()
         wanted = set(scopes)
         if wanted & {"all", "tree", "status"}:
             self.browse.load_tree()
@@ -281,7 +276,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if event.name == self.selected_prompt and (self.browse.history_asked == event.name or self.browse.wanted_rev):
             return  # the tree announcing the selection the app made (selected, then highlighted)
         if self.selected_prompt is not None and event.name != self.selected_prompt:
-            self.end_reads_ahead()
+            self.browse.end_reads_ahead()
         self.selected_prompt = event.name
         self.selected_rev = None
         self.base_marked = False
@@ -321,7 +316,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             return
         self.browse.first_paint.set()
         start_up.resume()
-        self.end_reads_ahead()
+        self.browse.end_reads_ahead()
         pane = self.query_one(DiffPane)
         if event.problems is not None:
             pane.show_problems(event.title, event.problems)

@@ -94,6 +94,12 @@ class BrowseController(Controller):
         self.upkeep_job: object = None  # kept until git ends it (dropping it stops git)
         self.warming: asyncio.Task[None] | None = None
 
+    def end_reads_ahead(self) -> None:
+        """The app's first pass is over (its first diff drawn, a reload, another prompt selected):
+        answers read ahead and not taken could be stale from now on, Git is asked again."""
+        if self.app.reads_ahead is not None:
+            self.app.reads_ahead.stop()
+
     # ------------------------------------------------------------------ tree
     def load_tree(self) -> None:
         self.app.start_worker(self._load_tree, group="tree", exclusive=True)
