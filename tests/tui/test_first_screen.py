@@ -396,3 +396,24 @@ async def test_a_filter_cleared_gives_back_the_folders_the_user_opened(app_repo:
         await settle(pilot)
         folders = {str(node.label): node for node in tree.root.children}
         assert folders["support/"].is_expanded and len(folders["support/"].children) == 6
+
+
+@pytest.mark.parametrize("how", ["--read-only", "WORKBENCH_READ_ONLY"])
+async def test_reads_ahead_of_a_read_only_app_write_nothing(app_repo: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """The thread opens the session read-only as the app would: no verdict, no index refreshed
+    by `git status` (a file touched: its stat data changed), nothing under `.git` or `.workbench`."""
+    from repo_state import changes, tree_state
+
+    edit_first(app_repo, "draft-one")
+    (app_repo / "prompts" / "support" / "summarize.yaml").touch()
+    (app_repo / "workbench.yaml").touch()
+    before = tree_state(app_repo)
+    if how == "WORKBENCH_READ_ONLY":
+        monkeypatch.setenv("WORKBENCH_READ_ONLY", "1")
+    flag = how == "--read-only"
+    ahead = ReadsAhead.start(app_repo, read_only=flag)
+    app = make_app(app_repo, clock=clock, read_only=flag, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.read_only and "draft-one" in diff_text(app)
+    assert changes(before, tree_state(app_repo)) == []
