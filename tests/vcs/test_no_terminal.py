@@ -221,6 +221,23 @@ def test_a_failure_keeps_the_transports_words_before_gits() -> None:
     assert line == "Could not read from remote repository. (git@example.com: Permission denied (publickey).)", line
 
 
+def hanging_status(repo: Path, tmp_path: Path) -> Path:
+    """`git status` in `repo` hangs in its fsmonitor hook (as a slow hook or filter would); the
+    file returned gets the pids of that git and of its hook (git runs the hook again, older
+    protocol, when the first one is killed alone: both are listed)."""
+    pids = tmp_path / "hook-pids"
+    hook = tmp_path / "fsmonitor-hook"
+    hook.write_text(f"#!/bin/sh\necho $PPID $$ >> {pids}\nexec sleep 3600\n")
+    hook.chmod(0o755)
+    run_git(repo, "config", "core.fsmonitor", str(hook))
+    return pids
+
+
+def _pids_in(path: Path) -> list[int]:
+    """The pids listed, each git before its hook (killed first, git cannot start another)."""
+    return list(dict.fromkeys(int(p) for p in path.read_text().split())) if path.exists() else []
+
+
 _LOADING_SLOWLY = """
 import builtins, sys, time
 from pathlib import Path
@@ -244,12 +261,8 @@ open_app(Path(sys.argv[1]))
 def test_the_git_read_while_textual_loads_ends_with_the_app(repo: Path, tmp_path: Path, ending: str) -> None:
     """`workbench ui` reads the first screen in a thread (detached git) while Textual loads: the
     app ended then (ctrl+c, kill, the terminal closed) leaves no git running. Here `git status`
-    hangs in an fsmonitor hook (as a slow hook or filter would); it ran on after the app was gone."""
-    pids = tmp_path / "hook-pids"
-    hook = tmp_path / "fsmonitor-hook"
-    hook.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 3600\n")
-    hook.chmod(0o755)
-    run_git(repo, "config", "core.fsmonitor", str(hook))
+    hangs (`hanging_status`); it ran on after the app was gone."""
+    pids = hanging_status(repo, tmp_path)
     env = {**os.environ, "TERM": "xterm-256color"}
 
     def end(pid: int, fd: int) -> None:
@@ -260,23 +273,19 @@ def test_the_git_read_while_textual_loads_ends_with_the_app(repo: Path, tmp_path
 
     steps = [(lambda screen: "loading Textual" in screen and pids.exists() and pids.read_text().strip() != "", end)]
     app = on_a_terminal([sys.executable, "-c", _LOADING_SLOWLY, str(repo)], env, steps=steps)
-    started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+    started = _pids_in(pids)
     left = wait_until_gone(started, timeout=10)
-    kill_all(started)
+    kill_all(_pids_in(pids))
     assert started, app.seen[-2000:]
     assert app.finished, "the app did not end"
-    assert left == [], f"git's hook still running after the app ended ({ending})"
+    assert left == [], f"git status or its hook still running after the app ended ({ending})"
 
 
 def test_q_quits_while_the_first_git_read_hangs(repo: Path, tmp_path: Path) -> None:
     """The first screen's `git status` hangs (a slow fsmonitor hook) in the thread that reads it
     ahead: the app still answers keys, and `q` ends it and its git. The app waited on the UI
     thread for the lock that git held, to set what the thread had already set: frozen for good."""
-    pids = tmp_path / "hook-pids"
-    hook = tmp_path / "fsmonitor-hook"
-    hook.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 3600\n")
-    hook.chmod(0o755)
-    run_git(repo, "config", "core.fsmonitor", str(hook))
+    pids = hanging_status(repo, tmp_path)
     env = {**os.environ, "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
     hung_at: list[float] = []
@@ -289,9 +298,9 @@ def test_q_quits_while_the_first_git_read_hangs(repo: Path, tmp_path: Path) -> N
 
     steps = [(hung, lambda pid, fd: os.write(fd, b"q"))]
     app = on_a_terminal([sys.executable, "-m", "workbench", "ui", str(repo)], env, steps=steps, timeout=40)
-    started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+    started = _pids_in(pids)
     left = wait_until_gone(started, timeout=10)
-    kill_all(started)
+    kill_all(_pids_in(pids))
     assert started, app.seen[-2000:]
     assert app.finished, "the app did not end"
-    assert left == [], "git's hook still running after the app ended"
+    assert left == [], "git status or its hook still running after the app ended"
