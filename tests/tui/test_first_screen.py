@@ -34,6 +34,19 @@ def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return reads
 
 
+def gated_history(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """`history.history` waits until the returned event is set (a slow first read)."""
+    gate = threading.Event()
+    original = history.history
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(history, "history", slow)
+    return gate
+
+
 def first_screen(app: WorkbenchApp) -> tuple[Any, ...]:
     pane = app.query_one(HistoryPane)
     return (
@@ -70,14 +83,7 @@ async def test_the_first_screen_is_read_ahead_once_and_shown_as_without(app_repo
 
 async def test_reads_still_under_way_are_waited_for_not_made_twice(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The app asking before the thread has answered waits for that answer."""
-    gate = threading.Event()
-    original = history.history
-
-    def slow(*args: Any, **kwargs: Any) -> Any:
-        gate.wait(10)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(history, "history", slow)
+    gate = gated_history(monkeypatch)
     reads = count_reads(monkeypatch)
     ahead = ReadsAhead.start(app_repo)
     app = make_app(app_repo, clock=clock, reads_ahead=ahead)
@@ -229,14 +235,7 @@ async def test_moving_on_while_a_read_ahead_is_under_way(app_repo: Path, monkeyp
     """The user moves to the next prompt while the first one's history is still read ahead: the
     app stops waiting for it (its worker cancelled), the thread finishes quietly."""
     failures = thread_failures(monkeypatch)
-    gate = threading.Event()
-    original = history.history
-
-    def slow(*args: Any, **kwargs: Any) -> Any:
-        gate.wait(10)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(history, "history", slow)
+    gate = gated_history(monkeypatch)
     ahead = ReadsAhead.start(app_repo)
     app = make_app(app_repo, clock=clock, reads_ahead=ahead)
     async with app.run_test(size=(140, 40)) as pilot:
