@@ -27,17 +27,16 @@ def before_exit(end: Callable[[], None]) -> None:
         _before_exit.append(end)
 
 
-def install() -> bool:
-    """Set the handlers, from the main thread (elsewhere: False, nothing done). A handler set
-    since (the app's event loop's) is kept as the one to call next."""
+def install() -> None:
+    """Set the handlers, from the main thread (elsewhere nothing is done). A handler set since
+    (the app's event loop's) is kept as the one to call next."""
     if threading.current_thread() is not threading.main_thread():
-        return False
+        return
     for signum in _EXIT_SIGNALS:
         current = signal.getsignal(signum)
         if current is not _on_exit_signal:
             _previous_handlers[signum] = current
             signal.signal(signum, _on_exit_signal)
-    return True
 
 
 def _on_exit_signal(signum: int, frame: FrameType | None) -> None:
