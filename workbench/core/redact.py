@@ -64,9 +64,19 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         text: any text about to be written or printed.
         secrets: values known to be secret (shorter than 4 characters are ignored).
     """
-    if not text:
-        return text
-    pattern = _pattern(frozenset(s for s in secrets if isinstance(s, str)))
+    return _redact(text, _secrets_pattern(secrets)) if text else text
+
+
+def redact_data(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """`redact` applied to every string inside nested dicts, lists and tuples (keys too)."""
+    return _redact_nested(value, _secrets_pattern(secrets))
+
+
+def _secrets_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    return _pattern(frozenset(s for s in secrets if isinstance(s, str)))
+
+
+def _redact(text: str, pattern: re.Pattern[str] | None) -> str:
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
     if "://" in text:
@@ -74,18 +84,17 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     if "=" in text:
         text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    return _OPENAI_KEY.sub(f"sk-{REDACTED}", text)
+    return _OPENAI_KEY.sub(f"sk-{REDACTED}", text) if "sk-" in text else text
 
 
-def redact_data(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """`redact` applied to every string inside nested dicts, lists and tuples (keys too)."""
-    frozen = tuple(secrets)
+def _redact_nested(value: Any, pattern: re.Pattern[str] | None) -> Any:
+    # The secrets' pattern is looked up once for the whole value, not once for each string in it.
     if isinstance(value, str):
-        return redact(value, frozen)
+        return _redact(value, pattern) if value else value
     if isinstance(value, dict):
-        return {redact_data(k, frozen): redact_data(v, frozen) for k, v in value.items()}
+        return {_redact_nested(k, pattern): _redact_nested(v, pattern) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_data(v, frozen) for v in value)
+        return type(value)(_redact_nested(v, pattern) for v in value)
     return value
 
 
