@@ -140,3 +140,35 @@ def test_validate_reports_the_bomb_with_its_position(tmp_path: Path, capsys: pyt
     (tmp_path / "prompts" / "bomb.yaml").write_text(PROMPT + alias_bomb())
     assert run_app(["-C", str(tmp_path), "validate"]) == 1
     assert "prompts/bomb.yaml:9:4: error: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" + ",".join(["1"] * 500) + "]", "- \n" * 500, "?\n" * 500, "[" + ",".join(["[]"] * 300) + "]", "{" + ", ".join(["? "] * 300) + "}",
+     "".join(f"k{i}:\n" for i in range(300)), "[" + ",".join(["{}"] * 300) + "]", "[" + ",".join(["a: "] * 300) + "]", "-\n" * 500],
+    ids=["numbers", "empty-items", "empty-keys", "empty-lists", "flow-keys", "empty-values", "empty-maps", "flow-pairs", "bare-dashes"],
+)
+def test_without_an_anchor_a_text_holds_at_most_two_values_per_character(text: str) -> None:
+    """What lets an anchor-free text skip measuring (yamlpos._may_expand): the densest texts
+    found still hold fewer values than twice their length, and no more characters."""
+    import yaml
+
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    values, chars, stack = 0, 0, [node]
+    while stack:
+        current = stack.pop()
+        values += 1
+        if isinstance(current, yaml.ScalarNode):
+            chars += len(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(child for pair in current.value for child in pair)
+        else:
+            stack.extend(current.value)
+    assert values <= 2 * len(text) + 2 and chars <= len(text)
+    parse_yaml(text)  # and within the limits, it loads
+
+
+def test_without_an_anchor_depth_is_refused_at_the_first_level_past_the_limit() -> None:
+    with pytest.raises(YamlSyntaxError) as err:
+        parse_yaml("[" * 150 + "]" * 150)
+    assert (err.value.line, err.value.col) == (1, DEFAULT_LIMITS.max_depth + 2)
