@@ -78,6 +78,36 @@ def test_workbench_yaml_model_parameters_are_part_of_the_cache_key(repo: Path) -
         assert server.requests == 2 * CASES
 
 
+def _clients_built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from workbench.evals import providers
+
+    built: list[int] = []
+    original = providers.OpenAIProvider._sdk_client
+
+    def counting(self: providers.OpenAIProvider) -> object:
+        if self._client is None:
+            built.append(id(self))
+        return original(self)
+
+    monkeypatch.setattr(providers.OpenAIProvider, "_sdk_client", counting)
+    return built
+
+
+def test_suites_of_the_same_model_share_one_client_and_others_get_their_own(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each suite built its own SDK client: two TLS set-ups at once (60-100 ms each) before the
+    first request, and two connection pools to one endpoint."""
+    built = _clients_built(monkeypatch)
+    with FakeOpenAI() as server:
+        assert run_app(["-C", str(repo), "test", "a", "b", "--no-cache", "--base-url", server.base_url]) == 0
+        assert server.requests == 2 * CASES
+        assert len(set(built)) == 1
+        (repo / "prompts" / "b.yaml").write_text(PROMPT.replace("LABEL", "b").replace("gpt-4o-mini", "gpt-4o"))
+        built.clear()
+        assert run_app(["-C", str(repo), "test", "a", "b", "--no-cache", "--base-url", server.base_url]) == 0
+        assert server.requests == 4 * CASES
+    assert len(set(built)) == 2
+
+
 def _run_in_a_fresh_process(repo: Path, args: list[str]) -> dict[str, object]:
     """Run the CLI in a new interpreter; report the exit code and which HTTP/SDK/Git modules it imported."""
     probe = (
