@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -53,6 +54,7 @@ class FakeOpenAI:
     max_in_flight: int = 0  # the most requests the server was answering at once
     # One entry per request: what it asked (last message), how it was answered, when.
     log: list[dict[str, Any]] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None  # serve https with this server-side context
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -63,7 +65,7 @@ class FakeOpenAI:
     def base_url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}/v1"
 
     def next_behaviour(self) -> Behaviour:
         with self._lock:
@@ -228,6 +230,8 @@ class FakeOpenAI:
                 self.wfile.flush()
 
         self._server = _Server(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

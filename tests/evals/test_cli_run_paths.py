@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,51 @@ def test_an_uncached_run_goes_through_the_official_sdk(repo: Path) -> None:
         assert server.requests == 8
     assert probe["code"] == 0 and "openai" in probe["modules"]
     assert "aiohttp" not in probe["modules"]  # the SDK's optional transport: 0.25 s of its import, never used
+
+
+def test_the_tls_context_is_built_once_beside_the_sdk_import(repo: Path) -> None:
+    """The client built it after the SDK's import, 45-100 ms on the way to the first request.
+    It is now built in a thread of its own while the SDK imports, and given to the client."""
+    probe = (
+        "import json, ssl, sys, threading\n"
+        "loads = []\n"
+        "original = ssl.SSLContext.load_verify_locations\n"
+        "def recording(self, *args, **kwargs):\n"
+        "    loads.append(threading.current_thread().name)\n"
+        "    return original(self, *args, **kwargs)\n"
+        "ssl.SSLContext.load_verify_locations = recording\n"
+        "from workbench.cli.common import run_app\n"
+        f"code = run_app({['test', 'a', 'b', '--no-cache', '--base-url', '{URL}']!r})\n"
+        "sys.stderr.write('PROBE ' + json.dumps({'code': code, 'loads': loads}) + '\\n')\n"
+    )
+    with FakeOpenAI() as server:
+        done = subprocess.run([sys.executable, "-c", probe.replace("{URL}", server.base_url)], cwd=repo, capture_output=True, text=True, check=False)
+        assert server.requests == 2 * CASES
+    line = next((line for line in done.stderr.splitlines() if line.startswith("PROBE ")), done.stderr)
+    assert json.loads(line[len("PROBE ") :]) == {"code": 0, "loads": ["workbench-tls-context"]}
+
+
+def test_an_https_endpoint_is_verified_against_the_trusted_certificates(repo: Path, tmp_path: Path) -> None:
+    """The prefetched TLS context is httpx2's default: a certificate the trusted bundle
+    (`SSL_CERT_FILE`) vouches for is accepted, any other refused."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with FakeOpenAI(tls=context) as server:
+        args = ["workbench", "-C", str(repo), "test", "a", "--no-cache", "--json", "--base-url", server.base_url]
+        run = [sys.executable, "-c", "import sys; sys.argv = sys.argv[1:]; from workbench.console import main; main()", *args]
+        trusted = subprocess.run(run, capture_output=True, text=True, check=False, env={**os.environ, "SSL_CERT_FILE": str(cert)})
+        assert trusted.returncode == 0, trusted.stderr
+        assert server.requests == CASES
+        untrusted = subprocess.run(run, capture_output=True, text=True, check=False, env={k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"})
+        assert server.requests == CASES  # no request got through the handshake
+    assert untrusted.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout + untrusted.stderr or "certificate verify failed" in untrusted.stdout + untrusted.stderr
 
 
 def test_the_sdk_leaves_aiohttp_importable_and_keeps_it_where_it_was_already_imported() -> None:

@@ -46,7 +46,7 @@ from workbench.evals.model_io import (
     short_text,
 )
 from workbench.evals.request_fields import describe_fields
-from workbench.evals.sdk_import import openai_sdk
+from workbench.evals.sdk_import import openai_sdk, prefetched_tls_context
 from workbench.evals.secrets import register, register_url, scrub
 
 # USD per 1M tokens (input, output), for cost assertions and reports.
@@ -162,8 +162,12 @@ class OpenAIProvider:
         with self._client_lock:
             if self._client is None:
                 sdk = openai_sdk()  # deferred: the SDK costs 0.3-1.0 s to import
-
-                self._client = sdk.AsyncOpenAI(api_key=self._key, base_url=self.spec.base_url, max_retries=0, timeout=self.timeout_s)
+                context = prefetched_tls_context()
+                # The SDK's own client with its defaults, given the TLS context built beside its import.
+                http_client = None if context is None else sdk.DefaultAsyncHttpxClient(timeout=self.timeout_s, verify=context)
+                self._client = sdk.AsyncOpenAI(
+                    api_key=self._key, base_url=self.spec.base_url, max_retries=0, timeout=self.timeout_s, http_client=http_client
+                )
             return self._client
 
     async def _client_ready(self) -> Any:

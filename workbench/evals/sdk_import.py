@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import ssl
 import sys
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -111,6 +113,7 @@ def prefetch_http_client() -> None:
     """
     if "openai" in sys.modules:
         return
+    _start_tls_context()
 
     def load() -> None:
         # Any failure (not installed, interpreter shutting down) is left to the first call.
@@ -118,3 +121,45 @@ def prefetch_http_client() -> None:
             openai_sdk()
 
     threading.Thread(target=load, name="workbench-sdk-import", daemon=True).start()
+
+
+_tls_lock = threading.Lock()
+_tls_context: Future[ssl.SSLContext] | None = None
+
+
+def _start_tls_context() -> None:
+    """Build the HTTP client's default TLS context in a thread of its own, beside the SDK's import.
+
+    The client builds it when it is made, after the import: 45-100 ms here, mostly OpenSSL
+    loading the CA bundle outside the GIL, so in a thread it overlaps with the import instead
+    of following it. It is httpx2's own default (`create_ssl_context()`: the same CA bundle,
+    `SSL_CERT_FILE`/`SSL_CERT_DIR`, verification on).
+    """
+    global _tls_context
+    with _tls_lock:
+        if _tls_context is not None:
+            return
+        future: Future[ssl.SSLContext] = Future()
+        _tls_context = future
+
+    def build() -> None:
+        try:
+            import httpx2
+
+            future.set_result(httpx2.create_ssl_context())
+        except BaseException as err:  # told to the client's maker, which then builds its own
+            future.set_exception(err)
+
+    threading.Thread(target=build, name="workbench-tls-context", daemon=True).start()
+
+
+def prefetched_tls_context() -> ssl.SSLContext | None:
+    """The context `prefetch_http_client` started (waiting for it), or None: not started, or it
+    failed (the client then builds its own, and any error is its)."""
+    future = _tls_context
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except Exception:
+        return None
