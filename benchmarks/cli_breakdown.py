@@ -56,8 +56,11 @@ def last(name):
         marks[name] = time.perf_counter() - T0
 
 import importlib
+from workbench import start_up
+start_up.pause()  # as the console script does: no collections, dataclasses' kept methods
 for module in IMPORTS:
     importlib.import_module(module)
+start_up.resume()
 last("imports done")
 
 import workbench.cli.eval_cmds as ec
