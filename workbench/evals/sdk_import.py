@@ -123,6 +123,7 @@ def prefetch_http_client() -> None:
     threading.Thread(target=load, name="workbench-sdk-import", daemon=True).start()
 
 
+TLS_CONTEXT_WAIT_S = 10.0
 _tls_lock = threading.Lock()
 _tls_context: Future[ssl.SSLContext] | None = None
 
@@ -154,12 +155,12 @@ def _start_tls_context() -> None:
 
 
 def prefetched_tls_context() -> ssl.SSLContext | None:
-    """The context `prefetch_http_client` started (waiting for it), or None: not started, or it
-    failed (the client then builds its own, and any error is its)."""
+    """The context `prefetch_http_client` started (waiting for it), or None: not started, failed
+    or not done within `TLS_CONTEXT_WAIT_S` (the client then builds its own, and any error is its)."""
     future = _tls_context
     if future is None:
         return None
     try:
-        return future.result()
-    except Exception:
+        return future.result(timeout=TLS_CONTEXT_WAIT_S)
+    except Exception:  # includes the wait running out: a CA file that never ends reading
         return None
