@@ -28,12 +28,14 @@ def test_the_sdk_loads_without_its_type_catalogue() -> None:
         "client = sdk.AsyncOpenAI(api_key='k', base_url='http://127.0.0.1:9', max_retries=0)\n"
         "assert client.chat.completions\n"
         "print(sum(name.startswith('openai.types.') for name in sys.modules))\n"
-        "print(sys.modules['openai.types.shared'].__dict__.get('_workbench_loaded'))\n"
+        "print(*(sys.modules[n].__dict__.get('_workbench_loaded') for n in ('openai.types', 'openai.types.chat', 'openai.types.responses', 'openai.types.shared')))\n"
     )
     assert done.returncode == 0, done.stderr
-    loaded, shared_loaded = done.stdout.split()
-    assert int(loaded) < 95  # 100 with the shared catalogue, ~650 with every catalogue
-    assert shared_loaded == "None"  # asked for by the SDK's errors module alone (a submodule)
+    loaded, *catalogues_loaded = done.stdout.split()
+    assert int(loaded) < 80  # 100 with the shared catalogue, 84 with the chat one, ~650 with every catalogue
+    # None: never run whole. The SDK asks for one name of the chat catalogue (lib/_tools.py),
+    # a submodule of it (lib/_parsing), and a submodule of the shared one (its errors module).
+    assert catalogues_loaded == ["None"] * 4
 
 
 def test_every_type_is_there_when_asked_for() -> None:
@@ -54,6 +56,23 @@ def test_every_type_is_there_when_asked_for() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "x"
+
+
+def test_a_name_asked_for_loads_the_module_that_defines_it() -> None:
+    done = _run(
+        "import sys\n"
+        "from workbench.evals.sdk_import import openai_sdk\n"
+        "openai = openai_sdk()\n"
+        "before = set(sys.modules)\n"
+        "from openai.types.chat import ChatCompletionChunk, completion_create_params\n"
+        "from openai.types import Batch\n"
+        "import openai.types.chat.chat_completion_chunk as module\n"
+        "assert ChatCompletionChunk is module.ChatCompletionChunk and completion_create_params.CompletionCreateParams\n"
+        "print(len(set(sys.modules) - before), sys.modules['openai.types.chat'].__dict__.get('_workbench_loaded'))\n"
+    )
+    assert done.returncode == 0, done.stderr
+    added, chat_loaded = done.stdout.split()
+    assert int(added) < 20 and chat_loaded == "None"  # the whole chat catalogue is ~50 modules more
 
 
 def test_threads_asking_for_types_at_once_get_the_same_ones() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import importlib.util
@@ -24,13 +25,18 @@ _SDK_TYPE_CATALOGUES = ("openai.types", "openai.types.chat", "openai.types.respo
 
 
 class _CatalogueOnDemand(ModuleType):
-    """A package whose `__init__` runs when a name it defines is first asked for.
+    """A package whose `__init__` runs when something needs all of it, and whose names load one
+    by one until then.
 
     Its submodules import as usual meanwhile (`__path__` is set), so `from
-    openai.types.chat.chat_completion import ChatCompletion` costs that module only, while
-    `from openai.types import Batch`, `openai.types.Batch` and `import *` see the whole package
-    as a normal import would. The stdlib's `importlib.util.LazyLoader` cannot do this: the
-    import system reads a package's `__path__` to import a submodule, which would load it all.
+    openai.types.chat.chat_completion import ChatCompletion` costs that module only. A name its
+    `__init__` re-exports (`from openai.types.chat import ChatCompletionFunctionToolParam`,
+    `openai.types.Batch`) imports the one module that defines it: the SDK's own `lib/_tools.py`
+    asks for one name of `openai.types.chat`, which loaded its 51 modules (~35 ms here). `dir()`,
+    `__all__`, `import *` and any name the `__init__` does not simply re-export run the whole
+    `__init__`, as a normal import would. The stdlib's `importlib.util.LazyLoader` cannot do
+    this: the import system reads a package's `__path__` to import a submodule, which would
+    load it all.
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -39,6 +45,10 @@ class _CatalogueOnDemand(ModuleType):
             if name in state:  # loaded by another thread while this one waited
                 return state[name]
             if state["_workbench_loaded"] is None:  # None: not yet; False: running (same thread)
+                found = _re_export(self, name)
+                if found is not _MISSING:
+                    state[name] = found
+                    return found
                 state["_workbench_loaded"] = False
                 try:
                     self.__spec__.loader.exec_module(self)  # type: ignore[union-attr]
@@ -54,6 +64,60 @@ class _CatalogueOnDemand(ModuleType):
         with contextlib.suppress(AttributeError):
             self.__getattr__("__all__")
         return list(self.__dict__)
+
+
+_MISSING = object()
+
+
+def _re_export(package: ModuleType, name: str) -> Any:
+    """What `package.__init__` would bind to `name`, importing only the module it comes from;
+    `_MISSING` when the `__init__` is not plain re-exports or does not name it."""
+    state = package.__dict__
+    if "_workbench_exports" not in state:
+        state["_workbench_exports"] = _exports(package)
+    source = state["_workbench_exports"].get(name)
+    if source is None and state["_workbench_exports"] and not name.startswith("__"):
+        # `from openai.types.chat import completion_create_params`: a submodule, as the import
+        # system would import it after this attribute is found missing.
+        submodule = f"{package.__name__}.{name}"
+        with contextlib.suppress(ImportError, ValueError):
+            if importlib.util.find_spec(submodule) is not None:
+                source = (submodule, None)
+    if source is None:
+        return _MISSING
+    module_name, attribute = source
+    try:
+        module = importlib.import_module(module_name)
+        return module if attribute is None else getattr(module, attribute)
+    except (ImportError, AttributeError):
+        return _MISSING  # the whole `__init__` then says what is wrong
+
+
+def _exports(package: ModuleType) -> dict[str, tuple[str, str | None]]:
+    """name -> (module, attribute; None: the module itself) for a package `__init__` made of
+    relative `from ... import ...` lines only (the SDK's generated catalogues); {} otherwise."""
+    origin = getattr(package.__spec__, "origin", None)
+    try:
+        tree = ast.parse(Path(str(origin)).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    exports: dict[str, tuple[str, str | None]] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # the docstring
+        if not isinstance(statement, ast.ImportFrom):
+            return {}
+        if statement.module == "__future__":
+            continue
+        if statement.level == 0:
+            return {}
+        module = importlib.util.resolve_name("." * statement.level + (statement.module or ""), package.__name__)
+        for alias in statement.names:
+            if alias.name == "*":
+                return {}
+            bound = alias.asname or alias.name
+            exports[bound] = (f"{module}.{alias.name}", None) if statement.module is None else (module, alias.name)
+    return exports
 
 
 def _defer_type_catalogues(sdk_dir: Path) -> None:
