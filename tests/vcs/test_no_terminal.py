@@ -164,6 +164,35 @@ def test_sigterm_ends_the_app_as_q_does_and_gives_the_terminal_back(repo: Path) 
     assert all(mark >= 0 for mark in marks), repr(after[-400:])
 
 
+def test_sigterm_before_the_app_has_mounted_still_gives_the_terminal_back(repo: Path) -> None:
+    """SIGTERM after Textual took the screen but before the app's `on_mount` ran (its handler
+    was set there) killed the process on the alternate screen. Here `on_mount` is slowed down
+    and the signal sent as soon as the screen is taken."""
+    env = {**os.environ, "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    code = (
+        "import sys, time\n"
+        "from workbench.tui.app import WorkbenchApp\n"
+        "original = WorkbenchApp.on_mount\n"
+        "def slow_mount(self):\n"
+        "    time.sleep(3)\n"
+        "    original(self)\n"
+        "WorkbenchApp.on_mount = slow_mount\n"
+        f"sys.argv = ['workbench', 'ui', {str(repo)!r}]\n"
+        "from workbench.console import main\n"
+        "main()\n"
+    )
+
+    def terminate(pid: int, fd: int) -> None:
+        os.kill(pid, signal.SIGTERM)
+
+    app = python_on_a_terminal(code, env, steps=[(lambda screen: "\x1b[?1049h" in screen, terminate)])
+    assert app.finished, app.seen[-2000:]
+    assert app.status == 143, app.status
+    after = app.seen[app.seen.rfind("\x1b[?1049h") :]
+    assert "\x1b[?1049l" in after, repr(after[-400:])
+
+
 def test_a_git_being_started_when_the_app_ends_is_ended_with_the_others(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The app ends by a signal right after `end_processes` (the handler kills the process): a
     git another thread was starting at that moment must be among those ended, not left to that

@@ -117,6 +117,9 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         yield Static("", id="status-bar", markup=False)
         yield KeyFooter()
 
+    def on_load(self) -> None:
+        self.termination.install()  # `kill`: ends as `q` does, from before Textual takes the screen
+
     def on_mount(self) -> None:
         self._choose_theme(self.initial_theme or os.environ.get("WORKBENCH_THEME") or DEFAULT_THEME)
         self.query_one(DiffPane).show_message(Text("opening repository…", style="dim"))
@@ -125,7 +128,6 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             self.start_worker(self._open_session, group="open")
         else:
             self.call_after_refresh(lambda: self.start_worker(self._open_session, group="open"))
-        self.termination.install()  # `kill`: ends as `q` does, the terminal given back
         self.set_timer(START_UP_GC_PAUSE_S, start_up.resume)  # no first paint (no repository, an error): still resumed
 
     def _choose_theme(self, name: str) -> None:

@@ -74,10 +74,10 @@ class PaneArranger:
         app = self.app
         try:
             prompts, history, tests = app.query_one(PromptsPane), app.query_one(HistoryPane), app.query_one(TestsPane)
-        except NoMatches:  # not composed yet, or shutting down
+            wants = {"prompts": prompts.wanted_height(), "history": history.wanted_height(), "tests": tests.wanted_height()}
+        except NoMatches:  # the panes or their widgets not composed yet, or being removed (the app ending)
             return
         width, height = app.size.width, app.size.height
-        wants = {"prompts": prompts.wanted_height(), "history": history.wanted_height(), "tests": tests.wanted_height()}
         rows = height - 2  # the footer and the status bar
         arrangement = arrange(width, rows, self.current, self.mode, wants, history.wanted_width())
         self.arrangement = arrangement
