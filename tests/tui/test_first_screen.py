@@ -318,8 +318,12 @@ async def test_answers_read_ahead_for_a_prompt_left_are_dropped(app_repo: Path, 
     async with app.run_test(size=(140, 40)) as pilot:
         while app.browse.history_asked is None:
             await pilot.pause(0.05)
-        await pilot.pause(0.2)  # the tree's cursor is on the first prompt
         tree = app.query_one(PromptsPane).prompt_tree
+        for _ in range(200):  # the tree's cursor is on the first prompt (a fixed pause lost the race under load)
+            if tree.cursor_node is not None and tree.cursor_node.data == FIRST:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.1)
         tree.move_cursor(next(node for node in walk(tree.root) if node.data == other))
         await settle(pilot)
         assert app.selected_prompt == other and "history unreadable" in shown_errors(app)
