@@ -120,6 +120,30 @@ async def test_a_failed_read_ahead_is_the_apps_error(app_repo: Path, monkeypatch
         assert app.is_running and app.query_one(PromptsPane)._rows
 
 
+async def test_a_failure_between_the_reads_ahead_prints_nothing_and_the_app_reads_itself(
+    app_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a service call failing (the app shows those) but the thread's own steps: its
+    traceback was printed over the app, or after it."""
+    from workbench.tui import first_screen
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a defect between the reads")
+
+    escaped: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: escaped.append(args.exc_value))
+    monkeypatch.setattr(first_screen, "shows_working_copy", broken)
+    ahead = ReadsAhead.start(app_repo)
+    ahead.join(30)
+    assert escaped == []
+    monkeypatch.undo()
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert shown_errors(app) == "" and app.selected_prompt == FIRST
+        assert diff_text(app).strip() and "opening repository" not in diff_text(app)
+
+
 def test_answers_not_taken_are_dropped_and_an_unclaimed_session_closed(app_repo: Path) -> None:
     """Once the first screen is drawn, an answer read ahead could be stale: none is given out.
     An app that ends before it took the session (quit at once) leaves no git running."""

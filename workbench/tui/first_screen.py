@@ -13,7 +13,6 @@ Nothing here imports Textual: that is what the reads overlap with.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
@@ -137,8 +136,12 @@ class ReadsAhead:
             self.session.set_exception(err)
             return
         self.session.set_result(session)
-        with contextlib.suppress(_Over):
+        try:
             self._first_screen(session)
+        except _Over:
+            pass
+        except Exception:  # a defect between the reads: no traceback over the app, which reads for itself
+            self.stop()
 
     def _first_screen(self, session: RepoSession) -> None:
         """What the app asks first, in its order: the tree, the first prompt's history, its diff."""
