@@ -21,7 +21,13 @@ from workbench.core.model import (
     is_prompt_path,
     prompt_name_from_path,
 )
-from workbench.core.names import UnsafePath, prompt_path_problem, prompt_paths, resolve_reference
+from workbench.core.names import (
+    UnsafePath,
+    prompt_name_problem,
+    prompt_path_problem,
+    prompt_paths,
+    resolve_reference,
+)
 from workbench.core.partials import is_partial_path, partial_closure
 from workbench.core.versions import PromptRef, WorkingState
 from workbench.errors import NotFound, RepoError
@@ -350,6 +356,9 @@ def working_states(session: RepoSession, *, check_clean: bool = False) -> dict[s
             states[prompt_name_from_path(change.path)] = change.state
     for name, state in list(states.items()):
         if state in (WorkingState.MODIFIED, WorkingState.NEW) or (check_clean and state is WorkingState.CLEAN):
+            if prompt_name_problem(name) is not None:  # `draft@2.yaml`: invalid, not the whole tree's failure
+                states[name] = WorkingState.INVALID
+                continue
             path = path_at(session, name, None)
             if path is not None and not load_path(session, path, None).ok:
                 states[name] = WorkingState.INVALID
