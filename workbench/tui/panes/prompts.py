@@ -89,6 +89,8 @@ class PromptsPane(Vertical):
         # Closed folders whose rows are not in the tree yet: node id -> (the node, folder/, its rows,
         # which folders open). The node too: a reload numbers the new tree's nodes from 0 again.
         self._unfilled: dict[NodeID, tuple[TreeNode[str], str, list[PromptRow], Callable[[str], bool]]] = {}
+        # Each folder node's path (`support/billing`): its label is the name as shown (`clean`).
+        self._folder_paths: dict[NodeID, tuple[TreeNode[str], str]] = {}
 
     def compose(self) -> ComposeResult:
         # Disabled while hidden so that it never takes the focus by accident.
@@ -133,7 +135,7 @@ class PromptsPane(Vertical):
 
     def _rebuild(self, select: str | None) -> None:
         tree = self.prompt_tree
-        opened = _open_folders(tree.root, "")  # a reload keeps the folders the user opened...
+        opened = self._open_folders(tree.root)  # a reload keeps the folders the user opened...
         if not self._shown_filter:
             self._open_unfiltered = opened
         elif not self._filter:  # ...those of before the filter once it is cleared (not its matches')
@@ -141,6 +143,7 @@ class PromptsPane(Vertical):
         self._shown_filter = self._filter
         tree.clear()
         self._unfilled.clear()
+        self._folder_paths.clear()
         visible = [r for r in self._rows if self._filter.lower() in r.name.lower()]
         shown = select if select is not None and any(r.name == select for r in visible) else (visible[0].name if visible else "")
         expand_all = len(visible) <= EXPAND_ALL_ROWS
@@ -177,7 +180,9 @@ class PromptsPane(Vertical):
                 folders[head][1].append(row)
             else:
                 key = prefix + head
-                folders[head] = (parent.add(Text(clean(head) + "/", style="bold"), expand=opens(key)), [row])
+                folder = parent.add(Text(clean(head) + "/", style="bold"), expand=opens(key))
+                self._folder_paths[folder.id] = (folder, key)
+                folders[head] = (folder, [row])
         for head, (node, below) in folders.items():
             self._unfilled[node.id] = (node, prefix + head + "/", below, opens)
             if node.is_expanded:
@@ -191,6 +196,20 @@ class PromptsPane(Vertical):
             del self._unfilled[node.id]
             self._add_rows(*unfilled)
 
+    def _folder_path(self, node: TreeNode[str]) -> str | None:
+        known = self._folder_paths.get(node.id)
+        return known[1] if known is not None and known[0] is node else None
+
+    def _open_folders(self, node: TreeNode[str]) -> set[str]:
+        """The paths (`support`, `support/billing`) of the expanded folders under `node`."""
+        found: set[str] = set()
+        for child in node.children:
+            path = self._folder_path(child) if child.data is None and child.is_expanded else None
+            if path is not None:
+                found.add(path)
+                found |= self._open_folders(child)
+        return found
+
     def _select_node(self, node: TreeNode[str]) -> None:
         self.prompt_tree.move_cursor(node)
         if node.data is not None:
@@ -199,10 +218,10 @@ class PromptsPane(Vertical):
     def show_prompt(self, name: str) -> None:
         """Put the cursor on `name`, its folders opened (the selection it announces is the app's already)."""
         node = self.prompt_tree.root
-        parts = name.split("/")
-        for part in parts[:-1]:
-            label = clean(part) + "/"
-            found = next((n for n in node.children if n.data is None and str(n.label) == label), None)
+        folders = name.split("/")[:-1]
+        for depth in range(1, len(folders) + 1):
+            path = "/".join(folders[:depth])
+            found = next((n for n in node.children if n.data is None and self._folder_path(n) == path), None)
             if found is None:
                 return
             node = found
@@ -252,17 +271,6 @@ class PromptsPane(Vertical):
         event.stop()
         if event.node.data is not None:
             self.post_message(PromptSelected(event.node.data))
-
-
-def _open_folders(node: TreeNode[str], prefix: str) -> set[str]:
-    """The keys (`support`, `support/billing`) of the expanded folders under `node`."""
-    found: set[str] = set()
-    for child in node.children:
-        if child.data is None and child.is_expanded:
-            key = prefix + str(child.label).rstrip("/")
-            found.add(key)
-            found |= _open_folders(child, key + "/")
-    return found
 
 
 def _leaves(node: TreeNode[str]) -> list[TreeNode[str]]:
