@@ -81,6 +81,33 @@ async def test_the_first_screen_is_read_ahead_once_and_shown_as_without(app_repo
         assert ahead.take(tree_data, (), {}) is None  # the first paint ended the reads ahead
 
 
+async def test_a_terminal_reporting_its_focus_at_once_does_not_read_the_first_screen_again(
+    app_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Terminals that report focus send one as soon as the app asks for reports: the app took it
+    for a return from another window and read everything again, dropping the reads ahead. Only
+    a focus after a blur reloads (the repository may have changed in another terminal)."""
+    from textual import events
+
+    gate = gated_history(monkeypatch)
+    reads = count_reads(monkeypatch)
+    ahead = ReadsAhead.start(app_repo)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        while app.session is None:
+            await pilot.pause(0.02)
+        app.post_message(events.AppFocus())  # the terminal's first report, before the first screen
+        await pilot.pause(0.1)
+        gate.set()
+        await settle(pilot)
+        assert [name for name, _ in reads].count("working_states") == 1, reads
+        assert {thread for _, thread in reads} == {"workbench-reads-ahead"}
+        app.post_message(events.AppBlur())
+        app.post_message(events.AppFocus())  # back from another window
+        await settle(pilot)
+        assert [name for name, _ in reads].count("working_states") == 2, reads
+
+
 async def test_reads_still_under_way_are_waited_for_not_made_twice(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The app asking before the thread has answered waits for that answer."""
     gate = gated_history(monkeypatch)

@@ -100,6 +100,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.mouse_enabled = True
         self.calls_in_flight = 0
         self.termination = Termination(self)
+        self.left_for_elsewhere = False  # the terminal reported the app's window losing focus
         self.branch_info: tuple[str | None, int, int, int] = (None, 0, 0, 0)  # branch, ahead, behind, changed files
         self.arranger = PaneArranger(self)
         self.browse = BrowseController(self)  # the other controllers (and their screens) load on first use
@@ -221,11 +222,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
 
     def show_error(self, err: BaseException) -> None:
         """Short errors as a notification, long ones (YAML, provider) in a modal."""
-        if isinstance(err, WorkbenchError):
-            title, text = err.title, str(err)
-        else:
-            title, text = "Unexpected error", f"{type(err).__name__}: {err}"
-        text = clean(text)
+        known = err if isinstance(err, WorkbenchError) else None
+        title, text = (known.title, clean(str(known))) if known else ("Unexpected error", clean(f"{type(err).__name__}: {err}"))
         if len(text) > 160 or text.count("\n") > 2:
             self.push_screen(ErrorScreen(title, text))
         else:
@@ -253,8 +251,12 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.refresh_scopes("all")
         self.notify("reloaded", timeout=2)
 
+    def on_app_blur(self) -> None:
+        self.left_for_elsewhere = True
+
     def on_app_focus(self) -> None:
-        self.refresh_scopes("all")  # the repository may have changed in another terminal
+        if self.left_for_elsewhere:  # not a terminal's first report: reloading lost the reads ahead
+            self.refresh_scopes("all")  # the repository may have changed in another terminal
 
     @on(TreeLoaded)
     def _tree_loaded(self, event: TreeLoaded) -> None:
