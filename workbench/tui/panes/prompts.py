@@ -86,11 +86,7 @@ class PromptsPane(Vertical):
         self._filter = ""
         self._shown_filter = ""  # the filter of the tree on screen
         self._open_unfiltered: set[str] = set()  # the folders open when no filter was
-        # Closed folders whose rows are not in the tree yet: node id -> (the node, folder/, its rows,
-        # which folders open). The node too: a reload numbers the new tree's nodes from 0 again.
-        self._unfilled: dict[NodeID, tuple[TreeNode[str], str, list[PromptRow], Callable[[str], bool]]] = {}
-        # Each folder node's path (`support/billing`): its label is the name as shown (`clean`).
-        self._folder_paths: dict[NodeID, tuple[TreeNode[str], str]] = {}
+        self._folders: dict[NodeID, _Folder] = {}  # the tree's folders, by node id
 
     def compose(self) -> ComposeResult:
         # Disabled while hidden so that it never takes the focus by accident.
@@ -142,8 +138,7 @@ class PromptsPane(Vertical):
             opened = self._open_unfiltered
         self._shown_filter = self._filter
         tree.clear()
-        self._unfilled.clear()
-        self._folder_paths.clear()
+        self._folders.clear()
         visible = [r for r in self._rows if self._filter.lower() in r.name.lower()]
         shown = select if select is not None and any(r.name == select for r in visible) else (visible[0].name if visible else "")
         expand_all = len(visible) <= EXPAND_ALL_ROWS
@@ -171,42 +166,41 @@ class PromptsPane(Vertical):
         """Add `rows` (all under the folder `prefix`) below `parent`, in their order. A closed
         folder's rows are added when it opens (`_fill`): thousands of nodes nobody sees cost
         a tenth of a second to add and lay out before the first paint."""
-        folders: dict[str, tuple[TreeNode[str], list[PromptRow]]] = {}
+        folders: dict[str, _Folder] = {}
         for row in rows:
             head, sep, _ = row.name[len(prefix) :].partition("/")
             if not sep:
                 parent.add_leaf(prompt_label(row, head), data=row.name)
             elif head in folders:
-                folders[head][1].append(row)
+                folders[head].unfilled.append(row)
             else:
-                key = prefix + head
-                folder = parent.add(Text(clean(head) + "/", style="bold"), expand=opens(key))
-                self._folder_paths[folder.id] = (folder, key)
-                folders[head] = (folder, [row])
-        for head, (node, below) in folders.items():
-            self._unfilled[node.id] = (node, prefix + head + "/", below, opens)
-            if node.is_expanded:
-                self._fill(node)
+                path = prefix + head
+                node = parent.add(Text(clean(head) + "/", style="bold"), expand=opens(path))
+                folders[head] = self._folders[node.id] = _Folder(node, path, [row], opens)
+        for folder in folders.values():
+            if folder.node.is_expanded:
+                self._fill(folder.node)
+
+    def _folder(self, node: TreeNode[str]) -> _Folder | None:
+        """`node`'s folder; None for a leaf, or a node of the tree before a reload (its event may
+        arrive after it, and the new tree numbers its nodes from 0 again)."""
+        folder = self._folders.get(node.id)
+        return folder if folder is not None and folder.node is node else None
 
     def _fill(self, node: TreeNode[str]) -> None:
-        """Add a folder's rows the first time it is open (not for a node of the tree before a
-        reload: its event may arrive after it)."""
-        unfilled = self._unfilled.get(node.id)
-        if unfilled is not None and unfilled[0] is node:
-            del self._unfilled[node.id]
-            self._add_rows(*unfilled)
-
-    def _folder_path(self, node: TreeNode[str]) -> str | None:
-        known = self._folder_paths.get(node.id)
-        return known[1] if known is not None and known[0] is node else None
+        """Add a folder's rows the first time it is open."""
+        folder = self._folder(node)
+        if folder is not None and folder.unfilled:
+            rows, folder.unfilled = folder.unfilled, []
+            self._add_rows(node, folder.path + "/", rows, folder.opens)
 
     def _open_folders(self, node: TreeNode[str]) -> set[str]:
         """The paths (`support`, `support/billing`) of the expanded folders under `node`."""
         found: set[str] = set()
         for child in node.children:
-            path = self._folder_path(child) if child.data is None and child.is_expanded else None
-            if path is not None:
-                found.add(path)
+            folder = self._folder(child) if child.is_expanded else None
+            if folder is not None:
+                found.add(folder.path)
                 found |= self._open_folders(child)
         return found
 
@@ -221,7 +215,7 @@ class PromptsPane(Vertical):
         folders = name.split("/")[:-1]
         for depth in range(1, len(folders) + 1):
             path = "/".join(folders[:depth])
-            found = next((n for n in node.children if n.data is None and self._folder_path(n) == path), None)
+            found = next((n for n in node.children if (folder := self._folder(n)) is not None and folder.path == path), None)
             if found is None:
                 return
             node = found
@@ -271,6 +265,14 @@ class PromptsPane(Vertical):
         event.stop()
         if event.node.data is not None:
             self.post_message(PromptSelected(event.node.data))
+
+
+@dataclass
+class _Folder:
+    node: TreeNode[str]
+    path: str  # `support/billing`; the node's label shows the name as `clean` shows it
+    unfilled: list[PromptRow]  # its rows not in the tree yet (added when it first opens)
+    opens: Callable[[str], bool]  # which folders below it start open
 
 
 def _leaves(node: TreeNode[str]) -> list[TreeNode[str]]:
