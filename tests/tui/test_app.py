@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from fake_openai import FakeOpenAI
 from textual.widgets import Static
-from tui_helpers import ab_run, clock, commit, diff_text, select, settle, walk
+from tui_helpers import ab_run, clock, commit, diff_text, select, settle, shown_errors, walk
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.diff import DiffPane
@@ -242,3 +244,24 @@ async def test_filtering_the_tree_selects_what_the_cursor_shows(app_repo: Path) 
         assert app.query_one(PromptsPane).selected == "support/summarize"
         assert app.selected_prompt == "support/summarize"
         assert app.query_one(HistoryPane).entries[0].subject.startswith("Shorter summaries")
+
+
+async def test_a_run_names_the_model_it_calls_not_the_repositorys_default(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Tests pane's header named workbench.yaml's model (echo here) for a prompt that names
+    its own, in another format than the run's own label (`@` against `at`): a lead comparing
+    models read the wrong one. The header now names what each arm's run calls."""
+    monkeypatch.setenv("OWN_KEY", "not-a-real-key")
+    with FakeOpenAI() as server:
+        source = (app_repo / "prompts" / "support" / "escalation_check.yaml").read_text()
+        own = f"model:\n  provider: openai\n  name: gpt-own\n  base_url: {server.base_url}\n  api_key_env: OWN_KEY\n"
+        (app_repo / "prompts" / "own_model.yaml").write_text(source.replace("model:\n", own, 1))
+        app = make_app(app_repo, clock=clock)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await settle(pilot)
+            assert "echo" in str(app.query_one("#status-bar", Static).render())  # the repository's default
+            await select(pilot, "own_model")
+            await pilot.press("t")
+            await settle(pilot)
+            header = str(app.query_one("#tests-header", Static).render())
+            assert f"openai/gpt-own at {server.base_url}" in header and "echo" not in header, header
+            assert server.completed == 6 and shown_errors(app) == ""

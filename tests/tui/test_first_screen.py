@@ -3,6 +3,7 @@ folders filled when opened: what the app shows must not change, only when it sho
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -471,3 +472,26 @@ async def test_reads_ahead_of_a_read_only_app_write_nothing(app_repo: Path, monk
         await settle(pilot)
         assert app.read_only and "draft-one" in diff_text(app)
     assert changes(before, tree_state(app_repo)) == []
+
+
+async def test_an_invalid_prompt_sorting_first_is_not_what_opens(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app opened on the first prompt in the tree even when that prompt could not load (an
+    untracked `0draft@2.yaml`): the first screen was that prompt's error. It opens on the first
+    prompt that loads, and the reads ahead read that same prompt."""
+    shutil.copy(app_repo / "prompts" / "support" / "summarize.yaml", app_repo / "prompts" / "0draft@2.yaml")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        names = [row.name for row in app.query_one(PromptsPane)._rows]
+        assert names[0] == "0draft@2"
+        assert app.selected_prompt == names[1]
+        assert shown_errors(app) == "" and app.query_one(HistoryPane).row_count > 0
+        expected = first_screen(app)
+    reads = count_reads(monkeypatch)
+    ahead = ReadsAhead.start(app_repo)
+    ahead.join(30)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert first_screen(app) == expected
+        assert {thread for _, thread in reads} == {"workbench-reads-ahead"}, reads

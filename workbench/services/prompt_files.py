@@ -10,7 +10,7 @@ import hashlib
 import os
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from workbench.core.model import (
@@ -363,6 +363,12 @@ def working_states(session: RepoSession, *, check_clean: bool = False) -> dict[s
             if path is not None and not load_path(session, path, None).ok:
                 states[name] = WorkingState.INVALID
     return dict(sorted(states.items()))
+
+
+def first_prompt(states: Mapping[str, str]) -> str | None:
+    """The prompt a session opens on: the first in the tree (`working_states` is in its order)
+    that loads, so the first screen is not one file's error; the first of all if none loads."""
+    return next((name for name, state in states.items() if state != WorkingState.INVALID), next(iter(states), None))
 
 
 def uncommitted_paths(session: RepoSession) -> list[str]:

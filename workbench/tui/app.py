@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Static, Tree
 from workbench import start_up
 from workbench.core.safe_text import clean
 from workbench.errors import WorkbenchError
+from workbench.services.prompt_files import first_prompt
 from workbench.services.session import RepoSession
 from workbench.tui.actions import ACTIONS
 from workbench.tui.arranger import PaneArranger
@@ -52,7 +53,7 @@ from workbench.tui.panes.prompts import PromptsPane
 from workbench.tui.panes.tests import TestsPane
 from workbench.tui.readonly import ReadOnlyGate
 from workbench.tui.screens.error import ErrorScreen
-from workbench.tui.status_bar import provider_label, status_line
+from workbench.tui.status_bar import status_line
 from workbench.tui.termination import Termination
 
 DEFAULT_THEME = "textual-dark"
@@ -263,6 +264,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if not self.is_running:  # the answer of a loader that outlived the panes (the app is closing)
             return
         self.branch_info = (event.branch, event.ahead, event.behind, event.dirty)
+        if not event.statuses and not any(r.name == self.selected_prompt for r in event.rows):
+            self.selected_prompt = first_prompt({row.name: row.state for row in event.rows})
         self.query_one(PromptsPane).set_rows(event.rows, self.selected_prompt)
         if event.statuses:
             self.browse.statuses_loaded(self.selected_prompt)
@@ -270,8 +273,6 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if not event.rows:
             self.query_one(DiffPane).show_message("No prompts yet. Create prompts/<name>.yaml or run `workbench init`.")
         self.refresh_status_bar()
-        if not any(r.name == self.selected_prompt for r in event.rows):
-            self.selected_prompt = event.rows[0].name if event.rows else None
         if self.selected_prompt:
             self.browse.load_history(self.selected_prompt)
 
@@ -330,10 +331,6 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             pane.show_message(Text(clean(event.message or "")))
 
     # ------------------------------------------------------------------ status bar (tui/status_bar.py)
-    def provider_label(self) -> str:
-        config = self.session.config if self.session else None
-        return provider_label(config, self.provider_override, self.model_override, self.base_url_override)
-
     def refresh_status_bar(self) -> None:
         self.query_one("#status-bar", Static).update(status_line(self))
 

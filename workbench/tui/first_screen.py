@@ -146,9 +146,9 @@ class ReadsAhead:
     def _first_screen(self, session: RepoSession) -> None:
         """What the app asks first, in its order: the tree, the first prompt's history, its diff."""
         tree = self._ask(session, tree_data)
-        if not tree.states:
+        name = prompt_files.first_prompt(tree.states)
+        if name is None:
             return
-        name = next(iter(tree.states))
         state = str(tree.states[name].value)
         entries = self._ask(session, history.history, name, limit=HISTORY_PAGE)
         revs: list[str | None] = [None] if shows_working_copy(entries, state) else []

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from workbench.core.config import WorkbenchConfig
-from workbench.core.redact import redact_url
+from workbench.core.model import ModelSpec
+from workbench.core.model_choice import model_label, resolve_model
 from workbench.core.safe_text import clean
 
 if TYPE_CHECKING:
@@ -18,16 +19,11 @@ if TYPE_CHECKING:
 def provider_label(
     config: WorkbenchConfig | None, provider: str | None, model: str | None, base_url: str | None
 ) -> str:
-    """The model a test run calls: the app's overrides first, then `workbench.yaml`."""
-    provider = provider or (config.provider if config else None) or "echo"
-    model = model or (config.model if config else None)
-    if provider == "echo":
-        return "echo (no model: returns the rendered prompt; set provider in workbench.yaml)"
-    if provider == "local":
-        return "local · tiny demo model SmolLM2-135M"
-    label = f"{provider}/{model}" if model else str(provider)
-    shown_url = redact_url(base_url or (config.base_url if config else None))
-    return f"{label} @ {shown_url}" if shown_url else label
+    """The repository's model, as a run of a prompt that names none calls it: the app's
+    overrides first, then `workbench.yaml` (a run says what it calls in the Tests pane)."""
+    spec = resolve_model(ModelSpec(), config or WorkbenchConfig(), provider=provider, model=model, base_url=base_url)
+    label = model_label(spec)
+    return f"{label}; set a model in workbench.yaml" if spec.provider == "echo" else label
 
 
 def status_line(app: WorkbenchApp) -> Text:
@@ -47,5 +43,6 @@ def status_line(app: WorkbenchApp) -> Text:
             f"{clean(env)}={clean(v.split('@')[-1])}" for env, v in app.browse.deployed.items()
         )
         bar.append(f" · {deployed or 'not deployed'}")
-    bar.append(f" · {clean(app.provider_label())}")
+    config = app.session.config if app.session else None
+    bar.append(f" · {clean(provider_label(config, app.provider_override, app.model_override, app.base_url_override))}")
     return bar

@@ -40,6 +40,8 @@ class RunController(Controller):
         self.worker: Worker[None] | None = None
         self.results: dict[int, dict[str, CaseResult]] = {0: {}, 1: {}}  # arm -> case_id -> result
         self.labels: tuple[str, ...] = ()
+        self.models: dict[int, str] = {}  # arm -> what its run calls, as each run starts
+        self.prompt = ""  # the prompt of the last run started
         self.comparison: Comparison | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -76,8 +78,10 @@ class RunController(Controller):
         name = self.app.selected_prompt
         assert name is not None
         self.results = {0: {}, 1: {}}
+        self.models = {}
+        self.prompt = name
         self.comparison = None
-        self.pane.start(f"{name}: {' vs '.join(self.labels)} · {self.app.provider_label()}", self.labels, [])
+        self.pane.start(self._title(), self.labels, [])
         self.worker = self.app.run_worker(lambda: self._thread_main(name, revs), thread=True, group="tests", exit_on_error=False)
         self.app.action_focus_pane("tests")
 
@@ -135,10 +139,19 @@ class RunController(Controller):
         app.call_from_thread(self.pane.finish, self._summary_text())
         app.post_message(RepoChanged(frozenset({"history"})))
 
-    def _on_event(self, event: Any) -> None:
-        from workbench.evals.runner import CaseFinished, RunFinished
+    def _title(self) -> str:
+        """`support/summarize: A v1 vs B v2 · openai/gpt-4o-mini at https://host/v1`: the models
+        as the runs report them, not the repository's default (a prompt may name its own)."""
+        models = " vs ".join(dict.fromkeys(self.models[arm] for arm in sorted(self.models)))
+        return f"{self.prompt}: {' vs '.join(self.labels)}" + (f" · {models}" if models else "")
 
-        if isinstance(event, RunFinished) and not event.cancelled:
+    def _on_event(self, event: Any) -> None:
+        from workbench.evals.runner import CaseFinished, RunFinished, RunStarted
+
+        if isinstance(event, RunStarted):
+            self.models[event.arm] = event.model
+            self.app.call_from_thread(self.pane.set_title, self._title())
+        elif isinstance(event, RunFinished) and not event.cancelled:
             self.app.call_from_thread(self.pane.arm_finished, event.arm)
         elif isinstance(event, CaseFinished):
             result = event.result

@@ -160,12 +160,15 @@ class TestsPane(Vertical):
         self.finished_arms = set()
         self.lines = {}
         self._fit = None
-        self.query_one("#tests-header", Static).update(Text(clean(title)))
+        self.set_title(title)
         self.query_one("#tests-top").remove_class("hidden")
         self.table.remove_class("hidden")
         self.query_one("#tests-summary", Static).update(Text("running… (esc cancels, results so far are kept)", style="dim"))
         self.set_cases(cases)
         self.set_class(True, "-running")
+
+    def set_title(self, title: str) -> None:
+        self.query_one("#tests-header", Static).update(Text(clean(title)))
 
     def set_cases(self, cases: list[tuple[str, str]]) -> None:
         """The cases of the run, as soon as they are known: one pending row each."""
