@@ -134,3 +134,19 @@ def test_validate_reads_paths_as_git_c_does_and_reports_any_workbench_yaml_it_is
     assert "workbench.yaml:0:0: error: " in capsys.readouterr().out
     assert run_app(["-C", str(repo), "validate", "nowhere/workbench.yaml"]) == 1
     assert "cannot read" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pattern", ["*", ":(glob)**", "prompts/o?.yaml", "[.]env"])
+def test_commit_takes_paths_literally_never_as_git_patterns(prompt_repo: Path, pattern: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`workbench commit -m m '*'` committed every changed file, an untracked `.env` too: git
+    read the name as a pattern (and `is_tracked('*')` said such a file exists)."""
+    (prompt_repo / ".env").write_text("AWS_SECRET_ACCESS_KEY=x\n")
+    summarize = prompt_repo / "prompts" / "support" / "summarize.yaml"
+    summarize.write_text(summarize.read_text() + "# edit\n")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=prompt_repo, capture_output=True, text=True, check=True).stdout
+    assert run_app(["-C", str(prompt_repo), "commit", "-m", "edit", pattern]) == 2
+    err = capsys.readouterr().err
+    assert "no prompt or file named" in err or "Git reads it as a wildcard" in err, err
+    after = subprocess.run(["git", "rev-parse", "HEAD"], cwd=prompt_repo, capture_output=True, text=True, check=True).stdout
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=prompt_repo, capture_output=True, text=True, check=True).stdout
+    assert after == head and staged == ""

@@ -144,3 +144,19 @@ def test_history_includes_commits_to_the_prompts_tests_file(repo: Path, ws: Repo
     assert loaded.ok, loaded.problems
     assert loaded.prompt is not None and [t.description for t in loaded.prompt.tests] == ["refund request is flagged"]
     assert len(prompt_files.prompt_at(ws, "support/summarize", "HEAD").prompt.tests) == 2  # type: ignore[union-attr]
+
+
+def test_a_name_with_brackets_is_a_path_not_a_pattern(repo: Path) -> None:
+    """Git reads `[ab]` in a pathspec as a pattern: the history of a prompt named `[ab]c`
+    listed the commits of `ac` too, and its last commit could be one of them."""
+    write(repo, "prompts/ac.yaml", GREETING)
+    commit_all(repo, "ac: first")
+    write(repo, "prompts/[ab]c.yaml", GREETING)
+    commit_all(repo, "[ab]c: first")
+    write(repo, "prompts/ac.yaml", GREETING + "# later\n")
+    commit_all(repo, "ac: later")
+    with RepoSession.open(repo) as ws:
+        assert [e.commit.subject for e in history.history(ws, "[ab]c")] == ["[ab]c: first"]
+        assert [e.commit.subject for e in history.history(ws, "ac")] == ["ac: later", "ac: first"]
+        write(repo, "prompts/ac.yaml", GREETING + "# uncommitted\n")
+        assert prompt_files.working_states(ws)["[ab]c"] is WorkingState.CLEAN

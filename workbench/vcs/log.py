@@ -9,6 +9,7 @@ from workbench.core.versions import CommitInfo
 from workbench.errors import NotFound
 from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import LOG_FORMAT, REC, LogEntry, parse_log, parse_name_status
+from workbench.vcs.runner import literal
 
 
 class LogCommands(ReadCommands):
@@ -41,7 +42,7 @@ class LogCommands(ReadCommands):
         return entries[offset:wanted]
 
     def _log_segment(self, path: str, rev: str, limit: int) -> list[LogEntry]:
-        args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", rev, "--", path]
+        args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", f"-n{limit}", rev, "--", *literal([path])]
         status, out, err = self._read_answer(*args, revs=[rev], reading=f"the history of {path} at {rev}")
         if status != 0:  # `rev` names nothing (damage raised above)
             if self._head_commit() is None or rev.endswith("^"):
@@ -57,7 +58,7 @@ class LogCommands(ReadCommands):
         rewriting) are dropped here and their children linked to what they pointed at."""
         args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--topo-order", "--full-history"]
         args += ["--branches", "--remotes"]
-        args += [f"-n{limit}", f"--skip={offset}", "--", *paths]
+        args += [f"-n{limit}", f"--skip={offset}", "--", *literal(paths)]
         status, out, err = self._read_answer(*args, revs=["HEAD"], reading=f"the history of {', '.join(paths)} on every branch")
         if status != 0:
             if self._head_commit() is None:
@@ -70,7 +71,7 @@ class LogCommands(ReadCommands):
         change in (as `log_branches` lists them); refs without one are left out."""
         found = {}
         for ref in refs:
-            args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--full-history", "-n20", ref, "--", *paths]
+            args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--full-history", "-n20", ref, "--", *literal(paths)]
             status, out, _err = self._read_answer(*args, revs=[ref], reading=f"the history of {', '.join(paths)} on {ref}")
             entries = _without_empty_merges(parse_log(out, with_names=True)) if status == 0 else []
             commit = entries[0][0].sha if entries else self.last_commit_touching(ref, paths)
@@ -83,7 +84,7 @@ class LogCommands(ReadCommands):
         args = ["log", "-z", f"--format={LOG_FORMAT}", "--merges", "--first-parent", "--name-only", "-m", f"-n{limit}"]
         if since is not None:
             args.append(f"--since=@{since}")
-        args += [branch, "--", *paths]
+        args += [branch, "--", *literal(paths)]
         status, out, _err = self._read_answer(*args, revs=[branch], reading=f"the merges of {branch}")
         if status != 0:
             return []  # no such branch
@@ -124,12 +125,12 @@ class LogCommands(ReadCommands):
         args = ["log", "-z", f"--format={LOG_FORMAT}"]
         if limit is not None:
             args.append(f"-n{limit}")
-        args += [*revs, "--", *paths]
+        args += [*revs, "--", *literal(paths)]
         return [entry[0] for entry in parse_log(self._read(*args, revs=revs, reading=f"the commits of {' '.join(revs)}"), with_names=False)]
 
     def last_commit_touching(self, rev: str, paths: Sequence[str]) -> str | None:
         """The newest commit at or before `rev` that changed one of `paths` (None: none did)."""
-        args = ("log", "-n1", "--format=%H", rev, "--", *paths)
+        args = ("log", "-n1", "--format=%H", rev, "--", *literal(paths))
         status, out, _ = self._read_answer(*args, revs=[rev], reading=f"the history of {', '.join(paths)} at {rev}")
         return out.strip() or None if status == 0 else None
 

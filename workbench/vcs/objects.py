@@ -10,7 +10,7 @@ from workbench.errors import NotFound
 from workbench.vcs.git_errors import damage_in
 from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import parse_ls_tree
-from workbench.vcs.runner import Deferred
+from workbench.vcs.runner import Deferred, literal
 
 
 class ObjectCommands(ReadCommands):
@@ -98,12 +98,12 @@ class ObjectCommands(ReadCommands):
 
     def list_prompt_files_later(self, commit: str) -> Deferred[list[PromptRef]]:
         """`list_prompt_files` in a process started now (collect with `.result()`)."""
-        args = ("ls-tree", "-r", "-z", "--full-tree", commit, "--", PROMPTS_DIR + "/")
+        args = ("ls-tree", "-r", "-z", "--full-tree", commit, "--", *literal([PROMPTS_DIR + "/"]))
         return self._read_later(lambda out: parse_ls_tree(out, commit), *args, revs=[commit], reading=f"the prompts at {commit}")
 
     def list_files(self, commit: str, folder: str) -> list[str]:
         """Paths of every file under `folder` at a commit (one `ls-tree -r -z --name-only`)."""
-        out = self._read("ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", folder, revs=[commit], reading=f"{folder} at {commit}")
+        out = self._read("ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", *literal([folder]), revs=[commit], reading=f"{folder} at {commit}")
         return [path for path in out.split("\0") if path]
 
     def is_ancestor(self, ancestor: str, commit: str) -> bool:

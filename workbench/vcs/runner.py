@@ -15,7 +15,7 @@ import functools
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,13 @@ _WRITING_COMMANDS = frozenset(
 # refresh the index's stat data and write `.git/index` back (git-config(1), GIT_OPTIONAL_LOCKS).
 _READ_ONLY_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
 _NO_PROMPT_ENV = {"GIT_TERMINAL_PROMPT": "0"}
+
+
+def literal(paths: Iterable[str]) -> list[str]:
+    """Pathspecs naming exactly `paths`. Git reads `*`, `?` and `[...]` in a pathspec as a
+    pattern: the history of a prompt named `[ab]c` listed the commits of `ac` too, and
+    `workbench commit '*'` committed every changed file."""
+    return [f":(literal){path}" for path in paths]
 
 
 def _writes(args: Sequence[str]) -> bool:

@@ -9,12 +9,13 @@ from workbench.core.versions import FileChange
 from workbench.errors import GitError
 from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import parse_status_v2
+from workbench.vcs.runner import literal
 
 
 class WorktreeCommands(ReadCommands):
     def status(self, paths: Sequence[str] = ()) -> list[FileChange]:
         """Every changed, new, deleted or conflicted path (untracked files listed one by one)."""
-        out = self._run("status", "--porcelain=v2", "-z", "--untracked-files=all", "--", *paths)
+        out = self._run("status", "--porcelain=v2", "-z", "--untracked-files=all", "--", *literal(paths))
         return parse_status_v2(out)
 
     def is_merging(self) -> bool:
@@ -25,7 +26,7 @@ class WorktreeCommands(ReadCommands):
         return sorted({p for p in out.split("\0") if p})
 
     def is_tracked(self, path: str) -> bool:
-        return bool(self._run("ls-files", "--", path).strip())
+        return bool(self._run("ls-files", "--", *literal([path])).strip())
 
     def commit_paths(self, paths: Sequence[str], message: str, *, author: tuple[str, str] | None = None, when: datetime | None = None) -> bool:
         """Stage exactly `paths` (deletions too) and commit them with `message` verbatim.
@@ -34,13 +35,13 @@ class WorktreeCommands(ReadCommands):
         history); the committer stays the user. Returns False, committing nothing, when the
         paths already match HEAD.
         """
-        self._run("add", "-A", "--", *paths)
+        self._run("add", "-A", "--", *literal(paths))
         if self._head_commit() is not None:
-            staged = self._run("diff", "--cached", "--name-only", "-z", "--", *paths)
+            staged = self._run("diff", "--cached", "--name-only", "-z", "--", *literal(paths))
             if not staged.strip("\0"):
                 return False
         with self.attributed(when=when, author=author):
-            self._run("commit", "-q", "--cleanup=verbatim", "-F", "-", "--", *paths, stdin=message)
+            self._run("commit", "-q", "--cleanup=verbatim", "-F", "-", "--", *literal(paths), stdin=message)
         return True
 
     def stash_push(self, label: str) -> str:
