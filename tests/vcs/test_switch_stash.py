@@ -122,3 +122,18 @@ def test_popping_checks_it_is_our_entry(diverged: Path) -> None:
         with pytest.raises(RepoError, match="not the newest"):
             ws.store.stash_pop(entry)
     assert len(stash_entries(diverged)) == 2
+
+
+def test_the_stores_never_count_as_changes_in_a_repository_workbench_did_not_make(prompt_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A repository made with `git init` has no `.workbench/` line in its `.gitignore` (only
+    `workbench init` writes one): after a test run its stores blocked `switch` as uncommitted
+    changes ("commit them"), and `switch --stash` put the results and the cache in the stash."""
+    (prompt_repo / ".gitignore").unlink()
+    (prompt_repo / "workbench.yaml").write_text("model: {provider: echo}\n")
+    run_git(prompt_repo, "add", "-A")
+    run_git(prompt_repo, "commit", "-q", "-m", "echo")
+    assert run_app(["-C", str(prompt_repo), "test", "support/summarize"]) in (0, 1)
+    assert run_git(prompt_repo, "status", "--porcelain", "--untracked-files=all") == ""
+    assert run_app(["-C", str(prompt_repo), "branch", "feat"]) == 0
+    assert run_app(["-C", str(prompt_repo), "switch", "feat"]) == 0, capsys.readouterr().err
+    assert (prompt_repo / ".workbench" / "results.sqlite").is_file()

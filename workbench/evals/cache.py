@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside
+from workbench.core.state_folder import make_store_folder
 from workbench.evals.providers import Completion
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
@@ -70,7 +71,7 @@ class ResponseCache:
         return db
 
     def _open(self, path: Path) -> sqlite3.Connection | None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_store_folder(path.parent)
         try:
             return self._connect(path)
         except sqlite3.DatabaseError as err:

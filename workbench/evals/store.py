@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside, open_read_only, salvage
+from workbench.core.state_folder import make_store_folder
 from workbench.errors import EvalError
 from workbench.evals.run_model import CaseResult, RunSummary, summarize
 from workbench.evals.secrets import scrub, scrub_data
@@ -98,7 +99,7 @@ class ResultsStore:
             except sqlite3.DatabaseError as err:
                 raise self._error(err) from err
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_store_folder(path.parent)
         self.db = self._open()
         self._import_pending()
 
@@ -247,7 +248,7 @@ class ResultsStore:
 
     def _keep_pending(self, run: dict[str, Any]) -> Path:
         folder = self.path.parent / PENDING_DIR
-        folder.mkdir(parents=True, exist_ok=True)
+        make_store_folder(folder)
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.json"
         data = {**run, "results": [r.to_dict() for r in run["results"]]}
         temporary = folder / f".{name}.tmp"

@@ -33,9 +33,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from workbench.core.state_folder import STATE_FOLDER, make_store_folder
+
 log = logging.getLogger("workbench.monitor")
 
-DEFAULT_PATH = Path(".workbench") / "events" / "events.jsonl"
+DEFAULT_PATH = Path(STATE_FOLDER) / "events" / "events.jsonl"
 IDENTITY_FIELDS = ("name", "version", "commit", "env", "arm")
 MAX_QUEUE = 100_000
 UNPRINTABLE = "<unprintable>"
@@ -222,7 +224,7 @@ class Recorder:
 
     def _write(self, lines: str) -> None:
         if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_store_folder(self.path.parent)
             self._handle = self.path.open("a", encoding="utf-8")
         self._handle.write(lines)
         self._handle.flush()

@@ -38,6 +38,7 @@ from workbench.core.sqlite_files import (
     open_read_only,
     salvage,
 )
+from workbench.core.state_folder import make_store_folder
 from workbench.errors import MonitorError
 from workbench.monitor.event_lines import UNKNOWN_VERSION, IngestReport
 from workbench.monitor.ingest_batches import BATCH, ROWS_PER_INSERT, WIDTH, Batch, Idents, file_batches
@@ -102,7 +103,7 @@ class MonitorStore:
         if read_only:
             self.db = self._open_read_only()
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_store_folder(path.parent)
         self.db = self.guard(self._open, reopen=False)
 
     def _open_read_only(self) -> sqlite3.Connection:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.periods import parse_since
+from workbench.core.state_folder import STATE_FOLDER
 from workbench.monitor.metrics import (
     NOT_ENOUGH,
     Verdict,
@@ -20,7 +21,7 @@ from workbench.monitor.store import UNKNOWN_VERSION, IngestReport, MonitorStore
 from workbench.services.deployment_events import current_events, deployments
 from workbench.services.session import RepoSession
 
-STORE = Path(".workbench") / "monitor.sqlite"
+STORE = Path(STATE_FOLDER) / "monitor.sqlite"
 
 
 def open_store(root: Path, *, read_only: bool = False) -> MonitorStore:

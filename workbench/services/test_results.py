@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.core.safe_text import clean
+from workbench.core.state_folder import STATE_FOLDER
 from workbench.evals.secrets import scrub
 from workbench.services.prompt_files import content_id
 from workbench.services.session import RepoSession
@@ -19,13 +20,12 @@ from workbench.services.session import RepoSession
 if TYPE_CHECKING:
     from workbench.evals.store import ResultsStore
 
-STATE_DIR = ".workbench"
 NOTES_REF = "workbench"
 NOTE_PREFIX = "workbench:"
 
 
 def state_dir(session: RepoSession) -> Path:
-    return Path(session.root) / STATE_DIR
+    return Path(session.root) / STATE_FOLDER
 
 
 def open_store(session: RepoSession) -> ResultsStore:
