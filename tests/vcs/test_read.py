@@ -8,8 +8,9 @@ import pytest
 from vcs_helpers import GREETING, INVALID, SUMMARIZE, commit_all, run_git, write
 
 from workbench.core.versions import WorkingState
-from workbench.errors import RepoError
-from workbench.services import diffing, history, prompt_files, releases
+from workbench.cli import run_app
+from workbench.errors import NotFound, RepoError
+from workbench.services import diffing, history, prompt_files, releases, revisions
 from workbench.services.session import RepoSession
 
 
@@ -160,3 +161,17 @@ def test_a_name_with_brackets_is_a_path_not_a_pattern(repo: Path) -> None:
         assert [e.commit.subject for e in history.history(ws, "ac")] == ["ac: later", "ac: first"]
         write(repo, "prompts/ac.yaml", GREETING + "# uncommitted\n")
         assert prompt_files.working_states(ws)["[ab]c"] is WorkingState.CLEAN
+
+
+@pytest.mark.parametrize("spec", ["HEAD^{tree}", "HEAD:prompts/greeting.yaml"])
+def test_a_revision_that_names_a_tree_or_a_blob_is_not_a_commit_not_damage(repo: Path, spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """cat-file's "expected commit type, but the object dereferences to tree type" was read as
+    damage: "the repository is damaged: git fsck ..." for a clean repository."""
+    sha = run_git(repo, "rev-parse", spec).strip()
+    with RepoSession.open(repo) as ws:
+        for rev in (sha, spec):
+            with pytest.raises(NotFound, match="not a commit"):
+                revisions.resolve(ws, rev)
+    assert run_app(["-C", str(repo), "diff", "greeting", sha]) == 2
+    err = capsys.readouterr().err
+    assert "not a commit" in err and "damaged" not in err and "fsck" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,15 @@ def unread(helper: Any) -> str:
 def errors_in(stderr: str) -> str:
     """Git's `error:` and `fatal:` lines (a `warning:`, e.g. an ambiguous name, is no failure)."""
     return "\n".join(line for line in stderr.splitlines() if line.startswith(("error:", "fatal:")))
+
+
+_WRONG_TYPE = re.compile(r"expected \w+ type, but the object dereferences to \w+ type")
+
+
+def helper_damage_in(stderr: str) -> str:
+    """A `cat-file` helper's error lines after it answered "missing": damage, but for a name
+    that peels to another type (`<tree>^{commit}`), whose object is there and is no commit."""
+    return "\n".join(line for line in errors_in(stderr).splitlines() if not _WRONG_TYPE.search(line))
 
 
 # What git says when it cannot read an object (git runs under LC_ALL=C: GitPython sets it).

@@ -35,7 +35,11 @@ class ObjectCommands(ReadCommands):
             self._check_named(rev)
             if rev in ("HEAD", "@") and not self.has_commits():
                 self.require_commits()
-            raise NotFound(f"unknown revision {rev!r}", hint="use a commit, branch, tag, <name>@v<N> or environment")
+            found = self._header(rev)  # there, but a tree or a blob (`HEAD^{tree}`, `HEAD:path`)
+            hint = "use a commit, branch, tag, <name>@v<N> or environment"
+            if found is not None:
+                raise NotFound(f"{rev!r} names a {found[1]}, not a commit", hint=hint)
+            raise NotFound(f"unknown revision {rev!r}", hint=hint)
         return sha
 
     def try_resolve(self, rev: str) -> str | None:

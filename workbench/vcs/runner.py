@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from workbench.errors import GitError, NotFound, RepoError
+from workbench.vcs import git_errors
 from workbench.vcs.git_errors import GitDamaged, GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
 from workbench.vcs.records import commit_tree, tree_entry
 
@@ -368,7 +369,7 @@ class GitRunner:
                             # A helper started before `.git` went away (or became unreadable)
                             # answers "missing" for every object it has not read yet.
                             raise self._probe() or self._error(["cat-file"], 128, f"fatal: cannot read {self.git_dir}", unreadable=True) from None
-                        damage = errors_in(unread(getattr(self._git, helper)))
+                        damage = git_errors.helper_damage_in(unread(getattr(self._git, helper)))
                         if damage:  # an object git found but could not inflate: also "missing"
                             raise self._damaged(["cat-file"], 128, damage) from None
                         raise  # git answered: a missing object
