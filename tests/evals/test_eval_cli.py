@@ -175,3 +175,25 @@ def test_compare_base_accepts_a_remote_style_branch_name(repo: Path, capsys: pyt
         assert run_app(["-C", str(repo), "compare", "q", "--base", "upstream-main", "--base-url", server.base_url, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["comparisons"][0]["a"] == git(repo, "rev-parse", "upstream-main").strip()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"version": 1, "suites": [{"prompt": "a", "cases": null}]}',
+        '{"version": 1, "suites": 5}',
+        '{"version": 1, "suites": [{"prompt": "a", "cases": [{"case_id": "x", "status": "pass", "asserts": [{"type": 1}]}]}]}',
+        '{"version": 1, "suites": [], "comparisons": [{"prompt": "a", "a": "x", "b": "y", "cases": 3, "fixed": "1"}]}',
+        '{"version": 1, "suites": [{"prompt": "a", "cases": [{"case_id": "x", "score": "high"}]}]}',
+        "[" * 100_000 + "]" * 100_000,
+        '["not", "an", "object"]',
+    ],
+    ids=["cases-null", "suites-int", "assert-type-int", "comparison-fields", "score-text", "deep", "list"],
+)
+def test_report_merge_says_what_is_wrong_with_a_malformed_report(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Reports come from other CI jobs: a malformed one was "unexpected error: TypeError" (or a
+    RecursionError), with a traceback under --debug."""
+    (tmp_path / "bad.json").write_text(text)
+    assert run_app(["report", "merge", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable workbench report" in err and "unexpected" not in err, err

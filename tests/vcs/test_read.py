@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from vcs_helpers import GREETING, INVALID, SUMMARIZE, commit_all, run_git, write
 
-from workbench.core.versions import WorkingState
 from workbench.cli import run_app
+from workbench.core.versions import WorkingState
 from workbench.errors import NotFound, RepoError
 from workbench.services import diffing, history, prompt_files, releases, revisions
 from workbench.services.session import RepoSession

@@ -67,6 +67,19 @@ def schema_problems(doc: YamlDocument, path: str, schema_name: str) -> list[Prob
     return problems
 
 
+def data_problem(data: Any, schema_name: str, whole: str) -> str | None:
+    """The first violation of plain JSON data (no positions: a report another job wrote) against
+    a packaged schema, as `suites[0].cases: None is not of type 'array'`; None when it passes.
+    `whole` names the data itself (`the report`)."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator(schema_name).iter_errors(data))
+    if error is None:
+        return None
+    where = tuple(error.absolute_path)
+    return f"{_path_text(where) if where else whole}: {_short(error.message)}"
+
+
 def _explain(error: Any, doc: YamlDocument, path: str, root: dict[str, Any]) -> list[Problem]:
     where = tuple(error.absolute_path)
     field = _path_text(where)

@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from workbench.core.safe_text import clean, well_formed
+from workbench.core.schema import data_problem
 from workbench.core.tool_calls import describe_tool_calls
 from workbench.evals.run_model import CaseResult, repeat_stats, summarize
 from workbench.evals.secrets import scrub_data
@@ -104,7 +105,20 @@ def write_json(report: Report, path: Path) -> None:
 
 
 def read_json(path: Path) -> Report:
-    return Report.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    """A report another job wrote, checked against `schema/report.schema.json` first: a malformed
+    one is a ValueError saying what is wrong, not a TypeError in the merge.
+
+    Raises:
+        OSError: unreadable. ValueError: not JSON, nested too deeply, or not a report.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    problem = data_problem(data, "report", "the report")
+    if problem is not None:
+        raise ValueError(problem)
+    return Report.from_dict(data)
 
 
 def _xml(value: object) -> str:
