@@ -162,3 +162,25 @@ def test_a_reader_that_goes_away_ends_the_command_with_141_as_git_does(prompt_re
     error = process.stderr.read().decode()
     assert process.wait(timeout=60) == 141, error
     assert error == ""  # no traceback, no "Exception ignored"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["log", "support/summarize", "--limit", "-1"],
+        ["log", "support/summarize", "--limit", "0"],
+        ["log", "support/summarize", "--skip", "-1"],
+        ["timeline", "--limit", "0"],
+        ["diff", "support/summarize", "HEAD", "--context", "-1"],
+    ],
+)
+def test_counts_out_of_range_are_usage_errors(prompt_repo: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`log --limit -1` said "no history" and `--skip -1` showed the oldest commit, exit 0."""
+    assert run_app(["-C", str(prompt_repo), *args]) == 2
+    assert "not in the range" in capsys.readouterr().err
+
+
+def test_ingest_of_a_missing_file_is_an_input_error(prompt_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed "cannot read (No such file or directory)" and exited 0."""
+    assert run_app(["-C", str(prompt_repo), "monitor", "ingest", str(tmp_path / "nope.jsonl")]) == 2
+    assert "nope.jsonl" in capsys.readouterr().err

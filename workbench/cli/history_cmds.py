@@ -103,7 +103,7 @@ def diff_cmd(
     b: Annotated[str | None, typer.Argument(help="Right revision (default: the working copy).")] = None,
     unified: Annotated[bool, typer.Option("--unified", "-u", help="Plain unified diff.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable diff model.")] = False,
-    context: Annotated[int, typer.Option("--context", help="Unchanged lines shown around changes.")] = 3,
+    context: Annotated[int, typer.Option("--context", min=0, help="Unchanged lines shown around changes.")] = 3,
 ) -> None:
     """Show what changed in a prompt between two versions (field by field, side by side)."""
     from workbench.services.diffing import diff as diff_versions
@@ -131,8 +131,8 @@ def diff_cmd(
 @app.command("log")
 def log_cmd(
     name: Annotated[str, typer.Argument(help="Prompt name.")],
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Entries per page.")] = 20,
-    offset: Annotated[int, typer.Option("--skip", help="Skip this many entries (paging).")] = 0,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Entries per page.")] = 20,
+    offset: Annotated[int, typer.Option("--skip", min=0, help="Skip this many entries (paging).")] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """History of one prompt: commits (renames followed), releases and deployments."""
@@ -278,7 +278,7 @@ def timeline_cmd(
     env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment's deployments.")] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Only this prompt.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only newer events, e.g. 24h, 7d, 2w.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many events.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many events.")] = 200,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every release, promotion, split, finish and rollback across all prompts, and the merges to

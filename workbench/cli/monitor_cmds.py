@@ -42,6 +42,8 @@ def monitor_command(
                 f"ingested {result.files} file(s): {result.added} new event(s), {result.duplicates} already known{feedback}, "
                 f"{result.problem_count} problem(s) (skipped)"
             )
+        if result.unreadable:  # a bad line is skipped; a file not there is the caller's mistake
+            fail(f"cannot read {', '.join(result.unreadable)}")
         raise typer.Exit(EXIT_OK)
     if not words and not all_prompts:
         fail("name a prompt, pass --all, or use `workbench monitor ingest PATH...`")

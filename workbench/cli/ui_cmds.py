@@ -65,7 +65,7 @@ def ui_command(
 def serve_command(
     path: Annotated[Path | None, typer.Argument(help="Repository (default: --repo or the current directory).")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (default: this machine only).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any free port).")] = 8000,
     write: Annotated[bool, typer.Option("--write", help="Allow the flows that change the repository (default: read-only).")] = False,
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="Required to listen on an address other machines can reach.")

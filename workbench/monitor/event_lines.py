@@ -24,6 +24,7 @@ class IngestReport:
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
     warnings: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # files that could not be opened: an input error
 
     def problem(self, text: str) -> None:
         self.problem_count += 1
@@ -33,7 +34,7 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "files": self.files, "lines": self.lines, "added": self.added, "duplicates": self.duplicates, "feedback": self.feedback,
-            "problems": self.problems, "problem_count": self.problem_count, "warnings": self.warnings,
+            "problems": self.problems, "problem_count": self.problem_count, "warnings": self.warnings, "unreadable": self.unreadable,
         }
 
 

@@ -89,6 +89,7 @@ def file_batches(paths: list[Path], report: IngestReport, idents: Idents) -> Ite
             handle = path.open("rb")
         except OSError as err:
             report.problem(f"{path}: cannot read ({err.strerror or err})")
+            report.unreadable.append(str(path))
             continue
         with handle:
             head = handle.read(1)
