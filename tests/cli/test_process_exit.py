@@ -159,3 +159,14 @@ def test_the_collector_is_paused_for_the_imports_and_resumed_for_the_command(tmp
     done = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "gc enabled=True frozen=True" in done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["--version"], ["list"], ["list", "--json"]])
+def test_output_to_a_full_disk_is_said_in_one_line(prompt_repo: Path, args: list[str]) -> None:
+    """Written whole as it is printed, a lost output is a clean error, exit 2: `--version` said
+    "unexpected error: OSError"."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "workbench", "-C", str(prompt_repo), *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["workbench: error: cannot write the output: [Errno 28] No space left on device"], done.stderr

@@ -164,6 +164,23 @@ def test_a_reader_that_goes_away_ends_the_command_with_141_as_git_does(prompt_re
     assert error == ""  # no traceback, no "Exception ignored"
 
 
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"]])
+def test_a_reader_that_goes_away_mid_output_ends_the_command_with_141(tmp_path: Path, args: list[str]) -> None:
+    """Output bigger than the pipe, and a reader that takes a little and leaves (`| head -1`):
+    the kernel cuts the write short, CPython's buffered stdout reports the part written, and its
+    text layer drops the rest without a word: exit 0 where git says 141."""
+    (tmp_path / "prompts").mkdir()
+    for index in range(1500):
+        (tmp_path / "prompts" / f"p{index}.yaml").write_text(f"description: prompt {index} {'with a long description ' * 4}\nmessages:\n  - {{role: user, content: hi}}\n")
+    process = subprocess.Popen([sys.executable, "-m", "workbench", "-C", str(tmp_path), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(10)  # the command is writing: more than the pipe holds
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, error
+    assert error == ""
+
+
 @pytest.mark.parametrize(
     "args",
     [

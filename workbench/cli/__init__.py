@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from workbench import __version__
-from workbench.cli.common import EXIT_OK, app, run_app, state
+from workbench.cli.common import EXIT_OK, app, run_app, state, write_whole
 from workbench.cli.process_exit import exit_process, open_closed_stderr
 
 # Registration side effects: each module adds its commands to `app`.
@@ -33,7 +33,7 @@ __all__ = ["app", "main"]
 
 def _version_callback(value: bool) -> None:
     if value:
-        print(f"workbench {__version__}")
+        write_whole(sys.stdout, f"workbench {__version__}\n")
         raise typer.Exit(EXIT_OK)
 
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import typer
 
@@ -63,13 +63,59 @@ def console(*, stderr: bool = False) -> Console:
     `diff --unified | git apply` or a `status | grep` sees whole lines)."""
     stream = sys.stderr if stderr else sys.stdout
     piped = not stream.isatty()
-    return _console_class()(
-        file=stream, highlight=False, markup=False, emoji=False, soft_wrap=piped, width=100_000 if piped else None
-    )
+    out = stream if stderr else cast("TextIO", _WholeWrites(stream))
+    return _console_class()(file=out, highlight=False, markup=False, emoji=False, soft_wrap=piped, width=100_000 if piped else None)
 
 
 class ReaderGone(Exception):
     """The program reading the output closed it (`| head -1`): exit 141, as git does."""
+
+
+def _reader_gone() -> NoReturn:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # nothing else to write, nothing to complain at exit
+    raise ReaderGone
+
+
+def write_whole(stream: TextIO, text: str) -> None:
+    """All of `text` on `stream`, or ReaderGone.
+
+    A reader that leaves mid-output (`list --json | head -1`, output bigger than the pipe) makes
+    the kernel cut the write short; CPython's buffered stream then reports the part written,
+    and its text layer drops the rest without a word: exit 0 where git says 141. Writing the
+    bytes until all are taken makes the next write fail as it should.
+    """
+    buffer = getattr(stream, "buffer", None)
+    try:
+        if buffer is None:  # not a file (an embedding's stream): its own writes
+            stream.write(text)
+            return
+        stream.flush()
+        view = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+        while view:
+            view = view[buffer.write(view) :]
+        buffer.flush()
+    except BrokenPipeError:
+        _reader_gone()
+    except OSError as err:  # a full disk (`> /dev/full`): the output is lost, say so
+        fail(f"cannot write the output: {err}")
+
+
+class _WholeWrites:
+    """stdout for the console: each write whole (`write_whole`); everything else is stdout's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        write_whole(self._stream, text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Each write has flushed."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 @cache
@@ -80,9 +126,7 @@ def _console_class() -> type[Console]:
         def on_broken_pipe(self) -> None:
             # Rich's own answer silences stdout and exits 1, which reads as "findings".
             self.quiet = True
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())  # nothing else to write, nothing to complain at exit
-            raise ReaderGone
+            _reader_gone()
 
     return PipeAwareConsole
 
@@ -100,7 +144,7 @@ def emit_json(data: Any) -> None:
     """Print machine-readable output on stdout."""
     from workbench.core.safe_text import well_formed
 
-    sys.stdout.write(well_formed(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
+    write_whole(sys.stdout, well_formed(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:
