@@ -152,3 +152,23 @@ def test_mutated_sample_never_raises(start: int, length: int, insert: str) -> No
     assert result.ok or result.problems
     for problem in result.problems:
         assert problem.line >= 0 and problem.col >= 0 and problem.message
+
+
+def test_numbers_json_cannot_carry_are_refused_where_they_are() -> None:
+    """`weight: .nan` passed validation and the report then held `"weight": NaN`, which no JSON
+    parser reads (nor would a request body with `temperature: .nan`)."""
+    text = (
+        "model:\n  parameters: {temperature: .nan}\n"
+        "inputs:\n  x: {type: number}\n"
+        "template: 'hi {{ x }}'\n"
+        "tests:\n  - vars: {x: .inf}\n    assert: [{type: contains, value: hi, weight: -.Inf}]\n"
+    )
+    result = load_prompt(text, "prompts/n.yaml")
+    assert result.prompt is None
+    finite = sorted((p.line, p.message) for p in result.errors if "not a finite number" in p.message)
+    assert [line for line, _ in finite] == [2, 7, 8], result.errors
+    assert finite[2][1] == "tests[0].assert[0].weight: -inf is not a finite number"
+    files = {"prompts/n.tests.yaml": "- vars: {x: 1}\n  assert: [{type: contains, value: hi, weight: .NaN}]\n"}
+    result = load_prompt("template: hi\ntests: file://n.tests.yaml\n", "prompts/n.yaml", read_file=files.__getitem__)
+    (problem,) = result.errors
+    assert problem.path == "prompts/n.tests.yaml" and problem.line == 2 and "not a finite number" in problem.message

@@ -79,9 +79,7 @@ def _check(
 
 
 def _write(data: dict[str, Any], markdown: Path | None, junit: Path | None, json_file: Path | None) -> None:
-    import json
-
-    from workbench.core.safe_text import well_formed
+    from workbench.core.json_document import json_document
     from workbench.evals.ci_summary import ci_markdown, write_ci_junit
     from workbench.evals.secrets import scrub_data
 
@@ -90,7 +88,7 @@ def _write(data: dict[str, Any], markdown: Path | None, junit: Path | None, json
     if junit:
         write_ci_junit(data, junit)
     if json_file:
-        json_file.write_text(well_formed(json.dumps(scrub_data(data), indent=2, ensure_ascii=False, default=str)) + "\n", encoding="utf-8")
+        json_file.write_text(json_document(scrub_data(data)), encoding="utf-8")
 
 
 def _print(data: dict[str, Any], refused: str | None) -> None:

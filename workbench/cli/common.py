@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 findings or failures, 2 usage or input error.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -142,9 +141,9 @@ def open_session() -> Iterator[RepoSession]:
 
 def emit_json(data: Any) -> None:
     """Print machine-readable output on stdout."""
-    from workbench.core.safe_text import well_formed
+    from workbench.core.json_document import json_document
 
-    write_whole(sys.stdout, well_formed(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
+    write_whole(sys.stdout, json_document(data))
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:

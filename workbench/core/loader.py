@@ -8,6 +8,7 @@ the working copy or from any Git revision.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ from workbench.core.model import (
 )
 from workbench.core.names import UnsafePath, prompt_name_problem, resolve_reference
 from workbench.core.safe_text import clean
-from workbench.core.schema import schema_problems
+from workbench.core.schema import field_path, schema_problems
 from workbench.core.templates import check_templates
 from workbench.core.tools import tool_definitions, tool_problems
 from workbench.core.yamlpos import Path, Position, YamlDocument, YamlSyntaxError, parse_yaml
@@ -91,6 +92,7 @@ def _load(text: str, path: str, read_file: ReadFile | None, schema_passed: bool 
             problems.append(Problem(path, 1, 1, f"invalid prompt name '{clean(name)}': {name_problem}", Severity.ERROR, "rename the file (a name is its path under prompts/)"))
     if not schema_passed:
         problems.extend(schema_problems(doc, path, "prompt"))
+    problems.extend(_non_finite_numbers(doc, path))
     data: dict[str, Any] = doc.value
     declared_name = data.get("name")
     if isinstance(declared_name, str) and declared_name != name:
@@ -321,10 +323,28 @@ def _external_tests(
     wrapper.key_positions = {("tests", *k): v for k, v in tests_doc.key_positions.items()}
     for dup_path, dup_pos, first in tests_doc.duplicates:
         problems.append(Problem(target, dup_pos.line, dup_pos.col, f"duplicate key '{dup_path[-1]}' (first defined at line {first.line})"))
+    problems.extend(_non_finite_numbers(tests_doc, target))
     # The prompt schema judges the list as if it were this file's `tests:` value.
     if not schema_passed:
         problems.extend(schema_problems(_as_tests_document(wrapper), target, "prompt"))
     return [(case, wrapper, target, ("tests", i)) for i, case in enumerate(tests_doc.value) if isinstance(case, dict)]
+
+
+def _non_finite_numbers(doc: YamlDocument, path: str) -> list[Problem]:
+    """`.nan` and `.inf` wherever they are: JSON has neither, so a request body or a report
+    holding one is unreadable (`"weight": NaN`)."""
+    found: list[Problem] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), doc.value)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            pos = doc.where(where)
+            found.append(Problem(path, pos.line, pos.col, f"{field_path(where)}: {value} is not a finite number", Severity.ERROR, "JSON (requests, reports) has no NaN or infinity: write a number"))
+        elif isinstance(value, dict):
+            stack.extend(((*where, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*where, index), item) for index, item in enumerate(value))
+    return found
 
 
 def _as_tests_document(wrapper: YamlDocument) -> YamlDocument:

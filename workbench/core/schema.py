@@ -43,7 +43,7 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     return matches[0] if matches else None
 
 
-def _path_text(path: tuple[Any, ...]) -> str:
+def field_path(path: tuple[Any, ...]) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -77,12 +77,12 @@ def data_problem(data: Any, schema_name: str, whole: str) -> str | None:
     if error is None:
         return None
     where = tuple(error.absolute_path)
-    return f"{_path_text(where) if where else whole}: {_short(error.message)}"
+    return f"{field_path(where) if where else whole}: {_short(error.message)}"
 
 
 def _explain(error: Any, doc: YamlDocument, path: str, root: dict[str, Any]) -> list[Problem]:
     where = tuple(error.absolute_path)
-    field = _path_text(where)
+    field = field_path(where)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         schema = error.schema
         allowed = sorted((schema.get("properties") or {}).keys())
@@ -144,7 +144,7 @@ def _explain(error: Any, doc: YamlDocument, path: str, root: dict[str, Any]) -> 
             sub_pos = doc.where(best_path)
             if best.validator == "additionalProperties":
                 return _explain(_Rebased(best, best_path), doc, path, root)
-            return [Problem(path, sub_pos.line, sub_pos.col, f"{_path_text(best_path)}: {_short(best.message)}")]
+            return [Problem(path, sub_pos.line, sub_pos.col, f"{field_path(best_path)}: {_short(best.message)}")]
     if error.validator == "propertyNames":
         return [Problem(path, pos.line, pos.col, f"{field}: {_short(error.message)}", Severity.ERROR, "names are letters, digits and _, not starting with a digit")]
     return [Problem(path, pos.line, pos.col, f"{field}: {_short(error.message)}")]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from workbench.core.json_document import json_document
 from workbench.core.safe_text import clean, well_formed
 from workbench.core.schema import data_problem
 from workbench.core.tool_calls import describe_tool_calls
@@ -100,8 +101,7 @@ def scrubbed(report: Report) -> Report:
 
 
 def write_json(report: Report, path: Path) -> None:
-    text = json.dumps(scrub_data(report.to_dict()), indent=2, ensure_ascii=False, default=str)
-    path.write_text(well_formed(text) + "\n", encoding="utf-8")
+    path.write_text(json_document(scrub_data(report.to_dict())), encoding="utf-8")
 
 
 def read_json(path: Path) -> Report:
