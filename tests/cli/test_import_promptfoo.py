@@ -6,8 +6,10 @@ scripts/promptfoo_conformance.py)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +154,35 @@ def test_provider_tools_and_response_format_become_top_level_fields(repo: Path, 
     written = yaml.safe_load((repo / report["written"][0]).read_text())
     assert written["tools"] == tools and written["tool_choice"] == "required" and written["response_format"] == {"type": "json_object"}
     assert written["model"]["parameters"] == {"temperature": 0}
+
+
+def test_references_are_read_only_from_the_configs_folder_or_the_repository(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`prompts: [file:///etc/passwd]` copied the file into prompts/ (then a commit away from a
+    remote), and `file:///dev/zero` read until memory ran out. promptfoo reads any path its
+    config names; an imported config is someone else's file, so the workbench reads references
+    only inside the config's folder or the repository, and only regular files of at most 16 MiB."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-42 {{x}}\n")
+    config_dir = tmp_path / "z"
+    config_dir.mkdir()
+    (config_dir / "ok.txt").write_text("Hello {{x}}\n")
+    (repo / "shared.txt").write_text("Shared {{x}}\n")
+    big = config_dir / "big.txt"
+    big.write_bytes(b"a" * (16 * 1024 * 1024 + 1))
+    os.mkfifo(config_dir / "fifo.txt")  # a read would wait for a writer for ever
+    refs = [f"file://{secret}", "file://../secret.txt", "file:///dev/zero", "file://fifo.txt", "file://big.txt", "file://ok.txt", f"file://{repo / 'shared.txt'}"]
+    config = config_dir / "promptfooconfig.yaml"
+    config.write_text("prompts:\n" + "".join(f"  - '{ref}'\n" for ref in refs) + "providers: [echo]\ntests:\n  - vars: {x: 1}\n", encoding="utf-8")
+    _, out, err = run(repo, "import", "promptfoo", str(config), capsys=capsys)
+    written = "".join(p.read_text(encoding="utf-8") for p in (repo / "prompts").rglob("*.yaml"))
+    assert "TOP-SECRET-42" not in written + out + err
+    assert "Hello" in written and "Shared" in written, (out, err)
+    assert out.count("outside the config's folder and the repository") == 3, out
+    assert "not a regular file" in out and "too large" in out, out
+
+
+def test_a_config_that_is_a_device_is_refused_not_read_for_ever(repo: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "-C", str(repo), "import", "promptfoo", "/dev/zero"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "not a regular file" in done.stderr, done.stderr

@@ -8,6 +8,7 @@ twice changes nothing), validates what it wrote, and commits nothing.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from workbench.core.formats.templating import slug
 from workbench.core.model import Problem, Severity
 from workbench.core.names import prompt_name_problem
 from workbench.errors import WorkbenchError
-from workbench.services.atomic_files import write_atomically
+from workbench.services.atomic_files import read_regular_file, write_atomically
 from workbench.services.import_history import DEFAULT_LABEL_ENV, HistoryReport, import_versions
 
 MAX_SOURCE_BYTES = 16 * 1024 * 1024  # a source file larger than this is refused before it is read
@@ -73,22 +74,45 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
+def _read_source(path: Path) -> str:
+    """A source's text: a regular file of at most MAX_SOURCE_BYTES, read no further (a device
+    such as /dev/zero never ends, a FIFO waits for a writer for ever).
+
+    Raises:
+        OSError: missing, unreadable, or not a regular file. ValueError: too large.
+        UnicodeDecodeError: not UTF-8.
+    """
+    data = read_regular_file(path, MAX_SOURCE_BYTES)
+    if data is None:
+        path.stat()  # missing or unreadable: the system's own words
+        raise OSError(errno.EINVAL, "not a regular file")
+    if len(data) > MAX_SOURCE_BYTES:
+        raise ValueError(f"is too large to import (more than {MAX_SOURCE_BYTES:,} bytes)")
+    return data.decode("utf-8")
+
+
 def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None, folder: Path | None = None) -> Conversion:
     """Read `path` and convert it (no writing); `folder` is the folder the user named, if any:
     its subfolders become subfolders of the prefix."""
     try:
-        size = path.stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            raise ImportSourceError(f"{path} is too large to import ({size:,} bytes; the limit is {MAX_SOURCE_BYTES:,})", hint="split it into smaller files")
-        text = path.read_text(encoding="utf-8")
+        text = _read_source(path)
     except OSError as err:
         raise ImportSourceError(f"cannot read {path}: {err.strerror or err}", hint=f"give the path of a {fmt.name} file") from None
     except UnicodeDecodeError as err:
         raise ImportSourceError(f"{path} is not UTF-8 text (byte {err.start})", hint="convert it to UTF-8 first") from None
+    except ValueError as err:
+        raise ImportSourceError(f"{path} {err}", hint="split it into smaller files") from None
     base = path.resolve().parent
+    readable = (base, root.resolve())
 
     def read_file(relative: str) -> str:
-        return (base / relative).read_text(encoding="utf-8")
+        """A file the source references (`file://...`). promptfoo reads any path; an imported
+        config is someone else's file, so only the config's folder and the repository are read
+        (`file:///etc/passwd` would land in prompts/, a commit away from a remote)."""
+        target = (base / relative).resolve()
+        if not any(target == folder or folder in target.parents for folder in readable):
+            raise ValueError("outside the config's folder and the repository: not read")
+        return _read_source(target)
 
     if folder is None:
         chosen = prefix if prefix is not None else default_prefix(path, root)
