@@ -7,6 +7,7 @@ langfuse 5.0.4); importing twice adds nothing; `export --format langfuse` writes
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,45 @@ def test_export_writes_langfuse_objects_with_labels(repo: Path, tmp_path: Path) 
     assert code == 0, out + err
     assert [e["commit"]["subject"] for e in log(other, "lf/movie-critic")] == [e["commit"]["subject"] for e in log(repo, "lf/movie-critic")]
     assert (other / "prompts/lf/movie-critic.yaml").read_text(encoding="utf-8") == (repo / "prompts/lf/movie-critic.yaml").read_text(encoding="utf-8")
+
+
+def _two_prompts(tmp_path: Path, second_date: str) -> Path:
+    export = tmp_path / "lf.json"
+    row = {"type": "text", "config": {}, "labels": ["production"], "tags": [], "projectId": "p", "createdBy": "Ana"}
+    export.write_text(json.dumps({"data": [
+        {**row, "id": "1", "name": "a", "version": 1, "prompt": "hi {{x}}", "commitMessage": "first", "createdAt": "2025-01-10T09:00:00.000Z"},
+        {**row, "id": "2", "name": "b", "version": 1, "prompt": "yo", "commitMessage": "second", "createdAt": second_date},
+    ]}))
+    return export
+
+
+def _running(root: Path) -> dict[str, str]:
+    code, out, err = cli(root, "status", "--json")
+    assert code == 0, out + err
+    return {p["name"]: p["environments"]["prod"]["version"] for p in json.loads(out)["prompts"] if p["environments"]["prod"]["deployed"]}
+
+
+def test_a_date_git_cannot_record_is_committed_with_the_current_time(tmp_path: Path) -> None:
+    """`createdAt: 9999-12-31` made git's commit fail half-way through the import."""
+    root = new_repo(tmp_path / "repo")
+    code, out, err = cli(root, "import", "langfuse", str(_two_prompts(tmp_path, "9999-12-31T23:59:59.999Z")), "--prefix", "lf")
+    assert code == 0, out + err
+    assert "9999-12-31" in out and "current time" in out
+    assert _running(root) == {"lf/a": "lf/a@v1", "lf/b": "lf/b@v1"}
+
+
+def test_a_commit_refused_half_way_leaves_nothing_behind_and_the_import_can_run_again(tmp_path: Path) -> None:
+    """A pre-commit hook refusing the second prompt left its file staged (the next import then
+    refused: "uncommitted changes in prompts/lf/b.yaml") and the first prompt's prod event unwritten."""
+    root = new_repo(tmp_path / "repo")
+    hook = root / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nif git diff --cached --name-only | grep -q 'lf/b'; then echo 'no b today' >&2; exit 1; fi\n")
+    hook.chmod(0o755)
+    export = _two_prompts(tmp_path, "2025-01-11T09:00:00.000Z")
+    code, out, err = cli(root, "import", "langfuse", str(export), "--prefix", "lf")
+    assert code == 2 and "no b today" in err, out + err
+    assert subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True, check=True).stdout == ""
+    hook.unlink()
+    code, out, err = cli(root, "import", "langfuse", str(export), "--prefix", "lf")
+    assert code == 0, out + err
+    assert _running(root) == {"lf/a": "lf/a@v1", "lf/b": "lf/b@v1"}

@@ -54,6 +54,10 @@ def parse_label_env(text: str | None) -> dict[str, str]:
     return mapping
 
 
+# What git's date parser takes (`GIT_AUTHOR_DATE`): its own algorithm stops at these years.
+_GIT_YEARS = range(1970, 2100)
+
+
 def _when(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -61,7 +65,20 @@ def _when(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value if value.astimezone(UTC).year in _GIT_YEARS else None
+
+
+def _put_back(session: RepoSession, paths: list[str]) -> None:
+    """The files of a version whose commit failed, as HEAD has them (or gone, if HEAD has none):
+    they were clean before the import wrote them (`import_versions` checks)."""
+    for path in paths:
+        text = session.store.read_text("HEAD", path) if session.store.has_commits() else None
+        target = Path(session.root) / path
+        if text is None:
+            target.unlink(missing_ok=True)
+        else:
+            write_atomically(target, text)
 
 
 def _author(text: str | None) -> tuple[str, str] | None:
@@ -123,6 +140,8 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
                 commit = done[version.key]
                 report.skipped.append({"prompt": name, "version": str(version.number), "commit": commit})
             else:
+                if version.when and _when(version.when) is None:
+                    report.notes.append(f"{name} version {version.number}: its date {version.when} is not one Git records (years 1970-2099): committed with the current time")
                 for output in version.files:
                     target = root / output.path
                     if not target.is_file() or target.read_text(encoding="utf-8") != output.text:
@@ -130,7 +149,16 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
                 message = version.message.rstrip("\n") + f"\n\n{TRAILER} {version.key}\n"
                 touched = sorted({f.path for f in version.files})
                 try:
-                    info = branches.commit(session, touched, message, author=_author(version.author), when=_when(version.when))
+                    try:
+                        info = branches.commit(session, touched, message, author=_author(version.author), when=_when(version.when))
+                    except WorkbenchError as err:
+                        if isinstance(err, NothingToDo):
+                            raise
+                        _put_back(session, touched)  # as HEAD has them: the import can run again
+                        raise RepoError(
+                            f"{name} version {version.number} was not committed: {err.message}",
+                            hint=f"{err.hint + '; ' if err.hint else ''}the versions before it are; run the import again once it can commit",
+                        ) from None
                     commit = info.sha
                     report.commits.append({"prompt": name, "version": str(version.number), "commit": commit})
                     # Every version is released, so release numbers follow the source's versions.

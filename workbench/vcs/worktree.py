@@ -41,7 +41,14 @@ class WorktreeCommands(ReadCommands):
             if not staged.strip("\0"):
                 return False
         with self.attributed(when=when, author=author):
-            self._run("commit", "-q", "--cleanup=verbatim", "-F", "-", "--", *literal(paths), stdin=message)
+            try:
+                self._run("commit", "-q", "--cleanup=verbatim", "-F", "-", "--", *literal(paths), stdin=message)
+            except GitError:  # a hook said no, a date git refuses: nothing left staged for the next command
+                if self._head_commit() is not None:
+                    self._run("reset", "-q", "--", *literal(paths), check=False)
+                else:
+                    self._run("rm", "--cached", "-r", "-q", "--ignore-unmatch", "--", *literal(paths), check=False)
+                raise
         return True
 
     def stash_push(self, label: str) -> str:
