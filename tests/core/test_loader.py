@@ -172,3 +172,12 @@ def test_numbers_json_cannot_carry_are_refused_where_they_are() -> None:
     result = load_prompt("template: hi\ntests: file://n.tests.yaml\n", "prompts/n.yaml", read_file=files.__getitem__)
     (problem,) = result.errors
     assert problem.path == "prompts/n.tests.yaml" and problem.line == 2 and "not a finite number" in problem.message
+
+
+@pytest.mark.parametrize(("key", "shown"), [("1", "1"), ("null", "None"), ("true", "True")])
+def test_an_input_name_yaml_reads_as_a_number_or_null_is_refused(key: str, shown: str) -> None:
+    """`inputs: {null: ...}` passed validation as an input named 'None' (the schema's name rule
+    applies to text keys only), which no template can use."""
+    result = load_prompt(f"inputs:\n  {key}: {{type: string}}\ntemplate: hi\n", "prompts/x.yaml")
+    (problem,) = result.errors
+    assert problem.line == 2 and f"input name {shown} is not text" in problem.message

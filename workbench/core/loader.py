@@ -146,6 +146,10 @@ def _inputs(raw: Any, doc: YamlDocument, path: str, problems: list[Problem]) -> 
     if not isinstance(raw, dict):
         return specs
     for key, spec in raw.items():
+        if not isinstance(key, str):  # `1:`, `null:`, `true:` (the schema's name rule sees text keys only)
+            pos = doc.where(("inputs", key))
+            problems.append(Problem(path, pos.line, pos.col, f"input name {key} is not text (YAML reads it as a {type(key).__name__})", Severity.ERROR, "names are letters, digits and _, not starting with a digit"))
+            continue
         if not isinstance(spec, dict):
             spec = {}
         type_name = spec.get("type", "string")
