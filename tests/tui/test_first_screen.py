@@ -495,3 +495,25 @@ async def test_an_invalid_prompt_sorting_first_is_not_what_opens(app_repo: Path,
         await settle(pilot)
         assert first_screen(app) == expected
         assert {thread for _, thread in reads} == {"workbench-reads-ahead"}, reads
+
+
+async def test_an_answer_is_given_out_only_once_the_next_question_is_expected(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread gave out the tree, then expected the history: a thread slowed between the two
+    (a loaded machine) lost the race, and the app read the history itself (a flaky test in CI)."""
+    import time
+
+    original = prompt_files.first_prompt
+
+    def slow(states: Any) -> Any:
+        if threading.current_thread().name == "workbench-reads-ahead":
+            time.sleep(0.3)
+        return original(states)
+
+    monkeypatch.setattr(prompt_files, "first_prompt", slow)
+    reads = count_reads(monkeypatch)
+    ahead = ReadsAhead.start(app_repo)
+    app = make_app(app_repo, clock=clock, reads_ahead=ahead)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert {thread for _, thread in reads} == {"workbench-reads-ahead"}, reads
+        assert app.query_one(HistoryPane).row_count > 0

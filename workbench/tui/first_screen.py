@@ -135,45 +135,68 @@ class ReadsAhead:
         except Exception as err:  # the app shows it, as when it opens the repository itself
             self.session.set_exception(err)
             return
+        tree_answer = self._expect(tree_data)  # before the session is out: the app's first question
         self.session.set_result(session)
         try:
-            self._first_screen(session)
+            if tree_answer is not None:
+                self._first_screen(session, tree_answer)
         except _Over:
             pass
         except Exception:  # a defect between the reads: no traceback over the app, which reads for itself
             self.stop()
 
-    def _first_screen(self, session: RepoSession) -> None:
-        """What the app asks first, in its order: the tree, the first prompt's history, its diff."""
-        tree = self._ask(session, tree_data)
-        name = prompt_files.first_prompt(tree.states)
-        if name is None:
+    def _first_screen(self, session: RepoSession, tree_answer: Future[Any]) -> None:
+        """What the app asks first, in its order: the tree, the first prompt's history, its check,
+        its diff. Each answer is given out only once the next question is expected: the app asks
+        the next at once, and one not expected yet it reads for itself (under load the thread
+        lost that race, and the app read the history or the diff twice)."""
+        tree = self._compute(session, tree_answer, tree_data)
+        try:
+            name = prompt_files.first_prompt(tree.states)
+            history_answer = self._expect(history.history, name, limit=HISTORY_PAGE) if name else None
+        finally:
+            tree_answer.set_result(tree)
+        if name is None or history_answer is None:
             return
-        state = str(tree.states[name].value)
-        entries = self._ask(session, history.history, name, limit=HISTORY_PAGE)
-        revs: list[str | None] = [None] if shows_working_copy(entries, state) else []
-        revs += [entry.commit.sha for entry in entries]
-        rev = revs[0]
-        checked = self._ask(session, parse_cache.check_at, name, rev)
-        if not checked.ok and checked.errors:
+        entries = self._compute(session, history_answer, history.history, name, limit=HISTORY_PAGE)
+        try:
+            revs: list[str | None] = [None] if shows_working_copy(entries, str(tree.states[name].value)) else []
+            revs += [entry.commit.sha for entry in entries]
+            rev = revs[0]
+            check_answer = self._expect(parse_cache.check_at, name, rev)
+        finally:
+            history_answer.set_result(entries)
+        if check_answer is None:
             return
-        fn, args = diff_read(name, rev, *previous_pair(revs, rev))
-        self._ask(session, fn, *args)
+        checked = self._compute(session, check_answer, parse_cache.check_at, name, rev)
+        diff_answer = None
+        try:
+            if checked.ok or not checked.errors:
+                fn, args = diff_read(name, rev, *previous_pair(revs, rev))
+                diff_answer = self._expect(fn, *args)
+        finally:
+            check_answer.set_result(checked)
+        if diff_answer is not None:
+            diff_answer.set_result(self._compute(session, diff_answer, fn, *args))
 
-    def _ask(self, session: RepoSession, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _expect(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any] | None:
+        """The answer the app will take for `fn(session, *args, **kwargs)`, under way from now;
+        None when the app no longer wants reads ahead."""
         answer: Future[Any] = _under_way()
         with self._lock:
             if self._over:
-                raise _Over
+                return None
             self._answers[_key(fn, args, kwargs)] = answer
+        return answer
+
+    def _compute(self, session: RepoSession, answer: Future[Any], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn`'s result, not yet given out; a failure is `answer`'s (the app will see why)."""
         try:
             with session.lock:
-                result = fn(session, *args, **kwargs)
+                return fn(session, *args, **kwargs)
         except Exception as err:
             answer.set_exception(err)
             raise _Over from None
-        answer.set_result(result)
-        return result
 
 
 def _under_way() -> Future[Any]:
