@@ -224,3 +224,20 @@ def test_status_takes_the_newest_event_and_skips_odd_tag_names(repo: Path, ws: R
         assert next(r for r in env_status.status(fresh).rows if r.name == "greeting").cells[0].event is None
     finally:
         fresh.close()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--rev", "HEAD", "--from", "staging"], ["--finish", "--rev", "HEAD"], ["--finish", "--split", "10"], ["--finish", "--from", "staging"]],
+    ids=["rev-and-from", "finish-and-rev", "finish-and-split", "finish-and-from"],
+)
+def test_options_that_name_two_versions_are_refused_before_anything_is_written(repo: Path, extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`promote --rev v1 --from staging` deployed what staging ran (v4), and `--finish --rev v1`
+    finished the split: exit 0, a version to prod that nobody asked for."""
+    from workbench.cli import run_app
+
+    assert run_app(["-C", str(repo), "promote", "greeting", "--env", "staging", "-m", "first"]) == 0
+    tags = run_git(repo, "tag", "--list")
+    assert run_app(["-C", str(repo), "promote", "greeting", "--env", "prod", "-m", "x", *extra]) == 2
+    assert "give one" in capsys.readouterr().err
+    assert run_git(repo, "tag", "--list") == tags

@@ -176,10 +176,7 @@ def promote_cmd(
 
     deployments.require_reason("promote", reason)
     with open_session() as session:
-        if finish:
-            plan = deployments.plan_finish(session, name, env)
-        else:
-            plan = deployments.plan_promote(session, name, env, rev, from_env=from_env, split_percent=split)
+        plan = deployments.plan_deploy(session, name, env, rev=rev, from_env=from_env, split_percent=split, finish=finish)
         _execute(session, plan, reason, override, json_out)
 
 

@@ -96,6 +96,8 @@ def plan_promote(
     rest keeps the current one, until `plan_finish` or `plan_rollback` ends it.
     """
     session.require_env(env)
+    if rev is not None and from_env is not None:
+        raise WorkbenchError("--rev and --from name two versions: give one")
     if from_env is not None:
         session.require_env(from_env)
         if from_env == env:
@@ -122,6 +124,18 @@ def plan_promote(
         raise NothingToDo(f"{env} already runs {version} for {name}", hint="nothing to promote")
     notes = (f"ends the running split ({current.canary.percent:g}% canary)",) if current and current.canary else ()
     return _plan(session, "promote", name, env, current, commit, version, new, notes=notes)
+
+
+def plan_deploy(
+    session: RepoSession, name: str, env: str, *, rev: str | None = None, from_env: str | None = None, split_percent: float | None = None, finish: bool = False
+) -> DeployPlan:
+    """`plan_finish` when `finish`, else `plan_promote`; a finish deploys the running split's
+    canary, so a version named beside it is refused, not dropped."""
+    if finish:
+        if rev is not None or from_env is not None or split_percent is not None:
+            raise WorkbenchError("--finish deploys the running split's canary; --rev, --from and --split name another: give one")
+        return plan_finish(session, name, env)
+    return plan_promote(session, name, env, rev, from_env=from_env, split_percent=split_percent)
 
 
 def plan_finish(session: RepoSession, name: str, env: str) -> DeployPlan:
