@@ -241,3 +241,14 @@ def test_options_that_name_two_versions_are_refused_before_anything_is_written(r
     assert run_app(["-C", str(repo), "promote", "greeting", "--env", "prod", "-m", "x", *extra]) == 2
     assert "give one" in capsys.readouterr().err
     assert run_git(repo, "tag", "--list") == tags
+
+
+def test_nothing_to_promote_names_the_release_the_environment_runs(ws: RepoSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four promotes at once: the losers said "dev already runs greeting@v8" (the label a new
+    release would take: they looked before the winner's release tag was there) while dev ran
+    v7 and no v8 existed. Here the release is hidden from the plan, as the race hid it."""
+    deployments.promote(ws, "greeting", "dev", reason="first")
+    monkeypatch.setattr(deployments, "existing_release", lambda *args: None)
+    monkeypatch.setattr(deployments, "next_label", lambda *args: "greeting@v8")
+    with pytest.raises(WorkbenchError, match="dev already runs greeting@v1 for greeting"):
+        deployments.plan_promote(ws, "greeting", "dev")

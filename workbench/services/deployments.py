@@ -116,12 +116,14 @@ def plan_promote(
         if current is None:
             raise NotFound(f"{name} is not deployed to {env} yet: promote it fully before a split")
         if current.commit == commit:
-            raise NothingToDo(f"{env} already runs {version}: nothing to split against")
+            raise NothingToDo(f"{env} already runs {current.version or version}: nothing to split against")
         canary = Canary(version, commit, float(split_percent))
         stable = current.version or current.commit[:10]
         return _plan(session, "split", name, env, current, current.commit, stable, new, canary=canary, diff_to=commit)
     if current is not None and current.commit == commit and current.canary is None:
-        raise NothingToDo(f"{env} already runs {version} for {name}", hint="nothing to promote")
+        # What the event says it runs: `version` is the label a new release would take (two
+        # promotes at once: the second named a release that was never made).
+        raise NothingToDo(f"{env} already runs {current.version or version} for {name}", hint="nothing to promote")
     notes = (f"ends the running split ({current.canary.percent:g}% canary)",) if current and current.canary else ()
     return _plan(session, "promote", name, env, current, commit, version, new, notes=notes)
 
