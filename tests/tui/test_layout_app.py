@@ -244,3 +244,15 @@ async def test_an_unknown_theme_falls_back_with_a_warning(app_repo: Path) -> Non
         await settle(pilot)
         assert app.theme == "textual-dark"
         assert any("no-such-theme" in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.parametrize(("start", "end", "narrow"), [((80, 24), (150, 40), False), ((120, 36), (60, 15), True)])
+async def test_a_resize_lays_the_panes_out_for_the_new_size(app_repo: Path, start: tuple[int, int], end: tuple[int, int], narrow: bool) -> None:
+    """The layout was computed for the size before the resize (the app's handler ran before
+    Textual's, which records the new size): wide panes clipped at 60x15, tabs at 150x40."""
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=start) as pilot:
+        await settle(pilot)
+        await pilot.resize_terminal(*end)
+        await settle(pilot)
+        assert app.arranger.arrangement.narrow is narrow

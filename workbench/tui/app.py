@@ -362,7 +362,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         self.arranger.focused(event.widget)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.arranger.apply()
+        self.call_after_refresh(self.arranger.apply)  # Textual records the new size after this handler
 
     @on(PaneContentChanged)
     def _pane_content_changed(self, event: PaneContentChanged) -> None:
