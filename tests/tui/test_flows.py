@@ -188,6 +188,37 @@ async def test_inline_editor_refuses_invalid_yaml_unless_confirmed(app_repo: Pat
         await settle(pilot)
 
 
+async def test_inline_editor_never_saves_over_a_change_made_on_disk_without_asking(app_repo: Path) -> None:
+    """A teammate's (or another terminal's) change to the file while `E` was open was silently
+    overwritten on save ("saved — valid")."""
+    path = summarize_path(app_repo)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("E")
+        await pilot.pause()
+        editor = app.screen
+        outside = path.read_text() + "# EXTERNAL CHANGE\n"
+        path.write_text(outside)
+        mine = editor.query_one("TextArea").text + "# mine\n"  # type: ignore[attr-defined]
+        editor.query_one("TextArea").text = mine  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        assert "changed on disk" in str(app.screen._title)  # type: ignore[attr-defined]
+        await pilot.press("n")
+        await pilot.pause()
+        assert path.read_text() == outside and app.screen is editor
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert path.read_text() == mine
+        await pilot.press("escape")
+        await settle(pilot)
+
+
 async def test_environments_view_promotes_staging_to_prod(app_repo: Path) -> None:
     with RepoSession.open(app_repo) as ws:
         deployments.promote(ws, "support/summarize", "staging", rev="HEAD~2", reason="old")

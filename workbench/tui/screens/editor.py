@@ -61,16 +61,35 @@ class EditorScreen(ModalScreen[bool]):
 
             def answer(yes: bool | None) -> None:
                 if yes:
-                    write_atomically(self.path, text)
-                    self._saved(f"saved with {len(result.errors)} problem(s)")
+                    self._write(text, f"saved with {len(result.errors)} problem(s)")
 
             self.app.push_screen(ConfirmScreen("Save an invalid prompt?", body, yes="save anyway"), answer)
             return
-        write_atomically(self.path, text)
-        self._saved("saved — valid")
+        self._write(text, "saved — valid")
 
-    def _saved(self, message: str) -> None:
-        self.original = self.text
+    def _write(self, text: str, message: str) -> None:
+        """Save, unless the file changed on disk since it was opened (or last saved here): then
+        ask, as the change would otherwise be lost without a word."""
+        try:
+            on_disk: str | None = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            on_disk = None
+        if on_disk == self.original:
+            write_atomically(self.path, text)
+            self._saved(text, message)
+            return
+
+        def answer(overwrite: bool | None) -> None:
+            if overwrite:
+                write_atomically(self.path, text)
+                self._saved(text, message)
+
+        what = "deleted" if on_disk is None else "changed on disk"
+        body = "Saving replaces what is there now with your text. No keeps both: the file as it is, your text in the editor."
+        self.app.push_screen(ConfirmScreen(f"{self.relpath} was {what} since the editor opened it", body, yes="overwrite"), answer)
+
+    def _saved(self, text: str, message: str) -> None:
+        self.original = text
         self.saved = True
         self.query_one("#editor-status", Static).update(Text(message, style="bold"))
 
