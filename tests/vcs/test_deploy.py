@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -252,3 +253,25 @@ def test_nothing_to_promote_names_the_release_the_environment_runs(ws: RepoSessi
     monkeypatch.setattr(deployments, "next_label", lambda *args: "greeting@v8")
     with pytest.raises(WorkbenchError, match="dev already runs greeting@v1 for greeting"):
         deployments.plan_promote(ws, "greeting", "dev")
+
+
+def test_ctrl_c_after_the_event_is_written_still_reports_it(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl+C between writing the event and printing it exited 130 with nothing on the screen
+    (Typer turns it into a silent exit): the on-call engineer could not tell prod had changed."""
+    import os
+    import signal
+
+    from workbench.cli import run_app
+
+    original = deployments.execute
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        event = original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # the key pressed just after the write
+        return event
+
+    monkeypatch.setattr(deployments, "execute", interrupted)
+    assert run_app(["-C", str(repo), "promote", "greeting", "--env", "dev", "-m", "x"]) == 130
+    out, err = capsys.readouterr()
+    assert "greeting@v1" in out and "dev" in out
+    assert err.strip() == "workbench: interrupted"

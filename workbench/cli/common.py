@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `git log | head -1`
 
 app = typer.Typer(
@@ -131,6 +134,24 @@ def _console_class() -> type[Console]:
 
 
 @contextmanager
+def interrupt_after() -> Iterator[None]:
+    """Ctrl+C waits for the block's end, so a write and its report are not parted: a promote
+    interrupted between writing its event and printing it exited 130 without a word of what it
+    wrote. Git's own processes still get the signal; what they leave undone is their error."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+@contextmanager
 def open_session() -> Iterator[RepoSession]:
     """The repository of this command (--repo, WORKBENCH_REPO or the current directory)."""
     from workbench.services.session import RepoSession
@@ -197,6 +218,8 @@ def run_app(argv: list[str]) -> int:
         # Non-standalone click swallows `typer.Exit(code)` and returns the code instead.
         result = _app_for(argv)(args=argv, prog_name="workbench", standalone_mode=False)
         if isinstance(result, int):
+            if result == EXIT_INTERRUPTED:  # Typer's own answer to Ctrl+C in a command: 130, no word
+                sys.stderr.write("workbench: interrupted\n")
             return result
     except WorkbenchError as err:
         if state.debug:
@@ -219,7 +242,7 @@ def run_app(argv: list[str]) -> int:
         return int(exit_.code or 0) if isinstance(exit_.code, int) else EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("workbench: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # usage errors (Typer's click) and anything unexpected
         if type(exc).__name__ == "Abort":
             sys.stderr.write("workbench: aborted\n")

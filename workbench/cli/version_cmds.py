@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, app, console, emit_json, open_session
+from workbench.cli.common import EXIT_FINDINGS, app, console, emit_json, interrupt_after, open_session
 from workbench.core.safe_text import clean
 
 # --------------------------------------------------------------------------- branches and commits
@@ -69,9 +69,9 @@ def switch_cmd(
 
     from workbench.services.branches import switch_branch
 
-    with open_session() as session:
+    with open_session() as session, interrupt_after():
         result = switch_branch(session, name, stash=stash)
-    console().print(Text(clean(result.message)))
+        console().print(Text(clean(result.message)))
 
 
 @app.command("commit")
@@ -186,7 +186,9 @@ def _execute(session: Any, plan: Any, reason: str, override: bool, json_out: boo
     from workbench.services import deployments
 
     try:
-        event = deployments.execute(session, plan, reason, override=override)
+        with interrupt_after():
+            event = deployments.execute(session, plan, reason, override=override)
+            _report_event(event, plan, json_out)
     except PolicyError as err:
         if json_out:
             emit_json({"blocked": True, "summary": plan.summary, "checks": [c.to_dict() for c in plan.checks]})
@@ -197,6 +199,9 @@ def _execute(session: Any, plan: Any, reason: str, override: bool, json_out: boo
         if err.hint:
             err_console.print(Text(f"  hint: {clean(err.hint)}"))
         raise typer.Exit(EXIT_FINDINGS) from None
+
+
+def _report_event(event: Any, plan: Any, json_out: bool) -> None:
     if json_out:
         emit_json({**event.to_dict(), "checks": [c.to_dict() for c in plan.checks]})
         return
