@@ -265,3 +265,17 @@ async def test_a_run_names_the_model_it_calls_not_the_repositorys_default(app_re
             header = str(app.query_one("#tests-header", Static).render())
             assert f"openai/gpt-own at {server.base_url}" in header and "echo" not in header, header
             assert server.completed == 6 and shown_errors(app) == ""
+
+
+async def test_a_deleted_prompt_file_shows_its_deletion_not_a_check_error(app_repo: Path) -> None:
+    """With `prompts/support/summarize.yaml` deleted, the Diff pane said the working copy "is
+    invalid: ... does not exist at working copy", where the commit dialog showed the deletion."""
+    (app_repo / "prompts" / "support" / "summarize.yaml").unlink()
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        assert app.selected_rev is None  # the working copy: deleted
+        text = diff_text(app)
+        assert "invalid" not in text and "removed" in text, text
+        assert app.query_one(DiffPane)._diff is not None and shown_errors(app) == ""

@@ -59,6 +59,12 @@ def previous_pair(revs: list[str | None], right: str | None) -> tuple[str | None
     return (right, right) if right is not None else ("HEAD", None)
 
 
+def is_deleted_copy(state: str | None, rev: str | None) -> bool:
+    """The working copy of a prompt whose file is deleted: what the Diff pane shows is the
+    deletion, not a check's "does not exist at working copy"."""
+    return rev is None and state == "deleted"
+
+
 def diff_read(
     name: str, rev: str | None, left: str | None, right: str | None
 ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -163,7 +169,8 @@ class ReadsAhead:
             revs: list[str | None] = [None] if shows_working_copy(entries, str(tree.states[name].value)) else []
             revs += [entry.commit.sha for entry in entries]
             rev = revs[0]
-            check_answer = self._expect(parse_cache.check_at, name, rev)
+            # A deleted working copy is not checked: the app reads its deletion for itself.
+            check_answer = None if is_deleted_copy(str(tree.states[name].value), rev) else self._expect(parse_cache.check_at, name, rev)
         finally:
             history_answer.set_result(entries)
         if check_answer is None:

@@ -15,7 +15,14 @@ from workbench.core.versions import HistoryEntry
 from workbench.services import env_status, history, parse_cache, upkeep
 from workbench.services.env_status import StatusRow
 from workbench.tui.controllers.base import Controller, FlowAborted
-from workbench.tui.first_screen import HISTORY_PAGE, diff_read, previous_pair, shows_working_copy, tree_data
+from workbench.tui.first_screen import (
+    HISTORY_PAGE,
+    diff_read,
+    is_deleted_copy,
+    previous_pair,
+    shows_working_copy,
+    tree_data,
+)
 from workbench.tui.messages import DiffLoaded, HistoryLoaded, TreeLoaded
 from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.history import HistoryPane, HistoryRow
@@ -239,11 +246,12 @@ class BrowseController(Controller):
     async def _load_diff(self, name: str, rev: str | None) -> None:
         left, right = self.comparison_pair()
         try:
-            result = await self.call(parse_cache.check_at, name, rev)  # a version checked before is not parsed again
-            if not result.ok and result.errors:
-                where = "working copy" if rev is None else rev[:10]
-                self.app.post_message(DiffLoaded(name, problems=result.problems, title=f"{name} ({where})"))
-                return
+            if not is_deleted_copy(self.states.get(name), rev):
+                result = await self.call(parse_cache.check_at, name, rev)  # a version checked before is not parsed again
+                if not result.ok and result.errors:
+                    where = "working copy" if rev is None else rev[:10]
+                    self.app.post_message(DiffLoaded(name, problems=result.problems, title=f"{name} ({where})"))
+                    return
             fn, args = diff_read(name, rev, left, right)
             diff = await self.call(fn, *args)
         except FlowAborted:
