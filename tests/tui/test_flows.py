@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tui_helpers import clock, select, settle, shown_errors
@@ -161,31 +162,43 @@ async def test_a_failed_switch_shows_where_the_stashed_changes_are(app_repo: Pat
     assert git(app_repo, "status", "--porcelain") == "" and "<<<<<<<" not in path.read_text()
 
 
+async def open_editor(pilot) -> Any:  # type: ignore[no-untyped-def]
+    """`E` on support/summarize: the in-app editor."""
+    await settle(pilot)
+    await select(pilot, "support/summarize")
+    await pilot.press("E")
+    await pilot.pause()
+    assert pilot.app.screen.__class__.__name__ == "EditorScreen"
+    return pilot.app.screen
+
+
+async def save_asked_twice(pilot, editor: Any, text: str, path: Path, kept: str) -> str:  # type: ignore[no-untyped-def]
+    """Save `text`: the editor asks; `n` leaves `kept` on disk; saving again and `y` writes
+    `text`. Returns the question asked."""
+    editor.query_one("TextArea").text = text
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    question = pilot.app.screen
+    assert question.__class__.__name__ == "ConfirmScreen"
+    await pilot.press("n")
+    await pilot.pause()
+    assert path.read_text() == kept and pilot.app.screen is editor
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    await pilot.press("y")
+    await pilot.pause()
+    assert path.read_text() == text
+    await pilot.press("escape")
+    await settle(pilot)
+    return str(question._title)
+
+
 async def test_inline_editor_refuses_invalid_yaml_unless_confirmed(app_repo: Path) -> None:
     path = summarize_path(app_repo)
-    before = path.read_text()
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("E")
-        await pilot.pause()
-        editor = app.screen
-        assert editor.__class__.__name__ == "EditorScreen"
-        editor.query_one("TextArea").text = "messages: [\n"  # type: ignore[attr-defined]
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert app.screen.__class__.__name__ == "ConfirmScreen"
-        await pilot.press("n")
-        await pilot.pause()
-        assert path.read_text() == before
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("y")
-        await pilot.pause()
-        assert path.read_text() == "messages: [\n"
-        await pilot.press("escape")
-        await settle(pilot)
+        editor = await open_editor(pilot)
+        assert await save_asked_twice(pilot, editor, "messages: [\n", path, kept=path.read_text()) == "Save an invalid prompt?"
 
 
 async def test_inline_editor_never_saves_over_a_change_made_on_disk_without_asking(app_repo: Path) -> None:
@@ -194,29 +207,11 @@ async def test_inline_editor_never_saves_over_a_change_made_on_disk_without_aski
     path = summarize_path(app_repo)
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("E")
-        await pilot.pause()
-        editor = app.screen
+        editor = await open_editor(pilot)
         outside = path.read_text() + "# EXTERNAL CHANGE\n"
         path.write_text(outside)
-        mine = editor.query_one("TextArea").text + "# mine\n"  # type: ignore[attr-defined]
-        editor.query_one("TextArea").text = mine  # type: ignore[attr-defined]
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert app.screen.__class__.__name__ == "ConfirmScreen"
-        assert "changed on disk" in str(app.screen._title)  # type: ignore[attr-defined]
-        await pilot.press("n")
-        await pilot.pause()
-        assert path.read_text() == outside and app.screen is editor
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("y")
-        await pilot.pause()
-        assert path.read_text() == mine
-        await pilot.press("escape")
-        await settle(pilot)
+        mine = editor.query_one("TextArea").text + "# mine\n"
+        assert "changed on disk" in await save_asked_twice(pilot, editor, mine, path, kept=outside)
 
 
 async def test_environments_view_promotes_staging_to_prod(app_repo: Path) -> None:
