@@ -92,6 +92,10 @@ def test_added_and_removed_tests_and_whole_file_added() -> None:
     created = diff_prompt_texts(None, BASE, name="p", left_label="HEAD")
     assert all(s.status == "added" for s in created.sections)
     assert created.notes == ("first version of p: every line is new",)
+    # The deleted side is labelled "(none)" in the columns: the note said "does not exist at (none)".
+    deleted = diff_prompt_texts(BASE, None, name="p", left_label="HEAD", right_label="(none)")
+    assert all(s.status == "removed" for s in deleted.sections)
+    assert deleted.notes == ("p is deleted (or renamed) here: every line is removed",)
 
 
 def test_unparseable_side_falls_back_to_whole_file() -> None:

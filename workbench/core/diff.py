@@ -339,7 +339,7 @@ def diff_prompt_texts(
     if left_text is None:
         notes.append(f"first version of {name}: every line is new")
     if right_text is None:
-        notes.append(f"{name} does not exist at {right_label} (deleted or renamed)")
+        notes.append(f"{name} is deleted (or renamed) here: every line is removed")
     if (left_text is not None and left_doc is None) or (right_text is not None and right_doc is None):
         side = left_label if left_text is not None and left_doc is None else right_label
         notes.append(f"the file at {side} is not a YAML mapping; showing a whole-file diff")
