@@ -90,9 +90,9 @@ def _load(text: str, path: str, read_file: ReadFile | None, schema_passed: bool 
         name_problem = prompt_name_problem(name)
         if name_problem is not None:
             problems.append(Problem(path, 1, 1, f"invalid prompt name '{clean(name)}': {name_problem}", Severity.ERROR, "rename the file (a name is its path under prompts/)"))
-    if not schema_passed:
+    if not schema_passed:  # a text that passed had no non-finite number either (same code: same key)
         problems.extend(schema_problems(doc, path, "prompt"))
-    problems.extend(_non_finite_numbers(doc, path))
+        problems.extend(_non_finite_numbers(doc, path))
     data: dict[str, Any] = doc.value
     declared_name = data.get("name")
     if isinstance(declared_name, str) and declared_name != name:
@@ -327,10 +327,10 @@ def _external_tests(
     wrapper.key_positions = {("tests", *k): v for k, v in tests_doc.key_positions.items()}
     for dup_path, dup_pos, first in tests_doc.duplicates:
         problems.append(Problem(target, dup_pos.line, dup_pos.col, f"duplicate key '{dup_path[-1]}' (first defined at line {first.line})"))
-    problems.extend(_non_finite_numbers(tests_doc, target))
     # The prompt schema judges the list as if it were this file's `tests:` value.
     if not schema_passed:
         problems.extend(schema_problems(_as_tests_document(wrapper), target, "prompt"))
+        problems.extend(_non_finite_numbers(tests_doc, target))
     return [(case, wrapper, target, ("tests", i)) for i, case in enumerate(tests_doc.value) if isinstance(case, dict)]
 
 

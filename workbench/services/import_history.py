@@ -72,8 +72,9 @@ def _when(text: str | None) -> datetime | None:
 def _put_back(session: RepoSession, paths: list[str]) -> None:
     """The files of a version whose commit failed, as HEAD has them (or gone, if HEAD has none):
     they were clean before the import wrote them (`import_versions` checks)."""
+    has_head = session.store.has_commits()
     for path in paths:
-        text = session.store.read_text("HEAD", path) if session.store.has_commits() else None
+        text = session.store.read_text("HEAD", path) if has_head else None
         target = Path(session.root) / path
         if text is None:
             target.unlink(missing_ok=True)
@@ -151,9 +152,9 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
                 try:
                     try:
                         info = branches.commit(session, touched, message, author=_author(version.author), when=_when(version.when))
+                    except NothingToDo:
+                        raise
                     except WorkbenchError as err:
-                        if isinstance(err, NothingToDo):
-                            raise
                         _put_back(session, touched)  # as HEAD has them: the import can run again
                         raise RepoError(
                             f"{name} version {version.number} was not committed: {err.message}",

@@ -166,11 +166,12 @@ class ReadsAhead:
             return
         entries = self._compute(session, history_answer, history.history, name, limit=HISTORY_PAGE)
         try:
-            revs: list[str | None] = [None] if shows_working_copy(entries, str(tree.states[name].value)) else []
+            state = str(tree.states[name].value)
+            revs: list[str | None] = [None] if shows_working_copy(entries, state) else []
             revs += [entry.commit.sha for entry in entries]
             rev = revs[0]
             # A deleted working copy is not checked: the app reads its deletion for itself.
-            check_answer = None if is_deleted_copy(str(tree.states[name].value), rev) else self._expect(parse_cache.check_at, name, rev)
+            check_answer = None if is_deleted_copy(state, rev) else self._expect(parse_cache.check_at, name, rev)
         finally:
             history_answer.set_result(entries)
         if check_answer is None:
