@@ -17,6 +17,14 @@ for the session lock a push holds), and on SIGTERM and SIGHUP (`vcs/exit_signals
 process group, which the ssh or helper it started belongs to: the group is ended, SIGTERM then
 SIGKILL. A SIGKILLed app cannot: its git then ends at its next write to the closed pipes, its
 ssh with git (or at the network's timeout); none of them can wait on a terminal.
+
+Outside the app git keeps the terminal, but not the terminal's Ctrl+C: the terminal sends
+SIGINT to its whole foreground group, and a `git tag` it killed left a promote with its release
+tag and no deployment event. Git starts with SIGINT blocked (the mask outlives exec, and git and
+its hooks keep it), so Ctrl+C reaches workbench alone, which decides: a write under way is
+finished (`cli/common.interrupt_after`), anything else is ended by SIGTERM as its handle goes.
+Not blocked for git that may ask on the terminal (`_MAY_ASK`): Ctrl+C at ssh's passphrase
+prompt must still stop it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import subprocess
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import git
@@ -35,6 +44,7 @@ import git
 from workbench.vcs import exit_signals
 
 _GRACE_S = 2.0  # between SIGTERM and SIGKILL: git removes its lock files on SIGTERM
+_MAY_ASK = frozenset({"push", "fetch", "pull", "ls-remote", "clone"})  # ssh and credential helpers ask on the terminal
 
 
 class SessionGit(git.Git):
@@ -50,7 +60,10 @@ class SessionGit(git.Git):
 
     def execute(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.detached:
-            return super().execute(command, *args, **kwargs)
+            if not kwargs.get("as_process") or _MAY_ASK.intersection(command):  # waited for here: Ctrl+C stays prompt
+                return super().execute(command, *args, **kwargs)
+            with _terminal_interrupt_held():  # only while git starts: it returns once git runs
+                return super().execute(command, *args, **kwargs)
         if not kwargs.get("as_process"):  # waited for here: nothing to end later
             return super().execute(command, *args, **{**kwargs, "start_new_session": True})
         # Started and registered in one step, and none once the app is ending: `end_processes`
@@ -112,6 +125,16 @@ def end_all() -> None:
 
 
 exit_signals.before_exit(end_all)
+
+
+@contextlib.contextmanager
+def _terminal_interrupt_held() -> Iterator[None]:
+    """SIGINT blocked in this thread, so in the processes it starts (see the module's docstring)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _end(procs: list[subprocess.Popen[bytes]]) -> None:
