@@ -11,6 +11,7 @@ import pytest
 from fake_openai import FakeOpenAI
 
 from workbench.cli.common import run_app
+from workbench.errors import WorkbenchError
 
 PROMPT = """\
 model: {provider: openai, name: gpt-4o-mini, api_key_env: FAKE_KEY}
@@ -164,6 +165,18 @@ def test_repeat_reports_per_case_pass_rate_and_pass_hat_k(repo: Path, tmp_path: 
     repeats = {row["case_id"]: row for row in suite["repeats"]}
     assert set(repeats) == {"alpha", "beta", "gamma"}
     assert all(row["trials"] == 4 and row["passes"] == 2 and row["pass_rate"] == 0.5 and row["pass_hat_k"] == 0 for row in repeats.values())
+
+
+@pytest.mark.parametrize("repeat", ["100000000", "0"])
+def test_a_repeat_out_of_range_is_refused_before_any_job_is_built(repo: Path, repeat: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--repeat 100000000` built every job before the first call: 7 GB, then the kernel's OOM
+    killer. The range is one rule of the run's settings, so the API gets the same answer."""
+    from workbench.services.evals import EvalSettings
+
+    assert run_app(["-C", str(repo), "test", "q", "--provider", "echo", "--repeat", repeat]) == 2
+    assert "repeat must be between 1 and 1000" in capsys.readouterr().err
+    with pytest.raises(WorkbenchError, match="between 1 and 1000"):
+        EvalSettings(provider="echo", repeat=int(repeat))
 
 
 def test_compare_base_accepts_a_remote_style_branch_name(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

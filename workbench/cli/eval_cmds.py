@@ -24,7 +24,7 @@ ProviderOpt = Annotated[str | None, typer.Option("--provider", help="openai | lo
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name (overrides).")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint (overrides).")]
 ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Requests in flight at once.")]
-RepeatOpt = Annotated[int, typer.Option("--repeat", min=1, help="Sample each case K times (pass rate per case, pass^k).")]
+RepeatOpt = Annotated[int, typer.Option("--repeat", help="Sample each case K times, 1 to 1000 (pass rate per case, pass^k).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Call the model even when a cached answer exists.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]

@@ -58,6 +58,8 @@ __all__ = [
     "run_tests",
 ]
 
+MAX_REPEAT = 1000
+
 @dataclass(frozen=True)
 class EvalSettings:
     """What the user chose for a run (command-line flags or the app)."""
@@ -73,6 +75,12 @@ class EvalSettings:
     timeout_s: float | None = None
     max_attempts: int | None = None
     stream: bool = False
+
+    def __post_init__(self) -> None:
+        # Every job is built before the first call: `--repeat 100000000` took 7 GB, then the
+        # OOM killer. pass^k is read at k of a few; 1,000 samples of a case is already a study.
+        if not 1 <= self.repeat <= MAX_REPEAT:
+            raise EvalError(f"repeat must be between 1 and {MAX_REPEAT} (got {self.repeat})", hint="--repeat K samples each case K times")
 
 
 @dataclass
@@ -105,7 +113,7 @@ def _options(session: RepoSession, settings: EvalSettings) -> RunOptions:
         concurrency=settings.concurrency or config.concurrency,
         max_attempts=settings.max_attempts or config.max_attempts,
         timeout_s=settings.timeout_s or config.timeout_s,
-        repeat=max(1, settings.repeat),
+        repeat=settings.repeat,
         use_cache=settings.use_cache,
     )
 
