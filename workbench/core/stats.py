@@ -17,8 +17,9 @@ from dataclasses import dataclass
 Z95 = 1.959963984540054
 
 
-def wilson_interval(successes: int, total: int, z: float = Z95) -> tuple[float, float]:
-    """95% Wilson score interval of successes/total; (0, 1) when total is 0."""
+def wilson_interval(successes: float, total: int, z: float = Z95) -> tuple[float, float]:
+    """95% Wilson score interval of successes/total; (0, 1) when total is 0. `successes` may be
+    a rate times `total` (a rate seen over fewer independent trials than its samples)."""
     if total <= 0:
         return 0.0, 1.0
     p = successes / total

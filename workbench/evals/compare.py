@@ -22,14 +22,16 @@ class CasePair:
 
     @property
     def change(self) -> str:
-        """fixed | regressed | unchanged-pass | unchanged-fail | error | missing."""
+        """fixed | regressed | unchanged-pass | unchanged-fail | error | missing. An error is
+        not a pass: a case that passed on A and errors on B is regressed (B broke it)."""
         if self.a is None or self.b is None:
             return "missing"
+        a_passed, b_passed = self.a.passed is True, self.b.passed is True
+        if a_passed != b_passed:
+            return "fixed" if b_passed else "regressed"
         if self.a.passed is None or self.b.passed is None:
             return "error"
-        if self.a.passed == self.b.passed:
-            return "unchanged-pass" if self.a.passed else "unchanged-fail"
-        return "fixed" if self.b.passed else "regressed"
+        return "unchanged-pass" if a_passed else "unchanged-fail"
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,20 @@ def compare_results(prompt: str, label_a: str, a: Sequence[CaseResult], label_b:
         pairs.append(CasePair(key[0], description, key[1], ra, rb))
     order = {"regressed": 0, "error": 1, "fixed": 2, "missing": 3, "unchanged-fail": 4, "unchanged-pass": 5}
     pairs.sort(key=lambda p: order[p.change])
-    fixed = sum(1 for p in pairs if p.change == "fixed")
-    regressed = sum(1 for p in pairs if p.change == "regressed")
+    fixed, regressed = _cases_changed(pairs)
     both = [p for p in pairs if p.a is not None and p.b is not None]
     diff = paired_bootstrap([p.a.score for p in both], [p.b.score for p in both])  # type: ignore[union-attr]
     return Comparison(prompt, label_a, label_b, tuple(pairs), summarize(a), summarize(b), fixed, regressed, mcnemar_exact(fixed, regressed), diff)
+
+
+def _cases_changed(pairs: Sequence[CasePair]) -> tuple[int, int]:
+    """(fixed, regressed) cases: a case whose pass count over its repeats rose or fell. The
+    repeats of a case are not independent pairs: `--repeat 10` turned one regressed case of a
+    deterministic model into "10 regressed, McNemar p=0.002"."""
+    passes: dict[str, list[int]] = {}  # case -> [passes on A, passes on B], over the repeats both ran
+    for pair in pairs:
+        if pair.a is not None and pair.b is not None:
+            row = passes.setdefault(pair.case_id, [0, 0])
+            row[0] += pair.a.passed is True
+            row[1] += pair.b.passed is True
+    return sum(1 for a, b in passes.values() if b > a), sum(1 for a, b in passes.values() if b < a)

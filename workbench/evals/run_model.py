@@ -183,6 +183,7 @@ def summarize(results: Sequence[CaseResult]) -> RunSummary:
     total = len(results)
     passed = sum(1 for r in results if r.passed)
     errors = sum(1 for r in results if r.passed is None)
+    cases = len({r.case_id for r in results})
     latencies = [r.latency_ms for r in results if r.latency_ms is not None and not r.cached]
     costs = [r.cost for r in results if r.cost is not None]
     return RunSummary(
@@ -191,7 +192,9 @@ def summarize(results: Sequence[CaseResult]) -> RunSummary:
         failed=total - passed - errors,
         errors=errors,
         pass_rate=passed / total if total else 0.0,
-        interval=wilson_interval(passed, total),
+        # Counted in cases: a case's repeats are not independent samples (`--repeat 10` of a
+        # deterministic model narrowed 6%–79% to 19%–51% on the same answers).
+        interval=wilson_interval(passed * cases / total if total else 0, cases),
         latency_p50=percentile(latencies, 50) if latencies else None,
         latency_p95=percentile(latencies, 95) if latencies else None,
         tokens=sum(r.tokens or 0 for r in results),

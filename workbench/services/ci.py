@@ -75,7 +75,8 @@ class PromptCheck:
 
     @property
     def broke(self) -> int:
-        """Cases that passed on base and error on head (counted with the regressions)."""
+        """Cases that passed on base and error on head (counted with the regressions, by the
+        comparison: this only says how many of them errored)."""
         if self.comparison is None:
             return 0
         return sum(1 for p in self.comparison.pairs if p.a is not None and p.b is not None and p.a.passed and p.b.passed is None)
@@ -85,7 +86,7 @@ class PromptCheck:
         """Cases that passed on base and fail or error on head; for a prompt with no base
         version, every case that does not pass."""
         if self.comparison is not None:
-            return self.comparison.regressed + self.broke
+            return self.comparison.regressed
         if self.status == "head-only" and self.head is not None:
             return sum(1 for r in self.head.results if r.passed is not True)
         return 0

@@ -16,7 +16,6 @@ from rich.text import Text
 from textual.worker import Worker
 
 from workbench.core.safe_text import clean
-from workbench.core.stats import wilson_interval
 from workbench.services import prompt_files
 from workbench.tui.controllers.base import Controller
 from workbench.tui.messages import RepoChanged
@@ -162,11 +161,13 @@ class RunController(Controller):
     # ------------------------------------------------------------------ on the UI thread
     def _summary_text(self) -> Text:
         """One line per arm (`A v3 · 5adb74c  ✓ 5/6  95% CI 44–97%`), then the verdict."""
+        from workbench.evals.run_model import summarize  # the run's own summary: one rule for the interval
+
         lines = []
         for arm, label in enumerate(self.labels):
             results = list(self.results.get(arm, {}).values())
             passed = sum(1 for r in results if r.passed)
-            low, high = wilson_interval(passed, len(results))
+            low, high = summarize(results).interval
             symbol = "✓" if results and passed == len(results) else "✗"
             line = Text(f"{clean(label)}  ")
             line.append(f"{symbol} {passed}/{len(results)}", style="bold")

@@ -1,0 +1,54 @@
+"""What a comparison counts: a case B breaks is a regression, and a case's repeats are one case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import git
+
+from workbench.cli.common import run_app
+from workbench.evals.compare import compare_results
+from workbench.evals.run_model import CaseResult, summarize
+
+
+def _run(passed: list[bool | None], repeats: int = 1) -> list[CaseResult]:
+    return [
+        CaseResult(f"c{i}", f"case {i}", r, ok, 1.0 if ok else 0.0, error=None if ok is not None else "boom")
+        for i, ok in enumerate(passed)
+        for r in range(repeats)
+    ]
+
+
+def test_a_case_that_passed_on_a_and_errors_on_b_is_a_regression() -> None:
+    """B broke every case (a template error): "no difference", exit 0, "regressed 0"."""
+    comparison = compare_results("p", "A", _run([True, True]), "B", _run([None, None]))
+    assert comparison.regressed == 2 and comparison.regression
+    assert [p.change for p in comparison.pairs] == ["regressed", "regressed"]
+    assert comparison.verdict.startswith("within noise: 0 fixed, 2 regressed")
+    fixed = compare_results("p", "A", _run([None]), "B", _run([True]))
+    assert fixed.fixed == 1 and fixed.pairs[0].change == "fixed"
+    assert compare_results("p", "A", _run([False]), "B", _run([None])).pairs[0].change == "error"
+
+
+def test_repeats_of_a_case_are_one_case_in_the_test_and_the_interval() -> None:
+    """`--repeat 10` turned one regressed case into "10 regressed (McNemar p=0.002)", and
+    narrowed the pass rate's interval from 6%–79% to 19%–51%, on identical answers."""
+    once = compare_results("p", "A", _run([True, True, False]), "B", _run([True, False, False]))
+    ten = compare_results("p", "A", _run([True, True, False], 10), "B", _run([True, False, False], 10))
+    assert (ten.fixed, ten.regressed, ten.p_value) == (once.fixed, once.regressed, once.p_value) == (0, 1, 1.0)
+    assert len(ten.pairs) == 30
+    assert summarize(_run([True, False, False], 10)).interval == summarize(_run([True, False, False])).interval
+
+
+def test_compare_exits_1_when_the_working_copy_breaks_what_passed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "repo"
+    (root / "prompts").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    prompt = "inputs: {x: {type: string}}\nmessages:\n  - {role: user, content: '{{ x }}'}\ntests:\n  - {vars: {x: a}, assert: [{type: contains, value: a}]}\n"
+    (root / "prompts" / "t.yaml").write_text(prompt)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "t")
+    (root / "prompts" / "t.yaml").write_text(prompt.replace("{{ x }}", "{{ x }}{{ 1 // 0 }}"))
+    assert run_app(["-C", str(root), "compare", "t", "--provider", "echo"]) == 1
+    assert "1 regressed" in capsys.readouterr().out
