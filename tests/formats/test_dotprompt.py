@@ -106,3 +106,16 @@ def test_partial_hash_arguments_are_not_inputs(repo: Path, tmp_path: Path) -> No
     source = (tmp_path / "src" / "greet.prompt").read_text(encoding="utf-8")
     partials = {"sig": "by {{who}}\n"}
     assert messages(repo, "x/greet", {"name": "Ann"}) == dotprompt_messages(source, {"name": "Ann"}, partials)
+
+
+def test_a_partial_that_includes_another_keeps_the_prompts_name(repo: Path, tmp_path: Path) -> None:
+    """The nested partial's bound names were read in a loop that reused the prompt's `name`:
+    `main.prompt` was written as `prompts/x/b.yaml`, and two prompts including `a` collided."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.prompt").write_text("---\nmodel: x\n---\nHi {{> a}}\n", encoding="utf-8")
+    (tmp_path / "src" / "second.prompt").write_text("Bye {{> a who=1}}\n", encoding="utf-8")
+    (tmp_path / "src" / "_a.prompt").write_text("A then {{> b}}\n", encoding="utf-8")
+    (tmp_path / "src" / "_b.prompt").write_text("B\n", encoding="utf-8")
+    import_into(repo, "dotprompt", tmp_path / "src")
+    assert sorted(p.name for p in (repo / "prompts" / "x").glob("*.yaml")) == ["main.yaml", "second.yaml"]
+    assert messages(repo, "x/main", {}) == dotprompt_messages("---\nmodel: x\n---\nHi {{> a}}\n", {}, {"a": "A then {{> b}}\n", "b": "B\n"})

@@ -253,8 +253,8 @@ def convert(source: Source) -> Conversion:
             state.problems.append(Problem(where, 1, 1, "a {{role}} inside a partial is not carried over", Severity.WARNING))
         variables.extend(v for v in inner.variables if v not in variables and v not in bound.get(partial, ()))
         pending.extend(inner.partials)
-        for name, keys in inner.bound.items():
-            bound[name] = bound[name] & keys if name in bound else keys
+        for included, keys in inner.bound.items():
+            bound[included] = bound[included] & keys if included in bound else keys
         # The workbench drops a partial's final newline when it includes it: keep the text's own.
         files.append(OutputFile(posixpath.join("prompts", partial_path(partial)), inner.template.replace("\x00role:", "") + "\n"))
     for variable in variables:
