@@ -15,6 +15,7 @@ class ConversionState:
     source: Source
     doc: YamlDocument
     problems: list[Problem] = field(default_factory=list)
+    cases: int = 0  # tests expanded so far (`promptfoo_tests.MAX_CASES`)
 
     def lost(self, path: tuple[Any, ...], message: str, *, file: str | None = None, line: int = 0, col: int = 0, hint: str | None = None) -> None:
         """Record a field that is not carried over."""

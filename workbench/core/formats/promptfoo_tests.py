@@ -7,6 +7,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import posixpath
 import re
 from typing import Any
@@ -210,6 +211,16 @@ def test_entries(state: ConversionState, raw: Any, where: tuple[Any, ...]) -> li
     return out
 
 
+# Cases one import may expand to: a prompt file holds 1 MiB, so more could never be written, and a
+# 2 KB config of four 60-value vars expanded to 12,960,000 cases (2.3 GB) before saying so.
+MAX_CASES = 10_000
+
+
+def combinations(variables: dict[str, Any]) -> int:
+    """How many tests promptfoo runs for these vars: one per combination of array values."""
+    return math.prod(len(v) for v in variables.values() if isinstance(v, list))
+
+
 def expand_vars(variables: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     """promptfoo runs one test per combination of array-valued vars."""
     array_keys = [k for k, v in variables.items() if isinstance(v, list)]
@@ -257,6 +268,15 @@ def convert_test(state: ConversionState, test: dict[str, Any], file: str, doc: Y
             text = read_reference(state, value, (*where, "vars", name))
             if text is not None:
                 out["vars"][name] = text
+    count = combinations(out.get("vars") or {})
+    state.cases += count
+    if state.cases > MAX_CASES:
+        where_vars = (*where, "vars")
+        pos = doc.where(where_vars, key=True) if doc is not None else None
+        state.problems.append(
+            Problem(file, pos.line if pos else 1, pos.col if pos else 1, f"these vars expand to {count:,} cases, over the {MAX_CASES:,} one import takes", Severity.ERROR, "split the arrays over several tests or files")
+        )
+        return []
     expanded = []
     for variables, suffix in expand_vars(out.get("vars") or {}):
         copy = dict(out)
