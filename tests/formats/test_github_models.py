@@ -129,3 +129,29 @@ def checks(data: dict[str, Any]) -> list[list[Any]]:
         # built-in's display name becomes its `uses` name (README, "Import and export").
         out.append([sent, sorted(evaluated, key=repr)])
     return out
+
+
+def test_input_defaults_reach_the_testdata_rows_and_langfuse_says_it_drops_them(tmp_path: Path) -> None:
+    """gh models has no defaults: a row without `n` sent the literal `{{n}}`, and the re-import
+    declared `n` with default '{{n}}'. Langfuse has no inputs: its export dropped the default
+    without a word, and the re-import made `n` required."""
+    import json
+
+    from format_helpers import cli, commit_all
+
+    root = new_repo(tmp_path / "repo")
+    (root / "prompts" / "d.yaml").write_text(
+        "inputs: {name: {type: string, required: true}, n: {type: number, default: 1.5}}\n"
+        "messages:\n  - {role: user, content: 'Hi {{ name }}, n={{ n }}'}\n"
+        "tests:\n  - {vars: {name: Ada}, assert: [{type: contains, value: Ada}]}\n",
+        encoding="utf-8",
+    )
+    commit_all(root)
+    assert cli(root, "promote", "d", "--env", "dev", "-m", "x")[0] == 0
+    code, out, err = cli(root, "export", str(tmp_path / "gh"), "--env", "dev", "--format", "github-models")
+    assert code == 0, out + err
+    exported = (tmp_path / "gh" / "d.prompt.yml").read_text(encoding="utf-8")
+    assert "testData:\n- name: Ada\n  n: 1.5\n" in exported, exported
+    code, out, err = cli(root, "export", str(tmp_path / "lf"), "--env", "dev", "--format", "langfuse", "--json")
+    assert code == 0, out + err
+    assert any("default of `n`" in p["message"] for p in json.loads(out)["not_carried_over"]), out

@@ -371,8 +371,15 @@ def _export_tests(prompt: Any, lost: Any) -> tuple[list[dict[str, Any]], list[di
         if isinstance(assertion, dict) and (made := evaluator(assertion)) is not None:
             evaluators.append(made)
     tests = [t for t in (prompt.raw.get("tests") if isinstance(prompt.raw.get("tests"), list) else []) if isinstance(t, dict)]
+    # gh models has no defaults: a row without a key sends the literal `{{key}}`. Each row
+    # carries the inputs' defaults, as the workbench renders them.
+    defaults = {spec.name: spec.default for spec in prompt.inputs if spec.has_default}
+    if defaults and not tests:
+        lost(f"the default of {', '.join(f'`{n}`' for n in defaults)} is not exported: gh models has no defaults, and no test row carries it")
     default_vars = mapping(raw_default.get("vars"))
     rows: list[dict[str, Any]] = [{**default_vars, **(t.get("vars") or {}), **(t.get("metadata") or {})} for t in tests]
+    for row in rows:
+        row.update((name, value) for name, value in defaults.items() if name not in row)
     shapes = [[(a.get("type"), a.get("transform"), a.get("metric")) for a in t.get("assert") or [] if isinstance(a, dict)] for t in tests]
     if tests and any(shapes) and all(s == shapes[0] for s in shapes):
         # The same checks in every test with their own values: one evaluator reading a row key each.

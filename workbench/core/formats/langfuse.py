@@ -268,6 +268,9 @@ def export(items: list[ExportItem]) -> Conversion:
                 obj["createdBy"] = version.author
             if prompt.tests:
                 out.problems.append(Problem(where, 1, 1, "tests not exported: a Langfuse prompt has no tests", Severity.WARNING))
+            for spec in prompt.inputs:
+                if spec.has_default:
+                    out.problems.append(Problem(where, 1, 1, f"the default of `{spec.name}` is not exported: a Langfuse prompt's variables have none", Severity.WARNING))
             objects.append(obj)
     out.files.append(OutputFile("langfuse-prompts.json", json.dumps({"data": objects}, indent=2, ensure_ascii=False) + "\n"))
     return out
