@@ -119,3 +119,18 @@ def test_a_partial_that_includes_another_keeps_the_prompts_name(repo: Path, tmp_
     import_into(repo, "dotprompt", tmp_path / "src")
     assert sorted(p.name for p in (repo / "prompts" / "x").glob("*.yaml")) == ["main.yaml", "second.yaml"]
     assert messages(repo, "x/main", {}) == dotprompt_messages("---\nmodel: x\n---\nHi {{> a}}\n", {}, {"a": "A then {{> b}}\n", "b": "B\n"})
+
+
+def test_export_says_the_last_messages_trailing_whitespace_is_dropped(tmp_path: Path) -> None:
+    """Dotprompt strips the body: the last message's trailing spaces were lost without a word."""
+    import json
+
+    from format_helpers import cli, commit_all
+
+    root = new_repo(tmp_path / "repo")
+    (root / "prompts" / "s.yaml").write_text("messages:\n  - {role: user, content: '  spaces  '}\n", encoding="utf-8")
+    commit_all(root)
+    assert cli(root, "promote", "s", "--env", "dev", "-m", "x")[0] == 0
+    code, out, err = cli(root, "export", str(tmp_path / "out"), "--env", "dev", "--format", "dotprompt", "--json")
+    assert code == 0, out + err
+    assert [p["message"] for p in json.loads(out)["not_carried_over"]] == ["message 1: its trailing whitespace is dropped (Dotprompt strips the body)"]

@@ -388,6 +388,8 @@ def export(items: list[ExportItem]) -> Conversion:
                 break
             role = {"assistant": "model"}.get(message.role, message.role)
             body.append('{{role "' + role + '"}}' + text)
+            if index == len(messages) and text != text.rstrip():
+                lost(f"message {index}: its trailing whitespace is dropped (Dotprompt strips the body)")
         if not ok:
             continue
         if prompt.tests:
