@@ -176,3 +176,43 @@ def test_whole_floats_count_as_token_counts_and_fractions_do_not(tmp_path: Path)
     assert report.problems == [f"{log}:2: output_tokens: needs a whole number, skipped"]
     (row,) = version_metrics(store.db, "p")
     assert row.tokens == 15
+
+
+def test_a_line_over_the_length_limit_is_reported_and_never_held_whole(tmp_path: Path) -> None:
+    """A 150 MB line took ~1 GB and a MemoryError lost the whole file: now it is read in
+    blocks, reported as too long, and the lines around it are kept."""
+    import tracemalloc
+
+    from workbench.monitor.log_lines import MAX_LINE_BYTES
+
+    huge = json.dumps(_event(2, error="x" * (40 * MAX_LINE_BYTES)))
+    just_over = json.dumps(_event(4, error="y" * MAX_LINE_BYTES))
+    path = _lines(tmp_path / "big.jsonl", [_with(1), huge, _with(3), just_over, _with(5)])
+    with path.open("a") as handle:
+        handle.write(huge)  # a too-long last line without its newline
+    store = MonitorStore(tmp_path / "m.sqlite")
+    tracemalloc.start()
+    try:
+        report = store.ingest([path])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.added == 3
+    assert report.problems == [f"{path}:{n}: too long, skipped" for n in (2, 4, 6)]
+    assert peak < 8 * MAX_LINE_BYTES  # the 40 MiB line was never held
+    assert _consistent(store) == (3, 3)
+
+
+def test_text_error_and_feedback_are_capped_like_other_errors(tmp_path: Path) -> None:
+    from workbench.monitor.event_lines import MAX_TEXT_CHARS
+
+    path = _lines(tmp_path / "long.jsonl", [
+        _with(1, error="e" * 5000), _with(2, error={"detail": "d" * 5000}), _with(3, feedback="f" * 5000),
+        _with(4, error="e" * 5000, input_tokens=3.0),  # the slow path
+        json.dumps({"type": "feedback", "call_id": "c1", "feedback": "g" * 5000}),
+    ])
+    store = MonitorStore(tmp_path / "m.sqlite")
+    assert store.ingest([path]).added == 4
+    rows = dict(store.db.execute("SELECT call_id, length(coalesce(error, feedback)) FROM events"))
+    assert rows == {"c1": MAX_TEXT_CHARS, "c2": MAX_TEXT_CHARS, "c3": MAX_TEXT_CHARS, "c4": MAX_TEXT_CHARS}
+    assert [len(f) for (f,) in store.db.execute("SELECT feedback FROM feedback")] == [MAX_TEXT_CHARS]

@@ -46,6 +46,7 @@ MAX_TOKENS = 2**53
 
 
 MAX_NUMBER = 1e300
+MAX_TEXT_CHARS = 2000  # error and feedback text kept per event: a 150 MB error string was stored whole
 
 
 _Whole = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
@@ -85,16 +86,20 @@ def _text(value: Any, name: str) -> str | None:
 
 
 def error_text(value: Any) -> str | None:
+    """The stored error: text (non-text as its JSON), cut to MAX_TEXT_CHARS; None for no error."""
     if value is None or value is False or value == "":
         return None
     if type(value) is str:
-        return value
-    return json.dumps(value, separators=(",", ":"), default=str)[:2000]
+        return value[:MAX_TEXT_CHARS]
+    return json.dumps(value, separators=(",", ":"), default=str)[:MAX_TEXT_CHARS]
 
 
 def feedback_text(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
+    """The stored feedback: text, cut to MAX_TEXT_CHARS; numbers and booleans as text."""
+    if value is None:
+        return None
+    if type(value) is str:
+        return value[:MAX_TEXT_CHARS]
     if type(value) is bool:
         return "true" if value else "false"
     if type(value) in (int, float):
@@ -137,9 +142,9 @@ def convert_event(event: dict[str, Any]) -> tuple[Any, ...]:
     if score is not None and (type(score) is not float or not -MAX_NUMBER <= score <= MAX_NUMBER):
         score = _number(score, "score", -MAX_NUMBER, MAX_NUMBER)
     error, feedback = get("error"), get("feedback")
-    if error is not None and (type(error) is not str or not error):
+    if error is not None and (type(error) is not str or not error or len(error) > MAX_TEXT_CHARS):
         error = error_text(error)
-    if feedback is not None and type(feedback) is not str:
+    if feedback is not None and (type(feedback) is not str or len(feedback) > MAX_TEXT_CHARS):
         feedback = feedback_text(feedback)
     key = (name, version or UNKNOWN_VERSION, commit or "", env or "", arm or "")
     return call_id, ts, key, latency, tokens_in, tokens_out, cost, error, score, feedback

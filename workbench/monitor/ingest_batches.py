@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from workbench.monitor.event_lines import (
+    MAX_TEXT_CHARS,
     UNKNOWN_VERSION,
     BadField,
     EventLine,
@@ -30,10 +31,10 @@ from workbench.monitor.event_lines import (
     validation_message,
     whole,
 )
+from workbench.monitor.log_lines import TOO_LONG, LineChunks
 
 BATCH = 100_000  # lines per transaction
 ROWS_PER_INSERT = 500  # rows per multi-row INSERT (5,000 values; SQLite allows 32,766 since 3.32)
-CHUNK_BYTES = 8_000_000  # read at a time
 
 WIDTH = 10  # values per row of the events table
 
@@ -106,7 +107,8 @@ def jsonl_batches(path: Path, handle: BinaryIO, report: IngestReport, idents: Id
     known = idents.raw.get
     batch = Batch()
     number = 0
-    while chunk := handle.readlines(CHUNK_BYTES):
+    lines = LineChunks(handle)
+    for chunk in lines:
         done = 0
         while done < len(chunk):
             room = BATCH - len(batch.values) // WIDTH - len(batch.feedback)
@@ -122,12 +124,13 @@ def jsonl_batches(path: Path, handle: BinaryIO, report: IngestReport, idents: Id
                 try:
                     e = decode(raw)
                 except failed as err:
-                    blank += _bad_line(path, number, raw, err, report)
+                    blank += _bad_line(path, number, raw, err, report, lines.torn)
                     continue
                 name, ts, error, fb, tokens_in, tokens_out = e.name, e.ts, e.error, e.feedback, e.input_tokens, e.output_tokens
                 if (
                     e.type is None and name and ts is not None
-                    and (error is None or (error.__class__ is str and error)) and (fb is None or fb.__class__ is str)
+                    and (error is None or (error.__class__ is str and error and len(error) <= MAX_TEXT_CHARS))
+                    and (fb is None or (fb.__class__ is str and len(fb) <= MAX_TEXT_CHARS))
                     and tokens_in.__class__ is not float and tokens_out.__class__ is not float
                 ):  # the common line: already a row
                     version, commit, env, arm = e.version, e.commit, e.env, e.arm
@@ -140,8 +143,11 @@ def jsonl_batches(path: Path, handle: BinaryIO, report: IngestReport, idents: Id
         yield batch
 
 
-def _bad_line(path: Path, number: int, raw: bytes, err: Exception, report: IngestReport) -> int:
+def _bad_line(path: Path, number: int, raw: bytes, err: Exception, report: IngestReport, torn: bytes | None) -> int:
     """Report a line msgspec refused; 1 for a blank line (not counted, not reported)."""
+    if raw is TOO_LONG:
+        report.problem(f"{path}:{number}: too long, skipped")
+        return 0
     if isinstance(err, msgspec.ValidationError):
         report.problem(f"{path}:{number}: {validation_message(err)}, skipped")
         return 0
@@ -149,7 +155,7 @@ def _bad_line(path: Path, number: int, raw: bytes, err: Exception, report: Inges
         return 1
     if isinstance(err, RecursionError):
         what = "nested too deeply"
-    elif not raw.endswith(b"\n"):
+    elif raw is torn:
         what = "torn last line (a write was cut off)"
     else:
         what = f"not JSON ({str(err)[:120]})"
@@ -172,12 +178,7 @@ def _unusual_line(path: Path, number: int, e: EventLine, batch: Batch, idents: I
     if not name or ts is None:
         report.problem(f"{path}:{number}: {'name: needs a non-empty string' if not name else 'ts: needs a number (unix seconds)'}, skipped")
         return
-    if error is not None and type(error) is not str:
-        error = error_text(error)
-    elif error == "":
-        error = None
-    if fb is not None and type(fb) is not str:
-        fb = feedback_text(fb)
+    error, fb = error_text(error), feedback_text(fb)  # msgspec let only text, numbers and booleans through as feedback
     try:
         tokens_in, tokens_out = whole(e.input_tokens, "input_tokens"), whole(e.output_tokens, "output_tokens")
     except BadField as bad:
