@@ -216,3 +216,65 @@ def test_text_error_and_feedback_are_capped_like_other_errors(tmp_path: Path) ->
     rows = dict(store.db.execute("SELECT call_id, length(coalesce(error, feedback)) FROM events"))
     assert rows == {"c1": MAX_TEXT_CHARS, "c2": MAX_TEXT_CHARS, "c3": MAX_TEXT_CHARS, "c4": MAX_TEXT_CHARS}
     assert [len(f) for (f,) in store.db.execute("SELECT feedback FROM feedback")] == [MAX_TEXT_CHARS]
+
+
+def _otlp_export(*span_ids: str) -> dict[str, object]:
+    spans = [
+        {"spanId": s, "startTimeUnixNano": str(10**18), "endTimeUnixNano": str(10**18 + 10**8),
+         "attributes": [{"key": "prompt.name", "value": {"stringValue": "p"}}, {"key": "workbench.call_id", "value": {"stringValue": s}}]}
+        for s in span_ids
+    ]
+    return {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+
+
+def test_a_jsonl_log_mentioning_resource_spans_is_read_as_jsonl(tmp_path: Path) -> None:
+    """The format was guessed from a leading `{` and the text `resourceSpans` in the first 200
+    bytes: all five events of this log were dropped with no problem reported."""
+    path = _lines(tmp_path / "e.jsonl", [_with(1, error="resourceSpans missing in payload"), *(_with(i) for i in range(2, 6))])
+    report = MonitorStore(tmp_path / "m.sqlite").ingest([path])
+    assert (report.added, report.problems) == (5, [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n  " + json.dumps(_otlp_export("s1", "s2")),  # leading blank space: was read as JSONL, every span refused
+        json.dumps(_otlp_export("s1", "s2"), indent=2) + "\n",  # pretty-printed: one document over many lines
+        json.dumps(_otlp_export("s1")) + "\n\n" + json.dumps(_otlp_export("s2")) + "\n",  # one export per line
+    ],
+    ids=["leading-space", "pretty", "per-line"],
+)
+def test_an_otlp_export_is_told_by_its_structure(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "traces.json"
+    path.write_text(text)
+    report = MonitorStore(tmp_path / "m.sqlite").ingest([path])
+    assert (report.added, report.problems) == (2, [])
+
+
+def test_a_line_of_an_otlp_log_that_is_no_export_is_reported(tmp_path: Path) -> None:
+    path = _lines(tmp_path / "traces.json", [json.dumps(_otlp_export("s1")), _with(2), json.dumps(_otlp_export("s3"))])
+    report = MonitorStore(tmp_path / "m.sqlite").ingest([path])
+    assert report.added == 2
+    assert report.problems == [f"{path}:2: not an OTLP trace export (resourceSpans/scopeSpans/spans), skipped"]
+
+
+@pytest.mark.parametrize("otlp", [False, True], ids=["jsonl", "otlp"])
+def test_ingest_reads_a_pipe(prompt_repo: Path, otlp: bool) -> None:
+    """`monitor ingest <(zcat log.gz)` or /dev/stdin failed: "UnsupportedOperation: not seekable"."""
+    import gzip
+    import subprocess
+    import sys
+
+    text = json.dumps(_otlp_export("s1", "s2")) if otlp else "".join(_with(i) + "\n" for i in range(2))
+    compressed = gzip.compress(text.encode())
+    unzip = subprocess.Popen([sys.executable, "-c", "import gzip, sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert unzip.stdout is not None and unzip.stdin is not None
+    unzip.stdin.write(compressed)  # small: fits the pipe's buffer
+    unzip.stdin.close()
+    ingest = subprocess.run([sys.executable, "-m", "workbench", "-C", str(prompt_repo), "monitor", "ingest", "/dev/stdin"],
+                            stdin=unzip.stdout, capture_output=True, text=True, timeout=120)
+    unzip.stdout.close()
+    unzip.wait(timeout=60)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "2 new event(s)" in ingest.stdout and "0 problem(s)" in ingest.stdout

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from workbench.monitor.log_lines import MAX_DOCUMENT_BYTES, TOO_LONG, EventLog, LineChunks
+
 UNKNOWN_VERSION = "(unknown)"
 
 
@@ -199,12 +201,6 @@ def validation_message(err: Exception) -> str:
     return f"{field}: {what[:1].lower()}{what[1:120]}"
 
 
-def looks_like_otlp(path: Path) -> bool:
-    with path.open("rb") as handle:
-        start = handle.read(200)
-    return b"resourceSpans" in start
-
-
 def _otlp_value(value: Any) -> Any:
     if not isinstance(value, dict):
         raise BadField("value", "needs an object like {\"stringValue\": ...}")
@@ -232,32 +228,35 @@ def _otlp_attributes(span: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _otlp_documents(path: Path, report: IngestReport) -> Iterator[tuple[int, Any]]:
-    data = path.read_bytes()
-    try:
-        yield 1, msgspec.json.decode(data)
-        return
-    except (msgspec.DecodeError, RecursionError):
-        pass
-    for number, raw in enumerate(data.splitlines(), 1):  # one export per line
+def _otlp_documents(path: Path, log: EventLog, report: IngestReport) -> Iterator[tuple[int, Any]]:
+    """The export (a whole file), or one per line; a line that is not one is reported."""
+    if log.document is not None:
+        lines: Iterator[bytes | bytearray] = iter([log.document])
+    else:
+        lines = (raw for chunk in LineChunks(log.stream, MAX_DOCUMENT_BYTES) for raw in chunk)
+    for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
-            yield number, msgspec.json.decode(raw)
+            if raw is TOO_LONG:
+                raise msgspec.DecodeError(f"over {MAX_DOCUMENT_BYTES >> 20} MiB")
+            document = msgspec.json.decode(raw)
         except (msgspec.DecodeError, RecursionError) as err:
             report.lines += 1
             report.problem(f"{path}:{number}: OTLP export is not valid JSON ({str(err)[:120]}), skipped")
+            continue
+        yield number, document
 
 
-def otlp_events(path: Path, report: IngestReport) -> Iterator[tuple[str, dict[str, Any]]]:
+def otlp_events(path: Path, log: EventLog, report: IngestReport) -> Iterator[tuple[str, dict[str, Any]]]:
     """Spans of an OTLP JSON export that carry `prompt.name` become events."""
-    for number, document in _otlp_documents(path, report):
+    for number, document in _otlp_documents(path, log, report):
         spans = []
         try:
-            for resource in document.get("resourceSpans", []):
+            for resource in document["resourceSpans"]:  # a line without it is no export: reported, never quietly empty
                 for scope in resource.get("scopeSpans", []):
                     spans.extend(scope.get("spans", []))
-        except (AttributeError, TypeError):
+        except (AttributeError, TypeError, KeyError):
             report.lines += 1
             report.problem(f"{path}:{number}: not an OTLP trace export (resourceSpans/scopeSpans/spans), skipped")
             continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import msgspec
 
@@ -26,12 +26,11 @@ from workbench.monitor.event_lines import (
     convert_event,
     error_text,
     feedback_text,
-    looks_like_otlp,
     otlp_events,
     validation_message,
     whole,
 )
-from workbench.monitor.log_lines import TOO_LONG, LineChunks
+from workbench.monitor.log_lines import TOO_LONG, LineChunks, Readable, open_log
 
 BATCH = 100_000  # lines per transaction
 ROWS_PER_INSERT = 500  # rows per multi-row INSERT (5,000 values; SQLite allows 32,766 since 3.32)
@@ -92,16 +91,15 @@ def file_batches(paths: list[Path], report: IngestReport, idents: Idents) -> Ite
             report.problem(f"{path}: cannot read ({err.strerror or err})")
             report.unreadable.append(str(path))
             continue
-        with handle:
-            head = handle.read(1)
-            handle.seek(0)
-            if head == b"{" and looks_like_otlp(path):
-                yield from otlp_batches(path, otlp_events(path, report), report, idents)
+        with handle:  # read once, front to back: a pipe or `<(zcat log.gz)` works as a file does
+            log = open_log(handle)
+            if log.otlp or log.document is not None:
+                yield from otlp_batches(path, otlp_events(path, log, report), report, idents)
             else:
-                yield from jsonl_batches(path, handle, report, idents)
+                yield from jsonl_batches(path, log.stream, report, idents)
 
 
-def jsonl_batches(path: Path, handle: BinaryIO, report: IngestReport, idents: Idents) -> Iterator[Batch]:
+def jsonl_batches(path: Path, handle: Readable, report: IngestReport, idents: Idents) -> Iterator[Batch]:
     decode = msgspec.json.Decoder(EventLine).decode
     failed = (msgspec.DecodeError, RecursionError)  # ValidationError is a DecodeError
     known = idents.raw.get
