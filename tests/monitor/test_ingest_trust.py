@@ -183,7 +183,7 @@ def test_a_line_over_the_length_limit_is_reported_and_never_held_whole(tmp_path:
     blocks, reported as too long, and the lines around it are kept."""
     import tracemalloc
 
-    from workbench.monitor.log_lines import MAX_LINE_BYTES
+    from workbench.monitor.limits import MAX_LINE_BYTES
 
     huge = json.dumps(_event(2, error="x" * (40 * MAX_LINE_BYTES)))
     just_over = json.dumps(_event(4, error="y" * MAX_LINE_BYTES))
@@ -204,7 +204,7 @@ def test_a_line_over_the_length_limit_is_reported_and_never_held_whole(tmp_path:
 
 
 def test_text_error_and_feedback_are_capped_like_other_errors(tmp_path: Path) -> None:
-    from workbench.monitor.event_lines import MAX_TEXT_CHARS
+    from workbench.monitor.limits import MAX_TEXT_CHARS
 
     path = _lines(tmp_path / "long.jsonl", [
         _with(1, error="e" * 5000), _with(2, error={"detail": "d" * 5000}), _with(3, feedback="f" * 5000),

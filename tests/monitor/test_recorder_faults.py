@@ -83,3 +83,24 @@ def test_a_dead_writer_is_restarted(tmp_path: Path) -> None:
     recorder.record(PROMPT, latency_ms=2.0)
     recorder.flush()
     assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 2
+
+
+def test_text_is_written_as_ingest_accepts_it(tmp_path: Path) -> None:
+    """A lone surrogate (str(exc) of a surrogate-escaped file name) was written as \\ud800, which
+    ingest refuses: the error call vanished from the error rate though counted as written."""
+    from workbench.monitor.limits import MAX_TEXT_CHARS
+
+    recorder = Recorder(tmp_path / "e.jsonl", otel=False)
+    recorder.record(PROMPT, latency_ms=3.0, error="boom \ud800 x")
+    recorder.record(PROMPT, latency_ms=3.0, feedback="\udcff", call_id="id-\udc80")
+    recorder.record(SimpleNamespace(name="p\ud800", version="p@v1", commit=None, env="prod", arm=None), error=OSError("f\udcffile"))
+    recorder.record(PROMPT, error="e" * (2 * MAX_TEXT_CHARS), feedback="é" * (2 * MAX_TEXT_CHARS))
+    recorder.record_feedback("id-\udc80", feedback="fine \ud800")
+    recorder.flush()
+    assert recorder.stats()["written"] == 5 and recorder.stats()["coerced"] >= 6
+    store = MonitorStore(tmp_path / "m.sqlite")
+    report = store.ingest([tmp_path / "e.jsonl"])
+    assert (report.added, report.feedback, report.problems) == (4, 1, [])
+    errors = sorted(e for (e,) in store.db.execute("SELECT error FROM events WHERE error IS NOT NULL"))
+    assert errors == ["boom ? x", "e" * MAX_TEXT_CHARS, "f?ile"]
+    assert store.db.execute("SELECT feedback FROM events WHERE call_id = 'id-?'").fetchone() == ("fine ?",)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from workbench.monitor.limits import MAX_TEXT_CHARS
 from workbench.monitor.log_lines import MAX_DOCUMENT_BYTES, TOO_LONG, EventLog, LineChunks
 
 UNKNOWN_VERSION = "(unknown)"
@@ -48,7 +49,6 @@ MAX_TOKENS = 2**53
 
 
 MAX_NUMBER = 1e300
-MAX_TEXT_CHARS = 2000  # error and feedback text kept per event: a 150 MB error string was stored whole
 
 
 _Whole = Annotated[int, msgspec.Meta(ge=0, le=2**53)]

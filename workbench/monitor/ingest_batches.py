@@ -18,7 +18,6 @@ from typing import Any
 import msgspec
 
 from workbench.monitor.event_lines import (
-    MAX_TEXT_CHARS,
     UNKNOWN_VERSION,
     BadField,
     EventLine,
@@ -30,6 +29,7 @@ from workbench.monitor.event_lines import (
     validation_message,
     whole,
 )
+from workbench.monitor.limits import MAX_TEXT_CHARS
 from workbench.monitor.log_lines import TOO_LONG, LineChunks, Readable, open_log
 
 BATCH = 100_000  # lines per transaction

@@ -15,7 +15,8 @@ from typing import BinaryIO, Protocol
 
 import msgspec
 
-MAX_LINE_BYTES = 1 << 20  # 1 MiB: a recorded event is well under 10 KB (error and feedback text are capped)
+from workbench.monitor.limits import MAX_LINE_BYTES
+
 READ_BYTES = 1 << 20  # never more than the smallest limit: only a block's first line can exceed it
 MAX_DOCUMENT_BYTES = 256 << 20  # one OTLP export (a whole file, or one per line): a collector batch is a few MB
 TOO_LONG = b"\x00 too long"  # stands for a line over the limit; not JSON, so the hot loop's decode refuses it

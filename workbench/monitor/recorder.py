@@ -7,7 +7,7 @@ installed and enabled, each call also becomes a span with the `gen_ai.*` attribu
 
 Bad input never stops recording:
 - values are coerced to what ingest accepts: `error` and `feedback` to text (`str()`, or
-  `"<unprintable>"`), numbers that are not numbers (a string, NaN, an object) to null, whole
+  `"<unprintable>"`, cut to MAX_TEXT_CHARS), lone surrogates in any text to `?`, numbers that are not numbers (a string, NaN, an object) to null, whole
   numbers for tokens; each coercion is counted (`stats()["coerced"]`);
 - a line that still cannot be written as JSON is dropped and counted (`dropped_bad`);
 - the writer thread survives anything, and is restarted if it ever stops.
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.state_folder import STATE_FOLDER, make_store_folder
+from workbench.monitor.limits import MAX_TEXT_CHARS
 
 log = logging.getLogger("workbench.monitor")
 
@@ -102,17 +103,17 @@ class Recorder:
         event = identity_of(prompt)
         for key in IDENTITY_FIELDS:
             value = event[key]
-            if value is not None and type(value) is not str:
+            if value is not None and (type(value) is not str or not value.isascii()):
                 event[key] = self._text(value)
-        event["call_id"] = call_id if type(call_id) is str and call_id else (self._text(call_id) if call_id else uuid.uuid4().hex)
+        event["call_id"] = call_id if type(call_id) is str and call_id.isascii() and call_id else (self._text(call_id) if call_id else uuid.uuid4().hex)
         event["ts"] = time.time()
         event["latency_ms"] = latency_ms if type(latency_ms) is float and latency_ms >= 0 else self._number(latency_ms, 0.0)
         event["input_tokens"] = input_tokens if type(input_tokens) is int and input_tokens >= 0 else self._whole(input_tokens)
         event["output_tokens"] = output_tokens if type(output_tokens) is int and output_tokens >= 0 else self._whole(output_tokens)
         event["cost"] = cost if type(cost) is float and math.isfinite(cost) else self._number(cost, None)
-        event["error"] = error if error is None or type(error) is str else self._text(error)
+        event["error"] = error if error is None or _plain(error) else self._text(error, MAX_TEXT_CHARS)
         event["score"] = score if type(score) is float and math.isfinite(score) else self._number(score, None)
-        event["feedback"] = feedback if feedback is None or type(feedback) is str else self._feedback(feedback)
+        event["feedback"] = feedback if feedback is None or _plain(feedback) else self._feedback(feedback)
         self._enqueue(event)
         if self._tracer is not None:
             self._span(event)
@@ -122,9 +123,9 @@ class Recorder:
         self._enqueue(
             {
                 "type": "feedback",
-                "call_id": call_id if type(call_id) is str else self._text(call_id),
+                "call_id": call_id if type(call_id) is str and call_id.isascii() else self._text(call_id),
                 "ts": time.time(),
-                "feedback": feedback if feedback is None or type(feedback) is str else self._feedback(feedback),
+                "feedback": feedback if feedback is None or _plain(feedback) else self._feedback(feedback),
                 "score": score if type(score) is float and math.isfinite(score) else self._number(score, None),
             }
         )
@@ -134,17 +135,29 @@ class Recorder:
         with self._flushed:
             self._counts["coerced"] += 1
 
-    def _text(self, value: Any) -> str:
-        self._coerced()
+    def _text(self, value: Any, cap: int | None = None) -> str:
+        """Any value as text ingest accepts: `str()` (or UNPRINTABLE), lone surrogates as `?`
+        (JSON wrote them as \\ud800, which ingest refuses: the call was lost), cut to `cap`."""
+        if type(value) is not str:
+            self._coerced()
+            try:
+                value = str(value)
+            except Exception:
+                return UNPRINTABLE
         try:
-            return str(value)
-        except Exception:
-            return UNPRINTABLE
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self._coerced()
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        if cap is not None and len(value) > cap:
+            self._coerced()
+            value = value[:cap]
+        return str(value)
 
     def _feedback(self, value: Any) -> str | float | None:
         if type(value) in (int, float, bool):
             return value
-        return self._text(value)
+        return self._text(value, MAX_TEXT_CHARS)
 
     def _number(self, value: Any, low: float | None) -> float | None:
         if value is None:
@@ -267,6 +280,11 @@ class Recorder:
             span.end(end_time=end)
         except Exception as err:  # tracing must never break a request
             log.warning("workbench monitor: span failed: %s", err)
+
+
+def _plain(text: Any) -> bool:
+    """Text written as it is (the common case, no copy): ASCII, so no lone surrogate, and not too long."""
+    return type(text) is str and text.isascii() and len(text) <= MAX_TEXT_CHARS
 
 
 def _dumps(event: dict[str, Any]) -> str | None:
