@@ -104,3 +104,27 @@ def test_text_is_written_as_ingest_accepts_it(tmp_path: Path) -> None:
     errors = sorted(e for (e,) in store.db.execute("SELECT error FROM events WHERE error IS NOT NULL"))
     assert errors == ["boom ? x", "e" * MAX_TEXT_CHARS, "f?ile"]
     assert store.db.execute("SELECT feedback FROM events WHERE call_id = 'id-?'").fetchone() == ("fine ?",)
+
+
+def test_events_follow_the_path_after_rotation_or_deletion(tmp_path: Path) -> None:
+    """The handle stayed open: after a rename (log rotation) or a delete, events went to the old
+    or unlinked file, counted as written, and the path was never created again."""
+    import os
+
+    path = tmp_path / "events.jsonl"
+    recorder = Recorder(path, otel=False)
+
+    def record(n: int) -> None:
+        for _ in range(n):
+            recorder.record(PROMPT, latency_ms=1.0)
+        recorder.flush()
+
+    record(3)
+    os.rename(path, tmp_path / "events.jsonl.1")
+    record(5)
+    assert len(path.read_text().splitlines()) == 5
+    assert len((tmp_path / "events.jsonl.1").read_text().splitlines()) == 3
+    path.unlink()
+    record(4)
+    assert len(path.read_text().splitlines()) == 4
+    assert recorder.stats()["written"] == 12 and recorder.stats()["write_errors"] == 0

@@ -236,11 +236,24 @@ class Recorder:
                 return
 
     def _write(self, lines: str) -> None:
+        if self._handle is not None and not self._still_the_path(self._handle):
+            self._close()
         if self._handle is None:
             make_store_folder(self.path.parent)
             self._handle = self.path.open("a", encoding="utf-8")
         self._handle.write(lines)
         self._handle.flush()
+
+    def _still_the_path(self, handle: Any) -> bool:
+        """Whether the path still names the open file, as logging's WatchedFileHandler checks.
+
+        A kept handle wrote on into a rotated (renamed) or deleted log, counted as written, and
+        the path was never created again. One stat per batch of lines, not per event."""
+        try:
+            named, opened = os.stat(self.path), os.fstat(handle.fileno())
+        except OSError:  # the path is gone (or unreadable): open it again
+            return False
+        return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
     def _close(self) -> None:
         handle, self._handle = self._handle, None
