@@ -19,7 +19,10 @@ from workbench.cli.common import app, console, emit_json, open_session
 from workbench.core.safe_text import clean
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from workbench.core.diff import PromptDiff
+    from workbench.core.versions import DeploymentEvent
 
 
 def _age(when: str | None) -> str:
@@ -182,6 +185,7 @@ def status_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> Non
     table.add_column("prompt", no_wrap=True)
     for env in status.environments:
         table.add_column(env)
+    problems: list[DeploymentEvent] = []
     for row in status.rows:
         cells: list[Any] = [Text(clean(row.name))]
         for index, cell in enumerate(row.cells):
@@ -202,9 +206,21 @@ def status_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> Non
                 text.append(f" ≠ {status.environments[index - 1]}", style="yellow")
             if cell.orphaned:
                 text.append(" ✗ on no branch", style="red")
+            if event.problem:
+                text.append(" ⚠ malformed event", style="yellow")
+                problems.append(event)
             cells.append(text)
         table.add_row(*cells)
     console().print(table)
+    for event in problems:
+        console().print(_event_problem(event.tag, event.problem), overflow="fold")
+
+
+def _event_problem(tag: str, problem: str) -> Text:
+    """One line naming a malformed deployment tag and what of its message was left out."""
+    from rich.text import Text
+
+    return Text(f"  ⚠ {clean(tag)}: {clean(problem)}", style="yellow")
 
 
 @app.command("history")
@@ -241,6 +257,8 @@ def history_cmd(
         if event.tests:
             line.append(f"  tests {clean(event.tests)}", style="dim")
         out.print(line, overflow="fold")
+        if event.problem:
+            out.print(_event_problem(event.tag, event.problem), overflow="fold")
 
 
 @app.command("review")
@@ -315,3 +333,5 @@ def timeline_cmd(
         if event.tests:
             line.append(f"  tests {clean(event.tests)}", style="dim")
         out.print(line)
+        if event.problem:
+            out.print(_event_problem(event.tag, event.problem), overflow="fold")

@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from workbench.core.event_fields import checked_fields
+
 RELEASE_TAG_RE = re.compile(r"^(?P<name>.+)@v(?P<number>[1-9][0-9]*)$")
 DEPLOY_PREFIX = "deploy/"
 SEQ_RE = re.compile(r"^(?P<ms>[0-9]{17})-(?P<suffix>[0-9a-f]{8})$")
@@ -277,6 +279,7 @@ class DeploymentEvent:
     tests: str | None = None
     canary: Canary | None = None
     override: tuple[str, ...] = ()  # the rules an emergency `--override` broke; empty: none
+    problem: str = ""  # values of the message left out for their shape (`core/event_fields.py`)
 
     @property
     def when_datetime(self) -> datetime | None:
@@ -302,6 +305,7 @@ class DeploymentEvent:
             "tests": self.tests,
             "canary": self.canary.to_dict() if self.canary else None,
             "override": list(self.override) or None,
+            "problem": self.problem or None,
         }
 
 
@@ -364,31 +368,13 @@ def parse_event_message(
                     values[line[:-1]] = None
                 continue
             values[key] = _scalar(raw)
-    canary_raw = values.get("canary")
-    canary = None
-    if isinstance(canary_raw, dict) and canary_raw.get("commit"):
-        canary = Canary(
-            version=canary_raw.get("version"),
-            commit=str(canary_raw["commit"]),
-            percent=float(canary_raw.get("percent") or 0),
-        )
-    action = str(values.get("action") or "promote")
+    if commit:  # Git's answer (the tag's target): the message's `commit` is not read
+        values.pop("commit", None)
+    fields = checked_fields(values, EVENT_ACTIONS)
     return DeploymentEvent(
-        tag=tag,
-        prompt=prompt,
-        env=env,
-        seq=seq,
-        action=action if action in EVENT_ACTIONS else "promote",
-        version=_opt_str(values.get("version")),
-        commit=commit or str(values.get("commit") or ""),
-        previous_version=_opt_str(values.get("previous_version")),
-        previous_commit=_opt_str(values.get("previous_commit")),
-        reason=str(values.get("reason") or ""),
-        who=str(values.get("who") or ""),
-        when=str(values.get("when") or ""),
-        tests=_opt_str(values.get("tests")),
-        canary=canary,
-        override=tuple(str(v) for v in values.get("override") or ()) if isinstance(values.get("override"), list) else (),
+        tag, prompt, env, seq, fields.action, fields.version, commit or fields.commit, fields.previous_version,
+        fields.previous_commit, fields.reason, fields.who, fields.when, fields.tests,
+        Canary(*fields.canary) if fields.canary else None, fields.override, fields.problem,
     )
 
 
@@ -404,10 +390,6 @@ def _scalar(raw: str) -> Any:
         except ValueError:
             pass
     return raw
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def utc_now_iso(now: datetime) -> str:

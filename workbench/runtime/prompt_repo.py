@@ -153,6 +153,8 @@ class PromptRepo:
             key = (release.prompt, release.commit)
             labels[key] = max(labels.get(key, 0), release.number)
         for key, event in latest.items():
+            if event.problem:  # served without the values left out (its split): said once, by tag
+                self._log_once(f"deployment event {event.tag} is malformed: {event.problem}")
             number = labels.get((event.prompt, event.commit))
             if number is not None and event.version != release_label(event.prompt, number):
                 latest[key] = replace(event, version=release_label(event.prompt, number))

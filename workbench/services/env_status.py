@@ -52,6 +52,7 @@ class StatusCell:
             "lag": self.lag,
             "differs_from_previous": self.differs,
             "orphaned": self.orphaned,
+            "problem": event.problem or None if event else None,  # a malformed event message, read in part
         }
 
 

@@ -33,7 +33,7 @@ from workbench.services.deployment_events import BULK_THRESHOLD
 from workbench.services.session import RepoSession
 from workbench.services.verdicts import fingerprint, user_signer
 
-FORMAT = 1
+FORMAT = 2
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 # (tag name, its object's id, (env, prompt, seq) from the tag name)
@@ -94,7 +94,7 @@ def _fields(event: DeploymentEvent | None) -> list[Any] | None:
     if event is None:
         return None
     canary = [event.canary.version, event.canary.commit, event.canary.percent] if event.canary else None
-    return [*(getattr(event, name) for name in _STORED), canary, list(event.override)]
+    return [*(getattr(event, name) for name in _STORED), canary, list(event.override), event.problem]
 
 
 def _event(tag: str, parsed_tag: tuple[str, str, str], fields: list[Any] | None) -> DeploymentEvent | None:
@@ -102,11 +102,11 @@ def _event(tag: str, parsed_tag: tuple[str, str, str], fields: list[Any] | None)
     if fields is None:
         return None
     try:
-        action, version, commit, previous_version, previous_commit, reason, who, when, tests, canary, override = fields
+        action, version, commit, previous_version, previous_commit, reason, who, when, tests, canary, override, problem = fields
         env, prompt, seq = parsed_tag
         return DeploymentEvent(
             tag, prompt, env, seq, action, version, commit, previous_version, previous_commit, reason, who, when, tests,
-            Canary(*canary) if canary else None, tuple(override),
+            Canary(*canary) if canary else None, tuple(override), problem,
         )
     except TypeError as err:
         raise ValueError(f"not an event entry: {err}") from None

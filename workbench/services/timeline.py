@@ -36,6 +36,8 @@ class TimelineEvent:
     tests: str | None = None
     canary: str | None = None  # `10% → support/summarize@v3` during a split
     seq: str = ""  # a deployment tag's sequence (millisecond time first): orders events of the same second
+    tag: str = ""  # the deployment tag
+    problem: str = ""  # what its message held that could not be read (`core/event_fields.py`)
 
     @property
     def prompt(self) -> str:
@@ -55,6 +57,7 @@ class TimelineEvent:
             "why": self.why,
             "tests": self.tests,
             "canary": self.canary,
+            "problem": self.problem or None,
         }
 
 
@@ -131,6 +134,8 @@ def _deployment(event: DeploymentEvent) -> TimelineEvent:
         tests=event.tests,
         canary=canary,
         seq=event.seq,
+        tag=event.tag,
+        problem=event.problem,
     )
 
 

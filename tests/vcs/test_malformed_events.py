@@ -1,0 +1,89 @@
+"""A deployment tag whose message holds a value of the wrong shape (hand-written, or pushed by
+another tool) is one event with a problem, named by its tag: it never stops the runtime, `status`
+or `timeline` for the other prompts, and the fields that are fine are still read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from vcs_helpers import run_git
+
+from workbench.cli import run_app
+from workbench.core.versions import parse_event_message
+from workbench.runtime import PromptRepo
+from workbench.services import deployments
+from workbench.services.session import RepoSession
+
+BAD_TAG = "deploy/prod/greeting/20991231000000000-deadbeef"
+
+
+def _bad_event(repo: Path, canary: str, **fields: str) -> str:
+    commit = run_git(repo, "rev-parse", "HEAD").strip()
+    lines = {
+        "prompt": '"greeting"', "env": '"prod"', "action": '"split"', "commit": json.dumps(commit), "canary": canary, **fields,
+    }
+    message = "split\n\n" + "\n".join(f"{key}: {value}" for key, value in lines.items()) + "\n"
+    run_git(repo, "tag", "-a", BAD_TAG, "-m", message, commit)
+    return commit
+
+
+@pytest.mark.parametrize(
+    "canary",
+    ['{"version": null, "commit": "C", "percent": "ten"}', '{"version": null, "commit": "C", "percent": [10]}',
+     '{"version": null, "commit": "C", "percent": NaN}', '{"version": [1], "commit": "C", "percent": 10}',
+     '{"version": null, "commit": {"a": 1}, "percent": 10}', '[1, 2]', '"half"'],
+)
+def test_a_malformed_canary_is_a_problem_of_its_event_only(canary: str) -> None:
+    message = f'split\n\nprompt: "p"\nenv: "prod"\naction: "split"\ncanary: {canary}\n'
+    event = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, message)
+    assert event is not None and event.canary is None and event.commit == "c" * 40
+    assert "canary" in event.problem
+
+
+def test_every_field_of_the_wrong_shape_is_named_and_left_out() -> None:
+    message = (
+        'promote\n\naction: ["promote"]\nversion: {"v": 1}\nprevious_version: [2]\nprevious_commit: {}\n'
+        'reason: [1]\nwho: {"x": 1}\nwhen: [0]\ntests: {}\ncanary: null\noverride: "not a list"\n'
+    )
+    event = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, message)
+    assert event is not None
+    assert (event.action, event.version, event.previous_version, event.previous_commit) == ("promote", None, None, None)
+    assert (event.reason, event.who, event.when, event.tests, event.override) == ("", "", "", None, ())
+    for name in ("action", "version", "previous_version", "previous_commit", "reason", "who", "when", "tests", "override"):
+        assert name in event.problem
+    # A well-formed event has none; plain numbers a hand-writer typed are read as text.
+    fine = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, 'x\n\nreason: 42\ncanary: {"version": null, "commit": "d", "percent": 10}\n')
+    assert fine is not None and fine.problem == "" and fine.reason == "42" and fine.canary is not None and fine.canary.percent == 10
+
+
+def test_runtime_status_and_timeline_go_on_past_a_malformed_event(
+    repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="launch")
+    with PromptRepo(repo) as prompts:
+        commit = _bad_event(repo, '{"version": null, "commit": "C", "percent": "ten"}')
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="ship")
+        with caplog.at_level(logging.WARNING, logger="workbench.runtime"):
+            assert prompts.refresh()  # a new deployment is seen beside the bad event
+        assert prompts.get("support/summarize", env="prod").commit == run_git(repo, "rev-parse", "HEAD").strip()
+        assert any(BAD_TAG in r.getMessage() and "canary" in r.getMessage() for r in caplog.records)
+    with PromptRepo(repo) as prompts:  # a cold start too: the event serves its stable commit, no split
+        greeting = prompts.get("greeting", env="prod", key="u1")
+        assert (greeting.commit, greeting.arm) == (commit, None)
+
+    assert run_app(["-C", str(repo), "status"]) == 0
+    out = capsys.readouterr().out
+    assert BAD_TAG in out and "percent" in out and "support/summarize" in out
+    assert run_app(["-C", str(repo), "status", "--json"]) == 0
+    cells = json.loads(capsys.readouterr().out)["prompts"]
+    assert "percent" in next(p for p in cells if p["name"] == "greeting")["environments"]["prod"]["problem"]
+    assert run_app(["-C", str(repo), "timeline"]) == 0
+    out = capsys.readouterr().out
+    assert BAD_TAG in out and "ship" in out
+
+    # Promoting over it: the malformed event is what prod ran before (its commit), and the new one is whole.
+    event = deployments.promote(ws, "greeting", "prod", rev="HEAD~1", reason="over the bad event")
+    assert event.previous_commit == commit and event.problem == "" and event.canary is None
