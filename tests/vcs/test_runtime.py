@@ -136,3 +136,15 @@ def test_a_prompt_once_served_is_served_through_any_failure(repo: Path, ws: Repo
 
         monkeypatch.setattr(prompts._store, "read_text", broken)
         assert prompts.get("support/summarize", env="prod") == served
+
+
+def test_split_keys_of_any_type_are_sticky(repo: Path, ws: RepoSession) -> None:
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="base")
+    split = deployments.promote(ws, "support/summarize", "prod", reason="canary", split_percent=30)
+    with PromptRepo(repo) as prompts:  # cold: the first get is an int key
+        for key in (12345, 7, "user-\ud800", 2**80):
+            first = prompts.get("support/summarize", env="prod", key=key).arm
+            assert first == ("canary" if choose_arm(str(key), 30, split.tag) else "stable")
+            for other in "abcdef":  # whatever arm the request before got, this key keeps its own
+                prompts.get("support/summarize", env="prod", key=other)
+                assert prompts.get("support/summarize", env="prod", key=key).arm == first

@@ -203,7 +203,7 @@ class PromptRepo:
         env: str | None = None,
         rev: str | None = None,
         version: str | int | None = None,
-        key: str | None = None,
+        key: object = None,
     ) -> LoadedPrompt:
         """The parsed prompt `name` at an environment, a revision or a release version.
 
@@ -212,7 +212,8 @@ class PromptRepo:
             rev: a revision, read as the CLI reads one: `name@v3`, `v3`, an environment
                 (its stable version), or any Git revision.
             version: `name@v3`, `v3` or `3`. Give at most one of env, rev, version; default: HEAD.
-            key: a stable id (user, session) for canary splits; without it, a random arm.
+            key: a stable id (user, session) for canary splits, of any type: its `str()` is what is
+                hashed (`core/split.py`), so `42` and `"42"` are one user; without it, a random arm.
 
         Raises:
             PromptError: an invalid name, more than one of env/rev/version, another prompt's
@@ -246,7 +247,7 @@ class PromptRepo:
             self._last_good[(name, env)] = loaded
         return loaded
 
-    def _identity(self, name: str, env: str | None, rev: str | None, version: str | int | None, key: str | None) -> PromptIdentity:
+    def _identity(self, name: str, env: str | None, rev: str | None, version: str | int | None, key: object) -> PromptIdentity:
         if env is not None:
             event = self.deployed(name, env)
             if event is None:
