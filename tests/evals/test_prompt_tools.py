@@ -193,3 +193,26 @@ def test_tool_calls_are_shown_in_reports_and_the_case_screen(tmp_path: Path, cap
 
     shown = _column(CaseResult.from_dict(case)).plain
     assert 'tool calls:\nrefund_order({"order_id": "99"})' in shown
+
+
+def test_changing_one_render_s_request_fields_never_reaches_another(tmp_path: Path) -> None:
+    """An application that adjusts a tool or the schema for one request changed the cached
+    prompt, so every later request in the process sent the change."""
+    from workbench.runtime import PromptRepo
+
+    root = _repo(tmp_path, _prompt("http://127.0.0.1:9", _fields() + f"response_format: {json.dumps(FORMAT)}\n", "      - type: is-json\n"))
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "p"], check=True)
+    with PromptRepo(root) as prompts:
+        rendered = prompts.get("p", rev="HEAD").render(ticket="x")
+        kwargs = rendered.openai_kwargs()
+        kwargs["tools"][0]["function"]["name"] = "HACKED"
+        kwargs["tool_choice"]["function"]["name"] = "HACKED"
+        kwargs["response_format"]["json_schema"]["schema"]["required"].append("HACKED")
+        assert rendered.openai_kwargs()["tools"] == TOOLS  # a second call on the same render too
+        assert rendered.tools is not None and rendered.response_format is not None
+        rendered.tools[0]["function"]["name"] = "HACKED"
+        rendered.response_format["json_schema"]["name"] = "HACKED"
+        again = prompts.get("p", rev="HEAD").render(ticket="y")
+        assert again.openai_kwargs() == {"messages": [{"role": "user", "content": "Ticket: y"}], "tools": TOOLS, "tool_choice": CHOICE, "response_format": FORMAT}
+        assert prompts.get("p", rev="HEAD").prompt.tools[0]["function"]["name"] == "refund_order"  # type: ignore[index]

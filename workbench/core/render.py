@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -122,11 +123,14 @@ def render_prompt(prompt: Prompt, variables: Mapping[str, Any], *, limits: Rende
         except Exception as err:  # arithmetic on a wrong value and the like
             raise RenderError(f"{prompt.name}: {label}: {type(err).__name__}: {err}") from None
 
-    extras: dict[str, Any] = {
-        "tools": [dict(tool) for tool in prompt.tools] or None,
+    # Each render's own copies, all the way down: the prompt is cached by commit, and a caller
+    # that adjusted a tool of one request (`kw["tools"][0]["function"]["name"] = ...`) changed
+    # it for every later request of the process. ~7 µs per tool (deepcopy beat a JSON walk).
+    extras: dict[str, Any] = copy.deepcopy({
+        "tools": list(prompt.tools) or None,
         "tool_choice": prompt.tool_choice,
-        "response_format": dict(prompt.response_format) if prompt.response_format is not None else None,
-    }
+        "response_format": prompt.response_format,
+    })
     if prompt.template is not None:
         return RenderedPrompt(prompt.name, text=render("template", prompt.template), **extras)
     messages = [

@@ -16,6 +16,7 @@ problem is logged once.
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import threading
@@ -66,9 +67,10 @@ class RenderedMessages(list[dict[str, str]]):
         `client.chat.completions.create(model=..., **rendered.openai_kwargs())`.
 
         `messages`, plus `tools`, `tool_choice` and `response_format` when the prompt declares them.
-        Model settings (`model.parameters`) are left to the application.
+        Model settings (`model.parameters`) are left to the application. Fresh copies on each
+        call, as the messages are: a caller may change what it is given.
         """
-        return {"messages": [dict(m) for m in self], **self.fields}
+        return {"messages": [dict(m) for m in self], **copy.deepcopy(self.fields)}
 
 
 @dataclass(frozen=True)
