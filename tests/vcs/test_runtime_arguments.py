@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from vcs_helpers import run_git
 
-from workbench.errors import PromptError, RepoError
+from workbench.errors import NotFound, PromptError, RepoError
 from workbench.runtime import PromptRepo
 from workbench.services import deployments, releases, revisions
 from workbench.services.session import RepoSession
@@ -44,3 +44,26 @@ def test_rev_takes_environment_names_and_releases_like_the_cli(repo: Path, ws: R
         assert prompts.get("support/summarize", rev="support/summarize@v2").version == "support/summarize@v2"
         with pytest.raises(RepoError, match="greeting is not deployed to prod"):
             prompts.get("greeting", rev="prod")
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [{"version": "v²"}, {"version": "²"}, {"version": "9" * 5000}, {"version": "v" + "9" * 5000}, {"version": "support/summarize@v" + "9" * 5000},
+     {"version": 10**5000}, {"version": True}, {"version": 1.5}, {"version": "v1\n"}, {"rev": 5}, {"rev": b"HEAD"},
+     {"rev": "HEAD\x00junk"}, {"rev": "HEAD\x1b[2J"}, {"rev": "main\t"}, {"rev": "HEAD\n"}],
+)
+def test_a_bad_argument_is_the_documented_error(repo: Path, ws: RepoSession, selector: dict[str, object]) -> None:
+    """Raw ValueError/TypeError for `v²` (isdigit said yes, int said no), 5,000 digits or rev=5,
+    and rev='HEAD\\x00junk' served HEAD (cat-file read the name up to the NUL)."""
+    releases.tag_release(ws, "support/summarize", "HEAD")
+    with PromptRepo(repo) as prompts, pytest.raises((PromptError, NotFound)) as raised:
+        prompts.get("support/summarize", **selector)  # type: ignore[arg-type]
+    assert len(str(raised.value)) < 300
+
+
+def test_the_cli_refuses_control_characters_in_a_revision_by_the_same_rule(repo: Path, ws: RepoSession) -> None:
+    with pytest.raises(NotFound, match="control character"):
+        revisions.resolve(ws, "HEAD\x00junk", "support/summarize")
+    with PromptRepo(repo) as prompts, pytest.raises(NotFound, match="control character"):
+        prompts.get("support/summarize", rev="HEAD\x00junk")
+    assert revisions.resolve(ws, "HEAD", "support/summarize") == run_git(repo, "rev-parse", "HEAD").strip()

@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from workbench.core.versions import parse_release_label, release_tag_name
+from workbench.errors import NotFound, PromptError
 
-SHORT_VERSION_RE = re.compile(r"^v([1-9][0-9]*)$")
+SHORT_VERSION_RE = re.compile(r"^v([1-9][0-9]{0,17})\Z")  # the digits of RELEASE_TAG_RE
+_NUMBER_RE = re.compile(r"^[1-9][0-9]{0,17}\Z")  # ASCII: `str.isdigit()` took "²", which int() refuses
+# Git takes no control character in a ref name, and `cat-file` reads a name up to a NUL:
+# `HEAD\x00junk` was read as HEAD.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RefLookup(Protocol):
@@ -39,7 +44,15 @@ class RevSpec:
 
 
 def parse_revision(rev: str, name: str | None, environments: Collection[str], refs: RefLookup) -> RevSpec:
-    """Classify `rev` for prompt `name` (None: no prompt in question) by the module's rule."""
+    """Classify `rev` for prompt `name` (None: no prompt in question) by the module's rule.
+
+    Raises:
+        PromptError: `rev` is not text. NotFound: it holds a control character (no revision does).
+    """
+    if not isinstance(rev, str):
+        raise PromptError(f"a revision is text, not {type(rev).__name__}: {_shown(rev)}")
+    if _CONTROL_RE.search(rev):
+        raise NotFound(f"unknown revision {_shown(rev)}: a revision has no control characters")
     release = parse_release_label(rev)
     if release is not None:
         return RevSpec(release=release)
@@ -51,3 +64,28 @@ def parse_revision(rev: str, name: str | None, environments: Collection[str], re
     if rev in environments:
         return RevSpec(env=rev)
     return RevSpec(git=rev)
+
+
+def parse_version(version: object) -> tuple[str | None, int]:
+    """A release asked for by number: `name@vN` -> (name, N); `vN`, `"N"` or the int N -> (None, N).
+
+    Raises:
+        PromptError: anything else (a bool, `v²`, 19 digits or more).
+    """
+    if isinstance(version, int) and not isinstance(version, bool):
+        if 0 < version < 10**18:
+            return None, version
+    elif isinstance(version, str):
+        release = parse_release_label(version)
+        if release is not None:
+            return release
+        digits = version.removeprefix("v")
+        if _NUMBER_RE.match(digits):
+            return None, int(digits)
+    raise PromptError(f"not a version: {_shown(version)}", hint="use name@v3, v3 or 3")
+
+
+def _shown(value: object) -> str:
+    """A short quote of what was typed (it may be 5,000 digits)."""
+    shown = repr(value) if not isinstance(value, int) or value.bit_length() < 64 else f"an int of {value.bit_length()} bits"
+    return shown if len(shown) <= 60 else shown[:57] + "..."

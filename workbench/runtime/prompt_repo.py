@@ -26,9 +26,9 @@ from typing import Any
 
 from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, Prompt
 from workbench.core.names import check_prompt_name
-from workbench.core.revspec import parse_revision
+from workbench.core.revspec import parse_revision, parse_version
 from workbench.core.split import choose_arm
-from workbench.core.versions import DeploymentEvent, parse_release_label, release_label, release_tag_name
+from workbench.core.versions import DeploymentEvent, release_label, release_tag_name
 from workbench.errors import NotFound, PromptError, RepoError
 from workbench.vcs.store import GitStore
 
@@ -266,13 +266,9 @@ class PromptRepo:
                 return PromptIdentity(name, event.version, event.commit, env, "stable")
             return PromptIdentity(name, event.version, event.commit, env, None)
         if version is not None:
-            text = str(version)
-            parsed = parse_release_label(text)
-            if parsed is not None and parsed[0] != name:
-                raise PromptError(f"{text} is a release of {parsed[0]}, not of {name}", hint=f"ask for {name}@v{parsed[1]}, or get({parsed[0]!r})")
-            number = parsed[1] if parsed else int(text.lstrip("v")) if text.lstrip("v").isdigit() else None
-            if number is None:
-                raise RepoError(f"not a version: {text!r}", hint="use name@v3, v3 or 3")
+            owner, number = parse_version(version)
+            if owner is not None and owner != name:
+                raise PromptError(f"{version} is a release of {owner}, not of {name}", hint=f"ask for {name}@v{number}, or get({owner!r})")
             return self._release(name, number)
         if rev is None:
             return PromptIdentity(name, None, self._store.resolve("HEAD"))

@@ -407,7 +407,7 @@ class GitRunner:
 
     def _peel(self, spec: str) -> str | None:
         """Resolve an object name through the persistent `cat-file --batch-check` (no process)."""
-        if not spec or "\n" in spec:
+        if not spec or "\n" in spec or "\0" in spec:  # cat-file reads a name up to either
             return None
         try:
             sha, _kind, _size = self._cat_file(lambda: self._git.get_object_header(spec), "cat_file_header")
@@ -417,7 +417,7 @@ class GitRunner:
 
     def _header(self, spec: str) -> tuple[str, str] | None:
         """(sha, type) of an object, or None when it does not exist."""
-        if not spec or "\n" in spec:
+        if not spec or "\n" in spec or "\0" in spec:  # cat-file reads a name up to either
             return None
         try:
             sha, kind, _size = self._cat_file(lambda: self._git.get_object_header(spec), "cat_file_header")
@@ -428,7 +428,7 @@ class GitRunner:
 
     def read_object(self, spec: str) -> tuple[str, str, bytes] | None:
         """Read an object (`<rev>:<path>` or a sha): (sha, type, data), or None when absent."""
-        if "\n" in spec:
+        if "\n" in spec or "\0" in spec:
             return None
         try:
             sha, kind, _size, data = self._cat_file(lambda: self._git.get_object_data(spec))
