@@ -181,3 +181,13 @@ def test_an_input_name_yaml_reads_as_a_number_or_null_is_refused(key: str, shown
     result = load_prompt(f"inputs:\n  {key}: {{type: string}}\ntemplate: hi\n", "prompts/x.yaml")
     (problem,) = result.errors
     assert problem.line == 2 and f"input name {shown} is not text" in problem.message
+
+
+@pytest.mark.parametrize("key", ["self", "loop", "caller", "varargs", "kwargs"])
+def test_an_input_name_jinja_reserves_is_refused_at_its_line(key: str) -> None:
+    """`{{ self }}` rendered `<TemplateReference None>` whatever was passed, and validate only
+    warned that the input was unused."""
+    result = load_prompt(f"inputs:\n  ticket: {{type: string}}\n  {key}: {{type: string}}\nmessages:\n  - {{role: user, content: 'hi {{{{ {key} }}}}'}}\n", "prompts/x.yaml")
+    (problem,) = result.errors
+    assert (problem.line, problem.col) == (3, 3) and f"input name '{key}' is reserved by Jinja" in problem.message
+    assert problem.hint and "rename" in problem.hint

@@ -28,7 +28,7 @@ from workbench.core.model import (
 from workbench.core.names import UnsafePath, prompt_name_problem, resolve_reference
 from workbench.core.safe_text import clean
 from workbench.core.schema import field_path, schema_problems
-from workbench.core.templates import check_templates
+from workbench.core.templates import JINJA_RESERVED_NAMES, check_templates
 from workbench.core.tools import tool_definitions, tool_problems
 from workbench.core.yamlpos import Path, Position, YamlDocument, YamlSyntaxError, parse_yaml
 
@@ -150,6 +150,9 @@ def _inputs(raw: Any, doc: YamlDocument, path: str, problems: list[Problem]) -> 
             pos = doc.where(("inputs", key))
             problems.append(Problem(path, pos.line, pos.col, f"input name {key} is not text (YAML reads it as a {type(key).__name__})", Severity.ERROR, "names are letters, digits and _, not starting with a digit"))
             continue
+        if key in JINJA_RESERVED_NAMES:
+            pos = doc.where(("inputs", key), key=True)
+            problems.append(Problem(path, pos.line, pos.col, f"input name '{key}' is reserved by Jinja: a template never sees the value passed", Severity.ERROR, f"rename it: {', '.join(sorted(JINJA_RESERVED_NAMES))} are Jinja's own names"))
         if not isinstance(spec, dict):
             spec = {}
         type_name = spec.get("type", "string")

@@ -38,6 +38,11 @@ from workbench.core.safe_text import clean
 from workbench.core.sandbox import BoundedEnvironment
 from workbench.core.yamlpos import Path, YamlDocument
 
+# Names Jinja binds itself in a template (`self` the template, `loop` in a for, `caller`,
+# `varargs` and `kwargs` in a macro): an input of that name is never what the template sees
+# (`{{ self }}` rendered `<TemplateReference None>`, whatever was passed).
+JINJA_RESERVED_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs"})
+
 
 class PartialLoader(BaseLoader):
     """Serves `include` from the partials of the prompt being rendered (`core.partials.partials_scope`),
@@ -188,7 +193,7 @@ def check_templates(
     parsed_all = parsed_all and not check.failed
     if sources and parsed_all:
         for name in inputs:
-            if name not in check.used:
+            if name not in check.used and name not in JINJA_RESERVED_NAMES:  # the loader says why
                 pos = doc.where(("inputs", name), key=True)
                 check.problems.append(Problem(path, pos.line, pos.col, f"input '{name}' is declared but no template uses it", Severity.WARNING))
     partials = tuple(Partial(p, text) for p, text in sorted(check.partials.items()))

@@ -98,8 +98,9 @@ class LoadedPrompt:
     def arm(self) -> str | None:
         return self.identity.arm
 
-    def render(self, **variables: Any) -> RenderedMessages:
+    def render(self, /, **variables: Any) -> RenderedMessages:
         """Render with variables -> messages (a completion template becomes one user message).
+        `self` is positional-only, so that no input name can collide with it.
 
         Raises:
             RenderError: a missing or invalid variable.
