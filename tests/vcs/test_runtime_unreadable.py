@@ -111,3 +111,32 @@ def test_a_repository_inside_another_never_reads_the_outer_one(repo: Path, tmp_p
         prompts._store._git.clear_cache()  # its helpers end too (as when killed): they start again
         with pytest.raises(RepoUnreadable, match=UNREADABLE):
             prompts.get("greeting", rev="HEAD")
+
+
+@pytest.mark.parametrize("bare", [True, False])
+def test_a_repository_replaced_at_its_path_is_read_anew(deployed: Path, tmp_path: Path, bare: bool) -> None:
+    """Re-cloned at the same path (rm -rf, git clone): the running `cat-file` helpers kept
+    reading the deleted repository's objects, so healthy prompts were "does not exist" or
+    "damaged" for good, refresh() or not; the helpers now restart when the objects folder is
+    another one."""
+    run_git(deployed, "gc", "-q")  # packed, as a clone is: the old helper holds the old pack
+    source = tmp_path / "source.git"
+    run_git(tmp_path, "clone", "-q", "--bare", str(deployed), str(source))
+    served = tmp_path / ("served.git" if bare else "served")
+    run_git(tmp_path, "clone", "-q", *(["--bare"] if bare else []), str(source), str(served))
+    with PromptRepo(served) as prompts:
+        assert prompts.get("support/summarize", env="prod").version == "support/summarize@v1"
+        assert prompts.get("support/summarize").commit
+        # Upstream moves on (a new commit and deployment); the served clone is replaced by a fresh one.
+        with RepoSession.open(deployed) as ws:
+            (deployed / "prompts/greeting.yaml").write_text((deployed / "prompts/greeting.yaml").read_text() + "# v2\n")
+            run_git(deployed, "commit", "-qam", "greeting v2")
+            deployments.promote(ws, "greeting", "prod", reason="v2")
+        run_git(source, "fetch", "-q", str(deployed), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+        shutil.rmtree(served)
+        run_git(tmp_path, "clone", "-q", *(["--bare"] if bare else []), str(source), str(served))
+        run_git(served, "gc", "-q", "--prune=now")
+        assert prompts.get("greeting").commit == run_git(deployed, "rev-parse", "HEAD").strip()
+        assert prompts.get("support/summarize", env="staging").commit == run_git(deployed, "rev-parse", "HEAD~1").strip()
+        assert prompts.refresh()
+        assert prompts.get("greeting", env="prod").commit == run_git(deployed, "rev-parse", "HEAD").strip()

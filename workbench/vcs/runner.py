@@ -15,7 +15,7 @@ import functools
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from workbench.errors import GitError, NotFound, RepoError
 from workbench.vcs import git_errors
+from workbench.vcs.git_commands import writes
 from workbench.vcs.git_errors import GitDamaged, GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
 from workbench.vcs.records import commit_tree, tree_entry
 
@@ -32,39 +33,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-# Git subcommands that change refs, the index, the working copy, the configuration or a cache
-# under `.git` (the commit-graph).
-_WRITING_COMMANDS = frozenset(
-    {
-        "tag", "branch", "push", "fetch", "pull", "add", "rm", "mv", "commit", "stash", "switch", "checkout", "restore",
-        "merge", "rebase", "cherry-pick", "revert", "reset", "update-ref", "update-index", "gc", "commit-graph",
-        "maintenance", "repack", "prune", "pack-refs", "worktree",
-    }
-)
 # A read-only session's git commands take no optional lock: `git status` would otherwise
 # refresh the index's stat data and write `.git/index` back (git-config(1), GIT_OPTIONAL_LOCKS).
 _READ_ONLY_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
 _NO_PROMPT_ENV = {"GIT_TERMINAL_PROMPT": "0"}
-
-
-def literal(paths: Iterable[str]) -> list[str]:
-    """Pathspecs naming exactly `paths`. Git reads `*`, `?` and `[...]` in a pathspec as a
-    pattern: the history of a prompt named `[ab]c` listed the commits of `ac` too, and
-    `workbench commit '*'` committed every changed file."""
-    return [f":(literal){path}" for path in paths]
-
-
-def _writes(args: Sequence[str]) -> bool:
-    if not args:
-        return False
-    command = args[0]
-    if command == "notes":
-        return not any(a in ("list", "show") for a in args[1:])
-    if command == "config":
-        return "--get" not in args
-    if command in ("commit-graph", "worktree"):
-        return not any(a in ("verify", "list") for a in args[1:])
-    return command in _WRITING_COMMANDS
 
 
 class GitRunner:
@@ -83,8 +55,12 @@ class GitRunner:
         # What `_still_there` checks, as strings (a Path costs more than the system call). A
         # linked worktree's git dir has no objects folder: its common dir has.
         self._readable = [(str(git_dir), os.R_OK | os.X_OK), (os.path.join(git_dir, "HEAD"), os.R_OK)]
-        if os.path.isdir(os.path.join(git_dir, "objects")):
-            self._readable.append((os.path.join(git_dir, "objects"), os.R_OK | os.X_OK))
+        self._objects = os.path.join(git_dir, "objects")
+        if os.path.isdir(self._objects):
+            self._readable.append((self._objects, os.R_OK | os.X_OK))
+        else:
+            self._objects = str(git_dir)
+        self._started_on: dict[str, tuple[int, int, int] | None] = {}  # helper -> `_objects_stamp` at its start
         self._env: dict[str, str] = {}  # extra environment of every git command (see `attributed`)
         self._read_only = False
 
@@ -254,7 +230,7 @@ class GitRunner:
 
         `stdin` goes through a temporary file, so a large input cannot block the pipe.
         """
-        if self.read_only and _writes(args):
+        if self.read_only and writes(args):
             raise ReadOnlyError(f"git {args[0]}")
         self._require_place()
         env = dict(self._env) if self._env else None
@@ -359,12 +335,17 @@ class GitRunner:
             for attempt in (1, 2):
                 if getattr(self._git, helper) is None:  # the call starts it
                     self._require_place()
+                    self._started_on[helper] = self._objects_stamp()
                 try:
                     return call()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 except ValueError as error:
                     if self._cat_file_alive() and not _no_answer(error):
+                        if attempt == 1 and self._replaced(helper):
+                            self._git.clear_cache()  # both helpers: the next call starts them here
+                            self._started_on.clear()
+                            continue
                         if not self._still_there():
                             # A helper started before `.git` went away (or became unreadable)
                             # answers "missing" for every object it has not read yet.
@@ -382,6 +363,22 @@ class GitRunner:
         """The repository's `HEAD` and object folder can still be read (three system calls, ~2 µs:
         git is asked only when not)."""
         return all(os.access(path, mode) for path, mode in self._readable)
+
+    def _objects_stamp(self) -> tuple[int, int, int] | None:
+        """Which objects folder is at the path, and when its entries last changed."""
+        try:
+            found = os.stat(self._objects)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino, found.st_ctime_ns
+
+    def _replaced(self, helper: str) -> bool:
+        """Whether the objects folder changed since `helper` started (asked on a "missing" answer
+        only: one stat). A repository replaced at its path (rm -rf, then clone) left the helpers
+        reading the deleted one: healthy prompts "did not exist" or were "damaged" for good. The
+        inode alone could be reused by the new folder; the change time then differs."""
+        started = self._started_on.get(helper)
+        return started is not None and started != self._objects_stamp()
 
     def _cat_file_alive(self) -> bool:
         helpers = (self._git.cat_file_header, self._git.cat_file_all)

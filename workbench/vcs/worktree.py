@@ -7,9 +7,9 @@ from datetime import datetime
 
 from workbench.core.versions import FileChange
 from workbench.errors import GitError
+from workbench.vcs.git_commands import literal
 from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import parse_status_v2
-from workbench.vcs.runner import literal
 
 
 class WorktreeCommands(ReadCommands):
