@@ -179,6 +179,23 @@ def test_a_repeat_out_of_range_is_refused_before_any_job_is_built(repo: Path, re
         EvalSettings(provider="echo", repeat=int(repeat))
 
 
+@pytest.mark.parametrize("concurrency", ["99999999999999999999", "257", "0"])
+def test_a_concurrency_out_of_range_is_a_usage_error(repo: Path, concurrency: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`-j 99999999999999999999` crashed with "unexpected error: OverflowError" (the health
+    window's deque). The range is the one workbench.yaml's `concurrency` has, in one rule of the
+    run's settings, so the API gets the same answer."""
+    from workbench.core.config import MAX_CONCURRENCY
+    from workbench.services.evals import EvalSettings
+
+    schema = json.loads((Path(__file__).parents[2] / "workbench" / "schema" / "workbench.schema.json").read_text())
+    assert schema["properties"]["concurrency"]["maximum"] == MAX_CONCURRENCY
+    assert run_app(["-C", str(repo), "test", "q", "--provider", "echo", "-j", concurrency]) == 2
+    err = capsys.readouterr().err
+    assert f"concurrency must be between 1 and {MAX_CONCURRENCY}" in err and "unexpected" not in err
+    with pytest.raises(WorkbenchError, match=f"between 1 and {MAX_CONCURRENCY}"):
+        EvalSettings(provider="echo", concurrency=int(concurrency))
+
+
 def test_compare_base_accepts_a_remote_style_branch_name(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     git(repo, "branch", "upstream-main")
     git(repo, "switch", "-qc", "feature")

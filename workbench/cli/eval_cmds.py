@@ -23,7 +23,7 @@ app.add_typer(report_app, name="report")
 ProviderOpt = Annotated[str | None, typer.Option("--provider", help="openai | local | echo | python:module:function (overrides the prompt and workbench.yaml).")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name (overrides).")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint (overrides).")]
-ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Requests in flight at once.")]
+ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", "-j", help="Requests in flight at once, 1 to 256.")]
 RepeatOpt = Annotated[int, typer.Option("--repeat", help="Sample each case K times, 1 to 1000 (pass rate per case, pass^k).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Call the model even when a cached answer exists.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout.")]

@@ -12,6 +12,8 @@ from workbench.core.yamlpos import YamlDocument, YamlSyntaxError, parse_yaml
 
 CONFIG_FILE = "workbench.yaml"
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
+MAX_CONCURRENCY = 256
+"""Requests in flight at most: workbench.yaml's `concurrency` maximum, and `-j`'s (one range)."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from workbench.core.config import MAX_CONCURRENCY
 from workbench.core.model import Prompt, TestCase
 from workbench.core.model_choice import resolve_model
 from workbench.core.trust import TrustPolicy, policy_for
@@ -81,6 +82,12 @@ class EvalSettings:
         # OOM killer. pass^k is read at k of a few; 1,000 samples of a case is already a study.
         if not 1 <= self.repeat <= MAX_REPEAT:
             raise EvalError(f"repeat must be between 1 and {MAX_REPEAT} (got {self.repeat})", hint="--repeat K samples each case K times")
+        # `-j 99999999999999999999` crashed with OverflowError (the health window's deque); the
+        # range is workbench.yaml's, so a flag cannot ask for what the file may not.
+        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise EvalError(
+                f"concurrency must be between 1 and {MAX_CONCURRENCY} (got {self.concurrency})", hint="-j N keeps N requests in flight"
+            )
 
 
 @dataclass
