@@ -113,6 +113,44 @@ def test_shards_and_merge(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert run_app(["report", "merge", str(tmp_path / "bad.json")]) == 2
 
 
+NON_FINITE = """\
+model: {provider: openai, name: gpt-4o-mini, api_key_env: FAKE_KEY}
+inputs:
+  q: {type: string, required: true}
+messages:
+  - {role: user, content: "{{ q }}"}
+tests:
+  - {description: inf, vars: {q: a}, assert: [{type: python, value: "float('inf')"}]}
+  - {description: dict, vars: {q: b}, assert: [{type: python, value: "{'pass': True, 'score': float('-inf')}"}]}
+  - {description: nan, vars: {q: c}, assert: [{type: python, value: "float('nan')"}]}
+  - {description: rubric, vars: {q: d}, assert: [{type: llm-rubric, value: is fine}]}
+  - {description: huge, vars: {q: e}, assert: [{type: python, value: "1e308"}, {type: python, value: "1e308"}]}
+  - {description: fine, vars: {q: f}, assert: [{type: python, value: "0.5"}]}
+"""
+
+
+def test_a_non_finite_score_errs_the_case_and_the_report_merges(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`float('inf')` from a python assertion, or a grader's 1e999, passed the case and was
+    written as `"score": null`: `report merge` then refused the tool's own report (sharded CI
+    failed). JSON has no infinity: such a score is not a score, and the case errs saying so."""
+    (repo / "prompts" / "nf.yaml").write_text(NON_FINITE)
+
+    def reply(body: dict[str, object]) -> str:
+        return '{"pass": true, "score": 1e999}' if "Rubric" in json.dumps(body) else "ok"
+
+    with FakeOpenAI(reply=reply) as server:
+        code = run_app(["-C", str(repo), "test", "nf", "--base-url", server.base_url, "--json-file", str(tmp_path / "nf.json")])
+    assert code == 1, capsys.readouterr()
+    cases = {c["case_id"]: c for c in json.loads((tmp_path / "nf.json").read_text())["suites"][0]["cases"]}
+    for name in ("inf", "dict", "nan", "rubric", "huge"):
+        assert cases[name]["status"] == "error", cases[name]
+        assert "not a finite number" in cases[name]["error"]
+    assert cases["fine"]["status"] == "pass" and cases["fine"]["score"] == 0.5
+    capsys.readouterr()
+    assert run_app(["report", "merge", str(tmp_path / "nf.json"), "--json"]) == 1
+    assert len(json.loads(capsys.readouterr().out)["suites"][0]["cases"]) == 6
+
+
 def test_missing_key_is_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("FAKE_KEY")
     assert run_app(["-C", str(repo), "test", "q"]) == 2

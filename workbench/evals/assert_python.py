@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -106,8 +105,6 @@ def python_verdict(assertion: Assertion, result: Any, inverse: bool) -> tuple[bo
         score = float(result)
     except (TypeError, ValueError):
         raise AssertionConfigError(f"python assertion must return a boolean, number, or {{pass, score, reason}} object, got {result!r:.60}") from None
-    if math.isnan(score):
-        raise AssertionConfigError(f"python assertion returned {result!r:.60}")
     raw_pass = score > 0 if threshold is None else score >= threshold
     passed = raw_pass != inverse
     return passed, score, f"{label} scored {score:g}" + (f" (threshold {threshold:g})" if threshold is not None else "")

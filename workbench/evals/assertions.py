@@ -326,6 +326,9 @@ def _word_count(value: Any, text: str, inverse: bool) -> tuple[bool, float, str]
 
 
 # ------------------------------------------------------------------ grading
+NOT_FINITE = "score is not a finite number"
+
+
 async def check(assertion: Assertion, output: Any, ctx: GradingContext) -> AssertionResult:
     """Run one assertion (not an `assert-set`: see `grade`).
 
@@ -348,8 +351,10 @@ async def check(assertion: Assertion, output: Any, ctx: GradingContext) -> Asser
         return AssertionResult(assertion.type, False, 0.0, f"{assertion.type}: {err}", assertion.weight, assertion.metric, error=True)
     except Exception as err:  # a bug or an unexpected value: promptfoo errors the case too
         return AssertionResult(assertion.type, False, 0.0, f"{assertion.type} assertion error: {type(err).__name__}: {err}", assertion.weight, assertion.metric, error=True)
-    if math.isnan(score):
-        score = 0.0
+    if not math.isfinite(score):
+        # JSON has no inf or NaN: `float('inf')` or a grader's 1e999 passed the case and was written
+        # as `"score": null`, a report `report merge` refused. Not a score, so the case errs.
+        return AssertionResult(assertion.type, False, 0.0, f"{assertion.type}: {NOT_FINITE} (got {score!r})", assertion.weight, assertion.metric, error=True)
     if assertion.weight == 0:
         passed = True
     return AssertionResult(assertion.type, passed, score, reason, assertion.weight, assertion.metric)
@@ -383,6 +388,8 @@ def grade_case(case: TestCase, results: Sequence[AssertionResult]) -> CaseVerdic
     if not results:
         return CaseVerdict(True, 1.0, ())
     passed, score, _ = _aggregate(results, case.threshold)
+    if not math.isfinite(score):  # finite scores whose weighted sum overflows (two of 1e308)
+        return CaseVerdict(False, 0.0, tuple(results), f"the case's weighted score: {NOT_FINITE} (got {score!r})")
     return CaseVerdict(passed, score, tuple(results))
 
 
