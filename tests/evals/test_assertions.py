@@ -112,6 +112,28 @@ def test_helpers() -> None:
     assert extract_json_values('a {"x": [1, 2]} b [3] c {bad') == [{"x": [1, 2]}, [3]]
 
 
+@pytest.mark.parametrize(
+    ("value", "limit"),
+    [
+        ("{{ 'a' * 20000000 }}", "the output-size limit"),
+        ("{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}a", "the loop-iteration limit"),
+    ],
+)
+async def test_an_assertion_value_is_rendered_within_the_template_limits(value: str, limit: str) -> None:
+    """A 30-byte value (`'a' * 400000000`) took 1.6 GB, a nested loop ran forever: values were
+    rendered by a plain sandbox, without the limits prompt templates have. Now the case errs
+    naming the limit, as a prompt template's render does."""
+    result = await check(Assertion("contains", value), "a", CTX)
+    assert result.error and not result.passed
+    assert limit in result.reason
+
+
+async def test_an_assertion_value_still_sees_long_vars_and_renders_undefined_as_nothing() -> None:
+    long_text = "x" * 2_000_000  # over the output-size limit, but the variables' own size is allowed on top
+    ctx = GradingContext(vars={"doc": long_text})
+    assert (await check(Assertion("equals", "{{ doc }}{{ missing }}"), long_text, ctx)).passed
+
+
 async def test_python_file_must_stay_inside_the_repository(tmp_path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "repo"
     root.mkdir()

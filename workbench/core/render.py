@@ -92,6 +92,25 @@ def _compiled(source: str) -> Template:
     return environment().from_string(source)
 
 
+def variables_budget(values: Mapping[str, Any], limits: RenderLimits = DEFAULT_RENDER_LIMITS) -> RenderBudget:
+    """The budget of renders over `values`: `limits`, with the variables' own size allowed on top
+    of the output-size limit (a long document passed in may legitimately appear in the output)."""
+    return RenderBudget(limits, input_chars=weight(values, _INPUT_WEIGHT_CAP)[0] - 2)
+
+
+def render_within(budget: RenderBudget, template: Template, values: Mapping[str, Any]) -> str:
+    """`template` rendered with `values`, every limit of `budget` enforced: the one way a template
+    from a file is rendered (prompt messages, assertion values).
+
+    Raises:
+        TemplateLimitError: naming the limit passed; or whatever the template itself raises.
+    """
+    with budget_scope(budget):
+        text = template.render(values)
+        budget.size(len(text), "the output")
+        return text
+
+
 def render_prompt(prompt: Prompt, variables: Mapping[str, Any], *, limits: RenderLimits = DEFAULT_RENDER_LIMITS) -> RenderedPrompt:
     """Render every template of `prompt`, within `limits` (all templates together).
 
@@ -100,16 +119,12 @@ def render_prompt(prompt: Prompt, variables: Mapping[str, Any], *, limits: Rende
             (output size, loop iterations, calls, call depth, number size, render time).
     """
     values = resolve_variables(prompt, variables)
-    # The variables' own size is allowed on top of the limit: a long document passed in
-    # may legitimately appear in the output.
-    budget = RenderBudget(limits, input_chars=weight(values, _INPUT_WEIGHT_CAP)[0] - 2)
+    budget = variables_budget(values, limits)  # one budget for all the templates together
 
     def render(label: str, source: str) -> str:
         try:
-            with budget_scope(budget), partials_scope(prompt.partials):
-                text = _compiled(source).render(values)
-                budget.size(len(text), "the output")
-                return text
+            with partials_scope(prompt.partials):
+                return render_within(budget, _compiled(source), values)
         except TemplateLimitError as err:
             raise RenderError(f"{prompt.name}: {label}: {err.message}", hint="templates are bounded so that a render always ends; see the README (template limits)") from None
         except UndefinedError as err:

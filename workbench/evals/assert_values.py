@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Template
+
 from workbench.core import csvvalues
 from workbench.core.names import UnsafePath, resolve_reference
+from workbench.core.render import render_within, variables_budget
+from workbench.core.sandbox import BoundedEnvironment, TemplateLimitError
 from workbench.evals.assert_json import load_yaml
 
 
@@ -78,19 +82,31 @@ def parse_comma_separated(value: str) -> list[str]:
 
 
 @cache
-def _value_environment() -> Any:
-    from jinja2.sandbox import SandboxedEnvironment
+def _value_environment() -> BoundedEnvironment:
+    # Like nunjucks in promptfoo: an undefined variable renders as nothing. Bounded like prompt
+    # templates: a plain sandbox let a 30-byte value (`'a' * 400000000`) take 1.6 GB, or a
+    # nested loop run forever.
+    return BoundedEnvironment(autoescape=False, keep_trailing_newline=True)
 
-    # Like nunjucks in promptfoo: an undefined variable renders as nothing.
-    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+
+@lru_cache(maxsize=512)
+def _compiled_value(text: str) -> Template:
+    return _value_environment().from_string(text)
 
 
 def render_value(text: str, variables: dict[str, Any]) -> str:
-    """A string assertion value rendered with the case's vars (promptfoo renders with nunjucks)."""
+    """A string assertion value rendered with the case's vars (promptfoo renders with nunjucks),
+    within the render limits of prompt templates (`core.render.render_within`).
+
+    Raises:
+        AssertionConfigError: the value does not render, or passes a limit (named): the case errs.
+    """
     if "{{" not in text and "{%" not in text and "{#" not in text:
         return text
     try:
-        return str(_value_environment().from_string(text).render(**variables))
+        return str(render_within(variables_budget(variables), _compiled_value(text), variables))
+    except TemplateLimitError as err:
+        raise AssertionConfigError(f"cannot render the assertion value {excerpt(text)}: {err.message}") from None
     except Exception as err:
         raise AssertionConfigError(f"cannot render the assertion value {excerpt(text)}: {err}") from None
 
