@@ -2,8 +2,8 @@
 
 Tests and benchmarks point the real SDK at it and script its behaviour per request:
 latency, 429 with or without Retry-After, 5xx, malformed JSON, a connection dropped
-mid-response, 401, quota exhausted; plain and streamed (SSE) answers with `usage`; and
-/v1/embeddings.
+mid-response, 401, quota exhausted; plain and streamed (SSE) answers with `usage`, a stream
+that ends in an error event; and /v1/embeddings.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class _Server(ThreadingHTTPServer):
 
 Behaviour = str  # "ok" | "429" | "429:<seconds>" | "500" | "503" | "malformed" | "drop" | "401" | "quota" | "slow:<seconds>"
 # | "echo-headers" (answers with the request's headers) | "echo-headers-<status>" (an error body that repeats them)
+# | "stream-error" (a streamed answer: one content chunk, then an error event, as a server sends mid-stream)
 
 
 @dataclass
@@ -192,7 +193,7 @@ class FakeOpenAI:
                 with fake._lock:
                     fake.completed += 1
                 if body.get("stream"):
-                    return self._stream(body, text, usage, finish)
+                    return self._stream(body, text, usage, finish, error=behaviour == "stream-error")
                 message: dict[str, Any] = {"role": "assistant", "content": text}
                 calls = fake.tool_calls(body) if fake.tool_calls else None
                 if calls:
@@ -207,7 +208,10 @@ class FakeOpenAI:
                 }
                 return self._send(200, json.dumps(payload).encode())
 
-            def _stream(self, body: dict[str, Any], text: str, usage: dict[str, int], finish: str = "stop") -> None:
+            def _stream(
+                self, body: dict[str, Any], text: str, usage: dict[str, int], finish: str = "stop",
+                *, error: bool = False,
+            ) -> None:
                 self._answered()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -219,9 +223,16 @@ class FakeOpenAI:
                     self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
                     self.wfile.flush()
 
+                def delta(fields: dict[str, Any]) -> None:
+                    chunk({**base, "choices": [{"index": 0, "delta": fields, "finish_reason": None}]})
+
                 base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": body.get("model")}
-                for word in text.split(" "):
-                    chunk({**base, "choices": [{"index": 0, "delta": {"content": word + " " if word != text.split(" ")[-1] else word}, "finish_reason": None}]})
+                words = text.split(" ")
+                for position, word in enumerate(words):
+                    delta({"content": word + " " if position < len(words) - 1 else word})
+                    if error:
+                        chunk({"error": {"message": "server overloaded", "type": "server_error"}})
+                        break
                 chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 if (body.get("stream_options") or {}).get("include_usage"):
                     chunk({**base, "choices": [], "usage": usage})

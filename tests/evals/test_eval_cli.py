@@ -151,6 +151,19 @@ def test_a_non_finite_score_errs_the_case_and_the_report_merges(repo: Path, tmp_
     assert len(json.loads(capsys.readouterr().out)["suites"][0]["cases"]) == 6
 
 
+def test_a_streamed_error_event_errs_one_case_and_the_run_goes_on(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One streamed answer ending in an error event aborted the whole run ("unexpected error:
+    APIError", exit 2, no report). Now that case errs, the others pass, the report is written."""
+    (repo / "workbench.yaml").write_text("max_attempts: 1\n")  # no retry: the scripted fault is that case's answer
+    with FakeOpenAI(script=["stream-error"]) as server:
+        code = run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url, "--stream", "--no-cache", "-j", "1", "--json-file", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 1 and "unexpected" not in err, err
+    cases = json.loads((tmp_path / "r.json").read_text())["suites"][0]["cases"]
+    assert sorted(c["status"] for c in cases) == ["error", "pass", "pass"]
+    assert "server overloaded" in next(c["error"] for c in cases if c["status"] == "error")
+
+
 def test_missing_key_is_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("FAKE_KEY")
     assert run_app(["-C", str(repo), "test", "q"]) == 2

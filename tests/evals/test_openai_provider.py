@@ -108,6 +108,21 @@ async def test_streamed_completion_collects_text_and_usage() -> None:
     assert completion.output_tokens == 4
 
 
+async def test_a_stream_ending_in_an_error_event_is_a_retried_server_error() -> None:
+    """A stream that carries `data: {"error": ...}` made the SDK raise its base `APIError`,
+    which no handler caught: "unexpected error", exit 2, no results, no report. The server
+    failed after its 200, as a 5xx says before it: retried like one, then the case's error."""
+    from workbench.evals.model_io import CallError
+
+    with FakeOpenAI(script=["stream-error"]) as server:
+        with pytest.raises(CallError) as err:
+            await _provider(server, stream=True).complete(ModelRequest(messages=[{"role": "user", "content": "one two"}]))
+        assert err.value.retryable and "server overloaded" in err.value.message
+    with FakeOpenAI(script=["stream-error", "stream-error"]) as server:
+        completion, attempts = await call_with_retries(_provider(server, stream=True), ModelRequest(text="hi"), FAST)
+    assert completion.text == "OK: hi" and attempts == 3
+
+
 async def test_missing_key_is_named_before_any_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FAKE_KEY")
     with FakeOpenAI() as server, pytest.raises(ProviderError) as err:

@@ -191,6 +191,11 @@ class OpenAIProvider:
             raise CallError(f"connection failed: {_cause(err)}", retryable=True) from None
         except (openai.APIResponseValidationError, ValueError, RecursionError) as err:  # RecursionError: JSON nested thousands deep
             raise CallError(f"malformed response from the endpoint: {short_text(str(err))}", retryable=True) from None
+        except openai.APIError as err:
+            # The base class, after its subclasses: the SDK raises it for an error event inside a
+            # stream (`data: {"error": ...}`), which escaped as "unexpected error" and ended the
+            # whole run. The server failed after its 200, as a 5xx says before: retried like one.
+            raise CallError(f"the stream ended with an error: {short_text(str(err))}", retryable=True) from None
         latency = (time.perf_counter() - started) * 1000
         input_tokens, output_tokens = _token_counts(usage)
         return Completion(
