@@ -2,8 +2,9 @@
 
 Tests and benchmarks point the real SDK at it and script its behaviour per request:
 latency, 429 with or without Retry-After, 5xx, malformed JSON, a connection dropped
-mid-response, 401, quota exhausted; plain and streamed (SSE) answers with `usage`, a stream
-that ends in an error event; and /v1/embeddings.
+mid-response, 401, quota exhausted; plain and streamed (SSE) answers with `usage`, tool calls
+and logprobs (streamed as OpenAI sends them: tool-call deltas by index, arguments in
+fragments), a stream that ends in an error event; and /v1/embeddings.
 """
 
 from __future__ import annotations
@@ -192,10 +193,10 @@ class FakeOpenAI:
                 usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()), "total_tokens": prompt_tokens + len(text.split())}
                 with fake._lock:
                     fake.completed += 1
-                if body.get("stream"):
-                    return self._stream(body, text, usage, finish, error=behaviour == "stream-error")
-                message: dict[str, Any] = {"role": "assistant", "content": text}
                 calls = fake.tool_calls(body) if fake.tool_calls else None
+                if body.get("stream"):
+                    return self._stream(body, text, usage, finish, calls, error=behaviour == "stream-error")
+                message: dict[str, Any] = {"role": "assistant", "content": text}
                 if calls:
                     message = {"role": "assistant", "content": None, "tool_calls": calls}
                 choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else finish}
@@ -210,7 +211,7 @@ class FakeOpenAI:
 
             def _stream(
                 self, body: dict[str, Any], text: str, usage: dict[str, int], finish: str = "stop",
-                *, error: bool = False,
+                calls: list[dict[str, Any]] | None = None, *, error: bool = False,
             ) -> None:
                 self._answered()
                 self.send_response(200)
@@ -223,16 +224,30 @@ class FakeOpenAI:
                     self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
                     self.wfile.flush()
 
-                def delta(fields: dict[str, Any]) -> None:
-                    chunk({**base, "choices": [{"index": 0, "delta": fields, "finish_reason": None}]})
+                def delta(fields: dict[str, Any], **extra: Any) -> None:
+                    chunk({**base, "choices": [{"index": 0, "delta": fields, "finish_reason": None, **extra}]})
 
                 base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": body.get("model")}
-                words = text.split(" ")
-                for position, word in enumerate(words):
-                    delta({"content": word + " " if position < len(words) - 1 else word})
-                    if error:
-                        chunk({"error": {"message": "server overloaded", "type": "server_error"}})
-                        break
+                if calls:  # as OpenAI streams them: id, type and name first, then the arguments in fragments
+                    delta({"role": "assistant", "content": None})
+                    for index, call in enumerate(calls):
+                        arguments = call["function"]["arguments"]
+                        head = {"index": index, "id": call["id"], "type": call["type"], "function": {"name": call["function"]["name"], "arguments": ""}}
+                        delta({"tool_calls": [head]})
+                        for start in range(0, len(arguments), 5):
+                            delta({"tool_calls": [{"index": index, "function": {"arguments": arguments[start : start + 5]}}]})
+                    finish = "tool_calls"
+                else:
+                    words = text.split(" ")
+                    tokens = 0  # the logprobs of the plain answer, each sent with the piece its word is in
+                    for position, word in enumerate(words):
+                        piece = word + " " if position < len(words) - 1 else word
+                        entries = [{"token": w, "logprob": -0.1 * (tokens + i + 1), "bytes": None, "top_logprobs": []} for i, w in enumerate(piece.split())]
+                        tokens += len(entries)
+                        delta({"content": piece}, **({"logprobs": {"content": entries}} if body.get("logprobs") and entries else {}))
+                        if error:
+                            chunk({"error": {"message": "server overloaded", "type": "server_error"}})
+                            break
                 chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 if (body.get("stream_options") or {}).get("include_usage"):
                     chunk({**base, "choices": [], "usage": usage})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 
 import pytest
 from fake_openai import FakeOpenAI
@@ -121,6 +123,33 @@ async def test_a_stream_ending_in_an_error_event_is_a_retried_server_error() -> 
     with FakeOpenAI(script=["stream-error", "stream-error"]) as server:
         completion, attempts = await call_with_retries(_provider(server, stream=True), ModelRequest(text="hi"), FAST)
     assert completion.text == "OK: hi" and attempts == 3
+
+
+async def test_a_streamed_answer_is_the_plain_answer() -> None:
+    """`--stream` kept only `delta.content`: a tool-calling answer came back empty (and was cached,
+    then served to plain runs). The chunks are put back into the answer a plain request gets:
+    tool calls assembled from their deltas (index, id, name, argument fragments), logprobs,
+    finish reason and usage; so both share one cache entry safely."""
+    calls = [
+        {"id": "call_1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"order_id": "A-1", "note": "fragmented"}'}},
+        {"id": "call_2", "type": "function", "function": {"name": "refund_order", "arguments": '{"order_id": "A-1"}'}},
+    ]
+    requests = [
+        ModelRequest(messages=[{"role": "user", "content": "look up order A-1"}]),
+        ModelRequest(messages=[{"role": "user", "content": "one  two three"}], parameters={"logprobs": True}),
+        ModelRequest(messages=[{"role": "user", "content": "a b a"}], parameters={"max_tokens": 2}),
+    ]
+    answers = []
+    with FakeOpenAI(tool_calls=lambda body: calls if "order" in json.dumps(body["messages"]) else None) as server:
+        for request in requests:
+            plain = await _provider(server).complete(request)
+            streamed = await _provider(server, stream=True).complete(request)
+            assert replace(streamed, latency_ms=0) == replace(plain, latency_ms=0), request
+            answers.append(streamed)
+    tools, logprobs, cut = answers
+    assert tools.structured == calls and tools.finish_reason == "tool_calls"
+    assert logprobs.logprobs == pytest.approx((-0.1, -0.2, -0.3, -0.4))
+    assert cut.text == "OK: a" and cut.finish_reason == "length"
 
 
 async def test_missing_key_is_named_before_any_call(monkeypatch: pytest.MonkeyPatch) -> None:

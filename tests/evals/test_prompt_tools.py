@@ -177,6 +177,20 @@ def test_the_diff_has_a_section_per_tool_and_for_the_formats() -> None:
     assert [s.title for s in diff.sections if s.status == "unchanged"] == ["metadata", "message 1 (user)", "tool lookup_order"]
 
 
+def test_a_streamed_tool_call_is_graded_and_cached_like_a_plain_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--stream` dropped the tool calls (the answer was ""), and that empty answer was cached and
+    served to the next plain run. Streamed tool calls are assembled; the cached answer is the same."""
+    with FakeOpenAI(tool_calls=lambda body: _call({"order_id": "1234"})) as server:
+        root = _repo(tmp_path, _prompt(server.base_url, f"tools: {json.dumps(TOOLS)}\n", ARGS_ASSERTS))
+        assert run_app(["-C", str(root), "test", "p", "--stream", "--json"]) == 0
+        streamed = json.loads(capsys.readouterr().out)["suites"][0]["cases"][0]
+        assert run_app(["-C", str(root), "test", "p", "--json"]) == 0
+        cached = json.loads(capsys.readouterr().out)["suites"][0]["cases"][0]
+        assert server.requests == 1 and server.bodies[0]["stream"] is True
+    assert streamed["tool_calls"] == cached["tool_calls"] == [{"name": "refund_order", "arguments": '{"order_id": "1234"}'}]
+    assert cached["cached"] and cached["status"] == "pass"
+
+
 def test_tool_calls_are_shown_in_reports_and_the_case_screen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from workbench.tui.screens.case import _column
 
