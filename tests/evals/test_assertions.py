@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,6 +139,58 @@ async def test_an_assertion_value_still_sees_long_vars_and_renders_undefined_as_
     long_text = "x" * 2_000_000  # over the output-size limit, but the variables' own size is allowed on top
     ctx = GradingContext(vars={"doc": long_text})
     assert (await check(Assertion("equals", "{{ doc }}{{ missing }}"), long_text, ctx)).passed
+
+
+REDOS = "a" * 40 + "!"  # `^(a+)+$` on it: 2^40 backtracking steps, hours in the engine
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "output"),
+    [
+        ("regex", "^(a+)+$", REDOS),
+        ("not-regex", "^(a+)+$", REDOS),
+        ("is-json", {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}, json.dumps({"code": REDOS})),
+    ],
+)
+async def test_a_catastrophically_backtracking_regex_errs_the_case_within_the_time_limit(kind: str, value: Any, output: str) -> None:
+    """`^(a+)+$` on 40 a's and a '!' ran forever and Ctrl-C could not stop it: the engine has no
+    step limit and holds the GIL. The match now runs where it can be abandoned after its limit."""
+    from workbench.core.regex_limit import REGEX_SECONDS
+
+    started = time.monotonic()
+    result = await check(Assertion(kind, value), output, CTX)
+    assert time.monotonic() - started < REGEX_SECONDS + 3
+    assert result.error and not result.passed
+    assert f"regex took over {REGEX_SECONDS:g} s (catastrophic backtracking?)" in result.reason
+    assert (await check(Assertion(kind, value), output.replace("!", "a"), CTX)).passed is (kind != "not-regex")  # the next match works
+
+
+def test_ctrl_c_ends_a_run_stuck_in_a_backtracking_regex_and_keeps_its_results(prompt_repo: Path) -> None:
+    """SIGINT had no effect on a run inside such a match (100% CPU until SIGKILL): no exit 130, no
+    partial results, although the README promises both."""
+    cases = "".join(
+        f"  - {{description: slow{i}, vars: {{x: '{REDOS}'}}, assert: [{{type: regex, value: '^(a+)+$'}}]}}\n" for i in range(20)
+    )
+    (prompt_repo / "prompts" / "redos.yaml").write_text(
+        "inputs: {x: {type: string, required: true}}\ntemplate: '{{ x }}'\ntests:\n"
+        "  - {description: quick, vars: {x: ok}, assert: [{type: contains, value: ok}]}\n" + cases
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "-C", str(prompt_repo), "test", "redos", "--provider", "echo"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    time.sleep(4)  # started, and inside the 20 s of slow matches
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    try:
+        _, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert time.monotonic() - interrupted < 5
+    assert process.returncode == 130 and "cancelled: results so far are stored" in err, err
+    assert (prompt_repo / ".workbench" / "results.sqlite").is_file()
 
 
 async def test_python_file_must_stay_inside_the_repository(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -38,6 +38,7 @@ from workbench.core.jsvalues import (
     to_string,
 )
 from workbench.core.model import Assertion, TestCase
+from workbench.core.regex_limit import RegexTimeout
 from workbench.evals import assert_metrics
 from workbench.evals.assert_graded import extract_json_values, llm_rubric, similar
 from workbench.evals.assert_json import extract_json_objects, load_yaml
@@ -347,7 +348,7 @@ async def check(assertion: Assertion, output: Any, ctx: GradingContext) -> Asser
         passed, score, reason = await _dispatch(assertion, value, output, assertion.negated, ctx)
     except AssertionRefused as err:
         return AssertionResult(assertion.type, False, 0.0, str(err), assertion.weight, assertion.metric)
-    except AssertionConfigError as err:
+    except (AssertionConfigError, RegexTimeout) as err:  # RegexTimeout: a `regex` or a schema `pattern` backtracking
         return AssertionResult(assertion.type, False, 0.0, f"{assertion.type}: {err}", assertion.weight, assertion.metric, error=True)
     except Exception as err:  # a bug or an unexpected value: promptfoo errors the case too
         return AssertionResult(assertion.type, False, 0.0, f"{assertion.type} assertion error: {type(err).__name__}: {err}", assertion.weight, assertion.metric, error=True)

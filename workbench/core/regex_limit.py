@@ -1,0 +1,148 @@
+"""JavaScript regex matches with a time limit: run in a helper process that can be abandoned.
+
+`regress` (the ECMAScript engine `jsvalues` uses, for promptfoo's semantics) backtracks with no
+step limit and holds the GIL for the whole match: `^(a+)+$` on 40 a's and a '!' ran forever, and
+neither Ctrl-C (Python's signal handler waits for the GIL) nor a thread could stop it. It has no
+option for a limit, and another engine would change what patterns mean. So the match runs in
+one long-lived child process (about 40 ms to start, then a pipe round trip per match), and the
+caller waits at most `REGEX_SECONDS`: past that the child is killed, the next match starts a new
+one, and `RegexTimeout` says why. While the caller waits in `select`, Ctrl-C is handled as usual.
+The child ignores SIGINT (the parent decides), and ends itself by SIGALRM if its parent is gone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+REGEX_SECONDS = 1.0
+"""Wall-clock time one match may take (a legitimate pattern on megabytes takes milliseconds)."""
+
+
+class JsRegexError(ValueError):
+    """A pattern JavaScript's `new RegExp(pattern)` rejects."""
+
+
+class RegexTimeout(Exception):
+    """A match that did not end within the limit: almost always catastrophic backtracking."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"regex took over {seconds:g} s (catastrophic backtracking?)")
+
+
+_CHILD = """
+import json, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+from workbench.core.jsvalues import search_here
+from workbench.core.regex_limit import serve
+serve(search_here)
+"""
+
+
+def serve(search: Callable[[str, str, str], bool]) -> None:
+    """The child's loop: one JSON request per line in, one JSON reply per line out."""
+    import signal
+
+    alarm = getattr(signal, "setitimer", None)
+    for line in sys.stdin.buffer:
+        pattern, text, flags, seconds = json.loads(line)
+        if alarm is not None:  # default SIGALRM action ends the process: an orphan cannot spin on
+            alarm(signal.ITIMER_REAL, seconds + 1)
+        try:
+            reply: dict[str, Any] = {"found": search(pattern, text, flags)}
+        except JsRegexError as err:
+            reply = {"invalid": str(err)}
+        except Exception as err:
+            reply = {"failed": f"{type(err).__name__}: {err}"}
+        if alarm is not None:
+            alarm(signal.ITIMER_REAL, 0)
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+class _Worker:
+    """The child process and its pipes; killed (and forgotten) when a match runs out of time."""
+
+    def __init__(self) -> None:
+        # The child imports this package and `regress` from wherever this process found them.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout: IO[bytes] = self.process.stdout
+
+    def ask(self, request: bytes, seconds: float) -> dict[str, Any] | None:
+        """The reply, or None when none came in time (or the child died)."""
+        self.stdin.write(request)
+        self.stdin.flush()
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self.stdout], [], [], remaining)
+            if ready:
+                line = self.stdout.readline()
+                return json.loads(line) if line else None
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.stdin.close()
+        self.stdout.close()
+
+
+_lock = threading.Lock()
+_worker: _Worker | None = None
+
+
+def _stop_worker() -> None:
+    global _worker
+    if _worker is not None:
+        _worker.close()
+        _worker = None
+
+
+atexit.register(_stop_worker)
+
+
+def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = REGEX_SECONDS) -> bool:
+    """`new RegExp(pattern, flags).test(text)`, given at most `seconds` of wall-clock time.
+
+    Raises:
+        JsRegexError: the pattern is not valid JavaScript.
+        RegexTimeout: the match did not end in time.
+    """
+    global _worker
+    request = (json.dumps([pattern, text, flags, seconds]) + "\n").encode()
+    with _lock:
+        if _worker is not None and _worker.process.poll() is not None:
+            _stop_worker()  # ended since the last match (its own alarm, a kill from outside)
+        if _worker is None:
+            _worker = _Worker()
+        try:
+            reply = _worker.ask(request, seconds)
+        except BaseException:  # a second Ctrl-C while waiting: the reply would be read by the next match
+            _stop_worker()
+            raise
+        if reply is None:
+            _stop_worker()
+            raise RegexTimeout(seconds)
+    if "invalid" in reply:
+        raise JsRegexError(reply["invalid"])
+    if "failed" in reply:
+        raise RuntimeError(f"the regex engine failed: {reply['failed']}")
+    return bool(reply["found"])
+
+
+__all__ = ["REGEX_SECONDS", "JsRegexError", "RegexTimeout", "bounded_search"]
