@@ -155,7 +155,7 @@ REDOS = "a" * 40 + "!"  # `^(a+)+$` on it: 2^40 backtracking steps, hours in the
 async def test_a_catastrophically_backtracking_regex_errs_the_case_within_the_time_limit(kind: str, value: Any, output: str) -> None:
     """`^(a+)+$` on 40 a's and a '!' ran forever and Ctrl-C could not stop it: the engine has no
     step limit and holds the GIL. The match now runs where it can be abandoned after its limit."""
-    from workbench.core.regex_limit import REGEX_SECONDS
+    from workbench.evals.regex_limit import REGEX_SECONDS
 
     started = time.monotonic()
     result = await check(Assertion(kind, value), output, CTX)

@@ -6,8 +6,8 @@ string lengths count UTF-16 code units. Everything here reproduces those rules i
 
 - regular expressions: the `regress` engine (an ECMAScript regex engine, Rust, from PyPI),
   run over a string whose UTF-16 surrogates are mapped to private-use characters, so that
-  `.`, `[^x]` and `\\uD83D` see code units exactly as V8 does without the `u` flag; each
-  match within a time limit, in a helper process (`core.regex_limit`);
+  `.`, `[^x]` and `\\uD83D` see code units exactly as V8 does without the `u` flag (a pattern
+  the user wrote runs within a time limit: `evals.regex_limit`);
 - `json_parse`: Python's decoder with NaN/Infinity refused (JavaScript rejects them);
 - `stringify`: `JSON.stringify` (compact, integral floats without `.0`);
 - `utf16_units`: the code units a JavaScript string is made of (levenshtein counts them).
@@ -20,11 +20,13 @@ import math
 from functools import lru_cache
 from typing import Any
 
-from workbench.core.regex_limit import JsRegexError, bounded_search
-
 _SURROGATES = range(0xD800, 0xE000)
 # Candidate homes for the 2,048 surrogate code units: private-use blocks of the BMP.
 _PUA_BASES = (0xE000, 0xE800, 0xF000)
+
+
+class JsRegexError(ValueError):
+    """A pattern JavaScript's `new RegExp(pattern)` rejects."""
 
 
 def utf16_units(text: str) -> list[int]:
@@ -110,18 +112,12 @@ def check_regex(pattern: str, flags: str = "") -> None:
 
 
 def regex_search(pattern: str, text: str, flags: str = "") -> bool:
-    """`new RegExp(pattern, flags).test(text)`, with JavaScript's semantics, within a time limit
-    (`core.regex_limit`: the engine backtracks without bound, `^(a+)+$` ran forever).
+    """`new RegExp(pattern, flags).test(text)`, with JavaScript's semantics and no time limit:
+    for patterns of our own; a user's runs through `evals.regex_limit.bounded_search`.
 
     Raises:
         JsRegexError: the pattern is not valid JavaScript.
-        RegexTimeout: the match took longer than the limit.
     """
-    return bounded_search(pattern, text, flags)
-
-
-def search_here(pattern: str, text: str, flags: str = "") -> bool:
-    """`regex_search` in this process, with no limit: only for the helper process of `regex_limit`."""
     if "u" in flags:
         return _compile(pattern, flags, 0).find(text) is not None
     base = _pick_base(pattern, text)

@@ -33,12 +33,10 @@ from workbench.core.jsvalues import (
     coerce_output,
     js_split_whitespace,
     json_parse,
-    regex_search,
     stringify,
     to_string,
 )
 from workbench.core.model import Assertion, TestCase
-from workbench.core.regex_limit import RegexTimeout
 from workbench.evals import assert_metrics
 from workbench.evals.assert_graded import extract_json_values, llm_rubric, similar
 from workbench.evals.assert_json import extract_json_objects, load_yaml
@@ -51,6 +49,7 @@ from workbench.evals.assert_values import (
     parse_comma_separated,
     resolve_value,
 )
+from workbench.evals.regex_limit import RegexTimeout, bounded_search
 from workbench.evals.run_model import AssertionResult
 
 DEFAULT_LEVENSHTEIN = 5.0
@@ -152,7 +151,7 @@ async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool
     if kind == "regex":
         _need(isinstance(value, str) and value != "", '"regex" assertion type must have a string value')
         try:
-            ok = regex_search(value, text)
+            ok = bounded_search(value, text)
         except JsRegexError as err:
             return False, 0.0, f"Invalid regex pattern: {err}"
         return _binary(ok, inverse, f"Expected output to {neg}match regex /{value}/; output was {excerpt(text)}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from workbench.core.jsvalues import JsRegexError, regex_search
 from workbench.evals.ajv_formats import FORMAT_PATTERNS
+from workbench.evals.regex_limit import bounded_search
 
 
 class SchemaCompileError(ValueError):
@@ -180,7 +181,7 @@ def _validator_class() -> Any:
     from jsonschema.exceptions import ValidationError
 
     def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[Any]:
-        if validator.is_type(instance, "string") and not regex_search(patrn, instance, "u"):
+        if validator.is_type(instance, "string") and not bounded_search(patrn, instance, "u"):
             yield ValidationError(f'must match pattern "{patrn}"')
 
     def format_(validator: Any, fmt: str, instance: Any, schema: Any) -> Iterator[Any]:

@@ -23,12 +23,10 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from workbench.core.jsvalues import JsRegexError
+
 REGEX_SECONDS = 1.0
 """Wall-clock time one match may take (a legitimate pattern on megabytes takes milliseconds)."""
-
-
-class JsRegexError(ValueError):
-    """A pattern JavaScript's `new RegExp(pattern)` rejects."""
 
 
 class RegexTimeout(Exception):
@@ -41,9 +39,9 @@ class RegexTimeout(Exception):
 _CHILD = """
 import json, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-from workbench.core.jsvalues import search_here
-from workbench.core.regex_limit import serve
-serve(search_here)
+from workbench.core.jsvalues import regex_search
+from workbench.evals.regex_limit import serve
+serve(regex_search)
 """
 
 
@@ -75,7 +73,9 @@ class _Worker:
         # The child imports this package and `regress` from wherever this process found them.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
+            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # the app draws on the terminal: nothing of the child's may reach it
+            env=env, close_fds=True,
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
@@ -145,4 +145,4 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
     return bool(reply["found"])
 
 
-__all__ = ["REGEX_SECONDS", "JsRegexError", "RegexTimeout", "bounded_search"]
+__all__ = ["REGEX_SECONDS", "RegexTimeout", "bounded_search"]
