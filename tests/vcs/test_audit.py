@@ -144,3 +144,19 @@ def test_the_main_commit_in_force_tolerates_committer_times_out_of_order(repo: P
         assert main_commit_at(ws, early + timedelta(hours=1)) == skewed  # on top of a commit dated later
         assert main_commit_at(ws, late + timedelta(hours=1)) == skewed
         assert main_commit_at(ws, early - timedelta(days=3)) not in (late_sha, skewed)
+
+
+def test_audit_names_a_malformed_event_message_as_a_problem_of_the_tag(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A canary percent of "ten" is read as no split (every key on the stable version), which
+    is safe for serving; the audit still says the tag is malformed: it was audited as clean."""
+    guarded(repo, "    require_tests: pass\n")
+    head = run_git(repo, "rev-parse", "HEAD").strip()
+    message = f'split by hand\n\naction: "split"\ncommit: "{head}"\ncanary: {{"version": null, "commit": "{head}", "percent": "ten"}}\n'
+    for env, moment in (("prod", 5000), ("dev", 6000)):
+        run_git(repo, "tag", "-a", "-m", message, f"deploy/{env}/{NAME}/{_seq(moment)}", head)
+    code, out, _ = cli(capsys, repo, "audit", "--json")
+    events = {event["env"]: event for event in json.loads(out)["events"]}
+    assert code == 1 and events["prod"]["status"] == "violation" and events["dev"]["status"] == "unguarded", out
+    assert all(any("percent" in problem for problem in event["problems"]) for event in events.values()), out
+    out = cli(capsys, repo, "audit")[1]
+    assert f"VIOLATION deploy/prod/{NAME}/" in out and f"PROBLEM deploy/dev/{NAME}/" in out, out

@@ -77,9 +77,10 @@ def _print_report(report: object) -> None:
             f"{counts['override']} override(s), {counts['violation']} violation(s)"
         )
     )
-    for finding in [*report.violations, *report.overrides]:
+    flagged = [f for f in report.findings if f.problems and f.status not in ("violation", "override")]  # a malformed tag, unguarded
+    for finding in [*report.violations, *report.overrides, *flagged]:
         event = finding.event
-        label = "VIOLATION" if finding.status == "violation" else "OVERRIDE"
+        label = {"violation": "VIOLATION", "override": "OVERRIDE"}.get(finding.status, "PROBLEM")
         line = Text(f"\n{label} ", style="bold")
         line.append(f"{clean(event.tag)}\n")
         target = event.canary.version if event.action == "split" and event.canary else event.version

@@ -127,6 +127,9 @@ def _check_event(
 ) -> AuditFinding:
     at = event_time(event)
     promoter = tagger or event.who
+    # A value of the message left out for its shape (read as safely as it can be) is still a
+    # tag someone wrote wrong: said whatever the environment's policy.
+    malformed = (f"the message is malformed: {event.problem}",) if event.problem else ()
     if at is None:
         return AuditFinding(event, "violation", tagger, problems=("the tag's sequence carries no time: not written by workbench",))
     commit, version = event.commit, event.version or event.commit[:10]
@@ -134,12 +137,12 @@ def _check_event(
         commit, version = event.canary.commit, event.canary.version or event.canary.commit[:10]
     in_force = policy_in_force(session, event.env, commit, at, line=line)
     if in_force.policy is None:
-        return AuditFinding(event, "unguarded", tagger)
+        return AuditFinding(event, "unguarded", tagger, problems=malformed)
     if event.action == "rollback" and runs_of(history, event.commit, until=at):
         short = version.rsplit("@", 1)[-1]
         check = PolicyCheck("rollback", True, f"{event.env} already ran {short}: a rollback to it is never blocked")
         return AuditFinding(event, "rollback", tagger, (check,), in_force.sources)
-    problems = []
+    problems = list(malformed)
     if not annotated:
         problems.append("a lightweight tag: Git recorded neither who made it nor when (not written by workbench)")
     elif event.who and identity_key(event.who) != identity_key(tagger):
