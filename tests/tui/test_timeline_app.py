@@ -238,3 +238,15 @@ async def test_help_on_the_timeline_shows_the_timeline_s_keys_first(released_rep
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, TimelineScreen)
+
+
+def test_a_malformed_event_says_so_in_its_why_cell() -> None:
+    """The CLI's timeline marked an event whose message was read in part; the app's showed it as
+    any other, and an on-call engineer would read its version as what the tag meant."""
+    from workbench.services.timeline import TimelineEvent
+    from workbench.tui.screens.timeline import COLUMNS, event_cells
+
+    event = TimelineEvent(when="2026-12-01T10:00:00Z", kind="split", prompts=("p",), commit="c" * 40, env="prod", why="canary", problem="canary.percent 'ten' is not a number")
+    why = event_cells(event, None)[COLUMNS.index("why")]
+    assert why.plain == "⚠ malformed: canary.percent 'ten' is not a number · canary"
+    assert event_cells(replace(event, problem=""), None)[COLUMNS.index("why")].plain == "canary"

@@ -51,8 +51,16 @@ def event_cells(event: TimelineEvent, now: datetime | None) -> list[Text]:
         Text(one_line(version, 60)),
         Text(tests, style="green" if tests.startswith("✓") else "red" if tests.startswith("✗") else ""),
         Text(one_line(clean(event.who.split(" <")[0]), 30)),  # the name; the address is in --json
-        Text(one_line(clean(event.why), 80)),
+        _why(event),
     ]
+
+
+def _why(event: TimelineEvent) -> Text:
+    """The event's reason, after what its message held that could not be read (as the CLI says)."""
+    why = Text(one_line(clean(event.why), 80))
+    if not event.problem:
+        return why
+    return Text.assemble((f"⚠ malformed: {one_line(clean(event.problem), 60)}", "yellow"), (" · " if event.why else ""), why)
 
 
 def fit_columns(rows: Sequence[Sequence[Text]], width: int) -> tuple[list[int], dict[int, int]]:
