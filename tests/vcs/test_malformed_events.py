@@ -34,7 +34,8 @@ def _bad_event(repo: Path, canary: str, **fields: str) -> str:
     "canary",
     ['{"version": null, "commit": "C", "percent": "ten"}', '{"version": null, "commit": "C", "percent": [10]}',
      '{"version": null, "commit": "C", "percent": NaN}', '{"version": [1], "commit": "C", "percent": 10}',
-     '{"version": null, "commit": {"a": 1}, "percent": 10}', '[1, 2]', '"half"'],
+     '{"version": null, "commit": {"a": 1}, "percent": 10}', '[1, 2]', '"half"',
+     '{"version": null, "commit": "C", "percent": 1' + "0" * 400 + '}'],
 )
 def test_a_malformed_canary_is_a_problem_of_its_event_only(canary: str) -> None:
     message = f'split\n\nprompt: "p"\nenv: "prod"\naction: "split"\ncanary: {canary}\n'
@@ -57,6 +58,15 @@ def test_every_field_of_the_wrong_shape_is_named_and_left_out() -> None:
     # A well-formed event has none; plain numbers a hand-writer typed are read as text.
     fine = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, 'x\n\nreason: 42\ncanary: {"version": null, "commit": "d", "percent": 10}\n')
     assert fine is not None and fine.problem == "" and fine.reason == "42" and fine.canary is not None and fine.canary.percent == 10
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_a_number_too_big_for_a_float_is_left_out_not_raised(digits: int) -> None:
+    """`reason: 1000…0` (401 digits) raised OverflowError from math.isfinite: status crashed and
+    PromptRepo() raised, the failure the malformed-event rule exists to prevent."""
+    message = f'promote\n\nreason: 1{"0" * digits}\n'
+    event = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, message)
+    assert event is not None and event.reason in ("", "1" + "0" * digits)
 
 
 def test_runtime_status_and_timeline_go_on_past_a_malformed_event(

@@ -41,8 +41,10 @@ def checked_fields(values: dict[str, Any], actions: tuple[str, ...]) -> EventFie
         value = values.get(key)
         if value is None or isinstance(value, str):
             return value
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return str(value)  # a hand-written `reason: 42` is YAML's number: read as its text
+        # A hand-written `reason: 42` is YAML's number: read as its text. An int is never made a
+        # float (`math.isfinite(10**400)` raised OverflowError: one such tag stopped every reader).
+        if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and math.isfinite(value)):
+            return str(value)
         problems.append(f"{key} {_shown(value)} is not text (left out)")
         return None
 
@@ -84,7 +86,7 @@ def _canary(raw: Any, problems: list[str]) -> tuple[str | None, str, float] | No
     if isinstance(percent, int | float | str) and not isinstance(percent, bool):
         try:  # a hand-written "10" was read as 10 before this check: it still is
             number = float(percent)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an int past the float range
             number = None
     if number is None or not 0 <= number <= 100:  # NaN fails both comparisons
         problems.append(f"canary.percent {_shown(percent)} is not a number from 0 to 100 {ignored}")
@@ -94,5 +96,8 @@ def _canary(raw: Any, problems: list[str]) -> tuple[str | None, str, float] | No
 
 def _shown(value: Any) -> str:
     """A short quote of a value for a problem line (a pushed tag's value may be megabytes)."""
-    shown = repr(value)
+    try:
+        shown = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit limit for text
+        return "(a number too long to show)"
     return shown if len(shown) <= 40 else shown[:37] + "..."
