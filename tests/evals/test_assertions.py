@@ -193,6 +193,22 @@ def test_ctrl_c_ends_a_run_stuck_in_a_backtracking_regex_and_keeps_its_results(p
     assert (prompt_repo / ".workbench" / "results.sqlite").is_file()
 
 
+def test_the_regex_helper_runs_no_code_from_the_repository(prompt_repo: Path, tmp_path: Path) -> None:
+    """The helper was `python -c` with the parent's sys.path: run from a checkout (as CI does),
+    a `json.py` at the repository's top ran on the first regex, with python assertions off."""
+    marker = tmp_path / "ran"
+    (prompt_repo / "json.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    (prompt_repo / "prompts" / "re.yaml").write_text(
+        "inputs: {x: {type: string}}\ntemplate: '{{ x }}'\ntests:\n  - {vars: {x: ok}, assert: [{type: regex, value: '^o'}]}\n"
+    )
+    installed = os.pathsep.join(p for p in sys.path if p and Path(p).resolve() != prompt_repo.resolve())
+    env = {**os.environ, "PYTHONPATH": installed, "WORKBENCH_ALLOW_PYTHON_ASSERTIONS": "0"}
+    script = str(Path(sys.executable).with_name("workbench"))  # the console script: its sys.path has no checkout
+    done = subprocess.run([script, "test", "re", "--provider", "echo"], cwd=prompt_repo, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()
+
+
 async def test_python_file_must_stay_inside_the_repository(tmp_path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "repo"
     root.mkdir()

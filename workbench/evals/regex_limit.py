@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from workbench.core.jsvalues import JsRegexError
@@ -70,10 +71,14 @@ class _Worker:
     """The child process and its pipes; killed (and forgotten) when a match runs out of time."""
 
     def __init__(self) -> None:
-        # The child imports this package and `regress` from wherever this process found them.
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        # The child finds this package where this process did, and nothing in the current
+        # directory: `-c` puts it first on sys.path, and a checkout's `json.py` then ran at the
+        # first regex (python assertions off or not). `-P` leaves it out; PYTHONPATH gains only
+        # the folder that holds `workbench`.
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-P", "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # the app draws on the terminal: nothing of the child's may reach it
             env=env, close_fds=True,
         )
