@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from workbench.core.jsvalues import regex_search
+from workbench.evals.regex_limit import bounded_search
 
 DIALECTS = {
     "mysql": "mysql",
@@ -162,7 +163,8 @@ def column_list(statements: list[Any]) -> list[str]:
 
 
 def _whitelisted(entries: list[str], allowed: list[str]) -> bool:
-    return all(any(regex_search(f"^{item}$", entry, "i") for item in allowed) for entry in entries)
+    """`allowedTables` / `allowedColumns` are patterns the user wrote: matched within the limit."""
+    return all(any(bounded_search(f"^{item}$", entry, "i") for item in allowed) for entry in entries)
 
 
 def check_sql(sql: str, value: Any) -> tuple[bool, str]:
