@@ -1,5 +1,5 @@
-"""Ctrl+C typed at a terminal during a promote, as the on-call engineer would: the terminal
-sends SIGINT to its whole foreground process group, git's processes included."""
+"""Ctrl+C typed at a terminal during a write, as the on-call engineer would: the terminal sends
+SIGINT to its whole foreground process group, git's processes included."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from vcs_helpers import run_git
 _SLOW_TAG_HOOK = """#!/bin/sh
 trap '' INT
 if [ "$1" = prepared ] && grep -q 'refs/tags/greeting@v1' ; then
-  touch tag-under-way  # hooks run at the top of the working tree
+  touch under-way  # hooks run at the top of the working tree
   sleep 2
 fi
 exit 0
@@ -45,31 +45,52 @@ def _read_all(fd: int, deadline: float) -> bytes:
     return seen
 
 
-def test_ctrl_c_during_the_release_tag_leaves_a_whole_promote(repo: Path) -> None:
-    """Ctrl+C reached git too: the tag's git died and the promote stopped with a release tag
-    and no deployment event, or with neither, depending on the moment. Git now runs outside
-    the terminal's foreground group; Ctrl+C reaches workbench, which finishes the write."""
-    hook = repo / ".git" / "hooks" / "reference-transaction"
-    hook.write_text(_SLOW_TAG_HOOK)
-    hook.chmod(0o755)
+def _ctrl_c_once_under_way(repo: Path, *args: str) -> tuple[int, str]:
+    """Run `workbench -C repo ARGS` on a terminal, type Ctrl+C once a hook has written
+    `under-way`, and give (exit status, what the terminal showed)."""
     controller, terminal = os.openpty()
     env = dict(os.environ, TERM="dumb", NO_COLOR="1")
-    command = [sys.executable, "-m", "workbench", "-C", str(repo), "promote", "greeting", "--env", "dev", "-m", "x"]
+    command = [sys.executable, "-m", "workbench", "-C", str(repo), *args]
     with subprocess.Popen(
         [sys.executable, "-c", _ON_THE_TERMINAL, *command],
         stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True, env=env,
     ) as process:
         os.close(terminal)
         deadline = time.monotonic() + 60
-        while not (repo / "tag-under-way").exists() and process.poll() is None and time.monotonic() < deadline:
+        while not (repo / "under-way").exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert (repo / "tag-under-way").exists(), "the hook never ran"
+        assert (repo / "under-way").exists(), "the hook never ran"
         os.write(controller, b"\x03")  # Ctrl+C, as typed: the terminal signals its foreground group
         output = _read_all(controller, time.monotonic() + 60).decode("utf-8", "replace")
         status = process.wait(timeout=60)
     os.close(controller)
+    return status, output
+
+
+def _hook(repo: Path, name: str, body: str) -> None:
+    hook = repo / ".git" / "hooks" / name
+    hook.write_text(body)
+    hook.chmod(0o755)
+
+
+def test_ctrl_c_during_the_release_tag_leaves_a_whole_promote(repo: Path) -> None:
+    """Ctrl+C reached git too: the tag's git died and the promote stopped with a release tag
+    and no deployment event, or with neither, depending on the moment. Git now starts with
+    SIGINT blocked; Ctrl+C reaches workbench alone, which finishes the write."""
+    _hook(repo, "reference-transaction", _SLOW_TAG_HOOK)
+    status, output = _ctrl_c_once_under_way(repo, "promote", "greeting", "--env", "dev", "-m", "x")
     assert "greeting@v1" in run_git(repo, "tag", "--list"), output
     events = run_git(repo, "for-each-ref", "--format=%(refname)", "refs/tags/deploy/")
     assert "dev" in events, (output, events)
     assert "greeting@v1" in output and "interrupted" in output, output
     assert status == 130, output
+
+
+def test_ctrl_c_during_a_commit_says_what_was_committed(repo: Path) -> None:
+    """`commit` was not shielded: Ctrl+C during the pre-commit hook said only "interrupted"
+    while git went on and made the commit (or, a hook killed, left the file staged)."""
+    _hook(repo, "pre-commit", "#!/bin/sh\ntrap '' INT\ntouch under-way\nsleep 2\nexit 0\n")
+    (repo / "prompts" / "greeting.yaml").write_text((repo / "prompts" / "greeting.yaml").read_text() + "# more\n")
+    status, output = _ctrl_c_once_under_way(repo, "commit", "greeting", "-m", "more")
+    assert run_git(repo, "log", "-1", "--format=%s").strip() == "more", output
+    assert "committed" in output and "interrupted" in output and status == 130, output

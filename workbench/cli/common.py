@@ -137,7 +137,8 @@ def _console_class() -> type[Console]:
 def interrupt_after() -> Iterator[None]:
     """Ctrl+C waits for the block's end, so a write and its report are not parted: a promote
     interrupted between writing its event and printing it exited 130 without a word of what it
-    wrote. Git's own processes still get the signal; what they leave undone is their error."""
+    wrote. Git starts with Ctrl+C held back (`vcs/detached.py`), so the write under way ends
+    whole; a hook is its own program, free to die of it (git then refuses, and says so)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

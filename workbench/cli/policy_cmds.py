@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, app, console, emit_json, open_session
+from workbench.cli.common import EXIT_FINDINGS, app, console, emit_json, interrupt_after, open_session
 from workbench.core.safe_text import clean
 
 
@@ -23,19 +23,19 @@ def approve_cmd(
     The approval counts for that version and environment only, and never for a promotion by
     the approver. Push to share it.
     """
-    from workbench.services.approvals import approve
-
-    with open_session() as session:
-        approval = approve(session, name, env, rev, reason)
-        policy = session.config.policies.get(env)
-    if json_out:
-        emit_json(approval.to_dict())
-        return
     from rich.text import Text
 
-    out = console()
-    out.print(Text(f"approved {clean(approval.version or approval.commit[:10])} of {clean(approval.prompt)} for {clean(env)}"))
-    out.print(Text(f"  by {clean(approval.who)}\n  tag {clean(approval.tag)}", style="dim"))
+    from workbench.services.approvals import approve
+
+    with open_session() as session, interrupt_after():
+        approval = approve(session, name, env, rev, reason)
+        policy = session.config.policies.get(env)
+        if json_out:
+            emit_json(approval.to_dict())
+            return
+        out = console()
+        out.print(Text(f"approved {clean(approval.version or approval.commit[:10])} of {clean(approval.prompt)} for {clean(env)}"))
+        out.print(Text(f"  by {clean(approval.who)}\n  tag {clean(approval.tag)}", style="dim"))
     if policy is None or policy.approvals <= 0:
         out.print(Text(f"  note: {clean(env)} requires no approvals (workbench.yaml); the approval is recorded anyway", style="yellow"))
 

@@ -81,16 +81,16 @@ def commit_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Commit the given prompt files (only those) with a message."""
-    from workbench.services.branches import commit
-
-    with open_session() as session:
-        info = commit(session, paths, message)
-    if json_out:
-        emit_json(info.to_dict())
-        return
     from rich.text import Text
 
-    console().print(Text(f"committed {info.sha[:10]}: {clean(info.subject)}"))
+    from workbench.services.branches import commit
+
+    with open_session() as session, interrupt_after():
+        info = commit(session, paths, message)
+        if json_out:
+            emit_json(info.to_dict())
+        else:
+            console().print(Text(f"committed {info.sha[:10]}: {clean(info.subject)}"))
 
 
 @app.command("merge")
@@ -99,19 +99,19 @@ def merge_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Merge a branch (fast-forward or merge commit); conflicts are listed and left to you."""
+    from rich.text import Text
+
     from workbench.services.branches import merge
 
-    with open_session() as session:
+    with open_session() as session, interrupt_after():
         result = merge(session, branch)
-    if json_out:
-        emit_json(result.to_dict())
-    else:
-        from rich.text import Text
-
-        out = console()
-        out.print(Text(clean(result.message)))
-        for path in result.conflicts:
-            out.print(Text(f"  conflict: {clean(path)}", style="red"))
+        if json_out:
+            emit_json(result.to_dict())
+        else:
+            out = console()
+            out.print(Text(clean(result.message)))
+            for path in result.conflicts:
+                out.print(Text(f"  conflict: {clean(path)}", style="red"))
     if result.status == "conflicts":
         raise typer.Exit(EXIT_FINDINGS)
 
@@ -127,16 +127,16 @@ def tag_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create the next release tag <name>@v<N> (annotated) for a valid version."""
-    from workbench.services.releases import tag_release
-
-    with open_session() as session:
-        result = tag_release(session, name, rev, note)
-    if json_out:
-        emit_json({"tag": result.tag.tag, "version": result.tag.label, "commit": result.tag.commit, "created": result.created})
-        return
     from rich.text import Text
 
-    console().print(Text(clean(result.message)))
+    from workbench.services.releases import tag_release
+
+    with open_session() as session, interrupt_after():
+        result = tag_release(session, name, rev, note)
+        if json_out:
+            emit_json({"tag": result.tag.tag, "version": result.tag.label, "commit": result.tag.commit, "created": result.created})
+        else:
+            console().print(Text(clean(result.message)))
 
 
 def _print_event(event: Any) -> None:
