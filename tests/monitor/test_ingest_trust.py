@@ -251,6 +251,17 @@ def test_an_otlp_export_is_told_by_its_structure(tmp_path: Path, text: str) -> N
     assert (report.added, report.problems) == (2, [])
 
 
+@pytest.mark.parametrize("otlp", [False, True], ids=["jsonl", "otlp-pretty"])
+def test_a_byte_order_mark_is_not_part_of_the_first_document(tmp_path: Path, otlp: bool) -> None:
+    """Windows tools write a UTF-8 BOM: the first JSONL event was "not JSON", and a pretty OTLP
+    export was read as JSONL, every span lost."""
+    text = json.dumps(_otlp_export("s1", "s2"), indent=2) if otlp else "\n".join([_with(1), _with(2)])
+    path = tmp_path / "log.json"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode() + b"\n")
+    report = MonitorStore(tmp_path / "m.sqlite").ingest([path])
+    assert (report.added, report.problems) == (2, [])
+
+
 def test_a_line_of_an_otlp_log_that_is_no_export_is_reported(tmp_path: Path) -> None:
     path = _lines(tmp_path / "traces.json", [json.dumps(_otlp_export("s1")), _with(2), json.dumps(_otlp_export("s3"))])
     report = MonitorStore(tmp_path / "m.sqlite").ingest([path])

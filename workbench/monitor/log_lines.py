@@ -85,6 +85,9 @@ class _OtlpProbe(msgspec.Struct):
 _probe = msgspec.json.Decoder(_OtlpProbe).decode
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _is_otlp(document: bytes | bytearray | memoryview) -> bool | None:
     """True: a JSON object with `resourceSpans`; None: JSON cut short (the start of a longer document)."""
     try:
@@ -123,6 +126,8 @@ def open_log(handle: BinaryIO) -> EventLog:
     whole_file = False  # the first line is JSON cut short: the file may be one document
     while len(head) <= MAX_DOCUMENT_BYTES:
         block = handle.read(READ_BYTES)
+        if not head and block.startswith(_BOM):  # Windows tools write one: it is not JSON
+            block = block[len(_BOM) :]
         if not block:  # the whole file is in `head`
             if _is_otlp(head):
                 return EventLog(Prefixed(b"", handle), otlp=True, document=head)
