@@ -183,11 +183,21 @@ def test_an_input_name_yaml_reads_as_a_number_or_null_is_refused(key: str, shown
     assert problem.line == 2 and f"input name {shown} is not text" in problem.message
 
 
-@pytest.mark.parametrize("key", ["self", "loop", "caller", "varargs", "kwargs"])
-def test_an_input_name_jinja_reserves_is_refused_at_its_line(key: str) -> None:
+def test_an_input_named_self_is_refused_at_its_line() -> None:
     """`{{ self }}` rendered `<TemplateReference None>` whatever was passed, and validate only
     warned that the input was unused."""
-    result = load_prompt(f"inputs:\n  ticket: {{type: string}}\n  {key}: {{type: string}}\nmessages:\n  - {{role: user, content: 'hi {{{{ {key} }}}}'}}\n", "prompts/x.yaml")
+    result = load_prompt("inputs:\n  ticket: {type: string}\n  self: {type: string}\nmessages:\n  - {role: user, content: 'hi {{ self }}'}\n", "prompts/x.yaml")
     (problem,) = result.errors
-    assert (problem.line, problem.col) == (3, 3) and f"input name '{key}' is reserved by Jinja" in problem.message
+    assert (problem.line, problem.col) == (3, 3) and "input name 'self' is reserved by Jinja" in problem.message
     assert problem.hint and "rename" in problem.hint
+
+
+@pytest.mark.parametrize("key", ["loop", "caller", "varargs", "kwargs"])
+def test_names_jinja_binds_only_inside_a_loop_or_macro_are_inputs_like_any(key: str) -> None:
+    """Only `self` is bound at a template's top: `{{ loop }}` there renders the value passed, so
+    refusing these names (as a first version of the rule did) refused working prompts."""
+    from workbench.core.render import render_prompt
+
+    result = load_prompt(f"inputs:\n  {key}: {{type: string}}\nmessages:\n  - {{role: user, content: 'n={{{{ {key} }}}}'}}\n", "prompts/x.yaml")
+    assert result.ok and result.prompt is not None, result.errors
+    assert render_prompt(result.prompt, {key: "VAL"}).messages[0]["content"] == "n=VAL"

@@ -152,7 +152,7 @@ def _inputs(raw: Any, doc: YamlDocument, path: str, problems: list[Problem]) -> 
             continue
         if key in JINJA_RESERVED_NAMES:
             pos = doc.where(("inputs", key), key=True)
-            problems.append(Problem(path, pos.line, pos.col, f"input name '{key}' is reserved by Jinja: a template never sees the value passed", Severity.ERROR, f"rename it: {', '.join(sorted(JINJA_RESERVED_NAMES))} are Jinja's own names"))
+            problems.append(Problem(path, pos.line, pos.col, f"input name '{key}' is reserved by Jinja: a template never sees the value passed", Severity.ERROR, "rename it: Jinja binds `self` to the template itself"))
         if not isinstance(spec, dict):
             spec = {}
         type_name = spec.get("type", "string")

@@ -38,10 +38,11 @@ from workbench.core.safe_text import clean
 from workbench.core.sandbox import BoundedEnvironment
 from workbench.core.yamlpos import Path, YamlDocument
 
-# Names Jinja binds itself in a template (`self` the template, `loop` in a for, `caller`,
-# `varargs` and `kwargs` in a macro): an input of that name is never what the template sees
-# (`{{ self }}` rendered `<TemplateReference None>`, whatever was passed).
-JINJA_RESERVED_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs"})
+# The name Jinja binds at a template's top (`self`, the template): an input of that name is
+# never what the template sees (`{{ self }}` rendered `<TemplateReference None>`, whatever was
+# passed). `loop`, `caller`, `varargs` and `kwargs` are bound only inside a for or a macro, and
+# at the top render the value passed.
+JINJA_RESERVED_NAMES = frozenset({"self"})
 
 
 class PartialLoader(BaseLoader):
