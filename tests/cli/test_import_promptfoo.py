@@ -123,11 +123,12 @@ def test_array_vars_that_expand_past_the_case_limit_are_an_error_at_their_line()
     """Four vars of 60 values each (a 2 KB config) expanded to 12,960,000 cases in memory: two
     minutes and 2.3 GB, then killed, with nothing said. The count is known before expanding."""
     values = "[" + ", ".join(str(i) for i in range(60)) + "]"
-    text = f"prompts: ['{{{{a}}}}{{{{b}}}}{{{{c}}}}{{{{d}}}}']\ntests:\n  - description: ok\n  - vars: {{a: {values}, b: {values}, c: {values}, d: {values}}}\n"
+    text = f"prompts: ['{{{{a}}}}{{{{b}}}}{{{{c}}}}{{{{d}}}}']\ntests:\n  - description: ok\n  - vars: {{a: {values}, b: {values}, c: {values}, d: {values}}}\n  - description: after\n"
     conversion = formats()["promptfoo"].convert(Source("cfg.yaml", text, lambda path: "", "demo"))
     [problem] = [p for p in conversion.problems if "cases" in p.message]
     assert (problem.path, problem.line, problem.severity.value) == ("cfg.yaml", 4, "error")
     assert "12,960,000 cases" in problem.message and "10,000" in problem.message
+    assert "after" in conversion.files[0].text  # a test after the refused one is not refused with it
 
 
 @pytest.mark.parametrize(

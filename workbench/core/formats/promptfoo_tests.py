@@ -269,14 +269,14 @@ def convert_test(state: ConversionState, test: dict[str, Any], file: str, doc: Y
             if text is not None:
                 out["vars"][name] = text
     count = combinations(out.get("vars") or {})
-    state.cases += count
-    if state.cases > MAX_CASES:
+    if state.cases + count > MAX_CASES:
         where_vars = (*where, "vars")
         pos = doc.where(where_vars, key=True) if doc is not None else None
         state.problems.append(
             Problem(file, pos.line if pos else 1, pos.col if pos else 1, f"these vars expand to {count:,} cases, over the {MAX_CASES:,} one import takes", Severity.ERROR, "split the arrays over several tests or files")
         )
         return []
+    state.cases += count
     expanded = []
     for variables, suffix in expand_vars(out.get("vars") or {}):
         copy = dict(out)
