@@ -52,3 +52,16 @@ def test_compare_exits_1_when_the_working_copy_breaks_what_passed(tmp_path: Path
     (root / "prompts" / "t.yaml").write_text(prompt.replace("{{ x }}", "{{ x }}{{ 1 // 0 }}"))
     assert run_app(["-C", str(root), "compare", "t", "--provider", "echo"]) == 1
     assert "1 regressed" in capsys.readouterr().out
+
+
+def test_ci_counts_cases_not_repeats_in_its_verdict() -> None:
+    """`ci check` said "0 fixed, 1 regressed; 10 passed on base and error on head" with
+    --repeat 10: the comparison counted the case once, the extra note each repeat."""
+    from workbench.services.ci import PromptCheck
+
+    comparison = compare_results("p", "A", _run([True, True]), "B", _run([None, True]))
+    ten = compare_results("p", "A", _run([True, True], 10), "B", _run([None, True], 10))
+    once = PromptCheck("p", "modified", None, (), "compare", comparison=comparison)
+    repeated = PromptCheck("p", "modified", None, (), "compare", comparison=ten)
+    assert (repeated.broke, repeated.regressed, repeated.verdict) == (once.broke, once.regressed, once.verdict)
+    assert once.broke == 1 and "1 passed on base and error on head" in once.verdict

@@ -61,6 +61,12 @@ class Comparison:
         return f"within noise: {self.fixed} fixed, {self.regressed} regressed (p={self.p_value:.2f}; not significant at {ALPHA:g})"
 
     @property
+    def broken(self) -> int:
+        """Cases that passed on A and error on B (counted in `regressed`), each once, as
+        `_cases_changed` counts: the repeats of a case are one case."""
+        return len({p.case_id for p in self.pairs if p.a is not None and p.b is not None and p.a.passed and p.b.passed is None})
+
+    @property
     def regression(self) -> bool:
         """What fails a CI build: any case that passed on A fails on B."""
         return self.regressed > 0

@@ -77,9 +77,7 @@ class PromptCheck:
     def broke(self) -> int:
         """Cases that passed on base and error on head (counted with the regressions, by the
         comparison: this only says how many of them errored)."""
-        if self.comparison is None:
-            return 0
-        return sum(1 for p in self.comparison.pairs if p.a is not None and p.b is not None and p.a.passed and p.b.passed is None)
+        return self.comparison.broken if self.comparison is not None else 0
 
     @property
     def regressed(self) -> int:
@@ -88,7 +86,7 @@ class PromptCheck:
         if self.comparison is not None:
             return self.comparison.regressed
         if self.status == "head-only" and self.head is not None:
-            return sum(1 for r in self.head.results if r.passed is not True)
+            return len({r.case_id for r in self.head.results if r.passed is not True})  # a case's repeats are one case
         return 0
 
     def failing(self, fail_on_regression: bool = True) -> bool:
