@@ -94,3 +94,11 @@ def test_ctrl_c_during_a_commit_says_what_was_committed(repo: Path) -> None:
     status, output = _ctrl_c_once_under_way(repo, "commit", "greeting", "-m", "more")
     assert run_git(repo, "log", "-1", "--format=%s").strip() == "more", output
     assert "committed" in output and "interrupted" in output and status == 130, output
+
+
+def test_only_a_subcommand_that_may_ask_keeps_ctrl_c() -> None:
+    """Any argument was matched: `git switch push` (a branch named push) ran with Ctrl+C."""
+    from workbench.vcs.detached import may_ask
+
+    assert may_ask(["git", "push", "origin", "main"]) and may_ask(["git", "-c", "core.x=1", "fetch", "origin"])
+    assert not may_ask(["git", "switch", "push"]) and not may_ask(["git", "tag", "-a", "clone", "-m", "m"])

@@ -60,7 +60,7 @@ class SessionGit(git.Git):
 
     def execute(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.detached:
-            if not kwargs.get("as_process") or _MAY_ASK.intersection(command):  # waited for here: Ctrl+C stays prompt
+            if not kwargs.get("as_process") or may_ask(command):  # waited for here: Ctrl+C stays prompt
                 return super().execute(command, *args, **kwargs)
             with _terminal_interrupt_held():  # only while git starts: it returns once git runs
                 return super().execute(command, *args, **kwargs)
@@ -125,6 +125,16 @@ def end_all() -> None:
 
 
 exit_signals.before_exit(end_all)
+
+
+def may_ask(command: Any) -> bool:
+    """Whether `git ...` is a command that may ask on the terminal: its subcommand, after git's
+    own options, not any argument (a branch named `push` is no push)."""
+    args = [str(arg) for arg in command[1:]]
+    at = 0
+    while at < len(args) and args[at].startswith("-"):
+        at += 2 if args[at] in ("-c", "-C") else 1
+    return at < len(args) and args[at] in _MAY_ASK
 
 
 @contextlib.contextmanager
