@@ -18,11 +18,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from workbench.core.versions import parse_release_label, release_tag_name
+from workbench.core.versions import MAX_RELEASE, RELEASE_NUMBER, parse_release_label, release_tag_name
 from workbench.errors import NotFound, PromptError
 
-SHORT_VERSION_RE = re.compile(r"^v([1-9][0-9]{0,17})\Z")  # the digits of RELEASE_TAG_RE
-_NUMBER_RE = re.compile(r"^[1-9][0-9]{0,17}\Z")  # ASCII: `str.isdigit()` took "²", which int() refuses
+SHORT_VERSION_RE = re.compile(rf"^v({RELEASE_NUMBER})\Z")
+_NUMBER_RE = re.compile(rf"^{RELEASE_NUMBER}\Z")  # ASCII: `str.isdigit()` took "²", which int() refuses
 # Git takes no control character in a ref name, and `cat-file` reads a name up to a NUL:
 # `HEAD\x00junk` was read as HEAD.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -73,7 +73,7 @@ def parse_version(version: object) -> tuple[str | None, int]:
         PromptError: anything else (a bool, `v²`, 19 digits or more).
     """
     if isinstance(version, int) and not isinstance(version, bool):
-        if 0 < version < 10**18:
+        if 0 < version <= MAX_RELEASE:
             return None, version
     elif isinstance(version, str):
         release = parse_release_label(version)

@@ -30,7 +30,9 @@ from workbench.core.event_fields import checked_fields
 
 # At most 18 digits (a number SQLite and every reader hold): `int()` of a pushed `p@v<5,000
 # digits>` raised ValueError past Python's 4,300-digit limit. `\Z`: `$` also matches before a final newline.
-RELEASE_TAG_RE = re.compile(r"^(?P<name>.+)@v(?P<number>[1-9][0-9]{0,17})\Z")
+RELEASE_NUMBER = r"[1-9][0-9]{0,17}"
+MAX_RELEASE = 10**18 - 1
+RELEASE_TAG_RE = re.compile(rf"^(?P<name>.+)@v(?P<number>{RELEASE_NUMBER})\Z")
 DEPLOY_PREFIX = "deploy/"
 SEQ_RE = re.compile(r"^(?P<ms>[0-9]{17})-(?P<suffix>[0-9a-f]{8})$")
 EVENT_ACTIONS = ("promote", "rollback", "split", "finish")
