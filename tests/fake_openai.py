@@ -35,6 +35,7 @@ class _Server(ThreadingHTTPServer):
 Behaviour = str  # "ok" | "429" | "429:<seconds>" | "500" | "503" | "malformed" | "drop" | "401" | "quota" | "slow:<seconds>"
 # | "echo-headers" (answers with the request's headers) | "echo-headers-<status>" (an error body that repeats them)
 # | "stream-error" (a streamed answer: one content chunk, then an error event, as a server sends mid-stream)
+# | "stream-cut" (a streamed answer whose body ends after one content chunk: no finish reason, no usage, no [DONE])
 
 
 @dataclass
@@ -195,7 +196,7 @@ class FakeOpenAI:
                     fake.completed += 1
                 calls = fake.tool_calls(body) if fake.tool_calls else None
                 if body.get("stream"):
-                    return self._stream(body, text, usage, finish, calls, error=behaviour == "stream-error")
+                    return self._stream(body, text, usage, finish, calls, error=behaviour == "stream-error", cut=behaviour == "stream-cut")
                 message: dict[str, Any] = {"role": "assistant", "content": text}
                 if calls:
                     message = {"role": "assistant", "content": None, "tool_calls": calls}
@@ -211,7 +212,7 @@ class FakeOpenAI:
 
             def _stream(
                 self, body: dict[str, Any], text: str, usage: dict[str, int], finish: str = "stop",
-                calls: list[dict[str, Any]] | None = None, *, error: bool = False,
+                calls: list[dict[str, Any]] | None = None, *, error: bool = False, cut: bool = False,
             ) -> None:
                 self._answered()
                 self.send_response(200)
@@ -248,6 +249,10 @@ class FakeOpenAI:
                         if error:
                             chunk({"error": {"message": "server overloaded", "type": "server_error"}})
                             break
+                        if cut:  # the body ends cleanly here, as a proxy or a crashed server leaves it
+                            self.wfile.write(b"0\r\n\r\n")
+                            self.wfile.flush()
+                            return
                 chunk({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 if (body.get("stream_options") or {}).get("include_usage"):
                     chunk({**base, "choices": [], "usage": usage})

@@ -164,6 +164,21 @@ def test_a_streamed_error_event_errs_one_case_and_the_run_goes_on(repo: Path, tm
     assert "server overloaded" in next(c["error"] for c in cases if c["status"] == "error")
 
 
+def test_a_cut_off_stream_is_never_cached_for_plain_runs(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--stream` stored a stream that ended mid-answer ("OK: " without finish reason) as the answer;
+    the next plain run was served it from the cache. The case errs and nothing is cached."""
+    (repo / "workbench.yaml").write_text("max_attempts: 1\n")
+    with FakeOpenAI(script=["stream-cut"]) as server:
+        code = run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url, "--stream", "-j", "1", "--json-file", str(tmp_path / "r.json")])
+        assert code == 1, capsys.readouterr()
+        cases = json.loads((tmp_path / "r.json").read_text())["suites"][0]["cases"]
+        assert sorted(c["status"] for c in cases) == ["error", "pass", "pass"]
+        assert run_app(["-C", str(repo), "test", "q", "--base-url", server.base_url, "--json-file", str(tmp_path / "p.json")]) == 0
+        assert server.requests == 4  # the cut-off case asked again, the two others cached
+    cases = json.loads((tmp_path / "p.json").read_text())["suites"][0]["cases"]
+    assert [c["status"] for c in cases] == ["pass"] * 3
+
+
 def test_missing_key_is_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("FAKE_KEY")
     assert run_app(["-C", str(repo), "test", "q"]) == 2

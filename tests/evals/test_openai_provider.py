@@ -125,6 +125,19 @@ async def test_a_stream_ending_in_an_error_event_is_a_retried_server_error() -> 
     assert completion.text == "OK: hi" and attempts == 3
 
 
+async def test_a_stream_cut_off_before_its_finish_reason_is_a_retried_error() -> None:
+    """A stream whose body ended after "Hello " (no finish reason, no usage, no [DONE]) was taken
+    as the whole answer, cached, and served to plain runs. It is a retryable error now."""
+    from workbench.evals.model_io import CallError
+
+    with FakeOpenAI(script=["stream-cut"]) as server, pytest.raises(CallError) as err:
+        await _provider(server, stream=True).complete(ModelRequest(messages=[{"role": "user", "content": "one two"}]))
+    assert err.value.retryable and "ended before" in err.value.message
+    with FakeOpenAI(script=["stream-cut", "stream-cut"]) as server:
+        completion, attempts = await call_with_retries(_provider(server, stream=True), ModelRequest(text="hi"), FAST)
+    assert completion.text == "OK: hi" and attempts == 3
+
+
 async def test_a_streamed_answer_is_the_plain_answer() -> None:
     """`--stream` kept only `delta.content`: a tool-calling answer came back empty (and was cached,
     then served to plain runs). The chunks are put back into the answer a plain request gets:

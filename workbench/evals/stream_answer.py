@@ -9,12 +9,18 @@ The rule is the OpenAI SDK's own (`accumulate_delta` of its chat-completion stre
 choice `index`, text fields are concatenated; a tool call's deltas are merged by their `index`
 (the first carries `id`, `type` and the function's `name`, the next ones fragments of
 `arguments`); `type` and `index` are replaced, not concatenated; logprob entries are appended.
+
+A stream is whole only when every choice got its finish reason: one that ends before it (a
+proxy or a crashed server closed the body after "Hello wor", no usage, no [DONE]) was taken as
+the answer, cached, and served to plain runs. It is a retryable `CallError` instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from workbench.evals.model_io import CallError
 
 _REPLACED = frozenset({"index", "type"})
 
@@ -85,6 +91,8 @@ class StreamedAnswer:
 
     def answer(self) -> dict[str, Any]:
         """The answer as a plain request gets it: tool calls without their stream `index`."""
+        if any(built.get("finish_reason") is None for built in self._choices.values()):
+            raise CallError("the stream ended before the answer finished (no finish reason)", retryable=True)
         choices = []
         for index in sorted(self._choices):
             built = self._choices[index]
