@@ -21,6 +21,12 @@ def test_problems_have_positions() -> None:
     assert any("listed twice" in f for f in formatted), formatted
 
 
+def test_streaming_is_not_a_default_model_parameter() -> None:
+    _config, problems = parse_config("model:\n  parameters: {temperature: 0, stream: true}\n")
+    (problem,) = problems
+    assert problem.format().startswith("workbench.yaml:2:") and "model.parameters.stream is not allowed here" in problem.message
+
+
 GUARDED = """\
 environments:
   - dev

@@ -76,6 +76,19 @@ def test_all_problems_of_a_file_are_reported_at_once() -> None:
     assert any("unknown assertion type 'contain'" in m for m in messages)
 
 
+@pytest.mark.parametrize("parameter", ["stream: true", "stream_options: {include_usage: true}"])
+def test_streaming_is_not_a_model_parameter(parameter: str) -> None:
+    """`stream` in model.parameters passed validate, then every --stream run died ("multiple values
+    for keyword argument 'stream'", no report) and every plain one retried a stream it cannot read."""
+    text = f"model:\n  provider: openai\n  parameters:\n    temperature: 0\n    {parameter}\nmessages:\n  - {{role: user, content: hi}}\n"
+    result = load_prompt(text, "prompts/x.yaml")
+    (problem,) = result.problems
+    name = parameter.split(":")[0]
+    assert problem.severity is Severity.ERROR and (problem.line, problem.col) == (5, 5), problem.format()
+    assert f"model.parameters.{name} is not allowed here" in problem.message
+    assert problem.hint and "--stream" in problem.hint
+
+
 def test_unused_input_is_a_warning_not_an_error() -> None:
     text = "inputs:\n  a: {type: string}\n  b: {type: string}\nmessages:\n  - {role: user, content: '{{ a }}'}\n"
     result = load_prompt(text, "prompts/x.yaml")

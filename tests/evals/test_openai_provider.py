@@ -138,6 +138,19 @@ async def test_a_stream_cut_off_before_its_finish_reason_is_a_retried_error() ->
     assert completion.text == "OK: hi" and attempts == 3
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_run_alone_decides_streaming(stream: bool) -> None:
+    """`stream`/`stream_options` among the parameters (the Python API, a file read without validate)
+    were sent twice ("multiple values for keyword argument", the whole run died) or made a plain
+    request ask for a stream it cannot read. The provider's `stream` decides them."""
+    request = ModelRequest(messages=[{"role": "user", "content": "hi"}], parameters={"stream": not stream, "stream_options": {"include_usage": False}})
+    with FakeOpenAI() as server:
+        completion = await _provider(server, stream=stream).complete(request)
+        body = server.bodies[0]
+    assert completion.text == "OK: hi" and completion.output_tokens == 2
+    assert bool(body.get("stream")) is stream and body.get("stream_options") == ({"include_usage": True} if stream else None)
+
+
 async def test_a_streamed_answer_is_the_plain_answer() -> None:
     """`--stream` kept only `delta.content`: a tool-calling answer came back empty (and was cached,
     then served to plain runs). The chunks are put back into the answer a plain request gets:

@@ -94,6 +94,12 @@ def _explain(error: Any, doc: YamlDocument, path: str, root: dict[str, Any]) -> 
             hint = f"did you mean '{guess}'?" if guess else ("allowed: " + ", ".join(allowed) if allowed else None)
             out.append(Problem(path, pos.line, pos.col, f"unknown field '{key}' in {field}", Severity.ERROR, hint))
         return out
+    if error.validator == "not" and error.validator_value == {}:
+        # A field the schema names only to refuse it (`stream` in model.parameters: the run decides
+        # streaming), said at its key, with the schema's reason as the hint.
+        pos = doc.where(where, key=True)
+        reason = error.schema.get("description") if isinstance(error.schema, dict) else None
+        return [Problem(path, pos.line, pos.col, f"{field} is not allowed here", Severity.ERROR, reason)]
     pos = doc.where(where)
     if error.validator == "enum" and where and where[-1] == "type" and "assert" in where:
         value = str(error.instance)

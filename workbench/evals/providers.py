@@ -168,7 +168,12 @@ class OpenAIProvider:
         client = await self._client_ready()
         import openai
 
-        params = {k: v for k, v in {**self.spec.parameters, **request.parameters, **request.fields}.items() if v is not None}
+        # `stream`/`stream_options` are the run's (`self.stream`), not parameters: validate refuses them in
+        # files, and here they are dropped for any other way in (the Python API), since sending them
+        # twice ended the whole run with a TypeError and a plain request asking for a stream cannot read it.
+        params = {
+            k: v for k, v in {**self.spec.parameters, **request.parameters, **request.fields}.items() if v is not None and k not in _RUN_DECIDED
+        }
         started = time.perf_counter()
         try:
             if self.stream:
@@ -229,6 +234,9 @@ class OpenAIProvider:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+_RUN_DECIDED = frozenset({"stream", "stream_options"})
 
 
 def _read_answer(answer: Any) -> tuple[str, Any, Any, tuple[float, ...] | None, str | None]:
