@@ -167,6 +167,35 @@ async def test_a_catastrophically_backtracking_regex_errs_the_case_within_the_ti
     assert (await check(Assertion(kind, value), healed, CTX)).passed is (kind != "not-regex")  # the next match works
 
 
+def test_a_regex_helper_that_dies_is_not_called_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A helper killed 0.2 s into a match (or dying as it starts) was reported as "regex took over
+    1 s (catastrophic backtracking?)": the pipe's end was read as the deadline. It says what
+    happened now, at once, and the next match starts a new helper."""
+    import threading
+
+    from workbench.evals import regex_limit
+
+    assert regex_limit.bounded_search("^o", "ok")  # a running helper
+    worker = regex_limit._worker
+    assert worker is not None
+    threading.Timer(0.3, worker.process.kill).start()
+    started = time.monotonic()
+    with pytest.raises(regex_limit.RegexHelperEnded) as err:
+        regex_limit.bounded_search("^(a+)+$", REDOS, seconds=20)
+    assert time.monotonic() - started < 3
+    assert "the regex helper ended unexpectedly" in str(err.value)
+    assert regex_limit.bounded_search("^o", "ok")  # restarted
+
+    monkeypatch.setattr(regex_limit, "_CHILD", "import sys; sys.exit(3)")
+    regex_limit._stop_worker()
+    started = time.monotonic()
+    with pytest.raises(regex_limit.RegexHelperEnded):
+        regex_limit.bounded_search("^o", "ok", seconds=20)
+    assert time.monotonic() - started < 3
+    monkeypatch.undo()
+    assert regex_limit.bounded_search("^o", "ok")
+
+
 def test_ctrl_c_ends_a_run_stuck_in_a_backtracking_regex_and_keeps_its_results(prompt_repo: Path) -> None:
     """SIGINT had no effect on a run inside such a match (100% CPU until SIGKILL): no exit 130, no
     partial results, although the README promises both."""

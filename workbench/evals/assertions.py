@@ -49,7 +49,7 @@ from workbench.evals.assert_values import (
     parse_comma_separated,
     resolve_value,
 )
-from workbench.evals.regex_limit import RegexTimeout, bounded_search
+from workbench.evals.regex_limit import RegexHelperEnded, RegexTimeout, bounded_search
 from workbench.evals.run_model import AssertionResult
 
 DEFAULT_LEVENSHTEIN = 5.0
@@ -347,7 +347,7 @@ async def check(assertion: Assertion, output: Any, ctx: GradingContext) -> Asser
         passed, score, reason = await _dispatch(assertion, value, output, assertion.negated, ctx)
     except AssertionRefused as err:
         return AssertionResult(assertion.type, False, 0.0, str(err), assertion.weight, assertion.metric)
-    except (AssertionConfigError, RegexTimeout) as err:  # RegexTimeout: a `regex` or a schema `pattern` backtracking
+    except (AssertionConfigError, RegexTimeout, RegexHelperEnded) as err:  # a `regex` or a schema `pattern` backtracking
         return AssertionResult(assertion.type, False, 0.0, f"{assertion.type}: {err}", assertion.weight, assertion.metric, error=True)
     except Exception as err:  # a bug or an unexpected value: promptfoo errors the case too
         return AssertionResult(assertion.type, False, 0.0, f"{assertion.type} assertion error: {type(err).__name__}: {err}", assertion.weight, assertion.metric, error=True)

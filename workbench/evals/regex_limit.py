@@ -8,6 +8,9 @@ one long-lived child process (about 40 ms to start, then a pipe round trip per m
 caller waits at most `REGEX_SECONDS`: past that the child is killed, the next match starts a new
 one, and `RegexTimeout` says why. While the caller waits in `select`, Ctrl-C is handled as usual.
 The child ignores SIGINT (the parent decides), and ends itself by SIGALRM if its parent is gone.
+A child that ends before the deadline (killed from outside, dying as it starts) is not a timeout:
+its pipe's end was read as one, and a kill 0.2 s in said "regex took over 1 s". It is
+`RegexHelperEnded`, and the next match starts a new child.
 """
 
 from __future__ import annotations
@@ -35,6 +38,18 @@ class RegexTimeout(Exception):
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"regex took over {seconds:g} s (catastrophic backtracking?)")
+
+
+class RegexHelperEnded(Exception):
+    """The helper process ended before it answered, within the limit: not the pattern's fault."""
+
+    def __init__(self, code: int | None) -> None:
+        how = f" (exit status {code})" if code is not None else ""
+        super().__init__(f"the regex helper ended unexpectedly{how}; it restarts for the next match")
+
+
+class _Ended(Exception):
+    """The child's pipes closed: it is gone."""
 
 
 _CHILD = """
@@ -87,9 +102,16 @@ class _Worker:
         self.stdout: IO[bytes] = self.process.stdout
 
     def ask(self, request: bytes, seconds: float) -> dict[str, Any] | None:
-        """The reply, or None when none came in time (or the child died)."""
-        self.stdin.write(request)
-        self.stdin.flush()
+        """The reply, or None when none came in time.
+
+        Raises:
+            _Ended: the child is gone (its pipe closed) before the deadline.
+        """
+        try:
+            self.stdin.write(request)
+            self.stdin.flush()
+        except BrokenPipeError:
+            raise _Ended from None
         deadline = time.monotonic() + seconds
         while True:
             remaining = deadline - time.monotonic()
@@ -98,7 +120,9 @@ class _Worker:
             ready, _, _ = select.select([self.stdout], [], [], remaining)
             if ready:
                 line = self.stdout.readline()
-                return json.loads(line) if line else None
+                if not line:
+                    raise _Ended
+                return dict(json.loads(line))
 
     def close(self) -> None:
         self.process.kill()
@@ -127,6 +151,7 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
     Raises:
         JsRegexError: the pattern is not valid JavaScript.
         RegexTimeout: the match did not end in time.
+        RegexHelperEnded: the helper process ended before it answered.
     """
     global _worker
     request = (json.dumps([pattern, text, flags, seconds]) + "\n").encode()
@@ -137,6 +162,10 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
             _worker = _Worker()
         try:
             reply = _worker.ask(request, seconds)
+        except _Ended:
+            code = _worker.process.wait()
+            _stop_worker()
+            raise RegexHelperEnded(code) from None
         except BaseException:  # a second Ctrl-C while waiting: the reply would be read by the next match
             _stop_worker()
             raise
@@ -150,4 +179,4 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
     return bool(reply["found"])
 
 
-__all__ = ["REGEX_SECONDS", "RegexTimeout", "bounded_search"]
+__all__ = ["REGEX_SECONDS", "RegexHelperEnded", "RegexTimeout", "bounded_search"]
