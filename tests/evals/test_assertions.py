@@ -196,6 +196,14 @@ def test_a_regex_helper_that_dies_is_not_called_a_timeout(monkeypatch: pytest.Mo
     assert regex_limit.bounded_search("^o", "ok")
 
 
+@pytest.mark.parametrize("text", ["x" * 9_000_000 + " done", "é" * 4_000_000 + " done"], ids=["9 MB", "4M non-ASCII"])
+async def test_a_long_answer_is_not_catastrophic_backtracking(text: str) -> None:
+    """The 1 s limit covered the linear scan (~0.14 s a million characters) and the transfer (six
+    bytes a non-ASCII character): 9 MB of answer with `done$` erred as catastrophic backtracking."""
+    result = await check(Assertion("regex", "done$"), text, CTX)
+    assert result.passed and not result.error, result.reason
+
+
 def test_ctrl_c_ends_a_run_stuck_in_a_backtracking_regex_and_keeps_its_results(prompt_repo: Path) -> None:
     """SIGINT had no effect on a run inside such a match (100% CPU until SIGKILL): no exit 130, no
     partial results, although the README promises both."""

@@ -30,14 +30,24 @@ from typing import IO, Any
 from workbench.core.jsvalues import JsRegexError
 
 REGEX_SECONDS = 1.0
-"""Wall-clock time one match may take (a legitimate pattern on megabytes takes milliseconds)."""
+"""Wall-clock time one match of a short text may take; longer texts get `SECONDS_PER_MILLION_CHARACTERS` more."""
+SECONDS_PER_MILLION_CHARACTERS = 0.5
+"""What each million characters of text adds to the limit. Even a linear match is not free: `regress`
+scans about 0.14 s a million characters (8 MB of `x` with `done$`: 1.2 s in process), so a 9 MB
+answer erred as "catastrophic backtracking" under a flat 1 s. 0.5 s is over 3x that, for a busy CI
+machine; backtracking grows far faster than the text, and is still caught."""
+
+
+def limit_for(text: str, seconds: float = REGEX_SECONDS) -> float:
+    """The wall-clock limit of one match on `text`: `seconds`, and more for each million characters."""
+    return seconds + SECONDS_PER_MILLION_CHARACTERS * len(text) / 1_000_000
 
 
 class RegexTimeout(Exception):
     """A match that did not end within the limit: almost always catastrophic backtracking."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"regex took over {seconds:g} s (catastrophic backtracking?)")
+        super().__init__(f"regex took over {seconds:.3g} s (catastrophic backtracking?)")
 
 
 class RegexHelperEnded(Exception):
@@ -67,7 +77,7 @@ def serve(search: Callable[[str, str, str], bool]) -> None:
 
     alarm = getattr(signal, "setitimer", None)
     for line in sys.stdin.buffer:
-        pattern, text, flags, seconds = json.loads(line)
+        pattern, text, flags, seconds = json.loads(line.decode("utf-8", "surrogatepass"))
         if alarm is not None:  # default SIGALRM action ends the process: an orphan cannot spin on
             alarm(signal.ITIMER_REAL, seconds + 1)
         try:
@@ -146,7 +156,7 @@ atexit.register(_stop_worker)
 
 
 def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = REGEX_SECONDS) -> bool:
-    """`new RegExp(pattern, flags).test(text)`, given at most `seconds` of wall-clock time.
+    """`new RegExp(pattern, flags).test(text)`, given at most `limit_for(text, seconds)` of wall-clock time.
 
     Raises:
         JsRegexError: the pattern is not valid JavaScript.
@@ -154,7 +164,10 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
         RegexHelperEnded: the helper process ended before it answered.
     """
     global _worker
-    request = (json.dumps([pattern, text, flags, seconds]) + "\n").encode()
+    seconds = limit_for(text, seconds)
+    # UTF-8, not JSON's \uXXXX: six bytes a non-ASCII character made the transfer of 3M "é" 0.36 s
+    # of the limit. `surrogatepass`: an answer may hold a lone surrogate (JSON's "\ud800").
+    request = (json.dumps([pattern, text, flags, seconds], ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
     with _lock:
         if _worker is not None and _worker.process.poll() is not None:
             _stop_worker()  # ended since the last match (its own alarm, a kill from outside)
@@ -179,4 +192,4 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
     return bool(reply["found"])
 
 
-__all__ = ["REGEX_SECONDS", "RegexHelperEnded", "RegexTimeout", "bounded_search"]
+__all__ = ["REGEX_SECONDS", "SECONDS_PER_MILLION_CHARACTERS", "RegexHelperEnded", "RegexTimeout", "bounded_search", "limit_for"]
