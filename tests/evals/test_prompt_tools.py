@@ -191,6 +191,23 @@ def test_a_streamed_tool_call_is_graded_and_cached_like_a_plain_one(tmp_path: Pa
     assert cached["cached"] and cached["status"] == "pass"
 
 
+def test_a_streamed_tool_call_answer_is_the_same_text_as_the_plain_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plain run output `[{"id":…,"type":"function","function":…}]` and a streamed one
+    `[{"id":…,"function":…,"type":"function"}]` (the SDK's field order): one cache entry for both,
+    so `equals`/`contains`/`regex` on a tool-calling prompt depended on which run filled it."""
+    exact = json.dumps(_call({"order_id": "1234"}), separators=(",", ":"))
+    asserts = f"      - type: equals\n        value: {json.dumps(exact)}\n"
+    with FakeOpenAI(tool_calls=lambda body: _call({"order_id": "1234"})) as server:
+        root = _repo(tmp_path, _prompt(server.base_url, f"tools: {json.dumps(TOOLS)}\n", asserts))
+        outputs = []
+        for extra in ([], ["--stream"]):
+            run_app(["-C", str(root), "test", "p", "--no-cache", "--json", *extra])
+            outputs.append(json.loads(capsys.readouterr().out)["suites"][0]["cases"][0])
+    plain, streamed = outputs
+    assert plain["output"].encode() == streamed["output"].encode()
+    assert plain["status"] == streamed["status"] == "pass", streamed
+
+
 def test_tool_calls_are_shown_in_reports_and_the_case_screen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from workbench.tui.screens.case import _column
 

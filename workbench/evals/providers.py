@@ -280,14 +280,29 @@ def _without_none(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_KEY_ORDER = ("id", "type", "function", "name", "arguments")
+"""A tool call's keys as OpenAI's plain answer orders them, in every answer: streamed ones were built
+in the SDK's field order (id, function, type), so a plain and a streamed run of the same answer
+were different text, and `equals`/`contains` on it depended on which one filled the cache."""
+
+
+def _in_key_order(value: Any) -> Any:
+    if isinstance(value, dict):
+        ordered = sorted(value, key=lambda key: _KEY_ORDER.index(key) if key in _KEY_ORDER else len(_KEY_ORDER))
+        return {key: _in_key_order(value[key]) if key == "function" else value[key] for key in ordered}
+    if isinstance(value, list):
+        return [_in_key_order(item) for item in value]
+    return value
+
+
 def _structured_output(message: dict[str, Any]) -> Any:
     """promptfoo's output for a tool-calling answer: the tool calls (or the function call) as JSON."""
     tool_calls = message.get("tool_calls")
     if tool_calls:
-        return _without_none(tool_calls)
+        return _in_key_order(_without_none(tool_calls))
     function_call = message.get("function_call")
     if function_call:
-        return _without_none(function_call)
+        return _in_key_order(_without_none(function_call))
     return None
 
 

@@ -9,6 +9,8 @@ The rule is the OpenAI SDK's own (`accumulate_delta` of its chat-completion stre
 choice `index`, text fields are concatenated; a tool call's deltas are merged by their `index`
 (the first carries `id`, `type` and the function's `name`, the next ones fragments of
 `arguments`); `type` and `index` are replaced, not concatenated; logprob entries are appended.
+The keys come out in the SDK's field order; the provider's reader puts a tool call's keys in one
+order for both kinds (`providers._KEY_ORDER`), so their output text is the same too.
 
 A stream is whole only when every choice got its finish reason: one that ends before it (a
 proxy or a crashed server closed the body after "Hello wor", no usage, no [DONE]) was taken as
