@@ -125,6 +125,7 @@ tests:
   - {description: nan, vars: {q: c}, assert: [{type: python, value: "float('nan')"}]}
   - {description: rubric, vars: {q: d}, assert: [{type: llm-rubric, value: is fine}]}
   - {description: huge, vars: {q: e}, assert: [{type: python, value: "1e308"}, {type: python, value: "1e308"}]}
+  - {description: set, vars: {q: g}, assert: [{type: assert-set, assert: [{type: python, value: "1e308"}, {type: python, value: "1e308"}]}]}
   - {description: fine, vars: {q: f}, assert: [{type: python, value: "0.5"}]}
 """
 
@@ -142,13 +143,13 @@ def test_a_non_finite_score_errs_the_case_and_the_report_merges(repo: Path, tmp_
         code = run_app(["-C", str(repo), "test", "nf", "--base-url", server.base_url, "--json-file", str(tmp_path / "nf.json")])
     assert code == 1, capsys.readouterr()
     cases = {c["case_id"]: c for c in json.loads((tmp_path / "nf.json").read_text())["suites"][0]["cases"]}
-    for name in ("inf", "dict", "nan", "rubric", "huge"):
+    for name in ("inf", "dict", "nan", "rubric", "huge", "set"):  # set: its stored score was null
         assert cases[name]["status"] == "error", cases[name]
         assert "not a finite number" in cases[name]["error"]
     assert cases["fine"]["status"] == "pass" and cases["fine"]["score"] == 0.5
     capsys.readouterr()
     assert run_app(["report", "merge", str(tmp_path / "nf.json"), "--json"]) == 1
-    assert len(json.loads(capsys.readouterr().out)["suites"][0]["cases"]) == 6
+    assert len(json.loads(capsys.readouterr().out)["suites"][0]["cases"]) == 7
 
 
 def test_a_streamed_error_event_errs_one_case_and_the_run_goes_on(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -368,9 +368,21 @@ class CaseVerdict:
     error: str | None = None  # an assertion or transform was unusable: the case errors
 
 
+class _NotFinite(Exception):
+    """A weighted score that overflowed (two finite scores of 1e308): not a score."""
+
+
 def _aggregate(results: Sequence[AssertionResult], threshold: float | None) -> tuple[bool, float, str]:
+    """(passed, weighted score, reason) of a case's or an assert-set's results.
+
+    Raises:
+        _NotFinite: the weighted score is not finite. Decided here for both: an assert-set kept
+            such a score, stored as `"score": null`, and `report merge` refused the report.
+    """
     total_weight = sum(r.weight for r in results)
     score = sum(r.score * r.weight for r in results) / total_weight if total_weight > 0 else 0.0
+    if not math.isfinite(score):
+        raise _NotFinite(f"{NOT_FINITE} (got {score!r})")
     failed = [r for r in results if not r.passed]
     passed = not failed
     reason = failed[-1].reason if failed else "All assertions passed"
@@ -387,9 +399,10 @@ def grade_case(case: TestCase, results: Sequence[AssertionResult]) -> CaseVerdic
         return CaseVerdict(False, 0.0, tuple(results), errors[0].reason)
     if not results:
         return CaseVerdict(True, 1.0, ())
-    passed, score, _ = _aggregate(results, case.threshold)
-    if not math.isfinite(score):  # finite scores whose weighted sum overflows (two of 1e308)
-        return CaseVerdict(False, 0.0, tuple(results), f"the case's weighted score: {NOT_FINITE} (got {score!r})")
+    try:
+        passed, score, _ = _aggregate(results, case.threshold)
+    except _NotFinite as err:
+        return CaseVerdict(False, 0.0, tuple(results), f"the case's weighted score: {err}")
     return CaseVerdict(passed, score, tuple(results))
 
 
@@ -409,8 +422,12 @@ async def grade(case: TestCase, output: Any, ctx: GradingContext) -> CaseVerdict
             if any(r.error for r in inner):
                 top.append(next(r for r in inner if r.error))
                 continue
-            passed, score, reason = _aggregate(inner, assertion.threshold) if inner else (True, 1.0, "No assertions")
-            result = AssertionResult("assert-set", passed, score, reason, assertion.weight, assertion.metric)
+            try:
+                passed, score, reason = _aggregate(inner, assertion.threshold) if inner else (True, 1.0, "No assertions")
+            except _NotFinite as err:
+                result = AssertionResult("assert-set", False, 0.0, f"assert-set: its weighted score: {err}", assertion.weight, assertion.metric, error=True)
+            else:
+                result = AssertionResult("assert-set", passed, score, reason, assertion.weight, assertion.metric)
         else:
             result = await check(assertion, output, ctx)
         top.append(result)
