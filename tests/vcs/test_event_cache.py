@@ -165,7 +165,9 @@ def test_events_parsed_by_other_code_are_parsed_again(deployed: Path, reads: Rea
 
 
 def test_a_hand_written_tag_reads_the_same_from_the_cache(deployed: Path, reads: Reads) -> None:
-    run_git(deployed, "tag", "-a", "-m", "by hand\n\nreason: \"manual\"\ncanary: {\"commit\": \"abc\", \"percent\": 5}", "deploy/dev/greeting/20990101000000000-00000000")
+    released = run_git(deployed, "rev-parse", "greeting@v1^{commit}").strip()  # a canary is a release of its prompt
+    message = f'by hand\n\nreason: "manual"\ncanary: {{"commit": "{released}", "percent": 5}}'
+    run_git(deployed, "tag", "-a", "-m", message, "deploy/dev/greeting/20990101000000000-00000000")
     first = cold_status(deployed)
     event = next(c for r in first.rows if r.name == "greeting" for c in r.cells if c.env == "dev").event
     assert event is not None and event.reason == "manual" and event.canary is not None and event.canary.percent == 5

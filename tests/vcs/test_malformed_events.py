@@ -32,10 +32,10 @@ def _bad_event(repo: Path, canary: str, **fields: str) -> str:
 
 @pytest.mark.parametrize(
     "canary",
-    ['{"version": null, "commit": "C", "percent": "ten"}', '{"version": null, "commit": "C", "percent": [10]}',
-     '{"version": null, "commit": "C", "percent": NaN}', '{"version": [1], "commit": "C", "percent": 10}',
+    ['{"version": null, "commit": "cccccccccccccccccccccccccccccccccccccccc", "percent": "ten"}', '{"version": null, "commit": "cccccccccccccccccccccccccccccccccccccccc", "percent": [10]}',
+     '{"version": null, "commit": "cccccccccccccccccccccccccccccccccccccccc", "percent": NaN}', '{"version": [1], "commit": "cccccccccccccccccccccccccccccccccccccccc", "percent": 10}',
      '{"version": null, "commit": {"a": 1}, "percent": 10}', '[1, 2]', '"half"',
-     '{"version": null, "commit": "C", "percent": 1' + "0" * 400 + '}'],
+     '{"version": null, "commit": "cccccccccccccccccccccccccccccccccccccccc", "percent": 1' + "0" * 400 + '}'],
 )
 def test_a_malformed_canary_is_a_problem_of_its_event_only(canary: str) -> None:
     message = f'split\n\nprompt: "p"\nenv: "prod"\naction: "split"\ncanary: {canary}\n'
@@ -56,7 +56,7 @@ def test_every_field_of_the_wrong_shape_is_named_and_left_out() -> None:
     for name in ("action", "version", "previous_version", "previous_commit", "reason", "who", "when", "tests", "override"):
         assert name in event.problem
     # A well-formed event has none; plain numbers a hand-writer typed are read as text.
-    fine = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, 'x\n\nreason: 42\ncanary: {"version": null, "commit": "d", "percent": 10}\n')
+    fine = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, 'x\n\nreason: 42\ncanary: {"version": null, "commit": "' + 'd' * 40 + '", "percent": 10}\n')
     assert fine is not None and fine.problem == "" and fine.reason == "42" and fine.canary is not None and fine.canary.percent == 10
 
 
@@ -74,7 +74,7 @@ def test_runtime_status_and_timeline_go_on_past_a_malformed_event(
 ) -> None:
     deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="launch")
     with PromptRepo(repo) as prompts:
-        commit = _bad_event(repo, '{"version": null, "commit": "C", "percent": "ten"}')
+        commit = _bad_event(repo, '{"version": null, "commit": "cccccccccccccccccccccccccccccccccccccccc", "percent": "ten"}')
         deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="ship")
         with caplog.at_level(logging.WARNING, logger="workbench.runtime"):
             assert prompts.refresh()  # a new deployment is seen beside the bad event
@@ -97,3 +97,75 @@ def test_runtime_status_and_timeline_go_on_past_a_malformed_event(
     # Promoting over it: the malformed event is what prod ran before (its commit), and the new one is whole.
     event = deployments.promote(ws, "greeting", "prod", rev="HEAD~1", reason="over the bad event")
     assert event.previous_commit == commit and event.problem == "" and event.canary is None
+
+
+@pytest.mark.parametrize("commit", ["main", "HEAD", "d" * 39, "D" * 40, "d" * 41, "d" * 63, "HEAD~1" + "0" * 34])
+def test_a_canary_commit_that_is_not_a_full_object_id_is_malformed(commit: str) -> None:
+    """`"commit": "main"` was accepted: the runtime served the branch's unreleased work to every key."""
+    message = f'split\n\naction: "split"\ncanary: {{"version": "p@v9", "commit": "{commit}", "percent": 100}}\n'
+    event = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, message)
+    assert event is not None and event.canary is None and "canary.commit" in event.problem
+    for full in ("d" * 40, "d" * 64):  # SHA-1 and SHA-256 repositories
+        whole = parse_event_message("deploy/prod/p/20991231000000000-deadbeef", "c" * 40, message.replace(commit, full))
+        assert whole is not None and whole.canary is not None and whole.problem == ""
+
+
+def _wip_on_main(repo: Path) -> None:
+    path = repo / "prompts" / "greeting.yaml"
+    path.write_text(path.read_text().replace("Say hello", "UNREVIEWED WORK IN PROGRESS"))
+    run_git(repo, "commit", "-qam", "wip, not released")
+
+
+@pytest.mark.parametrize("target", ["main", "blob", "tree", "gone", "other-release"])
+def test_a_canary_that_names_no_commit_of_a_release_is_never_served(
+    repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    """A hand-made split to `main`, a blob, a tree or an id the repository lacks: the runtime
+    serves the stable commit to every key, and status, the runtime and audit name the problem."""
+    ids = {
+        "main": "main", "blob": run_git(repo, "rev-parse", "HEAD:prompts/greeting.yaml").strip(),
+        "tree": run_git(repo, "rev-parse", "HEAD^{tree}").strip(), "gone": "e" * 40,
+    }
+    canary_commit = ids.get(target, run_git(repo, "rev-parse", "HEAD").strip())
+    version = "support/summarize@v1" if target == "other-release" else "greeting@v9"
+    commit = _bad_event(repo, json.dumps({"version": version, "commit": canary_commit, "percent": 100}))
+    _wip_on_main(repo)
+    with PromptRepo(repo) as prompts:
+        for key in ("a", "b", "c"):
+            served = prompts.get("greeting", env="prod", key=key)
+            assert served.commit == commit and "UNREVIEWED" not in str(served.prompt.messages)
+            assert served.version != "support/summarize@v1" and served.arm is None
+    assert run_app(["-C", str(repo), "status", "--json"]) == 0
+    cell = next(p for p in json.loads(capsys.readouterr().out)["prompts"] if p["name"] == "greeting")["environments"]["prod"]
+    assert "canary" in (cell["problem"] or "") and cell["canary"] is None
+    assert run_app(["-C", str(repo), "audit"]) == 0  # prod is unguarded here: shown as a PROBLEM
+    out = capsys.readouterr().out
+    assert f"PROBLEM {BAD_TAG}" in out and "canary." in out
+    # Promoting over it works: what prod ran before is the event's stable commit.
+    event = deployments.promote(ws, "greeting", "prod", rev="HEAD", reason="over it")
+    assert event.previous_commit == commit and event.canary is None
+
+
+def test_a_canary_is_served_only_as_a_release_of_its_prompt(repo: Path, ws: RepoSession) -> None:
+    """The full id of an unreleased commit was served as the canary under whatever label the
+    message gave; a released one is labelled from its release tag, not from the message."""
+    released = deployments.promote(ws, "greeting", "dev", reason="release it").commit  # greeting@v1
+    _wip_on_main(repo)
+    wip = run_git(repo, "rev-parse", "HEAD").strip()
+    run_git(repo, "tag", "-a", BAD_TAG, "-m", "split\n\n" + "\n".join([
+        'action: "split"', f'commit: "{released}"',
+        "canary: " + json.dumps({"version": "greeting@v9", "commit": wip, "percent": 100}),
+    ]) + "\n", released)
+    with PromptRepo(repo) as prompts:
+        served = prompts.get("greeting", env="prod", key="a")
+        assert (served.commit, served.arm) == (released, None)
+        event = prompts.deployed("greeting", "prod")
+        assert event is not None and "no release of greeting" in event.problem
+    run_git(repo, "tag", "-d", BAD_TAG)
+    run_git(repo, "tag", "-a", BAD_TAG, "-m", "split\n\n" + "\n".join([
+        'action: "split"', f'commit: "{wip}"',
+        "canary: " + json.dumps({"version": "greeting@v9", "commit": released, "percent": 100}),
+    ]) + "\n", wip)
+    with PromptRepo(repo) as prompts:
+        served = prompts.get("greeting", env="prod", key="a")
+        assert (served.commit, served.arm, served.version) == (released, "canary", "greeting@v1")

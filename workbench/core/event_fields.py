@@ -12,8 +12,12 @@ event is (`status`, `timeline`, `history`, the runtime's log), naming the tag.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, NamedTuple
 
+# A full object id (SHA-1 or SHA-256): a canary's commit is served as it is, so a branch name or a
+# short id there (`"commit": "main"`) served whatever that name points at now, unreleased work.
+_FULL_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _TEXT = ("reason", "who", "when")  # "" when absent
 _OPTIONAL_TEXT = ("version", "previous_version", "previous_commit", "tests")  # None when absent
 
@@ -33,8 +37,9 @@ class EventFields(NamedTuple):
     problem: str  # "" when every value had its shape; else what was left out, and why
 
 
-def checked_fields(values: dict[str, Any], actions: tuple[str, ...]) -> EventFields:
-    """The event's values from a decoded message (missing keys are absent values)."""
+def checked_fields(values: dict[str, Any], actions: tuple[str, ...], prompt: str = "") -> EventFields:
+    """The event's values from a decoded message (missing keys are absent values) of an event
+    of `prompt` (whose releases a canary's label must name)."""
     problems: list[str] = []
 
     def text(key: str) -> str | None:
@@ -59,16 +64,17 @@ def checked_fields(values: dict[str, Any], actions: tuple[str, ...]) -> EventFie
         override = tuple(raw_override)
     elif raw_override is not None:
         problems.append(f"override {_shown(raw_override)} is not a list of rules (left out)")
-    canary = _canary(values.get("canary"), problems)
+    canary = _canary(values.get("canary"), prompt, problems)
     return EventFields(
         action, fields["version"], text("commit") or "", fields["previous_version"], fields["previous_commit"],
         fields["reason"] or "", fields["who"] or "", fields["when"] or "", fields["tests"], canary, override, "; ".join(problems),
     )
 
 
-def _canary(raw: Any, problems: list[str]) -> tuple[str | None, str, float] | None:
+def _canary(raw: Any, prompt: str, problems: list[str]) -> tuple[str | None, str, float] | None:
     """(version, commit, percent) of a split, or None: no split, or one that cannot be read
-    (the event then serves its stable version to every key)."""
+    (the event then serves its stable version to every key). Whether the commit is one of the
+    repository is Git's answer (`vcs/refs.py` `checked_canaries`)."""
     if raw is None:
         return None
     ignored = "(the split is ignored: every key gets the stable version)"
@@ -76,11 +82,15 @@ def _canary(raw: Any, problems: list[str]) -> tuple[str | None, str, float] | No
         problems.append(f"canary {_shown(raw)} is not an object {ignored}")
         return None
     version, commit, percent = raw.get("version"), raw.get("commit"), raw.get("percent")
-    if not (isinstance(commit, str) and commit):
-        problems.append(f"canary.commit {_shown(commit)} is not a commit {ignored}")
+    if not (isinstance(commit, str) and _FULL_ID.fullmatch(commit)):
+        problems.append(f"canary.commit {_shown(commit)} is not a full commit id {ignored}")
         return None
     if version is not None and not isinstance(version, str):
         problems.append(f"canary.version {_shown(version)} is not text {ignored}")
+        return None
+    if version is not None and prompt and version.rpartition("@")[0] != prompt:
+        # served under this label: another prompt's release would be logged and measured as it
+        problems.append(f"canary.version {_shown(version)} is not a release of {prompt} {ignored}")
         return None
     number = None
     if isinstance(percent, int | float | str) and not isinstance(percent, bool):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -374,12 +374,18 @@ def parse_event_message(
             values[key] = _scalar(raw)
     if commit:  # Git's answer (the tag's target): the message's `commit` is not read
         values.pop("commit", None)
-    fields = checked_fields(values, EVENT_ACTIONS)
+    fields = checked_fields(values, EVENT_ACTIONS, prompt)
     return DeploymentEvent(
         tag, prompt, env, seq, fields.action, fields.version, commit or fields.commit, fields.previous_version,
         fields.previous_commit, fields.reason, fields.who, fields.when, fields.tests,
         Canary(*fields.canary) if fields.canary else None, fields.override, fields.problem,
     )
+
+
+def without_canary(event: DeploymentEvent, why: str) -> DeploymentEvent:
+    """`event` with its split ignored (every key gets the stable version), and why, as a problem."""
+    problem = f"{why} (the split is ignored: every key gets the stable version)"
+    return replace(event, canary=None, problem="; ".join(p for p in (event.problem, problem) if p))
 
 
 def _scalar(raw: str) -> Any:

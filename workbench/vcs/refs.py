@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from workbench.core.versions import (
     BranchInfo,
     DeploymentEvent,
     ReleaseTag,
     deploy_tag_prefix,
+    encode_ref_component,
     parse_event_message,
     parse_release_tag,
+    release_label,
+    without_canary,
 )
 from workbench.errors import RepoError
 from workbench.vcs.reads import ReadCommands
@@ -148,7 +151,37 @@ class RefCommands(ReadCommands):
             if event is not None and (prompt is None or event.prompt == prompt):
                 events.append(event)
         events.sort(key=lambda e: (e.prompt, e.env, e.seq))
-        return events
+        return self.checked_canaries(events)
+
+    def checked_canaries(self, events: list[DeploymentEvent]) -> list[DeploymentEvent]:
+        """`events` with each split whose canary is not a released commit of its prompt ignored,
+        as a problem, and each canary labelled from the release tags (as `status` labels the
+        stable version: a renumbered release keeps its commit).
+
+        The canary commit was served as the message said: a hand-made split to the full id of
+        an unreleased commit served work nobody released under a made-up label, and one to an id
+        this repository lacks, a blob or a tree failed every request. A split workbench writes
+        always releases its canary first. One header read and one for-each-ref per split (rare).
+        """
+        checked = []
+        for event in events:
+            canary = event.canary
+            if canary is not None:
+                found = self._header(canary.commit)
+                numbers = [
+                    release.number
+                    for release in self.release_tags(f"{_TAGS}{encode_ref_component(event.prompt)}@v*")
+                    if release.prompt == event.prompt and release.commit == canary.commit
+                ]
+                if found is None or found[1] != "commit":
+                    what = f"a {found[1]}" if found is not None else "no object of this repository"
+                    event = without_canary(event, f"canary.commit {canary.commit[:10]} names {what}, not a commit")
+                elif not numbers:
+                    event = without_canary(event, f"canary.commit {canary.commit[:10]} is no release of {event.prompt}")
+                elif canary.version != release_label(event.prompt, max(numbers)):
+                    event = replace(event, canary=replace(canary, version=release_label(event.prompt, max(numbers))))
+            checked.append(event)
+        return checked
 
     def tag_records(self, *patterns: str) -> list[TagRecord]:
         """Every tag under `patterns` with its tagger, tag date and message (one for-each-ref)."""
