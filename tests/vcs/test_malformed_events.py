@@ -169,3 +169,34 @@ def test_a_canary_is_served_only_as_a_release_of_its_prompt(repo: Path, ws: Repo
     with PromptRepo(repo) as prompts:
         served = prompts.get("greeting", env="prod", key="a")
         assert (served.commit, served.arm, served.version) == (released, "canary", "greeting@v1")
+
+
+@pytest.mark.parametrize("target", ["HEAD:prompts/support/summarize.yaml", "HEAD^{tree}"])
+def test_a_deploy_tag_on_a_blob_or_tree_is_skipped_not_served(
+    repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    """A well-formed message on a tag pointing at a blob was shown by status as v2, made
+    `get(env=)` raise "does not exist" and blocked every promote and rollback ("names a blob,
+    not a commit") until the tag was deleted by hand. Now it is a problem, and prod runs what
+    the event before it says."""
+    first = deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="v1").commit
+    second = deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="v2").commit
+    bad = "deploy/prod/support/summarize/20991231000000000-bbbbbbbb"
+    message = "promote\n\n" + "\n".join([
+        'prompt: "support/summarize"', 'env: "prod"', 'action: "promote"', 'version: "support/summarize@v9"', 'reason: "blob"',
+    ]) + "\n"
+    run_git(repo, "tag", "-a", bad, "-m", message, run_git(repo, "rev-parse", target).strip())
+    with PromptRepo(repo) as prompts:
+        assert prompts.get("support/summarize", env="prod").commit == second
+    for cold in (True, False):  # from Git, then from the event cache
+        assert run_app(["-C", str(repo), "status", "--json"]) == 0
+        cell = next(p for p in json.loads(capsys.readouterr().out)["prompts"] if p["name"] == "support/summarize")["environments"]["prod"]
+        assert cell["commit"] == second and bad in cell["problem"] and "not a commit" in cell["problem"], cold
+    assert run_app(["-C", str(repo), "audit"]) == 1
+    out = capsys.readouterr().out
+    assert f"VIOLATION {bad}" in out and "not a commit" in out
+    with RepoSession.open(repo) as fresh:
+        rolled = deployments.rollback(fresh, "support/summarize", "prod", reason="back")
+        assert (rolled.commit, rolled.previous_commit) == (first, second)
+        again = deployments.promote(fresh, "support/summarize", "prod", rev="HEAD", reason="forward")
+        assert again.previous_commit == first and again.problem == ""

@@ -284,6 +284,9 @@ class DeploymentEvent:
     canary: Canary | None = None
     override: tuple[str, ...] = ()  # the rules an emergency `--override` broke; empty: none
     problem: str = ""  # values of the message left out for their shape (`core/event_fields.py`)
+    # The tag points at a blob or a tree, not a commit: it says nothing about what runs, so the
+    # environment runs what the event before it says (`deployment_events.current_event`).
+    skipped: bool = False
 
     @property
     def when_datetime(self) -> datetime | None:
@@ -341,11 +344,13 @@ _DECODED_INDEXES = tuple(EVENT_FIELDS.index(k) + 1 for k in _DECODED_FIELDS)
 
 
 def parse_event_message(
-    tag: str, commit: str, message: str, parsed_tag: tuple[str, str, str] | None = None
+    tag: str, commit: str, message: str, parsed_tag: tuple[str, str, str] | None = None, target_type: str = "commit"
 ) -> DeploymentEvent | None:
     """Read a deployment event from its tag name, target commit and message; None if not one.
 
-    `parsed_tag` saves re-parsing the tag name when the caller already did.
+    `parsed_tag` saves re-parsing the tag name when the caller already did. `target_type` is
+    the type of the object the tag points at (peeled): a tag on a blob was shown as a normal
+    version, failed every `get(env=)` and blocked every promote and rollback of the prompt.
     """
     parsed_tag = parsed_tag or parse_deploy_tag(tag)
     if parsed_tag is None:
@@ -375,10 +380,14 @@ def parse_event_message(
     if commit:  # Git's answer (the tag's target): the message's `commit` is not read
         values.pop("commit", None)
     fields = checked_fields(values, EVENT_ACTIONS, prompt)
+    problem, skipped = fields.problem, target_type != "commit"
+    if skipped:
+        not_commit = f"the tag points at a {target_type or 'missing object'}, not a commit: skipped, {env} runs what the event before it says"
+        problem = "; ".join(p for p in (not_commit, problem) if p)
     return DeploymentEvent(
         tag, prompt, env, seq, fields.action, fields.version, commit or fields.commit, fields.previous_version,
         fields.previous_commit, fields.reason, fields.who, fields.when, fields.tests,
-        Canary(*fields.canary) if fields.canary else None, fields.override, fields.problem,
+        Canary(*fields.canary) if fields.canary and not skipped else None, fields.override, problem, skipped,
     )
 
 

@@ -149,6 +149,9 @@ class PromptRepo:
     def _load_deployments(self) -> None:
         latest: dict[tuple[str, str], DeploymentEvent] = {}
         for event in self._store.deployment_events():
+            if event.skipped:  # a tag on a blob or tree: the event before it says what runs
+                self._log_once(f"deployment event {event.tag} is malformed: {event.problem}")
+                continue
             latest[(event.prompt, event.env)] = event  # sorted by seq within each group
         # Label versions from the release tags (a renumbered release updates them, not messages).
         labels: dict[tuple[str, str], int] = {}

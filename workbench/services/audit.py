@@ -91,7 +91,7 @@ def audit(session: RepoSession, env: str | None = None) -> AuditReport:
     taggers: dict[str, tuple[str, bool]] = {}
     histories: dict[tuple[str, str], list[DeploymentEvent]] = defaultdict(list)
     for record in records:
-        event = parse_event_message(record.tag, record.commit, record.message)
+        event = parse_event_message(record.tag, record.commit, record.message, target_type=record.target_type)
         if event is None:
             continue
         taggers[event.tag] = (record.tagger, record.annotated)
@@ -133,6 +133,8 @@ def _check_event(
     malformed = (f"the message is malformed: {event.problem}",) if event.problem else ()
     if at is None:
         return AuditFinding(event, "violation", tagger, problems=("the tag's sequence carries no time: not written by workbench",))
+    if event.skipped:  # no commit to check a policy against: a tag workbench never writes
+        return AuditFinding(event, "violation", tagger, problems=malformed)
     commit, version = event.commit, event.version or event.commit[:10]
     if event.action == "split" and event.canary is not None:
         commit, version = event.canary.commit, event.canary.version or event.canary.commit[:10]

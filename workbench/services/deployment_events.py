@@ -7,6 +7,7 @@ environment is what runs. Each tag is parsed once per session (tags never move).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from workbench.core.versions import (
     DeploymentEvent,
@@ -35,7 +36,7 @@ def events_for_tags(session: RepoSession, tags: Sequence[str], bulk_pattern: str
         if tag in cache:
             continue
         found = session.store.read_tag(tag)
-        cache[tag] = parse_event_message(tag, found[0], found[1]) if found else None
+        cache[tag] = parse_event_message(tag, found.target, found.message, target_type=found.target_type) if found else None
     # Checked on every read, not cached: whether the canary's commit is here is Git's answer now.
     return session.store.checked_canaries([event for event in (cache.get(t) for t in tags) if event is not None])
 
@@ -69,13 +70,26 @@ def deployments(session: RepoSession, name: str, env: str | None = None) -> list
 
 
 def current_event(session: RepoSession, name: str, env: str) -> DeploymentEvent | None:
-    """The latest event of `name` in `env`: what runs there now (None: never deployed)."""
+    """The latest event of `name` in `env` that names a commit: what runs there now (None:
+    never deployed). A later tag on a blob or tree is skipped, and named in its problem, so that
+    it neither shows as a version nor blocks the promotion or rollback that replaces it."""
     tags, pattern = event_tags(session, env, name)
-    if not tags:
-        return None
-    latest = max(tags, key=lambda t: t.rsplit("/", 1)[1])
-    found = events_for_tags(session, [latest], pattern)
-    return found[0] if found else None
+    skipped: list[DeploymentEvent] = []
+    for tag in sorted(tags, key=lambda t: t.rsplit("/", 1)[1], reverse=True):
+        found = events_for_tags(session, [tag], pattern)
+        if found and found[0].skipped:
+            skipped.append(found[0])
+        elif found:
+            return with_skipped(found[0], skipped)
+    return None
+
+
+def with_skipped(event: DeploymentEvent, skipped: Sequence[DeploymentEvent]) -> DeploymentEvent:
+    """`event` with the problems of the later events skipped over it (shown where it is)."""
+    if not skipped:
+        return event
+    problems = [f"{later.tag}: {later.problem}" for later in skipped]
+    return replace(event, problem="; ".join(p for p in (*problems, event.problem) if p))
 
 
 def current_events(session: RepoSession, env: str | None = None) -> dict[str, DeploymentEvent]:
@@ -83,5 +97,6 @@ def current_events(session: RepoSession, env: str | None = None) -> dict[str, De
     latest: dict[str, DeploymentEvent] = {}
     for event in events(session, env):
         key = event.prompt if env is not None else f"{event.prompt}\0{event.env}"
-        latest[key] = event  # events are sorted by seq within each group
+        if not event.skipped:
+            latest[key] = event  # events are sorted by seq within each group
     return latest

@@ -179,14 +179,14 @@ def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = No
 
 def has_run(session: RepoSession, name: str, env: str, commit: str) -> bool:
     """Whether `env` has ever served `commit` of `name` to all its traffic (splits excluded)."""
-    return any(e.commit == commit for e in events(session, env, name) if e.action != "split")
+    return any(e.commit == commit for e in events(session, env, name) if e.action != "split" and not e.skipped)
 
 
 def deployed_stack(history: Sequence[DeploymentEvent]) -> list[str]:
     """Replay events (oldest first) into a stack of deployed commits: a rollback pops back to its target."""
     stack: list[str] = []
     for event in history:
-        if event.action == "split":
+        if event.action == "split" or event.skipped:  # a skipped tag names no commit that ran
             continue
         if event.action == "rollback" and event.commit in stack:
             while stack and stack[-1] != event.commit:

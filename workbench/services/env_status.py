@@ -13,7 +13,7 @@ from workbench.core.versions import (
     parse_release_tag,
     release_label,
 )
-from workbench.services.deployment_events import events_for_tags
+from workbench.services.deployment_events import current_event, events_for_tags
 from workbench.services.event_cache import read_events
 from workbench.services.history import tag_commits
 from workbench.services.session import RepoSession
@@ -118,10 +118,15 @@ def status(session: RepoSession) -> EnvStatus:
     if cold:
         unread = [(tag, oid, (env, prompt, seq)) for (prompt, env), (seq, tag, oid) in latest_tag.items() if tag not in cache.events_by_tag]
         cache.events_by_tag.update(read_events(session, unread, "refs/tags/deploy/"))
-        commits = frozenset(event.commit for event in (cache.events_by_tag.get(tag) for _, tag, _ in latest_tag.values()) if event)
+        current = (cache.events_by_tag.get(tag) for _, tag, _ in latest_tag.values())
+        commits = frozenset(event.commit for event in current if event and not event.skipped)
         if not (cache.orphans and cache.orphans[:2] == (refs.tips, commits)):
             orphan_check = (commits, store.unreachable_from_branches_later(commits))
     found_events = events_for_tags(session, [tag for _, tag, _ in latest_tag.values()], "refs/tags/deploy/")
+    # A newest tag on a blob or tree is skipped (rare): the event before it is what runs.
+    found_events = [
+        event if not event.skipped else current_event(session, event.prompt, event.env) or event for event in found_events
+    ]
     # The version label comes from the release tags themselves: an event's message keeps the
     # label it had when written, which a renumbered unpushed release may have changed since.
     if cold:  # the release tags were just listed with their targets
@@ -140,7 +145,7 @@ def status(session: RepoSession) -> EnvStatus:
         if number is not None and event.version != release_label(event.prompt, number):
             event = replace(event, version=release_label(event.prompt, number))
         latest[(event.prompt, event.env)] = event
-    deployed = frozenset(c for e in found_events for c in (e.commit, e.canary.commit if e.canary else None) if c)
+    deployed = frozenset(c for e in found_events if not e.skipped for c in (e.commit, e.canary.commit if e.canary else None) if c)
     if orphan_check is not None:
         unreachable = orphan_check[1].result()
         if deployed == orphan_check[0]:

@@ -33,7 +33,7 @@ from workbench.services.deployment_events import BULK_THRESHOLD
 from workbench.services.session import RepoSession
 from workbench.services.verdicts import fingerprint, user_signer
 
-FORMAT = 2
+FORMAT = 3  # 3: `skipped` (a tag on a blob or tree)
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 # (tag name, its object's id, (env, prompt, seq) from the tag name)
@@ -73,7 +73,7 @@ def read_events(session: RepoSession, tags: Sequence[TagToRead], pattern: str) -
         found = listed.get(oid) or session.store.read_tag_object(oid)
         if found is None:  # gone: deleted since the listing, or a damaged repository (Git's error)
             session.store.read_tag(tag)
-        event = parse_event_message(tag, found[0], found[1], parsed_tag) if found is not None else None
+        event = parse_event_message(tag, found.target, found.message, parsed_tag, found.target_type) if found is not None else None
         events[tag] = event
         if found is not None:  # an object gone (deleted and pruned) is Git's answer now, not for later
             entries[tag] = [oid, _fields(event)]
@@ -94,7 +94,7 @@ def _fields(event: DeploymentEvent | None) -> list[Any] | None:
     if event is None:
         return None
     canary = [event.canary.version, event.canary.commit, event.canary.percent] if event.canary else None
-    return [*(getattr(event, name) for name in _STORED), canary, list(event.override), event.problem]
+    return [*(getattr(event, name) for name in _STORED), canary, list(event.override), event.problem, event.skipped]
 
 
 def _event(tag: str, parsed_tag: tuple[str, str, str], fields: list[Any] | None) -> DeploymentEvent | None:
@@ -102,11 +102,11 @@ def _event(tag: str, parsed_tag: tuple[str, str, str], fields: list[Any] | None)
     if fields is None:
         return None
     try:
-        action, version, commit, previous_version, previous_commit, reason, who, when, tests, canary, override, problem = fields
+        action, version, commit, previous_version, previous_commit, reason, who, when, tests, canary, override, problem, skipped = fields
         env, prompt, seq = parsed_tag
         return DeploymentEvent(
             tag, prompt, env, seq, action, version, commit, previous_version, previous_commit, reason, who, when, tests,
-            Canary(*canary) if canary else None, tuple(override), problem,
+            Canary(*canary) if canary else None, tuple(override), problem, bool(skipped),
         )
     except TypeError as err:
         raise ValueError(f"not an event entry: {err}") from None

@@ -121,7 +121,7 @@ def renumber_collisions(session: RepoSession, remote_tags: dict[str, str]) -> li
         }
         new_tag = release_tag_name(clash.prompt, max(taken) + 1)
         found = store.read_tag(clash.tag)
-        message = found[1] if found and found[1].strip() else f"Release {label_of(new_tag)}\n"
+        message = found.message if found and found.message.strip() else f"Release {label_of(new_tag)}\n"
         store.create_annotated_tag(new_tag, clash.commit, message)
         store.delete_local_tag(clash.tag)  # never pushed: the remote holds another tag of this name
         session.cache.tag_targets.pop(clash.tag, None)

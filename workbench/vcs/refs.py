@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from workbench.core.versions import (
     BranchInfo,
@@ -25,13 +26,15 @@ _TAGS = "refs/tags/"
 # `*` stops at `/` in ref patterns; `**/` spans folders, so prompts in folders match too.
 RELEASE_TAGS = "refs/tags/**/*@v*"
 _TARGET_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)")
-_EVENT_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)", "%(contents)")
+# The type of what a tag points at: `%(*objecttype)` for an annotated tag, else `%(objecttype)`.
+_EVENT_FORMAT = ref_format("%(refname)", "%(objectname)", "%(*objectname)", "%(objecttype)", "%(*objecttype)", "%(contents)")
 _LISTING_FORMAT = ref_format("%(refname)", "%(objectname)", "%(HEAD)")
 _RELEASE_FORMAT = ref_format(
     "%(refname)", "%(objectname)", "%(*objectname)", "%(contents:subject)", "%(taggerdate:unix)", "%(taggername)"
 )
 _TAG_RECORD_FORMAT = ref_format(
-    "%(refname)", "%(objectname)", "%(*objectname)", "%(objecttype)", "%(taggername)", "%(taggeremail)", "%(taggerdate:unix)", "%(contents)"
+    "%(refname)", "%(objectname)", "%(*objectname)", "%(objecttype)", "%(*objecttype)", "%(taggername)", "%(taggeremail)",
+    "%(taggerdate:unix)", "%(contents)",
 )
 _BRANCH_FORMAT = ref_format(
     "%(refname)",
@@ -50,9 +53,18 @@ class TagRecord:
 
     tag: str  # without refs/tags/
     commit: str  # the peeled target
+    target_type: str  # its type: "commit", or a hand-made tag's "blob", "tree"
     annotated: bool
     tagger: str  # `Name <email>`; "" for a lightweight tag
     tagged_at: int | None  # unix seconds; None for a lightweight tag
+    message: str
+
+
+class TagObject(NamedTuple):
+    """What a tag object says: the object it points at, that object's type, and its message."""
+
+    target: str
+    target_type: str
     message: str
 
 
@@ -109,11 +121,14 @@ class RefCommands(ReadCommands):
                 tags.append((_tag_name(refname), objectname))
         return RefListing(head, frozenset(tips), tuple(tags))
 
-    def tag_objects(self, pattern: str) -> dict[str, tuple[str, str]]:
-        """Object id -> (the commit it points at, its message) of every tag under `pattern`, from
-        one for-each-ref (each tag object is read). A lightweight tag's object is its commit."""
+    def tag_objects(self, pattern: str) -> dict[str, TagObject]:
+        """Object id -> what it points at and its message, of every tag under `pattern`, from one
+        for-each-ref (each tag object is read). A lightweight tag's object is its target."""
         out = self._read("for-each-ref", f"--format={_EVENT_FORMAT}", "--", pattern, reading="the deployment events")
-        return {objectname: (peeled or objectname, contents) for _, objectname, peeled, contents in parse_ref_records(out, 4)}
+        return {
+            objectname: TagObject(peeled or objectname, peeled_type or kind, contents)
+            for _, objectname, peeled, kind, peeled_type, contents in parse_ref_records(out, 6)
+        }
 
     # ----------------------------------------------------------------- release and deployment tags
     def release_tags(self, pattern: str = RELEASE_TAGS) -> list[ReleaseTag]:
@@ -143,11 +158,11 @@ class RefCommands(ReadCommands):
             pattern = _TAGS + (deploy_tag_prefix(env, prompt) if env is not None else "deploy/")
         out = self._read("for-each-ref", f"--format={_EVENT_FORMAT}", "--", pattern, reading="the deployment events")
         events: list[DeploymentEvent] = []
-        for refname, objectname, peeled, contents in parse_ref_records(out, 4):
+        for refname, objectname, peeled, kind, peeled_type, contents in parse_ref_records(out, 6):
             tag = _tag_name(refname)
             if only is not None and tag not in only:
                 continue
-            event = parse_event_message(tag, peeled or objectname, contents)
+            event = parse_event_message(tag, peeled or objectname, contents, target_type=peeled_type or kind)
             if event is not None and (prompt is None or event.prompt == prompt):
                 events.append(event)
         events.sort(key=lambda e: (e.prompt, e.env, e.seq))
@@ -187,33 +202,35 @@ class RefCommands(ReadCommands):
         """Every tag under `patterns` with its tagger, tag date and message (one for-each-ref)."""
         out = self._read("for-each-ref", f"--format={_TAG_RECORD_FORMAT}", "--", *patterns, reading="the tags")
         records = []
-        for refname, objectname, peeled, kind, name, email, date, contents in parse_ref_records(out, 8):
+        for refname, objectname, peeled, kind, peeled_type, name, email, date, contents in parse_ref_records(out, 9):
             annotated = kind == "tag"
             tagger = f"{name} {email}".strip() if annotated else ""
             when = int(date) if annotated and date.strip().isdigit() else None
-            records.append(TagRecord(_tag_name(refname), peeled or objectname, annotated, tagger, when, contents if annotated else ""))
+            records.append(
+                TagRecord(_tag_name(refname), peeled or objectname, peeled_type or kind, annotated, tagger, when, contents if annotated else "")
+            )
         return records
 
-    def read_tag(self, tag: str) -> tuple[str, str] | None:
-        """(target sha, message) of a tag, through the persistent cat-file process; None when
+    def read_tag(self, tag: str) -> TagObject | None:
+        """What a tag points at and its message, through the persistent cat-file process; None when
         there is no such tag. A tag naming an object that is gone is Git's error (`_check_named`)."""
         found = self.read_tag_object(_TAGS + tag)
         if found is None:
             self._check_named(_TAGS + tag)
         return found
 
-    def read_tag_object(self, spec: str) -> tuple[str, str] | None:
-        """(target sha, message) of the tag object `spec` names: a tag's ref, or an object id (what
-        a listing said the tag was, even if it has moved since). None when absent."""
+    def read_tag_object(self, spec: str) -> TagObject | None:
+        """What the tag object `spec` names points at, and its message: a tag's ref, or an object
+        id (what a listing said the tag was, even if it has moved since). None when absent."""
         found = self.read_object(spec)
         if found is None:
             return None
         sha, kind, data = found
         if kind != "tag":
-            return (sha, "")  # a lightweight tag points at the commit itself
+            return TagObject(sha, kind, "")  # a lightweight tag points at the object itself
         header, _, message = data.decode("utf-8", "replace").partition("\n\n")
-        target = header.split("\n", 1)[0].partition(" ")[2]
-        return target, message
+        fields = dict(line.partition(" ")[::2] for line in header.split("\n"))
+        return TagObject(fields.get("object", ""), fields.get("type", ""), message)
 
     def tag_exists(self, name: str) -> bool:
         return self._succeeds("rev-parse", "--verify", "--quiet", _TAGS + name)
