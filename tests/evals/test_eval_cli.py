@@ -113,13 +113,7 @@ def test_shards_and_merge(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert run_app(["report", "merge", str(tmp_path / "bad.json")]) == 2
 
 
-NON_FINITE = """\
-model: {provider: openai, name: gpt-4o-mini, api_key_env: FAKE_KEY}
-inputs:
-  q: {type: string, required: true}
-messages:
-  - {role: user, content: "{{ q }}"}
-tests:
+NON_FINITE = PROMPT.split("tests:")[0] + """tests:
   - {description: inf, vars: {q: a}, assert: [{type: python, value: "float('inf')"}]}
   - {description: dict, vars: {q: b}, assert: [{type: python, value: "{'pass': True, 'score': float('-inf')}"}]}
   - {description: nan, vars: {q: c}, assert: [{type: python, value: "float('nan')"}]}

@@ -146,26 +146,26 @@ def test_a_canary_that_names_no_commit_of_a_release_is_never_served(
     assert event.previous_commit == commit and event.canary is None
 
 
+def _split_by_hand(repo: Path, *, stable: str, canary: str) -> None:
+    """A split tag written by hand: every key to `canary`, labelled with a release that does not exist."""
+    message = "\n".join(['action: "split"', f'commit: "{stable}"', "canary: " + json.dumps({"version": "greeting@v9", "commit": canary, "percent": 100})])
+    run_git(repo, "tag", "-a", BAD_TAG, "-m", "split\n\n" + message + "\n", stable)
+
+
 def test_a_canary_is_served_only_as_a_release_of_its_prompt(repo: Path, ws: RepoSession) -> None:
     """The full id of an unreleased commit was served as the canary under whatever label the
     message gave; a released one is labelled from its release tag, not from the message."""
     released = deployments.promote(ws, "greeting", "dev", reason="release it").commit  # greeting@v1
     _wip_on_main(repo)
     wip = run_git(repo, "rev-parse", "HEAD").strip()
-    run_git(repo, "tag", "-a", BAD_TAG, "-m", "split\n\n" + "\n".join([
-        'action: "split"', f'commit: "{released}"',
-        "canary: " + json.dumps({"version": "greeting@v9", "commit": wip, "percent": 100}),
-    ]) + "\n", released)
+    _split_by_hand(repo, stable=released, canary=wip)
     with PromptRepo(repo) as prompts:
         served = prompts.get("greeting", env="prod", key="a")
         assert (served.commit, served.arm) == (released, None)
         event = prompts.deployed("greeting", "prod")
         assert event is not None and "no release of greeting" in event.problem
     run_git(repo, "tag", "-d", BAD_TAG)
-    run_git(repo, "tag", "-a", BAD_TAG, "-m", "split\n\n" + "\n".join([
-        'action: "split"', f'commit: "{wip}"',
-        "canary: " + json.dumps({"version": "greeting@v9", "commit": released, "percent": 100}),
-    ]) + "\n", wip)
+    _split_by_hand(repo, stable=wip, canary=released)
     with PromptRepo(repo) as prompts:
         served = prompts.get("greeting", env="prod", key="a")
         assert (served.commit, served.arm, served.version) == (released, "canary", "greeting@v1")
