@@ -250,3 +250,36 @@ def test_a_malformed_event_says_so_in_its_why_cell() -> None:
     why = event_cells(event, None)[COLUMNS.index("why")]
     assert why.plain == "⚠ malformed: canary.percent 'ten' is not a number · canary"
     assert event_cells(replace(event, problem=""), None)[COLUMNS.index("why")].plain == "canary"
+
+
+async def test_an_environment_running_a_malformed_event_is_marked_in_the_tree_and_history(released_repo: Path) -> None:
+    """The tree's and History's badges showed `[prod]` as if all were well while prod's event was
+    malformed (read in part: its split ignored); only the timeline said so. The badge says it too."""
+    from tui_helpers import walk
+
+    from workbench.tui.panes.prompts import PromptsPane
+
+    head = git(released_repo, "rev-parse", "HEAD").strip()
+    message = (
+        'split\n\nprompt: "support/summarize"\nenv: "prod"\naction: "split"\n'
+        f'commit: "{head}"\ncanary: {{"version": null, "commit": "{head}", "percent": "ten"}}\n'
+    )
+    git(released_repo, "tag", "-a", "deploy/prod/support/summarize/20991231000000000-deadbeef", "-m", message, head)
+    app = make_app(released_repo, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        tree = app.query_one(PromptsPane).prompt_tree
+        label = next(node.label for node in walk(tree.root) if node.data == "support/summarize")
+        assert "[prod ⚠]" in label.plain and "[dev]" in label.plain
+        prod_rows = [row for row in app.query_one(HistoryPane).entries if "prod" in row.deployments]
+        assert prod_rows and all(row.troubled == ("prod",) for row in prod_rows)
+
+
+def test_a_troubled_badge_reads_the_same_in_the_tree_and_in_history() -> None:
+    from workbench.tui.text import env_badges
+
+    assert env_badges(("dev", "prod"), ("prod",)).plain == "[dev] [prod ⚠]"
+    assert env_badges(("dev", "prod"), ()).plain == "[dev] [prod]"
+    assert env_badges(("production",), (), short=True).plain == "[prod]"
+    assert env_badges(("[bold]x",), ()).plain == "[[bold]x]"

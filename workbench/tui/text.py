@@ -1,4 +1,4 @@
-"""Time labels and table cells for the screen (untrusted text goes through `workbench.core.safe_text`)."""
+"""Time labels, table cells and environment badges for the screen (untrusted text goes through `workbench.core.safe_text`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from rich.text import Text
+
+from workbench.core.safe_text import clean
+
+ENV_SHORT = {"production": "prod", "staging": "stg", "development": "dev"}
 
 
 def relative_time(timestamp: float, now: datetime | None = None, *, short: bool = False) -> str:
@@ -44,3 +48,19 @@ def cell(text: Text | str, width: int, *, justify: Literal["left", "right"] = "l
     if gap:
         body.append(" " * gap)
     return body
+
+
+def env_badges(envs: tuple[str, ...], troubled: tuple[str, ...], *, short: bool = False) -> Text:
+    """`[dev] [prod]`: the environments that run a version, as the tree (`short`) and History show
+    them; `[prod ⚠]` when the event it runs is malformed (read in part, e.g. its split ignored),
+    which only the timeline said while the badge looked as any other."""
+    badges = Text()
+    for env in envs:
+        if badges:
+            badges.append(" ")
+        style = "reverse" if env == "prod" else "dim" if short else "bold"
+        badges.append(f"[{clean(ENV_SHORT.get(env, env) if short else env)}", style=style)
+        if env in troubled:
+            badges.append(" ⚠", style="bold red")
+        badges.append("]", style=style)
+    return badges

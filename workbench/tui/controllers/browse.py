@@ -46,6 +46,7 @@ SUMMARY_ROWS = 50
 def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, state: str | None) -> tuple[list[HistoryRow], dict[str, str]]:
     """History rows with release badges and the environments that run each version now."""
     current = {cell.event.tag: cell.env for cell in (status_row.cells if status_row else ()) if cell.event is not None}
+    troubled = {cell.event.tag: cell.env for cell in (status_row.cells if status_row else ()) if cell.event is not None and cell.event.problem}
     stages = [cell.env for cell in (status_row.cells if status_row else ())]  # the configured order: dev, staging, prod
     deployed = {
         cell.env: cell.event.version or cell.event.commit[:10]
@@ -66,6 +67,7 @@ def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, stat
                 subject=info.subject,
                 releases=tuple(r.label for r in entry.releases),
                 deployments=tuple(sorted((current[e.tag] for e in entry.deployments if e.tag in current), key=stages.index)),
+                troubled=tuple(troubled[e.tag] for e in entry.deployments if e.tag in troubled),
             )
         )
     return rows, deployed
@@ -138,7 +140,8 @@ class BrowseController(Controller):
 
     def _prompt_rows(self) -> list[PromptRow]:
         envs = {row.name: tuple(cell.env for cell in row.cells if cell.event is not None) for row in self.status.values()}
-        return [PromptRow(name, state, envs.get(name, ())) for name, state in self.states.items()]
+        troubled = {row.name: tuple(cell.env for cell in row.cells if cell.event is not None and cell.event.problem) for row in self.status.values()}
+        return [PromptRow(name, state, envs.get(name, ()), troubled.get(name, ())) for name, state in self.states.items()]
 
     def statuses_loaded(self, name: str | None) -> None:
         """Environments arrived after History: redraw its deployment badges (no Git needed)."""

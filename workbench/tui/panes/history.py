@@ -14,7 +14,7 @@ from workbench.core.safe_text import clean, one_line
 from workbench.tui.actions import TABLE_MOVE_BINDINGS, bindings
 from workbench.tui.layout import Column, Fit, fit_columns, plainest_width, widest
 from workbench.tui.messages import PaneContentChanged, VersionSelected
-from workbench.tui.text import cell, initials, relative_time
+from workbench.tui.text import cell, env_badges, initials, relative_time
 
 WORKING_COPY_KEY = "__worktree__"
 
@@ -28,6 +28,7 @@ class HistoryRow:
     subject: str
     releases: tuple[str, ...] = ()
     deployments: tuple[str, ...] = ()  # env names currently or ever deployed at this commit
+    troubled: tuple[str, ...] = ()  # of `deployments`: those whose event is malformed
     tests: str | None = None  # e.g. "✓ 12/12"
     graph: str = ""  # all-branches mode: the lanes at this commit (`core.graph`)
     heads: tuple[str, ...] = ()  # all-branches mode: the branches whose version this is
@@ -171,8 +172,8 @@ class HistoryPane(DataTable[Text]):
         for label in row.releases:
             message.append(f"‹{clean(label.split('@')[-1])}›", style="bold cyan")
             message.append(" ")
-        for env in row.deployments:
-            message.append(f"[{clean(env)}]", style="reverse" if env == "prod" else "bold")
+        if row.deployments:
+            message.append(env_badges(row.deployments, row.troubled))
             message.append(" ")
         message.append(one_line(row.subject, 200))
         author = clean(row.author)

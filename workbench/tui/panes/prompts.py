@@ -15,6 +15,7 @@ from textual.widgets.tree import NodeID, TreeNode
 from workbench.core.safe_text import clean
 from workbench.tui.actions import MOVE_BINDINGS, bindings
 from workbench.tui.messages import PaneContentChanged, PromptSelected
+from workbench.tui.text import env_badges
 
 STATE_MARKERS = {
     "clean": (" ", ""),
@@ -24,7 +25,6 @@ STATE_MARKERS = {
     "invalid": ("!", "marker-invalid"),
     "conflicted": ("U", "marker-invalid"),
 }
-ENV_SHORT = {"production": "prod", "staging": "stg", "development": "dev"}
 # Up to this many prompts every folder opens expanded; above it, only the selected prompt's
 # folders (thousands of open lines are measured and laid out before the first paint).
 EXPAND_ALL_ROWS = 300
@@ -35,6 +35,7 @@ class PromptRow:
     name: str
     state: str = "clean"
     envs: tuple[str, ...] = ()
+    troubled: tuple[str, ...] = ()  # of `envs`: those whose event is malformed
 
 
 def prompt_label(row: PromptRow, leaf: str) -> Text:
@@ -43,9 +44,9 @@ def prompt_label(row: PromptRow, leaf: str) -> Text:
     label.append(marker, style="bold red" if marker == "!" else "bold yellow" if marker.strip() else "")
     label.append(" ")
     label.append(clean(leaf))
-    for env in row.envs:
+    if row.envs:
         label.append(" ")
-        label.append(f"[{ENV_SHORT.get(env, env)}]", style="reverse" if env == "prod" else "dim")
+        label.append(env_badges(row.envs, row.troubled, short=True))
     return label
 
 
