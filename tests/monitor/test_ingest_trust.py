@@ -289,3 +289,29 @@ def test_ingest_reads_a_pipe(prompt_repo: Path, otlp: bool) -> None:
     unzip.wait(timeout=60)
     assert ingest.returncode == 0, ingest.stderr
     assert "2 new event(s)" in ingest.stdout and "0 problem(s)" in ingest.stdout
+
+
+def test_one_big_otlp_export_is_not_built_whole_in_memory(tmp_path: Path) -> None:
+    """A single-document OTLP export was decoded whole into Python objects, ~9x its size (a
+    256 MiB export, which the limit allows, took ~2.3 GB). Only its spans' places are kept
+    now, and each span is decoded when its turn comes."""
+    import tracemalloc
+
+    noise = [{"key": f"k{i}", "value": {"stringValue": "v" * 20}} for i in range(30)]  # attributes the ingest never reads
+    export = _otlp_export(*(f"s{i}" for i in range(4000)))
+    for span in export["resourceSpans"][0]["scopeSpans"][0]["spans"]:  # type: ignore[index]
+        span["attributes"] = [*span["attributes"], *noise]
+        span["events"] = [{"name": "e", "attributes": noise}]
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps(export, indent=1))
+    size = path.stat().st_size
+    store = MonitorStore(tmp_path / "m.sqlite")
+    tracemalloc.start()
+    try:
+        report = store.ingest([path])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.added, report.problems) == (4000, [])
+    assert peak < 3 * size, f"peak {peak / size:.1f}x the export's {size} bytes"
+    assert _consistent(store) == (4000, 4000)
