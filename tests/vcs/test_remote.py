@@ -156,3 +156,25 @@ def test_concurrent_promotions_of_unreleased_versions_renumber_the_later_release
         row = next(r for r in env_status.status(ws).rows if r.name == "greeting")
         assert row.cell("prod").version == "greeting@v2"  # type: ignore[union-attr]
         assert row.cell("prod").commit == b.commit  # type: ignore[union-attr]
+
+
+def test_fetch_after_a_branch_renamed_into_a_folder_says_to_prune(clones: tuple[Path, Path, Path]) -> None:
+    """feature renamed feature/a on the remote: origin/feature, left in this clone, blocks
+    origin/feature/a. The hint said "check the remote URL and your access"."""
+    repo, other, _bare = clones
+    run_git(repo, "push", "-q", "origin", "main:feature")
+    with RepoSession.open(other) as ws2:
+        assert sync.fetch(ws2).ok
+    run_git(repo, "push", "-q", "origin", ":feature", "main:feature/a")
+    run_git(repo, "tag", "-a", "-m", "remote's", "greeting@v1")
+    run_git(repo, "push", "-q", "origin", "greeting@v1")
+    run_git(other, "tag", "-a", "-m", "local", "greeting@v1", "HEAD~1")  # also a tag that would be clobbered
+    with RepoSession.open(other) as ws2, pytest.raises(RepoError) as failed:
+        sync.fetch(ws2)
+    assert "cannot lock ref 'refs/remotes/origin/feature/a'" in failed.value.message
+    assert failed.value.hint is not None and "git remote prune origin" in failed.value.hint
+    assert "your access" not in failed.value.hint
+    run_git(other, "remote", "prune", "origin")
+    run_git(other, "tag", "-d", "greeting@v1")
+    with RepoSession.open(other) as ws2:
+        assert sync.fetch(ws2).ok

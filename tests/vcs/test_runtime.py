@@ -148,3 +148,28 @@ def test_split_keys_of_any_type_are_sticky(repo: Path, ws: RepoSession) -> None:
             for other in "abcdef":  # whatever arm the request before got, this key keeps its own
                 prompts.get("support/summarize", env="prod", key=other)
                 assert prompts.get("support/summarize", env="prod", key=key).arm == first
+
+
+def test_refresh_serves_new_deployments_when_part_of_the_fetch_fails(
+    repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A branch renamed feature -> feature/a on the remote (a directory/file clash in an old
+    clone's remote-tracking refs), and a local tag that differs from the remote's: refresh()
+    returned False and never loaded the deployments that arrived, so get(env=) said "not
+    deployed" for good."""
+    bare = tmp_path / "origin.git"
+    run_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    run_git(repo, "remote", "add", "origin", str(bare))
+    run_git(repo, "push", "-q", "origin", "main", "main:feature")
+    server = tmp_path / "server"
+    run_git(tmp_path, "clone", "-q", str(bare), str(server))
+    run_git(server, "tag", "-a", "-m", "server's own", "greeting@v1", "HEAD~1")  # differs from the remote's
+    run_git(repo, "push", "-q", "origin", ":feature", "main:feature/a")
+    with RepoSession.open(repo) as ws:
+        deployments.promote(ws, "greeting", "prod", reason="first")
+        assert sync.push(ws).ok
+    with PromptRepo(server) as prompts, caplog.at_level(logging.WARNING, logger="workbench.runtime"):
+        assert not prompts.refresh()  # in part
+        assert prompts.get("greeting", env="prod").commit == run_git(repo, "rev-parse", "HEAD").strip()
+        assert not [r for r in caplog.records if "cannot lock ref" in r.getMessage()]  # branches are not its concern
+        assert any("clobber" in r.getMessage() for r in caplog.records)  # the tag it could not take is said

@@ -35,7 +35,10 @@ def remote_failure(output: str, secrets: Iterable[str] = ()) -> str:
     reasons = [line.split(":", 1)[1].strip() for line in lines if line.startswith(_OWN)]
     said = [line[len("remote:") :].strip() for line in lines if line.startswith("remote:")]
     others = [line for line in lines if not line.startswith((*_OWN, "remote:", "hint:"))]
-    text = "; ".join(reasons or others[:2]) or "git gave no reason"
+    # A ref git refused (" ! [rejected] v1 -> v1 (would clobber existing tag)") is the reason, not
+    # the "From <url>" and "* [new tag]" lines before it.
+    refused = [" ".join(line.split()) for line in others if line.startswith("!")]
+    text = "; ".join(reasons or refused[:3] or others[:2]) or "git gave no reason"
     first = next((i for i, line in enumerate(lines) if line.startswith(_OWN)), 0)
     before = [line for line in lines[:first] if not line.startswith(("remote:", "hint:", "warning:"))]  # ssh's words
     if reasons and before:

@@ -29,7 +29,7 @@ from workbench.core.names import check_prompt_name
 from workbench.core.revspec import parse_revision, parse_version
 from workbench.core.split import choose_arm
 from workbench.core.versions import DeploymentEvent, release_label, release_tag_name
-from workbench.errors import NotFound, PromptError, RepoError
+from workbench.errors import NotFound, PromptError
 from workbench.vcs.store import GitStore
 
 log = logging.getLogger("workbench.runtime")
@@ -170,21 +170,28 @@ class PromptRepo:
     def refresh(self) -> bool:
         """Fetch tags from the remote (if any) and reload deployment state.
 
-        Returns False (and logs once) when it failed; the previous state stays in use.
+        Only tags are fetched: the runtime serves from them (deployment events, releases and the
+        commits they name); remote-tracking branches a renamed branch left clashing would make
+        every fetch fail. Whatever arrived is loaded even when the fetch failed in part (a
+        local tag that differs from the remote's): the deployments that came stay unseen
+        otherwise. Returns False (and logs once) when the fetch or the reload failed; on a
+        failed reload the previous state stays in use.
         """
         # Light (no SDK): the one rule for secrets, so that a remote URL's password never reaches the log.
         from workbench.core.git_text import remote_failure
         from workbench.evals.secrets import known_secrets, register_url, scrub
 
+        fetched = True
         try:
             url = self._store.remote_url(self._remote)
             if url is not None:
                 register_url(url)
-                ok, err = self._store.fetch(self._remote, ["refs/tags/*:refs/tags/*", f"+refs/heads/*:refs/remotes/{self._remote}/*"])
-                if not ok:
-                    raise RepoError(f"fetch failed: {remote_failure(err, known_secrets())}")
+                fetched, err = self._store.fetch(self._remote, ["refs/tags/*:refs/tags/*"])
+                if not fetched:  # in part, maybe: what arrived is loaded below all the same
+                    reason = remote_failure(err, known_secrets())
+                    self._log_once(scrub(f"refresh from {self._remote} failed: fetch failed: {reason}"))
             self._load_deployments()
-            return True
+            return fetched
         except Exception as err:  # never let a refresh failure reach the request path
             self._log_once(scrub(f"refresh from {self._remote} failed: {err}"))
             return False

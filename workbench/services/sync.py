@@ -30,9 +30,18 @@ def _require_remote(session: RepoSession, remote: str) -> str:
     return url
 
 
-def _failed(session: RepoSession, verb: str, what: str, output: str) -> RepoError:
+def _failed(session: RepoSession, verb: str, what: str, output: str, remote: str) -> RepoError:
     """A failed push or fetch: one line, git's (and ssh's) reason and the server's words, no
     secret. In the app nothing may ask on the terminal (`terminal_prompts`): the hint says so."""
+    if _stale_branch_clash(output, remote):
+        return RepoError(
+            f"{what} failed: {remote_failure(output, known_secrets())}",
+            hint=(
+                f"a branch on {remote} was renamed or deleted and a new one took a path through its name"
+                f" (feature -> feature/a): your {remote}/ copy of the old one is in the way. Run"
+                f" `git remote prune {remote}`, then `workbench fetch` again"
+            ),
+        )
     hint = "check the remote URL and your access"
     if not session.store.terminal_prompts:
         hint += (
@@ -40,6 +49,16 @@ def _failed(session: RepoSession, verb: str, what: str, output: str) -> RepoErro
             f" ssh-agent (ssh-add), use a credential helper, or run `workbench {verb}` in a shell"
         )
     return RepoError(f"{what} failed: {remote_failure(output, known_secrets())}", hint=hint)
+
+
+def _stale_branch_clash(output: str, remote: str) -> bool:
+    """Git could not write a remote-tracking branch because a stale one is a file or folder on
+    its path ("cannot lock ref 'refs/remotes/origin/feature/a': 'refs/remotes/origin/feature'
+    exists"): not a matter of URL or access, and pruning the stale ones ends it."""
+    return any(
+        "cannot lock ref 'refs/remotes/" + remote + "/" in line and "exists; cannot create" in line
+        for line in output.splitlines()
+    )
 
 
 def _said(text: str) -> str:
@@ -62,7 +81,7 @@ def push(session: RepoSession, remote: str = "origin") -> SyncResult:
     updates = [replace(u, ref=_said(u.ref), summary=_said(u.summary)) for u in updates]
     rejected = [u for u in updates if u.rejected]
     if not ok and not rejected:
-        raise _failed(session, "push", f"push to {remote}", err)
+        raise _failed(session, "push", f"push to {remote}", err, remote)
     if branch is not None and ok:
         store.set_upstream(branch, remote)
     if rejected:
@@ -96,8 +115,8 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
     details = []
     if not ok:
         clobber = [_said(line.strip()) for line in err.splitlines() if "rejected" in line or "clobber" in line]
-        if not clobber:
-            raise _failed(session, "fetch", f"fetch from {remote}", err)
+        if not clobber or _stale_branch_clash(err, remote):  # the clash's hint, also beside a tag's
+            raise _failed(session, "fetch", f"fetch from {remote}", err, remote)
         details.extend(clobber)
         details.append("a tag on the remote has the same name as a local tag but points elsewhere; tags never move")
     notes_merged = False
