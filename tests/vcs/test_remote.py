@@ -178,3 +178,25 @@ def test_fetch_after_a_branch_renamed_into_a_folder_says_to_prune(clones: tuple[
     run_git(other, "tag", "-d", "greeting@v1")
     with RepoSession.open(other) as ws2:
         assert sync.fetch(ws2).ok
+
+
+def test_two_clones_releasing_the_same_commit_under_one_number_settle_on_fetch(
+    clones: tuple[Path, Path, Path],
+) -> None:
+    """Both clones release greeting@v1 for the same commit (tag objects differ: note, time). push
+    said "run workbench fetch", fetch said "would clobber existing tag", and so on forever."""
+    repo, other, bare = clones
+    with RepoSession.open(repo) as ws:
+        releases.tag_release(ws, "greeting", note="from A")
+        assert sync.push(ws).ok
+    with RepoSession.open(other) as ws2:
+        ours = releases.tag_release(ws2, "greeting", note="from B").tag
+        rejected = sync.push(ws2)
+        assert not rejected.ok
+        assert any("same commit" in d and "workbench fetch" in d for d in rejected.details)
+        fetched = sync.fetch(ws2)
+        assert fetched.ok, fetched.details
+        assert any("greeting@v1" in d and "already released" in d for d in fetched.details)
+        assert run_git(other, "rev-parse", "greeting@v1").strip() == run_git(bare, "rev-parse", "greeting@v1").strip()
+        assert [(r.label, r.commit) for r in releases.releases(ws2, "greeting")] == [("greeting@v1", ours.commit)]
+        assert sync.push(ws2).ok

@@ -20,6 +20,7 @@ from workbench.errors import PromptError
 from workbench.services.prompt_files import dependency_files, path_at, prompt_at
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
+from workbench.vcs.records import RemoteTag
 
 
 @dataclass(frozen=True)
@@ -106,15 +107,36 @@ def ensure_release(session: RepoSession, name: str, commit: str, note: str | Non
     return ReleaseResult(ReleaseTag(name, number, tag, commit, message.split("\n", 1)[0]), True)
 
 
-def renumber_collisions(session: RepoSession, remote_tags: dict[str, str]) -> list[tuple[str, str]]:
-    """Give our unpushed releases whose number the remote took for another commit the next free numbers.
+@dataclass(frozen=True)
+class Collisions:
+    """What a fetch did to our unpushed releases whose names the remote took first."""
 
-    Returns (old tag, new tag) pairs. Only tags the remote does not have are ever renamed.
+    renumbered: list[tuple[str, str]]  # (old tag, new tag): the remote's names another commit
+    yielded: list[str]  # ours named the same commit: the remote's tag replaces ours
+
+
+def settle_collisions(session: RepoSession, remote_tags: dict[str, RemoteTag]) -> Collisions:
+    """Make room for the remote's release tags that our unpushed ones clash with, so the fetch
+    can take them: for another commit ours gets the next free number; for the same commit ours
+    is dropped (that commit is released under that number already: the remote's tag is fetched
+    in its place). Without the second, push ("already exists") and fetch ("would clobber")
+    each failed forever.
+
+    Only tags the remote does not have are ever removed or renamed: a tag object of ours that
+    differs from the remote's one of the same name was never pushed there (tags never move).
     """
     store = session.store
-    clashes = [t for t in store.release_tags() if t.tag in remote_tags and remote_tags[t.tag] != t.commit]
-    renumbered = []
+    objects = store.ref_snapshot()
+    clashes = [
+        t for t in store.release_tags() if t.tag in remote_tags and remote_tags[t.tag].object != objects.get(f"refs/tags/{t.tag}")
+    ]
+    renumbered, yielded = [], []
     for clash in clashes:
+        if remote_tags[clash.tag].commit == clash.commit:
+            store.delete_local_tag(clash.tag)
+            session.cache.tag_targets.pop(clash.tag, None)
+            yielded.append(clash.tag)
+            continue
         taken = {t.number for t in store.release_tags() if t.prompt == clash.prompt}
         taken |= {
             parsed[1] for parsed in (parse_release_tag(name) for name in remote_tags) if parsed is not None and parsed[0] == clash.prompt
@@ -126,7 +148,7 @@ def renumber_collisions(session: RepoSession, remote_tags: dict[str, str]) -> li
         store.delete_local_tag(clash.tag)  # never pushed: the remote holds another tag of this name
         session.cache.tag_targets.pop(clash.tag, None)
         renumbered.append((clash.tag, new_tag))
-    return renumbered
+    return Collisions(renumbered, yielded)
 
 
 def label_of(tag: str) -> str:

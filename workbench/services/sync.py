@@ -1,7 +1,8 @@
 """Sharing with a remote: push and fetch branches, tags (releases, deployments) and notes.
 
 Nothing is ever forced: a rejected push is explained; a release number another clone took
-first for another commit renumbers our unpushed release on fetch; notes are merged.
+first for another commit renumbers our unpushed release on fetch (for the same commit, the
+remote's tag replaces ours); notes are merged.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from workbench.core.safe_text import clean
 from workbench.core.versions import RefUpdate, SyncResult, parse_release_tag
 from workbench.errors import NotFound, RepoError
 from workbench.evals.secrets import known_secrets, register_url, scrub
-from workbench.services.releases import label_of, renumber_collisions
+from workbench.services.releases import Collisions, label_of, settle_collisions
 from workbench.services.session import RepoSession
 from workbench.services.test_results import NOTES_REF
 from workbench.services.upkeep import speed_up_history_later
@@ -96,12 +97,13 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
 
     A release number taken on the remote by another clone for a different commit, while ours
     was never pushed, is renumbered here (ours becomes the next free number) so the remote's
-    tag can be fetched; nothing published ever moves.
+    tag can be fetched; one taken for the same commit is already released: ours is dropped for
+    the remote's. Nothing published ever moves.
     """
     store = session.store
     _require_remote(session, remote)
     remote_tags = store.remote_tags(remote)
-    renumbered = renumber_collisions(session, remote_tags) if remote_tags is not None else []
+    settled = settle_collisions(session, remote_tags) if remote_tags is not None else Collisions([], [])
     before = store.ref_snapshot()
     ok, err = store.fetch(
         remote,
@@ -133,11 +135,15 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
         if before.get(ref) != sha
     )
     message = f"fetched {len(updates)} new or updated ref(s) from {remote}" if updates else "already up to date"
-    for old_tag, new_tag in renumbered:
+    for old_tag, new_tag in settled.renumbered:
         details.append(
             f"{label_of(old_tag)} was released on {remote} for another commit first: your unpushed release is now {label_of(new_tag)}"
         )
-    if renumbered or updates:
+    for tag in settled.yielded:
+        details.append(
+            f"{label_of(tag)} was already released on {remote} for the same commit: its tag replaces yours, which was never pushed"
+        )
+    if settled.renumbered or settled.yielded or updates:
         session.cache.events_by_tag.clear()  # labels in events may have changed meaning
     job = speed_up_history_later(session)  # a first fetch of a big history: keep `log` fast
     if job is not None:
@@ -159,7 +165,8 @@ def _explain_rejection(update: RefUpdate, remote: str) -> str:
         if parse_release_tag(tag) is not None:
             text += (
                 " Another clone released this number first: run `workbench fetch` (it gives your"
-                " unpushed release the next free number), then push again."
+                " unpushed release the next free number, or, when the remote's names the same commit,"
+                " keeps the remote's), then push again."
             )
         return text
     if ref.startswith("refs/notes/"):

@@ -7,6 +7,7 @@ two-byte separator `\\x1e\\x1f` between records (neither can occur in commit or 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from workbench.core.model import PROMPTS_DIR, is_prompt_path
 from workbench.core.versions import CommitInfo, FileChange, PromptRef, RefUpdate, WorkingState
@@ -154,19 +155,29 @@ def parse_push_porcelain(out: str) -> list[RefUpdate]:
     return updates
 
 
-def parse_ls_remote_tags(out: str) -> dict[str, str]:
-    """`ls-remote --tags` -> tag name -> the commit it names (peeled entries win)."""
-    tags: dict[str, str] = {}
+class RemoteTag(NamedTuple):
+    """A tag as `ls-remote` lists it: the object its name points at (an annotated tag's own
+    object) and the commit that names. Two clones' tags of one name and one commit differ in
+    the object: a fetch tells "ours is a copy of theirs" from "ours was never pushed" by it."""
+
+    object: str
+    commit: str
+
+
+def parse_ls_remote_tags(out: str) -> dict[str, RemoteTag]:
+    """`ls-remote --tags` -> tag name -> its object and the commit it names (from the peeled entry)."""
+    objects: dict[str, str] = {}
+    peeled: dict[str, str] = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
         if not ref.startswith("refs/tags/"):
             continue
         tag = ref[len("refs/tags/") :]
         if tag.endswith("^{}"):
-            tags[tag[:-3]] = sha
+            peeled[tag[:-3]] = sha
         else:
-            tags.setdefault(tag, sha)
-    return tags
+            objects[tag] = sha
+    return {tag: RemoteTag(sha, peeled.get(tag, sha)) for tag, sha in objects.items()}
 
 
 def tree_entry(data: bytes, name: str, hash_bytes: int) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from workbench.core.versions import RefUpdate
-from workbench.vcs.records import parse_ls_remote_tags, parse_push_porcelain
+from workbench.vcs.records import RemoteTag, parse_ls_remote_tags, parse_push_porcelain
 from workbench.vcs.runner import GitRunner
 
 
@@ -23,8 +23,8 @@ class RemoteCommands(GitRunner):
         status, _out, err = self._run_full("fetch", "--no-write-fetch-head", "--", remote, *refspecs)
         return status == 0, err
 
-    def remote_tags(self, remote: str) -> dict[str, str] | None:
-        """Tag name -> commit on the remote; None when the remote cannot be reached."""
+    def remote_tags(self, remote: str) -> dict[str, RemoteTag] | None:
+        """Tag name -> its object and commit on the remote; None when the remote cannot be reached."""
         status, out, _err = self._answer("ls-remote", "--tags", "--", remote)
         return parse_ls_remote_tags(out) if status == 0 else None
 
