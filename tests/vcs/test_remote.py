@@ -200,3 +200,25 @@ def test_two_clones_releasing_the_same_commit_under_one_number_settle_on_fetch(
         assert run_git(other, "rev-parse", "greeting@v1").strip() == run_git(bare, "rev-parse", "greeting@v1").strip()
         assert [(r.label, r.commit) for r in releases.releases(ws2, "greeting")] == [("greeting@v1", ours.commit)]
         assert sync.push(ws2).ok
+
+
+def test_a_push_the_server_refuses_shows_what_the_server_said(clones: tuple[Path, Path, Path]) -> None:
+    """A pre-receive hook declined the push: the branch was explained as "origin has commits your
+    branch does not have", the tag as "a different tag with this name", and the hook's words were
+    dropped."""
+    repo, _other, bare = clones
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'DENIED by policy' >&2\nprintf 'see \\033[31mdocs\\n' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with RepoSession.open(repo) as ws:
+        write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "hi"))
+        branches.commit(ws, ["greeting"], "Hi")
+        releases.tag_release(ws, "greeting")
+        result = sync.push(ws)
+    assert not result.ok
+    assert {u.ref for u in result.updates if u.rejected} == {"refs/heads/main", "refs/tags/greeting@v1"}
+    text = "\n".join(result.details)
+    assert "has commits your branch does not have" not in text and "different tag" not in text
+    assert "main: [remote rejected] (pre-receive hook declined): origin refused it" in text
+    assert "origin said: DENIED by policy" in result.details
+    assert "\x1b" not in text and "origin said: see" in text  # the server's text is shown, never acted on

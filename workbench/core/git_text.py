@@ -33,7 +33,6 @@ def remote_failure(output: str, secrets: Iterable[str] = ()) -> str:
     secrets = tuple(secrets)
     lines = [redact(line.strip(), secrets) for line in output.splitlines() if line.strip()]
     reasons = [line.split(":", 1)[1].strip() for line in lines if line.startswith(_OWN)]
-    said = [line[len("remote:") :].strip() for line in lines if line.startswith("remote:")]
     others = [line for line in lines if not line.startswith((*_OWN, "remote:", "hint:"))]
     # A ref git refused (" ! [rejected] v1 -> v1 (would clobber existing tag)") is the reason, not
     # the "From <url>" and "* [new tag]" lines before it.
@@ -43,7 +42,16 @@ def remote_failure(output: str, secrets: Iterable[str] = ()) -> str:
     before = [line for line in lines[:first] if not line.startswith(("remote:", "hint:", "warning:"))]  # ssh's words
     if reasons and before:
         text += f" ({'; '.join(before[:2])})"
-    said = [line for line in said if line]
+    said = server_said(output, secrets)
     if said:
         text += f" (the remote said: {'; '.join(said[:3])})"
     return one_line(text, LIMIT)
+
+
+def server_said(output: str, secrets: Iterable[str] = ()) -> list[str]:
+    """The server's own lines in what git printed (`remote: ...`, from its hooks and policies),
+    each redacted, made visible and cut; blank ones left out. Untrusted: the server wrote them."""
+    secrets = tuple(secrets)
+    lines = (line.strip() for line in output.splitlines())
+    said = (redact(line[len("remote:") :].strip(), secrets) for line in lines if line.startswith("remote:"))
+    return [one_line(line, LIMIT) for line in said if line]

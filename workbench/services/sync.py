@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from workbench.core.git_text import remote_failure
+from workbench.core.git_text import remote_failure, server_said
 from workbench.core.safe_text import clean
 from workbench.core.versions import RefUpdate, SyncResult, parse_release_tag
 from workbench.errors import NotFound, RepoError
@@ -18,6 +18,8 @@ from workbench.services.releases import Collisions, label_of, settle_collisions
 from workbench.services.session import RepoSession
 from workbench.services.test_results import NOTES_REF
 from workbench.services.upkeep import speed_up_history_later
+
+SERVER_LINES = 10  # of the server's own words on a refused push: its reason fits; a page of it does not
 
 
 def _require_remote(session: RepoSession, remote: str) -> str:
@@ -87,6 +89,11 @@ def push(session: RepoSession, remote: str = "origin") -> SyncResult:
         store.set_upstream(branch, remote)
     if rejected:
         details = [_explain_rejection(u, remote) for u in rejected]
+        if any(_refused_by_server(u) for u in rejected):  # its reason is in its own words, nowhere else
+            said = server_said(err, known_secrets())
+            details += [f"{remote} said: {line}" for line in said[:SERVER_LINES]]
+            if len(said) > SERVER_LINES:
+                details.append(f"({len(said) - SERVER_LINES} more lines from {remote})")
         return SyncResult(False, tuple(updates), f"push to {remote} was rejected for {len(rejected)} ref(s)", details=details)
     changed = [u for u in updates if u.flag != "="]
     return SyncResult(True, tuple(updates), f"pushed {len(changed)} ref(s) to {remote}" if changed else "everything up to date")
@@ -151,8 +158,20 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
     return SyncResult(ok, updates, message, notes_merged, details)
 
 
+def _refused_by_server(update: RefUpdate) -> bool:
+    """Git sent the ref and the server's own rule (a hook, a protected branch, permissions)
+    turned it down: not a race with another clone, so fetching changes nothing."""
+    return update.summary.startswith("[remote rejected]")
+
+
 def _explain_rejection(update: RefUpdate, remote: str) -> str:
     ref = update.ref
+    if _refused_by_server(update):
+        name = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        return (
+            f"{name}: {update.summary}: {remote} refused it by a rule of its own (a hook, a protected"
+            f" branch or tag, your permissions); fetching does not change that: see what {remote} said"
+        )
     if ref.startswith("refs/heads/"):
         branch = ref[len("refs/heads/") :]
         return (
