@@ -222,3 +222,35 @@ def test_a_push_the_server_refuses_shows_what_the_server_said(clones: tuple[Path
     assert "main: [remote rejected] (pre-receive hook declined): origin refused it" in text
     assert "origin said: DENIED by policy" in result.details
     assert "\x1b" not in text and "origin said: see" in text  # the server's text is shown, never acted on
+
+
+def test_fetch_needs_no_identity_when_the_notes_fast_forward(
+    clones: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh clone without user.name/email: fetch failed "Git does not know who you are" after
+    fetching, though taking the remote's notes writes no commit."""
+    repo, other, _bare = clones
+    with RepoSession.open(repo) as ws:
+        head = revisions.resolve(ws, "HEAD")
+        test_results.record_note(ws, head, "run A: ✓ 2/2")
+        assert sync.push(ws).ok
+    run_git(repo, "config", "user.name", "Ada")  # the first clone keeps a name of its own
+    run_git(repo, "config", "user.email", "ada@example.com")
+    nobody = tmp_path / "nobody.gitconfig"
+    nobody.write_text("[user]\n\tuseConfigOnly = true\n")  # git itself refuses to guess a name
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(nobody))
+    for var in ("EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    with RepoSession.open(other) as ws2:
+        assert sync.fetch(ws2).notes_merged  # no notes here yet
+        assert ws2.store.notes_for("workbench", [head]) == {head: "run A: ✓ 2/2\n"}
+    with RepoSession.open(repo) as ws:
+        test_results.record_note(ws, head, "run B: ✓ 2/2")
+        assert sync.push(ws).ok
+    with RepoSession.open(other) as ws2:
+        assert sync.fetch(ws2).notes_merged  # ours are behind theirs
+        assert "run B" in ws2.store.notes_for("workbench", [head])[head]
+        assert ws2.store.try_resolve("refs/notes/workbench") == run_git(repo, "rev-parse", "refs/notes/workbench").strip()
+    run_git(other, "-c", "user.name=Bo", "-c", "user.email=bo@example.com", "notes", "--ref=workbench", "append", "-m", "C", head)
+    with RepoSession.open(other) as ws2:
+        assert not sync.fetch(ws2).notes_merged  # ours are ahead: nothing to merge

@@ -128,13 +128,7 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
             raise _failed(session, "fetch", f"fetch from {remote}", err, remote)
         details.extend(clobber)
         details.append("a tag on the remote has the same name as a local tag but points elsewhere; tags never move")
-    notes_merged = False
-    remote_notes = f"refs/notes/remotes/{remote}/{NOTES_REF}"
-    remote_sha = store.try_resolve(remote_notes)
-    if remote_sha is not None and store.try_resolve(f"refs/notes/{NOTES_REF}") != remote_sha:
-        store.identity()
-        store.notes_merge(NOTES_REF, remote_notes)
-        notes_merged = True
+    notes_merged = _merge_notes(session, f"refs/notes/remotes/{remote}/{NOTES_REF}")
     after = store.ref_snapshot()
     updates = tuple(
         RefUpdate(ref, "*" if ref not in before else " ", "new" if ref not in before else "updated")
@@ -156,6 +150,23 @@ def fetch(session: RepoSession, remote: str = "origin") -> SyncResult:
     if job is not None:
         job.result()
     return SyncResult(ok, updates, message, notes_merged, details)
+
+
+def _merge_notes(session: RepoSession, remote_notes: str) -> bool:
+    """Merge the fetched notes into ours (cat_sort_uniq); False when there was nothing to take.
+
+    Git's identity is asked only when a merge commit is written: a fresh clone without
+    user.name failed its first fetch though taking the remote's notes (a fast-forward) writes
+    no commit."""
+    store = session.store
+    theirs = store.try_resolve(remote_notes)
+    ours = store.try_resolve(f"refs/notes/{NOTES_REF}")
+    if theirs is None or theirs == ours or (ours is not None and store.is_ancestor(theirs, ours)):
+        return False
+    if ours is not None and not store.is_ancestor(ours, theirs):
+        store.identity()
+    store.notes_merge(NOTES_REF, remote_notes)
+    return True
 
 
 def _refused_by_server(update: RefUpdate) -> bool:
