@@ -175,3 +175,23 @@ def test_a_revision_that_names_a_tree_or_a_blob_is_not_a_commit_not_damage(repo:
     assert run_app(["-C", str(repo), "diff", "greeting", sha]) == 2
     err = capsys.readouterr().err
     assert "not a commit" in err and "damaged" not in err and "fsck" not in err
+
+
+@pytest.mark.parametrize("releases_ahead", [2, 6])
+def test_releases_of_later_commits_are_not_attached_to_an_older_one(repo: Path, ws: RepoSession, releases_ahead: int) -> None:
+    """With HEAD behind several releases (a branch off an old commit), History attached every
+    later release to the oldest shown commit once more than four were off the page (the
+    batched walk passed the commits that changed the prompt in between): a release belongs
+    to a shown commit only when that commit is its content."""
+    first = run_git(repo, "rev-parse", "HEAD").strip()
+    releases.tag_release(ws, "support/summarize")
+    for number in range(releases_ahead):
+        write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", f"tone {number}"))
+        commit_all(repo, f"tone {number}")
+        releases.tag_release(ws, "support/summarize")
+    run_git(repo, "switch", "-q", "-c", "old", first)
+    with RepoSession.open(repo) as session:
+        entries = history.history(session, "support/summarize")
+    assert entries[0].commit.sha == first
+    assert [r.label for r in entries[0].releases] == ["support/summarize@v1"]
+    assert all(not e.releases for e in entries[1:])

@@ -202,32 +202,61 @@ def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) 
 
 
 def _content_owners(session: RepoSession, commits: set[str], page: list[LogEntry], paths: Sequence[str]) -> dict[str, str | None]:
-    """For each tag commit, the newest page entry at or before it (the commit of its content).
+    """For each tag commit, the page entry that is the newest commit at or before it that
+    changed `paths` (the commit of its content), else None (its content is not on the page).
 
-    Cached per session; a few commits ask git one by one, many are answered by one
-    `rev-list --parents` down to the page's oldest entry and a walk of that graph here.
+    Cached per session; a few commits ask git one by one (`last_commit_touching`), many are
+    answered by one `rev-list --parents` down to the page's oldest entry, one `rev-list` of the
+    commits in that range that changed `paths` and a walk of that graph here, checked by one
+    `cat-file --batch-check` of their files.
     """
     cache = session.cache.touching
     key_paths = tuple(paths)
     missing = [c for c in commits if (c, key_paths) not in cache]
     if len(missing) > 4 and page:
-        in_page = {entry[0].sha for entry in page}
-        graph = session.store.parents_between(missing, page[-1][0].sha)
-        for commit in missing:
-            cache[(commit, key_paths)] = _nearest(commit, graph, in_page, page[-1][0].sha)
+        for commit, owner in _walked_owners(session, missing, page, paths).items():
+            cache[(commit, key_paths)] = owner
     for commit in missing:
         if (commit, key_paths) not in cache:
             cache[(commit, key_paths)] = session.store.last_commit_touching(commit, paths)
     return {c: cache[(c, key_paths)] for c in commits}
 
 
-def _nearest(start: str, graph: dict[str, tuple[str, ...]], targets: set[str], oldest: str) -> str | None:
-    """The first of `targets` met walking back from `start` (newest parents first), else None."""
+def _walked_owners(session: RepoSession, commits: list[str], page: list[LogEntry], paths: Sequence[str]) -> dict[str, str | None]:
+    """`_content_owners` of many commits from a walk of the graph between them and the page.
+
+    The walk stops at the first commit that changed `paths`, shown or not: walking on to the
+    page attached every release of a branch's later commits to the oldest shown one. A walk
+    through a merge may take the side git's history simplification leaves (a merge that took
+    one side's file): an owner whose files differ from the tag commit's is left out here, for
+    `last_commit_touching` to answer.
+    """
+    store = session.store
+    in_page = {entry[0].sha for entry in page}
+    oldest = page[-1][0].sha
+    graph = store.parents_between(commits, oldest)
+    changed = store.touching_between(commits, oldest, paths)
+    owners = {commit: _nearest(commit, graph, in_page, changed, oldest) for commit in commits}
+    walked = [(commit, owner) for commit, owner in owners.items() if owner is not None and owner != commit]
+    blobs = store.blob_shas([(rev, path) for pair in walked for rev in pair for path in paths])
+    width = 2 * len(paths)
+    for index, (commit, _owner) in enumerate(walked):
+        files = blobs[index * width : (index + 1) * width]
+        if files[: len(paths)] != files[len(paths) :]:
+            del owners[commit]
+    return owners
+
+
+def _nearest(start: str, graph: dict[str, tuple[str, ...]], targets: set[str], changed: set[str], oldest: str) -> str | None:
+    """The first of `targets` met walking back from `start` (newest parents first); None when
+    a commit that changed the files and is not a target comes first (or nothing is met)."""
     queue, seen = [start], {start}
     while queue:
         sha = queue.pop(0)
         if sha in targets:
             return sha
+        if sha in changed:
+            return None
         for parent in graph.get(sha, ()):
             if parent == oldest:
                 return oldest

@@ -109,6 +109,13 @@ class LogCommands(ReadCommands):
             graph[sha] = tuple(parents)
         return graph
 
+    def touching_between(self, heads: Sequence[str], stop: str, paths: Sequence[str]) -> set[str]:
+        """The commits reachable from `heads` but not from `stop` that changed `paths` (as
+        `git log -- <paths>` lists them), in one `rev-list`."""
+        stdin = "\n".join([*heads, f"^{stop}"]) + "\n"
+        out = self._read("rev-list", "--stdin", "--", *literal(paths), stdin=stdin, revs=[*heads, stop])
+        return set(out.split())
+
     def renamed_from(self, commit: str, path: str) -> str | None:
         """The path `path` had before `commit`, when that commit renamed it (else None)."""
         args = ("diff-tree", "-M", "-r", "-z", "--name-status", "--no-commit-id", f"{commit}^", commit)
