@@ -275,3 +275,33 @@ def test_ctrl_c_after_the_event_is_written_still_reports_it(repo: Path, monkeypa
     out, err = capsys.readouterr()
     assert "greeting@v1" in out and "dev" in out
     assert err.strip() == "workbench: interrupted"
+
+
+def test_status_counts_remote_tracking_branches_and_knows_a_shallow_clone_cannot_tell(repo: Path, ws: RepoSession, tmp_path: Path) -> None:
+    """A clone marked `✗ on no branch` a commit that only a remote-tracking branch holds, and
+    every deployed commit below a shallow clone's boundary, though a branch of the source has
+    them: remote-tracking branches count, and past a shallow boundary the answer is unknown."""
+    older = run_git(repo, "rev-parse", "HEAD~1").strip()
+    deployments.promote(ws, "support/summarize", "prod", rev=older, reason="base")
+    run_git(repo, "switch", "-q", "-c", "feat")
+    write(repo, "prompts/greeting.yaml", GREETING.replace("hello", "ahoy"))
+    commit_all(repo, "Ahoy")
+    deployments.promote(ws, "greeting", "dev", reason="try the feature")
+    run_git(repo, "switch", "-q", "main")
+
+    def cells(clone: Path) -> tuple[bool | None, bool | None]:
+        with RepoSession.open(clone) as session:
+            rows = {r.name: r for r in env_status.status(session).rows}
+        prod, dev = rows["support/summarize"].cell("prod"), rows["greeting"].cell("dev")
+        assert prod is not None and dev is not None
+        return prod.orphaned, dev.orphaned
+
+    full = tmp_path / "full"
+    run_git(tmp_path, "clone", "-q", "-b", "main", repo.as_uri(), str(full))
+    assert cells(full) == (False, False)  # dev's commit is on origin/feat
+    shallow = tmp_path / "shallow"
+    run_git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch", repo.as_uri(), str(shallow))
+    run_git(shallow, "fetch", "-q", "--depth", "1", "origin", "refs/tags/*:refs/tags/*")
+    assert cells(shallow) == (None, False)  # below the boundary: not known
+    run_git(shallow, "fetch", "-q", "--unshallow")
+    assert cells(shallow) == (False, False)

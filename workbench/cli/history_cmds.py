@@ -206,6 +206,8 @@ def status_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> Non
                 text.append(f" ≠ {status.environments[index - 1]}", style="yellow")
             if cell.orphaned:
                 text.append(" ✗ on no branch", style="red")
+            elif cell.orphaned is None:
+                text.append(" ? branch unknown (shallow clone)", style="yellow")
             if event.problem:
                 text.append(" ⚠ malformed event", style="yellow")
                 problems.append(event)

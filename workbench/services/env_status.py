@@ -17,7 +17,7 @@ from workbench.services.deployment_events import current_event, events_for_tags
 from workbench.services.event_cache import read_events
 from workbench.services.history import tag_commits
 from workbench.services.session import RepoSession
-from workbench.vcs.refs import RELEASE_TAGS
+from workbench.vcs.refs import RELEASE_TAGS, OffBranches
 
 
 @dataclass(slots=True)
@@ -28,7 +28,9 @@ class StatusCell:
     event: DeploymentEvent | None
     lag: int | None = None  # versions behind the previous environment in the list
     differs: bool = False  # runs another commit than the previous environment
-    orphaned: bool = False  # no branch contains the deployed commit any more
+    # No branch (local or remote-tracking) contains the deployed commit any more; None: not
+    # known, a shallow clone's history ends before it.
+    orphaned: bool | None = False
 
     @property
     def version(self) -> str | None:
@@ -165,7 +167,7 @@ def status(session: RepoSession) -> EnvStatus:
     return EnvStatus(envs, tuple(_row(name, envs, latest, orphaned) if name in deployed_names else StatusRow(name, empty) for name in sorted(names)))
 
 
-def _row(name: str, envs: tuple[str, ...], latest: dict[tuple[str, str], DeploymentEvent], orphaned: set[str]) -> StatusRow:
+def _row(name: str, envs: tuple[str, ...], latest: dict[tuple[str, str], DeploymentEvent], orphaned: OffBranches) -> StatusRow:
     cells = []
     previous: DeploymentEvent | None = None
     for index, env in enumerate(envs):
@@ -178,16 +180,15 @@ def _row(name: str, envs: tuple[str, ...], latest: dict[tuple[str, str], Deploym
             mine = _version_number(event.version)
             if ahead is not None and mine is not None and ahead > mine:
                 lag = ahead - mine
-        is_orphan = event is not None and (
-            event.commit in orphaned or (event.canary is not None and event.canary.commit in orphaned)
-        )
+        served = {event.commit, event.canary.commit if event.canary else None} if event is not None else set()
+        is_orphan: bool | None = bool(served & orphaned.on_no_branch) or (None if served & orphaned.unknown else False)
         cells.append(StatusCell(env, event, lag, differs, is_orphan))
         previous = event
     return StatusRow(name, tuple(cells))
 
 
-def _orphaned(session: RepoSession, tips: frozenset[str], commits: frozenset[str]) -> set[str]:
-    """Deployed commits no branch contains; recomputed only when a branch or event moved."""
+def _orphaned(session: RepoSession, tips: frozenset[str], commits: frozenset[str]) -> OffBranches:
+    """Deployed commits no branch contains (or not known to); recomputed only when a branch or event moved."""
     cache = session.cache
     if cache.orphans is not None and cache.orphans[0] == tips and cache.orphans[1] == commits:
         return cache.orphans[2]

@@ -19,6 +19,7 @@ from workbench.core.model import LoadResult
 from workbench.core.policy import EnvPolicy
 from workbench.core.versions import DeploymentEvent
 from workbench.errors import WorkbenchError
+from workbench.vcs.refs import OffBranches
 from workbench.vcs.store import GitStore
 
 READ_ONLY_ENV = "WORKBENCH_READ_ONLY"
@@ -47,7 +48,7 @@ class SessionCache:
     events_by_tag: dict[str, DeploymentEvent | None] = field(default_factory=dict)
     tag_targets: dict[str, str] = field(default_factory=dict)
     prompt_names_at: dict[str, list[str]] = field(default_factory=dict)  # commit -> names
-    orphans: tuple[frozenset[str], frozenset[str], set[str]] | None = None  # (tips, commits, result)
+    orphans: tuple[frozenset[str], frozenset[str], OffBranches] | None = None  # (tips, commits, result)
     touching: dict[tuple[str, tuple[str, ...]], str | None] = field(default_factory=dict)
     policy_files: dict[str, dict[str, EnvPolicy] | None] = field(default_factory=dict)  # workbench.yaml blob -> policies
     config_blobs: dict[str, str | None] = field(default_factory=dict)  # commit -> its workbench.yaml blob

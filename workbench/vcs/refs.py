@@ -68,12 +68,20 @@ class TagObject(NamedTuple):
     message: str
 
 
+class OffBranches(NamedTuple):
+    """Of some commits, those no branch (local or remote-tracking) contains, and those a
+    shallow clone cannot place: its history ends before them, so a branch may hold them."""
+
+    on_no_branch: frozenset[str]
+    unknown: frozenset[str]
+
+
 @dataclass(frozen=True)
 class RefListing:
     """Branch tips and deployment tags from one `for-each-ref` (what `status` needs)."""
 
     head: str | None  # the commit of the checked-out branch
-    tips: frozenset[str]  # every local branch tip
+    tips: frozenset[str]  # every local and remote-tracking branch tip
     deploy_tags: tuple[tuple[str, str], ...]  # (tag, the id of its object)
 
 
@@ -108,12 +116,12 @@ class RefCommands(ReadCommands):
     def ref_listing(self) -> RefListing:
         """Branch tips and deployment tags with their objects' ids: no object is read (9 ms for
         3,000 tags where reading their targets and messages takes 50; `tag_objects` reads them)."""
-        out = self._read("for-each-ref", f"--format={_LISTING_FORMAT}", "refs/heads/", "refs/tags/deploy/", reading="the branches and deployments")
+        out = self._read("for-each-ref", f"--format={_LISTING_FORMAT}", "refs/heads/", "refs/remotes/", "refs/tags/deploy/", reading="the branches and deployments")
         head = None
         tips = set()
         tags = []
         for refname, objectname, is_head in parse_ref_records(out, 3):
-            if refname.startswith("refs/heads/"):
+            if refname.startswith(("refs/heads/", "refs/remotes/")):
                 tips.add(objectname)
                 if is_head == "*":
                     head = objectname
@@ -300,29 +308,35 @@ class RefCommands(ReadCommands):
         out = self._read("for-each-ref", "--format=%(refname)", "--contains", commit, "refs/heads/", revs=[commit], reading=f"the branches containing {commit}")
         return [line[len("refs/heads/") :] for line in out.splitlines() if line]
 
-    def unreachable_from_branches(self, commits: Iterable[str]) -> set[str]:
-        """Those of `commits` that no local branch contains, in one `rev-list`."""
+    def unreachable_from_branches(self, commits: Iterable[str]) -> OffBranches:
+        """Those of `commits` that no branch contains, in one `rev-list`."""
         return self.unreachable_from_branches_later(commits).result()
 
-    def unreachable_from_branches_later(self, commits: Iterable[str]) -> Deferred[set[str]]:
+    def unreachable_from_branches_later(self, commits: Iterable[str]) -> Deferred[OffBranches]:
+        """Remote-tracking branches count: a clone of one branch has the others' commits
+        under refs/remotes/ only, and they were said to be on no branch."""
         wanted = {c for c in commits if c}
         # Checked as `revs` on failure: a commit an event names may not be here (hand-written,
         # not fetched), which is git's answer, not damage.
         revs = sorted(wanted)
-        args = ("rev-list", "--stdin", "--not", "--branches")
+        args = ("rev-list", "--stdin", "--not", "--branches", "--remotes")
         return self._read_later(
             lambda out: self._checked_unreachable(wanted & set(out.split())), *args, revs=revs, stdin="\n".join(revs) + "\n", reading="the branches"
         )
 
-    def _checked_unreachable(self, found: set[str]) -> set[str]:
+    def _checked_unreachable(self, found: set[str]) -> OffBranches:
         """`rev-list A --not --branches` skips, without a word, a branch commit it cannot read
         (a parent on the `--not` side), so what lies below it reads as on no branch. Commits said
         to be on none are confirmed by walking the branches down to them (one more `rev-list`,
         only then): that walk reads every commit that could join a branch to them, and fails
-        on damage."""
-        if found:
-            self._read("rev-list", "--count", "--branches", "--not", *sorted(found), "--", reading="the branches' history")
-        return found
+        on damage. In a shallow clone the walk ends at the boundary, where a branch's older
+        commits were not fetched: what it did not reach is unknown, not on no branch."""
+        if not found:
+            return OffBranches(frozenset(), frozenset())
+        self._read("rev-list", "--count", "--branches", "--remotes", "--not", *sorted(found), "--", reading="the branches' history")
+        if self._read("rev-parse", "--is-shallow-repository", reading="the repository").strip() == "true":
+            return OffBranches(frozenset(), frozenset(found))
+        return OffBranches(frozenset(found), frozenset())
 
 
 def _parse_targets(out: str) -> dict[str, str]:

@@ -67,6 +67,8 @@ class EnvironmentsScreen(ModalScreen[tuple[str, str, str, str] | None]):
                     text.append(" ≠", style="bold yellow")
                 if cell.orphaned:
                     text.append(" (no branch)", style="red")
+                elif cell.orphaned is None:
+                    text.append(" (branch unknown: shallow)", style="yellow")
                 cells.append(text)
             table.add_row(*cells, key=row.name)
         table.focus()
