@@ -289,3 +289,29 @@ def test_cli_log_of_a_damaged_history(repo: Path, capsys: pytest.CaptureFixture[
         out, err = capsys.readouterr()
         assert code == 2 and out == "", (argv, out, err)
         assert "Git cannot read the repository" in err and sha in err and "git fsck" in err, err
+
+
+@pytest.mark.parametrize("gone", ["moved", "removed"])
+def test_a_partial_clone_whose_remote_is_gone_is_not_damaged(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], gone: str) -> None:
+    """A `--filter=blob:none` clone reads an old version's blob from its promisor remote; with
+    the remote moved away that read failed as "the repository is damaged: git fsck ...", which
+    sends the user hunting for corruption. Nothing is damaged: the message now says the object
+    was not fetched into this partial clone and the remote could not be reached (a removed
+    remote leaves git saying only "missing object": the clone's `.promisor` packs tell)."""
+    run_git(repo, "config", "uploadpack.allowFilter", "true")
+    with RepoSession.open(repo) as session:
+        releases.tag_release(session, "support/summarize", "HEAD~2")
+    clone = tmp_path / "partial"
+    run_git(tmp_path, "clone", "-q", "--filter=blob:none", repo.as_uri(), str(clone))
+    if gone == "moved":
+        repo.rename(tmp_path / "moved")
+    else:
+        run_git(clone, "remote", "remove", "origin")
+    with RepoSession.open(clone) as session, pytest.raises(RepoUnreadable) as caught:
+        prompt_files.prompt_at(session, "support/summarize", "support/summarize@v1")
+    said = f"{caught.value} {caught.value.hint}"
+    assert "partial clone" in said and "could not be reached" in said
+    assert "the repository is damaged" not in said and "fsck" not in said
+    assert run_app(["-C", str(clone), "diff", "support/summarize", "support/summarize@v1"]) != 0
+    err = capsys.readouterr().err
+    assert "partial clone" in err and "fsck" not in err

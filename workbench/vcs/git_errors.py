@@ -55,6 +55,49 @@ class GitDamaged(GitUnreadable):
         return super()._describe(detail) + (f" (reading {self.reading})" if self.reading else "")
 
 
+class GitNotFetched(GitDamaged):
+    """A partial clone (`clone --filter`) lacks an object on purpose and Git could not fetch it
+    from the promisor remote (moved, removed, offline; see `not_fetched`). Nothing is damaged: said as damage, it
+    sent users to `git fsck` for a network or remote-URL problem. Still never an answer."""
+
+    def __init__(self, args: Sequence[str], status: int, stderr: str, *, where: Path | None = None, reading: str | None = None) -> None:
+        super().__init__(args, status, stderr, where=where, reading=reading)
+        self.hint = (
+            "make the remote reachable again (`git remote -v` shows where this clone fetches from; "
+            "`git remote set-url` points it elsewhere; a removed remote needs `git remote add` and "
+            "`git config remote.<name>.promisor true`) and retry; the clone itself is not damaged"
+        )
+
+    def _describe(self, detail: str) -> str:
+        where = f" at {self.where}" if self.where else ""
+        reading = f" (reading {self.reading})" if self.reading else ""
+        return (
+            f"an object is missing from this partial clone{where} and could not be fetched: its remote "
+            f"could not be reached (moved, removed or offline){reading}: {detail}"
+        )
+
+
+def not_fetched(stderr: str, objects: str) -> bool:
+    """Whether a failed read is a partial clone's object its promisor remote did not deliver:
+    git says so ("could not fetch <id> from promisor remote"), or, once the remote is removed
+    (git no longer tries, and says only "missing object"), the object is missing, not corrupt,
+    in a repository that holds `.promisor` packs. `objects`: the objects folder (a linked
+    worktree's git dir, whose `commondir` leads to it)."""
+    if "promisor remote" in stderr:
+        return True
+    if corrupt(stderr):
+        return False
+    folder = Path(objects)
+    if (folder / "commondir").is_file():
+        folder = folder / (folder / "commondir").read_text(encoding="utf-8").strip() / "objects"
+    return any((folder / "pack").glob("*.promisor"))
+
+
+def corrupt(stderr: str) -> bool:
+    """Git's words for an object that is there and cannot be read (not merely missing)."""
+    return any(word in stderr for word in ("corrupt", "inflate", "hash mismatch", "sha1 mismatch", "unable to unpack"))
+
+
 def _detail(stderr: str, status: int) -> str:
     """Git's first lines, as one: "...call:" + "git config ..." reads as one sentence; other
     lines are joined by "; "."""

@@ -301,8 +301,10 @@ class GitRunner:
         return GitFailed(args, status, stderr, stdout)
 
     def _damaged(self, args: Sequence[str], status: int, stderr: str, *, reading: str | None = None) -> RepoError:
-        """Git could not read an object the repository should hold (see `GitDamaged`)."""
-        return GitDamaged(args, status, errors_in(stderr) or stderr, where=self._place, reading=reading)
+        """Git could not read an object the repository should hold (see `GitDamaged`), or a
+        partial clone could not fetch it from its remote (`GitNotFetched`): decided here only."""
+        kind = git_errors.GitNotFetched if git_errors.not_fetched(stderr, self._objects) else GitDamaged
+        return kind(args, status, errors_in(stderr) or stderr, where=self._place, reading=reading)
 
     def _lock_error(self) -> RepoError:
         lock = self.git_dir / "index.lock"
