@@ -150,3 +150,17 @@ def test_commit_takes_paths_literally_never_as_git_patterns(prompt_repo: Path, p
     after = subprocess.run(["git", "rev-parse", "HEAD"], cwd=prompt_repo, capture_output=True, text=True, check=True).stdout
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=prompt_repo, capture_output=True, text=True, check=True).stdout
     assert after == head and staged == ""
+
+
+def test_a_backslash_in_a_file_name_is_an_invalid_name_everywhere(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`prompts/q"uo\\te.yaml` was listed and validated as the prompt `q"uo/te` (the backslash
+    read as a folder separator), which no command could then address ("no prompt named
+    'q\\"uo/te'", did you mean the same), while status called it `q"uo\\te`. A name is its path
+    under prompts/ as it is, and names.py refuses a backslash: list and validate flag it."""
+    (repo / "prompts" / 'q"uo\\te.yaml').write_text(PROMPT)
+    assert run_app(["-C", str(repo), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "prompts/q\"uo\\te.yaml:1:1: error: invalid prompt name 'q\"uo\\te': the prompt name contains '\\'" in out
+    assert run_app(["-C", str(repo), "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows['q"uo\\te']["valid"] is False and 'q"uo/te' not in rows

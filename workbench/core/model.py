@@ -183,8 +183,13 @@ class Prompt:
 
 
 def prompt_name_from_path(path: str) -> str:
-    """`prompts/support/summarize.yaml` -> `support/summarize`."""
-    rel = path.replace("\\", "/")
+    """`prompts/support/summarize.yaml` -> `support/summarize`.
+
+    `path` is a repository path ('/' between folders, as Git and the discovery give it). A
+    backslash is kept: read as a separator, `prompts/a\\b.yaml` was listed and validated as the
+    prompt `a/b`, which no command could address; kept, the name breaks `core.names`' rule.
+    """
+    rel = path
     prefix = PROMPTS_DIR + "/"
     if rel.startswith(prefix):
         rel = rel[len(prefix) :]
@@ -199,10 +204,10 @@ def is_prompt_path(path: str) -> bool:
     (`*.tests.yaml`) and anything hidden (a file or folder whose name starts with a dot, such
     as `prompts/.drafts/`). Discovery in the working copy, at a commit, and in status all use it.
     """
-    rel = path.replace("\\", "/")
-    if not rel.startswith(PROMPTS_DIR + "/") or not rel.endswith(PROMPT_SUFFIXES) or rel.endswith(TESTS_SUFFIXES):
+    # A repository path: a backslash is part of a name, not a separator (`prompt_name_from_path`).
+    if not path.startswith(PROMPTS_DIR + "/") or not path.endswith(PROMPT_SUFFIXES) or path.endswith(TESTS_SUFFIXES):
         return False
-    return "/." not in rel
+    return "/." not in path
 
 
 @dataclass(frozen=True)
