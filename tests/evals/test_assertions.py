@@ -167,6 +167,41 @@ async def test_a_catastrophically_backtracking_regex_errs_the_case_within_the_ti
     assert (await check(Assertion(kind, value), healed, CTX)).passed is (kind != "not-regex")  # the next match works
 
 
+@pytest.mark.parametrize(
+    ("kind", "value", "output"),
+    [
+        ("regex", "^(a+)+$", REDOS),
+        ("is-json", {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}, json.dumps({"code": REDOS})),
+        ("is-sql", {"databaseType": "MySQL", "allowedTables": ["select::null::(a+)+"]}, "SELECT id FROM " + "a" * 40 + "b"),
+    ],
+)
+async def test_a_match_running_to_its_limit_does_not_stall_the_event_loop(kind: str, value: Any, output: str) -> None:
+    """Grading waited for the regex helper on the event loop's thread: a pattern running to its
+    limit stalled every other request of the run (none sent, no answer read) for about 1 s."""
+    import asyncio
+
+    from workbench.evals.assertions import grade
+
+    gaps: list[float] = []
+    graded = False
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while not graded:
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.05)
+    verdict = await grade(TestCase("slow", asserts=(Assertion(kind, value),)), output, CTX)
+    graded = True
+    await ticker
+    assert verdict.error is not None and "catastrophic backtracking" in verdict.error
+    assert max(gaps) < 0.3, f"the loop stalled {max(gaps):.2f} s"
+
+
 def test_a_regex_helper_that_dies_is_not_called_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     """A helper killed 0.2 s into a match (or dying as it starts) was reported as "regex took over
     1 s (catastrophic backtracking?)": the pipe's end was read as the deadline. It says what

@@ -135,3 +135,22 @@ async def test_new_answers_are_written_to_the_cache_in_few_transactions(tmp_path
     assert len(commits) <= 5, len(commits)  # before: one commit (one fsync) per answer
     rows = sqlite3.connect(tmp_path / "cache.sqlite").execute("SELECT count(*) FROM responses").fetchone()[0]
     assert rows == 40
+
+
+async def test_a_suites_results_are_in_case_order_whatever_order_they_finish_in() -> None:
+    """Results were listed as cases finished: a case graded off the event loop (a regex) came
+    after the cases below it, and reports and cached reruns changed order from run to run."""
+    from workbench.evals.providers import EchoProvider
+
+    text = (
+        "inputs:\n  q: {type: string, required: true}\nmessages:\n  - {role: user, content: \"{{ q }}\"}\ntests:\n"
+        "  - {description: slow, vars: {q: 'aaaaaaaaaaaaaaaaaaaa!'}, assert: [{type: regex, value: '^(a+)+!$'}]}\n"
+        + "".join(f"  - {{description: case {i}, vars: {{q: question {i}}}, assert: [{{type: contains, value: 'question'}}]}}\n" for i in range(5))
+    )
+    loaded = load_prompt(text, "prompts/q.yaml")
+    assert loaded.prompt is not None, loaded.problems
+    events: list[object] = []
+    results = await SuiteRun(loaded.prompt, EchoProvider(), loaded.prompt.tests, RunOptions(concurrency=8, **QUICK), on_event=events.append).run()
+    assert _finish_order(events)[-1] == "aaaaaaaaaaaaaaaaaaaa!"  # it did finish last
+    assert [r.case_id for r in results] == ["slow", *(f"case {i}" for i in range(5))]
+    assert all(r.passed for r in results)

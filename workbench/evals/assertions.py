@@ -49,7 +49,7 @@ from workbench.evals.assert_values import (
     parse_comma_separated,
     resolve_value,
 )
-from workbench.evals.regex_limit import RegexHelperEnded, RegexTimeout, bounded_search
+from workbench.evals.regex_limit import RegexHelperEnded, RegexTimeout, bounded_search, in_thread_off_the_loop
 from workbench.evals.run_model import AssertionResult
 
 DEFAULT_LEVENSHTEIN = 5.0
@@ -109,45 +109,19 @@ def _compile_json_schema(value: Any, label: str) -> Any:
         raise AssertionConfigError(str(err)) from None
 
 
-async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool, ctx: GradingContext) -> tuple[bool, float, str]:
-    kind = assertion.base_type
-    text = coerce_output(output)
-    neg = "not " if inverse else ""
+_WAITS_ON_THE_REGEX_HELPER = frozenset({"regex", "is-json", "contains-json", "is-sql", "contains-sql"})
+"""The types graded by `_graded_with_user_patterns`: a pattern of the user's may wait up to its limit
+(`regex_limit`) for the helper process, so they run in a worker thread, not the event loop's."""
 
-    if kind == "equals":
-        if isinstance(value, (dict, list)) or value is None:  # JavaScript: typeof null is "object"
-            try:
-                ok = _deep_equal(value, json_parse(text))
-            except ValueError:
-                ok = False
-            shown = stringify(value)
-        else:
-            shown = to_string(value)
-            ok = shown == text
-        return _binary(ok, inverse, f"Expected output {excerpt(text)} to {neg}equal {excerpt(shown)}")
-    if kind in ("contains", "icontains"):
-        _need(_is_contains_value(value), f'"{kind}" assertion type must have a string or number value')
-        needle = to_string(value)
-        hay = text
-        if kind == "icontains":
-            needle, hay = needle.lower(), hay.lower()
-        return _binary(needle in hay, inverse, f"Expected output to {neg}contain {excerpt(to_string(value))}; output was {excerpt(text)}")
-    if kind in ("contains-any", "icontains-any", "contains-all", "icontains-all"):
-        _need(_js_truthy(value), f'"{kind}" assertion type must have a value')
-        if isinstance(value, str):
-            value = parse_comma_separated(value)
-        _need(isinstance(value, list), f'"{kind}" assertion type must have an array value')
-        insensitive = kind.startswith("i")
-        hay = text.lower() if insensitive else text
-        wanted = [to_string(v) for v in value]
-        found = [w for w in wanted if (w.lower() if insensitive else w) in hay]
-        if kind.endswith("any"):
-            return _binary(bool(found), inverse, f"Expected output to {neg}contain one of {wanted}; output was {excerpt(text)}")
-        missing = [w for w in wanted if w not in found]
-        return _binary(not missing, inverse, f"Expected output to {neg}contain all of {wanted}. Missing: {missing}")
-    if kind == "starts-with":
-        _need(isinstance(value, str) and value != "", '"starts-with" assertion type must have a string value')
-        return _binary(text.startswith(value), inverse, f"Expected output to {neg}start with {excerpt(value)}, it starts with {excerpt(text[:40])}")
+
+def _graded_with_user_patterns(kind: str, value: Any, text: str, inverse: bool) -> tuple[bool, float, str]:
+    """A `regex`, a JSON schema's `pattern`, is-sql's allowed tables: user patterns run by `bounded_search`.
+
+    It blocks while the helper runs (up to 1 s a match and more), so `_dispatch` runs it in a
+    thread: on the event loop it stalled every other request of the run (none sent, no answer
+    read). `bounded_search` serializes the threads' use of the one helper with its lock.
+    """
+    neg = "not " if inverse else ""
     if kind == "regex":
         _need(isinstance(value, str) and value != "", '"regex" assertion type must have a string value')
         try:
@@ -189,6 +163,58 @@ async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool
                     break
                 message = f"JSON does not conform to the provided schema. Errors: {problem}"
         return passed, 1.0 if passed else 0.0, "Assertion passed" if passed else message
+    if kind in ("is-sql", "contains-sql"):
+        from workbench.evals import assert_sql
+
+        try:
+            ok, why = (assert_sql.check_sql if kind == "is-sql" else assert_sql.contains_sql)(text, value)
+        except ValueError as err:
+            raise AssertionConfigError(str(err)) from None
+        return _binary(ok, inverse, why if not inverse else "The output SQL statement is valid")
+    raise AssertionError(f"not a pattern-graded type: {kind}")
+
+
+async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool, ctx: GradingContext) -> tuple[bool, float, str]:
+    kind = assertion.base_type
+    text = coerce_output(output)
+    neg = "not " if inverse else ""
+
+    if kind in _WAITS_ON_THE_REGEX_HELPER:
+        return await in_thread_off_the_loop(_graded_with_user_patterns, kind, value, text, inverse)
+    if kind == "equals":
+        if isinstance(value, (dict, list)) or value is None:  # JavaScript: typeof null is "object"
+            try:
+                ok = _deep_equal(value, json_parse(text))
+            except ValueError:
+                ok = False
+            shown = stringify(value)
+        else:
+            shown = to_string(value)
+            ok = shown == text
+        return _binary(ok, inverse, f"Expected output {excerpt(text)} to {neg}equal {excerpt(shown)}")
+    if kind in ("contains", "icontains"):
+        _need(_is_contains_value(value), f'"{kind}" assertion type must have a string or number value')
+        needle = to_string(value)
+        hay = text
+        if kind == "icontains":
+            needle, hay = needle.lower(), hay.lower()
+        return _binary(needle in hay, inverse, f"Expected output to {neg}contain {excerpt(to_string(value))}; output was {excerpt(text)}")
+    if kind in ("contains-any", "icontains-any", "contains-all", "icontains-all"):
+        _need(_js_truthy(value), f'"{kind}" assertion type must have a value')
+        if isinstance(value, str):
+            value = parse_comma_separated(value)
+        _need(isinstance(value, list), f'"{kind}" assertion type must have an array value')
+        insensitive = kind.startswith("i")
+        hay = text.lower() if insensitive else text
+        wanted = [to_string(v) for v in value]
+        found = [w for w in wanted if (w.lower() if insensitive else w) in hay]
+        if kind.endswith("any"):
+            return _binary(bool(found), inverse, f"Expected output to {neg}contain one of {wanted}; output was {excerpt(text)}")
+        missing = [w for w in wanted if w not in found]
+        return _binary(not missing, inverse, f"Expected output to {neg}contain all of {wanted}. Missing: {missing}")
+    if kind == "starts-with":
+        _need(isinstance(value, str) and value != "", '"starts-with" assertion type must have a string value')
+        return _binary(text.startswith(value), inverse, f"Expected output to {neg}start with {excerpt(value)}, it starts with {excerpt(text[:40])}")
     if kind == "levenshtein":
         _need(isinstance(value, str), '"levenshtein" assertion type must have a string value')
         limit = assertion.threshold if assertion.threshold is not None else DEFAULT_LEVENSHTEIN
@@ -241,14 +267,6 @@ async def _dispatch(assertion: Assertion, value: Any, output: Any, inverse: bool
             raise AssertionConfigError(str(err)) from None
         ok, why = (assert_xml.validate_xml if kind == "is-xml" else assert_xml.contains_xml)(text, required)
         return _binary(ok, inverse, why if not inverse else f"Expected output to not be valid XML ({why})")
-    if kind in ("is-sql", "contains-sql"):
-        from workbench.evals import assert_sql
-
-        try:
-            ok, why = (assert_sql.check_sql if kind == "is-sql" else assert_sql.contains_sql)(text, value)
-        except ValueError as err:
-            raise AssertionConfigError(str(err)) from None
-        return _binary(ok, inverse, why if not inverse else "The output SQL statement is valid")
     if kind == "is-valid-openai-tools-call":
         from workbench.evals import assert_tools
 

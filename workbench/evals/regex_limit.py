@@ -11,11 +11,15 @@ The child ignores SIGINT (the parent decides), and ends itself by SIGALRM if its
 A child that ends before the deadline (killed from outside, dying as it starts) is not a timeout:
 its pipe's end was read as one, and a kill 0.2 s in said "regex took over 1 s". It is
 `RegexHelperEnded`, and the next match starts a new child.
+An async caller runs its matching through `in_thread_off_the_loop`: waiting on the loop's thread
+stalled every other request of a test run for up to the limit, each match.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextvars
 import json
 import os
 import select
@@ -25,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from workbench.core.jsvalues import JsRegexError
 
@@ -58,8 +62,46 @@ class RegexHelperEnded(Exception):
         super().__init__(f"the regex helper ended unexpectedly{how}; it restarts for the next match")
 
 
+class RegexAbandoned(Exception):
+    """The task that waited for this match was cancelled (Ctrl-C): the match stopped unfinished."""
+
+    def __init__(self) -> None:
+        super().__init__("the match was abandoned: its run was cancelled")
+
+
 class _Ended(Exception):
     """The child's pipes closed: it is gone."""
+
+
+class _Abandoned(Exception):
+    """The waiting caller's task was cancelled."""
+
+
+_POLL_SECONDS = 0.05
+"""How often a thread's wait looks whether its task was cancelled: a thread cannot be interrupted."""
+
+_abandoned: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("regex_abandoned", default=None)
+"""Set by `in_thread_off_the_loop` for the thread it starts (the thread runs in a copy of the context)."""
+
+_Result = TypeVar("_Result")
+
+
+async def in_thread_off_the_loop(function: Callable[..., _Result], *args: Any) -> _Result:
+    """`function(*args)` in a worker thread, its matches abandoned when the awaiting task is cancelled.
+
+    Why not a bare `asyncio.to_thread`: Ctrl-C cancels the run, but a thread cannot be stopped, and
+    the run's end waited for each thread queued on the helper's lock to finish its match (20
+    backtracking cases: over 5 s more, a limit each). Cancelled, the waits end within `_POLL_SECONDS`.
+    """
+    abandoned = threading.Event()
+    token = _abandoned.set(abandoned)
+    try:
+        return await asyncio.to_thread(function, *args)
+    except asyncio.CancelledError:
+        abandoned.set()
+        raise
+    finally:
+        _abandoned.reset(token)
 
 
 _CHILD = """
@@ -111,11 +153,12 @@ class _Worker:
         self.stdin: IO[bytes] = self.process.stdin
         self.stdout: IO[bytes] = self.process.stdout
 
-    def ask(self, request: bytes, seconds: float) -> dict[str, Any] | None:
+    def ask(self, request: bytes, seconds: float, abandoned: threading.Event | None) -> dict[str, Any] | None:
         """The reply, or None when none came in time.
 
         Raises:
             _Ended: the child is gone (its pipe closed) before the deadline.
+            _Abandoned: `abandoned` was set while waiting.
         """
         try:
             self.stdin.write(request)
@@ -127,6 +170,10 @@ class _Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
+            if abandoned is not None:
+                if abandoned.is_set():
+                    raise _Abandoned
+                remaining = min(remaining, _POLL_SECONDS)
             ready, _, _ = select.select([self.stdout], [], [], remaining)
             if ready:
                 line = self.stdout.readline()
@@ -162,29 +209,42 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
         JsRegexError: the pattern is not valid JavaScript.
         RegexTimeout: the match did not end in time.
         RegexHelperEnded: the helper process ended before it answered.
+        RegexAbandoned: run by `in_thread_off_the_loop`, and its task was cancelled.
     """
     global _worker
     seconds = limit_for(text, seconds)
     # UTF-8, not JSON's \uXXXX: six bytes a non-ASCII character made the transfer of 3M "é" 0.36 s
     # of the limit. `surrogatepass`: an answer may hold a lone surrogate (JSON's "\ud800").
     request = (json.dumps([pattern, text, flags, seconds], ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-    with _lock:
+    abandoned = _abandoned.get()
+    if abandoned is None:
+        _lock.acquire()
+    else:
+        while not _lock.acquire(timeout=_POLL_SECONDS):  # another thread's match may take its whole limit
+            if abandoned.is_set():
+                raise RegexAbandoned
+    try:
         if _worker is not None and _worker.process.poll() is not None:
             _stop_worker()  # ended since the last match (its own alarm, a kill from outside)
         if _worker is None:
             _worker = _Worker()
         try:
-            reply = _worker.ask(request, seconds)
+            reply = _worker.ask(request, seconds, abandoned)
         except _Ended:
             code = _worker.process.wait()
             _stop_worker()
             raise RegexHelperEnded(code) from None
+        except _Abandoned:  # its reply would be read by the next match
+            _stop_worker()
+            raise RegexAbandoned from None
         except BaseException:  # a second Ctrl-C while waiting: the reply would be read by the next match
             _stop_worker()
             raise
         if reply is None:
             _stop_worker()
             raise RegexTimeout(seconds)
+    finally:
+        _lock.release()
     if "invalid" in reply:
         raise JsRegexError(reply["invalid"])
     if "failed" in reply:
@@ -192,4 +252,13 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
     return bool(reply["found"])
 
 
-__all__ = ["REGEX_SECONDS", "SECONDS_PER_MILLION_CHARACTERS", "RegexHelperEnded", "RegexTimeout", "bounded_search", "limit_for"]
+__all__ = [
+    "REGEX_SECONDS",
+    "SECONDS_PER_MILLION_CHARACTERS",
+    "RegexAbandoned",
+    "RegexHelperEnded",
+    "RegexTimeout",
+    "bounded_search",
+    "in_thread_off_the_loop",
+    "limit_for",
+]

@@ -97,7 +97,7 @@ def _request_chars(request: ModelRequest) -> int:
 
 
 class SuiteRun:
-    """One prompt version × its cases on one provider. `results` fills in as cases finish.
+    """One prompt version × its cases on one provider. `results` fills in as cases finish, then is put in the suite's order.
 
     `slots` and `health` may be shared by several suites of one run (one concurrency budget,
     one view of the endpoint); by default the suite has its own.
@@ -150,12 +150,15 @@ class SuiteRun:
             if warm is not None:
                 warm()  # get the client ready while the cached cases are graded
 
-        async def one(job: _Job) -> None:
+        place: dict[int, int] = {}  # id(result) -> its job's place in the suite
+
+        async def one(index: int, job: _Job) -> None:
             result = _scrubbed(await self._run_case(job, hits.get(job.key) if job.key is not None else None))
+            place[id(result)] = index
             self.results.append(result)
             self.on_event(CaseFinished(self.arm, result))
 
-        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
+        tasks = [asyncio.ensure_future(one(index, job)) for index, job in enumerate(jobs)]
         try:
             await asyncio.gather(*tasks)
         except asyncio.CancelledError:
@@ -163,11 +166,15 @@ class SuiteRun:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.results.sort(key=lambda result: place[id(result)])
             self.on_event(RunFinished(self.arm, summarize(self.results), cancelled=True))
             raise
         finally:
             if self.cache is not None:
                 self.cache.flush()
+        # In the suite's order, not the order cases finished in: a case graded in a thread (a
+        # regex) came after those below it, and reports of cached reruns changed order.
+        self.results.sort(key=lambda result: place[id(result)])
         self.on_event(RunFinished(self.arm, summarize(self.results)))
         return self.results
 
