@@ -51,6 +51,21 @@ def test_split_assigns_keys_stably(repo: Path, ws: RepoSession) -> None:
         assert 0.15 < keyless.count("canary") / len(keyless) < 0.45
 
 
+def test_an_int_key_over_4300_digits_gets_its_own_arm(repo: Path, ws: RepoSession) -> None:
+    """str() refuses an int over 4,300 digits: get(key=) raised ValueError, and once the prompt had
+    been served, the fallback hid it by serving the arm the previous request got."""
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="base")
+    split = deployments.promote(ws, "support/summarize", "prod", reason="canary", split_percent=30)
+    huge_keys = [10**4300 + i for i in range(40)]
+    with PromptRepo(repo) as prompts:  # cold: the first get is a huge key
+        arms = {key: prompts.get("support/summarize", env="prod", key=key).arm for key in huge_keys}
+        assert set(arms.values()) == {"stable", "canary"}
+        for key, arm in arms.items():
+            assert arm == ("canary" if choose_arm(key, 30, split.tag) else "stable")
+            prompts.get("support/summarize", env="prod", key="someone else")
+            assert prompts.get("support/summarize", env="prod", key=key).arm == arm
+
+
 def test_refresh_from_remote_and_last_good_fallback(
     repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
