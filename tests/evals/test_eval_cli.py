@@ -257,6 +257,36 @@ def test_a_concurrency_out_of_range_is_a_usage_error(repo: Path, concurrency: st
         EvalSettings(provider="echo", concurrency=int(concurrency))
 
 
+@pytest.mark.parametrize("command", ["test", "compare", "ci"])
+def test_the_help_of_j_and_repeat_names_the_ranges_the_run_enforces(command: str) -> None:
+    """The help said "1 to 256" and "1 to 1000" in text of its own, while MAX_CONCURRENCY and
+    MAX_REPEAT decide: a changed limit left the help wrong. It is written from them now."""
+    import os
+    import sys
+
+    from workbench.core.config import MAX_CONCURRENCY
+    from workbench.services.evals import MAX_REPEAT
+
+    probe = (
+        "import sys\n"
+        "from workbench.core import run_limits\n"
+        "run_limits.MAX_CONCURRENCY, run_limits.MAX_REPEAT = 17, 23\n"
+        "from workbench.cli.common import run_app\n"
+        "sys.exit(run_app(sys.argv[1:]))\n"
+    )
+    shown = []
+    for code in ("import sys; from workbench.cli.common import run_app; sys.exit(run_app(sys.argv[1:]))", probe):
+        args = [command, "--help"] if command != "ci" else ["ci", "check", "--help"]
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
+            env={**os.environ, "COLUMNS": "200", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        assert done.returncode == 0, done.stderr
+        shown.append(" ".join(done.stdout.split()))
+    assert f"1 to {MAX_CONCURRENCY}." in shown[0] and f"1 to {MAX_REPEAT} " in shown[0]
+    assert "1 to 17." in shown[1] and "1 to 23 " in shown[1], shown[1]
+
+
 def test_compare_base_accepts_a_remote_style_branch_name(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     git(repo, "branch", "upstream-main")
     git(repo, "switch", "-qc", "feature")

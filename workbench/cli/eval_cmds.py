@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, state
+from workbench.core import run_limits
 from workbench.core.safe_text import clean
 
 report_app = typer.Typer(help="Work with JSON reports (e.g. join CI shards).", no_args_is_help=True)
@@ -23,8 +24,8 @@ app.add_typer(report_app, name="report")
 ProviderOpt = Annotated[str | None, typer.Option("--provider", help="openai | local | echo | python:module:function (overrides the prompt and workbench.yaml).")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name (overrides).")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint (overrides).")]
-ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", "-j", help="Requests in flight at once, 1 to 256.")]
-RepeatOpt = Annotated[int, typer.Option("--repeat", help="Sample each case K times, 1 to 1000 (pass rate per case, pass^k).")]
+ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", "-j", help=f"Requests in flight at once, 1 to {run_limits.MAX_CONCURRENCY}.")]
+RepeatOpt = Annotated[int, typer.Option("--repeat", help=f"Sample each case K times, 1 to {run_limits.MAX_REPEAT} (pass rate per case, pass^k).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Call the model even when a cached answer exists.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]

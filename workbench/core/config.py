@@ -7,13 +7,12 @@ from typing import Any
 
 from workbench.core.model import Problem, Severity
 from workbench.core.policy import EnvPolicy, parse_duration
+from workbench.core.run_limits import MAX_CONCURRENCY as MAX_CONCURRENCY
 from workbench.core.schema import schema_problems
 from workbench.core.yamlpos import YamlDocument, YamlSyntaxError, parse_yaml
 
 CONFIG_FILE = "workbench.yaml"
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
-MAX_CONCURRENCY = 256
-"""Requests in flight at most: workbench.yaml's `concurrency` maximum, and `-j`'s (one range)."""
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from workbench.core.config import MAX_CONCURRENCY
 from workbench.core.model import Prompt, TestCase
 from workbench.core.model_choice import resolve_model
+from workbench.core.run_limits import MAX_CONCURRENCY, MAX_REPEAT
 from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import EvalError, WorkbenchError
 from workbench.evals.cache import ResponseCache
@@ -58,8 +58,6 @@ __all__ = [
     "run_suites",
     "run_tests",
 ]
-
-MAX_REPEAT = 1000
 
 @dataclass(frozen=True)
 class EvalSettings:
