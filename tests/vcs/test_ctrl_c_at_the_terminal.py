@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from vcs_helpers import run_git
 
 # A git hook that holds the release tag's ref update open until Ctrl+C has been typed. The hook
@@ -102,3 +103,23 @@ def test_only_a_subcommand_that_may_ask_keeps_ctrl_c() -> None:
 
     assert may_ask(["git", "push", "origin", "main"]) and may_ask(["git", "-c", "core.x=1", "fetch", "origin"])
     assert not may_ask(["git", "switch", "push"]) and not may_ask(["git", "tag", "-a", "clone", "-m", "m"])
+
+
+def test_ctrl_c_during_init_leaves_a_whole_first_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workbench init` ran git through GitPython's own calls, not as a process started with
+    Ctrl+C held back: Ctrl+C during the first commit killed git and left prompts/ and
+    workbench.yaml with no commit, which a second `init` refuses ("already holds a prompt
+    repository"). Now the init finishes, says what it made, and exits 130."""
+    templates = tmp_path / "templates"
+    (templates / "hooks").mkdir(parents=True)
+    hook = templates / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\ntrap '' INT\ntouch under-way\nsleep 2\nexit 0\n")
+    hook.chmod(0o755)
+    monkeypatch.setenv("GIT_TEMPLATE_DIR", str(templates))  # `git init` copies the hook in
+    target = tmp_path / "new"
+    target.mkdir()
+    status, output = _ctrl_c_once_under_way(target, "init", str(target))
+    assert run_git(target, "log", "-1", "--format=%s").strip() == "Initial prompt repository", output
+    committed = run_git(target, "ls-files").split()
+    assert {"prompts/example/greeting.yaml", "workbench.yaml", ".gitignore"} <= set(committed), output
+    assert "created a prompt repository" in output and "interrupted" in output and status == 130, output

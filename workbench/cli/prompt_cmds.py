@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, state
+from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, interrupt_after, state
 from workbench.core.safe_text import clean
 
 
@@ -189,8 +189,9 @@ def init_command(directory: Annotated[Path, typer.Argument(help="Where to create
     """Create a new prompt repository: prompts/, workbench.yaml, .gitignore, one example, a first commit."""
     from workbench.services.setup import init_repository
 
-    created = init_repository(directory)
-    print(f"created a prompt repository in {created}")
+    with interrupt_after():  # Ctrl+C: the files and their first commit are made whole, then said
+        created = init_repository(directory)
+        print(f"created a prompt repository in {created}")
     print("next: edit prompts/example/greeting.yaml, then `workbench validate` and `workbench`")
 
 

@@ -24,7 +24,8 @@ tag and no deployment event. Git starts with SIGINT blocked (the mask outlives e
 its hooks keep it), so Ctrl+C reaches workbench alone, which decides: a write under way is
 finished (`cli/common.interrupt_after`), anything else is ended by SIGTERM as its handle goes.
 Not blocked for git that may ask on the terminal (`_MAY_ASK`): Ctrl+C at ssh's passphrase
-prompt must still stop it.
+prompt must still stop it. Every git of a repository opened as a `SessionRepo` follows this
+rule, the calls GitPython makes itself (waited for: Ctrl+C arrives when git ends) included.
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ class SessionGit(git.Git):
 
     def execute(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.detached:
-            if not kwargs.get("as_process") or may_ask(command):  # waited for here: Ctrl+C stays prompt
+            if may_ask(command):  # Ctrl+C at ssh's passphrase prompt must still stop it
                 return super().execute(command, *args, **kwargs)
-            with _terminal_interrupt_held():  # only while git starts: it returns once git runs
+            # As a process: held while git starts (it returns once git runs). Waited for here
+            # (GitPython's own calls, `init`'s first commit): held until git ends, and Ctrl+C
+            # then arrives; it once killed that git, and `init` left files and no commit.
+            with _terminal_interrupt_held():
                 return super().execute(command, *args, **kwargs)
         if not kwargs.get("as_process"):  # waited for here: nothing to end later
             return super().execute(command, *args, **{**kwargs, "start_new_session": True})

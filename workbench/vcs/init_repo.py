@@ -7,6 +7,7 @@ from pathlib import Path
 import git
 
 from workbench.errors import RepoError
+from workbench.vcs.detached import SessionRepo
 
 
 def init_repository(path: Path, message: str, *, branch: str = "main") -> str:
@@ -17,7 +18,9 @@ def init_repository(path: Path, message: str, *, branch: str = "main") -> str:
     """
     if (path / ".git").exists():
         raise RepoError(f"{path} is already a Git repository", hint="use it as it is: workbench -C PATH")
-    repo = git.Repo.init(path, initial_branch=branch)
+    # A `SessionRepo`: its git runs with the terminal's Ctrl+C held back (`vcs/detached.py`), like
+    # every other write; a plain `git.Repo`'s first commit died of it and left no commit.
+    repo = SessionRepo.init(path, initial_branch=branch)
     try:
         repo.git.add("-A")
         try:
