@@ -14,7 +14,7 @@ from vcs_helpers import run_git
 from workbench.cli import run_app
 from workbench.core.versions import parse_event_message
 from workbench.runtime import PromptRepo
-from workbench.services import deployments
+from workbench.services import approvals, deployments
 from workbench.services.session import RepoSession
 
 BAD_TAG = "deploy/prod/greeting/20991231000000000-deadbeef"
@@ -200,3 +200,36 @@ def test_a_deploy_tag_on_a_blob_or_tree_is_skipped_not_served(
         assert (rolled.commit, rolled.previous_commit) == (first, second)
         again = deployments.promote(fresh, "support/summarize", "prod", rev="HEAD", reason="forward")
         assert again.previous_commit == first and again.problem == ""
+
+
+@pytest.mark.parametrize("stamp", ["99999999999999999", "20261341000000000", "99991231235959999"])
+def test_a_sequence_that_carries_no_real_time_is_skipped_not_served(
+    repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str], stamp: str
+) -> None:
+    """`deploy/.../99999999999999999-…` (or a 13th month, or the last millisecond of year 9999,
+    after which no event can be made) made every promote, rollback and approve of the prompt
+    crash ("unconverted data remains", OverflowError), while status and the runtime served the
+    tag's commit. Now it is a malformed event, skipped as prod's state, and new events are made
+    after the last valid one."""
+    first = deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="v1").commit
+    head = run_git(repo, "rev-parse", "HEAD").strip()
+    bad = f"deploy/prod/support/summarize/{stamp}-ffffffff"
+    run_git(repo, "tag", bad, head)
+    run_git(repo, "tag", f"approve/prod/support/summarize/{stamp}-ffffffff", head)
+    with PromptRepo(repo) as prompts:
+        assert prompts.get("support/summarize", env="prod").commit == first
+    for cold in (True, False):  # from Git, then from the event cache
+        assert run_app(["-C", str(repo), "status", "--json"]) == 0
+        cell = next(p for p in json.loads(capsys.readouterr().out)["prompts"] if p["name"] == "support/summarize")["environments"]["prod"]
+        assert cell["commit"] == first and bad in cell["problem"] and "carries no real time" in cell["problem"], cold
+    assert run_app(["-C", str(repo), "audit"]) == 1
+    out = capsys.readouterr().out
+    assert f"VIOLATION {bad}" in out and "carries no real time" in out
+    with RepoSession.open(repo) as fresh:
+        second = deployments.promote(fresh, "support/summarize", "prod", rev="HEAD~1", reason="fix")
+        assert second.previous_commit == first
+        rolled = deployments.rollback(fresh, "support/summarize", "prod", reason="back")
+        assert (rolled.commit, rolled.previous_commit) == (first, second.commit)
+        assert approvals.approve(fresh, "support/summarize", "prod", rev="HEAD", reason="ok").seq < bad.rsplit("/", 1)[1]
+        # An approval with no time was never tagged "before" anything: it counts for no promotion.
+        assert all(a.seq[:17] != stamp for a in approvals.approvals(fresh, "prod", "support/summarize"))

@@ -22,8 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from workbench.core.event_seq import seq_time
 
 RULES = ("from", "require_tests", "soak", "approvals")
 _DURATION_RE = re.compile(r"^(?:(?P<w>[0-9]+)w)?(?:(?P<d>[0-9]+)d)?(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?$")
@@ -237,14 +239,4 @@ def runs_of(history: Sequence[Any], commit: str, *, until: datetime | None = Non
 
 def event_time(event: Any) -> datetime | None:
     """When an event (deployment or approval) happened: the time in its sequence (what orders it)."""
-    seq = str(getattr(event, "seq", "") or "")
-    stamp = seq[:17]
-    if len(stamp) == 17 and stamp.isdigit():
-        try:  # the constructor, not strptime: an audit reads thousands of these
-            return datetime(
-                int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[8:10]), int(stamp[10:12]), int(stamp[12:14]),
-                int(stamp[14:]) * 1000, tzinfo=UTC,
-            )
-        except ValueError:
-            return None
-    return None
+    return seq_time(str(getattr(event, "seq", "") or ""))

@@ -22,11 +22,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from workbench.core.event_fields import checked_fields
+from workbench.core.event_seq import make_seq as make_seq  # re-exported: where callers found it
+from workbench.core.event_seq import seq_time
 
 # At most 18 digits (a number SQLite and every reader hold): `int()` of a pushed `p@v<5,000
 # digits>` raised ValueError past Python's 4,300-digit limit. `\Z`: `$` also matches before a final newline.
@@ -157,30 +159,6 @@ def parse_approve_tag(tag: str) -> tuple[str, str, str] | None:
     if not tag.startswith(APPROVE_PREFIX):
         return None
     return parse_deploy_tag(DEPLOY_PREFIX + tag[len(APPROVE_PREFIX) :])
-
-
-def make_seq(now: datetime, suffix_hex: str, *, after: str | None = None) -> str:
-    """A sortable, collision-free event sequence: UTC milliseconds, then a unique suffix.
-
-    Args:
-        now: the wall-clock time of the event.
-        suffix_hex: at least 8 hex digits unique to this event (a hash of who+commit+random).
-        after: the latest existing seq for the same prompt and environment; the new seq
-            sorts after it even when this clock is behind (a tiny logical clock).
-    """
-    ms = int(now.astimezone(UTC).strftime("%Y%m%d%H%M%S")) * 1000 + now.microsecond // 1000
-    if after is not None:
-        match = SEQ_RE.match(after)
-        if match and int(match.group("ms")) >= ms:
-            return f"{_ms_add_one(match.group('ms'))}-{suffix_hex[:8]}"
-    return f"{ms:017d}-{suffix_hex[:8]}"
-
-
-def _ms_add_one(stamp: str) -> str:
-    """Add one millisecond to a 17-digit `yyyymmddHHMMSSmmm` stamp, as a real time."""
-    moment = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    moment += timedelta(milliseconds=int(stamp[14:]) + 1)
-    return moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
 
 
 class WorkingState(StrEnum):
@@ -384,6 +362,10 @@ def parse_event_message(
     if skipped:
         not_commit = f"the tag points at a {target_type or 'missing object'}, not a commit: skipped, {env} runs what the event before it says"
         problem = "; ".join(p for p in (not_commit, problem) if p)
+    elif seq_time(seq) is None:  # orders the events: one that sorts after all others would run for good
+        skipped = True
+        no_time = f"the tag's sequence carries no real time (not written by workbench): skipped, {env} runs what the event before it says"
+        problem = "; ".join(p for p in (no_time, problem) if p)
     return DeploymentEvent(
         tag, prompt, env, seq, fields.action, fields.version, commit or fields.commit, fields.previous_version,
         fields.previous_commit, fields.reason, fields.who, fields.when, fields.tests,

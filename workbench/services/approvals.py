@@ -13,11 +13,11 @@ import hashlib
 import os
 
 from workbench.core.approvals import Approval, format_approval_message, parse_approval_message
+from workbench.core.event_seq import make_seq, seq_time
 from workbench.core.versions import (
     APPROVE_PREFIX,
     approve_tag_name,
     approve_tag_prefix,
-    make_seq,
     utc_now_iso,
 )
 from workbench.errors import PromptError, WorkbenchError
@@ -57,7 +57,8 @@ def approve(session: RepoSession, name: str, env: str, rev: str | None = None, r
     now = session.clock()
     suffix = hashlib.sha256(f"{who}\0{commit}\0{env}\0{name}\0".encode() + os.urandom(16)).hexdigest()
     existing = session.store.ref_names("refs/tags/" + approve_tag_prefix(env, name))
-    latest = max((ref.rsplit("/", 1)[1] for ref in existing), default=None)
+    # After the latest approval that carries a real time: a hand-made `99999999999999999-…` crashed every approve.
+    latest = max((seq for seq in (ref.rsplit("/", 1)[1] for ref in existing) if seq_time(seq) is not None), default=None)
     seq = make_seq(now, suffix, after=latest)
     approval = Approval(
         tag=approve_tag_name(env, name, seq),
@@ -80,7 +81,8 @@ def approvals(session: RepoSession, env: str | None = None, name: str | None = N
     found = []
     for record in session.store.tag_records(pattern):
         approval = parse_approval_message(record.tag, record.commit, record.message, record.tagger)
-        if approval is not None and (name is None or approval.prompt == name) and (env is None or approval.env == env):
+        # One whose sequence carries no real time was tagged "before" no event: it counts for none.
+        if approval is not None and seq_time(approval.seq) is not None and (name is None or approval.prompt == name) and (env is None or approval.env == env):
             found.append(approval)
     return sorted(found, key=lambda a: (a.prompt, a.env, a.seq))
 

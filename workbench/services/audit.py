@@ -131,10 +131,8 @@ def _check_event(
     # A value of the message left out for its shape (read as safely as it can be) is still a
     # tag someone wrote wrong: said whatever the environment's policy.
     malformed = (f"the message is malformed: {event.problem}",) if event.problem else ()
-    if at is None:
-        return AuditFinding(event, "violation", tagger, problems=("the tag's sequence carries no time: not written by workbench",))
-    if event.skipped:  # no commit to check a policy against: a tag workbench never writes
-        return AuditFinding(event, "violation", tagger, problems=malformed)
+    if at is None or event.skipped:  # no time or no commit to check a policy against: a tag workbench never writes
+        return AuditFinding(event, "violation", tagger, problems=(event.problem,))
     commit, version = event.commit, event.version or event.commit[:10]
     if event.action == "split" and event.canary is not None:
         commit, version = event.canary.commit, event.canary.version or event.canary.commit[:10]

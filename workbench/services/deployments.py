@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from workbench.core.diff import PromptDiff
+from workbench.core.event_seq import make_seq
 from workbench.core.policy import PolicyCheck
 from workbench.core.versions import (
     Canary,
     DeploymentEvent,
     deploy_tag_name,
     format_event_message,
-    make_seq,
     utc_now_iso,
 )
 from workbench.errors import NotFound, NothingToDo, PolicyError, PromptError, RepoError, WorkbenchError
