@@ -25,6 +25,7 @@ from workbench.services.prompt_files import prompt_at
 from workbench.services.releases import existing_release
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
+from workbench.services.write_lock import exclusive
 
 
 def approval_target(session: RepoSession, name: str, rev: str | None) -> tuple[str, str | None]:
@@ -56,22 +57,23 @@ def approve(session: RepoSession, name: str, env: str, rev: str | None = None, r
     who = f"{who_name} <{who_email}>"
     now = session.clock()
     suffix = hashlib.sha256(f"{who}\0{commit}\0{env}\0{name}\0".encode() + os.urandom(16)).hexdigest()
-    existing = session.store.ref_names("refs/tags/" + approve_tag_prefix(env, name))
-    # After the latest approval that carries a real time: a hand-made `99999999999999999-…` crashed every approve.
-    latest = max((seq for seq in (ref.rsplit("/", 1)[1] for ref in existing) if seq_time(seq) is not None), default=None)
-    seq = make_seq(now, suffix, after=latest)
-    approval = Approval(
-        tag=approve_tag_name(env, name, seq),
-        prompt=name,
-        env=env,
-        seq=seq,
-        commit=commit,
-        version=version,
-        who=who,
-        when=utc_now_iso(now),
-        reason=reason.strip(),
-    )
-    session.store.create_annotated_tag(approval.tag, commit, format_approval_message(approval))
+    with exclusive(session, "approve", env, name):  # the latest approval read and the new one written as one step
+        existing = session.store.ref_names("refs/tags/" + approve_tag_prefix(env, name))
+        # After the latest approval that carries a real time: a hand-made `99999999999999999-…` crashed every approve.
+        latest = max((seq for seq in (ref.rsplit("/", 1)[1] for ref in existing) if seq_time(seq) is not None), default=None)
+        seq = make_seq(now, suffix, after=latest)
+        approval = Approval(
+            tag=approve_tag_name(env, name, seq),
+            prompt=name,
+            env=env,
+            seq=seq,
+            commit=commit,
+            version=version,
+            who=who,
+            when=utc_now_iso(now),
+            reason=reason.strip(),
+        )
+        session.store.create_annotated_tag(approval.tag, commit, format_approval_message(approval))
     return approval
 
 

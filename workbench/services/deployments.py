@@ -33,6 +33,7 @@ from workbench.services.releases import ensure_release, existing_release, next_l
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
 from workbench.services.test_results import latest_summary
+from workbench.services.write_lock import exclusive
 
 ACTIONS = ("promote", "split", "finish", "rollback")
 
@@ -215,18 +216,21 @@ def execute(
     failed = [check for check in checks if not check.ok]
     if failed and not override:
         raise policy_error(plan, failed)
-    now = current_event(session, plan.prompt, plan.env)
-    if (now.tag if now else None) != (plan.current.tag if plan.current else None):
-        shown = now.version or now.commit[:10] if now else "nothing"
-        raise RepoError(f"{plan.env} changed while you looked: it now runs {shown} for {plan.prompt}", hint="review the new state and try again")
-    version, canary = plan.version, plan.canary
-    if plan.new_release:  # the label the plan showed, unless another release took it meanwhile
-        if canary is not None:
-            canary = replace(canary, version=ensure_release(session, plan.prompt, canary.commit).tag.label)
-        else:
-            version = ensure_release(session, plan.prompt, plan.commit).tag.label
-    broken = tuple(f"{check.rule}: {check.found}" for check in failed) if override else ()
-    return _write_event(session, plan, version, reason, tests or plan.tests, canary, broken)
+    # Checked and written holding the environment's lock: two processes that both passed the
+    # check wrote two events with the same previous version.
+    with exclusive(session, "deploy", plan.env, plan.prompt):
+        now = current_event(session, plan.prompt, plan.env)
+        if (now.tag if now else None) != (plan.current.tag if plan.current else None):
+            shown = now.version or now.commit[:10] if now else "nothing"
+            raise RepoError(f"{plan.env} changed while you looked: it now runs {shown} for {plan.prompt}", hint="review the new state and try again")
+        version, canary = plan.version, plan.canary
+        if plan.new_release:  # the label the plan showed, unless another release took it meanwhile
+            if canary is not None:
+                canary = replace(canary, version=ensure_release(session, plan.prompt, canary.commit).tag.label)
+            else:
+                version = ensure_release(session, plan.prompt, plan.commit).tag.label
+        broken = tuple(f"{check.rule}: {check.found}" for check in failed) if override else ()
+        return _write_event(session, plan, version, reason, tests or plan.tests, canary, broken)
 
 
 def policy_checks(

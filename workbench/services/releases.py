@@ -20,6 +20,7 @@ from workbench.errors import PromptError
 from workbench.services.prompt_files import dependency_files, path_at, prompt_at
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
+from workbench.services.write_lock import exclusive
 from workbench.vcs.records import RemoteTag
 
 
@@ -83,7 +84,16 @@ def tag_release(session: RepoSession, name: str, rev: str | None = None, note: s
 
 
 def ensure_release(session: RepoSession, name: str, commit: str, note: str | None = None) -> ReleaseResult:
-    """The release naming `name` at `commit`: an existing one, else a new tag (explicitly created)."""
+    """The release naming `name` at `commit`: an existing one, else a new tag (explicitly created).
+
+    Looked up and written holding the prompt's release lock: three `tag` runs at once on one
+    commit each found no release and made three.
+    """
+    with exclusive(session, "release", name):
+        return _ensure_release(session, name, commit, note)
+
+
+def _ensure_release(session: RepoSession, name: str, commit: str, note: str | None) -> ReleaseResult:
     found = existing_release(session, name, commit)
     if found is not None:
         return ReleaseResult(found, False)
