@@ -15,6 +15,8 @@ from workbench.cli import run_app
 from workbench.core.versions import parse_event_message
 from workbench.runtime import PromptRepo
 from workbench.services import approvals, deployments
+from workbench.services.deployment_events import deployments as deployments_of_prompt
+from workbench.services.releases import tag_release
 from workbench.services.session import RepoSession
 
 BAD_TAG = "deploy/prod/greeting/20991231000000000-deadbeef"
@@ -233,3 +235,38 @@ def test_a_sequence_that_carries_no_real_time_is_skipped_not_served(
         assert approvals.approve(fresh, "support/summarize", "prod", rev="HEAD", reason="ok").seq < bad.rsplit("/", 1)[1]
         # An approval with no time was never tagged "before" anything: it counts for no promotion.
         assert all(a.seq[:17] != stamp for a in approvals.approvals(fresh, "prod", "support/summarize"))
+
+
+def test_an_event_is_labelled_from_its_target_not_from_its_message(
+    repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A valid v2 message copied onto a tag pointing at v3's commit: status and the runtime said
+    v3, but history, audit and export's manifest said v2 beside v3's file, with no problem. One
+    rule now labels every reader (the release tags of the tag's commit), and the message's
+    disagreeing version is the event's problem. A release renumbered after the event (fetch) is not."""
+    for rev in ("HEAD~2", "HEAD~1", "HEAD"):
+        tag_release(ws, "support/summarize", rev)
+    written = deployments.promote(ws, "support/summarize", "prod", rev="support/summarize@v2", reason="v2")
+    found = ws.store.read_tag(written.tag)
+    assert found is not None
+    v3 = run_git(repo, "rev-parse", "support/summarize@v3^{commit}").strip()
+    copied = "deploy/prod/support/summarize/20991231000000000-cccccccc"
+    run_git(repo, "tag", "-a", copied, "-F", "-", v3, stdin=found.message)
+    with PromptRepo(repo) as prompts:
+        assert prompts.get("support/summarize", env="prod").version == "support/summarize@v3"
+    assert run_app(["-C", str(repo), "history", "support/summarize", "--json"]) == 0
+    event = next(e for e in json.loads(capsys.readouterr().out) if e["tag"] == copied)
+    assert (event["version"], event["commit"]) == ("support/summarize@v3", v3)
+    assert "support/summarize@v2" in event["problem"] and "support/summarize@v3" in event["problem"]
+    assert run_app(["-C", str(repo), "audit", "--json"]) == 0
+    finding = next(e for e in json.loads(capsys.readouterr().out)["events"] if e["tag"] == copied)
+    assert finding["version"] == "support/summarize@v3"
+    assert run_app(["-C", str(repo), "export", str(tmp_path / "out"), "--env", "prod"]) == 0
+    capsys.readouterr()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [(p["version"], p["commit"]) for p in manifest["prompts"]] == [("support/summarize@v3", v3)]
+    assert run_app(["-C", str(repo), "status", "--json"]) == 0
+    cell = next(p for p in json.loads(capsys.readouterr().out)["prompts"] if p["name"] == "support/summarize")["environments"]["prod"]
+    assert cell["version"] == "support/summarize@v3" and "support/summarize@v2" in cell["problem"]
+    # The event workbench wrote agrees with its target: no problem.
+    assert all(not e.problem for e in deployments_of_prompt(ws, "support/summarize") if e.tag == written.tag)

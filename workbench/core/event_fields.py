@@ -74,7 +74,7 @@ def checked_fields(values: dict[str, Any], actions: tuple[str, ...], prompt: str
 def _canary(raw: Any, prompt: str, problems: list[str]) -> tuple[str | None, str, float] | None:
     """(version, commit, percent) of a split, or None: no split, or one that cannot be read
     (the event then serves its stable version to every key). Whether the commit is one of the
-    repository is Git's answer (`vcs/refs.py` `checked_canaries`)."""
+    repository is Git's answer (`vcs/refs.py` `checked_events`)."""
     if raw is None:
         return None
     ignored = "(the split is ignored: every key gets the stable version)"

@@ -20,7 +20,7 @@ import copy
 import logging
 import random
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,17 +153,10 @@ class PromptRepo:
                 self._log_once(f"deployment event {event.tag} is malformed: {event.problem}")
                 continue
             latest[(event.prompt, event.env)] = event  # sorted by seq within each group
-        # Label versions from the release tags (a renumbered release updates them, not messages).
-        labels: dict[tuple[str, str], int] = {}
-        for release in self._store.release_tags():
-            key = (release.prompt, release.commit)
-            labels[key] = max(labels.get(key, 0), release.number)
-        for key, event in latest.items():
+        # Versions are labelled from the release tags by `deployment_events` (`core.event_labels`).
+        for event in latest.values():
             if event.problem:  # served without the values left out (its split): said once, by tag
                 self._log_once(f"deployment event {event.tag} is malformed: {event.problem}")
-            number = labels.get((event.prompt, event.commit))
-            if number is not None and event.version != release_label(event.prompt, number):
-                latest[key] = replace(event, version=release_label(event.prompt, number))
         with self._lock:
             self._deployed = latest
 

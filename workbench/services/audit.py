@@ -98,7 +98,7 @@ def audit(session: RepoSession, env: str | None = None) -> AuditReport:
         histories[(event.prompt, event.env)].append(event)
     for key, history in histories.items():
         history.sort(key=lambda e: e.seq)
-        histories[key] = session.store.checked_canaries(history)  # a split to no commit is a problem
+        histories[key] = session.store.checked_events(history)  # a split to no commit is a problem
     known = approvals(session)
     commits = {e.commit for h in histories.values() for e in h} | {e.canary.commit for h in histories.values() for e in h if e.canary}
     notes = session.store.notes_for(NOTES_REF, commits)

@@ -38,7 +38,7 @@ def events_for_tags(session: RepoSession, tags: Sequence[str], bulk_pattern: str
         found = session.store.read_tag(tag)
         cache[tag] = parse_event_message(tag, found.target, found.message, target_type=found.target_type) if found else None
     # Checked on every read, not cached: whether the canary's commit is here is Git's answer now.
-    return session.store.checked_canaries([event for event in (cache.get(t) for t in tags) if event is not None])
+    return session.store.checked_events([event for event in (cache.get(t) for t in tags) if event is not None])
 
 
 def event_tags(session: RepoSession, env: str | None = None, name: str | None = None) -> tuple[list[str], str]:

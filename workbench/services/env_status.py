@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.versions import (
@@ -10,14 +10,11 @@ from workbench.core.versions import (
     DeploymentEvent,
     parse_deploy_tag,
     parse_release_label,
-    parse_release_tag,
-    release_label,
 )
 from workbench.services.deployment_events import current_event, events_for_tags
 from workbench.services.event_cache import read_events
-from workbench.services.history import tag_commits
 from workbench.services.session import RepoSession
-from workbench.vcs.refs import RELEASE_TAGS, OffBranches
+from workbench.vcs.refs import OffBranches
 
 
 @dataclass(slots=True)
@@ -96,7 +93,6 @@ def status(session: RepoSession) -> EnvStatus:
     cold = not cache.events_by_tag
     head_guess = store.try_resolve("HEAD")
     listing = store.list_prompt_files_later(head_guess) if head_guess and head_guess not in cache.prompt_names_at else None
-    releases_later = store.tag_targets_later(RELEASE_TAGS) if cold else None
     refs = store.ref_listing()
     # The newest tag of each prompt × environment, grouped by the tag name's folder: only the
     # winners' names are decoded (a `SEQ_RE` match is all the others need).
@@ -114,8 +110,6 @@ def status(session: RepoSession) -> EnvStatus:
         known = latest_tag.get((parsed[1], parsed[0])) if parsed is not None else None
         if parsed is not None and (known is None or seq > known[0]):  # two spellings of one name
             latest_tag[(parsed[1], parsed[0])] = (seq, tag, object_id)
-    if releases_later is not None:
-        cache.tag_targets.update(releases_later.result())
     orphan_check = None
     if cold:
         unread = [(tag, oid, (env, prompt, seq)) for (prompt, env), (seq, tag, oid) in latest_tag.items() if tag not in cache.events_by_tag]
@@ -129,23 +123,9 @@ def status(session: RepoSession) -> EnvStatus:
     found_events = [
         event if not event.skipped else current_event(session, event.prompt, event.env) or event for event in found_events
     ]
-    # The version label comes from the release tags themselves: an event's message keeps the
-    # label it had when written, which a renumbered unpushed release may have changed since.
-    if cold:  # the release tags were just listed with their targets
-        targets: list[tuple[str, str]] = list(cache.tag_targets.items())
-    else:
-        release_names = [ref[len("refs/tags/") :] for ref in store.ref_names(RELEASE_TAGS)]
-        targets = list(zip(release_names, tag_commits(session, release_names, (RELEASE_TAGS,)), strict=True))
-    labels: dict[tuple[str, str], int] = {}
-    for tag, commit in targets:
-        release = parse_release_tag(tag)
-        if release is not None and release[1] > labels.get((release[0], commit), 0):
-            labels[(release[0], commit)] = release[1]
+    # Labelled from the release tags of each event's commit by `events_for_tags` (`core.event_labels`).
     latest: dict[tuple[str, str], DeploymentEvent] = {}
     for event in found_events:
-        number = labels.get((event.prompt, event.commit))
-        if number is not None and event.version != release_label(event.prompt, number):
-            event = replace(event, version=release_label(event.prompt, number))
         latest[(event.prompt, event.env)] = event
     deployed = frozenset(c for e in found_events if not e.skipped for c in (e.commit, e.canary.commit if e.canary else None) if c)
     if orphan_check is not None:

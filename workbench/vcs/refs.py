@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from workbench.core.event_labels import labelled
 from workbench.core.versions import (
     BranchInfo,
     DeploymentEvent,
@@ -14,7 +15,6 @@ from workbench.core.versions import (
     encode_ref_component,
     parse_event_message,
     parse_release_tag,
-    release_label,
     without_canary,
 )
 from workbench.errors import RepoError
@@ -174,35 +174,42 @@ class RefCommands(ReadCommands):
             if event is not None and (prompt is None or event.prompt == prompt):
                 events.append(event)
         events.sort(key=lambda e: (e.prompt, e.env, e.seq))
-        return self.checked_canaries(events)
+        return self.checked_events(events)
 
-    def checked_canaries(self, events: list[DeploymentEvent]) -> list[DeploymentEvent]:
-        """`events` with each split whose canary is not a released commit of its prompt ignored,
-        as a problem, and each canary labelled from the release tags (as `status` labels the
-        stable version: a renumbered release keeps its commit).
+    def checked_events(self, events: list[DeploymentEvent]) -> list[DeploymentEvent]:
+        """`events` labelled from the release tags of their commits (`core.event_labels`), and
+        each split whose canary is not a released commit of its prompt ignored, as a problem
+        (its canary labelled from the release tags too: a renumbered release keeps its commit).
 
         The canary commit was served as the message said: a hand-made split to the full id of
         an unreleased commit served work nobody released under a made-up label, and one to an id
         this repository lacks, a blob or a tree failed every request. A split workbench writes
-        always releases its canary first. One header read and one for-each-ref per split (rare).
+        always releases its canary first. One for-each-ref of the release tags, one header read
+        per split (rare).
         """
+        if not events:
+            return []
+        prompts = {event.prompt for event in events}
+        pattern = f"{_TAGS}{encode_ref_component(next(iter(prompts)))}@v*" if len(prompts) == 1 else RELEASE_TAGS
+        released: dict[tuple[str, str], ReleaseTag] = {}
+        for release in self.release_tags(pattern):
+            known = released.get((release.prompt, release.commit))
+            if release.prompt in prompts and (known is None or release.number > known.number):
+                released[(release.prompt, release.commit)] = release
         checked = []
         for event in events:
+            event = labelled(event, released.get((event.prompt, event.commit)))
             canary = event.canary
             if canary is not None:
                 found = self._header(canary.commit)
-                numbers = [
-                    release.number
-                    for release in self.release_tags(f"{_TAGS}{encode_ref_component(event.prompt)}@v*")
-                    if release.prompt == event.prompt and release.commit == canary.commit
-                ]
+                canary_release = released.get((event.prompt, canary.commit))
                 if found is None or found[1] != "commit":
                     what = f"a {found[1]}" if found is not None else "no object of this repository"
                     event = without_canary(event, f"canary.commit {canary.commit[:10]} names {what}, not a commit")
-                elif not numbers:
+                elif canary_release is None:
                     event = without_canary(event, f"canary.commit {canary.commit[:10]} is no release of {event.prompt}")
-                elif canary.version != release_label(event.prompt, max(numbers)):
-                    event = replace(event, canary=replace(canary, version=release_label(event.prompt, max(numbers))))
+                elif canary.version != canary_release.label:
+                    event = replace(event, canary=replace(canary, version=canary_release.label))
             checked.append(event)
         return checked
 
