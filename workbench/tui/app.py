@@ -485,9 +485,10 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
 
     @property
     def idle(self) -> bool:
-        """No service call and no loader running (flows waiting for the user do not count)."""
+        """No service call, no loader running and no run's result waiting to be shown (flows waiting for
+        the user do not count)."""
         busy = [w for w in self.workers if w.is_running and w.group not in ("flow", "remote", "monitor", "timeline")]
-        return self.calls_in_flight == 0 and not busy
+        return self.calls_in_flight == 0 and not busy and not self.runs.updates_pending
 
 
 def make_app(

@@ -4,12 +4,22 @@ A run has its own event loop in a thread worker: rendering templates, grading an
 reading the stores never happen on the UI thread, so the screen stays live whatever a
 prompt's template or a model's answer costs. Progress comes back one case at a time;
 `escape` cancels the run's task, and results that arrived stay on screen (and in the store).
+
+The run's thread never waits for the screen: it queues what to show and the UI thread applies
+the queue in order, at most every UPDATE_INTERVAL_S. (It waited in `call_from_thread` for each
+case: a busy screen held the run's event loop, requests waited, and the wait was measured and
+stored as their latency.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import threading
+import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
@@ -29,6 +39,7 @@ if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
 T = TypeVar("T")
+UPDATE_INTERVAL_S = 0.05  # the screen follows a run in steps this long: one redraw for many fast cases
 
 
 class RunController(Controller):
@@ -44,6 +55,17 @@ class RunController(Controller):
         self.comparison: Comparison | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._ui_loop: asyncio.AbstractEventLoop | None = None
+        self._ui_context: contextvars.Context | None = None  # Textual's timers need the app's context
+        self._updates: list[Callable[[], object]] = []  # for the UI thread, in the order they happened
+        self._updates_lock = threading.Lock()
+        self._update_due = False  # the UI thread has been asked to apply the updates
+        self._last_update = 0.0
+
+    @property
+    def updates_pending(self) -> bool:
+        with self._updates_lock:
+            return bool(self._updates)
 
     @property
     def pane(self) -> TestsPane:
@@ -80,6 +102,8 @@ class RunController(Controller):
         self.models = {}
         self.prompt = name
         self.comparison = None
+        self._ui_loop, self._ui_context = asyncio.get_running_loop(), contextvars.copy_context()
+        self._apply_updates()  # the end of the run before, if it is still queued
         self.pane.start(self._title(), self.labels, [])
         self.worker = self.app.run_worker(lambda: self._thread_main(name, revs), thread=True, group="tests", exit_on_error=False)
         self.app.action_focus_pane("tests")
@@ -90,6 +114,7 @@ class RunController(Controller):
         loop, task = self._loop, self._task
         if loop is not None and task is not None:
             loop.call_soon_threadsafe(task.cancel)
+        self._apply_updates()  # the summary counts every result that arrived
         self.pane.finish(self._summary_text(), cancelled=True)
         return True
 
@@ -107,6 +132,17 @@ class RunController(Controller):
             self._loop = None
             loop.close()
 
+    def _show(self, update: Callable[[], object]) -> None:
+        """Queue `update` for the UI thread without waiting for it (it looks up the pane there)."""
+        with self._updates_lock:
+            self._updates.append(update)
+            if self._update_due:
+                return
+            self._update_due = True
+        if self._ui_loop is not None:
+            with contextlib.suppress(RuntimeError):  # the app has closed its loop: nothing is shown any more
+                self._ui_loop.call_soon_threadsafe(self._schedule_updates, context=self._ui_context)
+
     def _locked(self, fn: Callable[[], T]) -> T:
         with self.session.lock:
             return fn()
@@ -121,7 +157,7 @@ class RunController(Controller):
         try:
             prompt = self._locked(lambda: prompt_files.prompt_at(session, name, revs[-1]).prompt)
             cases = [(c.case_id, c.description) for c in prompt.tests] if prompt else []
-            app.call_from_thread(self.pane.set_cases, cases)
+            self._show(lambda: self.pane.set_cases(cases))
             if len(revs) == 2:
                 self.comparison, *outcomes = await compare_versions(session, name, revs[0], revs[1], settings, self._on_event, git_lock=self._locked)
             else:
@@ -129,14 +165,16 @@ class RunController(Controller):
         except asyncio.CancelledError:
             raise
         except Exception as err:
-            app.call_from_thread(self.pane.finish, Text(f"✗ {clean(err)}", style="bold red"))
-            app.call_from_thread(app.show_error, err)
+            failure = Text(f"✗ {clean(err)}", style="bold red")
+            self._show(lambda: self.pane.finish(failure))
+            self._show(partial(app.show_error, err))
             return
         for outcome in outcomes:
             for warning in outcome.warnings:
-                app.call_from_thread(app.notify, warning, severity="warning", markup=False)
-        app.call_from_thread(self.pane.finish, self._summary_text())
-        app.post_message(RepoChanged(frozenset({"history"})))
+                self._show(partial(app.notify, warning, severity="warning", markup=False))
+        summary = self._summary_text()
+        self._show(lambda: self.pane.finish(summary))
+        self._show(partial(app.post_message, RepoChanged(frozenset({"history"}))))
 
     def _title(self) -> str:
         """`support/summarize: A v1 vs B v2 · openai/gpt-4o-mini at https://host/v1`: the models
@@ -149,16 +187,34 @@ class RunController(Controller):
 
         if isinstance(event, RunStarted):
             self.models[event.arm] = event.model
-            self.app.call_from_thread(self.pane.set_title, self._title())
+            title = self._title()
+            self._show(lambda: self.pane.set_title(title))
         elif isinstance(event, RunFinished) and not event.cancelled:
-            self.app.call_from_thread(self.pane.arm_finished, event.arm)
+            self._show(lambda: self.pane.arm_finished(event.arm))
         elif isinstance(event, CaseFinished):
             result = event.result
             self.results[event.arm][result.case_id] = result
             row = RowResult(result.passed, result.score, result.latency_ms, result.tokens, result.error, result.cached)
-            self.app.call_from_thread(self.pane.case_finished, result.case_id, event.arm, row)
+            self._show(lambda: self.pane.case_finished(result.case_id, event.arm, row))
 
     # ------------------------------------------------------------------ on the UI thread
+    def _schedule_updates(self) -> None:
+        wait = self._last_update + UPDATE_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            self.app.set_timer(wait, self._apply_updates)
+        else:
+            self._apply_updates()
+
+    def _apply_updates(self) -> None:
+        with self._updates_lock:
+            updates, self._updates = self._updates, []
+            self._update_due = False
+        self._last_update = time.monotonic()
+        if not self.app.is_running:  # quitting: the panes are going
+            return
+        for update in updates:
+            update()
+
     def _summary_text(self) -> Text:
         """One line per arm (`A v3 · 5adb74c  ✓ 5/6  95% CI 44–97%`), then the verdict."""
         from workbench.evals.run_model import summarize  # the run's own summary: one rule for the interval

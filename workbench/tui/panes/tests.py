@@ -12,7 +12,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from workbench.core.safe_text import clean, one_line
 from workbench.tui.actions import TABLE_MOVE_BINDINGS, bindings
-from workbench.tui.layout import Column, Fit, fit_columns, widest
+from workbench.tui.layout import Column, Fit, fit_columns
 from workbench.tui.messages import CaseOpened, PaneContentChanged
 from workbench.tui.text import cell
 
@@ -64,17 +64,42 @@ def _latency(ms: float, seconds: bool) -> tuple[str, str]:
     return (f"{ms / 1000:.1f}", "s") if seconds else (f"{ms:.0f}", "ms")
 
 
+@dataclass
+class ResultTally:
+    """What the shared field widths depend on, added up one result at a time: the Tests pane keeps
+    one per run, as recomputing it from every line for each finished case made a run quadratic."""
+
+    slowest_ms: float | None = None  # a field's text only grows with its number: the largest decides
+    most_tokens: int = 0
+    cached: bool = False
+    errors: bool = False
+
+    def add(self, result: CaseResult) -> None:
+        if result.passed is None:
+            self.errors = True
+            return
+        if result.latency_ms is not None:
+            self.slowest_ms = max(self.slowest_ms or 0.0, result.latency_ms)
+        self.most_tokens = max(self.most_tokens, result.tokens or 0)
+        self.cached = self.cached or result.cached
+
+    def widths(self, absent: bool = False) -> CellWidths:
+        seconds = self.slowest_ms is not None and self.slowest_ms >= 10_000
+        return CellWidths(
+            latency=len(_latency(self.slowest_ms, seconds)[0]) if self.slowest_ms is not None else 1,
+            tokens=len(str(self.most_tokens)) if self.most_tokens else 1,
+            cached=self.cached,
+            errors=self.errors,
+            seconds=seconds,
+            absent=absent,
+        )
+
+
 def cell_widths(results: list[CaseResult], absent: bool = False) -> CellWidths:
-    done = [r for r in results if r.passed is not None]
-    seconds = any(r.latency_ms is not None and r.latency_ms >= 10_000 for r in done)
-    return CellWidths(
-        latency=widest((len(_latency(r.latency_ms, seconds)[0]) for r in done if r.latency_ms is not None), 1),
-        tokens=widest((len(str(r.tokens)) for r in done if r.tokens), 1),
-        cached=any(r.cached for r in done),
-        errors=any(r.passed is None for r in results),
-        seconds=seconds,
-        absent=absent,
-    )
+    tally = ResultTally()
+    for result in results:
+        tally.add(result)
+    return tally.widths(absent)
 
 
 def result_cell(result: CaseResult | None, form: int = 0, widths: CellWidths | None = None) -> Text:
@@ -126,6 +151,24 @@ class TestsPane(Vertical):
         self.finished_arms: set[int] = set()
         self.running = False
         self._fit: tuple[Fit, CellWidths] | None = None
+        self._progress_due = False
+        self._count_lines()
+
+    def _count_lines(self) -> None:
+        """What the fit and the progress depend on, from every line; then kept up to date per case
+        (walking every line for each finished case made 1000 cases take 40 s to show)."""
+        self._tally = ResultTally()
+        self._done = 0  # results shown
+        self._missing = [0] * len(self.arms)  # per arm: lines without its result
+        self._longest = 4  # the longest case description, in cells
+        for line in self.lines.values():
+            self._longest = max(self._longest, len(one_line(line.description, 200)))
+            for index, arm in enumerate(self.arms):
+                if (result := line.results.get(arm)) is None:
+                    self._missing[index] += 1
+                else:
+                    self._done += 1
+                    self._tally.add(result)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="tests-top", classes="hidden"):
@@ -160,6 +203,7 @@ class TestsPane(Vertical):
         self.finished_arms = set()
         self.lines = {}
         self._fit = None
+        self._count_lines()
         self.set_title(title)
         self.query_one("#tests-top").remove_class("hidden")
         self.table.remove_class("hidden")
@@ -174,27 +218,50 @@ class TestsPane(Vertical):
         """The cases of the run, as soon as they are known: one pending row each."""
         for case_id, description in cases:
             if case_id not in self.lines:
-                self.lines[case_id] = CaseLine(case_id, description)
+                self._add_line(case_id, description)
         self._redraw()
 
+    def _add_line(self, case_id: str, description: str) -> CaseLine:
+        line = self.lines[case_id] = CaseLine(case_id, description)
+        self._longest = max(self._longest, len(one_line(description, 200)))
+        self._missing = [missing + 1 for missing in self._missing]
+        return line
+
     def case_finished(self, case_id: str, arm_index: int, result: CaseResult) -> None:
+        """Updates the case's cell and the progress; the whole table is filled again only when the
+        fit changes (a wider number, a narrower pane), which a run does a few times at most."""
         line = self.lines.get(case_id)
+        new_row = line is None
         if line is None:
-            line = self.lines[case_id] = CaseLine(case_id, case_id)
-        line.results[self.arms[arm_index]] = result
-        if self._fit is not None and self._fit == self._fitted() and case_id in self.table.rows:
-            fit, widths = self._fit
-            key = f"arm{arm_index}"
-            if fit.has(key):
-                self.table.update_cell(case_id, key, self._arm_cell(line, arm_index, fit, widths))
-            self._update_progress()
+            line = self._add_line(case_id, case_id)
+        arm = self.arms[arm_index]
+        replaced = arm in line.results
+        line.results[arm] = result
+        if replaced:  # a tally cannot take a result back: count again (a case is not reported twice)
+            self._count_lines()
         else:
+            self._done += 1
+            self._missing[arm_index] -= 1
+            self._tally.add(result)
+        fitted = self._fitted()
+        if self._fit is None or self._fit != fitted:
             self._redraw()
+            return
+        fit, widths = fitted
+        if new_row:
+            self._add_row(line, fit, widths)
+            self.post_message(PaneContentChanged("tests"))
+        elif fit.has(key := f"arm{arm_index}"):
+            self.table.update_cell(case_id, key, self._arm_cell(line, arm_index, fit, widths))
+        self._update_progress()
 
     def arm_finished(self, arm_index: int) -> None:
         """Cases this version does not have (an older suite) are marked as absent, not pending."""
         self.finished_arms.add(arm_index)
-        self._redraw()
+        if self._missing[arm_index] or self._fit is None or self._fit != self._fitted():
+            self._redraw()
+        else:  # every case has this arm's result: nothing to mark
+            self._update_progress()
 
     def on_resize(self) -> None:
         if self._fit is not None and self._fit != self._fitted():
@@ -206,11 +273,10 @@ class TestsPane(Vertical):
         return [clean(arm).split(" · ")[0] for arm in self.arms]
 
     def _fitted(self) -> tuple[Fit, CellWidths]:
-        absent = any(self.arms[i] not in line.results for line in self.lines.values() for i in self.finished_arms)
-        widths = cell_widths([r for line in self.lines.values() for r in line.results.values()], absent)
+        absent = any(self._missing[i] for i in self.finished_arms)
+        widths = self._tally.widths(absent)
         forms = tuple(widths.form(i) for i in range(4))
-        longest = widest((len(one_line(line.description, 200)) for line in self.lines.values()), 4)
-        columns = [Column("case", (longest,), flex=CASE_WANTED)]
+        columns = [Column("case", (self._longest,), flex=CASE_WANTED)]
         for index, header in enumerate(self._headers()):
             columns.append(Column(f"arm{index}", tuple(max(w, len(header)) for w in forms), degrade=(1, 2, 3), gap=1))
         available = max(20, (self.size.width or 41) - 1)  # the scrollbar gutter
@@ -236,23 +302,28 @@ class TestsPane(Vertical):
             if fit.has(key):
                 table.add_column(cell(header, fit.widths[key]), key=key, width=fit.widths[key] + 1)
         for line in self.lines.values():
-            cells = [self._arm_cell(line, i, fit, widths) for i in range(len(self.arms)) if fit.has(f"arm{i}")]
-            table.add_row(cell(one_line(line.description, 200), fit.widths["case"]), *cells, key=line.case_id)
+            self._add_row(line, fit, widths)
         if 0 <= row < table.row_count:
             table.move_cursor(row=row, animate=False)
         self._update_progress()
         self.post_message(PaneContentChanged("tests"))
 
+    def _add_row(self, line: CaseLine, fit: Fit, widths: CellWidths) -> None:
+        cells = [self._arm_cell(line, i, fit, widths) for i in range(len(self.arms)) if fit.has(f"arm{i}")]
+        self.table.add_row(cell(one_line(line.description, 200), fit.widths["case"]), *cells, key=line.case_id)
+
     def _update_progress(self) -> None:
+        """Once for the results that arrive together (the bar's update costs ~1 ms: once per case,
+        it was half the time a fast run took to show)."""
+        if not self._progress_due:
+            self._progress_due = True
+            self.call_after_refresh(self._show_progress)
+
+    def _show_progress(self) -> None:
         """Done cells over done plus pending cells of arms still running (never 100% while running)."""
-        done = sum(len(line.results) for line in self.lines.values())
-        pending = sum(
-            1
-            for line in self.lines.values()
-            for index, arm in enumerate(self.arms)
-            if index not in self.finished_arms and arm not in line.results
-        )
-        self.query_one(ProgressBar).update(total=max(1, done + pending), progress=done)
+        self._progress_due = False
+        pending = sum(missing for index, missing in enumerate(self._missing) if index not in self.finished_arms)
+        self.query_one(ProgressBar).update(total=max(1, self._done + pending), progress=self._done)
 
     def finish(self, summary: Text | str, cancelled: bool = False) -> None:
         self.running = False
