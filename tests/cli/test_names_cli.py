@@ -164,3 +164,39 @@ def test_a_backslash_in_a_file_name_is_an_invalid_name_everywhere(repo: Path, ca
     assert run_app(["-C", str(repo), "list", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows['q"uo\\te']["valid"] is False and 'q"uo/te' not in rows
+
+
+def _commit_all(root: Path) -> None:
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=A", "-c", "user.email=a@x", "commit", "-q", "-m", "init"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def test_a_file_name_that_is_not_utf8_is_an_invalid_name_everywhere(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`prompts/bad\\xff.yaml` was listed and validated as the valid prompt 'bad\\udcff' (the
+    byte read with surrogateescape); `test` then crashed ("unexpected error: UnicodeEncodeError")
+    and `log`/`tag` said "does not exist". A name must be UTF-8 text: list and validate flag it,
+    every command refuses it with the reason, and the name git gives is the one the disk gives."""
+    (repo / "prompts" / "bad\udcff.yaml").write_text(PROMPT)
+    _commit_all(repo)
+    assert run_app(["-C", str(repo), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "prompts/bad\ufffd.yaml:1:1: error: invalid prompt name 'bad\ufffd': the prompt name is not valid UTF-8 text (the byte 0xFF" in out
+    assert run_app(["-C", str(repo), "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["bad\ufffd"]["valid"] is False and rows["ok"]["valid"] is True  # JSON holds text, never a lone surrogate
+    for args in (["test", "bad\udcff", "--provider", "echo"], ["render", "bad\udcff"], ["log", "bad\udcff"], ["tag", "bad\udcff"], ["diff", "bad\udcff"]):
+        assert run_app(["-C", str(repo), *args]) == 2, args
+        err = capsys.readouterr().err
+        assert "invalid prompt name" in err and "not valid UTF-8" in err and "unexpected" not in err, (args, err)
+    # The name git gives (ls-tree, status: `-z` output) is the name the disk gives (os.walk).
+    from workbench.core.versions import WorkingState
+    from workbench.services import prompt_files
+    from workbench.services.session import RepoSession
+
+    with RepoSession.open(repo) as session:  # the app's tree: committed and unchanged, still invalid
+        assert prompt_files.working_states(session) == {"bad\udcff": WorkingState.INVALID, "ok": WorkingState.CLEAN}
+    (repo / "prompts" / "bad\udcff.yaml").write_text(PROMPT + "# edited\n")
+    with RepoSession.open(repo) as session:
+        assert [ref.name for ref in prompt_files.list_prompts(session, "HEAD")] == ["bad\udcff", "ok"]
+        assert [ref.name for ref in prompt_files.list_prompts(session, None)] == ["bad\udcff", "ok"]
+        assert prompt_files.working_states(session) == {"bad\udcff": WorkingState.INVALID, "ok": WorkingState.CLEAN}

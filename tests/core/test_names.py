@@ -33,6 +33,11 @@ INVALID = {
     "x\x1b[2Jy": "U+001B",
     "x\ny": "U+000A",
     "x\u202ey": "U+202E",
+    # A file name that is not UTF-8 (`prompts/bad\\xff.yaml`, read with surrogateescape): it was
+    # listed as valid and crashed `test` when the name was encoded for a cache key.
+    "bad\udcff": "not valid UTF-8 text (the byte 0xFF",
+    "x/\udce9t\udce9": "the byte 0xE9",
+    "x\ud800": "U+D800",
     " x": "white space",
     "x ": "white space",
     "x@v3": "'@'",
@@ -70,6 +75,7 @@ def test_prompt_paths() -> None:
     assert "option" in (prompt_path_problem("prompts/-x.yaml") or "")
     assert "option" in (prompt_path_problem("prompts/--file=x.yaml") or "")
     assert "'..'" in (prompt_path_problem("prompts/../x.yaml") or "")
+    assert "UTF-8" in (prompt_path_problem("prompts/bad\udcff.yaml") or "")
 
 
 @pytest.mark.parametrize(
@@ -97,6 +103,7 @@ def test_references_resolve_inside_prompts(ref: str, referrer: str, target: str)
         ("file://a\\b.yaml", "'\\'"),
         ("file://x\x00.yaml", "U+0000"),
         ("file://-x.yaml", "option"),
+        ("file://x\udcff.yaml", "UTF-8"),
         ("file://", "empty"),
     ],
 )

@@ -14,6 +14,7 @@ anything else:
 | no part starts with `-` | `git tag -x@v1` would read it as an option |
 | no part starts with `.` | hidden files are skipped by discovery; `.git` is not a prompt |
 | no part starts or ends with white space | invisible differences between two names |
+| valid UTF-8 text: no lone surrogate | a file name that is not UTF-8 (`bad\\xff.yaml`) is read as `bad\\udcff`, which no terminal shows, nobody can type and no encoder accepts |
 | no control characters, bidi overrides or line separators | they rewrite what a terminal shows |
 | no `\\` | a second path separator on Windows |
 | no `@` | it separates a name from its version (`support/summarize@v3`) |
@@ -45,6 +46,9 @@ FILE_SCHEME = "file://"
 # zero-width and BOM characters (the same families `core.safe_text` neutralises on screen).
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# Lone surrogates: how Python reads the bytes of a file name that is not UTF-8 (surrogateescape,
+# as os.walk and the git adapter do): `prompts/bad\xff.yaml` is `bad\udcff`.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class UnsafePath(ValueError):
@@ -59,10 +63,21 @@ def _describe(ch: str) -> str:
     return f"U+{ord(ch):04X}"
 
 
+def _not_text(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's stand-in for the byte code - 0xDC00
+        return f"the byte 0x{code - 0xDC00:02X}"
+    return f"the lone surrogate {_describe(ch)}"
+
+
 def _path_problem(path: str, what: str) -> str | None:
     """Why the relative POSIX path `path` is unsafe (shared by names and references)."""
     if not path:
         return f"{what} is empty"
+    surrogate = _SURROGATE.search(path)
+    if surrogate:
+        # It passed as a valid name and then crashed whatever encoded it (`test`'s cache key).
+        return f"{what} is not valid UTF-8 text ({_not_text(surrogate.group())})"
     bad = _INVISIBLE.search(path)
     if bad:
         return f"{what} contains the control or invisible character {_describe(bad.group())}"

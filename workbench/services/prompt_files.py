@@ -331,8 +331,8 @@ def list_partials(session: RepoSession, rev: str | None = None) -> list[str]:
 def working_states(session: RepoSession, *, check_clean: bool = False) -> dict[str, WorkingState]:
     """The state of every prompt in the working copy relative to HEAD.
 
-    A changed tests file or partial marks the prompts that use it as modified. Modified and new
-    files that fail to load are `INVALID`; with `check_clean`, clean files are parsed too
+    A changed tests file or partial marks the prompts that use it as modified. A name that breaks
+    the name rule, and modified and new files that fail to load, are `INVALID`; with `check_clean`, clean files are parsed too
     (slower on big repositories).
     """
     states: dict[str, WorkingState] = {ref.name: WorkingState.CLEAN for ref in list_prompts(session, None)}
@@ -355,10 +355,12 @@ def working_states(session: RepoSession, *, check_clean: bool = False) -> dict[s
         if is_prompt_path(change.path):
             states[prompt_name_from_path(change.path)] = change.state
     for name, state in list(states.items()):
+        if state is not WorkingState.DELETED and prompt_name_problem(name) is not None:
+            # `draft@2.yaml`, `bad\xff.yaml`: invalid, not the whole tree's failure. Asked of clean
+            # files too (no parse needed): a committed one was shown as a good prompt.
+            states[name] = WorkingState.INVALID
+            continue
         if state in (WorkingState.MODIFIED, WorkingState.NEW) or (check_clean and state is WorkingState.CLEAN):
-            if prompt_name_problem(name) is not None:  # `draft@2.yaml`: invalid, not the whole tree's failure
-                states[name] = WorkingState.INVALID
-                continue
             path = path_at(session, name, None)
             if path is not None and not load_path(session, path, None).ok:
                 states[name] = WorkingState.INVALID

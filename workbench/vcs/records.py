@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from workbench.core.model import PROMPTS_DIR, is_prompt_path
+from workbench.core.safe_text import well_formed
 from workbench.core.versions import CommitInfo, FileChange, PromptRef, RefUpdate, WorkingState
 
 REC = "\x1e\x1f"  # record separator for log/for-each-ref output (never in commit text)
@@ -21,6 +22,15 @@ _PREFIX_LEN = len(_PROMPTS_PREFIX)
 LogEntry = tuple[CommitInfo, str, str, "str | None"]  # (commit, change letter, path then, old path)
 
 
+def git_output(data: bytes) -> str:
+    """Git's stdout as text: UTF-8, a byte that is not UTF-8 kept as a lone surrogate
+    (surrogateescape), as `os.walk` reads file names. With "replace", `prompts/bad\\xff.yaml`
+    was `bad\\ufffd` from git but `bad\\udcff` from the disk: one file, two names, the one from
+    git valid and unreadable. The name rule refuses the surrogate (`core.names`); parsers of
+    commit and tag text make it well-formed (`core.safe_text.well_formed`)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
 def ref_format(*fields: str) -> str:
     """A for-each-ref `--format` of NUL-separated fields ending in the record separator."""
     return "%00".join(fields) + "%00%1e%1f"
@@ -28,7 +38,7 @@ def ref_format(*fields: str) -> str:
 
 def parse_ref_records(out: str, width: int) -> Iterator[list[str]]:
     """The fields of each record of a `ref_format` listing (records with fewer are skipped)."""
-    for record in out.split(REC):
+    for record in well_formed(out).split(REC):  # ref names and tag text: no path in them
         fields = record.lstrip("\n").split("\0")
         if len(fields) >= width:
             yield fields[:width]
@@ -47,12 +57,12 @@ def parse_log(out: str, *, with_names: bool) -> list[LogEntry]:
         info = CommitInfo(
             sha=sha,
             parents=tuple(parents.split()),
-            author_name=an,
-            author_email=ae,
+            author_name=well_formed(an),  # commit text, unlike the paths after it (`git_output`)
+            author_email=well_formed(ae),
             author_time=int(at or 0),
             committer_time=int(ct or 0),
-            subject=subject,
-            body=body.strip(),
+            subject=well_formed(subject),
+            body=well_formed(body.strip()),
         )
         change, path, old = "M", "", None
         if with_names:

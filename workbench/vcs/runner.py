@@ -25,7 +25,7 @@ from workbench.errors import GitError, NotFound, RepoError
 from workbench.vcs import git_errors
 from workbench.vcs.git_commands import writes
 from workbench.vcs.git_errors import GitDamaged, GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
-from workbench.vcs.records import commit_tree, tree_entry
+from workbench.vcs.records import commit_tree, git_output, tree_entry
 
 if TYPE_CHECKING:
     import git
@@ -204,7 +204,7 @@ class GitRunner:
             handle = self._start(*args, stdin=stdin)  # kept: dropping it would stop git
             out, err = handle.proc.communicate()
             status = handle.proc.returncode
-        return int(status or 0), out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        return int(status or 0), git_output(out), err.decode("utf-8", "replace")
 
     @contextmanager
     def attributed(self, *, when: datetime | None = None, author: tuple[str, str] | None = None) -> Iterator[None]:
@@ -514,4 +514,4 @@ class Deferred(Generic[T]):
             if self._check is not None:
                 self._check(status, err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err or ""))
             return self._parse("")
-        return self._parse(out.decode("utf-8", "replace"))
+        return self._parse(git_output(out))
