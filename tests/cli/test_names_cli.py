@@ -200,3 +200,31 @@ def test_a_file_name_that_is_not_utf8_is_an_invalid_name_everywhere(repo: Path, 
         assert [ref.name for ref in prompt_files.list_prompts(session, "HEAD")] == ["bad\udcff", "ok"]
         assert [ref.name for ref in prompt_files.list_prompts(session, None)] == ["bad\udcff", "ok"]
         assert prompt_files.working_states(session) == {"bad\udcff": WorkingState.INVALID, "ok": WorkingState.CLEAN}
+
+
+def test_a_name_typed_in_another_unicode_normalisation_finds_the_prompt(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`prompts/uni/eéccc.yaml` written by macOS (e + U+0301), typed with U+00E9: render and log
+    said "no prompt named 'uni/eéccc'" / "did you mean 'uni/eéccc'?". A typed name NFC-equal to
+    exactly one prompt is that prompt; its release tag keeps the file's own spelling."""
+    decomposed, typed = "uni/ee\u0301ccc", "uni/e\u00e9ccc"
+    (repo / "prompts" / "uni").mkdir()
+    (repo / "prompts" / f"{decomposed}.yaml").write_text(PROMPT)
+    _commit_all(repo)
+    for args in (["render", typed], ["log", typed], ["test", typed, "--provider", "echo"], ["tag", typed]):
+        assert run_app(["-C", str(repo), *args]) == 0, (args, capsys.readouterr().err)
+    capsys.readouterr()
+    tags = subprocess.run(["git", "tag", "--list"], cwd=repo, capture_output=True, check=True).stdout.decode()
+    assert tags.split() == [f"{decomposed}@v1"]  # the file's bytes, as `tag` with the file's name makes
+    # A second file that is the same name once normalised: validate flags both spellings as one name.
+    (repo / "prompts" / f"{typed}.yaml").write_text(PROMPT)
+    assert run_app(["-C", str(repo), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "differ only in Unicode normalisation" in out and "e\\u0301" in out, out
+
+
+def test_an_ambiguous_normalised_name_is_not_chosen_and_the_hint_shows_the_difference(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "prompts" / "A\u030a.yaml").write_text(PROMPT)  # A + combining ring
+    (repo / "prompts" / "\u212b.yaml").write_text(PROMPT)  # ANGSTROM SIGN: NFC is U+00C5 too
+    assert run_app(["-C", str(repo), "render", "\u00c5"]) == 2
+    err = capsys.readouterr().err
+    assert "no prompt named" in err and "A\\u030a" in err, err

@@ -10,6 +10,8 @@ from workbench.core.names import (
     prompt_name_problem,
     prompt_path_problem,
     resolve_reference,
+    same_prompt_name,
+    spelled,
 )
 from workbench.errors import PromptError
 
@@ -119,3 +121,15 @@ def test_root_relative_references_stay_in_the_repository() -> None:
         resolve_reference("file://../x.py", "", inside="")
     with pytest.raises(UnsafePath):
         resolve_reference("file:///tmp/x.py", "", inside="")
+
+
+def test_a_typed_name_resolves_to_the_one_prompt_it_equals_once_normalised() -> None:
+    """macOS writes `é` as e + U+0301; typed, it is U+00E9: "no prompt named 'uni/eéccc'",
+    "did you mean 'uni/eéccc'?". NFC equality with exactly one existing name resolves it."""
+    decomposed, precomposed = "uni/ee\u0301ccc", "uni/e\u00e9ccc"
+    assert same_prompt_name(precomposed, [decomposed, "other"]) == decomposed
+    assert same_prompt_name(decomposed, [precomposed]) == precomposed
+    assert same_prompt_name(precomposed, ["other"]) is None
+    # Two files that are one name once normalised: ambiguous, nothing chosen.
+    assert same_prompt_name("\u00c5", ["A\u030a", "\u212b"]) is None
+    assert spelled("uni/ee\u0301ccc") == "uni/ee\\u0301ccc" and spelled("été/x") == "été/x" and spelled("\u212b") == "\\u212b"

@@ -161,6 +161,18 @@ def open_session() -> Iterator[RepoSession]:
         yield session
 
 
+def prompt_name(value: str) -> str:
+    """A prompt NAME argument as the prompt it means (`services.prompts.typed_name`: a name typed
+    with U+00E9 finds the macOS file spelled e + U+0301), so every command that takes a name,
+    `tag` and `promote` too, acts on the file's own spelling. The `parser` of those arguments."""
+    from workbench.services.prompts import find_root, typed_name
+
+    try:
+        return typed_name(find_root(state.repo_root()), value)
+    except OSError:  # no readable working copy: the command reports what it finds
+        return value
+
+
 def emit_json(data: Any) -> None:
     """Print machine-readable output on stdout."""
     from workbench.core.json_document import json_document

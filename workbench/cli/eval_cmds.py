@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, state
+from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, prompt_name, state
 from workbench.core import run_limits
 from workbench.core.safe_text import clean
 
@@ -144,7 +144,7 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
 
 @app.command("test")
 def test_command(
-    names: Annotated[list[str] | None, typer.Argument(help="Prompt names (or --all).")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="Prompt names (or --all).", parser=prompt_name)] = None,
     all_prompts: Annotated[bool, typer.Option("--all", help="Every prompt of the repository.")] = False,
     rev: Annotated[str | None, typer.Option("--rev", help="Revision to test (commit, branch, name@vN, env); default: the working copy.")] = None,
     provider: ProviderOpt = None,
@@ -193,7 +193,7 @@ def test_command(
 
 @app.command("compare")
 def compare_command(
-    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    name: Annotated[str, typer.Argument(help="Prompt name.", parser=prompt_name)],
     a: Annotated[str | None, typer.Argument(help="Version A (default: HEAD).")] = None,
     b: Annotated[str | None, typer.Argument(help="Version B (default: the working copy).")] = None,
     base: Annotated[str | None, typer.Option("--base", help="Compare the working copy with the merge-base of HEAD and this branch (a PR check).")] = None,

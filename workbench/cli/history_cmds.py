@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workbench.cli.common import app, console, emit_json, open_session
+from workbench.cli.common import app, console, emit_json, open_session, prompt_name
 from workbench.core.safe_text import clean
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def _cell(
 
 @app.command("diff")
 def diff_cmd(
-    name: Annotated[str, typer.Argument(help="Prompt name, e.g. support/summarize.")],
+    name: Annotated[str, typer.Argument(help="Prompt name, e.g. support/summarize.", parser=prompt_name)],
     a: Annotated[str | None, typer.Argument(help="Left revision (default HEAD; with one revision: it vs the working copy).")] = None,
     b: Annotated[str | None, typer.Argument(help="Right revision (default: the working copy).")] = None,
     unified: Annotated[bool, typer.Option("--unified", "-u", help="Plain unified diff.")] = False,
@@ -133,7 +133,7 @@ def diff_cmd(
 
 @app.command("log")
 def log_cmd(
-    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    name: Annotated[str, typer.Argument(help="Prompt name.", parser=prompt_name)],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Entries per page.")] = 20,
     offset: Annotated[int, typer.Option("--skip", min=0, help="Skip this many entries (paging).")] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -227,7 +227,7 @@ def _event_problem(tag: str, problem: str) -> Text:
 
 @app.command("history")
 def history_cmd(
-    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    name: Annotated[str, typer.Argument(help="Prompt name.", parser=prompt_name)],
     env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

@@ -6,13 +6,21 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, app, console, emit_json, interrupt_after, open_session
+from workbench.cli.common import (
+    EXIT_FINDINGS,
+    app,
+    console,
+    emit_json,
+    interrupt_after,
+    open_session,
+    prompt_name,
+)
 from workbench.core.safe_text import clean
 
 
 @app.command("approve")
 def approve_cmd(
-    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    name: Annotated[str, typer.Argument(help="Prompt name.", parser=prompt_name)],
     env: Annotated[str, typer.Option("--env", "-e", help="Environment the approval is for.")],
     rev: Annotated[str | None, typer.Option("--rev", help="Version to approve (default HEAD; name@v3, a commit, staging...).")] = None,
     reason: Annotated[str, typer.Option("--message", "-m", help="Why (required; recorded in the approval).")] = "",

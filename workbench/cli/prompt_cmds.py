@@ -14,7 +14,17 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, interrupt_after, state
+from workbench.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    app,
+    console,
+    emit_json,
+    fail,
+    interrupt_after,
+    prompt_name,
+    state,
+)
 from workbench.core.safe_text import clean
 
 
@@ -136,7 +146,7 @@ def _parse_var(item: str) -> tuple[str, Any]:
 
 @app.command("render")
 def render_command(
-    name: Annotated[str, typer.Argument(help="Prompt name, e.g. support/summarize.")],
+    name: Annotated[str, typer.Argument(help="Prompt name, e.g. support/summarize.", parser=prompt_name)],
     var: Annotated[list[str] | None, typer.Option("--var", "-v", help="NAME=VALUE (YAML scalars: numbers and booleans are typed).")] = None,
     vars_file: Annotated[Path | None, typer.Option("--vars-file", help="YAML or JSON file with variables.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,

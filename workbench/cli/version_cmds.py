@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.common import EXIT_FINDINGS, app, console, emit_json, interrupt_after, open_session
+from workbench.cli.common import (
+    EXIT_FINDINGS,
+    app,
+    console,
+    emit_json,
+    interrupt_after,
+    open_session,
+    prompt_name,
+)
 from workbench.core.safe_text import clean
 
 # --------------------------------------------------------------------------- branches and commits
@@ -121,7 +129,7 @@ def merge_cmd(
 
 @app.command("tag")
 def tag_cmd(
-    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    name: Annotated[str, typer.Argument(help="Prompt name.", parser=prompt_name)],
     rev: Annotated[str | None, typer.Option("--rev", help="Revision to release (default HEAD).")] = None,
     note: Annotated[str | None, typer.Option("--message", "-m", help="Release note.")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -155,7 +163,7 @@ def _print_event(event: Any) -> None:
 
 @app.command("promote")
 def promote_cmd(
-    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    name: Annotated[str, typer.Argument(help="Prompt name.", parser=prompt_name)],
     env: Annotated[str, typer.Option("--env", "-e", help="Target environment.")],
     rev: Annotated[str | None, typer.Option("--rev", help="Version to deploy (default HEAD).")] = None,
     reason: Annotated[str, typer.Option("--message", "-m", help="Why (required; recorded in the event).")] = "",
@@ -221,7 +229,7 @@ def _print_checks(checks: Any, override: tuple[str, ...]) -> None:
 
 @app.command("rollback")
 def rollback_cmd(
-    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    name: Annotated[str, typer.Argument(help="Prompt name.", parser=prompt_name)],
     env: Annotated[str, typer.Option("--env", "-e", help="Environment to roll back.")],
     reason: Annotated[str, typer.Option("--message", "-m", help="Why (required).")] = "",
     to: Annotated[str | None, typer.Option("--to", help="Version to go back to (default: the previous one).")] = None,

@@ -23,6 +23,12 @@ anything else:
 Spaces, Unicode letters and markup brackets (`[bold]`) are allowed: the ref-name encoding
 (`core.versions.encode_ref_component`) and the safe-text rule (`core.safe_text`) handle them.
 
+Names are not normalised: a name is the file's own spelling, and its tags keep it. But macOS
+writes `é` as e + U+0301 where a keyboard types U+00E9, two names that look the same. So a
+typed name that names no prompt resolves to the one prompt it equals in NFC
+(`same_prompt_name`, as git's core.precomposeUnicode does), and two files whose names are one
+in NFC are an error (`normalised_name`, the key `validate` compares names by).
+
 `file://` references (a prompt's `tests: file://cases.tests.yaml`) follow one rule too:
 relative to the folder of the file that names them, and the target stays inside `prompts/` of
 the same revision (`resolve_reference`). Symbolic links are checked by the readers of the
@@ -34,6 +40,8 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
+from collections.abc import Iterable
 
 from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, TESTS_SUFFIXES
 from workbench.core.versions import APPROVE_PREFIX, DEPLOY_PREFIX
@@ -146,6 +154,30 @@ def check_prompt_name(name: str) -> str:
     return name
 
 
+def normalised_name(name: str) -> str:
+    """The key two names that look the same share: NFC (e + U+0301 and U+00E9 are one)."""
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
+
+
+def same_prompt_name(typed: str, names: Iterable[str]) -> str | None:
+    """The one name among `names` equal to `typed` in NFC; None when none is, or several are.
+
+    For a typed name that names no prompt: a file written on macOS (decomposed) is found by the
+    name typed on a keyboard (precomposed), and the other way round.
+    """
+    key = normalised_name(typed)
+    found = {name for name in names if normalised_name(name) == key}
+    return found.pop() if len(found) == 1 else None
+
+
+def spelled(name: str) -> str:
+    """`name` with its combining characters, and those NFC replaces (U+212B ANGSTROM SIGN), written
+    as escapes (`uni/ee\\u0301ccc`): two names that differ only in normalisation, told apart."""
+    if name.isascii():
+        return name
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.combining(ch) or unicodedata.normalize("NFC", ch) != ch else ch for ch in name)
+
+
 def prompt_path_problem(path: str) -> str | None:
     """Why the repository path `path` is not a prompt file with a valid name, or None.
 
@@ -220,8 +252,11 @@ __all__ = [
     "UnsafePath",
     "check_prompt_name",
     "is_valid_prompt_name",
+    "normalised_name",
     "prompt_name_problem",
     "prompt_path_problem",
     "prompt_paths",
     "resolve_reference",
+    "same_prompt_name",
+    "spelled",
 ]

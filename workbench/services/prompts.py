@@ -144,17 +144,36 @@ def load_workspace_prompt(root: Path, name: str) -> LoadResult:
         PromptError: `name` is not a valid prompt name (outside prompts/, option-like, ...) or
             there is no such prompt.
     """
-    from workbench.core.names import prompt_paths
+    from workbench.core.names import normalised_name, prompt_paths, spelled
 
     for relpath in prompt_paths(name):
         path = Path(root) / relpath
         if path.is_file():
             return load_file(root, path)
+    meant = typed_name(root, name)
+    if meant != name:  # typed U+00E9, the file (written on macOS) has e + U+0301
+        return load_workspace_prompt(root, meant)
     names = [prompt_name_from_path(relative(root, p)) for p in discover_prompt_files(root)]
+    from workbench.core.safe_text import clean
     from workbench.core.schema import did_you_mean
 
+    alike = sorted(n for n in names if normalised_name(n) == normalised_name(name))
+    if alike:  # shown as escapes: they look the same as the name typed
+        listed = ", ".join(f"'{clean(spelled(n))}'" for n in alike)
+        raise PromptError(f"no prompt named '{clean(spelled(name))}'", hint=f"{len(alike)} prompts differ from it only in Unicode normalisation: {listed}; rename all but one")
     guess = did_you_mean(name, names)
     raise PromptError(f"no prompt named '{name}'", hint=f"did you mean '{guess}'?" if guess else "see `workbench list`")
+
+
+def typed_name(root: Path, name: str) -> str:
+    """The prompt a name typed by the user means: itself when the working copy has it (or it is
+    no valid name: the command says why), else the one prompt equal to it in NFC
+    (`core.names.same_prompt_name`: a macOS file name typed on a keyboard), else itself."""
+    from workbench.core.names import prompt_name_problem, prompt_paths, same_prompt_name
+
+    if prompt_name_problem(name) is not None or any((Path(root) / p).is_file() for p in prompt_paths(name)):
+        return name
+    return same_prompt_name(name, (prompt_name_from_path(relative(root, p)) for p in discover_prompt_files(root))) or name
 
 
 def partials_in_text(root: Path, text: str | None) -> list[str]:
@@ -198,16 +217,23 @@ def validate_paths(root: Path, paths: Iterable[Path] = ()) -> list[LoadResult]:
             rel = relative(root, target)
             return [LoadResult(rel, None, (Problem(rel, 0, 0, "no such file or folder"),))]
     results = [load_file(root, f) for f in dict.fromkeys(files)]
-    by_name: dict[str, str] = {}
+    from workbench.core.names import normalised_name, spelled
+
+    by_name: dict[str, str] = {}  # by `normalised_name`: `e\u0301` and `\u00e9` are one name to type
     clashed: list[LoadResult] = []
     for result in results:
         name = prompt_name_from_path(result.path)
-        if name in by_name:
-            clash = Problem(result.path, 1, 1, f"prompt name '{name}' clashes with {by_name[name]}", Severity.ERROR, "keep one of .yaml / .yml")
-            clashed.append(LoadResult(result.path, None, (*result.problems, clash)))
-        else:
-            by_name[name] = result.path
+        other = by_name.get(normalised_name(name))
+        if other is None:
+            by_name[normalised_name(name)] = result.path
             clashed.append(result)
+            continue
+        if prompt_name_from_path(other) == name:
+            clash = Problem(result.path, 1, 1, f"prompt name '{name}' clashes with {other}", Severity.ERROR, "keep one of .yaml / .yml")
+        else:
+            message = f"prompt names '{spelled(name)}' and '{spelled(prompt_name_from_path(other))}' differ only in Unicode normalisation"
+            clash = Problem(result.path, 1, 1, message, Severity.ERROR, "rename one: a typed name could mean either")
+        clashed.append(LoadResult(result.path, None, (*result.problems, clash)))
     return clashed
 
 
