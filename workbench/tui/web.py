@@ -26,6 +26,7 @@ proxy; the app runs read-only unless `--write`; the page loads nothing from anot
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import re
@@ -40,9 +41,10 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
-from textual_serve.server import Server
+from textual_serve.server import Server, log, to_int
 
 from workbench.tui.web_page import OfflineTemplates, content_security_policy
+from workbench.tui.web_session import SessionService
 
 COOKIE = "workbench_token_{port}"
 _HOST_RE = re.compile(r"^(?P<name>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
@@ -159,6 +161,7 @@ class TokenServer(Server):
         bound = str(sock.getsockname()[0]) if sock is not None else host
         self.hosts = HostRule(host, bound, port, public_url)
         self.fixed_public_url = public_url
+        self.sessions: set[SessionService] = set()  # the apps running, ended with the server
 
     def allowed(self, request: web.Request) -> tuple[bool, bool]:
         """(token accepted, it came in the query: set the cookie)."""
@@ -211,6 +214,43 @@ class TokenServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints a logo and the URL without the token here; `serve` prints the URL itself."""
 
+    async def on_shutdown(self, app: web.Application) -> None:
+        """Every session's app ends with the server (textual-serve left them running, orphaned)."""
+        await asyncio.gather(*(session.stop() for session in list(self.sessions)))
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """textual-serve's handler, running the app as a `SessionService` (sized, sure to end), known
+        to `on_shutdown` while it runs."""
+        websocket = web.WebSocketResponse(heartbeat=15)
+        session: SessionService | None = None
+
+        async def close() -> None:
+            await websocket.close()
+
+        try:
+            await websocket.prepare(request)
+            session = SessionService(
+                self.command,
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=close,
+                download_manager=self.download_manager,
+                debug=self.debug,
+            )
+            self.sessions.add(session)
+            await session.start(to_int(request.query.get("width", "80"), 80), to_int(request.query.get("height", "24"), 24))
+            await self._process_messages(websocket, session)
+        except asyncio.CancelledError:
+            await websocket.close()
+            raise
+        except Exception as error:
+            log.exception(error)
+        finally:
+            if session is not None:
+                await session.stop()
+                self.sessions.discard(session)
+        return websocket
+
     def serve(self, debug: bool = False) -> None:
         self.debug = debug
         self.initialize_logging()
@@ -222,6 +262,7 @@ class TokenServer(Server):
             print=None,
             access_log=None,  # an access log would print every URL, token included
             handle_signals=True,
+            shutdown_timeout=10,  # for the sockets still open: their apps end in `on_shutdown` (5 s at most)
         )
 
 
