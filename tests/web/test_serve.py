@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,7 +13,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-from web_helpers import Served, cookie_of, start_server, stop_server, token_of
+from web_helpers import Served, app_socket, cookie_of, start_server, stop_server, token_of
 
 from workbench.cli.common import run_app
 
@@ -55,6 +57,35 @@ def test_a_request_without_the_token_gets_nothing(served: Served) -> None:
     assert headers.get("Referrer-Policy") == "no-referrer"
     status, body, _ = get(served.base + "/static/js/textual.js", {"Cookie": f"workbench_token_{port}={token}"})
     assert status == 200 and len(body) > 10_000
+
+
+def test_bad_input_is_logged_in_one_line_without_the_token(served: Served) -> None:
+    """A request without a Host header, or a websocket message that is not JSON, printed a 40-120-line
+    Rich traceback with its local variables, one of them the raw request: `GET /?token=<the token>`."""
+    token = token_of(served)
+    with socket.create_connection(("127.0.0.1", int(served.base.rsplit(":", 1)[1])), timeout=30) as raw:
+        raw.sendall(f"GET /?token={token} HTTP/1.1\r\nConnection: close\r\n\r\n".encode())
+        assert raw.recv(4096).split(b" ", 2)[1] == b"400"
+
+    async def not_json() -> None:
+        async with app_socket(served) as app:
+            await app.wait_for("READ-ONLY")
+            await app.ws.send_str("not json")
+            async for _ in app.ws:  # the session ends: its socket closes
+                pass
+
+    asyncio.run(asyncio.wait_for(not_json(), 60))
+    log = served.root.parent / "serve.log"
+    deadline = time.monotonic() + 15
+    while "JSONDecodeError" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    printed = log.read_text()
+    assert printed.count(token) == 1, printed  # the URL printed at start-up, nowhere else
+    errors = printed.splitlines()[3:]  # after the three lines of the banner
+    assert len(errors) == 2, printed
+    assert "BadHttpMessage" in errors[0] and "Host" in errors[0], printed
+    assert "JSONDecodeError" in errors[1], printed
+    assert "Traceback" not in printed and "locals" not in printed and "GET /" not in printed
 
 
 def test_serve_listens_on_localhost_unless_told_otherwise(demo_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,10 +18,11 @@ middleware in front of every route (the page, its static files, the websocket, d
 
 Differences from plain `textual-serve`: it listens on 127.0.0.1 (textual-serve: localhost)
 and refuses other hosts unless asked explicitly; the token, the Host and Origin checks; no
-access log (it would print the token); the page's URLs are built from the checked Host header
-(so that `--port 0`, `localhost` and a remote `--host` work) or from `--public-url` behind a
-proxy; the app runs read-only unless `--write`; the page loads nothing from another host
-(`web_page.py`: textual-serve's page asks Google Fonts for its font).
+access log (it would print the token) and errors logged in one line, no traceback (`OneLineLog`);
+each browser session's app sized and ended for sure (`web_session.py`); the page's URLs are
+built from the checked Host header (so that `--port 0`, `localhost` and a remote `--host` work)
+or from `--public-url` behind a proxy; the app runs read-only unless `--write`; the page loads
+nothing from another host (`web_page.py`: textual-serve's page asks Google Fonts for its font).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import logging
 import re
 import secrets
 import shlex
@@ -41,8 +43,10 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from textual_serve.server import Server, log, to_int
 
+from workbench.core.safe_text import one_line
 from workbench.tui.web_page import OfflineTemplates, content_security_policy
 from workbench.tui.web_session import SessionService
 
@@ -144,6 +148,26 @@ def app_command(root: Path, *, write: bool) -> str:
     if not write:
         args.append("--read-only")
     return shlex.join(args)
+
+
+class OneLineLog(logging.Formatter):
+    """A log record as one line: its message and its error's type and first line; never a traceback,
+    never the token. textual-serve's log (Rich tracebacks with local variables) printed 40-120 lines
+    for a request without a Host header or a websocket message that was not JSON, one of its
+    variables the raw request, `GET /?token=<the token>`."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = one_line(record.getMessage())
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            # aiohttp's parser errors go on with the request's bytes after their first line
+            detail = one_line(error.message if isinstance(error, HttpProcessingError) else str(error))
+            message += f" ({type(error).__name__}{': ' + detail if detail and detail != message else ''})"
+        return f"{record.levelname} {message}".replace(self.token, "<token>")
 
 
 class TokenServer(Server):
@@ -250,6 +274,11 @@ class TokenServer(Server):
                 await session.stop()
                 self.sessions.discard(session)
         return websocket
+
+    def initialize_logging(self) -> None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(OneLineLog(self.token))
+        logging.basicConfig(level=logging.DEBUG if self.debug else logging.INFO, handlers=[handler], force=True)
 
     def serve(self, debug: bool = False) -> None:
         self.debug = debug
