@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 
 from workbench import __version__
-from workbench.cli.common import EXIT_OK, app, run_app, state, write_whole
-from workbench.cli.process_exit import exit_process, open_closed_stderr
+from workbench.cli.common import EXIT_OK, app, output, run_app, state
+from workbench.cli.process_exit import exit_process, open_closed_streams
 
 # Registration side effects: each module adds its commands to `app`.
 from workbench.cli import prompt_cmds as _prompt_cmds  # noqa: F401  isort: skip
@@ -33,7 +33,7 @@ __all__ = ["app", "main"]
 
 def _version_callback(value: bool) -> None:
     if value:
-        write_whole(sys.stdout, f"workbench {__version__}\n")
+        output().write(f"workbench {__version__}\n")
         raise typer.Exit(EXIT_OK)
 
 
@@ -56,5 +56,5 @@ def _global_options(
 
 
 def main() -> None:
-    open_closed_stderr()
+    open_closed_streams()
     exit_process(run_app(sys.argv[1:]))

@@ -63,10 +63,28 @@ def console(*, stderr: bool = False) -> Console:
     """The console every command prints through: untrusted text is passed as `Text`, markup
     and highlighting are off, and output piped into another program is never wrapped (a
     `diff --unified | git apply` or a `status | grep` sees whole lines)."""
-    stream = sys.stderr if stderr else sys.stdout
+    stream = sys.stderr if stderr else output()
     piped = not stream.isatty()
-    out = stream if stderr else cast("TextIO", _WholeWrites(stream))
-    return _console_class()(file=out, highlight=False, markup=False, emoji=False, soft_wrap=piped, width=100_000 if piped else None)
+    return _console_class()(file=stream, highlight=False, markup=False, emoji=False, soft_wrap=piped, width=100_000 if piped else None)
+
+
+def output() -> TextIO:
+    """stdout, each write whole or a clean error (`_WholeWrites`): the one way output is written."""
+    stdout: TextIO | None = sys.stdout
+    return stdout if isinstance(stdout, _WholeWrites) else cast("TextIO", _WholeWrites(stdout))
+
+
+@contextmanager
+def _only_whole_writes() -> Iterator[TextIO]:
+    """stdout is `output()` while a command runs, so that `print`, click's help and any later
+    command write through it too: those that wrote past it said "unexpected error: OSError"
+    on a full disk and "AttributeError" with stdout closed."""
+    stdout = sys.stdout
+    sys.stdout = output()
+    try:
+        yield sys.stdout
+    finally:
+        sys.stdout = stdout
 
 
 class ReaderGone(Exception):
@@ -104,17 +122,32 @@ def write_whole(stream: TextIO, text: str) -> None:
 
 
 class _WholeWrites:
-    """stdout for the console: each write whole (`write_whole`); everything else is stdout's."""
+    """stdout for every command: each write whole (`write_whole`); a stdout the process was
+    started without (`>&-`: None) fails the first write, as a full disk does, where a `print`
+    lost it without a word (`validate >&-` exited 1, its problems unseen)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        if not isinstance(text, str):  # what a text stream says: click probes for a binary one
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not text:
+            return 0
+        if self._stream is None:
+            fail("cannot write the output: standard output is closed")
         write_whole(self._stream, text)
         return len(text)
 
     def flush(self) -> None:
         """Each write has flushed."""
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8" if self._stream is None else self._stream.encoding
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -177,7 +210,7 @@ def emit_json(data: Any) -> None:
     """Print machine-readable output on stdout."""
     from workbench.core.json_document import json_document
 
-    write_whole(sys.stdout, json_document(data))
+    output().write(json_document(data))
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:
@@ -226,7 +259,11 @@ def _with_commands(whole: typer.Typer, commands: list[Any], groups: list[Any]) -
 
 def run_app(argv: list[str]) -> int:
     """Run the CLI, mapping WorkbenchError to a clean message and exit code 2."""
-    stdout = sys.stdout
+    with _only_whole_writes() as stdout:
+        return _run(argv, stdout)
+
+
+def _run(argv: list[str], stdout: TextIO) -> int:
     try:
         # Non-standalone click swallows `typer.Exit(code)` and returns the code instead.
         result = _app_for(argv)(args=argv, prog_name="workbench", standalone_mode=False)

@@ -17,21 +17,26 @@ from typing import NoReturn
 from workbench.cli.common import EXIT_BROKEN_PIPE, EXIT_USAGE
 
 
-def open_closed_stderr() -> None:
-    """A process started with its stderr closed (`2>&-`) has `sys.stderr` None: an error message
-    written there raised AttributeError, and the process ended 1 ("findings") instead of 2.
-    Messages go to /dev/null instead, through descriptor 2 (which a file opened later would
-    otherwise take, and a child process inherit)."""
-    if sys.stderr is not None:
-        return
-    try:
-        descriptor = os.open(os.devnull, os.O_WRONLY)
-        if descriptor != 2:
-            os.dup2(descriptor, 2)
-            os.close(descriptor)
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115  the process's own
-    except OSError:
-        pass
+def open_closed_streams() -> None:
+    """A process started with its stderr or stdout closed (`2>&-`, `>&-`) has `sys.stderr` or
+    `sys.stdout` None. Descriptors 1 and 2 are taken by /dev/null, or the first file opened
+    later would take them and a child process inherit it as its output.
+
+    stderr: an error message written there raised AttributeError, and the process ended 1
+    ("findings") instead of 2; messages go to /dev/null instead. stdout stays None: output
+    written there is an error, "cannot write the output" (`common._WholeWrites`)."""
+    for descriptor_number in (1, 2):
+        if (sys.stdout, sys.stderr)[descriptor_number - 1] is not None:
+            continue
+        try:
+            descriptor = os.open(os.devnull, os.O_WRONLY)
+            if descriptor != descriptor_number:
+                os.dup2(descriptor, descriptor_number)
+                os.close(descriptor)
+            if descriptor_number == 2:
+                sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115  the process's own
+        except OSError:
+            pass
 
 
 def exit_process(code: int) -> NoReturn:
