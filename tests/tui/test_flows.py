@@ -39,6 +39,35 @@ async def test_commit_flow_creates_the_commit(app_repo: Path) -> None:
     assert git(app_repo, "status", "--porcelain").strip() == ""
 
 
+async def test_the_commit_dialog_keys_do_what_its_help_line_says(app_repo: Path) -> None:
+    """It said "tab to the message" while the message had focus, and tab took focus away from it."""
+    from textual.widgets import Input, SelectionList, Static
+
+    edit_path = summarize_path(app_repo)
+    edit_path.write_text(edit_path.read_text().replace("two short sentences", "two sentences"))
+    other = app_repo / "prompts" / "support" / "classify_intent.yaml"
+    other.write_text(other.read_text() + "# edited\n")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("c")
+        await settle(pilot)
+        help_line = str(app.screen.query(Static)[1].render())
+        assert help_line == "type the message · shift+tab: the files, space toggles one · enter commits · esc cancels"
+        await pilot.press(*"Trim")  # the message first
+        assert app.screen.query_one(Input).value == "Trim"
+        await pilot.press("shift+tab")  # the files, space toggles one
+        assert isinstance(app.focused, SelectionList)
+        await pilot.press("space")
+        await pilot.press("tab")  # back to the message
+        assert isinstance(app.focused, Input)
+        await pilot.press(*" the rule", "enter")
+        await settle(pilot)
+    assert git(app_repo, "log", "-1", "--format=%s").strip() == "Trim the rule"
+    assert git(app_repo, "status", "--porcelain").strip().count("\n") == 0  # one of the two files was left out
+
+
 async def test_release_tag_flow(app_repo: Path) -> None:
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:

@@ -29,9 +29,11 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="commit-dialog"):
             yield Static(Text("Commit prompts", style="bold"), classes="dialog-title")
-            yield Static(Text("space toggles a file · tab to the message · enter commits · esc cancels", style="dim"))
+            # The message has focus: the keys are said from there (it said "tab to the message").
+            yield Static(Text("type the message · shift+tab: the files, space toggles one · enter commits · esc cancels", style="dim"))
             yield SelectionList[str](*[(Text(f"{self.states[n]:<9} {clean(n)}"), n, True) for n in self.changed], id="commit-files")
-            yield Input(placeholder="commit message (what changed and why)", id="commit-message")
+            # Back from the files, the message is kept as typed: selected on focus, the next key replaced it.
+            yield Input(placeholder="commit message (what changed and why)", id="commit-message", select_on_focus=False)
             yield Static("", id="commit-status")
             if self.diff is not None:
                 with VerticalScroll(id="commit-diff"):
