@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import clock, select, settle
+from tui_helpers import clock, select, settle, shown_errors
 
 from workbench.cli.common import run_app
 from workbench.services import deployment_events, deployments, releases
@@ -211,3 +211,44 @@ async def test_switch_with_stash(twins: tuple[Path, Path, list[str]]) -> None:
         assert git(root, "branch", "--show-current").strip() == "feature"
         assert git(root, "status", "--porcelain") == ""
         assert "brisk" in git(root, "stash", "show", "-p")
+
+
+def back_to_the_first(root: Path) -> None:
+    """prod ran v1 then v2 and was rolled back to v1: no earlier version is left to go back to."""
+    deploy(root, [("prod", "promote", 0, None), ("prod", "promote", 1, None)])
+    with RepoSession.open(root) as session:
+        deployments.rollback(session, NAME, "prod", reason="setup")
+
+
+async def test_no_earlier_version_hints_how_to_pick_one_where_it_is_said(twins: tuple[Path, Path, list[str]], capsys: Any) -> None:
+    """The app said "hint: name one with --to", a flag it does not have; the CLI keeps it."""
+    cli, app_root, _ = twins
+    for root in (cli, app_root):
+        back_to_the_first(root)
+    assert run_app(["-C", str(cli), "rollback", NAME, "--env", "prod", "-m", "again"]) == 2
+    assert "hint: name one with --to" in capsys.readouterr().err
+    shown: list[str] = []
+
+    async def keys(app: WorkbenchApp, pilot: Any) -> None:
+        await press(pilot, "R", "enter")
+        shown.append(shown_errors(app))
+
+    await drive(app_root, keys)
+    assert "prod has no earlier version of support/summarize to roll back to" in shown[0]
+    assert "--to" not in shown[0] and "select the version in History (2), then R" in shown[0]
+
+
+async def test_no_earlier_version_rolls_back_to_the_version_selected_in_history(twins: tuple[Path, Path, list[str]]) -> None:
+    """What the hint says works: a version prod ran, selected in History, is the target."""
+    cli, app_root, commits = twins
+    for root in (cli, app_root):
+        back_to_the_first(root)
+    assert run_app(["-C", str(cli), "rollback", NAME, "--env", "prod", "--to", "v2", "-m", "v2 after all"]) == 0
+
+    async def keys(app: WorkbenchApp, pilot: Any) -> None:
+        app.selected_rev = commits[1]
+        await press(pilot, "R", "enter", *"v2 after all", "enter", "y")
+
+    await drive(app_root, keys)
+    assert outcome(cli) == outcome(app_root)
+    assert outcome(app_root)[:3] == ("rollback", f"{NAME}@v2", commits[1])

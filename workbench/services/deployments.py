@@ -151,8 +151,11 @@ def plan_finish(session: RepoSession, name: str, env: str) -> DeployPlan:
     return _plan(session, "finish", name, env, current, commit, version, new)
 
 
-def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = None) -> DeployPlan:
+def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = None, *, how_to_name: str = "name one with --to") -> DeployPlan:
     """Plan rolling `env` back: to `to`, else to the version that ran before the current one.
+
+    `how_to_name`: the hint when no earlier version is left, in the caller's words (the app
+    has no --to: it told its user to pass one).
 
     During a canary split, a rollback without `to` ends the split and stays on the stable
     version. Rolling back to a version this environment already ran is never blocked.
@@ -170,7 +173,7 @@ def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = No
     else:
         stack = deployed_stack(events(session, env, name))
         if len(stack) < 2:
-            raise NotFound(f"{env} has no earlier version of {name} to roll back to", hint="name one with --to")
+            raise NotFound(f"{env} has no earlier version of {name} to roll back to", hint=how_to_name)
         commit = stack[-2]
     commit, version, new = _release_for(session, name, commit)
     if commit == current.commit and current.canary is None:

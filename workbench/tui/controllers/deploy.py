@@ -13,7 +13,7 @@ from rich.text import Text
 
 from workbench.core.safe_text import clean
 from workbench.core.versions import DeploymentEvent
-from workbench.errors import GitError, WorkbenchError
+from workbench.errors import GitError, NotFound, WorkbenchError
 from workbench.services import deployments, env_status
 from workbench.services.deployments import DeployPlan
 from workbench.services.session import RepoSession
@@ -35,6 +35,25 @@ def _rollback_plan_or_none(session: RepoSession, name: str, env: str, to: str) -
     except WorkbenchError:
         return None
     return plan if deployments.has_run(session, name, env, plan.commit) else None
+
+
+# The app's --to: a version selected in History.
+PICK_IN_HISTORY = "select the version in History (2), then R"
+
+
+def _rollback_plans(session: RepoSession, name: str, env: str, selected: str | None) -> tuple[DeployPlan, DeployPlan | None]:
+    """The rollback to the previous version and, if it differs, the one to `selected`; with no
+    previous version left, the one to `selected` alone, which the hint told the user to pick."""
+    to = _rollback_plan_or_none(session, name, env, selected) if selected is not None else None
+    if to is not None and to.current is not None and to.commit == to.current.commit:
+        to = None  # the version running: never a rollback target offered
+    try:
+        previous = deployments.plan_rollback(session, name, env, how_to_name=PICK_IN_HISTORY)
+    except NotFound:
+        if to is None:
+            raise
+        return to, None
+    return previous, (to if to is not None and to.commit != previous.commit else None)
 
 
 class DeployController(Controller):
@@ -124,17 +143,15 @@ class DeployController(Controller):
         env = await self.ask(ChoiceScreen(f"Roll back {name} in…", options, default=default))
         if env is None:
             return
-        plan = await self.call(deployments.plan_rollback, name, env)
         selected = self.app.selected_rev if name == self.app.selected_prompt else None
-        if selected is not None and selected != plan.commit and plan.current is not None and selected != plan.current.commit:
+        plan, to = await self.call(_rollback_plans, name, env, selected)
+        if to is not None:
             # A version picked in History may be the target (the CLI's --to): ask, previous first.
-            to = await self.call(_rollback_plan_or_none, name, env, selected)
-            if to is not None and to.commit != plan.commit:
-                choices = [("previous", f"the previous version: {plan.version}"), ("selected", f"the selected version: {to.version}")]
-                answer = await self.ask(ChoiceScreen(f"Roll {name} in {env} back to…", choices, default="previous"))
-                if answer is None:
-                    return
-                plan = to if answer == "selected" else plan
+            choices = [("previous", f"the previous version: {plan.version}"), ("selected", f"the selected version: {to.version}")]
+            answer = await self.ask(ChoiceScreen(f"Roll {name} in {env} back to…", choices, default="previous"))
+            if answer is None:
+                return
+            plan = to if answer == "selected" else plan
         await self._confirm_and_execute(plan)
 
     async def _environments(self) -> None:
