@@ -38,7 +38,7 @@ def exclusive(session: RepoSession, *what: str, wait: float = WAIT_SECONDS) -> I
     session.store.check_writable()
     folder = session.store.git_dir / "workbench" / "locks"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (hashlib.sha256("\0".join(what).encode()).hexdigest()[:32] + ".lock")
+    path = folder / (hashlib.sha256("\0".join(what).encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         deadline = time.monotonic() + wait
