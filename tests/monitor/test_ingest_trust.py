@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from workbench.cli.common import run_app
+from workbench.monitor.event_lines import IngestReport
 from workbench.monitor.metrics import version_metrics
 from workbench.monitor.recorder import Recorder
 from workbench.monitor.store import MonitorStore
@@ -178,11 +180,18 @@ def test_whole_floats_count_as_token_counts_and_fractions_do_not(tmp_path: Path)
     assert row.tokens == 15
 
 
+def _ingest_with_peak(store: MonitorStore, path: Path) -> tuple[IngestReport, int]:
+    """The ingest's report and the most memory Python held during it."""
+    tracemalloc.start()
+    try:
+        return store.ingest([path]), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_line_over_the_length_limit_is_reported_and_never_held_whole(tmp_path: Path) -> None:
     """A 150 MB line took ~1 GB and a MemoryError lost the whole file: now it is read in
     blocks, reported as too long, and the lines around it are kept."""
-    import tracemalloc
-
     from workbench.monitor.limits import MAX_LINE_BYTES
 
     huge = json.dumps(_event(2, error="x" * (40 * MAX_LINE_BYTES)))
@@ -191,12 +200,7 @@ def test_a_line_over_the_length_limit_is_reported_and_never_held_whole(tmp_path:
     with path.open("a") as handle:
         handle.write(huge)  # a too-long last line without its newline
     store = MonitorStore(tmp_path / "m.sqlite")
-    tracemalloc.start()
-    try:
-        report = store.ingest([path])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _ingest_with_peak(store, path)
     assert report.added == 3
     assert report.problems == [f"{path}:{n}: too long, skipped" for n in (2, 4, 6)]
     assert peak < 8 * MAX_LINE_BYTES  # the 40 MiB line was never held
@@ -295,8 +299,6 @@ def test_one_big_otlp_export_is_not_built_whole_in_memory(tmp_path: Path) -> Non
     """A single-document OTLP export was decoded whole into Python objects, ~9x its size (a
     256 MiB export, which the limit allows, took ~2.3 GB). Only its spans' places are kept
     now, and each span is decoded when its turn comes."""
-    import tracemalloc
-
     noise = [{"key": f"k{i}", "value": {"stringValue": "v" * 20}} for i in range(30)]  # attributes the ingest never reads
     export = _otlp_export(*(f"s{i}" for i in range(4000)))
     for span in export["resourceSpans"][0]["scopeSpans"][0]["spans"]:  # type: ignore[index]
@@ -306,12 +308,7 @@ def test_one_big_otlp_export_is_not_built_whole_in_memory(tmp_path: Path) -> Non
     path.write_text(json.dumps(export, indent=1))
     size = path.stat().st_size
     store = MonitorStore(tmp_path / "m.sqlite")
-    tracemalloc.start()
-    try:
-        report = store.ingest([path])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _ingest_with_peak(store, path)
     assert (report.added, report.problems) == (4000, [])
     assert peak < 3 * size, f"peak {peak / size:.1f}x the export's {size} bytes"
     assert _consistent(store) == (4000, 4000)
