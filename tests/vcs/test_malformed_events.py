@@ -190,13 +190,7 @@ def test_a_deploy_tag_on_a_blob_or_tree_is_skipped_not_served(
     run_git(repo, "tag", "-a", bad, "-m", message, run_git(repo, "rev-parse", target).strip())
     with PromptRepo(repo) as prompts:
         assert prompts.get("support/summarize", env="prod").commit == second
-    for cold in (True, False):  # from Git, then from the event cache
-        assert run_app(["-C", str(repo), "status", "--json"]) == 0
-        cell = next(p for p in json.loads(capsys.readouterr().out)["prompts"] if p["name"] == "support/summarize")["environments"]["prod"]
-        assert cell["commit"] == second and bad in cell["problem"] and "not a commit" in cell["problem"], cold
-    assert run_app(["-C", str(repo), "audit"]) == 1
-    out = capsys.readouterr().out
-    assert f"VIOLATION {bad}" in out and "not a commit" in out
+    _skipped_in_status_and_audit(repo, capsys, bad, second, "not a commit")
     with RepoSession.open(repo) as fresh:
         rolled = deployments.rollback(fresh, "support/summarize", "prod", reason="back")
         assert (rolled.commit, rolled.previous_commit) == (first, second)
@@ -220,13 +214,7 @@ def test_a_sequence_that_carries_no_real_time_is_skipped_not_served(
     run_git(repo, "tag", f"approve/prod/support/summarize/{stamp}-ffffffff", head)
     with PromptRepo(repo) as prompts:
         assert prompts.get("support/summarize", env="prod").commit == first
-    for cold in (True, False):  # from Git, then from the event cache
-        assert run_app(["-C", str(repo), "status", "--json"]) == 0
-        cell = next(p for p in json.loads(capsys.readouterr().out)["prompts"] if p["name"] == "support/summarize")["environments"]["prod"]
-        assert cell["commit"] == first and bad in cell["problem"] and "carries no real time" in cell["problem"], cold
-    assert run_app(["-C", str(repo), "audit"]) == 1
-    out = capsys.readouterr().out
-    assert f"VIOLATION {bad}" in out and "carries no real time" in out
+    _skipped_in_status_and_audit(repo, capsys, bad, first, "carries no real time")
     with RepoSession.open(repo) as fresh:
         second = deployments.promote(fresh, "support/summarize", "prod", rev="HEAD~1", reason="fix")
         assert second.previous_commit == first
@@ -270,3 +258,15 @@ def test_an_event_is_labelled_from_its_target_not_from_its_message(
     assert cell["version"] == "support/summarize@v3" and "support/summarize@v2" in cell["problem"]
     # The event workbench wrote agrees with its target: no problem.
     assert all(not e.problem for e in deployments_of_prompt(ws, "support/summarize") if e.tag == written.tag)
+
+
+def _skipped_in_status_and_audit(repo: Path, capsys: pytest.CaptureFixture[str], bad: str, runs: str, problem: str) -> None:
+    """prod runs `runs`, the event before the malformed tag `bad`, which status names with
+    `problem` (from Git, then from the event cache) and audit reports as a violation."""
+    for cold in (True, False):
+        assert run_app(["-C", str(repo), "status", "--json"]) == 0
+        cell = next(p for p in json.loads(capsys.readouterr().out)["prompts"] if p["name"] == "support/summarize")["environments"]["prod"]
+        assert cell["commit"] == runs and bad in cell["problem"] and problem in cell["problem"], cold
+    assert run_app(["-C", str(repo), "audit"]) == 1
+    out = capsys.readouterr().out
+    assert f"VIOLATION {bad}" in out and problem in out
