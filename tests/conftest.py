@@ -16,7 +16,10 @@ SAMPLE_PROMPTS = PROJECT_ROOT / "prompts"
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No user/system git config, a fixed identity and dates, no API keys, no discovered config."""
-    home = tmp_path_factory.mktemp("home")
+    isolate(tmp_path_factory.mktemp("home"), monkeypatch)
+
+
+def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
@@ -54,4 +57,24 @@ def prompt_repo(tmp_path: Path) -> Path:
     git(root, "add", "-A")
     env = dict(os.environ, GIT_AUTHOR_DATE="2026-01-01T12:00:00Z", GIT_COMMITTER_DATE="2026-01-01T12:00:00Z")
     subprocess.run(["git", "commit", "-q", "-m", "Initial prompts"], cwd=root, check=True, env=env)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo repository per test process, built as `isolated_env` would (5-20 s each)."""
+    from workbench.cli.common import run_app
+
+    root = tmp_path_factory.mktemp("demo-template") / "demo"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(tmp_path_factory.mktemp("home"), monkeypatch)
+        assert run_app(["demo", str(root), "--no-open"]) == 0
+    return root
+
+
+@pytest.fixture
+def demo_repo(demo_template: Path, tmp_path: Path) -> Path:
+    """A copy of the demo repository of its own: tests that read, serve or change the demo."""
+    root = tmp_path / "demo"
+    shutil.copytree(demo_template, root, symlinks=True)
     return root

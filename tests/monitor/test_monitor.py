@@ -151,10 +151,8 @@ def test_split_assignment_is_sticky_across_processes() -> None:
     assert str(here) == there.strip()
 
 
-def test_monitor_cli_on_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = tmp_path / "demo"
-    assert run_app(["demo", str(root), "--no-open"]) == 0
-    capsys.readouterr()
+def test_monitor_cli_on_the_demo(demo_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = demo_repo
     assert run_app(["-C", str(root), "monitor", "--all", "--json"]) == 1
     reports = json.loads(capsys.readouterr().out)
     regressed = [r["prompt"] for r in reports if r["regressed"]]

@@ -18,9 +18,8 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
 
 
-def test_demo_repository_has_history_releases_deployments_and_results(tmp_path: Path) -> None:
-    root = tmp_path / "demo"
-    assert run_app(["demo", str(root), "--no-open"]) == 0
+def test_demo_repository_has_history_releases_deployments_and_results(demo_repo: Path) -> None:
+    root = demo_repo  # built by `workbench demo` (the `demo_template` fixture)
     authors = set(git(root, "log", "--format=%an").split("\n")) - {""}
     assert {"Ana Lopez", "Ben Okafor", "Chen Wei"} <= authors
     assert int(git(root, "rev-list", "--count", "HEAD")) >= 8

@@ -7,13 +7,11 @@ from pathlib import Path
 from textual.widgets import Static
 from tui_helpers import select, settle
 
-from workbench.services.demo import create_demo_repo
 from workbench.tui.app import make_app
 
 
-async def test_monitor_banner_and_rollback_key(tmp_path: Path) -> None:
-    root = create_demo_repo(tmp_path / "demo")
-    app = make_app(root)
+async def test_monitor_banner_and_rollback_key(demo_repo: Path) -> None:
+    app = make_app(demo_repo)
     async with app.run_test(size=(140, 44)) as pilot:
         await settle(pilot)
         await select(pilot, "support/classify_intent")
