@@ -167,7 +167,34 @@ def test_behind_a_proxy_the_public_url_names_the_page(demo_repo: Path) -> None:
         stop_server(served)
 
 
-@pytest.mark.parametrize("url", ["ftp://wb.example.test", "wb.example.test", "https://", "https://wb.example.test/prefix", "https://wb.example.test/?q=1", "https://u:p@wb.example.test"])
+def test_behind_a_proxy_under_a_path_the_page_names_the_prefix(demo_repo: Path) -> None:
+    """A proxy serving the app under `/tools/workbench` (and stripping it): every URL of the page
+    carries the prefix, and the token's cookie is sent to that path only, not to the other apps
+    of the same host."""
+    public = "https://wb.example.test/tools/workbench"
+    served = start_server(demo_repo, "--public-url", public + "/")
+    try:
+        assert served.url.startswith(public + "/?token=")
+        token = token_of(served)
+        local = served.base
+        status, body, headers = get(f"{local}/?token={token}", {"Host": "wb.example.test"})
+        assert status == 200
+        assert 'data-session-websocket-url="wss://wb.example.test/tools/workbench/ws"' in body and f"{public}/static/" in body
+        assert "Path=/tools/workbench/" in headers.get("Set-Cookie", "")
+        assert "connect-src 'self' wss://wb.example.test" in headers["Content-Security-Policy"]
+        cookie = f"workbench_token_{int(local.rsplit(':', 1)[1])}={token}"
+        # The browser's Origin header is the origin alone, never the path.
+        assert asyncio.run(handshake(local, {"Host": "wb.example.test", "Cookie": cookie, "Origin": "https://wb.example.test"})) == 101
+        assert asyncio.run(handshake(local, {"Host": "wb.example.test", "Cookie": cookie, "Origin": public})) == 403
+    finally:
+        stop_server(served)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://wb.example.test", "wb.example.test", "https://", "https://wb.example.test/?q=1", "https://u:p@wb.example.test",
+     "https://wb.example.test/a/../b", "https://wb.example.test/a//b", "https://wb.example.test/a b", "https://wb.example.test/#x"],
+)
 def test_a_public_url_is_an_origin(demo_repo: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_app(["serve", str(demo_repo), "--port", "0", "--public-url", url]) == 2
     assert "--public-url" in capsys.readouterr().err

@@ -74,7 +74,7 @@ def serve_command(
         str | None,
         typer.Option(
             "--public-url",
-            help="The origin browsers use, https://HOST[:PORT], when a proxy (TLS) sits in front: its host is accepted and the page's URLs name it.",
+            help="Where browsers reach the app when a proxy (TLS) sits in front, https://HOST[:PORT][/PREFIX]: its host is accepted and the page's URLs name it.",
         ),
     ] = None,
 ) -> None:
@@ -82,10 +82,10 @@ def serve_command(
     from workbench.services.session import RepoSession
     from workbench.tui.web import is_loopback, parse_public_url, serve
 
-    origin = None
+    public = None
     if public_url is not None:
         try:
-            origin = parse_public_url(public_url)
+            public = parse_public_url(public_url)
         except ValueError as err:
             fail(f"--public-url {public_url!r}: {err}")
 
@@ -104,6 +104,6 @@ def serve_command(
     if not 0 <= port <= 65535:
         fail(f"--port {port} is not a port number")
     try:
-        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True), public_url=origin)
+        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True), public_url=public)
     except OSError as err:
         fail(f"cannot listen on {host}:{port}: {err.strerror or err}", hint="choose another --port (0: any free port)")

@@ -65,17 +65,36 @@ def _authority(name: str, port: int, default: int | None = None) -> str:
 
 
 def parse_public_url(url: str) -> str:
-    """`--public-url`: an origin, `http(s)://host[:port]`, as the browser reaches a proxy in front.
+    """`--public-url`: where browsers reach the proxy in front, `http(s)://host[:port][/prefix]`.
+
+    A path is the prefix the proxy serves the app under (stripping it before passing requests
+    on): the page's static, download and websocket URLs carry it, and the token's cookie is
+    sent to that path only (not to the other apps behind the same host).
 
     Raises:
-        ValueError: anything else (a path, a query, credentials, another scheme).
+        ValueError: anything else (a query, credentials, another scheme, a path with empty or
+            dot segments or characters other than letters, digits and `-._~`).
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
-        raise ValueError("it must be http://HOST[:PORT] or https://HOST[:PORT]")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError("it must name an origin only (no path, query or fragment): the app is served at the root")
-    return f"{parts.scheme}://{_authority(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme], DEFAULT_PORTS[parts.scheme])}"
+        raise ValueError("it must be http(s)://HOST[:PORT], with a /PATH if the proxy serves the app under one")
+    if parts.query or parts.fragment:
+        raise ValueError("it must name where the app is served, without a query or fragment")
+    prefix = parts.path.rstrip("/")
+    if prefix and not _PREFIX.fullmatch(prefix):
+        raise ValueError("its path must be a prefix such as /tools/workbench (letters, digits and -._~ between slashes)")
+    default = DEFAULT_PORTS[parts.scheme]
+    return f"{parts.scheme}://{_authority(parts.hostname, parts.port or default, default)}{prefix}"
+
+
+# Path segments a proxy and a browser cannot read differently: no `.`/`..`, nothing to encode.
+_PREFIX = re.compile(r"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+)+")
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL `parse_public_url` returned (what a browser's `Origin` says)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class HostRule:
@@ -90,21 +109,21 @@ class HostRule:
       upstream's address is covered by the first rule.
     """
 
-    def __init__(self, host: str, bound: str, port: int, public_url: str | None) -> None:
+    def __init__(self, host: str, bound: str, port: int, public_origin: str | None) -> None:
         self.port = port
-        self.public_url = public_url
+        self.public_origin = public_origin
         self.names = {bound.strip("[]").lower(), host.strip("[]").lower()}
         if bound in ("127.0.0.1", "::1"):
             self.names.add("localhost")
         self.any_ip = bound in ("0.0.0.0", "::")
-        self.public = urlsplit(public_url) if public_url else None
+        self.public = urlsplit(public_origin) if public_origin else None
 
     def describe(self) -> str:
         shown = sorted(_authority(name, self.port) for name in self.names if name not in ("0.0.0.0", "::"))
         if self.any_ip:
             shown.append(f"any IP address:{self.port}")
-        if self.public_url:
-            shown.append(self.public_url)
+        if self.public_origin:
+            shown.append(self.public_origin)
         return ", ".join(f"http://{name}" if "://" not in name else name for name in shown)
 
     def origin_for(self, host_header: str) -> str | None:
@@ -117,7 +136,7 @@ class HostRule:
         if self.public is not None and name == (self.public.hostname or "").lower():
             default = DEFAULT_PORTS[self.public.scheme]
             if int(port or default) == (self.public.port or default):
-                return self.public_url
+                return self.public_origin
         if int(port or 80) != self.port:
             return None
         if name in self.names or (self.any_ip and _is_ip(name)):
@@ -183,8 +202,12 @@ class TokenServer(Server):
         self.cookie = COOKIE.format(port=port)
         self.sock = sock
         bound = str(sock.getsockname()[0]) if sock is not None else host
-        self.hosts = HostRule(host, bound, port, public_url)
+        # Behind a proxy every page is the public URL's: its origin for the websocket's `Origin`
+        # check and the CSP, the whole URL (a path prefix too) for the page's own URLs.
         self.fixed_public_url = public_url
+        self.public_origin = origin_of(public_url) if public_url else None
+        self.cookie_path = (urlsplit(public_url).path if public_url else "") + "/"
+        self.hosts = HostRule(host, bound, port, self.public_origin)
         self.sessions: set[SessionService] = set()  # the apps running, ended with the server
 
     def allowed(self, request: web.Request) -> tuple[bool, bool]:
@@ -207,13 +230,14 @@ class TokenServer(Server):
         ok, from_query = self.allowed(request)
         if not ok:
             return self._refuse(403, FORBIDDEN)
-        page_origin = self.fixed_public_url or origin  # behind a proxy, every page is the public URL's
+        page_origin = self.public_origin or origin
         if (request.path == "/ws" or request.headers.get("Upgrade", "").lower() == "websocket") and request.headers.get("Origin") != page_origin:
             return self._refuse(403, CROSS_ORIGIN)
         request["page_origin"] = page_origin
+        request["page_url"] = self.fixed_public_url or origin
         response = await handler(request)
         if from_query and not response.prepared:
-            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
+            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path=self.cookie_path)
         if not response.prepared:
             response.headers.setdefault("Cache-Control", "no-store")
             response.headers.setdefault("Referrer-Policy", "no-referrer")  # the token is in the page's URL
@@ -230,7 +254,7 @@ class TokenServer(Server):
         # The page's static and websocket URLs: the public URL behind a proxy, else the origin
         # the browser used (the Host header the guard checked). textual-serve reads
         # `self.public_url` before its first await, so concurrent pages cannot mix them up.
-        self.public_url = request["page_origin"]
+        self.public_url = request["page_url"]
         response = await super().handle_index(request)
         response.headers["Content-Security-Policy"] = content_security_policy(request["page_origin"])
         return response
