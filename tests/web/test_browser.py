@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from web_helpers import Served
+from web_helpers import Served, prefix_proxy, start_server, stop_server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 CHROMIUM_ARGS = [
@@ -163,3 +163,31 @@ def test_the_browser_gets_nothing_without_the_token(browser: Any, served: Served
     assert page.locator(".textual-terminal").count() == 0 and page.locator("script").count() == 0
     assert "needs its token" in page.inner_text("body")
     page.close()
+
+
+def test_the_app_behind_a_proxy_under_a_path_prefix(browser: Any, demo_repo: Path) -> None:
+    """`--public-url http://HOST/tools/workbench` behind a proxy that strips the prefix: the page,
+    its files and its websocket all go through the proxy under the prefix, and the app works."""
+    with prefix_proxy("/tools/workbench") as proxy:
+        public = f"http://127.0.0.1:{proxy.port}/tools/workbench"
+        served = start_server(demo_repo, "--public-url", public)
+        try:
+            proxy.upstream = served.base
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.add_init_script(SCREEN_HOOK)
+            fetched: list[str] = []
+            page.on("request", lambda request: fetched.append(request.url))
+            page.on("websocket", lambda socket: fetched.append(socket.url))
+            assert served.url.startswith(public + "/?token=")
+            response = page.goto(served.url, wait_until="domcontentloaded")
+            assert response is not None and response.status == 200
+            wait_for_screen(page, "1 Prompts", "support/", "2 History", "READ-ONLY")
+            here = f"127.0.0.1:{proxy.port}"
+            urls = [url for url in fetched if not url.startswith("data:")]
+            assert urls and all(urlsplit(url).netloc == here and urlsplit(url).path.startswith("/tools/workbench/") for url in urls), urls
+            assert any(url.startswith(f"ws://{here}/tools/workbench/ws?") for url in urls), urls
+            # Only the browser's own guess at a site icon may leave the prefix.
+            assert not [p for p in proxy.requests if not p.startswith("/tools/workbench/") and p != "/favicon.ico"], proxy.requests
+            page.close()
+        finally:
+            stop_server(served)

@@ -10,13 +10,16 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
 
 
 @dataclass
@@ -134,3 +137,81 @@ async def app_socket(served: Served, *, width: int = 120, height: int = 36) -> A
         url = served.base.replace("http://", "ws://", 1) + f"/ws?width={width}&height={height}"
         async with session.ws_connect(url, headers=headers) as ws:
             yield AppSocket(ws)
+
+
+# --------------------------------------------------------------------------- a reverse proxy with a path prefix
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "host", "te", "trailer"}
+
+
+@contextlib.contextmanager
+def prefix_proxy(prefix: str) -> Iterator[PrefixProxy]:
+    """A reverse proxy on a free port serving its upstream under `prefix` and stripping it, as
+    nginx's `location /prefix/ { proxy_pass http://upstream/; }` with websocket upgrades does.
+    It passes its upstream's Host, the browser's cookies and Origin. Set `upstream` before use."""
+    proxy = PrefixProxy(prefix)
+    thread = threading.Thread(target=proxy.run, daemon=True)
+    thread.start()
+    proxy.ready.wait(10)
+    try:
+        yield proxy
+    finally:
+        proxy.loop.call_soon_threadsafe(proxy.loop.stop)
+        thread.join(10)
+
+
+class PrefixProxy:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.upstream = ""
+        self.port = 0
+        self.requests: list[str] = []  # every path asked for, as the browser sent it
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        runner = web.AppRunner(app)
+        self.loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = int(runner.addresses[0][1])
+        self.ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(runner.cleanup())
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request.path_qs)
+        if not request.path.startswith(self.prefix + "/"):
+            return web.Response(status=404, text="not under the prefix")
+        target = self.upstream + request.path_qs[len(self.prefix) :]
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP and not k.lower().startswith("sec-websocket")}
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._websocket(request, target, headers)
+        async with aiohttp.ClientSession(auto_decompress=False) as session, session.request(
+            request.method, target, headers=headers, data=await request.read(), allow_redirects=False
+        ) as answer:
+            body = await answer.read()
+            passed = CIMultiDict((k, v) for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP)
+            return web.Response(status=answer.status, body=body, headers=passed)
+
+    async def _websocket(self, request: web.Request, target: str, headers: dict[str, str]) -> web.StreamResponse:
+        async with aiohttp.ClientSession() as session:
+            try:
+                upstream = await session.ws_connect(target.replace("http", "ws", 1), headers=headers)
+            except aiohttp.WSServerHandshakeError as err:
+                return web.Response(status=err.status)
+            browser = web.WebSocketResponse()
+            await browser.prepare(request)
+
+            async def pump(source: Any, sink: Any) -> None:
+                async for message in source:
+                    if message.type == aiohttp.WSMsgType.TEXT:
+                        await sink.send_str(message.data)
+                    elif message.type == aiohttp.WSMsgType.BINARY:
+                        await sink.send_bytes(message.data)
+                await sink.close()
+
+            await asyncio.gather(pump(browser, upstream), pump(upstream, browser), return_exceptions=True)
+            return browser
