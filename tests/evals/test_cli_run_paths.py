@@ -186,6 +186,7 @@ def test_an_https_endpoint_is_verified_against_the_trusted_certificates(repo: Pa
         assert server.requests == CASES  # no request got through the handshake
     assert untrusted.returncode != 0
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout + untrusted.stderr or "certificate verify failed" in untrusted.stdout + untrusted.stderr
+    assert "SSL_CERT_FILE" in untrusted.stdout  # what to do, in each case's error
 
 
 def test_the_sdk_leaves_aiohttp_importable_and_keeps_it_where_it_was_already_imported() -> None:

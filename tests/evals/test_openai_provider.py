@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI
@@ -12,7 +15,7 @@ from fake_openai import FakeOpenAI
 from workbench.core.loader import load_prompt
 from workbench.core.model import ModelSpec
 from workbench.errors import ProviderError
-from workbench.evals.providers import ModelRequest, OpenAIProvider
+from workbench.evals.providers import CallError, Completion, ModelRequest, OpenAIProvider
 from workbench.evals.runner import CaseFinished, RunOptions, SuiteRun, call_with_retries
 
 FAST = RunOptions(concurrency=4, max_attempts=8, timeout_s=5, backoff_base_s=0.01, rate_limit_base_s=0.01, backoff_cap_s=0.05)
@@ -261,3 +264,45 @@ async def test_embeddings_endpoint_for_similar() -> None:
     with FakeOpenAI() as server:
         vectors = await _provider(server).embed(["refund please", "refund please"])
     assert vectors[0] == vectors[1] and len(vectors[0]) == 32
+
+
+class _CountedProvider(OpenAIProvider):
+    """The real provider, counting the attempts it is asked to send."""
+
+    calls = 0
+
+    async def complete(self, request: ModelRequest) -> Completion:
+        self.calls += 1
+        return await super().complete(request)
+
+
+@pytest.fixture(scope="module")
+def untrusted_tls(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    """A server-side context with a self-signed certificate that no trusted bundle holds."""
+    folder: Path = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def test_an_untrusted_certificate_fails_at_once_and_says_how_to_trust_it(
+    untrusted_tls: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A certificate that fails verification fails the same way every time: it was retried through
+    the whole budget (a 5-case run took 28 s) and the error said nothing of what to do."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with FakeOpenAI(tls=untrusted_tls) as server:
+        provider = _CountedProvider(ModelSpec("openai", "gpt-4o-mini", server.base_url, "FAKE_KEY"), timeout_s=5)
+        with pytest.raises(CallError) as err:
+            await call_with_retries(provider, ModelRequest(text="hi"), FAST)
+        assert server.requests == 0  # nothing got through the handshake
+    assert provider.calls == 1 and not err.value.retryable
+    assert "CERTIFICATE_VERIFY_FAILED" in err.value.message
+    assert err.value.hint is not None and "certificate is not trusted" in err.value.hint and "SSL_CERT_FILE" in err.value.hint
+

@@ -30,6 +30,7 @@ from workbench.core.model_choice import ECHO_LABEL, model_label
 from workbench.core.redact import redact_url
 from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import ProviderError
+from workbench.evals.connection_errors import connection_error
 from workbench.evals.local_model import (
     LOCAL_INSTALL,
     LOCAL_MODEL_FILE,
@@ -192,7 +193,7 @@ class OpenAIProvider:
         except openai.APITimeoutError:
             raise CallError("the request timed out", retryable=True) from None
         except openai.APIConnectionError as err:
-            raise CallError(f"connection failed: {_cause(err)}", retryable=True) from None
+            raise connection_error("connection failed", err) from None
         except (openai.APIResponseValidationError, ValueError, RecursionError) as err:  # RecursionError: JSON nested thousands deep
             raise CallError(f"malformed response from the endpoint: {short_text(str(err))}", retryable=True) from None
         except openai.APIError as err:
@@ -225,7 +226,7 @@ class OpenAIProvider:
         except openai.APIStatusError as err:
             raise _status_error(err) from None
         except (openai.APITimeoutError, openai.APIConnectionError) as err:
-            raise CallError(f"embedding request failed: {_cause(err)}", retryable=True) from None
+            raise connection_error("embedding request failed", err) from None
         return [list(item.embedding) for item in response.data]
 
     async def aclose(self) -> None:
@@ -315,11 +316,6 @@ def _token_logprobs(choice: Any) -> tuple[float, ...] | None:
         return tuple(float(token["logprob"]) for token in content)
     except (TypeError, KeyError, ValueError):
         raise CallError("malformed response from the endpoint: logprobs without numbers", retryable=True) from None
-
-
-def _cause(err: BaseException) -> str:
-    cause = err.__cause__ or err.__context__
-    return short_text(str(cause) if cause else str(err))
 
 
 def _retry_after(headers: Any) -> float | None:
