@@ -9,6 +9,7 @@ fragments), a stream that ends in an error event; and /v1/embeddings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
@@ -58,11 +59,13 @@ class FakeOpenAI:
     # One entry per request: what it asked (last message), how it was answered, when.
     log: list[dict[str, Any]] = field(default_factory=list)
     tls: ssl.SSLContext | None = None  # serve https with this server-side context
+    port: int = 0  # 0: any free port; a given one serves where a stopped server was (a restart)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(self.seed)
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
 
     @property
     def base_url(self) -> str:
@@ -89,6 +92,16 @@ class FakeOpenAI:
 
             def log_message(self, *args: Any) -> None:
                 return
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                super().finish()
 
             def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json") -> None:
                 self._answered()
@@ -260,7 +273,7 @@ class FakeOpenAI:
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         if self.tls is not None:
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
@@ -272,6 +285,12 @@ class FakeOpenAI:
         assert self._server is not None
         self._server.shutdown()
         self._server.server_close()
+        # A stopped server drops its kept-alive connections too: a client must connect again.
+        with self._lock:
+            open_connections, self._connections = set(self._connections), set()
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def serve_forever_in_this_process(latency_s: float, fault_rate: float, faults: tuple[str, ...], seed: int) -> None:

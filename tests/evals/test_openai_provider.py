@@ -306,3 +306,10 @@ async def test_an_untrusted_certificate_fails_at_once_and_says_how_to_trust_it(
     assert "CERTIFICATE_VERIFY_FAILED" in err.value.message
     assert err.value.hint is not None and "certificate is not trusted" in err.value.hint and "SSL_CERT_FILE" in err.value.hint
 
+
+async def test_a_connection_broken_after_it_was_made_is_retried_past_any_count_of_failures() -> None:
+    """Answers broken mid-way and 5xx statuses are the endpoint answering: however many in a row,
+    they are retried through the budget, never cut short as an endpoint that cannot be reached."""
+    with FakeOpenAI(script=["drop", "500", "drop", "503", "drop", "500"]) as server:
+        completion, attempts = await call_with_retries(_provider(server), ModelRequest(text="hi"), FAST)
+    assert completion.text == "OK: hi" and attempts == 7 and server.requests == 7

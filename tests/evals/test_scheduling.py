@@ -6,6 +6,8 @@ wall-clock limits: speed is measured by `benchmarks/`.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from fake_openai import FakeOpenAI
 from workbench.core.loader import load_prompt
 from workbench.core.model import ModelSpec
 from workbench.evals.cache import ResponseCache
-from workbench.evals.providers import OpenAIProvider
+from workbench.evals.providers import Completion, ModelRequest, OpenAIProvider
 from workbench.evals.runner import CaseFinished, EndpointHealth, RunOptions, Slots, SuiteRun
 
 QUICK = dict(max_attempts=8, timeout_s=5, backoff_base_s=0.01, rate_limit_base_s=0.01, backoff_cap_s=0.05, healthy_backoff_base_s=0.005)
@@ -34,6 +36,22 @@ def _prompt(cases: int):  # type: ignore[no-untyped-def]
 
 def _provider(server: FakeOpenAI) -> OpenAIProvider:
     return OpenAIProvider(ModelSpec("openai", "gpt-4o-mini", server.base_url, "FAKE_KEY"), timeout_s=5)
+
+
+class _CountedProvider(OpenAIProvider):
+    """The real provider, counting the attempts it is asked to send."""
+
+    calls = 0
+
+    async def complete(self, request: ModelRequest) -> Completion:
+        self.calls += 1
+        return await super().complete(request)
+
+
+def _port_with_nothing_listening() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -154,3 +172,68 @@ async def test_a_suites_results_are_in_case_order_whatever_order_they_finish_in(
     assert _finish_order(events)[-1] == "aaaaaaaaaaaaaaaaaaaa!"  # it did finish last
     assert [r.case_id for r in results] == ["slow", *(f"case {i}" for i in range(5))]
     assert all(r.passed for r in results)
+
+
+async def test_an_endpoint_that_accepts_no_connection_gets_a_few_attempts_not_every_cases_budget() -> None:
+    """Nothing listening: every case retried its whole budget with backoff (40 cases at -j 16:
+    83 s). Once a few attempts in a row have failed to connect and nothing ever answered, the
+    rest of the run's calls to that endpoint fail at once, without being sent."""
+    prompt = _prompt(40)
+    base_url = f"http://127.0.0.1:{_port_with_nothing_listening()}/v1"
+    provider = _CountedProvider(ModelSpec("openai", "gpt-4o-mini", base_url, "FAKE_KEY"), timeout_s=5)
+    results = await SuiteRun(prompt, provider, prompt.tests, RunOptions(concurrency=4, **QUICK)).run()
+    assert len(results) == 40 and all(r.status == "error" for r in results)
+    assert provider.calls < 16, provider.calls  # before: 40 cases x 8 attempts = 320 sent
+    for result in results:
+        assert result.error is not None and "All connection attempts failed" in result.error
+        assert "the endpoint answered nothing in this run" in result.error and "the rest were not sent" in result.error
+
+
+async def test_an_endpoint_that_answered_once_is_retried_while_it_restarts() -> None:
+    """The rule above is for endpoints that never answered: one that answered, then stops
+    accepting connections for a while (a restart), is ridden out by the retries as before."""
+    prompt = _prompt(4)
+    options = RunOptions(concurrency=1, **{**QUICK, "max_attempts": 400})
+    with FakeOpenAI() as first:
+        provider = _CountedProvider(ModelSpec("openai", "gpt-4o-mini", first.base_url, "FAKE_KEY"), timeout_s=5)
+        port = int(first.base_url.rsplit(":", 1)[1].split("/")[0])
+        run = asyncio.ensure_future(SuiteRun(prompt, provider, prompt.tests, options).run())
+        for _ in range(1000):  # until one case is answered: the SDK's first import can take a second
+            if first.completed:
+                break
+            await asyncio.sleep(0.01)
+    answered_before = first.requests  # the server is stopped: its connections are closed
+    await asyncio.sleep(0.5)
+    refused = provider.calls - answered_before
+    with FakeOpenAI(port=port) as restarted:
+        results = await run
+    assert refused >= 5, refused  # well past the few that stop an endpoint that never answered
+    assert [r.status for r in results] == ["pass"] * 4, [r.error for r in results]
+    assert restarted.completed == 4 - first.completed
+
+
+def test_endpoint_health_stops_sending_only_to_an_endpoint_that_never_answered() -> None:
+    from workbench.evals.providers import CallError
+    from workbench.evals.scheduling import UNREACHABLE_AFTER
+
+    refused = CallError("connection failed: All connection attempts failed", retryable=True, unreached=True)
+    health = EndpointHealth()
+    for _ in range(UNREACHABLE_AFTER - 1):
+        health.record_failure(refused)
+    assert health.unreachable() is None  # one or two lost connections can be chance
+    health.record_failure(refused)
+    stop = health.unreachable()
+    assert stop is not None and not stop.retryable
+    assert stop.message.startswith("connection failed: All connection attempts failed — the endpoint answered nothing")
+
+    answered = EndpointHealth()
+    answered.record_failure(CallError("server error (500): down", retryable=True, status=500))  # an answer
+    for _ in range(10 * UNREACHABLE_AFTER):
+        answered.record_failure(refused)
+    assert answered.unreachable() is None
+
+    answered_late = EndpointHealth()  # a request sent before the rule applied, answered after
+    for _ in range(UNREACHABLE_AFTER):
+        answered_late.record_failure(refused)
+    answered_late.record(ok=True)
+    assert answered_late.unreachable() is None

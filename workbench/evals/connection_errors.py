@@ -12,14 +12,23 @@ UNTRUSTED_CERTIFICATE_HINT = (
 
 
 def connection_error(what: str, err: BaseException) -> CallError:
-    """A request that failed on the connection, as a CallError: retried, unless no retry can succeed.
+    """A request that failed on the connection, as a CallError: retried, unless no retry can succeed;
+    `unreached` when no connection was made (see `CallError`).
 
     A certificate that fails verification fails the same way on every attempt: it was retried
     through the whole budget (a 5-case run took 28 s) and ended with no word of the fix.
     """
     if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in _causes(err)):
-        return CallError(f"{what}: {_cause(err)}", retryable=False, hint=UNTRUSTED_CERTIFICATE_HINT)
-    return CallError(f"{what}: {_cause(err)}", retryable=True)
+        return CallError(f"{what}: {_cause(err)}", retryable=False, hint=UNTRUSTED_CERTIFICATE_HINT, unreached=True)
+    return CallError(f"{what}: {_cause(err)}", retryable=True, unreached=never_connected(err))
+
+
+def never_connected(err: BaseException) -> bool:
+    """No connection was made (refused, DNS failure, connect timeout, TLS handshake), as opposed to
+    a response that broke or timed out after the endpoint took the request."""
+    import httpx2  # the SDK's HTTP client: already imported with it
+
+    return any(isinstance(cause, (httpx2.ConnectError, httpx2.ConnectTimeout)) for cause in _causes(err))
 
 
 def _cause(err: BaseException) -> str:

@@ -84,14 +84,23 @@ def cut_off_note(completion: Completion, provider: str) -> str | None:
 
 
 class CallError(ProviderError):
-    """A failed model call. `retryable` errors (429, 5xx, timeouts, dropped connections) are retried."""
+    """A failed model call. `retryable` errors (429, 5xx, timeouts, dropped connections) are retried.
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None, hint: str | None = None) -> None:
+    `unreached`: no connection to the endpoint was made (refused, DNS failure, connect timeout, TLS
+    handshake), so it saw nothing of the request; the scheduler stops sending to an endpoint that
+    never answered after a few of these (`evals.scheduling.EndpointHealth`).
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None, hint: str | None = None,
+        unreached: bool = False,
+    ) -> None:
         # Error bodies come from the server and may repeat the key or the URL's credentials.
         super().__init__(scrub(message), hint=scrub(hint) if hint else hint)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        self.unreached = unreached
 
 
 class Provider(Protocol):

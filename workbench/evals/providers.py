@@ -30,7 +30,7 @@ from workbench.core.model_choice import ECHO_LABEL, model_label
 from workbench.core.redact import redact_url
 from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import ProviderError
-from workbench.evals.connection_errors import connection_error
+from workbench.evals.connection_errors import connection_error, never_connected
 from workbench.evals.local_model import (
     LOCAL_INSTALL,
     LOCAL_MODEL_FILE,
@@ -190,8 +190,9 @@ class OpenAIProvider:
             raise
         except openai.APIStatusError as err:
             raise _status_error(err) from None
-        except openai.APITimeoutError:
-            raise CallError("the request timed out", retryable=True) from None
+        except openai.APITimeoutError as err:
+            unreached = never_connected(err)
+            raise CallError("no connection within the timeout" if unreached else "the request timed out", retryable=True, unreached=unreached) from None
         except openai.APIConnectionError as err:
             raise connection_error("connection failed", err) from None
         except (openai.APIResponseValidationError, ValueError, RecursionError) as err:  # RecursionError: JSON nested thousands deep
