@@ -209,3 +209,38 @@ def test_the_terminal_size_a_browser_asks_for_is_a_terminals() -> None:
     assert terminal_size(100_000, 100_000) == (500, 500)
     assert terminal_size(-5, 0) == (1, 1)
     assert all(terminal_size(*bad) is None for bad in (("wide", 24), (80, None), (True, 24), (80.5, 24), ([80], 24)))
+
+
+def test_the_session_apps_end_when_the_server_is_killed(served: Served) -> None:
+    """`kill -9` of `workbench serve` (no cleanup of its own runs) left its session's app running,
+    orphaned, with its memory and any lock it held; the kernel now ends it with its server."""
+    apps: set[int] = set()
+
+    async def session() -> None:
+        async with app_socket(served) as app:
+            await app.wait_for("READ-ONLY", "support/")
+            apps.update(app_processes(served))
+            served.process.send_signal(signal.SIGKILL)  # the server alone, not its process group
+            served.process.wait(timeout=10)
+
+    try:
+        asyncio.run(session())
+        assert apps
+        assert wait_until(lambda: not any(alive(pid) for pid in apps), 5), "the app outlived its killed server"
+    finally:
+        kill_left_over(apps)
+
+
+def test_an_app_that_ignores_sigterm_ends_when_its_server_is_killed(stubborn_server: tuple[subprocess.Popen[str], str, Path]) -> None:
+    process, base, pids = stubborn_server
+
+    async def session() -> None:
+        ws = await open_session(base, pids)
+        process.send_signal(signal.SIGKILL)
+        await asyncio.get_running_loop().run_in_executor(None, lambda: process.wait(timeout=10))
+        await ws._workbench_session.close()  # type: ignore[attr-defined]
+
+    asyncio.run(session())
+    started = app_pids(pids)
+    assert len(started) == 1
+    assert wait_until(lambda: not any(alive(pid) for pid in started), 5), "the app outlived its killed server"

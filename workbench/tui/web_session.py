@@ -5,15 +5,24 @@ textual-serve passed the browser's `["resize", {"width", "height"}]` on as it ca
 made the app lay out 10^10 cells (100% CPU, 834 MB at 15 s, 2.4 GB at 39 s). Busy with that, the
 app never read the `quit` that textual-serve sends when the socket closes, and nothing else ended
 it: it outlived its socket and, orphaned, the server (only SIGKILL stopped it).
+
+The server's own ending stops its apps (`stop`), but `kill -9` of the server runs none of it: its
+apps went on running, orphaned, each with its memory and any lock it held. The kernel now ends
+each app with its server (`ends_with_parent`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import os
 import shlex
 import signal
+import sys
 from asyncio.subprocess import PIPE, Process
+from collections.abc import Callable
 
 from textual_serve.app_service import AppService
 
@@ -22,6 +31,36 @@ MAX_ROWS = 500
 DEFAULT_SIZE = (80, 24)
 QUIT_GRACE_S = 3.0  # to end by itself after `quit` (it saves nothing: a read-only app has nothing to save)
 TERM_GRACE_S = 2.0  # after SIGTERM, which a Textual app only turns into a message it may never read
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def ends_with_parent() -> Callable[[], None] | None:
+    """What the app's process runs between fork and exec (`preexec_fn`) so that the kernel sends it
+    SIGKILL when the server dies, however it dies (None: not Linux, or no libc to ask).
+
+    SIGKILL, not SIGTERM: a busy app never reads SIGTERM (Textual turns it into a message), and with
+    the server gone nobody is left to follow up. Nothing is lost that an ended server had not lost:
+    the browser went with the server, writes are atomic renames, the write locks are `flock`s.
+    The signal comes when the *thread* that forked dies: the server forks on its event loop's
+    thread, the main thread, which lives as long as the server does.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:  # looked up here, in the server: the child, forked from a threaded process, only calls
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    server = os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != server:  # the server died before the line above: no signal will come
+            os._exit(1)
+
+    return in_child
 
 
 def terminal_size(width: object, height: object) -> tuple[int, int] | None:
@@ -44,7 +83,12 @@ class SessionService(AppService):
         # The command itself, not textual-serve's `sh -c COMMAND`: the shell stayed the parent, so a
         # signal to the process textual-serve knows did not reach the app.
         self._process = process = await asyncio.create_subprocess_exec(
-            *shlex.split(self.command), stdin=PIPE, stdout=PIPE, stderr=PIPE, env=self._build_environment(width=width, height=height)
+            *shlex.split(self.command),
+            stdin=PIPE,
+            stdout=PIPE,
+            stderr=PIPE,
+            env=self._build_environment(width=width, height=height),
+            preexec_fn=ends_with_parent(),
         )
         assert process.stdin is not None
         self._stdin = process.stdin
