@@ -228,3 +228,17 @@ def test_an_ambiguous_normalised_name_is_not_chosen_and_the_hint_shows_the_diffe
     assert run_app(["-C", str(repo), "render", "\u00c5"]) == 2
     err = capsys.readouterr().err
     assert "no prompt named" in err and "A\\u030a" in err, err
+
+
+def test_commit_finds_a_name_typed_in_another_unicode_normalisation(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`workbench commit uni/eéccc` (U+00E9) said "no prompt or file named" for the macOS file
+    `prompts/uni/ee\\u0301ccc.yaml`, which `render` of the same name found."""
+    decomposed, typed = "uni/ee\u0301ccc", "uni/e\u00e9ccc"
+    _commit_all(repo)
+    (repo / "prompts" / "uni").mkdir()
+    (repo / "prompts" / f"{decomposed}.yaml").write_text(PROMPT)
+    for key, value in (("user.name", "A"), ("user.email", "a@x")):
+        subprocess.run(["git", "config", key, value], cwd=repo, check=True)
+    assert run_app(["-C", str(repo), "commit", typed, "-m", "macOS file"]) == 0, capsys.readouterr().err
+    committed = subprocess.run(["git", "show", "-z", "--name-only", "--format=", "HEAD"], cwd=repo, capture_output=True, check=True).stdout
+    assert committed.decode().split("\0") == [f"prompts/{decomposed}.yaml", ""]

@@ -33,3 +33,33 @@ def test_render_takes_any_input_name(tmp_path: Path) -> None:
         loaded = prompts.get("s")
         assert loaded.render(prompt="a", identity="b") == [{"role": "user", "content": "a b"}]
         assert loaded.render.__func__.__code__.co_posonlyargcount == 1  # type: ignore[attr-defined]  # `self` too
+
+
+DECOMPOSED, TYPED = "uni/ee\u0301ccc", "uni/e\u00e9ccc"  # a macOS file name, and the same name typed
+
+
+def test_a_name_typed_in_another_unicode_normalisation_is_served(repo: Path) -> None:
+    """`prompts/uni/eéccc.yaml` written by macOS (e + U+0301): the CLI found it typed with U+00E9,
+    `PromptRepo.get` said it did not exist, at HEAD, as a release and in an environment. A typed
+    name NFC-equal to exactly one prompt is that prompt, served under the file's own spelling."""
+    from workbench.cli.common import run_app
+
+    write(repo, f"prompts/{DECOMPOSED}.yaml", GREETING)
+    commit_all(repo, "a macOS file name")
+    assert run_app(["-C", str(repo), "tag", DECOMPOSED]) == 0
+    assert run_app(["-C", str(repo), "promote", DECOMPOSED, "--env", "prod", "-m", "ship"]) == 0
+    with PromptRepo(repo) as prompts:
+        for loaded in (prompts.get(TYPED), prompts.get(TYPED, version=1), prompts.get(TYPED, rev="v1"), prompts.get(TYPED, env="prod")):
+            assert loaded.name == DECOMPOSED
+            assert loaded.render(user="Ada")
+        assert prompts.get(TYPED, env="prod").version == f"{DECOMPOSED}@v1"
+
+
+def test_two_prompts_one_name_in_nfc_are_not_guessed_between(repo: Path) -> None:
+    write(repo, "prompts/A\u030a.yaml", GREETING)  # A + combining ring
+    write(repo, "prompts/\u212b.yaml", GREETING)  # ANGSTROM SIGN: NFC is U+00C5 too
+    commit_all(repo, "two spellings")
+    with PromptRepo(repo) as prompts:
+        assert prompts.get("A\u030a").name == "A\u030a"  # its own spelling is itself
+        with pytest.raises(PromptError, match="does not exist"):
+            prompts.get("\u00c5")

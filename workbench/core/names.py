@@ -26,7 +26,8 @@ Spaces, Unicode letters and markup brackets (`[bold]`) are allowed: the ref-name
 Names are not normalised: a name is the file's own spelling, and its tags keep it. But macOS
 writes `é` as e + U+0301 where a keyboard types U+00E9, two names that look the same. So a
 typed name that names no prompt resolves to the one prompt it equals in NFC
-(`same_prompt_name`, as git's core.precomposeUnicode does), and two files whose names are one
+(`same_prompt_name`, as git's core.precomposeUnicode does; the CLI, the app, `commit` and the runtime
+`PromptRepo.get` all look names up by it), and two files whose names are one
 in NFC are an error (`normalised_name`, the key `validate` compares names by).
 
 `file://` references (a prompt's `tests: file://cases.tests.yaml`) follow one rule too:
@@ -160,13 +161,21 @@ def normalised_name(name: str) -> str:
 
 
 def same_prompt_name(typed: str, names: Iterable[str]) -> str | None:
-    """The one name among `names` equal to `typed` in NFC; None when none is, or several are.
+    """The prompt among `names` that the name `typed` means: itself when it is one of them, else the
+    one equal to it in NFC; None when none is, or several are (the caller says it is missing).
 
-    For a typed name that names no prompt: a file written on macOS (decomposed) is found by the
-    name typed on a keyboard (precomposed), and the other way round.
+    The one lookup rule of the CLI, the app, `commit` and the runtime (`PromptRepo.get`): a file
+    written on macOS (decomposed) is found by the name typed on a keyboard (precomposed), and the
+    other way round; only the CLI's working copy did it, so the serving application's
+    `get("uni/eéccc")` said "does not exist" for the prompt the CLI had tagged and promoted.
     """
     key = normalised_name(typed)
-    found = {name for name in names if normalised_name(name) == key}
+    found = set()
+    for name in names:
+        if name == typed:
+            return name
+        if normalised_name(name) == key:
+            found.add(name)
     return found.pop() if len(found) == 1 else None
 
 

@@ -16,6 +16,7 @@ problem is logged once.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import random
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, Prompt
-from workbench.core.names import check_prompt_name
+from workbench.core.names import check_prompt_name, same_prompt_name
 from workbench.core.revspec import parse_revision, parse_version
 from workbench.core.split import choose_arm
 from workbench.core.versions import DeploymentEvent, release_label, release_tag_name
@@ -241,6 +242,9 @@ class PromptRepo:
             identity = self._identity(name, env, rev, version, key)
             prompt = self._parse(name, identity.commit)
         except Exception as err:
+            meant = self._spelling(name, env, rev)
+            if meant != name:  # typed U+00E9, the file (written on macOS) has e + U+0301
+                return self.get(meant, env, rev, version, key)
             # Once an environment's prompt has been served, a request never sees a failure:
             # a broken file, a dead git helper or a full disk serve the last good version.
             fallback = self._last_good.get((name, env)) if env is not None else None
@@ -252,6 +256,22 @@ class PromptRepo:
         if env is not None:
             self._last_good[(name, env)] = loaded
         return loaded
+
+    def _spelling(self, name: str, env: str | None, rev: str | None) -> str:
+        """The prompt a name that named none means, by the CLI's lookup rule (`same_prompt_name`):
+        among the prompts deployed to `env` (no Git read on the request path), else among those
+        deployed, released, at HEAD and at `rev`. `name` itself when none or several are."""
+        with self._lock:
+            names = {prompt for prompt, deployed_env in self._deployed if env is None or deployed_env == env}
+        if env is None:
+            try:
+                names.update(tag.prompt for tag in self._store.release_tags())
+                for revision in ("HEAD", rev) if rev is not None else ("HEAD",):
+                    with contextlib.suppress(Exception):  # no commit yet, or a release or environment
+                        names.update(ref.name for ref in self._store.list_prompt_files(self._store.resolve(revision)))
+            except Exception:  # the lookup's own failure is reported as the lookup's
+                return name
+        return same_prompt_name(name, names) or name
 
     def _identity(self, name: str, env: str | None, rev: str | None, version: str | int | None, key: object) -> PromptIdentity:
         if env is not None:

@@ -27,12 +27,13 @@ from workbench.core.names import (
     prompt_path_problem,
     prompt_paths,
     resolve_reference,
+    same_prompt_name,
 )
 from workbench.core.partials import is_partial_path, partial_closure
 from workbench.core.versions import PromptRef, WorkingState
 from workbench.errors import NotFound, RepoError
 from workbench.services.deployment_events import current_events
-from workbench.services.prompts import read_confined
+from workbench.services.prompts import discover_prompt_files, read_confined, relative
 from workbench.services.revisions import Target, describe, is_worktree, target
 from workbench.services.session import RepoSession
 
@@ -378,6 +379,23 @@ def uncommitted_paths(session: RepoSession) -> list[str]:
     return sorted({c.path for c in session.store.status()})
 
 
+def typed_prompt_path(session: RepoSession, typed: str) -> str | None:
+    """The prompt file a typed name (or `prompts/...` path) that names none means, by the lookup
+    rule (`core.names.same_prompt_name`), among the prompts of the working copy and of HEAD (a
+    deleted file is committed by its name too); None when none or several."""
+    name = prompt_name_from_path(typed) if is_prompt_path(typed) else typed
+    if prompt_name_problem(name) is not None:
+        return None
+    files = {relative(session.root, path) for path in discover_prompt_files(session.root)}
+    if session.store.has_commits():
+        files.update(ref.path for ref in session.store.list_prompt_files("HEAD"))
+    by_name: dict[str, str] = {}
+    for path in sorted(files):  # .yaml before .yml, as `prompt_paths` looks
+        by_name.setdefault(prompt_name_from_path(path), path)
+    meant = same_prompt_name(name, by_name)
+    return by_name[meant] if meant is not None else None
+
+
 def paths_for(session: RepoSession, items: Sequence[str]) -> list[str]:
     """Prompt names or repo-relative paths (directories allowed) -> repo-relative paths.
 
@@ -404,6 +422,8 @@ def paths_for(session: RepoSession, items: Sequence[str]) -> list[str]:
             paths.append(candidate)
             continue
         found = next((p for p in candidate_paths(item) if exists(p)), None)
+        if found is None and (meant := typed_prompt_path(session, candidate)) is not None:
+            found = meant
         if found is None:
             raise NotFound(f"no prompt or file named {item!r}", hint="name a prompt (support/summarize) or a path")
         paths.append(found)
