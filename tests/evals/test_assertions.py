@@ -267,6 +267,32 @@ def test_ctrl_c_ends_a_run_stuck_in_a_backtracking_regex_and_keeps_its_results(p
     assert (prompt_repo / ".workbench" / "results.sqlite").is_file()
 
 
+def test_ctrl_c_ends_a_run_stuck_in_a_python_assertion_that_never_returns(prompt_repo: Path) -> None:
+    """A user's `python` assertion ran on the event loop's thread: one that never returned held the
+    run, and Ctrl-C (handled by that loop) did nothing. Off the loop, the run ends with exit 130;
+    the thread left running does not hold the process."""
+    (prompt_repo / "prompts" / "forever.yaml").write_text(
+        "inputs: {x: {type: string, required: true}}\ntemplate: '{{ x }}'\ntests:\n"
+        "  - {description: quick, vars: {x: ok}, assert: [{type: contains, value: ok}]}\n"
+        "  - {description: forever, vars: {x: ok}, assert: [{type: python, value: 'all(True for _ in iter(int, 1))'}]}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "-C", str(prompt_repo), "test", "forever", "--provider", "echo"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    time.sleep(4)  # started, and inside the assertion
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    try:
+        _, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert time.monotonic() - interrupted < 5
+    assert process.returncode == 130 and "cancelled: results so far are stored" in err, err
+
+
 def test_the_regex_helper_runs_no_code_from_the_repository(prompt_repo: Path, tmp_path: Path) -> None:
     """The helper was `python -c` with the parent's sys.path: run from a checkout (as CI does),
     a `json.py` at the repository's top ran on the first regex, with python assertions off."""

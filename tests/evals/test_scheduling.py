@@ -237,3 +237,32 @@ def test_endpoint_health_stops_sending_only_to_an_endpoint_that_never_answered()
         answered_late.record_failure(refused)
     answered_late.record(ok=True)
     assert answered_late.unreachable() is None
+
+SLOW_PYTHON = {
+    "assertion": "assert: [{type: python, value: \"__import__('time').sleep(2) or 'question' in output\"}]",
+    "transform": "options: {transform: \"__import__('time').sleep(2) or output\"}, assert: [{type: contains, value: question}]",
+    "busy assertion": "assert: [{type: python, value: \"all(sum(range(200)) for _ in range(200_000)) and 'question' in output\"}]",
+}
+
+
+@pytest.mark.parametrize("slow", list(SLOW_PYTHON))
+async def test_a_slow_python_assertion_or_transform_does_not_stall_the_other_requests(slow: str) -> None:
+    """A user's `python` assertion or transform ran on the event loop's thread: while it slept
+    (or looped) 2 s, no other case's request was sent nor its answer read, nor Ctrl-C handled.
+    It runs off the loop now: the other cases go to the server and finish meanwhile."""
+    text = (
+        "model: {provider: openai, name: gpt-4o-mini}\ninputs:\n  q: {type: string, required: true}\n"
+        'messages:\n  - {role: user, content: "{{ q }}"}\ntests:\n'
+        f"  - {{description: slow, vars: {{q: question slow}}, {SLOW_PYTHON[slow]}}}\n"
+        + "".join(f"  - {{description: case {i}, vars: {{q: question {i}}}, assert: [{{type: contains, value: question}}]}}\n" for i in range(6))
+    )
+    loaded = load_prompt(text, "prompts/q.yaml")
+    assert loaded.prompt is not None, loaded.problems
+    events: list[object] = []
+    with FakeOpenAI(latency_s=0.05) as server:
+        run = SuiteRun(loaded.prompt, _provider(server), loaded.prompt.tests, RunOptions(concurrency=2, **QUICK), on_event=events.append)
+        results = await run.run()
+    assert server.requests == 7
+    assert _finish_order(events)[-1] == "question slow", _finish_order(events)  # before: it finished first, the others waited
+    assert [r.case_id for r in results] == ["slow", *(f"case {i}" for i in range(6))]
+    assert all(r.passed for r in results), [(r.case_id, r.error) for r in results]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,16 @@ from workbench.evals.assert_values import (
     repo_file,
     shorten,
 )
+from workbench.evals.off_loop import in_thread_off_the_loop
 
 
-def run_python(code: str, output: Any, context: dict[str, Any], root: Path | None, *, default_function: str) -> Any:
+async def run_python(code: str, output: Any, context: dict[str, Any], root: Path | None, *, default_function: str) -> Any:
+    """The user's code, off the event loop (`off_loop`): on its thread, an assertion that slept or
+    looped 2 s stalled every other request of the run, and Ctrl-C, for those 2 s."""
+    return await in_thread_off_the_loop(partial(_run_python, code, output, context, root, default_function=default_function))
+
+
+def _run_python(code: str, output: Any, context: dict[str, Any], root: Path | None, *, default_function: str) -> Any:
     """An inline expression / function body over `output` and `context`, or file://x.py[:fn]."""
     if code.startswith("file://"):
         spec = code[len("file://") :]
@@ -52,7 +60,7 @@ def context_dict(ctx: GradingContext) -> dict[str, Any]:
     return {"vars": ctx.vars, "latency_ms": ctx.latency_ms, "cost": ctx.cost, "logprobs": list(ctx.logprobs or ())}
 
 
-def apply_transform(code: str, output: Any, ctx: GradingContext) -> Any:
+async def apply_transform(code: str, output: Any, ctx: GradingContext) -> Any:
     """A `transform`: Python expression or body using `output` and `context`, or file://x.py:fn.
 
     Raises:
@@ -60,7 +68,7 @@ def apply_transform(code: str, output: Any, ctx: GradingContext) -> Any:
     """
     require_python(ctx, "transforms")
     try:
-        result = run_python(code, output, context_dict(ctx), ctx.root, default_function="get_transform")
+        result = await run_python(code, output, context_dict(ctx), ctx.root, default_function="get_transform")
     except AssertionConfigError:
         raise
     except Exception as err:
@@ -114,7 +122,7 @@ async def python_assertion(assertion: Assertion, output: Any, inverse: bool, ctx
     if not isinstance(assertion.value, str):
         raise AssertionConfigError("python assertion must have a string value")
     try:
-        result = run_python(assertion.value, output, context_dict(ctx), ctx.root, default_function="get_assert")
+        result = await run_python(assertion.value, output, context_dict(ctx), ctx.root, default_function="get_assert")
         return python_verdict(assertion, result, inverse)
     except AssertionConfigError:
         raise

@@ -49,7 +49,8 @@ from workbench.evals.assert_values import (
     parse_comma_separated,
     resolve_value,
 )
-from workbench.evals.regex_limit import RegexHelperEnded, RegexTimeout, bounded_search, in_thread_off_the_loop
+from workbench.evals.off_loop import in_thread_off_the_loop
+from workbench.evals.regex_limit import RegexHelperEnded, RegexTimeout, bounded_search
 from workbench.evals.run_model import AssertionResult
 
 DEFAULT_LEVENSHTEIN = 5.0
@@ -360,7 +361,7 @@ async def check(assertion: Assertion, output: Any, ctx: GradingContext) -> Asser
     """
     try:
         if assertion.transform:
-            output = apply_transform(assertion.transform, output, ctx)
+            output = await apply_transform(assertion.transform, output, ctx)
         value = resolve_value(assertion.value, ctx)
         passed, score, reason = await _dispatch(assertion, value, output, assertion.negated, ctx)
     except AssertionRefused as err:
@@ -428,7 +429,7 @@ async def grade(case: TestCase, output: Any, ctx: GradingContext) -> CaseVerdict
     """Grade one output: the test's transform, every assertion (sets included), the verdict."""
     if case.transform:
         try:
-            output = apply_transform(case.transform, output, ctx)
+            output = await apply_transform(case.transform, output, ctx)
         except AssertionConfigError as err:
             return CaseVerdict(False, 0.0, (), str(err))
     top: list[AssertionResult] = []

@@ -11,15 +11,14 @@ The child ignores SIGINT (the parent decides), and ends itself by SIGALRM if its
 A child that ends before the deadline (killed from outside, dying as it starts) is not a timeout:
 its pipe's end was read as one, and a kill 0.2 s in said "regex took over 1 s". It is
 `RegexHelperEnded`, and the next match starts a new child.
-An async caller runs its matching through `in_thread_off_the_loop`: waiting on the loop's thread
-stalled every other request of a test run for up to the limit, each match.
+An async caller runs its matching through `off_loop.in_thread_off_the_loop`: waiting on the loop's
+thread stalled every other request of a test run for up to the limit, each match; cancelled, a
+waiting match ends within `_POLL_SECONDS` (`RegexAbandoned`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import contextvars
 import json
 import os
 import select
@@ -29,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 from workbench.core.jsvalues import JsRegexError
+from workbench.evals.off_loop import abandoned as abandoned_wait
 
 REGEX_SECONDS = 1.0
 """Wall-clock time one match of a short text may take; longer texts get `SECONDS_PER_MILLION_CHARACTERS` more."""
@@ -79,30 +79,6 @@ class _Abandoned(Exception):
 
 _POLL_SECONDS = 0.05
 """How often a thread's wait looks whether its task was cancelled: a thread cannot be interrupted."""
-
-_abandoned: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("regex_abandoned", default=None)
-"""Set by `in_thread_off_the_loop` for the thread it starts (the thread runs in a copy of the context)."""
-
-_Result = TypeVar("_Result")
-
-
-async def in_thread_off_the_loop(function: Callable[..., _Result], *args: Any) -> _Result:
-    """`function(*args)` in a worker thread, its matches abandoned when the awaiting task is cancelled.
-
-    Why not a bare `asyncio.to_thread`: Ctrl-C cancels the run, but a thread cannot be stopped, and
-    the run's end waited for each thread queued on the helper's lock to finish its match (20
-    backtracking cases: over 5 s more, a limit each). Cancelled, the waits end within `_POLL_SECONDS`.
-    """
-    abandoned = threading.Event()
-    token = _abandoned.set(abandoned)
-    try:
-        return await asyncio.to_thread(function, *args)
-    except asyncio.CancelledError:
-        abandoned.set()
-        raise
-    finally:
-        _abandoned.reset(token)
-
 
 _CHILD = """
 import json, signal, sys
@@ -216,7 +192,7 @@ def bounded_search(pattern: str, text: str, flags: str = "", seconds: float = RE
     # UTF-8, not JSON's \uXXXX: six bytes a non-ASCII character made the transfer of 3M "é" 0.36 s
     # of the limit. `surrogatepass`: an answer may hold a lone surrogate (JSON's "\ud800").
     request = (json.dumps([pattern, text, flags, seconds], ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-    abandoned = _abandoned.get()
+    abandoned = abandoned_wait()
     if abandoned is None:
         _lock.acquire()
     else:
@@ -259,6 +235,5 @@ __all__ = [
     "RegexHelperEnded",
     "RegexTimeout",
     "bounded_search",
-    "in_thread_off_the_loop",
     "limit_for",
 ]
