@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import git
 
+from tests.conftest import git
 from workbench.cli.common import run_app
 from workbench.evals.compare import compare_results
 from workbench.evals.run_model import CaseResult, summarize
