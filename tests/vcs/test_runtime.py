@@ -149,7 +149,8 @@ def test_a_prompt_once_served_is_served_through_any_failure(repo: Path, ws: Repo
         def broken(*args: object, **kwargs: object) -> None:
             raise OSError("disk on fire")
 
-        monkeypatch.setattr(prompts._store, "read_text", broken)
+        for reader in ("read_text", "read_blob"):  # the prompt file is read as bytes, its tests file as text
+            monkeypatch.setattr(prompts._store, reader, broken)
         assert prompts.get("support/summarize", env="prod") == served
 
 

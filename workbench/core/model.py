@@ -225,3 +225,19 @@ class LoadResult:
     @property
     def errors(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+
+def prompt_file_text(data: bytes, path: str) -> str | LoadResult:
+    """The text of the prompt file `path` holding `data`, or the failed load that says why it has
+    none. The one decision of what a file that is not UTF-8 is: `validate` said `0:0: not UTF-8
+    text`, `test` the decoder's words, and a committed copy (decoded with replacement
+    characters) was `invalid YAML` in the app and the API. The position is the first bad byte's."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        line = data.count(b"\n", 0, err.start) + 1
+        col = len(data[line_start : err.start].decode("utf-8")) + 1
+        message = f"not UTF-8 text (byte 0x{data[err.start]:02x} cannot be read as UTF-8)"
+        hint = "save the file as UTF-8 text: a prompt file is YAML"
+        return LoadResult(path, None, (Problem(path, line, col, message, Severity.ERROR, hint),))

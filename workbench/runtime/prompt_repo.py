@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, Prompt
+from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, LoadResult, Prompt, prompt_file_text
 from workbench.core.names import check_prompt_name, same_prompt_name
 from workbench.core.revspec import parse_revision, parse_version
 from workbench.core.split import choose_arm
@@ -325,9 +325,10 @@ class PromptRepo:
                 cached = self._parsed.get((commit, path))
             if cached is not None:
                 return cached
-            text = self._store.read_text(commit, path)
-            if text is None:
+            data = self._store.read_blob(commit, path)
+            if data is None:
                 continue
+            text = prompt_file_text(data, path)  # what `validate` and the app say of a file that is not UTF-8
 
             def read_file(rel: str, commit: str = commit) -> str:
                 found = self._store.read_text(commit, rel.lstrip("/"))
@@ -335,7 +336,7 @@ class PromptRepo:
                     raise FileNotFoundError(rel)
                 return found
 
-            result = load_prompt(text, path, read_file=read_file)
+            result = text if isinstance(text, LoadResult) else load_prompt(text, path, read_file=read_file)
             if not result.ok or result.prompt is None:
                 first = result.errors[0].format() if result.errors else "invalid prompt"
                 raise PromptError(f"{name} at {commit[:10]} is invalid: {first}")

@@ -19,6 +19,7 @@ from workbench.core.model import (
     LoadResult,
     Problem,
     is_prompt_path,
+    prompt_file_text,
     prompt_name_from_path,
 )
 from workbench.core.names import (
@@ -33,7 +34,7 @@ from workbench.core.partials import is_partial_path, partial_closure
 from workbench.core.versions import PromptRef, WorkingState
 from workbench.errors import NotFound, RepoError
 from workbench.services.deployment_events import current_events
-from workbench.services.prompts import discover_prompt_files, read_confined, relative
+from workbench.services.prompts import discover_prompt_files, read_confined, read_confined_bytes, relative
 from workbench.services.revisions import Target, describe, is_worktree, target
 from workbench.services.session import RepoSession
 
@@ -169,13 +170,14 @@ def read_prompt_text(session: RepoSession, path: str, commit: str | None) -> str
     says why there is none."""
     if commit is None:
         try:
-            return read_confined(session.root, path)
-        except (OSError, UnicodeDecodeError, ValueError) as err:  # ValueError: a link out of prompts/
+            data: bytes | None = read_confined_bytes(session.root, path)
+        except (OSError, ValueError) as err:  # ValueError: a link out of prompts/
             return LoadResult(path, None, (Problem(path, 0, 0, f"cannot read {path}: {err}"),))
-    committed = session.store.read_text(commit, path)
-    if committed is None:
-        return LoadResult(path, None, (Problem(path, 0, 0, f"{path} does not exist at {commit[:10]}"),))
-    return committed
+    else:
+        data = session.store.read_blob(commit, path)
+    if data is None:
+        return LoadResult(path, None, (Problem(path, 0, 0, f"{path} does not exist at {str(commit)[:10]}"),))
+    return prompt_file_text(data, path)  # never decoded with replacements: a committed copy was "invalid YAML"
 
 
 def file_reader(session: RepoSession, commit: str | None) -> Callable[[str], str]:

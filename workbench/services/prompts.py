@@ -16,6 +16,7 @@ from workbench.core.model import (
     Problem,
     Severity,
     is_prompt_path,
+    prompt_file_text,
     prompt_name_from_path,
 )
 from workbench.core.partials import is_partial_path, partial_closure
@@ -79,6 +80,11 @@ def discover_prompt_files(root: Path) -> list[Path]:
 
 
 def read_confined(root: Path, relpath: str, *, inside: str = PROMPTS_DIR) -> str:
+    """The UTF-8 text of `read_confined_bytes` (UnicodeDecodeError when it is not UTF-8)."""
+    return read_confined_bytes(root, relpath, inside=inside).decode("utf-8")
+
+
+def read_confined_bytes(root: Path, relpath: str, *, inside: str = PROMPTS_DIR) -> bytes:
     """Read the working-copy file `relpath` only if it really lies inside `root/inside`.
 
     The path is checked once `..` and symbolic links are resolved, so neither a path that
@@ -94,7 +100,7 @@ def read_confined(root: Path, relpath: str, *, inside: str = PROMPTS_DIR) -> str
     if not target.is_relative_to(base):
         where = f"{inside}/" if inside else "the repository"
         raise ValueError(f"{relpath} is outside {where} (through a link or '..')")
-    return target.read_text(encoding="utf-8")
+    return target.read_bytes()
 
 
 def _reader(root: Path):  # type: ignore[no-untyped-def]
@@ -125,13 +131,14 @@ def load_file(root: Path, path: Path) -> LoadResult:
     rel = relative(root, path)
     try:
         # A prompt file is read only if it (or what a link makes of it) is inside prompts/.
-        text = read_confined(root, rel) if rel.startswith(PROMPTS_DIR + "/") else path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return LoadResult(rel, None, (Problem(rel, 0, 0, "not UTF-8 text"),))
+        data = read_confined_bytes(root, rel) if rel.startswith(PROMPTS_DIR + "/") else path.read_bytes()
     except OSError as err:
         return LoadResult(rel, None, (Problem(rel, 0, 0, f"cannot read: {err.strerror or err}"),))
     except ValueError as err:
         return LoadResult(rel, None, (Problem(rel, 0, 0, f"not read: {err}"),))
+    text = prompt_file_text(data, rel)
+    if isinstance(text, LoadResult):
+        return text
     from workbench.core.loader import load_prompt  # with jsonschema and jinja2: not before a prompt is parsed
 
     return load_prompt(text, rel, read_file=_reader(Path(root)))
