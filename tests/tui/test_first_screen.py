@@ -504,10 +504,10 @@ async def test_an_answer_is_given_out_only_once_the_next_question_is_expected(ap
 
     original = prompt_files.first_prompt
 
-    def slow(states: Any) -> Any:
+    def slow(*args: Any) -> Any:
         if threading.current_thread().name == "workbench-reads-ahead":
             time.sleep(0.3)
-        return original(states)
+        return original(*args)
 
     monkeypatch.setattr(prompt_files, "first_prompt", slow)
     reads = count_reads(monkeypatch)

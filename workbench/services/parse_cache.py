@@ -19,14 +19,17 @@ Entries are small JSON files under `.git/workbench/parsed/` (one per version, wr
 anything unreadable, oversized, malformed or unsigned is ignored and rewritten by a fresh check.
 At most 64 entries per bucket (256 buckets by key): the least recently used go (`verdicts`).
 A dependency that could not be read (a missing tests file) is never cached: the check runs.
-The app's diff pane uses verdicts alone; a test run (`load_checked_at`) still loads the prompt but
+The app's diff pane and its tree's marks of prompts that do not load use verdicts alone; a test run (`load_checked_at`) still loads the prompt but
 skips the JSON Schema check of a version whose signed verdict says it passed. Releases,
 deployments and `validate` always check in full.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from workbench.core.model import LoadResult
+from workbench.core.versions import WorkingState
 from workbench.services.prompt_files import file_reader, load_path, path_at, prompt_at, read_prompt_text
 from workbench.services.revisions import target
 from workbench.services.session import RepoSession
@@ -39,7 +42,7 @@ from workbench.services.verdicts import (
     write_entry,
 )
 
-__all__ = ["Verdict", "check_at", "load_checked_at"]
+__all__ = ["Verdict", "broken_before_first", "check_at", "does_not_load", "load_checked_at"]
 
 
 def check_at(session: RepoSession, name: str, rev: str | None = None) -> Verdict:
@@ -51,6 +54,34 @@ def check_at(session: RepoSession, name: str, rev: str | None = None) -> Verdict
         return _verdict(prompt_at(session, name, rev))  # says it does not exist, and where
     verdict, _ = _checked(session, path, found.commit, need_prompt=False)
     return verdict
+
+
+def broken_before_first(session: RepoSession, states: Mapping[str, WorkingState]) -> frozenset[str]:
+    """The clean prompts that do not load among those `prompt_files.first_prompt` would open on
+    before the first that does (tree order). A clean file's *content* was never checked: the app
+    opened on a committed file that does not load, and marked only invalid names. Only those files
+    are checked here (one, usually: the first, whose verdict then answers the first diff's check)."""
+    broken: set[str] = set()
+    for name, state in states.items():
+        if state is WorkingState.INVALID:
+            continue
+        if state is not WorkingState.CLEAN or _working_verdict(session, name).ok:
+            break
+        broken.add(name)
+    return frozenset(broken)
+
+
+def does_not_load(session: RepoSession, names: Iterable[str]) -> list[str]:
+    """Of `names` (prompts of the working copy), those that do not load: the tree's marks for the
+    clean files `working_states` does not parse (the app asks after its first paint, a few at a time)."""
+    return [name for name in names if not _working_verdict(session, name).ok]
+
+
+def _working_verdict(session: RepoSession, name: str) -> Verdict:
+    path = path_at(session, name, None)
+    if path is None:  # gone since the tree was read: the next reload drops it
+        return Verdict(name, True, ())
+    return _checked(session, path, None, need_prompt=False)[0]
 
 
 def load_checked_at(session: RepoSession, name: str, rev: str | None = None) -> LoadResult:

@@ -10,7 +10,7 @@ import hashlib
 import os
 import posixpath
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from workbench.core.model import (
@@ -370,10 +370,12 @@ def working_states(session: RepoSession, *, check_clean: bool = False) -> dict[s
     return dict(sorted(states.items()))
 
 
-def first_prompt(states: Mapping[str, str]) -> str | None:
+def first_prompt(states: Mapping[str, str], broken: Collection[str] = ()) -> str | None:
     """The prompt a session opens on: the first in the tree (`working_states` is in its order)
-    that loads, so the first screen is not one file's error; the first of all if none loads."""
-    return next((name for name, state in states.items() if state != WorkingState.INVALID), next(iter(states), None))
+    that loads, so the first screen is not one file's error; the first of all if none loads.
+    `broken`: clean prompts whose content was found not to load (`parse_cache.broken_before_first`)."""
+    loads = (name for name, state in states.items() if state != WorkingState.INVALID and name not in broken)
+    return next(loads, next(iter(states), None))
 
 
 def uncommitted_paths(session: RepoSession) -> list[str]:

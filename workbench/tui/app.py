@@ -265,7 +265,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             return
         self.branch_info = (event.branch, event.ahead, event.behind, event.dirty)
         if not event.statuses and not any(r.name == self.selected_prompt for r in event.rows):
-            self.selected_prompt = first_prompt(self.browse.states)  # the rows' states, in their order
+            self.selected_prompt = first_prompt(self.browse.states, self.browse.broken)  # the rows' states, in their order
         self.query_one(PromptsPane).set_rows(event.rows, self.selected_prompt)
         if event.statuses:
             self.browse.statuses_loaded(self.selected_prompt)

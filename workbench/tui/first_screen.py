@@ -34,14 +34,22 @@ class TreeData:
     branch: str | None
     ahead: int
     behind: int
+    broken: frozenset[str] = frozenset()  # clean prompts whose content does not load (those checked so far)
+
+    @property
+    def first(self) -> str | None:
+        """The prompt the app opens on."""
+        return prompt_files.first_prompt(self.states, self.broken)
 
 
 def tree_data(session: RepoSession) -> TreeData:
-    """The prompts with their working-copy state, and the branch (the tree's first answer)."""
+    """The prompts with their working-copy state, and the branch (the tree's first answer); the
+    clean prompts before the first that loads are checked, so the app opens on one that does."""
     states = prompt_files.working_states(session)
+    broken = parse_cache.broken_before_first(session, states)
     branch = branches.current_branch(session)
     info = next((b for b in branches.branches(session) if b.name == branch), None) if branch else None
-    return TreeData(states, branch, info.ahead if info else 0, info.behind if info else 0)
+    return TreeData(states, branch, info.ahead if info else 0, info.behind if info else 0, broken)
 
 
 def shows_working_copy(entries: list[HistoryEntry], state: str | None) -> bool:
@@ -158,7 +166,7 @@ class ReadsAhead:
         lost that race, and the app read the history or the diff twice)."""
         tree = self._compute(session, tree_answer, tree_data)
         try:
-            name = prompt_files.first_prompt(tree.states)
+            name = tree.first
             history_answer = self._expect(history.history, name, limit=HISTORY_PAGE) if name else None
         finally:
             tree_answer.set_result(tree)

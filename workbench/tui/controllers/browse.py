@@ -17,6 +17,7 @@ from workbench.services.env_status import StatusRow
 from workbench.tui.controllers.base import Controller, FlowAborted
 from workbench.tui.first_screen import (
     HISTORY_PAGE,
+    TreeData,
     diff_read,
     is_deleted_copy,
     previous_pair,
@@ -41,6 +42,7 @@ def warm_up_validation() -> None:
 
 FIRST_PAINT_WAIT_S = 3.0  # environments load after the first diff, or after this long
 SUMMARY_ROWS = 50
+BROKEN_CHECK_BATCH = 64  # prompts checked per call after the first paint: ~40 ms warm, the session then free
 
 
 def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, state: str | None) -> tuple[list[HistoryRow], dict[str, str]]:
@@ -92,6 +94,7 @@ class BrowseController(Controller):
         self.deployed: dict[str, str] = {}
         self.status: dict[str, StatusRow] = {}
         self.states: dict[str, str] = {}
+        self.broken: set[str] = set()  # clean prompts whose content does not load (marked as found)
         self.entries: list[HistoryEntry] = []  # of the prompt `entries_of`, to redraw its badges
         self.entries_of: str | None = None
         self.wanted_rev: str | None = None  # a version opened from elsewhere (the timeline), until History shows it
@@ -121,6 +124,7 @@ class BrowseController(Controller):
         except FlowAborted:
             return
         self.states = {name: str(state.value) for name, state in data.states.items()}
+        self.broken = set(data.broken)
         dirty = sum(1 for state in self.states.values() if state != "clean")
         self.app.post_message(TreeLoaded(self._prompt_rows(), data.branch, data.ahead, data.behind, dirty))
         if not self.first_paint.is_set():  # the first prompt's history and diff go first
@@ -137,11 +141,30 @@ class BrowseController(Controller):
         if not self.upkeep_started:  # once per session, after the tree is on screen
             self.upkeep_started = True
             self.upkeep_job = await self.call(upkeep.speed_up_history_later)
+        await self._mark_broken(data)
+
+    async def _mark_broken(self, data: TreeData) -> None:
+        """Check the clean prompts' content after the first paint, a few at a time (the session
+        is free between them), and mark in the tree those that do not load as they are found.
+        Checking them all first cost seconds of a big repository's first paint."""
+        unchecked = [name for name, state in self.states.items() if state == "clean" and name not in self.broken]
+        for start in range(0, len(unchecked), BROKEN_CHECK_BATCH):
+            try:
+                found = await self.call(parse_cache.does_not_load, unchecked[start : start + BROKEN_CHECK_BATCH])
+            except FlowAborted:
+                return
+            if found:
+                self.broken.update(found)
+                dirty = sum(1 for state in self.states.values() if state != "clean")
+                self.app.post_message(TreeLoaded(self._prompt_rows(), data.branch, data.ahead, data.behind, dirty, statuses=True))
 
     def _prompt_rows(self) -> list[PromptRow]:
         envs = {row.name: tuple(cell.env for cell in row.cells if cell.event is not None) for row in self.status.values()}
         troubled = {row.name: tuple(cell.env for cell in row.cells if cell.event is not None and cell.event.problem) for row in self.status.values()}
-        return [PromptRow(name, state, envs.get(name, ()), troubled.get(name, ())) for name, state in self.states.items()]
+        return [
+            PromptRow(name, "invalid" if name in self.broken else state, envs.get(name, ()), troubled.get(name, ()))
+            for name, state in self.states.items()
+        ]
 
     def statuses_loaded(self, name: str | None) -> None:
         """Environments arrived after History: redraw its deployment badges (no Git needed)."""
