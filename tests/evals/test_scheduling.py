@@ -189,6 +189,29 @@ async def test_an_endpoint_that_accepts_no_connection_gets_a_few_attempts_not_ev
         assert "the endpoint answered nothing in this run" in result.error and "the rest were not sent" in result.error
 
 
+async def test_an_endpoint_that_never_completes_a_connection_is_given_up_on_after_the_connect_timeout() -> None:
+    """A firewall that drops packets (a VPN that is down): the connection never completes. Each
+    attempt waited the whole request timeout (60 s by default) before it counted as a failure,
+    and was not seen as a connection that never happened: 8 attempts a case. The SDK's own
+    default, a 5 s connect timeout, makes it one, so the rule above ends the run."""
+    prompt = _prompt(8)
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(0)  # never accepted: one connection fills the queue, the next ones hang
+        filler = socket.create_connection(blackhole.getsockname())
+        try:
+            base_url = f"http://127.0.0.1:{blackhole.getsockname()[1]}/v1"
+            provider = _CountedProvider(ModelSpec("openai", "gpt-4o-mini", base_url, "FAKE_KEY"), timeout_s=60)
+            options = RunOptions(concurrency=4, **{**QUICK, "timeout_s": 60})
+            async with asyncio.timeout(40):  # before: 60 s for the first attempts alone
+                results = await SuiteRun(prompt, provider, prompt.tests, options).run()
+        finally:
+            filler.close()
+    assert [r.status for r in results] == ["error"] * 8
+    assert provider.calls <= 8, provider.calls
+    assert all(r.error and "the endpoint answered nothing in this run" in r.error for r in results), [r.error for r in results]
+
+
 async def test_an_endpoint_that_answered_once_is_retried_while_it_restarts() -> None:
     """The rule above is for endpoints that never answered: one that answered, then stops
     accepting connections for a while (a restart), is ridden out by the retries as before."""

@@ -152,9 +152,12 @@ class OpenAIProvider:
                 sdk = openai_sdk()  # deferred: the SDK costs 0.3-1.0 s to import
                 context = prefetched_tls_context()
                 # The SDK's own client with its defaults, given the TLS context built beside its import.
-                http_client = None if context is None else sdk.DefaultAsyncHttpxClient(timeout=self.timeout_s, verify=context)
+                # The SDK's own connect timeout (5 s) below the request's: a connection that never
+                # completes (packets dropped) is a failed connection, not a whole request timeout.
+                timeout = sdk.Timeout(self.timeout_s, connect=min(sdk.DEFAULT_TIMEOUT.connect or self.timeout_s, self.timeout_s))
+                http_client = None if context is None else sdk.DefaultAsyncHttpxClient(timeout=timeout, verify=context)
                 self._client = sdk.AsyncOpenAI(
-                    api_key=self._key, base_url=self.spec.base_url, max_retries=0, timeout=self.timeout_s, http_client=http_client
+                    api_key=self._key, base_url=self.spec.base_url, max_retries=0, timeout=timeout, http_client=http_client
                 )
             return self._client
 

@@ -68,7 +68,7 @@ after which its remaining calls fail without being sent. One or two can be chanc
 connection, a resolver's hiccup, a listener between two accepts); three in a row with not one
 answer before is an endpoint that is down, misnamed or unreachable, and each further attempt
 only costs time: nothing listening made every case spend its whole retry budget (40 cases at
--j 16: 83 s; a connect timeout costs `timeout_s` an attempt). Low, as an endpoint that answered
+-j 16: 83 s; packets dropped: the SDK's 5 s connect timeout an attempt). Low, as an endpoint that answered
 once is never cut off by it: a server restarting mid-run is still ridden out by the retries."""
 
 
