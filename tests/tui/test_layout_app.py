@@ -177,7 +177,7 @@ async def test_click_selects_in_the_tree_history_and_results_and_focuses_the_pan
         await pilot.press("T")
         await settle(pilot)
         pane = app.query_one(TestsPane)
-        await pilot.click("#diff-body")
+        await pilot.click("#diff-pane", offset=(4, 3))
         await pilot.pause()
         assert app.query_one(DiffPane).has_focus and app.arranger.current == "diff"
         await pilot.click(pane.query_one("#tests-summary"))  # anywhere on the pane focuses its table

@@ -12,8 +12,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from textual.widgets import Static
-
+from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.prompts import PromptsPane
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -60,7 +59,7 @@ async def ab_run(pilot) -> None:  # type: ignore[no-untyped-def]
 
 
 def diff_text(app) -> str:  # type: ignore[no-untyped-def]
-    return str(app.query_one("#diff-body", Static).render())
+    return str(app.query_one(DiffPane).text)
 
 
 def shown_errors(app) -> str:  # type: ignore[no-untyped-def]
