@@ -243,6 +243,25 @@ async def test_inline_editor_never_saves_over_a_change_made_on_disk_without_aski
         assert "changed on disk" in await save_asked_twice(pilot, editor, mine, path, kept=outside)
 
 
+async def test_inline_editor_on_a_file_that_is_not_utf8_says_so_and_writes_nothing(app_repo: Path) -> None:
+    """`E` on a Latin-1 file read it as UTF-8 and raised: the flow died with the decoder's words.
+    The editor would have to replace its bytes to show it; it says why it does not open instead."""
+    path = summarize_path(app_repo)
+    data = path.read_bytes() + "# caf\u00e9\n".encode("latin-1")
+    path.write_bytes(data)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("E")
+        await settle(pilot)
+        assert pilot.app.screen.__class__.__name__ != "EditorScreen"
+        shown = shown_errors(pilot.app)
+        assert "not UTF-8 text (byte 0xe9 cannot be read as UTF-8)" in shown and "UnicodeDecodeError" not in shown, shown
+        await pilot.press("j")  # alive
+    assert path.read_bytes() == data
+
+
 async def test_environments_view_promotes_staging_to_prod(app_repo: Path) -> None:
     with RepoSession.open(app_repo) as ws:
         deployments.promote(ws, "support/summarize", "staging", rev="HEAD~2", reason="old")

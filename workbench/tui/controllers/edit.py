@@ -8,6 +8,7 @@ import subprocess
 from functools import partial
 from pathlib import Path
 
+from workbench.core.model import prompt_file_text
 from workbench.services import prompt_files
 from workbench.tui.controllers.base import Controller
 from workbench.tui.messages import RepoChanged
@@ -31,7 +32,13 @@ class EditController(Controller):
             return
         full = self.session.root / path
         if inline:
-            saved = await self.ask(EditorScreen(full, path))
+            # The editor shows text: a file that is not UTF-8 would lose its bytes in it.
+            text = prompt_file_text(full.read_bytes(), path)
+            if not isinstance(text, str):
+                problem = text.errors[0]
+                self.app.notify(f"{problem.format()} — the editor opens UTF-8 text only", severity="error", markup=False)
+                return
+            saved = await self.ask(EditorScreen(full, path, text))
             if not saved:
                 return
         else:

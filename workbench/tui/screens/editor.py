@@ -26,11 +26,11 @@ class EditorScreen(ModalScreen[bool]):
         Binding("escape", "close", "Close", priority=True),
     ]
 
-    def __init__(self, path: Path, relpath: str) -> None:
+    def __init__(self, path: Path, relpath: str, text: str) -> None:
         super().__init__()
         self.path = path
         self.relpath = relpath
-        self.original = path.read_text(encoding="utf-8")
+        self.original = text  # the file as read (its bytes checked as UTF-8 by the caller)
         self.saved = False
 
     def compose(self) -> ComposeResult:
