@@ -39,7 +39,8 @@ class Problem:
         characters are shown as visible symbols (`core.safe_text.clean`)."""
         from workbench.core.safe_text import clean
 
-        text = f"{clean(self.path)}:{self.line}:{self.col}: {self.severity.value}: {clean(self.message)}"
+        where = f"{clean(self.path)}:{self.line}:{self.col}" if self.line > 0 else clean(self.path)  # 0: the whole file
+        text = f"{where}: {self.severity.value}: {clean(self.message)}"
         return f"{text} (hint: {clean(self.hint)})" if self.hint else text
 
     def to_dict(self) -> dict[str, Any]:
