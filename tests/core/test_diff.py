@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from workbench.core.diff import FoldedLines, LineKind, diff_lines, diff_prompt_texts, unified_diff, word_spans
+import difflib
+import random
+import subprocess
+import threading
+from pathlib import Path
+
+from workbench.core.diff import (
+    FoldedLines,
+    LineKind,
+    PromptDiff,
+    diff_lines,
+    diff_prompt_texts,
+    unified_diff,
+    word_spans,
+)
+from workbench.core.line_match import LineMatcher
 
 BASE = """\
 name: support/summarize
@@ -107,3 +122,72 @@ def test_unparseable_side_falls_back_to_whole_file() -> None:
     assert "not a YAML mapping" in diff.notes[0]
     as_json = diff.to_dict()
     assert as_json["sections"][0]["lines"]
+
+
+def _suite(cases: int, version: str) -> str:
+    """A prompt whose every test case differs between versions (a vars value and an assertion)."""
+    lines = ["name: p", "messages:", "  - role: user", '    content: "Ticket: {{ ticket }}"', "tests:"]
+    for index in range(cases):
+        lines += [
+            f"  - description: case {index}",
+            f"    vars: {{ticket: text {index} {version}}}",
+            "    assert:",
+            "      - type: icontains",
+            f"        value: refund {version}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _diff_in_thread(left: str, right: str, seconds: float) -> PromptDiff | None:
+    """The diff, or None when it is not made within `seconds` (the thread is a daemon: no hang)."""
+    made: list[PromptDiff] = []
+    worker = threading.Thread(target=lambda: made.append(diff_prompt_texts(left, right, name="p")), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return made[0] if made else None
+
+
+def test_diff_of_thousands_of_changed_cases_is_made_and_correct(tmp_path: Path) -> None:
+    # The whole-file line diffs (difflib over every line, repeated lines like `assert:` not junked)
+    # grew cubically: 400 changed cases took 10 s, 2,000 did not finish in minutes.
+    left, right = _suite(2000, "v1"), _suite(2000, "v2")
+    diff = _diff_in_thread(left, right, seconds=20)
+    assert diff is not None, "the diff of 2,000 changed cases was not made within 20 s"
+    tests = [s for s in diff.sections if s.key.startswith("test:")]
+    assert len(tests) == 2000 and {s.status for s in tests} == {"changed"}
+    case = next(s for s in tests if s.title == 'test "case 1500"')
+    replaced = [p for p in case.diff.pairs if p.kind is LineKind.REPLACE]
+    assert [[p.right[a:b] for a, b in p.right_spans] for p in replaced if p.right] == [["v2"], ["v2"]]
+    # The whole-file pairs still give both texts line by line, each case's lines paired with its own.
+    pairs = diff.text.pairs
+    assert [p.left for p in pairs if p.left is not None] == left.splitlines()
+    assert [p.right for p in pairs if p.right is not None] == right.splitlines()
+    assert all(p.kind is not LineKind.EQUAL or p.left == p.right for p in pairs)
+    assert all(p.kind is not LineKind.REPLACE or p.left_no == p.right_no for p in pairs)
+    # The unified text is still a patch that turns the left text into the right one.
+    (tmp_path / "a.yaml").write_text(left)
+    patch = unified_diff(left, right, "a", "b", left_path="a.yaml", right_path="a.yaml")
+    (tmp_path / "change.patch").write_text(patch)
+    subprocess.run(["git", "apply", "change.patch"], cwd=tmp_path, check=True)
+    assert (tmp_path / "a.yaml").read_text() == right
+
+
+def test_small_texts_are_matched_by_difflib_alone() -> None:
+    # Anchoring is only for long texts: the diff of a prompt of ordinary size reads as it always did.
+    rng = random.Random(3)
+    words = ["a", "b", "", "  assert:", "- x"]
+    for _ in range(300):
+        left = [rng.choice(words) for _ in range(rng.randint(0, 60))]
+        right = [rng.choice(words) for _ in range(rng.randint(0, 60))]
+        for autojunk in (False, True):
+            expected = difflib.SequenceMatcher(None, left, right, autojunk).get_opcodes()
+            assert LineMatcher(left, right, autojunk).get_opcodes() == expected
+
+
+def test_long_texts_without_unique_lines_still_diff_quickly() -> None:
+    # No description and every value changed: only lines repeated once per case (`assert:`) anchor.
+    left, right = (_suite(2000, v).replace("  - description: case", "  - vars2:") for v in ("v1", "v2 x"))
+    diff = _diff_in_thread(left, right, seconds=20)
+    assert diff is not None, "not made within 20 s"
+    assert [p.right for p in diff.text.pairs if p.right is not None] == right.splitlines()
+    assert sum(1 for p in diff.text.pairs if p.kind is LineKind.EQUAL) >= 2 * 2000  # assert: and type: lines

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from workbench.core.diff_fields import TOOL_KEYS, partial_sections, tool_sections
+from workbench.core.line_match import LineMatcher, unified_lines
 from workbench.core.yamlpos import YamlSyntaxError, load_plain
 
 
@@ -162,7 +163,7 @@ def diff_lines(left: str, right: str) -> TextDiff:
     """Line pairs between two texts; replaced lines are paired one to one with word spans."""
     left_lines = left.splitlines()
     right_lines = right.splitlines()
-    matcher = difflib.SequenceMatcher(None, left_lines, right_lines, autojunk=False)
+    matcher = LineMatcher(left_lines, right_lines, autojunk=False)
     pairs: list[LinePair] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
@@ -208,7 +209,7 @@ def unified_diff(
         headers = {"fromfile": fromfile, "tofile": tofile, "fromfiledate": left_label, "tofiledate": right_label}
     else:
         headers = {"fromfile": left_label, "tofile": right_label}
-    lines = difflib.unified_diff(
+    lines = unified_lines(
         left.splitlines(keepends=True),
         right.splitlines(keepends=True),
         n=context,
@@ -435,7 +436,7 @@ def _field_sections(
 
 def _align(left: Sequence[Any], right: Sequence[Any], key: Callable[[Any], str]) -> list[tuple[int | None, int | None]]:
     """Pair list items: equal items by content, the rest position by position within each gap."""
-    matcher = difflib.SequenceMatcher(None, [key(x) for x in left], [key(x) for x in right], autojunk=False)
+    matcher = LineMatcher([key(x) for x in left], [key(x) for x in right], autojunk=False)
     pairs: list[tuple[int | None, int | None]] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
@@ -495,9 +496,9 @@ def _test_sections(left: Any, right: Any, has_left: bool, has_right: bool) -> li
 
     left_ids = [test_id(t, i) for i, t in enumerate(left_list)]
     right_ids = [test_id(t, i) for i, t in enumerate(right_list)]
-    order: list[str] = list(dict.fromkeys(right_ids + [i for i in left_ids if i not in right_ids]))
     left_by = dict(zip(left_ids, left_list, strict=False))
     right_by = dict(zip(right_ids, right_list, strict=False))
+    order: list[str] = list(dict.fromkeys(right_ids + [i for i in left_ids if i not in right_by]))  # dict: not a list scan
 
     def body(item: Any) -> Any:
         if isinstance(item, dict):
