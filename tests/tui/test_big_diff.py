@@ -9,10 +9,11 @@ from test_run_streaming import many_cases
 from textual.geometry import Offset
 from textual.selection import Selection
 from textual.strip import Strip
-from tui_helpers import clock, select, settle
+from tui_helpers import clock, select, settle, walk
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.diff import DiffPane
+from workbench.tui.panes.prompts import PromptsPane
 
 
 async def test_switching_panes_draws_only_the_diff_rows_on_screen(
@@ -91,3 +92,21 @@ async def test_a_big_diff_jumps_scrolls_rewraps_and_selects_as_before(app_repo: 
         await pilot.resize_terminal(160, 40)
         await settle(pilot)
         assert pane.render_line(0).text.index("│") > split_at + 20  # the halves drawn at the new width
+
+
+async def test_the_pane_says_the_diff_is_being_made_until_it_arrives(app_repo: Path) -> None:
+    """While the worker made a slow diff, the previous prompt's diff stayed on screen as if it were the answer."""
+    many_cases(app_repo, 3000)  # a few seconds to parse and diff
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        pane = app.query_one(DiffPane)
+        assert str(pane.border_title) == "3 Diff" and pane.diff is not None
+        prompts = app.query_one(PromptsPane)
+        prompts.prompt_tree.move_cursor(next(node for node in walk(prompts.prompt_tree.root) if node.data == "many"))
+        await pilot.pause(0.2)
+        assert pane.diff is not None and pane.diff.name == "support/summarize"  # not made yet
+        assert str(pane.border_title) == "3 Diff · making the diff…"
+        await _diff_of(pilot, pane, "case 2999")
+        assert str(pane.border_title) == "3 Diff"

@@ -267,6 +267,7 @@ class BrowseController(Controller):
 
     def load_diff(self, name: str, rev: str | None) -> None:
         self.diff_asked = (name, rev, self.comparison_pair())
+        self.app.query_one(DiffPane).show_pending()
         self.app.start_worker(partial(self._load_diff, name, rev), group="diff", exclusive=True)
 
     async def _load_diff(self, name: str, rev: str | None) -> None:

@@ -26,6 +26,7 @@ from workbench.tui.render.diff import render_diff, render_problems
 
 DRAWN_LINES = 2000  # lines kept drawn: a few screens, not a 50,000-line diff
 SPLIT_MIN_WIDTH = 60  # below this, side-by-side halves are too narrow to read: unified until `u`
+TITLE = "3 Diff"
 
 
 class DiffPane(ScrollView):
@@ -33,7 +34,7 @@ class DiffPane(ScrollView):
 
     def __init__(self) -> None:
         super().__init__(id="diff-pane")
-        self.border_title = "3 Diff"
+        self.border_title = TITLE
         self.can_focus = True
         self.layout_choice: bool | None = None  # `u` chooses: True unified, False split; None: by width
         self._diff: PromptDiff | None = None
@@ -51,18 +52,24 @@ class DiffPane(ScrollView):
         """What is shown, as plain text, unwrapped (for tests and scripts)."""
         return "\n".join(line.plain for line in self._lines)
 
+    def show_pending(self) -> None:
+        """A new diff is being made: what is shown is the previous answer until one of the `show_*` calls
+        (a diff of thousands of cases takes seconds, and the last prompt's diff looked like the answer)."""
+        self.border_title = f"{TITLE} · making the diff…"
+
     def show_diff(self, diff: PromptDiff) -> None:
-        self._diff, self._problems, self._message = diff, None, None
         self._change_index = -1
-        self._redraw()
+        self._show(diff, None, None)
 
     def show_problems(self, title: str, problems: Sequence[Problem]) -> None:
-        self._diff, self._problems, self._message = None, (title, problems), None
-        self._redraw()
+        self._show(None, (title, problems), None)
 
     def show_message(self, message: str | Text) -> None:
-        self._diff, self._problems = None, None
-        self._message = message if isinstance(message, Text) else Text(message)
+        self._show(None, None, message if isinstance(message, Text) else Text(message))
+
+    def _show(self, diff: PromptDiff | None, problems: tuple[str, Sequence[Problem]] | None, message: Text | None) -> None:
+        self._diff, self._problems, self._message = diff, problems, message
+        self.border_title = TITLE  # the answer arrived: no longer "making the diff…"
         self._redraw()
 
     @property
