@@ -14,12 +14,14 @@ import json
 import random
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -307,3 +309,14 @@ def _embed(text: str, dims: int = 32) -> list[float]:
     for word in str(text).lower().split():
         vector[sum(map(ord, word)) % dims] += 1.0
     return vector
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """(key, certificate) for 127.0.0.1, in `folder`: a certificate no trusted bundle holds."""
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return key, cert

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, self_signed_certificate
 
 from workbench.cli.common import run_app
 
@@ -168,12 +168,7 @@ def test_the_tls_context_is_built_once_beside_the_sdk_import(repo: Path) -> None
 def test_an_https_endpoint_is_verified_against_the_trusted_certificates(repo: Path, tmp_path: Path) -> None:
     """The prefetched TLS context is httpx2's default: a certificate the trusted bundle
     (`SSL_CERT_FILE`) vouches for is accepted, any other refused."""
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
+    key, cert = self_signed_certificate(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     with FakeOpenAI(tls=context) as server:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, self_signed_certificate
 
 from workbench.core.loader import load_prompt
 from workbench.core.model import ModelSpec
@@ -280,12 +279,7 @@ class _CountedProvider(OpenAIProvider):
 def untrusted_tls(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     """A server-side context with a self-signed certificate that no trusted bundle holds."""
     folder: Path = tmp_path_factory.mktemp("tls")
-    key, cert = folder / "key.pem", folder / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
+    key, cert = self_signed_certificate(folder)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context
