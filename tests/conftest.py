@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+
+# A suite started as a background job of a non-interactive shell (`bash .ci/run &`) has SIGINT
+# ignored, and every process it starts inherits that: the tests that press Ctrl-C on a real
+# `workbench` process sent it to one that could not receive it (three failed, only so launched).
+# A handler is not inherited across exec, so the processes started from here get Ctrl-C as a
+# terminal gives it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROMPTS = PROJECT_ROOT / "prompts"
