@@ -156,9 +156,12 @@ def _with_tags(
         parsed = parse_deploy_tag(tag)
         if parsed is not None and parsed[1] in owners:
             event_tags.setdefault(owner, []).append(tag)
+    # One read for the page: each call checks its events against a listing of the release tags.
+    events_by_tag = {event.tag: event for event in events_for_tags(session, [tag for tags in event_tags.values() for tag in tags])}
     entries = []
     for info, change, entry_path, old in raw:
-        events = sorted(events_for_tags(session, event_tags.get(info.sha, [])), key=lambda e: (e.seq, e.env))
+        found = (events_by_tag[tag] for tag in event_tags.get(info.sha, []) if tag in events_by_tag)
+        events = sorted(found, key=lambda e: (e.seq, e.env))
         entries.append(
             HistoryEntry(
                 commit=info,
