@@ -237,8 +237,9 @@ def _walked_owners(session: RepoSession, commits: list[str], page: list[LogEntry
     store = session.store
     in_page = {entry[0].sha for entry in page}
     oldest = page[-1][0].sha
+    changing = store.touching_between_later(commits, oldest, paths)
     graph = store.parents_between(commits, oldest)
-    changed = store.touching_between(commits, oldest, paths)
+    changed = changing.result()
     owners = {commit: _nearest(commit, graph, in_page, changed, oldest) for commit in commits}
     walked = [(commit, owner) for commit, owner in owners.items() if owner is not None and owner != commit]
     blobs = store.blob_shas([(rev, path) for pair in walked for rev in pair for path in paths])

@@ -10,6 +10,7 @@ from workbench.errors import NotFound
 from workbench.vcs.git_commands import literal
 from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import LOG_FORMAT, REC, LogEntry, parse_log, parse_name_status
+from workbench.vcs.runner import Deferred
 
 
 class LogCommands(ReadCommands):
@@ -109,12 +110,14 @@ class LogCommands(ReadCommands):
             graph[sha] = tuple(parents)
         return graph
 
-    def touching_between(self, heads: Sequence[str], stop: str, paths: Sequence[str]) -> set[str]:
+    def touching_between_later(self, heads: Sequence[str], stop: str, paths: Sequence[str]) -> Deferred[set[str]]:
         """The commits reachable from `heads` but not from `stop` that changed `paths` (as
-        `git log -- <paths>` lists them), in one `rev-list`."""
+        `git log -- <paths>` lists them), in one `rev-list` started now: it runs beside
+        `parents_between`, which a cold History page asks for the same range."""
         stdin = "\n".join([*heads, f"^{stop}"]) + "\n"
-        out = self._read("rev-list", "--stdin", "--", *literal(paths), stdin=stdin, revs=[*heads, stop])
-        return set(out.split())
+        args = ("rev-list", "--stdin", "--", *literal(paths))
+        reading = "the commits that changed the prompt"
+        return self._read_later(lambda out: set(out.split()), *args, stdin=stdin, revs=[*heads, stop], reading=reading)
 
     def renamed_from(self, commit: str, path: str) -> str | None:
         """The path `path` had before `commit`, when that commit renamed it (else None)."""
