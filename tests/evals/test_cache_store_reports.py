@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from fake_openai import FakeOpenAI
 
 from workbench.core.loader import load_prompt
@@ -102,6 +104,40 @@ def test_reports_merge_and_render(tmp_path: Path) -> None:
     comparison = compare_results("p", "A", [CaseResult("a", "a", 0, True, 1.0)], "B", [CaseResult("a", "a", 0, False, 0.0)])
     assert comparison.regressed == 1 and "regressed" in json.dumps(comparison.to_dict())
     assert "Regressions in" in markdown(Report([], [comparison.to_dict()]))
+
+
+def test_merged_comparisons_are_computed_again_from_their_cases(tmp_path: Path) -> None:
+    """Merging summed `cases`, `fixed` and `regressed` and kept the first report's summaries,
+    p-value and verdict: the same report merged twice said 12 cases and 2 regressed for 6 cases
+    and 1, while its suites (merged by case) said 6; two halves kept the first half's verdict."""
+    a = [CaseResult(f"c{i}", f"c{i}", 0, i != 0, 1.0 if i != 0 else 0.0) for i in range(6)]
+    b = [CaseResult(f"c{i}", f"c{i}", 0, i not in (1, 2), 0.0 if i in (1, 2) else 1.0) for i in range(6)]
+    whole = compare_results("p", "A", a, "B", b)
+    assert (len(whole.pairs), whole.fixed, whole.regressed) == (6, 1, 2)
+
+    def report(cases: range) -> Report:
+        part = compare_results("p", "A", [a[i] for i in cases], "B", [b[i] for i in cases]).to_dict()
+        return Report([SuiteReport("p", "A", "echo", [a[i] for i in cases]), SuiteReport("p", "B", "echo", [b[i] for i in cases])], [part])
+
+    paths = []
+    for index, cases in enumerate((range(6), range(3), range(3, 6))):
+        paths.append(tmp_path / f"{index}.json")
+        write_json(report(cases), paths[-1])
+    expected = {key: value for key, value in whole.to_dict().items() if key != "cases"}
+    for merged_paths in ([paths[0], paths[0]], [paths[1], paths[2]], [paths[1], paths[0], paths[2]]):
+        merged = merge_reports([read_json(path) for path in merged_paths])
+        (comparison,) = merged.comparisons
+        assert {key: value for key, value in comparison.items() if key != "cases"} == expected, merged_paths
+        assert sorted(case["case_id"] for case in comparison["cases"]) == [f"c{i}" for i in range(6)]
+        assert [case["change"] for case in comparison["cases"]].count("regressed") == 2
+    assert merge_reports([read_json(paths[0])]).comparisons == [json.loads(paths[0].read_text())["comparisons"][0]]
+    # Cases are read back to be compared again, so a malformed one is refused when read.
+    for bad, said in (({"foo": 1}, "cases[0].a: 'case_id' is a required property"), ("x", "cases[0].a: 'x' is not of type 'object', 'null'")):
+        data = json.loads(paths[0].read_text())
+        data["comparisons"][0]["cases"][0]["a"] = bad
+        paths[1].write_text(json.dumps(data))
+        with pytest.raises(ValueError, match=re.escape(said)):
+            read_json(paths[1])
 
 
 def test_a_provider_that_names_no_cache_scope_keeps_the_keys_it_had() -> None:

@@ -40,7 +40,7 @@ def _report() -> Report:
     comparison = {
         "prompt": f"p {HOSTILE[:50]}", "a": "a <i>", "b": "b </details>", "summary_a": {"passed": 1, "total": 2},
         "summary_b": {"passed": 0, "total": 2}, "fixed": 0, "regressed": 1, "verdict": f"worse {HOSTILE[:60]}",
-        "cases": [{"description": f"d {HOSTILE}", "change": "regressed", "b": {"asserts": [{"type": "t<y>", "pass": False, "reason": HOSTILE}]}}],
+        "cases": [{"description": f"d {HOSTILE}", "change": "regressed", "b": {"case_id": "c1", "asserts": [{"type": "t<y>", "pass": False, "score": 0.0, "reason": HOSTILE}]}}],
     }
     return Report([suite], [comparison])
 

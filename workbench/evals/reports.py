@@ -15,6 +15,7 @@ from workbench.core.json_document import json_document
 from workbench.core.safe_text import clean, well_formed
 from workbench.core.schema import data_problem
 from workbench.core.tool_calls import describe_tool_calls
+from workbench.evals.compare import compare_results
 from workbench.evals.run_model import CaseResult, repeat_stats, summarize
 from workbench.evals.secrets import scrub_data
 
@@ -73,7 +74,7 @@ class Report:
 def merge_reports(reports: Sequence[Report]) -> Report:
     """Join shard reports: suites of the same prompt/revision/provider are concatenated."""
     merged: dict[tuple[str, str, str], SuiteReport] = {}
-    comparisons: dict[str, dict[str, Any]] = {}
+    comparisons: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for report in reports:
         for suite in report.suites:
             key = (suite.prompt, suite.revision, suite.provider)
@@ -84,15 +85,24 @@ def merge_reports(reports: Sequence[Report]) -> Report:
             else:
                 merged[key] = SuiteReport(suite.prompt, suite.revision, suite.provider, list(suite.results), suite.cancelled)
         for comparison in report.comparisons:
-            key_c = f"{comparison['prompt']}\0{comparison['a']}\0{comparison['b']}"
-            if key_c in comparisons:
-                previous = comparisons[key_c]
-                previous["cases"] = previous["cases"] + comparison["cases"]
-                previous["fixed"] += comparison["fixed"]
-                previous["regressed"] += comparison["regressed"]
-            else:
-                comparisons[key_c] = dict(comparison)
-    return Report(list(merged.values()), list(comparisons.values()))
+            comparisons.setdefault((comparison["prompt"], comparison["a"], comparison["b"]), []).append(comparison)
+    return Report(list(merged.values()), [parts[0] if len(parts) == 1 else _merged_comparison(parts) for parts in comparisons.values()])
+
+
+def _merged_comparison(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One comparison computed again from the cases of all `parts` (each case once, the first
+    report's, as suites are merged), so its counts, summaries, p-value and verdict agree: adding
+    the parts' counts counted a case twice when a report was merged twice, and kept the first
+    part's verdict. Cases are paired in (case, repeat) order, whatever order the parts came in."""
+    sides: tuple[dict[tuple[str, int], CaseResult], dict[tuple[str, int], CaseResult]] = ({}, {})
+    for part in parts:
+        for case in part["cases"]:
+            for side, found in zip(sides, (case.get("a"), case.get("b")), strict=True):
+                if found is not None:
+                    result = CaseResult.from_dict(found)
+                    side.setdefault((result.case_id, result.repeat), result)
+    a, b = ([side[key] for key in sorted(side)] for side in sides)
+    return compare_results(parts[0]["prompt"], parts[0]["a"], a, parts[0]["b"], b).to_dict()
 
 
 def scrubbed(report: Report) -> Report:
