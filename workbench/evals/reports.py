@@ -72,7 +72,9 @@ class Report:
 
 
 def merge_reports(reports: Sequence[Report]) -> Report:
-    """Join shard reports: suites of the same prompt/revision/provider are concatenated."""
+    """Join shard reports: suites of the same prompt/revision/provider are joined by case and
+    repeat (each once, the first report's); a comparison found in several reports is computed
+    again from their cases (`_merged_comparison`), one found once is kept as it is."""
     merged: dict[tuple[str, str, str], SuiteReport] = {}
     comparisons: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for report in reports:
