@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.core.after_fork import renew_after_fork
 from workbench.core.model import PROMPT_SUFFIXES, PROMPTS_DIR, LoadResult, Prompt, prompt_file_text
 from workbench.core.names import check_prompt_name, same_prompt_name
 from workbench.core.revspec import parse_revision, parse_version
@@ -129,9 +130,24 @@ class PromptRepo:
         self._load_deployments()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        if refresh_s is not None and refresh_s > 0:
-            self._thread = threading.Thread(target=self._refresh_loop, args=(refresh_s,), daemon=True, name="prompt-refresh")
+        self._refresh_s = refresh_s if refresh_s is not None and refresh_s > 0 else None
+        self._start_refreshing()
+        renew_after_fork(self)
+
+    def _start_refreshing(self) -> None:
+        if self._refresh_s is not None and not self._stop.is_set():
+            self._thread = threading.Thread(target=self._refresh_loop, args=(self._refresh_s,), daemon=True, name="prompt-refresh")
             self._thread.start()
+
+    def renew_after_fork(self) -> None:
+        """In a forked child (a worker of a server that loaded prompts first): locks of its own,
+        and its own refresh thread, which did not come with the fork (the worker served the
+        deployments of the moment it was forked, for good)."""
+        self._lock = threading.RLock()
+        stopped, self._stop = self._stop.is_set(), threading.Event()
+        if stopped:
+            self._stop.set()
+        self._start_refreshing()
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:

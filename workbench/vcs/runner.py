@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+from workbench.core.after_fork import renew_after_fork
 from workbench.errors import GitError, NotFound, RepoError
 from workbench.vcs import git_errors
 from workbench.vcs.git_commands import writes
@@ -63,6 +64,27 @@ class GitRunner:
         self._started_on: dict[str, tuple[int, int, int] | None] = {}  # helper -> `_objects_stamp` at its start
         self._env: dict[str, str] = {}  # extra environment of every git command (see `attributed`)
         self._read_only = False
+        renew_after_fork(self)
+
+    def renew_after_fork(self) -> None:
+        """In a forked child: a lock of its own, and `cat-file` helpers of its own at the next
+        read. The parent's stay the parent's: shared, two processes wrote requests into the same
+        pipe and each read whichever answers came (another commit's prompt, silently)."""
+        self._lock = threading.RLock()
+        self._started_on.clear()
+        if self._opened is None:
+            return
+        git = self._opened.git
+        for name in ("cat_file_all", "cat_file_header"):
+            helper = getattr(git, name)
+            setattr(git, name, None)
+            process = None if helper is None else helper.proc
+            if process is not None:
+                helper.proc = None  # never ended from here: GitPython would end the parent's helper
+                for stream in (process.stdin, process.stdout, process.stderr):
+                    if stream is not None:
+                        with contextlib.suppress(OSError):
+                            stream.close()  # this process's copies only
 
     @property
     def read_only(self) -> bool:
