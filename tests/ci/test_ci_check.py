@@ -265,3 +265,19 @@ def test_ci_promote_obeys_the_policy_and_refuses_a_failed_check(repo: Path, serv
     git(repo, "merge", "-q", "--no-ff", "regress", "-m", "Merge regress")
     assert run_app(["-C", str(repo), "ci", "promote", "--base", "HEAD~1", "--base-url", server.base_url]) == 1
     assert git(repo, "tag", "--list", "deploy/*") == ""
+
+
+def test_a_check_whose_calls_all_fail_does_not_pass_nor_promote(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The endpoint down on base and head: every case errored on both, and the check said "no
+    regression", exit 0; `ci promote` then deployed the untested head."""
+    with FakeOpenAI(fault_rate=1.0, faults=("401",)) as down:
+        result = check(repo, down, capsys, "improve")
+        assert result.code == 1, result.out
+        answer = result.prompt("faq/answer")
+        assert answer["failing"] and answer["verdict"] == "not measured: every case errored on B"
+        assert "no regression" not in result.markdown and "faq/answer errored at head" in result.out
+        assert run_app(["-C", str(repo), "compare", "faq/answer", "main", "improve", "--base-url", down.base_url]) == 1
+        git(repo, "switch", "-q", "main")
+        git(repo, "merge", "-q", "--no-ff", "improve", "-m", "Merge improve")
+        assert run_app(["-C", str(repo), "ci", "promote", "--base", "HEAD~1", "--base-url", down.base_url]) == 1
+    assert git(repo, "tag", "--list", "deploy/*") == ""

@@ -65,3 +65,18 @@ def test_ci_counts_cases_not_repeats_in_its_verdict() -> None:
     repeated = PromptCheck("p", "modified", None, (), "compare", comparison=ten)
     assert (repeated.broke, repeated.regressed, repeated.verdict) == (once.broke, once.regressed, once.verdict)
     assert once.broke == 1 and "1 passed on base and error on head" in once.verdict
+
+
+def test_cases_b_could_not_run_are_not_measured_and_fail() -> None:
+    """Both sides errored (the endpoint down, a revoked key): "no difference", exit 0, and
+    `ci promote` deployed a version no call had answered for."""
+    down = compare_results("p", "A", _run([None, None]), "B", _run([None, None]))
+    assert down.unmeasured == 2 and down.failed
+    assert down.verdict == "not measured: every case errored on B"
+    some = compare_results("p", "A", _run([False, True, True]), "B", _run([None, True, True]))
+    assert some.unmeasured == 1 and some.failed and not some.regression
+    assert some.verdict == "no difference: every case has the same pass/fail result; 1 case errored on B: not measured"
+    broke = compare_results("p", "A", _run([True]), "B", _run([None]))
+    assert broke.unmeasured == 0 and broke.regressed == 1  # counted once, as a regression
+    fine = compare_results("p", "A", _run([None]), "B", _run([False]))
+    assert fine.unmeasured == 0 and not fine.failed  # B ran: it fails as A did (A is not B's to measure)

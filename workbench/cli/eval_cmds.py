@@ -235,7 +235,7 @@ def compare_command(
     if not as_json:
         _print_comparison(comparison, show_outputs)
     _write_reports(report, as_json, json_file, junit, markdown_file)
-    raise typer.Exit(EXIT_FINDINGS if comparison.regression else EXIT_OK)
+    raise typer.Exit(EXIT_FINDINGS if comparison.failed else EXIT_OK)
 
 
 def _print_comparison(comparison: Any, show_outputs: bool) -> None:

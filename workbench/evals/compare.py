@@ -49,7 +49,16 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
-        """Plain language: better, worse, or within noise."""
+        """Plain language: better, worse, or within noise; and what B could not be measured on."""
+        measured = len({p.case_id for p in self.pairs if p.b is not None})
+        if self.unmeasured and self.unmeasured == measured:
+            return "not measured: every case errored on B"
+        if self.unmeasured:
+            return f"{self._difference}; {self.unmeasured} case{'s' * (self.unmeasured != 1)} errored on B: not measured"
+        return self._difference
+
+    @property
+    def _difference(self) -> str:
         if self.fixed == 0 and self.regressed == 0:
             if self.score_diff.excludes_zero:
                 word = "higher" if self.score_diff.mean_difference > 0 else "lower"
@@ -67,9 +76,22 @@ class Comparison:
         return len({p.case_id for p in self.pairs if p.a is not None and p.b is not None and p.a.passed and p.b.passed is None})
 
     @property
+    def unmeasured(self) -> int:
+        """Cases B errored on that A did not pass either, each once: nothing is known of B there
+        (a case that passed on A and errors on B is a regression, counted as one)."""
+        return len({p.case_id for p in self.pairs if p.a is not None and p.b is not None and p.b.passed is None and p.a.passed is not True})
+
+    @property
     def regression(self) -> bool:
-        """What fails a CI build: any case that passed on A fails on B."""
+        """Any case that passed on A fails on B."""
         return self.regressed > 0
+
+    @property
+    def failed(self) -> bool:
+        """What fails `compare` and a CI check: a regression, or cases B could not be measured on.
+        When the endpoint was down for both, every case errored on both sides: "no difference"
+        passed, and `ci promote` deployed a version no answer had been checked for."""
+        return self.regression or self.unmeasured > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +102,7 @@ class Comparison:
             "summary_b": self.summary_b.to_dict(),
             "fixed": self.fixed,
             "regressed": self.regressed,
+            "unmeasured": self.unmeasured,
             "mcnemar_p": self.p_value,
             "score_difference": {"mean": self.score_diff.mean_difference, "low": self.score_diff.low, "high": self.score_diff.high},
             "verdict": self.verdict,

@@ -89,9 +89,15 @@ class PromptCheck:
             return len({r.case_id for r in self.head.results if r.passed is not True})  # a case's repeats are one case
         return 0
 
+    @property
+    def unmeasured(self) -> int:
+        """Cases the head errored on that the base did not pass either (see `Comparison.unmeasured`)."""
+        return self.comparison.unmeasured if self.comparison is not None else 0
+
     def failing(self, fail_on_regression: bool = True) -> bool:
-        """What fails the check: an invalid head, a prompt that could not run, a regression."""
-        return self.status in ("invalid", "not-run") or (fail_on_regression and self.regressed > 0)
+        """What fails the check: an invalid head, a prompt that could not run or errored at head
+        (whatever `fail_on_regression` says: nothing was measured there), a regression."""
+        return self.status in ("invalid", "not-run") or self.unmeasured > 0 or (fail_on_regression and self.regressed > 0)
 
     @property
     def verdict(self) -> str:
@@ -180,6 +186,7 @@ class PromptCheck:
             "failing": self.failing(fail_on_regression),
             "fixed": self.comparison.fixed if self.comparison is not None else 0,
             "regressed": self.regressed,
+            "unmeasured": self.unmeasured,
             "base": side(self.base),
             "head": side(self.head),
             "estimate": {"calls": self.estimated_calls, "cost": self.estimated_cost},
@@ -253,6 +260,11 @@ class CiCheck:
             parts.append(f"{regressed[0]} regressed" + (f" ({total} {changed})" if total > 1 else ""))
         elif regressed:
             parts.append(f"{len(regressed)} of {total} {changed} regressed")
+        errored = [p.name for p in self.prompts if p.unmeasured]
+        if len(errored) == 1:
+            parts.append(f"{errored[0]} errored at head")
+        elif errored:
+            parts.append(f"{len(errored)} of {total} {changed} errored at head")
         not_run = sum(1 for p in self.prompts if p.status == "not-run")
         parts.append(f"{not_run} {changed if not_run == total else 'prompt' + 's' * (not_run != 1)} could not run" if not_run else "")
         found = "; ".join(x for x in parts if x)

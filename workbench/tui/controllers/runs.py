@@ -230,8 +230,8 @@ class RunController(Controller):
             line.append(f"  95% CI {low:.0%}–{high:.0%}", style="dim")
             lines.append(line)
         if self.comparison is not None:
-            style = "bold red" if self.comparison.regression else "bold"
-            symbol = "✗ " if self.comparison.regression else ""
+            style = "bold red" if self.comparison.failed else "bold"
+            symbol = "✗ " if self.comparison.failed else ""
             lines.append(Text(symbol + clean(self.comparison.verdict), style=style))
         return Text("\n").join(lines)
 
