@@ -18,6 +18,7 @@ from workbench.services.releases import Collisions, label_of, settle_collisions
 from workbench.services.session import RepoSession
 from workbench.services.test_results import NOTES_REF
 from workbench.services.upkeep import speed_up_history_later
+from workbench.services.write_lock import exclusive
 
 SERVER_LINES = 10  # of the server's own words on a refused push: its reason fits; a page of it does not
 
@@ -158,15 +159,27 @@ def _merge_notes(session: RepoSession, remote_notes: str) -> bool:
     Git's identity is asked only when a merge commit is written: a fresh clone without
     user.name failed its first fetch though taking the remote's notes (a fast-forward) writes
     no commit."""
+    if _notes_to_take(session, remote_notes) is None:  # most fetches: nothing new, and no lock taken
+        return False
+    with exclusive(session, "notes", NOTES_REF):  # ours read again and written as one step (see `record_note`)
+        heads = _notes_to_take(session, remote_notes)
+        if heads is None:
+            return False
+        theirs, ours = heads
+        if ours is not None and not session.store.is_ancestor(ours, theirs):
+            session.store.identity()
+        session.store.notes_merge(NOTES_REF, remote_notes)
+        return True
+
+
+def _notes_to_take(session: RepoSession, remote_notes: str) -> tuple[str, str | None] | None:
+    """(theirs, ours) when the fetched notes hold something ours lack; None otherwise."""
     store = session.store
     theirs = store.try_resolve(remote_notes)
     ours = store.try_resolve(f"refs/notes/{NOTES_REF}")
     if theirs is None or theirs == ours or (ours is not None and store.is_ancestor(theirs, ours)):
-        return False
-    if ours is not None and not store.is_ancestor(ours, theirs):
-        store.identity()
-    store.notes_merge(NOTES_REF, remote_notes)
-    return True
+        return None
+    return theirs, ours
 
 
 def _refused_by_server(update: RefUpdate) -> bool:

@@ -16,6 +16,7 @@ from workbench.core.state_folder import STATE_FOLDER
 from workbench.evals.secrets import scrub
 from workbench.services.prompt_files import content_id
 from workbench.services.session import RepoSession
+from workbench.services.write_lock import exclusive
 
 if TYPE_CHECKING:
     from workbench.evals.store import ResultsStore
@@ -48,9 +49,14 @@ def note_line(name: str, summary: str, provider: str, when: float | None = None)
 
 
 def record_note(session: RepoSession, commit: str, line: str) -> None:
-    """Append a summary line to the commit's workbench note."""
+    """Append a summary line to the commit's workbench note.
+
+    Under the notes lock: `git notes append` writes the notes ref without checking what it
+    held, so of eight runs ending together one or two notes were lost (last writer wins).
+    """
     session.store.identity()
-    session.store.notes_append(NOTES_REF, commit, line)
+    with exclusive(session, "notes", NOTES_REF):
+        session.store.notes_append(NOTES_REF, commit, line)
 
 
 def summary_from_note(note: str, name: str, *, before: str | None = None) -> str | None:
