@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from workbench.core.versions import CommitInfo
 from workbench.errors import NotFound
+from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_commands import literal
 from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import LOG_FORMAT, REC, LogEntry, parse_log, parse_name_status
-from workbench.vcs.runner import Deferred
 
 
 class LogCommands(ReadCommands):

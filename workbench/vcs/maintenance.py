@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.vcs.runner import Deferred, GitRunner
+from workbench.vcs.deferred import Deferred
+from workbench.vcs.runner import GitRunner
 
 _BLOOM_CHUNKS = (b"BIDX", b"BDAT")
 

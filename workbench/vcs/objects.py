@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from workbench.core.model import PROMPTS_DIR
 from workbench.core.versions import PromptRef
 from workbench.errors import NotFound
+from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_commands import literal
 from workbench.vcs.git_errors import damage_in
 from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import parse_ls_tree
-from workbench.vcs.runner import Deferred
 
 
 class ObjectCommands(ReadCommands):

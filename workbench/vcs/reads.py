@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_errors import damage_in
 from workbench.vcs.records import tag_target
-from workbench.vcs.runner import Deferred, GitRunner
+from workbench.vcs.runner import GitRunner
 
 T = TypeVar("T")
 

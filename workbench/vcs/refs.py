@@ -18,9 +18,9 @@ from workbench.core.versions import (
     without_canary,
 )
 from workbench.errors import RepoError
+from workbench.vcs.deferred import Deferred
 from workbench.vcs.reads import ReadCommands
 from workbench.vcs.records import parse_ref_records, ref_format
-from workbench.vcs.runner import Deferred
 
 _TAGS = "refs/tags/"
 # `*` stops at `/` in ref patterns; `**/` spans folders, so prompts in folders match too.

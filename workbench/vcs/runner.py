@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from workbench.core.after_fork import renew_after_fork
 from workbench.errors import GitError, NotFound, RepoError
 from workbench.vcs import git_errors
+from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_commands import writes
 from workbench.vcs.git_errors import GitDamaged, GitFailed, GitUnreadable, ReadOnlyError, errors_in, unread
 from workbench.vcs.records import commit_tree, git_output, tree_entry
@@ -67,9 +68,8 @@ class GitRunner:
         renew_after_fork(self)
 
     def renew_after_fork(self) -> None:
-        """In a forked child: a lock of its own, and `cat-file` helpers of its own at the next
-        read. The parent's stay the parent's: shared, two processes wrote requests into the same
-        pipe and each read whichever answers came (another commit's prompt, silently)."""
+        """In a forked child: its own lock, and its own `cat-file` helpers at the next read (shared,
+        each process read whichever answers came: another commit's prompt, silently)."""
         self._lock = threading.RLock()
         self._started_on.clear()
         if self._opened is None:
@@ -518,22 +518,3 @@ def git_version() -> str:
     import git
 
     return str(git.Git().version())
-
-
-class Deferred(Generic[T]):
-    """A git process started now whose parsed output is collected later (`result()`)."""
-
-    def __init__(self, handle: Any, parse: Callable[[str], T], check: Callable[[int, str], None] | None = None) -> None:
-        self._handle = handle
-        self._parse = parse
-        self._check = check  # called with (status, stderr) when git failed; may raise
-
-    def result(self) -> T:
-        """The parsed output ("" parsed when git failed, after `check` had its say)."""
-        out, err = self._handle.proc.communicate()
-        status = self._handle.proc.returncode
-        if status:
-            if self._check is not None:
-                self._check(status, err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err or ""))
-            return self._parse("")
-        return self._parse(git_output(out))

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_errors import GitFailed
 from workbench.vcs.log import LogCommands
 from workbench.vcs.maintenance import MaintenanceCommands
 from workbench.vcs.objects import ObjectCommands
 from workbench.vcs.refs import RefCommands, RefListing
 from workbench.vcs.remote import RemoteCommands
-from workbench.vcs.runner import Deferred, git_version
+from workbench.vcs.runner import git_version
 from workbench.vcs.worktree import WorktreeCommands
 
 
