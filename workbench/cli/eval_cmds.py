@@ -285,7 +285,8 @@ def report_merge_command(
         try:
             reports.append(read_json(path))
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
-            fail(f"{path}: not a readable workbench report ({err})")
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+            fail(f"{path}: not a readable workbench report ({reason})", hint="give JSON reports written by `workbench test --json-file` (or `compare`)")
     merged = merge_reports(reports)
     _write_reports(merged, as_json or not (json_file or junit or markdown_file), json_file, junit, markdown_file)
     if not as_json and (json_file or junit or markdown_file):

@@ -120,9 +120,11 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
 
 
 def _text_of(root: Path, path: Path) -> str | None:
+    from workbench.services.prompts import read_text_file
+
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return read_text_file(path).decode("utf-8")
+    except (OSError, ValueError):  # ValueError: too large, or not UTF-8
         return None
 
 
@@ -152,6 +154,7 @@ def render_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Render a prompt with variables: exactly what would be sent to the model."""
+    from workbench.core.limited_read import TooLarge, mib, read_limited
     from workbench.core.render import render_prompt
     from workbench.core.yamlpos import DATA_LIMITS, YamlSyntaxError, load_plain
     from workbench.services.prompts import load_workspace_prompt
@@ -159,10 +162,13 @@ def render_command(
     root = _root()
     variables: dict[str, Any] = {}
     if vars_file is not None:
+        limit = DATA_LIMITS.max_chars  # 16 MiB, read no further: a FIFO or /dev/zero never ends
         try:
-            loaded = load_plain(vars_file.read_text(encoding="utf-8"), DATA_LIMITS)
+            loaded = load_plain(read_limited(vars_file, limit, f"a vars file may hold at most {mib(limit)}").decode("utf-8"), DATA_LIMITS)
         except OSError as err:
-            fail(f"cannot read {vars_file}: {err.strerror or err}")
+            fail(f"cannot read {vars_file}: {err.strerror or err}", hint="give a YAML or JSON file of variables")
+        except TooLarge as err:
+            fail(f"{vars_file}: {err}", hint="give only the variables the prompt uses")
         except UnicodeDecodeError:
             fail(f"{vars_file} is not UTF-8 text")
         except YamlSyntaxError as err:

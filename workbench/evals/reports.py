@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from workbench.core.json_document import json_document
+from workbench.core.limited_read import mib, read_limited
 from workbench.core.safe_text import clean, well_formed
 from workbench.core.schema import data_problem
 from workbench.core.tool_calls import describe_tool_calls
@@ -20,6 +21,7 @@ from workbench.evals.run_model import CaseResult, repeat_stats, summarize
 from workbench.evals.secrets import scrub_data
 
 REPORT_VERSION = 1
+MAX_REPORT_BYTES = 256 * 1024 * 1024  # the demo: ~1.6 KB a case result, so ~170,000 results; read no further
 
 
 @dataclass
@@ -118,13 +120,16 @@ def write_json(report: Report, path: Path) -> None:
 
 def read_json(path: Path) -> Report:
     """A report another job wrote, checked against `schema/report.schema.json` first: a malformed
-    one is a ValueError saying what is wrong, not a TypeError in the merge.
+    one is a ValueError saying what is wrong, not a TypeError in the merge. Read to at most
+    MAX_REPORT_BYTES, whatever `path` is (a FIFO, `<(gunzip -c shard.json.gz)`, a device).
 
     Raises:
-        OSError: unreadable. ValueError: not JSON, nested too deeply, or not a report.
+        OSError: unreadable. ValueError: more than MAX_REPORT_BYTES (`TooLarge`), not UTF-8,
+            not JSON, nested too deeply, or not a report.
     """
+    text = read_limited(path, MAX_REPORT_BYTES, f"a report may hold at most {mib(MAX_REPORT_BYTES)}").decode("utf-8")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     problem = data_problem(data, "report", "the report")

@@ -4,9 +4,10 @@ file), and read only when they are regular files."""
 from __future__ import annotations
 
 import os
-import stat
 import tempfile
 from pathlib import Path
+
+from workbench.core.limited_read import read_at_most
 
 
 def write_atomically(path: Path, data: str | bytes) -> None:
@@ -37,15 +38,8 @@ def write_atomically(path: Path, data: str | bytes) -> None:
 def read_regular_file(path: Path, limit: int) -> bytes | None:
     """Up to `limit` + 1 bytes of `path` (more than `limit`: too big); None when it is missing,
     unreadable, or not a regular file: a FIFO planted in its place would make the read wait for
-    a writer for ever, a device would never end."""
+    a writer for ever, a device would never end (`core.limited_read.read_at_most`)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        return read_at_most(path, limit, regular_only=True)
     except OSError:
         return None
-    with os.fdopen(descriptor, "rb") as handle:
-        try:
-            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-                return None
-            return handle.read(limit + 1)
-        except OSError:
-            return None

@@ -34,7 +34,13 @@ from workbench.core.partials import is_partial_path, partial_closure
 from workbench.core.versions import PromptRef, WorkingState
 from workbench.errors import NotFound, RepoError
 from workbench.services.deployment_events import current_events
-from workbench.services.prompts import discover_prompt_files, read_confined, read_confined_bytes, relative
+from workbench.services.prompts import (
+    discover_prompt_files,
+    read_confined,
+    read_confined_bytes,
+    read_text_file,
+    relative,
+)
 from workbench.services.revisions import Target, describe, is_worktree, target
 from workbench.services.session import RepoSession
 
@@ -94,8 +100,8 @@ def read_at(session: RepoSession, name: str, found: Target) -> tuple[str | None,
         return None, None
     if found.commit is None:
         try:
-            return path, (session.root / path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            return path, read_text_file(session.root / path).decode("utf-8", "replace")
+        except (OSError, ValueError):  # ValueError: past the limit (`read_text_file`)
             return path, None
     return path, session.store.read_text(found.commit, path)
 
@@ -258,8 +264,8 @@ def tests_file(session: RepoSession, path: str | None, text: str | None, commit:
         return None, None
     if commit is None:
         try:
-            return refs[0], (session.root / refs[0]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            return refs[0], read_text_file(session.root / refs[0]).decode("utf-8")
+        except (OSError, ValueError):  # ValueError: past the limit, or not UTF-8
             return refs[0], None
     return refs[0], session.store.read_text(commit, refs[0])
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from workbench.core.config import CONFIG_FILE, WorkbenchConfig, parse_config
+from workbench.core.limited_read import TooLarge, read_limited
 from workbench.core.model import (
     PROMPTS_DIR,
     LoadResult,
@@ -20,7 +21,12 @@ from workbench.core.model import (
     prompt_name_from_path,
 )
 from workbench.core.partials import is_partial_path, partial_closure
+from workbench.core.yamlpos import DEFAULT_LIMITS
 from workbench.errors import ConfigError, PromptError
+
+MAX_TEXT_BYTES = 4 * DEFAULT_LIMITS.max_chars
+"""A YAML file of the working copy is read to at most this: what 1,048,576 characters (the YAML
+limit) can take in UTF-8, so no text within the character limit is refused for its bytes."""
 
 
 def find_root(start: Path) -> Path:
@@ -62,9 +68,16 @@ def load_config(root: Path, git_dir: Path | None = None, *, remember: bool = Tru
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text_file(path).decode("utf-8")
     except UnicodeDecodeError:
         raise PromptError(f"{path}: not UTF-8 text") from None
+    except TooLarge as err:
+        raise PromptError(f"{path}: {too_large(err)}") from None
+
+
+def too_large(err: TooLarge) -> str:
+    """What a YAML file past MAX_TEXT_BYTES is told (at 1:1, as one past the character limit)."""
+    return f"the file is more than {err.limit:,} bytes long; the limit is {DEFAULT_LIMITS.max_chars:,} characters"
 
 
 def discover_prompt_files(root: Path) -> list[Path]:
@@ -100,7 +113,19 @@ def read_confined_bytes(root: Path, relpath: str, *, inside: str = PROMPTS_DIR) 
     if not target.is_relative_to(base):
         where = f"{inside}/" if inside else "the repository"
         raise ValueError(f"{relpath} is outside {where} (through a link or '..')")
-    return target.read_bytes()
+    return read_text_file(target)
+
+
+def read_text_file(path: Path) -> bytes:
+    """The bytes of a YAML (or template) file of the working copy: a regular file, read to at most
+    MAX_TEXT_BYTES. A FIFO planted under prompts/ made `validate` (a pre-commit hook) and `list`
+    wait for ever, and `validate /dev/zero` read until memory ran out.
+
+    Raises:
+        OSError: missing, unreadable, or not a regular file. TooLarge (a ValueError): more than
+            MAX_TEXT_BYTES, so more characters than the YAML limit.
+    """
+    return read_limited(path, MAX_TEXT_BYTES, f"the limit is {DEFAULT_LIMITS.max_chars:,} characters", regular_only=True)
 
 
 def _reader(root: Path):  # type: ignore[no-untyped-def]
@@ -131,9 +156,11 @@ def load_file(root: Path, path: Path) -> LoadResult:
     rel = relative(root, path)
     try:
         # A prompt file is read only if it (or what a link makes of it) is inside prompts/.
-        data = read_confined_bytes(root, rel) if rel.startswith(PROMPTS_DIR + "/") else path.read_bytes()
+        data = read_confined_bytes(root, rel) if rel.startswith(PROMPTS_DIR + "/") else read_text_file(path)
     except OSError as err:
         return LoadResult(rel, None, (Problem(rel, 0, 0, f"cannot read: {err.strerror or err}"),))
+    except TooLarge as err:
+        return LoadResult(rel, None, (Problem(rel, 1, 1, too_large(err)),))
     except ValueError as err:
         return LoadResult(rel, None, (Problem(rel, 0, 0, f"not read: {err}"),))
     text = prompt_file_text(data, rel)
