@@ -23,7 +23,9 @@ from workbench.cli.eval_cmds import (
     _run,
     _settings,
 )
+from workbench.cli.report_files import check_report_paths, write_reports
 from workbench.core.safe_text import clean
+from workbench.errors import WorkbenchError
 
 ci_app = typer.Typer(help="The CI jobs: check a pull request, promote after a merge.", no_args_is_help=True)
 app.add_typer(ci_app, name="ci")
@@ -46,6 +48,7 @@ def _check(
     from workbench.services.prompts import find_root
     from workbench.services.session import RepoSession
 
+    check_report_paths(markdown, junit, json_file)  # before any model call or promotion
     root = find_root(state.repo_root())
     validation = ci.validate(root)  # before Git: a broken workbench.yaml stops here with its problems
     promotions: list[Any] = []
@@ -70,25 +73,29 @@ def _check(
     data = check.to_dict()
     if promotions:
         data["ci"]["promotions"] = [p.to_dict() for p in promotions]
-    _write(data, markdown, junit, json_file)
+    failed = _write(data, markdown, junit, json_file)
     _print(data, check.refused)
+    if failed is not None:
+        raise failed  # exit 2: a report the job needs is missing, whatever the verdict
     code = check.exit_code
     if any(p.status == "blocked" for p in promotions):
         code = EXIT_FINDINGS
     raise typer.Exit(EXIT_USAGE if check.refused else code)
 
 
-def _write(data: dict[str, Any], markdown: Path | None, junit: Path | None, json_file: Path | None) -> None:
+def _write(data: dict[str, Any], markdown: Path | None, junit: Path | None, json_file: Path | None) -> WorkbenchError | None:
+    """Each report; the error naming those that could not be written (`write_reports`)."""
     from workbench.core.json_document import json_document
     from workbench.evals.ci_summary import ci_markdown, write_ci_junit
     from workbench.evals.secrets import scrub_data
 
-    if markdown:
-        markdown.write_text(ci_markdown(data), encoding="utf-8")
-    if junit:
-        write_ci_junit(data, junit)
-    if json_file:
-        json_file.write_text(json_document(scrub_data(data)), encoding="utf-8")
+    return write_reports(
+        [
+            (markdown, lambda path: path.write_text(ci_markdown(data), encoding="utf-8")),
+            (junit, lambda path: write_ci_junit(data, path)),
+            (json_file, lambda path: path.write_text(json_document(scrub_data(data)), encoding="utf-8")),
+        ]
+    )
 
 
 def _print(data: dict[str, Any], refused: str | None) -> None:
@@ -138,7 +145,8 @@ def check_command(
     base and head, compare, write the reports.
 
     Exit 0: passed, or no prompt changed; 1: an invalid file, a regression or a changed prompt
-    that could not run; 2: refused by --max-calls / --max-cost (nothing sent), or a usage error.
+    that could not run; 2: refused by --max-calls / --max-cost (nothing sent), a report that
+    cannot be written, or a usage error.
     """
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache)
     _check(base, settings, max_calls, max_cost, fail_on_regression, markdown, junit, json_file)
@@ -164,7 +172,8 @@ def promote_command(
     changed prompt to the first environment (its policy applies; nothing is overridden).
 
     Exit 0: passed and promoted (or nothing changed); 1: the check failed (nothing promoted) or
-    a promotion was blocked by the environment's policy; 2: refused by the budget.
+    a promotion was blocked by the environment's policy; 2: refused by the budget, or a report
+    that cannot be written.
     """
     settings = _settings(provider, model, base_url, concurrency, 1, no_cache)
     _check(base, settings, max_calls, max_cost, True, markdown, junit, json_file, promote=(env, reason))

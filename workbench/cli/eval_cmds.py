@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from workbench.cli.common import EXIT_FINDINGS, EXIT_OK, app, console, emit_json, fail, prompt_name, state
+from workbench.cli.report_files import check_report_paths, write_reports
 from workbench.core import run_limits
 from workbench.core.safe_text import clean
 
@@ -90,18 +91,23 @@ def _settings(provider: str | None, model: str | None, base_url: str | None, con
 
 
 def _write_reports(report: Any, as_json: bool, json_file: Path | None, junit: Path | None, markdown_file: Path | None) -> None:
+    """Each report file, then `--json`; a file that could not be written is an error after them
+    (`report_files.write_reports`)."""
     from workbench.evals.reports import markdown, write_json, write_junit
 
-    if json_file:
-        write_json(report, json_file)
-    if junit:
-        write_junit(report, junit)
-    if markdown_file:
-        markdown_file.write_text(markdown(report), encoding="utf-8")
+    failed = write_reports(
+        [
+            (json_file, lambda path: write_json(report, path)),
+            (junit, lambda path: write_junit(report, path)),
+            (markdown_file, lambda path: path.write_text(markdown(report), encoding="utf-8")),
+        ]
+    )
     if as_json:
         from workbench.evals.secrets import scrub_data
 
         emit_json(scrub_data(report.to_dict()))
+    if failed is not None:
+        raise failed
 
 
 def _print_suite(outcome: Any, show_outputs: bool) -> None:
@@ -174,6 +180,7 @@ def test_command(
 
     for name in names or []:
         check_prompt_name(name)
+    check_report_paths(json_file, junit, markdown_file)  # before any model call
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache, rerun_failed, shard, stream)
     with RepoSession.open(state.repo_root()) as ws:
         targets = [ref.name for ref in list_prompts(ws, rev if rev not in ws.environments else None)] if all_prompts else list(names or [])
@@ -218,6 +225,7 @@ def compare_command(
     from workbench.services.session import RepoSession
 
     check_prompt_name(name)
+    check_report_paths(json_file, junit, markdown_file)  # before any model call
     settings = _settings(provider, model, base_url, concurrency, repeat, no_cache, stream=stream)
     with RepoSession.open(state.repo_root()) as ws:
         if base is not None:
@@ -280,6 +288,7 @@ def report_merge_command(
 
     from workbench.evals.reports import merge_reports, read_json
 
+    check_report_paths(json_file, junit, markdown_file)
     reports = []
     for path in files:
         try:
