@@ -25,6 +25,7 @@ from workbench.core.model import is_prompt_path, prompt_name_from_path
 from workbench.errors import WorkbenchError
 from workbench.services import branches, deployment_events, deployments, prompt_files, releases
 from workbench.services.session import RepoSession
+from workbench.services.write_paths import folder_problem, write_error
 from workbench.vcs.init_repo import init_repository
 
 PEOPLE = {
@@ -388,19 +389,24 @@ def create_demo_repo(directory: Path | None = None, *, now: Callable[[], datetim
     Raises:
         WorkbenchError: `directory` exists and is not empty.
     """
+    hint = "give a new folder that can be written, or none for a temporary one"
     if directory is None:
         root = Path(tempfile.mkdtemp(prefix="workbench-demo-"))
     else:
         root = Path(directory).resolve()
+        problem = folder_problem(root)
+        if problem is not None:
+            raise WorkbenchError(f"cannot write {directory}: {problem}", hint=hint)
         if root.exists() and any(root.iterdir()):
             raise WorkbenchError(f"{root} is not empty", hint="give a new folder, or none for a temporary one")
-        root.mkdir(parents=True, exist_ok=True)
     config = LOCAL_MODEL_CONFIG if local_model_available() else ECHO_CONFIG
-    builder = _DemoBuilder(root, (now or (lambda: datetime.now(UTC)))())
     try:
-        builder.build(config)
-    except BaseException:
+        root.mkdir(parents=True, exist_ok=True)
+        _DemoBuilder(root, (now or (lambda: datetime.now(UTC)))()).build(config)
+    except BaseException as err:
         if directory is None:
             shutil.rmtree(root, ignore_errors=True)
+        if isinstance(err, OSError):  # the folder (or the file) the system names, when it names one
+            raise write_error(err.filename or root, err, hint) from None
         raise
     return root

@@ -12,6 +12,9 @@ from workbench.services.atomic_files import write_atomically
 from workbench.services.deployment_events import current_events
 from workbench.services.prompt_files import dependency_files, path_at
 from workbench.services.session import RepoSession
+from workbench.services.write_paths import folder_problem, write_error
+
+MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,21 @@ def export_destination(session: RepoSession, dest: Path | str) -> Path:
             f"refusing to export into the repository's own files ({dest})",
             hint="export to a folder outside the repository, or to one of its own (e.g. build/export)",
         )
+    problem = folder_problem(target)
+    if problem is not None:  # before a file is written
+        raise WorkbenchError(f"cannot write {dest}: {problem}", hint="export to a folder, or to a path where one can be made")
     return target
+
+
+_UNFINISHED = f"export to a folder that can be written ({MANIFEST} is written last: a folder without it holds an unfinished export)"
+
+
+def _write(path: Path, data: str | bytes, hint: str = _UNFINISHED) -> None:
+    """One exported file, whole (`write_atomically`), or `cannot write PATH: why`."""
+    try:
+        write_atomically(path, data)
+    except OSError as err:
+        raise write_error(path, err, hint) from None
 
 
 def export(session: RepoSession, env: str, dest: Path | str) -> list[ExportedPrompt]:
@@ -68,17 +85,17 @@ def export(session: RepoSession, env: str, dest: Path | str) -> list[ExportedPro
         data = store.read_blob(event.commit, path) if path else None
         if path is None or data is None:
             continue
-        write_atomically(target / path, data)
+        _write(target / path, data)
         files = []
         for ref in dependency_files(session, path, data.decode("utf-8", "replace"), event.commit):
             found = store.read_blob(event.commit, ref)
             if found is not None:
-                write_atomically(target / ref, found)
+                _write(target / ref, found)
                 files.append((ref, hashlib.sha256(found).hexdigest()))
         canary = event.canary.to_dict() if event.canary else None
         exported.append(ExportedPrompt(name, event.version, event.commit, path, hashlib.sha256(data).hexdigest(), canary, tuple(files)))
     manifest = {"env": env, "prompts": [e.to_dict() for e in exported]}
-    write_atomically(target / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    _write(target / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return exported
 
 
@@ -157,6 +174,6 @@ def export_format(session: RepoSession, env: str, dest: Path | str, format_name:
         path = (target / output.path).resolve()
         if target.resolve() not in path.parents:
             raise WorkbenchError(f"refusing to write outside {dest}: {output.path}")
-        write_atomically(path, output.text)
+        _write(path, output.text, "export to a folder that can be written (the files before this one were written)")
         written.append(output.path)
     return FormatExport(written, problems)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workbench.core.limited_read import read_at_most
 from workbench.errors import WorkbenchError
+from workbench.services.write_paths import folder_problem, write_error
 from workbench.vcs.init_repo import init_repository as git_init
 
 EXAMPLE_PROMPT = """\
@@ -38,6 +40,8 @@ concurrency: 8
 """
 
 GITIGNORE = ".workbench/\n"
+MAX_GITIGNORE_BYTES = 16 * 1024 * 1024  # past it, the line is added again: harmless
+_HINT = "create the repository in a folder that can be written"
 
 
 def init_repository(directory: Path) -> Path:
@@ -50,12 +54,18 @@ def init_repository(directory: Path) -> Path:
     root = Path(directory).resolve()
     if (root / "prompts").exists() or (root / "workbench.yaml").exists():
         raise WorkbenchError(f"{root} already holds a prompt repository", hint="open it with `workbench -C PATH`")
-    (root / "prompts" / "example").mkdir(parents=True)
-    (root / "prompts" / "example" / "greeting.yaml").write_text(EXAMPLE_PROMPT, encoding="utf-8")
-    (root / "workbench.yaml").write_text(CONFIG, encoding="utf-8")
-    gitignore = root / ".gitignore"
-    if not gitignore.exists() or ".workbench/" not in gitignore.read_text(encoding="utf-8"):
-        with gitignore.open("a", encoding="utf-8") as handle:
-            handle.write(GITIGNORE)
+    problem = folder_problem(root)
+    if problem is not None:  # before anything is made
+        raise WorkbenchError(f"cannot write {directory}: {problem}", hint=_HINT)
+    try:
+        (root / "prompts" / "example").mkdir(parents=True)
+        (root / "prompts" / "example" / "greeting.yaml").write_text(EXAMPLE_PROMPT, encoding="utf-8")
+        (root / "workbench.yaml").write_text(CONFIG, encoding="utf-8")
+        gitignore = root / ".gitignore"
+        if not gitignore.exists() or b".workbench/" not in read_at_most(gitignore, MAX_GITIGNORE_BYTES, regular_only=True):
+            with gitignore.open("a", encoding="utf-8") as handle:
+                handle.write(GITIGNORE)
+    except OSError as err:  # the folder (or the file) the system names, when it names one
+        raise write_error(err.filename or root, err, _HINT) from None
     git_init(root, "Initial prompt repository")
     return root
