@@ -6,6 +6,7 @@ import json
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from workbench.monitor.recorder import Recorder
 from workbench.monitor.store import MonitorStore
@@ -128,3 +129,28 @@ def test_events_follow_the_path_after_rotation_or_deletion(tmp_path: Path) -> No
     record(4)
     assert len(path.read_text().splitlines()) == 4
     assert recorder.stats()["written"] == 12 and recorder.stats()["write_errors"] == 0
+
+
+def ingest(tmp_path: Path, log: Path) -> tuple[MonitorStore, Any]:
+    store = MonitorStore(tmp_path / "m.sqlite")
+    return store, store.ingest([log])
+
+
+def test_a_torn_last_line_is_ended_before_the_next_event(tmp_path: Path) -> None:
+    """A crash leaves a torn last line; the next process appended straight onto it, so its first
+    event was glued to the fragment and ingest lost both."""
+    path = tmp_path / "events.jsonl"
+    first = Recorder(path, otel=False)
+    for i in range(3):
+        first.record(PROMPT, latency_ms=1.0, call_id=f"first-{i}")
+    first.flush()
+    first._close()
+    with open(path, "rb+") as log:
+        log.truncate(path.stat().st_size - 40)  # the crash: the last line torn
+    after = Recorder(path, otel=False)
+    for i in range(3):
+        after.record(PROMPT, latency_ms=1.0, call_id=f"after-{i}")
+    after.flush()
+    store, report = ingest(tmp_path, path)
+    assert report.problem_count == 1 and "events.jsonl:3:" in report.problems[0]  # only the torn one
+    assert [c for (c,) in store.db.execute("SELECT call_id FROM events ORDER BY call_id")] == ["after-0", "after-1", "after-2", "first-0", "first-1"]

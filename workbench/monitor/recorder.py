@@ -2,7 +2,8 @@
 
 `record()` never blocks the caller and never raises into the request path: it puts a small
 dict on a queue; a background thread writes whole JSON lines (one `write` each, so a crash
-leaves at most a torn last line, which ingest skips and reports). When OpenTelemetry is
+leaves at most a torn last line, which ingest skips and reports). When the file is opened and
+ends in such a fragment, a newline ends it first: only the torn event is lost, never the next. When OpenTelemetry is
 installed and enabled, each call also becomes a span with the `gen_ai.*` attributes.
 
 Bad input never stops recording:
@@ -241,6 +242,8 @@ class Recorder:
         if self._handle is None:
             make_store_folder(self.path.parent)
             self._handle = self.path.open("a", encoding="utf-8")
+            if _ends_torn(self.path):
+                lines = "\n" + lines
         self._handle.write(lines)
         self._handle.flush()
 
@@ -311,6 +314,19 @@ def _dumps(event: dict[str, Any]) -> str | None:
         return json.dumps(safe, separators=(",", ":")) + "\n"
     except Exception:
         return None
+
+
+def _ends_torn(path: Path) -> bool:
+    """Whether the file ends in a fragment of a line (torn by a crash or a failed write): the next
+    write appended to it glued its first event onto the fragment, and ingest lost both."""
+    try:
+        with open(path, "rb") as file:
+            if file.seek(0, os.SEEK_END) == 0:
+                return False
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) != b"\n"
+    except OSError:  # unreadable: write as before
+        return False
 
 
 def _otel_available() -> bool:
