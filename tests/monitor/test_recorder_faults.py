@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -154,3 +158,97 @@ def test_a_torn_last_line_is_ended_before_the_next_event(tmp_path: Path) -> None
     store, report = ingest(tmp_path, path)
     assert report.problem_count == 1 and "events.jsonl:3:" in report.problems[0]  # only the torn one
     assert [c for (c,) in store.db.execute("SELECT call_id FROM events ORDER BY call_id")] == ["after-0", "after-1", "after-2", "first-0", "first-1"]
+
+
+class FillingDisk:
+    """A disk with `room` bytes left (None: no limit): a write past it writes what fits, then
+    raises ENOSPC, as write(2) does on a full file system."""
+
+    def __init__(self) -> None:
+        self.room: int | None = None
+
+
+class FileOnDisk:
+    def __init__(self, real: Any, disk: FillingDisk) -> None:
+        self.real, self.disk = real, disk
+
+    def write(self, data: bytes) -> int:
+        if self.disk.room is None:
+            return int(self.real.write(data))
+        if self.disk.room == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        wrote = int(self.real.write(bytes(data[: self.disk.room])))
+        self.disk.room -= wrote
+        return wrote
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+class FullDiskRecorder(Recorder):
+    retry_s = 0.05
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.disk = FillingDisk()
+
+    def _open(self) -> Any:
+        return FileOnDisk(super()._open(), self.disk)  # type: ignore[misc]
+
+
+def whole_lines(path: Path) -> list[dict[str, Any]]:
+    events = []
+    for line in path.read_bytes().split(b"\n")[:-1]:
+        with contextlib.suppress(ValueError):
+            events.append(json.loads(line))
+    return events
+
+
+def wait_until_written(recorder: Recorder) -> None:
+    deadline = time.monotonic() + 10
+    while recorder.stats()["queued"] and time.monotonic() < deadline:
+        recorder.flush()
+
+
+def test_a_full_disk_loses_nothing_that_was_queued_and_counts_what_reached_it(tmp_path: Path) -> None:
+    """A write that failed part-way left a torn line in the middle of the log, counted the events
+    that did reach the disk as write errors, and threw away every event queued while the disk
+    was full (the docstring said they would still be written)."""
+    path = tmp_path / "events.jsonl"
+    recorder = FullDiskRecorder(path, otel=False)
+    recorder.record(PROMPT, latency_ms=1.0, call_id="before-0")
+    recorder.flush()
+    line = path.stat().st_size
+    recorder.disk.room = 2 * line + line // 2  # two more lines fit, and half of a third
+    for i in range(5):
+        recorder.record(PROMPT, latency_ms=1.0, call_id=f"full-{i}")
+    started = time.monotonic()
+    recorder.flush()  # returns at the failed write: the disk will not be freed by waiting
+    assert time.monotonic() - started < 3
+    on_disk = [e["call_id"] for e in whole_lines(path)]
+    assert on_disk == ["before-0", "full-0", "full-1"]
+    stats = recorder.stats()
+    assert (stats["written"], stats["queued"]) == (3, 3) and stats["write_errors"] >= 1
+    for i in range(2):
+        recorder.record(PROMPT, latency_ms=1.0, call_id=f"during-{i}")  # kept, not thrown away
+    time.sleep(0.2)  # a few more attempts on the full disk
+    assert recorder.stats()["queued"] == 5 and len(whole_lines(path)) == 3
+    recorder.disk.room = None  # space freed
+    wait_until_written(recorder)
+    stats = recorder.stats()
+    assert (stats["written"], stats["queued"], stats["dropped_queue_full"]) == (8, 0, 0)
+    store, report = ingest(tmp_path, path)
+    assert report.added == 8 and report.problem_count == 1  # the torn fragment, on a line of its own
+    assert sorted(c for (c,) in store.db.execute("SELECT call_id FROM events")) == ["before-0", "during-0", "during-1", *(f"full-{i}" for i in range(5))]
+
+
+def test_events_kept_after_a_failed_write_count_against_the_queue_bound(tmp_path: Path) -> None:
+    recorder = FullDiskRecorder(tmp_path / "events.jsonl", otel=False, max_queue=10)
+    recorder.disk.room = 0
+    for _ in range(30):
+        recorder.record(PROMPT, latency_ms=1.0)
+    recorder.flush()
+    assert (recorder.stats()["queued"], recorder.stats()["dropped_queue_full"], recorder.stats()["written"]) == (10, 20, 0)
+    recorder.disk.room = None
+    wait_until_written(recorder)
+    assert recorder.stats()["written"] == 10 and len(whole_lines(tmp_path / "events.jsonl")) == 10

@@ -3,8 +3,16 @@
 `record()` never blocks the caller and never raises into the request path: it puts a small
 dict on a queue; a background thread writes whole JSON lines (one `write` each, so a crash
 leaves at most a torn last line, which ingest skips and reports). When the file is opened and
-ends in such a fragment, a newline ends it first: only the torn event is lost, never the next. When OpenTelemetry is
-installed and enabled, each call also becomes a span with the `gen_ai.*` attributes.
+ends in such a fragment, a newline ends it first: only the torn event is lost, never the next.
+When OpenTelemetry is installed and enabled, each call also becomes a span with the `gen_ai.*`
+attributes.
+
+A write that fails (a full disk, a folder that cannot be written) loses nothing that was
+queued: the lines that reached the file whole are counted as `written`, the rest (a line cut
+short included: it is written again whole, after the newline that ends its fragment) stay
+queued and are written again every `retry_s` (1 s) with whatever came meanwhile, until a write
+succeeds. Each failed write is counted (`stats()["write_errors"]`) and closes the file, so the
+next attempt opens the path again.
 
 Bad input never stops recording:
 - values are coerced to what ingest accepts: `error` and `feedback` to text (`str()`, or
@@ -13,16 +21,18 @@ Bad input never stops recording:
 - a line that still cannot be written as JSON is dropped and counted (`dropped_bad`);
 - the writer thread survives anything, and is restarted if it ever stops.
 
-The queue is bounded (`max_queue`, default 100,000 events not yet written). When the writer
-falls that far behind (a stalled or full disk), the **newest** events are dropped and counted
-(`stats()["dropped_queue_full"]`, one warning logged per 10,000): the application's memory
-stays bounded and what was already queued is still written.
+The queue is bounded (`max_queue`, default 100,000 events not yet written, those kept after a
+failed write included). When the writer falls that far behind (a stalled or full disk), the
+**newest** events are dropped and counted (`stats()["dropped_queue_full"]`, one warning logged
+per 10,000): the application's memory stays bounded and what was already queued is still
+written once the disk takes it.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import json
 import logging
 import math
@@ -53,8 +63,18 @@ def identity_of(prompt: Any) -> dict[str, Any]:
     return {key: getattr(source, key, None) for key in IDENTITY_FIELDS}
 
 
+class _WriteFailed(Exception):
+    """A write failed after `done` characters of it reached the file (the cause is chained)."""
+
+    def __init__(self, done: int) -> None:
+        super().__init__(done)
+        self.done = done
+
+
 class Recorder:
     """A JSONL sink with a writer thread, plus optional OpenTelemetry spans."""
+
+    retry_s = 1.0  # after a failed write its events are written again this much later
 
     def __init__(
         self, path: Path | str | None = None, *, otel: bool | None = None, model: str | None = None, max_queue: int = MAX_QUEUE
@@ -68,6 +88,8 @@ class Recorder:
         self._flushed = threading.Condition()
         self._pending = 0
         self._handle: Any = None
+        self._unwritten: list[str] = []
+        self._retry_at = 0.0
         self._counts = {"written": 0, "dropped_queue_full": 0, "dropped_bad": 0, "write_errors": 0, "coerced": 0}
         self._tracer: Any = None
         if otel is not False:
@@ -83,7 +105,9 @@ class Recorder:
                     atexit.register(self.flush)
 
     def stats(self) -> dict[str, int]:
-        """Counters: written, queued (not yet written), dropped_queue_full, dropped_bad, write_errors, coerced."""
+        """Counters: written (lines that reached the file whole), queued (not yet written, those a
+        failed write kept included), dropped_queue_full, dropped_bad, write_errors (failed writes,
+        not events: their events stay queued), coerced."""
         with self._flushed:
             return {**self._counts, "queued": self._pending}
 
@@ -199,53 +223,81 @@ class Recorder:
         self._queue.put(event)
 
     def _write_loop(self) -> None:
+        unwritten = self._unwritten  # lines a failed write left (counted in `queued`), oldest first
         while True:
-            event = self._queue.get()
-            batch = [event]
+            if unwritten:  # a write failed: try again `retry_s` later, with what came meanwhile
+                time.sleep(max(0.0, self._retry_at - time.monotonic()))
+                batch: list[dict[str, Any] | None] = []
+            else:
+                batch = [self._queue.get()]
             while True:  # drain what is there: one write per batch of lines
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            stop = None in batch
-            events = [e for e in batch if e is not None]
-            written = bad = 0
-            try:
-                lines = []
-                for e in events:
-                    line = _dumps(e)
+            bad = 0
+            for event in batch:
+                if event is not None:
+                    line = _dumps(event)
                     if line is None:
                         bad += 1
                     else:
-                        lines.append(line)
-                if lines:
-                    self._write("".join(lines))
-                written = len(lines)
-            except Exception as err:  # the writer never dies: count, log, go on
-                with self._flushed:
-                    self._counts["write_errors"] += len(events) - bad
-                log.warning("workbench monitor: cannot write %s: %s", self.path, err)
-                self._close()
-            finally:
-                with self._flushed:
-                    self._pending -= len(events)
-                    self._counts["written"] += written
-                    self._counts["dropped_bad"] += bad
-                    self._flushed.notify_all()
-            if stop:
+                        unwritten.append(line)
+            written = self._write_lines(unwritten) if unwritten else 0
+            del unwritten[:written]
+            with self._flushed:
+                self._pending -= written + bad
+                self._counts["written"] += written
+                self._counts["dropped_bad"] += bad
+                self._flushed.notify_all()
+            if None in batch:
                 self._close()
                 return
 
+    def _write_lines(self, lines: list[str]) -> int:
+        """Write `lines` (one `write`); how many reached the file whole. The writer never dies:
+        a failure is counted and logged, the handle closed, and the rest kept for `retry_s`."""
+        try:
+            self._write("".join(lines))
+            return len(lines)
+        except Exception as err:
+            self._close()
+            self._retry_at = time.monotonic() + self.retry_s
+            with self._flushed:
+                self._counts["write_errors"] += 1
+            log.warning("workbench monitor: cannot write %s: %s", self.path, err.__cause__ if isinstance(err, _WriteFailed) else err)
+            done, whole = err.done if isinstance(err, _WriteFailed) else 0, 0
+            for line in lines:  # a line cut short is written again whole, after a newline
+                done -= len(line)
+                if done < 0:
+                    break
+                whole += 1
+            return whole
+
     def _write(self, lines: str) -> None:
+        """Append `lines`; if that fails, `_WriteFailed` says how many characters reached the file."""
         if self._handle is not None and not self._still_the_path(self._handle):
             self._close()
-        if self._handle is None:
-            make_store_folder(self.path.parent)
-            self._handle = self.path.open("a", encoding="utf-8")
-            if _ends_torn(self.path):
-                lines = "\n" + lines
-        self._handle.write(lines)
-        self._handle.flush()
+        data, done, start = lines.encode("utf-8", "surrogatepass"), 0, 0
+        try:
+            if self._handle is None:
+                self._handle = self._open()
+                if _ends_torn(self.path):
+                    data, start = b"\n" + data, 1
+            view = memoryview(data)
+            while done < len(data):  # a disk filling up writes part, then refuses the rest
+                wrote = self._handle.write(view[done:])
+                if not wrote:
+                    raise OSError(errno.EIO, "the file took no bytes")
+                done += wrote
+        except Exception as err:
+            done = max(0, done - start)
+            raise _WriteFailed(done if len(data) - start == len(lines) else len(data[start : start + done].decode(errors="ignore"))) from err
+
+    def _open(self) -> Any:
+        """The log, opened to append without a buffer: each write says how many bytes it wrote."""
+        make_store_folder(self.path.parent)
+        return open(self.path, "ab", buffering=0)
 
     def _still_the_path(self, handle: Any) -> bool:
         """Whether the path still names the open file, as logging's WatchedFileHandler checks.
@@ -265,10 +317,12 @@ class Recorder:
                 handle.close()
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait until every queued event is written."""
+        """Wait until every queued event is written, or a write fails (its events are kept and
+        written again `retry_s` later: waiting longer would only hold up the caller)."""
         deadline = time.monotonic() + timeout
         with self._flushed:
-            while self._pending > 0 and time.monotonic() < deadline:
+            failures = self._counts["write_errors"]
+            while self._pending > 0 and self._counts["write_errors"] == failures and time.monotonic() < deadline:
                 self._flushed.wait(0.05)
 
     def _span(self, event: dict[str, Any]) -> None:
