@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from workbench.monitor.recorder import Recorder
 from workbench.monitor.store import MonitorStore
@@ -252,3 +255,95 @@ def test_events_kept_after_a_failed_write_count_against_the_queue_bound(tmp_path
     recorder.disk.room = None
     wait_until_written(recorder)
     assert recorder.stats()["written"] == 10 and len(whole_lines(tmp_path / "events.jsonl")) == 10
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "workbench.monitor" and r.levelno == logging.WARNING]
+
+
+def record_for(recorder: Recorder, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        recorder.record(PROMPT, latency_ms=1.0)
+        time.sleep(0.002)
+    recorder.flush()
+
+
+def test_a_folder_that_cannot_be_written_warns_once_and_names_the_cause(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """One warning per batch (~300/s at 300 calls/s), saying `[Errno 17] File exists` when the
+    folder's place holds a file."""
+    (tmp_path / "not-a-dir").write_text("")
+    recorder = Recorder(tmp_path / "not-a-dir" / "events.jsonl", otel=False)
+    recorder.retry_s = 0.001
+    with caplog.at_level(logging.WARNING, logger="workbench.monitor"):
+        record_for(recorder, 1.0)
+    assert recorder.stats()["write_errors"] >= 20
+    warnings = warnings_of(caplog)
+    assert len(warnings) == 1, warnings
+    assert f"{tmp_path / 'not-a-dir'} is a file, not a folder" in warnings[0] and "File exists" not in warnings[0]
+
+
+def test_while_writes_keep_failing_a_warning_says_how_many_failed_since(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    recorder = FullDiskRecorder(tmp_path / "events.jsonl", otel=False)
+    recorder.retry_s, recorder.warn_every_s = 0.001, 0.25
+    recorder.disk.room = 0
+    with caplog.at_level(logging.WARNING, logger="workbench.monitor"):
+        record_for(recorder, 1.0)
+        recorder.disk.room = None
+        wait_until_written(recorder)
+    warnings = warnings_of(caplog)
+    failed = recorder.stats()["write_errors"]
+    assert failed >= 20 and 3 <= len(warnings) <= 8, warnings
+    assert warnings[0].startswith(f"workbench monitor: cannot write {tmp_path / 'events.jsonl'}: no space left on the disk;")
+    still = [int(w.split("; ")[1].split()[0]) for w in warnings[1:-1]]
+    assert all(w.startswith("workbench monitor: still cannot write") for w in warnings[1:-1]) and all(n > 1 for n in still)
+    assert sum(still) <= failed - 1
+    assert warnings[-1].startswith("workbench monitor: writing") and f"after {failed} failed write(s)" in warnings[-1]
+    assert recorder.stats()["queued"] == 0 and len(whole_lines(tmp_path / "events.jsonl")) == recorder.stats()["written"]
+
+
+class RefusingRecorder(Recorder):
+    retry_s = 0.01
+
+    def __init__(self, code: int, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.code = code
+
+    def _open(self) -> Any:
+        raise OSError(self.code, os.strerror(self.code), str(self.path))
+
+
+@pytest.mark.parametrize(
+    ("code", "cause"),
+    [(errno.EROFS, "the file system is read-only"), (errno.ENOSPC, "no space left on the disk"), (errno.EACCES, "no permission to write in {tmp}")],
+)
+def test_the_warning_names_why_the_log_cannot_be_written(tmp_path: Path, caplog: pytest.LogCaptureFixture, code: int, cause: str) -> None:
+    recorder = RefusingRecorder(code, tmp_path / "events.jsonl", otel=False)
+    with caplog.at_level(logging.WARNING, logger="workbench.monitor"):
+        recorder.record(PROMPT, latency_ms=1.0)
+        recorder.flush()
+    assert warnings_of(caplog) == [f"workbench monitor: cannot write {tmp_path / 'events.jsonl'}: {cause.format(tmp=tmp_path)}; 1 event(s) kept, written again every 0.01 s"]
+
+
+def test_a_log_path_that_is_a_folder_or_under_a_file_is_named_as_such(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder.jsonl").mkdir()
+    with caplog.at_level(logging.WARNING, logger="workbench.monitor"):
+        for path in (tmp_path / "folder.jsonl", tmp_path / "file" / "a" / "b" / "events.jsonl"):
+            recorder = Recorder(path, otel=False)
+            recorder.record(PROMPT, latency_ms=1.0)
+            recorder.flush()
+    first, second = warnings_of(caplog)
+    assert f": {tmp_path / 'folder.jsonl'} is a folder, not a file;" in first
+    assert f": {tmp_path / 'file'} is a file, not a folder;" in second and "Not a directory" not in second
+
+
+def test_a_store_folder_whose_place_holds_a_file_says_so(tmp_path: Path) -> None:
+    """`workbench monitor ingest` said `FileExistsError: [Errno 17] File exists` (make_store_folder)."""
+    from workbench.core.state_folder import FolderError
+
+    (tmp_path / ".workbench").write_text("")
+    with pytest.raises(FolderError) as caught:
+        MonitorStore(tmp_path / ".workbench" / "monitor.sqlite")
+    folder = tmp_path / ".workbench"
+    assert str(caught.value) == f"cannot create the folder {folder}: {folder} is a file, not a folder" and isinstance(caught.value, OSError)

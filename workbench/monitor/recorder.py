@@ -12,7 +12,11 @@ queued: the lines that reached the file whole are counted as `written`, the rest
 short included: it is written again whole, after the newline that ends its fragment) stay
 queued and are written again every `retry_s` (1 s) with whatever came meanwhile, until a write
 succeeds. Each failed write is counted (`stats()["write_errors"]`) and closes the file, so the
-next attempt opens the path again.
+next attempt opens the path again. The first failure is logged at once with its cause in words
+(a parent that is a file, not a folder; no space left; a read-only file system; no
+permission); while writes keep failing, at most one warning per minute (`warn_every_s`, or at
+once when the cause changes) says how many failed since, and the first write that works again
+says so.
 
 Bad input never stops recording:
 - values are coerced to what ingest accepts: `error` and `feedback` to text (`str()`, or
@@ -32,7 +36,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import errno
 import json
 import logging
 import math
@@ -46,6 +49,14 @@ from typing import Any
 
 from workbench.core.state_folder import STATE_FOLDER, make_store_folder
 from workbench.monitor.limits import MAX_TEXT_CHARS
+from workbench.monitor.log_writes import (
+    WARN_EVERY_S,
+    FailureWarnings,
+    WriteFailed,
+    append,
+    ends_torn,
+    whole_lines,
+)
 
 log = logging.getLogger("workbench.monitor")
 
@@ -63,18 +74,11 @@ def identity_of(prompt: Any) -> dict[str, Any]:
     return {key: getattr(source, key, None) for key in IDENTITY_FIELDS}
 
 
-class _WriteFailed(Exception):
-    """A write failed after `done` characters of it reached the file (the cause is chained)."""
-
-    def __init__(self, done: int) -> None:
-        super().__init__(done)
-        self.done = done
-
-
 class Recorder:
     """A JSONL sink with a writer thread, plus optional OpenTelemetry spans."""
 
     retry_s = 1.0  # after a failed write its events are written again this much later
+    warn_every_s = WARN_EVERY_S  # while writes keep failing: at most one warning this often
 
     def __init__(
         self, path: Path | str | None = None, *, otel: bool | None = None, model: str | None = None, max_queue: int = MAX_QUEUE
@@ -90,6 +94,7 @@ class Recorder:
         self._handle: Any = None
         self._unwritten: list[str] = []
         self._retry_at = 0.0
+        self._warnings = FailureWarnings(log, self.path)
         self._counts = {"written": 0, "dropped_queue_full": 0, "dropped_bad": 0, "write_errors": 0, "coerced": 0}
         self._tracer: Any = None
         if otel is not False:
@@ -256,43 +261,30 @@ class Recorder:
 
     def _write_lines(self, lines: list[str]) -> int:
         """Write `lines` (one `write`); how many reached the file whole. The writer never dies:
-        a failure is counted and logged, the handle closed, and the rest kept for `retry_s`."""
+        a failure is counted and logged (rarely), the file closed, the rest kept for `retry_s`."""
         try:
             self._write("".join(lines))
-            return len(lines)
         except Exception as err:
             self._close()
             self._retry_at = time.monotonic() + self.retry_s
             with self._flushed:
                 self._counts["write_errors"] += 1
-            log.warning("workbench monitor: cannot write %s: %s", self.path, err.__cause__ if isinstance(err, _WriteFailed) else err)
-            done, whole = err.done if isinstance(err, _WriteFailed) else 0, 0
-            for line in lines:  # a line cut short is written again whole, after a newline
-                done -= len(line)
-                if done < 0:
-                    break
-                whole += 1
-            return whole
+                kept = self._pending
+            written = whole_lines(lines, err.done) if isinstance(err, WriteFailed) else 0
+            self._warnings.failed(err, kept - written, self.retry_s, self.warn_every_s)
+            return written  # a line cut short is written again whole, after a newline
+        self._warnings.recovered(len(lines))
+        return len(lines)
 
     def _write(self, lines: str) -> None:
-        """Append `lines`; if that fails, `_WriteFailed` says how many characters reached the file."""
+        """Append `lines`; if that fails, `WriteFailed` says how many characters reached the file."""
         if self._handle is not None and not self._still_the_path(self._handle):
             self._close()
-        data, done, start = lines.encode("utf-8", "surrogatepass"), 0, 0
-        try:
-            if self._handle is None:
-                self._handle = self._open()
-                if _ends_torn(self.path):
-                    data, start = b"\n" + data, 1
-            view = memoryview(data)
-            while done < len(data):  # a disk filling up writes part, then refuses the rest
-                wrote = self._handle.write(view[done:])
-                if not wrote:
-                    raise OSError(errno.EIO, "the file took no bytes")
-                done += wrote
-        except Exception as err:
-            done = max(0, done - start)
-            raise _WriteFailed(done if len(data) - start == len(lines) else len(data[start : start + done].decode(errors="ignore"))) from err
+        torn = False
+        if self._handle is None:
+            self._handle = self._open()
+            torn = ends_torn(self.path)
+        append(self._handle, lines, torn=torn)
 
     def _open(self) -> Any:
         """The log, opened to append without a buffer: each write says how many bytes it wrote."""
@@ -368,19 +360,6 @@ def _dumps(event: dict[str, Any]) -> str | None:
         return json.dumps(safe, separators=(",", ":")) + "\n"
     except Exception:
         return None
-
-
-def _ends_torn(path: Path) -> bool:
-    """Whether the file ends in a fragment of a line (torn by a crash or a failed write): the next
-    write appended to it glued its first event onto the fragment, and ingest lost both."""
-    try:
-        with open(path, "rb") as file:
-            if file.seek(0, os.SEEK_END) == 0:
-                return False
-            file.seek(-1, os.SEEK_END)
-            return file.read(1) != b"\n"
-    except OSError:  # unreadable: write as before
-        return False
 
 
 def _otel_available() -> bool:
