@@ -347,3 +347,35 @@ def test_a_store_folder_whose_place_holds_a_file_says_so(tmp_path: Path) -> None
         MonitorStore(tmp_path / ".workbench" / "monitor.sqlite")
     folder = tmp_path / ".workbench"
     assert str(caught.value) == f"cannot create the folder {folder}: {folder} is a file, not a folder" and isinstance(caught.value, OSError)
+
+
+def test_values_ingest_would_refuse_are_coerced_so_the_call_is_kept(tmp_path: Path) -> None:
+    """An int token count above 2**53 skipped coercion, an uncut call id or identity field pushed
+    the line past ingest's 1 MiB, a NaN feedback was written as the text "nan": ingest refused the
+    first two lines (the call was lost) and stored the third as feedback "nan"."""
+    from workbench.monitor.limits import MAX_TEXT_CHARS
+
+    path = tmp_path / "e.jsonl"
+    recorder = Recorder(path, otel=False)
+    recorder.record(PROMPT, latency_ms=5.0, call_id="int-tokens", input_tokens=2**60, output_tokens=2**53)
+    long_id = "long-id-" + "x" * 1_100_000
+    first = recorder.record(PROMPT, latency_ms=5.0, call_id=long_id)
+    second = recorder.record(PROMPT, latency_ms=5.0, call_id=long_id + "y")  # the same first characters
+    huge = SimpleNamespace(name="n" * 1_100_000, version="v" * 1_100_000, commit="c" * 1_100_000, env="😀" * 1_100_000, arm="a" * 1_100_000)
+    recorder.record(huge, latency_ms=5.0, call_id="long-identity", error="😀" * 9000, feedback="😀" * 9000)  # 12 bytes a character in JSON
+    recorder.record(PROMPT, latency_ms=5.0, call_id="nan-feedback", feedback=float("nan"))
+    recorder.record(PROMPT, latency_ms=5.0, call_id="inf-feedback", feedback=float("-inf"))
+    recorder.record_feedback(long_id, feedback="up")  # cut the same way: lands on `first`
+    recorder.record_feedback("int-tokens", feedback=float("inf"), score=1.0)
+    recorder.flush()
+    assert recorder.stats()["written"] == 8 and recorder.stats()["coerced"] >= 9
+    assert len(first) == len(second) == MAX_TEXT_CHARS and first != second and first.startswith("long-id-xxx")
+    store, report = ingest(tmp_path, path)
+    assert (report.added, report.feedback, report.problems) == (6, 2, [])
+    rows = {r[0]: r[1:] for r in store.db.execute("SELECT call_id, input_tokens, output_tokens, feedback, score FROM events")}
+    assert rows["int-tokens"][:2] == (None, 2**53) and rows["int-tokens"][3] == 1.0
+    assert store.db.execute("SELECT feedback FROM feedback WHERE call_id = 'int-tokens'").fetchone() == (None,)  # not "inf"
+    assert rows["nan-feedback"][2] is None and rows["inf-feedback"][2] is None
+    assert rows[first][2] == "up" and rows[second][2] is None
+    name, version, env = store.db.execute("SELECT i.prompt, i.version, i.env FROM events e JOIN idents i ON i.id = e.ident WHERE e.call_id = 'long-identity'").fetchone()
+    assert len(name) == len(version) == len(env) == MAX_TEXT_CHARS and name.startswith("nnn") and env.startswith("😀😀😀")

@@ -20,8 +20,13 @@ says so.
 
 Bad input never stops recording:
 - values are coerced to what ingest accepts: `error` and `feedback` to text (`str()`, or
-  `"<unprintable>"`, cut to MAX_TEXT_CHARS), lone surrogates in any text to `?`, numbers that are not numbers (a string, NaN, an object) to null, whole
-  numbers for tokens; each coercion is counted (`stats()["coerced"]`);
+  `"<unprintable>"`, cut to MAX_TEXT_CHARS), lone surrogates in any text to `?`, numbers that
+  are not numbers (a string, NaN, an object) to null, a NaN or infinite `feedback` to null (JSON
+  has no NaN: it was written as the text "nan"), whole numbers for tokens (above 2**53, ingest's
+  limit, null); the call id and the identity fields to text of at most MAX_TEXT_CHARS, a longer
+  one cut and ended with `~` and 16 hex digits of a hash of the whole (two ids that differ
+  after the cut stay two; `record_feedback` cuts the same way). Every text field capped, a line
+  stays far below ingest's MAX_LINE_BYTES. Each coercion is counted (`stats()["coerced"]`);
 - a line that still cannot be written as JSON is dropped and counted (`dropped_bad`);
 - the writer thread survives anything, and is restarted if it ever stops.
 
@@ -133,13 +138,13 @@ class Recorder:
         event = identity_of(prompt)
         for key in IDENTITY_FIELDS:
             value = event[key]
-            if value is not None and (type(value) is not str or not value.isascii()):
-                event[key] = self._text(value)
-        event["call_id"] = call_id if type(call_id) is str and call_id.isascii() and call_id else (self._text(call_id) if call_id else uuid.uuid4().hex)
+            if value is not None and (type(value) is not str or not value.isascii() or len(value) > MAX_TEXT_CHARS):
+                event[key] = self._key(value)
+        event["call_id"] = call_id if type(call_id) is str and call_id.isascii() and 0 < len(call_id) <= MAX_TEXT_CHARS else (self._key(call_id) if call_id else uuid.uuid4().hex)
         event["ts"] = time.time()
         event["latency_ms"] = latency_ms if type(latency_ms) is float and latency_ms >= 0 else self._number(latency_ms, 0.0)
-        event["input_tokens"] = input_tokens if type(input_tokens) is int and input_tokens >= 0 else self._whole(input_tokens)
-        event["output_tokens"] = output_tokens if type(output_tokens) is int and output_tokens >= 0 else self._whole(output_tokens)
+        event["input_tokens"] = input_tokens if type(input_tokens) is int and 0 <= input_tokens <= 2**53 else self._whole(input_tokens)
+        event["output_tokens"] = output_tokens if type(output_tokens) is int and 0 <= output_tokens <= 2**53 else self._whole(output_tokens)
         event["cost"] = cost if type(cost) is float and math.isfinite(cost) else self._number(cost, None)
         event["error"] = error if error is None or _plain(error) else self._text(error, MAX_TEXT_CHARS)
         event["score"] = score if type(score) is float and math.isfinite(score) else self._number(score, None)
@@ -153,7 +158,7 @@ class Recorder:
         self._enqueue(
             {
                 "type": "feedback",
-                "call_id": call_id if type(call_id) is str and call_id.isascii() else self._text(call_id),
+                "call_id": call_id if type(call_id) is str and call_id.isascii() and len(call_id) <= MAX_TEXT_CHARS else self._key(call_id),
                 "ts": time.time(),
                 "feedback": feedback if feedback is None or _plain(feedback) else self._feedback(feedback),
                 "score": score if type(score) is float and math.isfinite(score) else self._number(score, None),
@@ -184,7 +189,23 @@ class Recorder:
             value = value[:cap]
         return str(value)
 
+    def _key(self, value: Any) -> str:
+        """A call id or identity field as text ingest accepts, at most MAX_TEXT_CHARS: a longer one
+        is cut and ends in `~` and a hash of the whole (16 hex digits), so two that differ only
+        after the cut stay two, and `record_feedback` with the same long id finds its call."""
+        text = self._text(value)
+        if len(text) <= MAX_TEXT_CHARS:
+            return text
+        import hashlib
+
+        self._coerced()
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+        return f"{text[: MAX_TEXT_CHARS - 17]}~{digest}"
+
     def _feedback(self, value: Any) -> str | float | None:
+        if type(value) is float and not math.isfinite(value):  # JSON has no NaN: it was written as the text "nan"
+            self._coerced()
+            return None
         if type(value) in (int, float, bool):
             return value
         return self._text(value, MAX_TEXT_CHARS)
@@ -205,6 +226,9 @@ class Recorder:
         return None
 
     def _whole(self, value: Any) -> int | None:
+        if type(value) is int and value > 2**53:  # ingest's limit (a float holds whole numbers up to it)
+            self._coerced()
+            return None
         number = self._number(value, 0.0)
         if number is None:
             return None
