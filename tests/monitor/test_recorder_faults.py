@@ -379,3 +379,18 @@ def test_values_ingest_would_refuse_are_coerced_so_the_call_is_kept(tmp_path: Pa
     assert rows[first][2] == "up" and rows[second][2] is None
     name, version, env = store.db.execute("SELECT i.prompt, i.version, i.env FROM events e JOIN idents i ON i.id = e.ident WHERE e.call_id = 'long-identity'").fetchone()
     assert len(name) == len(version) == len(env) == MAX_TEXT_CHARS and name.startswith("nnn") and env.startswith("😀😀😀")
+
+
+def test_a_call_without_a_prompt_name_is_kept_under_unknown(tmp_path: Path) -> None:
+    """`record("a plain string")` (no identity) or an empty name wrote `"name": null` / `""`, which
+    ingest refuses ("name: needs a non-empty string"): the call was lost."""
+    path = tmp_path / "e.jsonl"
+    recorder = Recorder(path, otel=False)
+    recorder.record("rendered text, not the prompt", latency_ms=5.0, call_id="no-identity")
+    recorder.record(SimpleNamespace(name="", version="p@v1", commit="abc", env="prod", arm=None), latency_ms=5.0, call_id="empty-name")
+    recorder.flush()
+    assert recorder.stats()["coerced"] == 2
+    store, report = ingest(tmp_path, path)
+    assert (report.added, report.problems) == (2, [])
+    stored = store.db.execute("SELECT e.call_id, i.prompt, i.version FROM events e JOIN idents i ON i.id = e.ident ORDER BY e.call_id").fetchall()
+    assert stored == [("empty-name", "(unknown)", "p@v1"), ("no-identity", "(unknown)", "(unknown)")]

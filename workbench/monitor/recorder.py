@@ -26,7 +26,8 @@ Bad input never stops recording:
   limit, null); the call id and the identity fields to text of at most MAX_TEXT_CHARS, a longer
   one cut and ended with `~` and 16 hex digits of a hash of the whole (two ids that differ
   after the cut stay two; `record_feedback` cuts the same way). Every text field capped, a line
-  stays far below ingest's MAX_LINE_BYTES. Each coercion is counted (`stats()["coerced"]`);
+  stays far below ingest's MAX_LINE_BYTES; a missing or empty prompt name (`record()` given
+  rendered text, not the prompt) to "(unknown)". Each coercion is counted (`stats()["coerced"]`);
 - a line that still cannot be written as JSON is dropped and counted (`dropped_bad`);
 - the writer thread survives anything, and is restarted if it ever stops.
 
@@ -69,6 +70,7 @@ DEFAULT_PATH = Path(STATE_FOLDER) / "events" / "events.jsonl"
 IDENTITY_FIELDS = ("name", "version", "commit", "env", "arm")
 MAX_QUEUE = 100_000
 UNPRINTABLE = "<unprintable>"
+UNKNOWN_NAME = "(unknown)"  # the name of a call recorded without one (ingest shows a missing version so)
 
 
 def identity_of(prompt: Any) -> dict[str, Any]:
@@ -140,6 +142,9 @@ class Recorder:
             value = event[key]
             if value is not None and (type(value) is not str or not value.isascii() or len(value) > MAX_TEXT_CHARS):
                 event[key] = self._key(value)
+        if not event["name"]:  # ingest refuses a call without a name: it was lost
+            self._coerced()
+            event["name"] = UNKNOWN_NAME
         event["call_id"] = call_id if type(call_id) is str and call_id.isascii() and 0 < len(call_id) <= MAX_TEXT_CHARS else (self._key(call_id) if call_id else uuid.uuid4().hex)
         event["ts"] = time.time()
         event["latency_ms"] = latency_ms if type(latency_ms) is float and latency_ms >= 0 else self._number(latency_ms, 0.0)
