@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,26 @@ from workbench.monitor.recorder import Recorder
 from workbench.monitor.store import MonitorStore
 
 PROMPT = SimpleNamespace(name="p", version="p@v1", commit="abc", env="prod", arm=None)
+
+
+@pytest.fixture(autouse=True)
+def writers_stopped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each writer a test started is stopped after it: one left on a disk that stays full would
+    retry (and warn) for the rest of the run."""
+    started: dict[int, Recorder] = {}
+    start = Recorder._start
+
+    def tracked(recorder: Recorder) -> None:
+        started[id(recorder)] = recorder
+        start(recorder)
+
+    monkeypatch.setattr(Recorder, "_start", tracked)
+    yield
+    for recorder in started.values():
+        recorder._queue.put(None)  # the writer stops after its next attempt
+    for recorder in started.values():
+        if recorder._thread is not None:
+            recorder._thread.join(5)
 
 
 class Unprintable:
@@ -331,6 +352,7 @@ def test_a_log_path_that_is_a_folder_or_under_a_file_is_named_as_such(tmp_path: 
     with caplog.at_level(logging.WARNING, logger="workbench.monitor"):
         for path in (tmp_path / "folder.jsonl", tmp_path / "file" / "a" / "b" / "events.jsonl"):
             recorder = Recorder(path, otel=False)
+            recorder.retry_s = 0.05
             recorder.record(PROMPT, latency_ms=1.0)
             recorder.flush()
     first, second = warnings_of(caplog)
