@@ -31,6 +31,13 @@ class RenderError(PromptError):
     title = "Render error"
 
 
+class AmbiguousRevision(PromptError):
+    """A revision that names two things (the environment `prod` and a branch `prod`, made by
+    plain git): never silently read as one of them; the hint says how to write each."""
+
+    title = "Revision error"
+
+
 class ConfigError(WorkbenchError):
     title = "Configuration error"
 

@@ -163,6 +163,22 @@ async def test_branch_switch_with_stash_and_create(app_repo: Path) -> None:
     assert git(app_repo, "branch", "--show-current").strip() == "feature/new-tone"
 
 
+async def test_the_branch_dialog_refuses_a_name_revisions_read_otherwise(app_repo: Path) -> None:
+    """`b`, then `prod`: the app made a branch that every revision `prod` ignored (the
+    environment), because it creates branches through the same service as the CLI."""
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        await pilot.press(*"prod", "enter")
+        await settle(pilot)
+        errors = shown_errors(app)
+        assert "cannot create branch 'prod'" in errors and "environment" in errors and "prod-work" in errors, errors
+    assert git(app_repo, "branch", "--format=%(refname:short)").split() == ["main"]
+    assert git(app_repo, "branch", "--show-current").strip() == "main"
+
+
 async def test_a_failed_switch_shows_where_the_stashed_changes_are(app_repo: Path) -> None:
     """Git switched, then failed (a post-checkout hook): the app says the changes are in the
     stash and how to get them back; nothing is popped onto the other branch."""

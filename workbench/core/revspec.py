@@ -8,6 +8,14 @@ through `runtime/prompt_repo.py`), in this order:
 - an environment name: what that environment runs for the prompt;
 - anything else: a Git revision (a commit, a branch, a tag, `HEAD~2`).
 
+(The CLI and the app read `WORKTREE`, and no revision, as the working copy first.)
+
+A branch whose name the first three rules take (`prod`, `v1`, `x@v2`, made by plain git) makes
+that revision ambiguous: `AmbiguousRevision`, whose hint says how to write each meaning, never
+one of them picked in silence. `branch_name_clash` is the same rule for a branch being created:
+such names, and those Git itself reads as something else (`@`, `FETCH_HEAD`, `refs/...`,
+`tags/...`, `<remote>/...`), are refused.
+
 Pure: the caller passes what its repository knows (which tags exist, which revisions resolve).
 """
 
@@ -18,20 +26,37 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from workbench.core.versions import MAX_RELEASE, RELEASE_NUMBER, parse_release_label, release_tag_name
-from workbench.errors import NotFound, PromptError
+from workbench.core.versions import (
+    MAX_RELEASE,
+    RELEASE_NUMBER,
+    parse_release_label,
+    release_label,
+    release_tag_name,
+)
+from workbench.errors import AmbiguousRevision, NotFound, PromptError
+
+WORKTREE = "WORKTREE"  # the working copy, where the CLI and the app take a revision
 
 SHORT_VERSION_RE = re.compile(rf"^v({RELEASE_NUMBER})\Z")
 _NUMBER_RE = re.compile(rf"^{RELEASE_NUMBER}\Z")  # ASCII: `str.isdigit()` took "²", which int() refuses
 # Git takes no control character in a ref name, and `cat-file` reads a name up to a NUL:
 # `HEAD\x00junk` was read as HEAD.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# What no ref name holds (`git check-ref-format`): such a revision names no branch, and asking
+# cat-file for `refs/heads/a:b` would read the file `b` of the branch `a`.
+_NOT_IN_REFS_RE = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|^/|/$|//|\.lock$")
+# Git's own refs at the top of .git (`FETCH_HEAD`, `ORIG_HEAD`, `MERGE_HEAD`): read before any branch.
+_PSEUDO_REF_RE = re.compile(r"^[A-Z][A-Z0-9_]*HEAD\Z")
+# `tags/x` is read as refs/tags/x before refs/heads/tags/x.
+_REF_FOLDERS = ("heads", "tags", "remotes")
 
 
 class RefLookup(Protocol):
     def tag_exists(self, tag: str, /) -> bool: ...
 
     def try_resolve(self, rev: str, /) -> str | None: ...
+
+    def branch_commit(self, name: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -55,15 +80,83 @@ def parse_revision(rev: str, name: str | None, environments: Collection[str], re
         raise NotFound(f"unknown revision {_shown(rev)}: a revision has no control characters")
     release = parse_release_label(rev)
     if release is not None:
+        _unshadowed(rev, f"the release {rev}", refs, f"refs/tags/{release_tag_name(*release)}")
         return RevSpec(release=release)
     short = SHORT_VERSION_RE.match(rev) if name is not None else None
     if short is not None and name is not None:
         number = int(short.group(1))
         if refs.tag_exists(release_tag_name(name, number)) or refs.try_resolve(rev) is None:
+            _unshadowed(rev, f"the release {release_label(name, number)}", refs, release_label(name, number))
             return RevSpec(release=(name, number))
     if rev in environments:
+        _unshadowed(rev, f"the environment {rev}", refs)
         return RevSpec(env=rev)
     return RevSpec(git=rev)
+
+
+def _unshadowed(rev: str, meaning: str, refs: RefLookup, spelled: str | None = None) -> None:
+    """Raise `ambiguous` when a branch is named `rev` too (one cat-file look-up, no process)."""
+    if could_be_branch(rev) and refs.branch_commit(rev) is not None:
+        raise ambiguous(rev, meaning, spelled)
+
+
+def ambiguous(rev: str, meaning: str, spelled: str | None = None) -> AmbiguousRevision:
+    """`rev` means `meaning` here, and is also the name of a branch. `spelled`: how to write the
+    first meaning without the clash (None: no other spelling, or the caller knows it)."""
+    other = f", or {spelled} for {meaning}" if spelled else ""
+    return AmbiguousRevision(
+        f"{rev!r} is ambiguous: {meaning} and the branch {rev}",
+        hint=f"write refs/heads/{rev} for the branch{other}; or rename the branch: git branch -m {rev} {_suggestion(rev)}",
+    )
+
+
+def could_be_branch(name: str) -> bool:
+    """Whether `name` can be a branch's name at all (the shapes `git check-ref-format` refuses
+    can not): only then is it looked up as one."""
+    return bool(name) and not name.startswith("-") and _NOT_IN_REFS_RE.search(name) is None
+
+
+def branch_name_clash(name: str, environments: Collection[str], remotes: Collection[str]) -> tuple[str, str] | None:
+    """Why a new branch `name` would be read as something else wherever a revision is typed, and
+    a name to use instead; None when it would not. `remotes`: those of the repository (`origin`,
+    the one push and fetch use, counts even before it is added)."""
+    first, slash, _rest = name.partition("/")
+    if name == WORKTREE:
+        reason = f"{WORKTREE} as a revision means the working copy"
+    elif name in environments:
+        reason = f"{name} is an environment in workbench.yaml, and as a revision means the version it runs"
+    elif SHORT_VERSION_RE.match(name):
+        reason = f"{name} as a revision means release {name[1:]} of the prompt in question"
+    elif parse_release_label(name) is not None:
+        reason = f"{name} as a revision means the release {name}"
+    elif name == "@":
+        reason = "Git reads @ as HEAD, the checked-out commit"
+    elif _PSEUDO_REF_RE.match(name):
+        reason = f"Git reads {name} as its own ref (.git/{name}), never as a branch"
+    elif first == "refs":
+        reason = f"Git reads a name starting with refs/ as a full ref name: {name} would be refs/heads/{name}"
+    elif slash and first in _REF_FOLDERS:
+        reason = f"Git reads {name} as refs/{name} before any branch"
+    elif slash and (first in remotes or first == "origin"):
+        reason = f"{first} is a remote: {name} names its remote-tracking branch (refs/remotes/{name})"
+    else:
+        return None
+    return reason, _suggestion(name, environments, remotes)
+
+
+def _suggestion(name: str, environments: Collection[str] = (), remotes: Collection[str] = ()) -> str:
+    """A branch name like `name` that clashes with nothing: `x` for `refs/heads/x`, else
+    `prod-work`, `origin-main-work`."""
+    for prefix in ("refs/heads/", "heads/"):
+        if name.startswith(prefix) and could_be_branch(name[len(prefix) :]):
+            stripped = name[len(prefix) :]
+            if branch_name_clash(stripped, environments, remotes) is None:
+                return stripped
+    base = re.sub(r"[@/]+", "-", name).strip("-.") or "branch"
+    suggestion = f"{base}-work"
+    while suggestion in environments:
+        suggestion += "-2"
+    return suggestion
 
 
 def parse_version(version: object) -> tuple[str | None, int]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from workbench.core.revspec import branch_name_clash
 from workbench.core.versions import BranchInfo, CommitInfo, MergeResult
 from workbench.errors import GitError, NotFound, NothingToDo, RepoError
 from workbench.services.prompt_files import paths_for, uncommitted_paths
@@ -52,14 +53,34 @@ def require_not_merging(session: RepoSession, action: str) -> None:
 
 
 def create_branch(session: RepoSession, name: str, start: str | None = None) -> BranchInfo:
-    """Create branch `name` at `start` (default HEAD), without switching to it."""
+    """Create branch `name` at `start` (default HEAD), without switching to it.
+
+    Raises:
+        RepoError: not a branch name Git takes, or one the revisions read as something else
+            (`check_new_branch_name`); the branch exists; `start` names no commit.
+    """
     store = session.store
-    store.check_branch_name(name)
+    check_new_branch_name(session, name)
     store.require_commits()
     if store.branch_exists(name):
         raise RepoError(f"branch {name!r} already exists", hint=f"switch to it: workbench switch {name}")
     store.create_branch(name, resolve(session, start) if start else store.resolve("HEAD"))
     return next(b for b in store.branches() if b.name == name)
+
+
+def check_new_branch_name(session: RepoSession, name: str) -> None:
+    """Refuse a branch name Git refuses, or that a revision would read as something else: an
+    environment, `WORKTREE`, a release (`v3`, `x@v3`), Git's own names (`@`, `FETCH_HEAD`,
+    `refs/...`, `tags/...`), `<remote>/...`, an existing tag (`core.revspec.branch_name_clash`).
+    Such a branch, once made, would never be what `workbench diff NAME HEAD prod` shows."""
+    store = session.store
+    store.check_branch_name(name)
+    clash = branch_name_clash(name, session.environments, store.remotes())
+    if clash is None and store.tag_exists(name):
+        clash = f"a tag of that name exists, and Git reads {name} as the tag", f"{name}-work"
+    if clash is not None:
+        reason, instead = clash
+        raise RepoError(f"cannot create branch {name!r}: {reason}", hint=f"name it something else, e.g. {instead}")
 
 
 def switch_branch(session: RepoSession, name: str, *, stash: bool = False) -> SwitchResult:

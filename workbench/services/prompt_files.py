@@ -41,7 +41,7 @@ from workbench.services.prompts import (
     read_text_file,
     relative,
 )
-from workbench.services.revisions import Target, describe, is_worktree, target
+from workbench.services.revisions import Target, describe, environment, is_worktree, resolve, target
 from workbench.services.session import RepoSession
 
 _FILE_REF_RE = re.compile(r"""file://([^\s"'#]+)""")
@@ -289,14 +289,15 @@ def list_prompts(session: RepoSession, rev: str | None = None) -> list[PromptRef
                     refs.append(PromptRef(prompt_name_from_path(rel), rel))
         return sorted(refs, key=lambda r: r.name)
     assert rev is not None
-    if rev in session.environments:
+    env = environment(session, rev)
+    if env is not None:
         refs = []
-        for event in current_events(session, env=rev).values():
+        for event in current_events(session, env=env).values():
             path = path_at(session, event.prompt, event.commit)
             if path is not None:
                 refs.append(PromptRef(event.prompt, path, session.store.blob_sha(event.commit, path) or "", event.commit))
         return sorted(refs, key=lambda r: r.name)
-    return sorted(session.store.list_prompt_files(session.store.resolve(rev)), key=lambda r: r.name)
+    return sorted(session.store.list_prompt_files(resolve(session, rev)), key=lambda r: r.name)
 
 
 def tests_file_owner(path: str) -> str | None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.core.revspec import SHORT_VERSION_RE, parse_revision
+from workbench.core.revspec import SHORT_VERSION_RE, WORKTREE, ambiguous, parse_revision
 from workbench.core.versions import DeploymentEvent, release_label, release_tag_name
-from workbench.errors import NotFound, RepoError
+from workbench.errors import AmbiguousRevision, NotFound, RepoError
 from workbench.services.deployment_events import current_event
 from workbench.services.session import RepoSession
 
-WORKTREE = "WORKTREE"
+__all__ = ["WORKTREE", "Target", "depends_on_prompt", "describe", "environment", "is_worktree", "merge_base", "resolve", "target"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,21 @@ def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
 
     Raises:
         RepoError: unknown revision or release, environment without a deployment of `name`.
+        AmbiguousRevision: a branch has the name of what `rev` means here (made by plain git).
     """
-    if rev is None or rev == WORKTREE:
+    if rev is None:
         return Target(None, "working copy")
-    spec = parse_revision(rev, name, session.environments, session.store)
+    if rev == WORKTREE:
+        if session.store.branch_commit(WORKTREE) is not None:
+            raise ambiguous(rev, "the working copy", "no revision")
+        return Target(None, "working copy")
+    try:
+        spec = parse_revision(rev, name, session.environments, session.store)
+    except AmbiguousRevision:
+        running = current_event(session, name, rev) if name is not None and rev in session.environments else None
+        if running is not None:  # say which version the environment runs, to write instead
+            raise ambiguous(rev, f"the environment {rev}", running.version or running.commit) from None
+        raise
     release = spec.release
     if release is not None:
         try:  # `resolve`: a tag naming an object that is gone is Git's error, not "no release"
@@ -60,12 +71,24 @@ def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
         return Target(commit, release_label(*release))
     if spec.env is not None:
         if name is None:
-            raise RepoError(f"{rev!r} is an environment: name a prompt to know which version it runs")
+            raise RepoError(
+                f"{rev!r} is an environment, which runs a version of each prompt: it names no one commit",
+                hint=f"name a commit, branch, tag or release (`workbench status` shows what {rev} runs)",
+            )
         event = current_event(session, name, rev)
         if event is None:
             raise NotFound(f"{name} is not deployed to {rev}", hint=f"promote it: workbench promote {name} --env {rev}")
         return Target(event.commit, f"{rev} ({event.version or event.commit[:10]})", event)
     return Target(session.store.resolve(rev), rev)
+
+
+def environment(session: RepoSession, rev: str) -> str | None:
+    """The environment `rev` names, with no prompt in question; None when it names none.
+
+    Raises:
+        AmbiguousRevision: a branch has that name too.
+    """
+    return parse_revision(rev, None, session.environments, session.store).env
 
 
 def resolve(session: RepoSession, rev: str, name: str | None = None) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.core.model import PROMPTS_DIR
+from workbench.core.revspec import could_be_branch
 from workbench.core.versions import PromptRef
-from workbench.errors import NotFound
+from workbench.errors import AmbiguousRevision, NotFound
 from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_commands import literal
 from workbench.vcs.git_errors import damage_in
@@ -41,6 +42,7 @@ class ObjectCommands(ReadCommands):
             if found is not None:
                 raise NotFound(f"{rev!r} names a {found[1]}, not a commit", hint=hint)
             raise NotFound(f"unknown revision {rev!r}", hint=hint)
+        self._check_not_shadowing(rev)
         return sha
 
     def try_resolve(self, rev: str) -> str | None:
@@ -52,7 +54,28 @@ class ObjectCommands(ReadCommands):
         sha = self._peel(rev + "^{commit}")
         if sha is None:
             self._check_named(rev)
+        else:
+            self._check_not_shadowing(rev)
         return sha
+
+    def branch_commit(self, name: str) -> str | None:
+        """What the local branch `name` points at, through the persistent `cat-file` helper (no
+        process); None when there is no such branch."""
+        return self._peel(f"refs/heads/{name}") if could_be_branch(name) else None
+
+    def _check_not_shadowing(self, rev: str) -> None:
+        """Git reads `origin/main` as a local branch of that name before the remote-tracking
+        branch (with a warning on its stderr, which nobody sees here): when both exist, that is
+        `AmbiguousRevision`. One cat-file look-up for a revision with a `/`, a second only when
+        such a local branch exists."""
+        if "/" not in rev or rev.startswith("refs/") or self.branch_commit(rev) is None:
+            return
+        if self._peel(f"refs/remotes/{rev}") is not None:
+            raise AmbiguousRevision(
+                f"{rev!r} is ambiguous: the remote-tracking branch {rev} and a local branch named {rev}",
+                hint=f"write refs/remotes/{rev} for the remote's, refs/heads/{rev} for the local one; "
+                f"or rename the local one: git branch -m {rev} {rev.replace('/', '-')}-local",
+            )
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at commit `rev`, None if the file does not exist there."""

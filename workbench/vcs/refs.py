@@ -303,7 +303,10 @@ class RefCommands(ReadCommands):
         return self._succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{name}")
 
     def check_branch_name(self, name: str) -> None:
-        if name.startswith("-") or not self._succeeds("check-ref-format", "--branch", name):
+        """Git's rule for a branch name. `check-ref-format --branch` also expands Git's shorthands
+        (`@{-1}`: the branch checked out before), so its answer must be the name itself."""
+        status, out, _ = (1, "", "") if name.startswith("-") else self._answer("check-ref-format", "--branch", name)
+        if status != 0 or out.strip() != name:
             raise RepoError(f"{name!r} is not a valid branch name", hint="use letters, digits, '-', '_', '/' and '.'")
 
     def create_branch(self, name: str, commit: str) -> None:

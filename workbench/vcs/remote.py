@@ -13,6 +13,10 @@ class RemoteCommands(GitRunner):
     def remote_url(self, remote: str = "origin") -> str | None:
         return self.config_value(f"remote.{remote}.url")
 
+    def remotes(self) -> list[str]:
+        """The names of the repository's remotes (`git remote`)."""
+        return self._run("remote").split()
+
     def push(self, remote: str, refspecs: Sequence[str]) -> tuple[bool, list[RefUpdate], str]:
         """Push `refspecs` (never forced): (succeeded, each ref's update, git's stderr)."""
         status, out, err = self._run_full("push", "--porcelain", "--", remote, *refspecs)
