@@ -31,32 +31,52 @@ class ObjectCommands(ReadCommands):
 
         Raises:
             RepoError: unknown revision, or HEAD in an empty repository.
+            AmbiguousRevision: a local branch `origin/x` beside the remote-tracking one.
         """
-        sha = None if rev.startswith("-") else self._peel(rev + "^{commit}")
-        if sha is None:
+        sha, found = self._commit_of(rev)
+        if sha is not None:
+            return sha
+        hint = "use a commit, branch, tag, <name>@v<N> or environment"
+        if found is None or found[1] == "tag":  # nothing, or a tag whose target may be gone
             self._check_named(rev)
+        if found is None:
             if rev in ("HEAD", "@") and not self.has_commits():
                 self.require_commits()
-            found = self._header(rev)  # there, but a tree or a blob (`HEAD^{tree}`, `HEAD:path`)
-            hint = "use a commit, branch, tag, <name>@v<N> or environment"
-            if found is not None:
-                raise NotFound(f"{rev!r} names a {found[1]}, not a commit", hint=hint)
             raise NotFound(f"unknown revision {rev!r}", hint=hint)
-        self._check_not_shadowing(rev)
-        return sha
+        # there, but not a commit: a tree or a blob (`HEAD^{tree}`, `HEAD:path`), or a tag of one
+        final = self._header(f"{found[0]}^{{}}") if found[1] == "tag" else None
+        what = f"a tag of a {final[1]}" if final is not None else f"a {found[1]}"
+        raise NotFound(f"{rev!r} names {what}, not a commit", hint=hint)
 
     def try_resolve(self, rev: str) -> str | None:
         """The commit `rev` names, None when git says there is none. A repository git cannot open
         raises git's error (see `GitRunner._cat_file`), and so does a name whose object, or whose
         tag's commit, is gone (`_check_named`: one process, only when the answer is None)."""
-        if rev.startswith("-"):
-            return None
-        sha = self._peel(rev + "^{commit}")
-        if sha is None:
+        sha, found = self._commit_of(rev)
+        if sha is None and (found is None or found[1] == "tag"):
             self._check_named(rev)
-        else:
-            self._check_not_shadowing(rev)
         return sha
+
+    def _commit_of(self, rev: str) -> tuple[str | None, tuple[str, str] | None]:
+        """(the commit `rev` names or None, the (sha, type) of what it names when that was read).
+
+        In the persistent `cat-file` helper, no process. `rev^{commit}` for a name; a revision
+        with a `:` (`:/text`, the newest commit whose message matches; `rev:path`; `:path`) is
+        read as it is, then peeled by its object id: the suffix would join the text searched for
+        (`:/Triage^{commit}`) or the path. Also when the suffix found nothing, so the object
+        `rev` names is never called "not a commit" when it is one.
+        """
+        if rev.startswith("-"):
+            return None, None
+        if ":" not in rev:
+            sha = self._peel(rev + "^{commit}")
+            if sha is not None:
+                self._check_not_shadowing(rev)
+                return sha, None
+        found = self._header(rev)
+        if found is None or found[1] not in ("commit", "tag"):
+            return None, found
+        return (found[0] if found[1] == "commit" else self._peel(f"{found[0]}^{{commit}}")), found
 
     def branch_commit(self, name: str) -> str | None:
         """What the local branch `name` points at, through the persistent `cat-file` helper (no
