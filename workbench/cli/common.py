@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import typer
 
+from workbench.cli.stream_text import can_encode, encoded
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -103,7 +104,8 @@ def write_whole(stream: TextIO, text: str) -> None:
     A reader that leaves mid-output (`list --json | head -1`, output bigger than the pipe) makes
     the kernel cut the write short; CPython's buffered stream then reports the part written,
     and its text layer drops the rest without a word: exit 0 where git says 141. Writing the
-    bytes until all are taken makes the next write fail as it should.
+    bytes until all are taken makes the next write fail as it should. What the stream's
+    encoding cannot carry is degraded (`stream_text.encoded`), never an error.
     """
     buffer = getattr(stream, "buffer", None)
     try:
@@ -111,7 +113,7 @@ def write_whole(stream: TextIO, text: str) -> None:
             stream.write(text)
             return
         stream.flush()
-        view = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+        view = memoryview(encoded(text, stream.encoding or "utf-8", stream.errors or "strict"))
         while view:
             view = view[buffer.write(view) :]
         buffer.flush()
@@ -207,10 +209,13 @@ def prompt_name(value: str) -> str:
 
 
 def emit_json(data: Any) -> None:
-    """Print machine-readable output on stdout."""
-    from workbench.core.json_document import json_document
+    """Print machine-readable output on stdout: on a stream that cannot encode all of it (an
+    ASCII locale), with `\\u` escapes, the same JSON, never a degraded one."""
+    from workbench.core.json_document import ascii_json, json_document
 
-    output().write(json_document(data))
+    stream = output()
+    text = json_document(data)
+    stream.write(text if can_encode(text, stream.encoding) else ascii_json(text))
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:
