@@ -233,9 +233,12 @@ def history_cmd(
 ) -> None:
     """Deployment events of a prompt, newest first."""
     from workbench.services.deployment_events import deployments
+    from workbench.services.history import require_known
 
     with open_session() as session:
         events = deployments(session, name, env)
+        if not events:
+            require_known(session, name, env)
     if json_out:
         emit_json([e.to_dict() for e in events])
         return

@@ -21,6 +21,7 @@ def monitor_command(
 ) -> None:
     """Per-version production metrics with a regressed / improved / within-noise verdict; exit 1 on a regression."""
     from workbench.services import monitor as service
+    from workbench.services.history import require_known
     from workbench.services.session import RepoSession
 
     words = list(args or [])
@@ -50,6 +51,8 @@ def monitor_command(
     try:
         with RepoSession.open(state.repo_root()) as ws:
             reports = service.report_all(ws, env, since) if all_prompts else [service.report(ws, name, env, since) for name in words]
+            for unseen in (r for r in reports if not all_prompts and not r.deployments and not r.versions):
+                require_known(ws, unseen.prompt, env)
     except ValueError as err:
         fail(str(err))
     for r in reports:

@@ -270,6 +270,25 @@ def _nearest(start: str, graph: dict[str, tuple[str, ...]], targets: set[str], c
     return None
 
 
+def require_known(session: RepoSession, name: str, env: str | None = None) -> None:
+    """For a command that found nothing about `name` (no deployment, no production event): an
+    environment not in workbench.yaml, or a prompt neither in the working copy nor in any commit
+    (a deleted one counts), is an error, as for every other command; else "none" is the answer.
+
+    Raises:
+        WorkbenchError: an unknown environment. NotFound: an unknown prompt.
+    """
+    if env is not None:
+        session.require_env(env)
+    if path_at(session, name, None) is not None:
+        return
+    head = session.store.try_resolve("HEAD")
+    if head is None:
+        raise NotFound(f"no prompt named {name!r} in this repository", hint="see `workbench list`")
+    if path_at(session, name, head) is None:
+        _deleted_path(session, name, head)
+
+
 def _deleted_path(session: RepoSession, name: str, rev: str) -> str:
     """The path of a prompt that exists neither in the working copy nor at `rev` (deleted)."""
     for path in candidate_paths(name):
