@@ -173,6 +173,9 @@ def test_existing_worktree_and_release_like_branches_are_ambiguous(repo: Path, c
     for rev in ("WORKTREE", "v1", "greeting@v1"):
         code, _out, err = cli(capsys, repo, "diff", "greeting", "HEAD", rev)
         assert code == 2 and f"{rev!r} is ambiguous" in err and f"refs/heads/{rev}" in err, (rev, err)
+    for args in (("compare", "support/summarize", "HEAD", "WORKTREE"), ("test", "--all", "--rev", "WORKTREE")):
+        code, _out, err = cli(capsys, repo, *args, "--provider", "echo")
+        assert code == 2 and "'WORKTREE' is ambiguous: the working copy and the branch WORKTREE" in err, (args, err)
     # With no prompt in question `v1` is only a Git revision: the branch
     assert cli(capsys, repo, "branch", "y", "--from", "v1")[0] == 0
 

@@ -221,7 +221,7 @@ def compare_command(
     from workbench.core.names import check_prompt_name
     from workbench.evals.reports import Report
     from workbench.services.evals import compare_versions, merge_base_with
-    from workbench.services.revisions import WORKTREE
+    from workbench.services.revisions import names_working_copy
     from workbench.services.session import RepoSession
 
     check_prompt_name(name)
@@ -233,7 +233,7 @@ def compare_command(
             rev_b: str | None = None
         else:
             rev_a = a or "HEAD"
-            rev_b = None if b in (None, WORKTREE, "working") else b
+            rev_b = None if b == "working" or names_working_copy(ws, b) else b
 
         async def run_both(on_event: Any) -> Any:
             return await compare_versions(ws, name, rev_a, rev_b, settings, on_event)

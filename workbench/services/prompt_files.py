@@ -41,7 +41,7 @@ from workbench.services.prompts import (
     read_text_file,
     relative,
 )
-from workbench.services.revisions import Target, describe, environment, is_worktree, resolve, target
+from workbench.services.revisions import Target, describe, environment, names_working_copy, resolve, target
 from workbench.services.session import RepoSession
 
 _FILE_REF_RE = re.compile(r"""file://([^\s"'#]+)""")
@@ -276,7 +276,7 @@ def list_prompts(session: RepoSession, rev: str | None = None) -> list[PromptRef
 
     For an environment, each deployed prompt at the commit that environment runs.
     """
-    if is_worktree(rev):
+    if names_working_copy(session, rev):
         refs = []
         base = os.path.join(session.root, PROMPTS_DIR)
         skip = len(str(session.root)) + 1
@@ -312,7 +312,7 @@ def partial_users(session: RepoSession, rev: str | None = None) -> dict[str, lis
 
     A partial that no prompt uses is listed with no names.
     """
-    commit = None if is_worktree(rev) else session.store.resolve(str(rev))
+    commit = None if names_working_copy(session, rev) else session.store.resolve(str(rev))
     users: dict[str, list[str]] = {}
     read = text_reader(session, commit)
     for ref in list_prompts(session, None if commit is None else commit):
@@ -325,7 +325,7 @@ def partial_users(session: RepoSession, rev: str | None = None) -> dict[str, lis
 
 def list_partials(session: RepoSession, rev: str | None = None) -> list[str]:
     """Paths of every partial file (`prompts/**/*.jinja`) at `rev` (None: the working copy)."""
-    if is_worktree(rev):
+    if names_working_copy(session, rev):
         base = session.root / PROMPTS_DIR
         if not base.is_dir():
             return []

@@ -17,7 +17,7 @@ from workbench.errors import AmbiguousRevision, NotFound, RepoError
 from workbench.services.deployment_events import current_event
 from workbench.services.session import RepoSession
 
-__all__ = ["WORKTREE", "Target", "depends_on_prompt", "describe", "environment", "is_worktree", "merge_base", "resolve", "target"]
+__all__ = ["WORKTREE", "Target", "depends_on_prompt", "describe", "environment", "is_worktree", "merge_base", "names_working_copy", "resolve", "target"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,17 @@ def depends_on_prompt(session: RepoSession, rev: str) -> bool:
     return rev in session.environments or SHORT_VERSION_RE.match(rev) is not None
 
 
+def names_working_copy(session: RepoSession, rev: str | None) -> bool:
+    """Whether `rev` is the working copy (None or `WORKTREE`).
+
+    Raises:
+        AmbiguousRevision: `WORKTREE` beside a branch of that name (made by plain git).
+    """
+    if rev == WORKTREE and session.store.branch_commit(WORKTREE) is not None:
+        raise ambiguous(rev, "the working copy", "no revision")
+    return is_worktree(rev)
+
+
 def describe(rev: str | None) -> str:
     return "working copy" if is_worktree(rev) else str(rev)
 
@@ -49,11 +60,7 @@ def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
         RepoError: unknown revision or release, environment without a deployment of `name`.
         AmbiguousRevision: a branch has the name of what `rev` means here (made by plain git).
     """
-    if rev is None:
-        return Target(None, "working copy")
-    if rev == WORKTREE:
-        if session.store.branch_commit(WORKTREE) is not None:
-            raise ambiguous(rev, "the working copy", "no revision")
+    if rev is None or names_working_copy(session, rev):
         return Target(None, "working copy")
     try:
         spec = parse_revision(rev, name, session.environments, session.store)
