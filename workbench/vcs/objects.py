@@ -86,11 +86,11 @@ class ObjectCommands(ReadCommands):
     def _check_not_shadowing(self, rev: str) -> None:
         """Git reads `origin/main` as a local branch of that name before the remote-tracking
         branch (with a warning on its stderr, which nobody sees here): when both exist, that is
-        `AmbiguousRevision`. One cat-file look-up for a revision with a `/`, a second only when
-        such a local branch exists."""
-        if "/" not in rev or rev.startswith("refs/") or self.branch_commit(rev) is None:
+        `AmbiguousRevision`. One cat-file look-up (~0.1 ms) for a revision with a `/`, a second
+        only when it names a remote-tracking branch."""
+        if "/" not in rev or rev.startswith("refs/") or not could_be_branch(rev) or self._peel(f"refs/remotes/{rev}") is None:
             return
-        if self._peel(f"refs/remotes/{rev}") is not None:
+        if self.branch_commit(rev) is not None:
             raise AmbiguousRevision(
                 f"{rev!r} is ambiguous: the remote-tracking branch {rev} and a local branch named {rev}",
                 hint=f"write refs/remotes/{rev} for the remote's, refs/heads/{rev} for the local one; "
