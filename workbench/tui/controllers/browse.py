@@ -174,7 +174,7 @@ class BrowseController(Controller):
             # Only the badges change: the lanes, heads and previous versions stay.
             self.rows = [replace(row, graph=k.graph, heads=k.heads, previous=k.previous) if (k := known.get(row.rev)) else row for row in rows]
             app = self.app
-            app.query_one(HistoryPane).set_rows(self.rows, app.selected_rev, app.base_rev, app.base_marked)
+            app.query_one(HistoryPane).set_rows(self.rows, app.selected_rev, app.base_rev, app.base_marked, prompt=name)
             app.refresh_status_bar()
 
     # ------------------------------------------------------------------ history
@@ -212,7 +212,7 @@ class BrowseController(Controller):
         except FlowAborted:
             return
         if self.app.selected_prompt == name:
-            self.app.query_one(HistoryPane).set_tests(summaries)
+            self.app.query_one(HistoryPane).set_tests(name, summaries)
 
     def _history_failed(self, name: str, error: BaseException | None) -> None:
         """History could not be read (the error is shown): no rows of the prompt selected
@@ -225,7 +225,7 @@ class BrowseController(Controller):
         self.rows, self.entries, self.entries_of = [], [], None
         app.selected_rev = None
         pane = app.query_one(HistoryPane)
-        pane.set_rows([], None, app.base_rev, app.base_marked)
+        pane.set_rows([], None, app.base_rev, app.base_marked, prompt=None)
         pane.border_title = Text(f"2 History · {clean(name)}")
         app.query_one(DiffPane).show_message(Text(clean(f"the history of {name} could not be read: {error}")))
 

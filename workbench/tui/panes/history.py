@@ -74,6 +74,11 @@ class HistoryPane(DataTable[Text]):
         self._base_marked = False
         self._clock = clock
         self._fit: Fit | None = None
+        self.prompt: str | None = None  # whose versions the rows are
+        # The test results read for one prompt, by commit: a result belongs to a prompt at a
+        # commit, and one commit holds many prompts' versions.
+        self._tests: dict[str, str] = {}
+        self._tests_of: str | None = None
 
     def wanted_width(self) -> int:
         """Columns in their plainest forms and MESSAGE_WANTED cells of message, border and scrollbar included."""
@@ -82,9 +87,13 @@ class HistoryPane(DataTable[Text]):
     def wanted_height(self) -> int:
         return len(self._entries) + 3  # header and border
 
-    def set_rows(self, rows: list[HistoryRow], select: str | None, base: str | None, base_marked: bool) -> None:
-        known = {row.rev: row.tests for row in self._all if row.tests}
-        self._all = [replace(row, tests=known.get(row.rev)) if row.tests is None and row.rev in known else row for row in rows]
+    def set_rows(self, rows: list[HistoryRow], select: str | None, base: str | None, base_marked: bool, *, prompt: str | None) -> None:
+        """Show `prompt`'s versions. Its test results already read stay on its rows (redrawn
+        badges, a reload: no blink until they are read again); another prompt's never do."""
+        if prompt != self._tests_of:
+            self._tests, self._tests_of = {}, prompt
+        self.prompt = prompt
+        self._all = [self._with_tests(row) for row in rows]
         self.base_rev = base
         self._base_marked = base_marked
         self._show(select)
@@ -138,15 +147,19 @@ class HistoryPane(DataTable[Text]):
         body = "Keep the versions whose commit, author, message, release or environment contains this text (empty: all)."
         self.app.push_screen(TextPromptScreen("Filter history", body, "text", required=False, value=self._filter), chosen)
 
-    def set_tests(self, summaries: dict[str, str]) -> None:
-        """The latest test summary of each commit (`✓ 6/6`), once they are read."""
+    def set_tests(self, prompt: str, summaries: dict[str, str]) -> None:
+        """`prompt`'s latest test summary at each commit (`✓ 6/6`), once they are read; kept
+        for its rows when they come later, shown at once when they are on screen."""
+        if prompt != self._tests_of:
+            self._tests, self._tests_of = {}, prompt
+        self._tests.update(summaries)
+        if prompt == self.prompt:
+            self._all = [self._with_tests(row) for row in self._all]
+            self._show(self.selected_rev)
 
-        def with_tests(row: HistoryRow) -> HistoryRow:
-            summary = summaries.get(row.rev) if row.rev else None
-            return HistoryRow(**{**row.__dict__, "tests": summary}) if summary is not None else row
-
-        self._all = [with_tests(row) for row in self._all]
-        self._show(self.selected_rev)
+    def _with_tests(self, row: HistoryRow) -> HistoryRow:
+        summary = self._tests.get(row.rev) if row.rev and self._tests_of == self.prompt else None
+        return replace(row, tests=summary) if summary is not None and row.tests is None else row
 
     def mark_base(self, rev: str | None) -> None:
         self.base_rev = rev

@@ -1,0 +1,58 @@
+"""History's test column: each row shows the result of that prompt at that commit, and no other's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui_helpers import clock, select, settle
+
+from workbench.services import history, test_results
+from workbench.services.session import RepoSession
+from workbench.tui.app import make_app
+from workbench.tui.panes.history import HistoryPane
+
+TESTED = "support/classify_intent"
+UNTESTED = "analytics/sql_generator"
+
+
+def shown_tests(app) -> dict[str | None, str | None]:  # type: ignore[no-untyped-def]
+    return {row.rev: row.tests for row in app.query_one(HistoryPane).entries}
+
+
+async def test_a_prompt_never_shows_another_prompts_result_at_the_same_commit(app_repo: Path) -> None:
+    """Both prompts have a version at the first commit; only one was tested there. History kept
+    the results of the rows it showed before by commit alone, so the untested prompt showed the
+    other's `✓ 2/2` once the other had been visited (and a tested prompt showed it over its own
+    failure or absence the same way)."""
+    with RepoSession.open(app_repo) as session:
+        first = history.history(session, TESTED)[-1].commit.sha
+        assert first == history.history(session, UNTESTED)[-1].commit.sha
+        test_results.record_note(session, first, test_results.note_line(TESTED, "✓ 2/2", "echo"))
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.selected_prompt == UNTESTED
+        assert shown_tests(app).get(first) is None
+        await select(pilot, TESTED)
+        assert shown_tests(app).get(first) == "✓ 2/2"
+        await pilot.press("1", "j", "2")  # the keys of the report: the next prompt in the tree
+        await settle(pilot)
+        assert app.selected_prompt == "support/escalation_check"
+        assert shown_tests(app) and all(tests is None for tests in shown_tests(app).values())
+        await select(pilot, UNTESTED)
+        assert shown_tests(app).get(first) is None
+
+
+async def test_the_same_prompts_results_stay_while_its_rows_are_redrawn(app_repo: Path) -> None:
+    """The environments arrive after History (its badges redrawn without Git): the results
+    already shown stay on screen rather than blinking out until they are read again."""
+    with RepoSession.open(app_repo) as session:
+        first = history.history(session, TESTED)[-1].commit.sha
+        test_results.record_note(session, first, test_results.note_line(TESTED, "✓ 2/2", "echo"))
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, TESTED)
+        assert shown_tests(app).get(first) == "✓ 2/2"
+        app.browse.statuses_loaded(TESTED)  # synchronous: no summaries read in between
+        assert shown_tests(app).get(first) == "✓ 2/2"
