@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from functools import partial
 from pathlib import Path
 
 from workbench.core.model import prompt_file_text
+from workbench.errors import WorkbenchError
 from workbench.services import prompt_files
 from workbench.tui.controllers.base import Controller
 from workbench.tui.messages import RepoChanged
@@ -51,6 +53,45 @@ class EditController(Controller):
         self.app.post_message(RepoChanged())
 
     def _run_editor(self, full: Path) -> None:
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        """Run `$VISUAL`/`$EDITOR` on the file with the app suspended.
+
+        Raises:
+            WorkbenchError: the editor cannot be started (the app is back on screen).
+        """
+        argv = editor_command()
+        failure: OSError | None = None
         with self.app.suspend():
-            subprocess.run([*shlex.split(editor), str(full)], check=False)
+            try:
+                subprocess.run([*argv, str(full)], check=False)
+            except OSError as err:  # App.suspend resumes the app only when its block ends normally
+                failure = err
+        if failure is not None:
+            raise cannot_start(argv[0], failure.strerror or str(failure))
+
+
+def editor_command() -> list[str]:
+    """`$VISUAL`, else `$EDITOR`, else `vi`, split as a shell would, its program found on PATH.
+
+    Raises:
+        WorkbenchError: the variable does not parse, or its program is not installed; checked
+            before the app leaves the screen.
+    """
+    variable = "VISUAL" if os.environ.get("VISUAL") else "EDITOR" if os.environ.get("EDITOR") else None
+    command = os.environ[variable] if variable else "vi"
+    try:
+        argv = shlex.split(command)
+    except ValueError as err:
+        raise cannot_start(command, f"{variable} does not parse ({err})") from None
+    if not argv:
+        raise cannot_start(command, f"{variable} is blank")
+    if shutil.which(argv[0]) is None:
+        raise cannot_start(argv[0], "not found" + (f" (from {variable})" if variable else ""))
+    return argv
+
+
+def cannot_start(program: str, why: str) -> WorkbenchError:
+    return WorkbenchError(
+        f"cannot start the editor '{program}': {why}",
+        hint="set EDITOR or VISUAL to an installed editor, e.g. EDITOR=vim",
+        title="Editor not started",
+    )

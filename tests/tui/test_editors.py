@@ -1,0 +1,114 @@
+"""Editing from the app: `$EDITOR` (e) and the in-app editor (E), on real repositories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from textual.drivers.headless_driver import HeadlessDriver
+from tui_helpers import clock, select, settle, shown_errors
+
+from workbench.tui.app import make_app
+
+SUMMARIZE = "prompts/support/summarize.yaml"
+
+
+@pytest.fixture
+def terminal_modes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Pilot's driver able to suspend, as a terminal's is (Textual's own `App.suspend` runs);
+    each switch out of and back into application mode is recorded."""
+    modes: list[str] = []
+    suspend, resume = HeadlessDriver.suspend_application_mode, HeadlessDriver.resume_application_mode
+
+    def suspended(driver: HeadlessDriver) -> None:
+        modes.append("suspended")
+        suspend(driver)
+
+    def resumed(driver: HeadlessDriver) -> None:
+        modes.append("resumed")
+        resume(driver)
+
+    monkeypatch.setattr(HeadlessDriver, "can_suspend", property(lambda driver: True))
+    monkeypatch.setattr(HeadlessDriver, "suspend_application_mode", suspended)
+    monkeypatch.setattr(HeadlessDriver, "resume_application_mode", resumed)
+    return modes
+
+
+def use_editor(monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", command)
+
+
+async def press_e(pilot) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    await select(pilot, "support/summarize")
+    await pilot.press("2", "e")
+    await settle(pilot)
+
+
+async def takes_keys(pilot) -> None:  # type: ignore[no-untyped-def]
+    """The app is on screen and answers keys: an error dialog closes, `1` focuses the tree."""
+    from workbench.tui.screens.error import ErrorScreen
+
+    if isinstance(pilot.app.screen, ErrorScreen):
+        await pilot.press("escape")
+    await pilot.press("1")
+    assert pilot.app.focused is not None and pilot.app.focused.id == "prompt-tree"
+
+
+@pytest.mark.parametrize(("command", "program"), [("code --wait", "code"), ("nonexistent-ed", "nonexistent-ed")])
+async def test_an_editor_that_is_not_installed_is_named_and_the_app_stays(
+    app_repo: Path, monkeypatch: pytest.MonkeyPatch, terminal_modes: list[str], command: str, program: str
+) -> None:
+    """`EDITOR="code --wait"` without `code`: the app left the screen to start it, the start
+    failed inside `App.suspend` (which resumes only when its block ends normally) and the app
+    stayed off screen, deaf to every key but Ctrl+C."""
+    use_editor(monkeypatch, command)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    before = (app_repo / SUMMARIZE).read_text()
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await press_e(pilot)
+        assert terminal_modes.count("suspended") == terminal_modes.count("resumed")
+        shown = shown_errors(app)
+        assert f"cannot start the editor '{program}': not found" in shown and "EDITOR" in shown, shown
+        assert "FileNotFoundError" not in shown
+        await takes_keys(pilot)
+    assert (app_repo / SUMMARIZE).read_text() == before
+
+
+async def test_an_editor_that_cannot_be_run_brings_the_app_back(
+    app_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal_modes: list[str]
+) -> None:
+    """A program that is there but fails to start (an executable file with no interpreter line:
+    "Exec format error") fails only once the app has left the screen: it comes back all the same."""
+    broken = tmp_path / "bin" / "broken-ed"
+    broken.parent.mkdir()
+    broken.write_bytes(b"\x00\x01 not a program\n")
+    broken.chmod(0o755)
+    use_editor(monkeypatch, str(broken))
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await press_e(pilot)
+        assert terminal_modes == ["suspended", "resumed"]
+        shown = shown_errors(app)
+        assert f"cannot start the editor '{broken}'" in shown, shown
+        await takes_keys(pilot)
+
+
+async def test_the_editor_edits_the_file_and_the_app_comes_back(
+    app_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal_modes: list[str]
+) -> None:
+    editor = tmp_path / "bin" / "append-ed"
+    editor.parent.mkdir()
+    editor.write_text('#!/bin/sh\nprintf "# edited outside\\n" >> "$1"\n')
+    editor.chmod(0o755)
+    use_editor(monkeypatch, f"{editor}")
+    monkeypatch.setenv("PATH", f"{editor.parent}{os.pathsep}{os.environ['PATH']}")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await press_e(pilot)
+        assert terminal_modes == ["suspended", "resumed"]
+        assert "support/summarize: valid" in shown_errors(app)
+    assert (app_repo / SUMMARIZE).read_text().endswith("# edited outside\n")
