@@ -112,3 +112,54 @@ async def test_the_editor_edits_the_file_and_the_app_comes_back(
         assert terminal_modes == ["suspended", "resumed"]
         assert "support/summarize: valid" in shown_errors(app)
     assert (app_repo / SUMMARIZE).read_text().endswith("# edited outside\n")
+
+
+async def open_inline_editor(pilot):  # type: ignore[no-untyped-def]
+    from workbench.tui.screens.editor import EditorScreen
+
+    await settle(pilot)
+    await select(pilot, "support/summarize")
+    await pilot.press("E")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, EditorScreen)
+    return pilot.app.screen
+
+
+async def test_quitting_with_unsaved_edits_in_the_editor_asks_first(app_repo: Path) -> None:
+    """ctrl+q in `E` quit at once and the typed text was gone; escape asked. Any quit asks now."""
+    from workbench.tui.screens.dialogs import ConfirmScreen
+
+    before = (app_repo / SUMMARIZE).read_text()
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        editor = await open_inline_editor(pilot)
+        await pilot.press(*"# mine")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        assert isinstance(app.screen, ConfirmScreen) and app.screen._title == "Discard unsaved edits?"
+        await pilot.press("ctrl+q")  # asked again: still one question
+        await pilot.pause()
+        assert sum(isinstance(s, ConfirmScreen) for s in app.screen_stack) == 1
+        await pilot.press("escape")  # cancel: back to the editor, the text there
+        await pilot.pause()
+        assert app.screen is editor and "# mine" in editor.text
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")  # discard: the app quits
+        await pilot.pause()
+        assert app.return_code == 0
+    assert (app_repo / SUMMARIZE).read_text() == before
+
+
+async def test_quitting_from_the_editor_with_nothing_unsaved_quits_at_once(app_repo: Path) -> None:
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        editor = await open_inline_editor(pilot)
+        editor.query_one("TextArea").text = editor.text + "# saved\n"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.return_code == 0
+    assert (app_repo / SUMMARIZE).read_text().endswith("# saved\n")

@@ -473,8 +473,8 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
             self.action_focus_pane("history")
 
     async def action_quit(self) -> None:
-        self._cancel_runs()
-        await super().action_quit()
+        if not self._quit_held():  # every quit: ctrl+q, q, the palette
+            self._quit_now()
 
     # ------------------------------------------------------------------ for tests and scripts
     def comparison_pair(self) -> tuple[str | None, str | None]:

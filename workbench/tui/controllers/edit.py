@@ -6,6 +6,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -51,6 +52,15 @@ class EditController(Controller):
         else:
             self.app.notify(f"{name}: {len(result.errors)} problem(s) — see the diff pane", severity="warning", markup=False)
         self.app.post_message(RepoChanged())
+
+    def hold_quit(self, quit_app: Callable[[], None]) -> bool:
+        """Any quit (ctrl+q, the palette) while `E` holds unsaved text asks first, as its escape
+        does; `quit_app` on yes. True when it asked."""
+        editor = next((s for s in self.app.screen_stack if isinstance(s, EditorScreen) and s.unsaved), None)
+        if editor is None:
+            return False
+        editor.ask_discard(quit_app)
+        return True
 
     def _run_editor(self, full: Path) -> None:
         """Run `$VISUAL`/`$EDITOR` on the file with the app suspended.

@@ -97,6 +97,15 @@ class LazyControllers:
 
         return TimelineController(self._app())
 
+    def _quit_held(self) -> bool:
+        """The in-app editor holding unsaved text asks before the app quits (none when the edit
+        controller was never used): True when it asked."""
+        return "edit" in self.__dict__ and self.edit.hold_quit(self._quit_now)
+
+    def _quit_now(self) -> None:
+        self._cancel_runs()
+        self._app().exit()
+
     def _cancel_runs(self) -> bool:
         """Cancel a test run in flight (none when the runs controller was never used)."""
         return "runs" in self.__dict__ and self.runs.cancel()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,7 +20,8 @@ from workbench.tui.screens.dialogs import ConfirmScreen
 
 
 class EditorScreen(ModalScreen[bool]):
-    """ctrl+s saves (validated), escape closes (asks when there are unsaved edits)."""
+    """ctrl+s saves (validated), escape closes (asks when there are unsaved edits, as quitting
+    the app does: `EditController.hold_quit`)."""
 
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "save", "Save", priority=True),
@@ -32,6 +34,7 @@ class EditorScreen(ModalScreen[bool]):
         self.relpath = relpath
         self.original = text  # the file as read (its bytes checked as UTF-8 by the caller)
         self.saved = False
+        self.asking = False  # the discard question is on screen
 
     def compose(self) -> ComposeResult:
         with Vertical(id="editor-dialog"):
@@ -93,13 +96,25 @@ class EditorScreen(ModalScreen[bool]):
         self.saved = True
         self.query_one("#editor-status", Static).update(Text(message, style="bold"))
 
+    @property
+    def unsaved(self) -> bool:
+        return self.text != self.original
+
     def action_close(self) -> None:
-        if self.text == self.original:
+        if not self.unsaved:
             self.dismiss(self.saved)
             return
+        self.ask_discard(lambda: self.dismiss(self.saved))
+
+    def ask_discard(self, then: Callable[[], object]) -> None:
+        """Ask before the unsaved edits are lost (closing, quitting the app); `then` on yes."""
+        if self.asking:  # a second ctrl+q while the question is up: one question
+            return
+        self.asking = True
 
         def answer(yes: bool | None) -> None:
+            self.asking = False
             if yes:
-                self.dismiss(self.saved)
+                then()
 
         self.app.push_screen(ConfirmScreen("Discard unsaved edits?", "Your edits since the last save will be lost.", yes="discard"), answer)
