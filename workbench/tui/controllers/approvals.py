@@ -34,6 +34,7 @@ class ApprovalController(Controller):
         """Approve the reviewed branch's version of `name` for an environment the user picks."""
         if self.app.refuse_write("approving"):  # before asking which environment
             return
+        await self.require_identity()
         envs = list(self.session.environments)
         guarded = [env for env in envs if self.session.config.policies.get(env) and self.session.config.policies[env].approvals > 0]
         options = [(env, f"{env}  (needs {self.session.config.policies[env].approvals} approval(s))" if env in guarded else env) for env in envs]
@@ -45,6 +46,7 @@ class ApprovalController(Controller):
     async def approve(self, name: str, env: str, rev: str) -> None:
         if self.app.refuse_write("approving"):
             return
+        await self.require_identity()
         commit, version, plan, why = await self.call(_preview, name, env, rev)
         label = version or commit[:10]
         body = Text(f"Approve {clean(label)} of {clean(name)} for {clean(env)}: an approval tag signed with your Git identity.\n")

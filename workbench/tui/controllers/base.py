@@ -37,6 +37,11 @@ class Controller:
         """Run a service function with the session, off the UI thread (see `WorkbenchApp.run_in_session`)."""
         return await self.app.run_in_session(fn, *args, **kwargs)
 
+    async def require_identity(self) -> None:
+        """First in a flow that asks for the text of a write (a message, a reason): Git must know
+        who writes it, or the text would be typed for a write it refuses (`FlowAborted`, shown)."""
+        await self.call(RepoSession.require_identity)
+
     async def ask(self, screen: Screen[T]) -> T:
         """Show a dialog and wait for its answer."""
         return await self.app.push_screen_wait(screen)

@@ -28,6 +28,7 @@ class CommitController(Controller):
             self.start(self._commit)
 
     async def _commit(self) -> None:
+        await self.require_identity()
         states, diff = await self.call(_gather, self.app.selected_prompt)
         changed = [name for name, state in states.items() if state is not WorkingState.CLEAN]
         if not changed:

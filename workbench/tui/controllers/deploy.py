@@ -84,6 +84,7 @@ class DeployController(Controller):
         name = self.app.selected_prompt
         if name is None:
             return
+        await self.require_identity()
         envs = list(self.session.environments)
         deployed = self.app.browse.deployed
         options = [(env, f"{env}  (now: {deployed.get(env, 'nothing')})") for env in envs]
@@ -98,6 +99,7 @@ class DeployController(Controller):
         name = self.app.selected_prompt
         if name is None:
             return
+        await self.require_identity()
         env = await self._choose_env(f"Canary of {name} @ {self.app.browse.version_label(self.app.selected_rev)} in…", deployed_only=True)
         if env is None:
             return
@@ -112,6 +114,7 @@ class DeployController(Controller):
         name = self.app.selected_prompt
         if name is None:
             return
+        await self.require_identity()
         env = await self._choose_env(f"Finish the split of {name} in…", deployed_only=True)
         if env is None:
             return
@@ -129,6 +132,7 @@ class DeployController(Controller):
         return await self.ask(ChoiceScreen(title, options, default=default))
 
     async def _rollback(self, name: str) -> None:
+        await self.require_identity()  # before the environment and the reason are asked
         deployed = self.app.browse.deployed if name == self.app.selected_prompt else {}
         if not deployed:
             status = await self.call(env_status.status)
@@ -165,6 +169,7 @@ class DeployController(Controller):
             return
         if self.app.refuse_write("promoting"):
             return
+        await self.require_identity()
         plan = await self.call(deployments.plan_promote, name, target, from_env=source)
         await self._confirm_and_execute(plan)
 

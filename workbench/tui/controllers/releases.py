@@ -17,6 +17,7 @@ class ReleaseController(Controller):
         name = self.selected_prompt()
         if name is None:
             return
+        await self.require_identity()
         rev = self.app.selected_rev or "HEAD"
         if self.app.selected_rev is None:
             self.app.notify("releasing HEAD (the working copy is not a commit)", timeout=3)
