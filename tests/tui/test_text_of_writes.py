@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 from tui_helpers import clock, select, settle, shown_errors
 
 from workbench.tui.app import make_app
@@ -61,6 +62,38 @@ async def test_without_an_identity_the_commit_dialog_says_so_before_the_message(
     assert git(app_repo, "status", "--porcelain").strip() == f"M {SUMMARIZE}"
 
 
+async def test_a_failed_commit_keeps_the_message_for_the_next_attempt(app_repo: Path) -> None:
+    """A commit that fails (here another git's `index.lock`) threw the typed message away: `c`
+    again opened an empty field. It is kept, across a cancel too, until a commit succeeds."""
+    modify(app_repo)
+    lock = app_repo / ".git" / "index.lock"
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        lock.write_text("")
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"Explain the summary rule", "enter")
+        await settle(pilot)
+        assert commit_dialog(app) is None and "index.lock" in shown_errors(app)
+        await close_error(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.screen.query_one(Input).value == "Explain the summary rule"
+        await pilot.press("escape")  # a cancel keeps it as well
+        await settle(pilot)
+        lock.unlink()
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*" better", "enter")
+        await settle(pilot)
+        assert git(app_repo, "log", "-1", "--format=%s").strip() == "Explain the summary rule better"
+        modify(app_repo, "prompts/support/classify_intent.yaml")
+        await pilot.press("c")  # committed: the next commit starts from an empty message
+        await settle(pilot)
+        assert app.screen.query_one(Input).value == ""
+
+
 async def test_without_an_identity_rollback_says_so_before_the_environment_and_reason(released_repo: Path, no_identity: None) -> None:
     """Rollback let the on-call engineer choose prod, type the reason and confirm, then failed."""
     tags = git(released_repo, "tag", "--list")
@@ -74,3 +107,46 @@ async def test_without_an_identity_rollback_says_so_before_the_environment_and_r
         assert asked == ["ErrorScreen"]  # the error alone: neither the environment nor the reason asked
         assert "Git does not know who you are" in shown_errors(app)
     assert git(released_repo, "tag", "--list") == tags
+
+
+async def test_a_failed_rollback_keeps_its_reason_for_the_next_attempt(app_repo: Path) -> None:
+    """The reason typed at night, lost with the write that failed (here another git's lock)."""
+    from tui_helpers import NOW
+
+    from workbench.services import deployments
+    from workbench.services.session import RepoSession
+    from workbench.tui.screens.dialogs import TextPromptScreen
+
+    with RepoSession.open(app_repo) as session:
+        session.clock = lambda: NOW
+        deployments.promote(session, "support/summarize", "prod", rev="HEAD~2", reason="first")
+        deployments.promote(session, "support/summarize", "prod", rev="HEAD~1", reason="second")
+    lock = app_repo / ".git" / "index.lock"
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("enter")  # prod
+        await settle(pilot)
+        await pilot.press(*"summaries too short", "enter")
+        await pilot.pause()
+        lock.write_text("")
+        await pilot.press("y")
+        await settle(pilot)
+        assert "index.lock" in shown_errors(app)
+        await close_error(pilot)
+        lock.unlink()
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPromptScreen)
+        assert app.screen.query_one(Input).value == "summaries too short"
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+    events = sorted(git(app_repo, "tag", "--list", "deploy/prod/support/summarize/*").split())
+    assert len(events) == 3 and "summaries too short" in git(app_repo, "tag", "-l", "--format=%(contents)", events[-1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from workbench.core.diff import PromptDiff
 from workbench.core.versions import WorkingState
 from workbench.services import branches, diffing, prompt_files
@@ -9,6 +11,9 @@ from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller
 from workbench.tui.messages import RepoChanged
 from workbench.tui.screens.commit import CommitScreen
+
+if TYPE_CHECKING:
+    from workbench.tui.app import WorkbenchApp
 
 
 def _gather(session: RepoSession, selected: str | None) -> tuple[dict[str, WorkingState], PromptDiff | None]:
@@ -23,6 +28,10 @@ def _gather(session: RepoSession, selected: str | None) -> tuple[dict[str, Worki
 
 
 class CommitController(Controller):
+    def __init__(self, app: WorkbenchApp) -> None:
+        super().__init__(app)
+        self.draft = ""  # the message of a commit not made (it failed, or was cancelled): offered again
+
     def commit(self) -> None:
         if self.app.session is not None:
             self.start(self._commit)
@@ -34,11 +43,15 @@ class CommitController(Controller):
         if not changed:
             self.app.notify("nothing to commit: the working copy matches HEAD", timeout=3)
             return
-        answer = await self.ask(CommitScreen(changed, {n: str(states[n].value) for n in changed}, diff, self.app.selected_prompt))
+        screen = CommitScreen(changed, {n: str(states[n].value) for n in changed}, diff, self.app.selected_prompt, message=self.draft)
+        answer = await self.ask(screen)
         if answer is None:
+            self.draft = screen.draft
             return
         names, message = answer
+        self.draft = message  # until the commit is made
         info = await self.call(branches.commit, names, message)
+        self.draft = ""
         self.app.notify(f"committed {info.sha[:7]}: {info.subject}", timeout=4, markup=False)
         self.app.selected_rev = None
         self.app.post_message(RepoChanged())

@@ -8,6 +8,7 @@ very plan.
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -22,6 +23,9 @@ from workbench.tui.messages import RepoChanged
 from workbench.tui.render.preview import plan_body
 from workbench.tui.screens.dialogs import ChoiceScreen, ConfirmScreen, TextPromptScreen
 from workbench.tui.screens.environments import EnvironmentsScreen
+
+if TYPE_CHECKING:
+    from workbench.tui.app import WorkbenchApp
 
 SPLIT_CHOICES = (10, 25, 50)
 
@@ -57,6 +61,10 @@ def _rollback_plans(session: RepoSession, name: str, env: str, selected: str | N
 
 
 class DeployController(Controller):
+    def __init__(self, app: WorkbenchApp) -> None:
+        super().__init__(app)
+        self.reasons: dict[tuple[str, str, str], str] = {}  # (action, prompt, env) -> the reason of an event not written
+
     def promote(self) -> None:
         if self.selected_prompt() is not None:
             self.start(self._promote)
@@ -180,9 +188,11 @@ class DeployController(Controller):
         if plan.blocked:
             title = f"BLOCKED by policy: {title}"
             hint = "emergency only: the reason for an OVERRIDE (recorded in the event); esc cancels"
-        reason = await self.ask(TextPromptScreen(title, plan_body(plan, self.dialog_width()), hint))
+        key = (plan.action, plan.prompt, plan.env)
+        reason = await self.ask(TextPromptScreen(title, plan_body(plan, self.dialog_width()), hint, value=self.reasons.get(key, "")))
         if reason is None:
             return
+        self.reasons[key] = reason  # until the event is written: a failed write keeps it for the next try
         confirm = Text(f"{plan.summary}.\nReason: {clean(reason)}\n")
         verb = {"rollback": "roll back", "split": "start the split in", "finish": "finish the split in"}.get(plan.action, "promote to")
         yes = f"{verb} {plan.env}"
@@ -195,6 +205,7 @@ class DeployController(Controller):
         if not await self.ask(ConfirmScreen(f"{verb.capitalize()} {plan.env}?", confirm, yes=yes)):
             return
         event = await self.call(deployments.execute, plan, reason, override=plan.blocked)
+        self.reasons.pop(key, None)
         self._deployed(event)
 
     def _deployed(self, event: DeploymentEvent) -> None:

@@ -19,12 +19,22 @@ from workbench.tui.render.preview import diff_preview
 class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, changed: list[str], states: dict[str, str], diff: Any, selected: str | None) -> None:
+    def __init__(
+        self,
+        changed: list[str],
+        states: dict[str, str],
+        diff: Any,
+        selected: str | None,
+        *,
+        message: str = "",
+    ) -> None:
+        """`message`: the message typed for a commit not made yet."""
         super().__init__()
         self.changed = changed
         self.states = states
         self.diff = diff
         self.selected = selected
+        self.draft = message  # the message as typed when the dialog closed
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="commit-dialog"):
@@ -33,7 +43,7 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
             yield Static(Text("type the message · shift+tab: the files, space toggles one · enter commits · esc cancels", style="dim"))
             yield SelectionList[str](*[(Text(f"{self.states[n]:<9} {clean(n)}"), n, True) for n in self.changed], id="commit-files")
             # Back from the files, the message is kept as typed: selected on focus, the next key replaced it.
-            yield Input(placeholder="commit message (what changed and why)", id="commit-message", select_on_focus=False)
+            yield Input(self.draft, placeholder="commit message (what changed and why)", id="commit-message", select_on_focus=False)
             yield Static("", id="commit-status")
             if self.diff is not None:
                 with VerticalScroll(id="commit-diff"):
@@ -56,5 +66,6 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
         self.dismiss((files, message))
 
     def action_cancel(self) -> None:
+        self.draft = self.query_one(Input).value
         self.dismiss(None)
 
