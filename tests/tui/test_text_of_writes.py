@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, SelectionList
 from tui_helpers import clock, select, settle, shown_errors
 
 from workbench.tui.app import make_app
@@ -92,6 +92,31 @@ async def test_a_failed_commit_keeps_the_message_for_the_next_attempt(app_repo: 
         await pilot.press("c")  # committed: the next commit starts from an empty message
         await settle(pilot)
         assert app.screen.query_one(Input).value == ""
+
+
+async def test_a_file_that_cannot_be_committed_is_listed_but_not_ticked(app_repo: Path) -> None:
+    """An untracked file whose name is no prompt name was ticked; Enter failed with "invalid
+    prompt name" (and lost the message). It is shown, unticked and not tickable, with why."""
+    modify(app_repo)
+    odd = app_repo / ODD
+    odd.parent.mkdir(parents=True)
+    odd.write_text((app_repo / SUMMARIZE).read_text())
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        files = app.screen.query_one(SelectionList)
+        assert files.selected == ["support/summarize"]
+        odd_option = next(files.get_option_at_index(i) for i in range(files.option_count) if "esc" in str(files.get_option_at_index(i).prompt))
+        assert odd_option.disabled and "invalid name" in str(odd_option.prompt)
+        assert "\x1b" not in str(odd_option.prompt)
+        await pilot.press(*"Explain the summary rule", "enter")
+        await settle(pilot)
+        assert commit_dialog(app) is None, shown_errors(app)
+    assert git(app_repo, "log", "-1", "--format=%s").strip() == "Explain the summary rule"
+    assert git(app_repo, "show", "--name-only", "--format=", "HEAD").split() == [SUMMARIZE]
+    assert odd.exists() and git(app_repo, "status", "--porcelain").startswith("??")
 
 
 async def test_without_an_identity_rollback_says_so_before_the_environment_and_reason(released_repo: Path, no_identity: None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.core.diff import PromptDiff
+from workbench.core.names import prompt_name_problem
 from workbench.core.versions import WorkingState
 from workbench.services import branches, diffing, prompt_files
 from workbench.services.session import RepoSession
@@ -43,7 +44,9 @@ class CommitController(Controller):
         if not changed:
             self.app.notify("nothing to commit: the working copy matches HEAD", timeout=3)
             return
-        screen = CommitScreen(changed, {n: str(states[n].value) for n in changed}, diff, self.app.selected_prompt, message=self.draft)
+        # Named by a file whose name is no prompt name, `commit` refuses it: shown, never ticked.
+        refused = [name for name in changed if prompt_name_problem(name) is not None]
+        screen = CommitScreen(changed, {n: str(states[n].value) for n in changed}, diff, self.app.selected_prompt, refused=refused, message=self.draft)
         answer = await self.ask(screen)
         if answer is None:
             self.draft = screen.draft

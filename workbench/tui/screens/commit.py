@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -11,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
+from textual.widgets.selection_list import Selection
 
 from workbench.core.safe_text import clean
 from workbench.tui.render.preview import diff_preview
@@ -26,14 +28,18 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
         diff: Any,
         selected: str | None,
         *,
+        refused: Collection[str] = (),
         message: str = "",
     ) -> None:
-        """`message`: the message typed for a commit not made yet."""
+        """`refused`: the changed prompts a commit cannot take (listed, not tickable; the tree
+        shows why);
+        `message`: the message typed for a commit not made yet."""
         super().__init__()
         self.changed = changed
         self.states = states
         self.diff = diff
         self.selected = selected
+        self.refused = refused
         self.draft = message  # the message as typed when the dialog closed
 
     def compose(self) -> ComposeResult:
@@ -41,13 +47,20 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
             yield Static(Text("Commit prompts", style="bold"), classes="dialog-title")
             # The message has focus: the keys are said from there (it said "tab to the message").
             yield Static(Text("type the message · shift+tab: the files, space toggles one · enter commits · esc cancels", style="dim"))
-            yield SelectionList[str](*[(Text(f"{self.states[n]:<9} {clean(n)}"), n, True) for n in self.changed], id="commit-files")
+            yield SelectionList[str](*[self._file(name) for name in self.changed], id="commit-files")
             # Back from the files, the message is kept as typed: selected on focus, the next key replaced it.
             yield Input(self.draft, placeholder="commit message (what changed and why)", id="commit-message", select_on_focus=False)
             yield Static("", id="commit-status")
             if self.diff is not None:
                 with VerticalScroll(id="commit-diff"):
                     yield Static(diff_preview(self.diff, 100, 30))
+
+    def _file(self, name: str) -> Selection[str]:
+        label = Text(f"{self.states[name]:<9} {clean(name)}")
+        if name in self.refused:
+            label.append(" — invalid name: rename the file to commit it", style="italic")
+            return Selection(label, name, False, disabled=True)
+        return Selection(label, name, True)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
