@@ -16,6 +16,13 @@ from textual.widgets.selection_list import Selection
 
 from workbench.core.safe_text import clean
 from workbench.tui.render.preview import diff_preview
+from workbench.tui.screens.dialogs import KeysLine
+
+COMMIT_KEYS = (
+    "type the message · shift+tab: the files, space toggles one · enter commits · esc cancels",
+    "shift+tab: files, space toggles one · enter commits · esc cancels",  # fits 80 columns
+    "shift+tab: files · enter: commit · esc: cancel",
+)
 
 
 class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
@@ -46,7 +53,7 @@ class CommitScreen(ModalScreen[tuple[list[str], str] | None]):
         with Vertical(classes="dialog", id="commit-dialog"):
             yield Static(Text("Commit prompts", style="bold"), classes="dialog-title")
             # The message has focus: the keys are said from there (it said "tab to the message").
-            yield Static(Text("type the message · shift+tab: the files, space toggles one · enter commits · esc cancels", style="dim"))
+            yield KeysLine(*COMMIT_KEYS, id="commit-keys")
             yield SelectionList[str](*[self._file(name) for name in self.changed], id="commit-files")
             # Back from the files, the message is kept as typed: selected on focus, the next key replaced it.
             yield Input(self.draft, placeholder="commit message (what changed and why)", id="commit-message", select_on_focus=False)

@@ -9,16 +9,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from workbench.core.safe_text import clean
+
+
+class KeysLine(Static):
+    """A dialog's line of keys, in the longest of its forms that fits on one line: the full form
+    broke across two lines at 80 columns, in the middle of what it said."""
+
+    def __init__(self, *forms: str, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.forms = forms  # longest first
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return 1  # the form is chosen for the width it is drawn at (`height: 1` in CSS upset the dialog's auto height)
+
+    def render(self) -> Text:
+        width = self.size.width
+        return Text(next((form for form in self.forms if cell_len(form) <= width), self.forms[-1]), style="dim")
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -3,21 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from workbench.tui.actions import ACTIONS, MOVE_BINDINGS, TABLE_MOVE_BINDINGS, Act, key_label
+from workbench.tui.screens.dialogs import KeysLine
+
+MIN_ACTION_WIDTH = 20  # narrower still: the table scrolls sideways rather than wrap word by word
+HELP_KEYS = (
+    "j/k ↑↓ PgDn/PgUp g/G: move · /: filter · esc: close · ctrl+p: command palette",
+    "j/k ↑↓ g/G: move · /: filter · esc: close · ctrl+p: command palette",  # fits 80 columns
+    "j/k g/G: move · /: filter · esc: close",
+)
 
 
 class HelpTable(DataTable[Text]):
     BINDINGS = TABLE_MOVE_BINDINGS
+
+    @dataclass
+    class Resized(Message):
+        width: int  # for the cells: the vertical scrollbar's gutter left out
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized(max(0, self.size.width - self.styles.scrollbar_size_vertical)))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -36,6 +54,7 @@ class HelpScreen(ModalScreen[None]):
         self.pane = pane
         self.screen_name = screen
         self.screen_keys = tuple(screen_keys)
+        self.table_width = 0  # the table's, once laid out
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog", classes="dialog"):
@@ -43,15 +62,20 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(f"Keys — {first}", style="bold"), classes="dialog-title")
             yield Input(placeholder="filter keys… (enter: back to the list, esc: clear)", id="help-filter", classes="hidden", disabled=True)
             yield HelpTable(id="help-table", cursor_type="row", zebra_stripes=True)
-            yield Static(Text("j/k ↑↓ PgDn/PgUp g/G: move · /: filter · esc: close · ctrl+p: command palette", style="dim"))
+            yield KeysLine(*HELP_KEYS, id="help-keys")
 
     def on_mount(self) -> None:
-        table = self.query_one(HelpTable)
-        table.add_column("key", key="key")
-        table.add_column("where", key="where")  # before the action: a long action is cut at 80 columns, never where
-        table.add_column("action", key="action")
         self._fill("")
-        table.focus()
+        self.query_one(HelpTable).focus()
+
+    @on(HelpTable.Resized)
+    def _resized(self, event: HelpTable.Resized) -> None:
+        if event.width != self.table_width:
+            self.table_width = event.width
+            table = self.query_one(HelpTable)
+            row = table.cursor_row
+            self._fill(self.query_one(Input).value)
+            table.move_cursor(row=row, animate=False)
 
     def _rows(self) -> list[tuple[str, str, str]]:
         ordered: list[Act] = [a for a in ACTIONS if a.scope == self.pane]
@@ -63,12 +87,23 @@ class HelpScreen(ModalScreen[None]):
         return rows
 
     def _fill(self, needle: str) -> None:
+        """The keys whose text contains `needle`; an action longer than the room the table has
+        (80 columns) wraps onto more lines of its row rather than being cut mid-word."""
         table = self.query_one(HelpTable)
-        table.clear()
         wanted = needle.casefold()
-        for key, action, where in self._rows():
-            if not wanted or wanted in f"{key} {action} {where}".casefold():
-                table.add_row(Text(key, style="bold"), Text(where, style="dim"), Text(action))
+        rows = [row for row in self._rows() if not wanted or wanted in f"{row[0]} {row[1]} {row[2]}".casefold()]
+        key_width = max([3, *(cell_len(key) for key, _, _ in rows)])
+        where_width = max([5, *(cell_len(where) for _, _, where in rows)])
+        room = self.table_width - key_width - where_width - 6 * table.cell_padding  # each column's padding
+        longest = max([6, *(cell_len(action) for _, action, _ in rows)])
+        action_width = min(longest, max(room, MIN_ACTION_WIDTH)) if self.table_width else None
+        table.clear(columns=True)
+        table.add_column("key", key="key")
+        table.add_column("where", key="where")
+        table.add_column("action", key="action", width=action_width)
+        for key, action, where in rows:
+            height = None if action_width is not None and cell_len(action) > action_width else 1
+            table.add_row(Text(key, style="bold"), Text(where, style="dim"), Text(action), height=height)
 
     def action_filter(self) -> None:
         field = self.query_one(Input)
