@@ -37,6 +37,22 @@ async def test_the_commit_dialogs_keys_fit_one_line_at_80x24(app_repo: Path) -> 
         assert one_whole_line(pilot.app.screen.query_one("#commit-keys")).startswith("type the message · ")
 
 
+async def test_the_timeline_title_fits_one_line_at_80x24(branched_repo: Path) -> None:
+    """"… 6 of 6 events, newest" / "first": the title wrapped, and its last word took a line."""
+    app = make_app(branched_repo, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        title = one_whole_line(app.screen.query_one("#timeline-title"))
+        assert "environment: all (e)" in title and "prompt: all (/)" in title and "events" in title
+    async with make_app(branched_repo, clock=clock).run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        assert one_whole_line(pilot.app.screen.query_one("#timeline-title")).endswith("events, newest first")
+
+
 async def test_help_shows_every_action_whole_at_80x24(app_repo: Path) -> None:
     """"Timeline: every release and deployment, al": the table was wider than the dialog and cut
     the action column mid-word (its end reachable only by scrolling sideways)."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -161,12 +162,23 @@ class TimelineScreen(Screen[TimelineChoice | None]):
                 cells[column].truncate(cut, overflow="ellipsis")
             table.add_row(*(cells[i] for i in columns), key=str(index))
         title = Text("6 Timeline", style="bold")
-        title.append(f" · environment: {clean(self.env) if self.env else 'all'} (e)")
-        title.append(f" · prompt: {clean(self.prompt_filter) or 'all'} (/)")
-        title.append(f" · {len(self.shown)} of {len(self.events)} events, newest first")
+        title.append(self._title_line(self.app.size.width - title.cell_len))
         if not self.shown:
             title.append("\nno events: release with `r`, promote with `p`", style="dim")
         self.query_one("#timeline-title", Static).update(title)
+
+    def _title_line(self, width: int) -> str:
+        """The filters and counts, in the fullest form that fits on the title's line (at 80
+        columns "newest first" wrapped onto a line of its own)."""
+        env = f"{clean(self.env) if self.env else 'all'} (e)"
+        prompt = f"prompt: {clean(self.prompt_filter) or 'all'} (/)"
+        counts = f"{len(self.shown)} of {len(self.events)} events"
+        forms = [
+            f" · environment: {env} · {prompt} · {counts}, newest first",
+            f" · environment: {env} · {prompt} · {counts}",
+            f" · env: {env} · {prompt} · {counts}",
+        ]
+        return next((form for form in forms if cell_len(form) <= width), forms[-1])
 
     @property
     def current(self) -> TimelineEvent | None:
