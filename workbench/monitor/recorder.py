@@ -53,6 +53,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from workbench.core.after_fork import renew_after_fork
 from workbench.core.state_folder import STATE_FOLDER, make_store_folder
 from workbench.monitor.limits import MAX_TEXT_CHARS
 from workbench.monitor.log_writes import (
@@ -106,6 +107,20 @@ class Recorder:
         self._tracer: Any = None
         if otel is not False:
             self._tracer = _tracer() if otel or _otel_available() else None
+        renew_after_fork(self)
+
+    def renew_after_fork(self) -> None:
+        """In a forked worker: its own locks, queue and writer thread (started at its first
+        event). A lock the parent's writer held at the fork was held for ever in the child, whose
+        every `record()` then hung the request; the parent's queued events stay the parent's."""
+        self._lock = threading.Lock()
+        self._flushed = threading.Condition()
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+        self._pending = 0
+        self._unwritten = []
+        self._handle = None  # this copy of the parent's file dropped; opened again at the next write
+        self._counts = dict.fromkeys(self._counts, 0)
 
     def _start(self) -> None:
         with self._lock:
