@@ -110,7 +110,7 @@ def test_a_monitor_store_that_is_not_a_database_names_the_file(root: Path, capsy
     store_path.write_bytes(b"definitely not sqlite" * 500)
     code = run_app(["-C", str(root), "monitor", "p"])
     err = capsys.readouterr().err
-    assert code == 0 and "unexpected error" not in err
+    assert code == 2 and "unexpected error" not in err  # 2: `p` is no prompt of this empty repository
     assert str(store_path) in err and "moved to monitor.sqlite.corrupt-" in err
 
 

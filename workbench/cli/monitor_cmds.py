@@ -51,12 +51,12 @@ def monitor_command(
     try:
         with RepoSession.open(state.repo_root()) as ws:
             reports = service.report_all(ws, env, since) if all_prompts else [service.report(ws, name, env, since) for name in words]
+            for r in reports:  # first: a corrupt store moved aside is said even when the prompt is unknown
+                _warn(r.warnings)
             for unseen in (r for r in reports if not all_prompts and not r.deployments and not r.versions):
                 require_known(ws, unseen.prompt, env)
     except ValueError as err:
         fail(str(err))
-    for r in reports:
-        _warn(r.warnings)
     if as_json:
         emit_json([r.to_dict() for r in reports])
     elif all_prompts:
