@@ -81,3 +81,19 @@ def test_init_and_demo_where_no_folder_can_be_made(command: list[str], capsys: p
     """/proc is a folder, but nothing can be made in it (even by root): found only by trying."""
     assert run_app([command[0], "/proc/workbench-x", *command[1:]]) == 2
     assert _error(capsys)[0] == "workbench: error: cannot write /proc/workbench-x: No such file or directory"
+
+
+@pytest.mark.parametrize("command", [["test", NAME, "--provider", "echo"], ["monitor", NAME], ["monitor", "ingest", "events.jsonl"]])
+def test_a_state_folder_that_is_a_file_is_named(prompt_repo: Path, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`.workbench` (results, cache, monitor store) a file: "unexpected error: FolderError"."""
+    (prompt_repo / "events.jsonl").write_text("")
+    state = prompt_repo / ".workbench"
+    if state.is_dir():
+        import shutil
+
+        shutil.rmtree(state)
+    state.write_text("not a folder")
+    capsys.readouterr()
+    assert run_app(["-C", str(prompt_repo), *command]) == 2
+    first, _hint = _error(capsys)
+    assert first == f"workbench: error: cannot create the folder {state}: {state} is a file, not a folder"

@@ -7,16 +7,21 @@ import errno
 import os
 from pathlib import Path
 
+from workbench.errors import WorkbenchError
+
 STATE_FOLDER = ".workbench"
 
 
-class FolderError(OSError):
+class FolderError(WorkbenchError, OSError):
     """A folder that cannot be created, saying why in words (`why`): mkdir says "File exists"
-    when the folder's place holds a file, and "Not a directory" when a parent is one."""
+    when the folder's place holds a file, and "Not a directory" when a parent is one. An OSError
+    to the code that writes on regardless (the recorder), a WorkbenchError to the user (the CLI
+    said "unexpected error: FolderError")."""
 
     def __init__(self, code: int | None, folder: Path, why: str) -> None:
-        super().__init__(code, why)
+        OSError.__init__(self, code, why)
         self.folder, self.why = folder, why
+        self.message, self.hint = str(self), f"workbench keeps its results, cache and monitor store in {folder}: it must be a folder it can write"
 
     def __str__(self) -> str:
         return f"cannot create the folder {self.folder}: {self.why}"
