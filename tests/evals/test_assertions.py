@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -319,3 +320,13 @@ def _interrupted_after_4_s(prompt_repo: Path, name: str) -> None:
         process.kill()
     assert time.monotonic() - interrupted < 5
     assert process.returncode == 130 and "cancelled: results so far are stored" in err, err
+
+
+@pytest.mark.parametrize("reference", ["python:file://pipe.py:f", "equals:file://pipe.txt"])
+async def test_a_fifo_named_by_an_assertion_is_refused_not_waited_on(tmp_path, reference: str) -> None:  # type: ignore[no-untyped-def]
+    """A FIFO in the repository in place of `checks.py` (or a value file) held the run for ever."""
+    kind, _, value = reference.partition(":")
+    os.mkfifo(tmp_path / value.removeprefix("file://").split(":")[0])
+    ctx = GradingContext(vars={}, root=tmp_path)
+    result = await asyncio.wait_for(check(Assertion(kind, value), "abc", ctx), timeout=10)
+    assert not result.passed and "not a regular file" in result.reason

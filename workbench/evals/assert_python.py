@@ -17,7 +17,7 @@ from workbench.evals.assert_values import (
     AssertionConfigError,
     AssertionRefused,
     GradingContext,
-    repo_file,
+    read_repo_file,
     shorten,
 )
 from workbench.evals.off_loop import in_thread_off_the_loop
@@ -34,12 +34,8 @@ def _run_python(code: str, output: Any, context: dict[str, Any], root: Path | No
     if code.startswith("file://"):
         spec = code[len("file://") :]
         path_text, _, function_name = spec.partition(":")
-        path = repo_file(root, path_text)
+        path, source = read_repo_file(root, path_text)
         namespace: dict[str, Any] = {"__name__": "workbench_assertion"}
-        try:
-            source = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise AssertionConfigError(f"cannot read {path_text}: {err.strerror or err}") from None
         exec(compile(source, str(path), "exec"), namespace)
         function = namespace.get(function_name or default_function)
         if not callable(function):

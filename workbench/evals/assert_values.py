@@ -12,10 +12,13 @@ from typing import Any
 from jinja2 import Template
 
 from workbench.core import csvvalues
+from workbench.core.limited_read import TooLarge, mib, read_limited
 from workbench.core.names import UnsafePath, resolve_reference
 from workbench.core.render import render_within, variables_budget
 from workbench.core.sandbox import BoundedEnvironment, TemplateLimitError
 from workbench.evals.assert_json import load_yaml
+
+MAX_REFERENCED_BYTES = 16 * 2**20  # a value or a grading script named with file://
 
 
 class AssertionConfigError(Exception):
@@ -58,6 +61,22 @@ def repo_file(root: Path | None, relative: str) -> Path:
     if not path.is_relative_to(base):
         raise AssertionConfigError(f"file {relative} is outside the repository (through a link)")
     return path
+
+
+def read_repo_file(root: Path | None, relative: str) -> tuple[Path, str]:
+    """(path, UTF-8 text) of a file an assertion names with file:// (`repo_file`): a regular
+    file, read to at most MAX_REFERENCED_BYTES. A FIFO in its place held the run for ever.
+
+    Raises:
+        AssertionConfigError: not readable, not a regular file, too large, not UTF-8.
+    """
+    path = repo_file(root, relative)
+    try:
+        return path, read_limited(path, MAX_REFERENCED_BYTES, f"a file an assertion names may hold at most {mib(MAX_REFERENCED_BYTES)}", regular_only=True).decode("utf-8")
+    except OSError as err:
+        raise AssertionConfigError(f"cannot read {relative}: {err.strerror or err}") from None
+    except (TooLarge, UnicodeDecodeError) as err:
+        raise AssertionConfigError(f"cannot read {relative}: {err}") from None
 
 
 def excerpt(text: str, limit: int = 80) -> str:
@@ -113,12 +132,8 @@ def render_value(text: str, variables: dict[str, Any]) -> str:
 
 def load_file_value(reference: str, ctx: GradingContext) -> Any:
     relative = reference[len("file://") :]
-    path = repo_file(ctx.root, relative)
+    path, text = read_repo_file(ctx.root, relative)
     suffix = path.suffix.lower()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise AssertionConfigError(f"cannot read {relative}: {err.strerror or err}") from None
     if suffix in (".json", ".yaml", ".yml"):
         return load_yaml(text)
     if suffix == ".txt":
