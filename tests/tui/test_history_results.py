@@ -9,6 +9,7 @@ from tui_helpers import clock, select, settle
 from workbench.services import history, test_results
 from workbench.services.session import RepoSession
 from workbench.tui.app import make_app
+from workbench.tui.messages import RepoChanged
 from workbench.tui.panes.history import HistoryPane
 
 TESTED = "support/classify_intent"
@@ -56,3 +57,21 @@ async def test_the_same_prompts_results_stay_while_its_rows_are_redrawn(app_repo
         assert shown_tests(app).get(first) == "✓ 2/2"
         app.browse.statuses_loaded(TESTED)  # synchronous: no summaries read in between
         assert shown_tests(app).get(first) == "✓ 2/2"
+
+
+async def test_a_new_result_replaces_the_one_shown(app_repo: Path) -> None:
+    """A run ends (`RepoChanged`): History is read again and its rows drawn with the results kept
+    from before, which the fresh ones then did not replace: the old result stayed on screen."""
+    with RepoSession.open(app_repo) as session:
+        first = history.history(session, TESTED)[-1].commit.sha
+        test_results.record_note(session, first, test_results.note_line(TESTED, "✓ 2/2", "echo"))
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, TESTED)
+        assert shown_tests(app).get(first) == "✓ 2/2"
+        with RepoSession.open(app_repo) as session:
+            test_results.record_note(session, first, test_results.note_line(TESTED, "✗ 1/2", "echo"))
+        app.post_message(RepoChanged(frozenset({"history"})))
+        await settle(pilot)
+        assert shown_tests(app).get(first) == "✗ 1/2"

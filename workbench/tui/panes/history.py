@@ -159,7 +159,7 @@ class HistoryPane(DataTable[Text]):
 
     def _with_tests(self, row: HistoryRow) -> HistoryRow:
         summary = self._tests.get(row.rev) if row.rev and self._tests_of == self.prompt else None
-        return replace(row, tests=summary) if summary is not None and row.tests is None else row
+        return replace(row, tests=summary) if summary is not None and summary != row.tests else row
 
     def mark_base(self, rev: str | None) -> None:
         self.base_rev = rev
