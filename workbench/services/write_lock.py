@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from workbench.errors import RepoError
 from workbench.services.session import RepoSession
+from workbench.vcs.git_errors import ReadOnlyError
 
 WAIT_SECONDS = 20.0  # a write under the lock takes well under a second; past this, something is stuck
 
@@ -31,15 +32,22 @@ WAIT_SECONDS = 20.0  # a write under the lock takes well under a second; past th
 def exclusive(session: RepoSession, *what: str, wait: float = WAIT_SECONDS) -> Iterator[None]:
     """Hold the lock on `what` (e.g. `"deploy", env, prompt`) for the block, waiting for another holder.
 
+    The write under it checks the rest (a stale `index.lock` stops a commit, not a note).
+
     Raises:
         ReadOnlyError: a read-only session (nothing is created under `.git`).
-        RepoError: another process held it for `wait` seconds (named with its pid).
+        RepoError: the lock cannot be made (a bare OSError ended `workbench test` in "unexpected
+            error" after its run); another process held it for `wait` seconds (named with its pid).
     """
-    session.store.check_writable()
+    if session.store.read_only:
+        raise ReadOnlyError()
     folder = session.store.git_dir / "workbench" / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / (hashlib.sha256("\0".join(what).encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as err:
+        raise RepoError(f"cannot take the lock {path}: {err.strerror or err}", hint=f"{folder} must be a folder workbench can write") from None
     try:
         deadline = time.monotonic() + wait
         while True:
