@@ -281,3 +281,17 @@ def test_a_check_whose_calls_all_fail_does_not_pass_nor_promote(repo: Path, caps
         git(repo, "merge", "-q", "--no-ff", "improve", "-m", "Merge improve")
         assert run_app(["-C", str(repo), "ci", "promote", "--base", "HEAD~1", "--base-url", down.base_url]) == 1
     assert git(repo, "tag", "--list", "deploy/*") == ""
+
+
+def test_a_new_prompt_whose_cases_all_error_fails_even_without_failing_on_regressions(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new prompt has no base: its errored cases were counted as regressions only, so
+    `--no-fail-on-regression` passed a prompt no call had answered for."""
+    git(repo, "switch", "-q", "-c", "new-prompt")
+    write(repo, "prompts/faq/again.yaml", (repo / "prompts/faq/answer.yaml").read_text())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Add faq/again")
+    with FakeOpenAI(fault_rate=1.0, faults=("401",)) as down:
+        result = check(repo, down, capsys, None, "--no-fail-on-regression")
+    assert result.code == 1, result.out
+    again = result.prompt("faq/again")
+    assert again["status"] == "head-only" and again["failing"] and again["unmeasured"] > 0

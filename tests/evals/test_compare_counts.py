@@ -80,3 +80,12 @@ def test_cases_b_could_not_run_are_not_measured_and_fail() -> None:
     assert broke.unmeasured == 0 and broke.regressed == 1  # counted once, as a regression
     fine = compare_results("p", "A", _run([None]), "B", _run([False]))
     assert fine.unmeasured == 0 and not fine.failed  # B ran: it fails as A did (A is not B's to measure)
+
+
+def test_the_comment_marks_a_comparison_not_measured_as_failed() -> None:
+    """`compare --markdown` put ✅ beside "not measured: every case errored on B", exit 1."""
+    from workbench.evals.reports import Report, markdown
+
+    down = compare_results("p", "A", _run([None]), "B", _run([None]))
+    row = next(line for line in markdown(Report([], [down.to_dict()])).splitlines() if "`p`" in line)
+    assert row.startswith("| ❌ ") and "not measured" in row

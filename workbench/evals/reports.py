@@ -219,7 +219,7 @@ def markdown(report: Report) -> str:
         lines += ["| prompt | A | B | pass rate A | pass rate B | fixed | regressed | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for c in sorted(report.comparisons, key=lambda c: -_number(c.get("regressed"))):
             a, b = c.get("summary_a") or {}, c.get("summary_b") or {}
-            mark = "❌" if _number(c.get("regressed")) else "✅"
+            mark = "❌" if _number(c.get("regressed")) or _number(c.get("unmeasured")) else "✅"
             lines.append(
                 f"| {mark} {_code(c.get('prompt', ''))} | {_md(c.get('a', ''))} | {_md(c.get('b', ''))}"
                 f" | {_md(a.get('passed'))}/{_md(a.get('total'))} | {_md(b.get('passed'))}/{_md(b.get('total'))}"

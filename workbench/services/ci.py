@@ -91,8 +91,13 @@ class PromptCheck:
 
     @property
     def unmeasured(self) -> int:
-        """Cases the head errored on that the base did not pass either (see `Comparison.unmeasured`)."""
-        return self.comparison.unmeasured if self.comparison is not None else 0
+        """Cases the head errored on that tell nothing: the base did not pass them either (see
+        `Comparison.unmeasured`), or there is no base (a new prompt)."""
+        if self.comparison is not None:
+            return self.comparison.unmeasured
+        if self.status == "head-only" and self.head is not None:
+            return len({r.case_id for r in self.head.results if r.passed is None})
+        return 0
 
     def failing(self, fail_on_regression: bool = True) -> bool:
         """What fails the check: an invalid head, a prompt that could not run or errored at head
