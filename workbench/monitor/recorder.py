@@ -119,6 +119,8 @@ class Recorder:
         self._thread = None
         self._pending = 0
         self._unwritten = []
+        self._retry_at = 0.0
+        self._warnings = FailureWarnings(log, self.path)  # not the parent's failures
         self._handle = None  # this copy of the parent's file dropped; opened again at the next write
         self._counts = dict.fromkeys(self._counts, 0)
 

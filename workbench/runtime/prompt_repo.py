@@ -131,6 +131,7 @@ class PromptRepo:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._refresh_s = refresh_s if refresh_s is not None and refresh_s > 0 else None
+        self._refresher_due = False  # in a forked child: start its refresh thread at the first get()
         self._start_refreshing()
         renew_after_fork(self)
 
@@ -141,13 +142,21 @@ class PromptRepo:
 
     def renew_after_fork(self) -> None:
         """In a forked child (a worker of a server that loaded prompts first): locks of its own,
-        and its own refresh thread, which did not come with the fork (the worker served the
-        deployments of the moment it was forked, for good)."""
+        and its own refresh thread at its first `get()`: the thread did not come with the fork
+        (the worker served the deployments of the moment it was forked, for good), and is not
+        started here, where a child about to exec (`subprocess`'s `preexec_fn`) also runs."""
         self._lock = threading.RLock()
         stopped, self._stop = self._stop.is_set(), threading.Event()
         if stopped:
             self._stop.set()
-        self._start_refreshing()
+        self._thread = None
+        self._refresher_due = self._refresh_s is not None
+
+    def _refresh_in_this_process(self) -> None:
+        with self._lock:
+            if self._refresher_due:
+                self._refresher_due = False
+                self._start_refreshing()
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -248,6 +257,8 @@ class PromptRepo:
                 condition: never reported as a missing prompt.
         """
         check_prompt_name(name)  # the core name rule: nothing outside prompts/, nothing option-like
+        if self._refresher_due:
+            self._refresh_in_this_process()
         given = [arg for arg, value in (("env", env), ("rev", rev), ("version", version)) if value is not None]
         if len(given) > 1:
             raise PromptError(

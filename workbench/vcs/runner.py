@@ -78,13 +78,10 @@ class GitRunner:
         for name in ("cat_file_all", "cat_file_header"):
             helper = getattr(git, name)
             setattr(git, name, None)
-            process = None if helper is None else helper.proc
-            if process is not None:
-                helper.proc = None  # never ended from here: GitPython would end the parent's helper
-                for stream in (process.stdin, process.stdout, process.stderr):
-                    if stream is not None:
-                        with contextlib.suppress(OSError):
-                            stream.close()  # this process's copies only
+            if helper is not None:
+                # Kept, not ended or closed: GitPython would end the parent's helper, and closing
+                # its pipe could flush a half-written request into it. A few descriptors a fork.
+                _inherited_helpers.append(helper)
 
     @property
     def read_only(self) -> bool:
@@ -501,6 +498,9 @@ class GitRunner:
 
     def set_config(self, key: str, value: str) -> None:
         self._run("config", "--", key, value)
+
+
+_inherited_helpers: list[Any] = []  # a forked child's copies of its parent's cat-file helpers
 
 
 def _no_answer(error: ValueError) -> bool:
