@@ -159,3 +159,32 @@ def test_two_sources_that_become_one_prompt_file_are_refused(repo: Path, tmp_pat
     code, _, err = cli(repo, "import", "dotprompt", "--prefix", "same", str(one), str(two))
     assert code == 2 and "would both become prompts/same/summarize.yaml" in err
     assert not (repo / "prompts" / "same").exists()  # nothing written
+
+
+def test_two_langfuse_prompts_that_make_one_name_stay_two_prompts() -> None:
+    """`Foo Bar` and `foo-bar` both became `lf/foo-bar`: one history of two unrelated prompts,
+    `foo-bar` version 1 released as v2, and prod running the other one's text."""
+    from workbench.core.formats import langfuse
+    from workbench.core.formats.base import Source
+
+    text = json.dumps([
+        {"name": "Foo Bar", "version": 1, "type": "text", "prompt": "FOO BAR {{x}}", "labels": ["production"]},
+        {"name": "foo-bar", "version": 1, "type": "text", "prompt": "foo-bar {{y}}", "labels": ["latest"]},
+    ])
+    conversion = langfuse.convert(Source("lf.json", text, lambda _path: None, "lf"))
+    assert sorted((v.prompt, v.number) for v in conversion.versions) == [("lf/foo-bar", 1), ("lf/foo-bar-2", 1)]
+    assert any("'foo-bar' becomes foo-bar-2" in p.message for p in conversion.problems)
+
+
+def test_promptfoo_labels_made_distinct_never_take_a_label_in_use() -> None:
+    """Labels `greet`, `greet`, `greet-2`: the second became `greet-2`, the third's name, and the
+    import refused the one config as "two sources" that "would both become greet-2"."""
+    from workbench.core.formats import promptfoo
+    from workbench.core.formats.base import Source
+
+    config = "prompts:\n" + "".join(f"  - label: {label}\n    raw: 'Hello {n} {{{{name}}}}'\n" for n, label in enumerate(["greet", "greet", "greet-2"]))
+    config += "providers: [echo]\ntests:\n  - vars: {name: bob}\n"
+    conversion = promptfoo.convert(Source("promptfooconfig.yaml", config, lambda _path: None, "src"))
+    assert sorted(f.path for f in conversion.files if f.path.endswith(".yaml") and "tests" not in f.path) == [
+        "prompts/src/greet-2.yaml", "prompts/src/greet-3.yaml", "prompts/src/greet.yaml"
+    ]

@@ -26,6 +26,7 @@ from typing import Any
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, SourceVersion, dump_yaml
 from workbench.core.formats.templating import (
     IDENTIFIER,
+    distinct_names,
     escape_literal,
     jinja_to_placeholders,
     mapping,
@@ -60,8 +61,12 @@ def _objects(source: Source) -> tuple[list[dict[str, Any]], list[Problem]]:
         data = [data]
     if not isinstance(data, list):
         return [], [Problem(source.path, 1, 1, "expected a list of Langfuse prompt objects, or {\"data\": [...]}")]
-    good = [o for o in data if isinstance(o, dict) and isinstance(o.get("name"), str) and isinstance(o.get("version"), int)]
-    problems = [Problem(source.path, 1, 1, f"entry {i} is not a prompt object with a name and a version: skipped", Severity.WARNING) for i, o in enumerate(data) if o not in good]
+    good, problems = [], []
+    for i, o in enumerate(data):  # one pass: `o not in good` made 20,000 entries take 9 s
+        if isinstance(o, dict) and isinstance(o.get("name"), str) and isinstance(o.get("version"), int):
+            good.append(o)
+        else:
+            problems.append(Problem(source.path, 1, 1, f"entry {i} is not a prompt object with a name and a version: skipped", Severity.WARNING))
     return good, problems
 
 
@@ -93,7 +98,15 @@ def convert(source: Source) -> Conversion:
     for obj in objects:
         by_name[obj["name"]].append(obj)
     folder = posixpath.join("prompts", source.prefix) if source.prefix else "prompts"
-    names = {raw: name_parts(raw) for raw in by_name}
+    raws = sorted(by_name)
+    names = dict(zip(raws, distinct_names([name_parts(raw) for raw in raws]), strict=True))
+    for raw in raws:
+        if names[raw] != name_parts(raw):
+            first = next(other for other in raws if names[other] == name_parts(raw))
+            out.problems.append(Problem(
+                source.path, _line_of(source.text, f'"name": {json.dumps(raw)}'), 1,
+                f"{raw!r} and {first!r} would both be {name_parts(raw)}: {raw!r} becomes {names[raw]}", Severity.WARNING,
+            ))
     for raw_name in sorted(by_name):
         versions = sorted(by_name[raw_name], key=lambda o: o["version"])
         seen: set[int] = set()

@@ -32,7 +32,7 @@ from workbench.core.formats.promptfoo_tests import (
     convert_test,
     test_entries,
 )
-from workbench.core.formats.templating import json_type, slug
+from workbench.core.formats.templating import distinct_names, json_type, slug
 from workbench.core.model import Problem
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 
@@ -154,12 +154,8 @@ def _prompts(state: ConversionState) -> list[_Prompt]:
         for index, part in enumerate(parts):
             name = base if len(parts) == 1 else f"{base}-{index + 1}"
             out.append(_Prompt(name, label, _prompt_text_messages(part), (state.source.path, pos.line, pos.col)))
-    seen: dict[str, int] = {}
-    for prompt in out:
-        base_name = slug(prompt.name)
-        count = seen.get(base_name, 0)
-        seen[base_name] = count + 1
-        prompt.name = base_name if count == 0 else f"{base_name}-{count + 1}"
+    for prompt, name in zip(out, distinct_names([slug(prompt.name) for prompt in out]), strict=True):
+        prompt.name = name
     return out
 
 

@@ -189,5 +189,24 @@ def name_parts(text: str, fallback: str = "prompt") -> str:
     return "/".join(parts) or fallback
 
 
+def distinct_names(names: list[str]) -> list[str]:
+    """`names` in order, each repeat given the first `-2`, `-3`... that no name of the list has
+    and none given before has: `greet, greet, greet-2` -> `greet, greet-3, greet-2`. Two sources
+    that make one name would otherwise be one prompt (Langfuse: one history of two prompts)."""
+    taken = set(names)
+    given: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            number = 2
+            while f"{name}-{number}" in taken:
+                number += 1
+            name = f"{name}-{number}"
+            taken.add(name)
+        seen.add(name)
+        given.append(name)
+    return given
+
+
 def partial_name(partial: Partial) -> str:
     return partial.path.removeprefix("prompts/")
