@@ -188,3 +188,23 @@ def test_promptfoo_labels_made_distinct_never_take_a_label_in_use() -> None:
     assert sorted(f.path for f in conversion.files if f.path.endswith(".yaml") and "tests" not in f.path) == [
         "prompts/src/greet-2.yaml", "prompts/src/greet-3.yaml", "prompts/src/greet.yaml"
     ]
+
+
+def test_a_link_in_an_imported_folder_that_leaves_it_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`dp/leak.prompt -> ../secret/id.prompt` was read, then the import said "unexpected error:
+    ValueError: ... is not in the subpath of ...": nothing imported, no file named."""
+    from workbench.cli.common import run_app
+
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "id.prompt").write_text("TOP SECRET\n")
+    source = tmp_path / "dp"
+    source.mkdir()
+    (source / "hello.prompt").write_text("---\nmodel: googleai/gemini-1.5-flash\n---\nHello {{name}}\n")
+    (source / "leak.prompt").symlink_to("../secret/id.prompt")
+    repo = tmp_path / "repo"
+    assert run_app(["init", str(repo)]) == 0
+    capsys.readouterr()
+    assert run_app(["-C", str(repo), "import", "dotprompt", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "unexpected" not in err and "leak.prompt is a link to" in err and "outside" in err
+    assert not (repo / "prompts" / "dp").exists()

@@ -138,6 +138,13 @@ def source_paths(fmt: Format, paths: list[Path]) -> list[tuple[Path, Path | None
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(fmt.suffixes) and not p.name.startswith(("_", ".")))
             if not found:
                 raise ImportSourceError(f"no {' or '.join(fmt.suffixes)} files in {path}")
+            inside = path.resolve()
+            leaving = next((p for p in found if not p.resolve().is_relative_to(inside)), None)
+            if leaving is not None:  # read, it said "unexpected error: ValueError" after reading it
+                raise ImportSourceError(
+                    f"{leaving} is a link to {leaving.resolve()}, outside {path}: nothing imported",
+                    hint="copy the file into the folder, or name it on its own",
+                )
             files.extend((p, path) for p in found)
         else:
             files.append((path, None))
