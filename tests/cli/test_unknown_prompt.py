@@ -38,6 +38,13 @@ def test_an_unknown_environment_is_an_error(prompt_repo: Path, capsys: pytest.Ca
     assert "dev, staging, prod" in err
 
 
+def test_an_unknown_environment_of_every_prompt_is_an_error(prompt_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`monitor --all --env typo` said "0 of 0 prompts in typo regressed", exit 0."""
+    code, _out, err = cli(capsys, prompt_repo, "monitor", "--all", "--env", "nosuchenv")
+    assert code == 2 and "unknown environment 'nosuchenv'" in err
+    assert cli(capsys, prompt_repo, "monitor", "--all", "--env", "prod")[0] == 0
+
+
 @pytest.mark.parametrize("command", ["history", "monitor"])
 def test_a_prompt_never_deployed_is_an_answer(prompt_repo: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
     code, out, _err = cli(capsys, prompt_repo, command, NAME)

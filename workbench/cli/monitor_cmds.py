@@ -55,6 +55,8 @@ def monitor_command(
                 _warn(r.warnings)
             for unseen in (r for r in reports if not all_prompts and not r.deployments and not r.versions):
                 require_known(ws, unseen.prompt, env)
+            if all_prompts and not reports:  # nothing there: a typo, or an environment with nothing yet
+                ws.require_env(env)
     except ValueError as err:
         fail(str(err))
     if as_json:

@@ -272,8 +272,9 @@ def _nearest(start: str, graph: dict[str, tuple[str, ...]], targets: set[str], c
 
 def require_known(session: RepoSession, name: str, env: str | None = None) -> None:
     """For a command that found nothing about `name` (no deployment, no production event): an
-    environment not in workbench.yaml, or a prompt neither in the working copy nor in any commit
-    (a deleted one counts), is an error, as for every other command; else "none" is the answer.
+    environment not in workbench.yaml, or a prompt neither in the working copy nor in the current
+    branch's history (a deleted one counts), is an error, as for every other command; else "none"
+    is the answer.
 
     Raises:
         WorkbenchError: an unknown environment. NotFound: an unknown prompt.
@@ -294,7 +295,7 @@ def _deleted_path(session: RepoSession, name: str, rev: str) -> str:
     for path in candidate_paths(name):
         if session.store.last_commit_touching(rev, [path]):
             return path
-    raise NotFound(f"no prompt named {name!r} in this repository's history", hint="see `workbench list`")
+    raise NotFound(f"no prompt named {name!r} in the working copy or this branch's history", hint="see `workbench list`; a prompt of another branch: switch to it")
 
 
 def tag_commits(session: RepoSession, tags: Sequence[str], patterns: Sequence[str] = ("refs/tags/",)) -> list[str]:
