@@ -97,3 +97,30 @@ def test_a_state_folder_that_is_a_file_is_named(prompt_repo: Path, command: list
     assert run_app(["-C", str(prompt_repo), *command]) == 2
     first, _hint = _error(capsys)
     assert first == f"workbench: error: cannot create the folder {state}: {state} is a file, not a folder"
+
+
+def test_init_that_cannot_finish_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`git init && workbench init` wrote prompts/, workbench.yaml and .gitignore, then said the
+    folder was already a repository; with no Git identity it wrote them and a `.git`, then failed
+    to commit, and a second `init` refused: "already holds a prompt repository"."""
+    import subprocess
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    subprocess.run(["git", "init", "-q", str(existing)], check=True)
+    assert run_app(["init", str(existing)]) == 2
+    assert sorted(p.name for p in existing.iterdir()) == [".git"]
+    nobody = tmp_path / "nobody.gitconfig"
+    nobody.write_text("[user]\n\tuseConfigOnly = true\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(nobody))
+    for var in ("EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / ".gitignore").write_text("node_modules/\n")
+    capsys.readouterr()
+    assert run_app(["init", str(fresh)]) == 2
+    assert "does not know who you are" in capsys.readouterr().err
+    assert sorted(p.name for p in fresh.iterdir()) == [".gitignore"] and (fresh / ".gitignore").read_text() == "node_modules/\n"
+    nobody.write_text("[user]\n\tname = Ada\n\temail = ada@example.com\n")
+    assert run_app(["init", str(fresh)]) == 0

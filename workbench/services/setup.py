@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from pathlib import Path
 
 from workbench.core.limited_read import read_at_most
-from workbench.errors import WorkbenchError
+from workbench.errors import RepoError, WorkbenchError
 from workbench.services.write_paths import folder_problem, write_error
 from workbench.vcs.init_repo import init_repository as git_init
 
@@ -48,8 +50,8 @@ def init_repository(directory: Path) -> Path:
     """Create prompts/, workbench.yaml, .gitignore and an example prompt, then commit.
 
     Raises:
-        WorkbenchError: the folder already holds a prompt repository.
-        RepoError: Git could not commit.
+        WorkbenchError: the folder already holds a prompt repository, or cannot be written.
+        RepoError: it is a Git repository already; Git could not commit (nothing is left then).
     """
     root = Path(directory).resolve()
     if (root / "prompts").exists() or (root / "workbench.yaml").exists():
@@ -57,15 +59,38 @@ def init_repository(directory: Path) -> Path:
     problem = folder_problem(root)
     if problem is not None:  # before anything is made
         raise WorkbenchError(f"cannot write {directory}: {problem}", hint=_HINT)
+    if (root / ".git").exists():  # said after writing its files, which were then left there
+        raise RepoError(f"{root} is already a Git repository", hint="workbench init makes a new one: give a new folder")
+    gitignore = root / ".gitignore"
+    ignored_before = read_at_most(gitignore, MAX_GITIGNORE_BYTES, regular_only=True) if gitignore.exists() else None
+    made_root = not root.exists()
+    try:
+        _write_files(root, gitignore, ignored_before)
+        git_init(root, "Initial prompt repository")
+    except Exception:  # no Git identity, a failed commit, a full disk: nothing made is left
+        # (a second init refused: "already holds a prompt repository"). Not Ctrl-C: the first
+        # commit finishes under it (`vcs/detached.py`), and the init with it.
+        shutil.rmtree(root / "prompts", ignore_errors=True)
+        shutil.rmtree(root / ".git", ignore_errors=True)
+        (root / "workbench.yaml").unlink(missing_ok=True)
+        if ignored_before is None:
+            gitignore.unlink(missing_ok=True)
+        else:
+            gitignore.write_bytes(ignored_before)
+        if made_root:
+            with contextlib.suppress(OSError):
+                root.rmdir()
+        raise
+    return root
+
+
+def _write_files(root: Path, gitignore: Path, ignored_before: bytes | None) -> None:
     try:
         (root / "prompts" / "example").mkdir(parents=True)
         (root / "prompts" / "example" / "greeting.yaml").write_text(EXAMPLE_PROMPT, encoding="utf-8")
         (root / "workbench.yaml").write_text(CONFIG, encoding="utf-8")
-        gitignore = root / ".gitignore"
-        if not gitignore.exists() or b".workbench/" not in read_at_most(gitignore, MAX_GITIGNORE_BYTES, regular_only=True):
+        if ignored_before is None or b".workbench/" not in ignored_before:
             with gitignore.open("a", encoding="utf-8") as handle:
                 handle.write(GITIGNORE)
     except OSError as err:  # the folder (or the file) the system names, when it names one
         raise write_error(err.filename or root, err, _HINT) from None
-    git_init(root, "Initial prompt repository")
-    return root
