@@ -26,11 +26,9 @@ class WriteFailed(Exception):
 
 def append(handle: Any, lines: str, *, torn: bool) -> None:
     """Write `lines` to `handle` (unbuffered, appending), after a newline if the file ends `torn`;
-    `WriteFailed` says how many characters of `lines` reached the file."""
-    data = lines.encode("utf-8", "surrogatepass")
-    start = 1 if torn else 0
-    if torn:
-        data = b"\n" + data
+    `WriteFailed` says how many characters of `lines` reached the file. The lines are ASCII (the
+    recorder's JSON escapes every other character), so characters and bytes count alike."""
+    data = (b"\n" if torn else b"") + lines.encode("ascii")
     done = 0
     try:
         view = memoryview(data)
@@ -40,9 +38,7 @@ def append(handle: Any, lines: str, *, torn: bool) -> None:
                 raise OSError(errno.EIO, "the file took no bytes")
             done += wrote
     except Exception as err:
-        done = max(0, done - start)
-        ascii_only = len(data) - start == len(lines)
-        raise WriteFailed(done if ascii_only else len(data[start : start + done].decode(errors="ignore"))) from err
+        raise WriteFailed(max(0, done - torn)) from err
 
 
 def ends_torn(path: Path) -> bool:

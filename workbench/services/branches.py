@@ -169,7 +169,7 @@ def commit(
     store = session.store
     require_branch(session, "commit")
     require_not_merging(session, "commit selected files")
-    session.require_identity()
+    store.identity()
     store.check_writable()
     rel = paths_for(session, paths)
     if not store.commit_paths(rel, message, author=author, when=when):

@@ -132,15 +132,12 @@ class RepoSession:
                 hint=f"environments in workbench.yaml: {', '.join(self.environments)}",
             )
 
-    def require_identity(self) -> str:
-        """Who Git records as the author of what is written now (`Name <email>`).
-
-        A write checks it before it starts; the app checks it before it asks for the text of one
-        (a commit message, a rollback's reason), so that text is never typed for a write Git
-        would refuse.
+    def require_identity(self) -> None:
+        """Refuse when Git does not know who writes: the app checks it before it asks for the text
+        of a write (a commit message, a rollback's reason), so that text is never typed for a
+        write Git would refuse.
 
         Raises:
             RepoError: Git does not know who you are (no user.name / user.email).
         """
-        name, email = self.store.identity()
-        return f"{name} <{email}>"
+        self.store.identity()
