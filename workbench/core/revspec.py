@@ -106,7 +106,7 @@ def ambiguous(rev: str, meaning: str, spelled: str | None = None) -> AmbiguousRe
     other = f", or {spelled} for {meaning}" if spelled else ""
     return AmbiguousRevision(
         f"{rev!r} is ambiguous: {meaning} and the branch {rev}",
-        hint=f"write refs/heads/{rev} for the branch{other}; or rename the branch: git branch -m {rev} {_suggestion(rev)}",
+        hint=f"write refs/heads/{rev} for the branch{other}; or rename the branch: git branch -m {rev} {suggested_branch_name(rev)}",
     )
 
 
@@ -141,10 +141,10 @@ def branch_name_clash(name: str, environments: Collection[str], remotes: Collect
         reason = f"{first} is a remote: {name} names its remote-tracking branch (refs/remotes/{name})"
     else:
         return None
-    return reason, _suggestion(name, environments, remotes)
+    return reason, suggested_branch_name(name, environments, remotes)
 
 
-def _suggestion(name: str, environments: Collection[str] = (), remotes: Collection[str] = ()) -> str:
+def suggested_branch_name(name: str, environments: Collection[str] = (), remotes: Collection[str] = ()) -> str:
     """A branch name like `name` that clashes with nothing: `x` for `refs/heads/x`, else
     `prod-work`, `origin-main-work`."""
     for prefix in ("refs/heads/", "heads/"):

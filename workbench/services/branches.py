@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from workbench.core.revspec import branch_name_clash
+from workbench.core.revspec import branch_name_clash, suggested_branch_name
 from workbench.core.versions import BranchInfo, CommitInfo, MergeResult
 from workbench.errors import GitError, NotFound, NothingToDo, RepoError
 from workbench.services.prompt_files import paths_for, uncommitted_paths
@@ -77,7 +77,7 @@ def check_new_branch_name(session: RepoSession, name: str) -> None:
     store.check_branch_name(name)
     clash = branch_name_clash(name, session.environments, store.remotes())
     if clash is None and store.tag_exists(name):
-        clash = f"a tag of that name exists, and Git reads {name} as the tag", f"{name}-work"
+        clash = f"a tag of that name exists, and Git reads {name} as the tag", suggested_branch_name(name, session.environments, store.remotes())
     if clash is not None:
         reason, instead = clash
         raise RepoError(f"cannot create branch {name!r}: {reason}", hint=f"name it something else, e.g. {instead}")

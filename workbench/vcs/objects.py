@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.core.model import PROMPTS_DIR
-from workbench.core.revspec import could_be_branch
+from workbench.core.revspec import ambiguous, could_be_branch
 from workbench.core.versions import PromptRef
-from workbench.errors import AmbiguousRevision, NotFound
+from workbench.errors import NotFound
 from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_commands import literal
 from workbench.vcs.git_errors import damage_in
@@ -91,11 +91,7 @@ class ObjectCommands(ReadCommands):
         if "/" not in rev or rev.startswith("refs/") or not could_be_branch(rev) or self._peel(f"refs/remotes/{rev}") is None:
             return
         if self.branch_commit(rev) is not None:
-            raise AmbiguousRevision(
-                f"{rev!r} is ambiguous: the remote-tracking branch {rev} and a local branch named {rev}",
-                hint=f"write refs/remotes/{rev} for the remote's, refs/heads/{rev} for the local one; "
-                f"or rename the local one: git branch -m {rev} {rev.replace('/', '-')}-local",
-            )
+            raise ambiguous(rev, f"the remote-tracking branch {rev}", f"refs/remotes/{rev}")
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at commit `rev`, None if the file does not exist there."""
