@@ -58,7 +58,7 @@ def test_a_comment_that_fails_to_write_leaves_the_junit_and_json_written(repo: P
     code = run_app(["-C", str(repo), "ci", "check", "--base-url", server.base_url, "--markdown", str(FULL), "--junit", str(junit), "--json", str(report)])
     captured = capsys.readouterr()
     assert code == 2, captured.err  # the write failed: not 1 (a regression), not 0
-    assert captured.err.split("\n")[0] == "workbench: error: cannot write /dev/full: No space left on device", captured.err
+    assert captured.err.split("\n")[0] == "workbench: error: cannot write /dev/full: no space left on the disk", captured.err
     assert "support/reply" in captured.out  # the verdicts are still printed
     assert json.loads(report.read_text())["ci"]["prompts"][0]["name"] == "support/reply"
     assert [c.get("name") for c in ET.parse(junit).getroot().iter("testcase")] == ["polite", "brief", "mentions the policy"]

@@ -38,9 +38,9 @@ def test_export_to_a_path_that_cannot_be_a_folder_is_refused_before_writing(depl
     a_file = tmp_path / "a-file"
     a_file.write_text("keep me")
     assert run_app(["-C", str(deployed), "export", str(a_file), "--env", "dev", *fmt]) == 2
-    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file}: it is not a folder"
+    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file}: {a_file} is a file, not a folder"
     assert run_app(["-C", str(deployed), "export", str(a_file / "out"), "--env", "dev", *fmt]) == 2
-    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file / 'out'}: {a_file} is not a folder"
+    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file / 'out'}: {a_file} is a file, not a folder"
     assert a_file.read_text() == "keep me"
 
 
@@ -48,7 +48,7 @@ def test_export_to_a_path_that_cannot_be_a_folder_is_refused_before_writing(depl
 def test_export_to_a_device_is_refused(deployed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert run_app(["-C", str(deployed), "export", "/dev/full", "--env", "dev"]) == 2
-    assert _error(capsys)[0] == "workbench: error: cannot write /dev/full: it is not a folder"
+    assert _error(capsys)[0] == "workbench: error: cannot write /dev/full: /dev/full is a file, not a folder"
 
 
 def test_an_export_file_that_cannot_be_written_is_named(deployed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,7 +58,7 @@ def test_an_export_file_that_cannot_be_written_is_named(deployed: Path, tmp_path
     (out / "prompts").write_text("a file where the export needs a folder")
     assert run_app(["-C", str(deployed), "export", str(out), "--env", "dev"]) == 2
     first, hint = _error(capsys)
-    assert first == f"workbench: error: cannot write {out / 'prompts' / 'support' / 'summarize.yaml'}: Not a directory"
+    assert first == f"workbench: error: cannot write {out / 'prompts' / 'support' / 'summarize.yaml'}: {out / 'prompts'} is a file, not a folder"
     assert "manifest.json is written last" in hint
     assert sorted(p.name for p in out.iterdir()) == ["prompts"]  # no manifest: the export is visibly unfinished
 
@@ -67,11 +67,11 @@ def test_init_and_demo_into_a_path_that_cannot_be_a_folder(tmp_path: Path, capsy
     a_file = tmp_path / "a-file"
     a_file.write_text("keep me")
     assert run_app(["init", str(a_file)]) == 2
-    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file}: it is not a folder"
+    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file}: {a_file} is a file, not a folder"
     assert run_app(["init", str(a_file / "repo")]) == 2
-    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file / 'repo'}: {a_file} is not a folder"
+    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file / 'repo'}: {a_file} is a file, not a folder"
     assert run_app(["demo", str(a_file / "demo"), "--no-open"]) == 2
-    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file / 'demo'}: {a_file} is not a folder"
+    assert _error(capsys)[0] == f"workbench: error: cannot write {a_file / 'demo'}: {a_file} is a file, not a folder"
     assert a_file.read_text() == "keep me"
 
 

@@ -51,8 +51,8 @@ def _bad_paths(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     (tmp_path / "a-folder").mkdir()
     return {
         "no such folder": (tmp_path / "missing" / "junit.xml", f"the folder {tmp_path / 'missing'} does not exist"),
-        "a folder": (tmp_path / "a-folder", "it is a folder"),
-        "under a file": (tmp_path / "a-file" / "r.md", f"{tmp_path / 'a-file'} is not a folder"),
+        "a folder": (tmp_path / "a-folder", f"{tmp_path / 'a-folder'} is a folder, not a file"),
+        "under a file": (tmp_path / "a-file" / "r.md", f"{tmp_path / 'a-file'} is a file, not a folder"),
     }
 
 
@@ -90,7 +90,7 @@ def test_a_report_that_fails_to_write_is_named_and_the_others_are_written(repo: 
     assert code == 2, captured.err
     assert "✓ 2/2" in captured.out  # the run's result is still shown
     first, hint, end = captured.err.split("\n")
-    assert (first, end) == ("workbench: error: cannot write /dev/full: No space left on device", ""), captured.err
+    assert (first, end) == ("workbench: error: cannot write /dev/full: no space left on the disk", ""), captured.err
     written = [path for path in paths.values() if path != FULL]
     assert hint == f"  hint: give a path that can be written; the other reports were written ({', '.join(str(p) for p in written)})"
     for path in written:
@@ -106,4 +106,4 @@ def test_json_on_stdout_is_printed_when_a_report_file_fails(repo: Path, tmp_path
     captured = capsys.readouterr()
     assert code == 2
     assert json.loads(captured.out)["suites"][0]["summary"]["passed"] == 2
-    assert captured.err.split("\n")[0] == "workbench: error: cannot write /dev/full: No space left on device; cannot write /dev/full: No space left on device"
+    assert captured.err.split("\n")[0] == "workbench: error: cannot write /dev/full: no space left on the disk; cannot write /dev/full: no space left on the disk"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from workbench.cli.common import fail
 from workbench.errors import WorkbenchError
-from workbench.services.write_paths import file_problem
+from workbench.services.write_paths import file_problem, write_error
 
 Writer = tuple[Path | None, Callable[[Path], object]]
 
@@ -44,7 +44,7 @@ def write_reports(writers: Sequence[Writer]) -> WorkbenchError | None:
         try:
             write(path)
         except OSError as err:
-            failed.append(f"cannot write {path}: {err.strerror or err}")
+            failed.append(write_error(path, err, "").message)
         else:
             written.append(str(path))
     if not failed:
