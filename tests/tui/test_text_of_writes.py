@@ -175,3 +175,29 @@ async def test_a_failed_rollback_keeps_its_reason_for_the_next_attempt(app_repo:
         await settle(pilot)
     events = sorted(git(app_repo, "tag", "--list", "deploy/prod/support/summarize/*").split())
     assert len(events) == 3 and "summaries too short" in git(app_repo, "tag", "-l", "--format=%(contents)", events[-1])
+
+
+async def test_a_failed_release_keeps_its_note_for_the_next_attempt(app_repo: Path) -> None:
+    """Only the commit message and a deployment's reason were kept; a release note typed for a
+    tag that could not be written (here another git's lock) was lost."""
+    from workbench.tui.screens.dialogs import TextPromptScreen
+
+    lock = app_repo / ".git" / "index.lock"
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPromptScreen)
+        await pilot.press(*"calmer tone")
+        lock.write_text("")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "index.lock" in shown_errors(app)
+        await close_error(pilot)
+        lock.unlink()
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPromptScreen)
+        assert app.screen.query_one(Input).value == "calmer tone"

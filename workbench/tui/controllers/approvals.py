@@ -56,9 +56,12 @@ class ApprovalController(Controller):
             body.append_text(plan_body(plan, self.dialog_width()))
         else:
             body.append(clean(why), style="dim")
-        reason = await self.ask(TextPromptScreen(f"Approve {name} {label.rsplit('@', 1)[-1]} for {env}", body, "reason (required, recorded in the approval)"))
+        key = ("approve", name, env, commit)
+        title = f"Approve {name} {label.rsplit('@', 1)[-1]} for {env}"
+        reason = await self.ask_text_of(key, lambda typed: TextPromptScreen(title, body, "reason (required, recorded in the approval)", value=typed))
         if reason is None:
             return
         approval = await self.call(approvals.approve, name, env, commit, reason)
+        self.written(key)
         self.app.notify(f"{name}: approved {label} for {env} ({approval.tag}); push to share it", timeout=6, markup=False)
         self.app.post_message(RepoChanged())

@@ -24,6 +24,19 @@ class FlowAborted(Exception):
 class Controller:
     def __init__(self, app: WorkbenchApp) -> None:
         self.app = app
+        self.unwritten: dict[tuple[str, ...], str] = {}  # text typed for a write that failed, by what it was for
+
+    async def ask_text_of(self, key: tuple[str, ...], screen: Callable[[str], Screen[str | None]]) -> str | None:
+        """Ask for the text of a write (a reason, a note): what was typed for the same write
+        (`key`) is offered again when that write failed, until `written(key)`. The reason typed
+        at 3 a.m. was lost with a write another git's lock refused."""
+        text = await self.ask(screen(self.unwritten.get(key, "")))
+        if text is not None:
+            self.unwritten[key] = text
+        return text
+
+    def written(self, key: tuple[str, ...]) -> None:
+        self.unwritten.pop(key, None)
 
     @property
     def session(self) -> RepoSession:

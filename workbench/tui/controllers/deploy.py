@@ -25,7 +25,7 @@ from workbench.tui.screens.dialogs import ChoiceScreen, ConfirmScreen, TextPromp
 from workbench.tui.screens.environments import EnvironmentsScreen
 
 if TYPE_CHECKING:
-    from workbench.tui.app import WorkbenchApp
+    pass
 
 SPLIT_CHOICES = (10, 25, 50)
 
@@ -61,10 +61,6 @@ def _rollback_plans(session: RepoSession, name: str, env: str, selected: str | N
 
 
 class DeployController(Controller):
-    def __init__(self, app: WorkbenchApp) -> None:
-        super().__init__(app)
-        self.reasons: dict[tuple[str, str, str], str] = {}  # (action, prompt, env) -> the reason of an event not written
-
     def promote(self) -> None:
         if self.selected_prompt() is not None:
             self.start(self._promote)
@@ -189,10 +185,9 @@ class DeployController(Controller):
             title = f"BLOCKED by policy: {title}"
             hint = "emergency only: the reason for an OVERRIDE (recorded in the event); esc cancels"
         key = (plan.action, plan.prompt, plan.env)
-        reason = await self.ask(TextPromptScreen(title, plan_body(plan, self.dialog_width()), hint, value=self.reasons.get(key, "")))
+        reason = await self.ask_text_of(key, lambda typed: TextPromptScreen(title, plan_body(plan, self.dialog_width()), hint, value=typed))
         if reason is None:
             return
-        self.reasons[key] = reason  # until the event is written: a failed write keeps it for the next try
         confirm = Text(f"{plan.summary}.\nReason: {clean(reason)}\n")
         verb = {"rollback": "roll back", "split": "start the split in", "finish": "finish the split in"}.get(plan.action, "promote to")
         yes = f"{verb} {plan.env}"
@@ -205,7 +200,7 @@ class DeployController(Controller):
         if not await self.ask(ConfirmScreen(f"{verb.capitalize()} {plan.env}?", confirm, yes=yes)):
             return
         event = await self.call(deployments.execute, plan, reason, override=plan.blocked)
-        self.reasons.pop(key, None)
+        self.written(key)
         self._deployed(event)
 
     def _deployed(self, event: DeploymentEvent) -> None:

@@ -23,9 +23,11 @@ class ReleaseController(Controller):
             self.app.notify("releasing HEAD (the working copy is not a commit)", timeout=3)
         label = await self.call(releases.next_label, name)
         body = f"Create the release tag {label} at {rev[:10]} (annotated; release tags never move)."
-        note = await self.ask(TextPromptScreen(f"Release {name}", body, "release note (optional)", required=False))
+        key = ("release", name, rev)
+        note = await self.ask_text_of(key, lambda typed: TextPromptScreen(f"Release {name}", body, "release note (optional)", required=False, value=typed))
         if note is None:
             return
         result = await self.call(releases.tag_release, name, rev, note or None)
+        self.written(key)
         self.app.notify(result.message, timeout=5, markup=False)
         self.app.post_message(RepoChanged(frozenset({"history"})))
