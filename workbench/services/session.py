@@ -52,6 +52,7 @@ class SessionCache:
     touching: dict[tuple[str, tuple[str, ...]], str | None] = field(default_factory=dict)
     policy_files: dict[str, dict[str, EnvPolicy] | None] = field(default_factory=dict)  # workbench.yaml blob -> policies
     config_blobs: dict[str, str | None] = field(default_factory=dict)  # commit -> its workbench.yaml blob
+    content_keys: dict[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)  # (prompt, commit) -> `releases.content_key`
     main_line: tuple[str, list[tuple[str, int]]] | None = None  # (main tip, its first-parent line)
     main_minima: tuple[list[tuple[str, int]], list[int]] | None = None  # (that line, suffix minima of its times)
 
