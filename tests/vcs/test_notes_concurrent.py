@@ -16,7 +16,6 @@ import pytest
 from vcs_helpers import run_git
 
 from workbench.errors import RepoError
-from workbench.services import sync
 from workbench.services.session import RepoSession
 from workbench.services.test_results import NOTES_REF, record_note
 
@@ -59,20 +58,3 @@ def test_a_lock_folder_that_cannot_be_made_is_a_repository_error(repo: Path) -> 
     with RepoSession.open(repo) as session, pytest.raises(RepoError, match="cannot take the lock"):
         record_note(session, session.store.resolve("HEAD"), "workbench: p ✓ 1/1 echo 2026-01-01T00:00:00Z")
 
-
-def test_fetched_notes_are_merged_beside_a_stale_index_lock(repo: Path, tmp_path: Path) -> None:
-    """Notes have nothing to do with the index: a stale `index.lock` did not stop a fetch from
-    taking the remote's notes before they were merged under the lock, and does not now."""
-    bare = tmp_path / "origin.git"
-    run_git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    run_git(repo, "remote", "add", "origin", str(bare))
-    with RepoSession.open(repo) as session:
-        assert sync.push(session).ok
-    other = tmp_path / "other"
-    run_git(tmp_path, "clone", "-q", str(bare), str(other))
-    with RepoSession.open(repo) as session:
-        record_note(session, session.store.resolve("HEAD"), "run A: ✓ 2/2")
-        assert sync.push(session).ok
-    (other / ".git" / "index.lock").write_text("")
-    with RepoSession.open(other) as session:
-        assert sync.fetch(session).notes_merged

@@ -256,3 +256,15 @@ def test_fetch_needs_no_identity_when_the_notes_fast_forward(
     run_git(other, "-c", "user.name=Bo", "-c", "user.email=bo@example.com", "notes", "--ref=workbench", "append", "-m", "C", head)
     with RepoSession.open(other) as ws2:
         assert not sync.fetch(ws2).notes_merged  # ours are ahead: nothing to merge
+
+
+def test_fetched_notes_are_merged_beside_a_stale_index_lock(clones: tuple[Path, Path, Path]) -> None:
+    """Notes have nothing to do with the index: a stale `index.lock` did not stop a fetch from
+    taking the remote's notes before they were merged under the notes lock, and does not now."""
+    repo, other, _bare = clones
+    with RepoSession.open(repo) as ws:
+        test_results.record_note(ws, revisions.resolve(ws, "HEAD"), "run A: ✓ 2/2")
+        assert sync.push(ws).ok
+    (other / ".git" / "index.lock").write_text("")
+    with RepoSession.open(other) as ws2:
+        assert sync.fetch(ws2).notes_merged
