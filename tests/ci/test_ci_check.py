@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from ci_repo import build, git, reply, write
+from ci_repo import git, write
 from fake_openai import FakeOpenAI
 
 from workbench.cli.common import run_app
@@ -41,18 +40,6 @@ class Checked:
 
     def prompt(self, name: str) -> dict[str, Any]:
         return next(p for p in self.ci["prompts"] if p["name"] == name)
-
-
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FAKE_KEY", "sk-ci-test-secret-0123456789")
-    return build(tmp_path / "repo")
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(reply=reply) as fake:
-        yield fake
 
 
 def check(root: Path, server: FakeOpenAI, capsys: pytest.CaptureFixture[str], branch: str | None, *extra: str) -> Checked:

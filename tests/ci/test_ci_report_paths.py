@@ -10,29 +10,16 @@ reports are written.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from ci_repo import build, git, reply
+from ci_repo import git
 from fake_openai import FakeOpenAI
 
 from workbench.cli.common import run_app
 
 FULL = Path("/dev/full")
-
-
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FAKE_KEY", "sk-ci-test-secret-0123456789")
-    return build(tmp_path / "repo")
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(reply=reply) as fake:
-        yield fake
 
 
 @pytest.mark.parametrize(("branch", "command"), [("regress", ["ci", "check"]), ("improve", ["ci", "promote", "--base", "main"])])

@@ -11,12 +11,12 @@ fails while written (a full disk) is named, and every other report is still writ
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI
 
+from tests.conftest import git
 from workbench.cli.common import run_app
 
 PROMPT = """\
@@ -30,10 +30,6 @@ tests:
   - {description: beta, vars: {q: beta}, assert: [{type: icontains, value: beta}]}
 """
 FULL = Path("/dev/full")  # every write to it fails with ENOSPC, as a full disk does
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture
