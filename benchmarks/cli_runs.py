@@ -16,8 +16,9 @@ attempt's latency plus every mandated wait, packed at the concurrency (see
 `_server.ideal_schedule`). Two anchors run in the same loop as the workbench, so that the
 machine's load at that moment shows: promptfoo on the same calls (installed from the npm
 registry into a temporary folder when Node and npm are here; skipped with a message
-otherwise), and a floor: a bare Python process that only imports the HTTP client and sends
-the 200 requests. Also printed: CPU time of each process (user + system) and the load
+otherwise), and two floors: a bare Python process that only imports the HTTP client and sends
+the 200 requests, and the same through the official OpenAI SDK (loaded as the workbench loads
+it, `workbench.evals.sdk_import.openai_sdk`): the least any run on the product's stack can take. Also printed: CPU time of each process (user + system) and the load
 average before and after.
 
 Run: python benchmarks/cli_runs.py [--runs N] [--no-promptfoo]
@@ -146,6 +147,22 @@ async def main(url):
 asyncio.run(main(sys.argv[1]))
 """
 
+# The same calls through the official SDK, imported as the workbench imports it (type catalogues
+# on demand, no aiohttp transport) and called as it calls it (`post(..., cast_to=object)`: the
+# answer's JSON, no pydantic model): nothing of the product but that loader module.
+FLOOR_SDK = """
+import asyncio, sys
+from workbench.evals.sdk_import import openai_sdk
+async def main(url):
+    async with openai_sdk().AsyncOpenAI(base_url=url, api_key="x", max_retries=0) as client:
+        slots = asyncio.Semaphore({concurrency})
+        async def one(i):
+            async with slots:
+                await client.post("/chat/completions", body={{"model": "m", "messages": [{{"role": "user", "content": f"floor {{i}}"}}]}}, cast_to=object)
+        await asyncio.gather(*(one(i) for i in range({calls})))
+asyncio.run(main(sys.argv[1]))
+"""
+
 
 def compile_workbench() -> None:
     """Write the package's bytecode, as `pip install` does for an installed (non-editable) copy."""
@@ -196,11 +213,13 @@ def main() -> None:
     load_before = os.getloadavg()
     rows = {
         "floor": Row("floor: bare python + httpx2, 200 calls", LIMIT_TWO, 99),
+        "floor_sdk": Row("floor: bare python + the OpenAI SDK, 200 calls", LIMIT_TWO, 99),
         "uncached": Row("workbench test a b -j16 --no-cache", LIMIT_TWO, 1.15),
         "pf_uncached": Row(f"promptfoo {pf_version} eval, same 200 calls", LIMIT_TWO, 99),
         "cached": Row("workbench cached rerun (0 requests)", CACHED_TARGET_S, 1.0, "target"),
         "pf_cached": Row(f"promptfoo {pf_version} cached rerun", CACHED_TARGET_S, 99, "target"),
         "one": Row("100 cases j16 minus --version start-up", LIMIT_ONE, 1.25),
+        "one_floor_sdk": Row("floor: SDK, 100 calls minus python start-up", LIMIT_ONE, 99),
         "429": Row("10% 429 with Retry-After: 1", 0, 1.2, "ideal"),
         "faults": Row("30% random 429/500", 0, 1.5, "ideal"),
     }
@@ -218,6 +237,10 @@ def main() -> None:
         }
         floor_script = root / "floor.py"
         floor_script.write_text(FLOOR.format(concurrency=CONCURRENCY, calls=2 * CASES))
+        floor_sdk_script = root / "floor_sdk.py"
+        floor_sdk_script.write_text(FLOOR_SDK.format(concurrency=CONCURRENCY, calls=2 * CASES))
+        one_floor_script = root / "one_floor_sdk.py"
+        one_floor_script.write_text(FLOOR_SDK.format(concurrency=CONCURRENCY, calls=CASES))
         with fake_openai(LATENCY) as server:
             wb = [exe, "-C", str(repo), "test", "a", "b", "-j", str(CONCURRENCY), "--base-url", server.base_url]
             pf = None
@@ -227,7 +250,11 @@ def main() -> None:
             timed([exe, "--version"], repo, env)  # warm the file cache
             versions = []
             for _ in range(args.runs):
-                for key, command, cwd in (("floor", [sys.executable, str(floor_script), server.base_url], root), ("uncached", [*wb, "--no-cache"], repo)):
+                for key, command, cwd in (
+                    ("floor", [sys.executable, str(floor_script), server.base_url], root),
+                    ("floor_sdk", [sys.executable, str(floor_sdk_script), server.base_url], root),
+                    ("uncached", [*wb, "--no-cache"], repo),
+                ):
                     began = time.monotonic()
                     rows[key].add(*timed(command, cwd, env))
                     window = [e for e in server.log() if e["start"] >= began]
@@ -238,6 +265,9 @@ def main() -> None:
                 versions.append(version_wall)
                 wall, cpu = timed([exe, "-C", str(repo), "test", "a", "-j", str(CONCURRENCY), "--no-cache", "--base-url", server.base_url], repo, env)
                 rows["one"].add(wall - version_wall, cpu)
+                python_wall, _ = timed([sys.executable, "-c", "pass"], root, env)
+                wall, cpu = timed([sys.executable, str(one_floor_script), server.base_url], root, env)
+                rows["one_floor_sdk"].add(wall - python_wall, cpu)
             timed(wb, repo, env)  # fill the cache
             if pf is not None:
                 timed(pf, root, pf_env)
