@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
 
 from workbench.errors import RepoError
-from workbench.services import branches, deployments, diffing, history, prompt_files
+from workbench.services import branches, deployments, diffing, history, prompt_files, releases, test_results
 from workbench.services.session import RepoSession
 
 
@@ -140,6 +141,30 @@ def test_detached_head_and_stale_lock(repo: Path, ws: RepoSession) -> None:
     with pytest.raises(RepoError, match=re.escape("index.lock")) as err:
         branches.commit(ws, ["greeting"], "Edit")
     assert "stale" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("lock", "write_it"),
+    [
+        ("refs/tags/greeting@v1.lock", lambda ws: releases.tag_release(ws, "greeting")),
+        ("refs/heads/main.lock", lambda ws: branches.commit(ws, ["greeting"], "Edit")),
+        ("refs/notes/workbench.lock", lambda ws: test_results.record_note(ws, "HEAD", "workbench: greeting ✓ 1/1 echo 2026-01-01T00:00:00Z")),
+    ],
+)
+def test_a_stale_ref_lock_is_named_with_what_to_do(repo: Path, ws: RepoSession, lock: str, write_it: Callable[[RepoSession], object]) -> None:
+    """A git killed while it wrote a ref (`kill -9` of the whole job: a CI cancel, the OOM killer)
+    leaves `<ref>.lock`. The error was git's text cut at six lines, before its "remove the file
+    manually to continue", and said neither which file nor that it may be stale."""
+    write(repo, "prompts/greeting.yaml", GREETING + "# y\n")
+    path = repo / ".git" / lock
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    with pytest.raises(RepoError) as err:
+        write_it(ws)
+    assert err.value.message == f"another Git process holds {path}"
+    assert err.value.hint == f"wait for it to finish; if no git command is running, the lock is stale: delete {path}"
+    path.unlink()
+    write_it(ws)  # and the same write then works
 
 
 def test_review_lists_changed_prompts_with_diffs_and_commits(repo: Path, ws: RepoSession) -> None:

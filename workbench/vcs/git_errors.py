@@ -106,6 +106,26 @@ def _detail(stderr: str, status: int) -> str:
     return detail or f"exit status {status}"
 
 
+# Git's words for a lock file it found taken (`index.lock`, `refs/tags/x@v4.lock`, the notes
+# ref's); git runs under LC_ALL=C (GitPython sets it).
+_HELD_LOCK = re.compile(r"Unable to create '(.+\.lock)': File exists")
+
+
+def held_lock(stderr: str, index_lock: Path) -> Path | None:
+    """The lock file a failed git found taken, else None: another git is at work, or one was
+    killed mid-write (`kill -9` of a whole job) and left it. Git's own text is cut at six
+    lines (`_detail`), before its "remove the file manually to continue"."""
+    found = _HELD_LOCK.search(stderr)
+    return Path(found.group(1)) if found else index_lock if "index.lock" in stderr else None
+
+
+def lock_error(lock: Path) -> GitError:
+    return GitError(
+        f"another Git process holds {lock}",
+        hint=f"wait for it to finish; if no git command is running, the lock is stale: delete {lock}",
+    )
+
+
 class ReadOnlyError(RepoError):
     """A write was attempted in a read-only session (`workbench serve` without --write)."""
 

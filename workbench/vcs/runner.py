@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from workbench.core.after_fork import renew_after_fork
-from workbench.errors import GitError, NotFound, RepoError
+from workbench.errors import NotFound, RepoError
 from workbench.vcs import git_errors
 from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_commands import writes
@@ -313,8 +313,8 @@ class GitRunner:
         self._require_repository()
 
     def _error(self, args: Sequence[str], status: int, stderr: str, stdout: str = "", *, unreadable: bool = False) -> RepoError:
-        if "index.lock" in stderr:
-            return self._lock_error()
+        if (lock := git_errors.held_lock(stderr, self.git_dir / "index.lock")) is not None:
+            return git_errors.lock_error(lock)
         if unreadable:
             return GitUnreadable(args, status, stderr, stdout, where=self._place)
         return GitFailed(args, status, stderr, stdout)
@@ -326,11 +326,7 @@ class GitRunner:
         return kind(args, status, errors_in(stderr) or stderr, where=self._place, reading=reading)
 
     def _lock_error(self) -> RepoError:
-        lock = self.git_dir / "index.lock"
-        return GitError(
-            f"another Git process holds {lock}",
-            hint=f"wait for it to finish; if no git command is running, the lock is stale: delete {lock}",
-        )
+        return git_errors.lock_error(self.git_dir / "index.lock")
 
     def check_writable(self) -> None:
         """Refuse early, with a clear message: a read-only session, or a stale `index.lock` that would make git fail."""
