@@ -129,3 +129,34 @@ def test_review_push_fetch_and_errors(repo: Path, tmp_path: Path, capsys: pytest
     (tmp_path / "plain").mkdir()
     code, _, err = cli(capsys, tmp_path / "plain", "status")
     assert code == 2 and "not inside a Git repository" in err
+
+
+def test_line_breaks_in_an_event_cannot_print_a_line_of_their_own(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reason typed with a newline, or a hand-written event whose `who` or `tests` holds one,
+    printed the rest as a line of its own: in `history`, `timeline`, `status` and `audit` it
+    read as another event (prod "promoted to v9 by Ada" while it ran v1). Each field stays on
+    its event's line, its line breaks shown as ⏎."""
+    monkeypatch.setenv("COLUMNS", "400")
+    forged = "2026-01-01T00:00:00.000Z prod promote → support/summarize@v9  by Ada"
+    code, out, _ = cli(capsys, repo, "promote", "support/summarize", "--env", "prod", "-m", f"oops\n{forged}")
+    assert code == 0
+    tag = out.split("tag ", 1)[1].split()[0]
+    seq = tag.rsplit("/", 1)[1]
+    later = str(int(seq[:17]) + 1) + seq[17:]
+    message = run_git(repo, "cat-file", "tag", tag).split("\n\n", 1)[1].replace(seq, later)
+    message = "\n".join(
+        'who: "Mallory\\nsupport/summarize  v9 1234567 1s ago Ada"' if line.startswith("who:")
+        else 'tests: "✓ 4/4\\nv9 ✓ 9/9"' if line.startswith("tests:") else line
+        for line in message.splitlines()
+    )
+    run_git(repo, "tag", "-a", "--cleanup=verbatim", "-F", "-", f"deploy/prod/support/summarize/{later}", f"{tag}^{{commit}}", stdin=message)
+    for command in (["history", "support/summarize"], ["timeline"], ["status"], ["audit"]):
+        code, out, _ = cli(capsys, repo, *command)
+        assert code == 0, command
+        for line in out.splitlines():
+            assert not line.lstrip().startswith(("2026-01-01", "support/summarize  v9", "v9")), (command, line)
+        assert "v9" not in out or "⏎" in out, command
+    code, out, _ = cli(capsys, repo, "history", "support/summarize")
+    assert f"oops⏎{forged}" in out and "Mallory⏎support/summarize  v9" in out and "✓ 4/4⏎v9 ✓ 9/9" in out

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from workbench.cli.common import app, console, emit_json, open_session, prompt_name
-from workbench.core.safe_text import clean
+from workbench.core.safe_text import clean, inline
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -195,11 +195,11 @@ def status_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> Non
                 continue
             text = Text()
             version = event.version.rsplit("@", 1)[-1] if event.version else event.commit[:10]
-            text.append(clean(version), style="bold")
-            text.append(f" {event.commit[:7]} {_age(event.when)} {clean(event.who.split(' <')[0])}", style="dim")
+            text.append(inline(version), style="bold")
+            text.append(f" {event.commit[:7]} {_age(event.when)} {inline(event.who.split(' <')[0])}", style="dim")
             if event.canary:
                 canary = event.canary.version.rsplit("@", 1)[-1] if event.canary.version else event.canary.commit[:7]
-                text.append(f" split {event.canary.percent:g}%→{clean(canary)}", style="magenta")
+                text.append(f" split {event.canary.percent:g}%→{inline(canary)}", style="magenta")
             if cell.lag:
                 text.append(f" ⚠ {cell.lag} behind {status.environments[index - 1]}", style="yellow")
             elif cell.differs:
@@ -222,7 +222,7 @@ def _event_problem(tag: str, problem: str) -> Text:
     """One line naming a malformed deployment tag and what of its message was left out."""
     from rich.text import Text
 
-    return Text(f"  ⚠ {clean(tag)}: {clean(problem)}", style="yellow")
+    return Text(f"  ⚠ {inline(tag)}: {inline(problem)}", style="yellow")
 
 
 @app.command("history")
@@ -249,18 +249,18 @@ def history_cmd(
         out.print(Text(f"no deployments of {clean(name)}" + (f" in {clean(env)}" if env else "")))
     for event in events:
         line = Text()
-        line.append(f"{clean(event.when)} ", style="dim")
-        line.append(f"{clean(event.env)} ", style="bold")
-        line.append(f"{event.action} → {clean(event.version or event.commit[:10])}")
+        line.append(f"{inline(event.when)} ", style="dim")
+        line.append(f"{inline(event.env)} ", style="bold")
+        line.append(f"{event.action} → {inline(event.version or event.commit[:10])}")
         if event.override:
             line.append(" OVERRIDE of the policy", style="bold")
         if event.canary:
-            line.append(f" (canary {event.canary.percent:g}% → {clean(event.canary.version or '')})")
-        line.append(f"  by {clean(event.who)}", style="cyan")
+            line.append(f" (canary {event.canary.percent:g}% → {inline(event.canary.version or '')})")
+        line.append(f"  by {inline(event.who)}", style="cyan")
         if event.reason:
-            line.append(f"  “{clean(event.reason)}”")
+            line.append(f"  “{inline(event.reason)}”")
         if event.tests:
-            line.append(f"  tests {clean(event.tests)}", style="dim")
+            line.append(f"  tests {inline(event.tests)}", style="dim")
         out.print(line, overflow="fold")
         if event.problem:
             out.print(_event_problem(event.tag, event.problem), overflow="fold")
@@ -323,20 +323,20 @@ def timeline_cmd(
         out.print(Text("no events" + (f" in {clean(env)}" if env else "") + (f" since {clean(since)}" if since else "")))
     for event in found:
         line = Text()
-        line.append(f"{clean(event.when[:16].replace('T', ' '))} ", style="dim")
-        line.append(f"{clean(event.env or ''):<8} ", style="bold")
+        line.append(f"{inline(event.when[:16].replace('T', ' '))} ", style="dim")
+        line.append(f"{inline(event.env or ''):<8} ", style="bold")
         line.append(f"{event.kind:<8} ", style="bold red" if event.kind == "rollback" else "bold")
-        line.append(clean(", ".join(event.prompts)))
+        line.append(inline(", ".join(event.prompts)))
         if event.version:
-            was = f"{clean(event.previous_version.rsplit('@', 1)[-1])} → " if event.previous_version else ""
-            line.append(f"  {was}{clean(event.version.rsplit('@', 1)[-1])}")
+            was = f"{inline(event.previous_version.rsplit('@', 1)[-1])} → " if event.previous_version else ""
+            line.append(f"  {was}{inline(event.version.rsplit('@', 1)[-1])}")
         if event.canary:
-            line.append(f" (canary {clean(event.canary)})")
-        line.append(f"  {clean(event.who.split(' <')[0])}", style="cyan")
+            line.append(f" (canary {inline(event.canary)})")
+        line.append(f"  {inline(event.who.split(' <')[0])}", style="cyan")
         if event.why:
-            line.append(f"  “{clean(event.why)}”")
+            line.append(f"  “{inline(event.why)}”")
         if event.tests:
-            line.append(f"  tests {clean(event.tests)}", style="dim")
+            line.append(f"  tests {inline(event.tests)}", style="dim")
         out.print(line)
         if event.problem:
             out.print(_event_problem(event.tag, event.problem), overflow="fold")

@@ -15,7 +15,7 @@ from workbench.cli.common import (
     open_session,
     prompt_name,
 )
-from workbench.core.safe_text import clean
+from workbench.core.safe_text import clean, inline
 
 
 @app.command("approve")
@@ -90,17 +90,17 @@ def _print_report(report: object) -> None:
         event = finding.event
         label = {"violation": "VIOLATION", "override": "OVERRIDE"}.get(finding.status, "PROBLEM")
         line = Text(f"\n{label} ", style="bold")
-        line.append(f"{clean(event.tag)}\n")
+        line.append(f"{inline(event.tag)}\n")
         target = event.canary.version if event.action == "split" and event.canary else event.version
-        line.append(f"  {clean(event.action)} {clean(event.prompt)} in {clean(event.env)} → {clean(target or event.commit[:10])}")
-        line.append(f"  by {clean(finding.promoter or event.who or 'unknown')} at {clean(event.when or event.seq[:17])}\n", style="dim")
+        line.append(f"  {inline(event.action)} {inline(event.prompt)} in {inline(event.env)} → {inline(target or event.commit[:10])}")
+        line.append(f"  by {inline(finding.promoter or event.who or 'unknown')} at {inline(event.when or event.seq[:17])}\n", style="dim")
         if event.reason:
-            line.append(f"  reason: {clean(event.reason)}\n", style="dim")
+            line.append(f"  reason: {inline(event.reason)}\n", style="dim")
         for problem in finding.problems:
-            line.append(f"  ✗ {clean(problem)}\n")
+            line.append(f"  ✗ {inline(problem)}\n")
         for check in finding.checks:
             if not check.ok:
-                line.append(f"  ✗ {clean(check.rule)}: {clean(check.found)}\n")
+                line.append(f"  ✗ {inline(check.rule)}: {inline(check.found)}\n")
         if finding.sources:
-            line.append(f"  policy read from: {clean(', '.join(finding.sources))}", style="dim")
+            line.append(f"  policy read from: {inline(', '.join(finding.sources))}", style="dim")
         out.print(line)

@@ -56,6 +56,13 @@ def well_formed(text: str) -> str:
     return _ILL_FORMED.sub(_REPLACEMENT, text) if not text.isascii() else text
 
 
+def inline(value: object) -> str:
+    """One field of a one-line record (an event's reason, who, tests) on that line: `clean`, with
+    every line break shown as ⏎. Kept as a newline, the rest printed as a line of its own,
+    which read as another record (a forged "prod promote → v9" in `workbench history`)."""
+    return clean(value).replace("\n", "\u23ce")
+
+
 def one_line(value: object, limit: int = 200) -> str:
     """The first line of a value, cleaned and cut with an ellipsis."""
     raw = value if isinstance(value, str) else str(value)
@@ -70,4 +77,4 @@ def safe(value: object, style: str = "") -> Text:
     return Text(clean(value), style=style)
 
 
-__all__ = ["clean", "one_line", "safe", "well_formed"]
+__all__ = ["clean", "inline", "one_line", "safe", "well_formed"]
