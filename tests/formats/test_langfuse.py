@@ -155,3 +155,51 @@ def test_a_commit_refused_half_way_leaves_nothing_behind_and_the_import_can_run_
     code, out, err = cli(root, "import", "langfuse", str(export), "--prefix", "lf")
     assert code == 0, out + err
     assert _running(root) == {"lf/a": "lf/a@v1", "lf/b": "lf/b@v1"}
+
+
+def _export(tmp_path: Path, objects: list[dict[str, Any]], file: str) -> Path:
+    export = tmp_path / file
+    export.write_text(json.dumps({"data": objects}), encoding="utf-8")
+    return export
+
+
+def _releases(root: Path) -> dict[str, str]:
+    """{release tag: the subject of its commit}."""
+    out = subprocess.run(["git", "tag", "-l", "*@v*", "--format=%(refname:short) %(*subject)"], cwd=root, capture_output=True, text=True, check=True).stdout
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+def test_an_import_killed_between_a_commit_and_its_release_is_finished_by_the_next(repo: Path, tmp_path: Path) -> None:
+    """`kill -9` after version 2's commit, before its release tag: the next import took version 2
+    as done and never released it, so version 3 became `@v2` and the label `production` on
+    version 3 deployed "v2" (release numbers no longer followed Langfuse's versions)."""
+    root = new_repo(tmp_path / "killed")
+    first_two = [{**o, "labels": []} for o in OBJECTS if o["name"] == "movie-critic" and o["version"] <= 2]
+    code, out, err = cli(root, "import", "langfuse", str(_export(tmp_path, first_two, "part.json")), "--prefix", "lf")
+    assert code == 0, out + err
+    subprocess.run(["git", "tag", "-d", "lf/movie-critic@v2"], cwd=root, check=True, capture_output=True)  # what the kill left
+    code, out, err = cli(root, "import", "langfuse", str(EXPORT), "--prefix", "lf", "--label-env", "production=prod,staging=staging")
+    assert code == 0, out + err
+    assert _releases(root) == _releases(repo)
+    assert _running(root) == _running(repo) == {"lf/movie-critic": "lf/movie-critic@v3", "lf/support/reply": "lf/support/reply@v1", "lf/policy": "lf/policy@v1"}
+
+
+def test_an_import_killed_between_writing_a_version_and_its_commit_can_run_again(repo: Path, tmp_path: Path) -> None:
+    """`kill -9` after version 2's file was written, before its commit: the next import refused
+    ("uncommitted changes in prompts/lf/movie-critic.yaml: commit or discard them"), for the
+    import's own file. A file holding exactly the version the import writes next is its own."""
+    root = new_repo(tmp_path / "killed")
+    first = [{**o, "labels": []} for o in OBJECTS if o["name"] == "movie-critic" and o["version"] == 1]
+    code, out, err = cli(root, "import", "langfuse", str(_export(tmp_path, first, "part.json")), "--prefix", "lf")
+    assert code == 0, out + err
+    path = "prompts/lf/movie-critic.yaml"
+    second = subprocess.run(["git", "show", f"lf/movie-critic@v2:{path}"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    (root / path).write_text(second, encoding="utf-8")  # what the kill left
+    code, out, err = cli(root, "import", "langfuse", str(EXPORT), "--prefix", "lf", "--label-env", "production=prod,staging=staging")
+    assert code == 0, out + err
+    assert _releases(root) == _releases(repo) and _running(root) == _running(repo)
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True).stdout == ""
+    # Any other change is still the user's: refused, as before.
+    (root / path).write_text(second + "# my own edit\n", encoding="utf-8")
+    code, out, err = cli(root, "import", "langfuse", str(EXPORT), "--prefix", "lf")
+    assert code == 2 and "uncommitted changes in prompts/lf/movie-critic.yaml" in err

@@ -23,7 +23,7 @@ from workbench.services import branches, deployments
 from workbench.services.atomic_files import write_atomically
 from workbench.services.deployment_events import current_event
 from workbench.services.prompt_files import uncommitted_paths
-from workbench.services.releases import ensure_release
+from workbench.services.releases import ensure_release, existing_release
 from workbench.services.session import RepoSession
 
 TRAILER = "Imported-From:"
@@ -131,15 +131,17 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
     for name, chain in sorted(by_prompt.items()):
         chain.sort(key=lambda v: v.number)
         paths = sorted({f.path for v in chain for f in v.files})
-        busy = [p for p in paths if p in dirty]
+        done = imported_commits(session, paths)
+        busy = [p for p in paths if p in dirty and p not in _left_by_a_kill(root, chain, done)]
         if busy:
             raise RepoError(f"cannot import the history of {name}: uncommitted changes in {', '.join(busy)}", hint="commit or discard them first")
-        done = imported_commits(session, paths)
         commit = ""
         for version in chain:
             if version.key in done:
                 commit = done[version.key]
                 report.skipped.append({"prompt": name, "version": str(version.number), "commit": commit})
+                if existing_release(session, name, commit) is None:  # killed between its commit and its release
+                    _release(session, report, name, version, commit, source_name)
             else:
                 if version.when and _when(version.when) is None:
                     report.notes.append(f"{name} version {version.number}: its date {version.when} is not one Git records (years 1970-2099): committed with the current time")
@@ -162,12 +164,7 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
                         ) from None
                     commit = info.sha
                     report.commits.append({"prompt": name, "version": str(version.number), "commit": commit})
-                    # Every version is released, so release numbers follow the source's versions.
-                    with store.attributed(when=_when(version.when)):
-                        try:
-                            ensure_release(session, name, commit, note=f"{source_name} version {version.number}")
-                        except WorkbenchError as err:
-                            report.notes.append(f"{name} version {version.number} is not released: {err}")
+                    _release(session, report, name, version, commit, source_name)
                 except NothingToDo:
                     if not commit:
                         raise
@@ -187,6 +184,24 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
     for when, version, label, env, commit in labelled:
         _record(session, report, version, label, env, commit, when, source_name)
     return report
+
+
+def _left_by_a_kill(root: Path, chain: list[SourceVersion], done: dict[str, str]) -> set[str]:
+    """The files of the first version not yet imported that hold exactly its text: an import
+    killed after writing them, before its commit, left them (the next one writes the same)."""
+    pending = next((v for v in chain if v.key not in done), None)
+    if pending is None:
+        return set()
+    return {f.path for f in pending.files if (root / f.path).is_file() and (root / f.path).read_text(encoding="utf-8", errors="replace") == f.text}
+
+
+def _release(session: RepoSession, report: HistoryReport, name: str, version: SourceVersion, commit: str, source_name: str) -> None:
+    """Every version is released, so release numbers follow the source's versions."""
+    with session.store.attributed(when=_when(version.when)):
+        try:
+            ensure_release(session, name, commit, note=f"{source_name} version {version.number}")
+        except WorkbenchError as err:
+            report.notes.append(f"{name} version {version.number} is not released: {err}")
 
 
 def _record(
