@@ -9,6 +9,7 @@ from pathlib import Path
 from workbench.core.limited_read import read_at_most
 from workbench.errors import RepoError, WorkbenchError
 from workbench.services.write_paths import folder_problem, write_error
+from workbench.vcs.init_repo import has_commits
 from workbench.vcs.init_repo import init_repository as git_init
 
 EXAMPLE_PROMPT = """\
@@ -54,24 +55,27 @@ def init_repository(directory: Path) -> Path:
         RepoError: it is a Git repository already; Git could not commit (nothing is left then).
     """
     root = Path(directory).resolve()
-    if (root / "prompts").exists() or (root / "workbench.yaml").exists():
+    again = _unfinished(root)
+    if not again and ((root / "prompts").exists() or (root / "workbench.yaml").exists()):
         raise WorkbenchError(f"{root} already holds a prompt repository", hint="open it with `workbench -C PATH`")
     problem = folder_problem(root)
     if problem is not None:  # before anything is made
         raise WorkbenchError(f"cannot write {directory}: {problem}", hint=_HINT)
-    if (root / ".git").exists():  # said after writing its files, which were then left there
+    if not again and (root / ".git").exists():  # said after writing its files, which were then left there
         raise RepoError(f"{root} is already a Git repository", hint="workbench init makes a new one: give a new folder")
     gitignore = root / ".gitignore"
     ignored_before = read_at_most(gitignore, MAX_GITIGNORE_BYTES, regular_only=True) if gitignore.exists() else None
     made_root = not root.exists()
+    made_git = not (root / ".git").exists()
     try:
         _write_files(root, gitignore, ignored_before)
-        git_init(root, "Initial prompt repository")
+        git_init(root, "Initial prompt repository", again=not made_git)
     except Exception:  # no Git identity, a failed commit, a full disk: nothing made is left
         # (a second init refused: "already holds a prompt repository"). Not Ctrl-C: the first
         # commit finishes under it (`vcs/detached.py`), and the init with it.
         shutil.rmtree(root / "prompts", ignore_errors=True)
-        shutil.rmtree(root / ".git", ignore_errors=True)
+        if made_git:
+            shutil.rmtree(root / ".git", ignore_errors=True)
         (root / "workbench.yaml").unlink(missing_ok=True)
         if ignored_before is None:
             gitignore.unlink(missing_ok=True)
@@ -84,9 +88,34 @@ def init_repository(directory: Path) -> Path:
     return root
 
 
+def _unfinished(root: Path) -> bool:
+    """Whether the folder holds what an init killed before its first commit left (`kill -9`,
+    SIGTERM, a power cut: nothing could clean up): init's own files, whole or cut short, and
+    a `.git` with no commit, or none. A second init finishes it; it refused ("already holds a
+    prompt repository") a repository with no commit."""
+    made = {root / "prompts": None, root / "prompts" / "example": None, root / "prompts" / "example" / "greeting.yaml": EXAMPLE_PROMPT}
+    config = root / "workbench.yaml"
+    try:
+        if not (root / "prompts").is_dir() and not config.exists():
+            return False
+        found = [root / "prompts", *(root / "prompts").rglob("*")] if (root / "prompts").exists() else []
+        if config.exists():
+            found.append(config)
+            made[config] = CONFIG
+        for path in found:
+            if path not in made or path.is_symlink() or (made[path] is None) != path.is_dir():
+                return False
+            text = made[path]
+            if text is not None and not text.startswith(read_at_most(path, len(text), regular_only=True).decode("utf-8", "replace")):
+                return False
+    except (OSError, WorkbenchError):
+        return False
+    return not has_commits(root)
+
+
 def _write_files(root: Path, gitignore: Path, ignored_before: bytes | None) -> None:
     try:
-        (root / "prompts" / "example").mkdir(parents=True)
+        (root / "prompts" / "example").mkdir(parents=True, exist_ok=True)  # exists when an unfinished init is finished
         (root / "prompts" / "example" / "greeting.yaml").write_text(EXAMPLE_PROMPT, encoding="utf-8")
         (root / "workbench.yaml").write_text(CONFIG, encoding="utf-8")
         if ignored_before is None or b".workbench/" not in ignored_before:
