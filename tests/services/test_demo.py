@@ -56,3 +56,38 @@ def test_the_commands_the_demo_prints_can_be_pasted(tmp_path: Path, capsys: pyte
     assert run_app(["demo", str(root), "--no-open"]) == 0
     lines = [line.split("#")[0].strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("workbench -C")]
     assert lines and all(shlex.split(line)[2] == str(root) for line in lines)
+
+
+@pytest.mark.parametrize("folder_existed", [False, True])
+def test_a_demo_interrupted_half_way_leaves_nothing_and_can_run_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder_existed: bool) -> None:
+    """Ctrl+C while `demo DIR` built its history left a half-built repository in DIR, and the
+    same command then refused: "DIR is not empty; give a new folder"."""
+    import os
+    import signal
+    import sys
+    import time
+
+    templates = tmp_path / "templates"
+    (templates / "hooks").mkdir(parents=True)
+    hook = templates / "hooks" / "pre-commit"  # holds the first commit until Ctrl+C is typed
+    hook.write_text("#!/bin/sh\ntrap '' INT\n[ -e ../under-way ] || { touch ../under-way; sleep 1; }\n")
+    hook.chmod(0o755)
+    monkeypatch.setenv("GIT_TEMPLATE_DIR", str(templates))
+    root = tmp_path / "demo"
+    if folder_existed:
+        root.mkdir()
+    with subprocess.Popen(
+        [sys.executable, "-m", "workbench", "demo", str(root), "--no-open"], start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "under-way").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert process.poll() is None, "the demo ended before its first commit"
+        os.killpg(process.pid, signal.SIGINT)  # as a terminal sends Ctrl+C: to the whole group
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err.strip() == "workbench: interrupted", err
+    time.sleep(1.5)  # the hook's git, had it outlived workbench, would write again by now
+    assert (list(root.iterdir()) == []) if folder_existed else not root.exists()
+    monkeypatch.delenv("GIT_TEMPLATE_DIR")
+    assert run_app(["demo", str(root), "--no-open"]) == 0

@@ -400,11 +400,20 @@ def create_demo_repo(directory: Path | None = None, *, now: Callable[[], datetim
         if root.exists() and any(root.iterdir()):
             raise WorkbenchError(f"{root} is not empty", hint="give a new folder, or none for a temporary one")
     config = LOCAL_MODEL_CONFIG if local_model_available() else ECHO_CONFIG
+    existed = root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True)
         _DemoBuilder(root, (now or (lambda: datetime.now(UTC)))()).build(config)
     except BaseException as err:
-        if directory is None:
+        # Ctrl+C, a full disk: what was made goes (the folder was new or empty), so the same
+        # `demo DIR` can run again; it refused ("not empty") a half-built demo.
+        if existed:
+            for made in list(root.iterdir()):
+                if made.is_dir() and not made.is_symlink():
+                    shutil.rmtree(made, ignore_errors=True)
+                else:
+                    made.unlink(missing_ok=True)
+        else:
             shutil.rmtree(root, ignore_errors=True)
         if isinstance(err, OSError):  # the folder (or the file) the system names, when it names one
             raise write_error(err.filename or root, err, hint) from None
