@@ -160,6 +160,25 @@ def test_concurrent_promotions_of_unreleased_versions_renumber_the_later_release
         assert row.cell("prod").commit == b.commit  # type: ignore[union-attr]
 
 
+def test_a_fetch_killed_while_it_renumbered_a_release_does_not_release_it_twice(clones: tuple[Path, Path, Path]) -> None:
+    """Renumbering makes the new tag, then drops ours: a fetch killed in between (`kill -9`) left
+    both, and the next fetch renumbered ours again, so one commit had two releases (v2 and v3)."""
+    repo, other, _bare = clones
+    with RepoSession.open(other) as ws2:
+        write(other, "prompts/greeting.yaml", GREETING.replace("hello", "hi"))
+        branches.commit(ws2, ["greeting"], "Other clone's greeting")
+        ours = releases.tag_release(ws2, "greeting").tag.commit
+    with RepoSession.open(repo) as ws:
+        releases.tag_release(ws, "greeting")
+        assert sync.push(ws).ok
+    run_git(other, "tag", "-a", "-m", "Release greeting@v2", "greeting@v2", ours)  # what the killed fetch made
+    with RepoSession.open(other) as ws2:
+        fetched = sync.fetch(ws2)
+        assert any("your unpushed release is now greeting@v2" in d for d in fetched.details), fetched.details
+        assert sorted((r.label, r.commit == ours) for r in releases.releases(ws2, "greeting")) == [("greeting@v1", False), ("greeting@v2", True)]
+        assert sync.push(ws2).ok
+
+
 def test_fetch_after_a_branch_renamed_into_a_folder_says_to_prune(clones: tuple[Path, Path, Path]) -> None:
     """feature renamed feature/a on the remote: origin/feature, left in this clone, blocks
     origin/feature/a. The hint said "check the remote URL and your access"."""

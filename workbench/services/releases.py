@@ -151,6 +151,12 @@ def settle_collisions(session: RepoSession, remote_tags: dict[str, RemoteTag]) -
             session.cache.tag_targets.pop(clash.tag, None)
             yielded.append(clash.tag)
             continue
+        made = [t for t in store.release_tags() if t.prompt == clash.prompt and t.commit == clash.commit and t.tag not in remote_tags]
+        if made:  # a fetch killed between making the new name and dropping ours: that name is it
+            store.delete_local_tag(clash.tag)
+            session.cache.tag_targets.pop(clash.tag, None)
+            renumbered.append((clash.tag, made[0].tag))
+            continue
         taken = {t.number for t in store.release_tags() if t.prompt == clash.prompt}
         taken |= {
             parsed[1] for parsed in (parse_release_tag(name) for name in remote_tags) if parsed is not None and parsed[0] == clash.prompt
