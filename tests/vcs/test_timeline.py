@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from vcs_helpers import SUMMARIZE, run_git, write
 
 from workbench.cli import run_app
-from workbench.services import deployments, releases
+from workbench.services import deployment_events, deployments, releases
 from workbench.services.history import branch_history
 from workbench.services.session import RepoSession
 from workbench.services.timeline import timeline
@@ -65,6 +66,25 @@ def test_timeline_lists_every_kind_newest_first_and_filters(repo: Path, ws: Repo
     assert run_app(["-C", str(repo), "timeline", "--since", "1h"]) == 0
     assert "rollback" in capsys.readouterr().out
     assert run_app(["-C", str(repo), "timeline", "--since", "soon"]) == 2
+
+
+def test_events_written_by_a_clock_that_is_behind_keep_the_order_that_decides_what_runs(
+    repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rollback written on a clone whose clock is two hours behind sorts after the events it
+    saw (its sequence), and is what prod runs; the timeline listed it oldest (by the message's
+    `when`), so its first prod row named a version prod no longer ran."""
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="ship")
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="calmer")
+    real = ws.clock
+    ws.clock = lambda: real() - timedelta(hours=2)
+    rolled = deployments.rollback(ws, "support/summarize", "prod", reason="too calm")
+    newest = deployment_events.deployments(ws, "support/summarize", "prod")[0]
+    assert newest.tag == rolled.tag == deployment_events.current_event(ws, "support/summarize", "prod").tag  # type: ignore[union-attr]
+    assert timeline(ws, env="prod")[0].tag == rolled.tag
+    assert run_app(["-C", str(repo), "timeline", "--env", "prod", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)[0]
+    assert (first["kind"], first["version"]) == ("rollback", "support/summarize@v1")
 
 
 def test_timeline_shows_merges_to_main_that_changed_prompts(merged: Path) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from workbench.core.event_seq import seq_time
 from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
 from workbench.core.periods import parse_since
 from workbench.core.versions import DeploymentEvent, ReleaseTag, parse_release_label
@@ -83,13 +84,13 @@ def timeline(
         found += [_release(r) for r in session.store.release_tags() if prompt is None or r.prompt == prompt]
         found += _merges(session, prompt, cutoff)
     if cutoff is not None:
-        found = [e for e in found if epoch(e.when) >= cutoff]
+        found = [e for e in found if moment(e) >= cutoff]
     # Same second: the deployment's millisecond, then the later stage first (a pipeline
     # promotes dev, then staging, then prod), then the later release of a prompt first (tag
     # dates have whole seconds: releases made in one second were listed oldest first); the
     # tag's random suffix never decides.
     stages = {env: index for index, env in enumerate(session.environments)}
-    found.sort(key=lambda e: (epoch(e.when), e.kind != "release", e.seq[:17], stages.get(e.env or "", -1), _release_number(e)), reverse=True)
+    found.sort(key=lambda e: (moment(e), e.kind != "release", e.seq[:17], stages.get(e.env or "", -1), _release_number(e)), reverse=True)
     return found[:limit]
 
 
@@ -150,6 +151,14 @@ def _merges(session: RepoSession, prompt: str | None, cutoff: float | None) -> l
         if names and (prompt is None or prompt in names):
             found.append(TimelineEvent(when=_iso(info.committer_time), kind="merge", prompts=names, commit=info.sha, who=info.author, why=info.subject))
     return found
+
+
+def moment(event: TimelineEvent) -> float:
+    """When the event counts as having happened: a deployment's sequence time, the one order of
+    the events of an environment (`core.event_seq`: after every event its writer saw, even from a
+    clock that is behind, when the message's `when` is that clock's), else its date."""
+    at = seq_time(event.seq) if event.seq else None
+    return at.timestamp() if at is not None else epoch(event.when)
 
 
 def _iso(stamp: int) -> str:
