@@ -252,3 +252,29 @@ async def test_no_earlier_version_rolls_back_to_the_version_selected_in_history(
     await drive(app_root, keys)
     assert outcome(cli) == outcome(app_root)
     assert outcome(app_root)[:3] == ("rollback", f"{NAME}@v2", commits[1])
+
+
+async def test_release_of_content_already_released_names_that_release(twins: tuple[Path, Path, list[str]], capsys: Any) -> None:
+    """HEAD restores v1's text: the CLI's `tag` reuses v1; the app's dialog said "Create the
+    release tag support/summarize@v2", asked for a note, and then reused v1 all the same."""
+    cli, app_root, commits = twins
+    for root in (cli, app_root):
+        with RepoSession.open(root) as session:
+            releases.ensure_release(session, NAME, commits[0])
+        (root / "prompts" / "support" / "summarize.yaml").write_text(PROMPT.replace("TONE", "neutral"))
+        date = "2026-01-04T12:00:00Z"
+        env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        subprocess.run(["git", "commit", "-qam", "neutral again"], cwd=root, check=True, env=env)
+    assert run_app(["-C", str(cli), "tag", NAME]) == 0
+    said = capsys.readouterr().out
+    assert "already released as support/summarize@v1" in said
+    shown: list[str] = []
+
+    async def keys(app: WorkbenchApp, pilot: Any) -> None:
+        await press(pilot, "r")
+        shown.append(getattr(app.screen, "_title", "") + str(getattr(app.screen, "_body", "")) + shown_errors(app))
+
+    await drive(app_root, keys)
+    assert "already released as support/summarize@v1" in shown[0] and "support/summarize@v2" not in shown[0]
+    listing = ["tag", "-l", "--format=%(refname:short) %(*objectname)"]
+    assert git(cli, *listing) == git(app_root, *listing)

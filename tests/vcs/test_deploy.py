@@ -276,8 +276,7 @@ def test_nothing_to_promote_names_the_release_the_environment_runs(ws: RepoSessi
     release would take: they looked before the winner's release tag was there) while dev ran
     v7 and no v8 existed. Here the release is hidden from the plan, as the race hid it."""
     deployments.promote(ws, "greeting", "dev", reason="first")
-    monkeypatch.setattr(deployments, "existing_release", lambda *args: None)
-    monkeypatch.setattr(deployments, "next_label", lambda *args: "greeting@v8")
+    monkeypatch.setattr(deployments, "plan_release", lambda _session, _name, commit: releases.ReleasePlan(commit, "greeting@v8", True))
     with pytest.raises(WorkbenchError, match="dev already runs greeting@v1 for greeting"):
         deployments.plan_promote(ws, "greeting", "dev")
 

@@ -29,7 +29,7 @@ from workbench.services.deployment_events import current_event, events
 from workbench.services.diffing import diff, introduction
 from workbench.services.policies import check_promotion, policy_in_force
 from workbench.services.prompt_files import prompt_at
-from workbench.services.releases import ensure_release, existing_release, next_label
+from workbench.services.releases import ensure_release, plan_release
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
 from workbench.services.test_results import latest_summary
@@ -307,14 +307,13 @@ def _release_for(session: RepoSession, name: str, commit: str) -> tuple[str, str
     Content that a release already names deploys that release's commit, so one label always
     means one commit. A version that is not valid cannot be deployed.
     """
-    found = existing_release(session, name, commit)
-    if found is not None:
-        return found.commit, found.label, False
-    result = prompt_at(session, name, commit)
-    if not result.ok:
-        first = result.errors[0].format() if result.errors else "invalid"
-        raise PromptError(f"cannot deploy {name} at {commit[:10]}: {first}", hint="fix it, commit, and deploy the new commit")
-    return commit, next_label(session, name), True
+    planned = plan_release(session, name, commit)
+    if planned.new:
+        result = prompt_at(session, name, commit)
+        if not result.ok:
+            first = result.errors[0].format() if result.errors else "invalid"
+            raise PromptError(f"cannot deploy {name} at {commit[:10]}: {first}", hint="fix it, commit, and deploy the new commit")
+    return planned.commit, planned.label, planned.new
 
 
 def _plan(

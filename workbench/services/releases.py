@@ -33,7 +33,7 @@ class ReleaseResult:
     def message(self) -> str:
         if self.created:
             return f"created {self.tag.label} at {self.tag.commit[:10]}"
-        return f"{self.tag.commit[:10]} is already released as {self.tag.label}; reusing it"
+        return ReleasePlan(self.tag.commit, self.tag.label, False).message
 
 
 def releases(session: RepoSession, name: str | None = None) -> list[ReleaseTag]:
@@ -74,7 +74,45 @@ def existing_release(session: RepoSession, name: str, commit: str) -> ReleaseTag
 
 
 def next_label(session: RepoSession, name: str) -> str:
-    return release_label(name, max((t.number for t in releases(session, name)), default=0) + 1)
+    """The label a new release of `name` takes: the number after the highest, past any tag of that name."""
+    return release_label(name, _next_number(session, name))
+
+
+def _next_number(session: RepoSession, name: str) -> int:
+    number = max((t.number for t in releases(session, name)), default=0) + 1
+    while session.store.tag_exists(release_tag_name(name, number)):
+        number += 1
+    return number
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """Which release a version of a prompt is, or would be: what `tag`, the app's release dialog
+    and a deployment's plan say before anything is written."""
+
+    commit: str  # the release's commit (content a release names maps to that release's commit)
+    label: str
+    new: bool  # releasing creates the tag `label`; False: `label` names this content already
+
+    @property
+    def message(self) -> str:
+        """What releasing it does, in the words `tag` prints when it is done."""
+        if self.new:
+            return f"create the release tag {self.label} at {self.commit[:10]}"
+        return f"{self.commit[:10]} is already released as {self.label}; reusing it"
+
+
+def plan_release(session: RepoSession, name: str, commit: str) -> ReleasePlan:
+    """The release naming `name` at `commit`: an existing one, else the next label (not written)."""
+    found = existing_release(session, name, commit)
+    if found is not None:
+        return ReleasePlan(found.commit, found.label, False)
+    return ReleasePlan(commit, next_label(session, name), True)
+
+
+def plan_tag(session: RepoSession, name: str, rev: str | None = None) -> ReleasePlan:
+    """What `tag_release` of `rev` (default HEAD) would do, nothing written."""
+    return plan_release(session, name, resolve(session, rev or "HEAD", name))
 
 
 def tag_release(session: RepoSession, name: str, rev: str | None = None, note: str | None = None) -> ReleaseResult:
@@ -111,9 +149,7 @@ def _ensure_release(session: RepoSession, name: str, commit: str, note: str | No
         )
     store = session.store
     store.identity()
-    number = max((t.number for t in releases(session, name)), default=0) + 1
-    while store.tag_exists(release_tag_name(name, number)):
-        number += 1
+    number = _next_number(session, name)
     tag = release_tag_name(name, number)
     message = note if note and note.strip() else f"Release {release_label(name, number)}"
     message = message.rstrip("\n") + "\n"

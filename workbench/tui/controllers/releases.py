@@ -21,8 +21,11 @@ class ReleaseController(Controller):
         rev = self.app.selected_rev or "HEAD"
         if self.app.selected_rev is None:
             self.app.notify("releasing HEAD (the working copy is not a commit)", timeout=3)
-        label = await self.call(releases.next_label, name)
-        body = f"Create the release tag {label} at {rev[:10]} (annotated; release tags never move)."
+        planned = await self.call(releases.plan_tag, name, rev)
+        if not planned.new:  # what `workbench tag` says: no note to ask for, nothing to write
+            self.app.notify(planned.message, timeout=5, markup=False)
+            return
+        body = f"{planned.message[:1].upper()}{planned.message[1:]} (annotated; release tags never move)."
         key = ("release", name, rev)
         note = await self.ask_text_of(key, lambda typed: TextPromptScreen(f"Release {name}", body, "release note (optional)", required=False, value=typed))
         if note is None:
