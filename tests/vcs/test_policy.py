@@ -86,7 +86,7 @@ def test_require_tests_blocks_until_the_latest_run_passes(repo: Path, clock: Clo
     head = run_git(repo, "rev-parse", "HEAD").strip()
     with session_on(repo, clock) as ws:
         plan = deployments.plan_promote(ws, NAME, "prod")
-        assert plan.blocked and plan.checks[0].found == "no stored test run" and "workbench test" in plan.checks[0].fix
+        assert plan.blocked and plan.checks[0].found == f"no stored test run of commit {head[:10]}" and "workbench test" in plan.checks[0].fix
         test_results.record_note(ws, head, test_results.note_line(NAME, "✗ 0/1", "echo", when=T0.timestamp()))
         assert "✗ 0/1" in deployments.plan_promote(ws, NAME, "prod").checks[0].found
         with pytest.raises(PolicyError):
@@ -95,6 +95,25 @@ def test_require_tests_blocks_until_the_latest_run_passes(repo: Path, clock: Clo
         plan = deployments.plan_promote(ws, NAME, "prod")
         assert not plan.blocked and plan.checks[0].found == "latest test run ✓ 1/1"
         deployments.execute(ws, plan, "tests pass")
+
+
+def test_the_test_run_that_lets_a_promotion_through_is_the_one_audit_reads(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run of the working copy (clean: HEAD's text) is stored locally but written to no git
+    note. `promote` let HEAD through on it (✓ require_tests) and `audit`, which reads the notes
+    that travel with the repository, flagged that very event at once: "no stored test run"."""
+    from workbench.cli import run_app
+
+    guarded(repo, "    require_tests: pass\n")
+    head = run_git(repo, "rev-parse", "HEAD").strip()
+    assert run_app(["-C", str(repo), "test", NAME]) == 0
+    before = tags(repo)
+    assert run_app(["-C", str(repo), "promote", NAME, "--env", "prod", "-m", "ship"]) == 1
+    err = capsys.readouterr().err
+    assert "✗ require_tests: no stored test run" in err and f"workbench test {NAME} --rev {head[:10]}" in err
+    assert tags(repo) == before  # nothing written
+    assert run_app(["-C", str(repo), "test", NAME, "--rev", head[:10]]) == 0
+    assert run_app(["-C", str(repo), "promote", NAME, "--env", "prod", "-m", "ship"]) == 0
+    assert run_app(["-C", str(repo), "audit", "--env", "prod"]) == 0
 
 
 def test_soak_blocks_until_the_version_ran_long_enough(repo: Path, clock: Clock) -> None:

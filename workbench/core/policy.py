@@ -7,7 +7,7 @@ An environment in `workbench.yaml` may carry a policy:
       - staging
       - name: prod
         from: staging          # only versions that staging has run (to all its traffic)
-        require_tests: pass    # the version's latest stored test summary passed
+        require_tests: pass    # the latest test summary in the version's git note passed
         soak: 1h               # ... and ran in `from` at least this long without a break
         approvals: 1           # approvals by people other than the promoter
 
@@ -77,7 +77,7 @@ class EnvPolicy:
         if self.from_env:
             rules.append(f"from {self.from_env}: only versions {self.from_env} has run")
         if self.require_tests:
-            rules.append("require_tests: pass: the latest stored test run of the version passed")
+            rules.append("require_tests: pass: the latest test run recorded on the version's commit passed")
         if self.soak is not None:
             rules.append(f"soak {self.soak_text or format_duration(self.soak)}: ran in {self.from_env} at least that long")
         if self.approvals > 0:
@@ -126,7 +126,7 @@ class PolicyFacts:
     at: datetime
     promoter: str  # `Name <email>`
     from_runs: tuple[Run, ...] = ()  # when `from_env` served this commit (before `at`)
-    tests: str | None = None  # the latest stored summary (`✓ 6/6`) as of `at`
+    tests: str | None = None  # the latest summary (`✓ 6/6`) in the commit's git note as of `at`
     approvers: tuple[str, ...] = ()  # who approved this commit for `env` before `at`
     notes: tuple[str, ...] = field(default=())
 
@@ -177,7 +177,7 @@ def check_policy(policy: EnvPolicy, facts: PolicyFacts) -> tuple[PolicyCheck, ..
         if tests_passed(facts.tests):
             checks.append(PolicyCheck("require_tests", True, f"latest test run {facts.tests}"))
         else:
-            found = f"latest test run {facts.tests}" if facts.tests else "no stored test run"
+            found = f"latest test run {facts.tests}" if facts.tests else f"no stored test run of commit {facts.commit[:10]}"
             checks.append(
                 PolicyCheck("require_tests", False, found, f"run the tests of this version until they pass: workbench test {name} --rev {facts.commit[:10]}")
             )

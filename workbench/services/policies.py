@@ -21,7 +21,7 @@ from workbench.core.policy import EnvPolicy, PolicyCheck, PolicyFacts, Run, chec
 from workbench.services.approvals import approvals
 from workbench.services.deployment_events import events
 from workbench.services.session import RepoSession
-from workbench.services.test_results import NOTES_REF, latest_summary, summary_from_note
+from workbench.services.test_results import NOTES_REF, summary_from_note
 
 if TYPE_CHECKING:
     from workbench.core.approvals import Approval
@@ -152,12 +152,12 @@ def facts_for(
         from_runs = runs_of(history, commit, until=at)
     tests = None
     if policy.require_tests:
-        if at is None:
-            tests = _summary_now(session, name, commit)
-        else:
-            stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            text = note if note is not None else session.store.notes_for(NOTES_REF, [commit]).get(commit, "")
-            tests = summary_from_note(text, name, before=stamp)
+        # The commit's git note, now as for `audit`: what travels with the repository. A run in
+        # the local results store alone (of the working copy, of another commit with the same
+        # text) let a promotion through that `audit` then flagged as untested.
+        stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if at is not None else None
+        text = note if note is not None else session.store.notes_for(NOTES_REF, [commit]).get(commit, "")
+        tests = summary_from_note(text, name, before=stamp)
     approvers: tuple[str, ...] = ()
     if policy.approvals > 0:
         pool = known_approvals if known_approvals is not None else approvals(session, env, name)
@@ -172,13 +172,6 @@ def _before(approval: Approval, at: datetime | None) -> bool:
         return True
     when = event_time(approval)
     return when is not None and when < at
-
-
-def _summary_now(session: RepoSession, name: str, commit: str) -> str | None:
-    try:
-        return latest_summary(session, name, commit)
-    except Exception:  # a broken results store: fall back to what travels in Git
-        return summary_from_note(session.store.notes_for(NOTES_REF, [commit]).get(commit, ""), name)
 
 
 def promoter_identity(session: RepoSession) -> str:
