@@ -278,3 +278,31 @@ async def test_release_of_content_already_released_names_that_release(twins: tup
     assert "already released as support/summarize@v1" in shown[0] and "support/summarize@v2" not in shown[0]
     listing = ["tag", "-l", "--format=%(refname:short) %(*objectname)"]
     assert git(cli, *listing) == git(app_root, *listing)
+
+
+async def test_a_running_split_is_shown_where_the_app_says_what_runs(twins: tuple[Path, Path, list[str]], capsys: Any) -> None:
+    """prod runs v2 and serves v3 to 10% of keys (`status`, `PromptRepo.get`): the app's status
+    bar said `prod=v2`, History marked v2 alone and the rollback's choices said "now: v2"."""
+    from workbench import PromptRepo
+    from workbench.tui.panes.history import HistoryPane
+    from workbench.tui.status_bar import status_line
+
+    _cli, root, commits = twins
+    deploy(root, SETUPS["canary running"])
+    with PromptRepo(root) as repo:
+        served = {repo.get(NAME, env="prod", key=key).version for key in range(200)}
+    assert served == {f"{NAME}@v2", f"{NAME}@v3"}
+    assert run_app(["-C", str(root), "status"]) == 0
+    assert "split 10%→v3" in capsys.readouterr().out
+    shown: dict[str, Any] = {}
+
+    async def keys(app: WorkbenchApp, pilot: Any) -> None:
+        shown["bar"] = str(status_line(app))
+        shown["rows"] = {row.rev: row for row in app.query_one(HistoryPane).entries}
+        await press(pilot, "R")
+        shown["choices"] = str(getattr(app.screen, "_options", ""))
+
+    await drive(root, keys)
+    assert "prod=v2 (10% → v3)" in shown["bar"]
+    assert shown["rows"][commits[2]].canaries == (("prod", 10.0),) and shown["rows"][commits[1]].deployments == ("prod",)
+    assert "now: support/summarize@v2 (10% → support/summarize@v3)" in shown["choices"]

@@ -79,6 +79,17 @@ class EnvStatus:
         return next((r for r in self.rows if r.name == name), None)
 
 
+def serving(event: DeploymentEvent) -> str:
+    """What an environment serves of a prompt, as every front end names it: `support/summarize@v2`,
+    during a split `support/summarize@v2 (10% → support/summarize@v3)` (what `PromptRepo.get`
+    hands out: the canary to that share of keys)."""
+    label = event.version or event.commit[:10]
+    canary = event.canary
+    if canary is None:
+        return label
+    return f"{label} ({canary.percent:g}% → {canary.version or canary.commit[:10]})"
+
+
 def status(session: RepoSession) -> EnvStatus:
     """Every prompt × environment: deployed version, lag and orphaned versions.
 

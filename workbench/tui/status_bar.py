@@ -40,7 +40,7 @@ def status_line(app: WorkbenchApp) -> Text:
         bar.append(f" · zoom {app.arranger.mode} (+ _)", style="bold")
     if app.selected_prompt:  # before the provider: the end of the line is cut when it is too long
         deployed = "  ".join(
-            f"{clean(env)}={clean(v.split('@')[-1])}" for env, v in app.browse.deployed.items()
+            f"{clean(env)}={clean(v.replace(app.selected_prompt + '@', ''))}" for env, v in app.browse.deployed.items()
         )
         bar.append(f" · {deployed or 'not deployed'}")
     config = app.session.config if app.session else None

@@ -50,11 +50,13 @@ def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, stat
     current = {cell.event.tag: cell.env for cell in (status_row.cells if status_row else ()) if cell.event is not None}
     troubled = {cell.event.tag: cell.env for cell in (status_row.cells if status_row else ()) if cell.event is not None and cell.event.problem}
     stages = [cell.env for cell in (status_row.cells if status_row else ())]  # the configured order: dev, staging, prod
-    deployed = {
-        cell.env: cell.event.version or cell.event.commit[:10]
-        for cell in (status_row.cells if status_row else ())
-        if cell.event is not None
-    }
+    deployed = {cell.env: env_status.serving(cell.event) for cell in (status_row.cells if status_row else ()) if cell.event is not None}
+    # A running split's canary: on the row whose release it is (the version `get` hands that share of keys).
+    canaries: dict[str, list[tuple[str, float]]] = {}
+    for cell in status_row.cells if status_row else ():
+        canary = cell.event.canary if cell.event is not None else None
+        if canary is not None:
+            canaries.setdefault(canary.version or canary.commit, []).append((cell.env, canary.percent))
     rows: list[HistoryRow] = []
     if shows_working_copy(entries, state):
         rows.append(HistoryRow(None, "working", None, "you", f"working copy ({state or 'new'})"))
@@ -70,6 +72,7 @@ def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, stat
                 releases=tuple(r.label for r in entry.releases),
                 deployments=tuple(sorted((current[e.tag] for e in entry.deployments if e.tag in current), key=stages.index)),
                 troubled=tuple(troubled[e.tag] for e in entry.deployments if e.tag in troubled),
+                canaries=tuple(split for key in (*(r.label for r in entry.releases), info.sha) for split in canaries.get(key, ())),
             )
         )
     return rows, deployed

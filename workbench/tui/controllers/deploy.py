@@ -141,7 +141,7 @@ class DeployController(Controller):
         if not deployed:
             status = await self.call(env_status.status)
             row = status.row(name)
-            deployed = {c.env: c.event.version or c.event.commit[:10] for c in (row.cells if row else ()) if c.event}
+            deployed = {c.env: env_status.serving(c.event) for c in (row.cells if row else ()) if c.event}
         envs = [env for env in self.session.environments if env in deployed]
         if not envs:
             self.app.notify(f"{name} is not deployed anywhere: nothing to roll back", severity="warning", markup=False)

@@ -29,6 +29,7 @@ class HistoryRow:
     releases: tuple[str, ...] = ()
     deployments: tuple[str, ...] = ()  # env names currently or ever deployed at this commit
     troubled: tuple[str, ...] = ()  # of `deployments`: those whose event is malformed
+    canaries: tuple[tuple[str, float], ...] = ()  # (env, percent): a running split serves this version to that share
     tests: str | None = None  # e.g. "✓ 12/12"
     graph: str = ""  # all-branches mode: the lanes at this commit (`core.graph`)
     heads: tuple[str, ...] = ()  # all-branches mode: the branches whose version this is
@@ -188,6 +189,9 @@ class HistoryPane(DataTable[Text]):
         if row.deployments:
             message.append(env_badges(row.deployments, row.troubled))
             message.append(" ")
+        for env, percent in row.canaries:
+            message.append(f"[{clean(env)} {percent:g}%]", style="bold magenta")
+            message.append(" ")
         message.append(one_line(row.subject, 200))
         author = clean(row.author)
         content = {
@@ -226,7 +230,7 @@ class HistoryPane(DataTable[Text]):
 
 
 def _haystack(row: HistoryRow) -> str:
-    return " ".join([row.short, row.rev or "", row.author, row.subject, *row.heads, *row.releases, *row.deployments, row.tests or ""]).casefold()
+    return " ".join([row.short, row.rev or "", row.author, row.subject, *row.heads, *row.releases, *row.deployments, *(env for env, _ in row.canaries), row.tests or ""]).casefold()
 
 
 LANE_STYLES = ("green", "yellow", "magenta", "cyan", "blue", "red")
