@@ -13,6 +13,7 @@ from vcs_helpers import run_git
 
 from workbench.cli import run_app
 from workbench.core.versions import parse_event_message
+from workbench.errors import NotFound
 from workbench.runtime import PromptRepo
 from workbench.services import approvals, deployments
 from workbench.services.deployment_events import deployments as deployments_of_prompt
@@ -223,6 +224,38 @@ def test_a_sequence_that_carries_no_real_time_is_skipped_not_served(
         assert approvals.approve(fresh, "support/summarize", "prod", rev="HEAD", reason="ok").seq < bad.rsplit("/", 1)[1]
         # An approval with no time was never tagged "before" anything: it counts for no promotion.
         assert all(a.seq[:17] != stamp for a in approvals.approvals(fresh, "prod", "support/summarize"))
+
+
+@pytest.mark.parametrize("kind", ["blob", "no real time"])
+def test_an_environment_whose_only_event_is_skipped_runs_nothing_everywhere(
+    repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """Nothing valid was ever deployed to staging, only a malformed tag: the runtime, rollback and
+    export said "not deployed", while `status` (and the app's badges, status bar and choices,
+    built from it) showed the tag as what staging ran: `deployed: true`, v9, a blob's id."""
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="v1")
+    if kind == "blob":
+        bad = "deploy/staging/support/summarize/20261201000000000-bbbbbbbb"
+        target = run_git(repo, "rev-parse", "HEAD:prompts/support/summarize.yaml").strip()
+    else:
+        bad = "deploy/staging/support/summarize/99999999999999999-bbbbbbbb"
+        target = run_git(repo, "rev-parse", "HEAD").strip()
+    message = 'promote\n\nprompt: "support/summarize"\nenv: "staging"\naction: "promote"\nversion: "support/summarize@v9"\nreason: "x"\n'
+    run_git(repo, "tag", "-a", bad, "-m", message, target)
+    with PromptRepo(repo) as prompts, pytest.raises(NotFound):
+        prompts.get("support/summarize", env="staging")
+    assert run_app(["-C", str(repo), "rollback", "support/summarize", "--env", "staging", "-m", "x"]) == 2
+    assert "not deployed to staging" in capsys.readouterr().err
+    for cold in (True, False):
+        assert run_app(["-C", str(repo), "status", "--json"]) == 0
+        row = next(p for p in json.loads(capsys.readouterr().out)["prompts"] if p["name"] == "support/summarize")
+        cell = row["environments"]["staging"]
+        assert (cell["deployed"], cell["version"], cell["commit"]) == (False, None, None), cold
+        assert bad in cell["problem"], cold
+        assert row["environments"]["prod"]["deployed"] and row["environments"]["prod"]["lag"] is None
+    assert run_app(["-C", str(repo), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "⚠ malformed event" in out and bad in out and "v9" not in out
 
 
 def test_an_event_is_labelled_from_its_target_not_from_its_message(

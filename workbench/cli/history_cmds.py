@@ -192,6 +192,9 @@ def status_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> Non
             event = cell.event
             if event is None:
                 cells.append(Text("—", style="dim"))
+                if cell.skipped is not None:  # only a malformed tag: nothing runs, its problem is said
+                    cells[-1].append(" ⚠ malformed event", style="yellow")
+                    problems.append(cell.skipped)
                 continue
             text = Text()
             version = event.version.rsplit("@", 1)[-1] if event.version else event.commit[:10]

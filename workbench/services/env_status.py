@@ -28,6 +28,9 @@ class StatusCell:
     # No branch (local or remote-tracking) contains the deployed commit any more; None: not
     # known, a shallow clone's history ends before it.
     orphaned: bool | None = False
+    # Nothing valid was deployed here, only a malformed tag (on a blob, or a sequence with no
+    # real time): it runs nothing, as the runtime and rollback say, and its problem is shown.
+    skipped: DeploymentEvent | None = None
 
     @property
     def version(self) -> str | None:
@@ -51,7 +54,8 @@ class StatusCell:
             "lag": self.lag,
             "differs_from_previous": self.differs,
             "orphaned": self.orphaned,
-            "problem": event.problem or None if event else None,  # a malformed event message, read in part
+            # a malformed event message, read in part; or the malformed tag that is all there is
+            "problem": (event.problem or None) if event else (f"{self.skipped.tag}: {self.skipped.problem}" if self.skipped else None),
         }
 
 
@@ -136,15 +140,16 @@ def status(session: RepoSession) -> EnvStatus:
     ]
     # Labelled from the release tags of each event's commit by `events_for_tags` (`core.event_labels`).
     latest: dict[tuple[str, str], DeploymentEvent] = {}
+    skipped: dict[tuple[str, str], DeploymentEvent] = {}  # no valid event before it: nothing runs there
     for event in found_events:
-        latest[(event.prompt, event.env)] = event
-    deployed = frozenset(c for e in found_events if not e.skipped for c in (e.commit, e.canary.commit if e.canary else None) if c)
+        (skipped if event.skipped else latest)[(event.prompt, event.env)] = event
+    deployed = frozenset(c for e in latest.values() for c in (e.commit, e.canary.commit if e.canary else None) if c)
     if orphan_check is not None:
         unreachable = orphan_check[1].result()
         if deployed == orphan_check[0]:
             cache.orphans = (refs.tips, deployed, unreachable)
     orphaned = _orphaned(session, refs.tips, deployed)
-    names = {prompt for prompt, _ in latest}
+    names = {prompt for prompt, _ in (*latest, *skipped)}
     head = refs.head or head_guess
     if listing is not None and head_guess is not None:
         cache.prompt_names_at = {head_guess: [r.name for r in listing.result()]}
@@ -153,12 +158,14 @@ def status(session: RepoSession) -> EnvStatus:
             cache.prompt_names_at = {head: [ref.name for ref in store.list_prompt_files(head)]}
         names.update(cache.prompt_names_at[head])
     envs = session.environments
-    deployed_names = {prompt for prompt, _ in latest}
+    deployed_names = {prompt for prompt, _ in (*latest, *skipped)}
     empty = tuple(StatusCell(env, None) for env in envs)  # shared by every prompt deployed nowhere (most)
-    return EnvStatus(envs, tuple(_row(name, envs, latest, orphaned) if name in deployed_names else StatusRow(name, empty) for name in sorted(names)))
+    return EnvStatus(envs, tuple(_row(name, envs, latest, skipped, orphaned) if name in deployed_names else StatusRow(name, empty) for name in sorted(names)))
 
 
-def _row(name: str, envs: tuple[str, ...], latest: dict[tuple[str, str], DeploymentEvent], orphaned: OffBranches) -> StatusRow:
+def _row(
+    name: str, envs: tuple[str, ...], latest: dict[tuple[str, str], DeploymentEvent], skipped: dict[tuple[str, str], DeploymentEvent], orphaned: OffBranches
+) -> StatusRow:
     cells = []
     previous: DeploymentEvent | None = None
     for index, env in enumerate(envs):
@@ -173,7 +180,7 @@ def _row(name: str, envs: tuple[str, ...], latest: dict[tuple[str, str], Deploym
                 lag = ahead - mine
         served = {event.commit, event.canary.commit if event.canary else None} if event is not None else set()
         is_orphan: bool | None = bool(served & orphaned.on_no_branch) or (None if served & orphaned.unknown else False)
-        cells.append(StatusCell(env, event, lag, differs, is_orphan))
+        cells.append(StatusCell(env, event, lag, differs, is_orphan, skipped.get((name, env))))
         previous = event
     return StatusRow(name, tuple(cells))
 
