@@ -303,6 +303,32 @@ def test_ctrl_c_after_the_event_is_written_still_reports_it(repo: Path, monkeypa
     assert err.strip() == "workbench: interrupted"
 
 
+def test_sigterm_during_a_write_ends_it_reports_it_and_exits_143(repo: Path) -> None:
+    """A CI job cancelled (SIGTERM) between the release tag and the deployment event ended the
+    process at once: a release and no event, nothing printed. The write under way is finished
+    and reported, as with Ctrl+C, and the process says so and exits 143."""
+    import subprocess
+    import sys
+
+    code = """
+import os, signal, sys
+from workbench.services import deployments
+original = deployments.execute
+def terminated(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)  # the job cancelled mid-write
+    return original(*args, **kwargs)
+deployments.execute = terminated
+from workbench.cli import main
+sys.argv = ["workbench", "-C", sys.argv[1], "promote", "greeting", "--env", "dev", "-m", "x"]
+main()
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 143, done.stderr
+    assert "greeting@v1" in done.stdout and "dev" in done.stdout
+    assert done.stderr.strip() == "workbench: terminated"
+    assert "deploy/dev/greeting/" in run_git(repo, "tag", "--list", "deploy/*")
+
+
 def test_status_counts_remote_tracking_branches_and_knows_a_shallow_clone_cannot_tell(repo: Path, ws: RepoSession, tmp_path: Path) -> None:
     """A clone marked `✗ on no branch` a commit that only a remote-tracking branch holds, and
     every deployed commit below a shallow clone's boundary, though a branch of the source has

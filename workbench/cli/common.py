@@ -31,6 +31,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `git log | head -1`
 
 app = typer.Typer(
@@ -168,21 +169,31 @@ def _console_class() -> type[Console]:
     return PipeAwareConsole
 
 
+# SIGTERM (a cancelled CI job, `kill`) that arrived during a write: it ends the command as Ctrl+C
+# does, after the write, but says "terminated" and exits 143 (Typer turns both into Exit(130)).
+_terminated: list[bool] = []
+
+
 @contextmanager
 def interrupt_after() -> Iterator[None]:
-    """Ctrl+C waits for the block's end, so a write and its report are not parted: a promote
-    interrupted between writing its event and printing it exited 130 without a word of what it
-    wrote. Git starts with Ctrl+C held back (`vcs/detached.py`), so the write under way ends
-    whole; a hook is its own program, free to die of it (git then refuses, and says so)."""
+    """Ctrl+C and SIGTERM wait for the block's end, so a write and its report are not parted: a
+    promote interrupted between writing its event and printing it exited 130 without a word of
+    what it wrote, and one terminated between its release tag and its event ended at once. Git
+    starts with Ctrl+C held back (`vcs/detached.py`) and SIGTERM reaches this process alone, so
+    the write under way ends whole; a hook is its own program, free to die of it (git then
+    refuses, and says so)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+    previous = {number: signal.signal(number, lambda number, _frame: received.append(number)) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signal.SIGTERM in received:
+        _terminated.append(True)
     if received:
         raise KeyboardInterrupt
 
@@ -268,13 +279,21 @@ def run_app(argv: list[str]) -> int:
         return _run(argv, stdout)
 
 
+def _interrupted() -> int:
+    if _terminated:
+        sys.stderr.write("workbench: terminated\n")
+        return EXIT_TERMINATED
+    sys.stderr.write("workbench: interrupted\n")
+    return EXIT_INTERRUPTED
+
+
 def _run(argv: list[str], stdout: TextIO) -> int:
     try:
         # Non-standalone click swallows `typer.Exit(code)` and returns the code instead.
         result = _app_for(argv)(args=argv, prog_name="workbench", standalone_mode=False)
         if isinstance(result, int):
             if result == EXIT_INTERRUPTED:  # Typer's own answer to Ctrl+C in a command: 130, no word
-                sys.stderr.write("workbench: interrupted\n")
+                return _interrupted()
             return result
     except WorkbenchError as err:
         if state.debug:
@@ -296,8 +315,7 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             return EXIT_BROKEN_PIPE
         return int(exit_.code or 0) if isinstance(exit_.code, int) else EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("workbench: interrupted\n")
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except Exception as exc:  # usage errors (Typer's click) and anything unexpected
         if type(exc).__name__ == "Abort":
             sys.stderr.write("workbench: aborted\n")
