@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vcs_helpers import GREETING, INVALID, SUMMARIZE, commit_all, run_git, write
 
-from workbench.errors import RepoError, WorkbenchError
+from workbench.errors import NothingToDo, RepoError, WorkbenchError
 from workbench.services import (
     branches,
     deployment_events,
@@ -151,6 +151,19 @@ def test_split_then_finish_or_rollback(repo: Path, ws: RepoSession) -> None:
     deployments.promote(ws, "support/summarize", "prod", rev="HEAD~2", reason="older canary", split_percent=50)
     ended = deployments.rollback(ws, "support/summarize", "prod", reason="canary is worse")
     assert ended.version == "support/summarize@v2" and ended.canary is None
+
+
+def test_the_same_split_again_is_nothing_to_do(repo: Path, ws: RepoSession) -> None:
+    """A retried pipeline step (`promote --split 20` twice) wrote a second, identical split event,
+    where a plain promote of what runs says "already runs": a split at another share is a change."""
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="base")
+    deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="canary", split_percent=20)
+    events = len(run_git(repo, "tag", "--list", "deploy/prod/*").split())
+    with pytest.raises(NothingToDo, match=r"prod already runs support/summarize@v1 with 20% to support/summarize@v2"):
+        deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="canary again", split_percent=20)
+    assert len(run_git(repo, "tag", "--list", "deploy/prod/*").split()) == events
+    wider = deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="wider", split_percent=50)
+    assert wider.canary is not None and wider.canary.percent == 50
 
 
 def test_export_writes_deployed_files_and_manifest(repo: Path, ws: RepoSession, tmp_path: Path) -> None:

@@ -120,6 +120,8 @@ def plan_promote(
             raise NothingToDo(f"{env} already runs {current.version or version}: nothing to split against")
         canary = Canary(version, commit, float(split_percent))
         stable = current.version or current.commit[:10]
+        if current.canary is not None and (current.canary.commit, current.canary.percent) == (commit, canary.percent):
+            raise NothingToDo(f"{env} already runs {stable} with {canary.percent:g}% to {current.canary.version or version}", hint="nothing to split")
         return _plan(session, "split", name, env, current, current.commit, stable, new, canary=canary, diff_to=commit)
     if current is not None and current.commit == commit and current.canary is None:
         # What the event says it runs: `version` is the label a new release would take (two
