@@ -97,3 +97,39 @@ def test_what_a_stream_cannot_encode_is_degraded() -> None:
     # a surrogate-escaping stream (a C locale) keeps a file name's byte as that byte
     assert encoded("caf\udce9 ⚠", "ascii", "surrogateescape") == b"caf\xe9 !"
     assert encoded("caf\udce9", "ascii", "strict") == b"caf?"
+
+
+def _edit_with_symbols(root: Path) -> tuple[Path, bytes]:
+    """A committed prompt with non-ASCII text, and an uncommitted edit of it: what the edit holds."""
+    path = root / "prompts" / "greeting.yaml"
+    path.write_text('inputs: {x: {type: string}}\nmessages:\n  - role: user\n    content: "Hello café ✓ {{ x }}"\n', encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "greeting")
+    path.write_text('inputs: {x: {type: string}}\nmessages:\n  - role: user\n    content: "Bonjour → 🚀 café ✓ {{ x }}"\n', encoding="utf-8")
+    return path, path.read_bytes()
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1", "ascii:surrogateescape"])
+def test_a_unified_diff_applies_under_any_locale(prompt_repo: Path, tmp_path: Path, encoding: str) -> None:
+    """A unified diff is data: written as UTF-8 bytes, as git writes a patch, so that
+    `workbench diff --unified > x.patch; git apply x.patch` works whatever the locale.
+    It was written `Bonjour -> ? caf? ok`, which `git apply` refused: "patch does not apply"."""
+    path, edited = _edit_with_symbols(prompt_repo)
+    done = workbench(prompt_repo, "diff", "greeting", "--unified", encoding=encoding)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == workbench(prompt_repo, "diff", "greeting", "--unified", encoding="utf-8").stdout
+    patch = tmp_path / "x.patch"
+    patch.write_bytes(done.stdout)
+    git(prompt_repo, "checkout", "--", "prompts/greeting.yaml")
+    git(prompt_repo, "apply", str(patch))
+    assert path.read_bytes() == edited
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_rendered_text_piped_is_utf8_under_any_locale(prompt_repo: Path, encoding: str) -> None:
+    """`render` piped writes the exact text for other tools: UTF-8 bytes, never degraded."""
+    _edit_with_symbols(prompt_repo)
+    done = workbench(prompt_repo, "render", "greeting", "--var", "x=naïve ⚠", encoding=encoding)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "Bonjour → 🚀 café ✓ naïve ⚠".encode() in done.stdout
+    assert done.stdout == workbench(prompt_repo, "render", "greeting", "--var", "x=naïve ⚠", encoding="utf-8").stdout

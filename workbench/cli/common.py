@@ -99,14 +99,15 @@ def _reader_gone() -> NoReturn:
     raise ReaderGone
 
 
-def write_whole(stream: TextIO, text: str) -> None:
+def write_whole(stream: TextIO, text: str, *, utf8: bool = False) -> None:
     """All of `text` on `stream`, or ReaderGone.
 
     A reader that leaves mid-output (`list --json | head -1`, output bigger than the pipe) makes
     the kernel cut the write short; CPython's buffered stream then reports the part written,
     and its text layer drops the rest without a word: exit 0 where git says 141. Writing the
     bytes until all are taken makes the next write fail as it should. What the stream's
-    encoding cannot carry is degraded (`stream_text.encoded`), never an error.
+    encoding cannot carry is degraded (`stream_text.encoded`), never an error; with `utf8`
+    (data for another program: `emit_data`) the bytes are UTF-8 whatever the stream's encoding.
     """
     buffer = getattr(stream, "buffer", None)
     try:
@@ -114,7 +115,8 @@ def write_whole(stream: TextIO, text: str) -> None:
             stream.write(text)
             return
         stream.flush()
-        view = memoryview(encoded(text, stream.encoding or "utf-8", stream.errors or "strict"))
+        data = text.encode("utf-8", "surrogateescape") if utf8 else encoded(text, stream.encoding or "utf-8", stream.errors or "strict")
+        view = memoryview(data)
         while view:
             view = view[buffer.write(view) :]
         buffer.flush()
@@ -132,14 +134,14 @@ class _WholeWrites:
     def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
 
-    def write(self, text: str) -> int:
+    def write(self, text: str, *, utf8: bool = False) -> int:
         if not isinstance(text, str):  # what a text stream says: click probes for a binary one
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if not text:
             return 0
         if self._stream is None:
             fail("cannot write the output: standard output is closed")
-        write_whole(self._stream, text)
+        write_whole(self._stream, text, utf8=utf8)
         return len(text)
 
     def flush(self) -> None:
@@ -227,6 +229,14 @@ def emit_json(data: Any) -> None:
     stream = output()
     text = json_document(data)
     stream.write(text if can_encode(text, stream.encoding) else ascii_json(text))
+
+
+def emit_data(text: str) -> None:
+    """Print data another program reads (a unified diff for `git apply`, a rendered prompt piped
+    on) as UTF-8 bytes, whatever the locale, as git writes a patch: degraded for an ASCII or
+    latin-1 stream (`é` as `?`), a patch no longer applied. A file name's byte that is not
+    UTF-8 (a lone surrogate) is written as that byte."""
+    cast("_WholeWrites", output()).write(text, utf8=True)
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:

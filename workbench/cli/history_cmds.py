@@ -9,13 +9,12 @@ output is never wrapped.
 from __future__ import annotations
 
 import os
-import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workbench.cli.common import app, console, emit_json, open_session, prompt_name
+from workbench.cli.common import app, console, emit_data, emit_json, open_session, prompt_name
 from workbench.core.safe_text import clean, inline
 
 if TYPE_CHECKING:
@@ -122,8 +121,8 @@ def diff_cmd(
             from rich.text import Text
 
             out.print(Text(clean(diff.unified), tab_size=8), end="")
-        else:  # a patch for `git apply` / `patch -p1`: byte for byte
-            sys.stdout.write(diff.unified)
+        else:  # a patch for `git apply` / `patch -p1`: byte for byte, UTF-8 under any locale
+            emit_data(diff.unified)
         return
     for line in render_side_by_side(diff, _layout_width(out), context):
         out.print(line, overflow="crop", no_wrap=True)

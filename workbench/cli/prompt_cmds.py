@@ -19,6 +19,7 @@ from workbench.cli.common import (
     EXIT_OK,
     app,
     console,
+    emit_data,
     emit_json,
     fail,
     interrupt_after,
@@ -187,7 +188,10 @@ def render_command(
         emit_json(rendered.to_dict())
     else:
         text = rendered.as_text()
-        print(clean(text) if sys.stdout.isatty() else text)  # piped: the exact text, for other tools
+        if sys.stdout.isatty():
+            print(clean(text))
+        else:  # piped: the exact text, for other tools: UTF-8 under any locale
+            emit_data(text + "\n")
         fields = rendered.request_fields()
         if fields:  # on stderr, so piped stdout stays the exact text
             shown = []

@@ -6,7 +6,9 @@ UnicodeEncodeError", exit 2), after `promote` had written its event. What the st
 encode is degraded instead: a symbol to its ASCII look-alike (`⚠` `!`, `→` `->`, a box line `-`),
 a control picture to caret notation (`␛` `^[`), anything else `?`. A byte of a file name that is
 not UTF-8 (a lone surrogate) stays that byte when the stream escapes surrogates (a C locale).
-stderr needs none of this: Python writes it with `backslashreplace`.
+stderr needs none of this: Python writes it with `backslashreplace`. Data another program reads (a
+piped unified diff or rendered prompt) is not text for a reader: `common.emit_data` writes it as
+UTF-8 bytes whatever the stream's encoding.
 """
 
 from __future__ import annotations
