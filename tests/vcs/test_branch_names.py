@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vcs_helpers import GREETING, commit_all, run_git, write
+from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
 
 from workbench.cli import run_app
 from workbench.errors import PromptError, RepoError
@@ -211,3 +211,18 @@ def test_the_runtime_says_ambiguous_too(repo: Path, capsys: pytest.CaptureFixtur
         assert prompts.get("greeting", rev="refs/heads/prod").commit == tip
     finally:
         prompts.close()
+
+
+def test_a_branch_named_working_is_that_branch_in_compare_too(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The working copy is written `WORKTREE` (or left out) by every command; `compare` alone also
+    took `working` for it, so a branch `working` (a name `workbench branch` takes) was never
+    compared there, while `diff` and `test --rev` read it as the branch."""
+    assert cli(capsys, repo, "branch", "working", "--from", "HEAD~2")[0] == 0
+    write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "terse"))  # the working copy differs
+    code, out, err = cli(capsys, repo, "compare", "support/summarize", "HEAD", "working", "--provider", "echo")
+    assert code in (0, 1), err
+    assert "B = working" in out and "B = working copy" not in out
+    code, out, err = cli(capsys, repo, "compare", "support/summarize", "HEAD", "WORKTREE", "--provider", "echo")
+    assert code in (0, 1) and "B = working copy" in out, err
+    code, out, err = cli(capsys, repo, "compare", "support/summarize", "HEAD", "--provider", "echo")
+    assert code in (0, 1) and "B = working copy" in out, err

@@ -233,7 +233,7 @@ def compare_command(
             rev_b: str | None = None
         else:
             rev_a = a or "HEAD"
-            rev_b = None if b == "working" or names_working_copy(ws, b) else b
+            rev_b = None if names_working_copy(ws, b) else b
 
         async def run_both(on_event: Any) -> Any:
             return await compare_versions(ws, name, rev_a, rev_b, settings, on_event)
