@@ -226,3 +226,58 @@ def test_a_branch_named_working_is_that_branch_in_compare_too(repo: Path, capsys
     assert code in (0, 1) and "B = working copy" in out, err
     code, out, err = cli(capsys, repo, "compare", "support/summarize", "HEAD", "--provider", "echo")
     assert code in (0, 1) and "B = working copy" in out, err
+
+
+# ------------------------------------------------------------------ a tag made later with a branch's name
+
+
+def _branch_and_tag_foo(repo: Path) -> tuple[str, str]:
+    """A branch `foo` at HEAD~2, then a tag `foo` at HEAD (plain git allows both): their commits."""
+    run_git(repo, "branch", "foo", "HEAD~2")
+    run_git(repo, "tag", "-a", "-m", "a tag", "foo", "HEAD")
+    return run_git(repo, "rev-parse", "refs/heads/foo").strip(), run_git(repo, "rev-parse", "refs/tags/foo^{commit}").strip()
+
+
+def test_a_tag_with_a_branchs_name_is_ambiguous(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Git reads `foo` as the tag (with a warning on its stderr, unseen here): every command read
+    the tag in silence, where a branch made with a tag's name is refused."""
+    branch, tag = _branch_and_tag_foo(repo)
+    for args in (("diff", "support/summarize", "HEAD", "foo"), ("test", "support/summarize", "--rev", "foo", "--provider", "echo"), ("branch", "y", "--from", "foo"), ("merge", "foo")):
+        code, _out, err = cli(capsys, repo, *args)
+        assert code == 2 and "'foo' is ambiguous: the tag foo and the branch foo" in err, (args, err)
+        assert "refs/heads/foo" in err and "refs/tags/foo" in err, err
+    code, out, _ = cli(capsys, repo, "diff", "support/summarize", "refs/heads/foo", "refs/tags/foo", "--unified")
+    assert code == 0 and "+    content: You summarise support tickets in a calm tone." in out
+    assert cli(capsys, repo, "branch", "y", "--from", "refs/heads/foo")[0] == 0
+    assert run_git(repo, "rev-parse", "refs/heads/y").strip() == branch != tag
+
+
+def test_the_service_and_the_runtime_say_ambiguous_for_a_tag_too(repo: Path, ws: RepoSession) -> None:
+    from workbench import PromptRepo
+    from workbench.errors import AmbiguousRevision
+    from workbench.services.revisions import target
+
+    _branch, tag = _branch_and_tag_foo(repo)
+    with pytest.raises(AmbiguousRevision, match="'foo' is ambiguous: the tag foo"):
+        target(ws, "support/summarize", "foo")
+    assert target(ws, "support/summarize", "refs/tags/foo").commit == tag
+    prompts = PromptRepo(repo)
+    try:
+        with pytest.raises(PromptError, match="'foo' is ambiguous"):
+            prompts.get("support/summarize", rev="foo")
+    finally:
+        prompts.close()
+
+
+def test_release_and_deployment_tags_stay_unambiguous(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tags named as PRODUCT.md names them (`<name>@v<N>`, `v<N>` by plain git, `deploy/...`) beside
+    no branch of that name are read as they were."""
+    assert cli(capsys, repo, "tag", "greeting")[0] == 0
+    run_git(repo, "tag", "v7", "HEAD~1")
+    assert cli(capsys, repo, "promote", "greeting", "--env", "prod", "-m", "first")[0] == 0
+    (event,) = run_git(repo, "tag", "--list", "deploy/*").split()
+    for rev in ("greeting@v1", "v1", "v7", event, "prod"):
+        code, _out, err = cli(capsys, repo, "diff", "greeting", "HEAD", rev)
+        assert code == 0, (rev, err)
+    run_git(repo, "branch", "main-copy")  # an ordinary branch beside them changes nothing
+    assert cli(capsys, repo, "diff", "greeting", "main-copy", "v1")[0] == 0

@@ -132,9 +132,10 @@ def test_a_damaged_object_is_gits_error_not_a_missing_prompt(repo: Path, capsys:
     stderr): the prompt "existed neither at HEAD~2 nor at HEAD~1"."""
     sha = _damage_object(repo, "HEAD~1:prompts/support/summarize.yaml")
     with RepoSession.open(repo) as ws:
-        # A warning left unread on the helper's stderr (an ambiguous name) is no damage.
-        run_git(repo, "tag", "main", "HEAD~2")
-        assert ws.store.try_resolve("main") is not None
+        # A warning left unread on the helper's stderr (an ambiguous name: refs/heads/main and
+        # refs/tags/heads/main, which Git reads as the first) is no damage.
+        run_git(repo, "tag", "heads/main", "HEAD~2")
+        assert ws.store.try_resolve("heads/main") is not None
         assert ws.store.read_text("HEAD", "prompts/none.yaml") is None
         with pytest.raises(RepoUnreadable, match=f"unable to unpack {sha}"):
             ws.store.read_text("HEAD~1", "prompts/support/summarize.yaml")

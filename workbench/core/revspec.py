@@ -12,7 +12,8 @@ through `runtime/prompt_repo.py`), in this order:
 
 A branch whose name the first three rules take (`prod`, `v1`, `x@v2`, made by plain git) makes
 that revision ambiguous: `AmbiguousRevision`, whose hint says how to write each meaning, never
-one of them picked in silence. `branch_name_clash` is the same rule for a branch being created:
+one of them picked in silence; so does a branch beside a tag or a remote-tracking branch of its
+name (`refs_beside_branch`), which Git would pick in silence. `branch_name_clash` is the same rule for a branch being created:
 such names, and those Git itself reads as something else (`@`, `FETCH_HEAD`, `refs/...`,
 `tags/...`, `<remote>/...`), are refused.
 
@@ -114,6 +115,22 @@ def could_be_branch(name: str) -> bool:
     """Whether `name` can be a branch's name at all (the shapes `git check-ref-format` refuses
     can not): only then is it looked up as one."""
     return bool(name) and not name.startswith("-") and _NOT_IN_REFS_RE.search(name) is None
+
+
+_OBJECT_ID_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
+
+
+def refs_beside_branch(rev: str) -> tuple[tuple[str, str], ...]:
+    """The refs other than the branch `rev` that Git may read the revision `rev` as: (the full
+    ref, what it is). Git reads a tag `foo` before the branch `foo`, and the branch `origin/x`
+    before the remote-tracking `origin/x` (with a warning on its stderr that nobody sees here):
+    when such a ref and the branch both exist, `rev` is `ambiguous` (the Git adapter looks them
+    up), as a branch beside an environment or a release is. A full ref name, a full object id
+    and Git's own refs (`HEAD`, `FETCH_HEAD`), which Git reads first, clash with nothing."""
+    if not could_be_branch(rev) or rev.startswith("refs/") or rev == "HEAD" or _PSEUDO_REF_RE.match(rev) or _OBJECT_ID_RE.match(rev):
+        return ()
+    tag = (f"refs/tags/{rev}", f"the tag {rev}")
+    return (tag, (f"refs/remotes/{rev}", f"the remote-tracking branch {rev}")) if "/" in rev else (tag,)
 
 
 def branch_name_clash(name: str, environments: Collection[str], remotes: Collection[str]) -> tuple[str, str] | None:

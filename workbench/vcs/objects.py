@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.core.model import PROMPTS_DIR
-from workbench.core.revspec import ambiguous, could_be_branch
+from workbench.core.revspec import ambiguous, could_be_branch, refs_beside_branch
 from workbench.core.versions import PromptRef
 from workbench.errors import NotFound
 from workbench.vcs.deferred import Deferred
@@ -84,14 +84,13 @@ class ObjectCommands(ReadCommands):
         return self._peel(f"refs/heads/{name}") if could_be_branch(name) else None
 
     def _check_not_shadowing(self, rev: str) -> None:
-        """Git reads `origin/main` as a local branch of that name before the remote-tracking
-        branch (with a warning on its stderr, which nobody sees here): when both exist, that is
-        `AmbiguousRevision`. One cat-file look-up (~0.1 ms) for a revision with a `/`, a second
-        only when it names a remote-tracking branch."""
-        if "/" not in rev or rev.startswith("refs/") or not could_be_branch(rev) or self._peel(f"refs/remotes/{rev}") is None:
-            return
-        if self.branch_commit(rev) is not None:
-            raise ambiguous(rev, f"the remote-tracking branch {rev}", f"refs/remotes/{rev}")
+        """Git reads a tag `foo` before the branch `foo`, and a local branch `origin/main` before
+        the remote-tracking branch (with a warning on its stderr, which nobody sees here): when
+        both exist, that is `AmbiguousRevision` (`revspec.refs_beside_branch`). One cat-file
+        look-up (~0.1 ms) per ref that could clash, one more only when such a ref exists."""
+        for ref, meaning in refs_beside_branch(rev):
+            if self._peel(ref) is not None and self.branch_commit(rev) is not None:
+                raise ambiguous(rev, meaning, ref)
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at commit `rev`, None if the file does not exist there."""
