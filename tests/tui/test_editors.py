@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,75 @@ async def test_quitting_from_the_editor_with_nothing_unsaved_quits_at_once(app_r
         await pilot.pause()
         assert app.return_code == 0
     assert (app_repo / SUMMARIZE).read_text().endswith("# saved\n")
+
+
+def append_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$EDITOR: a program that appends a line to the file it is given, were it ever run."""
+    editor = tmp_path / "bin" / "append-ed"
+    editor.parent.mkdir(exist_ok=True)
+    editor.write_text('#!/bin/sh\nprintf "# edited outside\\n" >> "$1"\n')
+    editor.chmod(0o755)
+    use_editor(monkeypatch, str(editor))
+
+
+async def falls_back_to_the_in_app_editor(pilot) -> None:  # type: ignore[no-untyped-def]
+    """`e` opened the in-app editor, said why, and the edit saved there is validated as `E`'s is."""
+    from workbench.tui.screens.editor import EditorScreen
+
+    app = pilot.app
+    assert isinstance(app.screen, EditorScreen), shown_errors(app)
+    shown = shown_errors(app)
+    assert "SuspendNotSupported" not in shown and "not supported" not in shown, shown
+    assert "$EDITOR cannot run here" in shown and "in-app editor" in shown, shown
+    app.screen.query_one("TextArea").text = app.screen.text + "# edited in the app\n"
+    await pilot.press("ctrl+s", "escape")
+    await settle(pilot)
+    assert "support/summarize: valid" in shown_errors(app)
+
+
+@pytest.mark.parametrize("editor", ["installed", "missing"])
+async def test_e_where_the_app_cannot_leave_the_screen_opens_the_in_app_editor(
+    app_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, editor: str
+) -> None:
+    """In a browser (`workbench serve`: Textual's web driver) the app cannot hand the terminal to
+    another program: `e` said "App.suspend is not supported in this environment". Pilot's headless
+    driver cannot suspend either (`can_suspend` False), as the web driver. Which $EDITOR is set
+    does not matter there: it could not be shown anyway."""
+    if editor == "installed":
+        append_editor(tmp_path, monkeypatch)
+    else:
+        use_editor(monkeypatch, "nonexistent-ed")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await press_e(pilot)
+        await falls_back_to_the_in_app_editor(pilot)
+    text = (app_repo / SUMMARIZE).read_text()
+    assert text.endswith("# edited in the app\n") and "# edited outside" not in text
+
+
+async def test_e_falls_back_when_suspend_itself_refuses(
+    app_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal_modes: list[str]
+) -> None:
+    """A driver that says it can suspend, in an app whose `App.suspend` raises SuspendNotSupported
+    all the same (as Textual does for any environment it cannot suspend in): the same fallback."""
+    from contextlib import contextmanager
+
+    from textual.app import SuspendNotSupported
+
+    from workbench.tui.app import WorkbenchApp
+
+    class NoSuspendApp(WorkbenchApp):
+        CSS_PATH = str(Path(sys.modules[WorkbenchApp.__module__].__file__ or "").with_name("app.tcss"))
+
+        @contextmanager
+        def suspend(self):  # type: ignore[no-untyped-def,override]
+            raise SuspendNotSupported("App.suspend is not supported in this environment.")
+            yield
+
+    append_editor(tmp_path, monkeypatch)
+    app = NoSuspendApp(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await press_e(pilot)
+        await falls_back_to_the_in_app_editor(pilot)
+        assert terminal_modes == []
+    assert "# edited outside" not in (app_repo / SUMMARIZE).read_text()

@@ -1,4 +1,9 @@
-"""Editing the selected prompt: in `$EDITOR` (e) or in the app (E), validated afterwards."""
+"""Editing the selected prompt: in `$EDITOR` (e) or in the app (E), validated afterwards.
+
+`e` where the app cannot hand its terminal to another program (a browser through `workbench
+serve`, whose web driver cannot suspend: `App.suspend` raises SuspendNotSupported) opens the
+in-app editor instead, and says why.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ import subprocess
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
+
+from textual.app import App, SuspendNotSupported
 
 from workbench.core.model import prompt_file_text
 from workbench.errors import WorkbenchError
@@ -34,6 +42,9 @@ class EditController(Controller):
             self.app.notify(f"{name} is not in the working copy", severity="warning", markup=False)
             return
         full = self.session.root / path
+        if not inline and not (can_suspend(self.app) and self._run_editor(full)):
+            self.app.notify(NO_EXTERNAL_EDITOR, title="In-app editor", severity="warning", markup=False, timeout=8)
+            inline = True
         if inline:
             # The editor shows text: a file that is not UTF-8 would lose its bytes in it.
             text = prompt_file_text(full.read_bytes(), path)
@@ -44,8 +55,6 @@ class EditController(Controller):
             saved = await self.ask(EditorScreen(full, path, text))
             if not saved:
                 return
-        else:
-            self._run_editor(full)
         result = await self.call(prompt_files.prompt_at, name, None)
         if result.ok:
             self.app.notify(f"{name}: valid", timeout=3, markup=False)
@@ -62,21 +71,38 @@ class EditController(Controller):
         editor.ask_discard(quit_app)
         return True
 
-    def _run_editor(self, full: Path) -> None:
-        """Run `$VISUAL`/`$EDITOR` on the file with the app suspended.
+    def _run_editor(self, full: Path) -> bool:
+        """Run `$VISUAL`/`$EDITOR` on the file with the app suspended; False when the app
+        cannot be suspended after all (SuspendNotSupported: nothing was run).
 
         Raises:
             WorkbenchError: the editor cannot be started (the app is back on screen).
         """
         argv = editor_command()
         failure: OSError | None = None
-        with self.app.suspend():
-            try:
-                subprocess.run([*argv, str(full)], check=False)
-            except OSError as err:  # App.suspend resumes the app only when its block ends normally
-                failure = err
+        try:
+            with self.app.suspend():
+                try:
+                    subprocess.run([*argv, str(full)], check=False)
+                except OSError as err:  # App.suspend resumes the app only when its block ends normally
+                    failure = err
+        except SuspendNotSupported:  # raised before the block runs
+            return False
         if failure is not None:
             raise cannot_start(argv[0], failure.strerror or str(failure))
+        return True
+
+
+NO_EXTERNAL_EDITOR = "$EDITOR cannot run here: the app cannot hand over its screen (in a browser, `workbench serve`); opened the in-app editor instead (E)"
+
+
+def can_suspend(app: App[Any]) -> bool:
+    """Whether the app can leave the screen to another program: a terminal's driver can; a
+    browser's (Textual's web driver, under `workbench serve`) and Pilot's headless one cannot.
+    Textual says so only on its driver (`App.suspend` asks it, then raises SuspendNotSupported);
+    asked before `$EDITOR` is looked for, which does not matter where it cannot be shown."""
+    driver = getattr(app, "_driver", None)
+    return driver is not None and bool(getattr(driver, "can_suspend", False))
 
 
 def editor_command() -> list[str]:
