@@ -4,6 +4,7 @@ Tab inside dialogs and themes, driven with Pilot on real repositories."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual import events
@@ -240,10 +241,18 @@ async def test_themes_switch_and_the_focus_shows_without_colour(app_repo: Path, 
 
 async def test_an_unknown_theme_falls_back_with_a_warning(app_repo: Path) -> None:
     app = make_app(app_repo, clock=clock, theme="no-such-theme")
+    told: list[str] = []  # every notice, kept: on a loaded machine one may expire before it is read
+    shown = app.notify
+
+    def notify(message: str, *args: Any, **kwargs: Any) -> None:
+        told.append(str(message))
+        shown(message, *args, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert app.theme == "textual-dark"
-        assert any("no-such-theme" in str(n.message) for n in app._notifications)
+        assert any("no-such-theme" in message for message in told)
 
 
 @pytest.mark.parametrize(("start", "end", "narrow"), [((80, 24), (150, 40), False), ((120, 36), (60, 15), True)])
