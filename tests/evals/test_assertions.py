@@ -142,6 +142,23 @@ async def test_an_assertion_value_still_sees_long_vars_and_renders_undefined_as_
     assert (await check(Assertion("equals", "{{ doc }}{{ missing }}"), long_text, ctx)).passed
 
 
+# promptfoo 0.121.20 `eval -r echo` on a prompt of this exact text passed `equals` with the value
+# below and these vars: Nunjucks prints values as JavaScript does.
+NUNJUCKS_PRINTED = "true|2||a,b|[object Object]|2|0.30000000000000004|1e+21|false"
+NUNJUCKS_VARS = {"flag": True, "n": 2.0, "nul": None, "lst": ["a", "b"], "obj": {"k": "v"}, "big": 1.0e21, "f": False}
+
+
+async def test_an_assertion_value_prints_vars_as_promptfoo_s_nunjucks_does() -> None:
+    """`{{ flag }}` rendered `True`, `{{ n }}` `2.0`, `{{ nul }}` `None` (Jinja's printing):
+    `contains: "{{ flag }}"` failed on an answer saying `true`, which promptfoo passes."""
+    ctx = GradingContext(vars=NUNJUCKS_VARS)
+    value = "{{flag}}|{{n}}|{{nul}}|{{lst}}|{{obj}}|{{ 4/2 }}|{{ 0.1+0.2 }}|{{big}}|{{f}}"
+    assert (await check(Assertion("equals", value), NUNJUCKS_PRINTED, ctx)).passed
+    assert (await check(Assertion("contains", "flag={{ flag }}"), "flag=true", ctx)).passed
+    assert not (await check(Assertion("contains", "flag={{ flag }}"), "flag=True", ctx)).passed
+    assert (await check(Assertion("contains-all", ["{{ n }}", "{{ f }}"]), "2 false", ctx)).passed
+
+
 REDOS = "a" * 40 + "!"  # `^(a+)+$` on it: 2^40 backtracking steps, hours in the engine
 
 

@@ -192,6 +192,16 @@ def to_string(value: Any) -> str:
     return str(value)
 
 
+def nunjucks_text(value: Any) -> Any:
+    """What Nunjucks prints for `{{ value }}` (promptfoo's templates): JavaScript's `String(value)`,
+    and nothing for null. Strings and values YAML does not produce are returned as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, int, float, list, tuple, dict)):
+        return to_string(value)
+    return value
+
+
 def coerce_output(value: Any) -> str:
     """promptfoo's `coerceString`: strings as they are, anything else through JSON.stringify."""
     return value if isinstance(value, str) else stringify(value)

@@ -107,6 +107,15 @@ def _finalize(context: Context, value: Any) -> Any:
     return value
 
 
+def _finalize_as(text: Callable[[Any], Any]) -> Callable[[Context, Any], Any]:
+    @pass_context
+    def finalize(context: Context, value: Any) -> Any:
+        value = _finalize(context, value)
+        return value if isinstance(value, (str, Undefined)) else text(value)
+
+    return finalize
+
+
 _INTERCEPTED = frozenset({"*", "**", "+", "%"})
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 
@@ -117,8 +126,10 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedCodeGenerator
     intercepted_binops = _INTERCEPTED
 
-    def __init__(self, **options: Any) -> None:
-        options.setdefault("finalize", _finalize)
+    def __init__(self, *, text: Callable[[Any], Any] | None = None, **options: Any) -> None:
+        """`text`, when given, turns each counted non-string value into its output (promptfoo's
+        Nunjucks prints `true`, `2` and nothing for null where Jinja prints `True`, `2.0`, `None`)."""
+        options.setdefault("finalize", _finalize if text is None else _finalize_as(text))
         super().__init__(**options)
         self.filters = {name: guard_filter(name, function) for name, function in self.filters.items()}
         if "lipsum" in self.globals:

@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import Template
 
 from workbench.core import csvvalues
+from workbench.core.jsvalues import nunjucks_text
 from workbench.core.limited_read import TooLarge, mib, read_limited
 from workbench.core.names import UnsafePath, resolve_reference
 from workbench.core.render import render_within, variables_budget
@@ -102,10 +103,12 @@ def parse_comma_separated(value: str) -> list[str]:
 
 @cache
 def _value_environment() -> BoundedEnvironment:
-    # Like nunjucks in promptfoo: an undefined variable renders as nothing. Bounded like prompt
-    # templates: a plain sandbox let a 30-byte value (`'a' * 400000000`) take 1.6 GB, or a
-    # nested loop run forever.
-    return BoundedEnvironment(autoescape=False, keep_trailing_newline=True)
+    # Like nunjucks in promptfoo: an undefined variable renders as nothing, and values print as
+    # JavaScript prints them (`true`, `2` for 2.0, nothing for null; Jinja printed `True`, `2.0`,
+    # `None`, so `contains: "{{ flag }}"` failed on an answer promptfoo passes). Bounded like
+    # prompt templates: a plain sandbox let a 30-byte value (`'a' * 400000000`) take 1.6 GB, or
+    # a nested loop run forever.
+    return BoundedEnvironment(autoescape=False, keep_trailing_newline=True, text=nunjucks_text)
 
 
 @lru_cache(maxsize=512)
