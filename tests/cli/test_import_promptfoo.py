@@ -198,3 +198,32 @@ def test_a_config_that_is_a_device_is_refused_not_read_for_ever(repo: Path) -> N
         [sys.executable, "-m", "workbench", "-C", str(repo), "import", "promptfoo", "/dev/zero"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "not a regular file" in done.stderr, done.stderr
+
+
+def test_var_values_are_the_ones_promptfoo_renders() -> None:
+    """promptfoo's renderPrompt trims a `file://` text var and reads a `.yaml` one as its JSON text
+    (defaultTest's and array items too), and JavaScript has one number type (`2.0` prints `2`);
+    a var mixing types prints as Nunjucks prints it (`true`, nothing for null). The import kept
+    the file's last newline, left `.yaml` and array items as `file://` text, kept `2.0`, and
+    wrote `True` / `None`; a `.py` var (a script promptfoo runs) became its source code. Checked
+    against promptfoo 0.121.20 `eval -r echo`: `flag=true n=2 c=hello d={"a":[1,2]} g=x`."""
+    import yaml
+
+    files = {"ctx.txt": "hello\n\n", "data.yaml": "a: [1, 2.0]\n", "gen.py": "def get_var(*a):\n    return {'output': 'x'}\n"}
+    text = (
+        'prompts: ["flag={{ flag }} n={{ n }} c={{ ctx }} d={{ d }} g={{ g }}"]\n'
+        "defaultTest: {vars: {n: 2.0, d: file://data.yaml}}\n"
+        "tests:\n"
+        "  - {description: one, vars: {flag: true, ctx: file://ctx.txt, g: x}}\n"
+        "  - {description: two, vars: {flag: null, ctx: [file://ctx.txt, plain], g: file://gen.py}}\n"
+    )
+    conversion = formats()["promptfoo"].convert(Source("cfg.yaml", text, files.__getitem__, "demo"))
+    document = yaml.safe_load(conversion.files[0].text)
+    assert document["defaultTest"]["vars"] == {"n": 2, "d": '{"a":[1,2]}'}
+    assert [t["vars"] for t in document["tests"]] == [
+        {"flag": "true", "ctx": "hello", "g": "x"},
+        {"flag": "", "ctx": "hello", "g": "file://gen.py"},
+        {"flag": "", "ctx": "plain", "g": "file://gen.py"},
+    ]
+    [lost] = [p for p in conversion.problems if "gen.py" in p.message]
+    assert lost.line == 5 and "script promptfoo runs" in lost.message

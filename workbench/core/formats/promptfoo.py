@@ -8,7 +8,7 @@ What is carried over (promptfoo -> workbench):
 | `providers[0]`: `openai:chat:MODEL` / `openai:MODEL` with `apiBaseUrl` / `apiHost`, `apiKeyEnvar`, `temperature`, `max_tokens`, `top_p`, `seed`, `stop`, ...; `echo`; `ollama:chat:MODEL` | `model:` (ollama becomes an OpenAI-compatible endpoint on localhost:11434) |
 | `tests`: inline, `file://` YAML / JSON / CSV (`__expected`, `__expectedN`, `__description`, `__threshold`, `__metric`, `__metadata:*`), lists mixing both | `tests:` inline, or a shared `NAME.tests.yaml` when several prompts share them |
 | `defaultTest` (`vars`, `assert`, `threshold`, `options.transform` in Python, `metadata`) | `defaultTest:` |
-| `vars` (array values expand into one test per combination, as promptfoo does), `threshold`, `weight`, `metric`, `assert-set`, `transform` (`file://x.py`) | the same fields |
+| `vars` (array values expand into one test per combination, as promptfoo does; `file://` values read as promptfoo reads them), `threshold`, `weight`, `metric`, `assert-set`, `transform` (`file://x.py`) | the same fields |
 
 What is not (each reported with its file, line and field): JavaScript (`javascript`
 assertions, JS `transform`s, `.js` prompt functions), assertion types the workbench does not
@@ -30,9 +30,11 @@ from workbench.core.formats.promptfoo_tests import (
     assertion_options,
     convert_assertion,
     convert_test,
+    load_var_files,
     test_entries,
 )
 from workbench.core.formats.templating import distinct_names, json_type, slug
+from workbench.core.jsvalues import nunjucks_text
 from workbench.core.model import Problem
 from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 
@@ -244,10 +246,11 @@ def _inputs(state: ConversionState, prompt: _Prompt, tests: list[dict[str, Any]]
         if types == {"integer", "number"}:
             types = {"number"}
         spec: dict[str, Any] = {"type": types.pop() if len(types) == 1 else "string"}
-        if len(types) > 0:  # mixed types: promptfoo renders them all as text
+        if len(types) > 0:  # mixed types: the text promptfoo's Nunjucks prints (`true`, `2`, nothing for null)
             for test in tests:
                 if name in (test.get("vars") or {}) and not isinstance(test["vars"][name], str):
-                    test["vars"][name] = json.dumps(test["vars"][name], ensure_ascii=False) if isinstance(test["vars"][name], (list, dict)) else str(test["vars"][name])
+                    value = test["vars"][name]
+                    test["vars"][name] = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else nunjucks_text(value)
         covered = name in default_vars or (tests and all(name in (t.get("vars") or {}) for t in tests))
         if not covered:
             spec["default"] = "" if spec["type"] == "string" else None
@@ -288,7 +291,9 @@ def convert(source: Source) -> Conversion:
     default_test: dict[str, Any] = {}
     for key, value in default_raw.items():
         where = ("defaultTest", key)
-        if key in ("vars", "threshold", "metadata"):
+        if key == "vars" and isinstance(value, dict):
+            default_test[key] = load_var_files(state, value, where)
+        elif key in ("vars", "threshold", "metadata"):
             default_test[key] = value
         elif key == "assert":
             default_test["assert"] = [a for i, item in enumerate(value or []) if (a := convert_assertion(state, item, ("defaultTest", "assert", i), source.path, doc)) is not None]

@@ -14,6 +14,8 @@ from typing import Any
 
 from workbench.core.assertion_types import ASSERTION_TYPES, UNSUPPORTED_PROMPTFOO_TYPES, is_unsupported
 from workbench.core.formats.promptfoo_state import ConversionState, read_reference
+from workbench.core.formats.templating import js_numbers
+from workbench.core.jsvalues import js_trim
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlDocument, YamlSyntaxError, parse_yaml
 
@@ -214,6 +216,41 @@ def test_entries(state: ConversionState, raw: Any, where: tuple[Any, ...]) -> li
 # Cases one import may expand to: a prompt file holds 1 MiB, so more could never be written, and a
 # 2 KB config of four 60-value vars expanded to 12,960,000 cases (2.3 GB) before saying so.
 MAX_CASES = 10_000
+_SCRIPT_SUFFIXES = (".js", ".cjs", ".mjs", ".ts", ".cts", ".mts", ".py")
+_BINARY_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".ico", ".avif", ".heic", ".svg", ".mp4", ".webm", ".mov", ".mp3", ".wav", ".ogg", ".flac", ".m4a")
+
+
+def load_var_files(state: ConversionState, variables: dict[str, Any], where: tuple[Any, ...]) -> dict[str, Any]:
+    """Whole numbers as ints (`js_numbers`), and each `file://` var value (also inside an array
+    of values) as promptfoo's `renderPrompt` reads it: a text file trimmed, a `.yaml` / `.yml` file as the JSON text of its data; a script
+    (`.py`, `.js`: promptfoo runs it for the value) or a PDF, image or media file is reported and
+    left as it is."""
+
+    def load(value: Any, at: tuple[Any, ...]) -> Any:
+        if not (isinstance(value, str) and value.startswith("file://")):
+            return js_numbers(value)
+        suffix = posixpath.splitext(value.lower())[1]
+        if suffix in _SCRIPT_SUFFIXES or suffix in _BINARY_SUFFIXES:
+            kind = "a script promptfoo runs for the value" if suffix in _SCRIPT_SUFFIXES else "a file promptfoo sends as text or base64"
+            state.lost(at, f"the var {value} ({kind}) is not carried over: the value stays the text {value!r}", hint="put the value itself in vars")
+            return value
+        text = read_reference(state, value, at)
+        if text is None:
+            return value
+        if suffix in (".yaml", ".yml"):
+            from workbench.core.jsvalues import stringify
+
+            try:
+                return stringify(parse_yaml(text).value)
+            except YamlSyntaxError as err:
+                state.lost(at, f"cannot read {value}: {err.message}")
+                return value
+        return js_trim(text)
+
+    return {
+        name: [load(item, (*where, name, i)) for i, item in enumerate(value)] if isinstance(value, list) else load(value, (*where, name))
+        for name, value in variables.items()
+    }
 
 
 def combinations(variables: dict[str, Any]) -> int:
@@ -263,11 +300,8 @@ def convert_test(state: ConversionState, test: dict[str, Any], file: str, doc: Y
             else:
                 pos = doc.where(sub) if doc is not None else None
                 state.lost(sub, f"test field `{key}` not carried over", file=file, line=pos.line if pos else 1, col=pos.col if pos else 1)
-    for name, value in list((out.get("vars") or {}).items()):
-        if isinstance(value, str) and value.startswith("file://"):
-            text = read_reference(state, value, (*where, "vars", name))
-            if text is not None:
-                out["vars"][name] = text
+    if isinstance(out.get("vars"), dict):
+        out["vars"] = load_var_files(state, out["vars"], (*where, "vars"))
     count = combinations(out.get("vars") or {})
     if state.cases + count > MAX_CASES:
         where_vars = (*where, "vars")

@@ -156,6 +156,18 @@ def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def js_numbers(value: Any) -> Any:
+    """`value` with each whole float as an int: JavaScript (promptfoo, Dotprompt) has one number
+    type, so YAML's `2.0` is `2` there and prints `2`, where Jinja prints `2.0`."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, list):
+        return [js_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: js_numbers(v) for k, v in value.items()}
+    return value
+
+
 def json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
