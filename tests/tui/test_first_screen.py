@@ -293,11 +293,17 @@ async def test_moving_on_while_a_read_ahead_is_under_way(app_repo: Path, monkeyp
     async with app.run_test(size=(140, 40)) as pilot:
         while app.browse.history_asked is None:
             await pilot.pause(0.05)
-        await pilot.pause(0.2)  # the tree's cursor is on it
-        first = app.selected_prompt
         tree = app.query_one(PromptsPane).prompt_tree
+        for _ in range(600):  # the tree's cursor is on it (a fixed pause was too short under load)
+            if app.selected_prompt is not None and tree.cursor_node is not None and tree.cursor_node.data == app.selected_prompt:
+                break
+            await pilot.pause(0.05)
+        first = app.selected_prompt
         tree.move_cursor(next(node for node in walk(tree.root) if node.data not in (None, first)))
-        await pilot.pause(0.2)
+        for _ in range(600):
+            if app.selected_prompt != first:
+                break
+            await pilot.pause(0.05)
         gate.set()
         ahead.join(30)
         await settle(pilot)
