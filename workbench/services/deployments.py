@@ -24,7 +24,7 @@ from workbench.core.versions import (
     format_event_message,
     utc_now_iso,
 )
-from workbench.errors import NotFound, NothingToDo, PolicyError, PromptError, RepoError, WorkbenchError
+from workbench.errors import GitError, NotFound, NothingToDo, PolicyError, PromptError, RepoError, WorkbenchError
 from workbench.services.deployment_events import current_event, events
 from workbench.services.diffing import diff, introduction
 from workbench.services.policies import check_promotion, policy_in_force
@@ -32,7 +32,7 @@ from workbench.services.prompt_files import prompt_at
 from workbench.services.releases import ensure_release, plan_release
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
-from workbench.services.test_results import latest_summary
+from workbench.services.test_results import VersionTests, counted_summary, version_tests
 from workbench.services.write_lock import exclusive
 
 ACTIONS = ("promote", "split", "finish", "rollback")
@@ -49,13 +49,14 @@ class DeployPlan:
     commit: str  # what will run (the stable arm during a split)
     version: str  # its release label
     new_release: bool  # executing creates the release (of the canary, for a split)
-    tests: str | None  # latest stored test summary of `commit`
-    current_tests: str | None
+    tests: str | None  # the test result that counts for `commit` (its git note): the event records it
+    current_tests: str | None  # the same, of what runs now
     diff: PromptDiff  # from what runs now to what will run
     canary: Canary | None = None  # split only: the canary arm
     notes: tuple[str, ...] = field(default=())  # what the user should know (e.g. "ends the split")
     checks: tuple[PolicyCheck, ...] = field(default=())  # the environment's rules, each satisfied or not
     policy_sources: tuple[str, ...] = field(default=())  # where those rules were read
+    tests_aside: str | None = None  # a local run of this version that does not count, and why
 
     @property
     def blocked(self) -> bool:
@@ -336,6 +337,7 @@ def _plan(
     changes = diff(session, name, current.commit, shown) if current is not None else introduction(session, name, shown)
     checked = (canary.commit, canary.version or canary.commit[:10]) if canary is not None else (commit, version)
     checks, sources = policy_checks(session, action, name, env, *checked)
+    tests = _tests(session, name, shown)
     return DeployPlan(
         action=action,
         prompt=name,
@@ -344,21 +346,28 @@ def _plan(
         commit=commit,
         version=version,
         new_release=new_release,
-        tests=_summary(session, name, shown),
-        current_tests=_summary(session, name, current.commit) if current else None,
+        tests=tests.counted,
+        current_tests=counted_summary(session, name, current.commit) if current else None,
         diff=changes,
         canary=canary,
         notes=notes,
         checks=checks,
         policy_sources=sources,
+        tests_aside=tests.explain(shown),
     )
 
 
-def _summary(session: RepoSession, name: str, commit: str) -> str | None:
+def _tests(session: RepoSession, name: str, commit: str) -> VersionTests:
+    """What counts (the commit's note, as `require_tests` and `audit` read it) and a local run
+    beside it. Git failing on the note is its error; a broken results store must never block a
+    deployment (it warns elsewhere)."""
+    counted = counted_summary(session, name, commit)
     try:
-        return latest_summary(session, name, commit)
-    except Exception:  # a broken results store must never block a deployment (it warns elsewhere)
-        return None
+        return version_tests(session, name, commit, counted=counted)
+    except GitError:
+        raise
+    except Exception:
+        return VersionTests(counted)
 
 
 def _write_event(

@@ -407,12 +407,15 @@ def merge_base_with(session: RepoSession, base_branch: str) -> str:
 
 
 def record_results(session: RepoSession, name: str, commit: str, provider: str, results: list[CaseResult], *, started: float) -> int:
-    """Store a run directly (the demo builds its past results this way, without a model)."""
+    """Store a run of `commit` directly and record it on the commit's note, as a run of a commit
+    does (the demo builds its past results this way, without a model)."""
     store = open_store(session)
     try:
-        return store.record(
+        run_id = store.record(
             prompt=name, revision=commit[:10], commit=commit, blob=prompt_files.content_id(session, name, commit), provider=provider, model=None,
             parameters={}, results=results, started=started, finished=started + 30,
         )
     finally:
         store.close()
+    record_note(session, commit, note_line(name, summarize(results).short, provider, when=started + 30))
+    return run_id

@@ -21,7 +21,7 @@ from workbench.core.policy import EnvPolicy, PolicyCheck, PolicyFacts, Run, chec
 from workbench.services.approvals import approvals
 from workbench.services.deployment_events import events
 from workbench.services.session import RepoSession
-from workbench.services.test_results import NOTES_REF, summary_from_note
+from workbench.services.test_results import counted_summary
 
 if TYPE_CHECKING:
     from workbench.core.approvals import Approval
@@ -156,8 +156,7 @@ def facts_for(
         # the local results store alone (of the working copy, of another commit with the same
         # text) let a promotion through that `audit` then flagged as untested.
         stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if at is not None else None
-        text = note if note is not None else session.store.notes_for(NOTES_REF, [commit]).get(commit, "")
-        tests = summary_from_note(text, name, before=stamp)
+        tests = counted_summary(session, name, commit, note=note, before=stamp)
     approvers: tuple[str, ...] = ()
     if policy.approvals > 0:
         pool = known_approvals if known_approvals is not None else approvals(session, env, name)

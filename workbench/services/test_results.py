@@ -2,12 +2,16 @@
 
 Every run is stored in `.workbench/results.sqlite`; a run of a committed version also leaves a
 one-line summary in the commit's note (`refs/notes/workbench`), so `push` and `fetch` carry it.
-Deployments record the latest summary in their events; History shows it per commit.
+The note is the result that counts for a version (`counted_summary`): policies, `audit`, the
+deployment plans and the `tests:` field of events read it, so they agree on every clone. A run
+of the working copy stays in the local store only; History shows it, and a plan names it beside
+the counted one (`VersionTests`) so the user sees why a rule still asks for a run.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,18 +81,54 @@ def summary_from_note(note: str, name: str, *, before: str | None = None) -> str
     return best[1] if best else None
 
 
-def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
-    """`✓ 12/12` for the newest stored run of that version, else from its git note."""
+def counted_summary(session: RepoSession, name: str, commit: str, *, note: str | None = None, before: str | None = None) -> str | None:
+    """The test result that counts for `commit` of `name`: the newest summary on the commit's
+    git note (`✓ 12/12`), None without one. `require_tests`, `audit`, deployment plans and the
+    `tests:` field of events all read it. `note`: the note's text read by the caller (many
+    events at once); `before`: as `summary_from_note`."""
+    text = note if note is not None else session.store.notes_for(NOTES_REF, [commit]).get(commit, "")
+    return summary_from_note(text, name, before=before)
+
+
+@dataclass(frozen=True)
+class VersionTests:
+    """The test result of a version as a deployment shows it."""
+
+    counted: str | None  # on the commit's git note: what the rules, `audit` and the event read
+    local_only: str | None = None  # a newer or other run in this clone's store, not on the commit
+
+    def explain(self, commit: str) -> str | None:
+        """Why the local result is not the counted one, in a line; None when they agree."""
+        if self.local_only is None:
+            return None
+        counted = f"the run recorded on {commit[:7]} ({self.counted}) counts" if self.counted else f"no run is recorded on {commit[:7]}"
+        return f"a local run {self.local_only} (of the working copy, a shard or --rerun-failed) is not on the commit: {counted}"
+
+
+def version_tests(session: RepoSession, name: str, commit: str, *, counted: str | None = None) -> VersionTests:
+    """The counted result of `commit` and, when it differs, the newest local run of its content
+    (`counted`: `counted_summary` read by the caller)."""
+    counted = counted if counted is not None else counted_summary(session, name, commit)
+    local = _local_summary(session, name, commit)
+    return VersionTests(counted, local if local is not None and local != counted else None)
+
+
+def _local_summary(session: RepoSession, name: str, commit: str) -> str | None:
     path = state_dir(session) / "results.sqlite"
-    if path.is_file():
-        store = open_store(session)
-        try:
-            run = store.latest(name, blob=content_id(session, name, commit), commit=commit)
-        finally:
-            store.close()
-        if run is not None:
-            return str(run.summary.short)
-    return summary_from_note(session.store.notes_for(NOTES_REF, [commit]).get(commit, ""), name)
+    if not path.is_file():
+        return None
+    store = open_store(session)
+    try:
+        run = store.latest(name, blob=content_id(session, name, commit), commit=commit)
+    finally:
+        store.close()
+    return str(run.summary.short) if run is not None else None
+
+
+def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
+    """`✓ 12/12` for the newest stored run of that version, else from its git note (History's
+    view, which shows working-copy runs too; what counts for a deployment is `counted_summary`)."""
+    return _local_summary(session, name, commit) or counted_summary(session, name, commit)
 
 
 def latest_summaries(session: RepoSession, name: str, commits: list[str]) -> dict[str, str]:

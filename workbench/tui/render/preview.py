@@ -65,8 +65,10 @@ def plan_body(plan: DeployPlan, width: int) -> Text:
     if plan.tests:
         target.append(f"  tests {clean(plan.tests)}")
     else:
-        target.append("  no test results for this version (press t first to run them)", style="yellow")
+        target.append("  no test run recorded on this version (select it in History, press t)", style="yellow")
     body.append_text(target)
+    if plan.tests_aside:
+        body.append(f"\n{' ' * 9}{clean(plan.tests_aside)}", style="yellow")
     for note in plan.notes:
         body.append(f"\n{clean(note)}", style="bold yellow")
     if plan.checks:

@@ -1,0 +1,73 @@
+"""One answer per question in one repository state, whichever front end asks: the test result
+that counts for a version, the rollback targets, what runs while the monitor judges it.
+
+Each case builds real repositories (`test_parity.build`) and asks the app (Pilot), the CLI and
+the services.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from test_parity import NAME, PROMPT, build, deploy, drive, git, outcome, press
+
+from workbench.cli.common import run_app
+from workbench.services import deployments
+from workbench.services.session import RepoSession
+from workbench.tui.app import WorkbenchApp
+
+
+def commit_file(root: Path, path: str, text: str, message: str, date: str = "2026-01-04T12:00:00Z") -> str:
+    (root / path).parent.mkdir(parents=True, exist_ok=True)
+    (root / path).write_text(text)
+    env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", message], cwd=root, check=True, env=env)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process (an async test runs an event loop already)."""
+    return subprocess.run([sys.executable, "-m", "workbench", "-C", str(root), *args], capture_output=True, text=True)
+
+
+GUARD = "environments:\n  - dev\n  - staging\n  - name: prod\n    require_tests: pass\n"
+
+
+async def test_a_working_copy_run_counts_nowhere_and_the_plan_says_so(tmp_path: Path) -> None:
+    """A run of the working copy (clean: HEAD's text) stays in the local store. The promote plan
+    showed `tests ✓ 1/1` beside `✗ require_tests: no stored test run of commit X`, and an event
+    recorded `tests: ✓ 1/1` that no clone (nor `audit`) could find on the commit."""
+    root = tmp_path / "repo"
+    version = build(root)[-1]  # what HEAD names of the prompt (the guard's commit leaves it as is)
+    head = commit_file(root, "workbench.yaml", GUARD, "guard prod")
+    assert cli(root, "test", NAME).returncode == 0
+    shown: list[str] = []
+
+    async def keys(app: WorkbenchApp, pilot: Any) -> None:
+        await press(pilot, "p")
+        envs = [env for env, _ in getattr(app.screen, "_options", [])]
+        await press(pilot, *["down"] * envs.index("prod"), "enter")
+        shown.append(str(getattr(app.screen, "_title", "")) + "\n" + getattr(app.screen, "_body", "").plain)
+        await press(pilot, "escape")
+
+    await drive(root, keys)
+    body = shown[0]
+    assert "BLOCKED" in body and "✗ require_tests: no stored test run of commit" in body
+    assert "tests ✓" not in body and "no test run recorded on this version" in body
+    assert f"a local run ✓ 1/1 (of the working copy, a shard or --rerun-failed) is not on the commit: no run is recorded on {version[:7]}" in body
+    with RepoSession.open(root) as session:
+        plan = deployments.plan_promote(session, NAME, "staging")
+        assert plan.tests is None and plan.tests_aside is not None
+        event = deployments.execute(session, plan, "try it")
+    assert event.tests is None  # what the event says of its tests is what travels with it
+    assert cli(root, "test", NAME, "--rev", head[:10]).returncode == 0
+    with RepoSession.open(root) as session:
+        plan = deployments.plan_promote(session, NAME, "prod")
+        assert plan.tests == "✓ 1/1" and plan.tests_aside is None and not plan.blocked
+        assert deployments.execute(session, plan, "ship").tests == "✓ 1/1"
+    assert cli(root, "audit").returncode == 0
