@@ -71,3 +71,43 @@ async def test_a_working_copy_run_counts_nowhere_and_the_plan_says_so(tmp_path: 
         assert plan.tests == "✓ 1/1" and plan.tests_aside is None and not plan.blocked
         assert deployments.execute(session, plan, "ship").tests == "✓ 1/1"
     assert cli(root, "audit").returncode == 0
+
+
+SUITE = """\
+- description: echoes the ticket
+  vars: {ticket: refund please}
+  assert: [{type: icontains, value: refund}]
+"""
+STRICTER = SUITE + """\
+- description: says sorry
+  vars: {ticket: refund please}
+  assert: [{type: icontains, value: sorry}]
+"""
+
+
+async def test_a_stored_result_counts_only_for_the_same_suite(tmp_path: Path) -> None:
+    """The results' key covered the prompt file and its partials, not the tests file it reads
+    with `tests: file://`: History showed the run of the first suite (✓ 1/1) on the commit that
+    made the suite stricter (where it fails 1 of 2), and the working copy's run on both."""
+    from workbench.services import test_results
+    from workbench.tui.panes.history import HistoryPane
+
+    root = tmp_path / "repo"
+    build(root)
+    prompt = PROMPT.replace("TONE", "warm").split("tests:")[0] + "tests: file://summarize.tests.yaml\n"
+    (root / "prompts/support/summarize.tests.yaml").write_text(SUITE)
+    first = commit_file(root, "prompts/support/summarize.yaml", prompt, "suite in a file")
+    assert cli(root, "test", NAME, "--rev", "HEAD").returncode == 0
+    stricter = commit_file(root, "prompts/support/summarize.tests.yaml", STRICTER, "a stricter suite", date="2026-01-05T12:00:00Z")
+    shown: list[dict[str, str | None]] = []
+
+    async def keys(app: WorkbenchApp, pilot: Any) -> None:
+        shown.append({row.rev: row.tests for row in app.query_one(HistoryPane).entries if row.rev})
+
+    await drive(root, keys)
+    assert shown[0][first] == "✓ 1/1" and not shown[0][stricter]
+    assert cli(root, "test", NAME).returncode == 1  # the working copy: the stricter suite, 1 of 2
+    await drive(root, keys)
+    assert shown[1][first] == "✓ 1/1" and shown[1][stricter] == "✗ 1/2"
+    with RepoSession.open(root) as session:
+        assert test_results.latest_summaries(session, NAME, [first, stricter]) == {first: "✓ 1/1", stricter: "✗ 1/2"}
