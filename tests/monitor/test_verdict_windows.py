@@ -105,3 +105,43 @@ def test_enough_traffic_rule() -> None:
     assert can_detect(5000, 100, needed) and not can_detect(5000, 100, needed - 1)
     assert calls_needed(40, 4) is None  # 40 calls at 10%: no amount of new traffic is enough
     assert calls_needed(5000, 500) > calls_needed(5000, 100)  # type: ignore[operator]
+
+
+def _hand_tag(root: Path, target: str, seq: str, version: str, action: str = "promote") -> None:
+    """A deploy tag written by hand (another tool, an old version): a message without `when`."""
+    message = f"{action}\n\n" + "\n".join(['prompt: "support/summarize"', 'env: "prod"', f'action: "{action}"', f'version: "{version}"', 'reason: "by hand"']) + "\n"
+    subprocess.run(["git", "tag", "-a", f"deploy/prod/support/summarize/{seq}", "-m", message, target], cwd=root, check=True)
+
+
+def test_the_monitor_judges_the_version_that_runs(history: tuple[Path, Path, list[str]]) -> None:
+    """The monitor replayed every deploy tag: a later tag on a blob (skipped: status and the
+    runtime serve v2) became its current version, with no traffic, so v2's regression was
+    "not enough traffic yet" and no REGRESSED banner. It reads the events as status does now."""
+    from workbench import PromptRepo
+
+    root, _, (v1, v2) = history
+    blob = subprocess.run(["git", "rev-parse", "HEAD:prompts/support/summarize.yaml"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    _hand_tag(root, blob, "20991231000000000-bbbbbbbb", "support/summarize@v9")
+    with PromptRepo(root) as prompts:
+        assert prompts.get(NAME, env="prod").version == v2
+    with RepoSession.open(root) as ws:
+        report = service.report(ws, NAME, "prod", now=T0 + 20 * DAY)
+    assert report.verdict is not None and (report.verdict.current, report.verdict.previous) == (v2, v1)
+    assert report.regressed and not report.waiting
+    assert all(not event.skipped for event in report.deployments)
+
+
+def test_a_stint_starts_at_its_event_s_sequence_not_at_the_time_its_message_says(history: tuple[Path, Path, list[str]]) -> None:
+    """A stint began at the message's `when`: a rollback tag without one (written by hand, by
+    another tool) began at 1970, so weeks-old traffic of the restored version counted and v2's
+    stint ended before it began ("not enough traffic" for good). The sequence orders the events
+    for status and the runtime; it places the windows too."""
+    root, log, (v1, v2) = history
+    v1_commit = subprocess.run(["git", "rev-parse", f"{v1}^{{commit}}"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    _hand_tag(root, v1_commit, "20260321000000000-cccccccc", v1, "rollback")
+    _traffic(log, v1, T0 + 20 * DAY + 3600, T0 + 22 * DAY, 800, 0.01, 3)
+    service.ingest(root, [log])
+    with RepoSession.open(root) as ws:
+        report = service.report(ws, NAME, "prod", now=T0 + 22 * DAY)
+    assert report.verdict is not None and (report.verdict.current, report.verdict.previous) == (v1, v2)
+    assert report.verdict.status == "improved", report.verdict.text

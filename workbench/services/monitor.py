@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.core.event_seq import seq_time
 from workbench.core.periods import parse_since
 from workbench.core.state_folder import STATE_FOLDER
 from workbench.monitor.metrics import (
@@ -78,7 +79,9 @@ def report(session: RepoSession, name: str, env: str = "prod", since: str | None
     was deployed, both clipped to `since`. Without enough traffic in those windows the verdict
     is "not enough traffic yet" (see `workbench.monitor.metrics`).
     """
-    events = list(reversed(deployments(session, name, env)))  # oldest first
+    # Oldest first, by sequence, skipped tags left out: the events `status` and the runtime read,
+    # so the version judged is the one that runs (a later tag on a blob was judged instead).
+    events = [event for event in reversed(deployments(session, name, env)) if not event.skipped]
     now = time.time() if now is None else now
     cutoff = parse_since(since, now)
     store = open_store(Path(session.root), read_only=session.read_only)
@@ -116,7 +119,7 @@ def _verdicts(
     canary = None
     event = events[-1]
     if event.canary is not None:
-        start = max(_epoch(event.when) or current.start, cutoff or 0.0)
+        start = max(event_start(event) or current.start, cutoff or 0.0)
         rows = version_metrics(store.db, name, env, start, None)
         arms = {row.arm: row for row in rows if row.version in (_label(event.version), _label(event.canary.version))}
         stable = arms.get("stable") or _empty(_label(event.version))
@@ -138,13 +141,12 @@ def _label(version: str | None) -> str:
     return version or UNKNOWN_VERSION
 
 
-def _epoch(when: str) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+def event_start(event: Any) -> float | None:
+    """When a deployment event took over (unix seconds): the time of its sequence, which orders
+    the events for `status` and the runtime, not the message's `when` (the writer's clock, or
+    absent from a tag written by hand)."""
+    moment = seq_time(getattr(event, "seq", None))
+    return moment.timestamp() if moment is not None else None
 
 
 def _stints(events: list[Any], now: float) -> list[Stint]:
@@ -154,7 +156,7 @@ def _stints(events: list[Any], now: float) -> list[Stint]:
     for event in events:
         if event.action == "split" or event.commit == commit:
             continue
-        start = _epoch(event.when) or 0.0
+        start = event_start(event) or 0.0
         if stints:
             stints[-1] = Stint(stints[-1].version, stints[-1].start, start)
         stints.append(Stint(_label(event.version), start, now))

@@ -14,6 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from workbench.core.event_seq import seq_time
 from workbench.core.safe_text import clean
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -35,7 +36,10 @@ def marker_line(days: list[float], events: list[Any], width: int) -> str:
     days = days[-width:]
     marks = [" "] * len(days)
     for event in events:
-        when = datetime.fromisoformat(event.when.replace("Z", "+00:00")).timestamp()
+        moment = seq_time(event.seq)  # as the monitor places its windows (`services.monitor.event_start`)
+        if moment is None:
+            continue
+        when = moment.timestamp()
         for index, day in enumerate(days):
             if day <= when < day + 86400:
                 marks[index] = "▲" if event.action != "rollback" else "↺"
