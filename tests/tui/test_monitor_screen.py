@@ -30,3 +30,15 @@ async def test_monitor_banner_and_rollback_key(demo_repo: Path) -> None:
         await settle(pilot)
         text = "\n".join(str(s.render()) for s in app.screen.query(Static))
         assert "REGRESSED" not in text
+
+
+def test_deployment_markers_sit_at_the_sequence_s_time() -> None:
+    """The chart placed `▲`/`↺` by the message's `when` and raised on one that is no time (a tag
+    written by hand): the screen failed. It places them where the monitor starts each window."""
+    from types import SimpleNamespace
+
+    from workbench.tui.screens.monitor import marker_line
+
+    day = 1767225600.0  # 2026-01-01
+    events = [SimpleNamespace(when="", action="rollback", seq="20260102120000000-aaaaaaaa"), SimpleNamespace(when="2026-01-01T00:00:00Z", action="promote", seq="2026-bad")]
+    assert marker_line([day, day + 86400], events, 10) == " ↺"
