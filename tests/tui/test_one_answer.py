@@ -15,7 +15,6 @@ from typing import Any
 
 from test_parity import NAME, PROMPT, build, deploy, drive, git, outcome, press
 
-from workbench.cli.common import run_app
 from workbench.services import deployments
 from workbench.services.session import RepoSession
 from workbench.tui.app import WorkbenchApp
@@ -111,3 +110,38 @@ async def test_a_stored_result_counts_only_for_the_same_suite(tmp_path: Path) ->
     assert shown[1][first] == "✓ 1/1" and shown[1][stricter] == "✗ 1/2"
     with RepoSession.open(root) as session:
         assert test_results.latest_summaries(session, NAME, [first, stricter]) == {first: "✓ 1/1", stricter: "✗ 1/2"}
+
+
+def canary_only(root: Path) -> None:
+    """prod ran v1, served v2 to 10% of keys, went back to v1 (the split ended), then ran v3."""
+    deploy(root, [("prod", "promote", 0, None), ("prod", "promote", 1, 10.0)])
+    with RepoSession.open(root) as session:
+        deployments.rollback(session, NAME, "prod", reason="the canary misbehaved")
+    deploy(root, [("prod", "promote", 2, None)])
+
+
+async def test_a_version_prod_ran_only_as_a_canary_is_a_rollback_target_in_both(tmp_path: Path) -> None:
+    """`rollback --to v2` rolls back to a version prod only ran as a canary (its policy applies);
+    the app, with v2 selected in History, offered only the previous version: `has_run` leaves
+    splits out. Both follow one rule now, and the plan says what kind of rollback it is."""
+    commits = build(tmp_path / "cli")
+    assert build(tmp_path / "app") == commits
+    for root in (tmp_path / "cli", tmp_path / "app"):
+        canary_only(root)
+    result = cli(tmp_path / "cli", "rollback", NAME, "--env", "prod", "--to", "v2", "-m", "v2 after all")
+    assert result.returncode == 0, result.stderr
+    shown: list[str] = []
+
+    async def keys(app: WorkbenchApp, pilot: Any) -> None:
+        app.selected_rev = commits[1]
+        await press(pilot, "R", "enter")
+        shown.append(str(getattr(app.screen, "_options", "")))
+        await press(pilot, "2")
+        shown.append(getattr(app.screen, "_body", "").plain)
+        await press(pilot, *"v2 after all", "enter", "y")
+
+    await drive(tmp_path / "app", keys)
+    assert "the selected version: support/summarize@v2 (prod ran v2 only as a canary" in shown[0]
+    assert "prod ran v2 only as a canary: this rollback follows the policy of prod like a promotion" in shown[1]
+    assert outcome(tmp_path / "cli") == outcome(tmp_path / "app")
+    assert outcome(tmp_path / "app")[:3] == ("rollback", f"{NAME}@v2", commits[1])

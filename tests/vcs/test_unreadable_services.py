@@ -93,6 +93,8 @@ def test_the_rollback_targets_the_app_offers(repo: Path, breaks: Callable[[Path]
         older = ws.store.resolve("HEAD~1")
         assert _rollback_plan_or_none(ws, "support/summarize", "prod", older) is not None
         assert _rollback_plan_or_none(ws, "support/summarize", "prod", ws.store.resolve("HEAD~2")) is None  # never ran there
+        never = deployments.plan_rollback(ws, "support/summarize", "prod", "HEAD~2")  # `rollback --to` it: a promotion
+        assert "prod never ran v3: this rollback follows the policy of prod like a promotion" in never.notes
     words = breaks(repo)
     with RepoSession.open(repo) as ws, pytest.raises(RepoUnreadable, match=words):
         _rollback_plan_or_none(ws, "support/summarize", "prod", older)

@@ -24,7 +24,15 @@ from workbench.core.versions import (
     format_event_message,
     utc_now_iso,
 )
-from workbench.errors import GitError, NotFound, NothingToDo, PolicyError, PromptError, RepoError, WorkbenchError
+from workbench.errors import (
+    GitError,
+    NotFound,
+    NothingToDo,
+    PolicyError,
+    PromptError,
+    RepoError,
+    WorkbenchError,
+)
 from workbench.services.deployment_events import current_event, events
 from workbench.services.diffing import diff, introduction
 from workbench.services.policies import check_promotion, policy_in_force
@@ -157,6 +165,9 @@ def plan_finish(session: RepoSession, name: str, env: str) -> DeployPlan:
 def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = None, *, how_to_name: str = "name one with --to") -> DeployPlan:
     """Plan rolling `env` back: to `to`, else to the version that ran before the current one.
 
+    Any version can be `to` (the CLI's --to, the app's version selected in History): one `env`
+    ran is never blocked; another follows the policy of `env`, and the plan's notes say so.
+
     `how_to_name`: the hint when no earlier version is left, in the caller's words (the app
     has no --to: it told its user to pass one).
 
@@ -181,12 +192,26 @@ def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = No
     commit, version, new = _release_for(session, name, commit)
     if commit == current.commit and current.canary is None:
         raise NothingToDo(f"{env} already runs {current.version or commit[:10]} for {name}")
+    if to is not None and not has_run(session, name, env, commit):
+        notes = (*notes, _never_ran(session, name, env, commit, version))
     return _plan(session, "rollback", name, env, current, commit, version, new, notes=notes)
+
+
+def _never_ran(session: RepoSession, name: str, env: str, commit: str, version: str) -> str:
+    """What a rollback to a version `env` never served to all its traffic is: a promotion."""
+    served = has_served(session, name, env, commit)
+    ran = f"{env} ran {_short(version)} only as a canary" if served else f"{env} never ran {_short(version)}"
+    return f"{ran}: this rollback follows the policy of {env} like a promotion"
 
 
 def has_run(session: RepoSession, name: str, env: str, commit: str) -> bool:
     """Whether `env` has ever served `commit` of `name` to all its traffic (splits excluded)."""
     return any(e.commit == commit for e in events(session, env, name) if e.action != "split" and not e.skipped)
+
+
+def has_served(session: RepoSession, name: str, env: str, commit: str) -> bool:
+    """Whether `env` has ever served `commit` of `name` to any traffic: in full, or as a canary."""
+    return any(commit in (e.commit, e.canary.commit if e.canary else None) for e in events(session, env, name) if not e.skipped)
 
 
 def deployed_stack(history: Sequence[DeploymentEvent]) -> list[str]:

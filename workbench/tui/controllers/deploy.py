@@ -31,14 +31,17 @@ SPLIT_CHOICES = (10, 25, 50)
 
 
 def _rollback_plan_or_none(session: RepoSession, name: str, env: str, to: str) -> DeployPlan | None:
-    """A rollback to `to` when `env` ran that version before (else the user is not offered it)."""
+    """The plan of `rollback --to` the selected version, offered when `env` served that version
+    (in full, or only as a canary: then its plan says the policy applies) and serves it no more;
+    a version `env` never served is a promotion (`p`), not offered here."""
     try:
         plan = deployments.plan_rollback(session, name, env, to)
     except GitError:
         raise  # Git failed or cannot read the repository: its error, never "not offered"
     except WorkbenchError:
         return None
-    return plan if deployments.has_run(session, name, env, plan.commit) else None
+    running = plan.current.canary.commit if plan.current is not None and plan.current.canary is not None else None
+    return plan if plan.commit != running and deployments.has_served(session, name, env, plan.commit) else None
 
 
 # The app's --to: a version selected in History.
@@ -155,7 +158,8 @@ class DeployController(Controller):
         plan, to = await self.call(_rollback_plans, name, env, selected)
         if to is not None:
             # A version picked in History may be the target (the CLI's --to): ask, previous first.
-            choices = [("previous", f"the previous version: {plan.version}"), ("selected", f"the selected version: {to.version}")]
+            selected_label = f"the selected version: {to.version}" + (f" ({to.notes[-1]})" if to.notes else "")
+            choices = [("previous", f"the previous version: {plan.version}"), ("selected", selected_label)]
             answer = await self.ask(ChoiceScreen(f"Roll {name} in {env} back to…", choices, default="previous"))
             if answer is None:
                 return
