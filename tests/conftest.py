@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,35 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-@pytest.fixture
-def prompt_repo(tmp_path: Path) -> Path:
-    """A real Git repository holding a copy of the sample prompts, one commit on `main`."""
-    root = tmp_path / "repo"
+class RepoTemplates:
+    """Repositories built once per test process, as `isolated_env` would build them, and copied
+    for each test that asks for one: their commits are dated, so a copy holds the same commit ids
+    as a repository built for the test (a copy's index only has its files' stat data to refresh)."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory = factory
+        self.built: dict[str, Path] = {}
+
+    def copy(self, name: str, build: Callable[[Path], object], dest: Path) -> Path:
+        """A copy of the template `name` (made by `build(root)` the first time) at `dest`, which
+        must not exist yet (two fixtures of this kind in one test: the second one fails)."""
+        template = self.built.get(name)
+        if template is None:
+            template = self.factory.mktemp(f"template-{name.replace('/', '-')}") / "repo"
+            with pytest.MonkeyPatch.context() as monkeypatch:
+                isolate(self.factory.mktemp("home"), monkeypatch)
+                build(template)
+            self.built[name] = template
+        shutil.copytree(template, dest, symlinks=True)
+        return dest
+
+
+@pytest.fixture(scope="session")
+def repo_templates(tmp_path_factory: pytest.TempPathFactory) -> RepoTemplates:
+    return RepoTemplates(tmp_path_factory)
+
+
+def build_prompt_repo(root: Path) -> None:
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     if SAMPLE_PROMPTS.is_dir():
@@ -66,7 +92,12 @@ def prompt_repo(tmp_path: Path) -> Path:
     git(root, "add", "-A")
     env = dict(os.environ, GIT_AUTHOR_DATE="2026-01-01T12:00:00Z", GIT_COMMITTER_DATE="2026-01-01T12:00:00Z")
     subprocess.run(["git", "commit", "-q", "-m", "Initial prompts"], cwd=root, check=True, env=env)
-    return root
+
+
+@pytest.fixture
+def prompt_repo(repo_templates: RepoTemplates, tmp_path: Path) -> Path:
+    """A real Git repository holding a copy of the sample prompts, one commit on `main`."""
+    return repo_templates.copy("prompts", build_prompt_repo, tmp_path / "repo")
 
 
 @pytest.fixture(scope="session")

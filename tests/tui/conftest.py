@@ -1,4 +1,7 @@
-"""Fixtures for the app: a small repository with history (helpers live in tui_helpers)."""
+"""Fixtures for the app: a small repository with history (helpers live in tui_helpers).
+
+Each is built once per test process (`repo_templates`) and copied for each test, at the path
+`prompt_repo` has (`tmp_path / "repo"`): a test asks for one of them."""
 
 from __future__ import annotations
 
@@ -7,12 +10,39 @@ from pathlib import Path
 import pytest
 from tui_helpers import NOW, commit, edit, git
 
+from tests.conftest import RepoTemplates, build_prompt_repo
+
 SUMMARIZE = "prompts/support/summarize.yaml"
 
 
 @pytest.fixture
-def app_repo(prompt_repo: Path) -> Path:
+def app_repo(repo_templates: RepoTemplates, tmp_path: Path) -> Path:
     """The sample prompts plus a second version of support/summarize, released and deployed."""
+    return repo_templates.copy("app", build_app_repo, tmp_path / "repo")
+
+
+@pytest.fixture
+def released_repo(repo_templates: RepoTemplates, tmp_path: Path) -> Path:
+    """support/summarize with five versions by three authors, three releases and deployments to
+    dev, staging and prod (prod one release behind): the History a lead browses."""
+    return repo_templates.copy("released", lambda root: build_released_repo(root, repo_templates), tmp_path / "repo")
+
+
+@pytest.fixture
+def long_history_repo(repo_templates: RepoTemplates, tmp_path: Path) -> Path:
+    """support/summarize with 40 versions: more than a pane shows."""
+    return repo_templates.copy("long-history", lambda root: build_long_history_repo(root, repo_templates), tmp_path / "repo")
+
+
+@pytest.fixture
+def branched_repo(repo_templates: RepoTemplates, tmp_path: Path) -> Path:
+    """`released_repo` plus: `feature/tone` changed summarize and was merged into main while main
+    moved on; `experiment/short` changed summarize and is not merged; prod went v2 → v3 → v2."""
+    return repo_templates.copy("branched", lambda root: build_branched_repo(root, repo_templates), tmp_path / "repo")
+
+
+def build_app_repo(prompt_repo: Path) -> None:
+    build_prompt_repo(prompt_repo)
     path = prompt_repo / "prompts" / "support" / "summarize.yaml"
     path.write_text(
         path.read_text().replace("Write at most three short sentences.", "Write at most two short sentences.")
@@ -22,16 +52,13 @@ def app_repo(prompt_repo: Path) -> Path:
     )
     (prompt_repo / "workbench.yaml").write_text("model: {provider: echo}\n")
     commit(prompt_repo, "Use echo for runs", "2026-01-11T10:00:00Z")
-    return prompt_repo
 
 
-@pytest.fixture
-def released_repo(app_repo: Path) -> Path:
-    """support/summarize with five versions by three authors, three releases and deployments to
-    dev, staging and prod (prod one release behind): the History a lead browses."""
+def build_released_repo(app_repo: Path, templates: RepoTemplates) -> None:
     from workbench.services import deployments, releases
     from workbench.services.session import RepoSession
 
+    templates.copy("app", build_app_repo, app_repo)
     path = app_repo / "prompts" / "support" / "summarize.yaml"
     edits = [
         (
@@ -60,12 +87,10 @@ def released_repo(app_repo: Path) -> Path:
         deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="orders named")
         deployments.promote(ws, "support/summarize", "staging", rev="HEAD", reason="try products")
         deployments.promote(ws, "support/summarize", "dev", rev="HEAD", reason="try products")
-    return app_repo
 
 
-@pytest.fixture
-def long_history_repo(app_repo: Path) -> Path:
-    """support/summarize with 40 versions: more than a pane shows."""
+def build_long_history_repo(app_repo: Path, templates: RepoTemplates) -> None:
+    templates.copy("app", build_app_repo, app_repo)
     path = app_repo / "prompts" / "support" / "summarize.yaml"
     for n in range(40):
         path.write_text(
@@ -74,17 +99,13 @@ def long_history_repo(app_repo: Path) -> Path:
             else path.read_text().replace(f"({n - 1})", f"({n})")
         )
         commit(app_repo, f"Revision {n}", f"2026-01-{12 + n // 4:02d}T{10 + n % 4:02d}:00:00Z")
-    return app_repo
 
 
-@pytest.fixture
-def branched_repo(released_repo: Path) -> Path:
-    """`released_repo` plus: `feature/tone` changed summarize and was merged into main while main
-    moved on; `experiment/short` changed summarize and is not merged; prod went v2 → v3 → v2."""
+def build_branched_repo(root: Path, templates: RepoTemplates) -> None:
     from workbench.services import deployments
     from workbench.services.session import RepoSession
 
-    root = released_repo
+    templates.copy("released", lambda released: build_released_repo(released, templates), root)
     with RepoSession.open(root) as ws:
         ws.clock = lambda: NOW
         deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="products named")
@@ -100,4 +121,3 @@ def branched_repo(released_repo: Path) -> Path:
     edit(root, SUMMARIZE, "Write at most two", "Write one")
     commit(root, "One sentence only", "2026-01-30T10:00:00Z", "Ben Okafor <ben@example.com>")
     git(root, "switch", "-q", "main")
-    return root
