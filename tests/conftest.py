@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -102,14 +103,30 @@ def prompt_repo(repo_templates: RepoTemplates, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One demo repository per test process, built as `isolated_env` would (5-20 s each)."""
+    """One demo repository per run, built as `isolated_env` would (5-20 s): under pytest-xdist the
+    first worker to ask builds it in the run's shared temporary folder, the others wait and read it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.mktemp("demo-template") / "demo"
+        _build_demo(root, tmp_path_factory)
+        return root
+    shared = tmp_path_factory.getbasetemp().parent / "demo-template"  # the workers' common parent
+    shared.mkdir(exist_ok=True)
+    root, done = shared / "demo", shared / "done"
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)  # what a worker that failed to build left
+            _build_demo(root, tmp_path_factory)
+            done.touch()
+    return root
+
+
+def _build_demo(root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     from workbench.cli.common import run_app
 
-    root = tmp_path_factory.mktemp("demo-template") / "demo"
     with pytest.MonkeyPatch.context() as monkeypatch:
         isolate(tmp_path_factory.mktemp("home"), monkeypatch)
         assert run_app(["demo", str(root), "--no-open"]) == 0
-    return root
 
 
 @pytest.fixture
