@@ -8,13 +8,18 @@ from pathlib import Path
 import pytest
 from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
 
+from tests.conftest import RepoTemplates
 from workbench.services.session import RepoSession
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A repo on `main` with two prompts: support/summarize (3 commits) and greeting."""
-    root = tmp_path / "repo"
+def repo(repo_templates: RepoTemplates, tmp_path: Path) -> Path:
+    """A repo on `main` with two prompts: support/summarize (3 commits) and greeting (built once
+    per test process, copied for each test: its commits are as old as the test process)."""
+    return repo_templates.copy("vcs", build_repo, tmp_path / "repo")
+
+
+def build_repo(root: Path) -> None:
     root.mkdir()
     run_git(root, "init", "-q", "-b", "main")
     write(root, ".gitignore", ".workbench/\n")
@@ -25,7 +30,6 @@ def repo(tmp_path: Path) -> Path:
     commit_all(root, "Friendlier summaries")
     write(root, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "calm"))
     commit_all(root, "Calm summaries")
-    return root
 
 
 @pytest.fixture
