@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_run_streaming import many_cases
@@ -11,6 +13,7 @@ from textual.selection import Selection
 from textual.strip import Strip
 from tui_helpers import clock, select, settle, walk
 
+from workbench.services import diffing
 from workbench.tui.app import make_app
 from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.prompts import PromptsPane
@@ -94,19 +97,42 @@ async def test_a_big_diff_jumps_scrolls_rewraps_and_selects_as_before(app_repo: 
         assert pane.render_line(0).text.index("│") > split_at + 20  # the halves drawn at the new width
 
 
-async def test_the_pane_says_the_diff_is_being_made_until_it_arrives(app_repo: Path) -> None:
-    """While the worker made a slow diff, the previous prompt's diff stayed on screen as if it were the answer."""
-    many_cases(app_repo, 3000)  # a few seconds to parse and diff
+async def test_the_pane_says_the_diff_is_being_made_until_it_arrives(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the worker made a slow diff, the previous prompt's diff stayed on screen as if it were the answer.
+
+    The diff of `many` (its first version: the introduction) waits for a gate, a slow diff on any
+    machine (3,000 cases took a few seconds here; a fast machine could finish before the title
+    was looked at)."""
+    many_cases(app_repo, 10)
+    gate = threading.Event()
+
+    def gated(original: Any) -> Any:
+        def slow(session: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+            if name == "many":
+                gate.wait(60)
+            return original(session, name, *args, **kwargs)
+
+        return slow
+
+    monkeypatch.setattr(diffing, "diff", gated(diffing.diff))
+    monkeypatch.setattr(diffing, "introduction", gated(diffing.introduction))
     app = make_app(app_repo, clock=clock)
-    async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        pane = app.query_one(DiffPane)
-        assert str(pane.border_title) == "3 Diff" and pane.diff is not None
-        prompts = app.query_one(PromptsPane)
-        prompts.prompt_tree.move_cursor(next(node for node in walk(prompts.prompt_tree.root) if node.data == "many"))
-        await pilot.pause(0.2)
-        assert pane.diff is not None and pane.diff.name == "support/summarize"  # not made yet
-        assert str(pane.border_title) == "3 Diff · making the diff…"
-        await _diff_of(pilot, pane, "case 2999")
-        assert str(pane.border_title) == "3 Diff"
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await settle(pilot)
+            await select(pilot, "support/summarize")
+            pane = app.query_one(DiffPane)
+            assert str(pane.border_title) == "3 Diff" and pane.diff is not None
+            prompts = app.query_one(PromptsPane)
+            prompts.prompt_tree.move_cursor(next(node for node in walk(prompts.prompt_tree.root) if node.data == "many"))
+            for _ in range(500):  # the diff of `many` asked for (it cannot arrive before the gate opens)
+                if str(pane.border_title) != "3 Diff":
+                    break
+                await pilot.pause(0.02)
+            assert pane.diff is not None and pane.diff.name == "support/summarize"  # not made yet
+            assert str(pane.border_title) == "3 Diff · making the diff…"
+            gate.set()
+            await _diff_of(pilot, pane, "case 9")
+            assert str(pane.border_title) == "3 Diff"
+    finally:
+        gate.set()
