@@ -214,8 +214,13 @@ async def test_permanent_errors_fail_at_once(fault: str, text: str) -> None:
 async def test_timeout_is_retried_then_reported() -> None:
     options = RunOptions(max_attempts=2, timeout_s=0.2, backoff_base_s=0.01, backoff_cap_s=0.02)
     with FakeOpenAI(latency_s=0.5) as server:
+        provider = _provider(server, timeout_s=5)
+        # The SDK imported and the client built first: in a process that had not imported it yet,
+        # the first attempt's 0.2 s went to that and it sent nothing (one request seen, the test
+        # failed alone and passed after another test had imported the SDK).
+        await asyncio.to_thread(provider._sdk_client)
         with pytest.raises(ProviderError) as err:
-            await call_with_retries(_provider(server, timeout_s=5), ModelRequest(text="hi"), options)
+            await call_with_retries(provider, ModelRequest(text="hi"), options)
         assert server.requests == 2
     assert "no answer within 0.2 s" in str(err.value)
 
