@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from vcs_helpers import run_git
+from vcs_helpers import pre_commit_hook_in_new_repositories, run_git
 
 # A git hook that holds the release tag's ref update open until Ctrl+C has been typed. The hook
 # ignores Ctrl+C itself: a shell unblocks signals, so a hook is the user's program, free to die of
@@ -110,12 +110,8 @@ def test_ctrl_c_during_init_leaves_a_whole_first_commit(tmp_path: Path, monkeypa
     Ctrl+C held back: Ctrl+C during the first commit killed git and left prompts/ and
     workbench.yaml with no commit, which a second `init` refuses ("already holds a prompt
     repository"). Now the init finishes, says what it made, and exits 130."""
-    templates = tmp_path / "templates"
-    (templates / "hooks").mkdir(parents=True)
-    hook = templates / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\ntrap '' INT\ntouch under-way\nsleep 2\nexit 0\n")
-    hook.chmod(0o755)
-    monkeypatch.setenv("GIT_TEMPLATE_DIR", str(templates))  # `git init` copies the hook in
+    for key, value in pre_commit_hook_in_new_repositories(tmp_path, "#!/bin/sh\ntrap '' INT\ntouch under-way\nsleep 2\nexit 0\n").items():
+        monkeypatch.setenv(key, value)
     target = tmp_path / "new"
     target.mkdir()
     status, output = _ctrl_c_once_under_way(target, "init", str(target))

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from vcs_helpers import run_git
+from vcs_helpers import pre_commit_hook_in_new_repositories, run_git
 
 from workbench.cli import run_app
 
@@ -34,12 +34,8 @@ def _killed_once_under_way(cwd: Path, *args: str) -> None:
 def test_init_killed_before_its_first_commit_is_finished_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The folder kept prompts/, workbench.yaml, .gitignore and a `.git` with no commit, and a
     second `init` refused: "already holds a prompt repository; open it with workbench -C PATH"."""
-    templates = tmp_path / "templates"
-    (templates / "hooks").mkdir(parents=True)
-    hook = templates / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\ntouch under-way\nsleep 30\n")
-    hook.chmod(0o755)
-    monkeypatch.setenv("GIT_TEMPLATE_DIR", str(templates))  # `git init` copies the hook in
+    for key, value in pre_commit_hook_in_new_repositories(tmp_path, "#!/bin/sh\ntouch under-way\nsleep 30\n").items():
+        monkeypatch.setenv(key, value)
     target = tmp_path / "new"
     _killed_once_under_way(tmp_path, "init", str(target))
     (target / "under-way").unlink()

@@ -81,3 +81,13 @@ def corrupt_object(root: Path, spec: str) -> str:
 def damage_object(root: Path, spec: str, how: str) -> str:
     """`delete_object` (how="deleted") or `corrupt_object` (how="corrupt")."""
     return delete_object(root, spec) if how == "deleted" else corrupt_object(root, spec)
+
+
+def pre_commit_hook_in_new_repositories(folder: Path, script: str) -> dict[str, str]:
+    """A Git template folder under `folder` whose pre-commit hook runs `script`: the environment
+    (`GIT_TEMPLATE_DIR`) under which `git init` copies the hook into every repository it makes."""
+    hook = folder / "templates" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True)
+    hook.write_text(script)
+    hook.chmod(0o755)
+    return {"GIT_TEMPLATE_DIR": str(folder / "templates")}
