@@ -24,15 +24,7 @@ from workbench.core.versions import (
     format_event_message,
     utc_now_iso,
 )
-from workbench.errors import (
-    GitError,
-    NotFound,
-    NothingToDo,
-    PolicyError,
-    PromptError,
-    RepoError,
-    WorkbenchError,
-)
+from workbench.errors import NotFound, NothingToDo, PolicyError, PromptError, RepoError, WorkbenchError
 from workbench.services.deployment_events import current_event, events
 from workbench.services.diffing import diff, introduction
 from workbench.services.policies import check_promotion, policy_in_force
@@ -40,7 +32,7 @@ from workbench.services.prompt_files import prompt_at
 from workbench.services.releases import ensure_release, plan_release
 from workbench.services.revisions import resolve
 from workbench.services.session import RepoSession
-from workbench.services.test_results import VersionTests, counted_summary, version_tests
+from workbench.services.test_results import NOTES_REF, counted_summary, version_tests
 from workbench.services.write_lock import exclusive
 
 ACTIONS = ("promote", "split", "finish", "rollback")
@@ -362,7 +354,8 @@ def _plan(
     changes = diff(session, name, current.commit, shown) if current is not None else introduction(session, name, shown)
     checked = (canary.commit, canary.version or canary.commit[:10]) if canary is not None else (commit, version)
     checks, sources = policy_checks(session, action, name, env, *checked)
-    tests = _tests(session, name, shown)
+    notes_of = session.store.notes_for(NOTES_REF, [shown, *([current.commit] if current else [])])  # one read for both
+    tests = version_tests(session, name, shown, note=notes_of.get(shown, ""))
     return DeployPlan(
         action=action,
         prompt=name,
@@ -372,7 +365,7 @@ def _plan(
         version=version,
         new_release=new_release,
         tests=tests.counted,
-        current_tests=counted_summary(session, name, current.commit) if current else None,
+        current_tests=counted_summary(session, name, current.commit, note=notes_of.get(current.commit, "")) if current else None,
         diff=changes,
         canary=canary,
         notes=notes,
@@ -380,19 +373,6 @@ def _plan(
         policy_sources=sources,
         tests_aside=tests.explain(shown),
     )
-
-
-def _tests(session: RepoSession, name: str, commit: str) -> VersionTests:
-    """What counts (the commit's note, as `require_tests` and `audit` read it) and a local run
-    beside it. Git failing on the note is its error; a broken results store must never block a
-    deployment (it warns elsewhere)."""
-    counted = counted_summary(session, name, commit)
-    try:
-        return version_tests(session, name, commit, counted=counted)
-    except GitError:
-        raise
-    except Exception:
-        return VersionTests(counted)
 
 
 def _write_event(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from workbench.core.safe_text import clean
 from workbench.core.state_folder import STATE_FOLDER
+from workbench.errors import GitError
 from workbench.evals.secrets import scrub
 from workbench.services.prompt_files import content_id
 from workbench.services.session import RepoSession
@@ -105,11 +106,18 @@ class VersionTests:
         return f"a local run {self.local_only} (of the working copy, a shard or --rerun-failed) is not on the commit: {counted}"
 
 
-def version_tests(session: RepoSession, name: str, commit: str, *, counted: str | None = None) -> VersionTests:
-    """The counted result of `commit` and, when it differs, the newest local run of its content
-    (`counted`: `counted_summary` read by the caller)."""
-    counted = counted if counted is not None else counted_summary(session, name, commit)
-    local = _local_summary(session, name, commit)
+def version_tests(session: RepoSession, name: str, commit: str, *, note: str) -> VersionTests:
+    """The counted result of `commit` (from `note`, the commit's note text read by the caller)
+    and, when it differs, the newest local run of its content. A broken results store hides
+    only the local run: it must never block a deployment (it warns elsewhere); Git failing is
+    its own error."""
+    counted = counted_summary(session, name, commit, note=note)
+    try:
+        local = _local_summary(session, name, commit)
+    except GitError:
+        raise
+    except Exception:
+        local = None
     return VersionTests(counted, local if local is not None and local != counted else None)
 
 
