@@ -200,6 +200,27 @@ def test_a_config_that_is_a_device_is_refused_not_read_for_ever(repo: Path) -> N
     assert done.returncode == 2 and "not a regular file" in done.stderr, done.stderr
 
 
+def test_var_files_past_what_a_prompt_file_holds_are_an_error_and_not_read_on() -> None:
+    """Every `file://` item of an array var was read whole (16 MiB each) and inlined: a config
+    naming a 4 MiB file 20 times took 99 s and 600 MB and wrote a 167 MB prompt, with nothing
+    said. What the vars' files hold is counted: past the 1 MiB a prompt file holds, the import
+    says so at the var, keeps the `file://` text, and reads no further file."""
+    reads: list[str] = []
+
+    def read(path: str) -> str:
+        reads.append(path)
+        return "x" * (600 * 1024)
+
+    items = ", ".join(f"file://big{i}.txt" for i in range(20))
+    text = f"prompts: ['{{{{ctx}}}}']\ntests:\n  - vars: {{ctx: [{items}]}}\n"
+    conversion = formats()["promptfoo"].convert(Source("cfg.yaml", text, read, "demo"))
+    [problem] = [p for p in conversion.problems if "1 MiB" in p.message]
+    assert (problem.path, problem.line, problem.severity.value) == ("cfg.yaml", 3, "error")
+    assert "big1.txt" in problem.message
+    assert reads == ["big0.txt", "big1.txt"]  # the second passes the limit: none read after it
+    assert sum(len(f.text) for f in conversion.files) < 2 * 1024 * 1024
+
+
 def test_var_values_are_the_ones_promptfoo_renders() -> None:
     """promptfoo's renderPrompt trims a `file://` text var and reads a `.yaml` one as its JSON text
     (defaultTest's and array items too), and JavaScript has one number type (`2.0` prints `2`);

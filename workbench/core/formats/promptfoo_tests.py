@@ -15,7 +15,7 @@ from typing import Any
 from workbench.core.assertion_types import ASSERTION_TYPES, UNSUPPORTED_PROMPTFOO_TYPES, is_unsupported
 from workbench.core.formats.promptfoo_state import ConversionState, read_reference
 from workbench.core.formats.templating import js_numbers
-from workbench.core.jsvalues import js_trim
+from workbench.core.jsvalues import js_trim, stringify
 from workbench.core.model import Problem, Severity
 from workbench.core.yamlpos import YamlDocument, YamlSyntaxError, parse_yaml
 
@@ -216,6 +216,9 @@ def test_entries(state: ConversionState, raw: Any, where: tuple[Any, ...]) -> li
 # Cases one import may expand to: a prompt file holds 1 MiB, so more could never be written, and a
 # 2 KB config of four 60-value vars expanded to 12,960,000 cases (2.3 GB) before saying so.
 MAX_CASES = 10_000
+# Characters the `file://` vars of one import may bring in: what a prompt file holds (1 MiB). Each
+# was read whole and inlined: a config naming a 4 MiB file 20 times wrote a 167 MB prompt.
+MAX_VAR_TEXT = 1 << 20
 _SCRIPT_SUFFIXES = (".js", ".cjs", ".mjs", ".ts", ".cts", ".mts", ".py")
 _BINARY_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".ico", ".avif", ".heic", ".svg", ".mp4", ".webm", ".mov", ".mp3", ".wav", ".ogg", ".flac", ".m4a")
 
@@ -234,12 +237,19 @@ def load_var_files(state: ConversionState, variables: dict[str, Any], where: tup
             kind = "a script promptfoo runs for the value" if suffix in _SCRIPT_SUFFIXES else "a file promptfoo sends as text or base64"
             state.lost(at, f"the var {value} ({kind}) is not carried over: the value stays the text {value!r}", hint="put the value itself in vars")
             return value
+        if state.var_text > MAX_VAR_TEXT:  # said once, at the file that passed the limit
+            return value
         text = read_reference(state, value, at)
         if text is None:
             return value
+        state.var_text += len(text)
+        if state.var_text > MAX_VAR_TEXT:
+            pos = state.doc.where(at)
+            state.problems.append(
+                Problem(state.source.path, pos.line, pos.col, f"the var files up to {value} hold over 1 MiB, more than a prompt file holds: none after it is read", Severity.ERROR, "put the text in fewer, smaller files")
+            )
+            return value
         if suffix in (".yaml", ".yml"):
-            from workbench.core.jsvalues import stringify
-
             try:
                 return stringify(parse_yaml(text).value)
             except YamlSyntaxError as err:
