@@ -58,6 +58,24 @@ def test_the_commands_the_demo_prints_can_be_pasted(tmp_path: Path, capsys: pyte
     assert lines and all(shlex.split(line)[2] == str(root) for line in lines)
 
 
+def test_a_failed_demo_in_a_temporary_folder_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder was read as one that existed before (it is made first), so only its contents
+    went: an empty workbench-demo-XXXX stayed behind after each failed or interrupted demo."""
+    import tempfile
+
+    from workbench.services import demo
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def interrupted(self: object, config: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo._DemoBuilder, "build", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        demo.create_demo_repo()
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("folder_existed", [False, True])
 def test_a_demo_interrupted_half_way_leaves_nothing_and_can_run_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder_existed: bool) -> None:
     """Ctrl+C while `demo DIR` built its history left a half-built repository in DIR, and the

@@ -400,7 +400,7 @@ def create_demo_repo(directory: Path | None = None, *, now: Callable[[], datetim
         if root.exists() and any(root.iterdir()):
             raise WorkbenchError(f"{root} is not empty", hint="give a new folder, or none for a temporary one")
     config = LOCAL_MODEL_CONFIG if local_model_available() else ECHO_CONFIG
-    existed = root.exists()
+    existed = directory is not None and root.exists()  # a temporary folder is the demo's own
     try:
         root.mkdir(parents=True, exist_ok=True)
         _DemoBuilder(root, (now or (lambda: datetime.now(UTC)))()).build(config)
