@@ -72,3 +72,27 @@ def test_an_unfinished_init_with_a_commit_is_a_repository(tmp_path: Path, capsys
     assert run_app(["init", str(target)]) == 0
     assert run_app(["init", str(target)]) == 2
     assert "already holds a prompt repository" in capsys.readouterr().err
+
+
+def test_a_prompts_folder_that_is_a_link_is_refused_without_walking_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whether a folder is an unfinished init was decided after listing all of prompts/, the
+    link followed: `prompts -> /usr` took 7.5 s to refuse (140,000 entries). A link is not
+    what init makes, and the walk stops at the first entry init would not have made."""
+    target = tmp_path / "repo"
+    target.mkdir()
+    walked: list[Path] = []
+    real = tmp_path / "elsewhere"
+    (real / "a").mkdir(parents=True)
+    (target / "prompts").symlink_to(real)
+    original = Path.rglob
+
+    def counted(self: Path, pattern: str) -> object:
+        for found in original(self, pattern):
+            walked.append(found)
+            yield found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "rglob", counted)
+        assert run_app(["init", str(target)]) == 2
+    assert "already holds a prompt repository" in capsys.readouterr().err
+    assert walked == []

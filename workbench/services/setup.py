@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import shutil
 from pathlib import Path
 
@@ -92,17 +93,17 @@ def _unfinished(root: Path) -> bool:
     """Whether the folder holds what an init killed before its first commit left (`kill -9`,
     SIGTERM, a power cut: nothing could clean up): init's own files, whole or cut short, and
     a `.git` with no commit, or none. A second init finishes it; it refused ("already holds a
-    prompt repository") a repository with no commit."""
+    prompt repository") a repository with no commit. The walk ends at the first entry init
+    would not have made (a link is one: it is never followed)."""
     made = {root / "prompts": None, root / "prompts" / "example": None, root / "prompts" / "example" / "greeting.yaml": EXAMPLE_PROMPT}
-    config = root / "workbench.yaml"
+    prompts, config = root / "prompts", root / "workbench.yaml"
     try:
-        if not (root / "prompts").is_dir() and not config.exists():
+        if prompts.is_symlink() or (not prompts.is_dir() and not config.exists()):
             return False
-        found = [root / "prompts", *(root / "prompts").rglob("*")] if (root / "prompts").exists() else []
         if config.exists():
-            found.append(config)
             made[config] = CONFIG
-        for path in found:
+        walked = itertools.chain([prompts], prompts.rglob("*")) if prompts.exists() else iter(())
+        for path in itertools.chain(walked, [config] if config.exists() else []):
             if path not in made or path.is_symlink() or (made[path] is None) != path.is_dir():
                 return False
             text = made[path]
