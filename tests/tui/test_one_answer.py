@@ -145,3 +145,13 @@ async def test_a_version_prod_ran_only_as_a_canary_is_a_rollback_target_in_both(
     assert "prod ran v2 only as a canary: this rollback follows the policy of prod like a promotion" in shown[1]
     assert outcome(tmp_path / "cli") == outcome(tmp_path / "app")
     assert outcome(tmp_path / "app")[:3] == ("rollback", f"{NAME}@v2", commits[1])
+
+
+def test_the_cli_says_what_kind_of_rollback_it_wrote(tmp_path: Path) -> None:
+    """The plan's note ("prod ran v2 only as a canary: this rollback follows the policy of prod
+    like a promotion") was shown by the app alone: the CLI printed the event and its checks."""
+    build(tmp_path / "cli")
+    canary_only(tmp_path / "cli")
+    result = cli(tmp_path / "cli", "rollback", NAME, "--env", "prod", "--to", "v2", "-m", "v2 after all")
+    assert result.returncode == 0, result.stderr
+    assert "prod ran v2 only as a canary: this rollback follows the policy of prod like a promotion" in result.stdout

@@ -206,6 +206,7 @@ def _execute(session: Any, plan: Any, reason: str, override: bool, json_out: boo
         err_console.print(Text(f"workbench: {clean(err.message)}"))
         if err.hint:
             err_console.print(Text(f"  hint: {clean(err.hint)}"))
+        _print_notes(plan, err_console)
         raise typer.Exit(EXIT_FINDINGS) from None
 
 
@@ -215,6 +216,16 @@ def _report_event(event: Any, plan: Any, json_out: bool) -> None:
         return
     _print_event(event)
     _print_checks(plan.checks, event.override)
+    _print_notes(plan, console())
+
+
+def _print_notes(plan: Any, out: Any) -> None:
+    """What the plan says beside its rules, as the app's dialog shows it: the kind of rollback
+    (to a version only run as a canary, or never), a local test run that does not count."""
+    from rich.text import Text
+
+    for note in (*plan.notes, *([plan.tests_aside] if plan.tests_aside else [])):
+        out.print(Text(f"  ! {clean(note)}", style="yellow"))
 
 
 def _print_checks(checks: Any, override: tuple[str, ...]) -> None:
