@@ -58,3 +58,17 @@ async def test_a_folder_shown_changed_stays_open_across_a_reload(app_repo: Path,
         reopened = next(node for node in pane.prompt_tree.root.children if node.data is None and "il/" in str(node.label))
         assert reopened is not odd and reopened.is_expanded
         assert [node.data for node in walk(reopened)] == [f"{ODD_FOLDER}/one"]
+
+
+def test_an_event_s_fields_stay_on_the_dialog_s_now_line() -> None:
+    """The deploy dialog's "now" line kept a line break of the event's `who` (a tag written by
+    hand): the rest of the line read as a line of its own, as in `history` before `inline`."""
+    from workbench.core.versions import DeploymentEvent
+    from workbench.tui.render.preview import event_line
+
+    event = DeploymentEvent(
+        tag="deploy/prod/p/20260102030405678-00000000", prompt="p", env="prod", seq="20260102030405678-00000000",
+        action="promote", version="p@v2\nback to p@v9", commit="a" * 40, previous_version=None, previous_commit=None,
+        reason="r", who="Ana\nprod promote → p@v9 <a@b>", when="2026-01-02T03:04:05.678Z", tests=None, canary=None,
+    )
+    assert "\n" not in event_line("now", event, "✓ 1/1\n✓ 9/9").plain

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from workbench.core.diff import PromptDiff
 from workbench.core.policy import PolicyCheck
-from workbench.core.safe_text import clean
+from workbench.core.safe_text import clean, inline
 from workbench.core.versions import DeploymentEvent
 from workbench.services.deployments import DeployPlan
 from workbench.tui.render.diff import render_diff
@@ -40,12 +40,12 @@ def event_line(label: str, event: DeploymentEvent | None, summary: str | None) -
     if event is None:
         text.append("nothing deployed")
         return text
-    text.append(clean(event.version or event.commit[:10]))
+    text.append(inline(event.version or event.commit[:10]))
     text.append(f"  {event.commit[:7]}", style="dim")
     if summary:
-        text.append(f"  tests {clean(summary)}")
+        text.append(f"  tests {inline(summary)}")
     if event.who:
-        text.append(f"  by {clean(event.who.split('<')[0].strip())} {clean(event.when[:10])}", style="dim")
+        text.append(f"  by {inline(event.who.split('<')[0].strip())} {inline(event.when[:10])}", style="dim")
     return text
 
 
