@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.core.event_seq import seq_time
 from workbench.core.periods import parse_since
+from workbench.core.policy import event_time
 from workbench.core.state_folder import STATE_FOLDER
 from workbench.monitor.metrics import (
     NOT_ENOUGH,
@@ -145,7 +145,7 @@ def event_start(event: Any) -> float | None:
     """When a deployment event took over (unix seconds): the time of its sequence, which orders
     the events for `status` and the runtime, not the message's `when` (the writer's clock, or
     absent from a tag written by hand)."""
-    moment = seq_time(getattr(event, "seq", None))
+    moment = event_time(event)
     return moment.timestamp() if moment is not None else None
 
 

@@ -14,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from workbench.core.event_seq import seq_time
+from workbench.core.policy import event_time
 from workbench.core.safe_text import clean
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -36,7 +36,7 @@ def marker_line(days: list[float], events: list[Any], width: int) -> str:
     days = days[-width:]
     marks = [" "] * len(days)
     for event in events:
-        moment = seq_time(event.seq)  # as the monitor places its windows (`services.monitor.event_start`)
+        moment = event_time(event)  # as the monitor places its windows (`services.monitor.event_start`)
         if moment is None:
             continue
         when = moment.timestamp()
