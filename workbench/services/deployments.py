@@ -257,17 +257,18 @@ def execute(
 
 
 def policy_checks(
-    session: RepoSession, action: str, name: str, env: str, commit: str, version: str
+    session: RepoSession, action: str, name: str, env: str, commit: str, version: str, *, note: str | None = None
 ) -> tuple[tuple[PolicyCheck, ...], tuple[str, ...]]:
     """The rules of `env` for putting `commit` there, each checked; a rollback to a version
-    `env` already ran is never blocked (one `rollback` check says so)."""
+    `env` already ran is never blocked (one `rollback` check says so). `note`: the commit's
+    note, when the caller read it already."""
     if action == "rollback" and has_run(session, name, env, commit):
         in_force = policy_in_force(session, env, commit)
         if in_force.policy is None:  # an unguarded environment: nothing to say
             return (), ()
         short = _short(version)
         return (PolicyCheck("rollback", True, f"{env} already ran {short}: a rollback to it is never blocked"),), in_force.sources
-    checks, in_force = check_promotion(session, name, env, commit, version)
+    checks, in_force = check_promotion(session, name, env, commit, version, note=note)
     return checks, in_force.sources
 
 
@@ -353,8 +354,8 @@ def _plan(
     shown = diff_to or commit
     changes = diff(session, name, current.commit, shown) if current is not None else introduction(session, name, shown)
     checked = (canary.commit, canary.version or canary.commit[:10]) if canary is not None else (commit, version)
-    checks, sources = policy_checks(session, action, name, env, *checked)
-    notes_of = session.store.notes_for(NOTES_REF, [shown, *([current.commit] if current else [])])  # one read for both
+    notes_of = session.store.notes_for(NOTES_REF, [checked[0], shown, *([current.commit] if current else [])])  # one read for all
+    checks, sources = policy_checks(session, action, name, env, *checked, note=notes_of.get(checked[0], ""))
     tests = version_tests(session, name, shown, note=notes_of.get(shown, ""))
     return DeployPlan(
         action=action,

@@ -182,10 +182,13 @@ def promoter_identity(session: RepoSession) -> str:
     return f"{name} <{email}>"
 
 
-def check_promotion(session: RepoSession, name: str, env: str, commit: str, version: str) -> tuple[tuple[PolicyCheck, ...], PolicyInForce]:
-    """The rules in force for deploying `commit` of `name` to `env` now, each checked."""
+def check_promotion(
+    session: RepoSession, name: str, env: str, commit: str, version: str, *, note: str | None = None
+) -> tuple[tuple[PolicyCheck, ...], PolicyInForce]:
+    """The rules in force for deploying `commit` of `name` to `env` now, each checked (`note`:
+    the commit's note, when the caller read it already)."""
     in_force = policy_in_force(session, env, commit)
     if in_force.policy is None:
         return (), in_force
-    facts = facts_for(session, name, env, commit, version, in_force.policy, promoter=promoter_identity(session))
+    facts = facts_for(session, name, env, commit, version, in_force.policy, promoter=promoter_identity(session), note=note)
     return check_policy(in_force.policy, facts), in_force
