@@ -132,7 +132,8 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
         chain.sort(key=lambda v: v.number)
         paths = sorted({f.path for v in chain for f in v.files})
         done = imported_commits(session, paths)
-        busy = [p for p in paths if p in dirty and p not in _left_by_a_kill(root, chain, done)]
+        left = _left_by_a_kill(root, chain, done) if dirty.intersection(paths) else set()
+        busy = [p for p in paths if p in dirty and p not in left]
         if busy:
             raise RepoError(f"cannot import the history of {name}: uncommitted changes in {', '.join(busy)}", hint="commit or discard them first")
         commit = ""
@@ -192,7 +193,13 @@ def _left_by_a_kill(root: Path, chain: list[SourceVersion], done: dict[str, str]
     pending = next((v for v in chain if v.key not in done), None)
     if pending is None:
         return set()
-    return {f.path for f in pending.files if (root / f.path).is_file() and (root / f.path).read_text(encoding="utf-8", errors="replace") == f.text}
+    return {f.path for f in pending.files if _holds(root / f.path, f.text)}
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether the file holds exactly `text` (its size checked first: no other file is read whole)."""
+    data = text.encode("utf-8")
+    return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
 def _release(session: RepoSession, report: HistoryReport, name: str, version: SourceVersion, commit: str, source_name: str) -> None:
