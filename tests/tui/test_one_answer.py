@@ -155,3 +155,37 @@ def test_the_cli_says_what_kind_of_rollback_it_wrote(tmp_path: Path) -> None:
     result = cli(tmp_path / "cli", "rollback", NAME, "--env", "prod", "--to", "v2", "-m", "v2 after all")
     assert result.returncode == 0, result.stderr
     assert "prod ran v2 only as a canary: this rollback follows the policy of prod like a promotion" in result.stdout
+
+
+def test_the_rollback_choices_are_one_answer_of_the_services(tmp_path: Path) -> None:
+    """Which versions a rollback offers (the previous one; the selected one if prod served it,
+    in full or as a canary, and serves it no more) was decided in the app's controller: the
+    Python API could not ask it. One services function answers it, for any caller."""
+    commits = build(tmp_path / "repo")
+    canary_only(tmp_path / "repo")  # prod ran v1, v2 only as a canary, now v3
+    with RepoSession.open(tmp_path / "repo") as session:
+        previous, selected = deployments.rollback_choices(session, NAME, "prod", commits[1])
+        assert (previous.version, previous.served_before) == (f"{NAME}@v1", "in full")
+        assert selected is not None and (selected.version, selected.served_before) == (f"{NAME}@v2", "as a canary")
+        assert deployments.rollback_choices(session, NAME, "prod", commits[2])[1] is None  # what runs now
+        assert deployments.rollback_choices(session, NAME, "prod", commits[0])[1] is None  # the previous one: offered once
+        assert deployments.rollback_choices(session, NAME, "prod", None)[1] is None
+
+
+def test_a_rollback_plan_lists_the_environment_s_events_once(tmp_path: Path) -> None:
+    """The plan listed prod's deployment tags up to four times (what runs now, whether prod ran
+    the target in full, as a canary, and again for the policy): one listing answers them all."""
+    commits = build(tmp_path / "repo")
+    canary_only(tmp_path / "repo")
+    with RepoSession.open(tmp_path / "repo") as session:
+        listed: list[str] = []
+        ref_names = session.store.ref_names
+
+        def counting(pattern: str, *args: Any, **kwargs: Any) -> Any:
+            listed.append(pattern)
+            return ref_names(pattern, *args, **kwargs)
+
+        session.store.ref_names = counting  # type: ignore[method-assign]
+        plan = deployments.plan_rollback(session, NAME, "prod", commits[1])
+    assert plan.served_before == "as a canary"
+    assert len([p for p in listed if p.startswith("refs/tags/deploy/prod/")]) == 1, listed

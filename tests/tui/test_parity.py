@@ -293,7 +293,7 @@ async def test_a_running_split_is_shown_where_the_app_says_what_runs(twins: tupl
         served = {repo.get(NAME, env="prod", key=key).version for key in range(200)}
     assert served == {f"{NAME}@v2", f"{NAME}@v3"}
     assert run_app(["-C", str(root), "status"]) == 0
-    assert "split 10%→v3" in capsys.readouterr().out
+    assert "v2 (10% → v3)" in capsys.readouterr().out  # the label the app shows (`env_status.serving`)
     shown: dict[str, Any] = {}
 
     async def keys(app: WorkbenchApp, pilot: Any) -> None:

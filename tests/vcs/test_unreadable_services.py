@@ -85,19 +85,20 @@ def test_ci_promote(repo: Path, breaks: Callable[[Path], str]) -> None:
 
 
 def test_the_rollback_targets_the_app_offers(repo: Path, breaks: Callable[[Path], str]) -> None:
-    from workbench.tui.controllers.deploy import _rollback_plan_or_none
+    def offered(ws: RepoSession, selected: str) -> object:
+        return deployments.rollback_choices(ws, "support/summarize", "prod", selected)[1]
 
     with RepoSession.open(repo) as ws:
         deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="first")
         deployments.promote(ws, "support/summarize", "prod", rev="HEAD", reason="second")
         older = ws.store.resolve("HEAD~1")
-        assert _rollback_plan_or_none(ws, "support/summarize", "prod", older) is not None
-        assert _rollback_plan_or_none(ws, "support/summarize", "prod", ws.store.resolve("HEAD~2")) is None  # never ran there
+        assert deployments.rollback_choices(ws, "support/summarize", "prod", older)[0].commit == older  # the previous one
+        assert offered(ws, ws.store.resolve("HEAD~2")) is None  # never ran there
         never = deployments.plan_rollback(ws, "support/summarize", "prod", "HEAD~2")  # `rollback --to` it: a promotion
         assert "prod never ran v3: this rollback follows the policy of prod like a promotion" in never.notes
     words = breaks(repo)
     with RepoSession.open(repo) as ws, pytest.raises(RepoUnreadable, match=words):
-        _rollback_plan_or_none(ws, "support/summarize", "prod", older)
+        offered(ws, older)
 
 
 def test_answers_are_their_own_classes(repo: Path) -> None:

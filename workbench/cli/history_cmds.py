@@ -170,6 +170,7 @@ def log_cmd(
 @app.command("status")
 def status_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """What every environment runs, per prompt: version, commit, age, who, lag."""
+    from workbench.services.env_status import serving
     from workbench.services.env_status import status as env_status
 
     with open_session() as session:
@@ -196,12 +197,8 @@ def status_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> Non
                     problems.append(cell.skipped)
                 continue
             text = Text()
-            version = event.version.rsplit("@", 1)[-1] if event.version else event.commit[:10]
-            text.append(inline(version), style="bold")
+            text.append(inline(serving(event, short=True)), style="bold magenta" if event.canary else "bold")
             text.append(f" {event.commit[:7]} {_age(event.when)} {inline(event.who.split(' <')[0])}", style="dim")
-            if event.canary:
-                canary = event.canary.version.rsplit("@", 1)[-1] if event.canary.version else event.canary.commit[:7]
-                text.append(f" split {event.canary.percent:g}%→{inline(canary)}", style="magenta")
             if cell.lag:
                 text.append(f" ⚠ {cell.lag} behind {status.environments[index - 1]}", style="yellow")
             elif cell.differs:

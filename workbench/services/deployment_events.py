@@ -6,7 +6,7 @@ environment is what runs. Each tag is parsed once per session (tags never move).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from workbench.core.versions import (
@@ -74,13 +74,18 @@ def current_event(session: RepoSession, name: str, env: str) -> DeploymentEvent 
     never deployed). A later tag on a blob or tree is skipped, and named in its problem, so that
     it neither shows as a version nor blocks the promotion or rollback that replaces it."""
     tags, pattern = event_tags(session, env, name)
+    newest_first = sorted(tags, key=lambda t: t.rsplit("/", 1)[1], reverse=True)
+    return current_in(found[0] for tag in newest_first if (found := events_for_tags(session, [tag], pattern)))
+
+
+def current_in(newest_first: Iterable[DeploymentEvent]) -> DeploymentEvent | None:
+    """What runs, from one prompt's events in one environment, newest first (read lazily: the
+    first event that names a commit ends it)."""
     skipped: list[DeploymentEvent] = []
-    for tag in sorted(tags, key=lambda t: t.rsplit("/", 1)[1], reverse=True):
-        found = events_for_tags(session, [tag], pattern)
-        if found and found[0].skipped:
-            skipped.append(found[0])
-        elif found:
-            return with_skipped(found[0], skipped)
+    for event in newest_first:
+        if not event.skipped:
+            return with_skipped(event, skipped)
+        skipped.append(event)
     return None
 
 

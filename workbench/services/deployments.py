@@ -24,8 +24,16 @@ from workbench.core.versions import (
     format_event_message,
     utc_now_iso,
 )
-from workbench.errors import NotFound, NothingToDo, PolicyError, PromptError, RepoError, WorkbenchError
-from workbench.services.deployment_events import current_event, events
+from workbench.errors import (
+    GitError,
+    NotFound,
+    NothingToDo,
+    PolicyError,
+    PromptError,
+    RepoError,
+    WorkbenchError,
+)
+from workbench.services.deployment_events import current_event, current_in, events
 from workbench.services.diffing import diff, introduction
 from workbench.services.policies import check_promotion, policy_in_force
 from workbench.services.prompt_files import prompt_at
@@ -57,6 +65,7 @@ class DeployPlan:
     checks: tuple[PolicyCheck, ...] = field(default=())  # the environment's rules, each satisfied or not
     policy_sources: tuple[str, ...] = field(default=())  # where those rules were read
     tests_aside: str | None = None  # a local run of this version that does not count, and why
+    served_before: str = ""  # rollback only: how `env` served `commit` before: "in full", "as a canary" or ""
 
     @property
     def blocked(self) -> bool:
@@ -77,6 +86,15 @@ class DeployPlan:
         verb = {"promote": "promote", "finish": "finish the split of", "rollback": "roll back"}[self.action]
         release = " (new release)" if self.new_release else ""
         return f"{verb} {self.prompt} in {self.env}: {now} → {_short(self.version)}{release}"
+
+    @property
+    def like_a_promotion(self) -> str | None:
+        """A rollback to a version `env` never ran in full follows its policy as a promotion does: why."""
+        if self.action != "rollback" or self.served_before == "in full":
+            return None
+        short = _short(self.version)
+        ran = f"{self.env} ran {short} only as a canary" if self.served_before == "as a canary" else f"{self.env} never ran {short}"
+        return f"{ran}: this rollback follows the policy of {self.env} like a promotion"
 
 
 def _short(version: str) -> str:
@@ -167,7 +185,8 @@ def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = No
     version. Rolling back to a version this environment already ran is never blocked.
     """
     session.require_env(env)
-    current = current_event(session, name, env)
+    history = events(session, env, name)  # one listing answers what runs, what ran, and the policy's question
+    current = current_in(reversed(history))
     if current is None:
         raise NotFound(f"{name} is not deployed to {env}: nothing to roll back")
     notes: tuple[str, ...] = ()
@@ -177,33 +196,52 @@ def plan_rollback(session: RepoSession, name: str, env: str, to: str | None = No
         commit = current.commit
         notes = (f"ends the split: the {current.canary.percent:g}% canary of {current.canary.version} stops",)
     else:
-        stack = deployed_stack(events(session, env, name))
+        stack = deployed_stack(history)
         if len(stack) < 2:
             raise NotFound(f"{env} has no earlier version of {name} to roll back to", hint=how_to_name)
         commit = stack[-2]
     commit, version, new = _release_for(session, name, commit)
     if commit == current.commit and current.canary is None:
         raise NothingToDo(f"{env} already runs {current.version or commit[:10]} for {name}")
-    if to is not None and not has_run(session, name, env, commit):
-        notes = (*notes, _never_ran(session, name, env, commit, version))
-    return _plan(session, "rollback", name, env, current, commit, version, new, notes=notes)
+    plan = _plan(session, "rollback", name, env, current, commit, version, new, notes=notes, history=history)
+    return replace(plan, notes=(*plan.notes, plan.like_a_promotion)) if plan.like_a_promotion else plan
 
 
-def _never_ran(session: RepoSession, name: str, env: str, commit: str, version: str) -> str:
-    """What a rollback to a version `env` never served to all its traffic is: a promotion."""
-    served = has_served(session, name, env, commit)
-    ran = f"{env} ran {_short(version)} only as a canary" if served else f"{env} never ran {_short(version)}"
-    return f"{ran}: this rollback follows the policy of {env} like a promotion"
+def rollback_choices(
+    session: RepoSession, name: str, env: str, selected: str | None, *, how_to_name: str = "name one with --to"
+) -> tuple[DeployPlan, DeployPlan | None]:
+    """What a rollback offers: the plan back to the previous version and, when `selected` is
+    another version `env` served (in full or as a canary) and serves no more, the plan to it;
+    with no previous version left, the selected one alone (NotFound when neither is left).
+    A version `env` never served is a promotion, not offered here (`rollback --to` plans it)."""
+    to = _offered(session, name, env, selected) if selected is not None else None
+    try:
+        previous = plan_rollback(session, name, env, how_to_name=how_to_name)
+    except NotFound:
+        if to is None:
+            raise
+        return to, None
+    return previous, (to if to is not None and to.commit != previous.commit else None)
 
 
-def has_run(session: RepoSession, name: str, env: str, commit: str) -> bool:
-    """Whether `env` has ever served `commit` of `name` to all its traffic (splits excluded)."""
-    return any(e.commit == commit for e in events(session, env, name) if e.action != "split" and not e.skipped)
+def _offered(session: RepoSession, name: str, env: str, selected: str) -> DeployPlan | None:
+    try:
+        plan = plan_rollback(session, name, env, selected)
+    except GitError:
+        raise  # Git failed or cannot read the repository: its error, never "not offered"
+    except WorkbenchError:
+        return None
+    assert plan.current is not None  # a rollback plans from what runs
+    running = {plan.current.commit, *([plan.current.canary.commit] if plan.current.canary else [])}
+    return plan if plan.served_before and plan.commit not in running else None
 
 
-def has_served(session: RepoSession, name: str, env: str, commit: str) -> bool:
-    """Whether `env` has ever served `commit` of `name` to any traffic: in full, or as a canary."""
-    return any(commit in (e.commit, e.canary.commit if e.canary else None) for e in events(session, env, name) if not e.skipped)
+def served_before(history: Sequence[DeploymentEvent], commit: str) -> str:
+    """How an environment's events served `commit`: "in full", "as a canary" or "" (never)."""
+    shown = [e for e in history if not e.skipped]
+    if any(e.commit == commit for e in shown if e.action != "split"):
+        return "in full"
+    return "as a canary" if any(e.canary is not None and e.canary.commit == commit for e in shown) else ""
 
 
 def deployed_stack(history: Sequence[DeploymentEvent]) -> list[str]:
@@ -257,12 +295,20 @@ def execute(
 
 
 def policy_checks(
-    session: RepoSession, action: str, name: str, env: str, commit: str, version: str, *, note: str | None = None
+    session: RepoSession,
+    action: str,
+    name: str,
+    env: str,
+    commit: str,
+    version: str,
+    *,
+    note: str | None = None,
+    history: Sequence[DeploymentEvent] | None = None,
 ) -> tuple[tuple[PolicyCheck, ...], tuple[str, ...]]:
     """The rules of `env` for putting `commit` there, each checked; a rollback to a version
-    `env` already ran is never blocked (one `rollback` check says so). `note`: the commit's
-    note, when the caller read it already."""
-    if action == "rollback" and has_run(session, name, env, commit):
+    `env` already ran in full is never blocked (one `rollback` check says so). `note`: the
+    commit's note, `history`: the events of `name` in `env`, when the caller read them already."""
+    if action == "rollback" and served_before(events(session, env, name) if history is None else history, commit) == "in full":
         in_force = policy_in_force(session, env, commit)
         if in_force.policy is None:  # an unguarded environment: nothing to say
             return (), ()
@@ -350,12 +396,14 @@ def _plan(
     canary: Canary | None = None,
     diff_to: str | None = None,
     notes: tuple[str, ...] = (),
+    history: Sequence[DeploymentEvent] | None = None,
 ) -> DeployPlan:
+    """`history`: the events of `name` in `env` (a rollback's plan has read them)."""
     shown = diff_to or commit
     changes = diff(session, name, current.commit, shown) if current is not None else introduction(session, name, shown)
     checked = (canary.commit, canary.version or canary.commit[:10]) if canary is not None else (commit, version)
     notes_of = session.store.notes_for(NOTES_REF, [checked[0], shown, *([current.commit] if current else [])])  # one read for all
-    checks, sources = policy_checks(session, action, name, env, *checked, note=notes_of.get(checked[0], ""))
+    checks, sources = policy_checks(session, action, name, env, *checked, note=notes_of.get(checked[0], ""), history=history)
     tests = version_tests(session, name, shown, note=notes_of.get(shown, ""))
     return DeployPlan(
         action=action,
@@ -373,6 +421,7 @@ def _plan(
         checks=checks,
         policy_sources=sources,
         tests_aside=tests.explain(shown),
+        served_before=served_before(history, commit) if history is not None else "",
     )
 
 

@@ -83,15 +83,22 @@ class EnvStatus:
         return next((r for r in self.rows if r.name == name), None)
 
 
-def serving(event: DeploymentEvent) -> str:
+def serving(event: DeploymentEvent, *, short: bool = False) -> str:
     """What an environment serves of a prompt, as every front end names it: `support/summarize@v2`,
     during a split `support/summarize@v2 (10% → support/summarize@v3)` (what `PromptRepo.get`
-    hands out: the canary to that share of keys)."""
-    label = event.version or event.commit[:10]
+    hands out: the canary to that share of keys). `short`: without the prompt's name
+    (`v2 (10% → v3)`), where the prompt is named beside it."""
+    label = _version_label(event.version, event.commit, short)
     canary = event.canary
     if canary is None:
         return label
-    return f"{label} ({canary.percent:g}% → {canary.version or canary.commit[:10]})"
+    return f"{label} ({canary.percent:g}% → {_version_label(canary.version, canary.commit, short)})"
+
+
+def _version_label(version: str | None, commit: str, short: bool) -> str:
+    if not version:
+        return commit[:10]
+    return version.rsplit("@", 1)[-1] if short else version
 
 
 def status(session: RepoSession) -> EnvStatus:

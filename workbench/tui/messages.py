@@ -58,7 +58,7 @@ class TreeLoaded(Message):
 class HistoryLoaded(Message):
     name: str
     rows: list[Any]  # HistoryRow
-    deployed: dict[str, str]  # env -> version label
+    deployed: dict[str, Any]  # env -> the DeploymentEvent it runs (`env_status.serving` names it)
     all_branches: bool = False
 
 

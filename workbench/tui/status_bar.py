@@ -11,6 +11,7 @@ from workbench.core.config import WorkbenchConfig
 from workbench.core.model import ModelSpec
 from workbench.core.model_choice import model_label, resolve_model
 from workbench.core.safe_text import clean
+from workbench.services.env_status import serving
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
@@ -40,7 +41,7 @@ def status_line(app: WorkbenchApp) -> Text:
         bar.append(f" · zoom {app.arranger.mode} (+ _)", style="bold")
     if app.selected_prompt:  # before the provider: the end of the line is cut when it is too long
         deployed = "  ".join(
-            f"{clean(env)}={clean(v.replace(app.selected_prompt + '@', ''))}" for env, v in app.browse.deployed.items()
+            f"{clean(env)}={clean(serving(event, short=True))}" for env, event in app.browse.deployed.items()
         )
         bar.append(f" · {deployed or 'not deployed'}")
     config = app.session.config if app.session else None

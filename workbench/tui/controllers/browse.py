@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from workbench.core.safe_text import clean
-from workbench.core.versions import HistoryEntry
+from workbench.core.versions import DeploymentEvent, HistoryEntry
 from workbench.services import env_status, history, parse_cache, upkeep
 from workbench.services.env_status import StatusRow
 from workbench.tui.controllers.base import Controller, FlowAborted
@@ -45,12 +45,12 @@ SUMMARY_ROWS = 50
 BROKEN_CHECK_BATCH = 64  # prompts checked per call after the first paint: ~40 ms warm, the session then free
 
 
-def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, state: str | None) -> tuple[list[HistoryRow], dict[str, str]]:
+def history_rows(entries: list[HistoryEntry], status_row: StatusRow | None, state: str | None) -> tuple[list[HistoryRow], dict[str, DeploymentEvent]]:
     """History rows with release badges and the environments that run each version now."""
     current = {cell.event.tag: cell.env for cell in (status_row.cells if status_row else ()) if cell.event is not None}
     troubled = {cell.event.tag: cell.env for cell in (status_row.cells if status_row else ()) if cell.event is not None and cell.event.problem}
     stages = [cell.env for cell in (status_row.cells if status_row else ())]  # the configured order: dev, staging, prod
-    deployed = {cell.env: env_status.serving(cell.event) for cell in (status_row.cells if status_row else ()) if cell.event is not None}
+    deployed = {cell.env: cell.event for cell in (status_row.cells if status_row else ()) if cell.event is not None}
     # A running split's canary: on the row whose release it is (the version `get` hands that share of keys).
     canaries: dict[str, list[tuple[str, float]]] = {}
     for cell in status_row.cells if status_row else ():
@@ -94,7 +94,7 @@ class BrowseController(Controller):
     def __init__(self, app: WorkbenchApp) -> None:
         super().__init__(app)
         self.rows: list[HistoryRow] = []
-        self.deployed: dict[str, str] = {}
+        self.deployed: dict[str, DeploymentEvent] = {}  # env -> what it runs of the selected prompt
         self.status: dict[str, StatusRow] = {}
         self.states: dict[str, str] = {}
         self.broken: set[str] = set()  # clean prompts whose content does not load (marked as found)

@@ -8,59 +8,29 @@ very plan.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from workbench.core.safe_text import clean
 from workbench.core.versions import DeploymentEvent
-from workbench.errors import GitError, NotFound, WorkbenchError
 from workbench.services import deployments, env_status
 from workbench.services.deployments import DeployPlan
-from workbench.services.session import RepoSession
 from workbench.tui.controllers.base import Controller
 from workbench.tui.messages import RepoChanged
 from workbench.tui.render.preview import plan_body
 from workbench.tui.screens.dialogs import ChoiceScreen, ConfirmScreen, TextPromptScreen
 from workbench.tui.screens.environments import EnvironmentsScreen
 
-if TYPE_CHECKING:
-    pass
-
 SPLIT_CHOICES = (10, 25, 50)
 
 
-def _rollback_plan_or_none(session: RepoSession, name: str, env: str, to: str) -> DeployPlan | None:
-    """The plan of `rollback --to` the selected version, offered when `env` served that version
-    (in full, or only as a canary: then its plan says the policy applies) and serves it no more;
-    a version `env` never served is a promotion (`p`), not offered here."""
-    try:
-        plan = deployments.plan_rollback(session, name, env, to)
-    except GitError:
-        raise  # Git failed or cannot read the repository: its error, never "not offered"
-    except WorkbenchError:
-        return None
-    running = plan.current.canary.commit if plan.current is not None and plan.current.canary is not None else None
-    return plan if plan.commit != running and deployments.has_served(session, name, env, plan.commit) else None
+def _now(deployed: dict[str, DeploymentEvent], env: str) -> str:
+    """What `env` serves, for a choice's label."""
+    return env_status.serving(deployed[env]) if env in deployed else "nothing"
 
 
 # The app's --to: a version selected in History.
 PICK_IN_HISTORY = "select the version in History (2), then R"
-
-
-def _rollback_plans(session: RepoSession, name: str, env: str, selected: str | None) -> tuple[DeployPlan, DeployPlan | None]:
-    """The rollback to the previous version and, if it differs, the one to `selected`; with no
-    previous version left, the one to `selected` alone, which the hint told the user to pick."""
-    to = _rollback_plan_or_none(session, name, env, selected) if selected is not None else None
-    if to is not None and to.current is not None and to.commit == to.current.commit:
-        to = None  # the version running: never a rollback target offered
-    try:
-        previous = deployments.plan_rollback(session, name, env, how_to_name=PICK_IN_HISTORY)
-    except NotFound:
-        if to is None:
-            raise
-        return to, None
-    return previous, (to if to is not None and to.commit != previous.commit else None)
 
 
 class DeployController(Controller):
@@ -94,7 +64,7 @@ class DeployController(Controller):
         await self.require_identity()
         envs = list(self.session.environments)
         deployed = self.app.browse.deployed
-        options = [(env, f"{env}  (now: {deployed.get(env, 'nothing')})") for env in envs]
+        options = [(env, f"{env}  (now: {_now(deployed, env)})") for env in envs]
         title = f"Promote {name} @ {self.app.browse.version_label(self.app.selected_rev)} to…"
         env = await self.ask(ChoiceScreen(title, options, default=envs[0]))
         if env is None:
@@ -135,7 +105,7 @@ class DeployController(Controller):
             self.app.notify(f"{self.app.selected_prompt} is not deployed anywhere yet", severity="warning", markup=False)
             return None
         default = "prod" if "prod" in envs else envs[-1]
-        options = [(env, f"{env}  (now: {deployed.get(env, 'nothing')})") for env in envs]
+        options = [(env, f"{env}  (now: {_now(deployed, env)})") for env in envs]
         return await self.ask(ChoiceScreen(title, options, default=default))
 
     async def _rollback(self, name: str) -> None:
@@ -144,21 +114,21 @@ class DeployController(Controller):
         if not deployed:
             status = await self.call(env_status.status)
             row = status.row(name)
-            deployed = {c.env: env_status.serving(c.event) for c in (row.cells if row else ()) if c.event}
+            deployed = {c.env: c.event for c in (row.cells if row else ()) if c.event}
         envs = [env for env in self.session.environments if env in deployed]
         if not envs:
             self.app.notify(f"{name} is not deployed anywhere: nothing to roll back", severity="warning", markup=False)
             return
         default = "prod" if "prod" in envs else envs[-1]
-        options = [(env, f"{env}  (now: {deployed[env]})") for env in envs]
+        options = [(env, f"{env}  (now: {env_status.serving(deployed[env])})") for env in envs]
         env = await self.ask(ChoiceScreen(f"Roll back {name} in…", options, default=default))
         if env is None:
             return
         selected = self.app.selected_rev if name == self.app.selected_prompt else None
-        plan, to = await self.call(_rollback_plans, name, env, selected)
+        plan, to = await self.call(deployments.rollback_choices, name, env, selected, how_to_name=PICK_IN_HISTORY)
         if to is not None:
             # A version picked in History may be the target (the CLI's --to): ask, previous first.
-            selected_label = f"the selected version: {to.version}" + (f" ({to.notes[-1]})" if to.notes else "")
+            selected_label = f"the selected version: {to.version}" + (f" ({to.like_a_promotion})" if to.like_a_promotion else "")
             choices = [("previous", f"the previous version: {plan.version}"), ("selected", selected_label)]
             answer = await self.ask(ChoiceScreen(f"Roll {name} in {env} back to…", choices, default="previous"))
             if answer is None:
