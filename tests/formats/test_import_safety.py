@@ -208,3 +208,31 @@ def test_a_link_in_an_imported_folder_that_leaves_it_is_refused(tmp_path: Path, 
     err = capsys.readouterr().err
     assert "unexpected" not in err and "leak.prompt is a link to" in err and "outside" in err
     assert not (repo / "prompts" / "dp").exists()
+
+
+def test_vars_that_repeat_a_long_value_in_every_expanded_case_are_refused_before_expanding(repo: Path, tmp_path: Path) -> None:
+    """A 200 KB promptfoo config (one 200,000-character var beside two 50-value arrays) took 5 min
+    20 s and 1 GB to write a 500 MB prompt file that the workbench then refused to read (1 MiB):
+    2,500 cases each repeating the long value. That test is refused at its vars' line before
+    expanding (as one past the case limit is); the rest is written."""
+    numbers = ", ".join(str(i) for i in range(6))
+    source = tmp_path / "promptfooconfig.yaml"
+    long_value = "x" * 200_000
+    source.write_text(
+        f'prompts: ["{{{{a}}}} {{{{b}}}} {{{{long}}}}"]\ntests:\n  - vars:\n      long: "{long_value}"\n      a: [{numbers}]\n      b: [{numbers}]\n',
+        encoding="utf-8",
+    )
+    report = import_into(repo, "promptfoo", source)
+    assert [len(p.read_text()) < 1000 for p in (repo / "prompts").rglob("*.yaml")] == [True]
+    errors = [p for p in report.errors if "36 cases" in p.message and "1,048,576" in p.message]
+    assert errors and errors[0].line == 3, [p.format() for p in report.problems]
+
+
+def test_a_converted_file_over_what_a_prompt_file_holds_is_not_written(repo: Path, tmp_path: Path) -> None:
+    """A 3 MB Prompty file (under the 4 MiB a source may be) became a prompt file that every
+    command then refused to read (over 1 MiB): nothing is written, the error names the file."""
+    source = tmp_path / "long.prompty"
+    source.write_text("---\nmodel: gpt-4\n---\nuser:\n" + "word " * 600_000, encoding="utf-8")
+    report = import_into(repo, "prompty", source)
+    assert report.written == [] and list((repo / "prompts").rglob("*.yaml")) == []
+    assert any("long" in p.path and "1,048,576" in p.message for p in report.errors), [p.format() for p in report.problems]

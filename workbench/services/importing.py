@@ -16,6 +16,7 @@ from workbench.core.formats import Conversion, Format, Source, SourceVersion, fo
 from workbench.core.formats.templating import slug
 from workbench.core.model import Problem, Severity
 from workbench.core.names import prompt_name_problem
+from workbench.core.yamlpos import DEFAULT_LIMITS
 from workbench.errors import WorkbenchError
 from workbench.services.atomic_files import read_regular_file, write_atomically
 from workbench.services.import_history import DEFAULT_LABEL_ENV, HistoryReport, import_versions
@@ -192,11 +193,16 @@ def import_paths(
                 for output in version.files:
                     if not (root / output.path).resolve().is_relative_to(prompts_dir):
                         raise ImportSourceError(f"refusing to write outside prompts/: {output.path}")
+                    if len(output.text) > DEFAULT_LIMITS.max_chars:  # a version's commit is all or nothing
+                        raise ImportSourceError(_too_long(output.path, len(output.text), path).message)
             continue
         for output in conversion.files:
             target = (root / output.path).resolve()
             if prompts_dir not in target.parents:
                 raise ImportSourceError(f"refusing to write outside prompts/: {output.path}")
+            if len(output.text) > DEFAULT_LIMITS.max_chars:  # every command would refuse to read it
+                report.problems.append(_too_long(output.path, len(output.text), path))
+                continue
             if output.path in planned and planned[output.path][1] != output.text:  # a shared partial is one file
                 raise ImportSourceError(
                     f"{planned[output.path][2]} and {path} would both become {output.path}",
@@ -217,6 +223,13 @@ def import_paths(
         return report
     report.validation.extend(_validate(root, [*report.written, *report.unchanged]))
     return report
+
+
+def _too_long(rel: str, chars: int, source: Path) -> Problem:
+    return Problem(
+        rel, 1, 1, f"not written: {source.name} converts to {chars:,} characters, over the {DEFAULT_LIMITS.max_chars:,} a prompt file holds",
+        Severity.ERROR, "split the source into smaller prompts or test files",
+    )
 
 
 def _holds(target: Path, text: str) -> bool:

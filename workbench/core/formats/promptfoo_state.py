@@ -17,6 +17,7 @@ class ConversionState:
     problems: list[Problem] = field(default_factory=list)
     cases: int = 0  # tests expanded so far (`promptfoo_tests.MAX_CASES`)
     var_text: int = 0  # characters of `file://` vars read so far (`promptfoo_tests.MAX_VAR_TEXT`)
+    case_text: int = 0  # characters the expanded cases' vars amount to so far (`DEFAULT_LIMITS.max_chars`)
 
     def lost(self, path: tuple[Any, ...], message: str, *, file: str | None = None, line: int = 0, col: int = 0, hint: str | None = None) -> None:
         """Record a field that is not carried over."""

@@ -17,7 +17,7 @@ from workbench.core.formats.promptfoo_state import ConversionState, read_referen
 from workbench.core.formats.templating import js_numbers
 from workbench.core.jsvalues import js_trim, stringify
 from workbench.core.model import Problem, Severity
-from workbench.core.yamlpos import YamlDocument, YamlSyntaxError, parse_yaml
+from workbench.core.yamlpos import DEFAULT_LIMITS, YamlDocument, YamlSyntaxError, parse_yaml
 
 
 def convert_assertion(state: ConversionState, raw: Any, where: tuple[Any, ...], file: str, doc: YamlDocument | None) -> dict[str, Any] | None:
@@ -268,6 +268,16 @@ def combinations(variables: dict[str, Any]) -> int:
     return math.prod(len(v) for v in variables.values() if isinstance(v, list))
 
 
+def case_chars(variables: dict[str, Any]) -> int:
+    """About how many characters one expanded case's vars write (each array at its longest value):
+    every case repeats the vars that are not arrays."""
+    def size(value: Any) -> int:
+        return len(json.dumps(value, ensure_ascii=False, default=str))
+
+    fixed = size({k: v for k, v in variables.items() if not isinstance(v, list)})
+    return fixed + sum(max(map(size, v), default=0) for v in variables.values() if isinstance(v, list))
+
+
 def expand_vars(variables: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     """promptfoo runs one test per combination of array-valued vars."""
     array_keys = [k for k, v in variables.items() if isinstance(v, list)]
@@ -313,14 +323,19 @@ def convert_test(state: ConversionState, test: dict[str, Any], file: str, doc: Y
     if isinstance(out.get("vars"), dict):
         out["vars"] = load_var_files(state, out["vars"], (*where, "vars"))
     count = combinations(out.get("vars") or {})
+    chars = count * case_chars(out.get("vars") or {})
+    refused = None
     if state.cases + count > MAX_CASES:
-        where_vars = (*where, "vars")
-        pos = doc.where(where_vars, key=True) if doc is not None else None
-        state.problems.append(
-            Problem(file, pos.line if pos else 1, pos.col if pos else 1, f"these vars expand to {count:,} cases, over the {MAX_CASES:,} one import takes", Severity.ERROR, "split the arrays over several tests or files")
-        )
+        refused = f"these vars expand to {count:,} cases, over the {MAX_CASES:,} one import takes"
+    elif state.case_text + chars > DEFAULT_LIMITS.max_chars:
+        # Checked before expanding: a 200 KB value beside two 50-value arrays wrote 500 MB.
+        refused = f"these vars expand to {count:,} cases of ~{chars // max(count, 1):,} characters each, over the {DEFAULT_LIMITS.max_chars:,} a prompt file holds"
+    if refused is not None:
+        pos = doc.where((*where, "vars"), key=True) if doc is not None else None
+        state.problems.append(Problem(file, pos.line if pos else 1, pos.col if pos else 1, refused, Severity.ERROR, "split the arrays over several tests or files"))
         return []
     state.cases += count
+    state.case_text += chars
     expanded = []
     for variables, suffix in expand_vars(out.get("vars") or {}):
         copy = dict(out)
