@@ -203,3 +203,22 @@ def test_an_import_killed_between_writing_a_version_and_its_commit_can_run_again
     (root / path).write_text(second + "# my own edit\n", encoding="utf-8")
     code, out, err = cli(root, "import", "langfuse", str(EXPORT), "--prefix", "lf")
     assert code == 2 and "uncommitted changes in prompts/lf/movie-critic.yaml" in err
+
+
+def test_a_commit_that_carries_an_import_trailer_but_not_the_version_is_not_released_as_it(repo: Path, tmp_path: Path) -> None:
+    """An imported commit amended by hand keeps its `Imported-From:` trailer with other content:
+    the next import took it for that version and released it (a release named for Langfuse's
+    version 2 that is not version 2). A trailer counts only with the version's content."""
+    root = new_repo(tmp_path / "amended")
+    first_two = [{**o, "labels": []} for o in OBJECTS if o["name"] == "movie-critic" and o["version"] <= 2]
+    code, out, err = cli(root, "import", "langfuse", str(_export(tmp_path, first_two, "part.json")), "--prefix", "lf")
+    assert code == 0, out + err
+    path = root / "prompts/lf/movie-critic.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "# amended by hand\n", encoding="utf-8")
+    subprocess.run(["git", "commit", "-q", "-a", "--amend", "--no-edit"], cwd=root, check=True)
+    amended = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    code, out, err = cli(root, "import", "langfuse", str(EXPORT), "--prefix", "lf", "--label-env", "production=prod,staging=staging")
+    assert code == 0, out + err
+    tagged = subprocess.run(["git", "tag", "--points-at", amended], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    assert [t for t in tagged if "@v" in t] == [], tagged
+    assert _running(root) == _running(repo)

@@ -138,10 +138,13 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
             raise RepoError(f"cannot import the history of {name}: uncommitted changes in {', '.join(busy)}", hint="commit or discard them first")
         commit = ""
         for version in chain:
-            if version.key in done:
-                commit = done[version.key]
+            found = done.get(version.key)
+            released = found is not None and existing_release(session, name, found) is not None
+            # A trailer counts with the version's content: an imported commit amended by hand keeps it.
+            if found is not None and (released or _holds_version(session, found, version)):
+                commit = found
                 report.skipped.append({"prompt": name, "version": str(version.number), "commit": commit})
-                if existing_release(session, name, commit) is None:  # killed between its commit and its release
+                if not released:  # killed between its commit and its release
                     _release(session, report, name, version, commit, source_name)
             else:
                 if version.when and _when(version.when) is None:
@@ -185,6 +188,10 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
     for when, version, label, env, commit in labelled:
         _record(session, report, version, label, env, commit, when, source_name)
     return report
+
+
+def _holds_version(session: RepoSession, commit: str, version: SourceVersion) -> bool:
+    return all(session.store.read_blob(commit, f.path) == f.text.encode("utf-8") for f in version.files)
 
 
 def _left_by_a_kill(root: Path, chain: list[SourceVersion], done: dict[str, str]) -> set[str]:
