@@ -138,12 +138,15 @@ def log_cmd(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """History of one prompt: commits (renames followed), releases and deployments."""
-    from workbench.services.history import history
+    from workbench.services.history import cut_short, history
 
     with open_session() as session:
         entries = history(session, name, limit=limit, offset=offset)
+        cut = cut_short(session, entries)
     if json_out:
         emit_json([e.to_dict() for e in entries])
+        if cut is not None:
+            console(stderr=True).print(f"workbench: {cut}")
         return
     from rich.text import Text
 
@@ -166,6 +169,8 @@ def log_cmd(
         if entry.old_path:
             line.append(f"  (renamed from {clean(entry.old_path)})", style="dim")
         out.print(line, overflow="fold")
+    if cut is not None:
+        out.print(Text(f"⚠ {cut}", style="yellow"), overflow="fold")
 
 @app.command("status")
 def status_cmd(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:

@@ -54,6 +54,15 @@ def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, r
     return _with_tags(session, name, path, raw, pending.result(), referenced_files_at(session, path, rev))
 
 
+def cut_short(session: RepoSession, entries: Sequence[HistoryEntry]) -> str | None:
+    """What to say when a shallow clone cuts this history: its oldest commit shown is one whose
+    parents were not fetched, so older versions may exist (None: nothing is cut here)."""
+    oldest = entries[-1].commit.sha if entries else None
+    if oldest is None or oldest not in session.store.shallow_commits():
+        return None
+    return f"shallow clone: the history ends at {oldest[:10]}, whose parents were not fetched; older versions may exist (git fetch --unshallow)"
+
+
 def version_commits(session: RepoSession, name: str, rev: str, count: int) -> list[str]:
     """The commits of the newest `count` versions of `name` at or before `rev`: History's rows,
     without reading their tags (for finding which row a commit's content belongs to)."""

@@ -302,6 +302,7 @@ class WorkbenchApp(LazyControllers, ReadOnlyGate, App[None]):
         if self.base_marked and self.base_rev not in known:
             self.base_marked = False
         pane = self.query_one(HistoryPane)
+        pane.cut = event.cut
         pane.set_rows(event.rows, self.selected_rev, self.base_rev, self.base_marked, prompt=event.name)
         pane.border_title = Text(f"2 History · {clean(event.name)}" + (" · all branches (a)" if event.all_branches else ""))
         self.refresh_status_bar()

@@ -60,6 +60,7 @@ class HistoryLoaded(Message):
     rows: list[Any]  # HistoryRow
     deployed: dict[str, Any]  # env -> the DeploymentEvent it runs (`env_status.serving` names it)
     all_branches: bool = False
+    cut: str | None = None  # a shallow clone cuts this history (`history.cut_short`)
 
 
 @dataclass

@@ -90,6 +90,18 @@ def _tag_name(refname: str) -> str:
 
 
 class RefCommands(ReadCommands):
+    def shallow_commits(self) -> frozenset[str]:
+        """The commits a shallow clone's history ends at (their parents were not fetched): Git's
+        `shallow` file, in the common git dir of a linked worktree; empty in a full clone."""
+        common = self.git_dir
+        pointer = common / "commondir"
+        if pointer.is_file():
+            common = common / pointer.read_text(encoding="utf-8").strip()
+        try:
+            return frozenset((common / "shallow").read_text(encoding="ascii").split())
+        except (FileNotFoundError, NotADirectoryError):
+            return frozenset()
+
     # ----------------------------------------------------------------- listing
     def ref_names(self, *patterns: str) -> list[str]:
         """Ref names only: the cheapest listing (no object is read)."""

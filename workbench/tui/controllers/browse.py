@@ -199,6 +199,7 @@ class BrowseController(Controller):
                 entries = list(found.entries)
             else:
                 entries = await self.call(history.history, name, limit=HISTORY_PAGE)
+            cut = await self.call(history.cut_short, entries)
         except FlowAborted as aborted:
             self._history_failed(name, aborted.__cause__)
             return
@@ -206,7 +207,7 @@ class BrowseController(Controller):
         rows, deployed = history_rows(entries, self.status.get(name), self.states.get(name))
         if all_branches:
             rows = with_graph(rows, found)
-        self.app.post_message(HistoryLoaded(name, rows, deployed, all_branches))
+        self.app.post_message(HistoryLoaded(name, rows, deployed, all_branches, cut))
         commits = [r.rev for r in rows if r.rev][:SUMMARY_ROWS]
         from workbench.services import test_results  # the results store: not needed before the first paint
 
@@ -228,6 +229,7 @@ class BrowseController(Controller):
         self.rows, self.entries, self.entries_of = [], [], None
         app.selected_rev = None
         pane = app.query_one(HistoryPane)
+        pane.cut = None
         pane.set_rows([], None, app.base_rev, app.base_marked, prompt=None)
         pane.border_title = Text(f"2 History · {clean(name)}")
         app.query_one(DiffPane).show_message(Text(clean(f"the history of {name} could not be read: {error}")))

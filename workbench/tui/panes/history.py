@@ -76,6 +76,7 @@ class HistoryPane(DataTable[Text]):
         self._clock = clock
         self._fit: Fit | None = None
         self.prompt: str | None = None  # whose versions the rows are
+        self.cut: str | None = None  # a shallow clone cuts these versions: said below them
         # The test results read for one prompt, by commit: a result belongs to a prompt at a
         # commit, and one commit holds many prompts' versions.
         self._tests: dict[str, str] = {}
@@ -123,7 +124,10 @@ class HistoryPane(DataTable[Text]):
         ages = self._ages(self._entries)
         for row, age in zip(self._entries, ages, strict=True):
             self.add_row(*self._cells(row, age, columns), key=row.rev or WORKING_COPY_KEY)
-        self.border_subtitle = Text(f"/ {clean(self._filter)} · {len(self._entries)} of {len(self._all)}") if needle else None
+        if needle:
+            self.border_subtitle = Text(f"/ {clean(self._filter)} · {len(self._entries)} of {len(self._all)}")
+        else:
+            self.border_subtitle = Text(f"⚠ {self.cut}", style="yellow") if self.cut else None
         if self._entries:
             index = next((i for i, r in enumerate(self._entries) if r.rev == select), 0)
             self.move_cursor(row=index, animate=False)
