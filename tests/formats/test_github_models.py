@@ -6,6 +6,7 @@ trip, and the export is a file gh's loader (`prompt.LoadFromFile`, restated belo
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,46 @@ def repo(tmp_path: Path) -> Path:
     return new_repo(tmp_path / "repo")
 
 
+def go_v(value: Any) -> str:
+    """Go's `%v` of what yaml.v3 decodes: a float as strconv.FormatFloat(x, 'g', -1, 64), the
+    shortest digits, in exponent form when the exponent is under -4 or 6 and over (`1e+06`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, float):
+        return str(value)
+    shortest = Decimal(repr(value)).normalize()
+    negative, digits, power = shortest.as_tuple()
+    assert isinstance(power, int)
+    exponent = len(digits) + power - 1
+    if exponent < -4 or exponent >= 6:
+        text = "".join(map(str, digits))
+        return f"{'-' if negative else ''}{text[0]}{'.' + text[1:] if len(text) > 1 else ''}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+    return format(shortest, "f")
+
+
 def gh_template(text: str, row: dict[str, Any]) -> str:
     """gh-models `prompt.TemplateString`: each `{{key}}` of the row replaced (Go's %v for others)."""
     for key, value in row.items():
-        shown = value if isinstance(value, str) else (("true" if value else "false") if isinstance(value, bool) else str(value))
-        text = text.replace("{{" + key + "}}", shown)
+        text = text.replace("{{" + key + "}}", value if isinstance(value, str) else go_v(value))
     return text
+
+
+def test_go_v_prints_floats_as_go_does() -> None:
+    """Values printed by `fmt.Sprintf("%v", x)` with Go 1.22 for the float64 of each."""
+    cases = {2.0: "2", 2.5: "2.5", 0.1: "0.1", 100000.0: "100000", 1000000.0: "1e+06", 1234567.5: "1.2345675e+06", 0.0001: "0.0001", 0.00001: "1e-05", -3.0: "-3", 123456.5: "123456.5"}
+    assert {x: go_v(x) for x in cases} == cases
+
+
+def test_whole_numbers_in_testdata_render_as_gh_sends_them(repo: Path, tmp_path: Path) -> None:
+    """yaml.v3 decodes `2.0` as float64 2, which gh substitutes as `2`: the imported test sent
+    `2.0`; and a column mixing numbers with text or booleans failed to render at all."""
+    source = tmp_path / "n.prompt.yml"
+    rows = [{"n": 2.0, "m": 2.5}, {"n": 3, "m": 100000.0}, {"n": 1000000.0, "m": True}]
+    source.write_text(yaml.safe_dump({"messages": [{"role": "user", "content": "{{n}} and {{m}}"}], "testData": rows}), encoding="utf-8")
+    import_into(repo, "github-models", source)
+    prompt = load(repo, "x/n")
+    for index, row in enumerate(rows):
+        assert messages(repo, "x/n", dict(prompt.tests[index].vars)) == [{"role": "user", "content": gh_template("{{n}} and {{m}}", row)}]
 
 
 def gh_load(path: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from decimal import Decimal
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
@@ -67,12 +68,31 @@ def _evaluator_assertion(kind: str, value: str) -> dict[str, Any]:
     return {"type": "equals", "value": escape_literal(value), "transform": STRIP}
 
 
+def _as_gh_prints(value: Any) -> Any:
+    """A testData value as gh substitutes it: Go's `%v` of the float64 yaml.v3 decodes prints a
+    whole number without `.0` (`2.0` is `2`) and from 1e6 or under 1e-4 in exponent form (`1e+06`),
+    where Jinja prints `2.0` and `1000000.0`: such floats become the int, or the text Go prints."""
+    if not isinstance(value, float) or value != value or value in (float("inf"), float("-inf")):
+        return value
+    shortest = Decimal(repr(value)).normalize()
+    negative, digits, power = shortest.as_tuple()
+    exponent = len(digits) + int(power) - 1
+    if -4 <= exponent < 6:
+        return int(value) if value.is_integer() else value  # Python's own text is Go's here
+    text = "".join(map(str, digits))
+    return f"{'-' if negative else ''}{text[0]}{'.' + text[1:] if len(text) > 1 else ''}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+
+
 def _substitute(text: str, row: dict[str, Any]) -> str:
     """`gh`'s TemplateString: each `{{key}}` of the row replaced by its value (Go's %v for non-strings)."""
     for key, value in row.items():
-        shown = value if isinstance(value, str) else (json.dumps(value) if isinstance(value, bool) else str(value))
-        text = text.replace("{{" + str(key) + "}}", shown)
+        text = text.replace("{{" + str(key) + "}}", _gh_text(value))
     return text
+
+
+def _gh_text(value: Any) -> str:
+    """What gh puts in place of `{{key}}` (Go's `%v`), for a value `_as_gh_prints` has seen."""
+    return value if isinstance(value, str) else (json.dumps(value) if isinstance(value, bool) else str(value))
 
 
 def _row_assertion(assertion: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +143,7 @@ def convert(source: Source) -> Conversion:
     response_format = _response_format(state, data)
 
     # Messages: `{{key}}` placeholders; the keys of testData decide what gh substitutes.
-    rows = [row for row in data.get("testData") or [] if isinstance(row, dict)]
+    rows = [{k: _as_gh_prints(v) for k, v in row.items()} for row in data.get("testData") or [] if isinstance(row, dict)]
     messages: list[dict[str, str]] = []
     used: list[str] = []
     for index, message in enumerate(data.get("messages") or []):
@@ -147,6 +167,8 @@ def convert(source: Source) -> Conversion:
     for name in used:
         values = [row[name] for row in rows if name in row]
         types = {json_type(v) for v in values} or {"string"}
+        if types == {"integer", "number"}:  # 2 and 2.5: one number input
+            types = {"number"}
         spec: dict[str, Any] = {"type": types.pop() if len(types) == 1 else "string"}
         if rows and len(values) < len(rows):
             # gh leaves `{{name}}` as it is when a row has no such key: the default says the same.
@@ -155,6 +177,10 @@ def convert(source: Source) -> Conversion:
             state.lost(("messages",), f"`{name}` is missing from some testData rows: its default is the literal text {{{{{name}}}}}, as gh models sends it", hint="give every row a value")
         else:
             spec["required"] = True
+        if spec["type"] == "string":  # a column of mixed types: each value as the text gh sends
+            for row in rows:
+                if name in row:
+                    row[name] = _gh_text(row[name])
         inputs[name] = spec
     if inputs:
         document["inputs"] = inputs
