@@ -12,14 +12,15 @@ from typing import Any
 from jinja2 import Template
 
 from workbench.core import csvvalues
+from workbench.core.assertion_files import MAX_ASSERTION_FILE_BYTES, assertion_path
 from workbench.core.jsvalues import nunjucks_text
 from workbench.core.limited_read import TooLarge, mib, read_limited
-from workbench.core.names import UnsafePath, resolve_reference
+from workbench.core.names import UnsafePath
 from workbench.core.render import render_within, variables_budget
 from workbench.core.sandbox import BoundedEnvironment, TemplateLimitError
 from workbench.evals.assert_json import load_yaml
 
-MAX_REFERENCED_BYTES = 16 * 2**20  # a value or a grading script named with file://
+MAX_REFERENCED_BYTES = MAX_ASSERTION_FILE_BYTES  # a value or a grading script named with file://
 
 
 class AssertionConfigError(Exception):
@@ -56,7 +57,7 @@ def repo_file(root: Path | None, relative: str) -> Path:
     """
     base = (root or Path.cwd()).resolve()
     try:  # the one rule for file:// references, here relative to the repository root
-        path = (base / resolve_reference(relative, "", inside="")).resolve()
+        path = (base / assertion_path(relative)).resolve()
     except UnsafePath as err:
         raise AssertionConfigError(f"file {relative}: {err.reason}") from None
     if not path.is_relative_to(base):

@@ -42,8 +42,9 @@ from workbench.evals.runner import (
 )
 from workbench.evals.sdk_import import prefetch_http_client
 from workbench.evals.store import ResultsStore
-from workbench.services import parse_cache, prompt_files, revisions
+from workbench.services import parse_cache, revisions
 from workbench.services.session import RepoSession
+from workbench.services.suite_files import content_id
 from workbench.services.test_results import note_line, open_store, record_note, state_dir
 
 __all__ = [
@@ -131,7 +132,7 @@ def _load(session: RepoSession, name: str, rev: str | None, commit: str | None =
         raise EvalError(f"{name} at {revisions.describe(rev)} is invalid:\n{detail}", hint=f"workbench validate {result.path}")
     if rev is not None and commit is None:
         commit = revisions.resolve(session, rev, name)
-    blob = prompt_files.content_id(session, name, commit if commit is not None else rev)
+    blob = content_id(session, name, commit if commit is not None else rev, prompt=result.prompt)
     return result.prompt, commit, blob, revisions.describe(rev)
 
 
@@ -412,7 +413,7 @@ def record_results(session: RepoSession, name: str, commit: str, provider: str, 
     store = open_store(session)
     try:
         run_id = store.record(
-            prompt=name, revision=commit[:10], commit=commit, blob=prompt_files.content_id(session, name, commit), provider=provider, model=None,
+            prompt=name, revision=commit[:10], commit=commit, blob=content_id(session, name, commit), provider=provider, model=None,
             parameters={}, results=results, started=started, finished=started + 30,
         )
     finally:

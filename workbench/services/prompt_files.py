@@ -124,30 +124,6 @@ def blob_sha(session: RepoSession, name: str, rev: str | None = None) -> str | N
     return session.store.blob_sha(found.commit, path) if path else None
 
 
-def content_id(session: RepoSession, name: str, rev: str | None = None) -> str | None:
-    """What identifies a version's content for stored results: the prompt file's blob id, or,
-    when it depends on other files (`dependency_files`: the partials its templates include, the
-    tests files it references with `tests: file://...`), a hash of that blob and their texts. A
-    change to any of them is a new version with a new suite or prompt: a run of one never stands
-    for the other, though the prompt file is the same."""
-    found = target(session, name, rev)
-    blob = blob_sha(session, name, rev)
-    if blob is None:
-        return None
-    path, text = read_at(session, name, found)
-    partials = partials_of(session, text, found.commit)
-    tests_files = sorted(set(referenced_files(path, text)) - set(partials)) if path else []
-    if not partials and not tests_files:
-        return blob
-    digest = hashlib.sha1(blob.encode())
-    for partial, partial_text in partials.items():  # first and alone as before: a partial's key is unchanged
-        digest.update(f"\0{partial}\0{partial_text}".encode())
-    read = text_reader(session, found.commit)
-    for tests_file in tests_files:
-        digest.update(f"\0tests\0{tests_file}\0{read(tests_file)}".encode())
-    return digest.hexdigest()
-
-
 def prompt_at(session: RepoSession, name: str, rev: str | None = None) -> LoadResult:
     """Read and parse prompt `name` at `rev` (None = working copy), without a checkout.
 

@@ -19,8 +19,8 @@ from workbench.core.safe_text import clean
 from workbench.core.state_folder import STATE_FOLDER
 from workbench.errors import GitError
 from workbench.evals.secrets import scrub
-from workbench.services.prompt_files import content_id
 from workbench.services.session import RepoSession
+from workbench.services.suite_files import content_id
 from workbench.services.write_lock import exclusive
 
 if TYPE_CHECKING:

@@ -1,0 +1,127 @@
+"""Files a suite's assertions read (`file://` values, python checks, transforms): part of the
+stored results' key, and read at the revision under test.
+
+Real repositories in `tmp_path`; the suites run with the echo provider (its answer is the
+rendered prompt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+from workbench.services import evals, test_results
+from workbench.services.session import RepoSession
+from workbench.services.suite_files import content_id
+
+NAME = "support/summarize"
+PROMPT = """\
+model: {provider: echo}
+inputs:
+  ticket: {type: string, required: true}
+messages:
+  - role: user
+    content: "Ticket: {{ ticket }}"
+TESTS
+"""
+INLINE = """\
+tests:
+  - description: names the topic
+    vars: {ticket: refund please}
+    assert:
+      - {type: icontains, value: file://checks/topic.txt}
+"""
+IN_A_FILE = "tests: file://summarize.tests.yaml\n"
+SUITE_FILE = """\
+- description: names the topic
+  vars: {ticket: refund please}
+  options: {transform: "file://checks/shape.py:tidy"}
+  assert:
+    - type: python
+      value: file://checks/grade.py:check
+"""
+TIDY = "def tidy(output, context):\n    return output.lower()\n"
+GRADE = "def check(output, context):\n    return 'refund' in output\n"
+STRICTER = "def check(output, context):\n    return 'sorry' in output\n"
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+
+
+def commit(root: Path, files: dict[str, str], message: str, day: int) -> str:
+    write(root, files)
+    date = f"2026-01-0{day}T12:00:00Z"
+    env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", message], cwd=root, check=True, env=env)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def repo(root: Path, files: dict[str, str]) -> str:
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    return commit(root, {".gitignore": ".workbench/\n", **files}, "a prompt and its checks", 1)
+
+
+def run(root: Path, rev: str | None) -> evals.SuiteOutcome:
+    with RepoSession.open(root) as session:
+        return asyncio.run(evals.run_tests(session, NAME, rev))
+
+
+def summaries(root: Path, commits: list[str]) -> dict[str, str]:
+    with RepoSession.open(root) as session:
+        return test_results.latest_summaries(session, NAME, commits)
+
+
+def key(root: Path, rev: str | None) -> str | None:
+    with RepoSession.open(root) as session:
+        return content_id(session, NAME, rev)
+
+
+def test_a_changed_value_file_is_a_new_suite(tmp_path: Path) -> None:
+    """`icontains: file://checks/topic.txt`: the key covered the prompt file only, so the commit
+    that made the checked word `sorry` kept the ✓ 1/1 of the run that checked `refund`."""
+    root = tmp_path / "repo"
+    first = repo(root, {"prompts/support/summarize.yaml": PROMPT.replace("TESTS", INLINE), "checks/topic.txt": "refund\n"})
+    assert run(root, "HEAD").summary.short == "✓ 1/1"
+    before = key(root, None)
+    (root / "checks/topic.txt").write_text("sorry\n")
+    assert key(root, None) != before  # the working copy's suite is another one now
+    second = commit(root, {}, "check for an apology", 2)
+    assert key(root, second) == key(root, None) != key(root, first)
+    assert summaries(root, [first, second]) == {first: "✓ 1/1"}
+
+
+def test_python_checks_and_transforms_of_a_tests_file_are_in_the_key(tmp_path: Path) -> None:
+    """The same for the files a `tests: file://` suite's python assertion and transform name."""
+    root = tmp_path / "repo"
+    files = {
+        "prompts/support/summarize.yaml": PROMPT.replace("TESTS", IN_A_FILE),
+        "prompts/support/summarize.tests.yaml": SUITE_FILE,
+        "checks/shape.py": TIDY,
+        "checks/grade.py": GRADE,
+    }
+    first = repo(root, files)
+    assert run(root, "HEAD").summary.short == "✓ 1/1"
+    stricter = commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 2)
+    assert summaries(root, [first, stricter]) == {first: "✓ 1/1"}
+    shape = commit(root, {"checks/shape.py": TIDY.replace("lower", "upper")}, "another transform", 3)
+    assert len({key(root, first), key(root, stricter), key(root, shape)}) == 3
+
+
+def test_a_suite_without_assertion_files_keeps_its_key(tmp_path: Path) -> None:
+    """A suite that reads no file keeps the prompt file's blob id as its key: results stored
+    before stay found."""
+    root = tmp_path / "repo"
+    plain = INLINE.replace("file://checks/topic.txt", "refund")
+    first = repo(root, {"prompts/support/summarize.yaml": PROMPT.replace("TESTS", plain)})
+    assert key(root, first) == git(root, "rev-parse", f"{first}:prompts/support/summarize.yaml").strip()

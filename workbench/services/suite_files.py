@@ -1,0 +1,105 @@
+"""What a version's suite reads besides the prompt file, and the key its stored results go by.
+
+A stored result stands for one prompt and one suite. The key (`content_id`) is the prompt file's
+blob id when nothing else is read, else a hash of it and of every other file the version reads:
+
+| file | read by | in the key as |
+| --- | --- | --- |
+| partials its templates include (`core.partials`) | the renderer | their texts |
+| tests files (`tests: file://...`) | the loader | their texts |
+| files its assertions name (`core.assertion_files`: values, python checks, transforms) | the assertions | their Git blob ids |
+
+So a result found for a commit, or for the working copy, is one of that exact suite; a change
+to any of these files starts a version without one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+from workbench.core.assertion_files import MAX_ASSERTION_FILE_BYTES, assertion_files
+from workbench.core.limited_read import read_limited
+from workbench.core.model import Prompt
+from workbench.services.prompt_files import (
+    blob_sha,
+    load_path,
+    partials_of,
+    read_at,
+    referenced_files,
+    text_reader,
+)
+from workbench.services.revisions import target
+from workbench.services.session import RepoSession
+
+MISSING = "-"  # the key's mark of a named file that does not exist at the version
+UNREADABLE = "?"  # ... of one the working copy has but cannot give (a FIFO, too large, a link out)
+
+
+def content_id(session: RepoSession, name: str, rev: str | None = None, *, prompt: Prompt | None = None) -> str | None:
+    """What identifies a version's content for stored results (see the module docstring); None
+    when the prompt does not exist at `rev` (None: the working copy). `prompt`: the version
+    already parsed by the caller, so its assertion files are not parsed for again."""
+    found = target(session, name, rev)
+    blob = blob_sha(session, name, rev)
+    if blob is None:
+        return None
+    path, text = read_at(session, name, found)
+    partials = partials_of(session, text, found.commit)
+    tests_files = sorted(set(referenced_files(path, text)) - set(partials)) if path else []
+    read = text_reader(session, found.commit)
+    tests_texts = {tests_file: read(tests_file) for tests_file in tests_files}
+    checks = checked_files(session, path, text, tests_texts, found.commit, prompt=prompt)
+    if not partials and not tests_files and not checks:
+        return blob
+    digest = hashlib.sha1(blob.encode())
+    for partial, partial_text in partials.items():  # first and alone as before: a partial's key is unchanged
+        digest.update(f"\0{partial}\0{partial_text}".encode())
+    for tests_file, tests_text in tests_texts.items():
+        digest.update(f"\0tests\0{tests_file}\0{tests_text}".encode())
+    for check, check_id in file_ids(session, checks, found.commit).items():
+        digest.update(f"\0checks\0{check}\0{check_id}".encode())
+    return digest.hexdigest()
+
+
+def checked_files(
+    session: RepoSession, path: str | None, text: str | None, tests_texts: Mapping[str, str | None], commit: str | None, *, prompt: Prompt | None = None
+) -> list[str]:
+    """Repository paths of the files the suite of the prompt at `path` (`text`, its tests files'
+    `tests_texts`) names in its assertions (`core.assertion_files`), at `commit` (None: the
+    working copy). Parsed only when a text names a file besides its tests files: most suites
+    name none. A version that does not load names none (it does not run)."""
+    if path is None or not _may_name_files(text, tests_texts):
+        return []
+    if prompt is None:
+        prompt = load_path(session, path, commit).prompt
+    return assertion_files(prompt.tests) if prompt is not None else []
+
+
+def _may_name_files(text: str | None, tests_texts: Mapping[str, str | None]) -> bool:
+    """Whether a text names a file besides the tests files that exist (read by the loader)."""
+    found = [tests_text for tests_text in tests_texts.values() if tests_text is not None]
+    return any("file://" in tests_text for tests_text in found) or (text or "").count("file://") > len(found)
+
+
+def file_ids(session: RepoSession, paths: Sequence[str], commit: str | None) -> dict[str, str]:
+    """path -> the Git blob id of its content at `commit` (one `cat-file` for all), or of the
+    working copy's file (computed), `MISSING` or `UNREADABLE`."""
+    if commit is not None:
+        shas = session.store.blob_shas([(commit, path) for path in paths]) if paths else []
+        return {path: sha or MISSING for path, sha in zip(paths, shas, strict=True)}
+    return {path: _working_file_id(session, path) for path in paths}
+
+
+def _working_file_id(session: RepoSession, path: str) -> str:
+    root = session.root.resolve()
+    full = (root / path).resolve()
+    if not full.is_relative_to(root):
+        return UNREADABLE  # a link out of the repository: the assertion refuses it too
+    try:
+        data = read_limited(full, MAX_ASSERTION_FILE_BYTES, "the limit of a file an assertion names", regular_only=True)
+    except FileNotFoundError:
+        return MISSING
+    except (OSError, ValueError):  # not a regular file, unreadable, too large
+        return UNREADABLE
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
