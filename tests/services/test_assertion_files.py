@@ -125,3 +125,36 @@ def test_a_suite_without_assertion_files_keeps_its_key(tmp_path: Path) -> None:
     plain = INLINE.replace("file://checks/topic.txt", "refund")
     first = repo(root, {"prompts/support/summarize.yaml": PROMPT.replace("TESTS", plain)})
     assert key(root, first) == git(root, "rev-parse", f"{first}:prompts/support/summarize.yaml").strip()
+
+
+def test_a_run_of_a_revision_reads_its_assertion_files_as_they_were_there(tmp_path: Path) -> None:
+    """`workbench test --rev HEAD` with the checks edited in the working copy (not committed):
+    the python check, the transform and the expected value were read from the working copy, so
+    HEAD was recorded as failing (on its note, for every clone) by checks it never had."""
+    from workbench.cli.common import run_app
+
+    root = tmp_path / "repo"
+    files = {
+        "prompts/support/summarize.yaml": PROMPT.replace("TESTS", IN_A_FILE),
+        "prompts/support/summarize.tests.yaml": SUITE_FILE.replace("assert:\n", "assert:\n    - {type: icontains, value: file://checks/topic.txt}\n"),
+        "checks/shape.py": TIDY,
+        "checks/grade.py": GRADE,
+        "checks/topic.txt": "refund\n",
+    }
+    head = repo(root, files)
+    write(root, {"checks/grade.py": STRICTER, "checks/shape.py": "def tidy(output, context):\n    return 'nothing'\n", "checks/topic.txt": "sorry\n"})
+    assert run(root, None).summary.short == "✗ 0/1"  # the working copy's checks
+    at_head = run(root, "HEAD")
+    assert at_head.summary.short == "✓ 1/1", at_head.results[0].error or at_head.results[0].asserts
+    assert run_app(["-C", str(root), "test", NAME, "--rev", head[:10]]) == 0
+    assert summaries(root, [head]) == {head: "✓ 1/1"}
+
+
+def test_a_file_missing_at_the_revision_is_not_read_from_the_working_copy(tmp_path: Path) -> None:
+    """A check added in the working copy only does not exist at HEAD: the case errs there."""
+    root = tmp_path / "repo"
+    repo(root, {"prompts/support/summarize.yaml": PROMPT.replace("TESTS", INLINE)})
+    write(root, {"checks/topic.txt": "refund\n"})
+    assert run(root, None).summary.short == "✓ 1/1"
+    error = run(root, "HEAD").results[0].error
+    assert error is not None and "checks/topic.txt" in error and "does not exist at" in error

@@ -16,6 +16,7 @@ from workbench.core.model import Assertion
 from workbench.evals.assert_values import (
     AssertionConfigError,
     AssertionRefused,
+    FilesAt,
     GradingContext,
     read_repo_file,
     shorten,
@@ -23,18 +24,21 @@ from workbench.evals.assert_values import (
 from workbench.evals.off_loop import in_thread_off_the_loop
 
 
-async def run_python(code: str, output: Any, context: dict[str, Any], root: Path | None, *, default_function: str) -> Any:
+async def run_python(
+    code: str, output: Any, context: dict[str, Any], root: Path | None, *, default_function: str, files_at: FilesAt | None = None
+) -> Any:
     """The user's code, off the event loop (`off_loop`): on its thread, an assertion that slept or
     looped 2 s stalled every other request of the run, and Ctrl-C, for those 2 s."""
-    return await in_thread_off_the_loop(partial(_run_python, code, output, context, root, default_function=default_function))
+    return await in_thread_off_the_loop(partial(_run_python, code, output, context, root, default_function=default_function, files_at=files_at))
 
 
-def _run_python(code: str, output: Any, context: dict[str, Any], root: Path | None, *, default_function: str) -> Any:
-    """An inline expression / function body over `output` and `context`, or file://x.py[:fn]."""
+def _run_python(code: str, output: Any, context: dict[str, Any], root: Path | None, *, default_function: str, files_at: FilesAt | None = None) -> Any:
+    """An inline expression / function body over `output` and `context`, or file://x.py[:fn]
+    (read as it was at the revision under test: `files_at`)."""
     if code.startswith("file://"):
         spec = code[len("file://") :]
         path_text, _, function_name = spec.partition(":")
-        path, source = read_repo_file(root, path_text)
+        path, source = read_repo_file(root, path_text, files_at)
         namespace: dict[str, Any] = {"__name__": "workbench_assertion"}
         exec(compile(source, str(path), "exec"), namespace)
         function = namespace.get(function_name or default_function)
@@ -64,7 +68,7 @@ async def apply_transform(code: str, output: Any, ctx: GradingContext) -> Any:
     """
     require_python(ctx, "transforms")
     try:
-        result = await run_python(code, output, context_dict(ctx), ctx.root, default_function="get_transform")
+        result = await run_python(code, output, context_dict(ctx), ctx.root, default_function="get_transform", files_at=ctx.files_at)
     except AssertionConfigError:
         raise
     except Exception as err:
@@ -118,7 +122,7 @@ async def python_assertion(assertion: Assertion, output: Any, inverse: bool, ctx
     if not isinstance(assertion.value, str):
         raise AssertionConfigError("python assertion must have a string value")
     try:
-        result = await run_python(assertion.value, output, context_dict(ctx), ctx.root, default_function="get_assert")
+        result = await run_python(assertion.value, output, context_dict(ctx), ctx.root, default_function="get_assert", files_at=ctx.files_at)
         return python_verdict(assertion, result, inverse)
     except AssertionConfigError:
         raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -28,6 +28,16 @@ class AssertionConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class FilesAt:
+    """The files a suite's assertions name (`core.assertion_files`), as they were at the revision
+    under test: read from Git before the run, so a run of a revision never reads the working
+    copy's files. Repository path -> bytes; None (or not there): the file does not exist there."""
+
+    revision: str  # as the user named it, for messages
+    files: Mapping[str, bytes | None]
+
+
+@dataclass(frozen=True)
 class GradingContext:
     """What an assertion may look at besides the output."""
 
@@ -43,6 +53,7 @@ class GradingContext:
     functions: tuple[Any, ...] | None = None  # legacy OpenAI function definitions
     python_assertions: bool = True  # False: `python` assertions and transforms are refused (core.trust)
     python_assertions_source: str = ""
+    files_at: FilesAt | None = None  # a run of a revision: its files; None: the working copy's
 
 
 class AssertionRefused(Exception):
@@ -65,18 +76,41 @@ def repo_file(root: Path | None, relative: str) -> Path:
     return path
 
 
-def read_repo_file(root: Path | None, relative: str) -> tuple[Path, str]:
+def read_repo_file(root: Path | None, relative: str, files_at: FilesAt | None = None) -> tuple[Path, str]:
     """(path, UTF-8 text) of a file an assertion names with file:// (`repo_file`): a regular
-    file, read to at most MAX_REFERENCED_BYTES. A FIFO in its place held the run for ever.
+    file, read to at most MAX_REFERENCED_BYTES. A FIFO in its place held the run for ever. With
+    `files_at` (a run of a revision), the file as it was there, never the working copy's.
 
     Raises:
-        AssertionConfigError: not readable, not a regular file, too large, not UTF-8.
+        AssertionConfigError: not readable, not a regular file, too large, not UTF-8; not at
+            the revision.
     """
+    if files_at is not None:
+        return _file_at(root, relative, files_at)
     path = repo_file(root, relative)
     try:
-        return path, read_limited(path, MAX_REFERENCED_BYTES, f"a file an assertion names may hold at most {mib(MAX_REFERENCED_BYTES)}", regular_only=True).decode("utf-8")
+        return path, read_limited(path, MAX_REFERENCED_BYTES, _LIMIT_RULE, regular_only=True).decode("utf-8")
     except OSError as err:
         raise AssertionConfigError(f"cannot read {relative}: {err.strerror or err}") from None
+    except (TooLarge, UnicodeDecodeError) as err:
+        raise AssertionConfigError(f"cannot read {relative}: {err}") from None
+
+
+_LIMIT_RULE = f"a file an assertion names may hold at most {mib(MAX_REFERENCED_BYTES)}"
+
+
+def _file_at(root: Path | None, relative: str, files_at: FilesAt) -> tuple[Path, str]:
+    try:
+        repo_path = assertion_path(relative)
+    except UnsafePath as err:
+        raise AssertionConfigError(f"file {relative}: {err.reason}") from None
+    data = files_at.files.get(repo_path)
+    if data is None:
+        raise AssertionConfigError(f"cannot read {relative}: it does not exist at {files_at.revision}")
+    try:
+        if len(data) > MAX_REFERENCED_BYTES:
+            raise TooLarge(MAX_REFERENCED_BYTES, _LIMIT_RULE)
+        return (root or Path.cwd()) / repo_path, data.decode("utf-8")
     except (TooLarge, UnicodeDecodeError) as err:
         raise AssertionConfigError(f"cannot read {relative}: {err}") from None
 
@@ -136,7 +170,7 @@ def render_value(text: str, variables: dict[str, Any]) -> str:
 
 def load_file_value(reference: str, ctx: GradingContext) -> Any:
     relative = reference[len("file://") :]
-    path, text = read_repo_file(ctx.root, relative)
+    path, text = read_repo_file(ctx.root, relative, ctx.files_at)
     suffix = path.suffix.lower()
     if suffix in (".json", ".yaml", ".yml"):
         return load_yaml(text)

@@ -24,6 +24,7 @@ from workbench.core.model import Assertion, Prompt, TestCase
 from workbench.core.render import RenderedPrompt, render_prompt
 from workbench.core.safe_text import well_formed
 from workbench.errors import WorkbenchError
+from workbench.evals.assert_values import FilesAt
 from workbench.evals.assertions import CaseVerdict, GradingContext, grade
 from workbench.evals.cache import ResponseCache, cache_key
 from workbench.evals.model_io import cut_off_note
@@ -118,6 +119,7 @@ class SuiteRun:
         grader: Provider | None = None,
         slots: Slots | None = None,
         health: EndpointHealth | None = None,
+        files_at: FilesAt | None = None,
     ) -> None:
         self.prompt = prompt
         self.provider = provider
@@ -128,6 +130,7 @@ class SuiteRun:
         self.cache = cache
         self.on_event = on_event or (lambda event: None)
         self.root = root
+        self.files_at = files_at  # a run of a revision: the files its assertions name, read there
         self.grader = grader or provider
         self.slots = slots or Slots(options.concurrency)
         self.health = health or EndpointHealth(window=max(20, 2 * options.concurrency))
@@ -239,6 +242,7 @@ class SuiteRun:
             cost=completion.cost,
             cached=completion.cached,
             root=self.root,
+            files_at=self.files_at,
             embed=self._embed,
             grade=self._grade,
             python_assertions=self.options.python_assertions,

@@ -21,6 +21,7 @@ from workbench.core.model_choice import resolve_model
 from workbench.core.run_limits import MAX_CONCURRENCY, MAX_REPEAT
 from workbench.core.trust import TrustPolicy, policy_for
 from workbench.errors import EvalError, WorkbenchError
+from workbench.evals.assert_values import FilesAt
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
 from workbench.evals.providers import Provider, cost_of, make_provider
@@ -44,7 +45,7 @@ from workbench.evals.sdk_import import prefetch_http_client
 from workbench.evals.store import ResultsStore
 from workbench.services import parse_cache, revisions
 from workbench.services.session import RepoSession
-from workbench.services.suite_files import content_id
+from workbench.services.suite_files import assertion_files_at, content_id
 from workbench.services.test_results import note_line, open_store, record_note, state_dir
 
 __all__ = [
@@ -188,11 +189,14 @@ def _will_call_an_endpoint(session: RepoSession, settings: EvalSettings) -> bool
     return endpoint and (not settings.use_cache or not (state_dir(session) / "cache.sqlite").exists())
 
 
-def _read_target(session: RepoSession, name: str, rev: str | None, resolved: dict[str, str]) -> tuple[Prompt, str | None, str | None, str]:
-    """One target's prompt, commit, blob and label; each revision is resolved once per run."""
+def _read_target(session: RepoSession, name: str, rev: str | None, resolved: dict[str, str]) -> tuple[Prompt, str | None, str | None, str, FilesAt | None]:
+    """One target's prompt, commit, blob and label, and, for a revision, the files its assertions
+    name as they are there (`suite_files.assertion_files_at`); each revision is resolved once per run."""
     if rev is not None and not revisions.depends_on_prompt(session, rev) and rev not in resolved:
         resolved[rev] = revisions.resolve(session, rev)
-    return _load(session, name, rev, resolved.get(rev) if rev is not None else None)
+    prompt, commit, blob, label = _load(session, name, rev, resolved.get(rev) if rev is not None else None)
+    files_at = FilesAt(label, assertion_files_at(session, prompt, commit)) if commit is not None else None
+    return prompt, commit, blob, label, files_at
 
 
 async def run_suites(
@@ -239,7 +243,7 @@ async def run_suites(
         cache = ResponseCache(state_dir(session) / "cache.sqlite") if settings.use_cache else None
         try:
             for index, (name, rev) in enumerate(targets):
-                prompt, commit, blob, label = await asyncio.to_thread(git, partial(_read_target, session, name, rev, resolved))
+                prompt, commit, blob, label, files_at = await asyncio.to_thread(git, partial(_read_target, session, name, rev, resolved))
                 cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
                 provider = make_run_provider(session, prompt, settings, providers)
                 suite = _Suite(name, rev, prompt, commit, blob, label, cases, provider)
@@ -247,7 +251,7 @@ async def run_suites(
                 endpoint = health.setdefault(provider.id, EndpointHealth(window=max(20, 2 * options.concurrency)))
                 suite.run = SuiteRun(
                     prompt, provider, cases, options, arm=arm + index, label=f"{name} @ {label}",
-                    cache=cache, on_event=on_event, root=root, slots=slots, health=endpoint,
+                    cache=cache, on_event=on_event, root=root, slots=slots, health=endpoint, files_at=files_at,
                 )
                 tasks.append(asyncio.ensure_future(suite.run.run()))
         except BaseException:

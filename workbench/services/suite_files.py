@@ -103,3 +103,10 @@ def _working_file_id(session: RepoSession, path: str) -> str:
     except (OSError, ValueError):  # not a regular file, unreadable, too large
         return UNREADABLE
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def assertion_files_at(session: RepoSession, prompt: Prompt, commit: str) -> dict[str, bytes | None]:
+    """The files the suite of `prompt` (loaded at `commit`) names in its assertions, as they are
+    at `commit` (None: not there): what a run of that revision grades with, whatever the
+    working copy holds. Read from Git before the run, under the caller's Git lock."""
+    return {path: session.store.read_blob(commit, path) for path in assertion_files(prompt.tests)}
