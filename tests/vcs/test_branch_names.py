@@ -281,3 +281,55 @@ def test_release_and_deployment_tags_stay_unambiguous(repo: Path, capsys: pytest
         assert code == 0, (rev, err)
     run_git(repo, "branch", "main-copy")  # an ordinary branch beside them changes nothing
     assert cli(capsys, repo, "diff", "greeting", "main-copy", "v1")[0] == 0
+
+
+# ------------------------------------------------------------------ a plain tag named like an environment
+
+
+def test_a_plain_tag_named_like_an_environment_is_ambiguous(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`git tag prod` (not made by the workbench): `prod` as a revision was read as the environment
+    in silence, while a tag beside a branch of its name is ambiguous."""
+    from workbench import PromptRepo
+
+    assert cli(capsys, repo, "promote", "support/summarize", "--env", "prod", "-m", "first")[0] == 0
+    run_git(repo, "tag", "prod", "HEAD~2")
+    for args in (("diff", "support/summarize", "HEAD", "prod"), ("test", "support/summarize", "--rev", "prod", "--provider", "echo"), ("branch", "y", "--from", "prod")):
+        code, _out, err = cli(capsys, repo, *args)
+        assert code == 2 and "'prod' is ambiguous: the environment prod and the tag prod" in err, (args, err)
+        assert "refs/tags/prod" in err, err
+    _code, _out, err = cli(capsys, repo, "diff", "support/summarize", "HEAD", "prod")
+    assert "support/summarize@v1 for the environment prod" in err  # how to write what prod runs
+    code, out, _ = cli(capsys, repo, "diff", "support/summarize", "refs/tags/prod", "HEAD", "--unified")
+    assert code == 0 and "+    content: You summarise support tickets in a calm tone." in out
+    code, out, _ = cli(capsys, repo, "diff", "support/summarize", "support/summarize@v1", "HEAD")
+    assert code == 0 and "no differences" in out
+    prompts = PromptRepo(repo)
+    try:
+        with pytest.raises(PromptError, match="'prod' is ambiguous: the environment prod and the tag prod"):
+            prompts.get("support/summarize", rev="prod")
+        assert prompts.get("support/summarize", env="prod").version == "support/summarize@v1"
+    finally:
+        prompts.close()
+
+
+@pytest.mark.parametrize("suffix", ["~1", "^", "^1", "~1^"])
+def test_revision_expressions_on_an_ambiguous_name_are_ambiguous_too(repo: Path, capsys: pytest.CaptureFixture[str], suffix: str) -> None:
+    """`foo~1` beside a branch and a tag `foo`: Git reads the tag's, in silence, as it does `foo`."""
+    _branch_and_tag_foo(repo)
+    code, _out, err = cli(capsys, repo, "diff", "support/summarize", "HEAD", f"foo{suffix}")
+    assert code == 2 and f"'foo{suffix}' is ambiguous: the tag foo and the branch foo" in err, err
+    assert f"refs/heads/foo{suffix}" in err and f"refs/tags/foo{suffix}" in err, err
+    assert cli(capsys, repo, "diff", "support/summarize", "HEAD", f"refs/tags/foo{suffix}")[0] == 0
+
+
+def test_expressions_on_an_environment_or_a_shadowed_remote_branch_are_ambiguous(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _branch_prod_and_deployment(repo, capsys)
+    code, _out, err = cli(capsys, repo, "diff", "greeting", "HEAD", "prod~1")
+    assert code == 2 and "'prod~1' is ambiguous: the environment prod and the branch prod" in err, err
+    assert "refs/heads/prod~1" in err and "greeting@v1~1 for the environment prod" in err, err
+    assert cli(capsys, repo, "diff", "greeting", "HEAD", "refs/heads/prod~1")[0] == 0
+    with_origin(repo)
+    run_git(repo, "branch", "origin/main", "HEAD~1")
+    code, _out, err = cli(capsys, repo, "diff", "support/summarize", "HEAD", "origin/main^")
+    assert code == 2 and "'origin/main^' is ambiguous" in err and "refs/remotes/origin/main^" in err, err
+    assert cli(capsys, repo, "diff", "support/summarize", "HEAD", "main~1")[0] == 0  # no clash: as before

@@ -12,8 +12,10 @@ through `runtime/prompt_repo.py`), in this order:
 
 A branch whose name the first three rules take (`prod`, `v1`, `x@v2`, made by plain git) makes
 that revision ambiguous: `AmbiguousRevision`, whose hint says how to write each meaning, never
-one of them picked in silence; so does a branch beside a tag or a remote-tracking branch of its
-name (`refs_beside_branch`), which Git would pick in silence. `branch_name_clash` is the same rule for a branch being created:
+one of them picked in silence; so does a plain tag named like an environment (`git tag prod`),
+and a branch beside a tag or a remote-tracking branch of its name (`refs_beside_branch`), which
+Git would pick in silence. A revision expression on such a name (`prod~1`, `foo^`: `operators`)
+is ambiguous as the name is. `branch_name_clash` is the same rule for a branch being created:
 such names, and those Git itself reads as something else (`@`, `FETCH_HEAD`, `refs/...`,
 `tags/...`, `<remote>/...`), are refused.
 
@@ -23,7 +25,7 @@ Pure: the caller passes what its repository knows (which tags exist, which revis
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +57,8 @@ _REF_FOLDERS = ("heads", "tags", "remotes")
 class RefLookup(Protocol):
     def tag_exists(self, tag: str, /) -> bool: ...
 
+    def tag_target(self, tag: str, /) -> str | None: ...
+
     def try_resolve(self, rev: str, /) -> str | None: ...
 
     def branch_commit(self, name: str, /) -> str | None: ...
@@ -69,45 +73,78 @@ class RevSpec:
     git: str | None = None
 
 
-def parse_revision(rev: str, name: str | None, environments: Collection[str], refs: RefLookup) -> RevSpec:
+def parse_revision(rev: str, name: str | None, environments: Collection[str], refs: RefLookup, *, running: Callable[[str], str | None] | None = None) -> RevSpec:
     """Classify `rev` for prompt `name` (None: no prompt in question) by the module's rule.
+
+    `running`: how to write what an environment runs for the prompt (its release), for the hint
+    of an ambiguous environment name.
 
     Raises:
         PromptError: `rev` is not text. NotFound: it holds a control character (no revision does).
+        AmbiguousRevision: a branch or a tag also has the name of what `rev` (or the name its
+            operators follow, `prod~1`) means here.
     """
     if not isinstance(rev, str):
         raise PromptError(f"a revision is text, not {type(rev).__name__}: {_shown(rev)}")
     if _CONTROL_RE.search(rev):
         raise NotFound(f"unknown revision {_shown(rev)}: a revision has no control characters")
+    spec = _classify(rev, name, environments, refs, running)
+    base, suffix = operators(rev)
+    if spec.git is not None and suffix:
+        _classify(base, name, environments, refs, running, suffix)  # raises when `base` alone is ambiguous
+    return spec
+
+
+def _classify(
+    rev: str, name: str | None, environments: Collection[str], refs: RefLookup, running: Callable[[str], str | None] | None, suffix: str = ""
+) -> RevSpec:
     release = parse_release_label(rev)
     if release is not None:
-        _unshadowed(rev, f"the release {rev}", refs, f"refs/tags/{release_tag_name(*release)}")
+        _unshadowed(rev, f"the release {rev}", refs, f"refs/tags/{release_tag_name(*release)}", suffix=suffix)
         return RevSpec(release=release)
     short = SHORT_VERSION_RE.match(rev) if name is not None else None
     if short is not None and name is not None:
         number = int(short.group(1))
         if refs.tag_exists(release_tag_name(name, number)) or refs.try_resolve(rev) is None:
-            _unshadowed(rev, f"the release {release_label(name, number)}", refs, release_label(name, number))
+            _unshadowed(rev, f"the release {release_label(name, number)}", refs, release_label(name, number), suffix=suffix)
             return RevSpec(release=(name, number))
     if rev in environments:
-        _unshadowed(rev, f"the environment {rev}", refs)
+        spelled = running(rev) if running is not None else None
+        _unshadowed(rev, f"the environment {rev}", refs, spelled, suffix=suffix, tags=True)
         return RevSpec(env=rev)
     return RevSpec(git=rev)
 
 
-def _unshadowed(rev: str, meaning: str, refs: RefLookup, spelled: str | None = None) -> None:
-    """Raise `ambiguous` when a branch is named `rev` too (one cat-file look-up, no process)."""
+def _unshadowed(rev: str, meaning: str, refs: RefLookup, spelled: str | None = None, *, suffix: str = "", tags: bool = False) -> None:
+    """Raise `ambiguous` when a branch is named `rev` too, or (`tags`) a tag is: one cat-file
+    look-up each (no process)."""
     if could_be_branch(rev) and refs.branch_commit(rev) is not None:
-        raise ambiguous(rev, meaning, spelled)
+        raise ambiguous(rev, meaning, spelled, suffix=suffix)
+    if tags and could_be_branch(rev) and refs.tag_target(rev) is not None:
+        raise ambiguous(rev, meaning, spelled, suffix=suffix, other="tag")
 
 
-def ambiguous(rev: str, meaning: str, spelled: str | None = None) -> AmbiguousRevision:
-    """`rev` means `meaning` here, and is also the name of a branch. `spelled`: how to write the
-    first meaning without the clash (None: no other spelling, or the caller knows it)."""
-    other = f", or {spelled} for {meaning}" if spelled else ""
+_OPERATORS_RE = re.compile(r"^([^~^]+)((?:~[0-9]*|\^[0-9]*|\^\{[^{}]*\})+)\Z")
+
+
+def operators(rev: str) -> tuple[str, str]:
+    """(the name, the revision operators after it): `foo~1^` -> (`foo`, `~1^`); (`rev`, "")
+    when there are none. Git reads the name as it reads it alone, so a clash there is one here."""
+    found = _OPERATORS_RE.match(rev)
+    return (found.group(1), found.group(2)) if found else (rev, "")
+
+
+def ambiguous(rev: str, meaning: str, spelled: str | None = None, *, suffix: str = "", other: str = "branch") -> AmbiguousRevision:
+    """`rev` means `meaning` here, and is also the name of a branch (`other="tag"`: of a tag).
+    `spelled`: how to write the first meaning without the clash (None: no other spelling, or
+    the caller knows it). `suffix`: the operators typed after the name (`~1`), kept in each
+    spelling."""
+    other_ref = f"refs/{'tags' if other == 'tag' else 'heads'}/{rev}{suffix}"
+    alternative = f", or {spelled}{suffix} for {meaning}" if spelled else ""
+    rename = f"; or rename the branch: git branch -m {rev} {suggested_branch_name(rev)}" if other == "branch" else ""
     return AmbiguousRevision(
-        f"{rev!r} is ambiguous: {meaning} and the branch {rev}",
-        hint=f"write refs/heads/{rev} for the branch{other}; or rename the branch: git branch -m {rev} {suggested_branch_name(rev)}",
+        f"{rev + suffix!r} is ambiguous: {meaning} and the {other} {rev}",
+        hint=f"write {other_ref} for the {other}{alternative}{rename}",
     )
 
 

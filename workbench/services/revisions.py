@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from workbench.core.revspec import SHORT_VERSION_RE, WORKTREE, ambiguous, parse_revision
 from workbench.core.versions import DeploymentEvent, release_label, release_tag_name
-from workbench.errors import AmbiguousRevision, NotFound, RepoError
+from workbench.errors import NotFound, RepoError
 from workbench.services.deployment_events import current_event
 from workbench.services.session import RepoSession
 
@@ -62,13 +62,7 @@ def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
     """
     if rev is None or names_working_copy(session, rev):
         return Target(None, "working copy")
-    try:
-        spec = parse_revision(rev, name, session.environments, session.store)
-    except AmbiguousRevision:
-        running = current_event(session, name, rev) if name is not None and rev in session.environments else None
-        if running is not None:  # say which version the environment runs, to write instead
-            raise ambiguous(rev, f"the environment {rev}", running.version or running.commit) from None
-        raise
+    spec = parse_revision(rev, name, session.environments, session.store, running=lambda env: _running(session, name, env))
     release = spec.release
     if release is not None:
         try:  # `resolve`: a tag naming an object that is gone is Git's error, not "no release"
@@ -87,6 +81,13 @@ def target(session: RepoSession, name: str | None, rev: str | None) -> Target:
             raise NotFound(f"{name} is not deployed to {rev}", hint=f"promote it: workbench promote {name} --env {rev}")
         return Target(event.commit, f"{rev} ({event.version or event.commit[:10]})", event)
     return Target(session.store.resolve(rev), rev)
+
+
+def _running(session: RepoSession, name: str | None, env: str) -> str | None:
+    """How to write what `env` runs for `name` (its release, else its commit): the hint of an
+    ambiguous environment name says it."""
+    event = current_event(session, name, env) if name is not None else None
+    return (event.version or event.commit) if event is not None else None
 
 
 def environment(session: RepoSession, rev: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.core.model import PROMPTS_DIR
-from workbench.core.revspec import ambiguous, could_be_branch, refs_beside_branch
+from workbench.core.revspec import ambiguous, could_be_branch, operators, refs_beside_branch
 from workbench.core.versions import PromptRef
 from workbench.errors import NotFound
 from workbench.vcs.deferred import Deferred
@@ -83,14 +83,21 @@ class ObjectCommands(ReadCommands):
         process); None when there is no such branch."""
         return self._peel(f"refs/heads/{name}") if could_be_branch(name) else None
 
+    def tag_target(self, name: str) -> str | None:
+        """The object the tag `name` points at, through the persistent `cat-file` helper (no
+        process); None when there is no such tag."""
+        return self._peel(f"refs/tags/{name}") if could_be_branch(name) else None
+
     def _check_not_shadowing(self, rev: str) -> None:
         """Git reads a tag `foo` before the branch `foo`, and a local branch `origin/main` before
         the remote-tracking branch (with a warning on its stderr, which nobody sees here): when
-        both exist, that is `AmbiguousRevision` (`revspec.refs_beside_branch`). One cat-file
-        look-up (~0.1 ms) per ref that could clash, one more only when such a ref exists."""
-        for ref, meaning in refs_beside_branch(rev):
-            if self._peel(ref) is not None and self.branch_commit(rev) is not None:
-                raise ambiguous(rev, meaning, ref)
+        both exist, that is `AmbiguousRevision` (`revspec.refs_beside_branch`), and so is an
+        expression on that name (`foo~1`, `revspec.operators`). One cat-file look-up (~0.1 ms)
+        per ref that could clash, one more only when such a ref exists."""
+        name, suffix = operators(rev)
+        for ref, meaning in refs_beside_branch(name):
+            if self._peel(ref) is not None and self.branch_commit(name) is not None:
+                raise ambiguous(name, meaning, ref, suffix=suffix)
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at commit `rev`, None if the file does not exist there."""
