@@ -79,7 +79,7 @@ def run(root: Path, rev: str | None) -> evals.SuiteOutcome:
 
 def summaries(root: Path, commits: list[str]) -> dict[str, str]:
     with RepoSession.open(root) as session:
-        return test_results.latest_summaries(session, NAME, commits)
+        return {commit: mark.label for commit, mark in test_results.history_marks(session, NAME, commits).items()}
 
 
 def key(root: Path, rev: str | None) -> str | None:

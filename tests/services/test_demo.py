@@ -11,7 +11,7 @@ import pytest
 from workbench.cli.common import run_app
 from workbench.services import deployment_events, env_status, releases
 from workbench.services.session import RepoSession
-from workbench.services.test_results import latest_summary
+from workbench.services.test_results import history_marks
 
 
 def git(root: Path, *args: str) -> str:
@@ -34,12 +34,14 @@ def test_demo_repository_has_history_releases_deployments_and_results(demo_repo:
         assert prod is not None and staging is not None and prod.lag and prod.lag >= 1
         released = releases.releases(ws, "support/summarize")
         assert len(released) >= 3
-        summaries = [latest_summary(ws, "support/summarize", r.commit) for r in released]
-        assert all(summaries) and any(s.startswith("✗") for s in summaries if s)
+        marks = history_marks(ws, "support/summarize", [r.commit for r in released])
+        summaries = [marks[r.commit].summary for r in released if r.commit in marks]
+        assert len(summaries) == len(released) and any(s.startswith("✗") for s in summaries)
         # Each promotion carries the tests of what it promoted, as the app's promote writes
         # them (the timeline's tests column was empty for the whole demo).
         promotions = [e for e in events if e.action == "promote"]
-        assert promotions and all(e.tests == latest_summary(ws, "support/summarize", e.commit) for e in promotions)
+        recorded = history_marks(ws, "support/summarize", [e.commit for e in promotions])
+        assert promotions and all(recorded[e.commit].recorded and e.tests == recorded[e.commit].summary for e in promotions)
         assert all(e.tests for e in promotions)
     assert run_app(["-C", str(root), "validate"]) == 0
 

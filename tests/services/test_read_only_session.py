@@ -53,7 +53,7 @@ def _browse(session: RepoSession) -> None:
         assert parse_cache.check_at(session, name, "HEAD").ok
         assert parse_cache.load_checked_at(session, name).ok
     head = session.store.resolve("HEAD")
-    assert test_results.latest_summaries(session, NAMES[1], [head]) == {}
+    assert test_results.history_marks(session, NAMES[1], [head]) == {}
     report = monitor.report(session, NAMES[0], "prod")
     assert sum(v.calls for v in report.versions) == 5  # what was ingested, read without writing
     store = test_results.open_store(session)
@@ -91,7 +91,7 @@ def test_a_process_started_read_only_opens_read_only_sessions(configured_repo: P
 def test_no_store_is_created_by_a_read_only_session(prompt_repo: Path) -> None:
     before = tree_state(prompt_repo)
     with RepoSession.open(prompt_repo, read_only=True) as session:
-        assert test_results.latest_summaries(session, NAMES[0], [session.store.resolve("HEAD")]) == {}
+        assert test_results.history_marks(session, NAMES[0], [session.store.resolve("HEAD")]) == {}
         assert monitor.report(session, NAMES[0], "prod").versions == []
         store = test_results.open_store(session)
         try:

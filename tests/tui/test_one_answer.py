@@ -107,9 +107,41 @@ async def test_a_stored_result_counts_only_for_the_same_suite(tmp_path: Path) ->
     assert shown[0][first] == "✓ 1/1" and not shown[0][stricter]
     assert cli(root, "test", NAME).returncode == 1  # the working copy: the stricter suite, 1 of 2
     await drive(root, keys)
-    assert shown[1][first] == "✓ 1/1" and shown[1][stricter] == "✗ 1/2"
+    assert shown[1][first] == "✓ 1/1" and shown[1][stricter] == "✗ 1/2 local"  # not recorded on the commit
     with RepoSession.open(root) as session:
-        assert test_results.latest_summaries(session, NAME, [first, stricter]) == {first: "✓ 1/1", stricter: "✗ 1/2"}
+        marks = test_results.history_marks(session, NAME, [first, stricter])
+    assert {c: m.label for c, m in marks.items()} == {first: "✓ 1/1", stricter: "✗ 1/2 local"}
+
+
+async def test_history_tells_a_local_run_from_one_recorded_on_the_commit(tmp_path: Path) -> None:
+    """A run of the working copy (its content then committed, or HEAD's) is in the local store
+    only: History showed its `✓ 1/1` on the commit exactly as a run recorded there (on the note
+    that `require_tests` and `audit` read). The app and `workbench log` show it apart now."""
+    import json
+
+    from workbench.services import test_results
+    from workbench.tui.panes.history import HistoryPane
+
+    root = tmp_path / "repo"
+    commits = build(root)
+    assert cli(root, "test", NAME).returncode == 0  # the working copy: HEAD's text
+    assert cli(root, "test", NAME, "--rev", commits[1][:10]).returncode == 0  # recorded on the commit
+    shown: list[dict[str, str | None]] = []
+
+    async def marks(app: WorkbenchApp, pilot: Any) -> None:
+        shown.append({row.rev: row.tests for row in app.query_one(HistoryPane).entries if row.rev})
+
+    await drive(root, marks)
+    assert shown[0] == {commits[2]: "✓ 1/1 local", commits[1]: "✓ 1/1", commits[0]: None}
+    with RepoSession.open(root) as session:
+        found = test_results.history_marks(session, NAME, commits)
+    assert {c: (m.summary, m.recorded) for c, m in found.items()} == {commits[2]: ("✓ 1/1", False), commits[1]: ("✓ 1/1", True)}
+    result = cli(root, "log", NAME)
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "✓ 1/1 local" in lines[commits[2][:10]] and "✓ 1/1" in lines[commits[1][:10]] and "local" not in lines[commits[1][:10]]
+    assert "✓" not in lines[commits[0][:10]]
+    entries = {e["commit"]["sha"]: e["tests"] for e in json.loads(cli(root, "log", NAME, "--json").stdout)}
+    assert entries == {commits[2]: {"summary": "✓ 1/1", "recorded": False}, commits[1]: {"summary": "✓ 1/1", "recorded": True}, commits[0]: None}
 
 
 def canary_only(root: Path) -> None:

@@ -103,12 +103,12 @@ def test_merge_message_says_fast_forward_once(repo: Path, ws: RepoSession) -> No
     assert result.status == "fast-forward" and result.message.count("fast-forward") == 1
 
 
-def test_latest_summary_after_a_notes_merge_is_the_newest(repo: Path, ws: RepoSession) -> None:
+def test_the_mark_after_a_notes_merge_is_the_newest(repo: Path, ws: RepoSession) -> None:
     head = run_git(repo, "rev-parse", "HEAD").strip()
     newer = test_results.note_line("greeting", "✓ 3/3", "echo", when=2_000_000_000)
     older = test_results.note_line("greeting", "✗ 1/3", "echo", when=1_000_000_000)
     test_results.record_note(ws, head, newer + "\n" + older)  # sorted order puts the failure last
-    assert test_results.latest_summary(ws, "greeting", head) == "✓ 3/3"
+    assert test_results.history_marks(ws, "greeting", [head])[head] == test_results.ResultMark("✓ 3/3", recorded=True)
 
 
 def test_status_uses_renumbered_labels_of_prompts_in_folders(repo: Path, tmp_path: Path) -> None:

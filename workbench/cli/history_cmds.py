@@ -137,14 +137,17 @@ def log_cmd(
     offset: Annotated[int, typer.Option("--skip", min=0, help="Skip this many entries (paging).")] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """History of one prompt: commits (renames followed), releases and deployments."""
+    """History of one prompt: commits (renames followed), releases, deployments and test results
+    (`✓ 6/6`; `✓ 6/6 local`: a run of the same content not recorded on the commit)."""
     from workbench.services.history import cut_short, history
+    from workbench.services.test_results import history_marks
 
     with open_session() as session:
         entries = history(session, name, limit=limit, offset=offset)
+        marks = history_marks(session, name, [entry.commit.sha for entry in entries])
         cut = cut_short(session, entries)
     if json_out:
-        emit_json([e.to_dict() for e in entries])
+        emit_json([{**e.to_dict(), "tests": mark.to_dict() if (mark := marks.get(e.commit.sha)) else None} for e in entries])
         if cut is not None:
             console(stderr=True).print(f"workbench: {cut}")
         return
@@ -162,6 +165,9 @@ def log_cmd(
         line.append(clean(info.author_name), style="cyan")
         line.append(f" [{entry.change}] " if entry.change != "M" else " ")
         line.append(clean(info.subject))
+        mark = marks.get(info.sha)
+        if mark is not None:
+            line.append(f"  {mark.label}", style=("green" if mark.summary.startswith("✓") else "red") + ("" if mark.recorded else " dim"))
         for release in entry.releases:
             line.append(f"  ◆ {clean(release.label)}", style="bold magenta")
         for event in entry.deployments:

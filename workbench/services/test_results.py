@@ -4,8 +4,9 @@ Every run is stored in `.workbench/results.sqlite`; a run of a committed version
 one-line summary in the commit's note (`refs/notes/workbench`), so `push` and `fetch` carry it.
 The note is the result that counts for a version (`counted_summary`): policies, `audit`, the
 deployment plans and the `tests:` field of events read it, so they agree on every clone. A run
-of the working copy stays in the local store only; History shows it, and a plan names it beside
-the counted one (`VersionTests`) so the user sees why a rule still asks for a run.
+of the working copy stays in the local store only; History shows it on a commit of the same
+content marked as local (`history_marks`), and a plan names it beside the counted one
+(`VersionTests`) so the user sees why a rule still asks for a run.
 """
 
 from __future__ import annotations
@@ -133,29 +134,44 @@ def _local_summary(session: RepoSession, name: str, commit: str) -> str | None:
     return str(run.summary.short) if run is not None else None
 
 
-def latest_summary(session: RepoSession, name: str, commit: str) -> str | None:
-    """`✓ 12/12` for the newest stored run of that version, else from its git note (History's
-    view, which shows working-copy runs too; what counts for a deployment is `counted_summary`)."""
-    return _local_summary(session, name, commit) or counted_summary(session, name, commit)
+@dataclass(frozen=True)
+class ResultMark:
+    """What History shows of a version's tests (the app's History pane and `workbench log`)."""
+
+    summary: str  # `✓ 12/12`
+    recorded: bool  # on the commit's git note: the result that counts; False: a local run only
+
+    @property
+    def label(self) -> str:
+        """`✓ 12/12`, or `✓ 12/12 local` for a run of the same content that is not on the commit
+        (of the working copy before it was committed, a shard, --rerun-failed): never the same
+        mark as the result the rules read."""
+        return self.summary if self.recorded else f"{self.summary} local"
+
+    def to_dict(self) -> dict[str, str | bool]:
+        return {"summary": self.summary, "recorded": self.recorded}
 
 
-def latest_summaries(session: RepoSession, name: str, commits: list[str]) -> dict[str, str]:
-    """`latest_summary` for many commits (History shows one per row): one store, one notes listing."""
-    found: dict[str, str] = {}
-    path = state_dir(session) / "results.sqlite"
-    if path.is_file():
-        store = open_store(session)
-        try:
-            for commit in commits:
-                run = store.latest(name, blob=content_id(session, name, commit), commit=commit)
-                if run is not None:
-                    found[commit] = str(run.summary.short)
-        finally:
-            store.close()
-    rest = [c for c in commits if c not in found]
-    notes = session.store.notes_for(NOTES_REF, rest) if rest else {}
-    for commit in rest:
+def history_marks(session: RepoSession, name: str, commits: list[str]) -> dict[str, ResultMark]:
+    """The one rule for the test result History shows on each of `commits` (none: no entry):
+    the newest result recorded on the commit's git note (`counted_summary`), else the newest
+    local run of the same content (`suite_files.content_id`), marked as not recorded. One notes
+    listing; the results store is opened only when some commit has no note and it exists."""
+    notes = session.store.notes_for(NOTES_REF, commits) if commits else {}
+    found: dict[str, ResultMark] = {}
+    for commit in commits:
         summary = summary_from_note(notes.get(commit, ""), name)
         if summary:
-            found[commit] = summary
-    return found
+            found[commit] = ResultMark(summary, recorded=True)
+    rest = [commit for commit in commits if commit not in found]
+    path = state_dir(session) / "results.sqlite"
+    if rest and path.is_file():
+        store = open_store(session)
+        try:
+            for commit in rest:
+                run = store.latest(name, blob=content_id(session, name, commit), commit=commit)
+                if run is not None:
+                    found[commit] = ResultMark(str(run.summary.short), recorded=False)
+        finally:
+            store.close()
+    return {commit: found[commit] for commit in commits if commit in found}

@@ -212,11 +212,11 @@ class BrowseController(Controller):
         from workbench.services import test_results  # the results store: not needed before the first paint
 
         try:
-            summaries = await self.call(test_results.latest_summaries, name, commits)
+            marks = await self.call(test_results.history_marks, name, commits)
         except FlowAborted:
             return
         if self.app.selected_prompt == name:
-            self.app.query_one(HistoryPane).set_tests(name, summaries)
+            self.app.query_one(HistoryPane).set_tests(name, marks)
 
     def _history_failed(self, name: str, error: BaseException | None) -> None:
         """History could not be read (the error is shown): no rows of the prompt selected

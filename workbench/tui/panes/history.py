@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -15,6 +16,9 @@ from workbench.tui.actions import TABLE_MOVE_BINDINGS, bindings
 from workbench.tui.layout import Column, Fit, fit_columns, plainest_width, widest
 from workbench.tui.messages import PaneContentChanged, VersionSelected
 from workbench.tui.text import cell, env_badges, initials, relative_time
+
+if TYPE_CHECKING:  # the results' module is imported after the first paint (`controllers.browse`)
+    from workbench.services.test_results import ResultMark
 
 WORKING_COPY_KEY = "__worktree__"
 
@@ -30,7 +34,8 @@ class HistoryRow:
     deployments: tuple[str, ...] = ()  # env names currently or ever deployed at this commit
     troubled: tuple[str, ...] = ()  # of `deployments`: those whose event is malformed
     canaries: tuple[tuple[str, float], ...] = ()  # (env, percent): a running split serves this version to that share
-    tests: str | None = None  # e.g. "✓ 12/12"
+    tests: str | None = None  # e.g. "✓ 12/12"; "✓ 12/12 local": a local run only (`services.test_results.history_marks`)
+    tests_recorded: bool = True  # False: `tests` is a local run of the same content, not on the commit
     graph: str = ""  # all-branches mode: the lanes at this commit (`core.graph`)
     heads: tuple[str, ...] = ()  # all-branches mode: the branches whose version this is
     previous: str | None = None  # all-branches mode: the version before it on its own line
@@ -79,7 +84,7 @@ class HistoryPane(DataTable[Text]):
         self.cut: str | None = None  # a shallow clone cuts these versions: said below them
         # The test results read for one prompt, by commit: a result belongs to a prompt at a
         # commit, and one commit holds many prompts' versions.
-        self._tests: dict[str, str] = {}
+        self._tests: dict[str, ResultMark] = {}
         self._tests_of: str | None = None
 
     def wanted_width(self) -> int:
@@ -152,19 +157,22 @@ class HistoryPane(DataTable[Text]):
         body = "Keep the versions whose commit, author, message, release or environment contains this text (empty: all)."
         self.app.push_screen(TextPromptScreen("Filter history", body, "text", required=False, value=self._filter), chosen)
 
-    def set_tests(self, prompt: str, summaries: dict[str, str]) -> None:
-        """`prompt`'s latest test summary at each commit (`✓ 6/6`), once they are read; kept
-        for its rows when they come later, shown at once when they are on screen."""
+    def set_tests(self, prompt: str, marks: dict[str, ResultMark]) -> None:
+        """`prompt`'s test result at each commit (`✓ 6/6`, or `✓ 6/6 local` for a run not
+        recorded on the commit), once they are read; kept for its rows when they come later,
+        shown at once when they are on screen."""
         if prompt != self._tests_of:
             self._tests, self._tests_of = {}, prompt
-        self._tests.update(summaries)
+        self._tests.update(marks)
         if prompt == self.prompt:
             self._all = [self._with_tests(row) for row in self._all]
             self._show(self.selected_rev)
 
     def _with_tests(self, row: HistoryRow) -> HistoryRow:
-        summary = self._tests.get(row.rev) if row.rev and self._tests_of == self.prompt else None
-        return replace(row, tests=summary) if summary is not None and summary != row.tests else row
+        mark = self._tests.get(row.rev) if row.rev and self._tests_of == self.prompt else None
+        if mark is None or (mark.label, mark.recorded) == (row.tests, row.tests_recorded):
+            return row
+        return replace(row, tests=mark.label, tests_recorded=mark.recorded)
 
     def mark_base(self, rev: str | None) -> None:
         self.base_rev = rev
@@ -204,7 +212,7 @@ class HistoryPane(DataTable[Text]):
             "commit": Text(row.short, style="italic" if row.rev is None else ""),
             "when": Text(age[fit.forms.get("when", 0)]),
             "author": Text(initials(author) if fit.forms.get("author") == 1 else one_line(author, 40)),
-            "tests": _tests_cell(row.tests, fit.widths.get("tests", 0)),
+            "tests": _tests_cell(row.tests, fit.widths.get("tests", 0), recorded=row.tests_recorded),
             "message": message,
         }
         return [
@@ -248,10 +256,13 @@ def _graph_cell(cells: str) -> Text:
     return text
 
 
-def _tests_cell(summary: str | None, width: int) -> Text:
-    """`✓ 6/6` in `width` cells: the symbol first, the counts right-aligned under each other."""
+def _tests_cell(summary: str | None, width: int, *, recorded: bool = True) -> Text:
+    """`✓ 6/6` in `width` cells: the symbol first, the counts right-aligned under each other; a
+    local run (`✓ 6/6 local`, not recorded on the commit) dimmed as well as named."""
     if not summary:
         return Text("")
     style = "green" if summary.startswith("✓") else "red" if summary.startswith("✗") else ""
+    if not recorded:
+        style = f"dim {style}".strip()
     symbol, _, counts = clean(summary).partition(" ")
     return Text(f"{symbol} {counts:>{max(0, width - len(symbol) - 1)}}" if counts else symbol, style=style)
