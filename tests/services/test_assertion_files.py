@@ -158,3 +158,27 @@ def test_a_file_missing_at_the_revision_is_not_read_from_the_working_copy(tmp_pa
     assert run(root, None).summary.short == "✓ 1/1"
     error = run(root, "HEAD").results[0].error
     assert error is not None and "checks/topic.txt" in error and "does not exist at" in error
+
+
+def test_history_lists_a_commit_that_changed_only_a_check(tmp_path: Path) -> None:
+    """History listed the commits of the prompt file, its tests file and its partials: a commit
+    that only made a check stricter was no row of its own, so the row above it (the version
+    before, with its ✓) read as the newest version's result."""
+    from workbench.services import history
+
+    root = tmp_path / "repo"
+    files = {
+        "prompts/support/summarize.yaml": PROMPT.replace("TESTS", IN_A_FILE),
+        "prompts/support/summarize.tests.yaml": SUITE_FILE,
+        "checks/shape.py": TIDY,
+        "checks/grade.py": GRADE,
+    }
+    first = repo(root, files)
+    assert run(root, "HEAD").summary.short == "✓ 1/1"
+    commit(root, {"README.md": "unrelated\n"}, "an unrelated change", 2)
+    stricter = commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 3)
+    with RepoSession.open(root) as session:
+        rows = [entry.commit.sha for entry in history.history(session, NAME)]
+        assert rows == [stricter, first]
+        assert [entry.commit.sha for entry in history.branch_history(session, NAME).entries] == [stricter, first]
+    assert summaries(root, rows) == {first: "✓ 1/1"}

@@ -2,8 +2,8 @@
 
 A release or deployment tag points at whatever commit was HEAD when it was made, which need
 not have touched the prompt. It belongs to the history entry whose content it names: the
-newest commit at or before the tag that changed the prompt (or its tests file, or a partial
-it includes). The CLI's
+newest commit at or before the tag that changed the prompt (or its tests file, a partial it
+includes, or a file its assertions name: `suite_files.suite_dependencies_at`). The CLI's
 `log` and the app's History both show entries built here, so they always agree.
 """
 
@@ -24,8 +24,9 @@ from workbench.core.versions import (
 )
 from workbench.errors import NotFound
 from workbench.services.deployment_events import BULK_THRESHOLD, events_for_tags
-from workbench.services.prompt_files import candidate_paths, path_at, referenced_files_at
+from workbench.services.prompt_files import candidate_paths, path_at
 from workbench.services.session import RepoSession
+from workbench.services.suite_files import suite_dependencies_at
 from workbench.vcs.records import LogEntry
 
 
@@ -51,7 +52,7 @@ def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, r
     # The prompt's tag names are listed by a second git process running alongside `git log`.
     pending = store.ref_names_later(*tag_patterns(name))
     raw = _log_with_tests_file(session, path, rev, offset + limit)[offset : offset + limit]
-    return _with_tags(session, name, path, raw, pending.result(), referenced_files_at(session, path, rev))
+    return _with_tags(session, name, path, raw, pending.result(), suite_dependencies_at(session, path, rev))
 
 
 def cut_short(session: RepoSession, entries: Sequence[HistoryEntry]) -> str | None:
@@ -95,7 +96,7 @@ def branch_history(session: RepoSession, name: str, limit: int = 200, offset: in
     if not store.has_commits():
         return BranchHistory((), (), {})
     path = _prompt_path(session, name, "HEAD")
-    paths = [path, *referenced_files_at(session, path, "HEAD")]
+    paths = [path, *suite_dependencies_at(session, path, "HEAD")]
     pending = store.ref_names_later(*tag_patterns(name))
     raw = store.log_branches(paths, limit=offset + limit)
     rows = graph_rows([(info.sha, info.parents) for info, _, _, _ in raw])[offset : offset + limit]
@@ -186,8 +187,8 @@ def _with_tags(
 
 
 def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) -> list[LogEntry]:
-    """`git log --follow` of the prompt, plus commits that only changed its tests file or a
-    partial it includes (those it uses now)."""
+    """`git log --follow` of the prompt, plus commits that only changed its tests file, a
+    partial it includes or a file its assertions name (those it uses now)."""
     store = session.store
     raw = store.log_path(path, limit=count, rev=rev)
     # `git log --follow` also follows copies, so a prompt created as a copy of another would
@@ -196,7 +197,7 @@ def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) 
         if change == "C":
             raw = [*raw[:index], (info, "A", entry_path, None)]
             break
-    others = referenced_files_at(session, path, rev)  # its tests files and partials
+    others = suite_dependencies_at(session, path, rev)  # its tests files, partials and assertion files
     if not others:
         return raw
     followed = {entry[0].sha: entry for entry in raw}

@@ -27,6 +27,7 @@ from workbench.services.prompt_files import (
     partials_of,
     read_at,
     referenced_files,
+    referenced_files_at,
     text_reader,
 )
 from workbench.services.revisions import target
@@ -110,3 +111,19 @@ def assertion_files_at(session: RepoSession, prompt: Prompt, commit: str) -> dic
     at `commit` (None: not there): what a run of that revision grades with, whatever the
     working copy holds. Read from Git before the run, under the caller's Git lock."""
     return {path: session.store.read_blob(commit, path) for path in assertion_files(prompt.tests)}
+
+
+def suite_dependencies_at(session: RepoSession, path: str, rev: str) -> list[str]:
+    """Every file a prompt's version depends on besides itself (`referenced_files_at`: tests
+    files, partials; and the files its assertions name), read from the working copy when it has
+    the prompt, else at `rev`: the files whose commits are the prompt's History."""
+    files = referenced_files_at(session, path, rev)
+    commit = None
+    if not (session.root / path).is_file():
+        commit = session.store.try_resolve(rev)
+        if commit is None:
+            return files
+    read = text_reader(session, commit)
+    text = read(path)
+    tests_texts = {tests_file: read(tests_file) for tests_file in referenced_files(path, text)}
+    return sorted({*files, *checked_files(session, path, text, tests_texts, commit)})
