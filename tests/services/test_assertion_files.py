@@ -101,16 +101,20 @@ def test_a_changed_value_file_is_a_new_suite(tmp_path: Path) -> None:
     assert summaries(root, [first, second]) == {first: "✓ 1/1"}
 
 
-def test_python_checks_and_transforms_of_a_tests_file_are_in_the_key(tmp_path: Path) -> None:
-    """The same for the files a `tests: file://` suite's python assertion and transform name."""
-    root = tmp_path / "repo"
-    files = {
+def suite_in_a_file() -> dict[str, str]:
+    """A prompt whose `tests: file://` suite names a python check and a transform."""
+    return {
         "prompts/support/summarize.yaml": PROMPT.replace("TESTS", IN_A_FILE),
         "prompts/support/summarize.tests.yaml": SUITE_FILE,
         "checks/shape.py": TIDY,
         "checks/grade.py": GRADE,
     }
-    first = repo(root, files)
+
+
+def test_python_checks_and_transforms_of_a_tests_file_are_in_the_key(tmp_path: Path) -> None:
+    """The same for the files a `tests: file://` suite's python assertion and transform name."""
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
     assert run(root, "HEAD").summary.short == "✓ 1/1"
     stricter = commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 2)
     assert summaries(root, [first, stricter]) == {first: "✓ 1/1"}
@@ -167,13 +171,7 @@ def test_history_lists_a_commit_that_changed_only_a_check(tmp_path: Path) -> Non
     from workbench.services import history
 
     root = tmp_path / "repo"
-    files = {
-        "prompts/support/summarize.yaml": PROMPT.replace("TESTS", IN_A_FILE),
-        "prompts/support/summarize.tests.yaml": SUITE_FILE,
-        "checks/shape.py": TIDY,
-        "checks/grade.py": GRADE,
-    }
-    first = repo(root, files)
+    first = repo(root, suite_in_a_file())
     assert run(root, "HEAD").summary.short == "✓ 1/1"
     commit(root, {"README.md": "unrelated\n"}, "an unrelated change", 2)
     stricter = commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 3)
