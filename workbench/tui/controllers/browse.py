@@ -164,10 +164,13 @@ class BrowseController(Controller):
     def _prompt_rows(self) -> list[PromptRow]:
         envs = {row.name: tuple(cell.env for cell in row.cells if cell.event is not None) for row in self.status.values()}
         troubled = {row.name: tuple(cell.env for cell in row.cells if cell.event is not None and cell.event.problem) for row in self.status.values()}
-        return [
+        rows = [
             PromptRow(name, "invalid" if name in self.broken else state, envs.get(name, ()), troubled.get(name, ()))
             for name, state in self.states.items()
         ]
+        # Served under a name this branch no longer has (renamed, deleted): `R` must reach it.
+        gone = sorted(name for name, found in envs.items() if found and name not in self.states)
+        return rows + [PromptRow(name, "gone", envs[name], troubled.get(name, ())) for name in gone]
 
     def statuses_loaded(self, name: str | None) -> None:
         """Environments arrived after History: redraw its deployment badges (no Git needed)."""
@@ -278,7 +281,7 @@ class BrowseController(Controller):
     async def _load_diff(self, name: str, rev: str | None) -> None:
         left, right = self.comparison_pair()
         try:
-            if not is_deleted_copy(self.states.get(name), rev):
+            if not self._deleted_at(name, rev):
                 result = await self.call(parse_cache.check_at, name, rev)  # a version checked before is not parsed again
                 if not result.ok and result.errors:
                     where = "working copy" if rev is None else rev[:10]
@@ -293,6 +296,13 @@ class BrowseController(Controller):
         left_label = "(none)" if left == right else self.version_label(left)
         labelled = replace(diff, left_label=left_label, right_label=self.version_label(right))
         self.app.post_message(DiffLoaded(name, diff=labelled))
+
+    def _deleted_at(self, name: str, rev: str | None) -> bool:
+        """The prompt's file is gone at `rev` (the working copy of a deleted file, the commit that
+        deleted or renamed it away): the Diff pane shows the deletion, not "does not exist"."""
+        if is_deleted_copy(self.states.get(name), rev):
+            return True
+        return self.entries_of == name and any(e.commit.sha == rev and e.change == "D" for e in self.entries)
 
     def diff_wanted(self, name: str, rev: str | None) -> bool:
         """Whether the diff of `rev` is not already loading or shown (History announcing the

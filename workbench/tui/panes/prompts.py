@@ -24,6 +24,7 @@ STATE_MARKERS = {
     "deleted": ("-", "marker-deleted"),
     "invalid": ("!", "marker-invalid"),
     "conflicted": ("U", "marker-invalid"),
+    "gone": ("×", "marker-deleted"),  # deployed, not on this branch (renamed or deleted): history and rollback only
 }
 # Up to this many prompts every folder opens expanded; above it, only the selected prompt's
 # folders (thousands of open lines are measured and laid out before the first paint).
