@@ -71,3 +71,34 @@ def test_a_read_only_served_session_writes_nothing_into_the_repository(demo_repo
         stop_server(served)
     written = changes(before, tree_state(demo_repo))
     assert not written, "\n".join(written)
+
+
+def test_a_read_only_served_session_runs_no_test_from_the_review(demo_repo: Path) -> None:
+    """Review (v) → a branch → T ran an A/B test run in a read-only served app: the model was called
+    (money with a paid endpoint; here the local model loaded) and `.workbench/cache.sqlite` written.
+    Every other writing flow of the review (approve, merge) was refused; this one now is too."""
+    before = tree_state(demo_repo)
+    served = start_server(demo_repo)
+    try:
+
+        async def session() -> None:
+            async with app_socket(served) as app:
+                await app.wait_for("READ-ONLY", "support/", DIFF_DRAWN)
+                await app.settle()
+                await app.press("v")
+                await app.wait_for("Review which branch against main?")
+                await app.settle()
+                await app.press("1")
+                await app.wait_for("T: A/B run base vs branch")
+                await app.settle()
+                await app.press("T")
+                drawn = await app.wait_for("read-only:", timeout_s=20)
+                assert "A 7" not in drawn and "%" not in drawn  # no run's table, no progress bar
+                await app.settle(quiet_s=2)
+                assert "%━" not in app.text and "━ " not in app.text[app.seen :]
+
+        asyncio.run(session())
+    finally:
+        stop_server(served)
+    written = changes(before, tree_state(demo_repo))
+    assert not written, "\n".join(written)

@@ -30,6 +30,8 @@ class ReviewController(Controller):
             return
         action, name = choice
         if action == "ab":
+            if self.app.refuse_write("an A/B run of base vs branch"):  # it calls the model and writes results
+                return
             app = self.app
             app.selected_prompt = name
             app.base_rev, app.base_marked = review.merge_base, True

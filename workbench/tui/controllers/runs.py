@@ -96,6 +96,10 @@ class RunController(Controller):
         self._start([base, selected])
 
     def _start(self, revs: list[str | None]) -> None:
+        # Every run starts here, whatever asked for it (a key, the palette, the review screen):
+        # a read-only app calls no model and writes no result, cache or note.
+        if self.app.refuse_write("a test run"):
+            return
         name = self.app.selected_prompt
         assert name is not None
         self.results = {0: {}, 1: {}}
