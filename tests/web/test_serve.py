@@ -54,6 +54,7 @@ def test_a_request_without_the_token_gets_nothing(served: Served) -> None:
     port = served.base.rsplit(":", 1)[1]
     cookie = headers["Set-Cookie"]
     assert cookie.startswith(f"workbench_token_{port}={token}") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie  # a browser would not send it back over this plain-http origin
     assert headers.get("Referrer-Policy") == "no-referrer"
     status, body, _ = get(served.base + "/static/js/textual.js", {"Cookie": f"workbench_token_{port}={token}"})
     assert status == 200 and len(body) > 10_000
@@ -154,9 +155,12 @@ def test_behind_a_proxy_the_public_url_names_the_page(demo_repo: Path) -> None:
         port = int(local.rsplit(":", 1)[1])
         # A proxy that passes the browser's Host, and one that passes its upstream's: the page names the public URL
         for host in ("wb.example.test", "wb.example.test:443", f"127.0.0.1:{port}"):
-            status, body, _ = get(f"{local}/?token={token}", {"Host": host})
+            status, body, headers = get(f"{local}/?token={token}", {"Host": host})
             assert status == 200, host
             assert 'data-session-websocket-url="wss://wb.example.test/ws"' in body and f"{public}/static/" in body
+            # The browser sees https: the token's cookie is Secure, never sent to http://wb.example.test
+            # (a port-80 redirect, a typed http:// URL) where anyone on the network would read it.
+            assert "Secure" in headers["Set-Cookie"] and "HttpOnly" in headers["Set-Cookie"], host
         status, _, _ = get(f"{local}/?token={token}", {"Host": "wb.example.test:8443"})
         assert status == 421
         cookie = f"workbench_token_{port}={token}"
@@ -181,6 +185,7 @@ def test_behind_a_proxy_under_a_path_the_page_names_the_prefix(demo_repo: Path) 
         assert status == 200
         assert 'data-session-websocket-url="wss://wb.example.test/tools/workbench/ws"' in body and f"{public}/static/" in body
         assert "Path=/tools/workbench/" in headers.get("Set-Cookie", "")
+        assert "Secure" in headers.get("Set-Cookie", "")  # https: never sent over plain http
         assert "connect-src 'self' wss://wb.example.test" in headers["Content-Security-Policy"]
         cookie = f"workbench_token_{int(local.rsplit(':', 1)[1])}={token}"
         # The browser's Origin header is the origin alone, never the path.

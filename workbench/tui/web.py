@@ -237,7 +237,9 @@ class TokenServer(Server):
         request["page_url"] = self.fixed_public_url or origin
         response = await handler(request)
         if from_query and not response.prepared:
-            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path=self.cookie_path)
+            # Secure behind an https --public-url: never sent to an http:// URL of that host (in clear)
+            secure = page_origin.startswith("https://")
+            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path=self.cookie_path, secure=secure)
         if not response.prepared:
             response.headers.setdefault("Cache-Control", "no-store")
             response.headers.setdefault("Referrer-Policy", "no-referrer")  # the token is in the page's URL
