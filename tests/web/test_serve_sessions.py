@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from web_helpers import AppSocket, Served, app_socket
+from web_helpers import AppSocket, Served, app_socket, start_server, stop_server, token_of
 
 TOKEN = "t" * 32
 
@@ -244,3 +244,51 @@ def test_an_app_that_ignores_sigterm_ends_when_its_server_is_killed(stubborn_ser
     started = app_pids(pids)
     assert len(started) == 1
     assert wait_until(lambda: not any(alive(pid) for pid in started), 5), "the app outlived its killed server"
+
+
+def test_the_server_runs_at_most_max_sessions_apps(demo_repo: Path) -> None:
+    """Each websocket started an app process (~60 MB before it reads anything) with no limit: a
+    script with the token (or a tab reloading in a loop) opened 6 in 0.2 s and could open them
+    until the machine ran out of memory. Past `--max-sessions` (default 8) a handshake gets 503,
+    starts nothing, and says why; a closed session frees its place."""
+    served = start_server(demo_repo, "--max-sessions", "2")
+    apps: set[int] = set()
+
+    async def handshake(session: aiohttp.ClientSession) -> tuple[int, str, aiohttp.ClientWebSocketResponse | None]:
+        try:
+            ws = await session.ws_connect(served.base.replace("http://", "ws://") + "/ws", headers={"Origin": served.base})
+        except aiohttp.WSServerHandshakeError as err:
+            async with session.get(served.base + "/ws", headers={"Origin": served.base, "Connection": "Upgrade", "Upgrade": "websocket",
+                                                                   "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}) as again:
+                return err.status, await again.text(), None
+        return 101, "", ws
+
+    async def sessions() -> None:
+        port = served.base.rsplit(":", 1)[1]
+        async with aiohttp.ClientSession(cookies={f"workbench_token_{port}": token_of(served)}) as session:
+            first, second = [await handshake(session) for _ in range(2)]
+            assert first[0] == second[0] == 101
+            assert wait_until(lambda: len(app_processes(served)) == 2, 30)
+            apps.update(app_processes(served))
+            status, body, _ = await handshake(session)
+            assert status == 503 and "2 sessions" in body and "--max-sessions" in body, body
+            assert "textual" not in body.lower()
+            await asyncio.sleep(1)
+            assert len(app_processes(served)) == 2  # the refused one started nothing
+            assert first[2] is not None
+            await first[2].close()
+            for _ in range(150):  # its app ends (quit, then signals): its place is free again
+                status, _, ws = await handshake(session)
+                if ws is not None:
+                    await ws.close()
+                    break
+                await asyncio.sleep(0.1)
+            assert status == 101
+
+    try:
+        asyncio.run(asyncio.wait_for(sessions(), 90))
+        log = (served.root.parent / "serve.log").read_text()
+        assert "refused a session" in log and token_of(served) not in log.split("\n", 3)[3]
+    finally:
+        stop_server(served)
+        kill_left_over(apps)

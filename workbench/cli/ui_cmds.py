@@ -77,10 +77,13 @@ def serve_command(
             help="Where browsers reach the app when a proxy (TLS) sits in front, https://HOST[:PORT][/PREFIX]: its host is accepted and the page's URLs name it.",
         ),
     ] = None,
+    max_sessions: Annotated[
+        int | None, typer.Option("--max-sessions", min=1, max=1000, help="Browser sessions at most at a time, each an app process (default 8).")
+    ] = None,
 ) -> None:
     """Serve the app over HTTP (textual-serve) behind a random token; read-only unless --write."""
     from workbench.services.session import RepoSession
-    from workbench.tui.web import is_loopback, parse_public_url, serve
+    from workbench.tui.web import MAX_SESSIONS, is_loopback, parse_public_url, serve
 
     public = None
     if public_url is not None:
@@ -104,6 +107,6 @@ def serve_command(
     if not 0 <= port <= 65535:
         fail(f"--port {port} is not a port number")
     try:
-        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True), public_url=public)
+        serve(root, host=host, port=port, write=write, echo=lambda line: print(line, flush=True), public_url=public, max_sessions=max_sessions or MAX_SESSIONS)
     except OSError as err:
         fail(f"cannot listen on {host}:{port}: {err.strerror or err}", hint="choose another --port (0: any free port)")

@@ -54,6 +54,11 @@ COOKIE = "workbench_token_{port}"
 _HOST_RE = re.compile(r"^(?P<name>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
 FORBIDDEN = "403 Forbidden: this Prompt Workbench server needs its token. Open the URL that `workbench serve` printed.\n"
 CROSS_ORIGIN = "403 Forbidden: the app's websocket opens only from the page of this Prompt Workbench server (Origin).\n"
+TOO_MANY = (
+    "503 Service Unavailable: this Prompt Workbench server already runs {count} sessions, the most it runs (--max-sessions). "
+    "Close one of its tabs, then reload this one.\n"
+)
+MAX_SESSIONS = 8  # each session is an app process (60-150 MB): a script with the token must not open them by the hundred
 MISDIRECTED = "421 Misdirected Request: this Prompt Workbench server answers to {names} only (Host). Behind a proxy, pass --public-url.\n"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -194,7 +199,15 @@ class TokenServer(Server):
     naming another host (421) or, for the app's websocket, coming from another origin (403)."""
 
     def __init__(
-        self, command: str, *, host: str, port: int, token: str, sock: socket.socket | None = None, public_url: str | None = None
+        self,
+        command: str,
+        *,
+        host: str,
+        port: int,
+        token: str,
+        sock: socket.socket | None = None,
+        public_url: str | None = None,
+        max_sessions: int = MAX_SESSIONS,
     ) -> None:
         # A fixed title: textual-serve puts it into its page unescaped, so no repository name goes there.
         super().__init__(command, host=host, port=port, title="Prompt Workbench", public_url=public_url)
@@ -209,6 +222,8 @@ class TokenServer(Server):
         self.cookie_path = (urlsplit(public_url).path if public_url else "") + "/"
         self.hosts = HostRule(host, bound, port, self.public_origin)
         self.sessions: set[SessionService] = set()  # the apps running, ended with the server
+        self.max_sessions = max_sessions
+        self.open_sockets = 0  # the app websockets being served (counted before their first await)
 
     def allowed(self, request: web.Request) -> tuple[bool, bool]:
         """(token accepted, it came in the query: set the cookie)."""
@@ -270,7 +285,18 @@ class TokenServer(Server):
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """textual-serve's handler, running the app as a `SessionService` (sized, sure to end), known
-        to `on_shutdown` while it runs."""
+        to `on_shutdown` while it runs; at most `max_sessions` at a time (503 past that, nothing started)."""
+        if self.open_sockets >= self.max_sessions:
+            log.warning("refused a session: %d are open, the most this server runs (--max-sessions)", self.open_sockets)
+            headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Retry-After": "10"}
+            raise web.HTTPServiceUnavailable(text=TOO_MANY.format(count=self.max_sessions), headers=headers)
+        self.open_sockets += 1
+        try:
+            return await self._session(request)
+        finally:
+            self.open_sockets -= 1
+
+    async def _session(self, request: web.Request) -> web.WebSocketResponse:
         websocket = web.WebSocketResponse(heartbeat=15)
         session: SessionService | None = None
 
@@ -332,12 +358,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(root: Path, *, host: str, port: int, write: bool, echo: Callable[[str], None], public_url: str | None = None) -> None:
+def serve(
+    root: Path,
+    *,
+    host: str,
+    port: int,
+    write: bool,
+    echo: Callable[[str], None],
+    public_url: str | None = None,
+    max_sessions: int = MAX_SESSIONS,
+) -> None:
     """Serve the app on `root` until interrupted, printing the tokened URL through `echo`."""
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     real_port = int(sock.getsockname()[1])
-    server = TokenServer(app_command(root, write=write), host=host, port=real_port, token=token, sock=sock, public_url=public_url)
+    command = app_command(root, write=write)
+    server = TokenServer(command, host=host, port=real_port, token=token, sock=sock, public_url=public_url, max_sessions=max_sessions)
     mode = "read-write (--write): the app can commit, tag, promote and push" if write else "read-only (--write allows changes)"
     echo(f"Prompt Workbench for {root} in a browser, {mode}.")
     here = f"http://{_authority(host, real_port)}"
