@@ -89,6 +89,33 @@ def test_bad_input_is_logged_in_one_line_without_the_token(served: Served) -> No
     assert "Traceback" not in printed and "locals" not in printed and "GET /" not in printed
 
 
+def test_a_line_too_long_logs_no_part_of_the_token(served: Served) -> None:
+    """aiohttp's error for a request line or header over 8,190 bytes quotes the line's first 100
+    bytes, cut: `?token=gOd_oLCYm4ZPt5cWCgsDmNIW1Tbu8...`, 29 of the 32 characters in the log,
+    which replaced only the whole token. A browser sends such a Cookie header when other apps
+    on localhost have left enough cookies; the token's cookie may sit anywhere in it."""
+    token = token_of(served)
+    port = int(served.base.rsplit(":", 1)[1])
+    host = f"127.0.0.1:{port}"
+    for pad in range(30, 100, 7):
+        for request in (
+            f"GET / HTTP/1.1\r\nHost: {host}\r\nCookie: a={'x' * pad}; workbench_token_{port}={token}; b={'B' * 9000}\r\n",
+            f"GET /?a={'x' * pad}&token={token}&b={'B' * 9000} HTTP/1.1\r\nHost: {host}\r\n",
+            f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Pad: {'x' * pad}{token}{'B' * 9000}\r\n",
+        ):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+                raw.sendall((request + "Connection: close\r\n\r\n").encode())
+                assert raw.recv(4096).split(b" ", 2)[1] == b"400"
+    log = served.root.parent / "serve.log"
+    deadline = time.monotonic() + 15
+    while log.read_text().count("LineTooLong") < 30 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    errors = log.read_text().split("\n", 3)[3]  # after the banner, which prints the URL
+    assert errors.count("LineTooLong") == 30, errors
+    leaked = [token[i : i + 6] for i in range(len(token) - 5) if token[i : i + 6] in errors]
+    assert not leaked, errors
+
+
 def test_serve_listens_on_localhost_unless_told_otherwise(demo_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = run_app(["serve", str(demo_repo), "--host", "0.0.0.0", "--port", "0"])
     _, err = capsys.readouterr()

@@ -191,7 +191,26 @@ class OneLineLog(logging.Formatter):
             # aiohttp's parser errors go on with the request's bytes after their first line
             detail = one_line(error.message if isinstance(error, HttpProcessingError) else str(error))
             message += f" ({type(error).__name__}{': ' + detail if detail and detail != message else ''})"
-        return f"{record.levelname} {message}".replace(self.token, "<token>")
+        return redact(f"{record.levelname} {message}", self.token)
+
+
+# `?token=...` and the `workbench_token_PORT=...` cookie, whatever follows (the whole token or a cut part)
+_TOKEN_VALUE = re.compile(r"(token(?:_[0-9]+)?=)[^\s&;'\"]+", re.IGNORECASE)
+TOKEN_PART = 6  # a run of the token's first characters this long is a part of it
+
+
+def redact(text: str, token: str) -> str:
+    """`text` without the token, nor any part of it: aiohttp quotes the first 100 bytes of a request
+    line or header too long, cut (`...&token=gOd_oLCYm4ZPt5cWCgsDmNIW1Tbu8...`: 29 of 32 characters)."""
+    text = _TOKEN_VALUE.sub(r"\1<token>", text.replace(token, "<token>"))
+    head, kept, start = token[:TOKEN_PART], [], 0
+    while (found := text.find(head, start)) >= 0:
+        end = found + TOKEN_PART
+        while end < len(text) and end - found < len(token) and text[end] == token[end - found]:
+            end += 1
+        kept.append(text[start:found] + "<token>")
+        start = end
+    return "".join(kept) + text[start:]
 
 
 class TokenServer(Server):
