@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -144,16 +145,35 @@ def _xml(value: object) -> str:
     return well_formed(clean(value))
 
 
+def _seconds(latency_ms: object) -> float:
+    """A latency in milliseconds as the seconds of a JUnit `time`: 0 for what is not a
+    duration (None, NaN, ±Infinity and negative numbers, which a shard file may hold)."""
+    if not isinstance(latency_ms, (int, float)) or isinstance(latency_ms, bool) or not math.isfinite(latency_ms) or latency_ms < 0:
+        return 0.0
+    return round(latency_ms / 1000, 3)
+
+
+def _time(seconds: float) -> str:
+    """A JUnit `time` attribute: seconds with 3 decimals, as Jenkins' schema (SUREFIRE_TIME) and
+    dorny/test-reporter's parseFloat read it."""
+    return f"{seconds:.3f}"
+
+
 def write_junit(report: Report, path: Path) -> None:
     """One <testsuite> per prompt version, one <testcase> per case (and repeat).
 
     Every text comes from prompt files, models or servers, so each passes `_xml` first: a
     single ESC in an output would otherwise make the file unreadable for every CI parser.
+    Every testsuite, testcase and the root carry a `time`: dorny/test-reporter reads a missing
+    one as NaN ("NaNms").
     """
     report = scrubbed(report)
     root = ET.Element("testsuites", name="workbench")
+    total = 0.0
     for suite in report.suites:
         summary = summarize(suite.results)
+        seconds = [_seconds(r.latency_ms) for r in suite.results]
+        total += sum(seconds)
         element = ET.SubElement(
             root,
             "testsuite",
@@ -161,10 +181,11 @@ def write_junit(report: Report, path: Path) -> None:
             tests=str(summary.total),
             failures=str(summary.failed),
             errors=str(summary.errors),
+            time=_time(sum(seconds)),
         )
-        for result in suite.results:
+        for result, took in zip(suite.results, seconds, strict=True):
             name = result.description + (f" #{result.repeat + 1}" if result.repeat else "")
-            case = ET.SubElement(element, "testcase", classname=_xml(suite.prompt), name=_xml(name), time=f"{(result.latency_ms or 0) / 1000:.3f}")
+            case = ET.SubElement(element, "testcase", classname=_xml(suite.prompt), name=_xml(name), time=_time(took))
             if result.passed is None:
                 ET.SubElement(case, "error", message=_xml((result.error or "error")[:500])).text = _xml(result.error or "")
             elif not result.passed:
@@ -173,6 +194,7 @@ def write_junit(report: Report, path: Path) -> None:
                 calls = describe_tool_calls(result.output)
                 shown = f"tool calls:\n{calls}\n\n" if calls else ""
                 ET.SubElement(case, "failure", message=_xml(message)).text = _xml(f"{reasons}\n\n{shown}output:\n{result.output}")
+    root.set("time", _time(total))
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 

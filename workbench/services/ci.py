@@ -216,6 +216,7 @@ def _case(case_id: str, description: str, repeat: int, change: str, a: Any, b: A
         "reasons": failing,
         "error": b.error if b is not None else None,
         "output": b.output if b is not None else None,
+        "latency_ms": b.latency_ms if b is not None else None,  # the JUnit `time` of the head's case
     }
 
 
