@@ -130,13 +130,20 @@ def read_json(path: Path) -> Report:
     """
     text = read_limited(path, MAX_REPORT_BYTES, f"a report may hold at most {mib(MAX_REPORT_BYTES)}").decode("utf-8")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     problem = data_problem(data, "report", "the report")
     if problem is not None:
         raise ValueError(problem)
     return Report.from_dict(data)
+
+
+def _not_json(constant: str) -> None:
+    """`NaN`, `Infinity` and `-Infinity`: Python's `json` reads them, no JSON reader does (`jq`,
+    `JSON.parse`), and a merge that took one wrote `null` where the schema wants a number, so
+    its own next `report merge` refused the merged file."""
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _xml(value: object) -> str:
