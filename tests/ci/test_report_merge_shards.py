@@ -50,3 +50,34 @@ def test_a_merged_report_is_read_back_by_report_merge(repo: Path, server: FakeOp
     err = capsys.readouterr().err
     assert code in (0, 1), err
     assert json.loads(again.read_text(encoding="utf-8"))["suites"] == json.loads(merged.read_text(encoding="utf-8"))["suites"]
+
+
+# GitHub refuses a comment (and `gh pr comment`) whose body is over 65,536 characters.
+GITHUB_COMMENT_LIMIT = 65_536
+
+
+def test_the_markdown_of_a_big_failing_suite_fits_a_github_comment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "repo"
+    assert run_app(["init", str(repo)]) == 0
+    cases = "".join(
+        f"  - description: case {i} says the refund policy\n    vars: {{k: 'ticket {i}'}}\n"
+        "    assert: [{type: icontains, value: 'the refund policy of the company'}]\n"
+        for i in range(600)
+    )
+    (repo / "prompts" / "many.yaml").write_text(
+        "description: many\nmodel: {provider: echo}\ninputs:\n  k: {type: string, required: true}\n"
+        "messages:\n  - role: user\n    content: '{{ k }}'\ntests:\n" + cases,
+        encoding="utf-8",
+    )
+    shard_file, comment = tmp_path / "shard.json", tmp_path / "comment.md"
+    assert run_app(["-C", str(repo), "test", "many", "--json-file", str(shard_file), "--markdown", str(comment)]) == 1
+    merged = tmp_path / "merged.md"
+    assert run_app(["report", "merge", str(shard_file), "--markdown", str(merged)]) == 1
+    capsys.readouterr()
+    for path in (comment, merged):
+        text = path.read_text(encoding="utf-8")
+        assert len(text) <= GITHUB_COMMENT_LIMIT, (path.name, len(text))
+        assert "| ❌ `many` | working copy | echo | 0/600 | 600 | 0 |" in text  # the summary is kept
+        assert "case 0 says the refund policy" in text  # and the first failures
+        assert "JSON report" in text  # saying where the rest is
+        assert text.count("<details") == text.count("</details>")

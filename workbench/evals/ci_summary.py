@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from workbench.evals.reports import _code, _html, _md, _number, _seconds, _time, _xml
+from workbench.evals.reports import COMMENT_LIMIT, _code, _html, _md, _number, _seconds, _time, _xml
 from workbench.evals.secrets import scrub_data
 
-# GitHub refuses a comment over 65,536 characters; the step summary takes 1 MiB.
-COMMENT_LIMIT = 60_000
 CASE_ROWS = 50  # per prompt in the comment; the JSON report has every case
 MARKS = {"pass": "✓", "fail": "✗", "error": "!", None: "–"}
 

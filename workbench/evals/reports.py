@@ -22,6 +22,7 @@ from workbench.evals.run_model import CaseResult, repeat_stats, summarize
 from workbench.evals.secrets import scrub_data
 
 REPORT_VERSION = 1
+COMMENT_LIMIT = 60_000  # GitHub refuses a comment over 65,536 characters; the step summary takes 1 MiB
 MAX_REPORT_BYTES = 256 * 1024 * 1024  # the demo: ~1.6 KB a case result, so ~170,000 results; read no further
 
 
@@ -235,14 +236,37 @@ def _html(value: object) -> str:
     return html.escape(_flat(value), quote=True).replace("@", _NO_MENTION)
 
 
-def markdown(report: Report) -> str:
+def markdown(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
     """A pull-request comment: summary table, regressions first, details collapsed.
 
     Prompt names, revisions, outputs, reasons and errors come from files, models and servers:
     each passes `_md` (or `_html` inside `<summary>`), so the comment cannot carry raw HTML,
     tracking images, links or mentions, and a `|` in the data never adds a column.
+
+    Past `limit` characters (GitHub refuses a comment over 65,536) each folded list keeps its
+    first 50, then 10, then none of its items, saying how many more the JSON report has; tables
+    too long even then are cut at a line.
     """
     report = scrubbed(report)
+    text = ""
+    for cap in (None, 50, 10, 0):
+        text = _markdown(report, cap)
+        if len(text) <= limit:
+            return text
+    note = "\n_Cut to fit a comment: the JSON report has every result._\n"
+    return text[: text.rfind("\n", 0, limit - len(note)) + 1] + note
+
+
+def _folded(title: str, items: list[str], cap: int | None) -> list[str]:
+    """A `<details>` list of `items`, the first `cap` of them (all when None; nothing when 0)."""
+    if cap == 0:
+        return []
+    shown = items if cap is None else items[:cap]
+    more = [f"- … and {len(items) - len(shown)} more (the JSON report has them all)"] if len(shown) < len(items) else []
+    return [title, "", *shown, *more, "", "</details>", ""]
+
+
+def _markdown(report: Report, cap: int | None) -> str:
     lines = ["## Prompt Workbench results", ""]
     if report.comparisons:
         lines += ["| prompt | A | B | pass rate A | pass rate B | fixed | regressed | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -258,11 +282,11 @@ def markdown(report: Report) -> str:
         for c in report.comparisons:
             regressions = [case for case in c.get("cases") or [] if isinstance(case, dict) and case.get("change") == "regressed"]
             if regressions:
-                lines += [f"<details open><summary>Regressions in <code>{_html(c.get('prompt', ''))}</code> ({len(regressions)})</summary>", ""]
+                items = []
                 for case in regressions:
                     failing = [x for x in (case.get("b") or {}).get("asserts", []) if isinstance(x, dict) and not x.get("pass")]
-                    lines.append(f"- **{_md(case.get('description', ''))}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}") for x in failing))
-                lines += ["", "</details>", ""]
+                    items.append(f"- **{_md(case.get('description', ''))}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}") for x in failing))
+                lines += _folded(f"<details open><summary>Regressions in <code>{_html(c.get('prompt', ''))}</code> ({len(regressions)})</summary>", items, cap)
     if report.suites:
         lines += ["| prompt | revision | provider | passed | failed | errors |", "| --- | --- | --- | --- | --- | --- |"]
         for suite in sorted(report.suites, key=lambda s: summarize(s.results).pass_rate):
@@ -274,12 +298,12 @@ def markdown(report: Report) -> str:
             bad = [r for r in suite.results if r.passed is not True]
             if not bad:
                 continue
-            lines += [f"<details><summary>Failures in <code>{_html(suite.prompt)}</code> ({len(bad)})</summary>", ""]
+            items = []
             for result in bad:
                 why = result.error or "; ".join(f"{a.type}: {a.reason}" for a in result.asserts if not a.passed)
                 calls = describe_tool_calls(result.output).replace("\n", "; ")
-                lines.append(f"- **{_md(result.description)}**: {_md(why)}" + (f" (called {_md(calls)})" if calls else ""))
-            lines += ["", "</details>", ""]
+                items.append(f"- **{_md(result.description)}**: {_md(why)}" + (f" (called {_md(calls)})" if calls else ""))
+            lines += _folded(f"<details><summary>Failures in <code>{_html(suite.prompt)}</code> ({len(bad)})</summary>", items, cap)
     return "\n".join(lines)
 
 
