@@ -166,3 +166,16 @@ def test_piped_output_is_never_wrapped_and_a_unified_diff_applies(repo: Path) ->
     assert applied.returncode == 0, applied.stderr
     log = workbench("log", "support/summarize").splitlines()
     assert len(log) == 4 and ("that goes on " * 10).strip() in log[0]
+
+
+def test_a_forged_note_s_result_is_read_only_when_it_is_a_result(repo: Path, ws: RepoSession, capsys: pytest.CaptureFixture[str]) -> None:
+    """Notes come with `fetch` from anyone who can push them: a line whose symbol and counts were
+    terminal escapes reached `workbench log` raw (Rich's Text keeps ESC), and a deployment
+    plan's `tests ✓` and the event's `tests:` field as they were. Only `✓ N/M` or `✗ N/M` count."""
+    head = run_git(repo, "rev-parse", "HEAD").strip()
+    forged = "workbench: greeting \x1b]0;pwned\x07✓ \x1b[2J1/1 echo 2030-01-01T00:00:00Z"
+    test_results.record_note(ws, head, forged)
+    assert test_results.history_marks(ws, "greeting", [head]) == {}
+    assert test_results.counted_summary(ws, "greeting", head) is None
+    code, out, err = cli(capsys, repo, "log", "greeting")
+    assert code == 0 and "\x1b" not in out, out

@@ -167,7 +167,7 @@ def log_cmd(
         line.append(clean(info.subject))
         mark = marks.get(info.sha)
         if mark is not None:
-            line.append(f"  {mark.label}", style=("green" if mark.summary.startswith("✓") else "red") + ("" if mark.recorded else " dim"))
+            line.append(f"  {clean(mark.label)}", style=("green" if mark.summary.startswith("✓") else "red") + ("" if mark.recorded else " dim"))
         for release in entry.releases:
             line.append(f"  ◆ {clean(release.label)}", style="bold magenta")
         for event in entry.deployments:

@@ -11,6 +11,7 @@ content marked as local (`history_marks`), and a plan names it beside the counte
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 NOTES_REF = "workbench"
 NOTE_PREFIX = "workbench:"
+_RESULT = re.compile(r"[✓✗] [0-9]{1,9}/[0-9]{1,9}")  # `RunSummary.short`: what a note's result may be
 
 
 def state_dir(session: RepoSession) -> Path:
@@ -77,6 +79,8 @@ def summary_from_note(note: str, name: str, *, before: str | None = None) -> str
         # `workbench: <name, may hold spaces> <symbol> <passed/total> <provider> <time>`
         parts = line.split()
         mine = len(parts) >= 6 and parts[0] == NOTE_PREFIX and " ".join(parts[1:-4]) == name
+        # Notes arrive with `fetch` from whoever can push them: only a result's own form counts.
+        mine = mine and _RESULT.fullmatch(f"{parts[-4]} {parts[-3]}") is not None
         mine = mine and (before is None or parts[-1] <= before)
         if mine and (best is None or parts[-1] >= best[0]):
             best = (parts[-1], f"{parts[-4]} {parts[-3]}")
