@@ -86,7 +86,9 @@ def test_ci_promote(repo: Path, breaks: Callable[[Path], str]) -> None:
 
 def test_the_rollback_targets_the_app_offers(repo: Path, breaks: Callable[[Path], str]) -> None:
     def offered(ws: RepoSession, selected: str) -> object:
-        return deployments.rollback_choices(ws, "support/summarize", "prod", selected)[1]
+        """The selected version's plan alone (rollback_choices also plans the previous one, whose
+        own Git error would hide a swallowed one here)."""
+        return deployments._offered(ws, "support/summarize", "prod", selected)
 
     with RepoSession.open(repo) as ws:
         deployments.promote(ws, "support/summarize", "prod", rev="HEAD~1", reason="first")
