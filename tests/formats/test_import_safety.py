@@ -236,3 +236,15 @@ def test_a_converted_file_over_what_a_prompt_file_holds_is_not_written(repo: Pat
     report = import_into(repo, "prompty", source)
     assert report.written == [] and list((repo / "prompts").rglob("*.yaml")) == []
     assert any("long" in p.path and "1,048,576" in p.message for p in report.errors), [p.format() for p in report.problems]
+
+
+def test_a_source_whose_partial_is_too_long_writes_none_of_its_files(repo: Path, tmp_path: Path) -> None:
+    """Only the too-long file was dropped: the prompt that includes that Dotprompt partial was
+    written and then failed to load. A conversion is written whole or not at all."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "a.prompt").write_text("---\nmodel: googleai/gemini-2.0-flash\n---\nHello {{> big}}\n", encoding="utf-8")
+    (folder / "_big.prompt").write_text("word " * 250_000, encoding="utf-8")
+    report = import_into(repo, "dotprompt", folder / "a.prompt")
+    assert report.written == [] and [p for p in (repo / "prompts").rglob("*") if p.is_file()] == []
+    assert any("1,048,576" in p.message for p in report.errors), [p.format() for p in report.problems]

@@ -178,4 +178,4 @@ def test_a_forged_note_s_result_is_read_only_when_it_is_a_result(repo: Path, ws:
     assert test_results.history_marks(ws, "greeting", [head]) == {}
     assert test_results.counted_summary(ws, "greeting", head) is None
     code, out, err = cli(capsys, repo, "log", "greeting")
-    assert code == 0 and "\x1b" not in out, out
+    assert code == 0 and "\x1b" not in out + err, out

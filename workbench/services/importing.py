@@ -194,15 +194,19 @@ def import_paths(
                     if not (root / output.path).resolve().is_relative_to(prompts_dir):
                         raise ImportSourceError(f"refusing to write outside prompts/: {output.path}")
                     if len(output.text) > DEFAULT_LIMITS.max_chars:  # a version's commit is all or nothing
-                        raise ImportSourceError(_too_long(output.path, len(output.text), path).message)
+                        too_long = _too_long(output.path, len(output.text), path)
+                        raise ImportSourceError(too_long.message, hint=too_long.hint)
+            continue
+        # A file over what a prompt file holds is refused by every command: the source's other
+        # files (the prompt that includes it, its partials) are not written without it.
+        oversized = [_too_long(o.path, len(o.text), path) for o in conversion.files if len(o.text) > DEFAULT_LIMITS.max_chars]
+        if oversized:
+            report.problems.extend(oversized)
             continue
         for output in conversion.files:
             target = (root / output.path).resolve()
             if prompts_dir not in target.parents:
                 raise ImportSourceError(f"refusing to write outside prompts/: {output.path}")
-            if len(output.text) > DEFAULT_LIMITS.max_chars:  # every command would refuse to read it
-                report.problems.append(_too_long(output.path, len(output.text), path))
-                continue
             if output.path in planned and planned[output.path][1] != output.text:  # a shared partial is one file
                 raise ImportSourceError(
                     f"{planned[output.path][2]} and {path} would both become {output.path}",
@@ -227,7 +231,7 @@ def import_paths(
 
 def _too_long(rel: str, chars: int, source: Path) -> Problem:
     return Problem(
-        rel, 1, 1, f"not written: {source.name} converts to {chars:,} characters, over the {DEFAULT_LIMITS.max_chars:,} a prompt file holds",
+        rel, 1, 1, f"not written, nor any file of {source.name}: it converts to {chars:,} characters, over the {DEFAULT_LIMITS.max_chars:,} a prompt file holds",
         Severity.ERROR, "split the source into smaller prompts or test files",
     )
 
