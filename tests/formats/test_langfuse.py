@@ -222,3 +222,22 @@ def test_a_commit_that_carries_an_import_trailer_but_not_the_version_is_not_rele
     tagged = subprocess.run(["git", "tag", "--points-at", amended], cwd=root, capture_output=True, text=True, check=True).stdout.split()
     assert [t for t in tagged if "@v" in t] == [], tagged
     assert _running(root) == _running(repo)
+
+
+def test_a_version_imported_again_brings_the_later_ones_after_it(tmp_path: Path) -> None:
+    """When version 1 is imported again (its trailer's commit no longer holds it), version 2's
+    old commit was still taken as done: the branch ended on version 1's text, version 2 the
+    newest in Langfuse. The versions after one imported again are imported again too."""
+    root = new_repo(tmp_path / "rewritten")
+    first_two = [{**o, "labels": []} for o in OBJECTS if o["name"] == "movie-critic" and o["version"] <= 2]
+    export = _export(tmp_path, first_two, "part.json")
+    code, out, err = cli(root, "import", "langfuse", str(export), "--prefix", "lf")
+    assert code == 0, out + err
+    path = root / "prompts/lf/movie-critic.yaml"
+    second = path.read_text(encoding="utf-8")
+    trailer = next(line for line in subprocess.run(["git", "log", "-1", "--format=%B", "HEAD~1"], cwd=root, capture_output=True, text=True, check=True).stdout.splitlines() if line.startswith("Imported-From:"))
+    path.write_text(second + "# edited by hand\n", encoding="utf-8")
+    subprocess.run(["git", "commit", "-q", "-a", "-m", f"hand edit\n\n{trailer}"], cwd=root, check=True)  # version 1's trailer, not its text
+    code, out, err = cli(root, "import", "langfuse", str(export), "--prefix", "lf")
+    assert code == 0, out + err
+    assert path.read_text(encoding="utf-8") == second

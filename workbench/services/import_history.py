@@ -137,8 +137,9 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
         if busy:
             raise RepoError(f"cannot import the history of {name}: uncommitted changes in {', '.join(busy)}", hint="commit or discard them first")
         commit = ""
+        again = False  # a version was imported again: every later one is too, or the branch ends on it
         for version in chain:
-            found = done.get(version.key)
+            found = None if again else done.get(version.key)
             released = found is not None and existing_release(session, name, found) is not None
             # A trailer counts with the version's content: an imported commit amended by hand keeps it.
             if found is not None and (released or _holds_version(session, found, version)):
@@ -147,6 +148,7 @@ def import_versions(session: RepoSession, versions: list[SourceVersion], label_e
                 if not released:  # killed between its commit and its release
                     _release(session, report, name, version, commit, source_name)
             else:
+                again = True
                 if version.when and _when(version.when) is None:
                     report.notes.append(f"{name} version {version.number}: its date {version.when} is not one Git records (years 1970-2099): committed with the current time")
                 for output in version.files:
