@@ -180,3 +180,17 @@ def test_history_lists_a_commit_that_changed_only_a_check(tmp_path: Path) -> Non
         assert rows == [stricter, first]
         assert [entry.commit.sha for entry in history.branch_history(session, NAME).entries] == [stricter, first]
     assert summaries(root, rows) == {first: "✓ 1/1"}
+
+
+def test_a_branch_that_changed_only_a_check_changes_its_prompt_for_review_and_ci(tmp_path: Path) -> None:
+    """History listed the commit that made a check stricter, but the review screen and `ci check`
+    (`changes_since`) said no prompt changed: the stricter suite was never compared in CI. One
+    rule for what a prompt depends on now answers both."""
+    from workbench.services import diffing
+
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
+    stricter = commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 2)
+    with RepoSession.open(root) as session:
+        review = diffing.changes_since(session, first, stricter)
+    assert [(item.name, [c.sha for c in item.commits]) for item in review.items] == [("support/summarize", [stricter])]

@@ -6,12 +6,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.core.diff import PromptDiff, diff_prompt_texts
-from workbench.core.model import PROMPTS_DIR, is_prompt_path, prompt_name_from_path
+from workbench.core.model import is_prompt_path, prompt_name_from_path
 from workbench.core.versions import CommitInfo
 from workbench.errors import NotFound, RepoError
 from workbench.services.branches import require_branch
 from workbench.services.prompt_files import (
-    dependency_files,
     partial_users,
     partials_of,
     path_at,
@@ -21,6 +20,7 @@ from workbench.services.prompt_files import (
 )
 from workbench.services.revisions import target
 from workbench.services.session import RepoSession
+from workbench.services.suite_files import suite_dependencies
 
 
 @dataclass(frozen=True)
@@ -144,9 +144,10 @@ def changes_since(session: RepoSession, base: str, head: str = "HEAD") -> Review
     """The prompts `head` changed since its merge-base with `base` (any two revisions: a branch,
     `origin/main`, a commit), with field-by-field diffs and the commits that touched each.
 
-    A prompt counts as changed when its file changed, or a file it depends on did: a tests file
-    it references (`file://`, or `name.tests.yaml` beside it) or a partial it includes
-    (transitively), at the merge-base or at `head`.
+    A prompt counts as changed when its file changed, or a file it depends on did
+    (`suite_files.suite_dependencies`): a tests file it references (`file://`, or
+    `name.tests.yaml` beside it), a partial it includes (transitively) or a file its assertions
+    name (a python check), at the merge-base or at `head`.
 
     Raises:
         RepoError: a revision does not exist, or the two share no history.
@@ -164,8 +165,8 @@ def changes_since(session: RepoSession, base: str, head: str = "HEAD") -> Review
         if owner is not None and owner not in changed_paths and store.blob_sha(head_commit, owner) is not None:
             changes.append(("M", owner, None))
             changed_paths.add(owner)
-    # Tests files and partials live under prompts/ (references may not leave it).
-    dependencies = {p for _, path, old in changes for p in (path, old) if p and p.startswith(PROMPTS_DIR + "/") and not is_prompt_path(p)}
+    # Tests files and partials live under prompts/; a file an assertion names may be anywhere.
+    dependencies = {p for _, path, old in changes for p in (path, old) if p and not is_prompt_path(p)}
     for user_path in sorted(_users_of(session, dependencies, (fork, head_commit)) - changed_paths):
         changes.append(("M", user_path, None))  # only a file it depends on changed
         changed_paths.add(user_path)
@@ -188,7 +189,7 @@ def _users_of(session: RepoSession, files: set[str], commits: tuple[str, str]) -
     for commit in dict.fromkeys(commits):
         for ref in store.list_prompt_files(commit):
             text = store.read_text(commit, ref.path)
-            if files.intersection(dependency_files(session, ref.path, text, commit)):
+            if files.intersection(suite_dependencies(session, ref.path, text, commit)):
                 user_path = ref.path if commit == head else path_at(session, ref.name, head)
                 if user_path is not None and store.blob_sha(head, user_path) is not None:
                     users.add(user_path)
@@ -212,7 +213,7 @@ def _review_item(session: RepoSession, status: str, path: str, old: str | None, 
         left_partials=partials_of(session, left_text, fork),
         right_partials=partials_of(session, right_text, head),
     )
-    touched = [p for p in (path, old) if p] + dependency_files(session, path, right_text or left_text, head if right_text else fork)
+    touched = [p for p in (path, old) if p] + suite_dependencies(session, path, right_text or left_text, head if right_text else fork)
     commits = store.log(f"{fork}..{head}", paths=touched)
     change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")
     old_name = prompt_name_from_path(old) if old else None

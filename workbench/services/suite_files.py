@@ -23,6 +23,7 @@ from workbench.core.limited_read import read_limited
 from workbench.core.model import Prompt
 from workbench.services.prompt_files import (
     blob_sha,
+    dependency_files,
     load_path,
     partials_of,
     read_at,
@@ -113,17 +114,22 @@ def assertion_files_at(session: RepoSession, prompt: Prompt, commit: str) -> dic
     return {path: session.store.read_blob(commit, path) for path in assertion_files(prompt.tests)}
 
 
+def suite_dependencies(session: RepoSession, path: str, text: str | None, commit: str | None) -> list[str]:
+    """Every file a prompt version depends on besides itself, at `commit` (None: the working
+    copy): its tests files and partials (`dependency_files`) and the files its assertions name.
+    The one answer for History, the review screen and `ci check`; releases and export keep to
+    `dependency_files`, what serving the prompt needs."""
+    read = text_reader(session, commit)
+    tests_texts = {tests_file: read(tests_file) for tests_file in referenced_files(path, text)}
+    return sorted({*dependency_files(session, path, text, commit), *checked_files(session, path, text, tests_texts, commit)})
+
+
 def suite_dependencies_at(session: RepoSession, path: str, rev: str) -> list[str]:
-    """Every file a prompt's version depends on besides itself (`referenced_files_at`: tests
-    files, partials; and the files its assertions name), read from the working copy when it has
-    the prompt, else at `rev`: the files whose commits are the prompt's History."""
-    files = referenced_files_at(session, path, rev)
+    """`suite_dependencies` read from the working copy when it has the prompt, else at `rev`:
+    the files whose commits are the prompt's History."""
     commit = None
     if not (session.root / path).is_file():
         commit = session.store.try_resolve(rev)
         if commit is None:
-            return files
-    read = text_reader(session, commit)
-    text = read(path)
-    tests_texts = {tests_file: read(tests_file) for tests_file in referenced_files(path, text)}
-    return sorted({*files, *checked_files(session, path, text, tests_texts, commit)})
+            return referenced_files_at(session, path, rev)
+    return suite_dependencies(session, path, text_reader(session, commit)(path), commit)
