@@ -194,3 +194,25 @@ def test_a_branch_that_changed_only_a_check_changes_its_prompt_for_review_and_ci
     with RepoSession.open(root) as session:
         review = diffing.changes_since(session, first, stricter)
     assert [(item.name, [c.sha for c in item.commits]) for item in review.items] == [("support/summarize", [stricter])]
+
+
+def test_a_check_committed_as_a_link_inside_the_repository_is_followed_at_a_revision(tmp_path: Path) -> None:
+    """`checks/grade.py -> ../shared/grade.py`: the working copy's run followed the link, a run
+    of HEAD read the link's own text (`../shared/grade.py`) as the check and erred, and the two
+    keys differed (the link's blob against the target's), so neither found the other's result.
+    A link out of the repository is not followed at a revision either (as in the working copy)."""
+    root = tmp_path / "repo"
+    files = {**suite_in_a_file(), "shared/grade.py": GRADE}
+    del files["checks/grade.py"]
+    root.mkdir(parents=True)
+    (root / "checks").mkdir()
+    os.symlink("../shared/grade.py", root / "checks" / "grade.py")
+    git(root, "init", "-q", "-b", "main")
+    head = commit(root, {".gitignore": ".workbench/\n", **files}, "a check behind a link", 1)
+    at_head = run(root, "HEAD")
+    assert at_head.summary.short == "✓ 1/1", at_head.results[0].error or at_head.results[0].asserts
+    assert key(root, head) == key(root, None)
+    os.unlink(root / "checks" / "grade.py")
+    os.symlink("/etc/hostname", root / "checks" / "grade.py")
+    outside = commit(root, {}, "a link out of the repository", 2)
+    assert run(root, outside).summary.short != "✓ 1/1"

@@ -87,9 +87,9 @@ def _may_name_files(text: str | None, tests_texts: Mapping[str, str | None]) -> 
 def file_ids(session: RepoSession, paths: Sequence[str], commit: str | None) -> dict[str, str]:
     """path -> the Git blob id of its content at `commit` (one `cat-file` for all), or of the
     working copy's file (computed), `MISSING` or `UNREADABLE`."""
-    if commit is not None:
-        shas = session.store.blob_shas([(commit, path) for path in paths]) if paths else []
-        return {path: sha or MISSING for path, sha in zip(paths, shas, strict=True)}
+    if commit is not None:  # a link inside the repository is its target's content, as in the working copy
+        blobs = session.store.followed_blobs(commit, paths) if paths else []
+        return {path: blob[0] if blob else MISSING for path, blob in zip(paths, blobs, strict=True)}
     return {path: _working_file_id(session, path) for path in paths}
 
 
@@ -111,7 +111,17 @@ def assertion_files_at(session: RepoSession, prompt: Prompt, commit: str) -> dic
     """The files the suite of `prompt` (loaded at `commit`) names in its assertions, as they are
     at `commit` (None: not there): what a run of that revision grades with, whatever the
     working copy holds. Read from Git before the run, under the caller's Git lock."""
-    return {path: session.store.read_blob(commit, path) for path in assertion_files(prompt.tests)}
+    paths = assertion_files(prompt.tests)
+    blobs = session.store.followed_blobs(commit, paths) if paths else []
+    return {path: _blob_bytes(session, blob) for path, blob in zip(paths, blobs, strict=True)}
+
+
+def _blob_bytes(session: RepoSession, blob: tuple[str, int] | None) -> bytes | None:
+    """A blob's bytes, unless it is over what an assertion reads (then as if absent: never read whole)."""
+    if blob is None or blob[1] > MAX_ASSERTION_FILE_BYTES:
+        return None
+    found = session.store.read_object(blob[0])
+    return found[2] if found is not None else None
 
 
 def suite_dependencies(session: RepoSession, path: str, text: str | None, commit: str | None) -> list[str]:

@@ -134,6 +134,27 @@ class ObjectCommands(ReadCommands):
             found.append(sha if kind == "blob" else None)
         return found + [None] * (len(wanted) - len(found))
 
+    def followed_blobs(self, rev: str, paths: Sequence[str]) -> list[tuple[str, int] | None]:
+        """(blob id, size) of each path at commit `rev`, a symbolic link inside the repository
+        followed to its target as the working copy's open() would (`cat-file --follow-symlinks`);
+        None for a path that is not there, not a file, or a link that leaves the repository,
+        dangles or loops. One process for all."""
+        wanted = [f"{rev}:{path}" for path in paths]
+        if not wanted or any("\n" in spec for spec in wanted):
+            return [None] * len(wanted)
+        out = self._run("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)", "--follow-symlinks", stdin="\n".join(wanted) + "\n")
+        lines = iter(out.splitlines())
+        found: list[tuple[str, int] | None] = []
+        for line in lines:
+            word, _, rest = line.partition(" ")
+            if word in ("symlink", "dangling", "loop", "notdir"):  # a second line names the path
+                next(lines, None)
+                found.append(None)
+                continue
+            sha, kind, size = (rest.rpartition(" ")[0], "missing", "0") if line.endswith(" missing") else (word, *rest.partition(" ")[::2])
+            found.append((sha, int(size)) if kind == "blob" else None)
+        return found + [None] * (len(wanted) - len(found))
+
     def missing_objects(self, oids: Sequence[str]) -> set[str]:
         """Of `oids` (full object ids), those this repository does not have, from one `cat-file
         --batch-check` (~5 ms for 3,000)."""
