@@ -146,12 +146,13 @@ def log_cmd(
         entries = history(session, name, limit=limit, offset=offset)
         marks = history_marks(session, name, [entry.commit.sha for entry in entries])
         cut = cut_short(session, entries)
+    from rich.text import Text
+
     if json_out:
         emit_json([{**e.to_dict(), "tests": mark.to_dict() if (mark := marks.get(e.commit.sha)) else None} for e in entries])
         if cut is not None:
-            console(stderr=True).print(f"workbench: {cut}")
+            console(stderr=True).print(Text(f"workbench: {cut}"))
         return
-    from rich.text import Text
 
     out = console()
     if not entries:

@@ -109,19 +109,21 @@ def _classify(
             _unshadowed(rev, f"the release {release_label(name, number)}", refs, release_label(name, number), suffix=suffix)
             return RevSpec(release=(name, number))
     if rev in environments:
-        spelled = running(rev) if running is not None else None
-        _unshadowed(rev, f"the environment {rev}", refs, spelled, suffix=suffix, tags=True)
+        # What it runs is asked only for the error's hint: it lists the environment's tags.
+        _unshadowed(rev, f"the environment {rev}", refs, lambda: running(rev) if running is not None else None, suffix=suffix, tags=True)
         return RevSpec(env=rev)
     return RevSpec(git=rev)
 
 
-def _unshadowed(rev: str, meaning: str, refs: RefLookup, spelled: str | None = None, *, suffix: str = "", tags: bool = False) -> None:
+def _unshadowed(
+    rev: str, meaning: str, refs: RefLookup, spelled: str | Callable[[], str | None] | None = None, *, suffix: str = "", tags: bool = False
+) -> None:
     """Raise `ambiguous` when a branch is named `rev` too, or (`tags`) a tag is: one cat-file
-    look-up each (no process)."""
+    look-up each (no process). `spelled`, or what it returns: how to name the meant one instead."""
     if could_be_branch(rev) and refs.branch_commit(rev) is not None:
-        raise ambiguous(rev, meaning, spelled, suffix=suffix)
+        raise ambiguous(rev, meaning, spelled() if callable(spelled) else spelled, suffix=suffix)
     if tags and could_be_branch(rev) and refs.tag_target(rev) is not None:
-        raise ambiguous(rev, meaning, spelled, suffix=suffix, other="tag")
+        raise ambiguous(rev, meaning, spelled() if callable(spelled) else spelled, suffix=suffix, other="tag")
 
 
 _OPERATORS_RE = re.compile(r"^([^~^]+)((?:~[0-9]*|\^[0-9]*|\^\{[^{}]*\})+)\Z")

@@ -20,8 +20,6 @@ from workbench.core.render import render_within, variables_budget
 from workbench.core.sandbox import BoundedEnvironment, TemplateLimitError
 from workbench.evals.assert_json import load_yaml
 
-MAX_REFERENCED_BYTES = MAX_ASSERTION_FILE_BYTES  # a value or a grading script named with file://
-
 
 class AssertionConfigError(Exception):
     """An assertion promptfoo would refuse (its `invariant` failures): the case errors."""
@@ -78,7 +76,7 @@ def repo_file(root: Path | None, relative: str) -> Path:
 
 def read_repo_file(root: Path | None, relative: str, files_at: FilesAt | None = None) -> tuple[Path, str]:
     """(path, UTF-8 text) of a file an assertion names with file:// (`repo_file`): a regular
-    file, read to at most MAX_REFERENCED_BYTES. A FIFO in its place held the run for ever. With
+    file, read to at most MAX_ASSERTION_FILE_BYTES. A FIFO in its place held the run for ever. With
     `files_at` (a run of a revision), the file as it was there, never the working copy's.
 
     Raises:
@@ -89,14 +87,14 @@ def read_repo_file(root: Path | None, relative: str, files_at: FilesAt | None = 
         return _file_at(root, relative, files_at)
     path = repo_file(root, relative)
     try:
-        return path, read_limited(path, MAX_REFERENCED_BYTES, _LIMIT_RULE, regular_only=True).decode("utf-8")
+        return path, read_limited(path, MAX_ASSERTION_FILE_BYTES, _LIMIT_RULE, regular_only=True).decode("utf-8")
     except OSError as err:
         raise AssertionConfigError(f"cannot read {relative}: {err.strerror or err}") from None
     except (TooLarge, UnicodeDecodeError) as err:
         raise AssertionConfigError(f"cannot read {relative}: {err}") from None
 
 
-_LIMIT_RULE = f"a file an assertion names may hold at most {mib(MAX_REFERENCED_BYTES)}"
+_LIMIT_RULE = f"a file an assertion names may hold at most {mib(MAX_ASSERTION_FILE_BYTES)}"
 
 
 def _file_at(root: Path | None, relative: str, files_at: FilesAt) -> tuple[Path, str]:
@@ -108,8 +106,8 @@ def _file_at(root: Path | None, relative: str, files_at: FilesAt) -> tuple[Path,
     if data is None:
         raise AssertionConfigError(f"cannot read {relative}: it does not exist at {files_at.revision}")
     try:
-        if len(data) > MAX_REFERENCED_BYTES:
-            raise TooLarge(MAX_REFERENCED_BYTES, _LIMIT_RULE)
+        if len(data) > MAX_ASSERTION_FILE_BYTES:
+            raise TooLarge(MAX_ASSERTION_FILE_BYTES, _LIMIT_RULE)
         return (root or Path.cwd()) / repo_path, data.decode("utf-8")
     except (TooLarge, UnicodeDecodeError) as err:
         raise AssertionConfigError(f"cannot read {relative}: {err}") from None

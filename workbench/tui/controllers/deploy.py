@@ -120,7 +120,7 @@ class DeployController(Controller):
             self.app.notify(f"{name} is not deployed anywhere: nothing to roll back", severity="warning", markup=False)
             return
         default = "prod" if "prod" in envs else envs[-1]
-        options = [(env, f"{env}  (now: {env_status.serving(deployed[env])})") for env in envs]
+        options = [(env, f"{env}  (now: {_now(deployed, env)})") for env in envs]
         env = await self.ask(ChoiceScreen(f"Roll back {name} in…", options, default=default))
         if env is None:
             return
