@@ -248,3 +248,15 @@ def test_var_values_are_the_ones_promptfoo_renders() -> None:
     ]
     [lost] = [p for p in conversion.problems if "gen.py" in p.message]
     assert lost.line == 5 and "script promptfoo runs" in lost.message
+
+
+def test_one_long_value_among_many_short_ones_is_counted_once() -> None:
+    """Each array was counted at its longest value for every case: one 900,000-character value
+    among 999 short ones read as 900 MB and refused, where the cases hold ~0.9 MB."""
+    from workbench.core.formats.promptfoo_tests import cases_chars
+
+    values = ["x" * 900_000, *[str(i) for i in range(999)]]
+    assert 900_000 < cases_chars({"v": values, "w": "fixed"}) < 1_048_576
+    assert cases_chars({"a": [1, 2], "b": ["x", "yy", "zzz"], "c": "k"}) == sum(
+        len(json.dumps({"c": "k"})) + len(json.dumps(a)) + len(json.dumps(b)) for a in [1, 2] for b in ["x", "yy", "zzz"]
+    )

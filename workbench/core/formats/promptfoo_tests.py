@@ -268,14 +268,17 @@ def combinations(variables: dict[str, Any]) -> int:
     return math.prod(len(v) for v in variables.values() if isinstance(v, list))
 
 
-def case_chars(variables: dict[str, Any]) -> int:
-    """About how many characters one expanded case's vars write (each array at its longest value):
-    every case repeats the vars that are not arrays."""
+def cases_chars(variables: dict[str, Any]) -> int:
+    """How many characters the vars of all the expanded cases write, computed before expanding:
+    every case repeats the vars that are not arrays, and each value of an array appears in as
+    many cases as the other arrays make combinations."""
     def size(value: Any) -> int:
         return len(json.dumps(value, ensure_ascii=False, default=str))
 
+    arrays = [v for v in variables.values() if isinstance(v, list)]
+    count = math.prod(len(v) for v in arrays)
     fixed = size({k: v for k, v in variables.items() if not isinstance(v, list)})
-    return fixed + sum(max(map(size, v), default=0) for v in variables.values() if isinstance(v, list))
+    return count * fixed + sum(sum(map(size, v)) * (count // len(v)) for v in arrays if v)
 
 
 def expand_vars(variables: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
@@ -323,13 +326,13 @@ def convert_test(state: ConversionState, test: dict[str, Any], file: str, doc: Y
     if isinstance(out.get("vars"), dict):
         out["vars"] = load_var_files(state, out["vars"], (*where, "vars"))
     count = combinations(out.get("vars") or {})
-    chars = count * case_chars(out.get("vars") or {})
+    chars = cases_chars(out.get("vars") or {})
     refused = None
     if state.cases + count > MAX_CASES:
         refused = f"these vars expand to {count:,} cases, over the {MAX_CASES:,} one import takes"
     elif state.case_text + chars > DEFAULT_LIMITS.max_chars:
         # Checked before expanding: a 200 KB value beside two 50-value arrays wrote 500 MB.
-        refused = f"these vars expand to {count:,} cases of ~{chars // max(count, 1):,} characters each, over the {DEFAULT_LIMITS.max_chars:,} a prompt file holds"
+        refused = f"these vars expand to {count:,} cases, {chars:,} characters of vars in all, over the {DEFAULT_LIMITS.max_chars:,} a prompt file holds"
     if refused is not None:
         pos = doc.where((*where, "vars"), key=True) if doc is not None else None
         state.problems.append(Problem(file, pos.line if pos else 1, pos.col if pos else 1, refused, Severity.ERROR, "split the arrays over several tests or files"))
