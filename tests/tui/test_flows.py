@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import clock, select, settle, shown_errors
+from tui_helpers import clock, dialog, select, settle, shown_errors
 
 from workbench.services import deployment_events, deployments
 from workbench.services.session import RepoSession
@@ -74,7 +74,7 @@ async def test_release_tag_flow(app_repo: Path) -> None:
         await settle(pilot)
         await select(pilot, "support/summarize")
         await pilot.press("r")
-        await pilot.pause()
+        await dialog(pilot, "TextPromptScreen")
         await pilot.press(*"first cut", "enter")
         await settle(pilot)
     assert "support/summarize@v1" in git(app_repo, "tag", "--list")
@@ -92,7 +92,7 @@ async def test_promote_then_rollback_in_four_keys_plus_reason(app_repo: Path) ->
         for rev in (first, head):
             app.selected_rev = rev
             await pilot.press("p")
-            await pilot.pause()
+            await dialog(pilot, "ChoiceScreen")
             await pilot.press("3")  # prod is the third environment
             await settle(pilot)
             await pilot.press(*"ship it", "enter")
@@ -103,7 +103,7 @@ async def test_promote_then_rollback_in_four_keys_plus_reason(app_repo: Path) ->
         assert len(events) == 2
         # The on-call path: R, enter (prod is the default), reason, enter, y.
         await pilot.press("R")
-        await pilot.pause()
+        await dialog(pilot, "ChoiceScreen")
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.__class__.__name__ == "TextPromptScreen"

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tui_helpers import clock, commit, select, settle
+from tui_helpers import clock, commit, dialog, select, settle
 
 from workbench.services import approvals, deployment_events, deployments
 from workbench.services.session import RepoSession
@@ -37,7 +37,7 @@ async def test_promote_shows_the_rules_and_a_blocked_plan_needs_an_override(guar
         await settle(pilot)
         await select(pilot, "support/summarize")
         await pilot.press("p")
-        await pilot.pause()
+        await dialog(pilot, "ChoiceScreen")
         await pilot.press("end", "enter")  # prod, the last environment
         await settle(pilot)
         text = dialog_text(app)
@@ -109,7 +109,7 @@ async def test_review_view_approves_the_branch_version(guarded_repo: Path) -> No
     async with app.run_test(size=(150, 50)) as pilot:
         await _open_review(pilot)
         await pilot.press("a")
-        await pilot.pause()
+        await dialog(pilot, "ChoiceScreen")
         await pilot.press("enter")  # the default: prod, the environment that needs approvals
         await settle(pilot)
         await pilot.press(*"looks right", "enter")

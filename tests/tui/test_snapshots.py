@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import NOW, ab_run, clock, select, settle
+from tui_helpers import NOW, ab_run, clock, dialog, select, settle
 
 from workbench.services import deployments
 from workbench.tui.app import make_app
@@ -65,8 +65,12 @@ def test_rollback_dialog(app_repo: Path, snap_compare, size: tuple[int, int]) ->
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await select(pilot, "support/summarize")
-        await pilot.press("R", "enter")
-        await settle(pilot)
+        # R asks Git who writes before its dialog is up: an enter sent at once went to the tree
+        # when Git answered late (under load), and the picture was the environment's dialog.
+        await pilot.press("R")
+        await dialog(pilot, "ChoiceScreen")
+        await pilot.press("enter")
+        await dialog(pilot, "TextPromptScreen")
         await pilot.press(*"summaries lost the refund keyword")
 
     assert snap_compare(make_app(_deployed(app_repo), clock=clock), terminal_size=size, run_before=run_before)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, SelectionList
-from tui_helpers import clock, select, settle, shown_errors
+from tui_helpers import clock, dialog, select, settle, shown_errors
 
 from workbench.tui.app import make_app
 
@@ -152,7 +152,7 @@ async def test_a_failed_rollback_keeps_its_reason_for_the_next_attempt(app_repo:
         await settle(pilot)
         await select(pilot, "support/summarize")
         await pilot.press("R")
-        await pilot.pause()
+        await dialog(pilot, "ChoiceScreen")
         await pilot.press("enter")  # prod
         await settle(pilot)
         await pilot.press(*"summaries too short", "enter")
@@ -164,7 +164,7 @@ async def test_a_failed_rollback_keeps_its_reason_for_the_next_attempt(app_repo:
         await close_error(pilot)
         lock.unlink()
         await pilot.press("R")
-        await pilot.pause()
+        await dialog(pilot, "ChoiceScreen")
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, TextPromptScreen)

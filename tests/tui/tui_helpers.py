@@ -48,6 +48,23 @@ async def settle(pilot, timeout: float = 30.0) -> None:  # type: ignore[no-untyp
         quiet = quiet + 1 if pilot.app.idle else 0
 
 
+async def until(pilot, condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until `condition()` holds: what a flow shows after a call of its own (a dialog pushed
+    once Git has answered), which `settle` does not wait for (flows waiting on a dialog do not count)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"not shown after {timeout:.0f} s: {what}"
+        await pilot.pause(0.01)
+
+
+async def dialog(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the screen on top is the dialog `name`, mounted: a keypress sent before it is up
+    goes to the screen below it, one sent before its input has the focus is lost."""
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == name, name)
+    await settle(pilot)
+
+
 async def ab_run(pilot) -> None:  # type: ignore[no-untyped-def]
     """Mark the older version of support/summarize as the base and run A/B against the newer."""
     await settle(pilot)
