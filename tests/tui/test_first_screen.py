@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import clock, diff_text, settle, shown_errors, walk
+from tui_helpers import clock, diff_text, settle, shown_errors, until, walk
 
 from workbench.services import diffing, history, parse_cache, prompt_files
 from workbench.services.session import RepoSession
@@ -383,9 +383,12 @@ async def test_answers_read_ahead_for_a_prompt_left_are_dropped(app_repo: Path, 
             await pilot.pause(0.05)
         await pilot.pause(0.1)
         tree.move_cursor(next(node for node in walk(tree.root) if node.data == other))
+        # The user is away before the read ahead goes on: then it may (settle alone would wait
+        # for the read's own 10 s time-out, the app's read of the other prompt waiting behind it).
+        await until(pilot, lambda: app.selected_prompt == other, "the other prompt selected")
+        gate.set()
         await settle(pilot)
         assert app.selected_prompt == other and "history unreadable" in shown_errors(app)
-        gate.set()
         ahead.join(30)
         edit_first(app_repo, "draft-two")  # in another terminal
         tree.move_cursor(next(node for node in walk(tree.root) if node.data == FIRST))
