@@ -12,6 +12,8 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from textual.worker import WorkerState
+
 from workbench.tui.panes.diff import DiffPane
 from workbench.tui.panes.prompts import PromptsPane
 
@@ -39,13 +41,20 @@ def edit(root: Path, path: str, old: str, new: str) -> None:
 
 
 async def settle(pilot, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait until loaders and service calls are done; flows waiting on a dialog do not count."""
+    """Wait until loaders and service calls are done; flows waiting on a dialog do not count.
+
+    Done is `app.idle` with no worker started but not yet running (a message handled in one
+    pause may start one, which runs from the next turn of the loop), 8 pauses in a row; each
+    pause first handles every message already queued. Those pauses are short (2 ms): what they
+    wait for is messages and turns of the loop, not time; while the app is busy they are 10 ms."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     quiet = 0
     while quiet < 8 and loop.time() < deadline:
-        await pilot.pause(0.01)
-        quiet = quiet + 1 if pilot.app.idle else 0
+        await pilot.pause(0.002 if quiet else 0.01)
+        app = pilot.app
+        starting = any(worker.state is WorkerState.PENDING for worker in app.workers)
+        quiet = quiet + 1 if app.idle and not starting else 0
 
 
 async def until(pilot, condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
