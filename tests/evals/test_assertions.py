@@ -199,6 +199,7 @@ async def test_a_match_running_to_its_limit_does_not_stall_the_event_loop(kind: 
     import asyncio
 
     from workbench.evals.assertions import grade
+    from workbench.evals.regex_limit import REGEX_SECONDS
 
     gaps: list[float] = []
     graded = False
@@ -217,7 +218,9 @@ async def test_a_match_running_to_its_limit_does_not_stall_the_event_loop(kind: 
     graded = True
     await ticker
     assert verdict.error is not None and "catastrophic backtracking" in verdict.error
-    assert max(gaps) < 0.3, f"the loop stalled {max(gaps):.2f} s"
+    # The stall was the whole limit (1.0-1.1 s); half of it leaves room for a loaded machine's
+    # scheduler (a 0.3 s bound failed once with 4 test workers and another run on 2 cores).
+    assert max(gaps) < REGEX_SECONDS / 2, f"the loop stalled {max(gaps):.2f} s"
 
 
 def test_a_regex_helper_that_dies_is_not_called_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
