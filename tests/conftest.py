@@ -23,6 +23,48 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROMPTS = PROJECT_ROOT / "prompts"
 
+# The longest tests, longest first: `-n auto` hands them out first, so that none of them is left
+# to run on its own at the end. Nodeid prefixes; the other tests keep their order after them.
+SLOW_FIRST = (
+    "tests/vcs/test_event_cache_property.py",  # 35-45 s: a stateful property of 12 x 10 steps
+    "tests/web/test_browser.py",  # Chromium, and `workbench serve` on the demo repository
+    "tests/web/test_serve_sessions.py",  # app processes ended by their sockets or their server
+    "tests/vcs/test_deploy.py::test_events_are_append_only_and_status_is_the_latest_event",
+    "tests/services/test_demo.py",
+    "tests/evals/test_results_store_faults.py",  # locks held for seconds
+    "tests/evals/test_scheduling.py",  # time-outs of endpoints that never answer
+    "tests/tui/test_parity.py",
+    "tests/tui/test_flows.py",
+    "tests/tui/test_snapshots.py",
+)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: known only when it is installed
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: two workers a core (at most four more than the cores). A test here waits more
+    than it computes (for the app to go idle, a git or workbench process to start, a server's
+    time-out): on 2 cores, 2 workers kept the CPUs busy 46% of a run. PYTEST_XDIST_AUTO_NUM_WORKERS
+    still decides when it is set (pytest-xdist's own hook reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(2 * cores, cores + 4)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's `load` schedule sends each worker a quarter of its share of the tests at
+    # first, in collection order: the slow tests moved first would all go to the first worker.
+    # One at a time (and two queued on each worker), they go to whichever worker is free.
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("maxschedchunk", None) is None:
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((n for n, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: every module's tests keep their order
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
