@@ -267,7 +267,7 @@ def test_endpoint_health_stops_sending_only_to_an_endpoint_that_never_answered()
 SLOW_PYTHON = {
     "assertion": "assert: [{type: python, value: \"__import__('time').sleep(2) or 'question' in output\"}]",
     "transform": "options: {transform: \"__import__('time').sleep(2) or output\"}, assert: [{type: contains, value: question}]",
-    "busy assertion": "assert: [{type: python, value: \"all(sum(range(200)) for _ in range(200_000)) and 'question' in output\"}]",
+    "busy assertion": "assert: [{type: python, value: \"all(sum(range(200)) for _ in range(1_000_000)) and 'question' in output\"}]",
 }
 
 
