@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
-from tui_helpers import clock, select, settle, shown_errors
+from tui_helpers import clock, dialog, select, settle, shown_errors
 
 from workbench.tui.app import make_app
 
@@ -121,7 +121,7 @@ async def open_inline_editor(pilot):  # type: ignore[no-untyped-def]
     await settle(pilot)
     await select(pilot, "support/summarize")
     await pilot.press("E")
-    await pilot.pause()
+    await dialog(pilot, "EditorScreen")  # after the file is read, off the UI thread
     assert isinstance(pilot.app.screen, EditorScreen)
     return pilot.app.screen
 
@@ -159,7 +159,7 @@ async def test_quitting_from_the_editor_with_nothing_unsaved_quits_at_once(app_r
         editor = await open_inline_editor(pilot)
         editor.query_one("TextArea").text = editor.text + "# saved\n"
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)  # saved: the check and the write run off the UI thread
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert app.return_code == 0
@@ -185,7 +185,9 @@ async def falls_back_to_the_in_app_editor(pilot) -> None:  # type: ignore[no-unt
     assert "SuspendNotSupported" not in shown and "not supported" not in shown, shown
     assert "$EDITOR cannot run here" in shown and "in-app editor" in shown, shown
     app.screen.query_one("TextArea").text = app.screen.text + "# edited in the app\n"
-    await pilot.press("ctrl+s", "escape")
+    await pilot.press("ctrl+s")
+    await settle(pilot)  # saved (the check and the write run off the UI thread), then leave
+    await pilot.press("escape")
     await settle(pilot)
     assert "support/summarize: valid" in shown_errors(app)
 

@@ -212,8 +212,7 @@ async def open_editor(pilot) -> Any:  # type: ignore[no-untyped-def]
     await settle(pilot)
     await select(pilot, "support/summarize")
     await pilot.press("E")
-    await pilot.pause()
-    assert pilot.app.screen.__class__.__name__ == "EditorScreen"
+    await dialog(pilot, "EditorScreen")  # after the file is read, off the UI thread
     return pilot.app.screen
 
 
@@ -222,16 +221,15 @@ async def save_asked_twice(pilot, editor: Any, text: str, path: Path, kept: str)
     `text`. Returns the question asked."""
     editor.query_one("TextArea").text = text
     await pilot.press("ctrl+s")
-    await pilot.pause()
+    await dialog(pilot, "ConfirmScreen")  # after the check, off the UI thread
     question = pilot.app.screen
-    assert question.__class__.__name__ == "ConfirmScreen"
     await pilot.press("n")
-    await pilot.pause()
+    await settle(pilot)
     assert path.read_text() == kept and pilot.app.screen is editor
     await pilot.press("ctrl+s")
-    await pilot.pause()
+    await dialog(pilot, "ConfirmScreen")
     await pilot.press("y")
-    await pilot.pause()
+    await settle(pilot)
     assert path.read_text() == text
     await pilot.press("escape")
     await settle(pilot)
@@ -334,7 +332,7 @@ async def test_review_screen_lists_branch_changes(app_repo: Path) -> None:
         assert app.screen.__class__.__name__ == "ReviewScreen"
         assert [i.name for i in app.screen.review.items] == ["support/summarize"]  # type: ignore[attr-defined]
         await pilot.press("M")
-        await pilot.pause()
+        await dialog(pilot, "ConfirmScreen")  # after Git names the current branch
         await pilot.press("y")
         await settle(pilot)
     assert "three short" in summarize_path(app_repo).read_text()
