@@ -23,13 +23,19 @@ from web_helpers import AppSocket, Served, app_socket, start_server, stop_server
 TOKEN = "t" * 32
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process under `pid` (children, their children...), read from /proc."""
+def process_parents() -> dict[int, int]:
+    """Every process's parent, read from /proc."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def descendants(pid: int, parents: dict[int, int] | None = None) -> set[int]:
+    """Every process under `pid` (children, their children...), read from /proc."""
+    parents = process_parents() if parents is None else parents
     found: set[int] = set()
     frontier = {pid}
     while frontier:
@@ -69,7 +75,11 @@ def kill_left_over(pids: set[int]) -> None:
 
 
 def app_processes(served: Served) -> set[int]:
-    return {pid for pid in descendants(served.process.pid) if "workbench" in _cmdline(pid) and " ui " in _cmdline(pid)}
+    """The session apps under the server. A process an app starts (its git) has the app's command
+    line from its fork until its exec: counted as a third app, it failed a test under load."""
+    parents = process_parents()
+    found = {pid for pid in descendants(served.process.pid, parents) if "workbench" in _cmdline(pid) and " ui " in _cmdline(pid)}
+    return {pid for pid in found if parents.get(pid) not in found}
 
 
 def _cmdline(pid: int) -> str:
