@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import json
@@ -25,7 +26,9 @@ PROMPT = SimpleNamespace(name="p", version="p@v1", commit="abc", env="prod", arm
 @pytest.fixture(autouse=True)
 def writers_stopped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each writer a test started is stopped after it: one left on a disk that stays full would
-    retry (and warn) for the rest of the run."""
+    retry (and warn) for the rest of the run. Its exit-time flush goes too: with events it could
+    not write and no writer left, each one waited its 5 s when the test process ended (pytest
+    waited for that process: ~10 s more at the end of a run, until it was killed)."""
     started: dict[int, Recorder] = {}
     start = Recorder._start
 
@@ -40,6 +43,7 @@ def writers_stopped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for recorder in started.values():
         if recorder._thread is not None:
             recorder._thread.join(5)
+        atexit.unregister(recorder.flush)
 
 
 class Unprintable:
