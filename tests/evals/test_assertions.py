@@ -199,7 +199,6 @@ async def test_a_match_running_to_its_limit_does_not_stall_the_event_loop(kind: 
     import asyncio
 
     from workbench.evals.assertions import grade
-    from workbench.evals.regex_limit import REGEX_SECONDS
 
     gaps: list[float] = []
     graded = False
@@ -212,15 +211,18 @@ async def test_a_match_running_to_its_limit_does_not_stall_the_event_loop(kind: 
             gaps.append(now - last)
             last = now
 
+    # The same check on an answer that matches at once, first: what the first use imports
+    # (sqlglot for is-sql: ~0.1 s of Python in the grading thread, sharing the GIL) is not the
+    # stall measured here; on a loaded machine it stretched to 0.52 s (is-sql, twice).
+    healed = output.replace("!", "a").replace("ab", "aa")
+    assert (await grade(TestCase("quick", asserts=(Assertion(kind, value),)), healed, CTX)).error is None
     ticker = asyncio.create_task(tick())
     await asyncio.sleep(0.05)
     verdict = await grade(TestCase("slow", asserts=(Assertion(kind, value),)), output, CTX)
     graded = True
     await ticker
     assert verdict.error is not None and "catastrophic backtracking" in verdict.error
-    # The stall was the whole limit (1.0-1.1 s); half of it leaves room for a loaded machine's
-    # scheduler (a 0.3 s bound failed once with 4 test workers and another run on 2 cores).
-    assert max(gaps) < REGEX_SECONDS / 2, f"the loop stalled {max(gaps):.2f} s"
+    assert max(gaps) < 0.3, f"the loop stalled {max(gaps):.2f} s"  # it was the whole limit: 1.0-1.1 s
 
 
 def test_a_regex_helper_that_dies_is_not_called_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
