@@ -149,10 +149,11 @@ class ObjectCommands(ReadCommands):
             word, _, rest = line.partition(" ")
             if word in ("symlink", "dangling", "loop", "notdir"):  # a second line names the path
                 next(lines, None)
+            if word in ("symlink", "dangling", "loop", "notdir") or line.endswith(" missing"):
                 found.append(None)
                 continue
-            sha, kind, size = (rest.rpartition(" ")[0], "missing", "0") if line.endswith(" missing") else (word, *rest.partition(" ")[::2])
-            found.append((sha, int(size)) if kind == "blob" else None)
+            kind, _, size = rest.partition(" ")
+            found.append((word, int(size)) if kind == "blob" else None)
         return found + [None] * (len(wanted) - len(found))
 
     def missing_objects(self, oids: Sequence[str]) -> set[str]:
