@@ -292,3 +292,42 @@ async def test_a_slow_python_assertion_or_transform_does_not_stall_the_other_req
     assert _finish_order(events)[-1] == "question slow", _finish_order(events)  # before: it finished first, the others waited
     assert [r.case_id for r in results] == ["slow", *(f"case {i}" for i in range(6))]
     assert all(r.passed for r in results), [(r.case_id, r.error) for r in results]
+
+
+async def test_without_a_cache_to_read_a_case_is_rendered_when_a_slot_is_free_for_its_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case was rendered before the first request left (issue 13: a 200-case run rendered
+    all 200 on the way to its first request). Without a cache to read, nothing needs all of them
+    at once: a case is rendered when its call has a slot, and one that cannot render still ends
+    with its own error and no call."""
+    from workbench.evals import runner
+    from workbench.evals.providers import EchoProvider
+
+    renders: list[object] = []
+    real_render = runner.render_prompt
+
+    def counted(*args: object, **kwargs: object) -> object:
+        renders.append(args)
+        return real_render(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "render_prompt", counted)
+    rendered_at_first_call: list[int] = []
+
+    class Watching(EchoProvider):
+        async def complete(self, request: ModelRequest) -> Completion:
+            rendered_at_first_call.append(len(renders))
+            await asyncio.sleep(0.01)
+            return await super().complete(request)
+
+    text = (
+        "inputs:\n  q: {type: string, required: true}\n  n: {type: number, default: 1}\n"
+        "messages:\n  - {role: user, content: \"{{ q }}{{ '' if 1 // n else '' }}\"}\ntests:\n"
+        "  - {description: cannot render, vars: {q: x, n: 0}, assert: [{type: contains, value: x}]}\n"
+        + "".join(f"  - {{description: case {i}, vars: {{q: question {i}}}, assert: [{{type: contains, value: 'question {i}'}}]}}\n" for i in range(12))
+    )
+    loaded = load_prompt(text, "prompts/q.yaml")
+    assert loaded.prompt is not None, loaded.problems
+    results = await SuiteRun(loaded.prompt, Watching(), loaded.prompt.tests, RunOptions(concurrency=2, **QUICK)).run()
+    assert rendered_at_first_call[0] <= 3  # the case that cannot render, and the first two calls
+    assert len(renders) == 13 and len(rendered_at_first_call) == 12
+    assert results[0].error and "division" in results[0].error and results[0].passed is None
+    assert all(r.passed for r in results[1:])

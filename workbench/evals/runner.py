@@ -61,10 +61,12 @@ from workbench.evals.secrets import scrub
 
 @dataclass
 class _Job:
-    """One case × repeat, rendered, with its cache key (None: not cacheable or render failed)."""
+    """One case × repeat and, once rendered, its request and cache key (None: not cacheable or
+    render failed) or the error it cannot render with."""
 
     case: TestCase
     repeat: int
+    rendered: bool = False
     request: ModelRequest | None = None
     key: str | None = None
     error: str | None = None
@@ -143,12 +145,17 @@ class SuiteRun:
         self._key_parameters = {**(spec.parameters if spec is not None else {}), **prompt.model.parameters}
 
     async def run(self) -> list[CaseResult]:
-        jobs = [self._prepare(case, repeat) for case in self.cases for repeat in range(max(1, self.options.repeat))]
+        # With a cache to read, every case is rendered first: the suite's keys make one query.
+        # Without one, each case is rendered when its call has a slot (`call_with_retries`), so
+        # the first requests leave before the rest of the suite is rendered.
+        reads_cache = self.cache is not None and self.options.use_cache
+        pairs = [(case, repeat) for case in self.cases for repeat in range(max(1, self.options.repeat))]
+        jobs = [self._prepare(case, repeat) if reads_cache else _Job(case, repeat) for case, repeat in pairs]
         self.on_event(RunStarted(self.arm, self.label, len(jobs), tuple((c.case_id, c.description) for c in self.cases), self.provider.label))
         hits: dict[str, Completion] = {}
-        if self.cache is not None and self.options.use_cache:
+        if self.cache is not None and reads_cache:
             hits = self.cache.get_many([job.key for job in jobs if job.key is not None])  # one query for the suite
-        if any(job.request is not None and (job.key is None or job.key not in hits) for job in jobs):
+        if not reads_cache or any(job.request is not None and (job.key is None or job.key not in hits) for job in jobs):
             warm = getattr(self.provider, "warm", None)
             if warm is not None:
                 warm()  # get the client ready while the cached cases are graded
@@ -206,7 +213,7 @@ class SuiteRun:
         return ModelRequest(messages=rendered.messages, text=rendered.text, fields=rendered.request_fields())
 
     def _prepare(self, case: TestCase, repeat: int) -> _Job:
-        job = _Job(case, repeat)
+        job = _Job(case, repeat, rendered=True)
         try:
             rendered = render_prompt(self.prompt, case.vars)
         except WorkbenchError as err:
@@ -221,12 +228,13 @@ class SuiteRun:
     async def _run_case(self, job: _Job, completion: Completion | None) -> CaseResult:
         case = job.case
         base: dict[str, Any] = {"case_id": case.case_id, "description": case.description, "repeat": job.repeat, "vars": dict(case.vars)}
-        if job.request is None:
+        if job.rendered and job.request is None:
             return CaseResult(passed=None, score=0.0, error=job.error, **base)
         attempts = 0
         if completion is None:
+            request = job.request or (lambda: self._request(render_prompt(self.prompt, case.vars)))
             try:
-                completion, attempts = await call_with_retries(self.provider, job.request, self.options, slots=self.slots, health=self.health)
+                completion, attempts = await call_with_retries(self.provider, request, self.options, slots=self.slots, health=self.health)
             except CallError as err:
                 return CaseResult(passed=None, score=0.0, error=str(err), attempts=max(attempts, 1), **base)
             except WorkbenchError as err:

@@ -159,7 +159,7 @@ def _retryable(error: BaseException) -> bool:
 
 async def call_with_retries(
     provider: Provider,
-    request: ModelRequest,
+    request: ModelRequest | Callable[[], ModelRequest],
     options: RunOptions,
     *,
     slots: Slots | None = None,
@@ -167,6 +167,8 @@ async def call_with_retries(
 ) -> tuple[Completion, int]:
     """One model call with timeout and retries; returns the completion and the attempts used.
 
+    `request` may be a function that builds it: it is called once, when the first attempt has
+    its slot (a case rendered just before it is sent), and what it raises ends the call unsent.
     Each attempt holds one of `slots` (none given: no limit) only while it is on the wire;
     see `Slots` and `EndpointHealth` for who waits and how long. The retry budget is
     `options.max_attempts` attempts per call; no attempt is sent once `health` finds the
@@ -196,6 +198,8 @@ async def call_with_retries(
                     await slots.acquire(priority=attempts)
                     held = True
                     _stop_if_unreachable(health)  # found so while this call waited for a slot
+                if not isinstance(request, ModelRequest):
+                    request = request()
                 attempts += 1
                 try:
                     async with asyncio.timeout(timeout_s):  # no extra task per call, unlike wait_for
