@@ -141,6 +141,7 @@ def test_an_uncached_run_goes_through_the_official_sdk(repo: Path) -> None:
         assert server.requests == 8
     assert probe["code"] == 0 and "openai" in probe["modules"]
     assert "aiohttp" not in probe["modules"]  # the SDK's optional transport: 0.25 s of its import, never used
+    assert "tenacity" not in probe["modules"]  # the retry machinery: imported by the first attempt that fails
 
 
 def test_the_tls_context_is_built_once_beside_the_sdk_import(repo: Path) -> None:

@@ -9,7 +9,7 @@ import heapq
 import itertools
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from workbench.evals.providers import (
@@ -172,52 +172,75 @@ async def call_with_retries(
     Each attempt holds one of `slots` (none given: no limit) only while it is on the wire;
     see `Slots` and `EndpointHealth` for who waits and how long. The retry budget is
     `options.max_attempts` attempts per call; no attempt is sent once `health` finds the
-    endpoint unreachable (checked again after waiting for a slot).
+    endpoint unreachable (checked again after waiting for a slot). The retry machinery
+    (tenacity) is set up only for a call whose first attempt failed: most never do.
 
     Raises:
         CallError: a non-retryable error, or the last error once the budget is spent.
     """
-    # Imported here: a run the cache answers makes no call.
-    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
-
     health = health or EndpointHealth()
     # A provider whose requests cannot be interrupted (the in-process model) gets no timeout.
     timeout_s = options.timeout_s if getattr(provider, "interruptible", True) else None
     attempts = 0
     held = False
+
+    async def attempt() -> Completion:
+        nonlocal attempts, held, request
+        _stop_if_unreachable(health)
+        if slots is not None and not held:
+            await slots.acquire(priority=attempts)
+            held = True
+            _stop_if_unreachable(health)  # found so while this call waited for a slot
+        if not isinstance(request, ModelRequest):
+            request = request()
+        attempts += 1
+        try:
+            async with asyncio.timeout(timeout_s):  # no extra task per call, unlike wait_for
+                completion = await provider.complete(request)
+        except (TimeoutError, CallError) as err:
+            retryable = isinstance(err, TimeoutError) or _retryable(err)
+            if isinstance(err, CallError):
+                health.record_failure(err)
+            else:  # connected or not, unknown: it counts for `overloaded` only
+                health.record(ok=False)
+            if held and slots is not None and not (retryable and health.overloaded):
+                slots.release()  # wait (or give up) without blocking the others
+                held = False
+            if isinstance(err, TimeoutError):
+                raise CallError(f"no answer within {options.timeout_s:g} s", retryable=True) from None
+            raise
+        health.record(ok=True)
+        return completion
+
     try:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(max(1, options.max_attempts)),
-            wait=_wait(options, health),
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-        ):
-            with attempt:
-                _stop_if_unreachable(health)
-                if slots is not None and not held:
-                    await slots.acquire(priority=attempts)
-                    held = True
-                    _stop_if_unreachable(health)  # found so while this call waited for a slot
-                if not isinstance(request, ModelRequest):
-                    request = request()
-                attempts += 1
-                try:
-                    async with asyncio.timeout(timeout_s):  # no extra task per call, unlike wait_for
-                        completion = await provider.complete(request)
-                except (TimeoutError, CallError) as err:
-                    retryable = isinstance(err, TimeoutError) or _retryable(err)
-                    if isinstance(err, CallError):
-                        health.record_failure(err)
-                    else:  # connected or not, unknown: it counts for `overloaded` only
-                        health.record(ok=False)
-                    if held and slots is not None and not (retryable and health.overloaded):
-                        slots.release()  # wait (or give up) without blocking the others
-                        held = False
-                    if isinstance(err, TimeoutError):
-                        raise CallError(f"no answer within {options.timeout_s:g} s", retryable=True) from None
-                    raise
-                health.record(ok=True)
+        try:
+            completion = await attempt()
+        except CallError as first:
+            if not _retryable(first) or options.max_attempts <= 1:
+                raise
+            completion = await _retried(attempt, first, options, health)
     finally:
         if held and slots is not None:
             slots.release()
     return completion, attempts
+
+
+async def _retried(attempt: Callable[[], Awaitable[Completion]], first: CallError, options: RunOptions, health: EndpointHealth) -> Completion:
+    """The attempts after a first one that failed with `first`, under tenacity: the failed one
+    is replayed as its first attempt, so waits and the budget count it as before."""
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+    replay = [first]
+
+    async def next_attempt() -> Completion:
+        if replay:
+            raise replay.pop()
+        return await attempt()
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(max(1, options.max_attempts)),
+        wait=_wait(options, health),
+        retry=retry_if_exception(_retryable),
+        reraise=True,
+    )
+    return await retrying(next_attempt)
