@@ -12,6 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from workbench.services import evals, test_results
 from workbench.services.session import RepoSession
 from workbench.services.suite_files import content_id
@@ -216,3 +218,118 @@ def test_a_check_committed_as_a_link_inside_the_repository_is_followed_at_a_revi
     os.symlink("/etc/hostname", root / "checks" / "grade.py")
     outside = commit(root, {}, "a link out of the repository", 2)
     assert run(root, outside).summary.short != "✓ 1/1"
+
+
+CHECK_NOTE = "prompt unchanged; changed a file its assertions read: checks/grade.py"
+
+
+def test_the_diff_of_a_commit_that_changed_only_a_check_names_it_with_its_diff(tmp_path: Path) -> None:
+    """History lists the commit that made a check stricter, but its diff was "no differences":
+    the prompt's fields are the same, and the check is no field. It now says which file changed
+    and shows that file's diff (its patch in `--unified` too)."""
+    from workbench.services import diffing
+
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
+    stricter = commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 2)
+    with RepoSession.open(root) as session:
+        shown = diffing.diff(session, NAME, first, stricter)
+    assert shown.changed and shown.notes[0] == CHECK_NOTE
+    [section] = shown.changed_sections
+    assert (section.key, section.title, section.status) == ("file:checks/grade.py", "file checks/grade.py", "changed")
+    assert [(p.left, p.right) for p in section.diff.pairs if p.kind != "equal"] == [("    return 'refund' in output", "    return 'sorry' in output")]
+    assert "--- a/checks/grade.py" in shown.unified and "+    return 'sorry' in output" in shown.unified
+    assert shown.to_dict()["files"] == ["checks/grade.py"]
+
+
+def test_the_review_of_a_branch_that_changed_only_a_check_shows_the_check(tmp_path: Path) -> None:
+    """The review screen and `ci check` listed the prompt with an empty diff."""
+    from workbench.services import diffing
+
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
+    stricter = commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 2)
+    with RepoSession.open(root) as session:
+        [item] = diffing.changes_since(session, first, stricter).items
+    assert item.diff.changed and item.diff.notes[0] == CHECK_NOTE
+    assert [s.key for s in item.diff.changed_sections] == ["file:checks/grade.py"]
+
+
+def test_ci_check_names_the_check_among_what_changed(tmp_path: Path) -> None:
+    """`ci check` compared the prompt, but its report's "changed" column was empty."""
+    from workbench.services import ci
+
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
+    commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 2)
+    with RepoSession.open(root) as session:
+        check = ci.plan_check(session, ci.validate(root), base=first)
+    assert [(p.name, p.fields) for p in check.prompts] == [(NAME, ("file checks/grade.py",))]
+
+
+def test_a_check_changed_with_the_prompt_is_named_after_the_prompts_fields(tmp_path: Path) -> None:
+    """Both changed: the prompt's sections first, then the check, and the note says "also"."""
+    from workbench.services import diffing
+
+    root = tmp_path / "repo"
+    files = suite_in_a_file()
+    first = repo(root, files)
+    both = commit(root, {"checks/grade.py": STRICTER, "prompts/support/summarize.yaml": files["prompts/support/summarize.yaml"].replace("Ticket:", "Ticket text:")}, "both", 2)
+    with RepoSession.open(root) as session:
+        shown = diffing.diff(session, NAME, first, both)
+    assert "also changed a file its assertions read: checks/grade.py" in shown.notes
+    assert [s.key for s in shown.changed_sections] == ["message:1", "file:checks/grade.py"]
+
+
+MORE_CASES = "- description: more\n  vars: {ticket: refund}\n  assert: [{type: icontains, value: refund}]\n"
+LISTED = """\
+tests:
+  - description: inline
+    vars: {ticket: refund}
+    assert: [{type: icontains, value: refund}]
+  - file://more.tests.yaml
+"""
+
+
+def test_a_tests_file_listed_among_the_cases_is_shown_when_only_it_changed(tmp_path: Path) -> None:
+    """`tests: [..., file://more.tests.yaml]`: its cases are no test sections, so a commit that
+    changed only that file showed an empty field diff."""
+    from workbench.services import diffing
+
+    root = tmp_path / "repo"
+    first = repo(root, {"prompts/support/summarize.yaml": PROMPT.replace("TESTS", LISTED), "prompts/support/more.tests.yaml": MORE_CASES})
+    second = commit(root, {"prompts/support/more.tests.yaml": MORE_CASES.replace("more", "other")}, "other cases", 2)
+    with RepoSession.open(root) as session:
+        shown = diffing.diff(session, NAME, first, second)
+    assert shown.notes[0] == "prompt unchanged; changed a file its tests read: prompts/support/more.tests.yaml"
+    assert [s.key for s in shown.changed_sections] == ["file:prompts/support/more.tests.yaml"]
+    assert shown.unified.count("a/prompts/support/more.tests.yaml") == 1  # its patch once
+
+
+def test_a_tests_file_whose_cases_are_test_sections_is_not_shown_twice(tmp_path: Path) -> None:
+    """`tests: file://summarize.tests.yaml`: its cases are the test sections already."""
+    from workbench.services import diffing
+
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
+    second = commit(root, {"prompts/support/summarize.tests.yaml": SUITE_FILE.replace("names the topic", "names the subject")}, "renamed case", 2)
+    with RepoSession.open(root) as session:
+        shown = diffing.diff(session, NAME, first, second)
+    assert not shown.notes
+    assert [s.key for s in shown.changed_sections] == ["test:names the subject", "test:names the topic"]
+
+
+def test_workbench_diff_names_the_check_a_commit_changed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`workbench diff NAME A B` printed `no differences` for the commit that made a check stricter."""
+    from workbench.cli.common import run_app
+
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
+    stricter = commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 2)
+    capsys.readouterr()
+    assert run_app(["-C", str(root), "diff", NAME, first, stricter]) == 0
+    out = capsys.readouterr().out
+    assert CHECK_NOTE in out and "no differences" not in out
+    assert "file checks/grade.py (changed)" in out and "return 'sorry' in output" in out
+    assert run_app(["-C", str(root), "diff", NAME, first, stricter, "--unified"]) == 0
+    assert "+++ b/checks/grade.py" in capsys.readouterr().out

@@ -3,7 +3,8 @@
 Three levels, from coarse to fine:
 
 - `PromptDiff`: field-aware sections (metadata, model settings, each message, the template,
-  inputs, each tool, tool_choice, response_format, each test, each partial) computed from the two parsed YAML documents, so a reviewer reads
+  inputs, each tool, tool_choice, response_format, each test, each partial, each other file the suite reads that
+  changed) computed from the two parsed YAML documents, so a reviewer reads
   'message 2 (user)' changed rather than hunting through line numbers. When either side does
   not parse as a mapping, there is one whole-file section instead.
 - `TextDiff`: line pairs (left line number, right line number, kind) with intraline word
@@ -24,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from workbench.core.diff_fields import TOOL_KEYS, partial_sections, tool_sections
+from workbench.core.diff_fields import TOOL_KEYS, file_sections, inline_tests, partial_sections, tool_sections
 from workbench.core.line_match import LineMatcher, unified_lines
 from workbench.core.yamlpos import YamlSyntaxError, load_plain
 
@@ -257,6 +258,9 @@ class PromptDiff:
     # The partials each side includes (path -> text, None when missing), transitively.
     left_partials: Mapping[str, str | None] = field(default_factory=dict)
     right_partials: Mapping[str, str | None] = field(default_factory=dict)
+    # Other files its suite reads that differ (path -> text, None where absent): `services.suite_files.changed_reads`.
+    left_files: Mapping[str, str | None] = field(default_factory=dict)
+    right_files: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -264,6 +268,7 @@ class PromptDiff:
             self.left_text != self.right_text
             or self.left_tests_text != self.right_tests_text
             or dict(self.left_partials) != dict(self.right_partials)
+            or dict(self.left_files) != dict(self.right_files)
         )
 
     @property
@@ -283,6 +288,7 @@ class PromptDiff:
             "unified": self.unified,
             "notes": list(self.notes),
             "partials": sorted({*self.left_partials, *self.right_partials}),
+            "files": sorted({*self.left_files, *self.right_files}),
         }
 
 
@@ -304,16 +310,19 @@ def diff_prompt_texts(
     right_tests_path: str | None = None,
     left_partials: Mapping[str, str | None] | None = None,
     right_partials: Mapping[str, str | None] | None = None,
+    left_files: Mapping[str, str | None] | None = None,
+    right_files: Mapping[str, str | None] | None = None,
 ) -> PromptDiff:
     """Diff two versions of a prompt file; `None` means the file does not exist on that side.
 
     `left_tests_text` / `right_tests_text`: the tests file a side references with
     `tests: file://...`; its cases then appear as test sections, and its patch is appended.
     `left_partials` / `right_partials`: the partials each side includes (path -> text); each
-    gets its own section, and its patch is appended.
+    gets its own section, and its patch is appended. `left_files` / `right_files`: the other files
+    the suite reads that differ (a python check): the same, but not again for the tests file above.
     """
-    left_partials = dict(left_partials or {})
-    right_partials = dict(right_partials or {})
+    left_partials, right_partials = dict(left_partials or {}), dict(right_partials or {})
+    left_files, right_files = dict(left_files or {}), dict(right_files or {})
     left = left_text or ""
     right = right_text or ""
     whole = diff_lines(left, right)
@@ -327,15 +336,19 @@ def diff_prompt_texts(
             left_path=left_tests_path if left_tests_text is not None else None,
             right_path=right_tests_path if right_tests_text is not None else None,
         )
-    for partial in sorted({*left_partials, *right_partials}):
-        old, new = left_partials.get(partial), right_partials.get(partial)
-        if old != new:
-            unified += unified_diff(
-                old or "", new or "", f"{left_label} (partial)", f"{right_label} (partial)",
-                left_path=partial if old is not None else None, right_path=partial if new is not None else None,
-            )
-    left_doc = _with_external_tests(_parse_mapping(left_text), left_tests_text)
-    right_doc = _with_external_tests(_parse_mapping(right_text), right_tests_text)
+    patched = {left_tests_path, right_tests_path} if left_tests_text is not None or right_tests_text is not None else set()
+    for kind, lefts, rights in (("partial", left_partials, right_partials), ("file", left_files, right_files)):
+        for path in sorted({*lefts, *rights} - patched):
+            old, new = lefts.get(path), rights.get(path)
+            if old != new:
+                unified += unified_diff(
+                    old or "", new or "", f"{left_label} ({kind})", f"{right_label} ({kind})",
+                    left_path=path if old is not None else None, right_path=path if new is not None else None,
+                )
+    left_plain, right_plain = _parse_mapping(left_text), _parse_mapping(right_text)
+    left_doc, right_doc = inline_tests(left_plain, left_tests_text), inline_tests(right_plain, right_tests_text)
+    cases_shown = {path for path, plain, doc in ((left_tests_path, left_plain, left_doc), (right_tests_path, right_plain, right_doc)) if doc is not plain}
+    extra = [_section(*spec) for spec in [*partial_sections(left_partials, right_partials), *file_sections(left_files, right_files, cases_shown)]]
     notes: list[str] = []
     if left_text is None:
         notes.append(f"first version of {name}: every line is new")
@@ -345,28 +358,15 @@ def diff_prompt_texts(
         side = left_label if left_text is not None and left_doc is None else right_label
         notes.append(f"the file at {side} is not a YAML mapping; showing a whole-file diff")
         section = DiffSection("file", "file", _status(left_text, right_text, whole), whole)
-        extra = [_section(*spec) for spec in partial_sections(left_partials, right_partials)]
         return PromptDiff(
             name, left_label, right_label, left_text, right_text, (section, *extra), whole, unified, False, tuple(notes),
-            left_tests_text, right_tests_text, left_partials, right_partials,
+            left_tests_text, right_tests_text, left_partials, right_partials, left_files, right_files,
         )
-    sections = _field_sections(left_doc, right_doc, left_text is not None, right_text is not None)
-    sections += [_section(*spec) for spec in partial_sections(left_partials, right_partials)]
+    sections = _field_sections(left_doc, right_doc, left_text is not None, right_text is not None) + extra
     return PromptDiff(
         name, left_label, right_label, left_text, right_text, tuple(sections), whole, unified, True, tuple(notes),
-        left_tests_text, right_tests_text, left_partials, right_partials,
+        left_tests_text, right_tests_text, left_partials, right_partials, left_files, right_files,
     )
-
-
-def _with_external_tests(doc: dict[str, Any] | None, tests_text: str | None) -> dict[str, Any] | None:
-    """Replace a `tests: file://...` reference by the cases of the referenced file."""
-    if doc is None or tests_text is None or not str(doc.get("tests", "")).startswith("file://"):
-        return doc
-    try:
-        cases = load_plain(tests_text)
-    except YamlSyntaxError:
-        return doc
-    return {**doc, "tests": cases} if isinstance(cases, list) else doc
 
 
 def _parse_mapping(text: str | None) -> dict[str, Any] | None:

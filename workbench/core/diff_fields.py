@@ -1,15 +1,18 @@
-"""Which sections the field-aware diff shows for tools, tool_choice, response_format and partials.
+"""Which sections the field-aware diff shows for tools, tool_choice, response_format, partials and
+the other files a suite reads, and how a `tests: file://` file's cases become its test sections.
 
-Each function returns section specs (key, title, left value, right value, present on the left,
-present on the right); `core.diff` turns them into text diffs. Tools are paired by name, so a
-reviewer reads `tool refund_order · parameters changed` with the diff of that tool's schema,
-never a reshuffled list.
+Each `*_sections` function returns section specs (key, title, left value, right value, present
+on the left, present on the right); `core.diff` turns them into text diffs. Tools are paired by
+name, so a reviewer reads `tool refund_order · parameters changed` with the diff of that tool's
+schema, never a reshuffled list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
+
+from workbench.core.yamlpos import YamlSyntaxError, load_plain
 
 SectionSpec = tuple[str, str, Any, Any, bool, bool]
 
@@ -80,3 +83,29 @@ def partial_sections(left: Mapping[str, str | None] | None, right: Mapping[str, 
             title += " · no longer included"
         specs.append((f"partial:{path}", title, old or "", new or "", path in left, path in right))
     return specs
+
+
+FILE_KEY = "file:"  # the key of a file section is this and the file's repository path
+
+
+def file_sections(left: Mapping[str, str | None], right: Mapping[str, str | None], cases_shown: Collection[str | None] = ()) -> list[SectionSpec]:
+    """One section per other file the suite reads that differs (`file checks/grade.py`), but the
+    tests file whose cases are the test sections already (`cases_shown`)."""
+    specs: list[SectionSpec] = []
+    for path in sorted({*left, *right} - set(cases_shown)):
+        old, new = left.get(path), right.get(path)
+        title = f"file {path}" + (" · new" if old is None else " · deleted" if new is None else "")
+        specs.append((f"{FILE_KEY}{path}", title, old or "", new or "", old is not None, new is not None))
+    return specs
+
+
+def inline_tests(doc: dict[str, Any] | None, tests_text: str | None) -> dict[str, Any] | None:
+    """Replace a `tests: file://...` reference by the cases of the referenced file (a new dict:
+    the caller tells by identity whether they were)."""
+    if doc is None or tests_text is None or not str(doc.get("tests", "")).startswith("file://"):
+        return doc
+    try:
+        cases = load_plain(tests_text)
+    except YamlSyntaxError:
+        return doc
+    return {**doc, "tests": cases} if isinstance(cases, list) else doc

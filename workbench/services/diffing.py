@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.core.diff import PromptDiff, diff_prompt_texts
+from workbench.core.diff_fields import FILE_KEY
 from workbench.core.model import is_prompt_path, prompt_name_from_path
 from workbench.core.versions import CommitInfo
 from workbench.errors import NotFound, RepoError
@@ -20,7 +21,7 @@ from workbench.services.prompt_files import (
 )
 from workbench.services.revisions import target
 from workbench.services.session import RepoSession
-from workbench.services.suite_files import suite_dependencies
+from workbench.services.suite_files import ReadFile, changed_reads, suite_dependencies
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
         raise NotFound(f"{name} exists neither at {left.label} nor at {right.label}")
     left_tests_path, left_tests = tests_file(session, left_path, left_text, left.commit)
     right_tests_path, right_tests = tests_file(session, right_path, right_text, right.commit)
+    reads = changed_reads(session, (left_path, left_text, left.commit), (right_path, right_text, right.commit))
     result = diff_prompt_texts(
         left_text,
         right_text,
@@ -89,8 +91,26 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
         right_tests_path=right_tests_path,
         left_partials=partials_of(session, left_text, left.commit),
         right_partials=partials_of(session, right_text, right.commit),
+        left_files={read.path: read.left for read in reads},
+        right_files={read.path: read.right for read in reads},
     )
-    return _with_partial_users(session, result, name, right.commit)
+    return _with_partial_users(session, _with_reads_note(result, reads), name, right.commit)
+
+
+def _with_reads_note(result: PromptDiff, reads: list[ReadFile]) -> PromptDiff:
+    """A note first naming the files the suite reads that the diff shows changed: when the
+    prompt's own fields did not change, they are why the version is in History."""
+    shown = {s.key.removeprefix(FILE_KEY) for s in result.changed_sections if s.key.startswith(FILE_KEY)}
+    parts = []
+    for reader in dict.fromkeys(read.reader for read in reads):
+        paths = [read.path for read in reads if read.reader == reader and read.path in shown]
+        if paths:
+            parts.append(f"{'a file' if len(paths) == 1 else 'files'} its {reader} read: {', '.join(paths)}")
+    if not parts:
+        return result
+    fields = result.left_text != result.right_text or any(not s.key.startswith(FILE_KEY) for s in result.changed_sections)
+    lead = "also changed" if fields else "prompt unchanged; changed"
+    return replace(result, notes=(f"{lead} {'; '.join(parts)}", *result.notes))
 
 
 def _with_partial_users(session: RepoSession, result: PromptDiff, name: str, commit: str | None) -> PromptDiff:
@@ -200,19 +220,27 @@ def _review_item(session: RepoSession, status: str, path: str, old: str | None, 
     store = session.store
     left_text = store.read_text(fork, old or path)
     right_text = store.read_text(head, path) if status != "D" else None
+    left_tests_path, left_tests = tests_file(session, old or path, left_text, fork)
+    right_tests_path, right_tests = tests_file(session, path, right_text, head)
+    reads = changed_reads(session, (old or path, left_text, fork), (path, right_text, head))
     prompt_diff = diff_prompt_texts(
         left_text,
         right_text,
         name=prompt_name_from_path(path),
         left_label=f"{base_label} ({fork[:10]})",
         right_label=head_label,
-        left_tests_text=tests_file(session, old or path, left_text, fork)[1],
-        right_tests_text=tests_file(session, path, right_text, head)[1],
+        left_tests_text=left_tests,
+        right_tests_text=right_tests,
         left_path=old or path,
         right_path=path,
+        left_tests_path=left_tests_path,
+        right_tests_path=right_tests_path,
         left_partials=partials_of(session, left_text, fork),
         right_partials=partials_of(session, right_text, head),
+        left_files={read.path: read.left for read in reads},
+        right_files={read.path: read.right for read in reads},
     )
+    prompt_diff = _with_reads_note(prompt_diff, reads)
     touched = [p for p in (path, old) if p] + suite_dependencies(session, path, right_text or left_text, head if right_text else fork)
     commits = store.log(f"{fork}..{head}", paths=touched)
     change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")

@@ -15,15 +15,16 @@ to any of these files starts a version without one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from workbench.core.assertion_files import MAX_ASSERTION_FILE_BYTES, assertion_files
 from workbench.core.limited_read import read_limited
 from workbench.core.model import Prompt
 from workbench.services.prompt_files import (
     blob_sha,
-    dependency_files,
     load_path,
     partials_of,
     read_at,
@@ -36,6 +37,8 @@ from workbench.services.session import RepoSession
 
 MISSING = "-"  # the key's mark of a named file that does not exist at the version
 UNREADABLE = "?"  # ... of one the working copy has but cannot give (a FIFO, too large, a link out)
+PARTIAL, TESTS, ASSERTIONS = "partial", "tests", "assertions"  # what reads a file (`suite_reads`)
+Side = tuple[str | None, str | None, str | None]  # a version of a prompt: (path, text, commit; None: the working copy)
 
 
 def content_id(session: RepoSession, name: str, rev: str | None = None, *, prompt: Prompt | None = None) -> str | None:
@@ -127,11 +130,65 @@ def _blob_bytes(session: RepoSession, blob: tuple[str, int] | None) -> bytes | N
 def suite_dependencies(session: RepoSession, path: str, text: str | None, commit: str | None) -> list[str]:
     """Every file a prompt version depends on besides itself, at `commit` (None: the working
     copy): its tests files and partials (`dependency_files`) and the files its assertions name.
-    The one answer for History, the review screen and `ci check`; releases and export keep to
-    `dependency_files`, what serving the prompt needs."""
+    The one answer for History, the review screen, `ci check` and the diff of two versions
+    (`changed_reads`); releases and export keep to `dependency_files`, what serving the prompt needs."""
+    return sorted(suite_reads(session, path, text, commit))
+
+
+def suite_reads(session: RepoSession, path: str, text: str | None, commit: str | None) -> dict[str, str]:
+    """`suite_dependencies` with what reads each: `PARTIAL` (its templates), `TESTS` (a file it
+    references with `file://`: a tests file, a value) or `ASSERTIONS` (its assertions name it)."""
     read = text_reader(session, commit)
     tests_texts = {tests_file: read(tests_file) for tests_file in referenced_files(path, text)}
-    return sorted({*dependency_files(session, path, text, commit), *checked_files(session, path, text, tests_texts, commit)})
+    reads = dict.fromkeys(tests_texts, TESTS)
+    reads.update(dict.fromkeys(checked_files(session, path, text, tests_texts, commit), ASSERTIONS))
+    reads.update(dict.fromkeys(partials_of(session, text, commit), PARTIAL))
+    return reads
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """A file a suite reads that differs between two versions, its text on each side (None: not there)."""
+
+    path: str
+    reader: str  # TESTS or ASSERTIONS
+    left: str | None
+    right: str | None
+
+
+def changed_reads(session: RepoSession, left: Side, right: Side) -> list[ReadFile]:
+    """The files the suite reads at either version (`suite_reads`) besides its partials (the
+    diff shows them as sections of their own) whose content differs between the two: why a
+    version whose prompt file is unchanged is in History, and what its diff shows."""
+    reads: dict[str, str] = {}
+    for path, text, commit in (left, right):
+        if path is not None and text is not None:
+            for read_path, reader in suite_reads(session, path, text, commit).items():
+                reads.setdefault(read_path, reader)
+    paths = sorted(read_path for read_path, reader in reads.items() if reader != PARTIAL)
+    before, after = file_ids(session, paths, left[2]), file_ids(session, paths, right[2])
+    return [
+        ReadFile(path, reads[path], _shown_text(session, path, left[2], before[path]), _shown_text(session, path, right[2], after[path]))
+        for path in paths
+        if before[path] != after[path]
+    ]
+
+
+def _shown_text(session: RepoSession, path: str, commit: str | None, file_id: str) -> str | None:
+    """What a diff shows of a file the suite reads: its text; None where it is not there; a line
+    naming its content where that is no UTF-8 text an assertion could read (binary, too large)."""
+    if file_id == MISSING:
+        return None
+    data = None
+    if file_id != UNREADABLE and commit is not None:
+        data = _blob_bytes(session, session.store.followed_blobs(commit, [path])[0])
+    elif file_id != UNREADABLE:
+        with contextlib.suppress(OSError, ValueError):
+            data = read_limited((session.root / path).resolve(), MAX_ASSERTION_FILE_BYTES, "the limit of a file an assertion names", regular_only=True)
+    with contextlib.suppress(UnicodeDecodeError):
+        if data is not None:
+            return data.decode("utf-8")
+    return f"(not shown: not UTF-8 text, over {MAX_ASSERTION_FILE_BYTES >> 20} MiB or not a regular file; content {file_id[:10]})"
 
 
 def suite_dependencies_at(session: RepoSession, path: str, rev: str) -> list[str]:

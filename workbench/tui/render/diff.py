@@ -153,8 +153,9 @@ def render_diff(diff: PromptDiff, width: int, unified: bool, context: int = 3) -
     if diff.field_aware and diff.sections:
         sections = [(s.title, s.status, s.diff) for s in diff.changed_sections]
         unchanged = [s.title for s in diff.sections if s.status == "unchanged"]
-    else:
-        sections = [("whole file", "changed", diff.text)]
+    else:  # the whole file, then what else changed: a partial, a file the suite reads
+        whole = [("whole file", "changed", diff.text)] if diff.left_text != diff.right_text else []
+        sections = [*whole, *((s.title, s.status, s.diff) for s in diff.changed_sections if s.key != "file")]
         unchanged = []
     for title, status, text_diff in sections:
         # One line whatever the width: the title is cut (with an ellipsis), never the status.
