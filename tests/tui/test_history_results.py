@@ -75,3 +75,23 @@ async def test_a_new_result_replaces_the_one_shown(app_repo: Path) -> None:
         app.post_message(RepoChanged(frozenset({"history"})))
         await settle(pilot)
         assert shown_tests(app).get(first) == "✗ 1/2"
+
+
+async def test_a_local_result_keeps_its_counts_in_the_column(app_repo: Path) -> None:
+    """`✓ 4/6 local` (a run only in this clone's store) pushed its counts out of the column of
+    right-aligned counts that `✓ 12/12` keeps: they end in the same column now, `local` after them."""
+    from workbench.services.test_results import ResultMark
+
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        pane = app.query_one(HistoryPane)
+        newer, older = [row.rev for row in pane.entries if row.rev]
+        pane.set_tests("support/summarize", {newer: ResultMark("✓ 12/12", recorded=True), older: ResultMark("✗ 4/6", recorded=False)})
+        await settle(pilot)
+        recorded, local = (pane.get_cell(rev, "tests").plain for rev in (newer, older))
+        assert recorded.index("12/12") + len("12/12") == local.index("4/6") + len("4/6")
+        assert recorded.startswith("✓ ") and local.startswith("✗ ") and "local" in local and "local" not in recorded
+        assert len(recorded) == len(local)
+        assert shown_tests(app) == {newer: "✓ 12/12", older: "✗ 4/6 local"}  # the label `workbench log` prints

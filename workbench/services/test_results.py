@@ -146,11 +146,16 @@ class ResultMark:
     recorded: bool  # on the commit's git note: the result that counts; False: a local run only
 
     @property
+    def tag(self) -> str:
+        """What follows the summary: `local` for a run of the same content that is not on the
+        commit (of the working copy before it was committed, a shard, --rerun-failed), else
+        nothing. History's pane keeps a slot for it after the counts, so that they line up."""
+        return "" if self.recorded else "local"
+
+    @property
     def label(self) -> str:
-        """`✓ 12/12`, or `✓ 12/12 local` for a run of the same content that is not on the commit
-        (of the working copy before it was committed, a shard, --rerun-failed): never the same
-        mark as the result the rules read."""
-        return self.summary if self.recorded else f"{self.summary} local"
+        """`✓ 12/12`, or `✓ 12/12 local`: never the same mark as the result the rules read."""
+        return f"{self.summary} {self.tag}" if self.tag else self.summary
 
     def to_dict(self) -> dict[str, str | bool]:
         return {"summary": self.summary, "recorded": self.recorded}

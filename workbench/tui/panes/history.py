@@ -34,11 +34,15 @@ class HistoryRow:
     deployments: tuple[str, ...] = ()  # env names currently or ever deployed at this commit
     troubled: tuple[str, ...] = ()  # of `deployments`: those whose event is malformed
     canaries: tuple[tuple[str, float], ...] = ()  # (env, percent): a running split serves this version to that share
-    tests: str | None = None  # e.g. "✓ 12/12"; "✓ 12/12 local": a local run only (`services.test_results.history_marks`)
-    tests_recorded: bool = True  # False: `tests` is a local run of the same content, not on the commit
+    mark: ResultMark | None = None  # its test result, recorded or local (`services.test_results.history_marks`)
     graph: str = ""  # all-branches mode: the lanes at this commit (`core.graph`)
     heads: tuple[str, ...] = ()  # all-branches mode: the branches whose version this is
     previous: str | None = None  # all-branches mode: the version before it on its own line
+
+    @property
+    def tests(self) -> str | None:
+        """`✓ 12/12`, or `✓ 12/12 local` for a local run only: what `workbench log` prints too."""
+        return self.mark.label if self.mark is not None else None
 
 
 MESSAGE_WANTED = 40  # cells of badges + message History asks the layout for
@@ -51,15 +55,22 @@ def history_columns(rows: list[HistoryRow], ages: list[tuple[str, str]]) -> list
     `HistoryPane._cells`; `fit_columns` decides per width which form shows or whether it shows.
     """
     graph = widest((len(r.graph) for r in rows), 0)
+    tests = widest((len(r.mark.summary) for r in rows if r.mark is not None), 5) + tag_slot(rows)
     return [
         Column("mark", (1,), gap=0),
         *([Column("graph", (graph,))] if graph else []),
         Column("commit", (widest((len(r.short) for r in rows), 6),)),
         Column("when", (widest((len(a) for a, _ in ages), 4), widest((len(s) for _, s in ages), 3)), degrade=(1, 4)),
         Column("author", (min(16, widest((len(r.author) for r in rows), 6)), 2), degrade=(2, 3)),
-        Column("tests", (widest((len(r.tests or "") for r in rows), 5),)),
+        Column("tests", (tests,)),
         Column("message", (0,), flex=MESSAGE_WANTED, flex_min=MESSAGE_WANTED // 2, gap=0),
     ]
+
+
+def tag_slot(rows: list[HistoryRow]) -> int:
+    """Cells kept after the counts of every row for a ` local` tag when some row has one: the
+    counts of a local run end in the same column as those of a recorded one."""
+    return widest((len(r.mark.tag) + 1 for r in rows if r.mark is not None and r.mark.tag), 0)
 
 
 HEADERS = {"mark": ("",), "graph": ("",), "commit": ("commit",), "when": ("when", "age"), "author": ("author", "by"), "tests": ("tests",), "message": ("message",)}
@@ -170,9 +181,9 @@ class HistoryPane(DataTable[Text]):
 
     def _with_tests(self, row: HistoryRow) -> HistoryRow:
         mark = self._tests.get(row.rev) if row.rev and self._tests_of == self.prompt else None
-        if mark is None or (mark.label, mark.recorded) == (row.tests, row.tests_recorded):
+        if mark is None or mark == row.mark:
             return row
-        return replace(row, tests=mark.label, tests_recorded=mark.recorded)
+        return replace(row, mark=mark)
 
     def mark_base(self, rev: str | None) -> None:
         self.base_rev = rev
@@ -212,7 +223,7 @@ class HistoryPane(DataTable[Text]):
             "commit": Text(row.short, style="italic" if row.rev is None else ""),
             "when": Text(age[fit.forms.get("when", 0)]),
             "author": Text(initials(author) if fit.forms.get("author") == 1 else one_line(author, 40)),
-            "tests": _tests_cell(row.tests, fit.widths.get("tests", 0), recorded=row.tests_recorded),
+            "tests": _tests_cell(row.mark, fit.widths.get("tests", 0), tag_slot(self._all)),
             "message": message,
         }
         return [
@@ -256,13 +267,18 @@ def _graph_cell(cells: str) -> Text:
     return text
 
 
-def _tests_cell(summary: str | None, width: int, *, recorded: bool = True) -> Text:
-    """`✓ 6/6` in `width` cells: the symbol first, the counts right-aligned under each other; a
-    local run (`✓ 6/6 local`, not recorded on the commit) dimmed as well as named."""
-    if not summary:
+def _tests_cell(mark: ResultMark | None, width: int, slot: int) -> Text:
+    """`✓ 6/6` in `width` cells: the symbol first, the counts right-aligned under each other
+    before a `slot` of cells that holds the tag of a local run (`✓ 6/6 local`, not recorded on
+    the commit), which is dimmed as well as named."""
+    if mark is None or not mark.summary:
         return Text("")
+    summary = mark.summary
     style = "green" if summary.startswith("✓") else "red" if summary.startswith("✗") else ""
-    if not recorded:
+    if mark.tag:
         style = f"dim {style}".strip()
     symbol, _, counts = clean(summary).partition(" ")
-    return Text(f"{symbol} {counts:>{max(0, width - len(symbol) - 1)}}" if counts else symbol, style=style)
+    tag = f" {mark.tag}" if mark.tag else ""
+    if not counts:
+        return Text(f"{symbol}{tag}", style=style)
+    return Text(f"{symbol} {counts:>{max(0, width - len(symbol) - 1 - slot)}}{tag:<{slot}}", style=style)
