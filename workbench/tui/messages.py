@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+from workbench.core.diff import PromptDiff
+from workbench.core.model import Problem
+from workbench.core.versions import DeploymentEvent
+
+if TYPE_CHECKING:  # the panes import these messages: their rows are named for the annotations only
+    from workbench.tui.panes.history import HistoryRow
+    from workbench.tui.panes.prompts import PromptRow
 
 
 @dataclass
@@ -46,7 +55,7 @@ class RepoChanged(Message):
 
 @dataclass
 class TreeLoaded(Message):
-    rows: list[Any]  # PromptRow
+    rows: list[PromptRow]
     branch: str | None
     ahead: int
     behind: int
@@ -57,8 +66,8 @@ class TreeLoaded(Message):
 @dataclass
 class HistoryLoaded(Message):
     name: str
-    rows: list[Any]  # HistoryRow
-    deployed: dict[str, Any]  # env -> the DeploymentEvent it runs (`env_status.serving` names it)
+    rows: list[HistoryRow]
+    deployed: dict[str, DeploymentEvent]  # env -> what it runs of the prompt (`env_status.serving` names it)
     all_branches: bool = False
     cut: str | None = None  # a shallow clone cuts this history (`history.cut_short`)
 
@@ -66,7 +75,7 @@ class HistoryLoaded(Message):
 @dataclass
 class DiffLoaded(Message):
     name: str
-    diff: Any = None
-    problems: Any = None
+    diff: PromptDiff | None = None
+    problems: Sequence[Problem] | None = None  # the version does not load: these instead of a diff
     title: str = ""
     message: str | None = None
