@@ -17,11 +17,13 @@ from typing import Any
 
 _sdk_import_lock = threading.Lock()
 _SDK_AIOHTTP_TRANSPORT = "openai._vendor.httpx_aiohttp"
-# The SDK's type catalogues: packages whose `__init__` imports every model of the API (~470
-# modules of pydantic classes, 0.4-0.5 s of the SDK's 0.7 s import here). A request needs a
-# handful of them, which are imported as submodules; the rest load when first asked for.
-# `openai.types.shared` (16 modules, 10-30 ms) is asked for by its errors module alone.
-_SDK_TYPE_CATALOGUES = ("openai.types", "openai.types.chat", "openai.types.responses", "openai.types.shared")
+# The SDK's packages loaded on demand. Its type catalogues, whose `__init__` imports every model
+# of the API (~470 modules of pydantic classes, 0.4-0.5 s of the SDK's 0.7 s import here): a
+# request needs a handful of them, which are imported as submodules; the rest load when first
+# asked for. `openai.types.shared` (16 modules, 10-30 ms) is asked for by its errors module
+# alone. And `openai.lib`, whose `__init__` imports the structured-output parsing (~40 modules,
+# 15-50 ms) for names the SDK's own `__init__` never asks it for.
+_SDK_ON_DEMAND = ("openai.types", "openai.types.chat", "openai.types.responses", "openai.types.shared", "openai.lib")
 
 
 class _CatalogueOnDemand(ModuleType):
@@ -120,8 +122,8 @@ def _exports(package: ModuleType) -> dict[str, tuple[str, str | None]]:
     return exports
 
 
-def _defer_type_catalogues(sdk_dir: Path) -> None:
-    for name in _SDK_TYPE_CATALOGUES:
+def _defer_packages(sdk_dir: Path) -> None:
+    for name in _SDK_ON_DEMAND:
         if name in sys.modules:
             continue
         folder = sdk_dir.joinpath(*name.split(".")[1:])
@@ -137,9 +139,21 @@ def _defer_type_catalogues(sdk_dir: Path) -> None:
             setattr(sys.modules[parent], child, package)
 
 
+def _bind_to_parents() -> None:
+    """Each package loaded on demand as an attribute of its parent, as the import system binds a
+    submodule it loads (`openai.lib.streaming` reached from `openai`); those set aside before
+    their parent was imported are bound now. `vars`, not `hasattr`: that would load a parent
+    that is itself on demand."""
+    for name in _SDK_ON_DEMAND:
+        parent_name, _, child = name.rpartition(".")
+        module, parent = sys.modules.get(name), sys.modules.get(parent_name)
+        if isinstance(module, _CatalogueOnDemand) and parent is not None and child not in vars(parent):
+            setattr(parent, child, module)
+
+
 def openai_sdk() -> ModuleType:
     """The OpenAI SDK, imported without its optional aiohttp transport and with its type
-    catalogues loaded on demand (`_CatalogueOnDemand`: 0.7 -> 0.3 s here).
+    catalogues and `openai.lib` loaded on demand (`_CatalogueOnDemand`: 0.7 -> 0.25 s here).
 
     The SDK imports its vendored aiohttp transport whenever aiohttp is installed (textual-serve,
     behind `workbench serve`, installs it), and aiohttp builds its TLS contexts at import: 0.25
@@ -156,13 +170,15 @@ def openai_sdk() -> ModuleType:
         if found is None or not found.submodule_search_locations:
             raise ModuleNotFoundError("No module named 'openai'", name="openai")
         if "openai" not in sys.modules:
-            _defer_type_catalogues(Path(next(iter(found.submodule_search_locations))))
+            _defer_packages(Path(next(iter(found.submodule_search_locations))))
         # With aiohttp already imported its cost is paid: the SDK keeps its aiohttp client.
         hidden = _SDK_AIOHTTP_TRANSPORT not in sys.modules and "aiohttp" not in sys.modules
         if hidden:
             sys.modules[_SDK_AIOHTTP_TRANSPORT] = None  # type: ignore[assignment]  # the import system's "not installed"
         try:
-            return importlib.import_module("openai")
+            sdk = importlib.import_module("openai")
+            _bind_to_parents()
+            return sdk
         finally:
             if hidden and sys.modules.get(_SDK_AIOHTTP_TRANSPORT, ...) is None:
                 del sys.modules[_SDK_AIOHTTP_TRANSPORT]
