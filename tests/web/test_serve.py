@@ -6,25 +6,21 @@ import asyncio
 import re
 import socket
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-from web_helpers import Served, app_socket, cookie_of, start_server, stop_server, token_of
+from web_helpers import Served, app_socket, cookie_of, fetch, open_page, start_server, stop_server, token_of
 
 from workbench.cli.common import run_app
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode("utf-8", "replace"), dict(response.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode("utf-8", "replace"), dict(err.headers)
+    """One request (a redirect is an answer, not followed)."""
+    status, body, answer, _ = fetch(url, headers)
+    return status, body, answer
 
 
 def test_a_request_without_the_token_gets_nothing(served: Served) -> None:
@@ -48,11 +44,10 @@ def test_a_request_without_the_token_gets_nothing(served: Served) -> None:
 
     assert asyncio.run(handshake(None)) == 403
     assert asyncio.run(handshake("workbench_token_0=" + token)) == 403
-    # With the token: the page, and a cookie that lets its static files and websocket through
-    status, body, headers = get(served.url)
+    # With the token: a cookie that lets the page, its static files and websocket through
+    status, body, headers, cookie = open_page(served.url)
     assert status == 200 and "textual-terminal" in body
     port = served.base.rsplit(":", 1)[1]
-    cookie = headers["Set-Cookie"]
     assert cookie.startswith(f"workbench_token_{port}={token}") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert "Secure" not in cookie  # a browser would not send it back over this plain-http origin
     assert headers.get("Referrer-Policy") == "no-referrer"
@@ -154,7 +149,7 @@ def test_a_request_naming_another_host_is_refused(served: Served) -> None:
     assert asyncio.run(handshake(served.base, {"Host": f"evil.example:{port}", "Cookie": cookie_of(served), "Origin": f"http://evil.example:{port}"})) == 421
     # The names of the address it listens on: the page's URLs follow the one the browser used
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}"):
-        status, body, _ = get(served.url, {"Host": host})
+        status, body, _, _ = open_page(served.url, {"Host": host})
         assert status == 200, host
         assert f'data-session-websocket-url="ws://{host.lower()}/ws"' in body
 
@@ -182,12 +177,12 @@ def test_behind_a_proxy_the_public_url_names_the_page(demo_repo: Path) -> None:
         port = int(local.rsplit(":", 1)[1])
         # A proxy that passes the browser's Host, and one that passes its upstream's: the page names the public URL
         for host in ("wb.example.test", "wb.example.test:443", f"127.0.0.1:{port}"):
-            status, body, headers = get(f"{local}/?token={token}", {"Host": host})
+            status, body, _, set_cookie = open_page(f"{local}/?token={token}", {"Host": host})
             assert status == 200, host
             assert 'data-session-websocket-url="wss://wb.example.test/ws"' in body and f"{public}/static/" in body
             # The browser sees https: the token's cookie is Secure, never sent to http://wb.example.test
             # (a port-80 redirect, a typed http:// URL) where anyone on the network would read it.
-            assert "Secure" in headers["Set-Cookie"] and "HttpOnly" in headers["Set-Cookie"], host
+            assert "Secure" in set_cookie and "HttpOnly" in set_cookie, host
         status, _, _ = get(f"{local}/?token={token}", {"Host": "wb.example.test:8443"})
         assert status == 421
         cookie = f"workbench_token_{port}={token}"
@@ -208,11 +203,11 @@ def test_behind_a_proxy_under_a_path_the_page_names_the_prefix(demo_repo: Path) 
         assert served.url.startswith(public + "/?token=")
         token = token_of(served)
         local = served.base
-        status, body, headers = get(f"{local}/?token={token}", {"Host": "wb.example.test"})
+        status, body, headers, set_cookie = open_page(f"{local}/?token={token}", {"Host": "wb.example.test"}, prefix="/tools/workbench")
         assert status == 200
         assert 'data-session-websocket-url="wss://wb.example.test/tools/workbench/ws"' in body and f"{public}/static/" in body
-        assert "Path=/tools/workbench/" in headers.get("Set-Cookie", "")
-        assert "Secure" in headers.get("Set-Cookie", "")  # https: never sent over plain http
+        assert "Path=/tools/workbench/" in set_cookie
+        assert "Secure" in set_cookie  # https: never sent over plain http
         assert "connect-src 'self' wss://wb.example.test" in headers["Content-Security-Policy"]
         cookie = f"workbench_token_{int(local.rsplit(':', 1)[1])}={token}"
         # The browser's Origin header is the origin alone, never the path.
@@ -248,7 +243,7 @@ def test_the_page_loads_nothing_from_another_host(served: Served) -> None:
     """No font, stylesheet or script from another host (textual-serve's page loads Google Fonts):
     the tool works offline and tells no one that it runs."""
     host = served.base.split("://", 1)[1]
-    status, page, headers = get(served.url)
+    status, page, headers, _ = open_page(served.url)
     assert status == 200
     cookie = {"Cookie": cookie_of(served)}
     stylesheets = [ref for ref in references(page) if ref.endswith(".css")]

@@ -12,10 +12,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -65,6 +68,41 @@ def stop_server(served: Served) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(served.process.pid, signal.SIGKILL)
         served.process.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- plain HTTP, as a browser's first request
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, dict[str, str], list[str]]:
+    """One request, no redirect followed: status, body, headers, every Set-Cookie."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with _OPENER.open(request, timeout=30) as response:
+            return response.status, response.read().decode("utf-8", "replace"), dict(response.headers), response.headers.get_all("Set-Cookie") or []
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", "replace"), dict(err.headers), err.headers.get_all("Set-Cookie") or []
+
+
+def open_page(url: str, headers: dict[str, str] | None = None, *, prefix: str = "") -> tuple[int, str, dict[str, str], str]:
+    """The printed (tokened) URL as a browser opens it: its `303` sets the cookie, the page comes from
+    the `Location` with that cookie alone. Returns the page's status, body, headers and the cookie
+    as set (its attributes included). The Location is asked of the same server (`url`'s address),
+    with the same headers, minus the proxy's path `prefix`: a public URL names a proxy that is not there."""
+    status, body, first, cookies = fetch(url, headers)
+    assert status == 303 and len(cookies) == 1, (status, body)
+    location = urlsplit(first["Location"])
+    assert "token" not in location.query, first["Location"]
+    assert location.path.startswith(prefix + "/"), first["Location"]
+    again = urlsplit(url)._replace(path=location.path[len(prefix) :], query=location.query).geturl()
+    cookie = cookies[0].split(";", 1)[0]
+    status, body, page, _ = fetch(again, (headers or {}) | {"Cookie": cookie})
+    return status, body, page, cookies[0]
 
 
 # --------------------------------------------------------------------------- the app over its websocket

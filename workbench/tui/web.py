@@ -9,8 +9,10 @@ middleware in front of every route (the page, its static files, the websocket, d
   else gets `421 Misdirected Request` (DNS rebinding: another site's name pointed at 127.0.0.1
   reaches the port, but its requests carry that name);
 - a request must carry the token, either as `?token=` (the URL printed at start-up) or as
-  the cookie that the first tokened page sets (`HttpOnly`, `SameSite=Strict`: the static
-  files and the websocket the page opens carry it; another site's page cannot);
+  the cookie that a tokened request gets (`HttpOnly`, `SameSite=Strict`: the static files and
+  the websocket the page opens carry it; another site's page cannot). A tokened request gets
+  the cookie and a `303` to the same address without the token, nothing else: the tab's
+  address bar and history entry never show the token (a screen share, someone looking on);
 - the websocket that runs the app must come from the page's own origin (`Origin` header):
   every port of 127.0.0.1 is the same "site" for cookies, so a page of another local server
   would send the cookie; its websocket gets `403 Forbidden`;
@@ -39,7 +41,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -52,12 +54,13 @@ from workbench.tui.web_session import SessionService
 
 COOKIE = "workbench_token_{port}"
 _HOST_RE = re.compile(r"^(?P<name>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
-FORBIDDEN = "403 Forbidden: this Prompt Workbench server needs its token. Open the URL that `workbench serve` printed.\n"
+FORBIDDEN = "403 Forbidden: this Prompt Workbench server needs its token. Open the URL that `workbench serve` printed, with cookies allowed for this address (the token becomes one).\n"
 CROSS_ORIGIN = "403 Forbidden: the app's websocket opens only from the page of this Prompt Workbench server (Origin).\n"
 TOO_MANY = (
     "503 Service Unavailable: this Prompt Workbench server already runs {count} sessions, the most it runs (--max-sessions). "
     "Close one of its tabs, then reload this one.\n"
 )
+SEE_OTHER = "303 See Other: this browser now holds the token as a cookie; the page is at the same address without it.\n"
 MAX_SESSIONS = 8  # each session is an app process (60-150 MB): a script with the token must not open them by the hundred
 MISDIRECTED = "421 Misdirected Request: this Prompt Workbench server answers to {names} only (Host). Behind a proxy, pass --public-url.\n"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -147,6 +150,13 @@ class HostRule:
         if name in self.names or (self.any_ip and _is_ip(name)):
             return f"http://{_authority(name, self.port, 80)}"
         return None
+
+
+def without_token(request: web.Request) -> str:
+    """The request's path and query as the browser sent them, minus every `token` parameter
+    (however its name is encoded: `tok%65n` is `token` to `request.query`)."""
+    kept = [part for part in request.rel_url.raw_query_string.split("&") if part and unquote_plus(part.split("=", 1)[0]) != "token"]
+    return request.rel_url.raw_path + ("?" + "&".join(kept) if kept else "")
 
 
 def _is_ip(name: str) -> bool:
@@ -252,6 +262,15 @@ class TokenServer(Server):
         cookie = request.cookies.get(self.cookie, "")
         return bool(cookie) and hmac.compare_digest(cookie.encode(), self.token.encode()), False
 
+    def _exchange(self, request: web.Request, page_origin: str) -> web.Response:
+        """The answer to a tokened request: the cookie, and a `303` to the same address without the
+        token (the page's URL as the browser names it, behind a proxy its public URL with the prefix)."""
+        response = web.Response(status=303, text=SEE_OTHER, headers={"Location": request["page_url"] + without_token(request)})
+        # Secure behind an https --public-url: never sent to an http:// URL of that host (in clear)
+        secure = page_origin.startswith("https://")
+        response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path=self.cookie_path, secure=secure)
+        return response
+
     @staticmethod
     def _refuse(status: int, text: str) -> web.Response:
         return web.Response(status=status, text=text, headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
@@ -265,18 +284,16 @@ class TokenServer(Server):
         if not ok:
             return self._refuse(403, FORBIDDEN)
         page_origin = self.public_origin or origin
-        if (request.path == "/ws" or request.headers.get("Upgrade", "").lower() == "websocket") and request.headers.get("Origin") != page_origin:
+        websocket = request.path == "/ws" or request.headers.get("Upgrade", "").lower() == "websocket"
+        if websocket and request.headers.get("Origin") != page_origin:
             return self._refuse(403, CROSS_ORIGIN)
         request["page_origin"] = page_origin
         request["page_url"] = self.fixed_public_url or origin
-        response = await handler(request)
-        if from_query and not response.prepared:
-            # Secure behind an https --public-url: never sent to an http:// URL of that host (in clear)
-            secure = page_origin.startswith("https://")
-            response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path=self.cookie_path, secure=secure)
+        # A websocket cannot follow a redirect: one with `?token=` (no browser's) is served as it comes.
+        response = self._exchange(request, page_origin) if from_query and not websocket else await handler(request)
         if not response.prepared:
             response.headers.setdefault("Cache-Control", "no-store")
-            response.headers.setdefault("Referrer-Policy", "no-referrer")  # the token is in the page's URL
+            response.headers.setdefault("Referrer-Policy", "no-referrer")  # no page URL goes to another site
         return response
 
     async def _make_app(self) -> web.Application:
