@@ -23,6 +23,7 @@ from jinja2 import (
 )
 
 from workbench.core.model import InputSpec, Partial, Problem, Severity
+from workbench.core.mustache import mustache_filters
 from workbench.core.names import UnsafePath
 from workbench.core.partials import (
     MAX_PARTIAL_CHARS,
@@ -85,6 +86,8 @@ def environment() -> BoundedEnvironment:
     # `dump` prints JSON as JavaScript's JSON.stringify does.
     env.filters["load"] = guard_filter("load", _load_json)
     env.filters["dump"] = guard_filter("dump", _dump_json)
+    # Prompty's mustache templates, converted to Jinja when imported, render with chevron's rules.
+    env.filters.update(mustache_filters())
     return env
 
 

@@ -14,15 +14,18 @@ options}`, `inputs` / `outputs` as property lists, `tools`). Export writes Promp
 | `outputs` | `response_format` (json_schema named `structured_output`, strict, as the runtime sends it) |
 | `tools` (`kind: function`, property lists) / `model.parameters.tools` | `tools` (OpenAI's shape, as the runtime sends them) |
 | the body: Jinja2 split at `system:` / `user:` / `assistant:` lines; each message's outer newlines stripped | `messages` |
+| `template: mustache` (`{format: mustache}`): the body is mustache, rendered by Prompty with chevron | `messages`, each converted to Jinja by `mustache.convert_body` |
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
+from workbench.core.formats.mustache import BodyResult, convert_body
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.prompty_schema import KINDS, export_structure, outputs_format, tool_of
 from workbench.core.formats.templating import (
@@ -53,7 +56,24 @@ V1_PARAMETERS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", 
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::(.*))?\}$")
 
 
+# How a name the front matter does not declare is declared, by its use in the body.
+MISSING_INPUTS: dict[str, tuple[str, Any, str]] = {
+    "text": ("string", "", "Prompty renders a missing variable as empty text"),
+    "section": ("array", [], "Prompty renders a missing section as an empty one"),
+    "object": ("object", {}, "Prompty renders a missing variable as empty text"),
+}
+
+
 # ------------------------------------------------------------------ import
+def _template_kind(template: Any) -> Any:
+    """The template engine: `template: mustache`, `{type: mustache}` (Prompty 1), `{format: mustache}`
+    or `{format: {kind: mustache}}` (Prompty 2); None when the file names none."""
+    if not isinstance(template, dict):
+        return template
+    found = template.get("format", template.get("type"))
+    return found.get("kind") if isinstance(found, dict) else found
+
+
 def _env_value(state: ConversionState, where: tuple[Any, ...], value: Any, what: str) -> tuple[str | None, str | None]:
     """(literal value, env var name) of a Prompty value that may be `${env:VAR[:default]}`."""
     if not isinstance(value, str):
@@ -214,11 +234,11 @@ def untrimmed(text: str) -> str:
     return text[len(TRIM_OPEN) : -len(TRIM_CLOSE)] if is_trimmed(text) else text
 
 
-def split_body(body: str) -> tuple[list[tuple[str, str, int, str]], list[tuple[int, str]]]:
+def split_body(body: str, *, strip: bool = True) -> tuple[list[tuple[str, str, int, str]], list[tuple[int, str]]]:
     """The body's messages: (role, template, first line, marker attributes) and (line, why) problems.
 
     Content before the first marker is a system message; each message's lines are joined
-    and stripped of newlines at both ends, as the runtime does after rendering.
+    and (`strip`) stripped of newlines at both ends, as the runtime does after rendering.
     """
     messages: list[tuple[str, str, int, str]] = []
     problems: list[tuple[int, str]] = []
@@ -227,7 +247,8 @@ def split_body(body: str) -> tuple[list[tuple[str, str, int, str]], list[tuple[i
 
     def flush() -> None:
         if lines:
-            messages.append((role, "\n".join(lines).strip("\n"), start, attrs))
+            text = "\n".join(lines)
+            messages.append((role, text.strip("\n") if strip else text, start, attrs))
 
     for number, line in enumerate(body.split("\n"), 1):
         found = ROLE_LINE.match(line.strip())
@@ -304,9 +325,8 @@ def convert(source: Source) -> Conversion:
         carried["response_format"] = outputs_format([o for o in outputs if isinstance(o, dict) and o.get("name")])
     elif isinstance(outputs, dict) and outputs:
         carried["response_format"] = outputs_format([{"name": k, "kind": (v or {}).get("type", "string"), **({"description": v["description"]} if isinstance(v, dict) and v.get("description") else {}), "required": True} for k, v in outputs.items()])
-    template = data.get("template")
-    kind = template.get("format", {}).get("kind") if isinstance(template, dict) and isinstance(template.get("format"), dict) else (template.get("type") if isinstance(template, dict) else template)
-    if kind not in (None, "jinja2", "jinja"):
+    kind = _template_kind(data.get("template"))
+    if kind not in (None, "jinja2", "jinja", "mustache"):
         state.lost(("template",), f"template format {kind!r}: the body is read as Jinja2, check it renders the same")
     for key in data:
         if key not in ("name", "description", "authors", "tags", "metadata", "model", "inputs", "sample", "outputs", "tools", "template", "version"):
@@ -314,8 +334,15 @@ def convert(source: Source) -> Conversion:
     if "version" in data:
         state.lost(("version",), "version not carried over: Git keeps the versions")
     messages: list[dict[str, str]] = []
-    split, _ = split_body(body)
-    for role, text, line, attrs in split:
+    split, _ = split_body(body, strip=kind != "mustache")
+    mustache = BodyResult()
+    if kind == "mustache":  # converted to Jinja, message by message (core.formats.mustache)
+        mustache = convert_body([(text, line) for _, text, line, _ in split], set(inputs))
+        for line, message, error in mustache.problems:
+            state.problems.append(Problem(source.path, body_line + line - 1, 1, message, Severity.ERROR if error else Severity.WARNING))
+        if mustache.failed:
+            return Conversion([], sorted(state.problems, key=lambda p: (p.line, p.col)))
+    for index, (role, text, line, attrs) in enumerate(split):
         where_line = body_line + line - 1
         if attrs:
             state.problems.append(Problem(source.path, where_line - 1, 1, f"role attributes {attrs} not carried over", Severity.WARNING))
@@ -327,15 +354,16 @@ def convert(source: Source) -> Conversion:
             continue
         if not text.strip():
             continue
-        messages.append({"role": role, "content": trim_edges(text)})
+        messages.append({"role": role, "content": trim_edges(mustache.templates[index] if mustache.templates else text)})
         continue
     if not messages:
         state.problems.append(Problem(source.path, body_line, 1, "the body has no messages", Severity.WARNING))
     used = sorted({name for m in messages for name in jinja_variables(m["content"])})
     for name in used:
         if name not in inputs:
-            inputs[name] = {"type": "string", "default": ""}
-            state.problems.append(Problem(source.path, body_line, 1, f"`{name}` is not among the inputs: declared with default \"\" (Prompty renders a missing variable as empty text)", Severity.WARNING))
+            type_name, default, why = MISSING_INPUTS[mustache.kinds.get(name, "text")]
+            inputs[name] = {"type": type_name, "default": default}
+            state.problems.append(Problem(source.path, body_line, 1, f"`{name}` is not among the inputs: declared with default {json.dumps(default)} ({why})", Severity.WARNING))
     for name in list(inputs):
         if name not in used:
             state.lost(("inputs", name) if isinstance(data.get("inputs"), dict) else ("inputs",), f"input `{name}` is not used by the body: not carried over")
