@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
-from workbench.core.formats.mustache import BodyResult, convert_body
+from workbench.core.formats.mustache import BodyResult, convert_body, uses_mustache
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.prompty_schema import KINDS, export_structure, outputs_format, tool_of
 from workbench.core.formats.templating import (
@@ -455,6 +455,10 @@ def export(items: list[ExportItem]) -> Conversion:
             messages = (Message("user", prompt.template),)
         ok = True
         for index, message in enumerate(messages, 1):
+            if uses_mustache(message.content):
+                lost(f"message {index} is a mustache template imported from Prompty (its mustache filters): Prompty's Jinja has none and the export writes no mustache: not exported")
+                ok = False
+                break
             text = inline_partials(untrimmed(message.content), partials)
             if text is None:
                 lost(f"message {index}: a partial could not be read")
