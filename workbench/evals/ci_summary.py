@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from workbench.evals.reports import COMMENT_LIMIT, _code, _html, _md, _number, _seconds, _time, _xml
+from workbench.evals.reports import (
+    COMMENT_LIMIT,
+    CaseNames,
+    _code,
+    _html,
+    _md,
+    _number,
+    _seconds,
+    _time,
+    _xml,
+)
 from workbench.evals.secrets import scrub_data
 
 CASE_ROWS = 50  # per prompt in the comment; the JSON report has every case
@@ -190,13 +200,14 @@ def write_ci_junit(report: dict[str, Any], path: Path) -> None:
     ci = scrub_data(report).get("ci") or {}
     root = ET.Element("testsuites", name="workbench ci")
     total = 0.0
+    names = CaseNames()
     for prompt in [p for p in ci.get("prompts") or [] if isinstance(p, dict)]:
         name = str(prompt.get("name", ""))
         cases = [c for c in prompt.get("cases") or [] if isinstance(c, dict) and c.get("head") is not None]
         cases.sort(key=lambda c: (_number(c.get("index")), _number(c.get("repeat"))))  # the file's order
         if prompt.get("status") in ("invalid", "not-run"):
             suite = ET.SubElement(root, "testsuite", name=_xml(name), tests="1", failures="0", errors="1", time=_time(0))
-            run_case = ET.SubElement(suite, "testcase", classname=_xml(name), name="run", time=_time(0))
+            run_case = ET.SubElement(suite, "testcase", classname=_xml(name), name=names.names(_xml(name), [("run", 0)])[0], time=_time(0))
             ET.SubElement(run_case, "error", message=_xml(str(prompt.get("verdict", ""))[:500])).text = _xml(prompt.get("note") or "")
             continue
         if not cases:
@@ -206,9 +217,9 @@ def write_ci_junit(report: dict[str, Any], path: Path) -> None:
         seconds = [_seconds(c.get("latency_ms")) for c in cases]
         total += sum(seconds)
         suite = ET.SubElement(root, "testsuite", name=_xml(name), tests=str(len(cases)), failures=str(failures), errors=str(errors), time=_time(sum(seconds)))
-        for case, took in zip(cases, seconds, strict=True):
-            title = str(case.get("description", "")) + (f" #{int(case.get('repeat') or 0) + 1}" if case.get("repeat") else "")
-            element = ET.SubElement(suite, "testcase", classname=_xml(name), name=_xml(title), time=_time(took))
+        titles = names.names(_xml(name), [(_xml(case.get("description", "")), int(case.get("repeat") or 0)) for case in cases])
+        for case, took, title in zip(cases, seconds, titles, strict=True):
+            element = ET.SubElement(suite, "testcase", classname=_xml(name), name=title, time=_time(took))
             reasons = "\n".join(str(r) for r in case.get("reasons") or [])
             before = {"pass": "regressed: passed on base", "fail": "also failed on base", "error": "errored on base"}.get(case.get("base") or "", "no base result")
             if case.get("head") == "error":
@@ -223,8 +234,8 @@ def write_ci_junit(report: dict[str, Any], path: Path) -> None:
             by_file.setdefault(str(problem.get("path", "")), []).append(problem)
     if by_file:
         suite = ET.SubElement(root, "testsuite", name="validate", tests=str(len(by_file)), failures=str(len(by_file)), errors="0", time=_time(0))
-        for file, found in by_file.items():
-            element = ET.SubElement(suite, "testcase", classname="validate", name=_xml(file), time=_time(0))
+        for (file, found), title in zip(by_file.items(), names.names("validate", [(_xml(file), 0) for file in by_file]), strict=True):
+            element = ET.SubElement(suite, "testcase", classname="validate", name=title, time=_time(0))
             text = "\n".join(f"{file}:{p.get('line', 0)}:{p.get('col', 0)}: {p.get('message', '')}" for p in found)
             ET.SubElement(element, "failure", message=_xml(text.splitlines()[0][:500])).text = _xml(text)
     root.set("time", _time(total))

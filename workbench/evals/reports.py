@@ -6,6 +6,7 @@ import html
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,55 @@ def _time(seconds: float) -> str:
     return f"{seconds:.3f}"
 
 
+class CaseNames:
+    """JUnit testcase names no two cases of one report share under one classname.
+
+    GitLab keeps a report's cases in a hash per status keyed by the SHA-256 of "suite
+    name_classname_name" (`Gitlab::Ci::Reports::TestCase#key`): a second case with the same key
+    replaces the first, one result fewer in the merge request widget. Jenkins files cases by
+    classname and finds a case's history by its name. Names depend only on the report's order
+    (the file's), so a case keeps its name, and its history, from one run to the next.
+    """
+
+    def __init__(self) -> None:
+        self.taken: dict[str, set[str]] = {}
+
+    def names(self, classname: str, cases: Sequence[tuple[str, int]]) -> list[str]:
+        """The names of `cases` ((description, repeat), in the report's order): the n-th case
+        with a description gets ` (n)` (the next free number: a description that already reads
+        `x (2)` keeps that name), and a repeat its ` #k`, as before."""
+        taken = self.taken.setdefault(classname, set())
+        titles = [_title(description, repeat) for description, repeat in cases]
+        wanted = set(titles)
+        seen: dict[tuple[str, int], int] = {}
+        names = []
+        for (description, repeat), title in zip(cases, titles, strict=True):
+            n = seen[(description, repeat)] = seen.get((description, repeat), 0) + 1
+            name = title if n == 1 else _title(f"{description} ({n})", repeat)
+            while name in taken or (name != title and name in wanted):
+                n += 1
+                name = _title(f"{description} ({n})", repeat)
+            taken.add(name)
+            names.append(name)
+        return names
+
+
+def _title(description: str, repeat: int) -> str:
+    return description + (f" #{repeat + 1}" if repeat else "")
+
+
+def _classnames(suites: Sequence[SuiteReport]) -> list[str]:
+    """Each suite's JUnit classname: its prompt, as `test` has always written it; `prompt@revision`
+    where the report has that prompt more than once (`compare`: one suite per version, the same
+    case names), and the provider too where that is still not enough (shards of two providers)."""
+    prompts = Counter(s.prompt for s in suites)
+    versions = Counter((s.prompt, s.revision) for s in suites)
+    return [
+        s.prompt if prompts[s.prompt] == 1 else f"{s.prompt}@{s.revision}" if versions[(s.prompt, s.revision)] == 1 else f"{s.prompt}@{s.revision} {s.provider}"
+        for s in suites
+    ]
+
+
 def write_junit(report: Report, path: Path) -> None:
     """One <testsuite> per prompt version, one <testcase> per case (and repeat).
 
@@ -178,7 +228,8 @@ def write_junit(report: Report, path: Path) -> None:
     report = scrubbed(report)
     root = ET.Element("testsuites", name="workbench")
     total = 0.0
-    for suite in report.suites:
+    names = CaseNames()
+    for suite, classname in zip(report.suites, _classnames(report.suites), strict=True):
         summary = summarize(suite.results)
         seconds = [_seconds(r.latency_ms) for r in suite.results]
         total += sum(seconds)
@@ -191,9 +242,9 @@ def write_junit(report: Report, path: Path) -> None:
             errors=str(summary.errors),
             time=_time(sum(seconds)),
         )
-        for result, took in zip(suite.results, seconds, strict=True):
-            name = result.description + (f" #{result.repeat + 1}" if result.repeat else "")
-            case = ET.SubElement(element, "testcase", classname=_xml(suite.prompt), name=_xml(name), time=_time(took))
+        titles = names.names(_xml(classname), [(_xml(r.description), r.repeat) for r in suite.results])
+        for result, took, title in zip(suite.results, seconds, titles, strict=True):
+            case = ET.SubElement(element, "testcase", classname=_xml(classname), name=title, time=_time(took))
             if result.passed is None:
                 ET.SubElement(case, "error", message=_xml((result.error or "error")[:500])).text = _xml(result.error or "")
             elif not result.passed:

@@ -71,7 +71,8 @@ class PromptCheck:
     base: SuiteOutcome | None = None
     head: SuiteOutcome | None = None
     comparison: Comparison | None = None
-    order: dict[str, int] = field(default_factory=dict)  # case id -> its place in the file (head first, then base)
+    # case id -> its places in the file (head first, then base); several when descriptions repeat
+    order: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def broke(self) -> int:
@@ -176,9 +177,14 @@ class PromptCheck:
             for result in self.head.results:
                 change = "new" if result.passed is not None else "error"
                 cases.append(_case(result.case_id, result.description, result.repeat, change, None, result))
-        last = len(self.order)
+        last = (1 + max((i for places in self.order.values() for i in places), default=-1),)
+        nth: dict[tuple[str, int], int] = {}
         for case in cases:  # results arrive in the order they finish: show them in the file's order
-            case["index"] = self.order.get(case["case_id"], last)
+            # the n-th result of a repeated description (results are in the file's order) is at its
+            # n-th place: sorting by outcome first no longer decides which is first in the JUnit file
+            seen = nth[(case["case_id"], case["repeat"])] = nth.get((case["case_id"], case["repeat"]), -1) + 1
+            places = self.order.get(case["case_id"], last)
+            case["index"] = places[min(seen, len(places) - 1)]
         cases.sort(key=lambda c: (_RANK.get(c["change"], 9), c["index"], c["repeat"]))
         return {
             "name": self.name,
@@ -377,11 +383,12 @@ def _plan_prompt(session: RepoSession, item: diffing.ReviewItem, fork: str, head
     estimates: list[SuiteEstimate] = []
     base_name = item.old_name or item.name
     note = None
-    check.order = {case.case_id: index for index, case in enumerate(loaded.prompt.tests)}
+    for index, case in enumerate(loaded.prompt.tests):
+        check.order[case.case_id] = (*check.order.get(case.case_id, ()), index)
     if item.change != "added":
         base_loaded = prompt_files.prompt_at(session, base_name, fork)
         for case in base_loaded.prompt.tests if base_loaded.prompt is not None else ():
-            check.order.setdefault(case.case_id, len(check.order))
+            check.order.setdefault(case.case_id, (len(loaded.prompt.tests) + len(check.order),))  # after the head's
         if base_loaded.prompt is not None and base_loaded.ok:
             try:
                 estimates.append(estimate_suite(session, base_name, fork, settings, cache))
