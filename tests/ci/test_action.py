@@ -120,7 +120,7 @@ def test_first_run_creates_the_comment_and_the_second_updates_it(runner: Runner)
     (posted,) = runner.bot_comments()
     markdown = Path(first.outputs["markdown"]).read_text(encoding="utf-8")
     assert posted["body"] == f"{MARKER}\n{markdown}"
-    assert "## ❌ Prompt Workbench: support/reply regressed" in markdown
+    assert "## ❌ Prompt Workbench: `support/reply` regressed" in markdown
     assert first.summary == markdown  # the job summary
     assert first.outputs["comment-url"] == f"https://github.com/acme/prompts/pull/12#issuecomment-{posted['id']}"
     upload = first.used("actions/upload-artifact")

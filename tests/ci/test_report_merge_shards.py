@@ -77,7 +77,7 @@ def test_the_markdown_of_a_big_failing_suite_fits_a_github_comment(tmp_path: Pat
     for path in (comment, merged):
         text = path.read_text(encoding="utf-8")
         assert len(text) <= GITHUB_COMMENT_LIMIT, (path.name, len(text))
-        assert "| ❌ `many` | working copy | echo | 0/600 | 600 | 0 |" in text  # the summary is kept
+        assert "| ❌ `many` | `working copy` | `echo` | 0/600 | 600 | 0 |" in text  # the summary is kept
         assert "case 0 says the refund policy" in text  # and the first failures
         assert "JSON report" in text  # saying where the rest is
         assert text.count("<details") == text.count("</details>")

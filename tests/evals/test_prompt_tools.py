@@ -217,7 +217,7 @@ def test_tool_calls_are_shown_in_reports_and_the_case_screen(tmp_path: Path, cap
     assert code == 1
     assert 'called refund_order({"order_id": "99"})' in capsys.readouterr().out
     assert 'tool calls:\nrefund_order({"order_id": "99"})' in (tmp_path / "j.xml").read_text().replace("&quot;", '"')
-    assert "(called refund\\_order" in (tmp_path / "r.md").read_text()
+    assert "(called `refund_order(" in (tmp_path / "r.md").read_text()
     case = json.loads((tmp_path / "r.json").read_text())["suites"][0]["cases"][0]
     assert case["tool_calls"] == [{"name": "refund_order", "arguments": '{"order_id": "99"}'}]
     from workbench.evals.runner import CaseResult

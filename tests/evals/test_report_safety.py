@@ -1,16 +1,20 @@
 """Reports built from hostile outputs: JUnit stays well-formed XML, the Markdown PR comment
-carries no raw HTML, images, links or mentions, and JSON is written whatever the text holds."""
+carries no raw HTML, images, links, mentions or references as GitHub renders it (`gfm.py`:
+cmark-gfm, then the reference filters), and JSON is written whatever the text holds."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+from gfm import Page
 
 from workbench.evals.assertions import AssertionResult
+from workbench.evals.ci_summary import ci_markdown
 from workbench.evals.reports import (
     Report,
     SuiteReport,
@@ -58,25 +62,97 @@ def test_junit_is_well_formed_xml_with_visible_control_characters(tmp_path: Path
     assert failure is not None and "<script>" in (failure.text or "")  # text, escaped by XML
 
 
+# Every way GitHub turns text into a link, a notification or markup (tests/gfm.py).
+LINKY = (
+    "see https://evil.example/x www.evil.example/y ftp://evil.example/z (https://evil.example/p) "
+    "user@evil.example mailto:user@evil.example xmpp:user@evil.example <https://evil.example/a> "
+    "@octocat @org/security-team fixes #123 GH-124 owner/repo#125 commit deadbeefcafe1234 "
+    "`tick` ``two`` ``` | pipe \\| a\\|b ![](https://evil.example/t.png) [x](https://evil.example/l) "
+    "*bold* _em_ ~~strike~~ <b>html</b> </details> &amp; &#64;octocat :tada:"
+)
+# What the comment itself writes: headings, tables, folded lists, bold case names, a footnote.
+OURS = {"h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "details", "summary", "code", "ul", "li", "strong", "em", "sub"}
+
+
+def assert_inert(markdown_text: str, *shown: str) -> Page:
+    """`markdown_text` as GitHub renders it: no link, image or HTML of the data's, nothing its
+    reference filters would link or notify, every table row as wide as its header, and each of
+    `shown` readable as it was typed, in a code span."""
+    page = Page(markdown_text)
+    assert page.links == [], page.links
+    assert set(page.tags) <= OURS, set(page.tags) - OURS
+    assert page.references() == [], page.references()
+    for rows in page.tables:
+        assert len(set(rows)) == 1, rows
+    for text in shown:
+        assert any(text in code for code in page.code), text
+    return page
+
+
 def test_markdown_has_no_raw_html_images_links_or_mentions() -> None:
     text = markdown(_report())
-    for bad in ("<img", "<script", "<b>", "<i>", "![", "](javascript", "](https", "\x1b", "\x00"):
-        assert bad not in text, bad
-    assert text.count("</details>") == text.count("<details")  # no early close from the data
-    assert not re.search(r"(?<![\w`])@(octocat|org/security-team)", text)  # no mention pings
-    tables: list[list[str]] = []
-    previous = ""
-    for line in text.splitlines():
-        if line.startswith("| "):
-            if not previous.startswith("| "):
-                tables.append([])
-            tables[-1].append(line)
-        previous = line
-    assert len(tables) == 2
-    for rows in tables:  # a | from the data never adds a column
-        columns = rows[0].count("|")
-        assert all(len(re.findall(r"(?<!\\)\|", row)) == columns for row in rows), rows
-    assert "&lt;img src=x" in text  # what the output said is still readable
+    page = assert_inert(text, "<img src=x onerror=alert(1)>", "[click](javascript:alert(1)) @octocat @org/security-team </details> | pipe `tick`")
+    assert page.tags.count("details") == text.count("<details")  # no early close from the data
+    assert len(page.tables) == 2
+
+
+def _linky_report() -> Report:
+    failed = CaseResult(
+        "c1", f"case {LINKY}", 0, False, 0.0, output=f"output {LINKY}",
+        asserts=(AssertionResult("contains", False, 0.0, f"reason {LINKY}"),),
+    )
+    suite = SuiteReport(f"p {LINKY[:40]}", f"rev {LINKY}", f"provider {LINKY}", [failed, CaseResult("c2", "`edge`", 0, None, 0.0, error=f"error {LINKY}")])
+    comparison = {
+        "prompt": f"p {LINKY}", "a": f"a {LINKY}", "b": "b", "summary_a": {"passed": 1, "total": 2}, "summary_b": {"passed": 0, "total": 2},
+        "fixed": 0, "regressed": 1, "verdict": f"worse {LINKY}",
+        "cases": [{"description": f" d {LINKY} ", "change": "regressed", "b": {"asserts": [{"type": "t", "pass": False, "reason": LINKY}]}}],
+    }
+    return Report([suite], [comparison])
+
+
+def test_markdown_links_nothing_a_model_wrote() -> None:
+    """A model's answer with a bare URL (`see https://evil.example/x`), an email address, an
+    @mention or `#123` was a live link, a notification or an issue reference in the comment:
+    escaping Markdown syntax stops none of them (GitHub links URLs, emails, mentions and
+    references in the HTML, after the Markdown). Every such text is now a code span, which
+    both passes leave alone, fenced to hold any backticks, `|` escaped in a table cell."""
+    assert_inert(markdown(_linky_report()), f"reason {LINKY}", f"error {LINKY}", f"p {LINKY}", f" d {LINKY} ", "`edge`")
+
+
+def _ci_report(prompts: int = 1) -> dict[str, Any]:
+    prompt = {
+        "name": f"p/{LINKY}", "old_name": f"old {LINKY}", "status": "compare", "failing": True, "verdict": f"worse {LINKY}",
+        "fields": [f"f {LINKY}", "message 1 (system)"], "base": {"total": 1, "passed": 1}, "head": {"total": 1, "passed": 0},
+        "calls": 2, "cost": 0.5,
+        "cases": [{"description": f"d {LINKY}", "repeat": 1, "base": "pass", "head": "fail", "change": "regressed", "reasons": [f"r {LINKY}"], "error": None}],
+    }
+    blocked = {"name": f"q {LINKY}", "status": "not-run", "note": f"n {LINKY}"}
+    problem = {"path": f"prompts/{LINKY}.yaml", "line": 3, "col": 1, "severity": "error", "message": f"m {LINKY}", "hint": f"h {LINKY}"}
+    return {
+        "ci": {
+            "status": "failed", "headline": f"p0/{LINKY} regressed; h {LINKY}", "head": "0123456789abcdef", "head_subject": f"s {LINKY}", "base": f"b {LINKY}",
+            "merge_base": "fedcba9876543210", "files": 3, "ran": True, "spent": {"calls": 2, "cost": 0.5}, "refused": f"x {LINKY}",
+            "prompts": [{**prompt, "name": f"p{i}/{LINKY}"} for i in range(prompts)] + [blocked],
+            "problems": [problem, {**problem, "severity": "warning"}],
+        }
+    }
+
+
+def test_ci_markdown_links_nothing_from_a_file_a_commit_or_a_model() -> None:
+    text = ci_markdown(_ci_report())
+    named = ci_markdown({"ci": {"status": "failed", "headline": "www.evil.example regressed", "prompts": [{"name": "www.evil.example"}]}})
+    assert named.startswith("## ❌ Prompt Workbench: `www.evil.example` regressed\n")  # the name as data, our words as written
+    assert_inert(text, f"d {LINKY}", f"r {LINKY}"[:300], f"s {LINKY}", f"worse {LINKY}", f"n {LINKY}", f"m {LINKY}", f"h {LINKY}", f"f {LINKY}")
+
+
+@pytest.mark.parametrize("limit", range(6000, 6400, 37))
+def test_a_comment_cut_to_fit_is_still_inert(limit: int) -> None:
+    """Past the limit the comment is cut: at the end of a line, never inside a code span (half a
+    span is a backtick and live text after it)."""
+    for text in (ci_markdown(_ci_report(40), limit=limit), markdown(Report(_linky_report().suites * 40), limit=limit)):
+        assert len(text) <= limit
+        assert_inert(text)
+        assert "Cut to fit" in text or "left out to fit" in text
 
 
 def test_json_reports_survive_any_text(tmp_path: Path) -> None:

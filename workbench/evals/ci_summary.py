@@ -4,11 +4,13 @@ Both read only the report's data (`CiCheck.to_dict()`), so they can be rebuilt f
 report. Every text that comes from a file, a commit, a model or a server passes the escaping
 rules of `evals.reports` (`_md` in Markdown, `_html` inside HTML, `_xml` in JUnit) after known
 secrets are removed: a prompt name, a case description or a model's answer cannot add HTML,
-a link, an image, a table column or an @mention to the comment, nor break the XML.
+a link, an image, a table column, an @mention or a `#123` reference to the comment, nor break
+the XML.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -16,7 +18,7 @@ from xml.etree import ElementTree as ET
 from workbench.evals.reports import (
     COMMENT_LIMIT,
     CaseNames,
-    _code,
+    _fit,
     _html,
     _md,
     _number,
@@ -28,6 +30,12 @@ from workbench.evals.secrets import scrub_data
 
 CASE_ROWS = 50  # per prompt in the comment; the JSON report has every case
 MARKS = {"pass": "✓", "fail": "✗", "error": "!", None: "–"}
+# What a case did between base and head (`services.ci`): our words, written plainly; any other
+# value a report holds is data, and shown as data.
+# The headline's own words ("2 of 3 changed prompts regressed"): lowercase words, counts and
+# punctuation, no run of 7 hex digits (a commit SHA to GitHub). Nothing else is written plainly.
+_OUR_WORDS = re.compile(r"(?!.*\b[0-9a-f]{7,}\b)[a-z0-9 ,;()]*")
+CHANGES = frozenset({"regressed", "error", "fixed", "missing", "new", "unchanged-fail", "unchanged-pass"})
 
 
 def _money(value: Any) -> str:
@@ -59,9 +67,13 @@ def _mark(prompt: dict[str, Any]) -> str:
 
 
 def _headline(ci: dict[str, Any]) -> str:
+    """The check's one line, its prompt names as data and its own words as written."""
     status = ci.get("status")
     mark = "⏸️" if status == "refused" else "❌" if status == "failed" else "✅"
-    return f"## {mark} Prompt Workbench: {_md(ci.get('headline', ''))}"
+    names = sorted({str(p.get("name", "")) for p in ci.get("prompts") or [] if isinstance(p, dict)} - {""}, key=len, reverse=True)
+    parts = re.split(f"(?<![^\\s;])({'|'.join(map(re.escape, names))})(?![^\\s;])", str(ci.get("headline", ""))) if names else [str(ci.get("headline", ""))]
+    said = "".join(part if index % 2 == 0 and _OUR_WORDS.fullmatch(part) else _md(part, cell=False) for index, part in enumerate(parts) if part)
+    return f"## {mark} Prompt Workbench: {said}"
 
 
 def _context(ci: dict[str, Any]) -> str:
@@ -70,8 +82,8 @@ def _context(ci: dict[str, Any]) -> str:
     parts = []
     if head:
         subject = ci.get("head_subject") or ""
-        parts.append(f"head `{head}`" + (f" ({_md(subject)})" if subject else ""))
-    parts.append(f"against {_code(ci.get('base', ''))}" + (f" (merge-base `{merge_base}`)" if merge_base else ""))
+        parts.append(f"head {_md(head, cell=False)}" + (f" ({_md(subject, cell=False)})" if subject else ""))
+    parts.append(f"against {_md(ci.get('base', ''), cell=False)}" + (f" (merge-base {_md(merge_base, cell=False)})" if merge_base else ""))
     files = ci.get("files", 0)
     parts.append(f"{files} prompt file{'s' * (files != 1)} validated")
     spent, estimate = ci.get("spent") or {}, ci.get("estimate") or {}
@@ -94,9 +106,9 @@ def _table(ci: dict[str, Any]) -> list[str]:
     calls_title = "calls" if ci.get("ran") else "calls (estimated)"
     lines = [f"| | prompt | base → head | verdict | changed | {calls_title} | cost |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for prompt in ci.get("prompts", []):
-        name = _code(prompt.get("name", ""))
+        name = _md(prompt.get("name", ""))
         if prompt.get("old_name"):
-            name += f" (was {_code(prompt['old_name'])})"
+            name += f" (was {_md(prompt['old_name'])})"
         calls: Any
         cost: Any
         if prompt.get("status") not in ("compare", "head-only"):
@@ -108,9 +120,13 @@ def _table(ci: dict[str, Any]) -> list[str]:
         rates = f"{_rate(prompt.get('base'))} → {_rate(prompt.get('head'))}" if prompt.get("head") else "–"
         lines.append(
             f"| {_mark(prompt)} | {name} | {rates} | {_md(prompt.get('verdict', ''))} | {_fields(prompt.get('fields') or [])}"
-            f" | {_md(calls)} | {_money(cost)} |"
+            f" | {calls if calls == '–' else _md(calls)} | {_money(cost)} |"
         )
     return lines
+
+
+def _change(change: object) -> str:
+    return change if isinstance(change, str) and change in CHANGES else _md(change)
 
 
 def _details(prompt: dict[str, Any]) -> list[str]:
@@ -120,15 +136,15 @@ def _details(prompt: dict[str, Any]) -> list[str]:
     counts: dict[str, int] = {}
     for case in cases:
         counts[str(case.get("change"))] = counts.get(str(case.get("change")), 0) + 1
-    said = ", ".join(f"{n} {change}" for change, n in counts.items())
+    said = ", ".join(f"{n} {change if change in CHANGES else _html(change)}" for change, n in counts.items())
     opened = " open" if prompt.get("failing") or prompt.get("regressed") else ""
-    lines = [f"<details{opened}><summary>{_mark(prompt)} <code>{_html(prompt.get('name', ''))}</code>: {_html(said)}</summary>", ""]
+    lines = [f"<details{opened}><summary>{_mark(prompt)} {_html(prompt.get('name', ''))}: {said}</summary>", ""]
     lines += ["| case | base | head | change | why |", "| --- | --- | --- | --- | --- |"]
     for case in cases[:CASE_ROWS]:
         name = str(case.get("description", "")) + (f" #{int(case.get('repeat') or 0) + 1}" if case.get("repeat") else "")
         why = case.get("error") or "; ".join(str(r) for r in case.get("reasons") or [])
         lines.append(
-            f"| {_md(name)} | {MARKS.get(case.get('base'), '–')} | {MARKS.get(case.get('head'), '–')} | {_md(case.get('change', ''))} | {_md(why[:300])} |"
+            f"| {_md(name)} | {MARKS.get(case.get('base'), '–')} | {MARKS.get(case.get('head'), '–')} | {_change(case.get('change', ''))} | {_md(why[:300])} |"
         )
     if len(cases) > CASE_ROWS:
         lines.append(f"\n… and {len(cases) - CASE_ROWS} more cases (the JSON report has them all).")
@@ -143,8 +159,8 @@ def _problems(ci: dict[str, Any]) -> list[str]:
 
     def item(p: dict[str, Any]) -> str:
         where = f"{p.get('path', '')}:{p.get('line', 0)}:{p.get('col', 0)}"
-        hint = f" (hint: {_md(p['hint'])})" if p.get("hint") else ""
-        return f"- {_code(where)}: {_md(p.get('message', ''))}{hint}"
+        hint = f" (hint: {_md(p['hint'], cell=False)})" if p.get("hint") else ""
+        return f"- {_md(where, cell=False)}: {_md(p.get('message', ''), cell=False)}{hint}"
 
     if errors:
         lines += [f"### Invalid files ({len(errors)} error{'s' * (len(errors) != 1)})", "", *[item(p) for p in errors], ""]
@@ -164,15 +180,14 @@ def ci_markdown(report: dict[str, Any], *, limit: int = COMMENT_LIMIT) -> str:
     text = _render(ci, details=True)
     if len(text) > limit:
         text = _render(ci, details=False)
-        note = "\n_Per-case details left out to fit a comment: see the JSON report or the job summary._\n"
-        text = text[: limit - len(note)] + note
+        text = _fit(text, limit, "\n_Per-case details left out to fit a comment: see the JSON report or the job summary._\n")
     return text
 
 
 def _render(ci: dict[str, Any], *, details: bool) -> str:
     lines = [_headline(ci), "", _context(ci), ""]
     if ci.get("refused"):
-        lines += [f"**Not started**: {_md(ci['refused'])}. Raise the budget or narrow the change.", ""]
+        lines += [f"**Not started**: {_md(ci['refused'], cell=False)}. Raise the budget or narrow the change.", ""]
     prompts = [p for p in ci.get("prompts") or [] if isinstance(p, dict)]
     if prompts:
         lines += [*_table(ci), ""]
@@ -182,7 +197,7 @@ def _render(ci: dict[str, Any], *, details: bool) -> str:
         blocked = [p for p in prompts if p.get("status") == "not-run"]  # invalid ones: under Invalid files
         if blocked:
             lines += ["### Could not run", ""]
-            lines += [f"- {_code(p.get('name', ''))}: {_md(p.get('note', ''))}" for p in blocked]
+            lines += [f"- {_md(p.get('name', ''), cell=False)}: {_md(p.get('note', ''), cell=False)}" for p in blocked]
             lines.append("")
     elif not ci.get("problems"):
         lines += ["No prompt changed: nothing to run.", ""]

@@ -258,33 +258,44 @@ def write_junit(report: Report, path: Path) -> None:
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-# Markdown that GitHub (and other forges) would act on: emphasis, code, links and images
-# ([...](...), ![...](...)), tables (|), strikethrough (~), headings (#), escapes (\\).
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!|~{}#])")
-_NO_MENTION = "@\u200b"  # a zero-width space after @: `@team` is shown, nobody is pinged
+_BACKTICKS = re.compile(r"`+")
 
 
 def _flat(value: object) -> str:
     return well_formed(clean(value)).replace("\n", " ").replace("\t", " ")
 
 
-def _md(value: object) -> str:
-    """Untrusted text inside Markdown (a table cell, a list item): shown as typed, never
-    interpreted: no HTML, image, link, emphasis, column break or @mention."""
-    text = html.escape(_flat(value), quote=False)
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("@", _NO_MENTION)
-
-
-def _code(value: object) -> str:
-    """A name as inline code (shown literally, no mention, no HTML), or as `_md` text when it
-    holds a backtick or a `|` (which would end the code span or the table cell)."""
+def _md(value: object, *, cell: bool = True) -> str:
+    """Untrusted text (a name, a reason, a model's answer) in Markdown: a code span, shown as
+    typed and inert on GitHub. Escaping Markdown syntax is not enough there: cmark-gfm links a
+    bare `www.`, `http(s)://`, `ftp://` or email address, and GitHub then links @mentions,
+    `#123`, commit SHAs and addresses in the HTML, whatever the Markdown escaped; both leave a
+    code span alone, and nothing in one is HTML. The fence is one backtick longer than the
+    longest run inside, spaced where the text starts or ends with a backtick or a space (so
+    the span ends where it should and keeps the text's own spaces); in a table cell (`cell`)
+    each `|` is `\\|`, which the table reads as a `|` of the span, not a column. Numbers are
+    written as they are: nothing in one is markup."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
     text = _flat(value)
-    return f"`{text}`" if text and "`" not in text and "|" not in text else _md(value)
+    if not text:
+        return ""
+    fence = "`" * (1 + max((len(run) for run in _BACKTICKS.findall(text)), default=0))
+    pad = " " if text.strip(" ") and (text[0] in "` " or text[-1] in "` ") else ""
+    shown = text.replace("|", "\\|") if cell else text
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def _html(value: object) -> str:
-    """Untrusted text inside an HTML block (`<summary>`), where Markdown is not parsed."""
-    return html.escape(_flat(value), quote=True).replace("@", _NO_MENTION)
+    """Untrusted text inside an HTML block (`<summary>`), where Markdown is not parsed but
+    GitHub still links mentions and references: as `<code>`, which it leaves alone."""
+    return f"<code>{html.escape(_flat(value), quote=True)}</code>"
+
+
+def _fit(text: str, limit: int, note: str) -> str:
+    """`text` cut to `limit` characters with `note` at the end, at the end of a line: never
+    inside a code span (half a span is a backtick, and live text after it)."""
+    return text[: text.rfind("\n", 0, limit - len(note)) + 1] + note
 
 
 def markdown(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
@@ -292,7 +303,7 @@ def markdown(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
 
     Prompt names, revisions, outputs, reasons and errors come from files, models and servers:
     each passes `_md` (or `_html` inside `<summary>`), so the comment cannot carry raw HTML,
-    tracking images, links or mentions, and a `|` in the data never adds a column.
+    tracking images, links, mentions or references, and a `|` in the data never adds a column.
 
     Past `limit` characters (GitHub refuses a comment over 65,536) each folded list keeps its
     first 50, then 10, then none of its items, saying how many more the JSON report has; tables
@@ -304,8 +315,7 @@ def markdown(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
         text = _markdown(report, cap)
         if len(text) <= limit:
             return text
-    note = "\n_Cut to fit a comment: the JSON report has every result._\n"
-    return text[: text.rfind("\n", 0, limit - len(note)) + 1] + note
+    return _fit(text, limit, "\n_Cut to fit a comment: the JSON report has every result._\n")
 
 
 def _folded(title: str, items: list[str], cap: int | None) -> list[str]:
@@ -325,7 +335,7 @@ def _markdown(report: Report, cap: int | None) -> str:
             a, b = c.get("summary_a") or {}, c.get("summary_b") or {}
             mark = "❌" if _number(c.get("regressed")) or _number(c.get("unmeasured")) else "✅"
             lines.append(
-                f"| {mark} {_code(c.get('prompt', ''))} | {_md(c.get('a', ''))} | {_md(c.get('b', ''))}"
+                f"| {mark} {_md(c.get('prompt', ''))} | {_md(c.get('a', ''))} | {_md(c.get('b', ''))}"
                 f" | {_md(a.get('passed'))}/{_md(a.get('total'))} | {_md(b.get('passed'))}/{_md(b.get('total'))}"
                 f" | {_md(c.get('fixed'))} | {_md(c.get('regressed'))} | {_md(c.get('verdict', ''))} |"
             )
@@ -336,14 +346,14 @@ def _markdown(report: Report, cap: int | None) -> str:
                 items = []
                 for case in regressions:
                     failing = [x for x in (case.get("b") or {}).get("asserts", []) if isinstance(x, dict) and not x.get("pass")]
-                    items.append(f"- **{_md(case.get('description', ''))}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}") for x in failing))
-                lines += _folded(f"<details open><summary>Regressions in <code>{_html(c.get('prompt', ''))}</code> ({len(regressions)})</summary>", items, cap)
+                    items.append(f"- **{_md(case.get('description', ''), cell=False)}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}", cell=False) for x in failing))
+                lines += _folded(f"<details open><summary>Regressions in {_html(c.get('prompt', ''))} ({len(regressions)})</summary>", items, cap)
     if report.suites:
         lines += ["| prompt | revision | provider | passed | failed | errors |", "| --- | --- | --- | --- | --- | --- |"]
         for suite in sorted(report.suites, key=lambda s: summarize(s.results).pass_rate):
             s = summarize(suite.results)
             mark = "✅" if s.total and s.passed == s.total else "❌"
-            lines.append(f"| {mark} {_code(suite.prompt)} | {_md(suite.revision)} | {_md(suite.provider)} | {s.passed}/{s.total} | {s.failed} | {s.errors} |")
+            lines.append(f"| {mark} {_md(suite.prompt)} | {_md(suite.revision)} | {_md(suite.provider)} | {s.passed}/{s.total} | {s.failed} | {s.errors} |")
         lines.append("")
         for suite in report.suites:
             bad = [r for r in suite.results if r.passed is not True]
@@ -353,8 +363,8 @@ def _markdown(report: Report, cap: int | None) -> str:
             for result in bad:
                 why = result.error or "; ".join(f"{a.type}: {a.reason}" for a in result.asserts if not a.passed)
                 calls = describe_tool_calls(result.output).replace("\n", "; ")
-                items.append(f"- **{_md(result.description)}**: {_md(why)}" + (f" (called {_md(calls)})" if calls else ""))
-            lines += _folded(f"<details><summary>Failures in <code>{_html(suite.prompt)}</code> ({len(bad)})</summary>", items, cap)
+                items.append(f"- **{_md(result.description, cell=False)}**: {_md(why, cell=False)}" + (f" (called {_md(calls, cell=False)})" if calls else ""))
+            lines += _folded(f"<details><summary>Failures in {_html(suite.prompt)} ({len(bad)})</summary>", items, cap)
     return "\n".join(lines)
 
 
