@@ -65,10 +65,18 @@ def test_whole_numbers_in_testdata_render_as_gh_sends_them(repo: Path, tmp_path:
         assert messages(repo, "x/n", dict(prompt.tests[index].vars)) == [{"role": "user", "content": gh_template("{{n}} and {{m}}", row)}]
 
 
+def gh_yaml(text: str) -> Any:
+    """A file as yaml.v3 reads it (see `GH_SENDS` for what that is checked against)."""
+    from workbench.core.formats.go_yaml import GoYaml
+    from workbench.core.yamlpos import parse_yaml
+
+    return parse_yaml(text, schema=GoYaml).value
+
+
 def gh_load(path: Path) -> dict[str, Any]:
     """What gh-models `prompt.LoadFromFile` accepts: yaml.v3 into its `File` struct (unknown keys
     ignored, types enforced), then `validateResponseFormat`. Raises AssertionError otherwise."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = gh_yaml(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     for key in ("name", "description", "model"):
         assert isinstance(data.get(key, ""), str), key
@@ -190,3 +198,147 @@ def test_input_defaults_reach_the_testdata_rows_and_langfuse_says_it_drops_them(
     code, out, err = cli(root, "export", str(tmp_path / "lf"), "--env", "dev", "--format", "langfuse", "--json")
     assert code == 0, out + err
     assert any("default of `n`" in p["message"] for p in json.loads(out)["not_carried_over"]), out
+
+
+# What `gh models eval` sends for a plain scalar of a testData row: gopkg.in/yaml.v3 v3.0.1 (the
+# version in gh-models' go.mod) decoding into `prompt.TestDataItem` (map[string]interface{}),
+# then `prompt.TemplateString` (the string, or fmt.Sprintf("%v", value)). Each right-hand side
+# was printed by a Go program doing exactly that, built against Debian's
+# golang-gopkg-yaml.v3-dev 3.0.1 (Go 1.19, TZ=UTC), not computed here.
+GH_SENDS = [
+    ('1e6', '1e+06'),
+    ('-1E-3', '-0.001'),
+    ('.5', '0.5'),
+    ('+12e03', '12000'),
+    ('.inf', '+Inf'),
+    ('.nan', 'NaN'),
+    ('-.Inf', '-Inf'),
+    ('yes', 'yes'),
+    ('no', 'no'),
+    ('on', 'on'),
+    ('off', 'off'),
+    ('0o17', '15'),
+    ('1_000', '1000'),
+    ('1:30', '1:30'),
+    ('017', '15'),
+    ('08', '8'),
+    ('0x1F', '31'),
+    ('0b101', '5'),
+    ('1.5e3', '1500'),
+    ('1.', '1'),
+    ('2001-12-14', '2001-12-14 00:00:00 +0000 UTC'),
+    ('2001-12-14t21:59:43.10-05:00', '2001-12-14 21:59:43.1 -0500 -0500'),
+    ('Yes', 'Yes'),
+    ('NULL', '<nil>'),
+    ('~', '<nil>'),
+    ('1.0', '1'),
+    ('1000000.0', '1e+06'),
+    ('12345678901234567890', '12345678901234567890'),
+    ('123456789012345678901234567890', '1.2345678901234568e+29'),
+    ('-0.0', '-0'),
+    ('190:20:30', '190:20:30'),
+    ('1_0.5', '10.5'),
+    ('=', '='),
+    ('y', 'y'),
+    ('True', 'true'),
+    ('+.inf', '+Inf'),
+    ('-.nan', '-.nan'),
+    ('0.00001', '1e-05'),
+    ('-0b101', '-5'),
+    ('-0o17', '-15'),
+    ('1e400', '1e400'),
+    ('9223372036854775808', '9223372036854775808'),
+    ('-9223372036854775809', '-9.223372036854776e+18'),
+    ('._5', '._5'),
+    ('.5_5', '0.55'),
+    ('0777', '511'),
+    ('1e+6', '1e+06'),
+    ('6.02e23', '6.02e+23'),
+    ('1e5', '100000'),
+    ('[1, 1e6, yes, null, 2.0]', '[1 1e+06 yes <nil> 2]'),
+    ('{k: 1e6, on: off}', 'map[k:1e+06 on:off]'),
+    ('1234567.8', '1.2345678e+06'),
+    ('.1e1', '1'),
+    ('00', '0'),
+    ('0x', '0x'),
+    ('_1', '_1'),
+    ('0b1_0', '2'),
+    ('2001-12-14 21:59:43.10', '2001-12-14 21:59:43.1 +0000 UTC'),
+    ('2001-12-14T21:59:43Z', '2001-12-14 21:59:43 +0000 UTC'),
+    ('2001-12-14T21:59:43', '2001-12-14T21:59:43'),
+    ('2001-2-30', '2001-2-30'),
+    ('2001-12-14  21:59:43', '2001-12-14 21:59:43 +0000 UTC'),
+    ('2001-12-14 1:2:3', '2001-12-14 01:02:03 +0000 UTC'),
+    ('2001-12-14 21:59:43,5', '2001-12-14 21:59:43.5 +0000 UTC'),
+    ('2001-12-14T21:59:43+00:00', '2001-12-14 21:59:43 +0000 UTC'),
+    ('2001-12-14 21:59:60', '2001-12-14 21:59:60'),
+    ('2001-1-2', '2001-01-02 00:00:00 +0000 UTC'),
+    ('2001-12-14T21:59:43.000Z', '2001-12-14 21:59:43 +0000 UTC'),
+    ('2001-12-14 21:59:43 +01:00', '2001-12-14 21:59:43 +01:00'),
+    ('2001-12-14T21:59:43.1+01:30', '2001-12-14 21:59:43.1 +0130 +0130'),
+    ('2000-02-29', '2000-02-29 00:00:00 +0000 UTC'),
+    ('2001-02-29', '2001-02-29'),
+    ('2001-12-14t21:59:43z', '2001-12-14t21:59:43z'),
+    ('+0x1F', '31'),
+    ('0B11', '3'),
+    ('0O17', '15'),
+    ('9999999999999999999999', '1e+22'),
+    ('-0x8000000000000000', '-9223372036854775808'),
+    ('0xFFFFFFFFFFFFFFFFF', '0xFFFFFFFFFFFFFFFFF'),
+    ('+18446744073709551615', '1.8446744073709552e+19'),
+    ('18446744073709551615', '18446744073709551615'),
+    ('1e-400', '0'),
+    ('.5e', '.5e'),
+    ('0x1p3', '0x1p3'),
+    ('09.5', '9.5'),
+    ('0e0', '0'),
+    ('nULL', 'nULL'),
+    ('fAlse', 'fAlse'),
+    ('.', '.'),
+    ('1e06', '1e+06'),
+]
+
+
+def test_testdata_scalars_are_read_as_gh_reads_them(repo: Path, tmp_path: Path) -> None:
+    """gh reads a `.prompt.yml` with yaml.v3, mostly YAML 1.2: `1e6`, `-1E-3`, `.5`, `+12e03` are
+    floats (text to PyYAML, whose YAML 1.1 floats need a dot and a signed exponent), `yes`, `on`
+    and `Yes` are words (booleans to PyYAML), `0o17` is 15, `1:30` is text (90 to PyYAML), `08`
+    is the float 8, `=` is text (PyYAML cannot read it at all), a date is a Go time.Time. A
+    second row of text makes every column text, so each value is compared as gh prints it."""
+    keys = [f"k{i}" for i in range(len(GH_SENDS))]
+    content = "\\n".join("{{" + key + "}}" for key in keys)
+    plain = "".join(f"    {key}: {value}\n" for key, (value, _) in zip(keys, GH_SENDS, strict=True)).replace("    ", "  - ", 1)
+    text = "".join(f"    {key}: 'x'\n" for key in keys).replace("    ", "  - ", 1)
+    source = tmp_path / "scalars.prompt.yml"
+    source.write_text(f'messages:\n  - role: user\n    content: "{content}"\ntestData:\n{plain}{text}', encoding="utf-8")
+    report = import_into(repo, "github-models", source)
+    assert errors(report) == []
+    prompt = load(repo, "x/scalars")
+    sent = messages(repo, "x/scalars", dict(prompt.tests[0].vars))[0]["content"].split("\n")
+    assert list(zip([v for v, _ in GH_SENDS], sent, strict=True)) == GH_SENDS
+
+
+def test_only_the_gh_reader_reads_yaml_as_gh_does() -> None:
+    """The workbench's own files are still read by PyYAML's rules (README: "The prompt file format")."""
+    from workbench.core.formats.go_yaml import GoYaml
+    from workbench.core.yamlpos import parse_yaml
+
+    text = "a: 1e6\nb: yes\nc: 1:30\nd: 0o17\n"
+    assert parse_yaml(text).value == {"a": "1e6", "b": True, "c": 90, "d": "0o17"}
+    assert parse_yaml(text, schema=GoYaml).value == {"a": 1e6, "b": "yes", "c": "1:30", "d": 15}
+    for huge in ("1" * 5000, "0x" + "f" * 5000):  # past uint64 and float64: text to yaml.v3 (int() refused 4,300 digits)
+        assert parse_yaml(f"a: {huge}", schema=GoYaml).value == {"a": huge}
+
+
+def test_export_quotes_text_gh_would_read_as_something_else(repo: Path, tmp_path: Path) -> None:
+    """A test variable `1e6`, `0o17` or `08` is text to the workbench: exported unquoted, gh read a
+    number and sent `1e+06`, `15`, `8`."""
+    words = ["1e6", "0o17", "08", "1.5e3", ".5e3", "+12e03", "on", "yes", "1:30", "2001-12-14", "-.inf", "1_000", "null", "~", "True"]
+    body = "".join(f"  - vars: {{w: {json.dumps(w)}}}\n" for w in words)
+    (repo / "prompts" / "x").mkdir()
+    (repo / "prompts" / "x" / "w.yaml").write_text(f"inputs:\n  w: {{type: string, required: true}}\nmessages:\n  - {{role: user, content: '{{{{ w }}}}'}}\ntests:\n{body}", encoding="utf-8")
+    assert [t.vars["w"] for t in load(repo, "x/w").tests] == words
+    round_trip(repo, "github-models", ["w"], tmp_path)
+    assert [t.vars["w"] for t in load(repo, "y/w").tests] == words  # imported again: the same text
+    exported = gh_load(tmp_path / "export-github-models" / "x" / "w.prompt.yml")
+    assert [row["w"] for row in exported["testData"]] == words

@@ -196,16 +196,34 @@ def _pos(node: yaml.Node) -> Position:
 _FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 
 
-def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
-    """Parse one YAML document keeping positions, within `limits`.
+_SCHEMA_LOADERS: dict[type, tuple[Any, type[_LimitedLoader]]] = {}
+
+
+def _loaders(schema: type[yaml.resolver.Resolver] | None) -> tuple[Any, type[_LimitedLoader]]:
+    """The fast and the positioned loader classes, reading plain scalars by `schema` first (a
+    mixin with its own `resolve` and constructors) where one is given; made once per schema."""
+    if schema is None:
+        return _FAST_LOADER, _LimitedLoader
+    if schema not in _SCHEMA_LOADERS:
+        fast = type(f"Fast{schema.__name__}", (schema, _FAST_LOADER), {}) if _FAST_LOADER is not None else None
+        _SCHEMA_LOADERS[schema] = (fast, type(f"Limited{schema.__name__}", (schema, _LimitedLoader), {}))
+    return _SCHEMA_LOADERS[schema]
+
+
+def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS, *, schema: type[yaml.resolver.Resolver] | None = None) -> YamlDocument:
+    """Parse one YAML document keeping positions, within `limits`. Plain scalars are read by
+    PyYAML's rules (YAML 1.1), or by `schema` for a file another tool reads its own way
+    (`formats.go_yaml.GoYaml`: `gh`'s yaml.v3); every file of the workbench's own is read by
+    PyYAML's.
 
     Raises:
         YamlSyntaxError: the text is not YAML, or passes a limit (with the position of the
             problem).
     """
     _check_size(text, limits)
-    if _FAST_LOADER is not None and "\t" not in text:
-        fast = _FAST_LOADER(text)
+    fast_loader, slow_loader = _loaders(schema)
+    if fast_loader is not None and "\t" not in text:
+        fast = fast_loader(text)
         try:
             node = fast.get_single_node()
             document = YamlDocument(None)
@@ -220,15 +238,15 @@ def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
             pass  # parse it again below, for PyYAML's positioned message
         finally:
             fast.dispose()
-    return _parse_slow(text, limits)
+    return _parse_slow(text, limits, slow_loader)
 
 
-def _parse_slow(text: str, limits: YamlLimits = DEFAULT_LIMITS) -> YamlDocument:
+def _parse_slow(text: str, limits: YamlLimits = DEFAULT_LIMITS, loader_class: type[_LimitedLoader] = _LimitedLoader) -> YamlDocument:
     """The pure-Python path: PyYAML's own positioned messages for every problem."""
     _check_size(text, limits)
     loader: _LimitedLoader | None = None
     try:
-        loader = _LimitedLoader(text, limits)
+        loader = loader_class(text, limits)
         node = loader.get_single_node()
         document = YamlDocument(None)
         if node is not None:

@@ -98,10 +98,12 @@ class Format:
     export_history: bool = False  # the writer wants every version up to the one that runs
 
 
-def dump_yaml(document: Any) -> str:
-    """Deterministic YAML for converted files (same input, same bytes: imports are idempotent)."""
+def dump_yaml(document: Any, quoting: type[yaml.resolver.Resolver] | None = None) -> str:
+    """Deterministic YAML for converted files (same input, same bytes: imports are idempotent).
+    `quoting`: a mixin whose `resolve` says which strings the file's other reader would not read
+    back as strings (`go_yaml.GoQuoting` for gh), so they are quoted."""
 
-    class _Dumper(yaml.SafeDumper):
+    class _Dumper(*((quoting,) if quoting is not None else ()), yaml.SafeDumper):  # type: ignore[misc]
         pass
 
     def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

@@ -1,5 +1,7 @@
 """GitHub Models prompt files (`*.prompt.yml`, run by `gh models eval`) <-> workbench prompts.
 
+A file is read with the scalar rules of gh's YAML library, yaml.v3 (`go_yaml.GoYaml`: `1e6` is
+a float, `on` a word), and exported with each such text quoted (`go_yaml.GoQuoting`).
 Read from gh-models' own code (`pkg/prompt/prompt.go`, `cmd/eval/eval.go`, `builtins.go`):
 
 | GitHub Models | workbench |
@@ -17,12 +19,14 @@ Read from gh-models' own code (`pkg/prompt/prompt.go`, `cmd/eval/eval.go`, `buil
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 import re
 from decimal import Decimal
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
+from workbench.core.formats.go_yaml import GoQuoting, GoYaml
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.templating import (
     escape_literal,
@@ -71,9 +75,16 @@ def _evaluator_assertion(kind: str, value: str) -> dict[str, Any]:
 def _as_gh_prints(value: Any) -> Any:
     """A testData value as gh substitutes it: Go's `%v` of the float64 yaml.v3 decodes prints a
     whole number without `.0` (`2.0` is `2`) and from 1e6 or under 1e-4 in exponent form (`1e+06`),
-    where Jinja prints `2.0` and `1000000.0`: such floats become the int, or the text Go prints."""
-    if not isinstance(value, float) or value != value or value in (float("inf"), float("-inf")):
+    where Jinja prints `2.0` and `1000000.0`: such floats become the int, or the text Go prints;
+    so do `.inf`, `.nan` and `-0.0` (`+Inf`, `NaN`, `-0`: JSON has no infinity), in a list too."""
+    if isinstance(value, list):
+        return [_as_gh_prints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_gh_prints(v) for k, v in value.items()}
+    if not isinstance(value, float):
         return value
+    if not math.isfinite(value) or value == 0:
+        return "NaN" if value != value else "+Inf" if value > 0 else "-Inf" if value < 0 else "-0" if math.copysign(1, value) < 0 else 0
     shortest = Decimal(repr(value)).normalize()
     negative, digits, power = shortest.as_tuple()
     exponent = len(digits) + int(power) - 1
@@ -91,8 +102,17 @@ def _substitute(text: str, row: dict[str, Any]) -> str:
 
 
 def _gh_text(value: Any) -> str:
-    """What gh puts in place of `{{key}}` (Go's `%v`), for a value `_as_gh_prints` has seen."""
-    return value if isinstance(value, str) else (json.dumps(value) if isinstance(value, bool) else str(value))
+    """What gh puts in place of `{{key}}` (Go's `%v`), for a value `_as_gh_prints` has seen: nil
+    is `<nil>`, a list `[a b]`, a mapping `map[k:v]` (keys sorted, as fmt sorts them)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value) if value is not None else "<nil>"
+    if isinstance(value, list):
+        return "[" + " ".join(_gh_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{_gh_text(k)}:{_gh_text(v)}" for k, v in sorted(value.items(), key=lambda item: str(item[0]))) + "]"
+    return str(value)
 
 
 def _row_assertion(assertion: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +127,7 @@ def _row_assertion(assertion: dict[str, Any], row: dict[str, Any]) -> dict[str, 
 def convert(source: Source) -> Conversion:
     """A `.prompt.yml` file -> one workbench prompt (see the module docstring)."""
     try:
-        doc = parse_yaml(source.text)
+        doc = parse_yaml(source.text, schema=GoYaml)  # as gh reads it: yaml.v3, not PyYAML (go_yaml)
     except YamlSyntaxError as err:
         return Conversion([], [Problem(source.path, err.line, err.col, err.message)])
     data = doc.value
@@ -370,7 +390,7 @@ def export(items: list[ExportItem]) -> Conversion:
             document["testData"] = rows
         if evaluators:
             document["evaluators"] = evaluators
-        out.files.append(OutputFile(f"{item.name}.prompt.yml", dump_yaml(document)))
+        out.files.append(OutputFile(f"{item.name}.prompt.yml", dump_yaml(document, GoQuoting)))
     return out
 
 
