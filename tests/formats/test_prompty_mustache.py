@@ -332,6 +332,20 @@ def test_a_large_template_is_converted_in_linear_time() -> None:
     assert time.monotonic() - started < 15
 
 
+def test_a_long_line_is_checked_for_a_role_marker_in_linear_time() -> None:
+    """The check for a line that may render as a role marker (`{{role}}:`) overlapped its
+    quantifiers: 8.6 s for a line of 20,000 spaces, four times that for each doubling; a file
+    may be 16 MiB. Both shapes that made it slow, each 100,000 characters long."""
+    from workbench.core.formats.mustache import convert_body
+
+    started = time.monotonic()
+    for line in (" " * 100_000 + "x", "{{a}}" * 20_000 + " x", "# " + "{{a}}" * 20_000 + ":"):
+        result = convert_body([(line + "\n", 2)], {"a", "x"})
+        assert not any(error for _, _, error in result.problems), result.problems
+    assert [message for _, message, _ in result.problems if "role marker" in message]  # the last one may be a role
+    assert time.monotonic() - started < 15
+
+
 def test_export_reports_a_mustache_prompt_rather_than_writing_what_prompty_cannot_render(repo: Path, tmp_path: Path) -> None:
     """Its messages call the mustache filters, which Prompty's Jinja does not have."""
     from format_helpers import commit_all

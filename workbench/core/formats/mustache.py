@@ -40,7 +40,9 @@ _KINDS = {"!": "comment", "#": "section", "^": "inverted section", "/": "end", "
 _READS = ("variable", "no escape", "section", "inverted section")
 _RANK = {"section": 0, "text": 1, "object": 2}  # how an input is used, the most telling last
 _NOT_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else", "loop", "self"})
-_DYNAMIC_ROLE = re.compile(r"^\s*#?\s*(?:\w|\{\{[^{}]*\}\})*\{\{[^{}]*\}\}(?:\w|\{\{[^{}]*\}\})*\s*:\s*$")
+# A line of words and tags ending in `:`; with a tag in it, it may render as a
+# role marker. No two parts can match the same text: linear on a line of any length.
+_DYNAMIC_ROLE = re.compile(r"\s*(?:#\s*)?(?:\w|\{\{[^{}]*\}\})+\s*:\s*")
 
 
 class MustacheSyntaxError(ValueError):
@@ -205,7 +207,7 @@ def convert_body(messages: list[tuple[str, int]], declared: set[str]) -> BodyRes
         if result.failed:
             return result
         for number, source_line in enumerate(text.split("\n"), first):
-            if _DYNAMIC_ROLE.match(source_line):
+            if "{{" in source_line and _DYNAMIC_ROLE.fullmatch(source_line):
                 result.problems.append((number, f"`{source_line.strip()}` may render as a role marker: Prompty 1 (and Prompty 2 with strict: false) starts a message there, Prompty 2 refuses the render; a workbench prompt has fixed messages, so the line stays text of this one", False))
     return result
 
