@@ -331,3 +331,35 @@ async def test_without_a_cache_to_read_a_case_is_rendered_when_a_slot_is_free_fo
     assert len(renders) == 13 and len(rendered_at_first_call) == 12
     assert results[0].error and "division" in results[0].error and results[0].passed is None
     assert all(r.passed for r in results[1:])
+
+
+async def test_a_case_that_cannot_render_says_so_when_the_endpoint_is_unreachable_too() -> None:
+    """Rendered just in time, a case that cannot render reported the unreachable endpoint found
+    by the cases before it, not its own template error (which needs no endpoint to fix)."""
+    text = (
+        "model: {provider: openai, name: gpt-4o-mini}\ninputs:\n  q: {type: string, required: true}\n  n: {type: number, default: 1}\n"
+        "messages:\n  - {role: user, content: \"{{ q }}{{ '' if 1 // n else '' }}\"}\ntests:\n"
+        + "".join(f"  - {{description: case {i}, vars: {{q: question {i}}}, assert: [{{type: contains, value: question}}]}}\n" for i in range(6))
+        + "  - {description: cannot render, vars: {q: x, n: 0}, assert: [{type: contains, value: x}]}\n"
+    )
+    loaded = load_prompt(text, "prompts/q.yaml")
+    assert loaded.prompt is not None, loaded.problems
+    base_url = f"http://127.0.0.1:{_port_with_nothing_listening()}/v1"
+    provider = _CountedProvider(ModelSpec("openai", "gpt-4o-mini", base_url, "FAKE_KEY"), timeout_s=5)
+    results = await SuiteRun(loaded.prompt, provider, loaded.prompt.tests, RunOptions(concurrency=1, **QUICK)).run()
+    assert "the rest were not sent" in (results[5].error or "")
+    assert results[6].error is not None and "division" in results[6].error, results[6].error
+
+
+async def test_a_suite_with_nothing_to_send_does_not_warm_its_provider() -> None:
+    """Warming imports the SDK in a thread (0.3 s of CPU): for a suite with no case, for nothing."""
+    warmed: list[bool] = []
+
+    class Watching(OpenAIProvider):
+        def warm(self) -> None:
+            warmed.append(True)
+
+    prompt = _prompt(1)
+    provider = Watching(ModelSpec("openai", "gpt-4o-mini", "http://127.0.0.1:9/v1", "FAKE_KEY"))
+    assert await SuiteRun(prompt, provider, [], RunOptions(**QUICK)).run() == []
+    assert warmed == []

@@ -153,9 +153,9 @@ class SuiteRun:
         jobs = [self._prepare(case, repeat) if reads_cache else _Job(case, repeat) for case, repeat in pairs]
         self.on_event(RunStarted(self.arm, self.label, len(jobs), tuple((c.case_id, c.description) for c in self.cases), self.provider.label))
         hits: dict[str, Completion] = {}
-        if self.cache is not None and reads_cache:
+        if reads_cache and self.cache is not None:
             hits = self.cache.get_many([job.key for job in jobs if job.key is not None])  # one query for the suite
-        if not reads_cache or any(job.request is not None and (job.key is None or job.key not in hits) for job in jobs):
+        if any(not job.rendered or (job.request is not None and (job.key is None or job.key not in hits)) for job in jobs):
             warm = getattr(self.provider, "warm", None)
             if warm is not None:
                 warm()  # get the client ready while the cached cases are graded

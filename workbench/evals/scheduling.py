@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 class Slots:
     """At most `limit` requests in flight, shared by every suite of a run; retries go first.
 
-    A request holds a slot only while it is on the wire: a request told to wait (429 with
+    A request holds a slot only while it is built (a case rendered just in time: well under a
+    millisecond, at most the render limit) and on the wire: a request told to wait (429 with
     Retry-After, or a backoff) gives its slot back, so the others keep flowing up to the
     limit. When a slot frees, the waiter with the highest priority gets it (a retry's
     priority is its attempt number; a new case has 0), first come first served among equals:
@@ -147,12 +148,6 @@ def _wait(options: RunOptions, health: EndpointHealth) -> Callable[[RetryCallSta
     return wait
 
 
-def _stop_if_unreachable(health: EndpointHealth) -> None:
-    stop = health.unreachable()
-    if stop is not None:
-        raise stop
-
-
 def _retryable(error: BaseException) -> bool:
     return bool(getattr(error, "retryable", False))
 
@@ -176,7 +171,8 @@ async def call_with_retries(
     (tenacity) is set up only for a call whose first attempt failed: most never do.
 
     Raises:
-        CallError: a non-retryable error, or the last error once the budget is spent.
+        CallError: a non-retryable error, or the last error once the budget is spent;
+        WorkbenchError: what building the request raised (a case that cannot render).
     """
     health = health or EndpointHealth()
     # A provider whose requests cannot be interrupted (the in-process model) gets no timeout.
@@ -184,19 +180,30 @@ async def call_with_retries(
     attempts = 0
     held = False
 
+    def built() -> ModelRequest:
+        nonlocal request
+        if not isinstance(request, ModelRequest):
+            request = request()
+        return request
+
+    def stop_if_unreachable() -> None:
+        stop = health.unreachable()
+        if stop is not None:
+            built()  # a request that cannot be built says so: no endpoint is needed to fix it
+            raise stop
+
     async def attempt() -> Completion:
-        nonlocal attempts, held, request
-        _stop_if_unreachable(health)
+        nonlocal attempts, held
+        stop_if_unreachable()
         if slots is not None and not held:
             await slots.acquire(priority=attempts)
             held = True
-            _stop_if_unreachable(health)  # found so while this call waited for a slot
-        if not isinstance(request, ModelRequest):
-            request = request()
+            stop_if_unreachable()  # found so while this call waited for a slot
+        sent = built()
         attempts += 1
         try:
             async with asyncio.timeout(timeout_s):  # no extra task per call, unlike wait_for
-                completion = await provider.complete(request)
+                completion = await provider.complete(sent)
         except (TimeoutError, CallError) as err:
             retryable = isinstance(err, TimeoutError) or _retryable(err)
             if isinstance(err, CallError):
