@@ -92,7 +92,7 @@ def wrap(owner, attr, begin, end, *, is_async=False, static=False, once=False):
 wrap(ec, "_settings", "command entered", "command entered")
 wrap(sw.RepoSession, "open", "repository open: start", "repository open: end", static=True)
 wrap(se, "_read_target", "files read: start", "files read: end")
-wrap(rn.SuiteRun, "_prepare", "cases rendered: start", "cases rendered: end")
+wrap(rn, "render_prompt", "cases rendered: start", "cases rendered: end")  # up front (a cache to read) or just in time
 wrap(ca.ResponseCache, "get_many", "cache read: start", "cache read: end")
 wrap(pv.OpenAIProvider, "_sdk_client", "HTTP client built: start", "HTTP client built: end", once=True)
 wrap(pv.OpenAIProvider, "complete", "requests: first sent", "requests: last answered", is_async=True)
@@ -114,7 +114,7 @@ PHASES = [
     ("typer: parse arguments", "imports done", "command entered"),
     ("open the repository (GitPython, workbench.yaml)", "repository open: start", "repository open: end"),
     ("read, parse, validate both files (worker thread)", "files read: start", "files read: end"),
-    ("render 200 cases (first -> last; b starts once read)", "cases rendered: start", "cases rendered: end"),
+    ("render 200 cases (first -> last; uncached: each when its call has a slot)", "cases rendered: start", "cases rendered: end"),
     ("read the cache (one query per suite)", "cache read: start", "cache read: end"),
     ("build the SDK client (openai import, worker thread)", "HTTP client built: start", "HTTP client built: end"),
     ("start of command -> first request on the wire", "command entered", "requests: first sent"),
