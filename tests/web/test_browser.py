@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from web_helpers import Served, prefix_proxy, start_server, stop_server
+from web_helpers import Served, linking_site, prefix_proxy, start_server, stop_server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 CHROMIUM_ARGS = [
@@ -157,6 +157,30 @@ def test_the_app_in_a_browser_shows_the_tree_and_opens_a_diff(browser: Any, serv
     page.keyboard.press("p")
     wait_for_screen(page, "Read-only", "read-only: promote")
     page.close()
+
+
+def test_a_link_from_another_site_opens_the_app_and_drops_the_token(browser: Any, served: Served) -> None:
+    """The printed URL clicked on another site's page (a web chat, a docs page, a README on
+    localhost): the navigation is cross-site, so the browser does not send a `SameSite=Strict`
+    cookie on it, nor on a redirect it follows. The app must still open, and the token leave
+    the address bar and the tab's history."""
+    with linking_site(served.url) as elsewhere:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.add_init_script(SCREEN_HOOK)
+        tokened: list[Any] = []  # the browser's request for the printed URL
+        page.on("request", lambda request: tokened.append(request) if "token=" in request.url else None)
+        answers: list[Any] = []  # every document the tab loaded
+        page.on("response", lambda response: answers.append(response) if response.request.is_navigation_request() else None)
+        page.goto(elsewhere, wait_until="domcontentloaded")
+        page.click("#app")
+        page.wait_for_url(served.base + "/", wait_until="domcontentloaded", timeout=30_000)
+        assert len(tokened) == 1 and tokened[0].all_headers().get("sec-fetch-site") == "cross-site", tokened
+        assert answers[-1].url == served.base + "/" and answers[-1].status == 200, [(a.url, a.status) for a in answers]
+        wait_for_screen(page, "1 Prompts", "support/", "READ-ONLY")
+        assert page.url == served.base + "/"
+        entries = page.context.new_cdp_session(page).send("Page.getNavigationHistory")["entries"]
+        assert [entry["url"] for entry in entries] == ["about:blank", elsewhere, served.base + "/"], entries
+        page.close()
 
 
 def test_the_browser_gets_nothing_without_the_token(browser: Any, served: Served) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import http.server
 import json
 import os
 import re
@@ -103,6 +105,35 @@ def open_page(url: str, headers: dict[str, str] | None = None, *, prefix: str = 
     cookie = cookies[0].split(";", 1)[0]
     status, body, page, _ = fetch(again, (headers or {}) | {"Cookie": cookie})
     return status, body, page, cookies[0]
+
+
+# --------------------------------------------------------------------------- another site linking to the app
+@contextlib.contextmanager
+def linking_site(target: str) -> Iterator[str]:
+    """A plain HTTP server on a free port of this machine whose page links to `target`; yields the
+    page's URL on `localhost` (another site than `127.0.0.1`: a web chat, a docs page, a README)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f'<!doctype html><title>elsewhere</title><a id="app" href="{html.escape(target)}">the app</a>'.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the test's output is the test's."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 # --------------------------------------------------------------------------- the app over its websocket
