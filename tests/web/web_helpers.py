@@ -91,16 +91,28 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, di
         return err.code, err.read().decode("utf-8", "replace"), dict(err.headers), err.headers.get_all("Set-Cookie") or []
 
 
+_REFRESH = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]*)">')
+
+
+def refresh_target(body: str) -> str:
+    """Where the page a tokened request gets sends the browser (its `<meta http-equiv="refresh">`)."""
+    found = _REFRESH.search(body)
+    assert found, body
+    return html.unescape(found.group(1))
+
+
 def open_page(url: str, headers: dict[str, str] | None = None, *, prefix: str = "") -> tuple[int, str, dict[str, str], str]:
-    """The printed (tokened) URL as a browser opens it: its `303` sets the cookie, the page comes from
-    the `Location` with that cookie alone. Returns the page's status, body, headers and the cookie
-    as set (its attributes included). The Location is asked of the same server (`url`'s address),
-    with the same headers, minus the proxy's path `prefix`: a public URL names a proxy that is not there."""
-    status, body, first, cookies = fetch(url, headers)
-    assert status == 303 and len(cookies) == 1, (status, body)
-    location = urlsplit(first["Location"])
-    assert "token" not in location.query, first["Location"]
-    assert location.path.startswith(prefix + "/"), first["Location"]
+    """The printed (tokened) URL as a browser opens it: its answer sets the cookie and refreshes to
+    the same address without the token; the page comes from there with that cookie alone. Returns
+    the page's status, body, headers and the cookie as set (its attributes included). The refresh's
+    URL is asked of the same server (`url`'s address), with the same headers, minus the proxy's path
+    `prefix`: a public URL names a proxy that is not there."""
+    status, body, _, cookies = fetch(url, headers)
+    assert status == 200 and len(cookies) == 1, (status, body)
+    target = refresh_target(body)
+    location = urlsplit(target)
+    assert "token" not in location.query, target
+    assert location.path.startswith(prefix + "/"), target
     again = urlsplit(url)._replace(path=location.path[len(prefix) :], query=location.query).geturl()
     cookie = cookies[0].split(";", 1)[0]
     status, body, page, _ = fetch(again, (headers or {}) | {"Cookie": cookie})

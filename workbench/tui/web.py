@@ -49,7 +49,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from textual_serve.server import Server, log, to_int
 
 from workbench.core.safe_text import one_line
-from workbench.tui.web_page import OfflineTemplates, content_security_policy
+from workbench.tui.web_page import EXCHANGE_POLICY, OfflineTemplates, content_security_policy, exchange_page
 from workbench.tui.web_session import SessionService
 
 COOKIE = "workbench_token_{port}"
@@ -60,7 +60,6 @@ TOO_MANY = (
     "503 Service Unavailable: this Prompt Workbench server already runs {count} sessions, the most it runs (--max-sessions). "
     "Close one of its tabs, then reload this one.\n"
 )
-SEE_OTHER = "303 See Other: this browser now holds the token as a cookie; the page is at the same address without it.\n"
 MAX_SESSIONS = 8  # each session is an app process (60-150 MB): a script with the token must not open them by the hundred
 MISDIRECTED = "421 Misdirected Request: this Prompt Workbench server answers to {names} only (Host). Behind a proxy, pass --public-url.\n"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -263,9 +262,14 @@ class TokenServer(Server):
         return bool(cookie) and hmac.compare_digest(cookie.encode(), self.token.encode()), False
 
     def _exchange(self, request: web.Request, page_origin: str) -> web.Response:
-        """The answer to a tokened request: the cookie, and a `303` to the same address without the
-        token (the page's URL as the browser names it, behind a proxy its public URL with the prefix)."""
-        response = web.Response(status=303, text=SEE_OTHER, headers={"Location": request["page_url"] + without_token(request)})
+        """The answer to a tokened request: the cookie, and a page that opens the same address without
+        the token (the page's URL as the browser names it, behind a proxy its public URL with the
+        prefix). Not a redirect: a navigation another site started stays cross-site through its
+        redirects, and the browser sends no `SameSite=Strict` cookie with it (403)."""
+        page = exchange_page(request["page_url"] + without_token(request))
+        headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+        headers["Content-Security-Policy"] = EXCHANGE_POLICY
+        response = web.Response(text=page, content_type="text/html", headers=headers)
         # Secure behind an https --public-url: never sent to an http:// URL of that host (in clear)
         secure = page_origin.startswith("https://")
         response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path=self.cookie_path, secure=secure)
@@ -289,7 +293,7 @@ class TokenServer(Server):
             return self._refuse(403, CROSS_ORIGIN)
         request["page_origin"] = page_origin
         request["page_url"] = self.fixed_public_url or origin
-        # A websocket cannot follow a redirect: one with `?token=` (no browser's) is served as it comes.
+        # A websocket cannot load a page: one with `?token=` (no browser's) is served as it comes.
         response = self._exchange(request, page_origin) if from_query and not websocket else await handler(request)
         if not response.prepared:
             response.headers.setdefault("Cache-Control", "no-store")

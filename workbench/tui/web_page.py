@@ -11,10 +11,14 @@ from outside. A template that would still fetch from another host stops the serv
 page (an error, never a silent leak); `tests/web/test_serve.py` checks the page and its CSS.
 
 `content_security_policy` is the header that tells the browser the same: only this server.
+
+`exchange_page` is the page a request with the token gets (with the token's cookie): it opens
+the same address without the token, and loads nothing (`EXCHANGE_POLICY`).
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -94,4 +98,24 @@ def content_security_policy(page_origin: str) -> str:
             "form-action 'none'",
             "frame-ancestors 'none'",
         )
+    )
+
+
+# Nothing to load, run, submit or frame: the page's refresh and link are navigations, not fetches.
+EXCHANGE_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
+def exchange_page(url: str) -> str:
+    """The page that opens `url` (the address without the token) as soon as it is read, by a
+    `<meta http-equiv="refresh">`: a navigation the page starts, so same-site, and the browser
+    sends the `SameSite=Strict` cookie with it (it sends none on a navigation, or a redirect,
+    that another site's page started). A 0-second refresh replaces the tab's history entry.
+    `url` is an attribute's value, HTML-escaped; it starts with `http(s)://`, so the refresh
+    reads all of it as the URL. The link is for a browser that does not follow refreshes."""
+    shown = html.escape(url, quote=True)
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0;url={shown}"><title>Prompt Workbench</title></head>\n'
+        f'<body><p>This browser now holds the token as a cookie: <a href="{shown}">open Prompt Workbench</a> '
+        "(the same address without the token).</p></body></html>\n"
     )
