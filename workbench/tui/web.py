@@ -11,8 +11,12 @@ middleware in front of every route (the page, its static files, the websocket, d
 - a request must carry the token, either as `?token=` (the URL printed at start-up) or as
   the cookie that a tokened request gets (`HttpOnly`, `SameSite=Strict`: the static files and
   the websocket the page opens carry it; another site's page cannot). A tokened request gets
-  the cookie and a `303` to the same address without the token, nothing else: the tab's
-  address bar and history entry never show the token (a screen share, someone looking on);
+  the cookie and a tiny page (`web_page.exchange_page`) whose 0-second `<meta refresh>` opens
+  the same address without the token, nothing else: the tab's address bar and history entry
+  never show the token (a screen share, someone looking on). Not a `303`: a navigation that
+  another site's link started (a chat, a docs page) stays cross-site through its redirects,
+  so the browser sent the `Strict` cookie to none of them (403); the page's own refresh is
+  same-site and carries it;
 - the websocket that runs the app must come from the page's own origin (`Origin` header):
   every port of 127.0.0.1 is the same "site" for cookies, so a page of another local server
   would send the cookie; its websocket gets `403 Forbidden`;
