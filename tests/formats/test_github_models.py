@@ -66,11 +66,20 @@ def test_whole_numbers_in_testdata_render_as_gh_sends_them(repo: Path, tmp_path:
 
 
 def gh_yaml(text: str) -> Any:
-    """A file as yaml.v3 reads it (see `GH_SENDS` for what that is checked against)."""
-    from workbench.core.formats.go_yaml import GoYaml
+    """A file as gh holds it once yaml.v3 has decoded it into its `File` struct: string fields as
+    their text (`GH_KEEPS`), testData values (interface{}) and model parameters (Go numbers) as
+    yaml.v3 resolves them (`GH_SENDS`)."""
+    from workbench.core.formats.go_yaml import GoText, go_value
     from workbench.core.yamlpos import parse_yaml
 
-    return parse_yaml(text, schema=GoYaml).value
+    doc = parse_yaml(text, schema=GoText, keep_nodes=True)
+    data, nodes = doc.value, doc.nodes or {}
+    for index, row in enumerate(data.get("testData") or [] if isinstance(data, dict) else []):
+        if isinstance(row, dict):
+            data["testData"][index] = {key: go_value(nodes[("testData", index, key)]) for key in row}
+    if isinstance(data, dict) and isinstance(data.get("modelParameters"), dict):
+        data["modelParameters"] = {key: go_value(nodes[("modelParameters", key)]) for key in data["modelParameters"]}
+    return data
 
 
 def gh_load(path: Path) -> dict[str, Any]:
@@ -320,14 +329,20 @@ def test_testdata_scalars_are_read_as_gh_reads_them(repo: Path, tmp_path: Path) 
 
 def test_only_the_gh_reader_reads_yaml_as_gh_does() -> None:
     """The workbench's own files are still read by PyYAML's rules (README: "The prompt file format")."""
-    from workbench.core.formats.go_yaml import GoYaml
-    from workbench.core.yamlpos import parse_yaml
+    from workbench.core.formats.go_yaml import GoText, go_value
+    from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
 
-    text = "a: 1e6\nb: yes\nc: 1:30\nd: 0o17\n"
-    assert parse_yaml(text).value == {"a": "1e6", "b": True, "c": 90, "d": "0o17"}
-    assert parse_yaml(text, schema=GoYaml).value == {"a": 1e6, "b": "yes", "c": "1:30", "d": 15}
+    text = "a: 1e6\nb: yes\nc: 1:30\nd: 0o17\ne: true\nf: ~\n"
+    assert parse_yaml(text).value == {"a": "1e6", "b": True, "c": 90, "d": "0o17", "e": True, "f": None}
+    gh = parse_yaml(text, schema=GoText, keep_nodes=True)
+    assert gh.value == {"a": "1e6", "b": "yes", "c": "1:30", "d": "0o17", "e": "true", "f": None}  # a Go string field
+    assert gh.nodes is not None and {k: go_value(gh.nodes[(k,)]) for k in gh.value} == {"a": 1e6, "b": "yes", "c": "1:30", "d": 15, "e": True, "f": None}  # an interface{}
+    assert parse_yaml(text).nodes is None  # kept only when asked
     for huge in ("1" * 5000, "0x" + "f" * 5000):  # past uint64 and float64: text to yaml.v3 (int() refused 4,300 digits)
-        assert parse_yaml(f"a: {huge}", schema=GoYaml).value == {"a": huge}
+        gh = parse_yaml(f"a: {huge}", schema=GoText, keep_nodes=True)
+        assert gh.value == {"a": huge} and gh.nodes is not None and go_value(gh.nodes[("a",)]) == huge
+    with pytest.raises(YamlSyntaxError, match="cannot read 'abc' as a !!int"):  # gh: cannot decode !!str `abc` as a !!int
+        parse_yaml("a: !!int abc", schema=GoText)
 
 
 def test_export_quotes_text_gh_would_read_as_something_else(repo: Path, tmp_path: Path) -> None:
@@ -342,3 +357,69 @@ def test_export_quotes_text_gh_would_read_as_something_else(repo: Path, tmp_path
     assert [t.vars["w"] for t in load(repo, "y/w").tests] == words  # imported again: the same text
     exported = gh_load(tmp_path / "export-github-models" / "x" / "w.prompt.yml")
     assert [row["w"] for row in exported["testData"]] == words
+
+
+# What gh-models holds in a typed Go `string` field (a message's `content`, `role`, the file's
+# `description`, `name`, `model`, a string evaluator's value, a testData row's key: map[string])
+# for each scalar: yaml.v3's decoder (decode.go, `scalar`) sets a string field to the scalar's
+# own text whatever it resolves to, so `1e6` stays `1e6` and `true` stays `true` (no error); a
+# null leaves the field empty; only an explicit tag it cannot read (`!!int abc`) is an error.
+# Printed by a Go program decoding into gh-models' `prompt.File` types with Debian's
+# golang-gopkg-yaml.v3-dev 3.0.1 (Go 1.19), not computed here.
+GH_KEEPS = [
+    ("1e6", "1e6"),
+    (".5", ".5"),
+    ("0o17", "0o17"),
+    ("08", "08"),
+    ("+12e03", "+12e03"),
+    ("2001-12-14", "2001-12-14"),
+    ("2001-12-14 21:59:43.10", "2001-12-14 21:59:43.10"),
+    ("true", "true"),
+    ("True", "True"),
+    ("FALSE", "FALSE"),
+    ("yes", "yes"),
+    ("1.50", "1.50"),
+    ("1:30", "1:30"),
+    (".inf", ".inf"),
+    ("12", "12"),
+    ("=", "="),
+    ("!!int 12", "12"),
+    ("!!float 1", "1"),
+    ('"1e6"', "1e6"),
+]
+
+
+def test_string_fields_keep_the_text_gh_reads_into_go_strings(repo: Path, tmp_path: Path) -> None:
+    """gh decodes a prompt file into typed structs: only testData values are interface{}. The
+    importer read every plain scalar as an interface{}: `content: 1e6` became the float 1e6,
+    "message without text content not carried over", and `description: 1e6` was dropped;
+    `equals: 1.50` checked for `1.5`, `contains: true` for `True`; a row key `1e6` became
+    `1000000.0`. A testData value is still read as gh reads it (`x: 1e6` sends `1e+06`)."""
+    body = "".join(f"  - role: user\n    content: {value}\n" for value, _ in GH_KEEPS)
+    source = tmp_path / "keep.prompt.yml"
+    source.write_text(
+        f"name: 0o17\ndescription: 1e6\nmodel: openai/1e6\nmessages:\n  - role: system\n    content: 'x={{{{x}}}}'\n{body}"
+        "testData:\n  - {1e6: a, true: b, 0o17: c, x: 1e6}\n"
+        "evaluators:\n  - name: 1e6\n    string: {equals: 1.50}\n  - name: t\n    string: {contains: true}\n",
+        encoding="utf-8",
+    )
+    report = import_into(repo, "github-models", source)
+    assert errors(report) == []
+    assert [p.message for p in report.problems if "message" in p.message] == []
+    prompt = load(repo, "x/keep")
+    assert prompt.description == "1e6"
+    assert prompt.model.name == "openai/1e6"
+    test = prompt.tests[0]
+    assert messages(repo, "x/keep", dict(test.vars)) == [{"role": "system", "content": "x=1e+06"}] + [{"role": "user", "content": sent} for _, sent in GH_KEEPS]
+    assert prompt.raw["tests"][0]["metadata"] == {"1e6": "a", "true": "b", "0o17": "c"}
+    assert sorted((a.type, a.value) for a in test.asserts) == [("equals", "1.50"), ("icontains", "true")]
+
+
+def test_true_and_null_in_a_string_field() -> None:
+    """`role: true` is the role `true` to gh (not an error: an unknown role); a null content is
+    an empty string to gh, and no message here."""
+    from workbench.core.formats.base import Source
+    from workbench.core.formats.github_models import convert
+
+    problems = convert(Source("n.prompt.yml", "messages:\n  - {role: true, content: x}\n  - {role: user, content: ~}\n  - {role: user, content: hi}\n", lambda _: None, "")).problems
+    assert [p.message for p in problems] == ["message role 'true' not carried over (gh models knows system, user, assistant)", "message without text content not carried over"]

@@ -40,6 +40,7 @@ class YamlDocument:
     positions: dict[Path, Position] = field(default_factory=dict)  # value nodes
     key_positions: dict[Path, Position] = field(default_factory=dict)  # mapping keys
     duplicates: list[tuple[Path, Position, Position]] = field(default_factory=list)
+    nodes: dict[Path, yaml.Node] | None = field(default=None, repr=False)  # value nodes, if asked (`keep_nodes`)
 
     def where(self, path: Path, *, key: bool = False) -> Position:
         """Position of `path`, falling back to the nearest ancestor that has one."""
@@ -210,11 +211,12 @@ def _loaders(schema: type[yaml.resolver.Resolver] | None) -> tuple[Any, type[_Li
     return _SCHEMA_LOADERS[schema]
 
 
-def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS, *, schema: type[yaml.resolver.Resolver] | None = None) -> YamlDocument:
+def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS, *, schema: type[yaml.resolver.Resolver] | None = None, keep_nodes: bool = False) -> YamlDocument:
     """Parse one YAML document keeping positions, within `limits`. Plain scalars are read by
     PyYAML's rules (YAML 1.1), or by `schema` for a file another tool reads its own way
-    (`formats.go_yaml.GoYaml`: `gh`'s yaml.v3); every file of the workbench's own is read by
-    PyYAML's.
+    (`formats.go_yaml.GoText`: `gh`'s yaml.v3); every file of the workbench's own is read by
+    PyYAML's. `keep_nodes`: `nodes` holds the composed node of each value, for a reader that
+    decodes some parts of the file by other rules (`go_yaml.go_value`).
 
     Raises:
         YamlSyntaxError: the text is not YAML, or passes a limit (with the position of the
@@ -226,7 +228,7 @@ def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS, *, schema: type[y
         fast = fast_loader(text)
         try:
             node = fast.get_single_node()
-            document = YamlDocument(None)
+            document = YamlDocument(None, nodes={} if keep_nodes else None)
             if node is not None:
                 if _may_expand(text, limits):
                     measure(node, limits)  # bombs and depth are refused before anything is built
@@ -238,17 +240,17 @@ def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS, *, schema: type[y
             pass  # parse it again below, for PyYAML's positioned message
         finally:
             fast.dispose()
-    return _parse_slow(text, limits, slow_loader)
+    return _parse_slow(text, limits, slow_loader, keep_nodes)
 
 
-def _parse_slow(text: str, limits: YamlLimits = DEFAULT_LIMITS, loader_class: type[_LimitedLoader] = _LimitedLoader) -> YamlDocument:
+def _parse_slow(text: str, limits: YamlLimits = DEFAULT_LIMITS, loader_class: type[_LimitedLoader] = _LimitedLoader, keep_nodes: bool = False) -> YamlDocument:
     """The pure-Python path: PyYAML's own positioned messages for every problem."""
     _check_size(text, limits)
     loader: _LimitedLoader | None = None
     try:
         loader = loader_class(text, limits)
         node = loader.get_single_node()
-        document = YamlDocument(None)
+        document = YamlDocument(None, nodes={} if keep_nodes else None)
         if node is not None:
             if _may_expand(text, limits):
                 measure(node, limits)
@@ -356,6 +358,8 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, doc: YamlDocume
     if depth > limits.max_depth:
         _limit_error(f"invalid YAML: nested more than {limits.max_depth} levels deep (the limit)", node)
     doc.positions.setdefault(path, _pos(node))
+    if doc.nodes is not None:
+        doc.nodes.setdefault(path, node)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves `<<` merge keys
         result: dict[Any, Any] = {}
@@ -373,6 +377,8 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, doc: YamlDocume
             seen[key] = key_pos
             doc.key_positions[key_path] = key_pos
             doc.positions.pop(key_path, None)
+            if doc.nodes is not None:
+                doc.nodes.pop(key_path, None)
             result[key] = _build(loader, value_node, key_path, doc, depth + 1, limits)
         return result
     if isinstance(node, yaml.SequenceNode):

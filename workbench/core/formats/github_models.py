@@ -1,7 +1,9 @@
 """GitHub Models prompt files (`*.prompt.yml`, run by `gh models eval`) <-> workbench prompts.
 
-A file is read with the scalar rules of gh's YAML library, yaml.v3 (`go_yaml.GoYaml`: `1e6` is
-a float, `on` a word), and exported with each such text quoted (`go_yaml.GoQuoting`).
+A file is read as gh's YAML library, yaml.v3, decodes it into gh's structs (`go_yaml`): a
+string field keeps its text (`content: 1e6` is `1e6`), a testData value is resolved by yaml.v3's
+rules (`1e6` is a float, `on` a word); the export quotes each text yaml.v3 would read as
+something else (`go_yaml.GoQuoting`).
 Read from gh-models' own code (`pkg/prompt/prompt.go`, `cmd/eval/eval.go`, `builtins.go`):
 
 | GitHub Models | workbench |
@@ -26,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
-from workbench.core.formats.go_yaml import GoQuoting, GoYaml
+from workbench.core.formats.go_yaml import GoQuoting, GoText, go_value
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.templating import (
     escape_literal,
@@ -39,7 +41,7 @@ from workbench.core.formats.templating import (
     slug,
 )
 from workbench.core.model import Problem, Severity
-from workbench.core.yamlpos import YamlSyntaxError, parse_yaml
+from workbench.core.yamlpos import YamlDocument, YamlSyntaxError, parse_yaml
 
 ENDPOINT = "https://models.github.ai/inference"
 KEY_ENV = "GITHUB_TOKEN"
@@ -124,10 +126,27 @@ def _row_assertion(assertion: dict[str, Any], row: dict[str, Any]) -> dict[str, 
     return {**made, **{k: v for k, v in base.items() if k not in made}}
 
 
+def _go_value(doc: YamlDocument, path: tuple[str | int, ...]) -> Any:
+    """The value at `path` as yaml.v3 decodes it into a Go interface{} (`doc.value` holds text)."""
+    assert doc.nodes is not None
+    return go_value(doc.nodes[path])
+
+
+def _test_data(doc: YamlDocument, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The testData rows as gh holds them (map[string]interface{}): each key its text (a null
+    key is dropped, as yaml.v3 drops it), each value as yaml.v3 resolves it and gh prints it."""
+    rows = data.get("testData")
+    return [
+        {key: _as_gh_prints(_go_value(doc, ("testData", index, key))) for key in row if key is not None}
+        for index, row in enumerate(rows if isinstance(rows, list) else [])
+        if isinstance(row, dict)
+    ]
+
+
 def convert(source: Source) -> Conversion:
     """A `.prompt.yml` file -> one workbench prompt (see the module docstring)."""
     try:
-        doc = parse_yaml(source.text, schema=GoYaml)  # as gh reads it: yaml.v3, not PyYAML (go_yaml)
+        doc = parse_yaml(source.text, schema=GoText, keep_nodes=True)  # as gh reads it: yaml.v3, not PyYAML (go_yaml)
     except YamlSyntaxError as err:
         return Conversion([], [Problem(source.path, err.line, err.col, err.message)])
     data = doc.value
@@ -151,9 +170,9 @@ def convert(source: Source) -> Conversion:
     parameters: dict[str, Any] = {}
     raw_parameters = data.get("modelParameters")
     if isinstance(raw_parameters, dict):
-        for key, value in raw_parameters.items():
+        for key in raw_parameters:
             if key in PARAMETERS:
-                parameters[PARAMETERS[key]] = value
+                parameters[PARAMETERS[key]] = _go_value(doc, ("modelParameters", key))  # a Go number, resolved as yaml.v3 does
             else:
                 state.lost(("modelParameters", key), f"model parameter `{key}` not carried over (gh models sends only maxTokens, temperature, topP)")
     if parameters:
@@ -163,7 +182,7 @@ def convert(source: Source) -> Conversion:
     response_format = _response_format(state, data)
 
     # Messages: `{{key}}` placeholders; the keys of testData decide what gh substitutes.
-    rows = [{k: _as_gh_prints(v) for k, v in row.items()} for row in data.get("testData") or [] if isinstance(row, dict)]
+    rows = _test_data(doc, data)
     messages: list[dict[str, str]] = []
     used: list[str] = []
     for index, message in enumerate(data.get("messages") or []):

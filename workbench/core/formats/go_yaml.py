@@ -1,7 +1,14 @@
-"""Plain YAML scalars read as `gh models` reads them, for `.prompt.yml` files only.
+"""YAML read as `gh models` reads it, for `.prompt.yml` files only.
 
-gh-models loads a prompt file with gopkg.in/yaml.v3 (v3.0.1 in its go.mod), a testData row
-into `map[string]interface{}`, and puts each value into a message with `fmt.Sprintf("%v")`.
+gh-models loads a prompt file with gopkg.in/yaml.v3 (v3.0.1 in its go.mod) into typed structs
+(`pkg/prompt/prompt.go`). A Go `string` field (a message's `role` and `content`, `name`,
+`description`, `model`, `responseFormat`, `jsonSchema`, an evaluator's name and strings) and
+a testData row's key take the scalar's own text, whatever it resolves to (decode.go, `scalar`:
+`1e6` stays `1e6`, `true` stays `true`); a null leaves the field empty; only an explicit tag
+that does not fit (`!!int abc`) is an error. `GoText` reads a file so: each scalar as its text.
+gh holds a `testData` value in an `interface{}` (`TestDataItem` is `map[string]interface{}`),
+where the plain scalar's resolved value counts, and puts it into a message with
+`fmt.Sprintf("%v")`: `go_value` gives that value from the node `GoText` composed.
 The workbench reads its own files with PyYAML, which follows YAML 1.1; yaml.v3 follows YAML
 1.2's core schema, plus a few old forms of its own (`resolve.go`). Where they part:
 
@@ -132,28 +139,49 @@ def go_scalar(text: str) -> tuple[str, Any]:
     return STR, text
 
 
-def _construct(tag: str) -> Any:
-    def construct(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
-        found, value = go_scalar(loader.construct_scalar(node))
-        if (found, tag) == (INT, FLOAT):  # `!!float 1`: yaml.v3 makes the int a float
-            return float(value)
-        if found != tag:  # an explicit tag yaml.v3 refuses, e.g. `!!int abc`
-            raise ValueError(f"{node.value!r} is not a {tag.rsplit(':', 1)[-1]} to gh")
-        return value
-
-    return construct
+_RESOLVED = (INT, FLOAT, BOOL, TIMESTAMP, NULL)
 
 
-class GoYaml(yaml.resolver.Resolver):
-    """A loader mixin (`yamlpos.parse_yaml(text, schema=GoYaml)`): plain scalars resolved and
-    built as yaml.v3 does; quoted scalars and collections as before."""
+def _scalar_value(node: yaml.Node) -> Any:
+    """What yaml.v3 decodes a scalar `GoText` composed into an interface{} (its tag is the one
+    yaml.v3 resolves, or the explicit one). Raises ValueError for an explicit tag yaml.v3
+    refuses (`!!int abc`), as gh does whatever the field."""
+    if node.tag not in _RESOLVED:
+        return node.value  # text: quoted, `!!str`, or plain text
+    found, value = go_scalar(node.value)
+    if (found, node.tag) == (INT, FLOAT):  # `!!float 1`: yaml.v3 makes the int a float
+        return float(value)
+    if found != node.tag:
+        raise ValueError(f"gh cannot read {node.value!r} as a !!{node.tag.rsplit(':', 1)[-1]}")
+    return value
 
-    yaml_constructors = {
-        **yaml.SafeLoader.yaml_constructors,
-        INT: _construct(INT),
-        FLOAT: _construct(FLOAT),
-        TIMESTAMP: _construct(TIMESTAMP),
-    }
+
+def _text(loader: yaml.SafeLoader, node: yaml.Node) -> str | None:
+    """A scalar as a Go string field takes it: its text (a null: None, where Go leaves "")."""
+    return None if _scalar_value(node) is None else node.value  # refuses what gh refuses
+
+
+def go_value(node: yaml.Node) -> Any:
+    """What yaml.v3 decodes `node` (composed by a `GoText` loader, mappings flattened) into
+    in an interface{}, a time as the text gh sends: a collection's items and keys likewise."""
+    if isinstance(node, yaml.SequenceNode):
+        return [go_value(item) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        items: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = go_value(key_node)
+            items[str(key) if isinstance(key, (list, dict)) else key] = go_value(value_node)
+        return items
+    return _scalar_value(node)
+
+
+class GoText(yaml.resolver.Resolver):
+    """A loader mixin (`yamlpos.parse_yaml(text, schema=GoText, keep_nodes=True)`): a prompt
+    file as gh's typed fields hold it. Plain scalars are resolved as yaml.v3 does, so each
+    node's tag is yaml.v3's (for `go_value`); every scalar is built as its text, as a Go string
+    field takes it; a null as None; collections as before."""
+
+    yaml_constructors: dict[Any, Any] = {**yaml.SafeLoader.yaml_constructors, **dict.fromkeys(_RESOLVED, _text)}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
@@ -171,4 +199,4 @@ class GoQuoting(yaml.resolver.Resolver):
         return super().resolve(kind, value, implicit)
 
 
-__all__ = ["GoQuoting", "GoYaml", "go_scalar"]
+__all__ = ["GoQuoting", "GoText", "go_scalar", "go_value"]
