@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.stats import BootstrapResult, mcnemar_exact, paired_bootstrap
-from workbench.evals.run_model import CaseResult, RunSummary, summarize
+from workbench.evals.run_model import CaseResult, RunSummary, distinct, summarize
 
 ALPHA = 0.05
 
@@ -19,6 +19,12 @@ class CasePair:
     repeat: int
     a: CaseResult | None
     b: CaseResult | None
+    occurrence: int = 0  # the place among the cases with this case_id (the description): 0, or 1 for a second `same`
+
+    @property
+    def case(self) -> tuple[str, int]:
+        """The case this pair is a result of, each repeat alike: (case id, occurrence)."""
+        return (self.case_id, self.occurrence)
 
     @property
     def change(self) -> str:
@@ -50,7 +56,7 @@ class Comparison:
     @property
     def verdict(self) -> str:
         """Plain language: better, worse, or within noise; and what B could not be measured on."""
-        measured = len({p.case_id for p in self.pairs if p.b is not None})
+        measured = len({p.case for p in self.pairs if p.b is not None})
         if self.unmeasured and self.unmeasured == measured:
             return "not measured: every case errored on B"
         if self.unmeasured:
@@ -73,13 +79,13 @@ class Comparison:
     def broken(self) -> int:
         """Cases that passed on A and error on B (counted in `regressed`), each once, as
         `_cases_changed` counts: the repeats of a case are one case."""
-        return len({p.case_id for p in self.pairs if p.a is not None and p.b is not None and p.a.passed and p.b.passed is None})
+        return len({p.case for p in self.pairs if p.a is not None and p.b is not None and p.a.passed and p.b.passed is None})
 
     @property
     def unmeasured(self) -> int:
         """Cases B errored on that A did not pass either, each once: nothing is known of B there
         (a case that passed on A and errors on B is a regression, counted as one)."""
-        return len({p.case_id for p in self.pairs if p.a is not None and p.b is not None and p.b.passed is None and p.a.passed is not True})
+        return len({p.case for p in self.pairs if p.a is not None and p.b is not None and p.b.passed is None and p.a.passed is not True})
 
     @property
     def regression(self) -> bool:
@@ -111,6 +117,7 @@ class Comparison:
                     "case_id": p.case_id,
                     "description": p.description,
                     "repeat": p.repeat,
+                    "occurrence": p.occurrence,
                     "change": p.change,
                     "a": p.a.to_dict() if p.a else None,
                     "b": p.b.to_dict() if p.b else None,
@@ -121,15 +128,18 @@ class Comparison:
 
 
 def compare_results(prompt: str, label_a: str, a: Sequence[CaseResult], label_b: str, b: Sequence[CaseResult]) -> Comparison:
-    """Pair results by (case, repeat) and test the difference."""
-    by_key_a = {(r.case_id, r.repeat): r for r in a}
-    by_key_b = {(r.case_id, r.repeat): r for r in b}
+    """Pair results by (case id, occurrence, repeat) and test the difference: the n-th test
+    described `same` on A with the n-th so described on B. Paired by (case id, repeat), two
+    tests described alike were one pair (the last result of each side): a regression of the
+    first was not seen. Each side is in its suite's order (`distinct`)."""
+    by_key_a = {r.key: r for r in distinct(a)}
+    by_key_b = {r.key: r for r in distinct(b)}
     keys = list(dict.fromkeys([*by_key_a, *by_key_b]))
     pairs = []
-    for key in keys:
-        ra, rb = by_key_a.get(key), by_key_b.get(key)
-        description = (ra or rb).description if (ra or rb) else key[0]  # type: ignore[union-attr]
-        pairs.append(CasePair(key[0], description, key[1], ra, rb))
+    for case_id, occurrence, repeat in keys:
+        ra, rb = by_key_a.get((case_id, occurrence, repeat)), by_key_b.get((case_id, occurrence, repeat))
+        description = ra.description if ra is not None else rb.description if rb is not None else case_id
+        pairs.append(CasePair(case_id, description, repeat, ra, rb, occurrence))
     order = {"regressed": 0, "error": 1, "fixed": 2, "missing": 3, "unchanged-fail": 4, "unchanged-pass": 5}
     pairs.sort(key=lambda p: order[p.change])
     fixed, regressed = _cases_changed(pairs)
@@ -142,10 +152,10 @@ def _cases_changed(pairs: Sequence[CasePair]) -> tuple[int, int]:
     """(fixed, regressed) cases: a case whose pass count over its repeats rose or fell. The
     repeats of a case are not independent pairs: `--repeat 10` turned one regressed case of a
     deterministic model into "10 regressed, McNemar p=0.002"."""
-    passes: dict[str, list[int]] = {}  # case -> [passes on A, passes on B], over the repeats both ran
+    passes: dict[tuple[str, int], list[int]] = {}  # case -> [passes on A, passes on B], over the repeats both ran
     for pair in pairs:
         if pair.a is not None and pair.b is not None:
-            row = passes.setdefault(pair.case_id, [0, 0])
+            row = passes.setdefault(pair.case, [0, 0])
             row[0] += pair.a.passed is True
             row[1] += pair.b.passed is True
     return sum(1 for a, b in passes.values() if b > a), sum(1 for a, b in passes.values() if b < a)

@@ -8,7 +8,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -19,7 +19,7 @@ from workbench.core.safe_text import clean, well_formed
 from workbench.core.schema import data_problem
 from workbench.core.tool_calls import describe_tool_calls
 from workbench.evals.compare import compare_results
-from workbench.evals.run_model import CaseResult, repeat_stats, summarize
+from workbench.evals.run_model import CaseResult, case_name, repeat_stats, summarize
 from workbench.evals.secrets import scrub_data
 
 REPORT_VERSION = 1
@@ -77,8 +77,8 @@ class Report:
 
 
 def merge_reports(reports: Sequence[Report]) -> Report:
-    """Join shard reports: suites of the same prompt/revision/provider are joined by case and
-    repeat (each once, the first report's); a comparison found in several reports is computed
+    """Join shard reports: suites of the same prompt/revision/provider are joined by case (its
+    id and occurrence) and repeat (each once, the first report's); a comparison found in several reports is computed
     again from their cases (`_merged_comparison`), one found once is kept as it is."""
     merged: dict[tuple[str, str, str], SuiteReport] = {}
     comparisons: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
@@ -86,8 +86,8 @@ def merge_reports(reports: Sequence[Report]) -> Report:
         for suite in report.suites:
             key = (suite.prompt, suite.revision, suite.provider)
             if key in merged:
-                seen = {(r.case_id, r.repeat) for r in merged[key].results}
-                merged[key].results.extend(r for r in suite.results if (r.case_id, r.repeat) not in seen)
+                seen = {r.key for r in merged[key].results}
+                merged[key].results.extend(r for r in suite.results if r.key not in seen)
                 merged[key].cancelled |= suite.cancelled
             else:
                 merged[key] = SuiteReport(suite.prompt, suite.revision, suite.provider, list(suite.results), suite.cancelled)
@@ -100,14 +100,17 @@ def _merged_comparison(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One comparison computed again from the cases of all `parts` (each case once, the first
     report's, as suites are merged), so its counts, summaries, p-value and verdict agree: adding
     the parts' counts counted a case twice when a report was merged twice, and kept the first
-    part's verdict. Cases are paired in (case, repeat) order, whatever order the parts came in."""
-    sides: tuple[dict[tuple[str, int], CaseResult], dict[tuple[str, int], CaseResult]] = ({}, {})
+    part's verdict. Cases are paired in (case, occurrence, repeat) order, whatever order the parts
+    came in: keyed by (case, repeat), two cases described alike were one, and a regression of
+    one of them was lost in the merge."""
+    sides: tuple[dict[tuple[str, int, int], CaseResult], dict[tuple[str, int, int], CaseResult]] = ({}, {})
     for part in parts:
         for case in part["cases"]:
             for side, found in zip(sides, (case.get("a"), case.get("b")), strict=True):
                 if found is not None:
                     result = CaseResult.from_dict(found)
-                    side.setdefault((result.case_id, result.repeat), result)
+                    result = replace(result, occurrence=int(case.get("occurrence", result.occurrence)))
+                    side.setdefault(result.key, result)
     a, b = ([side[key] for key in sorted(side)] for side in sides)
     return compare_results(parts[0]["prompt"], parts[0]["a"], a, parts[0]["b"], b).to_dict()
 
@@ -346,7 +349,7 @@ def _markdown(report: Report, cap: int | None) -> str:
                 items = []
                 for case in regressions:
                     failing = [x for x in (case.get("b") or {}).get("asserts", []) if isinstance(x, dict) and not x.get("pass")]
-                    items.append(f"- **{_md(case.get('description', ''), cell=False)}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}", cell=False) for x in failing))
+                    items.append(f"- **{_md(case_name(str(case.get('description', '')), _count(case.get('occurrence'))), cell=False)}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}", cell=False) for x in failing))
                 lines += _folded(f"<details open><summary>Regressions in {_html(c.get('prompt', ''))} ({len(regressions)})</summary>", items, cap)
     if report.suites:
         lines += ["| prompt | revision | provider | passed | failed | errors |", "| --- | --- | --- | --- | --- | --- |"]
@@ -370,3 +373,8 @@ def _markdown(report: Report, cap: int | None) -> str:
 
 def _number(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _count(value: object) -> int:
+    """A whole number of a report another job wrote (an occurrence, a repeat), else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

@@ -5,8 +5,8 @@ without loading the evaluation engine."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workbench.core.stats import pass_hat_k, percentile, wilson_interval
@@ -64,6 +64,14 @@ class CaseResult:
     attempts: int = 1
     vars: dict[str, Any] = field(default_factory=dict)
     finish_reason: str | None = None  # "length": cut at its token limit (promptfoo's finishReason)
+    # Its case's place among the suite's cases with the same case_id (the description): 0, or 1
+    # for the second test described `same`. Results are paired, merged and named by `key`.
+    occurrence: int = 0
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """(case id, occurrence, repeat): one result of a suite, whatever its cases are described."""
+        return (self.case_id, self.occurrence, self.repeat)
 
     @property
     def tokens(self) -> int | None:
@@ -80,6 +88,7 @@ class CaseResult:
             "case_id": self.case_id,
             "description": self.description,
             "repeat": self.repeat,
+            **({"occurrence": self.occurrence} if self.occurrence else {}),
             "status": self.status,
             "score": self.score,
             "output": self.output,
@@ -119,7 +128,40 @@ class CaseResult:
             attempts=int(data.get("attempts", 1)),
             vars=dict(data.get("vars") or {}),
             finish_reason=data.get("finish_reason"),
+            occurrence=int(data.get("occurrence", 0)),
         )
+
+
+def occurrences(case_ids: Iterable[str]) -> list[int]:
+    """Each case id's place among the equal ids before it: 0, 0, 1 for `a`, `same`, `same`."""
+    seen: dict[str, int] = {}
+    places = []
+    for case_id in case_ids:
+        seen[case_id] = seen.get(case_id, -1) + 1
+        places.append(seen[case_id])
+    return places
+
+
+def distinct(results: Iterable[CaseResult]) -> list[CaseResult]:
+    """`results` (in the suite's order) with no two sharing a `key`: a result whose key an
+    earlier one has takes the next free occurrence. A result of this version has its own; one
+    that says none (an older report's, one made by hand) where descriptions repeat is the n-th
+    so described, in order: no result stands for another."""
+    taken: set[tuple[str, int, int]] = set()
+    out = []
+    for result in results:
+        occurrence = result.occurrence
+        while (result.case_id, occurrence, result.repeat) in taken:
+            occurrence += 1
+        taken.add((result.case_id, occurrence, result.repeat))
+        out.append(result if occurrence == result.occurrence else replace(result, occurrence=occurrence))
+    return out
+
+
+def case_name(description: str, occurrence: int = 0, repeat: int = 0) -> str:
+    """A case as people read it: `same`, the second so described `same (2)`, a repeat ` #k`
+    (as the JUnit files name them, `reports.CaseNames`, unless `same (2)` is another's)."""
+    return description + (f" ({occurrence + 1})" if occurrence else "") + (f" #{repeat + 1}" if repeat else "")
 
 
 @dataclass(frozen=True)
@@ -161,15 +203,16 @@ class RunSummary:
 
 def repeat_stats(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
     """With --repeat K: per case, its pass rate over the K samples and pass^K (all K passed)."""
-    by_case: dict[str, list[CaseResult]] = {}
-    for result in results:
-        by_case.setdefault(result.case_id, []).append(result)
+    by_case: dict[tuple[str, int], list[CaseResult]] = {}
+    for result in distinct(results):
+        by_case.setdefault((result.case_id, result.occurrence), []).append(result)
     rows = []
-    for case_id, samples in by_case.items():
+    for (case_id, occurrence), samples in by_case.items():
         passes = sum(1 for r in samples if r.passed)
         rows.append(
             {
                 "case_id": case_id,
+                **({"occurrence": occurrence} if occurrence else {}),
                 "trials": len(samples),
                 "passes": passes,
                 "pass_rate": passes / len(samples),
@@ -183,7 +226,7 @@ def summarize(results: Sequence[CaseResult]) -> RunSummary:
     total = len(results)
     passed = sum(1 for r in results if r.passed)
     errors = sum(1 for r in results if r.passed is None)
-    cases = len({r.case_id for r in results})
+    cases = len({(r.case_id, r.occurrence) for r in distinct(results)})
     latencies = [r.latency_ms for r in results if r.latency_ms is not None and not r.cached]
     costs = [r.cost for r in results if r.cost is not None]
     return RunSummary(

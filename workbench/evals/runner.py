@@ -44,6 +44,7 @@ from workbench.evals.run_model import (
     RunOptions,
     RunStarted,
     RunSummary,
+    occurrences,
     repeat_stats,
     summarize,
 )
@@ -138,6 +139,11 @@ class SuiteRun:
         self.health = health or EndpointHealth(window=max(20, 2 * options.concurrency))
         self.results: list[CaseResult] = []
         self.cancelled = False
+        # Each case's place among the file's cases with its case_id (`CaseResult.occurrence`);
+        # a case not in the file (a suite made by hand) among this suite's own.
+        places = dict(zip(map(id, prompt.tests), occurrences(c.case_id for c in prompt.tests), strict=True))
+        own = occurrences(c.case_id for c in self.cases)
+        self._occurrence = {id(case): places.get(id(case), n) for case, n in zip(self.cases, own, strict=True)}
         # The parameters requests are sent with, for the cache key: workbench.yaml's under the
         # prompt's, as `resolve_model` gave the provider (the prompt's alone let a changed
         # temperature in workbench.yaml be answered from the cache).
@@ -227,7 +233,7 @@ class SuiteRun:
 
     async def _run_case(self, job: _Job, completion: Completion | None) -> CaseResult:
         case = job.case
-        base: dict[str, Any] = {"case_id": case.case_id, "description": case.description, "repeat": job.repeat, "vars": dict(case.vars)}
+        base: dict[str, Any] = {"case_id": case.case_id, "description": case.description, "repeat": job.repeat, "vars": dict(case.vars), "occurrence": self._occurrence.get(id(case), 0)}
         if job.rendered and job.request is None:
             return CaseResult(passed=None, score=0.0, error=job.error, **base)
         attempts = 0
