@@ -284,3 +284,43 @@ def test_a_new_prompt_whose_cases_all_error_fails_even_without_failing_on_regres
     assert result.code == 1, result.out
     again = result.prompt("faq/again")
     assert again["status"] == "head-only" and again["failing"] and again["unmeasured"] > 0
+
+
+TWINS = """\
+description: Two tests described alike (the loader warns, the run goes on)
+inputs:
+  ticket: {type: string, required: true}
+messages:
+  - role: system
+    content: Say hello.
+  - role: user
+    content: "{{ ticket }}"
+tests:
+  - description: same
+    vars: {ticket: alpha}
+    assert: [{type: icontains, value: hello}]
+  - description: same
+    vars: {ticket: beta}
+    assert: [{type: icontains, value: beta}]
+"""
+
+
+def test_a_regression_in_a_case_sharing_its_description_fails_the_check(repo: Path, server: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    """The first of two tests described `same` regressed: results were paired by description
+    and repeat, the second's result stood for both, and the check passed with "no difference".
+    Each is compared with the same place among those so described, and the JUnit names agree
+    (the first is `same`, the second `same (2)`, in the file's order)."""
+    write(repo, "prompts/twins.yaml", TWINS)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Twins")
+    git(repo, "switch", "-q", "-c", "twins")
+    write(repo, "prompts/twins.yaml", TWINS.replace("Say hello.", "Say hi."))
+    git(repo, "commit", "-q", "-am", "Shorter greeting")
+    result = check(repo, server, capsys, None, "--base", "main")
+    assert result.code == 1, result.out
+    twins = result.prompt("twins")
+    assert (twins["regressed"], twins["failing"]) == (1, True), twins["verdict"]
+    assert [(c["description"], c["occurrence"], c["change"], c["index"]) for c in twins["cases"]] == [("same", 0, "regressed", 0), ("same", 1, "unchanged-pass", 1)]
+    cases = cases_of(result.junit, "twins")
+    assert [(c.get("name"), c.find("failure") is not None) for c in cases] == [("same", True), ("same (2)", False)]
+    assert Report.from_dict(result.data).comparisons[0]["regressed"] == 1

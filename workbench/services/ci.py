@@ -27,7 +27,7 @@ from workbench.errors import NotFound, NothingToDo, PolicyError, WorkbenchError
 from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
 from workbench.evals.reports import REPORT_VERSION
-from workbench.evals.run_model import EventHandler
+from workbench.evals.run_model import EventHandler, distinct, occurrences
 from workbench.evals.secrets import scrub
 from workbench.services import deployments, diffing, prompt_files
 from workbench.services.evals import EvalSettings, SuiteEstimate, SuiteOutcome, estimate_suite, run_suites
@@ -71,7 +71,7 @@ class PromptCheck:
     base: SuiteOutcome | None = None
     head: SuiteOutcome | None = None
     comparison: Comparison | None = None
-    # case id -> its places in the file (head first, then base); several when descriptions repeat
+    # case id -> its places in the file (head first, then base): the n-th for its n-th occurrence
     order: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
@@ -87,7 +87,7 @@ class PromptCheck:
         if self.comparison is not None:
             return self.comparison.regressed
         if self.status == "head-only" and self.head is not None:
-            return len({r.case_id for r in self.head.results if r.passed is not True})  # a case's repeats are one case
+            return len({(r.case_id, r.occurrence) for r in distinct(self.head.results) if r.passed is not True})  # a case's repeats are one case
         return 0
 
     @property
@@ -97,7 +97,7 @@ class PromptCheck:
         if self.comparison is not None:
             return self.comparison.unmeasured
         if self.status == "head-only" and self.head is not None:
-            return len({r.case_id for r in self.head.results if r.passed is None})
+            return len({(r.case_id, r.occurrence) for r in distinct(self.head.results) if r.passed is None})
         return 0
 
     def failing(self, fail_on_regression: bool = True) -> bool:
@@ -172,19 +172,18 @@ class PromptCheck:
         cases: list[dict[str, Any]] = []
         if self.comparison is not None:
             for pair in self.comparison.pairs:
-                cases.append(_case(pair.case_id, pair.description, pair.repeat, pair.change, pair.a, pair.b))
+                cases.append(_case(pair.case_id, pair.description, pair.repeat, pair.occurrence, pair.change, pair.a, pair.b))
         elif self.head is not None:
-            for result in self.head.results:
+            for result in distinct(self.head.results):
                 change = "new" if result.passed is not None else "error"
-                cases.append(_case(result.case_id, result.description, result.repeat, change, None, result))
+                cases.append(_case(result.case_id, result.description, result.repeat, result.occurrence, change, None, result))
         last = (1 + max((i for places in self.order.values() for i in places), default=-1),)
-        nth: dict[tuple[str, int], int] = {}
         for case in cases:  # results arrive in the order they finish: show them in the file's order
-            # the n-th result of a repeated description (results are in the file's order) is at its
-            # n-th place: sorting by outcome first no longer decides which is first in the JUnit file
-            seen = nth[(case["case_id"], case["repeat"])] = nth.get((case["case_id"], case["repeat"]), -1) + 1
+            # the n-th case of a repeated description (its occurrence, as the comparison paired it)
+            # is at its n-th place, and so is the n-th in the JUnit file (`same (n)`), whatever
+            # the order outcomes sorted the cases in
             places = self.order.get(case["case_id"], last)
-            case["index"] = places[min(seen, len(places) - 1)]
+            case["index"] = places[min(case["occurrence"], len(places) - 1)]
         cases.sort(key=lambda c: (_RANK.get(c["change"], 9), c["index"], c["repeat"]))
         return {
             "name": self.name,
@@ -210,12 +209,13 @@ class PromptCheck:
 _RANK = {"regressed": 0, "error": 1, "fixed": 2, "missing": 3, "new": 4, "unchanged-fail": 5, "unchanged-pass": 6}
 
 
-def _case(case_id: str, description: str, repeat: int, change: str, a: Any, b: Any) -> dict[str, Any]:
+def _case(case_id: str, description: str, repeat: int, occurrence: int, change: str, a: Any, b: Any) -> dict[str, Any]:
     failing = [f"{x.type}: {x.reason}" for x in (b.asserts if b is not None else ()) if not x.passed]
     return {
         "case_id": case_id,
         "description": description,
         "repeat": repeat,
+        "occurrence": occurrence,
         "change": change,
         "base": a.status if a is not None else None,
         "head": b.status if b is not None else None,
@@ -387,8 +387,12 @@ def _plan_prompt(session: RepoSession, item: diffing.ReviewItem, fork: str, head
         check.order[case.case_id] = (*check.order.get(case.case_id, ()), index)
     if item.change != "added":
         base_loaded = prompt_files.prompt_at(session, base_name, fork)
-        for case in base_loaded.prompt.tests if base_loaded.prompt is not None else ():
-            check.order.setdefault(case.case_id, (len(loaded.prompt.tests) + len(check.order),))  # after the head's
+        base_ids = [case.case_id for case in base_loaded.prompt.tests] if base_loaded.prompt is not None else []
+        after = len(loaded.prompt.tests)
+        for case_id, occurrence in zip(base_ids, occurrences(base_ids), strict=True):
+            places = check.order.get(case_id, ())
+            if occurrence >= len(places):  # a case only the base has (or one more so described): after the head's
+                check.order[case_id], after = (*places, after), after + 1
         if base_loaded.prompt is not None and base_loaded.ok:
             try:
                 estimates.append(estimate_suite(session, base_name, fork, settings, cache))
