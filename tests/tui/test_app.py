@@ -279,3 +279,37 @@ async def test_a_deleted_prompt_file_shows_its_deletion_not_a_check_error(app_re
         text = diff_text(app)
         assert "invalid" not in text and "removed" in text, text
         assert app.query_one(DiffPane)._diff is not None and shown_errors(app) == ""
+
+
+async def test_ab_run_shows_each_case_sharing_a_description(app_repo: Path) -> None:
+    """Two tests described `same`, the first broken by the newer version: the Tests pane kept a
+    row per description (the second result took the first's place), counted `1/1` on each side,
+    and the verdict said "no difference". Each is its own row (`same`, `same (2)`), compared with
+    the same place in the other version."""
+    prompt = (
+        "inputs: {x: {type: string}}\nmessages:\n  - {role: user, content: '{{ x }}'}\ntests:\n"
+        "  - {description: same, vars: {x: alpha}, assert: [{type: contains, value: alpha}]}\n"
+        "  - {description: same, vars: {x: beta}, assert: [{type: contains, value: beta}]}\n"
+    )
+    (app_repo / "prompts" / "twins.yaml").write_text(prompt)
+    commit(app_repo, "Twins", "2026-01-12T10:00:00Z")
+    (app_repo / "prompts" / "twins.yaml").write_text(prompt.replace("'{{ x }}'", "\"{{ x | replace('alpha', 'omega') }}\""))
+    commit(app_repo, "Twins, renamed", "2026-01-13T10:00:00Z")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "twins")
+        await pilot.press("2", "j", "m", "k")
+        await settle(pilot)
+        await pilot.press("T")
+        await settle(pilot)
+        pane = app.query_one(TestsPane)
+        table = pane.table
+        rows = [[c.plain for c in table.get_row_at(row)] for row in range(table.row_count)]
+        assert [(r[0].strip(), r[1].strip()[:1], r[2].strip()[:1]) for r in rows] == [("same", "✓", "✗"), ("same (2)", "✓", "✓")]
+        summary = str(app.query_one("#tests-summary", Static).render())
+        assert "2/2" in summary and "1/2" in summary and "1 regressed" in summary, summary
+        await pilot.press("4", "enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "CaseScreen"
+        assert [r.passed for r in app.screen.results] == [True, False]  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ from workbench.services import prompt_files
 from workbench.tui.controllers.base import Controller
 from workbench.tui.messages import RepoChanged
 from workbench.tui.panes.tests import CaseResult as RowResult
-from workbench.tui.panes.tests import TestsPane
+from workbench.tui.panes.tests import TestsPane, row_key
 from workbench.tui.screens.case import CaseScreen
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class RunController(Controller):
     def __init__(self, app: WorkbenchApp) -> None:
         super().__init__(app)
         self.worker: Worker[None] | None = None
-        self.results: dict[int, dict[str, CaseResult]] = {0: {}, 1: {}}  # arm -> case_id -> result
+        self.results: dict[int, dict[str, CaseResult]] = {0: {}, 1: {}}  # arm -> case's row (`row_key`) -> result
         self.labels: tuple[str, ...] = ()
         self.models: dict[int, str] = {}  # arm -> what its run calls, as each run starts
         self.prompt = ""  # the prompt of the last run started
@@ -153,6 +153,7 @@ class RunController(Controller):
 
     async def _run(self, name: str, revs: list[str | None]) -> None:
         # The evaluation engine (~0.5 s of imports) loads with the first run, not with the app.
+        from workbench.evals.run_model import case_name, occurrences
         from workbench.services.evals import EvalSettings, compare_versions, run_tests
 
         app = self.app
@@ -160,7 +161,11 @@ class RunController(Controller):
         settings = EvalSettings(provider=app.provider_override, model=app.model_override, base_url=app.base_url_override)
         try:
             prompt = self._locked(lambda: prompt_files.prompt_at(session, name, revs[-1]).prompt)
-            cases = [(c.case_id, c.description) for c in prompt.tests] if prompt else []
+            tests = prompt.tests if prompt else ()
+            # a row per case, and one each for tests described alike (`same`, `same (2)`), as
+            # the comparison pairs them: the n-th so described in A with the n-th in B
+            places = occurrences(c.case_id for c in tests)
+            cases = [(row_key(c.case_id, n), case_name(c.description, n)) for c, n in zip(tests, places, strict=True)]
             self._show(lambda: self.pane.set_cases(cases))
             if len(revs) == 2:
                 self.comparison, *outcomes = await compare_versions(session, name, revs[0], revs[1], settings, self._on_event, git_lock=self._locked)
@@ -187,6 +192,7 @@ class RunController(Controller):
         return f"{self.prompt}: {' vs '.join(self.labels)}" + (f" · {models}" if models else "")
 
     def _on_event(self, event: Any) -> None:
+        from workbench.evals.run_model import case_name
         from workbench.evals.runner import CaseFinished, RunFinished, RunStarted
 
         if isinstance(event, RunStarted):
@@ -197,9 +203,10 @@ class RunController(Controller):
             self._show(lambda: self.pane.arm_finished(event.arm))
         elif isinstance(event, CaseFinished):
             result = event.result
-            self.results[event.arm][result.case_id] = result
+            key, shown = row_key(result.case_id, result.occurrence), case_name(result.case_id, result.occurrence)
+            self.results[event.arm][key] = result
             row = RowResult(result.passed, result.score, result.latency_ms, result.tokens, result.error, result.cached)
-            self._show(lambda: self.pane.case_finished(result.case_id, event.arm, row))
+            self._show(lambda: self.pane.case_finished(key, event.arm, row, shown))
 
     # ------------------------------------------------------------------ on the UI thread
     def _schedule_updates(self) -> None:

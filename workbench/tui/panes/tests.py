@@ -29,9 +29,15 @@ class CaseResult:
 
 @dataclass
 class CaseLine:
-    case_id: str
+    case_id: str  # the row's key (`row_key`)
     description: str
     results: dict[str, CaseResult] = field(default_factory=dict)
+
+
+def row_key(case_id: str, occurrence: int = 0) -> str:
+    """A case's row: its case id, and for the second of two tests described alike (`occurrence`
+    1) a row of its own, not the first's."""
+    return f"{case_id}\x00{occurrence}" if occurrence else case_id
 
 
 IDLE_HINT = "t runs the tests of the selected version · T runs an A/B: the base (m) against the selected version"
@@ -227,13 +233,14 @@ class TestsPane(Vertical):
         self._missing = [missing + 1 for missing in self._missing]
         return line
 
-    def case_finished(self, case_id: str, arm_index: int, result: CaseResult) -> None:
+    def case_finished(self, case_id: str, arm_index: int, result: CaseResult, description: str | None = None) -> None:
         """Updates the case's cell and the progress; the whole table is filled again only when the
-        fit changes (a wider number, a narrower pane), which a run does a few times at most."""
+        fit changes (a wider number, a narrower pane), which a run does a few times at most. A case
+        not listed by `set_cases` (one the other version does not have) is shown as `description`."""
         line = self.lines.get(case_id)
         new_row = line is None
         if line is None:
-            line = self._add_line(case_id, case_id)
+            line = self._add_line(case_id, description if description is not None else case_id)
         arm = self.arms[arm_index]
         replaced = arm in line.results
         line.results[arm] = result

@@ -58,7 +58,9 @@ class CaseScreen(ModalScreen[None]):
         for label in self.labels:
             table.add_column(Text(clean(label)), ratio=1, overflow="fold")
         table.add_row(*[_column(r) for r in self.results])
-        description = next((r.description for r in self.results if r is not None), self.case_id)
+        from workbench.evals.run_model import case_name  # `same (2)`: the second test described `same`
+
+        description = next((case_name(r.description, r.occurrence) for r in self.results if r is not None), self.case_id)
         with Vertical(classes="dialog", id="case-dialog"):
             yield Static(Text(f"Case: {clean(description)}", style="bold"), classes="dialog-title")
             with VerticalScroll():
