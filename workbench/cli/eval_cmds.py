@@ -114,6 +114,7 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
     from rich.text import Text
 
     from workbench.core.tool_calls import describe_tool_calls
+    from workbench.evals.run_model import case_name
 
     out = console()
     summary = outcome.summary
@@ -126,7 +127,7 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
     lines = [head]  # one print for the whole suite: rich's per-call cost adds up over hundreds of cases
     for result in outcome.results:
         mark = {"pass": "✓", "fail": "✗", "error": "!"}[result.status]
-        line = Text(f"  {mark} {clean(result.description)}" + (f" #{result.repeat + 1}" if result.repeat else ""))
+        line = Text(f"  {mark} {clean(case_name(result.description, result.occurrence, result.repeat))}")
         if result.error:
             line.append(f"  {clean(result.error)}", style="yellow")
         for failed in (a for a in result.asserts if not a.passed):
@@ -141,7 +142,7 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
         from workbench.evals.runner import repeat_stats
 
         for row in repeat_stats(outcome.results):
-            out.print(Text(f"  {clean(row['case_id'])}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
+            out.print(Text(f"  {clean(case_name(row['case_id'], row.get('occurrence', 0)))}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
     from workbench.evals.secrets import scrub
 
     for warning in outcome.warnings:
@@ -250,6 +251,8 @@ def _print_comparison(comparison: Any, show_outputs: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from workbench.evals.run_model import case_name
+
     out = console()
     table = Table(title=Text(clean(f"{comparison.prompt}: A = {comparison.label_a}, B = {comparison.label_b}")), box=None)
     for column in ("case", "A", "B", "change"):
@@ -258,7 +261,7 @@ def _print_comparison(comparison: Any, show_outputs: bool) -> None:
     for pair in comparison.pairs:
         change = Text(pair.change, style="red" if pair.change == "regressed" else "green" if pair.change == "fixed" else "")
         table.add_row(
-            Text(clean(pair.description)),
+            Text(clean(case_name(pair.description, pair.occurrence))),
             Text(marks[pair.a.status] if pair.a else "-"),
             Text(marks[pair.b.status] if pair.b else "-"),
             change,

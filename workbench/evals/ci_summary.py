@@ -18,6 +18,7 @@ from xml.etree import ElementTree as ET
 from workbench.evals.reports import (
     COMMENT_LIMIT,
     CaseNames,
+    _count,
     _fit,
     _html,
     _md,
@@ -26,6 +27,7 @@ from workbench.evals.reports import (
     _time,
     _xml,
 )
+from workbench.evals.run_model import case_name
 from workbench.evals.secrets import scrub_data
 
 CASE_ROWS = 50  # per prompt in the comment; the JSON report has every case
@@ -141,7 +143,7 @@ def _details(prompt: dict[str, Any]) -> list[str]:
     lines = [f"<details{opened}><summary>{_mark(prompt)} {_html(prompt.get('name', ''))}: {said}</summary>", ""]
     lines += ["| case | base | head | change | why |", "| --- | --- | --- | --- | --- |"]
     for case in cases[:CASE_ROWS]:
-        name = str(case.get("description", "")) + (f" #{int(case.get('repeat') or 0) + 1}" if case.get("repeat") else "")
+        name = case_name(str(case.get("description", "")), _count(case.get("occurrence")), _count(case.get("repeat")))
         why = case.get("error") or "; ".join(str(r) for r in case.get("reasons") or [])
         lines.append(
             f"| {_md(name)} | {MARKS.get(case.get('base'), '–')} | {MARKS.get(case.get('head'), '–')} | {_change(case.get('change', ''))} | {_md(why[:300])} |"
