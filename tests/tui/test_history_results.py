@@ -95,3 +95,24 @@ async def test_a_local_result_keeps_its_counts_in_the_column(app_repo: Path) -> 
         assert recorded.startswith("✓ ") and local.startswith("✗ ") and "local" in local and "local" not in recorded
         assert len(recorded) == len(local)
         assert shown_tests(app) == {newer: "✓ 12/12", older: "✗ 4/6 local"}  # the label `workbench log` prints
+
+
+async def test_the_tests_columns_tag_slot_is_measured_once_per_render(long_history_repo: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each row's tests cell measured the ` local` slot over every row again (`tag_slot`): a
+    render of n rows took n x n steps. It is measured once per render now, whatever the rows."""
+    from workbench.services.test_results import ResultMark
+    from workbench.tui.panes import history as pane_module
+
+    measured: list[int] = []
+    real = pane_module.tag_slot
+    monkeypatch.setattr(pane_module, "tag_slot", lambda rows: measured.append(len(rows)) or real(rows))
+    app = make_app(long_history_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        pane = app.query_one(HistoryPane)
+        revs = [row.rev for row in pane.entries if row.rev]
+        assert len(revs) >= 20
+        measured.clear()
+        pane.set_tests("support/summarize", {rev: ResultMark("✓ 1/1", recorded=i % 2 == 0) for i, rev in enumerate(revs)})
+        assert 1 <= len(measured) <= 2, len(measured)  # the column's width and the cells' slot

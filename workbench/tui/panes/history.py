@@ -138,8 +138,9 @@ class HistoryPane(DataTable[Text]):
                 label = HEADERS[column.key][min(fit.forms[column.key], len(HEADERS[column.key]) - 1)]
                 self.add_column(cell(label, fit.widths[column.key], gap=column.gap), key=column.key, width=fit.widths[column.key] + column.gap)
         ages = self._ages(self._entries)
+        slot = tag_slot(self._all)  # once per render, not per row
         for row, age in zip(self._entries, ages, strict=True):
-            self.add_row(*self._cells(row, age, columns), key=row.rev or WORKING_COPY_KEY)
+            self.add_row(*self._cells(row, age, columns, slot), key=row.rev or WORKING_COPY_KEY)
         if needle:
             self.border_subtitle = Text(f"/ {clean(self._filter)} · {len(self._entries)} of {len(self._all)}")
         else:
@@ -198,7 +199,7 @@ class HistoryPane(DataTable[Text]):
             return Text("◆", style="bold")
         return Text(" ")
 
-    def _cells(self, row: HistoryRow, age: tuple[str, str], columns: list[Column]) -> list[Text]:
+    def _cells(self, row: HistoryRow, age: tuple[str, str], columns: list[Column], slot: int) -> list[Text]:
         fit = self._fit
         assert fit is not None
         # Badges first: they are what a reader scans for, and the message may be cut.
@@ -223,7 +224,7 @@ class HistoryPane(DataTable[Text]):
             "commit": Text(row.short, style="italic" if row.rev is None else ""),
             "when": Text(age[fit.forms.get("when", 0)]),
             "author": Text(initials(author) if fit.forms.get("author") == 1 else one_line(author, 40)),
-            "tests": _tests_cell(row.mark, fit.widths.get("tests", 0), tag_slot(self._all)),
+            "tests": _tests_cell(row.mark, fit.widths.get("tests", 0), slot),
             "message": message,
         }
         return [
