@@ -333,3 +333,55 @@ def test_workbench_diff_names_the_check_a_commit_changed(tmp_path: Path, capsys:
     assert "file checks/grade.py (changed)" in out and "return 'sorry' in output" in out
     assert run_app(["-C", str(root), "diff", NAME, first, stricter, "--unified"]) == 0
     assert "+++ b/checks/grade.py" in capsys.readouterr().out
+
+
+def test_the_diff_shows_the_working_copys_check_as_it_was_read_for_its_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The working copy's check was read twice: once for its id (inside the repository), once
+    more for the diff pane, resolved again without the repository check. A link swapped in
+    between showed a file from outside the repository in the diff. One read gives both now."""
+    from workbench.services import diffing, suite_files
+
+    root = tmp_path / "repo"
+    repo(root, suite_in_a_file())
+    outside = tmp_path / "secret.txt"
+    outside.write_text("a secret from outside the repository\n")
+    write(root, {"checks/grade.py": STRICTER})
+    real = suite_files.read_limited
+    reads: list[str] = []
+
+    def read_then_swap(path: Path | str, *args: object, **kwargs: object) -> bytes:
+        data = real(path, *args, **kwargs)  # type: ignore[arg-type]
+        reads.append(str(path))
+        if str(path).endswith("grade.py"):  # the link is swapped in once the file was read
+            (root / "checks" / "grade.py").unlink()
+            os.symlink(outside, root / "checks" / "grade.py")
+        return data
+
+    monkeypatch.setattr(suite_files, "read_limited", read_then_swap)
+    with RepoSession.open(root) as session:
+        shown = diffing.diff(session, NAME, "HEAD", None)
+    assert "secret" not in shown.unified and "secret" not in str(shown.right_files)
+    assert shown.right_files == {"checks/grade.py": STRICTER}
+    assert [read for read in reads if read.endswith("grade.py")] == [str(root.resolve() / "checks" / "grade.py")]
+
+
+def test_a_diff_of_two_commits_looks_up_each_sides_files_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files a suite reads were looked up at each commit (`followed_blobs`: a git process
+    each), then looked up again, one process per changed file and side, to show their texts."""
+    from workbench.services import diffing
+
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
+    stricter = commit(root, {"checks/grade.py": STRICTER, "checks/shape.py": TIDY.replace("lower", "upper")}, "two checks", 2)
+    with RepoSession.open(root) as session:
+        looked_up: list[str] = []
+        real = session.store.followed_blobs
+
+        def counted(rev: str, paths: list[str]) -> list[tuple[str, int] | None]:
+            looked_up.append(rev)
+            return real(rev, paths)
+
+        monkeypatch.setattr(session.store, "followed_blobs", counted)
+        shown = diffing.diff(session, NAME, first, stricter)
+    assert [s.key for s in shown.changed_sections] == ["file:checks/grade.py", "file:checks/shape.py"]
+    assert sorted(looked_up) == sorted([first, stricter])

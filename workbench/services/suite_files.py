@@ -90,24 +90,41 @@ def _may_name_files(text: str | None, tests_texts: Mapping[str, str | None]) -> 
 def file_ids(session: RepoSession, paths: Sequence[str], commit: str | None) -> dict[str, str]:
     """path -> the Git blob id of its content at `commit` (one `cat-file` for all), or of the
     working copy's file (computed), `MISSING` or `UNREADABLE`."""
+    return {path: found.id for path, found in look_up(session, paths, commit).items()}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A file a suite reads, as one look-up found it at a version."""
+
+    id: str  # its Git blob id, MISSING or UNREADABLE
+    blob: tuple[str, int] | None = None  # at a commit: (blob id, size), to read its bytes by
+    data: bytes | None = None  # in the working copy: the bytes its id was computed from
+
+
+def look_up(session: RepoSession, paths: Sequence[str], commit: str | None) -> dict[str, Found]:
+    """What `file_ids` says of each path, with what its content is read by: at `commit`, its blob
+    (one `cat-file` for all); in the working copy, the bytes read once for the id."""
     if commit is not None:  # a link inside the repository is its target's content, as in the working copy
         blobs = session.store.followed_blobs(commit, paths) if paths else []
-        return {path: blob[0] if blob else MISSING for path, blob in zip(paths, blobs, strict=True)}
-    return {path: _working_file_id(session, path) for path in paths}
+        return {path: Found(blob[0], blob=blob) if blob else Found(MISSING) for path, blob in zip(paths, blobs, strict=True)}
+    return {path: _working_file(session, path) for path in paths}
 
 
-def _working_file_id(session: RepoSession, path: str) -> str:
+def _working_file(session: RepoSession, path: str) -> Found:
+    """The working copy's file, read once: never from outside the repository (a link out is
+    `UNREADABLE`, as the assertion refuses it), and its id is that of the bytes shown."""
     root = session.root.resolve()
     full = (root / path).resolve()
     if not full.is_relative_to(root):
-        return UNREADABLE  # a link out of the repository: the assertion refuses it too
+        return Found(UNREADABLE)
     try:
         data = read_limited(full, MAX_ASSERTION_FILE_BYTES, "the limit of a file an assertion names", regular_only=True)
     except FileNotFoundError:
-        return MISSING
+        return Found(MISSING)
     except (OSError, ValueError):  # not a regular file, unreadable, too large
-        return UNREADABLE
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        return Found(UNREADABLE)
+    return Found(hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(), data=data)
 
 
 def assertion_files_at(session: RepoSession, prompt: Prompt, commit: str) -> dict[str, bytes | None]:
@@ -166,29 +183,25 @@ def changed_reads(session: RepoSession, left: Side, right: Side) -> list[ReadFil
             for read_path, reader in suite_reads(session, path, text, commit).items():
                 reads.setdefault(read_path, reader)
     paths = sorted(read_path for read_path, reader in reads.items() if reader != PARTIAL)
-    before, after = file_ids(session, paths, left[2]), file_ids(session, paths, right[2])
+    before, after = look_up(session, paths, left[2]), look_up(session, paths, right[2])
     return [
-        ReadFile(path, reads[path], _shown_text(session, path, left[2], before[path]), _shown_text(session, path, right[2], after[path]))
+        ReadFile(path, reads[path], _shown_text(session, before[path]), _shown_text(session, after[path]))
         for path in paths
-        if before[path] != after[path]
+        if before[path].id != after[path].id
     ]
 
 
-def _shown_text(session: RepoSession, path: str, commit: str | None, file_id: str) -> str | None:
+def _shown_text(session: RepoSession, found: Found) -> str | None:
     """What a diff shows of a file the suite reads: its text; None where it is not there; a line
-    naming its content where that is no UTF-8 text an assertion could read (binary, too large)."""
-    if file_id == MISSING:
+    naming its content where that is no UTF-8 text an assertion could read (binary, too large).
+    The content `look_up` found: the working copy's is not read again."""
+    if found.id == MISSING:
         return None
-    data = None
-    if file_id != UNREADABLE and commit is not None:
-        data = _blob_bytes(session, session.store.followed_blobs(commit, [path])[0])
-    elif file_id != UNREADABLE:
-        with contextlib.suppress(OSError, ValueError):
-            data = read_limited((session.root / path).resolve(), MAX_ASSERTION_FILE_BYTES, "the limit of a file an assertion names", regular_only=True)
+    data = _blob_bytes(session, found.blob) if found.blob is not None else found.data
     with contextlib.suppress(UnicodeDecodeError):
         if data is not None:
             return data.decode("utf-8")
-    return f"(not shown: not UTF-8 text, over {MAX_ASSERTION_FILE_BYTES >> 20} MiB or not a regular file; content {file_id[:10]})"
+    return f"(not shown: not UTF-8 text, over {MAX_ASSERTION_FILE_BYTES >> 20} MiB or not a regular file; content {found.id[:10]})"
 
 
 def suite_dependencies_at(session: RepoSession, path: str, rev: str) -> list[str]:
