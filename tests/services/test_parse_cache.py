@@ -380,3 +380,31 @@ def test_a_fifo_in_place_of_an_entry_is_no_entry(prompt_repo: Path) -> None:
     worker.start()
     worker.join(20)
     assert opened == [True]
+
+
+def test_an_entry_kept_before_the_assertion_files_is_checked_once_more_for_them(prompt_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verdict keeps the files the suite's assertions name (History and the diff ask for them).
+    An entry written before they were kept still says whether the version loads; asked for the
+    files, the version is checked once more and its entry written again with them."""
+    sql = prompt_repo / "prompts" / "analytics" / "sql_generator.yaml"
+    sql.write_text(sql.read_text().replace("value: count", "value: file://checks/count.txt", 1))
+    assert _check(prompt_repo, "analytics/sql_generator").files == ("checks/count.txt",)
+    (entry,) = _entries(prompt_repo)
+    envelope = json.loads(entry.read_text())
+    body = json.loads(envelope["body"])
+    assert body.pop("files") == ["checks/count.txt"]
+    envelope["body"] = json.dumps(body)
+    signer = verdicts.user_signer()
+    assert signer is not None
+    envelope["mac"] = signer(envelope["body"].encode())
+    entry.write_text(json.dumps(envelope))  # as an older version wrote it
+    parsed: list[str] = []
+    real = loader.load_prompt
+    monkeypatch.setattr(loader, "load_prompt", lambda text, path, **kwargs: parsed.append(path) or real(text, path, **kwargs))
+    older = _check(prompt_repo, "analytics/sql_generator")
+    assert older.cached and older.ok and older.files is None and parsed == []
+    for _ in range(2):
+        with RepoSession.open(prompt_repo) as session:
+            assert parse_cache.assertion_files_of(session, "prompts/analytics/sql_generator.yaml", None) == ["checks/count.txt"]
+    assert parsed == ["prompts/analytics/sql_generator.yaml"]
+    assert _check(prompt_repo, "analytics/sql_generator").files == ("checks/count.txt",)

@@ -19,6 +19,9 @@ Entries are small JSON files under `.git/workbench/parsed/` (one per version, wr
 anything unreadable, oversized, malformed or unsigned is ignored and rewritten by a fresh check.
 At most 64 entries per bucket (256 buckets by key): the least recently used go (`verdicts`).
 A dependency that could not be read (a missing tests file) is never cached: the check runs.
+A prompt's verdict also keeps the files its suite's assertions name (`assertion_files_of`): they
+depend on its text, path, tests files and the checking code only, all covered above, so History
+and the diff learn them without a parse.
 The app's diff pane and its tree's marks of prompts that do not load use verdicts alone; a test run (`load_checked_at`) still loads the prompt but
 skips the JSON Schema check of a version whose signed verdict says it passed. Releases,
 deployments and `validate` always check in full.
@@ -26,8 +29,9 @@ deployments and `validate` always check in full.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
+from workbench.core.assertion_files import assertion_files
 from workbench.core.model import LoadResult
 from workbench.core.versions import WorkingState
 from workbench.services.prompt_files import file_reader, load_path, path_at, prompt_at, read_prompt_text
@@ -42,7 +46,7 @@ from workbench.services.verdicts import (
     write_entry,
 )
 
-__all__ = ["Verdict", "broken_before_first", "check_at", "does_not_load", "load_checked_at"]
+__all__ = ["Verdict", "assertion_files_of", "broken_before_first", "check_at", "does_not_load", "load_checked_at"]
 
 
 def check_at(session: RepoSession, name: str, rev: str | None = None) -> Verdict:
@@ -97,7 +101,22 @@ def load_checked_at(session: RepoSession, name: str, rev: str | None = None) -> 
     return result if result is not None else LoadResult(verdict.path, None, verdict.problems)
 
 
-def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt: bool) -> tuple[Verdict, LoadResult | None]:
+def assertion_files_of(session: RepoSession, path: str, commit: str | None, *, read: Callable[[str], str] | None = None) -> list[str]:
+    """The files the suite of the prompt at `path` names in its assertions (`core.assertion_files`),
+    at `commit` (None: the working copy); none when it does not load (it does not run). They are
+    kept with the version's verdict, so a version checked before (shown in the app, diffed, in
+    History) is not parsed again to learn them. `read`: the version's `prompt_files.file_reader`,
+    when the caller read the files it reads already (the check reads each again)."""
+    parsed = session.cache.parsed.get((commit, path)) if commit is not None else None
+    if parsed is not None:
+        return _files_of(parsed)
+    files = _checked(session, path, commit, need_prompt=False, need_files=True, read=read)[0].files
+    return list(files or ())
+
+
+def _checked(
+    session: RepoSession, path: str, commit: str | None, *, need_prompt: bool, need_files: bool = False, read: Callable[[str], str] | None = None
+) -> tuple[Verdict, LoadResult | None]:
     text = read_prompt_text(session, path, commit)
     if isinstance(text, LoadResult):
         return _verdict(text), text
@@ -107,13 +126,14 @@ def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt
         return _verdict(result), result
     key = key_of(path, text)
     git_dir = session.store.git_dir
-    read = file_reader(session, commit)
+    read = read or file_reader(session, commit)
     cached = read_entry(git_dir, key, path, signer, read, touch=not session.read_only)
-    if cached is not None and (not need_prompt or not cached.ok):
+    known = cached is not None and (cached.files is not None or not need_files)  # an older entry keeps no files: checked again
+    if cached is not None and known and (not need_prompt or not cached.ok):
         return cached, None  # before the loader's import: that and jinja2's are what this saves
     from workbench.core.loader import load_prompt
 
-    if cached is not None:
+    if cached is not None and known:
         return cached, load_prompt(text, path, read_file=read, schema_passed=True)
     deps: list[list[str]] = []
     failed = False
@@ -138,4 +158,9 @@ def _checked(session: RepoSession, path: str, commit: str | None, *, need_prompt
 
 
 def _verdict(result: LoadResult) -> Verdict:
-    return Verdict(result.path, result.ok, result.problems)
+    return Verdict(result.path, result.ok, result.problems, files=tuple(_files_of(result)))
+
+
+def _files_of(result: LoadResult) -> list[str]:
+    """What `assertion_files_of` says of a loaded version: a version that does not load names none."""
+    return assertion_files(result.prompt.tests) if result.prompt is not None else []

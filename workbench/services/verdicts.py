@@ -41,6 +41,10 @@ class Verdict:
     ok: bool
     problems: tuple[Problem, ...]
     cached: bool = False
+    # A prompt's: the files its suite's assertions name (`core.assertion_files`), which depend on
+    # nothing but what the key and the entry's files cover. None: not known (an entry written
+    # before they were kept, a check of workbench.yaml).
+    files: tuple[str, ...] | None = None
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -115,6 +119,7 @@ def read_entry(
         if data["format"] != FORMAT or data["key"] != key or data["path"] != path:
             return None
         problems = tuple(_problem(item) for item in data["problems"])
+        files = _files(data.get("files"))
         ok = data["ok"]
         if not isinstance(ok, bool) or ok == any(p.severity is Severity.ERROR for p in problems):
             return None  # a valid verdict with errors (or the reverse) is not one the loader gives
@@ -133,7 +138,16 @@ def read_entry(
     if own is not None:
         with contextlib.suppress(OSError):
             os.utime(own)  # used: the last to go when its bucket is full
-    return Verdict(path, ok, problems, cached=True)
+    return Verdict(path, ok, problems, cached=True, files=files)
+
+
+def _files(item: Any) -> tuple[str, ...] | None:
+    """An entry's files its assertions name; None when it has none kept (an older entry)."""
+    if item is None:
+        return None
+    if not isinstance(item, list) or not all(isinstance(path, str) for path in item):
+        raise TypeError("files")
+    return tuple(item)
 
 
 def _problem(item: Any) -> Problem:
@@ -150,7 +164,10 @@ def write_entry(git_dir: Path, key: str, verdict: Verdict, deps: list[list[str]]
     if file is None:
         return
     problems = [[p.path, p.line, p.col, p.message, p.severity.value, p.hint] for p in verdict.problems]
-    body = json.dumps({"format": FORMAT, "key": key, "path": verdict.path, "ok": verdict.ok, "problems": problems, "deps": deps})
+    fields = {"format": FORMAT, "key": key, "path": verdict.path, "ok": verdict.ok, "problems": problems, "deps": deps}
+    if verdict.files is not None:
+        fields["files"] = list(verdict.files)
+    body = json.dumps(fields)
     with contextlib.suppress(OSError):  # a read-only repository: the check simply runs next time
         write_atomically(file, json.dumps({"body": body, "mac": signer(body.encode())}))
         _keep_newest(file.parent, BUCKET_ENTRIES, written=file)
