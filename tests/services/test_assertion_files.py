@@ -385,3 +385,104 @@ def test_a_diff_of_two_commits_looks_up_each_sides_files_once(tmp_path: Path, mo
         shown = diffing.diff(session, NAME, first, stricter)
     assert [s.key for s in shown.changed_sections] == ["file:checks/grade.py", "file:checks/shape.py"]
     assert sorted(looked_up) == sorted([first, stricter])
+
+
+def counted_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths `core.loader.load_prompt` parses from now on."""
+    from workbench.core import loader
+
+    parsed: list[str] = []
+    real = loader.load_prompt
+
+    def counting(text: str, path: str, *args: object, **kwargs: object) -> object:
+        parsed.append(path)
+        return real(text, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader, "load_prompt", counting)
+    return parsed
+
+
+def test_a_version_checked_before_is_not_parsed_again_to_learn_what_its_suite_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every diff of a prompt whose suite names a file parsed it (`load_path`) to learn which
+    files its assertions name: the working copy's on every History move, each commit's once a
+    session. Which files they are is remembered with the version's verdict (`parse_cache`)."""
+    from workbench.services import diffing, history
+
+    root = tmp_path / "repo"
+    first = repo(root, suite_in_a_file())
+    commit(root, {"checks/grade.py": STRICTER}, "a stricter check", 2)
+    write(root, {"checks/shape.py": TIDY.replace("lower", "upper")})
+    with RepoSession.open(root) as session:
+        shown = diffing.diff(session, NAME, "HEAD", None)  # the first look at each version parses it
+        before = diffing.diff(session, NAME, first, "HEAD")
+    assert [s.key for s in shown.changed_sections] == ["file:checks/shape.py"]
+    parsed = counted_parses(monkeypatch)
+    with RepoSession.open(root) as session:
+        again = [diffing.diff(session, NAME, "HEAD", None) for _ in range(3)]
+        assert diffing.diff(session, NAME, first, "HEAD") == before
+        assert len(history.history(session, NAME)) == 2
+        assert key(root, None) != key(root, "HEAD")
+    assert parsed == []
+    assert all(diff == shown for diff in again)
+
+
+def test_a_diff_reads_each_tests_file_and_partial_of_a_side_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A side's tests file and partials were read for the diff, again for what the suite reads
+    and again by the parse that found its assertion files: three reads of each, per side."""
+    from workbench.services import diffing
+
+    root = tmp_path / "repo"
+    files = suite_in_a_file()
+    files["prompts/support/summarize.yaml"] = files["prompts/support/summarize.yaml"].replace("Ticket:", "{% include 'shared/tone.jinja' %} Ticket:")
+    files["prompts/shared/tone.jinja"] = "Be kind."
+    first = repo(root, files)
+    second = commit(root, {"checks/grade.py": STRICTER, "prompts/shared/tone.jinja": "Be brief."}, "a stricter check, a briefer tone", 2)
+    monkeypatch.setattr(diffing, "partial_users", lambda *_args: {})  # reads every prompt's partials: not this test's subject
+    for checked_before in (False, True):
+        with RepoSession.open(root) as session:
+            specs: list[str] = []
+            real = session.store.read_object
+
+            def counted(spec: str, real=real, specs=specs) -> tuple[str, str, bytes] | None:  # type: ignore[no-untyped-def]
+                specs.append(spec)
+                return real(spec)
+
+            monkeypatch.setattr(session.store, "read_object", counted)
+            shown = diffing.diff(session, NAME, first, second)
+        assert [s.key for s in shown.changed_sections] == ["partial:prompts/shared/tone.jinja", "file:checks/grade.py"], checked_before
+        for rev in (first, second):
+            for path in ("prompts/support/summarize.tests.yaml", "prompts/shared/tone.jinja"):
+                assert specs.count(f"{rev}:{path}") == 1, (checked_before, rev, path, specs)
+
+
+TOP = """\
+model: {provider: echo}
+messages:
+  - role: user
+    content: "{% include 'shared/topic.jinja' %}"
+tests:
+  - description: names the topic
+    assert:
+      - type: icontains
+        value: file://shared/topic.jinja
+"""
+
+
+def test_a_reference_that_names_a_partial_is_one_rule_for_history_and_the_results_key(tmp_path: Path) -> None:
+    """`file://shared/topic.jinja` in `prompts/top.yaml`: from the prompt's folder it is the
+    partial it includes, from the repository root (an assertion's value) another file. The
+    results key counted only files that are no partial as read by the loader, so it parsed the
+    suite and keyed on `shared/topic.jinja`; History counted the partial as the reference's
+    file, parsed nothing, and did not list the commit that changed the value: a new key with
+    no row of its own."""
+    from workbench.services import diffing, history
+
+    root = tmp_path / "repo"
+    first = repo(root, {"prompts/top.yaml": TOP, "prompts/shared/topic.jinja": "refund", "shared/topic.jinja": "refund\n"})
+    second = commit(root, {"shared/topic.jinja": "sorry\n"}, "another expected topic", 2)
+    with RepoSession.open(root) as session:
+        assert content_id(session, "top", first) != content_id(session, "top", second)
+        assert [entry.commit.sha for entry in history.history(session, "top")] == [second, first]
+        assert [item.name for item in diffing.changes_since(session, first, second).items] == ["top"]
+        shown = diffing.diff(session, "top", first, second)
+    assert shown.notes[0] == "prompt unchanged; changed a file its assertions read: shared/topic.jinja"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.app import App
-from tui_helpers import clock, diff_text, select, settle
+from tui_helpers import clock, commit, diff_text, select, settle
 
 from workbench.tui.app import make_app
 from workbench.tui.panes.history import HistoryPane
@@ -169,19 +169,35 @@ asyncio.run(main())
 """
 
 
+def _first_diff_modules(repo: Path) -> str:
+    """Which of jsonschema, jinja2 and the loader a fresh app had imported at its first diff."""
+    probe = _FIRST_DIFF_PROBE.format(names=("jsonschema", "jinja2", "workbench.core.loader"))
+    done = subprocess.run([sys.executable, "-c", probe, str(repo)], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
 def test_reopening_paints_the_first_diff_without_the_schema_or_template_libraries(app_repo: Path) -> None:
     """The repository's workbench.yaml and the first prompt were checked in an earlier session:
     the signed verdicts answer, so neither jsonschema (0.08-0.17 s to import) nor jinja2 and the
     loader are imported before the first diff is on screen."""
-    probe = _FIRST_DIFF_PROBE.format(names=("jsonschema", "jinja2", "workbench.core.loader"))
+    _first_diff_modules(app_repo)  # the first session checks both and remembers
+    assert _first_diff_modules(app_repo) == "[]"
 
-    def first_diff_modules() -> str:
-        done = subprocess.run([sys.executable, "-c", probe, str(app_repo)], capture_output=True, text=True, check=False, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip().splitlines()[-1]
 
-    first_diff_modules()  # the first session checks both and remembers
-    assert first_diff_modules() == "[]"
+def test_reopening_paints_the_first_diff_of_a_suite_that_names_files_without_the_loader(app_repo: Path) -> None:
+    """The first prompt's suite names a file (`value: file://checks/count.txt`): History and the
+    diff parsed each version shown to learn which files its assertions name, importing the
+    loader, jinja2 and jsonschema before the first diff again. The verdicts remember them."""
+    sql = app_repo / "prompts" / "analytics" / "sql_generator.yaml"
+    sql.write_text(sql.read_text().replace("value: count", "value: file://checks/count.txt", 1))
+    (app_repo / "checks").mkdir()
+    (app_repo / "checks" / "count.txt").write_text("count\n")
+    commit(app_repo, "The expected word from a file", "2026-01-20T10:00:00Z")
+    (app_repo / "checks" / "count.txt").write_text("COUNT\n")
+    commit(app_repo, "The expected word in capitals", "2026-01-21T10:00:00Z")  # the first diff: this file only
+    _first_diff_modules(app_repo)
+    assert _first_diff_modules(app_repo) == "[]"
 
 
 async def test_opening_reads_the_first_prompts_history_once(app_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

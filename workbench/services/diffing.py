@@ -21,7 +21,7 @@ from workbench.services.prompt_files import (
 )
 from workbench.services.revisions import target
 from workbench.services.session import RepoSession
-from workbench.services.suite_files import ReadFile, changed_reads, suite_dependencies
+from workbench.services.suite_files import ReadFile, Suite, changed_reads, read_suite, suite_dependencies
 
 
 @dataclass(frozen=True)
@@ -74,27 +74,45 @@ def diff(session: RepoSession, name: str, a: str | None = "HEAD", b: str | None 
     right_path, right_text = read_at(session, name, right)
     if left_text is None and right_text is None:
         raise NotFound(f"{name} exists neither at {left.label} nor at {right.label}")
-    left_tests_path, left_tests = tests_file(session, left_path, left_text, left.commit)
-    right_tests_path, right_tests = tests_file(session, right_path, right_text, right.commit)
-    reads = changed_reads(session, (left_path, left_text, left.commit), (right_path, right_text, right.commit))
+    left_suite = read_suite(session, left_path, left_text, left.commit)
+    right_suite = read_suite(session, right_path, right_text, right.commit)
+    result = _suite_diff(
+        session,
+        (left_path, left_text, left_suite),
+        (right_path, right_text, right_suite),
+        name=name,
+        left_label=left.label if left_text is not None else "(none)",
+        right_label=right.label if right_text is not None else "(none)",
+    )
+    return _with_partial_users(session, result, name, right.commit)
+
+
+Side = tuple[str | None, str | None, Suite]  # a version of a prompt: its path, its text, what its suite reads
+
+
+def _suite_diff(session: RepoSession, left: Side, right: Side, *, name: str, left_label: str, right_label: str) -> PromptDiff:
+    """The diff of two versions with their tests files, partials and the other files their suites
+    read that changed (`suite_files.changed_reads`), and the note naming those."""
+    (left_path, left_text, left_suite), (right_path, right_text, right_suite) = left, right
+    reads = changed_reads(session, left_suite, right_suite)
     result = diff_prompt_texts(
         left_text,
         right_text,
         name=name,
-        left_label=left.label if left_text is not None else "(none)",
-        right_label=right.label if right_text is not None else "(none)",
-        left_tests_text=left_tests,
-        right_tests_text=right_tests,
+        left_label=left_label,
+        right_label=right_label,
+        left_tests_text=left_suite.tests_text,
+        right_tests_text=right_suite.tests_text,
         left_path=left_path,
         right_path=right_path,
-        left_tests_path=left_tests_path,
-        right_tests_path=right_tests_path,
-        left_partials=partials_of(session, left_text, left.commit),
-        right_partials=partials_of(session, right_text, right.commit),
+        left_tests_path=left_suite.tests_file,
+        right_tests_path=right_suite.tests_file,
+        left_partials=left_suite.partials,
+        right_partials=right_suite.partials,
         left_files={read.path: read.left for read in reads},
         right_files={read.path: read.right for read in reads},
     )
-    return _with_partial_users(session, _with_reads_note(result, reads), name, right.commit)
+    return _with_reads_note(result, reads)
 
 
 def _with_reads_note(result: PromptDiff, reads: list[ReadFile]) -> PromptDiff:
@@ -220,29 +238,23 @@ def _review_item(session: RepoSession, status: str, path: str, old: str | None, 
     store = session.store
     left_text = store.read_text(fork, old or path)
     right_text = store.read_text(head, path) if status != "D" else None
-    left_tests_path, left_tests = tests_file(session, old or path, left_text, fork)
-    right_tests_path, right_tests = tests_file(session, path, right_text, head)
-    reads = changed_reads(session, (old or path, left_text, fork), (path, right_text, head))
-    prompt_diff = diff_prompt_texts(
-        left_text,
-        right_text,
+    left_suite = read_suite(session, old or path, left_text, fork)
+    right_suite = read_suite(session, path, right_text, head)
+    prompt_diff = _suite_diff(
+        session,
+        (old or path, left_text, left_suite),
+        (path, right_text, right_suite),
         name=prompt_name_from_path(path),
         left_label=f"{base_label} ({fork[:10]})",
         right_label=head_label,
-        left_tests_text=left_tests,
-        right_tests_text=right_tests,
-        left_path=old or path,
-        right_path=path,
-        left_tests_path=left_tests_path,
-        right_tests_path=right_tests_path,
-        left_partials=partials_of(session, left_text, fork),
-        right_partials=partials_of(session, right_text, head),
-        left_files={read.path: read.left for read in reads},
-        right_files={read.path: read.right for read in reads},
     )
-    prompt_diff = _with_reads_note(prompt_diff, reads)
-    touched = [p for p in (path, old) if p] + suite_dependencies(session, path, right_text or left_text, head if right_text else fork)
-    commits = store.log(f"{fork}..{head}", paths=touched)
+    if right_text:
+        depends = right_suite.paths
+    elif not old or old == path:  # the version at the fork, read at its own path
+        depends = left_suite.paths
+    else:
+        depends = suite_dependencies(session, path, left_text, fork)
+    commits = store.log(f"{fork}..{head}", paths=[p for p in (path, old) if p] + depends)
     change = {"A": "added", "D": "deleted", "R": "renamed", "C": "added"}.get(status, "modified")
     old_name = prompt_name_from_path(old) if old else None
     return ReviewItem(prompt_name_from_path(path), change, prompt_diff, tuple(commits), old_name)

@@ -198,14 +198,29 @@ def referenced_files(path: str, text: str | None) -> list[str]:
     return sorted(found)
 
 
-def text_reader(session: RepoSession, commit: str | None) -> Callable[[str], str | None]:
-    """Reads a repository file's text at `commit` (None: the working copy, confined to prompts/);
-    None when it does not exist or cannot be read there."""
+def once_reader(session: RepoSession, commit: str | None) -> Callable[[str], str]:
+    """`file_reader` that keeps the texts it read: what one version's suite, its check and its
+    diff read, each file once (one that could not be read is tried again)."""
     reader = file_reader(session, commit)
+    texts: dict[str, str] = {}
+
+    def read_file(relpath: str) -> str:
+        text = texts.get(relpath)
+        if text is None:
+            text = texts[relpath] = reader(relpath)
+        return text
+
+    return read_file
+
+
+def text_reader(session: RepoSession, commit: str | None, *, reader: Callable[[str], str] | None = None) -> Callable[[str], str | None]:
+    """Reads a repository file's text at `commit` (None: the working copy, confined to prompts/);
+    None when it does not exist or cannot be read there. `reader`: the `file_reader` to ask."""
+    ask = reader or file_reader(session, commit)
 
     def read(relpath: str) -> str | None:
         try:
-            return reader(relpath)
+            return ask(relpath)
         except (OSError, ValueError, LookupError):
             return None
 
@@ -219,10 +234,20 @@ def partials_of(session: RepoSession, text: str | None, commit: str | None) -> d
     return partial_closure(text, text_reader(session, commit))
 
 
+def read_dependencies(path: str | None, text: str | None, read: Callable[[str], str | None]) -> tuple[dict[str, str | None], list[str]]:
+    """What the prompt version at `path` (its `text`) reads besides itself, the files its
+    assertions name aside (`suite_files.read_suite` adds those): (the partials its templates
+    include, transitively: path -> text by `read`, None when missing; the repository paths it
+    references with `file://`, sorted). A path in both is a partial."""
+    return partial_closure(text, read), referenced_files(path, text) if path else []
+
+
 def dependency_files(session: RepoSession, path: str, text: str | None, commit: str | None) -> list[str]:
     """Every file a prompt version depends on besides itself: the tests files it references and
-    the partials its templates include (transitively), at `commit` (None: working copy)."""
-    return sorted({*referenced_files(path, text), *partials_of(session, text, commit)})
+    the partials its templates include (transitively), at `commit` (None: working copy): what
+    serving it needs (`read_dependencies`; `suite_files.read_suite` adds what its tests read)."""
+    partials, references = read_dependencies(path, text, text_reader(session, commit))
+    return sorted({*partials, *references})
 
 
 def referenced_files_at(session: RepoSession, path: str, rev: str) -> list[str]:

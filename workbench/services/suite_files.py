@@ -1,15 +1,22 @@
 """What a version's suite reads besides the prompt file, and the key its stored results go by.
 
-A stored result stands for one prompt and one suite. The key (`content_id`) is the prompt file's
-blob id when nothing else is read, else a hash of it and of every other file the version reads:
+One rule (`read_suite`) says which files a version reads, for History, the review screen,
+`ci check`, the diff of two versions and the results key alike:
 
 | file | read by | in the key as |
 | --- | --- | --- |
 | partials its templates include (`core.partials`) | the renderer | their texts |
-| tests files (`tests: file://...`) | the loader | their texts |
+| the other files it references with `file://` (tests files) | the loader | their texts |
 | files its assertions name (`core.assertion_files`: values, python checks, transforms) | the assertions | their Git blob ids |
 
-So a result found for a commit, or for the working copy, is one of that exact suite; a change
+A path that is both a partial and a reference is a partial. Which files the assertions name
+takes a parse, asked only when a text names a file besides its tests files, and remembered
+with the version's verdict (`parse_cache.assertion_files_of`): a version checked before is not
+parsed again.
+
+A stored result stands for one prompt and one suite. The key (`content_id`) is the prompt file's
+blob id when nothing else is read, else a hash of it and of every other file the version reads,
+so a result found for a commit, or for the working copy, is one of that exact suite; a change
 to any of these files starts a version without one.
 """
 
@@ -17,18 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from workbench.core.assertion_files import MAX_ASSERTION_FILE_BYTES, assertion_files
 from workbench.core.limited_read import read_limited
 from workbench.core.model import Prompt
+from workbench.services.parse_cache import assertion_files_of
 from workbench.services.prompt_files import (
     blob_sha,
-    load_path,
-    partials_of,
+    once_reader,
     read_at,
-    referenced_files,
+    read_dependencies,
     referenced_files_at,
     text_reader,
 )
@@ -37,8 +44,57 @@ from workbench.services.session import RepoSession
 
 MISSING = "-"  # the key's mark of a named file that does not exist at the version
 UNREADABLE = "?"  # ... of one the working copy has but cannot give (a FIFO, too large, a link out)
-PARTIAL, TESTS, ASSERTIONS = "partial", "tests", "assertions"  # what reads a file (`suite_reads`)
-Side = tuple[str | None, str | None, str | None]  # a version of a prompt: (path, text, commit; None: the working copy)
+PARTIAL, TESTS, ASSERTIONS = "partial", "tests", "assertions"  # what reads a file (`Suite.readers`)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """What one version of a prompt reads besides its own file (`read_suite`)."""
+
+    commit: str | None  # the version's commit; None: the working copy
+    partials: Mapping[str, str | None]  # its templates include, transitively: path -> text (None: missing)
+    tests: Mapping[str, str | None]  # the files it references with `file://` that are no partial: path -> text
+    checks: tuple[str, ...]  # the files its assertions name, sorted
+    tests_file: str | None = None  # its first `file://` reference: the tests file a diff shows as test sections
+
+    @property
+    def readers(self) -> dict[str, str]:
+        """Every file it reads -> what reads it: `PARTIAL`, `TESTS` or `ASSERTIONS` (a file read
+        two ways is a partial, else its assertions')."""
+        reads = dict.fromkeys(self.tests, TESTS)
+        reads.update(dict.fromkeys(self.checks, ASSERTIONS))
+        reads.update(dict.fromkeys(self.partials, PARTIAL))
+        return reads
+
+    @property
+    def paths(self) -> list[str]:
+        return sorted(self.readers)
+
+    @property
+    def tests_text(self) -> str | None:
+        """The text of `tests_file` (None: none, or not there)."""
+        if self.tests_file is None:
+            return None
+        return self.partials[self.tests_file] if self.tests_file in self.partials else self.tests.get(self.tests_file)
+
+
+def read_suite(session: RepoSession, path: str | None, text: str | None, commit: str | None, *, prompt: Prompt | None = None) -> Suite:
+    """The files the version of the prompt at `path` (its `text`) at `commit` (None: the working
+    copy) reads, each read once (the check that finds its assertion files included). `prompt`:
+    the version already parsed by the caller. A version that is not there reads nothing."""
+    read = once_reader(session, commit)
+    read_text = text_reader(session, commit, reader=read)
+    partials, references = read_dependencies(path, text, read_text)
+    tests = {reference: read_text(reference) for reference in references if reference not in partials}
+    checks = _checked_files(session, path, text, tests, commit, prompt=prompt, read=read)
+    return Suite(commit, partials, tests, tuple(checks), references[0] if references else None)
+
+
+def suite_dependencies(session: RepoSession, path: str, text: str | None, commit: str | None) -> list[str]:
+    """`read_suite`'s files, sorted: every file a prompt version depends on besides itself (what
+    History, the review screen and `ci check` follow). Releases and export keep to
+    `prompt_files.dependency_files`, what serving the prompt needs."""
+    return read_suite(session, path, text, commit).paths
 
 
 def content_id(session: RepoSession, name: str, rev: str | None = None, *, prompt: Prompt | None = None) -> str | None:
@@ -50,35 +106,38 @@ def content_id(session: RepoSession, name: str, rev: str | None = None, *, promp
     if blob is None:
         return None
     path, text = read_at(session, name, found)
-    partials = partials_of(session, text, found.commit)
-    tests_files = sorted(set(referenced_files(path, text)) - set(partials)) if path else []
-    read = text_reader(session, found.commit)
-    tests_texts = {tests_file: read(tests_file) for tests_file in tests_files}
-    checks = checked_files(session, path, text, tests_texts, found.commit, prompt=prompt)
-    if not partials and not tests_files and not checks:
+    suite = read_suite(session, path, text, found.commit, prompt=prompt)
+    if not suite.partials and not suite.tests and not suite.checks:
         return blob
     digest = hashlib.sha1(blob.encode())
-    for partial, partial_text in partials.items():  # first and alone as before: a partial's key is unchanged
+    for partial, partial_text in suite.partials.items():  # first and alone as before: a partial's key is unchanged
         digest.update(f"\0{partial}\0{partial_text}".encode())
-    for tests_file, tests_text in tests_texts.items():
+    for tests_file, tests_text in suite.tests.items():
         digest.update(f"\0tests\0{tests_file}\0{tests_text}".encode())
-    for check, check_id in file_ids(session, checks, found.commit).items():
+    for check, check_id in file_ids(session, suite.checks, found.commit).items():
         digest.update(f"\0checks\0{check}\0{check_id}".encode())
     return digest.hexdigest()
 
 
-def checked_files(
-    session: RepoSession, path: str | None, text: str | None, tests_texts: Mapping[str, str | None], commit: str | None, *, prompt: Prompt | None = None
+def _checked_files(
+    session: RepoSession,
+    path: str | None,
+    text: str | None,
+    tests_texts: Mapping[str, str | None],
+    commit: str | None,
+    *,
+    prompt: Prompt | None,
+    read: Callable[[str], str],
 ) -> list[str]:
     """Repository paths of the files the suite of the prompt at `path` (`text`, its tests files'
     `tests_texts`) names in its assertions (`core.assertion_files`), at `commit` (None: the
-    working copy). Parsed only when a text names a file besides its tests files: most suites
+    working copy). Asked only when a text names a file besides its tests files: most suites
     name none. A version that does not load names none (it does not run)."""
     if path is None or not _may_name_files(text, tests_texts):
         return []
-    if prompt is None:
-        prompt = load_path(session, path, commit).prompt
-    return assertion_files(prompt.tests) if prompt is not None else []
+    if prompt is not None:
+        return assertion_files(prompt.tests)
+    return assertion_files_of(session, path, commit, read=read)
 
 
 def _may_name_files(text: str | None, tests_texts: Mapping[str, str | None]) -> bool:
@@ -144,25 +203,6 @@ def _blob_bytes(session: RepoSession, blob: tuple[str, int] | None) -> bytes | N
     return found[2] if found is not None else None
 
 
-def suite_dependencies(session: RepoSession, path: str, text: str | None, commit: str | None) -> list[str]:
-    """Every file a prompt version depends on besides itself, at `commit` (None: the working
-    copy): its tests files and partials (`dependency_files`) and the files its assertions name.
-    The one answer for History, the review screen, `ci check` and the diff of two versions
-    (`changed_reads`); releases and export keep to `dependency_files`, what serving the prompt needs."""
-    return sorted(suite_reads(session, path, text, commit))
-
-
-def suite_reads(session: RepoSession, path: str, text: str | None, commit: str | None) -> dict[str, str]:
-    """`suite_dependencies` with what reads each: `PARTIAL` (its templates), `TESTS` (a file it
-    references with `file://`: a tests file, a value) or `ASSERTIONS` (its assertions name it)."""
-    read = text_reader(session, commit)
-    tests_texts = {tests_file: read(tests_file) for tests_file in referenced_files(path, text)}
-    reads = dict.fromkeys(tests_texts, TESTS)
-    reads.update(dict.fromkeys(checked_files(session, path, text, tests_texts, commit), ASSERTIONS))
-    reads.update(dict.fromkeys(partials_of(session, text, commit), PARTIAL))
-    return reads
-
-
 @dataclass(frozen=True)
 class ReadFile:
     """A file a suite reads that differs between two versions, its text on each side (None: not there)."""
@@ -173,17 +213,16 @@ class ReadFile:
     right: str | None
 
 
-def changed_reads(session: RepoSession, left: Side, right: Side) -> list[ReadFile]:
-    """The files the suite reads at either version (`suite_reads`) besides its partials (the
-    diff shows them as sections of their own) whose content differs between the two: why a
-    version whose prompt file is unchanged is in History, and what its diff shows."""
+def changed_reads(session: RepoSession, left: Suite, right: Suite) -> list[ReadFile]:
+    """The files the suite reads at either version besides its partials (the diff shows them as
+    sections of their own) whose content differs between the two: why a version whose prompt
+    file is unchanged is in History, and what its diff shows."""
     reads: dict[str, str] = {}
-    for path, text, commit in (left, right):
-        if path is not None and text is not None:
-            for read_path, reader in suite_reads(session, path, text, commit).items():
-                reads.setdefault(read_path, reader)
+    for suite in (left, right):
+        for read_path, reader in suite.readers.items():
+            reads.setdefault(read_path, reader)
     paths = sorted(read_path for read_path, reader in reads.items() if reader != PARTIAL)
-    before, after = look_up(session, paths, left[2]), look_up(session, paths, right[2])
+    before, after = look_up(session, paths, left.commit), look_up(session, paths, right.commit)
     return [
         ReadFile(path, reads[path], _shown_text(session, before[path]), _shown_text(session, after[path]))
         for path in paths
