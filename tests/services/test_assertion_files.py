@@ -367,7 +367,8 @@ def test_the_diff_shows_the_working_copys_check_as_it_was_read_for_its_id(tmp_pa
 
 def test_a_diff_of_two_commits_looks_up_each_sides_files_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The files a suite reads were looked up at each commit (`followed_blobs`: a git process
-    each), then looked up again, one process per changed file and side, to show their texts."""
+    each), then looked up again, one process per changed file and side, to show their texts;
+    and again on every diff of the session (History's every move)."""
     from workbench.services import diffing
 
     root = tmp_path / "repo"
@@ -383,6 +384,7 @@ def test_a_diff_of_two_commits_looks_up_each_sides_files_once(tmp_path: Path, mo
 
         monkeypatch.setattr(session.store, "followed_blobs", counted)
         shown = diffing.diff(session, NAME, first, stricter)
+        assert diffing.diff(session, NAME, first, stricter) == shown  # a commit's files never change: not looked up again
     assert [s.key for s in shown.changed_sections] == ["file:checks/grade.py", "file:checks/shape.py"]
     assert sorted(looked_up) == sorted([first, stricter])
 

@@ -55,6 +55,7 @@ class SessionCache:
     content_keys: dict[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)  # (prompt, commit) -> `releases.content_key`
     main_line: tuple[str, list[tuple[str, int]]] | None = None  # (main tip, its first-parent line)
     main_minima: tuple[list[tuple[str, int]], list[int]] | None = None  # (that line, suffix minima of its times)
+    followed: dict[tuple[str, str], tuple[str, int] | None] = field(default_factory=dict)  # (commit, path) -> `followed_blobs`
 
     PARSED_LIMIT = 1024
 

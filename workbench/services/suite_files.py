@@ -45,6 +45,7 @@ from workbench.services.session import RepoSession
 MISSING = "-"  # the key's mark of a named file that does not exist at the version
 UNREADABLE = "?"  # ... of one the working copy has but cannot give (a FIFO, too large, a link out)
 PARTIAL, TESTS, ASSERTIONS = "partial", "tests", "assertions"  # what reads a file (`Suite.readers`)
+_FOLLOWED_LIMIT = 4096  # the files looked up at commits a session keeps
 
 
 @dataclass(frozen=True)
@@ -163,11 +164,18 @@ class Found:
 
 def look_up(session: RepoSession, paths: Sequence[str], commit: str | None) -> dict[str, Found]:
     """What `file_ids` says of each path, with what its content is read by: at `commit`, its blob
-    (one `cat-file` for all); in the working copy, the bytes read once for the id."""
-    if commit is not None:  # a link inside the repository is its target's content, as in the working copy
-        blobs = session.store.followed_blobs(commit, paths) if paths else []
-        return {path: Found(blob[0], blob=blob) if blob else Found(MISSING) for path, blob in zip(paths, blobs, strict=True)}
-    return {path: _working_file(session, path) for path in paths}
+    (one `cat-file` for all the session has not looked up there); in the working copy, the bytes
+    read once for the id."""
+    if commit is None:
+        return {path: _working_file(session, path) for path in paths}
+    known = session.cache.followed  # a commit's files never change: each looked up once a session
+    wanted = [path for path in paths if (commit, path) not in known]
+    if wanted:  # a link inside the repository is its target's content, as in the working copy
+        if len(known) > _FOLLOWED_LIMIT:
+            known.clear()
+        known.update(zip([(commit, path) for path in wanted], session.store.followed_blobs(commit, wanted), strict=True))
+    blobs = {path: known.get((commit, path)) for path in paths}
+    return {path: Found(blob[0], blob=blob) if blob else Found(MISSING) for path, blob in blobs.items()}
 
 
 def _working_file(session: RepoSession, path: str) -> Found:
