@@ -297,12 +297,7 @@ async def test_ab_run_shows_each_case_sharing_a_description(app_repo: Path) -> N
     commit(app_repo, "Twins, renamed", "2026-01-13T10:00:00Z")
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await select(pilot, "twins")
-        await pilot.press("2", "j", "m", "k")
-        await settle(pilot)
-        await pilot.press("T")
-        await settle(pilot)
+        await ab_run(pilot, "twins")
         pane = app.query_one(TestsPane)
         table = pane.table
         rows = [[c.plain for c in table.get_row_at(row)] for row in range(table.row_count)]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import clock, dialog, select, settle, shown_errors
+from tui_helpers import clock, dialog, open_review, select, settle, shown_errors
 
 from workbench.services import deployment_events, deployments
 from workbench.services.session import RepoSession
@@ -324,12 +324,7 @@ async def test_review_screen_lists_branch_changes(app_repo: Path) -> None:
     git(app_repo, "switch", "-q", "main")
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert app.screen.__class__.__name__ == "ReviewScreen"
+        await open_review(pilot)
         assert [i.name for i in app.screen.review.items] == ["support/summarize"]  # type: ignore[attr-defined]
         await pilot.press("M")
         await dialog(pilot, "ConfirmScreen")  # after Git names the current branch

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tui_helpers import clock, commit, dialog, select, settle
+from tui_helpers import clock, commit, dialog, open_review, select, settle
 
 from workbench.services import approvals, deployment_events, deployments
 from workbench.services.session import RepoSession
@@ -93,21 +93,11 @@ def _branch_with_a_change(repo: Path) -> str:
     return head
 
 
-async def _open_review(pilot) -> None:  # type: ignore[no-untyped-def]
-    """`v`, then the first branch offered: the review view."""
-    await settle(pilot)
-    await pilot.press("v")
-    await settle(pilot)
-    await pilot.press("enter")
-    await settle(pilot)
-    assert pilot.app.screen.__class__.__name__ == "ReviewScreen"
-
-
 async def test_review_view_approves_the_branch_version(guarded_repo: Path) -> None:
     head = _branch_with_a_change(guarded_repo)
     app = make_app(guarded_repo, clock=clock)
     async with app.run_test(size=(150, 50)) as pilot:
-        await _open_review(pilot)
+        await open_review(pilot)
         await pilot.press("a")
         await dialog(pilot, "ChoiceScreen")
         await pilot.press("enter")  # the default: prod, the environment that needs approvals
@@ -181,7 +171,7 @@ async def test_a_read_only_review_refuses_approving_before_asking_anything(guard
     _branch_with_a_change(guarded_repo)
     app = make_app(guarded_repo, clock=clock, read_only=True)
     async with app.run_test(size=(150, 50)) as pilot:
-        await _open_review(pilot)
+        await open_review(pilot)
         await pilot.press("a")
         await settle(pilot)
         assert app.screen is app.screen_stack[0]  # no "approve for which environment?" first

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_helpers import clock, commit, diff_text, git, select, settle
+from tui_helpers import clock, commit, diff_text, git, open_review, select, settle
 
 from workbench.tui.app import make_app
 
@@ -52,12 +52,7 @@ async def test_the_review_screen_shows_a_branch_that_changed_only_a_check(app_re
     git(app_repo, "switch", "-q", "main")
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "ReviewScreen"
+        await open_review(pilot)
         body = str(app.screen.query_one("#review-body").render())
         assert "support/summarize" in str(app.screen.query_one("#review-list").get_option_at_index(0).prompt)  # type: ignore[attr-defined]
         assert NOTE in body and "return 'sorry' in output" in body

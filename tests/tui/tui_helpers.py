@@ -74,14 +74,24 @@ async def dialog(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
     await settle(pilot)
 
 
-async def ab_run(pilot) -> None:  # type: ignore[no-untyped-def]
-    """Mark the older version of support/summarize as the base and run A/B against the newer."""
+async def ab_run(pilot, name: str = "support/summarize") -> None:  # type: ignore[no-untyped-def]
+    """Mark the older version of `name` as the base and run A/B against the newer."""
     await settle(pilot)
-    await select(pilot, "support/summarize")
+    await select(pilot, name)
     await pilot.press("2", "j", "m", "k")
     await settle(pilot)
     await pilot.press("T")
     await settle(pilot)
+
+
+async def open_review(pilot) -> None:  # type: ignore[no-untyped-def]
+    """`v`, then the first branch offered: the review view."""
+    await settle(pilot)
+    await pilot.press("v")
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert type(pilot.app.screen).__name__ == "ReviewScreen"
 
 
 def diff_text(app) -> str:  # type: ignore[no-untyped-def]
