@@ -63,3 +63,32 @@ def test_two_prompts_one_name_in_nfc_are_not_guessed_between(repo: Path) -> None
         assert prompts.get("A\u030a").name == "A\u030a"  # its own spelling is itself
         with pytest.raises(PromptError, match="does not exist"):
             prompts.get("\u00c5")
+
+
+def test_the_request_path_remembers_valid_names_boundedly(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """get() checks a name once (with a split: 5.7 -> 3.0 µs per call). Names come from callers:
+    what is remembered is bounded, and only a plain `str` is looked up there, so a subclass that
+    claims to equal a valid name is still checked."""
+    import contextlib
+
+    import workbench.runtime.prompt_repo as prompt_repo
+    from workbench.errors import NotFound
+
+    class Claims(str):
+        def __hash__(self) -> int:
+            return hash("greeting")
+
+        def __eq__(self, other: object) -> bool:
+            return True
+
+    monkeypatch.setattr(prompt_repo, "_VALID_NAMES_KEPT", 3)
+    with PromptRepo(repo) as prompts:
+        assert prompts.get("greeting").render(user="Ada")
+        with pytest.raises(PromptError, match="invalid prompt name"):
+            prompts.get(Claims("../../etc/passwd"))
+        for i in range(6):
+            with contextlib.suppress(NotFound, PromptError):
+                prompts.get(f"missing{i}")
+        assert len(prompts._valid_names) == 3
+        with pytest.raises(PromptError, match="invalid prompt name"):
+            prompts.get("../greeting")

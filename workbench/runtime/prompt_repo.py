@@ -116,6 +116,10 @@ class LoadedPrompt:
         return RenderedMessages([dict(m) for m in messages], self.identity, rendered.as_text(), rendered.request_fields())
 
 
+_VALID_NAMES_KEPT = 4096
+"""How many valid names a repository remembers: names come from callers, unbounded."""
+
+
 class PromptRepo:
     """Serve prompt versions straight from a Git repository (working clone or bare)."""
 
@@ -123,7 +127,8 @@ class PromptRepo:
         self._store = GitStore.open(path, allow_bare=True)
         self._remote = remote
         self._lock = threading.RLock()
-        self._parsed: dict[tuple[str, str], Prompt] = {}
+        self._parsed: dict[tuple[str, str], Prompt] = {}  # (commit, name) -> the prompt file there, parsed
+        self._valid_names: set[str] = set()  # names the rule passed: the request path checks a name once
         self._last_good: dict[tuple[str, str | None], LoadedPrompt] = {}
         self._logged: set[str] = set()
         self._deployed: dict[tuple[str, str], DeploymentEvent] = {}
@@ -256,11 +261,14 @@ class PromptRepo:
                 or damaged since it was opened; owned by another user), under the same
                 condition: never reported as a missing prompt.
         """
-        check_prompt_name(name)  # the core name rule: nothing outside prompts/, nothing option-like
+        if type(name) is not str or name not in self._valid_names:
+            check_prompt_name(name)  # the core name rule: nothing outside prompts/, nothing option-like
+            if len(self._valid_names) < _VALID_NAMES_KEPT:
+                self._valid_names.add(name)
         if self._refresher_due:
             self._refresh_in_this_process()
-        given = [arg for arg, value in (("env", env), ("rev", rev), ("version", version)) if value is not None]
-        if len(given) > 1:
+        if (env is not None) + (rev is not None) + (version is not None) > 1:
+            given = [arg for arg, value in (("env", env), ("rev", rev), ("version", version)) if value is not None]
             raise PromptError(
                 f"get({name!r}) was given {' and '.join(f'{arg}=' for arg in given)}: give only one of env=, rev= or version=",
                 hint="env= serves what the environment runs; rev= or version= pins one version",
@@ -344,14 +352,14 @@ class PromptRepo:
         return PromptIdentity(name, release_label(name, number), commit)
 
     def _parse(self, name: str, commit: str) -> Prompt:
+        with self._lock:
+            cached = self._parsed.get((commit, name))
+        if cached is not None:
+            return cached
         from workbench.core.loader import load_prompt
 
         for suffix in PROMPT_SUFFIXES:
             path = f"{PROMPTS_DIR}/{name}{suffix}"
-            with self._lock:
-                cached = self._parsed.get((commit, path))
-            if cached is not None:
-                return cached
             data = self._store.read_blob(commit, path)
             if data is None:
                 continue
@@ -368,6 +376,6 @@ class PromptRepo:
                 first = result.errors[0].format() if result.errors else "invalid prompt"
                 raise PromptError(f"{name} at {commit[:10]} is invalid: {first}")
             with self._lock:
-                self._parsed[(commit, path)] = result.prompt
+                self._parsed[(commit, name)] = result.prompt
             return result.prompt
         raise PromptError(f"{name} does not exist at {commit[:10]}")
