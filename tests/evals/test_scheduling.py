@@ -333,6 +333,44 @@ async def test_without_a_cache_to_read_a_case_is_rendered_when_a_slot_is_free_fo
     assert all(r.passed for r in results[1:])
 
 
+async def test_once_a_render_outlasts_a_gil_turn_the_suite_renders_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendered just in time, every render ran on the event loop while other requests were in
+    flight: a template near its 2 s limit stalled them, and their measured latency (a `latency`
+    assertion) grew by the render's time. A suite whose render took longer than a GIL turn
+    renders its later cases in a thread; quick renders stay on the loop (a thread each would
+    cost more than the render)."""
+    import threading
+    import time
+
+    from workbench.evals import runner
+    from workbench.evals.providers import EchoProvider
+
+    on_loop: list[tuple[str, bool]] = []
+    real_render = runner.render_prompt
+    slow = {"case 0", "case 1"}
+
+    def watched(prompt: object, variables: dict[str, object], *args: object, **kwargs: object) -> object:
+        on_loop.append((str(variables["q"]), threading.current_thread() is threading.main_thread()))
+        if variables["q"] in slow:
+            time.sleep(0.02)  # four GIL turns: a heavy template
+        return real_render(prompt, variables, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "render_prompt", watched)
+    text = (
+        "inputs:\n  q: {type: string, required: true}\nmessages:\n  - {role: user, content: \"{{ q }}\"}\ntests:\n"
+        + "".join(f"  - {{description: d{i}, vars: {{q: case {i}}}, assert: [{{type: contains, value: 'case {i}'}}]}}\n" for i in range(6))
+    )
+    loaded = load_prompt(text, "prompts/q.yaml")
+    assert loaded.prompt is not None, loaded.problems
+    quick = await SuiteRun(loaded.prompt, EchoProvider(), loaded.prompt.tests[2:], RunOptions(concurrency=1, **QUICK)).run()
+    assert all(r.passed for r in quick) and all(main for _, main in on_loop), on_loop  # quick renders: on the loop
+    on_loop.clear()
+    results = await SuiteRun(loaded.prompt, EchoProvider(), loaded.prompt.tests, RunOptions(concurrency=1, **QUICK)).run()
+    assert all(r.passed for r in results), [(r.case_id, r.error) for r in results]
+    assert on_loop[0] == ("case 0", True)  # the first slow render is found on the loop
+    assert [main for _, main in on_loop[1:]] == [False] * 5, on_loop  # the rest of the suite: off it
+
+
 async def test_a_case_that_cannot_render_says_so_when_the_endpoint_is_unreachable_too() -> None:
     """Rendered just in time, a case that cannot render reported the unreachable endpoint found
     by the cases before it, not its own template error (which needs no endpoint to fix)."""

@@ -14,6 +14,8 @@ progress bar and the app into live rows.
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +30,7 @@ from workbench.evals.assert_values import FilesAt
 from workbench.evals.assertions import CaseVerdict, GradingContext, grade
 from workbench.evals.cache import ResponseCache, cache_key
 from workbench.evals.model_io import cut_off_note
+from workbench.evals.off_loop import in_thread_off_the_loop
 from workbench.evals.providers import (
     CallError,
     Completion,
@@ -138,6 +141,7 @@ class SuiteRun:
         self.slots = slots or Slots(options.concurrency)
         self.health = health or EndpointHealth(window=max(20, 2 * options.concurrency))
         self.results: list[CaseResult] = []
+        self._renders_off_loop = False  # see `_render_in_time`
         self.cancelled = False
         # Each case's place among the file's cases with its case_id (`CaseResult.occurrence`);
         # a case not in the file (a suite made by hand) among this suite's own.
@@ -218,6 +222,22 @@ class SuiteRun:
     def _request(self, rendered: RenderedPrompt) -> ModelRequest:
         return ModelRequest(messages=rendered.messages, text=rendered.text, fields=rendered.request_fields())
 
+    async def _render_in_time(self, case: TestCase) -> ModelRequest:
+        """A case's request, rendered as its call gets a slot, while other calls are in flight: on
+        the loop, until a render of this suite outlasts a GIL turn; from then on in a thread, so
+        a heavy template (up to its 2 s limit) stalls neither the answers nor their latency."""
+        if self._renders_off_loop:
+            return await in_thread_off_the_loop(self._rendered_request, case)
+        started = time.perf_counter()
+        try:
+            return self._rendered_request(case)
+        finally:
+            if time.perf_counter() - started > sys.getswitchinterval():
+                self._renders_off_loop = True
+
+    def _rendered_request(self, case: TestCase) -> ModelRequest:
+        return self._request(render_prompt(self.prompt, case.vars))
+
     def _prepare(self, case: TestCase, repeat: int) -> _Job:
         job = _Job(case, repeat, rendered=True)
         try:
@@ -238,7 +258,7 @@ class SuiteRun:
             return CaseResult(passed=None, score=0.0, error=job.error, **base)
         attempts = 0
         if completion is None:
-            request = job.request or (lambda: self._request(render_prompt(self.prompt, case.vars)))
+            request = job.request or (lambda: self._render_in_time(case))
             try:
                 completion, attempts = await call_with_retries(self.provider, request, self.options, slots=self.slots, health=self.health)
             except CallError as err:

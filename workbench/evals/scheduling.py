@@ -154,7 +154,7 @@ def _retryable(error: BaseException) -> bool:
 
 async def call_with_retries(
     provider: Provider,
-    request: ModelRequest | Callable[[], ModelRequest],
+    request: ModelRequest | Callable[[], Awaitable[ModelRequest]],
     options: RunOptions,
     *,
     slots: Slots | None = None,
@@ -162,8 +162,8 @@ async def call_with_retries(
 ) -> tuple[Completion, int]:
     """One model call with timeout and retries; returns the completion and the attempts used.
 
-    `request` may be a function that builds it: it is called once, when the first attempt has
-    its slot (a case rendered just before it is sent), and what it raises ends the call unsent.
+    `request` may be an async function that builds it: it is awaited once, when the first attempt
+    has its slot (a case rendered just before it is sent), and what it raises ends the call unsent.
     Each attempt holds one of `slots` (none given: no limit) only while it is on the wire;
     see `Slots` and `EndpointHealth` for who waits and how long. The retry budget is
     `options.max_attempts` attempts per call; no attempt is sent once `health` finds the
@@ -180,26 +180,26 @@ async def call_with_retries(
     attempts = 0
     held = False
 
-    def built() -> ModelRequest:
+    async def built() -> ModelRequest:
         nonlocal request
         if not isinstance(request, ModelRequest):
-            request = request()
+            request = await request()
         return request
 
-    def stop_if_unreachable() -> None:
+    async def stop_if_unreachable() -> None:
         stop = health.unreachable()
         if stop is not None:
-            built()  # a request that cannot be built says so: no endpoint is needed to fix it
+            await built()  # a request that cannot be built says so: no endpoint is needed to fix it
             raise stop
 
     async def attempt() -> Completion:
         nonlocal attempts, held
-        stop_if_unreachable()
+        await stop_if_unreachable()
         if slots is not None and not held:
             await slots.acquire(priority=attempts)
             held = True
-            stop_if_unreachable()  # found so while this call waited for a slot
-        sent = built()
+            await stop_if_unreachable()  # found so while this call waited for a slot
+        sent = await built()
         attempts += 1
         try:
             async with asyncio.timeout(timeout_s):  # no extra task per call, unlike wait_for
