@@ -1,6 +1,7 @@
 """GitHub Models prompt files (`*.prompt.yml`, run by `gh models eval`) <-> workbench prompts.
 
-A file is read as gh's YAML library, yaml.v3, decodes it into gh's structs (`go_yaml`): a
+A file is read as gh's YAML library, yaml.v3, decodes it into gh's structs (`go_yaml`; a file
+gh's loader refuses is refused, and model parameters take Go's types: `gh_decode`): a
 string field keeps its text (`content: 1e6` is `1e6`), a testData value is resolved by yaml.v3's
 rules (`1e6` is a float, `on` a word); the export quotes each text yaml.v3 would read as
 something else (`go_yaml.GoQuoting`).
@@ -28,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
+from workbench.core.formats.gh_decode import GoFatal, decode_file
 from workbench.core.formats.go_yaml import GoQuoting, GoText, go_value
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.templating import (
@@ -41,6 +43,7 @@ from workbench.core.formats.templating import (
     slug,
 )
 from workbench.core.model import Problem, Severity
+from workbench.core.safe_text import clean
 from workbench.core.yamlpos import YamlDocument, YamlSyntaxError, parse_yaml
 
 ENDPOINT = "https://models.github.ai/inference"
@@ -152,6 +155,13 @@ def convert(source: Source) -> Conversion:
     data = doc.value
     if not isinstance(data, dict):
         return Conversion([], [Problem(source.path, 1, 1, "a GitHub Models prompt file is a YAML mapping")])
+    assert doc.nodes is not None
+    try:
+        decoded = decode_file(doc.nodes[()])  # what gh's yaml.Unmarshal refuses, gh refuses the file for
+    except GoFatal as err:
+        return _refused(source, [(err.node, str(err))])
+    if decoded.errors:
+        return _refused(source, decoded.errors)
     state = ConversionState(source, doc)
     for key in data:
         if key not in TOP_LEVEL:
@@ -172,7 +182,13 @@ def convert(source: Source) -> Conversion:
     if isinstance(raw_parameters, dict):
         for key in raw_parameters:
             if key in PARAMETERS:
-                parameters[PARAMETERS[key]] = _go_value(doc, ("modelParameters", key))  # a Go number, resolved as yaml.v3 does
+                number = decoded.numbers.get(("modelParameters", key))  # the Go int or float64 gh holds
+                if isinstance(number, float) and not math.isfinite(number):
+                    node = doc.nodes[("modelParameters", key)]
+                    message = f"{key} {clean(node.value)!r} is {_as_gh_prints(number)} to gh models, which cannot send it (JSON has no infinity or NaN): every request fails"
+                    return _refused(source, [(node, message)], prefix="")
+                if number is not None:  # a null: gh sends none
+                    parameters[PARAMETERS[key]] = number
             else:
                 state.lost(("modelParameters", key), f"model parameter `{key}` not carried over (gh models sends only maxTokens, temperature, topP)")
     if parameters:
@@ -186,9 +202,11 @@ def convert(source: Source) -> Conversion:
     messages: list[dict[str, str]] = []
     used: list[str] = []
     for index, message in enumerate(data.get("messages") or []):
-        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+        if not isinstance(message, dict):
             state.lost(("messages", index), "message without text content not carried over")
             continue
+        if message.get("content") is None:  # null or missing: Go's empty string, which gh sends
+            message["content"] = ""
         role = str(message.get("role", "")).lower()
         if role not in ("system", "user", "assistant"):
             state.lost(("messages", index, "role"), f"message role {message.get('role')!r} not carried over (gh models knows system, user, assistant)")
@@ -253,6 +271,12 @@ def convert(source: Source) -> Conversion:
     folder = posixpath.join("prompts", source.prefix) if source.prefix else "prompts"
     state.problems.sort(key=lambda p: (p.line, p.col))
     return Conversion([OutputFile(posixpath.join(folder, f"{slug(stem)}.yaml"), dump_yaml(document))], state.problems)
+
+
+def _refused(source: Source, errors: list[tuple[Any, str]], prefix: str = "gh models cannot read this file (yaml.v3): ") -> Conversion:
+    """No prompt: gh refuses the file (LoadFromFile's error), each error at its node."""
+    problems = [Problem(source.path, node.start_mark.line + 1, node.start_mark.column + 1, prefix + message) for node, message in errors]
+    return Conversion([], problems)
 
 
 def _response_format(state: ConversionState, data: dict[str, Any]) -> dict[str, Any] | None:

@@ -4,8 +4,9 @@ gh-models loads a prompt file with gopkg.in/yaml.v3 (v3.0.1 in its go.mod) into 
 (`pkg/prompt/prompt.go`). A Go `string` field (a message's `role` and `content`, `name`,
 `description`, `model`, `responseFormat`, `jsonSchema`, an evaluator's name and strings) and
 a testData row's key take the scalar's own text, whatever it resolves to (decode.go, `scalar`:
-`1e6` stays `1e6`, `true` stays `true`); a null leaves the field empty; only an explicit tag
-that does not fit (`!!int abc`) is an error. `GoText` reads a file so: each scalar as its text.
+`1e6` stays `1e6`, `true` stays `true`, `!!binary` is decoded); a null leaves the field empty;
+an explicit tag that does not fit (`!!int abc`) is an error where gh decodes it (`gh_decode`
+finds those, and the other errors of gh's loader). `GoText` reads a file so: each scalar as its text.
 gh holds a `testData` value in an `interface{}` (`TestDataItem` is `map[string]interface{}`),
 where the plain scalar's resolved value counts, and puts it into a message with
 `fmt.Sprintf("%v")`: `go_value` gives that value from the node `GoText` composed.
@@ -28,11 +29,14 @@ Both read `1_000` as 1000, `017` as 15 (YAML 1.2's core schema reads neither so)
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from typing import Any
 
 import yaml
+
+from workbench.core.safe_text import clean
 
 STR = "tag:yaml.org,2002:str"
 INT = "tag:yaml.org,2002:int"
@@ -41,6 +45,7 @@ BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
 TIMESTAMP = "tag:yaml.org,2002:timestamp"
 MERGE = "tag:yaml.org,2002:merge"
+BINARY = "tag:yaml.org,2002:binary"
 
 # resolve.go's resolveMap: the words it knows, each in these spellings only.
 _WORDS: dict[str, tuple[str, Any]] = {
@@ -140,25 +145,53 @@ def go_scalar(text: str) -> tuple[str, Any]:
 
 
 _RESOLVED = (INT, FLOAT, BOOL, TIMESTAMP, NULL)
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_RAW_BYTE = re.compile(r"[\udc80-\udcff]")
 
 
-def _scalar_value(node: yaml.Node) -> Any:
+def go_binary(text: str) -> str:
+    """The Go string yaml.v3 makes of a `!!binary` scalar, in any field: Go's
+    base64.StdEncoding.DecodeString of its text (padding required, line breaks skipped), each
+    byte that is not UTF-8 shown as U+FFFD, as gh's JSON request sends it. Raises ValueError
+    with yaml.v3's message for data Go refuses."""
+    data = text.replace("\r", "").replace("\n", "")
+    if not _BASE64.fullmatch(data):
+        raise ValueError("!!binary value contains invalid base64 data")
+    return _RAW_BYTE.sub("\ufffd", base64.b64decode(data).decode("utf-8", "surrogateescape"))
+
+
+def go_scalar_value(node: yaml.Node) -> Any:
     """What yaml.v3 decodes a scalar `GoText` composed into an interface{} (its tag is the one
-    yaml.v3 resolves, or the explicit one). Raises ValueError for an explicit tag yaml.v3
-    refuses (`!!int abc`), as gh does whatever the field."""
+    yaml.v3 resolves, or the explicit one). Raises ValueError where yaml.v3 stops decoding
+    whatever the field: an explicit tag it refuses (`!!int abc`), bad `!!binary` data."""
+    if node.tag == BINARY:
+        return go_binary(node.value)
     if node.tag not in _RESOLVED:
         return node.value  # text: quoted, `!!str`, or plain text
     found, value = go_scalar(node.value)
     if (found, node.tag) == (INT, FLOAT):  # `!!float 1`: yaml.v3 makes the int a float
         return float(value)
-    if found != node.tag:
-        raise ValueError(f"gh cannot read {node.value!r} as a !!{node.tag.rsplit(':', 1)[-1]}")
+    if found != node.tag:  # yaml.v3's own words
+        raise ValueError(f"cannot decode !!{found.rsplit(':', 1)[-1]} `{clean(node.value)}` as a !!{node.tag.rsplit(':', 1)[-1]}")
     return value
 
 
 def _text(loader: yaml.SafeLoader, node: yaml.Node) -> str | None:
-    """A scalar as a Go string field takes it: its text (a null: None, where Go leaves "")."""
-    return None if _scalar_value(node) is None else node.value  # refuses what gh refuses
+    """A scalar as a Go string field takes it: its text (a null: None, where Go leaves ""),
+    `!!binary` decoded. A scalar yaml.v3 would refuse is kept as text here: gh refuses it only
+    where it decodes it (a known field), which `gh_decode` finds."""
+    try:
+        value = go_scalar_value(node)
+    except ValueError:
+        return str(node.value)
+    return None if value is None else value if node.tag == BINARY else str(node.value)
+
+
+def go_pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's (key, value) nodes as written, `<<` merge keys and all (as yaml.v3 sees
+    them), though PyYAML's `flatten_mapping` has since merged them in."""
+    pairs = getattr(node, "go_pairs", None)
+    return list(node.value if pairs is None else pairs)
 
 
 def go_value(node: yaml.Node) -> Any:
@@ -172,7 +205,7 @@ def go_value(node: yaml.Node) -> Any:
             key = go_value(key_node)
             items[str(key) if isinstance(key, (list, dict)) else key] = go_value(value_node)
         return items
-    return _scalar_value(node)
+    return go_scalar_value(node)
 
 
 class GoText(yaml.resolver.Resolver):
@@ -181,7 +214,13 @@ class GoText(yaml.resolver.Resolver):
     node's tag is yaml.v3's (for `go_value`); every scalar is built as its text, as a Go string
     field takes it; a null as None; collections as before."""
 
-    yaml_constructors: dict[Any, Any] = {**yaml.SafeLoader.yaml_constructors, **dict.fromkeys(_RESOLVED, _text)}
+    yaml_constructors: dict[Any, Any] = {**yaml.SafeLoader.yaml_constructors, **dict.fromkeys((*_RESOLVED, BINARY), _text)}
+
+    def flatten_mapping(self, node: Any) -> None:
+        """PyYAML's merge, keeping the pairs as written for yaml.v3's key checks (`go_pairs`)."""
+        if not hasattr(node, "go_pairs"):
+            node.go_pairs = list(node.value)
+        super().flatten_mapping(node)  # type: ignore[misc]
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
@@ -199,4 +238,4 @@ class GoQuoting(yaml.resolver.Resolver):
         return super().resolve(kind, value, implicit)
 
 
-__all__ = ["GoQuoting", "GoText", "go_scalar", "go_value"]
+__all__ = ["GoQuoting", "GoText", "go_binary", "go_pairs", "go_scalar", "go_scalar_value", "go_value"]
