@@ -18,7 +18,6 @@ from xml.etree import ElementTree as ET
 from workbench.evals.reports import (
     COMMENT_LIMIT,
     CaseNames,
-    _count,
     _fit,
     _html,
     _md,
@@ -27,7 +26,7 @@ from workbench.evals.reports import (
     _time,
     _xml,
 )
-from workbench.evals.run_model import case_name
+from workbench.evals.run_model import case_name, read_occurrences, whole_number
 from workbench.evals.secrets import scrub_data
 
 CASE_ROWS = 50  # per prompt in the comment; the JSON report has every case
@@ -131,8 +130,15 @@ def _change(change: object) -> str:
     return change if isinstance(change, str) and change in CHANGES else _md(change)
 
 
-def _details(prompt: dict[str, Any]) -> list[str]:
+def _cases(prompt: dict[str, Any]) -> list[dict[str, Any]]:
+    """A prompt's cases, each with its `occurrence` as a report's results are read
+    (`read_occurrences`: a report of the previous release says none)."""
     cases = [c for c in prompt.get("cases") or [] if isinstance(c, dict)]
+    return [{**case, "occurrence": n} for case, n in zip(cases, read_occurrences(cases), strict=True)]
+
+
+def _details(prompt: dict[str, Any]) -> list[str]:
+    cases = _cases(prompt)
     if not cases:
         return []
     counts: dict[str, int] = {}
@@ -143,7 +149,7 @@ def _details(prompt: dict[str, Any]) -> list[str]:
     lines = [f"<details{opened}><summary>{_mark(prompt)} {_html(prompt.get('name', ''))}: {said}</summary>", ""]
     lines += ["| case | base | head | change | why |", "| --- | --- | --- | --- | --- |"]
     for case in cases[:CASE_ROWS]:
-        name = case_name(str(case.get("description", "")), _count(case.get("occurrence")), _count(case.get("repeat")))
+        name = case_name(str(case.get("description", "")), case["occurrence"], whole_number(case.get("repeat")))
         why = case.get("error") or "; ".join(str(r) for r in case.get("reasons") or [])
         lines.append(
             f"| {_md(name)} | {MARKS.get(case.get('base'), '–')} | {MARKS.get(case.get('head'), '–')} | {_change(case.get('change', ''))} | {_md(why[:300])} |"
@@ -220,7 +226,7 @@ def write_ci_junit(report: dict[str, Any], path: Path) -> None:
     names = CaseNames()
     for prompt in [p for p in ci.get("prompts") or [] if isinstance(p, dict)]:
         name = str(prompt.get("name", ""))
-        cases = [c for c in prompt.get("cases") or [] if isinstance(c, dict) and c.get("head") is not None]
+        cases = [c for c in _cases(prompt) if c.get("head") is not None]
         cases.sort(key=lambda c: (_number(c.get("index")), _number(c.get("repeat"))))  # the file's order
         if prompt.get("status") in ("invalid", "not-run"):
             suite = ET.SubElement(root, "testsuite", name=_xml(name), tests="1", failures="0", errors="1", time=_time(0))

@@ -8,7 +8,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -19,7 +19,14 @@ from workbench.core.safe_text import clean, well_formed
 from workbench.core.schema import data_problem
 from workbench.core.tool_calls import describe_tool_calls
 from workbench.evals.compare import compare_results
-from workbench.evals.run_model import CaseResult, case_name, repeat_stats, summarize
+from workbench.evals.run_model import (
+    CaseResult,
+    case_name,
+    read_occurrences,
+    read_results,
+    repeat_stats,
+    summarize,
+)
 from workbench.evals.secrets import scrub_data
 
 REPORT_VERSION = 1
@@ -48,7 +55,7 @@ class SuiteReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SuiteReport:
-        return cls(data["prompt"], data.get("revision", ""), data.get("provider", ""), [CaseResult.from_dict(c) for c in data.get("cases", [])], bool(data.get("cancelled")))
+        return cls(data["prompt"], data.get("revision", ""), data.get("provider", ""), read_results(data.get("cases", [])), bool(data.get("cancelled")))
 
 
 @dataclass
@@ -105,14 +112,18 @@ def _merged_comparison(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     one of them was lost in the merge."""
     sides: tuple[dict[tuple[str, int, int], CaseResult], dict[tuple[str, int, int], CaseResult]] = ({}, {})
     for part in parts:
-        for case in part["cases"]:
-            for side, found in zip(sides, (case.get("a"), case.get("b")), strict=True):
-                if found is not None:
-                    result = CaseResult.from_dict(found)
-                    result = replace(result, occurrence=int(case.get("occurrence", result.occurrence)))
-                    side.setdefault(result.key, result)
+        for side, which in zip(sides, ("a", "b"), strict=True):
+            # a pair's own occurrence decides (its results omit 0); where a part says none (an
+            # older release's), its results are read as a suite's are (`read_results`)
+            found = [_with_occurrence(case[which], case) for case in part["cases"] if case.get(which) is not None]
+            for result in read_results(found):
+                side.setdefault(result.key, result)
     a, b = ([side[key] for key in sorted(side)] for side in sides)
     return compare_results(parts[0]["prompt"], parts[0]["a"], a, parts[0]["b"], b).to_dict()
+
+
+def _with_occurrence(result: dict[str, Any], pair: dict[str, Any]) -> dict[str, Any]:
+    return {**result, "occurrence": pair["occurrence"]} if "occurrence" in pair else result
 
 
 def scrubbed(report: Report) -> Report:
@@ -344,12 +355,13 @@ def _markdown(report: Report, cap: int | None) -> str:
             )
         lines.append("")
         for c in report.comparisons:
-            regressions = [case for case in c.get("cases") or [] if isinstance(case, dict) and case.get("change") == "regressed"]
+            cases = [case for case in c.get("cases") or [] if isinstance(case, dict)]
+            regressions = [case | {"occurrence": n} for case, n in zip(cases, read_occurrences(cases), strict=True) if case.get("change") == "regressed"]
             if regressions:
                 items = []
                 for case in regressions:
                     failing = [x for x in (case.get("b") or {}).get("asserts", []) if isinstance(x, dict) and not x.get("pass")]
-                    items.append(f"- **{_md(case_name(str(case.get('description', '')), _count(case.get('occurrence'))), cell=False)}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}", cell=False) for x in failing))
+                    items.append(f"- **{_md(case_name(str(case.get('description', '')), case['occurrence']), cell=False)}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}", cell=False) for x in failing))
                 lines += _folded(f"<details open><summary>Regressions in {_html(c.get('prompt', ''))} ({len(regressions)})</summary>", items, cap)
     if report.suites:
         lines += ["| prompt | revision | provider | passed | failed | errors |", "| --- | --- | --- | --- | --- | --- |"]
@@ -373,8 +385,3 @@ def _markdown(report: Report, cap: int | None) -> str:
 
 def _number(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-
-
-def _count(value: object) -> int:
-    """A whole number of a report another job wrote (an occurrence, a repeat), else 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

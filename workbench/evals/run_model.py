@@ -158,6 +158,42 @@ def distinct(results: Iterable[CaseResult]) -> list[CaseResult]:
     return out
 
 
+def read_occurrences(items: Sequence[dict[str, Any]]) -> list[int]:
+    """The occurrence of each result of a report (a file, a part, a stored run), in the order
+    they appear. One that says its `occurrence` has it. One that says none (this release omits
+    0; the previous one wrote none at all) is the first so described, 0, or, where 0 is taken
+    for its (case id, repeat), the next free occurrence: two tests described alike in an old
+    report are 0 and 1 in order, as this release writes them, not two results with one key.
+    Whatever the items hold (a report another job wrote), never an error."""
+    said = [whole_number(item.get("occurrence")) if "occurrence" in item else None for item in items]
+    keys = [(str(item.get("case_id")), whole_number(item.get("repeat"))) for item in items]
+    taken = {(*key, n) for key, n in zip(keys, said, strict=True) if n is not None}
+    places = []
+    for key, n in zip(keys, said, strict=True):
+        if n is None:
+            n = 0
+            while (*key, n) in taken:
+                n += 1
+            taken.add((*key, n))
+        places.append(n)
+    return places
+
+
+def read_results(items: Sequence[dict[str, Any]]) -> list[CaseResult]:
+    """The results of a report as written (`CaseResult.to_dict`), each with its occurrence
+    (`read_occurrences`): every reader of a report file, a report part or a stored run."""
+    results = []
+    for item, occurrence in zip(items, read_occurrences(items), strict=True):
+        result = CaseResult.from_dict(item)
+        results.append(result if result.occurrence == occurrence else replace(result, occurrence=occurrence))
+    return results
+
+
+def whole_number(value: object) -> int:
+    """A whole number a report holds (an occurrence, a repeat), else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def case_name(description: str, occurrence: int = 0, repeat: int = 0) -> str:
     """A case as people read it: `same`, the second so described `same (2)`, a repeat ` #k`
     (as the JUnit files name them, `reports.CaseNames`, unless `same (2)` is another's)."""

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from workbench.core.sqlite_files import file_id, is_busy, is_corrupt, move_aside, open_read_only, salvage
 from workbench.core.state_folder import make_store_folder
 from workbench.errors import EvalError
-from workbench.evals.run_model import CaseResult, RunSummary, summarize
+from workbench.evals.run_model import CaseResult, RunSummary, read_results, summarize
 from workbench.evals.secrets import scrub, scrub_data
 
 T = TypeVar("T")
@@ -266,7 +266,7 @@ class ResultsStore:
                 done = self.db.execute("SELECT 1 FROM imported WHERE name = ?", (item.name,)).fetchone() is not None
                 if not done:
                     data = json.loads(item.read_text(encoding="utf-8"))
-                    data["results"] = [CaseResult.from_dict(r) for r in data["results"]]
+                    data["results"] = read_results(data["results"])
                     self._insert(data, imported=item.name)
             except sqlite3.DatabaseError:
                 return  # still locked (or worse): the next command tries again
@@ -318,7 +318,7 @@ class ResultsStore:
     def cases(self, run_id: int) -> list[CaseResult]:
         empty: list[Any] = []
         rows = self._use(lambda: self.db.execute("SELECT data FROM cases WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall(), empty)
-        return [CaseResult.from_dict(json.loads(r[0])) for r in rows]
+        return read_results([json.loads(r[0]) for r in rows])
 
     def failed_case_ids(self, prompt: str) -> set[str] | None:
         """Cases that failed or errored in the newest run of `prompt` (None: never ran)."""
