@@ -308,3 +308,29 @@ async def test_ab_run_shows_each_case_sharing_a_description(app_repo: Path) -> N
         await pilot.pause()
         assert app.screen.__class__.__name__ == "CaseScreen"
         assert [r.passed for r in app.screen.results] == [True, False]  # type: ignore[attr-defined]
+
+
+async def test_ab_run_names_cases_as_the_reports_do(app_repo: Path) -> None:
+    """A test literally described `same (2)` beside two described `same`: the app named the
+    second `same` `same (2)` too (two rows, one name), where the JUnit file says `same (3)`."""
+    prompt = (
+        "inputs: {x: {type: string}}\nmessages:\n  - {role: user, content: '{{ x }}'}\ntests:\n"
+        "  - {description: same, vars: {x: alpha}, assert: [{type: contains, value: alpha}]}\n"
+        "  - {description: same, vars: {x: beta}, assert: [{type: contains, value: beta}]}\n"
+        "  - {description: same (2), vars: {x: gamma}, assert: [{type: contains, value: gamma}]}\n"
+    )
+    (app_repo / "prompts" / "twins.yaml").write_text(prompt)
+    commit(app_repo, "Twins", "2026-01-12T10:00:00Z")
+    (app_repo / "prompts" / "twins.yaml").write_text(prompt.replace("'{{ x }}'", "\"{{ x | replace('beta', 'omega') }}\""))
+    commit(app_repo, "Twins, renamed", "2026-01-13T10:00:00Z")
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await ab_run(pilot, "twins")
+        table = app.query_one(TestsPane).table
+        rows = [[c.plain for c in table.get_row_at(row)] for row in range(table.row_count)]
+        assert [(r[0].strip(), r[1].strip()[:1], r[2].strip()[:1]) for r in rows] == [("same", "✓", "✓"), ("same (3)", "✓", "✗"), ("same (2)", "✓", "✓")]
+        await pilot.press("4", "down", "enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "CaseScreen"
+        title = str(app.screen.query(Static).first().render())
+        assert "same (3)" in title, title

@@ -114,7 +114,7 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
     from rich.text import Text
 
     from workbench.core.tool_calls import describe_tool_calls
-    from workbench.evals.run_model import case_name
+    from workbench.evals.run_model import case_names
 
     out = console()
     summary = outcome.summary
@@ -125,9 +125,10 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
     if summary.errors:
         head.append(f", {summary.errors} errored", style="yellow")
     lines = [head]  # one print for the whole suite: rich's per-call cost adds up over hundreds of cases
-    for result in outcome.results:
+    cases = [(r.description, r.occurrence, r.repeat) for r in outcome.results]
+    for result, name in zip(outcome.results, case_names(cases), strict=True):
         mark = {"pass": "✓", "fail": "✗", "error": "!"}[result.status]
-        line = Text(f"  {mark} {clean(case_name(result.description, result.occurrence, result.repeat))}")
+        line = Text(f"  {mark} {clean(name)}")
         if result.error:
             line.append(f"  {clean(result.error)}", style="yellow")
         for failed in (a for a in result.asserts if not a.passed):
@@ -141,8 +142,9 @@ def _print_suite(outcome: Any, show_outputs: bool) -> None:
     if any(r.repeat for r in outcome.results):
         from workbench.evals.runner import repeat_stats
 
-        for row in repeat_stats(outcome.results):
-            out.print(Text(f"  {clean(case_name(row['case_id'], row.get('occurrence', 0)))}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
+        rows = repeat_stats(outcome.results)
+        for row, name in zip(rows, case_names([(row["case_id"], row.get("occurrence", 0), 0) for row in rows], cases), strict=True):
+            out.print(Text(f"  {clean(name)}: {row['passes']}/{row['trials']} samples passed (pass^{row['trials']} = {row['pass_hat_k']:.0f})"))
     from workbench.evals.secrets import scrub
 
     for warning in outcome.warnings:
@@ -251,17 +253,18 @@ def _print_comparison(comparison: Any, show_outputs: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from workbench.evals.run_model import case_name
+    from workbench.evals.run_model import case_names
 
     out = console()
     table = Table(title=Text(clean(f"{comparison.prompt}: A = {comparison.label_a}, B = {comparison.label_b}")), box=None)
     for column in ("case", "A", "B", "change"):
         table.add_column(column)
     marks = {"pass": "✓", "fail": "✗", "error": "!"}
-    for pair in comparison.pairs:
+    names = case_names([(p.description, p.occurrence, p.repeat) for p in comparison.pairs])
+    for pair, name in zip(comparison.pairs, names, strict=True):
         change = Text(pair.change, style="red" if pair.change == "regressed" else "green" if pair.change == "fixed" else "")
         table.add_row(
-            Text(clean(case_name(pair.description, pair.occurrence))),
+            Text(clean(name)),
             Text(marks[pair.a.status] if pair.a else "-"),
             Text(marks[pair.b.status] if pair.b else "-"),
             change,

@@ -11,6 +11,7 @@ the XML.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -26,7 +27,7 @@ from workbench.evals.reports import (
     _time,
     _xml,
 )
-from workbench.evals.run_model import case_name, read_occurrences, whole_number
+from workbench.evals.run_model import Case, case_names, read_occurrences, whole_number
 from workbench.evals.secrets import scrub_data
 
 CASE_ROWS = 50  # per prompt in the comment; the JSON report has every case
@@ -137,6 +138,11 @@ def _cases(prompt: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**case, "occurrence": n} for case, n in zip(cases, read_occurrences(cases), strict=True)]
 
 
+def _shown(case: dict[str, Any], clean_text: Callable[[str], str] = str) -> Case:
+    """A case of the report as `case_names` names it: (description, occurrence, repeat)."""
+    return (clean_text(str(case.get("description", ""))), whole_number(case.get("occurrence")), whole_number(case.get("repeat")))
+
+
 def _details(prompt: dict[str, Any]) -> list[str]:
     cases = _cases(prompt)
     if not cases:
@@ -148,8 +154,8 @@ def _details(prompt: dict[str, Any]) -> list[str]:
     opened = " open" if prompt.get("failing") or prompt.get("regressed") else ""
     lines = [f"<details{opened}><summary>{_mark(prompt)} {_html(prompt.get('name', ''))}: {said}</summary>", ""]
     lines += ["| case | base | head | change | why |", "| --- | --- | --- | --- | --- |"]
-    for case in cases[:CASE_ROWS]:
-        name = case_name(str(case.get("description", "")), case["occurrence"], whole_number(case.get("repeat")))
+    names = case_names([_shown(case) for case in cases])  # as the JUnit file names them
+    for case, name in zip(cases[:CASE_ROWS], names, strict=False):
         why = case.get("error") or "; ".join(str(r) for r in case.get("reasons") or [])
         lines.append(
             f"| {_md(name)} | {MARKS.get(case.get('base'), '–')} | {MARKS.get(case.get('head'), '–')} | {_change(case.get('change', ''))} | {_md(why[:300])} |"
@@ -226,11 +232,12 @@ def write_ci_junit(report: dict[str, Any], path: Path) -> None:
     names = CaseNames()
     for prompt in [p for p in ci.get("prompts") or [] if isinstance(p, dict)]:
         name = str(prompt.get("name", ""))
-        cases = [c for c in _cases(prompt) if c.get("head") is not None]
+        every = _cases(prompt)  # base's too: the names are chosen among them, as the comment's
+        cases = [c for c in every if c.get("head") is not None]
         cases.sort(key=lambda c: (_number(c.get("index")), _number(c.get("repeat"))))  # the file's order
         if prompt.get("status") in ("invalid", "not-run"):
             suite = ET.SubElement(root, "testsuite", name=_xml(name), tests="1", failures="0", errors="1", time=_time(0))
-            run_case = ET.SubElement(suite, "testcase", classname=_xml(name), name=names.names(_xml(name), [("run", 0)])[0], time=_time(0))
+            run_case = ET.SubElement(suite, "testcase", classname=_xml(name), name=names.names(_xml(name), [("run", 0, 0)])[0], time=_time(0))
             ET.SubElement(run_case, "error", message=_xml(str(prompt.get("verdict", ""))[:500])).text = _xml(prompt.get("note") or "")
             continue
         if not cases:
@@ -240,7 +247,7 @@ def write_ci_junit(report: dict[str, Any], path: Path) -> None:
         seconds = [_seconds(c.get("latency_ms")) for c in cases]
         total += sum(seconds)
         suite = ET.SubElement(root, "testsuite", name=_xml(name), tests=str(len(cases)), failures=str(failures), errors=str(errors), time=_time(sum(seconds)))
-        titles = names.names(_xml(name), [(_xml(case.get("description", "")), int(case.get("repeat") or 0)) for case in cases])
+        titles = names.names(_xml(name), [_shown(case, _xml) for case in cases], [_shown(case, _xml) for case in every])
         for case, took, title in zip(cases, seconds, titles, strict=True):
             element = ET.SubElement(suite, "testcase", classname=_xml(name), name=title, time=_time(took))
             reasons = "\n".join(str(r) for r in case.get("reasons") or [])
@@ -257,7 +264,7 @@ def write_ci_junit(report: dict[str, Any], path: Path) -> None:
             by_file.setdefault(str(problem.get("path", "")), []).append(problem)
     if by_file:
         suite = ET.SubElement(root, "testsuite", name="validate", tests=str(len(by_file)), failures=str(len(by_file)), errors="0", time=_time(0))
-        for (file, found), title in zip(by_file.items(), names.names("validate", [(_xml(file), 0) for file in by_file]), strict=True):
+        for (file, found), title in zip(by_file.items(), names.names("validate", [(_xml(file), 0, 0) for file in by_file]), strict=True):
             element = ET.SubElement(suite, "testcase", classname="validate", name=title, time=_time(0))
             text = "\n".join(f"{file}:{p.get('line', 0)}:{p.get('col', 0)}: {p.get('message', '')}" for p in found)
             ET.SubElement(element, "failure", message=_xml(text.splitlines()[0][:500])).text = _xml(text)

@@ -7,7 +7,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,14 @@ from workbench.core.schema import data_problem
 from workbench.core.tool_calls import describe_tool_calls
 from workbench.evals.compare import compare_results
 from workbench.evals.run_model import (
+    Case,
     CaseResult,
-    case_name,
+    case_names,
     read_occurrences,
     read_results,
     repeat_stats,
     summarize,
+    whole_number,
 )
 from workbench.evals.secrets import scrub_data
 
@@ -188,35 +190,26 @@ class CaseNames:
     GitLab keeps a report's cases in a hash per status keyed by the SHA-256 of "suite
     name_classname_name" (`Gitlab::Ci::Reports::TestCase#key`): a second case with the same key
     replaces the first, one result fewer in the merge request widget. Jenkins files cases by
-    classname and finds a case's history by its name. Names depend only on the report's order
-    (the file's), so a case keeps its name, and its history, from one run to the next.
+    classname and finds a case's history by its name. The names are those of every other
+    output (`run_model.case_names`): they depend on the cases, not on their order or results,
+    so a case keeps its name, and its history, from one run to the next.
     """
 
     def __init__(self) -> None:
         self.taken: dict[str, set[str]] = {}
 
-    def names(self, classname: str, cases: Sequence[tuple[str, int]]) -> list[str]:
-        """The names of `cases` ((description, repeat), in the report's order): the n-th case
-        with a description gets ` (n)` (the next free number: a description that already reads
-        `x (2)` keeps that name), and a repeat its ` #k`, as before."""
-        taken = self.taken.setdefault(classname, set())
-        titles = [_title(description, repeat) for description, repeat in cases]
-        wanted = set(titles)
-        seen: dict[tuple[str, int], int] = {}
-        names = []
-        for (description, repeat), title in zip(cases, titles, strict=True):
-            n = seen[(description, repeat)] = seen.get((description, repeat), 0) + 1
-            name = title if n == 1 else _title(f"{description} ({n})", repeat)
-            while name in taken or (name != title and name in wanted):
-                n += 1
-                name = _title(f"{description} ({n})", repeat)
-            taken.add(name)
-            names.append(name)
-        return names
+    def names(self, classname: str, cases: Sequence[Case], among: Sequence[Case] = ()) -> list[str]:
+        """The names of `cases` ((description, occurrence, repeat)) shown beside `among`, none
+        given under `classname` before."""
+        return case_names(cases, among, self.taken.setdefault(classname, set()))
 
 
-def _title(description: str, repeat: int) -> str:
-    return description + (f" #{repeat + 1}" if repeat else "")
+def _shown(suites: Sequence[SuiteReport], clean_text: Callable[[str], str] = str) -> dict[str, list[Case]]:
+    """Each prompt's cases in `suites` (all its versions): the cases its names are chosen among."""
+    cases: dict[str, list[Case]] = {}
+    for suite in suites:
+        cases.setdefault(suite.prompt, []).extend((clean_text(r.description), r.occurrence, r.repeat) for r in suite.results)
+    return cases
 
 
 def _classnames(suites: Sequence[SuiteReport]) -> list[str]:
@@ -243,6 +236,7 @@ def write_junit(report: Report, path: Path) -> None:
     root = ET.Element("testsuites", name="workbench")
     total = 0.0
     names = CaseNames()
+    among = _shown(report.suites, _xml)
     for suite, classname in zip(report.suites, _classnames(report.suites), strict=True):
         summary = summarize(suite.results)
         seconds = [_seconds(r.latency_ms) for r in suite.results]
@@ -256,7 +250,7 @@ def write_junit(report: Report, path: Path) -> None:
             errors=str(summary.errors),
             time=_time(sum(seconds)),
         )
-        titles = names.names(_xml(classname), [(_xml(r.description), r.repeat) for r in suite.results])
+        titles = names.names(_xml(classname), [(_xml(r.description), r.occurrence, r.repeat) for r in suite.results], among[suite.prompt])
         for result, took, title in zip(suite.results, seconds, titles, strict=True):
             case = ET.SubElement(element, "testcase", classname=_xml(classname), name=title, time=_time(took))
             if result.passed is None:
@@ -356,12 +350,13 @@ def _markdown(report: Report, cap: int | None) -> str:
         lines.append("")
         for c in report.comparisons:
             cases = [case for case in c.get("cases") or [] if isinstance(case, dict)]
-            regressions = [case | {"occurrence": n} for case, n in zip(cases, read_occurrences(cases), strict=True) if case.get("change") == "regressed"]
+            named = case_names([(str(case.get("description", "")), n, whole_number(case.get("repeat"))) for case, n in zip(cases, read_occurrences(cases), strict=True)])
+            regressions = [(case, name) for case, name in zip(cases, named, strict=True) if case.get("change") == "regressed"]
             if regressions:
                 items = []
-                for case in regressions:
+                for case, name in regressions:
                     failing = [x for x in (case.get("b") or {}).get("asserts", []) if isinstance(x, dict) and not x.get("pass")]
-                    items.append(f"- **{_md(case_name(str(case.get('description', '')), case['occurrence']), cell=False)}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}", cell=False) for x in failing))
+                    items.append(f"- **{_md(name, cell=False)}**: " + "; ".join(_md(f"{x.get('type')}: {x.get('reason')}", cell=False) for x in failing))
                 lines += _folded(f"<details open><summary>Regressions in {_html(c.get('prompt', ''))} ({len(regressions)})</summary>", items, cap)
     if report.suites:
         lines += ["| prompt | revision | provider | passed | failed | errors |", "| --- | --- | --- | --- | --- | --- |"]
@@ -370,15 +365,17 @@ def _markdown(report: Report, cap: int | None) -> str:
             mark = "✅" if s.total and s.passed == s.total else "❌"
             lines.append(f"| {mark} {_md(suite.prompt)} | {_md(suite.revision)} | {_md(suite.provider)} | {s.passed}/{s.total} | {s.failed} | {s.errors} |")
         lines.append("")
+        shown = _shown(report.suites)
         for suite in report.suites:
-            bad = [r for r in suite.results if r.passed is not True]
+            named = case_names([(r.description, r.occurrence, r.repeat) for r in suite.results], shown[suite.prompt])
+            bad = [(result, name) for result, name in zip(suite.results, named, strict=True) if result.passed is not True]
             if not bad:
                 continue
             items = []
-            for result in bad:
+            for result, name in bad:
                 why = result.error or "; ".join(f"{a.type}: {a.reason}" for a in result.asserts if not a.passed)
                 calls = describe_tool_calls(result.output).replace("\n", "; ")
-                items.append(f"- **{_md(result.description, cell=False)}**: {_md(why, cell=False)}" + (f" (called {_md(calls, cell=False)})" if calls else ""))
+                items.append(f"- **{_md(name, cell=False)}**: {_md(why, cell=False)}" + (f" (called {_md(calls, cell=False)})" if calls else ""))
             lines += _folded(f"<details><summary>Failures in {_html(suite.prompt)} ({len(bad)})</summary>", items, cap)
     return "\n".join(lines)
 

@@ -194,10 +194,43 @@ def whole_number(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def case_name(description: str, occurrence: int = 0, repeat: int = 0) -> str:
-    """A case as people read it: `same`, the second so described `same (2)`, a repeat ` #k`
-    (as the JUnit files name them, `reports.CaseNames`, unless `same (2)` is another's)."""
-    return description + (f" ({occurrence + 1})" if occurrence else "") + (f" #{repeat + 1}" if repeat else "")
+Case = tuple[str, int, int]  # as people read it: (description, occurrence, repeat)
+
+
+def case_names(cases: Sequence[Case], among: Iterable[Case] = (), taken: set[str] | None = None) -> list[str]:
+    """The names of `cases` in every output: the CLI rows, the app, the PR comments, the JUnit
+    files (`reports.CaseNames`). A case is named by its description, and the first so described
+    (occurrence 0) by its description alone: a literal description is never changed. The n-th
+    so described is `x (n)`, unless a case is literally described `x (n)` or another took it:
+    then the next free number (`x`, `x (3)` beside a literal `x (2)`). A repeat adds ` #k`.
+
+    The numbers depend on the cases only, not their order: on `cases` and `among` (those shown
+    beside them: the other version of a comparison), so one case has one name in every output
+    of one run. No two names are alike (GitLab keeps one of two JUnit cases with one classname
+    and name), nor like one in `taken` (the names given already in the same output, added to
+    it): where the rule still gives one twice (the same result twice, a literal `x #2` beside
+    the second repeat of `x`), the one that is not a literal description gets ` (k)`."""
+    everything = [*cases, *among]
+    reserved = {description for description, occurrence, _ in everything if not occurrence}
+    numbered: dict[tuple[str, int], str] = {}
+    for description, occurrence in sorted({(d, o) for d, o, _ in everything if o}):
+        number = occurrence + 1
+        while f"{description} ({number})" in reserved:
+            number += 1
+        reserved.add(numbered.setdefault((description, occurrence), f"{description} ({number})"))
+    wanted = [numbered.get((d, o), d) + (f" #{r + 1}" if r else "") for d, o, r in cases]
+    claimed = {numbered.get((d, o), d) + (f" #{r + 1}" if r else "") for d, o, r in everything}
+    used = taken if taken is not None else set()
+    names = [""] * len(cases)
+    # literal descriptions first, then by case: whichever order the cases come in
+    for index in sorted(range(len(cases)), key=lambda i: (bool(cases[i][1] or cases[i][2]), cases[i][2], cases[i][0], cases[i][1], i)):
+        name, number = wanted[index], 1
+        while name in used or (number > 1 and name in claimed):
+            number += 1
+            name = f"{wanted[index]} ({number})"
+        used.add(name)
+        names[index] = name
+    return names
 
 
 @dataclass(frozen=True)
@@ -305,3 +338,4 @@ class RunFinished:
 
 Event = RunStarted | CaseFinished | RunFinished
 EventHandler = Callable[[Event], None]
+

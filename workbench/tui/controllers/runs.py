@@ -49,6 +49,7 @@ class RunController(Controller):
         super().__init__(app)
         self.worker: Worker[None] | None = None
         self.results: dict[int, dict[str, CaseResult]] = {0: {}, 1: {}}  # arm -> case's row (`row_key`) -> result
+        self.names: dict[str, str] = {}  # case's row -> its name (`case_names`, as the reports name it)
         self.labels: tuple[str, ...] = ()
         self.models: dict[int, str] = {}  # arm -> what its run calls, as each run starts
         self.prompt = ""  # the prompt of the last run started
@@ -103,6 +104,7 @@ class RunController(Controller):
         name = self.app.selected_prompt
         assert name is not None
         self.results = {0: {}, 1: {}}
+        self.names = {}
         self.models = {}
         self.prompt = name
         self.comparison = None
@@ -153,19 +155,26 @@ class RunController(Controller):
 
     async def _run(self, name: str, revs: list[str | None]) -> None:
         # The evaluation engine (~0.5 s of imports) loads with the first run, not with the app.
-        from workbench.evals.run_model import case_name, occurrences
+        from workbench.evals.run_model import case_names, occurrences
         from workbench.services.evals import EvalSettings, compare_versions, run_tests
 
         app = self.app
         session = self.session
         settings = EvalSettings(provider=app.provider_override, model=app.model_override, base_url=app.base_url_override)
         try:
-            prompt = self._locked(lambda: prompt_files.prompt_at(session, name, revs[-1]).prompt)
-            tests = prompt.tests if prompt else ()
             # a row per case, and one each for tests described alike (`same`, `same (2)`), as
-            # the comparison pairs them: the n-th so described in A with the n-th in B
-            places = occurrences(c.case_id for c in tests)
-            cases = [(row_key(c.case_id, n), case_name(c.description, n)) for c, n in zip(tests, places, strict=True)]
+            # the comparison pairs them: the n-th so described in A with the n-th in B; named
+            # as the reports name them (`case_names`), among the cases of both versions
+            rows: dict[str, tuple[str, int, int]] = {}  # row -> (description, occurrence, repeat), the shown version's first
+            shown: list[str] = []
+            for index, rev in enumerate(reversed(revs)):
+                prompt = self._locked(partial(prompt_files.prompt_at, session, name, rev)).prompt
+                tests = prompt.tests if prompt else ()
+                for case, n in zip(tests, occurrences(c.case_id for c in tests), strict=True):
+                    rows.setdefault(row_key(case.case_id, n), (case.description, n, 0))
+                shown = shown if index else list(rows)
+            self.names = names = dict(zip(rows, case_names(list(rows.values())), strict=True))
+            cases = [(row, names[row]) for row in shown]
             self._show(lambda: self.pane.set_cases(cases))
             if len(revs) == 2:
                 self.comparison, *outcomes = await compare_versions(session, name, revs[0], revs[1], settings, self._on_event, git_lock=self._locked)
@@ -192,7 +201,7 @@ class RunController(Controller):
         return f"{self.prompt}: {' vs '.join(self.labels)}" + (f" · {models}" if models else "")
 
     def _on_event(self, event: Any) -> None:
-        from workbench.evals.run_model import case_name
+        from workbench.evals.run_model import case_names
         from workbench.evals.runner import CaseFinished, RunFinished, RunStarted
 
         if isinstance(event, RunStarted):
@@ -203,7 +212,10 @@ class RunController(Controller):
             self._show(lambda: self.pane.arm_finished(event.arm))
         elif isinstance(event, CaseFinished):
             result = event.result
-            key, shown = row_key(result.case_id, result.occurrence), case_name(result.case_id, result.occurrence)
+            key = row_key(result.case_id, result.occurrence)
+            if key not in self.names:  # not in either version's file as read before the run
+                self.names[key] = case_names([(result.description, result.occurrence, 0)], taken=set(self.names.values()))[0]
+            shown = self.names[key]
             self.results[event.arm][key] = result
             row = RowResult(result.passed, result.score, result.latency_ms, result.tokens, result.error, result.cached)
             self._show(lambda: self.pane.case_finished(key, event.arm, row, shown))
@@ -251,4 +263,4 @@ class RunController(Controller):
         if not any(arms):
             self.app.notify("no result for this case yet", severity="warning")
             return
-        self.app.push_screen(CaseScreen(case_id, list(self.labels), arms))
+        self.app.push_screen(CaseScreen(self.names.get(case_id, case_id), list(self.labels), arms))

@@ -47,9 +47,9 @@ def _column(result: Any) -> Text:
 class CaseScreen(ModalScreen[None]):
     BINDINGS: ClassVar = [Binding("escape,q,enter", "dismiss", "Close")]
 
-    def __init__(self, case_id: str, labels: list[str], results: list[Any]) -> None:
+    def __init__(self, name: str, labels: list[str], results: list[Any]) -> None:
         super().__init__()
-        self.case_id = case_id
+        self.case_name = name  # as the Tests pane and the reports name the case (`same (2)`)
         self.labels = labels
         self.results = results
 
@@ -58,11 +58,8 @@ class CaseScreen(ModalScreen[None]):
         for label in self.labels:
             table.add_column(Text(clean(label)), ratio=1, overflow="fold")
         table.add_row(*[_column(r) for r in self.results])
-        from workbench.evals.run_model import case_name  # `same (2)`: the second test described `same`
-
-        description = next((case_name(r.description, r.occurrence) for r in self.results if r is not None), self.case_id)
         with Vertical(classes="dialog", id="case-dialog"):
-            yield Static(Text(f"Case: {clean(description)}", style="bold"), classes="dialog-title")
+            yield Static(Text(f"Case: {clean(self.case_name)}", style="bold"), classes="dialog-title")
             with VerticalScroll():
                 yield Static(table)
             yield Static(Text("esc to close", style="dim"))

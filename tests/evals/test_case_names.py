@@ -1,0 +1,99 @@
+"""How a case is named where people read it: one rule (`run_model.case_names`) for the JUnit
+files, the PR comments, the CLI rows and the app.
+
+The second of two tests described `x` is `x (2)`. A case literally described `x (2)` kept its
+name in the JUnit file, where the second `x` became `x (3)`, but the comment, the CLI and the
+app still called the second `x` `x (2)`: two cases under one name there, and not the same case
+as in the JUnit file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.conftest import git
+from workbench.cli.common import run_app
+from workbench.evals.ci_summary import ci_markdown, write_ci_junit
+from workbench.evals.compare import compare_results
+from workbench.evals.reports import Report, SuiteReport, markdown
+from workbench.evals.run_model import CaseResult, case_names
+
+
+def test_a_literal_description_keeps_its_name_and_the_second_alike_takes_the_next_number() -> None:
+    cases = [("x", 0, 0), ("x", 1, 0), ("x (2)", 0, 0), ("x", 2, 0), ("y", 0, 0)]
+    assert case_names(cases) == ["x", "x (3)", "x (2)", "x (4)", "y"]
+    # the names depend on the cases, not their order
+    assert case_names(cases[::-1]) == ["y", "x (4)", "x (2)", "x (3)", "x"]
+    # no literal `x (2)`: as before
+    assert case_names([("x", 0, 0), ("x", 1, 0), ("x", 0, 1), ("x", 1, 1)]) == ["x", "x (2)", "x #2", "x (2) #2"]
+    # the cases shown beside them (the other version) count too: one name for one case in both
+    assert case_names([("x", 0, 0), ("x", 1, 0)], among=[("x (2)", 0, 0)]) == ["x", "x (3)"]
+
+
+def test_names_are_unique_whatever_the_descriptions() -> None:
+    """A literal `x #2` beside the second repeat of `x`, the same result twice, a number taken
+    by another's literal name: every name is different, and a literal one is never changed."""
+    cases = [("x", 0, 0), ("x", 0, 1), ("x #2", 0, 0), ("x (2) (2)", 0, 0), ("x (2)", 0, 0), ("x (2)", 1, 0), ("x", 1, 0), ("x", 1, 0)]
+    names = case_names(cases)
+    assert len(set(names)) == len(names), names
+    assert names[0] == "x" and names[2] == "x #2" and names[3] == "x (2) (2)" and names[4] == "x (2)"
+
+
+def _result(description: str, passed: bool, occurrence: int = 0) -> CaseResult:
+    return CaseResult(description, description, 0, passed, float(passed), occurrence=occurrence)
+
+
+def test_the_comment_and_the_junit_file_of_ci_check_name_cases_alike(tmp_path: Path) -> None:
+    cases = [
+        {"case_id": "x", "description": "x", "repeat": 0, "occurrence": 1, "change": "regressed", "base": "pass", "head": "fail", "reasons": [], "index": 1},
+        {"case_id": "x", "description": "x", "repeat": 0, "occurrence": 0, "change": "unchanged-pass", "base": "pass", "head": "pass", "reasons": [], "index": 0},
+        {"case_id": "x (2)", "description": "x (2)", "repeat": 0, "occurrence": 0, "change": "unchanged-pass", "base": "pass", "head": "pass", "reasons": [], "index": 2},
+    ]
+    report = {"ci": {"status": "failed", "headline": "p regressed", "prompts": [{"name": "p", "status": "compare", "regressed": 1, "failing": True, "cases": cases}]}}
+    rows = [line.split(" | ")[0:4] for line in ci_markdown(report).splitlines() if line.startswith("| `x")]
+    assert rows == [["| `x (3)`", "✓", "✗", "regressed"], ["| `x`", "✓", "✓", "unchanged-pass"], ["| `x (2)`", "✓", "✓", "unchanged-pass"]]
+    write_ci_junit(report, tmp_path / "ci.xml")
+    junit = [(c.get("name"), c.find("failure") is not None) for c in ET.parse(tmp_path / "ci.xml").getroot().iter("testcase")]
+    assert junit == [("x", False), ("x (3)", True), ("x (2)", False)]
+
+
+def test_the_comment_of_a_comparison_names_the_regressed_case_as_its_junit_file_does(tmp_path: Path) -> None:
+    a = [_result("x", True), _result("x", True, 1), _result("x (2)", True)]
+    b = [_result("x", True), _result("x", False, 1), _result("x (2)", True)]
+    comparison = compare_results("p", "A", a, "B", b)
+    report = Report([SuiteReport("p", "A", "echo", a), SuiteReport("p", "B", "echo", b)], [comparison.to_dict()])
+    text = markdown(report)
+    assert "- **`x (3)`**" in text and "- **`x (2)`**" not in text, text
+    assert "- **`x (3)`**: " in text.split("Failures in")[1]
+
+
+def test_compare_names_each_case_once_in_its_rows_its_junit_and_its_comment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """End to end: B adds a test literally described `same (2)`; the second `same` regressed.
+    The CLI row, the JUnit file (both versions) and the comment call it `same (3)`."""
+    root = tmp_path / "repo"
+    (root / "prompts").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    prompt = (
+        "inputs: {x: {type: string}}\nmessages:\n  - {role: user, content: '{{ x }}'}\ntests:\n"
+        "  - {description: same, vars: {x: alpha}, assert: [{type: contains, value: alpha}]}\n"
+        "  - {description: same, vars: {x: beta}, assert: [{type: contains, value: beta}]}\n"
+    )
+    (root / "prompts" / "t.yaml").write_text(prompt)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "t")
+    changed = prompt.replace("'{{ x }}'", "\"{{ x | replace('beta', 'omega') }}\"") + "  - {description: same (2), vars: {x: gamma}, assert: [{type: contains, value: gamma}]}\n"
+    (root / "prompts" / "t.yaml").write_text(changed)
+    junit, comment = tmp_path / "j.xml", tmp_path / "c.md"
+    assert run_app(["-C", str(root), "compare", "t", "--provider", "echo", "--junit", str(junit), "--markdown", str(comment)]) == 1
+    out = capsys.readouterr().out
+    assert any(line.strip().startswith("same (3)") and "regressed" in line for line in out.splitlines()), out
+    assert not any(line.strip().startswith("same (2)") and "regressed" in line for line in out.splitlines()), out
+    names = [(c.get("classname"), c.get("name"), c.find("failure") is not None) for c in ET.parse(junit).getroot().iter("testcase")]
+    assert names == [
+        ("t@HEAD", "same", False), ("t@HEAD", "same (3)", False),
+        ("t@working copy", "same", False), ("t@working copy", "same (3)", True), ("t@working copy", "same (2)", False),
+    ]
+    assert "- **`same (3)`**" in comment.read_text()
