@@ -77,8 +77,28 @@ def test_results_store_round_trip_and_failed_ids(tmp_path: Path) -> None:
     results = [CaseResult("a", "a", 0, True, 1.0), CaseResult("b", "b", 0, False, 0.0), CaseResult("c", "c", 0, None, 0.0, error="boom")]
     run_id = store.record(prompt="p", revision="HEAD", commit="abc", blob="blob1", provider="echo", model=None, parameters={}, results=results, started=1.0)
     assert store.latest("p", blob="blob1").summary.short == "✗ 1/3"  # type: ignore[union-attr]
-    assert store.failed_case_ids("p") == {"b", "c"}
+    assert store.failed_cases("p") == {("b", 0), ("c", 0)}
     assert [r.status for r in store.cases(run_id)] == ["pass", "fail", "error"]
+
+
+def test_rerun_failed_runs_only_the_failed_one_of_two_cases_described_alike(tmp_path: Path) -> None:
+    """The second of two tests described `same` failed: `--rerun-failed` ran both (the failed
+    ones were known by description), and a run stored before `occurrence` existed reads the
+    same way."""
+    from workbench.services.evals import EvalSettings, select_cases
+
+    twins = load_prompt(
+        "model: {provider: openai, name: m}\ninputs:\n  q: {type: string}\nmessages:\n  - {role: user, content: '{{ q }}'}\n"
+        "tests:\n  - {description: same, vars: {q: a}}\n  - {description: same, vars: {q: b}}\n  - {description: other, vars: {q: c}}\n",
+        "prompts/twins.yaml",
+    ).prompt
+    assert twins is not None
+    store = ResultsStore(tmp_path / "results.sqlite")
+    results = [CaseResult("same", "same", 0, True, 1.0), CaseResult("same", "same", 0, False, 0.0, occurrence=1), CaseResult("other", "other", 0, True, 1.0)]
+    store.record(prompt="twins", revision="HEAD", commit=None, blob=None, provider="echo", model=None, parameters={}, results=results, started=1.0)
+    assert store.failed_cases("twins") == {("same", 1)}
+    assert select_cases(twins, EvalSettings(rerun_failed=True), store.failed_cases("twins")) == [twins.tests[1]]
+    store.close()
 
 
 def test_shards_partition_the_cases() -> None:

@@ -320,16 +320,20 @@ class ResultsStore:
         rows = self._use(lambda: self.db.execute("SELECT data FROM cases WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall(), empty)
         return read_results([json.loads(r[0]) for r in rows])
 
-    def failed_case_ids(self, prompt: str) -> set[str] | None:
-        """Cases that failed or errored in the newest run of `prompt` (None: never ran)."""
+    def failed_cases(self, prompt: str) -> set[tuple[str, int]] | None:
+        """The cases (case id, occurrence) that failed or errored in the newest run of `prompt`
+        (None: never ran): of two tests described alike, the one that failed, not both."""
 
-        def read() -> set[str] | None:
+        def read() -> list[Any] | None:
             row = self.db.execute("SELECT id FROM runs WHERE prompt = ? ORDER BY id DESC LIMIT 1", (prompt,)).fetchone()
             if row is None:
                 return None
-            return {r[0] for r in self.db.execute("SELECT case_id FROM cases WHERE run_id = ? AND status != 'pass'", (row[0],))}
+            return self.db.execute("SELECT data FROM cases WHERE run_id = ? ORDER BY rowid", (row[0],)).fetchall()
 
-        return self._use(read, None)
+        rows = self._use(read, None)
+        if rows is None:
+            return None
+        return {(r.case_id, r.occurrence) for r in read_results([json.loads(row[0]) for row in rows]) if r.passed is not True}
 
     def close(self) -> None:
         self.db.close()

@@ -26,6 +26,7 @@ from workbench.evals.cache import ResponseCache
 from workbench.evals.compare import Comparison, compare_results
 from workbench.evals.providers import Provider, cost_of, make_provider
 from workbench.evals.reports import SuiteReport
+from workbench.evals.run_model import occurrences
 from workbench.evals.runner import (
     CaseFinished,
     CaseResult,
@@ -137,13 +138,16 @@ def _load(session: RepoSession, name: str, rev: str | None, commit: str | None =
     return result.prompt, commit, blob, revisions.describe(rev)
 
 
-def select_cases(prompt: Prompt, settings: EvalSettings, failed: set[str] | None) -> list[TestCase]:
+def select_cases(prompt: Prompt, settings: EvalSettings, failed: set[tuple[str, int]] | None) -> list[TestCase]:
+    """The cases a run takes: its shard's, and with --rerun-failed those in `failed` ((case id,
+    occurrence), `ResultsStore.failed_cases`)."""
     cases = list(prompt.tests)
+    places = dict(zip(map(id, cases), occurrences(c.case_id for c in cases), strict=True))
     if settings.shard is not None:
         index, count = settings.shard
         cases = [c for c in cases if shard_of(prompt.name, c.case_id, count) == index - 1]
     if settings.rerun_failed and failed is not None:
-        cases = [c for c in cases if c.case_id in failed]
+        cases = [c for c in cases if (c.case_id, places[id(c)]) in failed]
     return cases
 
 
@@ -244,7 +248,7 @@ async def run_suites(
         try:
             for index, (name, rev) in enumerate(targets):
                 prompt, commit, blob, label, files_at = await asyncio.to_thread(git, partial(_read_target, session, name, rev, resolved))
-                cases = select_cases(prompt, settings, store.failed_case_ids(name) if settings.rerun_failed else None)
+                cases = select_cases(prompt, settings, store.failed_cases(name) if settings.rerun_failed else None)
                 provider = make_run_provider(session, prompt, settings, providers)
                 suite = _Suite(name, rev, prompt, commit, blob, label, cases, provider)
                 suites.append(suite)
