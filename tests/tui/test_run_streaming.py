@@ -103,3 +103,13 @@ async def test_the_run_does_not_wait_for_the_screen(app_repo: Path, monkeypatch:
         pane = app.query_one(TestsPane)
         assert all(len(line.results) == 1 for line in pane.lines.values()) and len(pane.lines) == CASES
         assert f"{CASES}/{CASES}" in str(app.query_one("#tests-summary", Static).render())
+
+
+def test_a_row_of_its_own_for_each_case_whatever_its_description_holds() -> None:
+    """A description holding a NUL (YAML's `"\\0"`) and a digit read as the row of the second
+    test described alike: `same\\x001` was both, and one row showed two cases."""
+    from workbench.tui.panes.tests import row_key
+
+    cases = [("same", 0), ("same", 1), ("same\x001", 0), ("same\x001", 1), ("same\x00", 0), ("same\x001\x000", 0)]
+    assert len({row_key(*case) for case in cases}) == len(cases)
+    assert row_key("same") == "same"  # a case's row is its case id, as before

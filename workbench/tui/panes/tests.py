@@ -36,8 +36,9 @@ class CaseLine:
 
 def row_key(case_id: str, occurrence: int = 0) -> str:
     """A case's row: its case id, and for the second of two tests described alike (`occurrence`
-    1) a row of its own, not the first's."""
-    return f"{case_id}\x00{occurrence}" if occurrence else case_id
+    1) a row of its own, not the first's: `id NUL occurrence`, which a case id holding a NUL
+    always is too, so no description reads as another case's row."""
+    return f"{case_id}\x00{occurrence}" if occurrence or "\x00" in case_id else case_id
 
 
 IDLE_HINT = "t runs the tests of the selected version · T runs an A/B: the base (m) against the selected version"
