@@ -14,7 +14,7 @@ from jinja2 import Template
 from workbench.core import csvvalues
 from workbench.core.assertion_files import MAX_ASSERTION_FILE_BYTES, assertion_path
 from workbench.core.jsvalues import nunjucks_text
-from workbench.core.limited_read import TooLarge, mib, read_limited
+from workbench.core.limited_read import Outside, TooLarge, mib, read_inside
 from workbench.core.names import UnsafePath
 from workbench.core.render import render_within, variables_budget
 from workbench.core.sandbox import BoundedEnvironment, TemplateLimitError
@@ -58,36 +58,26 @@ class AssertionRefused(Exception):
     """An assertion the trust policy does not run: it fails, negated or not."""
 
 
-def repo_file(root: Path | None, relative: str) -> Path:
-    """A file an assertion names with file://: relative to the repository, never outside it.
-
-    Raises:
-        AssertionConfigError: the path climbs out, is absolute, or a link leads outside.
-    """
-    base = (root or Path.cwd()).resolve()
-    try:  # the one rule for file:// references, here relative to the repository root
-        path = (base / assertion_path(relative)).resolve()
-    except UnsafePath as err:
-        raise AssertionConfigError(f"file {relative}: {err.reason}") from None
-    if not path.is_relative_to(base):
-        raise AssertionConfigError(f"file {relative} is outside the repository (through a link)")
-    return path
-
-
 def read_repo_file(root: Path | None, relative: str, files_at: FilesAt | None = None) -> tuple[Path, str]:
-    """(path, UTF-8 text) of a file an assertion names with file:// (`repo_file`): a regular
-    file, read to at most MAX_ASSERTION_FILE_BYTES. A FIFO in its place held the run for ever. With
-    `files_at` (a run of a revision), the file as it was there, never the working copy's.
+    """(path, UTF-8 text) of a file an assertion names with file://: relative to the repository,
+    never outside it (`core.limited_read.read_inside`: no link swapped in leads it out), a
+    regular file read to at most MAX_ASSERTION_FILE_BYTES (a FIFO in its place held the run for
+    ever). With `files_at` (a run of a revision), the file as it was there, never the working copy's.
 
     Raises:
-        AssertionConfigError: not readable, not a regular file, too large, not UTF-8; not at
-            the revision.
+        AssertionConfigError: the path climbs out, is absolute, or a link leads outside; not
+            readable, not a regular file, too large, not UTF-8; not at the revision.
     """
     if files_at is not None:
         return _file_at(root, relative, files_at)
-    path = repo_file(root, relative)
-    try:
-        return path, read_limited(path, MAX_ASSERTION_FILE_BYTES, _LIMIT_RULE, regular_only=True).decode("utf-8")
+    base = root or Path.cwd()
+    try:  # the one rule for file:// references, here relative to the repository root
+        repo_path = assertion_path(relative)
+        return base / repo_path, read_inside(base, repo_path, MAX_ASSERTION_FILE_BYTES, _LIMIT_RULE).decode("utf-8")
+    except UnsafePath as err:
+        raise AssertionConfigError(f"file {relative}: {err.reason}") from None
+    except Outside:
+        raise AssertionConfigError(f"file {relative} is outside the repository (through a link)") from None
     except OSError as err:
         raise AssertionConfigError(f"cannot read {relative}: {err.strerror or err}") from None
     except (TooLarge, UnicodeDecodeError) as err:

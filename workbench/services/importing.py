@@ -14,6 +14,7 @@ from pathlib import Path
 
 from workbench.core.formats import Conversion, Format, Source, SourceVersion, formats
 from workbench.core.formats.templating import slug
+from workbench.core.limited_read import Outside, TooLarge, read_inside
 from workbench.core.model import Problem, Severity
 from workbench.core.names import prompt_name_problem
 from workbench.core.yamlpos import DEFAULT_LIMITS
@@ -22,6 +23,7 @@ from workbench.services.atomic_files import read_regular_file, write_atomically
 from workbench.services.import_history import DEFAULT_LABEL_ENV, HistoryReport, import_versions
 
 MAX_SOURCE_BYTES = 16 * 1024 * 1024  # a source file larger than this is refused before it is read
+_TOO_LARGE = f"is too large to import (more than {MAX_SOURCE_BYTES:,} bytes)"
 
 
 class ImportSourceError(WorkbenchError):
@@ -88,7 +90,7 @@ def _read_source(path: Path) -> str:
         path.stat()  # missing or unreadable: the system's own words
         raise OSError(errno.EINVAL, "not a regular file")
     if len(data) > MAX_SOURCE_BYTES:
-        raise ValueError(f"is too large to import (more than {MAX_SOURCE_BYTES:,} bytes)")
+        raise ValueError(_TOO_LARGE)
     return data.decode("utf-8")
 
 
@@ -109,11 +111,17 @@ def convert_file(root: Path, fmt: Format, path: Path, prefix: str | None, folder
     def read_file(relative: str) -> str:
         """A file the source references (`file://...`). promptfoo reads any path; an imported
         config is someone else's file, so only the config's folder and the repository are read
-        (`file:///etc/passwd` would land in prompts/, a commit away from a remote)."""
-        target = (base / relative).resolve()
-        if not any(target == folder or folder in target.parents for folder in readable):
-            raise ValueError("outside the config's folder and the repository: not read")
-        return _read_source(target)
+        (`file:///etc/passwd` would land in prompts/, a commit away from a remote), links
+        followed only while they stay inside (`core.limited_read.read_inside`)."""
+        for folder in readable:
+            try:
+                data = read_inside(folder, str(base / relative), MAX_SOURCE_BYTES, "")
+            except Outside:
+                continue
+            except TooLarge:
+                raise ValueError(_TOO_LARGE) from None
+            return data.decode("utf-8")
+        raise ValueError("outside the config's folder and the repository: not read")
 
     if folder is None:
         chosen = prefix if prefix is not None else default_prefix(path, root)

@@ -38,7 +38,6 @@ from workbench.services.prompts import (
     discover_prompt_files,
     read_confined,
     read_confined_bytes,
-    read_text_file,
     relative,
 )
 from workbench.services.revisions import Target, describe, environment, names_working_copy, resolve, target
@@ -100,8 +99,8 @@ def read_at(session: RepoSession, name: str, found: Target) -> tuple[str | None,
         return None, None
     if found.commit is None:
         try:
-            return path, read_text_file(session.root / path).decode("utf-8", "replace")
-        except (OSError, ValueError):  # ValueError: past the limit (`read_text_file`)
+            return path, read_confined_bytes(session.root, path).decode("utf-8", "replace")
+        except (OSError, ValueError):  # ValueError: past the limit, or a link out of prompts/
             return path, None
     return path, session.store.read_text(found.commit, path)
 
@@ -272,8 +271,8 @@ def tests_file(session: RepoSession, path: str | None, text: str | None, commit:
         return None, None
     if commit is None:
         try:
-            return refs[0], read_text_file(session.root / refs[0]).decode("utf-8")
-        except (OSError, ValueError):  # ValueError: past the limit, or not UTF-8
+            return refs[0], read_confined(session.root, refs[0])
+        except (OSError, ValueError):  # ValueError: past the limit, not UTF-8, or a link out of prompts/
             return refs[0], None
     return refs[0], session.store.read_text(commit, refs[0])
 

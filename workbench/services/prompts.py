@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from workbench.core.config import CONFIG_FILE, WorkbenchConfig, parse_config
-from workbench.core.limited_read import TooLarge, read_limited
+from workbench.core.limited_read import Outside, TooLarge, read_inside, read_limited
 from workbench.core.model import (
     PROMPTS_DIR,
     LoadResult,
@@ -27,6 +27,7 @@ from workbench.errors import ConfigError, PromptError
 MAX_TEXT_BYTES = 4 * DEFAULT_LIMITS.max_chars
 """A YAML file of the working copy is read to at most this: what 1,048,576 characters (the YAML
 limit) can take in UTF-8, so no text within the character limit is refused for its bytes."""
+_TEXT_RULE = f"the limit is {DEFAULT_LIMITS.max_chars:,} characters"
 
 
 def find_root(start: Path) -> Path:
@@ -98,22 +99,24 @@ def read_confined(root: Path, relpath: str, *, inside: str = PROMPTS_DIR) -> str
 
 
 def read_confined_bytes(root: Path, relpath: str, *, inside: str = PROMPTS_DIR) -> bytes:
-    """Read the working-copy file `relpath` only if it really lies inside `root/inside`.
+    """Read the working-copy file `relpath` only if it really lies inside `root/inside`: a
+    regular file, read to at most MAX_TEXT_BYTES (as `read_text_file`).
 
-    The path is checked once `..` and symbolic links are resolved, so neither a path that
-    climbs out nor a link under prompts/ that points elsewhere is read. (References inside
-    prompt files are checked lexically before, by `core.names.resolve_reference`.)
+    `..` and symbolic links are followed only while they stay inside, part by part as the file
+    is opened (`core.limited_read.read_inside`), so neither a path that climbs out, nor a link
+    under prompts/ that points elsewhere, nor one swapped in while this reads, is read.
+    (References inside prompt files are checked lexically before, by `core.names.resolve_reference`.)
 
     Raises:
-        ValueError: the path (or what a link makes of it) is outside `inside`.
-        OSError: it cannot be read.
+        ValueError: the path (or what a link makes of it) is outside `inside`. TooLarge (a
+            ValueError): past MAX_TEXT_BYTES.
+        OSError: it cannot be read, or is not a regular file.
     """
-    base = (Path(root) / inside).resolve() if inside else Path(root).resolve()
-    target = (Path(root) / relpath).resolve()
-    if not target.is_relative_to(base):
+    try:
+        return read_inside(root, relpath, MAX_TEXT_BYTES, _TEXT_RULE, within=inside)
+    except Outside:
         where = f"{inside}/" if inside else "the repository"
-        raise ValueError(f"{relpath} is outside {where} (through a link or '..')")
-    return read_text_file(target)
+        raise ValueError(f"{relpath} is outside {where} (through a link or '..')") from None
 
 
 def read_text_file(path: Path) -> bytes:
@@ -125,7 +128,7 @@ def read_text_file(path: Path) -> bytes:
         OSError: missing, unreadable, or not a regular file. TooLarge (a ValueError): more than
             MAX_TEXT_BYTES, so more characters than the YAML limit.
     """
-    return read_limited(path, MAX_TEXT_BYTES, f"the limit is {DEFAULT_LIMITS.max_chars:,} characters", regular_only=True)
+    return read_limited(path, MAX_TEXT_BYTES, _TEXT_RULE, regular_only=True)
 
 
 def _reader(root: Path):  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from workbench.core.assertion_files import MAX_ASSERTION_FILE_BYTES, assertion_files
-from workbench.core.limited_read import read_limited
+from workbench.core.limited_read import read_inside
 from workbench.core.model import Prompt
 from workbench.services.parse_cache import assertion_files_of
 from workbench.services.prompt_files import (
@@ -181,15 +181,11 @@ def look_up(session: RepoSession, paths: Sequence[str], commit: str | None) -> d
 def _working_file(session: RepoSession, path: str) -> Found:
     """The working copy's file, read once: never from outside the repository (a link out is
     `UNREADABLE`, as the assertion refuses it), and its id is that of the bytes shown."""
-    root = session.root.resolve()
-    full = (root / path).resolve()
-    if not full.is_relative_to(root):
-        return Found(UNREADABLE)
     try:
-        data = read_limited(full, MAX_ASSERTION_FILE_BYTES, "the limit of a file an assertion names", regular_only=True)
+        data = read_inside(session.root, path, MAX_ASSERTION_FILE_BYTES, "the limit of a file an assertion names")
     except FileNotFoundError:
         return Found(MISSING)
-    except (OSError, ValueError):  # not a regular file, unreadable, too large
+    except (OSError, ValueError):  # a link out (`Outside`), not a regular file, unreadable, too large
         return Found(UNREADABLE)
     return Found(hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(), data=data)
 
