@@ -5,6 +5,8 @@ users modified, validated at their own path:line:col, listed."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,9 +59,9 @@ def prepo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def pws(prepo: Path) -> RepoSession:
+def pws(prepo: Path) -> Iterator[RepoSession]:
     session = RepoSession.open(prepo)
-    yield session  # type: ignore[misc]
+    yield session
     session.close()
 
 
@@ -87,14 +89,14 @@ def test_diff_shows_the_partial_change_as_its_own_section(prepo: Path, pws: Repo
     assert "shared/policy.jinja" in run_cli_json(prepo, "diff", "support/reply", "HEAD~1", "HEAD")["partials"][0]
 
 
-def run_cli_json(root: Path, *args: str) -> dict:  # type: ignore[type-arg]
+def run_cli_json(root: Path, *args: str) -> dict:
     import contextlib
     import io
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         run_app(["-C", str(root), *args, "--json"])
-    return json.loads(out.getvalue())  # type: ignore[no-any-return]
+    return json.loads(out.getvalue())
 
 
 def test_review_lists_every_prompt_whose_partial_the_branch_changed(prepo: Path, pws: RepoSession) -> None:
@@ -204,3 +206,82 @@ def test_a_stored_result_does_not_follow_a_prompt_whose_partial_changed(prepo: P
     marks = history_marks(pws, "support/reply", [first, same, changed])
     # same prompt file, same partial: same content, shown as a run not recorded on that commit
     assert {c: m.label for c, m in marks.items()} == {first: "✓ 1/1", same: "✓ 1/1 local"}
+
+
+def _counting_closures(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """A list that grows by one each time `partial_users` reads a prompt's partials."""
+    calls: list[object] = []
+    real = prompt_files.partial_closure
+
+    def counted(text: str | None, read: Callable[[str], str | None]) -> dict[str, str | None]:
+        calls.append(text)
+        return real(text, read)
+
+    monkeypatch.setattr(prompt_files, "partial_closure", counted)
+    return calls
+
+
+def test_partial_users_at_a_commit_are_read_once_a_session(prepo: Path, pws: RepoSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every diff asked which prompts use its partials, and that read every prompt's partials
+    at the commit again (~7 ms on each History move in the app). A commit never changes."""
+    calls = _counting_closures(monkeypatch)
+    head = run_git(prepo, "rev-parse", "HEAD").strip()
+    assert prompt_files.partial_users(pws, head) == {"prompts/shared/policy.jinja": ["support/reply"]}
+    assert len(calls) == 2  # each prompt's partials
+    for _ in range(3):
+        assert "partial shared/policy.jinja is used by this prompt only" in diffing.diff(pws, "support/reply", "HEAD~1", head).notes
+        read = len(calls)  # (the diff reads its own versions' partials)
+        assert prompt_files.partial_users(pws, "HEAD") == {"prompts/shared/policy.jinja": ["support/reply"]}
+        assert len(calls) == read
+    write(prepo, "prompts/other.yaml", REPLY)
+    commit_all(prepo, "Other uses the policy too")  # HEAD moved: another commit, read once
+    assert prompt_files.partial_users(pws, "HEAD") == {"prompts/shared/policy.jinja": ["other", "support/reply"]}
+    assert prompt_files.partial_users(pws, head) == {"prompts/shared/policy.jinja": ["support/reply"]}
+
+
+def _settle(root: Path) -> None:
+    """Every file and folder under prompts/ last modified an hour ago: no longer too recent for
+    its modification time to tell a later change apart."""
+    old = os.stat(root).st_mtime - 3600
+    for folder, _dirs, files in os.walk(root / "prompts"):
+        for path in [folder, *(os.path.join(folder, f) for f in files)]:
+            os.utime(path, (old, old))
+
+
+def test_partial_users_of_the_working_copy_are_read_again_when_its_files_change(
+    prepo: Path, pws: RepoSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting_closures(monkeypatch)
+    _settle(prepo)
+    assert prompt_files.partial_users(pws, None) == {"prompts/shared/policy.jinja": ["support/reply"]}
+    read = len(calls)
+    assert prompt_files.partial_users(pws, None) == {"prompts/shared/policy.jinja": ["support/reply"]}
+    assert len(calls) == read  # nothing changed: nothing read again
+    (prepo / "prompts/other.yaml").write_text(REPLY)  # an edit in place
+    assert prompt_files.partial_users(pws, None) == {"prompts/shared/policy.jinja": ["other", "support/reply"]}
+    _settle(prepo)
+    write(prepo, "prompts/new/extra.yaml", REPLY)  # a new prompt in a new folder
+    assert prompt_files.partial_users(pws, None) == {"prompts/shared/policy.jinja": ["new/extra", "other", "support/reply"]}
+    _settle(prepo)
+    write(prepo, "prompts/shared/inner.jinja", "Be brief.\n")  # a new partial nobody uses yet
+    assert prompt_files.partial_users(pws, None)["prompts/shared/inner.jinja"] == []
+    _settle(prepo)
+    write(prepo, "prompts/shared/policy.jinja", POLICY_V1 + '{% include "shared/inner.jinja" %}\n')  # used through the policy
+    assert prompt_files.partial_users(pws, None)["prompts/shared/inner.jinja"] == ["new/extra", "other", "support/reply"]
+    _settle(prepo)
+    (prepo / "prompts/other.yaml").unlink()
+    (prepo / "prompts/shared/inner.jinja").rename(prepo / "prompts/shared/renamed.jinja")
+    assert prompt_files.partial_users(pws, None) == {
+        "prompts/shared/inner.jinja": ["new/extra", "support/reply"],  # missing, still included
+        "prompts/shared/policy.jinja": ["new/extra", "support/reply"],
+        "prompts/shared/renamed.jinja": [],
+    }
+    _settle(prepo)
+    read = len(calls)
+    prompt_files.partial_users(pws, None)
+    assert len(calls) == read + 2  # read again once after the change (`_settle` is one): two prompts
+    prompt_files.partial_users(pws, None)
+    assert len(calls) == read + 2
+    (prepo / "prompts/shared/renamed.jinja").rename(prepo / "prompts/shared/inner.jinja")  # the missing one is back
+    users = prompt_files.partial_users(pws, None)
+    assert users["prompts/shared/inner.jinja"] == ["new/extra", "support/reply"] and "prompts/shared/renamed.jinja" not in users

@@ -10,7 +10,8 @@ import hashlib
 import os
 import posixpath
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from workbench.core.model import (
@@ -284,17 +285,8 @@ def list_prompts(session: RepoSession, rev: str | None = None) -> list[PromptRef
     For an environment, each deployed prompt at the commit that environment runs.
     """
     if names_working_copy(session, rev):
-        refs = []
-        base = os.path.join(session.root, PROMPTS_DIR)
-        skip = len(str(session.root)) + 1
-        for folder, dirs, files in os.walk(base):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            rel_folder = folder[skip:].replace(os.sep, "/")
-            for file in files:
-                rel = f"{rel_folder}/{file}"
-                if is_prompt_path(rel):
-                    refs.append(PromptRef(prompt_name_from_path(rel), rel))
-        return sorted(refs, key=lambda r: r.name)
+        paths = (f"{folder}/{file}" for folder, files in _walk_prompts(session.root) for file in files)
+        return sorted((PromptRef(prompt_name_from_path(rel), rel) for rel in paths if is_prompt_path(rel)), key=lambda r: r.name)
     assert rev is not None
     env = environment(session, rev)
     if env is not None:
@@ -317,31 +309,88 @@ def tests_file_owner(path: str) -> str | None:
 def partial_users(session: RepoSession, rev: str | None = None) -> dict[str, list[str]]:
     """Which prompts use each partial at `rev` (None: the working copy): partial path -> names.
 
-    A partial that no prompt uses is listed with no names.
+    A partial that no prompt uses is listed with no names. Read once a session for a commit
+    (each diff asks: it read every prompt's partials again on every History move), and for the
+    working copy again only when a file or folder it read changed (`_working_partial_users`).
     """
-    commit = None if names_working_copy(session, rev) else session.store.resolve(str(rev))
+    if names_working_copy(session, rev):
+        users = _working_partial_users(session)
+    else:
+        commit = session.store.resolve(str(rev))
+        known = session.cache.partial_users
+        if commit not in known:
+            if len(known) >= _USERS_LIMIT:
+                known.clear()
+            known[commit] = _users(list_prompts(session, commit), list_partials(session, commit), text_reader(session, commit))
+        users = known[commit]
+    return {partial: list(names) for partial, names in users.items()}
+
+
+_USERS_LIMIT = 256  # commits whose partials' users a session keeps
+_RACY_NS = 2 * 10**9  # a file changed this recently may change again within its timestamp's tick
+
+
+def _users(prompts: Sequence[PromptRef], partials: Sequence[str], read: Callable[[str], str | None]) -> dict[str, list[str]]:
     users: dict[str, list[str]] = {}
-    read = text_reader(session, commit)
-    for ref in list_prompts(session, None if commit is None else commit):
+    for ref in prompts:
         for partial in partial_closure(read(ref.path), read):
             users.setdefault(partial, []).append(ref.name)
-    for partial in list_partials(session, rev):
+    for partial in partials:
         users.setdefault(partial, [])
     return dict(sorted(users.items()))
+
+
+def _working_partial_users(session: RepoSession) -> dict[str, list[str]]:
+    """`partial_users` of the working copy, kept with what decided it: the identity (`_identity`)
+    of every folder under prompts/ it listed and every file it read (or found missing). Used
+    while none of those changed; not kept when one changed within `_RACY_NS` of the reading, as
+    a change within the same timestamp tick could not be told apart (Git's "racy" files)."""
+    root, cached = session.root, session.cache.working_partial_users
+    if cached is not None and all(_identity(root / path) == known for path, known in cached[0].items()):
+        return cached[1]
+    started = time.time_ns()
+    seen: dict[str, tuple[int, ...] | None] = {PROMPTS_DIR: _identity(root / PROMPTS_DIR)}
+    read = text_reader(session, None)
+
+    def recording(relpath: str) -> str | None:
+        seen.setdefault(relpath, _identity(root / relpath))  # before the read: a change after it is seen
+        return read(relpath)
+
+    prompts: list[PromptRef] = []
+    partials: list[str] = []
+    for folder, files in _walk_prompts(root):
+        seen[folder] = _identity(root / folder)
+        prompts.extend(PromptRef(prompt_name_from_path(rel), rel) for rel in (f"{folder}/{f}" for f in files) if is_prompt_path(rel))
+        partials.extend(rel for rel in (f"{folder}/{f}" for f in files) if is_partial_path(rel))
+    users = _users(sorted(prompts, key=lambda r: r.name), sorted(partials), recording)
+    if all(known is None or known[3] < started - _RACY_NS for known in seen.values()):
+        session.cache.working_partial_users = (seen, users)
+    return users
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """What tells a file (what a link leads to) or folder apart from its next state: inode,
+    device, size, modification and change times; None when missing or unreadable."""
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+def _walk_prompts(root: Path) -> Iterator[tuple[str, list[str]]]:
+    """(folder relative to `root`, its file names) for prompts/ and every folder below it but
+    hidden ones, in order: what the working copy's prompts and partials are listed from."""
+    skip = len(str(root)) + 1
+    for folder, dirs, files in os.walk(os.path.join(root, PROMPTS_DIR)):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        yield folder[skip:].replace(os.sep, "/"), files
 
 
 def list_partials(session: RepoSession, rev: str | None = None) -> list[str]:
     """Paths of every partial file (`prompts/**/*.jinja`) at `rev` (None: the working copy)."""
     if names_working_copy(session, rev):
-        base = session.root / PROMPTS_DIR
-        if not base.is_dir():
-            return []
-        found: list[str] = []
-        for folder, dirs, files in os.walk(base):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            rel_folder = Path(folder).relative_to(session.root).as_posix()
-            found.extend(f"{rel_folder}/{f}" for f in files if is_partial_path(f"{rel_folder}/{f}"))
-        return sorted(found)
+        return sorted(rel for folder, files in _walk_prompts(session.root) for rel in (f"{folder}/{f}" for f in files) if is_partial_path(rel))
     return sorted(p for p in session.store.list_files(session.store.resolve(str(rev)), PROMPTS_DIR + "/") if is_partial_path(p))
 
 

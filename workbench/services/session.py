@@ -56,6 +56,9 @@ class SessionCache:
     main_line: tuple[str, list[tuple[str, int]]] | None = None  # (main tip, its first-parent line)
     main_minima: tuple[list[tuple[str, int]], list[int]] | None = None  # (that line, suffix minima of its times)
     followed: dict[tuple[str, str], tuple[str, int] | None] = field(default_factory=dict)  # (commit, path) -> `followed_blobs`
+    partial_users: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # commit -> `prompt_files.partial_users`
+    # the working copy's: (identity of each folder listed and file read, the answer), `prompt_files._working_partial_users`
+    working_partial_users: tuple[dict[str, tuple[int, ...] | None], dict[str, list[str]]] | None = None
 
     PARSED_LIMIT = 1024
 
