@@ -238,3 +238,51 @@ async def test_e_falls_back_when_suspend_itself_refuses(
         await falls_back_to_the_in_app_editor(pilot)
         assert terminal_modes == []
     assert "# edited outside" not in (app_repo / SUMMARIZE).read_text()
+
+
+def _release_fifo_readers(fifo: Path, seconds: float = 15.0) -> None:
+    """A daemon that opens and closes the FIFO's writing end whenever a reader waits on it, so
+    that code which opens it for reading ends (empty) instead of holding the test for ever."""
+    import contextlib
+    import threading
+    import time
+
+    def run() -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):  # no reader waiting
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            time.sleep(0.2)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+@pytest.mark.parametrize("planted", ["link out", "fifo"])
+async def test_the_in_app_editor_reads_only_a_regular_file_inside_prompts(app_repo: Path, tmp_path: Path, planted: str) -> None:
+    """`E` read the prompt with `read_bytes()` on the UI's event loop: a link under prompts/ to a
+    file outside showed that file (and saving wrote there), a FIFO froze the app. It reads as
+    every other reader does now (confined to prompts/, a regular file, limited), off the UI."""
+    target = app_repo / SUMMARIZE
+    target.unlink()
+    if planted == "link out":
+        secret = tmp_path / "outside.yaml"
+        secret.write_text("SECRET: outside the repository\n")
+        target.symlink_to(secret)
+    else:
+        os.mkfifo(target)
+        _release_fifo_readers(target)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        from workbench.tui.screens.editor import EditorScreen
+
+        await settle(pilot)
+        await select(pilot, "support/summarize")
+        await pilot.press("E")
+        await settle(pilot)
+        assert not isinstance(app.screen, EditorScreen)
+        shown = shown_errors(app)
+        refused = "cannot open" if planted == "link out" else "not in the working copy"  # a FIFO is no prompt file
+        assert "SECRET" not in shown and refused in shown, shown
+        await takes_keys(pilot)
+    if planted == "link out":
+        assert secret.read_text() == "SECRET: outside the repository\n"

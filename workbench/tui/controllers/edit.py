@@ -18,12 +18,11 @@ from typing import Any
 
 from textual.app import App, SuspendNotSupported
 
-from workbench.core.model import prompt_file_text
 from workbench.errors import WorkbenchError
-from workbench.services import prompt_files
+from workbench.services import editing, prompt_files
 from workbench.tui.controllers.base import Controller
 from workbench.tui.messages import RepoChanged
-from workbench.tui.screens.editor import EditorScreen
+from workbench.tui.screens.editor import EditorFiles, EditorScreen
 
 
 class EditController(Controller):
@@ -46,13 +45,13 @@ class EditController(Controller):
             self.app.notify(NO_EXTERNAL_EDITOR, title="In-app editor", severity="warning", markup=False, timeout=8)
             inline = True
         if inline:
-            # The editor shows text: a file that is not UTF-8 would lose its bytes in it.
-            text = prompt_file_text(full.read_bytes(), path)
-            if not isinstance(text, str):
-                problem = text.errors[0]
-                self.app.notify(f"{problem.format()} — the editor opens UTF-8 text only", severity="error", markup=False)
+            try:
+                text = await self.call(editing.editable_text, path)
+            except WorkbenchError as err:
+                self.app.notify(str(err), severity="error", markup=False)
                 return
-            saved = await self.ask(EditorScreen(full, path, text))
+            files = EditorFiles(lambda: self.call(editing.text_on_disk, path), lambda text: self.call(editing.save_text, path, text))
+            saved = await self.ask(EditorScreen(path, text, files))
             if not saved:
                 return
         result = await self.call(prompt_files.prompt_at, name, None)

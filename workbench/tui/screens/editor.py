@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import ClassVar
+from collections.abc import Awaitable, Callable
+from typing import ClassVar, NamedTuple
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,8 +14,17 @@ from textual.widgets import Static, TextArea
 
 from workbench.core.loader import load_prompt
 from workbench.core.safe_text import clean
-from workbench.services.atomic_files import write_atomically
+from workbench.errors import WorkbenchError
 from workbench.tui.screens.dialogs import ConfirmScreen
+
+
+class EditorFiles(NamedTuple):
+    """The edited file's reads and writes, run off the UI thread by the caller (`services.editing`)."""
+
+    on_disk: Callable[[], Awaitable[str | None]]
+    """What the file holds now; None when it is gone or cannot be read."""
+    save: Callable[[str], Awaitable[None]]
+    """Replace it with the text (WorkbenchError when it cannot)."""
 
 
 class EditorScreen(ModalScreen[bool]):
@@ -28,9 +36,9 @@ class EditorScreen(ModalScreen[bool]):
         Binding("escape", "close", "Close", priority=True),
     ]
 
-    def __init__(self, path: Path, relpath: str, text: str) -> None:
+    def __init__(self, relpath: str, text: str, files: EditorFiles) -> None:
         super().__init__()
-        self.path = path
+        self.files = files
         self.relpath = relpath
         self.original = text  # the file as read (its bytes checked as UTF-8 by the caller)
         self.saved = False
@@ -53,7 +61,7 @@ class EditorScreen(ModalScreen[bool]):
     def text(self) -> str:
         return self.query_one(TextArea).text
 
-    def action_save(self) -> None:
+    async def action_save(self) -> None:
         text = self.text
         result = load_prompt(text, self.relpath)
         if result.errors:
@@ -62,36 +70,36 @@ class EditorScreen(ModalScreen[bool]):
                 body.append(clean(problem.format()) + "\n")
             body.append("\nSave it anyway? (the app and `workbench validate` will keep reporting them)")
 
-            def answer(yes: bool | None) -> None:
+            async def answer(yes: bool | None) -> None:
                 if yes:
-                    self._write(text, f"saved with {len(result.errors)} problem(s)")
+                    await self._write(text, f"saved with {len(result.errors)} problem(s)")
 
             self.app.push_screen(ConfirmScreen("Save an invalid prompt?", body, yes="save anyway"), answer)
             return
-        self._write(text, "saved — valid")
+        await self._write(text, "saved — valid")
 
-    def _write(self, text: str, message: str) -> None:
+    async def _write(self, text: str, message: str) -> None:
         """Save, unless the file changed on disk since it was opened (or last saved here): then
         ask, as the change would otherwise be lost without a word."""
-        try:
-            on_disk: str | None = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            on_disk = None
+        on_disk = await self.files.on_disk()
         if on_disk == self.original:
-            write_atomically(self.path, text)
-            self._saved(text, message)
+            await self._save(text, message)
             return
 
-        def answer(overwrite: bool | None) -> None:
+        async def answer(overwrite: bool | None) -> None:
             if overwrite:
-                write_atomically(self.path, text)
-                self._saved(text, message)
+                await self._save(text, message)
 
         what = "deleted" if on_disk is None else "changed on disk"
         body = "Saving replaces what is there now with your text. No keeps both: the file as it is, your text in the editor."
         self.app.push_screen(ConfirmScreen(f"{self.relpath} was {what} since the editor opened it", body, yes="overwrite"), answer)
 
-    def _saved(self, text: str, message: str) -> None:
+    async def _save(self, text: str, message: str) -> None:
+        try:
+            await self.files.save(text)
+        except WorkbenchError as err:
+            self.app.notify(str(err), severity="error", markup=False)
+            return
         self.original = text
         self.saved = True
         self.query_one("#editor-status", Static).update(Text(message, style="bold"))
