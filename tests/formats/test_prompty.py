@@ -117,3 +117,19 @@ def test_round_trip_loses_nothing_prompty_can_express(repo: Path, env: None, tmp
         prompt = load(repo, f"x/{stem}")
         variables = {i.name: EDGY for i in prompt.inputs}
         assert prompty_messages(exported, variables) == prompty_messages(PROMPTY / f"{stem}.prompty", variables)
+
+
+def test_an_array_input_is_exported_with_the_items_prompty_requires(tmp_path: Path) -> None:
+    """Prompty 2 loads no array property without `items`; a workbench input names no item type:
+    its default's items' kind is written, else string (what the runtime assumes)."""
+    from workbench.core.formats.base import ExportedVersion, ExportItem
+    from workbench.core.formats.prompty import export
+    from workbench.core.model import InputSpec, Message, Prompt
+
+    specs = (InputSpec("tags", "array", default=["a", "b"], has_default=True), InputSpec("rows", "array", default=[{"k": 1}], has_default=True), InputSpec("any", "array", required=True))
+    prompt = Prompt("p", "prompts/p.yaml", inputs=specs, messages=(Message("user", "{{ tags | join(',') }} {{ rows | length }} {{ any | length }}"),))
+    conversion = export([ExportItem("p", (ExportedVersion(prompt, "0" * 40),))])
+    path = tmp_path / "p.prompty"
+    path.write_text(conversion.files[0].text, encoding="utf-8")
+    assert "items:\n    kind: string" in conversion.files[0].text and "kind: object" in conversion.files[0].text
+    assert prompty_messages(path, {"any": [1, 2, 3]}) == [{"role": "user", "content": "a,b 1 3"}]

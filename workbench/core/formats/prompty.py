@@ -27,7 +27,7 @@ from typing import Any
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
 from workbench.core.formats.mustache import BodyResult, convert_body, uses_mustache
 from workbench.core.formats.promptfoo_state import ConversionState
-from workbench.core.formats.prompty_schema import KINDS, export_structure, outputs_format, tool_of
+from workbench.core.formats.prompty_schema import KINDS, export_structure, item_kind, outputs_format, tool_of
 from workbench.core.formats.templating import (
     inline_partials,
     jinja_variables,
@@ -436,6 +436,7 @@ def export(items: list[ExportItem]) -> Conversion:
                 {
                     "name": spec.name,
                     "kind": "float" if spec.type == "number" else spec.type,
+                    **({"items": {"kind": item_kind(spec.default)}} if spec.type == "array" else {}),
                     **({"description": spec.description} if spec.description else {}),
                     **({"default": spec.default} if spec.has_default else {}),
                     **({"enumValues": list(spec.enum)} if spec.enum else {}),

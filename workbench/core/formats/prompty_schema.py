@@ -14,6 +14,16 @@ from typing import Any
 KINDS = {"string": "string", "integer": "integer", "float": "number", "number": "number", "boolean": "boolean", "array": "array", "object": "object"}
 
 
+def item_kind(values: Any) -> str:
+    """The `kind` of an array input's `items`, which Prompty 2 requires to load the file (a
+    workbench input names no item type): its default's items' kind when they share one, else
+    string (what the runtime assumes when `items` is missing)."""
+    names = {bool: "boolean", int: "integer", float: "float", str: "string", dict: "object"}
+    kinds = {names.get(type(value)) for value in values} if isinstance(values, list) else set()
+    found = kinds.pop() if len(kinds) == 1 else None
+    return found or "string"
+
+
 def property_schema(prop: dict[str, Any], *, optional: bool = False, strict: bool = False) -> dict[str, Any]:
     """A Prompty property as JSON Schema, as the runtime's `_property_to_json_schema` builds it."""
     kind = KINDS.get(str(prop.get("kind", "")))
@@ -167,4 +177,4 @@ def export_structure(prompt: Any, front: dict[str, Any], lost: Any) -> None:
             front["outputs"] = outputs
 
 
-__all__ = ["KINDS", "export_structure", "outputs_format", "property_schema", "schema_property", "tool_of"]
+__all__ = ["KINDS", "export_structure", "item_kind", "outputs_format", "property_schema", "schema_property", "tool_of"]
