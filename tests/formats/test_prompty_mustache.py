@@ -344,16 +344,3 @@ def test_a_long_line_is_checked_for_a_role_marker_in_linear_time() -> None:
         assert not any(error for _, _, error in result.problems), result.problems
     assert [message for _, message, _ in result.problems if "role marker" in message]  # the last one may be a role
     assert time.monotonic() - started < 15
-
-
-def test_export_reports_a_mustache_prompt_rather_than_writing_what_prompty_cannot_render(repo: Path, tmp_path: Path) -> None:
-    """Its messages call the mustache filters, which Prompty's Jinja does not have."""
-    from format_helpers import commit_all
-
-    import_into(repo, "prompty", MUSTACHE / "basic_mustache_cs.prompty")
-    commit_all(repo)
-    assert cli(repo, "promote", "x/basic_mustache_cs", "--env", "dev", "-m", "t")[0] == 0
-    code, out, err = cli(repo, "export", str(tmp_path / "out"), "--env", "dev", "--format", "prompty", "--json")
-    assert code == 0, out + err
-    report = json.loads(out)
-    assert report["written"] == [] and "mustache" in report["not_carried_over"][0]["message"]

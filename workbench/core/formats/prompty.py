@@ -14,7 +14,7 @@ options}`, `inputs` / `outputs` as property lists, `tools`). Export writes Promp
 | `outputs` | `response_format` (json_schema named `structured_output`, strict, as the runtime sends it) |
 | `tools` (`kind: function`, property lists) / `model.parameters.tools` | `tools` (OpenAI's shape, as the runtime sends them) |
 | the body: Jinja2 split at `system:` / `user:` / `assistant:` lines; each message's outer newlines stripped | `messages` |
-| `template: mustache` (`{format: mustache}`): the body is mustache, rendered by Prompty with chevron | `messages`, each converted to Jinja by `mustache.convert_body` |
+| `template: mustache` (`{format: mustache}`): the body is mustache, rendered by Prompty with chevron | `messages`, each converted to Jinja by `mustache.convert_body`; exported back as mustache by `mustache_export.to_mustache` (`{format: {kind: mustache}}`) |
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 from workbench.core.formats.base import Conversion, ExportItem, OutputFile, Source, dump_yaml
 from workbench.core.formats.mustache import BodyResult, convert_body, uses_mustache
+from workbench.core.formats.mustache_export import to_mustache
 from workbench.core.formats.promptfoo_state import ConversionState
 from workbench.core.formats.prompty_schema import KINDS, export_structure, item_kind, outputs_format, tool_of
 from workbench.core.formats.templating import (
@@ -445,7 +446,6 @@ def export(items: list[ExportItem]) -> Conversion:
                 for spec in prompt.inputs
             ]
         export_structure(prompt, front, lost)
-        front["template"] = {"format": {"kind": "jinja2"}, "parser": {"kind": "prompty"}}
         partials = partial_texts(prompt)
         body: list[str] = []
         messages = prompt.messages if prompt.template is None else ()
@@ -454,24 +454,28 @@ def export(items: list[ExportItem]) -> Conversion:
             from workbench.core.model import Message
 
             messages = (Message("user", prompt.template),)
-        ok = True
-        for index, message in enumerate(messages, 1):
-            if uses_mustache(message.content):
-                lost(f"message {index} is a mustache template imported from Prompty (its mustache filters): Prompty's Jinja has none and the export writes no mustache: not exported")
+        texts = [inline_partials(untrimmed(message.content), partials) for message in messages]
+        ok = None not in texts
+        mustache = ok and any(uses_mustache(message.content) for message in messages)  # imported from a mustache file
+        front["template"] = {"format": {"kind": "mustache" if mustache else "jinja2"}, "parser": {"kind": "prompty"}}
+        if not ok:
+            lost(f"message {texts.index(None) + 1}: a partial could not be read")
+        elif mustache:
+            written = to_mustache([(str(text), is_trimmed(m.content)) for text, m in zip(texts, messages, strict=True)], [spec.name for spec in prompt.inputs], ROLE_LINE)
+            for warning in written.warnings if not written.problem else ():
+                lost(warning)
+            if written.problem:
+                lost(f"{written.problem}: not exported (a prompt imported from a Prompty mustache file is exported as mustache, in the forms its import writes)")
                 ok = False
-                break
-            text = inline_partials(untrimmed(message.content), partials)
-            if text is None:
-                lost(f"message {index}: a partial could not be read")
-                ok = False
-                break
-            if any(ROLE_LINE.match(line.strip()) for line in text.split("\n")):
+            body = [f"{message.role}:\n{text}\n" for message, text in zip(messages, written.texts, strict=ok)]
+        for index, (message, text) in enumerate(zip(messages, texts, strict=True) if ok and not mustache else (), 1):
+            if any(ROLE_LINE.match(line.strip()) for line in str(text).split("\n")):
                 lost(f"message {index} has a line Prompty reads as a role marker (`user:` alone on a line): not exported")
                 ok = False
                 break
-            if text != text.strip("\n"):
+            if text != str(text).strip("\n"):
                 lost(f"message {index}: its leading or trailing newlines are dropped (Prompty strips them)")
-            body.append(f"{message.role}:\n{text.strip(chr(10))}\n")
+            body.append(f"{message.role}:\n{str(text).strip(chr(10))}\n")
         if not ok:
             continue
         for test in prompt.tests:
