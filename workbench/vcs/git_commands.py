@@ -24,6 +24,8 @@ def writes(args: Sequence[str]) -> bool:
         return not any(a in ("list", "show") for a in args[1:])
     if command == "config":
         return "--get" not in args
+    if command == "tag":  # `tag --list` only lists (its first argument: a message could read "-l")
+        return len(args) < 2 or args[1] not in ("-l", "--list")
     if command in ("commit-graph", "worktree"):
         return not any(a in ("verify", "list") for a in args[1:])
     return command in WRITING_COMMANDS

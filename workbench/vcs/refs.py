@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -116,6 +116,20 @@ class RefCommands(ReadCommands):
 
     def tag_targets_later(self, *patterns: str) -> Deferred[dict[str, str]]:
         return self._read_later(_parse_targets, "for-each-ref", f"--format={_TARGET_FORMAT}", "--", *patterns, reading="the tags")
+
+    def tags_containing_later(self, commits: Sequence[str], *patterns: str) -> Deferred[dict[str, str]]:
+        """`tag_targets` of the tags under `patterns` (`refs/tags/...`) whose commit is one of
+        `commits` or has one in its history, in a process started now (`commits` not empty).
+
+        `git tag --contains`: a tag older than all of `commits` is passed over by its generation
+        number (the commit-graph) without a walk, and without a commit-graph each commit is
+        walked once for all the tags (`for-each-ref --contains` walks for each tag: 4 s for 461
+        tags on the synthetic repository). Its patterns are matched without `/` stopping `*`: a
+        few more tags than `patterns` names may be listed, for the caller to narrow.
+        """
+        args = ("tag", "--list", "--no-column", f"--format={_TARGET_FORMAT}", *(f"--contains={c}" for c in commits))
+        args += ("--", *(pattern.removeprefix(_TAGS) for pattern in patterns))
+        return self._read_later(_parse_targets, *args, revs=commits, reading="the tags of the history shown")
 
     def ref_snapshot(self) -> dict[str, str]:
         """Every ref -> the object it names (to tell what a fetch changed)."""
