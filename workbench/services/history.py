@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from workbench.core.graph import GraphRow, graph_rows
 from workbench.core.model import prompt_name_from_path
@@ -27,7 +28,12 @@ from workbench.services.deployment_events import BULK_THRESHOLD, events_for_tags
 from workbench.services.prompt_files import candidate_paths, path_at
 from workbench.services.session import RepoSession
 from workbench.services.suite_files import suite_dependencies_at
+from workbench.vcs.deferred import Deferred
 from workbench.vcs.records import LogEntry
+
+CONTAINS_LIMIT = 500  # a page of more commits has its tags found one by one (`tag_commits`)
+PAGE_TAGS_LIMIT = 256  # pages whose tags a session remembers
+K = TypeVar("K")
 
 
 def tag_patterns(*names: str) -> list[str]:
@@ -97,15 +103,19 @@ def branch_history(session: RepoSession, name: str, limit: int = 200, offset: in
         return BranchHistory((), (), {})
     path = _prompt_path(session, name, "HEAD")
     paths = [path, *suite_dependencies_at(session, path, "HEAD")]
-    pending = store.ref_names_later(*tag_patterns(name))
+    # The prompt's tags and the branches, in one listing beside `git log`.
+    pending = store.ref_names_later(*tag_patterns(name), "refs/heads/", "refs/remotes/")
     raw = store.log_branches(paths, limit=offset + limit)
     rows = graph_rows([(info.sha, info.parents) for info, _, _, _ in raw])[offset : offset + limit]
     raw = raw[offset : offset + limit]
-    branch_refs = [ref for ref in store.ref_names("refs/heads/", "refs/remotes/") if not ref.endswith("/HEAD")]
+    refs = pending.result()
+    tag_refs = [ref for ref in refs if ref.startswith("refs/tags/")]
+    branch_refs = [ref for ref in refs if ref.startswith(("refs/heads/", "refs/remotes/")) and not ref.endswith("/HEAD")]
+    listing = _page_tags_later(session, {name}, raw) if tag_refs else None  # beside `_branch_heads`' blob look-ups
     heads: dict[str, list[str]] = {}
     for ref, commit in _branch_heads(session, branch_refs, path, paths, raw).items():
         heads.setdefault(commit, []).append(ref.removeprefix("refs/heads/").removeprefix("refs/remotes/"))
-    entries = _with_tags(session, name, path, raw, pending.result(), paths[1:])
+    entries = _with_tags(session, name, path, raw, tag_refs, paths[1:], listing)
     return BranchHistory(tuple(entries), tuple(rows), {commit: tuple(sorted(names)) for commit, names in heads.items()})
 
 
@@ -139,22 +149,35 @@ def _branch_heads(session: RepoSession, refs: list[str], path: str, paths: list[
 
 
 def _with_tags(
-    session: RepoSession, name: str, path: str, raw: list[LogEntry], tag_refs: list[str], tests_files: list[str]
+    session: RepoSession,
+    name: str,
+    path: str,
+    raw: list[LogEntry],
+    tag_refs: list[str],
+    tests_files: list[str],
+    listing: Deferred[dict[str, str]] | None = None,
 ) -> list[HistoryEntry]:
-    """History entries with the release tags and deployment events of their content attached."""
-    store = session.store
+    """History entries with the release tags and deployment events of their content attached.
+
+    `listing`: `_page_tags_later`, when the caller started it already.
+    """
+    if not raw:
+        return []
     older_names = {prompt_name_from_path(p) for _, _, p, _ in raw if p} - {name}
-    if older_names:  # renamed: the older names' tags too
-        tag_refs = tag_refs + store.ref_names(*tag_patterns(*older_names))
     owners = {name, *older_names}
+    if older_names:  # renamed: the older names' tags too, listed beside the tags of the page
+        older = session.store.ref_names_later(*tag_patterns(*older_names))
+        listing = listing or _page_tags_later(session, owners, raw)
+        tag_refs = tag_refs + older.result()
     tags = [ref[len("refs/tags/") :] for ref in tag_refs if ref]
-    commits = tag_commits(session, tags, tag_patterns(*owners))
+    commits = _page_tag_commits(session, tags, owners, raw, listing)
+    listed = [(tag, commits[tag]) for tag in tags if tag in commits]
     paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *tests_files})
     in_page = {entry[0].sha for entry in raw}
-    owners_of = _content_owners(session, set(commits) - in_page, raw, paths)
+    owners_of = _content_owners(session, {commit for _, commit in listed} - in_page, raw, paths)
     releases: dict[str, list[ReleaseTag]] = {}
     event_tags: dict[str, list[str]] = {}
-    for tag, commit in zip(tags, commits, strict=True):
+    for tag, commit in listed:
         owner = commit if commit in in_page else owners_of.get(commit)
         if owner not in in_page:
             continue
@@ -184,6 +207,42 @@ def _with_tags(
             )
         )
     return entries
+
+
+def _page_tags_later(session: RepoSession, owners: set[str], raw: list[LogEntry]) -> Deferred[dict[str, str]] | None:
+    """The listing `_page_tag_commits` reads, started now; None when the session has it, or the
+    page is too long to name on a command line."""
+    page = tuple(entry[0].sha for entry in raw)
+    patterns = tuple(tag_patterns(*owners))
+    if not page or len(page) > CONTAINS_LIMIT or (page, patterns) in session.cache.page_tags:
+        return None
+    return session.store.tags_containing_later(page, *patterns)
+
+
+def _page_tag_commits(
+    session: RepoSession, tags: list[str], owners: set[str], raw: list[LogEntry], listing: Deferred[dict[str, str]] | None
+) -> dict[str, str]:
+    """Tag -> its commit, for those of `tags` that may belong to an entry of the page: the tags
+    whose commit is an entry's or has one in its history. A tag belongs to the entry of its
+    content, a commit at or before it, so no other tag can; most tags of a long history are
+    older than its first page, and finding their content walked the whole history twice (two
+    `rev-list`s). One `git tag --contains` per page and set of tags (cached for the session).
+    """
+    patterns = tag_patterns(*owners)
+    page = tuple(entry[0].sha for entry in raw)
+    if len(page) > CONTAINS_LIMIT:
+        return dict(zip(tags, tag_commits(session, tags, patterns), strict=True))
+    cache = session.cache.page_tags
+    key = (page, tuple(patterns))
+    known = cache.get(key)
+    if listing is None and (not tags or (known is not None and known[0].issuperset(tags))):
+        found = known[1] if known is not None else {}
+    else:
+        found = (listing or session.store.tags_containing_later(page, *patterns)).result()
+        if len(cache) >= PAGE_TAGS_LIMIT:
+            cache.clear()
+        cache[key] = (frozenset(tags), found)
+    return {tag: found[tag] for tag in tags if tag in found}
 
 
 def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) -> list[LogEntry]:
@@ -221,18 +280,33 @@ def _content_owners(session: RepoSession, commits: set[str], page: list[LogEntry
     Cached per session; a few commits ask git one by one (`last_commit_touching`), many are
     answered by one `rev-list --parents` down to the page's oldest entry, one `rev-list` of the
     commits in that range that changed `paths` and a walk of that graph here, checked by one
-    `cat-file --batch-check` of their files.
+    `cat-file --batch-check` of their files. A walk that met no entry answers for this page
+    only (the commit it stopped at, or one older than the page, may be on another page): kept
+    for this page, not for the session.
     """
+    if not commits:
+        return {}
     cache = session.cache.touching
     key_paths = tuple(paths)
-    missing = [c for c in commits if (c, key_paths) not in cache]
+    this_page = _page_cache(session.cache.page_owners, (tuple(entry[0].sha for entry in page), key_paths))
+    missing = [c for c in commits if (c, key_paths) not in cache and c not in this_page]
     if len(missing) > 4 and page:
         for commit, owner in _walked_owners(session, missing, page, paths).items():
-            cache[(commit, key_paths)] = owner
+            if owner is None:
+                this_page[commit] = None
+            else:
+                cache[(commit, key_paths)] = owner
     for commit in missing:
-        if (commit, key_paths) not in cache:
+        if (commit, key_paths) not in cache and commit not in this_page:
             cache[(commit, key_paths)] = session.store.last_commit_touching(commit, paths)
-    return {c: cache[(c, key_paths)] for c in commits}
+    return {c: cache.get((c, key_paths)) for c in commits}
+
+
+def _page_cache(caches: dict[K, dict[str, None]], key: K) -> dict[str, None]:
+    """The session's cache for one page (all of them dropped once PAGE_TAGS_LIMIT pages are kept)."""
+    if key not in caches and len(caches) >= PAGE_TAGS_LIMIT:
+        caches.clear()
+    return caches.setdefault(key, {})
 
 
 def _walked_owners(session: RepoSession, commits: list[str], page: list[LogEntry], paths: Sequence[str]) -> dict[str, str | None]:

@@ -184,13 +184,13 @@ def settle_collisions(session: RepoSession, remote_tags: dict[str, RemoteTag]) -
     for clash in clashes:
         if remote_tags[clash.tag].commit == clash.commit:
             store.delete_local_tag(clash.tag)
-            session.cache.tag_targets.pop(clash.tag, None)
+            session.cache.forget_tag(clash.tag)
             yielded.append(clash.tag)
             continue
         made = [t for t in store.release_tags() if t.prompt == clash.prompt and t.commit == clash.commit and t.tag not in remote_tags]
         if made:  # a fetch killed between making the new name and dropping ours: that name is it
             store.delete_local_tag(clash.tag)
-            session.cache.tag_targets.pop(clash.tag, None)
+            session.cache.forget_tag(clash.tag)
             renumbered.append((clash.tag, made[0].tag))
             continue
         taken = {t.number for t in store.release_tags() if t.prompt == clash.prompt}
@@ -202,7 +202,7 @@ def settle_collisions(session: RepoSession, remote_tags: dict[str, RemoteTag]) -
         message = found.message if found and found.message.strip() else f"Release {label_of(new_tag)}\n"
         store.create_annotated_tag(new_tag, clash.commit, message)
         store.delete_local_tag(clash.tag)  # never pushed: the remote holds another tag of this name
-        session.cache.tag_targets.pop(clash.tag, None)
+        session.cache.forget_tag(clash.tag)
         renumbered.append((clash.tag, new_tag))
     return Collisions(renumbered, yielded)
 

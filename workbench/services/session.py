@@ -50,6 +50,10 @@ class SessionCache:
     prompt_names_at: dict[str, list[str]] = field(default_factory=dict)  # commit -> names
     orphans: tuple[frozenset[str], frozenset[str], OffBranches] | None = None  # (tips, commits, result)
     touching: dict[tuple[str, tuple[str, ...]], str | None] = field(default_factory=dict)
+    # (a page's commits, tag patterns) -> (the tags known then, those of them that may belong to the page, with their commits)
+    page_tags: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[frozenset[str], dict[str, str]]] = field(default_factory=dict)
+    # (a page's commits, paths) -> tag commits whose content no entry of that page holds (`history._content_owners`)
+    page_owners: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, None]] = field(default_factory=dict)
     policy_files: dict[str, dict[str, EnvPolicy] | None] = field(default_factory=dict)  # workbench.yaml blob -> policies
     config_blobs: dict[str, str | None] = field(default_factory=dict)  # commit -> its workbench.yaml blob
     content_keys: dict[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)  # (prompt, commit) -> `releases.content_key`
@@ -66,6 +70,11 @@ class SessionCache:
         if len(self.parsed) >= self.PARSED_LIMIT:
             self.parsed.clear()
         self.parsed[key] = result
+
+    def forget_tag(self, tag: str) -> None:
+        """A tag was deleted (a release renumbered by a sync): what was read about it is no longer true."""
+        self.tag_targets.pop(tag, None)
+        self.page_tags.clear()
 
 
 class RepoSession:

@@ -1,0 +1,117 @@
+"""Which History entry a release or deployment tag belongs to: the entry of its content, the same
+in a fresh session and in one that read other pages first, with tags on commits that did not
+change the prompt, a rename, a branch that forked before the page, and every branch's page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
+
+from workbench.services import deployments, history
+from workbench.services.session import RepoSession
+from workbench.vcs.git_commands import writes
+
+NAME = "support/summarize"
+
+
+def _release(repo: Path, name: str, number: int, rev: str = "HEAD") -> None:
+    run_git(repo, "tag", "-a", "-m", f"Release {name}@v{number}", f"{name}@v{number}", rev)
+
+
+def _labels(entries: list) -> list[tuple[str, list[str]]]:
+    return [(e.commit.subject, [r.label for r in e.releases]) for e in entries]
+
+
+def _build(repo: Path) -> dict[str, str]:
+    """Eight changes of the prompt, each released on the commit after it (which changed another
+    prompt), then three more changes; a branch off the first change with its own release."""
+    first = run_git(repo, "rev-parse", "HEAD").strip()
+    for n in range(1, 9):
+        write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", f"tone {n}"))
+        commit_all(repo, f"tone {n}")
+        write(repo, "prompts/greeting.yaml", GREETING + f"# {n}\n")
+        commit_all(repo, f"greeting {n}")
+        _release(repo, NAME, n)  # on a commit that did not change the prompt
+    for n in range(9, 12):
+        write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", f"tone {n}"))
+        commit_all(repo, f"tone {n}")
+    run_git(repo, "branch", "old", first)
+    return {"first": first}
+
+
+def test_a_later_page_of_a_session_attaches_the_tags_a_fresh_session_does(repo: Path) -> None:
+    """A walk for the first page found no entry for the releases older than it, and the session
+    kept that "none" for every page: the next page of the same session showed no release."""
+    _build(repo)
+    expected = [(f"tone {n}", [f"{NAME}@v{n}"]) for n in range(8, 0, -1)]
+    with RepoSession.open(repo) as fresh:
+        assert _labels(history.history(fresh, NAME, limit=8, offset=3)) == expected
+    with RepoSession.open(repo) as session:
+        assert _labels(history.history(session, NAME, limit=3)) == [(f"tone {n}", []) for n in (11, 10, 9)]
+        assert _labels(history.history(session, NAME, limit=8, offset=3)) == expected
+        assert _labels(history.history(session, NAME, limit=3)) == [(f"tone {n}", []) for n in (11, 10, 9)]
+        every = history.branch_history(session, NAME, limit=30).entries
+        assert [labels for subject, labels in _labels(list(every)) if subject.startswith("tone ")][3:11] == [e[1] for e in expected]
+
+
+def test_tags_before_the_page_or_off_its_history_are_not_attached(repo: Path) -> None:
+    """Only tags whose commit is a shown entry or has one in its history can belong to the page;
+    the others (older releases, one on a branch that forked before the page) are not attached,
+    and a cold page asks git no walk of the history for them."""
+    _build(repo)
+    run_git(repo, "switch", "-q", "old")
+    write(repo, "prompts/greeting.yaml", GREETING + "# on old\n")
+    commit_all(repo, "greeting on old")
+    _release(repo, NAME, 20)  # content: the first version, on a branch off the page
+    run_git(repo, "switch", "-q", "main")
+    with RepoSession.open(repo) as cold:
+        started: list[tuple[str, ...]] = []
+        start = cold.store._start
+
+        def counted(*args: str, stdin: str | None = None) -> object:
+            started.append(args)
+            return start(*args, stdin=stdin)
+
+        cold.store._start = counted  # type: ignore[method-assign]
+        page = history.history(cold, NAME, limit=4)
+        assert _labels(page) == [("tone 11", []), ("tone 10", []), ("tone 9", []), ("tone 8", [f"{NAME}@v8"])]
+        assert not [a for a in started if a[0] == "rev-list"], started
+        # The tag names beside the log, the page's tags, the content of the one tag after "tone 8".
+        assert [a[0] for a in started] == ["for-each-ref", "log", "tag", "log"], started
+    with RepoSession.open(repo) as fresh:
+        shown = dict(_labels(history.history(fresh, NAME, limit=50)))  # its content is shown now
+        assert shown["Calm summaries"] == [f"{NAME}@v20"] and shown["tone 1"] == [f"{NAME}@v1"] and shown["tone 11"] == []
+
+
+def test_a_renamed_prompt_keeps_the_tags_of_its_old_name_and_its_events(repo: Path) -> None:
+    _build(repo)
+    run_git(repo, "mv", "prompts/support/summarize.yaml", "prompts/support/short.yaml")
+    commit_all(repo, "rename")
+    write(repo, "prompts/greeting.yaml", GREETING + "# after rename\n")
+    commit_all(repo, "greeting after rename")
+    _release(repo, "support/short", 1)
+    with RepoSession.open(repo) as ws:
+        event = deployments.promote(ws, "support/short", "dev", rev="support/short@v1", reason="try")
+    for limit in (4, 20):
+        with RepoSession.open(repo) as fresh:
+            entries = history.history(fresh, "support/short", limit=limit)
+            assert entries[0].commit.subject == "rename" and entries[0].old_path == "prompts/support/summarize.yaml"
+            assert [r.label for r in entries[0].releases] == ["support/short@v1"]
+            assert [e.tag for e in entries[0].deployments] == [event.tag]
+            shown = {subject: labels for subject, labels in _labels(entries)}
+            assert shown["tone 11"] == [] and all(shown[f"tone {n}"] == [f"{NAME}@v{n}"] for n in range(1, 9) if f"tone {n}" in shown)
+            assert ("tone 8" in shown) == (limit == 20)
+
+
+def test_listing_tags_is_a_read_and_making_one_is_not() -> None:
+    assert not writes(("tag", "--list", "--contains=abc", "--", "x@v*"))
+    assert not writes(("tag", "-l"))
+    assert writes(("tag", "-a", "-m", "-l", "x@v1"))  # a message that reads "-l"
+    assert writes(("tag", "x@v1")) and writes(("tag",))
+
+
+def test_a_read_only_session_shows_a_page_with_its_tags(repo: Path) -> None:
+    _build(repo)
+    with RepoSession.open(repo, read_only=True) as session:
+        assert _labels(history.history(session, NAME, limit=5, offset=3))[0] == ("tone 8", [f"{NAME}@v8"])
