@@ -77,8 +77,19 @@ def test_tags_before_the_page_or_off_its_history_are_not_attached(repo: Path) ->
         page = history.history(cold, NAME, limit=4)
         assert _labels(page) == [("tone 11", []), ("tone 10", []), ("tone 9", []), ("tone 8", [f"{NAME}@v8"])]
         assert not [a for a in started if a[0] == "rev-list"], started
-        # The tag names beside the log, the page's tags, the content of the one tag after "tone 8".
-        assert [a[0] for a in started] == ["for-each-ref", "log", "tag", "log"], started
+        # The log, the page's tags, the content of the one tag after "tone 8"; the next time,
+        # the tag names beside the log tell that the session knows the page's tags.
+        assert [a[0] for a in started] == ["log", "tag", "log"], started
+        started.clear()
+        assert _labels(history.history(cold, NAME, limit=4)) == _labels(page)
+        assert [a[0] for a in started] == ["for-each-ref", "log", "tag"], started  # all its tags are known now
+        started.clear()
+        assert _labels(history.history(cold, NAME, limit=4)) == _labels(page)
+        assert [a[0] for a in started] == ["for-each-ref", "log"], started
+        _release(repo, NAME, 21, "HEAD~1")  # a new tag: the page's tags are listed again
+        started.clear()
+        assert _labels(history.history(cold, NAME, limit=4))[1] == ("tone 10", [f"{NAME}@v21"])
+        assert [a[0] for a in started] == ["for-each-ref", "log", "tag"], started
     with RepoSession.open(repo) as fresh:
         shown = dict(_labels(history.history(fresh, NAME, limit=50)))  # its content is shown now
         assert shown["Calm summaries"] == [f"{NAME}@v20"] and shown["tone 1"] == [f"{NAME}@v1"] and shown["tone 11"] == []
@@ -115,3 +126,23 @@ def test_a_read_only_session_shows_a_page_with_its_tags(repo: Path) -> None:
     _build(repo)
     with RepoSession.open(repo, read_only=True) as session:
         assert _labels(history.history(session, NAME, limit=5, offset=3))[0] == ("tone 8", [f"{NAME}@v8"])
+
+
+def test_a_prompt_shows_its_own_tags_only(repo: Path) -> None:
+    """Git's tag patterns let `*` match `/`: `deploy/*/c/*` lists the events of `x/c` with those
+    of `c` when git tag lists them, and only `c`'s are attached."""
+    events = {}
+    for name in ("c", "x/c", "c/x"):
+        write(repo, f"prompts/{name}.yaml", GREETING)
+        commit_all(repo, f"{name}: first")
+        write(repo, "prompts/greeting.yaml", GREETING + f"# {name}\n")
+        commit_all(repo, f"greeting after {name}")
+        with RepoSession.open(repo) as ws:
+            events[name] = deployments.promote(ws, name, "dev", reason="try").tag
+    for _ in range(2):  # a fresh session, then one that lists the tag names
+        with RepoSession.open(repo) as session:
+            for name in ("c", "x/c", "c/x"):
+                for _ in range(2):
+                    entries = history.history(session, name)
+                    assert _labels(entries) == [(f"{name}: first", [f"{name}@v1"])]
+                    assert [e.tag for e in entries[0].deployments] == [events[name]]

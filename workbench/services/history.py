@@ -55,10 +55,14 @@ def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, r
     if not store.has_commits():
         return []
     path = _prompt_path(session, name, rev)
-    # The prompt's tag names are listed by a second git process running alongside `git log`.
-    pending = store.ref_names_later(*tag_patterns(name))
+    # Once the session showed a page of the prompt, its tag names are listed beside `git log`:
+    # they tell whether the session knows the tags of the page. A first page needs only its own
+    # listing of them (`_page_tag_commits`), after the log: two git processes, as plain git.
+    pending = store.ref_names_later(*tag_patterns(name)) if name in session.cache.paged else None
     raw = _log_with_tests_file(session, path, rev, offset + limit)[offset : offset + limit]
-    return _with_tags(session, name, path, raw, pending.result(), suite_dependencies_at(session, path, rev))
+    entries = _with_tags(session, name, path, raw, pending.result() if pending else None, suite_dependencies_at(session, path, rev))
+    session.cache.paged.add(name)
+    return entries
 
 
 def cut_short(session: RepoSession, entries: Sequence[HistoryEntry]) -> str | None:
@@ -153,25 +157,28 @@ def _with_tags(
     name: str,
     path: str,
     raw: list[LogEntry],
-    tag_refs: list[str],
+    tag_refs: list[str] | None,
     tests_files: list[str],
     listing: Deferred[dict[str, str]] | None = None,
 ) -> list[HistoryEntry]:
     """History entries with the release tags and deployment events of their content attached.
 
+    `tag_refs`: the prompt's tags (None: not listed, the page's listing names them);
     `listing`: `_page_tags_later`, when the caller started it already.
     """
     if not raw:
         return []
     older_names = {prompt_name_from_path(p) for _, _, p, _ in raw if p} - {name}
     owners = {name, *older_names}
-    if older_names:  # renamed: the older names' tags too, listed beside the tags of the page
+    if older_names and tag_refs is not None:  # renamed: the older names' tags too, listed beside the page's
         older = session.store.ref_names_later(*tag_patterns(*older_names))
         listing = listing or _page_tags_later(session, owners, raw)
         tag_refs = tag_refs + older.result()
-    tags = [ref[len("refs/tags/") :] for ref in tag_refs if ref]
+    tags = None if tag_refs is None else [ref[len("refs/tags/") :] for ref in tag_refs if ref]
     commits = _page_tag_commits(session, tags, owners, raw, listing)
-    listed = [(tag, commits[tag]) for tag in tags if tag in commits]
+    # In the order of a listing of refs (by name, byte by byte), as tag names were listed.
+    order = tags if tags is not None else sorted(commits, key=lambda tag: tag.encode("utf-8", "surrogateescape"))
+    listed = [(tag, commits[tag]) for tag in order if tag in commits]
     paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *tests_files})
     in_page = {entry[0].sha for entry in raw}
     owners_of = _content_owners(session, {commit for _, commit in listed} - in_page, raw, paths)
@@ -220,29 +227,33 @@ def _page_tags_later(session: RepoSession, owners: set[str], raw: list[LogEntry]
 
 
 def _page_tag_commits(
-    session: RepoSession, tags: list[str], owners: set[str], raw: list[LogEntry], listing: Deferred[dict[str, str]] | None
+    session: RepoSession, tags: list[str] | None, owners: set[str], raw: list[LogEntry], listing: Deferred[dict[str, str]] | None
 ) -> dict[str, str]:
-    """Tag -> its commit, for those of `tags` that may belong to an entry of the page: the tags
-    whose commit is an entry's or has one in its history. A tag belongs to the entry of its
-    content, a commit at or before it, so no other tag can; most tags of a long history are
-    older than its first page, and finding their content walked the whole history twice (two
-    `rev-list`s). One `git tag --contains` per page and set of tags (cached for the session).
+    """Tag -> its commit, for the tags of `owners` (those of `tags`, when listed) that may belong
+    to an entry of the page: the tags whose commit is an entry's or has one in its history. A
+    tag belongs to the entry of its content, a commit at or before it, so no other tag can;
+    most tags of a long history are older than its first page, and finding their content
+    walked the whole history twice (two `rev-list`s). One `git tag --contains` per page and set
+    of tags (cached for the session). Its patterns match a few more tags than `tags`' listing:
+    tags another prompt's name, which the caller leaves out.
     """
     patterns = tag_patterns(*owners)
     page = tuple(entry[0].sha for entry in raw)
     if len(page) > CONTAINS_LIMIT:
+        if tags is None:
+            tags = [ref[len("refs/tags/") :] for ref in session.store.ref_names(*patterns) if ref]
         return dict(zip(tags, tag_commits(session, tags, patterns), strict=True))
     cache = session.cache.page_tags
     key = (page, tuple(patterns))
     known = cache.get(key)
-    if listing is None and (not tags or (known is not None and known[0].issuperset(tags))):
+    if listing is None and tags is not None and (not tags or (known is not None and known[0].issuperset(tags))):
         found = known[1] if known is not None else {}
     else:
         found = (listing or session.store.tags_containing_later(page, *patterns)).result()
         if len(cache) >= PAGE_TAGS_LIMIT:
             cache.clear()
-        cache[key] = (frozenset(tags), found)
-    return {tag: found[tag] for tag in tags if tag in found}
+        cache[key] = (frozenset(found if tags is None else tags), found)
+    return found if tags is None else {tag: found[tag] for tag in tags if tag in found}
 
 
 def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) -> list[LogEntry]:
