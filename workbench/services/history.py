@@ -107,15 +107,17 @@ def branch_history(session: RepoSession, name: str, limit: int = 200, offset: in
         return BranchHistory((), (), {})
     path = _prompt_path(session, name, "HEAD")
     paths = [path, *suite_dependencies_at(session, path, "HEAD")]
-    # The prompt's tags and the branches, in one listing beside `git log`.
+    # The prompt's tags and the branches, in one listing beside `git log` (started after it: a
+    # process started while another starts waits for a core, on 2 cores).
+    pending_log = store.log_branches_later(paths, limit=offset + limit)
     pending = store.ref_names_later(*tag_patterns(name), "refs/heads/", "refs/remotes/")
-    raw = store.log_branches(paths, limit=offset + limit)
+    raw = pending_log.result()
     rows = graph_rows([(info.sha, info.parents) for info, _, _, _ in raw])[offset : offset + limit]
     raw = raw[offset : offset + limit]
     refs = pending.result()
     tag_refs = [ref for ref in refs if ref.startswith("refs/tags/")]
     branch_refs = [ref for ref in refs if ref.startswith(("refs/heads/", "refs/remotes/")) and not ref.endswith("/HEAD")]
-    listing = _page_tags_later(session, {name}, raw) if tag_refs else None  # beside `_branch_heads`' blob look-ups
+    listing = _page_tags_later(session, _page_owners(name, raw), raw) if tag_refs else None  # beside `_branch_heads`' look-ups
     heads: dict[str, list[str]] = {}
     for ref, commit in _branch_heads(session, branch_refs, path, paths, raw).items():
         heads.setdefault(commit, []).append(ref.removeprefix("refs/heads/").removeprefix("refs/remotes/"))
@@ -168,8 +170,8 @@ def _with_tags(
     """
     if not raw:
         return []
-    older_names = {prompt_name_from_path(p) for _, _, p, _ in raw if p} - {name}
-    owners = {name, *older_names}
+    owners = _page_owners(name, raw)
+    older_names = owners - {name}
     if older_names and tag_refs is not None:  # renamed: the older names' tags too, listed beside the page's
         older = session.store.ref_names_later(*tag_patterns(*older_names))
         listing = listing or _page_tags_later(session, owners, raw)
@@ -214,6 +216,11 @@ def _with_tags(
             )
         )
     return entries
+
+
+def _page_owners(name: str, raw: list[LogEntry]) -> set[str]:
+    """The prompt's name and the names it had on the page (renamed): whose tags the page shows."""
+    return {name, *(prompt_name_from_path(p) for _, _, p, _ in raw if p)}
 
 
 def _page_tags_later(session: RepoSession, owners: set[str], raw: list[LogEntry]) -> Deferred[dict[str, str]] | None:

@@ -57,15 +57,21 @@ class LogCommands(ReadCommands):
         that forks and merges can be drawn (`core.graph`). `--full-history` keeps the merges that
         brought a change in; merges that joined nothing of these paths (one parent left after
         rewriting) are dropped here and their children linked to what they pointed at."""
+        return self.log_branches_later(paths, limit=limit, offset=offset).result()
+
+    def log_branches_later(self, paths: Sequence[str], *, limit: int = 200, offset: int = 0) -> Deferred[list[LogEntry]]:
+        """`log_branches` in a process started now (collect with `.result()`)."""
         args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--topo-order", "--full-history"]
         args += ["--branches", "--remotes"]
         args += [f"-n{limit}", f"--skip={offset}", "--", *literal(paths)]
-        status, out, err = self._read_answer(*args, revs=["HEAD"], reading=f"the history of {', '.join(paths)} on every branch")
-        if status != 0:
-            if self._head_commit() is None:
-                return []
-            raise self._error(args, status, err)
-        return _without_empty_merges(parse_log(out, with_names=True))
+        reading = f"the history of {', '.join(paths)} on every branch"
+
+        def check(status: int, err: str) -> None:
+            self._check_read(args, status, err, ["HEAD"], reading)
+            if self._head_commit() is not None:  # git failed on a repository with commits
+                raise self._error(args, status, err)
+
+        return Deferred(self._start(*args), lambda out: _without_empty_merges(parse_log(out, with_names=True)), check)
 
     def newest_touching(self, refs: Sequence[str], paths: Sequence[str]) -> dict[str, str]:
         """For each ref, the newest commit it contains that changed `paths` or merged such a
