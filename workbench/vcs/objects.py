@@ -165,8 +165,9 @@ class ObjectCommands(ReadCommands):
         return {line.removesuffix(" missing") for line in out.splitlines() if line.endswith(" missing")}
 
     def list_prompt_files(self, commit: str) -> list[PromptRef]:
-        """Every prompt file at a commit, from one `ls-tree -r -z`."""
-        return self.list_prompt_files_later(commit).result()
+        """Every prompt file at a commit, from one `ls-tree -r -z`, parsed as git writes it."""
+        args = ("ls-tree", "-r", "-z", "--full-tree", commit, "--", *literal([PROMPTS_DIR + "/"]))
+        return self._read_records(lambda out: parse_ls_tree(out, commit), *args, revs=[commit], reading=f"the prompts at {commit}")
 
     def list_prompt_files_later(self, commit: str) -> Deferred[list[PromptRef]]:
         """`list_prompt_files` in a process started now (collect with `.result()`)."""

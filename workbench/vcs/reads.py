@@ -9,12 +9,14 @@ only (`_check_read`): success costs nothing more.
 
 from __future__ import annotations
 
+import os
+import selectors
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from workbench.vcs.deferred import Deferred
 from workbench.vcs.git_errors import damage_in
-from workbench.vcs.records import tag_target
+from workbench.vcs.records import git_output, tag_target
 from workbench.vcs.runner import GitRunner
 
 T = TypeVar("T")
@@ -44,6 +46,43 @@ class ReadCommands(GitRunner):
         """`_read_answer` in a process started now (`_start`): its stdout parsed by `parse` when
         collected, "" when one of `revs` names nothing; damage raises then."""
         return Deferred(self._start(*args, stdin=stdin), parse, lambda status, err: self._check_read(args, status, err, revs, reading))
+
+    def _read_records(
+        self, parse: Callable[[str], list[T]], *args: str, revs: Sequence[str] = (), reading: str | None = None
+    ) -> list[T]:
+        """`_read_later(parse, ...).result()` for a `-z` listing, parsed as git writes it: the
+        whole records that came (up to a NUL) are parsed while git writes the next ones (2,000
+        prompts: git writes for ~2 ms after its first record, which parsing them takes 1.2 ms
+        of). Stderr is read alongside, so that git never waits on it. A failure reads as []
+        once `_check_read` had its say."""
+        handle = self._start(*args)  # kept until the end: dropping it would stop git
+        proc = handle.proc
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        found: list[T] = []
+        pending, errors = b"", []
+        with selectors.DefaultSelector() as selector:
+            selector.register(out_fd, selectors.EVENT_READ)
+            selector.register(err_fd, selectors.EVENT_READ)
+            while selector.get_map():
+                for key, _events in selector.select():
+                    chunk = os.read(key.fd, 1 << 16)
+                    if not chunk:
+                        selector.unregister(key.fd)
+                    elif key.fd == err_fd:
+                        errors.append(chunk)
+                    else:
+                        data = pending + chunk if pending else chunk
+                        cut = data.rfind(b"\0") + 1
+                        if cut:
+                            found += parse(git_output(data[:cut]))
+                        pending = data[cut:]
+        if pending:
+            found += parse(git_output(pending))
+        status = proc.wait()
+        if status:
+            self._check_read(args, status, b"".join(errors).decode("utf-8", "replace"), revs, reading)
+            return []
+        return found
 
     def _check_read(
         self,
