@@ -241,8 +241,8 @@ def _page_tag_commits(
     tag belongs to the entry of its content, a commit at or before it, so no other tag can;
     most tags of a long history are older than its first page, and finding their content
     walked the whole history twice (two `rev-list`s). One `git tag --contains` per page and set
-    of tags (cached for the session). Its patterns match a few more tags than `tags`' listing:
-    tags another prompt's name, which the caller leaves out.
+    of tags (cached for the session). Its patterns match a few more tags than `tags`' listing
+    (`*` matches `/` there): tags of other prompts, which the caller leaves out by name.
     """
     patterns = tag_patterns(*owners)
     page = tuple(entry[0].sha for entry in raw)
