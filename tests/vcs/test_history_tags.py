@@ -146,3 +146,26 @@ def test_a_prompt_shows_its_own_tags_only(repo: Path) -> None:
                     entries = history.history(session, name)
                     assert _labels(entries) == [(f"{name}: first", [f"{name}@v1"])]
                     assert [e.tag for e in entries[0].deployments] == [events[name]]
+
+
+def test_a_cold_page_labels_its_events_from_its_own_listing_of_tags(repo: Path) -> None:
+    """A page's events were labelled from one more listing of the release tags, after the page's
+    own: the releases of their commits are in that one (a split, or a message naming another
+    version, still reads the listing: see `checked_events`)."""
+    with RepoSession.open(repo) as ws:
+        for back, env in ((2, "dev"), (1, "staging"), (0, "prod")):
+            deployments.promote(ws, NAME, env, rev=f"HEAD~{back}", reason="spread")
+    with RepoSession.open(repo) as cold:
+        started: list[tuple[str, ...]] = []
+        start = cold.store._start
+
+        def counted(*args: str, stdin: str | None = None) -> object:
+            started.append(args)
+            return start(*args, stdin=stdin)
+
+        cold.store._start = counted  # type: ignore[method-assign]
+        entries = history.history(cold, NAME)
+        assert [(e.version, e.env) for entry in entries for e in entry.deployments] == [
+            (f"{NAME}@v3", "prod"), (f"{NAME}@v2", "staging"), (f"{NAME}@v1", "dev")
+        ]
+        assert [a[0] for a in started] == ["log", "tag"], started

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from workbench.core.versions import (
     DeploymentEvent,
+    ReleaseTag,
     deploy_tag_prefix,
     encode_ref_component,
     parse_deploy_tag,
@@ -21,11 +22,13 @@ from workbench.services.session import RepoSession
 BULK_THRESHOLD = 32  # above this many unread tags, one for-each-ref beats cat-file reads
 
 
-def events_for_tags(session: RepoSession, tags: Sequence[str], bulk_pattern: str | None = None) -> list[DeploymentEvent]:
+def events_for_tags(
+    session: RepoSession, tags: Sequence[str], bulk_pattern: str | None = None, releases: Sequence[ReleaseTag] | None = None
+) -> list[DeploymentEvent]:
     """Deployment events for tag names, parsed once per session.
 
     Many unknown tags are read with one for-each-ref call over `bulk_pattern`; a few are
-    read through the persistent cat-file process.
+    read through the persistent cat-file process. `releases`: see `checked_events`.
     """
     cache = session.cache.events_by_tag
     missing = [t for t in tags if t not in cache]
@@ -38,7 +41,7 @@ def events_for_tags(session: RepoSession, tags: Sequence[str], bulk_pattern: str
         found = session.store.read_tag(tag)
         cache[tag] = parse_event_message(tag, found.target, found.message, target_type=found.target_type) if found else None
     # Checked on every read, not cached: whether the canary's commit is here is Git's answer now.
-    return session.store.checked_events([event for event in (cache.get(t) for t in tags) if event is not None])
+    return session.store.checked_events([event for event in (cache.get(t) for t in tags) if event is not None], releases)
 
 
 def event_tags(session: RepoSession, env: str | None = None, name: str | None = None) -> tuple[list[str], str]:

@@ -202,7 +202,7 @@ class RefCommands(ReadCommands):
         events.sort(key=lambda e: (e.prompt, e.env, e.seq))
         return self.checked_events(events)
 
-    def checked_events(self, events: list[DeploymentEvent]) -> list[DeploymentEvent]:
+    def checked_events(self, events: list[DeploymentEvent], releases: Iterable[ReleaseTag] | None = None) -> list[DeploymentEvent]:
         """`events` labelled from the release tags of their commits (`core.event_labels`), and
         each split whose canary is not a released commit of its prompt ignored, as a problem
         (its canary labelled from the release tags too: a renumbered release keeps its commit).
@@ -212,16 +212,18 @@ class RefCommands(ReadCommands):
         this repository lacks, a blob or a tree failed every request. A split workbench writes
         always releases its canary first. One for-each-ref of the release tags, one header read
         per split (rare).
+
+        `releases`: every release tag of the events' commits, without its date (History's page
+        has them): no listing then, unless an event is a split (its canary may be any commit)
+        or names another version than its commit's release (the tags' dates tell which is right).
         """
         if not events:
             return []
         prompts = {event.prompt for event in events}
-        pattern = f"{_TAGS}{encode_ref_component(next(iter(prompts)))}@v*" if len(prompts) == 1 else RELEASE_TAGS
-        released: dict[tuple[str, str], ReleaseTag] = {}
-        for release in self.release_tags(pattern):
-            known = released.get((release.prompt, release.commit))
-            if release.prompt in prompts and (known is None or release.number > known.number):
-                released[(release.prompt, release.commit)] = release
+        released = _highest_releases(prompts, releases) if releases is not None else None
+        if released is None or any(event.canary is not None or _relabelled(event, released) for event in events):
+            pattern = f"{_TAGS}{encode_ref_component(next(iter(prompts)))}@v*" if len(prompts) == 1 else RELEASE_TAGS
+            released = _highest_releases(prompts, self.release_tags(pattern))
         checked = []
         for event in events:
             event = labelled(event, released.get((event.prompt, event.commit)))
@@ -373,6 +375,22 @@ class RefCommands(ReadCommands):
         if self._read("rev-parse", "--is-shallow-repository", reading="the repository").strip() == "true":
             return OffBranches(frozenset(), frozenset(found))
         return OffBranches(frozenset(found), frozenset())
+
+
+def _highest_releases(prompts: set[str], releases: Iterable[ReleaseTag]) -> dict[tuple[str, str], ReleaseTag]:
+    """(prompt, commit) -> the highest release of `prompts` there."""
+    released: dict[tuple[str, str], ReleaseTag] = {}
+    for release in releases:
+        known = released.get((release.prompt, release.commit))
+        if release.prompt in prompts and (known is None or release.number > known.number):
+            released[(release.prompt, release.commit)] = release
+    return released
+
+
+def _relabelled(event: DeploymentEvent, released: dict[tuple[str, str], ReleaseTag]) -> bool:
+    """Whether `labelled` would read the release's date to label `event`."""
+    release = released.get((event.prompt, event.commit))
+    return release is not None and not event.skipped and event.version != release.label
 
 
 def _parse_targets(out: str) -> dict[str, str]:
