@@ -86,6 +86,14 @@ def test_the_request_path_remembers_valid_names_boundedly(repo: Path, monkeypatc
         assert prompts.get("greeting").render(user="Ada")
         with pytest.raises(PromptError, match="invalid prompt name"):
             prompts.get(Claims("../../etc/passwd"))
+        class Vouches(Claims):
+            def __hash__(self) -> int:
+                return hash("../greeting")
+
+        prompts.get(Vouches("greeting"))  # valid, so served, but never remembered: it would vouch for "../greeting"
+        assert {type(name) for name in prompts._valid_names} == {str}
+        with pytest.raises(PromptError, match="invalid prompt name"):
+            prompts.get("../greeting")
         for i in range(6):
             with contextlib.suppress(NotFound, PromptError):
                 prompts.get(f"missing{i}")

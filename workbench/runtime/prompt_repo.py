@@ -261,9 +261,9 @@ class PromptRepo:
                 or damaged since it was opened; owned by another user), under the same
                 condition: never reported as a missing prompt.
         """
-        if type(name) is not str or name not in self._valid_names:
+        if type(name) is not str or name not in self._valid_names:  # a str subclass can lie in `==`
             check_prompt_name(name)  # the core name rule: nothing outside prompts/, nothing option-like
-            if len(self._valid_names) < _VALID_NAMES_KEPT:
+            if type(name) is str and len(self._valid_names) < _VALID_NAMES_KEPT:
                 self._valid_names.add(name)
         if self._refresher_due:
             self._refresh_in_this_process()
