@@ -156,3 +156,31 @@ def test_without_the_walk_a_resolved_check_still_refuses_links_out(repo: Path, t
         read_inside(repo, "checks/grade.py", 100, RULE, within="prompts")
     os.mkfifo(repo / "checks" / "fifo.py")
     assert isinstance(in_time(lambda: read_inside(repo, "checks/fifo.py", 100, RULE)), OSError)
+
+
+def test_a_prompts_folder_linked_from_elsewhere_is_trusted_as_given(repo: Path, tmp_path: Path) -> None:
+    """`within` is trusted as `root` is: a repository whose prompts/ is a link to a shared folder
+    outside it read its prompts before `read_inside`, then none (listed, never read). Links in
+    that folder must still stay in it."""
+    shared = tmp_path / "shared-prompts"
+    (shared / "sub").mkdir(parents=True)
+    (shared / "p.yaml").write_text("shared\n")
+    (shared / "back.jinja").symlink_to(repo / "checks" / "grade.py")  # out of prompts/, into the repository
+    (repo / "linked").mkdir()
+    (repo / "linked" / "prompts").symlink_to(shared)
+    for path in ("prompts/p.yaml", "prompts/sub/../p.yaml"):
+        assert read_inside(repo / "linked", path, 100, RULE, within="prompts") == b"shared\n"
+    for path in ("prompts/back.jinja", "checks/grade.py", "../repo/checks/grade.py"):
+        with pytest.raises(Outside):
+            read_inside(repo / "linked", path, 100, RULE, within="prompts")
+
+
+def test_an_absolute_link_through_another_name_of_the_root_stays_inside(repo: Path, tmp_path: Path) -> None:
+    """A link written with the repository's path through a linked parent (a home folder that is
+    a link) leads inside, as `Path.resolve` finds; it was refused when `root` was the real path."""
+    (tmp_path / "alias").symlink_to(tmp_path)
+    (repo / "prompts" / "abs.jinja").symlink_to(tmp_path / "alias" / "repo" / "prompts" / "shared" / "p.jinja")
+    assert read_inside(repo, "prompts/abs.jinja", 100, RULE, within="prompts") == b"partial\n"
+    (repo / "prompts" / "out.jinja").symlink_to(tmp_path / "alias" / "secret")
+    with pytest.raises(Outside):
+        read_inside(repo, "prompts/out.jinja", 100, RULE, within="prompts")

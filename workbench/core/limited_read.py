@@ -84,8 +84,10 @@ def read_inside(root: Path | str, path: str, limit: int, rule: str, *, within: s
     folder before it without following a link (a link met is read and followed by hand), so what
     is opened is what was checked: a file swapped for a link out of the folder (~/.ssh/id_rsa,
     /dev/zero, a FIFO) between a check and the read is refused, never opened. The file is opened
-    without waiting (a FIFO) and must be a regular file. `root` itself is trusted as given.
-    Where `os.open` takes no folder (Windows), the path is resolved, checked, then read.
+    without waiting (a FIFO) and must be a regular file. `root` and `root/within` are trusted as
+    given (a prompts/ folder may be a link to a shared one): the walk starts at `root/within`
+    when `path` names it. Where `os.open` takes no folder (Windows), the path is resolved,
+    checked, then read.
 
     Raises:
         Outside (a ValueError): `..` or a link leads out of `root/within`.
@@ -94,23 +96,16 @@ def read_inside(root: Path | str, path: str, limit: int, rule: str, *, within: s
     """
     if not WALKS:
         return _read_resolved(Path(root), path, limit, rule, within)
-    anchors = tuple(dict.fromkeys((os.path.realpath(root), os.path.abspath(root))))
-    top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    descriptor = _open_below(root, path, within, folder=False)
     try:
-        descriptor, parts = _walk(top, anchors, path, folder=False)
-        try:
-            if within and not _starts_with(parts, _folder_parts(top, anchors, within)):
-                raise Outside(f"{path} is outside {within}/")
-            mode = os.fstat(descriptor).st_mode
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError(errno.EISDIR, "is a folder", path)
-            if not stat.S_ISREG(mode):
-                raise OSError(errno.EINVAL, "not a regular file", path)
-        except BaseException:
-            os.close(descriptor)
-            raise
-    finally:
-        os.close(top)
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", path)
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+    except BaseException:
+        os.close(descriptor)
+        raise
     with os.fdopen(descriptor, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
@@ -118,24 +113,46 @@ def read_inside(root: Path | str, path: str, limit: int, rule: str, *, within: s
     return data
 
 
-def _folder_parts(top: int, anchors: tuple[str, ...], within: str) -> list[str]:
-    """Where the folder `within` really is below the root (its parts); Outside when it is not."""
+def open_folder_inside(root: Path | str, folder: str, *, within: str = "") -> int:
+    """A descriptor of the folder `folder` (relative to `root`), opened as `read_inside` opens a
+    file: part by part, never following a link out of `root/within`. A write relative to it
+    (`dir_fd`) lands in the folder that was checked, whatever is swapped in at its path since.
+
+    Raises:
+        Outside: `..` or a link leads out. OSError: missing, not a folder. NotImplementedError:
+            where `os.open` takes no folder (`WALKS` is False).
+    """
+    if not WALKS:
+        raise NotImplementedError("os.open takes no dir_fd here")
+    return _open_below(root, folder, within, folder=True)
+
+
+def _open_below(root: Path | str, path: str, within: str, *, folder: bool) -> int:
+    """`path` opened by `_walk` from `root/within` (trusted as given), when it names that folder."""
+    if within:
+        root, path = os.path.join(root, within), _below_folder(path, within)
+    anchors = tuple(dict.fromkeys((os.path.realpath(root), os.path.abspath(root))))
+    top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        descriptor, parts = _walk(top, anchors, within, folder=True)
-    except OSError:
-        raise Outside(f"{within}/ cannot be opened") from None
-    os.close(descriptor)
-    return parts
+        return _walk(top, anchors, path, folder=folder)
+    finally:
+        os.close(top)
 
 
-def _starts_with(parts: list[str], folder: list[str]) -> bool:
-    return parts[: len(folder)] == folder
+def _below_folder(path: str, folder: str) -> str:
+    """`path` (relative to the root, or absolute) as seen from the root's `folder`: Outside when
+    a relative path does not start there."""
+    if os.path.isabs(path):
+        return path
+    parts, lead = path.split(os.sep), folder.split("/")
+    if parts[: len(lead)] != lead:
+        raise Outside(f"{path} is outside {folder}/")
+    return os.sep.join(parts[len(lead) :])
 
 
-def _walk(top: int, anchors: tuple[str, ...], path: str, *, folder: bool) -> tuple[int, list[str]]:
-    """(an open descriptor, its real parts below the root) of `path`, opened part by part from the
-    root's descriptor `top`. `anchors`: the root's real and given absolute paths (an absolute
-    link must lead below one of them)."""
+def _walk(top: int, anchors: tuple[str, ...], path: str, *, folder: bool) -> int:
+    """An open descriptor of `path`, opened part by part from the root's descriptor `top`.
+    `anchors`: the root's real and given absolute paths (an absolute link must lead below one)."""
     pending = _below(anchors, path)[::-1]  # a stack: the next part last
     folders = [top]  # the open folders of `parts`, the root first
     parts: list[str] = []
@@ -169,10 +186,10 @@ def _walk(top: int, anchors: tuple[str, ...], path: str, *, folder: bool) -> tup
                 pending.extend(_below(anchors, target)[::-1])
                 continue
             if last:
-                return descriptor, [*parts, name]
+                return descriptor
             folders.append(descriptor)
             parts.append(name)
-        return os.dup(folders[-1]), parts  # the path ends in a folder (`.`, `..`, empty)
+        return os.dup(folders[-1])  # the path ends in a folder (`.`, `..`, empty)
     finally:
         for descriptor in folders[1:]:
             os.close(descriptor)
@@ -194,10 +211,11 @@ def _below(anchors: tuple[str, ...], path: str) -> list[str]:
     when absolute (Outside when it is not below it)."""
     if not os.path.isabs(path):
         return path.split(os.sep)
-    for anchor in anchors:
-        prefix = anchor.rstrip(os.sep) + os.sep
-        if path == anchor or path.startswith(prefix):
-            return path[len(prefix) :].split(os.sep)
+    for candidate in (path, os.path.realpath(path)):  # the root by another name (a linked home folder)
+        for anchor in anchors:
+            prefix = anchor.rstrip(os.sep) + os.sep
+            if candidate == anchor or candidate.startswith(prefix):
+                return candidate[len(prefix) :].split(os.sep)
     raise Outside(f"{path} is outside the folder it must stay in")
 
 
