@@ -134,3 +134,46 @@ def test_an_imported_configs_reference_swapped_for_a_link_out_is_not_read(repo: 
     conversion = convert_file(repo, get_format("promptfoo"), config, None)
     shown = repr(conversion)
     assert SECRET not in shown and "outside the config's folder and the repository" in shown
+
+
+def test_the_editor_saves_in_the_folder_it_checked_though_a_link_is_swapped_in(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`save_text` checked the folder (`resolve`), then wrote by path: a folder swapped for a link
+    out in between took the write outside. It writes relative to the folder it opened now."""
+    from workbench.services import atomic_files, editing
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    folder = repo / "prompts" / "support"
+    real_write = atomic_files.write_atomically_at
+
+    def swap_then_write(descriptor: int, name: str, data: str | bytes) -> None:
+        folder.rename(repo / "prompts" / "support.kept")
+        folder.symlink_to(outside)
+        real_write(descriptor, name, data)
+
+    monkeypatch.setattr(editing, "write_atomically_at", swap_then_write)
+    with RepoSession.open(repo) as session:
+        editing.save_text(session, "prompts/support/reply.yaml", "# saved\n")
+    assert list(outside.iterdir()) == []
+    assert (repo / "prompts" / "support.kept" / "reply.yaml").read_text() == "# saved\n"
+
+
+def test_the_editor_refuses_a_folder_that_leads_out_and_replaces_a_link_it_saves(repo: Path, tmp_path: Path) -> None:
+    from workbench.errors import WorkbenchError
+    from workbench.services import editing
+
+    (tmp_path / "elsewhere").mkdir()
+    (repo / "prompts" / "out").symlink_to(tmp_path / "elsewhere")
+    (repo / "prompts" / "support" / "alias.yaml").symlink_to("reply.yaml")
+    (repo / "prompts" / "support" / "reply.yaml").chmod(0o640)
+    with RepoSession.open(repo) as session:
+        with pytest.raises(WorkbenchError, match=r"cannot save prompts/out/x\.yaml"):
+            editing.save_text(session, "prompts/out/x.yaml", "# no\n")
+        editing.save_text(session, "prompts/support/alias.yaml", "# alias\n")
+        editing.save_text(session, "prompts/support/reply.yaml", "# reply\n")
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    alias = repo / "prompts" / "support" / "alias.yaml"
+    assert not alias.is_symlink() and alias.read_text() == "# alias\n"
+    assert (repo / "prompts" / "support" / "reply.yaml").read_text() == "# reply\n"
+    assert (repo / "prompts" / "support" / "reply.yaml").stat().st_mode & 0o777 == 0o640
+    assert not [p for p in (repo / "prompts" / "support").iterdir() if p.name.endswith(".tmp")]

@@ -3,7 +3,10 @@ file), and read only when they are regular files."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import stat
 import tempfile
 from pathlib import Path
 
@@ -32,6 +35,33 @@ def write_atomically(path: Path, data: str | bytes) -> None:
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomically_at(folder: int, name: str, data: str | bytes) -> None:
+    """`write_atomically` of the file `name` in the open folder `folder` (a descriptor): the write
+    lands in that folder whatever is swapped in at its path meanwhile, and a link at `name` is
+    replaced, never written through. The file keeps its permission bits, as there."""
+    try:
+        existing: os.stat_result | None = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and stat.S_ISREG(existing.st_mode):
+        mode = existing.st_mode & 0o7777
+    else:  # a new file, or a link replaced: the mode a new file gets
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    temp = f".{name}.{secrets.token_hex(8)}.tmp"
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600, dir_fd=folder)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            os.fchmod(handle.fileno(), mode)
+        os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=folder)
         raise
 
 

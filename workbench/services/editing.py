@@ -1,5 +1,5 @@
 """The in-app editor's file: read as every reader of a working-copy prompt reads it (inside
-prompts/, a regular file, limited), and written whole, only where it was read.
+prompts/, a regular file, limited), and written whole, in the folder it was read from.
 
 The editor read the file with `read_bytes()` on the UI's event loop: a link under prompts/ to
 a file elsewhere opened that file (and saving replaced what the link named), a FIFO froze the app.
@@ -7,10 +7,15 @@ a file elsewhere opened that file (and saving replaced what the link named), a F
 
 from __future__ import annotations
 
+import os
+import posixpath
+from collections.abc import Callable
+
+from workbench.core.limited_read import open_folder_inside
 from workbench.core.model import PROMPTS_DIR, prompt_file_text
 from workbench.core.safe_text import clean
 from workbench.errors import WorkbenchError
-from workbench.services.atomic_files import write_atomically
+from workbench.services.atomic_files import write_atomically, write_atomically_at
 from workbench.services.prompts import read_confined_bytes
 from workbench.services.session import RepoSession
 
@@ -41,16 +46,32 @@ def text_on_disk(session: RepoSession, relpath: str) -> str | None:
 
 
 def save_text(session: RepoSession, relpath: str, text: str) -> None:
-    """Replace the file with `text`, atomically, in its folder under prompts/.
+    """Replace the file with `text`, atomically, in its folder under prompts/: the folder is
+    opened as reads open files (never through a link out of prompts/), and written relative to
+    that descriptor, so a folder swapped for a link meanwhile changes nothing outside. A link at
+    the file's own name is replaced by the file, as `$EDITOR`'s atomic saves do.
 
     Raises:
-        WorkbenchError: the folder is no longer inside prompts/ (swapped for a link since it was
-            read), or the file cannot be written.
+        WorkbenchError: the folder is not inside prompts/, or the file cannot be written.
     """
-    folder = (session.root / relpath).parent
-    if not folder.resolve().is_relative_to((session.root / PROMPTS_DIR).resolve()):
-        raise WorkbenchError(f"cannot save {clean(relpath)}: its folder is no longer inside {PROMPTS_DIR}/ (a link)")
+    folder, name = posixpath.split(relpath)
     try:
-        write_atomically(session.root / relpath, text)
+        descriptor = open_folder_inside(session.root, folder, within=PROMPTS_DIR)
+    except NotImplementedError:  # no dir_fd here (Windows): checked, then written by path
+        if not (session.root / folder).resolve().is_relative_to((session.root / PROMPTS_DIR).resolve()):
+            raise WorkbenchError(f"cannot save {clean(relpath)}: its folder is not inside {PROMPTS_DIR}/ (a link)") from None
+        _written(relpath, lambda: write_atomically(session.root / relpath, text))
+        return
+    except (OSError, ValueError) as err:  # ValueError: Outside
+        raise WorkbenchError(f"cannot save {clean(relpath)}: {clean(str(err))}") from None
+    try:
+        _written(relpath, lambda: write_atomically_at(descriptor, name, text))
+    finally:
+        os.close(descriptor)
+
+
+def _written(relpath: str, write: Callable[[], None]) -> None:
+    try:
+        write()
     except OSError as err:
         raise WorkbenchError(f"cannot save {clean(relpath)}: {clean(err.strerror or str(err))}") from None
