@@ -9,6 +9,8 @@ as in the JUnit file.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -19,7 +21,7 @@ from workbench.cli.common import run_app
 from workbench.evals.ci_summary import ci_markdown, write_ci_junit
 from workbench.evals.compare import compare_results
 from workbench.evals.reports import Report, SuiteReport, markdown
-from workbench.evals.run_model import CaseResult, case_names
+from workbench.evals.run_model import Case, CaseResult, case_names
 
 
 def test_a_literal_description_keeps_its_name_and_the_second_alike_takes_the_next_number() -> None:
@@ -97,3 +99,96 @@ def test_compare_names_each_case_once_in_its_rows_its_junit_and_its_comment(tmp_
         ("t@working copy", "same", False), ("t@working copy", "same (3)", True), ("t@working copy", "same (2)", False),
     ]
     assert "- **`same (3)`**" in comment.read_text()
+
+
+def _reference_case_names(cases: list[Case], among: list[Case], taken: set[str] | None) -> list[str]:
+    """The rule as first written, one number after another from the first: the names
+    `case_names` must give."""
+    everything = [*cases, *among]
+    reserved = {d for d, o, _ in everything if not o}
+    numbered: dict[tuple[str, int], str] = {}
+    for description, occurrence in sorted({(d, o) for d, o, _ in everything if o}):
+        number = occurrence + 1
+        while f"{description} ({number})" in reserved:
+            number += 1
+        reserved.add(numbered.setdefault((description, occurrence), f"{description} ({number})"))
+    wanted = [numbered.get((d, o), d) + (f" #{r + 1}" if r else "") for d, o, r in cases]
+    claimed = {numbered.get((d, o), d) + (f" #{r + 1}" if r else "") for d, o, r in everything}
+    used = taken if taken is not None else set()
+    names = [""] * len(cases)
+    for index in sorted(range(len(cases)), key=lambda i: (bool(cases[i][1] or cases[i][2]), cases[i][2], cases[i][0], cases[i][1], i)):
+        name, number = wanted[index], 1
+        while name in used or (number > 1 and name in claimed):
+            number += 1
+            name = f"{wanted[index]} ({number})"
+        used.add(name)
+        names[index] = name
+    return names
+
+
+def _random_cases(rng: random.Random, count: int) -> list[Case]:
+    """Few descriptions, so that they meet: literal `x (k)`, `x #k`, `x (k) (j)` and `x (k) #j`
+    beside the occurrences and repeats of `x`, the same case twice."""
+    stems = ["x", "y", "x (2)", "x #2", ""]
+    cases = []
+    for _ in range(count):
+        description = rng.choice(stems)
+        if rng.random() < 0.4:
+            description += f" ({rng.randint(1, 8)})" if rng.random() < 0.7 else f" #{rng.randint(1, 4)}"
+        occurrence = rng.choice([0, 0, 0, rng.randint(1, 8)])
+        repeat = rng.choice([0, 0, rng.randint(1, 3)])
+        cases.append((description, occurrence if rng.random() < 0.9 else 0, repeat))
+    return cases
+
+
+def test_the_names_are_those_of_the_rule_as_first_written_on_random_cases() -> None:
+    rng = random.Random(20261204)
+    for _ in range(400):
+        cases = _random_cases(rng, rng.randint(0, 40))
+        among = _random_cases(rng, rng.randint(0, 10)) if rng.random() < 0.5 else []
+        taken = {rng.choice(["x", "x (2)", "x (3)", "x #2", "y (2)", "x (2) (2)"]) for _ in range(rng.randint(0, 3))} if rng.random() < 0.5 else None
+        expected_taken = None if taken is None else set(taken)
+        expected = _reference_case_names(cases, among, expected_taken)
+        assert case_names(cases, among, taken) == expected, (cases, among, taken)
+        assert taken == expected_taken
+
+
+class _Counted(str):
+    """A description that counts the names made from it (`f"{description} (3)"`)."""
+
+    made = 0
+
+    def __format__(self, spec: str) -> str:
+        _Counted.made += 1
+        return str.__format__(self, spec)
+
+
+class _CountedSet(set[str]):
+    """Names given already, that count how often a name is looked up among them."""
+
+    looked_up = 0
+
+    def __contains__(self, name: object) -> bool:
+        _CountedSet.looked_up += 1
+        return super().__contains__(name)
+
+
+@pytest.mark.parametrize(
+    "cases",
+    [
+        # many literal `x (k)` beside as many tests described `x`: each numbered `x` went past
+        # every number the literal ones hold
+        pytest.param(lambda n: [(_Counted(f"x ({k})"), 0, 0) for k in range(2, n + 2)] + [(_Counted("x"), o, 0) for o in range(n)], id="literal-numbers"),
+        # the same case many times: each went past the names of all the ones before
+        pytest.param(lambda n: [("x", 0, 0)] * n, id="same-case"),
+        pytest.param(lambda n: [("x", 1, 2)] * n, id="same-repeat"),
+    ],
+)
+def test_naming_many_alike_cases_tries_a_few_names_per_case(cases: Callable[[int], list[Case]]) -> None:
+    """No time measured: the names made and looked up, a few per case (quadratic: millions)."""
+    made = cases(2000)
+    _Counted.made = _CountedSet.looked_up = 0
+    names = case_names(made, taken=_CountedSet())
+    assert len(set(names)) == len(names) == len(made)
+    assert _Counted.made <= 4 * len(made), _Counted.made
+    assert _CountedSet.looked_up <= 4 * len(made), _CountedSet.looked_up

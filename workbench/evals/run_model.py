@@ -213,21 +213,31 @@ def case_names(cases: Sequence[Case], among: Iterable[Case] = (), taken: set[str
     everything = [*cases, *among]
     reserved = {description for description, occurrence, _ in everything if not occurrence}
     numbered: dict[tuple[str, int], str] = {}
+    # The numbers of one description grow with its occurrences (taken in order), so each
+    # starts past the last one given: a number is tried once, however many are reserved.
+    # (`x (n)` is made from `x` alone: another description's numbers never meet these.)
+    last: dict[str, int] = {}
     for description, occurrence in sorted({(d, o) for d, o, _ in everything if o}):
-        number = occurrence + 1
+        number = max(occurrence + 1, last.get(description, 0) + 1)
         while f"{description} ({number})" in reserved:
             number += 1
+        last[description] = number
         reserved.add(numbered.setdefault((description, occurrence), f"{description} ({number})"))
     wanted = [numbered.get((d, o), d) + (f" #{r + 1}" if r else "") for d, o, r in cases]
     claimed = {numbered.get((d, o), d) + (f" #{r + 1}" if r else "") for d, o, r in everything}
     used = taken if taken is not None else set()
     names = [""] * len(cases)
+    # Likewise each name wanted twice goes on from the last number it was given: the ones
+    # before are still used (`w (k)` is made from `w` alone, or is claimed).
+    again: dict[str, int] = {}
     # literal descriptions first, then by case: whichever order the cases come in
     for index in sorted(range(len(cases)), key=lambda i: (bool(cases[i][1] or cases[i][2]), cases[i][2], cases[i][0], cases[i][1], i)):
-        name, number = wanted[index], 1
-        while name in used or (number > 1 and name in claimed):
-            number += 1
-            name = f"{wanted[index]} ({number})"
+        name = wanted[index]
+        if name in used:
+            number = again.get(name, 1) + 1
+            while (candidate := f"{name} ({number})") in used or candidate in claimed:
+                number += 1
+            again[name], name = number, candidate
         used.add(name)
         names[index] = name
     return names
