@@ -46,8 +46,6 @@ def refused(text: str) -> list[tuple[int, str]]:
 # errors; a null leaves the pointer nil (gh sends nothing).
 MAX_TOKENS = [
     ("1.5", 1),
-    ("-1.5", -1),
-    ("0.9999", 0),
     ("12.0", 12),
     ("1e3", 1000),
     ("0x10", 16),
@@ -56,15 +54,23 @@ MAX_TOKENS = [
     ("08", 8),
     ("1_000", 1000),
     ("0b101", 5),
-    ("-0x10", -16),
     ("!!int 12", 12),
     ("!!float 12", 12),
     ("9223372036854775807", 9223372036854775807),
-    ("-.inf", -9223372036854775808),
-    ("-1e30", -9223372036854775808),
     ("null", None),
     ("~", None),
     ("", None),
+]
+# ... and the ones below 1, that no request can ask for: gh sends them as they are
+MAX_TOKENS_BELOW_ONE = [
+    ("0", 0),
+    ("-1", -1),
+    ("-1.5", -1),
+    ("0.9999", 0),
+    ("-0x10", -16),
+    ("-.inf", -9223372036854775808),
+    ("-1e30", -9223372036854775808),
+    ("9223372036854775808.0", -9223372036854775808),  # 2^63 itself: the least int64 on amd64
 ]
 TEMPERATURE = [
     ("0.5", 0.5),
@@ -136,6 +142,17 @@ def test_an_infinite_temperature_is_refused_gh_cannot_send_it(value: str) -> Non
     `json: unsupported value: +Inf`, so every request of the file fails."""
     problems = refused(f"modelParameters:\n  temperature: {value}\nmessages:\n  - {{role: user, content: hi}}\n")
     assert len(problems) == 1 and problems[0][0] == 2 and "JSON has no" in problems[0][1]
+
+
+@pytest.mark.parametrize(("value", "sent"), MAX_TOKENS_BELOW_ONE)
+def test_max_tokens_below_one_is_refused_every_request_would_fail(value: str, sent: int) -> None:
+    """yaml.v3 decodes `-.inf` or `-1e30` into the least int64, `0.9999` into 0: gh sends that
+    max_tokens, and a model cannot answer in fewer than 1 token, so every request of the file
+    fails, as with an infinite temperature. The import says so, with the number gh holds."""
+    problems = refused(f"modelParameters:\n  maxTokens: {value}\nmessages:\n  - {{role: user, content: hi}}\n")
+    assert problems == [
+        (2, f"maxTokens {value!r} is {sent} to gh models, which sends it as max_tokens: every request fails (a model answers in at least 1 token)")
+    ]
 
 
 def test_a_null_or_missing_content_is_the_empty_message_gh_sends() -> None:

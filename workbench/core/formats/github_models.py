@@ -183,10 +183,14 @@ def convert(source: Source) -> Conversion:
         for key in raw_parameters:
             if key in PARAMETERS:
                 number = decoded.numbers.get(("modelParameters", key))  # the Go int or float64 gh holds
+                why = None  # every request of the file would fail: refused, as gh cannot run it
                 if isinstance(number, float) and not math.isfinite(number):
+                    why = "which cannot send it (JSON has no infinity or NaN): every request fails"
+                elif key == "maxTokens" and isinstance(number, int) and number < 1:  # -.inf, -1e30: the least int64
+                    why = "which sends it as max_tokens: every request fails (a model answers in at least 1 token)"
+                if why:
                     node = doc.nodes[("modelParameters", key)]
-                    message = f"{key} {clean(node.value)!r} is {_as_gh_prints(number)} to gh models, which cannot send it (JSON has no infinity or NaN): every request fails"
-                    return _refused(source, [(node, message)], prefix="")
+                    return _refused(source, [(node, f"{key} {clean(node.value)!r} is {_as_gh_prints(number)} to gh models, {why}")], prefix="")
                 if number is not None:  # a null: gh sends none
                     parameters[PARAMETERS[key]] = number
             else:
