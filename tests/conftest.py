@@ -137,6 +137,26 @@ def build_prompt_repo(root: Path) -> None:
     subprocess.run(["git", "commit", "-q", "-m", "Initial prompts"], cwd=root, check=True, env=env)
 
 
+# A prompt whose two tests are both described `same`: `alpha`, then `beta`
+SAME_DESCRIBED = (
+    "inputs: {x: {type: string}}\nmessages:\n  - {role: user, content: '{{ x }}'}\ntests:\n"
+    "  - {description: same, vars: {x: alpha}, assert: [{type: contains, value: alpha}]}\n"
+    "  - {description: same, vars: {x: beta}, assert: [{type: contains, value: beta}]}\n"
+)
+
+
+def build_same_described_repo(root: Path) -> Path:
+    """A Git repository at `root` whose one commit holds `prompts/t.yaml`, `SAME_DESCRIBED`
+    (the comparisons of cases sharing a description); returns the prompt file."""
+    (root / "prompts").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    path = root / "prompts" / "t.yaml"
+    path.write_text(SAME_DESCRIBED)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "t")
+    return path
+
+
 @pytest.fixture
 def prompt_repo(repo_templates: RepoTemplates, tmp_path: Path) -> Path:
     """A real Git repository holding a copy of the sample prompts, one commit on `main`."""

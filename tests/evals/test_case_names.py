@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import SAME_DESCRIBED, build_same_described_repo
 from workbench.cli.common import run_app
 from workbench.evals.ci_summary import ci_markdown, write_ci_junit
 from workbench.evals.compare import compare_results
@@ -76,18 +76,9 @@ def test_compare_names_each_case_once_in_its_rows_its_junit_and_its_comment(tmp_
     """End to end: B adds a test literally described `same (2)`; the second `same` regressed.
     The CLI row, the JUnit file (both versions) and the comment call it `same (3)`."""
     root = tmp_path / "repo"
-    (root / "prompts").mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    prompt = (
-        "inputs: {x: {type: string}}\nmessages:\n  - {role: user, content: '{{ x }}'}\ntests:\n"
-        "  - {description: same, vars: {x: alpha}, assert: [{type: contains, value: alpha}]}\n"
-        "  - {description: same, vars: {x: beta}, assert: [{type: contains, value: beta}]}\n"
-    )
-    (root / "prompts" / "t.yaml").write_text(prompt)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "t")
-    changed = prompt.replace("'{{ x }}'", "\"{{ x | replace('beta', 'omega') }}\"") + "  - {description: same (2), vars: {x: gamma}, assert: [{type: contains, value: gamma}]}\n"
-    (root / "prompts" / "t.yaml").write_text(changed)
+    path = build_same_described_repo(root)
+    changed = SAME_DESCRIBED.replace("'{{ x }}'", "\"{{ x | replace('beta', 'omega') }}\"") + "  - {description: same (2), vars: {x: gamma}, assert: [{type: contains, value: gamma}]}\n"
+    path.write_text(changed)
     junit, comment = tmp_path / "j.xml", tmp_path / "c.md"
     assert run_app(["-C", str(root), "compare", "t", "--provider", "echo", "--junit", str(junit), "--markdown", str(comment)]) == 1
     out = capsys.readouterr().out

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import SAME_DESCRIBED, build_same_described_repo, git
 from workbench.cli.common import run_app
 from workbench.evals.compare import compare_results
 from workbench.evals.run_model import CaseResult, summarize
@@ -139,17 +139,8 @@ def test_compare_finds_a_regression_in_a_case_sharing_its_description(tmp_path: 
     from xml.etree import ElementTree as ET
 
     root = tmp_path / "repo"
-    (root / "prompts").mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    prompt = (
-        "inputs: {x: {type: string}}\nmessages:\n  - {role: user, content: '{{ x }}'}\ntests:\n"
-        "  - {description: same, vars: {x: alpha}, assert: [{type: contains, value: alpha}]}\n"
-        "  - {description: same, vars: {x: beta}, assert: [{type: contains, value: beta}]}\n"
-    )
-    (root / "prompts" / "t.yaml").write_text(prompt)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "t")
-    (root / "prompts" / "t.yaml").write_text(prompt.replace("'{{ x }}'", "\"{{ x | replace('alpha', 'omega') }}\""))
+    path = build_same_described_repo(root)
+    path.write_text(SAME_DESCRIBED.replace("'{{ x }}'", "\"{{ x | replace('alpha', 'omega') }}\""))
     report, junit = tmp_path / "r.json", tmp_path / "j.xml"
     assert run_app(["-C", str(root), "compare", "t", "--provider", "echo", "--json-file", str(report), "--junit", str(junit)]) == 1
     assert "1 regressed" in capsys.readouterr().out
