@@ -44,6 +44,15 @@ def messages(root: Path, name: str, variables: dict[str, Any]) -> list[dict[str,
     return [{"role": m["role"], "content": m["content"]} for m in rendered.messages]
 
 
+def prompty_file_sends(path: Path, variables: dict[str, Any]) -> list[dict[str, str]]:
+    """What Prompty 2.1.0 sends for a `.prompty` file: `load` (its front matter, its template
+    kind, its ${env:...}) + `prepare`."""
+    import prompty
+
+    agent = prompty.load(str(path))
+    return [{"role": m.role, "content": m.text} for m in prompty.prepare(agent, variables)]
+
+
 def errors(report: ImportReport) -> list[str]:
     return [p.format() for p in report.validation if p.severity.value == "error"]
 

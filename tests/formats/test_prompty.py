@@ -15,6 +15,7 @@ from format_helpers import (
     load,
     messages,
     new_repo,
+    prompty_file_sends,
     round_trip,
 )
 
@@ -42,13 +43,6 @@ def repo(tmp_path: Path) -> Path:
     return new_repo(tmp_path / "repo")
 
 
-def prompty_messages(path: Path, variables: dict[str, object]) -> list[dict[str, str]]:
-    import prompty
-
-    agent = prompty.load(str(path))
-    return [{"role": m.role, "content": m.text} for m in prompty.prepare(agent, variables)]
-
-
 def test_samples_convert_and_validate(repo: Path, env: None) -> None:
     report = import_into(repo, "prompty", PROMPTY)
     assert errors(report) == []
@@ -66,7 +60,7 @@ def test_renders_what_prompty_sends(stem: str, values: str, repo: Path, env: Non
         variables = {i.name: i.default if i.has_default else f"<{i.name}>" for i in prompt.inputs}
     else:
         variables = {i.name: EDGY for i in prompt.inputs}
-    assert messages(repo, f"x/{stem}", variables) == prompty_messages(PROMPTY / f"{stem}.prompty", variables)
+    assert messages(repo, f"x/{stem}", variables) == prompty_file_sends(PROMPTY / f"{stem}.prompty", variables)
 
 
 def test_env_references_become_variable_names_never_values(repo: Path, env: None, tmp_path: Path) -> None:
@@ -116,7 +110,7 @@ def test_round_trip_loses_nothing_prompty_can_express(repo: Path, env: None, tmp
         assert SECRET not in exported.read_text(encoding="utf-8")
         prompt = load(repo, f"x/{stem}")
         variables = {i.name: EDGY for i in prompt.inputs}
-        assert prompty_messages(exported, variables) == prompty_messages(PROMPTY / f"{stem}.prompty", variables)
+        assert prompty_file_sends(exported, variables) == prompty_file_sends(PROMPTY / f"{stem}.prompty", variables)
 
 
 def test_an_array_input_is_exported_with_the_items_prompty_requires(tmp_path: Path) -> None:
@@ -132,4 +126,4 @@ def test_an_array_input_is_exported_with_the_items_prompty_requires(tmp_path: Pa
     path = tmp_path / "p.prompty"
     path.write_text(conversion.files[0].text, encoding="utf-8")
     assert "items:\n    kind: string" in conversion.files[0].text and "kind: object" in conversion.files[0].text
-    assert prompty_messages(path, {"any": [1, 2, 3]}) == [{"role": "user", "content": "a,b 1 3"}]
+    assert prompty_file_sends(path, {"any": [1, 2, 3]}) == [{"role": "user", "content": "a,b 1 3"}]

@@ -21,6 +21,7 @@ from format_helpers import (
     load,
     messages,
     new_repo,
+    prompty_file_sends,
     round_trip,
 )
 from test_prompty_mustache import CASES, _random_template, _random_value, prompty_sends, write_prompty
@@ -40,14 +41,6 @@ SAMPLES = {
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return new_repo(tmp_path / "repo")
-
-
-def prompty_file_sends(path: Path, variables: dict[str, Any]) -> list[dict[str, str]]:
-    """What Prompty 2.1.0 sends for a file: `load` (its front matter, its template kind) + `prepare`."""
-    import prompty
-
-    agent = prompty.load(str(path))
-    return [{"role": m.role, "content": m.text} for m in prompty.prepare(agent, variables)]
 
 
 def test_an_imported_mustache_prompt_round_trips(repo: Path, tmp_path: Path) -> None:
