@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
-from tui_helpers import clock, dialog, select, settle, shown_errors
+from tui_helpers import clock, dialog, editor_refused, select, settle, shown_errors
 
 from workbench.tui.app import make_app
 
@@ -273,14 +273,7 @@ async def test_the_in_app_editor_reads_only_a_regular_file_inside_prompts(app_re
         _release_fifo_readers(target)
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        from workbench.tui.screens.editor import EditorScreen
-
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("E")
-        await settle(pilot)
-        assert not isinstance(app.screen, EditorScreen)
-        shown = shown_errors(app)
+        shown = await editor_refused(pilot)
         refused = "cannot open" if planted == "link out" else "not in the working copy"  # a FIFO is no prompt file
         assert "SECRET" not in shown and refused in shown, shown
         await takes_keys(pilot)

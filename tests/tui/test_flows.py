@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import clock, dialog, open_review, select, settle, shown_errors
+from tui_helpers import clock, dialog, editor_refused, open_review, select, settle, shown_errors
 
 from workbench.services import deployment_events, deployments
 from workbench.services.session import RepoSession
@@ -265,12 +265,7 @@ async def test_inline_editor_on_a_file_that_is_not_utf8_says_so_and_writes_nothi
     path.write_bytes(data)
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        await select(pilot, "support/summarize")
-        await pilot.press("E")
-        await settle(pilot)
-        assert pilot.app.screen.__class__.__name__ != "EditorScreen"
-        shown = shown_errors(pilot.app)
+        shown = await editor_refused(pilot)
         assert "not UTF-8 text (byte 0xe9 cannot be read as UTF-8)" in shown and "UnicodeDecodeError" not in shown, shown
         await pilot.press("j")  # alive
     assert path.read_bytes() == data

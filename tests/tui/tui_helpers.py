@@ -94,6 +94,19 @@ async def open_review(pilot) -> None:  # type: ignore[no-untyped-def]
     assert type(pilot.app.screen).__name__ == "ReviewScreen"
 
 
+async def editor_refused(pilot, name: str = "support/summarize") -> str:  # type: ignore[no-untyped-def]
+    """`E` on `name`, a file the in-app editor must not open: no editor comes up. Returns the
+    errors the app shows instead (`shown_errors`)."""
+    from workbench.tui.screens.editor import EditorScreen
+
+    await settle(pilot)
+    await select(pilot, name)
+    await pilot.press("E")
+    await settle(pilot)
+    assert not isinstance(pilot.app.screen, EditorScreen)
+    return shown_errors(pilot.app)
+
+
 def diff_text(app) -> str:  # type: ignore[no-untyped-def]
     return str(app.query_one(DiffPane).text)
 
