@@ -168,13 +168,15 @@ def read_occurrences(items: Sequence[dict[str, Any]]) -> list[int]:
     said = [whole_number(item.get("occurrence")) if "occurrence" in item else None for item in items]
     keys = [(str(item.get("case_id")), whole_number(item.get("repeat"))) for item in items]
     taken = {(*key, n) for key, n in zip(keys, said, strict=True) if n is not None}
+    lowest: dict[tuple[str, int], int] = {}  # below it, every occurrence of the key is taken
     places = []
     for key, n in zip(keys, said, strict=True):
         if n is None:
-            n = 0
+            n = lowest.get(key, 0)
             while (*key, n) in taken:
                 n += 1
             taken.add((*key, n))
+            lowest[key] = n + 1
         places.append(n)
     return places
 
