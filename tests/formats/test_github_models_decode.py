@@ -179,6 +179,13 @@ DUPLICATES = [
         [(2, 'line 2: mapping key "a" already defined at line 1'), (3, 'line 3: mapping key "a" already defined at line 1'), (5, 'line 5: mapping key "a" already defined at line 1'), (3, 'line 3: mapping key "a" already defined at line 2'), (5, 'line 5: mapping key "a" already defined at line 2'), (5, 'line 5: mapping key "a" already defined at line 3'), (6, 'line 6: mapping key "b" already defined at line 4')],
     ),
     ("!!binary bW9kZWw=: a\nmodel: b\n", [(2, "line 2: field model already set in type prompt.File")]),
+    # An alias key is yaml.v3's alias node: its Value is the anchor's name, so two `*k` are the same
+    # key (at the aliases' lines), whatever they name; `*f` naming a field already set is a field set twice.
+    ("testData: [{a: &k x, *k : 1, *k : 2}]\n", [(1, 'line 1: mapping key "k" already defined at line 1')]),
+    ("testData:\n  - {a: &k b}\n  - {*k : 1,\n     *k : 2}\n", [(4, 'line 4: mapping key "k" already defined at line 3')]),
+    ("testData:\n  - {y: {a: &k b, *k : 1, *k : 2}}\n", [(2, 'line 2: mapping key "k" already defined at line 2')]),
+    ("name: &f model\n*f : a\n*f : b\n", [(3, 'line 3: mapping key "f" already defined at line 2')]),
+    ("model: x\ndescription: &f model\n*f : y\n", [(3, "line 3: field model already set in type prompt.File")]),
 ]
 
 
@@ -224,6 +231,42 @@ def test_an_alias_key_is_not_a_duplicate_of_its_anchor() -> None:
     is read, the row's `a` being 2 (gh's decode)."""
     document = imported("messages:\n  - {role: user, content: '{{a}}'}\ntestData:\n  - {&k a: 1, *k : 2}\n")
     assert document["tests"][0]["vars"] == {"a": 2}
+
+
+def rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**test.get("vars", {}), **test.get("metadata", {})} for test in document["tests"]]
+
+
+# An alias key (`*k`) is no duplicate of a scalar key with its target's text; decoded into the
+# row's map[string]interface{} it is that text, the later of two equal keys setting the value.
+ALIAS_ROWS = [
+    ("testData: [{a: &j x, *j : 1, x: 2}]\n", [{"a": "x", "x": 2}]),
+    ("testData:\n  - {a: &k b}\n  - {*k : 1, b: 2}\n", [{"a": "b"}, {"b": 2}]),
+    ("testData:\n  - {a: &k b}\n  - {y: {*k : 1, b: 2}}\n", [{"a": "b"}, {"y": {"b": 2}}]),
+    ("testData: [{&x a: 1, x: 2, *x : 3}]\n", [{"a": 3, "x": 2}]),
+    ("testData: [{a: &n 1, *n : 2}]\n", [{"a": 1, "1": 2}]),
+    ("testData:\n  - {<<: {x: 1}, a: &k x, *k : 2}\n", [{"a": "x", "x": 2}]),
+    # yaml.v3's merge key is a scalar `<<` (isMerge); an alias of one is an ordinary key "<<".
+    ("testData:\n  - {&m <<: {a: 1}, b: 2}\n  - {*m : 5, d: 4}\n", [{"a": 1, "b": 2}, {"<<": 5, "d": 4}]),
+    ("testData:\n  - {&m <<: {a: 1}, *m : {c: 3}}\n", [{"a": 1, "<<": {"c": 3}}]),
+    # Merged in, that "<<" is skipped: yaml.v3's `merge` skips the keys the mapping has, its own
+    # `<<` decoded as the text "<<" (and the value is never decoded: `!!int x` is no error).
+    ("testData:\n  - &r {&m <<: {a: 1}, *m : 2}\n  - {<<: *r, c: 3}\n  - {<<: [*r], *m : 4}\n", [{"a": 1, "<<": 2}, {"a": 1, "c": 3}, {"a": 1, "<<": 4}]),
+    ("testData: [{<<: {<<: {&m <<: {a: 1}, *m : !!int x}, b: 1}}]\n", [{"a": 1, "b": 1}]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ALIAS_ROWS)
+def test_alias_keys_are_decoded_as_gh_decodes_them(text: str, expected: list[dict[str, Any]]) -> None:
+    assert rows(imported("messages:\n  - {role: user, content: hi}\n" + text)) == expected
+
+
+def test_an_alias_key_names_a_field_and_an_aliased_merge_key_merges_nothing() -> None:
+    """`*f : gpt` sets the field `model`; `*m : {topP: 0.5}` is a key "<<" that prompt.ModelParameters
+    lacks: gh sends max_tokens 1 and no top_p."""
+    assert imported("description: &f model\n*f : gpt\nmessages:\n  - {role: user, content: hi}\n")["model"]["name"] == "gpt"
+    document = imported("modelParameters: {&m <<: {maxTokens: 1}, *m : {topP: 0.5}}\nmessages:\n  - {role: user, content: hi}\n")
+    assert document["model"]["parameters"] == {"max_tokens": 1}
 
 
 def test_many_duplicate_keys_are_reported_in_bounded_memory() -> None:

@@ -216,7 +216,8 @@ def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS, *, schema: type[y
     PyYAML's rules (YAML 1.1), or by `schema` for a file another tool reads its own way
     (`formats.go_yaml.GoText`: `gh`'s yaml.v3); every file of the workbench's own is read by
     PyYAML's. `keep_nodes`: `nodes` holds the composed node of each value, for a reader that
-    decodes some parts of the file by other rules (`go_yaml.go_value`).
+    decodes some parts of the file by other rules (`go_yaml.go_value`). A `schema` that hooks
+    PyYAML's composer (`composes_in_python`) has a text that may hold an alias composed by PyYAML's.
 
     Raises:
         YamlSyntaxError: the text is not YAML, or passes a limit (with the position of the
@@ -224,7 +225,8 @@ def parse_yaml(text: str, limits: YamlLimits = DEFAULT_LIMITS, *, schema: type[y
     """
     _check_size(text, limits)
     fast_loader, slow_loader = _loaders(schema)
-    if fast_loader is not None and "\t" not in text:
+    in_python = "&" in text and "*" in text and getattr(schema, "composes_in_python", False)  # its composer hooks: an alias and its anchor
+    if fast_loader is not None and "\t" not in text and not in_python:
         fast = fast_loader(text)
         try:
             node = fast.get_single_node()

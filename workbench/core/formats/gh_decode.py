@@ -3,7 +3,8 @@
 `go_yaml` says what each scalar is; this module says what yaml.v3 does with the nodes in gh's
 `prompt.File` (`pkg/prompt/prompt.go`), read from yaml.v3's decode.go: it decodes only the
 nodes of known fields (an unknown key is skipped, whatever it holds); a mapping with the same
-key text twice is refused (`mapping key "x" already defined at line N`); a value of the wrong
+key text twice is refused (`mapping key "x" already defined at line N`; an alias key's text is
+its anchor's name, and no scalar key equals it: `go_yaml.GoAlias`); a value of the wrong
 kind is a type error (`cannot unmarshal !!str `12` into int`); an explicit tag that does not
 fit and bad `!!binary` data stop decoding at once. gh refuses a file with any of these, so the
 import does too. `maxTokens` (`*int`) and `temperature`, `topP` (`*float64`) are converted as
@@ -19,7 +20,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from workbench.core.formats.go_yaml import BINARY, MERGE, go_pairs, go_scalar_value
+from workbench.core.formats.go_yaml import BINARY, MERGE, GoAlias, go_pairs, go_scalar_value
 from workbench.core.safe_text import clean
 
 
@@ -170,10 +171,9 @@ class _Decoder:
         the mapping; a struct decodes its known fields once each; `<<` merges what is not set."""
         pairs = go_pairs(node)
         same: dict[tuple[type, str], list[yaml.Node]] = {}
-        for key, _ in pairs:  # yaml.v3 compares every two keys; grouped here, in its order
+        for key, _ in pairs:  # yaml.v3 compares every two keys by kind and Value; grouped here, in its order
             same.setdefault((type(key), _text(key)), []).append(key)
-        repeated = [keys for keys in same.values() if len({id(key) for key in keys}) > 1]  # `&k a` and `*k`: one node to PyYAML, not the same key to yaml.v3
-        if repeated:
+        if any(len(keys) > 1 for keys in same.values()):
             for first, later in _first_equal_pairs(pairs, same):
                 self.out.errors.append((later, f"line {_line(later)}: mapping key {_go_quote(_text(later))} already defined at line {_line(first)}"))
             return  # yaml.v3 decodes nothing of such a mapping
@@ -183,10 +183,11 @@ class _Decoder:
         into_string = kind != ANY
         merge: yaml.Node | None = None
         done: set[str] = set()
-        for key, value in pairs:
-            if isinstance(key, yaml.ScalarNode) and key.tag == MERGE:
+        for written, value in pairs:
+            if _is_merge(written):
                 merge = value
                 continue
+            key = _named(written)  # an alias key is decoded as the node it names
             if not isinstance(key, yaml.ScalarNode):  # a collection as a key
                 if into_string:
                     self.decode(key, STRING)  # a type error
@@ -203,13 +204,13 @@ class _Decoder:
                 self.decode(value, ANY, (*path, str(name)))
             elif (field_kind := kind.fields.get(name)) is not None:
                 if name in done:
-                    self.out.errors.append((key, f"line {_line(key)}: field {clean(name)} already set in type {kind.name}"))
+                    self.out.errors.append((written, f"line {_line(written)}: field {clean(name)} already set in type {kind.name}"))
                     continue
                 done.add(name)
                 self.decode(value, field_kind, (*path, name))
         if merge is not None:
             if merged is None:
-                merged = {self.key(k, into_string) for k, _ in pairs if isinstance(k, yaml.ScalarNode) and k.tag != MERGE}
+                merged = {self.key(k, into_string) for k in (_named(w) for w, _ in pairs) if isinstance(k, yaml.ScalarNode)}  # `<<` too: the text "<<"
             for part in merge.value if isinstance(merge, yaml.SequenceNode) else [merge]:
                 if isinstance(part, yaml.MappingNode):
                     self.mapping(part, kind, path, merged)
@@ -225,16 +226,26 @@ def _first_equal_pairs(pairs: list[tuple[yaml.Node, yaml.Node]], same: dict[tupl
         text = (type(key), _text(key))
         place = seen[text] = seen.get(text, -1) + 1
         for later in itertools.islice(same[text], place + 1, None):
-            if later is not key:  # `&k a` and `*k`: one node to PyYAML
-                found.append((key, later))
-                if len(found) == _MAX_REPORTED:
-                    return found
+            found.append((key, later))
+            if len(found) == _MAX_REPORTED:
+                return found
     return found
 
 
 def _text(node: yaml.Node) -> str:
-    """A key's text as yaml.v3's Node.Value holds it (a collection's: empty)."""
-    return node.value if isinstance(node, yaml.ScalarNode) else ""
+    """A key's text as yaml.v3's Node.Value holds it (an alias's: its anchor's name; a
+    collection's: empty)."""
+    return node.value if isinstance(node, (yaml.ScalarNode, GoAlias)) else ""
+
+
+def _named(node: yaml.Node) -> yaml.Node:
+    """The node an alias key names (yaml.v3's `alias` decodes it), or the key itself."""
+    return node.target if isinstance(node, GoAlias) else node
+
+
+def _is_merge(node: yaml.Node) -> bool:
+    """decode.go's `isMerge`: a scalar `<<` (as resolved or tagged `!!merge`), not an alias of one."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == MERGE
 
 
 def decode_file(root: yaml.Node) -> Decoded:

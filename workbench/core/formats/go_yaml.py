@@ -187,11 +187,28 @@ def _text(loader: yaml.SafeLoader, node: yaml.Node) -> str | None:
     return None if value is None else value if node.tag == BINARY else str(node.value)
 
 
+class GoAlias(yaml.Node):
+    """A key written as an alias (`*k`), as yaml.v3 keeps it: an alias node, whose Value is the
+    anchor's name (`value`), at the alias's own place; PyYAML's composer gives the anchored node
+    itself (`target`) instead, so `GoText` records these while composing."""
+
+    id = "alias"
+
+    def __init__(self, anchor: str, target: yaml.Node, start_mark: Any, end_mark: Any) -> None:
+        super().__init__(target.tag, anchor, start_mark, end_mark)
+        self.target = target
+
+
+class _AliasedMerge(yaml.ScalarNode):
+    """An alias of a `<<` key, as PyYAML is to build it: the text "<<" (`GoText.flatten_mapping`)."""
+
+
 def go_pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
-    """A mapping's (key, value) nodes as written, `<<` merge keys and all (as yaml.v3 sees
-    them), though PyYAML's `flatten_mapping` has since merged them in."""
+    """A mapping's (key, value) nodes as written (as yaml.v3 sees them): `<<` merge keys and
+    all, though PyYAML's `flatten_mapping` has since merged them in; an alias key a `GoAlias`."""
     pairs = getattr(node, "go_pairs", None)
-    return list(node.value if pairs is None else pairs)
+    aliases: dict[int, GoAlias] = getattr(node, "go_aliases", {})
+    return [(aliases.get(index, key), value) for index, (key, value) in enumerate(node.value if pairs is None else pairs)]
 
 
 def go_value(node: yaml.Node) -> Any:
@@ -215,12 +232,31 @@ class GoText(yaml.resolver.Resolver):
     field takes it; a null as None; collections as before."""
 
     yaml_constructors: dict[Any, Any] = {**yaml.SafeLoader.yaml_constructors, **dict.fromkeys((*_RESOLVED, BINARY), _text)}
+    composes_in_python = True  # libyaml's composer calls no `compose_node`: `yamlpos` composes a text that may hold an alias in Python
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """PyYAML's, recording each key written as an alias on its mapping (`go_pairs`)."""
+        if index is None and isinstance(parent, yaml.MappingNode) and self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
+            event = self.peek_event()  # type: ignore[attr-defined]
+            node = super().compose_node(parent, index)  # type: ignore[misc]
+            parent.__dict__.setdefault("go_aliases", {})[len(parent.value)] = GoAlias(event.anchor, node, event.start_mark, event.end_mark)
+            return node
+        return super().compose_node(parent, index)  # type: ignore[misc]
 
     def flatten_mapping(self, node: Any) -> None:
-        """PyYAML's merge, keeping the pairs as written for yaml.v3's key checks (`go_pairs`)."""
-        if not hasattr(node, "go_pairs"):
-            node.go_pairs = list(node.value)
+        """PyYAML's merge, keeping the pairs as written for yaml.v3's key checks (`go_pairs`).
+        A merge key is a scalar `<<` to yaml.v3 (decode.go, `isMerge`): an alias of one is an
+        ordinary key "<<", and merges nothing. Merged in, that key is dropped: yaml.v3's `merge`
+        skips the keys the mapping has, its `<<` among them (decoded as the text "<<")."""
+        if hasattr(node, "go_pairs"):
+            return  # flattened already
+        node.go_pairs = list(node.value)
+        for index, alias in getattr(node, "go_aliases", {}).items():
+            if alias.tag == MERGE:
+                node.value[index] = (_AliasedMerge(STR, alias.target.value, alias.start_mark, alias.end_mark), node.value[index][1])
+        own = {id(key) for key, _ in node.value}
         super().flatten_mapping(node)  # type: ignore[misc]
+        node.value = [(key, value) for key, value in node.value if id(key) in own or not isinstance(key, _AliasedMerge)]
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
@@ -238,4 +274,4 @@ class GoQuoting(yaml.resolver.Resolver):
         return super().resolve(kind, value, implicit)
 
 
-__all__ = ["GoQuoting", "GoText", "go_binary", "go_pairs", "go_scalar", "go_scalar_value", "go_value"]
+__all__ = ["GoAlias", "GoQuoting", "GoText", "go_binary", "go_pairs", "go_scalar", "go_scalar_value", "go_value"]
