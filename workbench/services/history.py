@@ -297,15 +297,14 @@ def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) 
 
 
 def _content_owners(session: RepoSession, commits: set[str], page: list[LogEntry], paths: Sequence[str]) -> dict[str, str | None]:
-    """For each tag commit, the page entry that is the newest commit at or before it that
-    changed `paths` (the commit of its content), else None (its content is not on the page).
+    """For each tag commit, the commit of its content: the newest commit at or before it that
+    changed `paths`, as `git log -n1 <commit> -- <paths>` names it (after a merge that kept one
+    side's files, that side's change; see `last_commits_touching`), else None.
 
     Cached per session; a few commits ask git one by one (`last_commit_touching`), many are
-    answered by one `rev-list --parents` down to the page's oldest entry, one `rev-list` of the
-    commits in that range that changed `paths` and a walk of that graph here, checked by one
-    `cat-file --batch-check` of their files. A walk that met no entry answers for this page
-    only (the commit it stopped at, or one older than the page, may be on another page): kept
-    for this page, not for the session.
+    answered from one walk of the graph down to the page's oldest entry. A commit whose content
+    is older than that entry is not on the page: kept as None for this page, not the session
+    (another page may show it).
     """
     if not commits:
         return {}
@@ -314,11 +313,12 @@ def _content_owners(session: RepoSession, commits: set[str], page: list[LogEntry
     this_page = _page_cache(session.cache.page_owners, (tuple(entry[0].sha for entry in page), key_paths))
     missing = [c for c in commits if (c, key_paths) not in cache and c not in this_page]
     if len(missing) > 4 and page:
-        for commit, owner in _walked_owners(session, missing, page, paths).items():
-            if owner is None:
-                this_page[commit] = None
+        walked = session.store.last_commits_touching(missing, page[-1][0].sha, paths)
+        for commit in missing:
+            if commit in walked:
+                cache[(commit, key_paths)] = walked[commit]
             else:
-                cache[(commit, key_paths)] = owner
+                this_page[commit] = None
     for commit in missing:
         if (commit, key_paths) not in cache and commit not in this_page:
             cache[(commit, key_paths)] = session.store.last_commit_touching(commit, paths)
@@ -330,51 +330,6 @@ def _page_cache(caches: dict[K, dict[str, None]], key: K) -> dict[str, None]:
     if key not in caches and len(caches) >= PAGE_TAGS_LIMIT:
         caches.clear()
     return caches.setdefault(key, {})
-
-
-def _walked_owners(session: RepoSession, commits: list[str], page: list[LogEntry], paths: Sequence[str]) -> dict[str, str | None]:
-    """`_content_owners` of many commits from a walk of the graph between them and the page.
-
-    The walk stops at the first commit that changed `paths`, shown or not: walking on to the
-    page attached every release of a branch's later commits to the oldest shown one. A walk
-    through a merge may take the side git's history simplification leaves (a merge that took
-    one side's file): an owner whose files differ from the tag commit's is left out here, for
-    `last_commit_touching` to answer.
-    """
-    store = session.store
-    in_page = {entry[0].sha for entry in page}
-    oldest = page[-1][0].sha
-    changing = store.touching_between_later(commits, oldest, paths)
-    graph = store.parents_between(commits, oldest)
-    changed = changing.result()
-    owners = {commit: _nearest(commit, graph, in_page, changed, oldest) for commit in commits}
-    walked = [(commit, owner) for commit, owner in owners.items() if owner is not None and owner != commit]
-    blobs = store.blob_shas([(rev, path) for pair in walked for rev in pair for path in paths])
-    width = 2 * len(paths)
-    for index, (commit, _owner) in enumerate(walked):
-        files = blobs[index * width : (index + 1) * width]
-        if files[: len(paths)] != files[len(paths) :]:
-            del owners[commit]
-    return owners
-
-
-def _nearest(start: str, graph: dict[str, tuple[str, ...]], targets: set[str], changed: set[str], oldest: str) -> str | None:
-    """The first of `targets` met walking back from `start` (newest parents first); None when
-    a commit that changed the files and is not a target comes first (or nothing is met)."""
-    queue, seen = [start], {start}
-    while queue:
-        sha = queue.pop(0)
-        if sha in targets:
-            return sha
-        if sha in changed:
-            return None
-        for parent in graph.get(sha, ()):
-            if parent == oldest:
-                return oldest
-            if parent not in seen:
-                seen.add(parent)
-                queue.append(parent)
-    return None
 
 
 def require_known(session: RepoSession, name: str, env: str | None = None) -> None:

@@ -106,24 +106,72 @@ class LogCommands(ReadCommands):
                 merges.append((info, files))
         return merges
 
-    def parents_between(self, heads: Sequence[str], stop: str) -> dict[str, tuple[str, ...]]:
-        """The parents of every commit reachable from `heads` but not from `stop`, in one
-        `rev-list --parents` (for walking the graph in Python instead of a git call per commit)."""
-        out = self._read("rev-list", "--parents", "--stdin", stdin="\n".join([*heads, f"^{stop}"]) + "\n", revs=[*heads, stop])
+    def last_commits_touching(self, commits: Sequence[str], oldest: str, paths: Sequence[str]) -> dict[str, str | None]:
+        """`last_commit_touching` of many commits at once, for those whose answer is `oldest` or
+        newer: the answers older than it (reached through an ancestor of `oldest`) are left out.
+
+        git's rule (`git log -n1 <commit> -- <paths>`, history simplification): going back from
+        the commit, a commit with one parent is the answer when it changed `paths`; a merge
+        whose files are the same as one of its parents' (the first such one: an "ours" merge,
+        or one that took the other side's version) leads on to that parent only, and a merge
+        whose files differ from every parent's is the answer itself. One `rev-list --parents`
+        of the range and one `rev-list -- <paths>` of it beside it (which commits changed the
+        paths); the files of the merges met are compared through the persistent `cat-file`.
+        A merge's files are compared by their blobs (a change of mode alone is not seen).
+        """
+        changing = self._touching_between_later(commits, oldest, paths)
+        graph = self._parents_between(commits, oldest)
+        changed = changing.result()
+        known: dict[str, str | None] = {}  # commit -> its answer (OLDER: older than `oldest`)
+        for commit in commits:
+            chain, sha = [], commit
+            while sha not in known:
+                chain.append(sha)
+                parents = graph.get(sha)
+                if parents is None:  # an ancestor of `oldest`'s parents
+                    known[sha] = _OLDER
+                elif len(parents) > 1:
+                    follow = self._parent_with_same_files(sha, parents, paths)
+                    if follow is None:
+                        known[sha] = sha
+                    else:
+                        sha = follow
+                elif sha in changed:
+                    known[sha] = sha
+                elif not parents:  # a root commit that did not add them
+                    known[sha] = None
+                else:
+                    sha = parents[0]
+            for passed in chain:
+                known[passed] = known[sha]
+        return {commit: known[commit] for commit in commits if known[commit] != _OLDER}
+
+    def _parent_with_same_files(self, merge: str, parents: Sequence[str], paths: Sequence[str]) -> str | None:
+        def files(rev: str) -> list[str | None]:
+            return [found[0] if (found := self._header(f"{rev}:{path}")) is not None and found[1] == "blob" else None for path in paths]
+
+        mine = files(merge)
+        return next((parent for parent in parents if files(parent) == mine), None)
+
+    def _parents_between(self, heads: Sequence[str], oldest: str) -> dict[str, tuple[str, ...]]:
+        """The parents of every commit reachable from `heads` but not from `oldest`'s parents
+        (`oldest` included), in one `rev-list --parents`."""
+        stdin = "\n".join([*heads, f"^{oldest}^@"]) + "\n"
+        out = self._read("rev-list", "--parents", "--stdin", stdin=stdin, revs=[*heads, oldest], reading="the history of the tags")
         graph: dict[str, tuple[str, ...]] = {}
         for line in out.splitlines():
             sha, *parents = line.split()
             graph[sha] = tuple(parents)
         return graph
 
-    def touching_between_later(self, heads: Sequence[str], stop: str, paths: Sequence[str]) -> Deferred[set[str]]:
-        """The commits reachable from `heads` but not from `stop` that changed `paths` (as
-        `git log -- <paths>` lists them), in one `rev-list` started now: it runs beside
-        `parents_between`, which a cold History page asks for the same range."""
-        stdin = "\n".join([*heads, f"^{stop}"]) + "\n"
+    def _touching_between_later(self, heads: Sequence[str], oldest: str, paths: Sequence[str]) -> Deferred[set[str]]:
+        """The commits of `_parents_between`'s range that `git log -- <paths>` lists from
+        `heads`, in one `rev-list` started now (beside it). Exact for the commits with one
+        parent that the walk meets; merges are told by their files."""
+        stdin = "\n".join([*heads, f"^{oldest}^@"]) + "\n"
         args = ("rev-list", "--stdin", "--", *literal(paths))
         reading = "the commits that changed the prompt"
-        return self._read_later(lambda out: set(out.split()), *args, stdin=stdin, revs=[*heads, stop], reading=reading)
+        return self._read_later(lambda out: set(out.split()), *args, stdin=stdin, revs=[*heads, oldest], reading=reading)
 
     def renamed_from(self, commit: str, path: str) -> str | None:
         """The path `path` had before `commit`, when that commit renamed it (else None)."""
@@ -169,6 +217,9 @@ class LogCommands(ReadCommands):
         """(status, path, old path) of files that differ between two commits (renames found)."""
         out = self._read("diff", "-z", "--name-status", "-M", base, head, "--", revs=[base, head], reading=f"the changes from {base} to {head}")
         return parse_name_status(out.lstrip("\0").split("\0"))
+
+
+_OLDER = ""  # `last_commits_touching`: the answer is older than the range
 
 
 def _without_empty_merges(entries: list[LogEntry]) -> list[LogEntry]:
