@@ -185,11 +185,14 @@ def _with_tags(
     listed = [(tag, commits[tag]) for tag in order if tag in commits]
     paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *tests_files})
     in_page = {entry[0].sha for entry in raw}
-    owners_of = _content_owners(session, {commit for _, commit in listed} - in_page, raw, paths)
+    # An entry that is not a merge changed the prompt: its tags are its own. A merge may have
+    # kept one side's version (every branch's page draws it): asked as any other commit.
+    changes = {entry[0].sha for entry in raw if len(entry[0].parents) < 2}
+    owners_of = _content_owners(session, {commit for _, commit in listed} - changes, raw, paths)
     releases: dict[str, list[ReleaseTag]] = {}
     event_tags: dict[str, list[str]] = {}
     for tag, commit in listed:
-        owner = commit if commit in in_page else owners_of.get(commit)
+        owner = commit if commit in changes else owners_of.get(commit)
         if owner not in in_page:
             continue
         release = parse_release_tag(tag)
@@ -299,7 +302,9 @@ def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) 
 def _content_owners(session: RepoSession, commits: set[str], page: list[LogEntry], paths: Sequence[str]) -> dict[str, str | None]:
     """For each tag commit, the commit of its content: the newest commit at or before it that
     changed `paths`, as `git log -n1 <commit> -- <paths>` names it (after a merge that kept one
-    side's files, that side's change; see `last_commits_touching`), else None.
+    side's files, that side's change; see `last_commits_touching`), else None. One rule for
+    every page and session: every branch's page draws merges that changed nothing of the
+    prompt, and never owns a tag with them.
 
     Cached per session; a few commits ask git one by one (`last_commit_touching`), many are
     answered from one walk of the graph down to the page's oldest entry. A commit whose content
