@@ -123,3 +123,20 @@ def test_a_tag_after_a_merge_belongs_to_the_commit_git_names_on_every_page(repo:
     with RepoSession.open(repo) as session:  # every branch's page draws the merges
         every = {entry.commit.sha for entry in history.branch_history(session, NAME).entries}
     assert {at["ours merge"], at["theirs merge"], at["main 1"], at["normal merge"], at["side 3"]} <= every
+
+
+def test_the_walk_for_many_commits_answers_as_git_log_does_for_one(repo: Path) -> None:
+    """`last_commits_touching` (many tags) against `git log -n1 <commit> -- <path>` (a few), for
+    every commit of every branch, down to each commit that changed the prompt."""
+    _build(repo, 0)
+    commits = run_git(repo, "rev-list", "--branches").split()
+    oldest = run_git(repo, "rev-list", "--branches", "--", PATH).split()
+    with RepoSession.open(repo) as session:
+        store = session.store
+        expected = {commit: store.last_commit_touching(commit, [PATH]) for commit in commits}
+        for stop in oldest:
+            walked = store.last_commits_touching(commits, stop, [PATH])
+            assert walked == {c: owner for c, owner in expected.items() if c in walked}, stop
+            # Left out: those whose answer is older than `stop`, none other.
+            older = {c for c in commits if c not in walked}
+            assert all(expected[c] and run_git(repo, "rev-list", f"{stop}^@", "--").split().count(expected[c]) for c in older), stop
