@@ -55,13 +55,13 @@ def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, r
     if not store.has_commits():
         return []
     path = _prompt_path(session, name, rev)
-    # Once the session showed a page of the prompt, its tag names are listed beside `git log`:
-    # they tell whether the session knows the tags of the page. A first page needs only its own
-    # listing of them (`_page_tag_commits`), after the log: two git processes, as plain git.
-    pending = store.ref_names_later(*tag_patterns(name)) if name in session.cache.paged else None
+    # The prompt's tag names are listed beside `git log`, their objects checked: the page's own
+    # listing of its tags (`git tag --contains`) passes over a tag whose object is gone, and the
+    # version prod runs showed no prod badge. Once the session showed a page of the prompt, the
+    # names also tell whether it knows the page's tags.
+    pending = store.ref_names_later(*tag_patterns(name))
     raw = _log_with_tests_file(session, path, rev, offset + limit)[offset : offset + limit]
     entries = _with_tags(session, name, path, raw, pending.result() if pending else None, suite_dependencies_at(session, path, rev))
-    session.cache.paged.add(name)
     return entries
 
 

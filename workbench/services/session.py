@@ -52,7 +52,6 @@ class SessionCache:
     touching: dict[tuple[str, tuple[str, ...]], str | None] = field(default_factory=dict)
     # (a page's commits, tag patterns) -> (the tags known then, those of them that may belong to the page, with their commits)
     page_tags: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[frozenset[str], dict[str, str]]] = field(default_factory=dict)
-    paged: set[str] = field(default_factory=set)  # prompts a History page was shown of (`history.history`)
     # (a page's commits, paths) -> tag commits whose content no entry of that page holds (`history._content_owners`)
     page_owners: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, None]] = field(default_factory=dict)
     policy_files: dict[str, dict[str, EnvPolicy] | None] = field(default_factory=dict)  # workbench.yaml blob -> policies
