@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from vcs_helpers import GREETING, INVALID, SUMMARIZE, commit_all, run_git, write
+from vcs_helpers import GREETING, INVALID, SUMMARIZE, commit_all, record_processes, run_git, write
 
 from workbench.errors import NothingToDo, RepoError, WorkbenchError
 from workbench.services import (
@@ -103,14 +103,7 @@ def test_a_history_page_checks_its_events_with_one_listing_of_the_releases(repo:
     for back, env in ((2, "dev"), (1, "staging"), (0, "prod")):
         deployments.promote(ws, "support/summarize", env, rev=f"HEAD~{back}", reason="spread")
     with RepoSession.open(repo) as cold:
-        started: list[tuple[str, ...]] = []
-        start = cold.store._start
-
-        def counted(*args: str, stdin: str | None = None) -> object:
-            started.append(args)
-            return start(*args, stdin=stdin)
-
-        cold.store._start = counted  # type: ignore[method-assign]
+        started = record_processes(cold)
         pages = (lambda: history.history(cold, "support/summarize"), lambda: history.branch_history(cold, "support/summarize").entries)
         for page in pages:
             started.clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vcs_helpers import GREETING, SUMMARIZE, commit_all, run_git, write
+from vcs_helpers import GREETING, SUMMARIZE, commit_all, record_processes, run_git, write
 
 from workbench.services import deployments, history
 from workbench.services.session import RepoSession
@@ -66,14 +66,7 @@ def test_tags_before_the_page_or_off_its_history_are_not_attached(repo: Path) ->
     _release(repo, NAME, 20)  # content: the first version, on a branch off the page
     run_git(repo, "switch", "-q", "main")
     with RepoSession.open(repo) as cold:
-        started: list[tuple[str, ...]] = []
-        start = cold.store._start
-
-        def counted(*args: str, stdin: str | None = None) -> object:
-            started.append(args)
-            return start(*args, stdin=stdin)
-
-        cold.store._start = counted  # type: ignore[method-assign]
+        started = record_processes(cold)
         page = history.history(cold, NAME, limit=4)
         assert _labels(page) == [("tone 11", []), ("tone 10", []), ("tone 9", []), ("tone 8", [f"{NAME}@v8"])]
         assert not [a for a in started if a[0] == "rev-list"], started
@@ -153,14 +146,7 @@ def test_a_cold_page_labels_its_events_from_its_own_listing_of_tags(repo: Path) 
         for back, env in ((2, "dev"), (1, "staging"), (0, "prod")):
             deployments.promote(ws, NAME, env, rev=f"HEAD~{back}", reason="spread")
     with RepoSession.open(repo) as cold:
-        started: list[tuple[str, ...]] = []
-        start = cold.store._start
-
-        def counted(*args: str, stdin: str | None = None) -> object:
-            started.append(args)
-            return start(*args, stdin=stdin)
-
-        cold.store._start = counted  # type: ignore[method-assign]
+        started = record_processes(cold)
         entries = history.history(cold, NAME)
         assert [(e.version, e.env) for entry in entries for e in entry.deployments] == [
             (f"{NAME}@v3", "prod"), (f"{NAME}@v2", "staging"), (f"{NAME}@v1", "dev")

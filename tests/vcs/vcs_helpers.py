@@ -91,3 +91,18 @@ def pre_commit_hook_in_new_repositories(folder: Path, script: str) -> dict[str, 
     hook.write_text(script)
     hook.chmod(0o755)
     return {"GIT_TEMPLATE_DIR": str(folder / "templates")}
+
+
+def record_processes(session: object) -> list[tuple[str, ...]]:
+    """The arguments of every git process `session.store` starts from now on, in order (the
+    list is live: clear it between steps)."""
+    started: list[tuple[str, ...]] = []
+    store = session.store  # type: ignore[attr-defined]
+    start = store._start
+
+    def counted(*args: str, stdin: str | None = None) -> object:
+        started.append(args)
+        return start(*args, stdin=stdin)
+
+    store._start = counted
+    return started
