@@ -279,3 +279,22 @@ async def test_the_in_app_editor_reads_only_a_regular_file_inside_prompts(app_re
         await takes_keys(pilot)
     if planted == "link out":
         assert secret.read_text() == "SECRET: outside the repository\n"
+
+
+async def test_e_runs_no_editor_on_a_link_out_of_prompts(
+    app_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal_modes: list[str]
+) -> None:
+    """`E` refused a prompt file that is a link out of prompts/; `e` handed it to $EDITOR, which
+    opened (and here appended to) the file outside. Both refuse it now, with the same words."""
+    secret = tmp_path / "outside.yaml"
+    secret.write_text("SECRET: outside the repository\n")
+    (app_repo / SUMMARIZE).unlink()
+    (app_repo / SUMMARIZE).symlink_to(secret)
+    append_editor(tmp_path, monkeypatch)
+    app = make_app(app_repo, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await press_e(pilot)
+        assert terminal_modes == []
+        assert "cannot open prompts/support/summarize.yaml in the editor" in shown_errors(app)
+        await takes_keys(pilot)
+    assert secret.read_text() == "SECRET: outside the repository\n"

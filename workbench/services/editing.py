@@ -20,17 +20,27 @@ from workbench.services.prompts import read_confined_bytes
 from workbench.services.session import RepoSession
 
 
-def editable_text(session: RepoSession, relpath: str) -> str:
-    """The text of the prompt file `relpath` for the editor.
+def editable_bytes(session: RepoSession, relpath: str) -> bytes:
+    """The prompt file `relpath`, read as every reader reads it: what `$EDITOR` (e) is handed
+    the file for, and the in-app editor (E) shows.
 
     Raises:
         WorkbenchError: it cannot be read as a prompt file under prompts/ (a link out of it, not a
-            regular file, past the size limit), or it is not UTF-8 (the editor would lose bytes).
+            regular file, past the size limit).
     """
     try:
-        data = read_confined_bytes(session.root, relpath)
+        return read_confined_bytes(session.root, relpath)
     except (OSError, ValueError) as err:
         raise WorkbenchError(f"cannot open {clean(relpath)} in the editor: {clean(str(err))}") from None
+
+
+def editable_text(session: RepoSession, relpath: str) -> str:
+    """`editable_bytes` as text for the in-app editor.
+
+    Raises:
+        WorkbenchError: as `editable_bytes`, or the file is not UTF-8 (the editor would lose bytes).
+    """
+    data = editable_bytes(session, relpath)
     text = prompt_file_text(data, relpath)
     if not isinstance(text, str):
         raise WorkbenchError(f"{text.errors[0].format()} — the editor opens UTF-8 text only")

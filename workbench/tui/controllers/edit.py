@@ -40,10 +40,15 @@ class EditController(Controller):
         if path is None:
             self.app.notify(f"{name} is not in the working copy", severity="warning", markup=False)
             return
-        full = self.session.root / path
-        if not inline and not (can_suspend(self.app) and self._run_editor(full)):
-            self.app.notify(NO_EXTERNAL_EDITOR, title="In-app editor", severity="warning", markup=False, timeout=8)
-            inline = True
+        if not inline:
+            try:
+                await self.call(editing.editable_bytes, path)  # what `E` refuses, `e` does not hand to $EDITOR
+            except WorkbenchError as err:
+                self.app.notify(str(err), severity="error", markup=False)
+                return
+            if not (can_suspend(self.app) and self._run_editor(self.session.root / path)):
+                self.app.notify(NO_EXTERNAL_EDITOR, title="In-app editor", severity="warning", markup=False, timeout=8)
+                inline = True
         if inline:
             try:
                 text = await self.call(editing.editable_text, path)
