@@ -281,6 +281,22 @@ async def test_a_deleted_prompt_file_shows_its_deletion_not_a_check_error(app_re
         assert app.query_one(DiffPane)._diff is not None and shown_errors(app) == ""
 
 
+def twins_changed(app_repo: Path, prompt: str, broken: str) -> None:
+    """`prompts/twins.yaml` committed as `prompt`, then again with its template replacing
+    `broken` in the answer (the case that asserts it regresses)."""
+    (app_repo / "prompts" / "twins.yaml").write_text(prompt)
+    commit(app_repo, "Twins", "2026-01-12T10:00:00Z")
+    (app_repo / "prompts" / "twins.yaml").write_text(prompt.replace("'{{ x }}'", f"\"{{{{ x | replace('{broken}', 'omega') }}}}\""))
+    commit(app_repo, "Twins, renamed", "2026-01-13T10:00:00Z")
+
+
+async def ab_rows(pilot, name: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The Tests pane's rows after an A/B run of `name`, as text."""
+    await ab_run(pilot, name)
+    table = pilot.app.query_one(TestsPane).table
+    return [[c.plain for c in table.get_row_at(row)] for row in range(table.row_count)]
+
+
 async def test_ab_run_shows_each_case_sharing_a_description(app_repo: Path) -> None:
     """Two tests described `same`, the first broken by the newer version: the Tests pane kept a
     row per description (the second result took the first's place), counted `1/1` on each side,
@@ -291,16 +307,10 @@ async def test_ab_run_shows_each_case_sharing_a_description(app_repo: Path) -> N
         "  - {description: same, vars: {x: alpha}, assert: [{type: contains, value: alpha}]}\n"
         "  - {description: same, vars: {x: beta}, assert: [{type: contains, value: beta}]}\n"
     )
-    (app_repo / "prompts" / "twins.yaml").write_text(prompt)
-    commit(app_repo, "Twins", "2026-01-12T10:00:00Z")
-    (app_repo / "prompts" / "twins.yaml").write_text(prompt.replace("'{{ x }}'", "\"{{ x | replace('alpha', 'omega') }}\""))
-    commit(app_repo, "Twins, renamed", "2026-01-13T10:00:00Z")
+    twins_changed(app_repo, prompt, "alpha")
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        await ab_run(pilot, "twins")
-        pane = app.query_one(TestsPane)
-        table = pane.table
-        rows = [[c.plain for c in table.get_row_at(row)] for row in range(table.row_count)]
+        rows = await ab_rows(pilot, "twins")
         assert [(r[0].strip(), r[1].strip()[:1], r[2].strip()[:1]) for r in rows] == [("same", "✓", "✗"), ("same (2)", "✓", "✓")]
         summary = str(app.query_one("#tests-summary", Static).render())
         assert "2/2" in summary and "1/2" in summary and "1 regressed" in summary, summary
@@ -319,15 +329,10 @@ async def test_ab_run_names_cases_as_the_reports_do(app_repo: Path) -> None:
         "  - {description: same, vars: {x: beta}, assert: [{type: contains, value: beta}]}\n"
         "  - {description: same (2), vars: {x: gamma}, assert: [{type: contains, value: gamma}]}\n"
     )
-    (app_repo / "prompts" / "twins.yaml").write_text(prompt)
-    commit(app_repo, "Twins", "2026-01-12T10:00:00Z")
-    (app_repo / "prompts" / "twins.yaml").write_text(prompt.replace("'{{ x }}'", "\"{{ x | replace('beta', 'omega') }}\""))
-    commit(app_repo, "Twins, renamed", "2026-01-13T10:00:00Z")
+    twins_changed(app_repo, prompt, "beta")
     app = make_app(app_repo, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
-        await ab_run(pilot, "twins")
-        table = app.query_one(TestsPane).table
-        rows = [[c.plain for c in table.get_row_at(row)] for row in range(table.row_count)]
+        rows = await ab_rows(pilot, "twins")
         assert [(r[0].strip(), r[1].strip()[:1], r[2].strip()[:1]) for r in rows] == [("same", "✓", "✓"), ("same (3)", "✓", "✗"), ("same (2)", "✓", "✓")]
         await pilot.press("4", "down", "enter")
         await pilot.pause()
