@@ -27,15 +27,27 @@ def write_atomically(path: Path, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(temp, mode)
+        os.chmod(temp, new_file_mode() if mode is None else mode)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def new_file_mode() -> int:
+    """0o666 under the process's umask. Read where Linux says it (`/proc/self/status`): finding
+    it by setting it to 0 and back made, for that instant, every file another thread created
+    (the app saves and writes caches off the UI thread) world-writable. Elsewhere, that way."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_atomically_at(folder: int, name: str, data: str | bytes) -> None:
@@ -46,12 +58,8 @@ def write_atomically_at(folder: int, name: str, data: str | bytes) -> None:
         existing: os.stat_result | None = os.stat(name, dir_fd=folder, follow_symlinks=False)
     except FileNotFoundError:
         existing = None
-    if existing is not None and stat.S_ISREG(existing.st_mode):
-        mode = existing.st_mode & 0o7777
-    else:  # a new file, or a link replaced: the mode a new file gets
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+    # A new file, or a link replaced: the mode a new file gets.
+    mode = existing.st_mode & 0o7777 if existing is not None and stat.S_ISREG(existing.st_mode) else new_file_mode()
     temp = f".{name}.{secrets.token_hex(8)}.tmp"
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600, dir_fd=folder)
     try:
