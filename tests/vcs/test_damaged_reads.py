@@ -108,7 +108,7 @@ def test_the_answers_of_a_sound_repository(repo: Path, tmp_path: Path) -> None:
     empty.mkdir()
     run_git(empty, "init", "-q", "-b", "main")
     with RepoSession.open(empty) as ws:
-        assert ws.store.log_branches(["prompts/"]) == []
+        assert ws.store.log_branches_later(["prompts/"]).result() == []
         assert ws.store.log_path("prompts/x.yaml") == []
         assert ws.store.first_parent_line("HEAD") == []
         assert ws.store.last_commit_touching("HEAD", ["prompts/"]) is None

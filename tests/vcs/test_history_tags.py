@@ -152,3 +152,22 @@ def test_a_cold_page_labels_its_events_from_its_own_listing_of_tags(repo: Path) 
             (f"{NAME}@v3", "prod"), (f"{NAME}@v2", "staging"), (f"{NAME}@v1", "dev")
         ]
         assert [a[0] for a in started] == ["for-each-ref", "log", "tag"], started
+
+
+def test_a_release_whose_commit_is_gone_is_gits_error_on_both_pages(repo: Path) -> None:
+    """An annotated tag whose object is there but whose commit is gone: `git tag --contains`
+    passes over it without a word, and the names' listing read only the tag object, so the
+    release vanished from History with no error. Its commit is read too now: Git's error."""
+    import pytest
+    from vcs_helpers import delete_object
+
+    from workbench.errors import RepoUnreadable
+
+    _build(repo)
+    tree = run_git(repo, "rev-parse", "HEAD^{tree}").strip()
+    lost = run_git(repo, "commit-tree", "-p", "HEAD", "-m", "lost", tree).strip()
+    _release(repo, NAME, 30, lost)
+    delete_object(repo, lost)
+    for page in (lambda s: history.history(s, NAME), lambda s: history.branch_history(s, NAME).entries):
+        with RepoSession.open(repo) as session, pytest.raises(RepoUnreadable, match=lost):
+            page(session)

@@ -102,12 +102,3 @@ def test_branch_history_draws_the_fork_and_the_merge(merged: Path) -> None:
     assert [row.cells for row in history.graph][:3] == ["◎ ╮", "│ ●", "● ╯"]
     heads = {name: sha for sha, names in history.heads.items() for name in names}
     assert heads["main"] == history.entries[0].commit.sha and heads["feature/tone"] == history.entries[1].commit.sha
-
-
-def test_blob_shas_answers_many_questions_in_one_process_in_order(merged: Path) -> None:
-    path = "prompts/support/summarize.yaml"
-    specs = [("main", path), ("feature/tone", path), ("main", "prompts/nowhere.yaml"), ("main~1", path), ("main", "prompts")]
-    with RepoSession.open(merged) as ws:
-        assert ws.store.blob_shas(specs) == [ws.store.blob_sha(rev, p) for rev, p in specs]
-        assert ws.store.blob_shas(specs)[2] is None and ws.store.blob_shas(specs)[4] is None  # missing; a tree
-        assert ws.store.blob_shas([]) == []

@@ -170,8 +170,6 @@ def test_a_deleted_object_is_gits_error_not_a_missing_prompt(repo: Path, spec: s
             ws.store.read_text("HEAD~1", "prompts/support/summarize.yaml")
         with pytest.raises(RepoUnreadable, match=sha):
             ws.store.blob_sha("HEAD~1", "prompts/support/summarize.yaml")
-        with pytest.raises(RepoUnreadable, match=sha):
-            ws.store.blob_shas([("HEAD~2", "prompts/greeting.yaml"), ("HEAD~1", "prompts/support/summarize.yaml")])
         assert ws.store.read_text("HEAD~2", "prompts/support/summarize.yaml") is not None  # the rest still reads
     code = run_app(["-C", str(repo), "diff", "support/summarize", "HEAD~2", "HEAD~1"])
     out, err = capsys.readouterr()
@@ -185,7 +183,6 @@ def test_a_submodule_is_not_a_missing_object(repo: Path) -> None:
     with RepoSession.open(repo) as ws:
         assert ws.store.blob_sha("HEAD", "prompts/vendor/x.yaml") is None
         assert ws.store.read_text("HEAD", "prompts/vendor") is None
-        assert ws.store.blob_shas([("HEAD", "prompts/vendor/x.yaml")]) == [None]
 
 
 def test_a_head_whose_commit_is_gone_is_gits_error_not_an_empty_repository(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

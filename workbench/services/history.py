@@ -61,8 +61,7 @@ def history(session: RepoSession, name: str, limit: int = 50, offset: int = 0, r
     # names also tell whether it knows the page's tags.
     pending = store.ref_names_later(*tag_patterns(name))
     raw = _log_with_tests_file(session, path, rev, offset + limit)[offset : offset + limit]
-    entries = _with_tags(session, name, path, raw, pending.result() if pending else None, suite_dependencies_at(session, path, rev))
-    return entries
+    return _with_tags(session, name, path, raw, pending.result(), suite_dependencies_at(session, path, rev))
 
 
 def cut_short(session: RepoSession, entries: Sequence[HistoryEntry]) -> str | None:
@@ -117,7 +116,10 @@ def branch_history(session: RepoSession, name: str, limit: int = 200, offset: in
     refs = pending.result()
     tag_refs = [ref for ref in refs if ref.startswith("refs/tags/")]
     branch_refs = [ref for ref in refs if ref.startswith(("refs/heads/", "refs/remotes/")) and not ref.endswith("/HEAD")]
-    listing = _page_tags_later(session, _page_owners(name, raw), raw) if tag_refs else None  # beside `_branch_heads`' look-ups
+    # The page's listing of its tags, beside `_branch_heads`' look-ups; for a renamed prompt only
+    # once its older names' tags are listed (`_with_tags`).
+    owners = _page_owners(name, raw)
+    listing = _page_tags_later(session, owners, raw) if tag_refs and owners == {name} else None
     heads: dict[str, list[str]] = {}
     for ref, commit in _branch_heads(session, branch_refs, path, paths, raw).items():
         heads.setdefault(commit, []).append(ref.removeprefix("refs/heads/").removeprefix("refs/remotes/"))
@@ -161,28 +163,24 @@ def _with_tags(
     name: str,
     path: str,
     raw: list[LogEntry],
-    tag_refs: list[str] | None,
+    tag_refs: list[str],
     tests_files: list[str],
     listing: Deferred[dict[str, str]] | None = None,
 ) -> list[HistoryEntry]:
     """History entries with the release tags and deployment events of their content attached.
 
-    `tag_refs`: the prompt's tags (None: not listed, the page's listing names them);
+    `tag_refs`: the prompt's tags, listed before the page's listing of its tags was started;
     `listing`: `_page_tags_later`, when the caller started it already.
     """
     if not raw:
         return []
     owners = _page_owners(name, raw)
     older_names = owners - {name}
-    if older_names and tag_refs is not None:  # renamed: the older names' tags too, listed beside the page's
-        older = session.store.ref_names_later(*tag_patterns(*older_names))
-        listing = listing or _page_tags_later(session, owners, raw)
-        tag_refs = tag_refs + older.result()
-    tags = None if tag_refs is None else [ref[len("refs/tags/") :] for ref in tag_refs if ref]
+    if older_names:  # renamed: the older names' tags too, listed before the page's listing starts
+        tag_refs = tag_refs + session.store.ref_names_later(*tag_patterns(*older_names)).result()
+    tags = [ref[len("refs/tags/") :] for ref in tag_refs if ref]
     commits = _page_tag_commits(session, tags, owners, raw, listing)
-    # In the order of a listing of refs (by name, byte by byte), as tag names were listed.
-    order = tags if tags is not None else sorted(commits, key=lambda tag: tag.encode("utf-8", "surrogateescape"))
-    listed = [(tag, commits[tag]) for tag in order if tag in commits]
+    listed = [(tag, commits[tag]) for tag in tags if tag in commits]  # in the order refs are listed
     paths = sorted({path, *(p for _, _, p, _ in raw if p), *(o for _, _, _, o in raw if o), *tests_files})
     in_page = {entry[0].sha for entry in raw}
     # An entry that is not a merge changed the prompt: its tags are its own. A merge may have
@@ -242,9 +240,9 @@ def _page_tags_later(session: RepoSession, owners: set[str], raw: list[LogEntry]
 
 
 def _page_tag_commits(
-    session: RepoSession, tags: list[str] | None, owners: set[str], raw: list[LogEntry], listing: Deferred[dict[str, str]] | None
+    session: RepoSession, tags: list[str], owners: set[str], raw: list[LogEntry], listing: Deferred[dict[str, str]] | None
 ) -> dict[str, str]:
-    """Tag -> its commit, for the tags of `owners` (those of `tags`, when listed) that may belong
+    """Tag -> its commit, for the tags of `tags` (listed before this listing starts) that may belong
     to an entry of the page: the tags whose commit is an entry's or has one in its history. A
     tag belongs to the entry of its content, a commit at or before it, so no other tag can;
     most tags of a long history are older than its first page, and finding their content
@@ -255,20 +253,18 @@ def _page_tag_commits(
     patterns = tag_patterns(*owners)
     page = tuple(entry[0].sha for entry in raw)
     if len(page) > CONTAINS_LIMIT:
-        if tags is None:
-            tags = [ref[len("refs/tags/") :] for ref in session.store.ref_names(*patterns) if ref]
         return dict(zip(tags, tag_commits(session, tags, patterns), strict=True))
     cache = session.cache.page_tags
     key = (page, tuple(patterns))
     known = cache.get(key)
-    if listing is None and tags is not None and (not tags or (known is not None and known[0].issuperset(tags))):
+    if listing is None and (not tags or (known is not None and known[0].issuperset(tags))):
         found = known[1] if known is not None else {}
     else:
         found = (listing or session.store.tags_containing_later(page, *patterns)).result()
         if len(cache) >= PAGE_TAGS_LIMIT:
             cache.clear()
-        cache[key] = (frozenset(found if tags is None else tags), found)
-    return found if tags is None else {tag: found[tag] for tag in tags if tag in found}
+        cache[key] = (frozenset(tags), found)
+    return {tag: found[tag] for tag in tags if tag in found}
 
 
 def _log_with_tests_file(session: RepoSession, path: str, rev: str, count: int) -> list[LogEntry]:

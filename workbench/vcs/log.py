@@ -51,16 +51,13 @@ class LogCommands(ReadCommands):
             raise self._error(args, status, err)
         return parse_log(out, with_names=True)
 
-    def log_branches(self, paths: Sequence[str], *, limit: int = 200, offset: int = 0) -> list[LogEntry]:
+    def log_branches_later(self, paths: Sequence[str], *, limit: int = 200, offset: int = 0) -> Deferred[list[LogEntry]]:
         """Commits of every local and remote-tracking branch that touched `paths`, newest first
         in topological order, with parents rewritten to the commits listed (`--parents`), so
-        that forks and merges can be drawn (`core.graph`). `--full-history` keeps the merges that
-        brought a change in; merges that joined nothing of these paths (one parent left after
-        rewriting) are dropped here and their children linked to what they pointed at."""
-        return self.log_branches_later(paths, limit=limit, offset=offset).result()
-
-    def log_branches_later(self, paths: Sequence[str], *, limit: int = 200, offset: int = 0) -> Deferred[list[LogEntry]]:
-        """`log_branches` in a process started now (collect with `.result()`)."""
+        that forks and merges can be drawn (`core.graph`), in a process started now (collect
+        with `.result()`). `--full-history` keeps the merges that brought a change in; merges
+        that joined nothing of these paths (one parent left after rewriting) are dropped here
+        and their children linked to what they pointed at."""
         args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--topo-order", "--full-history"]
         args += ["--branches", "--remotes"]
         args += [f"-n{limit}", f"--skip={offset}", "--", *literal(paths)]
@@ -75,7 +72,7 @@ class LogCommands(ReadCommands):
 
     def newest_touching(self, refs: Sequence[str], paths: Sequence[str]) -> dict[str, str]:
         """For each ref, the newest commit it contains that changed `paths` or merged such a
-        change in (as `log_branches` lists them); refs without one are left out."""
+        change in (as `log_branches_later` lists them); refs without one are left out."""
         found = {}
         for ref in refs:
             args = ["log", "-z", f"--format={LOG_FORMAT}", "--name-status", "--parents", "--full-history", "-n20", ref, "--", *literal(paths)]

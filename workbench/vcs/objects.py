@@ -119,21 +119,6 @@ class ObjectCommands(ReadCommands):
         found = self._header(f"{rev}:{path}")
         return found[0] if found is not None and found[1] == "blob" else None
 
-    def blob_shas(self, specs: Sequence[tuple[str, str]]) -> list[str | None]:
-        """`blob_sha` of many (rev, path) pairs in one `cat-file --batch-check` process: one
-        answer line per question, in order (`<spec> missing` for a file that is not there)."""
-        wanted = [f"{rev}:{path}" for rev, path in specs]
-        if not wanted or any("\n" in spec for spec in wanted):
-            return [self.blob_sha(rev, path) for rev, path in specs]
-        out = self._run("cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(wanted) + "\n")
-        found: list[str | None] = []
-        for spec, line in zip(wanted, out.splitlines(), strict=False):
-            sha, _, kind = line.rpartition(" ") if line.endswith(" missing") else line.partition(" ")
-            if kind == "missing":
-                self._check_absent(spec)  # a tree that names it while its object is gone: damage
-            found.append(sha if kind == "blob" else None)
-        return found + [None] * (len(wanted) - len(found))
-
     def followed_blobs(self, rev: str, paths: Sequence[str]) -> list[tuple[str, int] | None]:
         """(blob id, size) of each path at commit `rev`, a symbolic link inside the repository
         followed to its target as the working copy's open() would (`cat-file --follow-symlinks`);
