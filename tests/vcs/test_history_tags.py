@@ -171,3 +171,40 @@ def test_a_release_whose_commit_is_gone_is_gits_error_on_both_pages(repo: Path) 
     for page in (lambda s: history.history(s, NAME), lambda s: history.branch_history(s, NAME).entries):
         with RepoSession.open(repo) as session, pytest.raises(RepoUnreadable, match=lost):
             page(session)
+
+
+def test_a_tag_of_an_older_name_made_during_a_page_is_shown_on_the_next(repo: Path) -> None:
+    """A renamed prompt's page listed its older names' tags beside its listing of tags: a release
+    of an older name made between the two was among the names the session took as known, and
+    stayed hidden for the session. The older names are listed before the page's listing now."""
+    write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "tone 1"))
+    first = commit_all(repo, "tone 1")
+    _release(repo, NAME, 1, first)
+    write(repo, "prompts/support/summarize.yaml", SUMMARIZE.replace("neutral", "tone 2"))
+    second = commit_all(repo, "tone 2")
+    run_git(repo, "mv", "prompts/support/summarize.yaml", "prompts/support/short.yaml")
+    commit_all(repo, "rename")
+    with RepoSession.open(repo) as session:
+        store = session.store
+        names_later, containing_later = store.ref_names_later, store.tags_containing_later
+
+        class ReadWhenAsked:  # the older names' listing reads the refs when its result is asked for
+            def __init__(self, patterns: tuple[str, ...]) -> None:
+                self.patterns = patterns
+
+            def result(self) -> list[str]:
+                return names_later(*self.patterns).result()
+
+        def late_names(*patterns: str) -> object:
+            return ReadWhenAsked(patterns) if any(NAME in p for p in patterns) else names_later(*patterns)
+
+        def containing_then_tagged(commits: object, *patterns: str) -> object:
+            found = containing_later(commits, *patterns).result()
+            _release(repo, NAME, 2, second)  # a release of the older name lands after this listing
+            return type("Done", (), {"result": lambda self: found})()
+
+        store.ref_names_later, store.tags_containing_later = late_names, containing_then_tagged  # type: ignore[method-assign]
+        history.history(session, "support/short")
+        store.ref_names_later, store.tags_containing_later = names_later, containing_later  # type: ignore[method-assign]
+        shown = dict(_labels(history.history(session, "support/short")))
+    assert shown["tone 2"] == [f"{NAME}@v2"] and shown["tone 1"] == [f"{NAME}@v1"], shown
